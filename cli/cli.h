@@ -1,0 +1,86 @@
+/*
+ * cli.h - the command-line tool: option parsing, verbs, terminal output.
+ *
+ * The CLI is the only part of bootstrap that talks to the terminal and
+ * decides exit codes. Everything it does runs on the main thread; worker
+ * threads (later) report through the logger's sink.
+ */
+#ifndef BS_CLI_H
+#define BS_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "deploy/diag.h"
+
+/* Exit codes: documented in README.md; scripts depend on them. */
+enum bs_exit {
+	BS_EXIT_OK = 0,
+	BS_EXIT_FAILURE = 1,      /* the run failed (a node, an API, SSH...) */
+	BS_EXIT_CHANGES = 2,      /* plan --detailed-exitcode: changes pending */
+	BS_EXIT_USAGE = 64,       /* bad command line */
+	BS_EXIT_INVALID = 65,     /* the recipe is invalid */
+	BS_EXIT_NOINPUT = 66,     /* the recipe file cannot be read */
+	BS_EXIT_UNAVAILABLE = 69, /* the verb is not in this version yet */
+	BS_EXIT_LOCKED = 75,      /* another run holds the lock */
+	BS_EXIT_INTERRUPTED = 130,/* stopped by Ctrl-C / SIGTERM */
+};
+
+enum bs_verb {
+	BS_VERB_APPLY,
+	BS_VERB_PLAN,
+	BS_VERB_DESTROY,
+	BS_VERB_STATUS,
+	BS_VERB_VALIDATE,
+	BS_VERB_BUILD,
+	BS_VERB_CREATE,
+	BS_VERB_LIST,
+	BS_VERB_IMAGES,
+	BS_VERB_PULL,
+	BS_VERB_REMOVE,
+	BS_VERB_CONTAINER_OP, /* NAME/OP */
+	BS_VERB_HELP,
+	BS_VERB_VERSION,
+	BS_VERB_COUNT_,
+};
+
+struct bs_cli {
+	enum bs_verb verb;
+	bool verb_given;
+	char **args;         /* positional arguments after the verb */
+	int n_args;
+	bool json;
+	bool detailed_exitcode;
+	int parallel;
+	long long timeout_ms;
+	int verbosity;       /* 0 normal, <0 quiet, >0 verbose */
+	const char *host;    /* -H */
+	const char *recipe;  /* -r */
+	const char *node;    /* --node */
+	bool follow;
+	long long tail;      /* -1: all */
+	bool timestamps;
+	bool volumes;        /* destroy --volumes */
+	long long lock_wait_s;
+	bool color;          /* stderr is a TTY and NO_COLOR is unset */
+	bool help;
+};
+
+/* cli_help.c */
+const char *bs_cli_verb_name(enum bs_verb verb);
+int bs_cli_verb_from_name(const char *name);
+void bs_cli_print_help(FILE *out, enum bs_verb verb, bool verb_given);
+void bs_cli_print_version(FILE *out);
+
+/* cli_output.c */
+void bs_cli_output_init(const struct bs_cli *cli);
+void bs_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void bs_cli_print_diags(const struct bs_cli *cli, const struct bs_diags *diags);
+
+/* cli_validate.c */
+int bs_cli_validate(const struct bs_cli *cli);
+/* Load the recipe for a pipeline verb; prints diagnostics. Returns an exit
+ * code (BS_EXIT_OK when the recipe is valid). */
+int bs_cli_check_recipe(const struct bs_cli *cli, const char *path);
+
+#endif

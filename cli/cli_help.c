@@ -1,0 +1,131 @@
+/*
+ * cli_help.c - verb names, --help texts and --version.
+ */
+#include <cJSON.h>
+#include <curl/curl.h>
+#include <libssh2.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "cli/cli.h"
+
+#ifndef BS_VERSION
+#define BS_VERSION "0.1.0"
+#endif
+
+struct verb_doc {
+	const char *name;
+	const char *usage;
+	const char *text;
+};
+
+static const struct verb_doc verbs[BS_VERB_COUNT_] = {
+	[BS_VERB_APPLY] = {"apply", "bootstrap [apply] [options] RECIPE",
+		"Converge: create or find the recipe's nodes, install Docker on them and\n"
+		"run its containers. A re-run with nothing changed only looks.\n"
+		"Not in this version yet: the recipe is checked, then the verb stops.\n"},
+	[BS_VERB_PLAN] = {"plan", "bootstrap plan [--detailed-exitcode] [options] RECIPE",
+		"Show every action apply would take, with its reason.\n"
+		"  --detailed-exitcode   exit 0: no changes, 2: changes, 1: error\n"
+		"Not in this version yet: the recipe is checked, then the verb stops.\n"},
+	[BS_VERB_DESTROY] = {"destroy", "bootstrap destroy [--volumes] [options] RECIPE",
+		"Remove the recipe's containers and networks (volumes only with\n"
+		"--volumes), then the nodes the provider created.\n"
+		"Not in this version yet: the recipe is checked, then the verb stops.\n"},
+	[BS_VERB_STATUS] = {"status", "bootstrap status [options] RECIPE",
+		"Show nodes, engine versions, containers, health and drift.\n"
+		"Not in this version yet: the recipe is checked, then the verb stops.\n"},
+	[BS_VERB_VALIDATE] = {"validate", "bootstrap validate [--json] RECIPE...",
+		"Parse and check recipes without touching any host. Every problem is\n"
+		"reported as FILE:LINE:COLUMN: key.path: what is wrong (how to fix it).\n"
+		"  --json   print one JSON object per recipe: the normalised model\n"
+		"           (defaults filled in, secrets as ***) and its diagnostics\n"
+		"Exit: 0 valid, 65 invalid, 66 unreadable.\n"},
+	[BS_VERB_BUILD] = {"build", "bootstrap [-H URL | -r RECIPE --node N] build NAME GIT_URL",
+		"Build image NAME on the engine from a git repository with a Dockerfile\n"
+		"(GIT_URL#ref:subdir as docker does). Not in this version yet.\n"},
+	[BS_VERB_CREATE] = {"create", "bootstrap [-H URL] create IMAGE NAME [-e K=V]... [-p PORTS]...",
+		"Create a container with secure defaults and start it.\n"
+		"Not in this version yet.\n"},
+	[BS_VERB_LIST] = {"list", "bootstrap [-H URL] list [--json]",
+		"List containers. Not in this version yet.\n"},
+	[BS_VERB_IMAGES] = {"images", "bootstrap [-H URL] images [--json]",
+		"List images. Not in this version yet.\n"},
+	[BS_VERB_PULL] = {"pull", "bootstrap [-H URL] pull IMAGE",
+		"Pull an image (registry credentials from the recipe or\n"
+		"~/.docker/config.json). Not in this version yet.\n"},
+	[BS_VERB_REMOVE] = {"remove", "bootstrap [-H URL] remove NAME",
+		"Stop, then remove a container. Not in this version yet.\n"},
+	[BS_VERB_CONTAINER_OP] = {"NAME/OP", "bootstrap [-H URL] NAME/inspect|logs|diff|top|start|stop|restart",
+		"Act on one container, e.g. bootstrap web/restart.\n"
+		"  logs takes --follow, --tail N, --timestamps\n"
+		"Not in this version yet.\n"},
+	[BS_VERB_HELP] = {"help", "bootstrap help [VERB]", "Show help for bootstrap or one verb.\n"},
+	[BS_VERB_VERSION] = {"version", "bootstrap version",
+		"Print the version of bootstrap and of the libraries it runs with.\n"},
+};
+
+static const char common_options[] =
+	"Common options:\n"
+	"  --json              machine-readable output (one JSON object per line)\n"
+	"  --parallel N        nodes worked on at once (1-256)\n"
+	"  --timeout D         bound for the whole run (like 10m, 90s)\n"
+	"  --lock-wait D       wait this long for another run's lock\n"
+	"  -H, --host URL      engine: unix:///var/run/docker.sock, tcp://HOST:2376,\n"
+	"                      ssh://USER@HOST[:PORT] (default: $DOCKER_HOST)\n"
+	"  -r, --recipe FILE   recipe for container verbs, with --node NAME\n"
+	"  -v, --verbose       more output (repeat for more)\n"
+	"  -q, --quiet         errors only\n"
+	"  -h, --help          help (bootstrap VERB --help for one verb)\n"
+	"  -V, --version       versions of bootstrap and its libraries\n";
+
+const char *bs_cli_verb_name(enum bs_verb verb)
+{
+	return verbs[verb].name;
+}
+
+int bs_cli_verb_from_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < BS_VERB_COUNT_; i++)
+		if (i != BS_VERB_CONTAINER_OP && strcmp(verbs[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+void bs_cli_print_help(FILE *out, enum bs_verb verb, bool verb_given)
+{
+	int i;
+
+	if (verb_given && verb != BS_VERB_HELP) {
+		fprintf(out, "usage: %s\n\n%s\n%s", verbs[verb].usage, verbs[verb].text,
+			common_options);
+		return;
+	}
+	fprintf(out,
+		"bootstrap - from nothing to running containers with one YAML file\n\n"
+		"usage: bootstrap [options] [VERB] [ARGS]\n"
+		"       bootstrap RECIPE                 same as: bootstrap apply RECIPE\n\n"
+		"Verbs:\n");
+	for (i = 0; i < BS_VERB_COUNT_; i++)
+		fprintf(out, "  %-10s %s\n", verbs[i].name,
+			strchr(verbs[i].usage, ' ') ? strchr(verbs[i].usage, ' ') + 1 : "");
+	fprintf(out, "\n%s\n"
+		"In this version only validate, help and version do their job; the other\n"
+		"verbs check their input and then say they are not available yet.\n"
+		"Exit codes: 0 ok, 1 failure, 2 changes (plan --detailed-exitcode),\n"
+		"64 usage, 65 invalid recipe, 66 unreadable recipe, 69 not available,\n"
+		"75 locked, 130 interrupted.\n", common_options);
+}
+
+void bs_cli_print_version(FILE *out)
+{
+	const char *ssh = libssh2_version(0);
+
+	fprintf(out, "bootstrap %s\n", BS_VERSION);
+	fprintf(out, "libssh2 %s\n", ssh ? ssh : "unknown");
+	fprintf(out, "libcurl %s\n", curl_version_info(CURLVERSION_NOW)->version);
+	fprintf(out, "cJSON %s\n", cJSON_Version());
+	fprintf(out, "libyaml %s\n", yaml_get_version_string());
+}

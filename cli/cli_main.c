@@ -1,0 +1,293 @@
+/*
+ * cli_main.c - main(): global initialisation, option parsing, dispatch.
+ *
+ * Options may come before or after the verb (GNU getopt permutes); the
+ * first positional argument is the verb, NAME/OP, or a recipe (apply is
+ * the default verb). Options that only some verbs take are checked here,
+ * so a misplaced flag is a usage error, never silently ignored.
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <libssh2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/units.h"
+
+enum {
+	OPT_JSON = 256,
+	OPT_PARALLEL,
+	OPT_TIMEOUT,
+	OPT_DETAILED,
+	OPT_NODE,
+	OPT_FOLLOW,
+	OPT_TAIL,
+	OPT_TIMESTAMPS,
+	OPT_VOLUMES,
+	OPT_LOCK_WAIT,
+};
+
+static const struct option long_options[] = {
+	{"json", no_argument, NULL, OPT_JSON},
+	{"parallel", required_argument, NULL, OPT_PARALLEL},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"detailed-exitcode", no_argument, NULL, OPT_DETAILED},
+	{"host", required_argument, NULL, 'H'},
+	{"recipe", required_argument, NULL, 'r'},
+	{"node", required_argument, NULL, OPT_NODE},
+	{"follow", no_argument, NULL, OPT_FOLLOW},
+	{"tail", required_argument, NULL, OPT_TAIL},
+	{"timestamps", no_argument, NULL, OPT_TIMESTAMPS},
+	{"volumes", no_argument, NULL, OPT_VOLUMES},
+	{"lock-wait", required_argument, NULL, OPT_LOCK_WAIT},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static const char *const container_ops[] = {"inspect", "logs", "diff", "top",
+					    "start", "stop", "restart", NULL};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	bs_cli_error("%s (see bootstrap --help)", msg);
+	return BS_EXIT_USAGE;
+}
+
+static bool is_container_op(const char *arg)
+{
+	const char *slash = strchr(arg, '/');
+	size_t i;
+
+	if (slash == NULL || slash == arg || access(arg, F_OK) == 0)
+		return false;
+	for (i = 0; container_ops[i] != NULL; i++)
+		if (strcmp(slash + 1, container_ops[i]) == 0)
+			return true;
+	return false;
+}
+
+static int parse_count(const char *arg, long long lo, long long hi,
+		       const char *what, long long *out)
+{
+	if (bs_parse_int64(arg, out) != 0 || *out < lo || *out > hi)
+		return usage_error("%s wants a number from %lld to %lld, not '%s'",
+				   what, lo, hi, arg);
+	return 0;
+}
+
+static int parse_duration_opt(const char *arg, const char *what, long long *out_ms)
+{
+	int64_t ms;
+
+	if (bs_parse_duration_ms(arg, &ms) != 0 || ms <= 0)
+		return usage_error("%s wants a duration like 90s or 10m, not '%s'",
+				   what, arg);
+	*out_ms = ms;
+	return 0;
+}
+
+/* Which verbs accept which verb-specific flags. */
+static int check_flags(const struct bs_cli *cli, const bool *seen)
+{
+	static const struct {
+		int opt;
+		const char *name;
+		unsigned verbs;
+	} rules[] = {
+		{OPT_DETAILED, "--detailed-exitcode", 1u << BS_VERB_PLAN},
+		{OPT_VOLUMES, "--volumes", 1u << BS_VERB_DESTROY},
+		{OPT_FOLLOW, "--follow", 1u << BS_VERB_CONTAINER_OP},
+		{OPT_TAIL, "--tail", 1u << BS_VERB_CONTAINER_OP},
+		{OPT_TIMESTAMPS, "--timestamps", 1u << BS_VERB_CONTAINER_OP},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		if (seen[rules[i].opt - OPT_JSON] && !(rules[i].verbs & (1u << cli->verb)))
+			return usage_error("%s does not apply to '%s'", rules[i].name,
+					   bs_cli_verb_name(cli->verb));
+	return 0;
+}
+
+static int parse_args(struct bs_cli *cli, int argc, char **argv)
+{
+	bool seen[16] = {false};
+	long long n;
+	int c, rc, first;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":H:r:vqhV", long_options, NULL)) != -1) {
+		if (c >= OPT_JSON && c - OPT_JSON < 16)
+			seen[c - OPT_JSON] = true;
+		switch (c) {
+		case OPT_JSON: cli->json = true; break;
+		case OPT_PARALLEL:
+			if ((rc = parse_count(optarg, 1, 256, "--parallel", &n)) != 0)
+				return rc;
+			cli->parallel = (int)n;
+			break;
+		case OPT_TIMEOUT:
+			if ((rc = parse_duration_opt(optarg, "--timeout", &cli->timeout_ms)) != 0)
+				return rc;
+			break;
+		case OPT_LOCK_WAIT:
+			if ((rc = parse_duration_opt(optarg, "--lock-wait", &n)) != 0)
+				return rc;
+			cli->lock_wait_s = n / 1000;
+			break;
+		case OPT_DETAILED: cli->detailed_exitcode = true; break;
+		case 'H': cli->host = optarg; break;
+		case 'r': cli->recipe = optarg; break;
+		case OPT_NODE: cli->node = optarg; break;
+		case OPT_FOLLOW: cli->follow = true; break;
+		case OPT_TAIL:
+			if (strcmp(optarg, "all") == 0)
+				cli->tail = -1;
+			else if ((rc = parse_count(optarg, 0, 100000000, "--tail", &cli->tail)) != 0)
+				return rc;
+			break;
+		case OPT_TIMESTAMPS: cli->timestamps = true; break;
+		case OPT_VOLUMES: cli->volumes = true; break;
+		case 'v': cli->verbosity++; break;
+		case 'q': cli->verbosity--; break;
+		case 'h': cli->help = true; break;
+		case 'V':
+			cli->verb = BS_VERB_VERSION;
+			cli->verb_given = true;
+			break;
+		case ':':
+			return usage_error("option %s needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option %s", argv[optind - 1]);
+		}
+	}
+	first = optind;
+	if (cli->verb == BS_VERB_VERSION)
+		return 0;
+	if (first < argc) {
+		int v = bs_cli_verb_from_name(argv[first]);
+
+		if (v >= 0) {
+			cli->verb = (enum bs_verb)v;
+			cli->verb_given = true;
+			first++;
+		} else if (is_container_op(argv[first])) {
+			cli->verb = BS_VERB_CONTAINER_OP;
+			cli->verb_given = true;
+		} else {
+			cli->verb = BS_VERB_APPLY;
+		}
+	} else {
+		cli->verb = cli->help ? BS_VERB_HELP : BS_VERB_APPLY;
+	}
+	cli->args = argv + first;
+	cli->n_args = argc - first;
+	return check_flags(cli, seen);
+}
+
+static int run_pipeline_verb(const struct bs_cli *cli)
+{
+	int code;
+
+	if (cli->n_args != 1) {
+		if (cli->n_args == 0)
+			return usage_error("%s needs a recipe (for example recipes/local.yaml)",
+					   bs_cli_verb_name(cli->verb));
+		return usage_error("%s takes one recipe; for several, run it once per recipe",
+				   bs_cli_verb_name(cli->verb));
+	}
+	code = bs_cli_check_recipe(cli, cli->args[0]);
+	if (code != BS_EXIT_OK)
+		return code;
+	bs_cli_error("'%s' is not available in this version yet: it arrives with the deploy pipeline. The recipe %s is valid; nothing was changed.",
+		     bs_cli_verb_name(cli->verb), cli->args[0]);
+	return BS_EXIT_UNAVAILABLE;
+}
+
+static int run_container_verb(const struct bs_cli *cli)
+{
+	const char *name = cli->verb == BS_VERB_CONTAINER_OP ? cli->args[0] :
+							       bs_cli_verb_name(cli->verb);
+
+	bs_cli_error("'%s' is not available in this version yet: it arrives with the container driver. Nothing was changed.",
+		     name);
+	return BS_EXIT_UNAVAILABLE;
+}
+
+int main(int argc, char **argv)
+{
+	struct bs_cli cli;
+	const char *no_color = getenv("NO_COLOR");
+	int code;
+
+	memset(&cli, 0, sizeof(cli));
+	cli.tail = -1;
+	cli.parallel = 8;
+	cli.color = isatty(STDERR_FILENO) && (no_color == NULL || no_color[0] == '\0');
+	code = parse_args(&cli, argc, argv);
+	bs_cli_output_init(&cli);
+	if (code != 0)
+		return code;
+	if (cli.help) {
+		bs_cli_print_help(stdout, cli.verb, cli.verb_given);
+		return BS_EXIT_OK;
+	}
+	/* Libraries are initialised once, before any worker thread exists. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || libssh2_init(0) != 0) {
+		bs_cli_error("cannot initialise libcurl or libssh2");
+		return BS_EXIT_FAILURE;
+	}
+	switch (cli.verb) {
+	case BS_VERB_HELP:
+		if (cli.n_args > 0) {
+			int v = bs_cli_verb_from_name(cli.args[0]);
+
+			if (v < 0) {
+				code = usage_error("no verb named '%s'", cli.args[0]);
+				break;
+			}
+			bs_cli_print_help(stdout, (enum bs_verb)v, true);
+		} else {
+			bs_cli_print_help(stdout, BS_VERB_HELP, false);
+		}
+		code = code ? code : BS_EXIT_OK;
+		break;
+	case BS_VERB_VERSION:
+		bs_cli_print_version(stdout);
+		code = BS_EXIT_OK;
+		break;
+	case BS_VERB_VALIDATE:
+		code = bs_cli_validate(&cli);
+		break;
+	case BS_VERB_APPLY:
+	case BS_VERB_PLAN:
+	case BS_VERB_DESTROY:
+	case BS_VERB_STATUS:
+		code = run_pipeline_verb(&cli);
+		break;
+	default:
+		code = run_container_verb(&cli);
+		break;
+	}
+	bs_secret_clear();
+	libssh2_exit();
+	curl_global_cleanup();
+	return code;
+}

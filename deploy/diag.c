@@ -1,0 +1,122 @@
+/*
+ * diag.c - the diagnostics list.
+ */
+#include "deploy/diag.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void bs_diags_init(struct bs_diags *d, const char *file)
+{
+	memset(d, 0, sizeof(*d));
+	d->file = bs_xstrdup(file);
+}
+
+void bs_diags_free(struct bs_diags *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		free(d->items[i].path);
+		free(d->items[i].message);
+	}
+	free(d->items);
+	free(d->file);
+	memset(d, 0, sizeof(*d));
+}
+
+static char *mask_text(const struct bs_diags *d, const char *text)
+{
+	struct bs_buf out = BS_BUF_INIT;
+	const char *p = text;
+	size_t i;
+
+	if (d->mask == NULL || d->mask->n == 0)
+		return bs_xstrdup(text);
+	while (*p != '\0') {
+		size_t best = 0;
+
+		for (i = 0; i < d->mask->n; i++) {
+			size_t len = strlen(d->mask->v[i]);
+
+			if (len > best && strncmp(p, d->mask->v[i], len) == 0)
+				best = len;
+		}
+		if (best > 0) {
+			bs_buf_puts(&out, "***");
+			p += best;
+		} else {
+			bs_buf_putc(&out, *p++);
+		}
+	}
+	return bs_buf_detach(&out);
+}
+
+void bs_diags_add(struct bs_diags *d, enum bs_diag_severity severity,
+		  int line, int col, const char *path, const char *fmt, ...)
+{
+	struct bs_diag *diag;
+	char *raw;
+	va_list ap;
+	int n;
+
+	if (severity == BS_DIAG_ERROR)
+		d->n_errors++;
+	else
+		d->n_warnings++;
+	if (d->n >= BS_DIAGS_MAX) {
+		d->n_dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	raw = bs_xmalloc(n > 0 ? (size_t)n + 1 : 1);
+	va_start(ap, fmt);
+	vsnprintf(raw, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
+	va_end(ap);
+
+	bs_xgrow((void **)&d->items, &d->cap, d->n + 1, sizeof(*d->items));
+	diag = &d->items[d->n++];
+	diag->severity = severity;
+	diag->line = line;
+	diag->col = col;
+	diag->path = bs_xstrdup(path ? path : "");
+	diag->message = mask_text(d, raw);
+	bs_secure_free_str(raw);
+}
+
+/* Insertion sort: stable, and the list holds at most BS_DIAGS_MAX items. */
+void bs_diags_sort(struct bs_diags *d)
+{
+	size_t i, j;
+
+	for (i = 1; i < d->n; i++) {
+		struct bs_diag cur = d->items[i];
+
+		for (j = i; j > 0; j--) {
+			const struct bs_diag *prev = &d->items[j - 1];
+
+			if (prev->line < cur.line ||
+			    (prev->line == cur.line && prev->col <= cur.col))
+				break;
+			d->items[j] = d->items[j - 1];
+		}
+		d->items[j] = cur;
+	}
+}
+
+char *bs_diag_format(const struct bs_diags *d, const struct bs_diag *diag)
+{
+	const char *sev = diag->severity == BS_DIAG_WARNING ? "warning: " : "";
+
+	if (diag->line == 0)
+		return bs_xasprintf("%s: %s%s", d->file, sev, diag->message);
+	if (diag->path[0] == '\0')
+		return bs_xasprintf("%s:%d:%d: %s%s", d->file, diag->line,
+				    diag->col, sev, diag->message);
+	return bs_xasprintf("%s:%d:%d: %s%s: %s", d->file, diag->line, diag->col,
+			    sev, diag->path, diag->message);
+}

@@ -1,0 +1,978 @@
+/*
+ * recipe.c - loading a recipe: read, parse, interpolate, mark secrets, map
+ * the top-level sections into struct bs_recipe and check them.
+ *
+ * Order of work, and why:
+ *  1. yamltree builds a positioned tree (syntax, duplicates, limits);
+ *  2. interpolation runs over every value once, recording which variables
+ *     each value used;
+ *  3. secret fields are found and the variables they use marked secret, so
+ *     that the same variable used elsewhere (an environment value) is
+ *     masked too; their values are collected for masking every message;
+ *  4. sections are mapped into structs, each reporting its own problems;
+ *  5. cross references (selectors, image use, ports) are checked.
+ * Every step goes on after an error, so one run reports everything.
+ */
+#include "deploy/recipe.h"
+
+#include <cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deploy/recipe_parse.h"
+#include "deploy/yamltree.h"
+#include "util/error.h"
+
+static const char *const provider_names[] = {"local", "static", "hetzner",
+					     "digitalocean", NULL};
+static const char *const restart_names[] = {"no", "always", "on-failure",
+					    "unless-stopped", NULL};
+static const char *const pull_names[] = {"missing", "always", "never", NULL};
+
+const char *bs_provider_type_name(enum bs_provider_type type)
+{
+	return provider_names[type];
+}
+
+const char *bs_restart_policy_name(enum bs_restart_policy policy)
+{
+	return restart_names[policy];
+}
+
+const char *bs_pull_policy_name(enum bs_pull_policy policy)
+{
+	return pull_names[policy];
+}
+
+bool bs_selector_matches(const struct bs_selector *sel,
+			 const struct bs_node *node)
+{
+	const struct bs_kv *label;
+
+	if (sel->value == NULL)
+		return strcmp(sel->key, node->name) == 0 ||
+		       strcmp(sel->key, node->group) == 0;
+	label = bs_kvlist_find(&node->labels, sel->key);
+	return label != NULL && strcmp(label->value, sel->value) == 0;
+}
+
+/* ---- step 2: interpolation ------------------------------------------- */
+
+/* Column of byte offset within a plain one-line scalar. */
+static int offset_col(const struct bs_ynode *node, size_t offset)
+{
+	size_t i;
+	int col = node->col;
+
+	if (!node->plain || strchr(node->value, '\n') != NULL)
+		return node->col;
+	for (i = 0; i < offset && node->value[i] != '\0'; i++)
+		if (((unsigned char)node->value[i] & 0xC0) != 0x80)
+			col++;
+	return col;
+}
+
+static void interpolate(struct bs_rctx *ctx, struct bs_ynode *node, bool root)
+{
+	size_t i, saved;
+
+	switch (node->kind) {
+	case BS_YNODE_SCALAR:
+		if (node->interpolated)
+			return;
+		node->interpolated = true;
+		if (strchr(node->value, '$') != NULL) {
+			struct bs_interp_error err;
+			char *expanded;
+
+			if (bs_interp_expand(&expanded, node->value, ctx->getenv_fn,
+					     ctx->payload, &node->vars, &err) != 0) {
+				struct bs_recipe_loc loc = {node->line,
+							    offset_col(node, err.offset)};
+
+				rctx_error_loc(ctx, loc, "%s", err.message);
+				return;
+			}
+			free(node->value);
+			node->value = expanded;
+			/* an expanded value is text, never null/bool by spelling */
+			node->plain = false;
+		}
+		return;
+	case BS_YNODE_SEQ:
+		for (i = 0; i < node->n; i++) {
+			saved = rctx_push_index(ctx, i);
+			interpolate(ctx, node->items[i], false);
+			rctx_pop(ctx, saved);
+		}
+		return;
+	case BS_YNODE_MAP:
+		for (i = 0; i < node->n; i++) {
+			/* x- keys hold YAML anchors for reuse, as in Compose */
+			if (root && bs_str_starts_with(node->pairs[i].key->value, "x-"))
+				continue;
+			saved = rctx_push_key(ctx, node->pairs[i].key->value);
+			interpolate(ctx, node->pairs[i].value, false);
+			rctx_pop(ctx, saved);
+		}
+		return;
+	}
+}
+
+/* ---- step 3: secrets -------------------------------------------------- */
+
+static void mark_secret_node(struct bs_ynode *node, struct bs_strv *secret_vars)
+{
+	size_t i;
+
+	if (node == NULL || node->kind != BS_YNODE_SCALAR)
+		return;
+	node->secret = true;
+	for (i = 0; i < node->vars.n; i++)
+		bs_strv_add_unique(secret_vars, node->vars.v[i]);
+}
+
+static void find_secret_fields(struct bs_ynode *root, struct bs_strv *vars)
+{
+	struct bs_ynode *sec, *ssh, *provider;
+	size_t i, j;
+
+	provider = bs_ynode_get(root, "provider");
+	mark_secret_node(bs_ynode_get(provider, "token"), vars);
+	ssh = bs_ynode_get(root, "ssh");
+	mark_secret_node(bs_ynode_get(ssh, "password"), vars);
+	mark_secret_node(bs_ynode_get(ssh, "passphrase"), vars);
+	sec = bs_ynode_get(root, "registries");
+	if (sec != NULL && sec->kind == BS_YNODE_SEQ)
+		for (i = 0; i < sec->n; i++)
+			mark_secret_node(bs_ynode_get(sec->items[i], "password"), vars);
+	sec = bs_ynode_get(root, "containers");
+	if (sec == NULL || sec->kind != BS_YNODE_SEQ)
+		return;
+	for (i = 0; i < sec->n; i++) {
+		struct bs_ynode *s = bs_ynode_get(sec->items[i], "secrets");
+
+		if (s == NULL)
+			continue;
+		if (s->kind == BS_YNODE_MAP)
+			for (j = 0; j < s->n; j++)
+				mark_secret_node(s->pairs[j].value, vars);
+		else if (s->kind == BS_YNODE_SEQ)
+			for (j = 0; j < s->n; j++)
+				mark_secret_node(s->items[j], vars);
+	}
+}
+
+/* Mark every scalar built from a secret variable, collect secret values. */
+static void spread_secrets(struct bs_ynode *node, const struct bs_strv *vars,
+			   struct bs_strv *values)
+{
+	size_t i;
+
+	switch (node->kind) {
+	case BS_YNODE_SCALAR:
+		for (i = 0; i < node->vars.n && !node->secret; i++)
+			if (bs_strv_contains(vars, node->vars.v[i]))
+				node->secret = true;
+		if (node->secret && node->value[0] != '\0' &&
+		    !bs_ynode_is_null(node))
+			bs_strv_add_unique(values, node->value);
+		return;
+	case BS_YNODE_SEQ:
+		for (i = 0; i < node->n; i++)
+			spread_secrets(node->items[i], vars, values);
+		return;
+	case BS_YNODE_MAP:
+		for (i = 0; i < node->n; i++)
+			spread_secrets(node->pairs[i].value, vars, values);
+		return;
+	}
+}
+
+/* A secret written literally in the recipe ends up in version control. */
+static void warn_literal_secret(struct bs_rctx *ctx, const struct bs_ynode *map,
+				const char *key)
+{
+	const struct bs_ynode *v = bs_ynode_get(map, key);
+	size_t saved;
+
+	if (v == NULL || v->kind != BS_YNODE_SCALAR || bs_ynode_is_null(v) ||
+	    v->vars.n > 0)
+		return;
+	saved = rctx_push_key(ctx, key);
+	rctx_warn(ctx, v, "secret written in the recipe itself (use ${VAR} so it stays out of version control)");
+	rctx_pop(ctx, saved);
+}
+
+/* ---- step 4: sections ------------------------------------------------- */
+
+static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
+{
+	static const char *const local_keys[] = {"type", "image", "engine", NULL};
+	static const char *const static_keys[] = {"type", NULL};
+	static const char *const hetzner_keys[] = {"type", "token", "token_env",
+		"location", "server_type", "image", "api_url", NULL};
+	static const char *const do_keys[] = {"type", "token", "token_env",
+		"region", "size", "image", "api_url", NULL};
+	static const char *const *const keys_by_type[] = {local_keys, static_keys,
+		hetzner_keys, do_keys};
+	struct bs_provider *p = &ctx->recipe->provider;
+	int type = BS_PROVIDER_LOCAL;
+	size_t i, saved;
+	int t;
+
+	p->loc = rctx_loc(map);
+	if (map == NULL) {
+		p->image = bs_xstrdup("bootstrap/node:bookworm");
+		p->engine = bs_xstrdup("unix:///var/run/docker.sock");
+		return;
+	}
+	saved = rctx_push_key(ctx, "provider");
+	if (!rctx_want_map(ctx, map))
+		goto out;
+	if (!rctx_get_choice(ctx, map, "type", provider_names, &type) &&
+	    bs_ynode_get(map, "type") == NULL)
+		rctx_missing(ctx, map, "type", "type: local, static, hetzner or digitalocean");
+	p->type = (enum bs_provider_type)type;
+
+	/* A key of another provider type gets a message that says so. */
+	for (i = 0; i < map->n; i++) {
+		const char *key = map->pairs[i].key->value;
+		const char *const *mine = keys_by_type[type];
+		bool known = false, other = false;
+		size_t j;
+
+		for (j = 0; mine[j] != NULL; j++)
+			known = known || strcmp(mine[j], key) == 0;
+		for (t = 0; t < 4 && !known && !other; t++)
+			for (j = 0; keys_by_type[t][j] != NULL; j++)
+				if (strcmp(keys_by_type[t][j], key) == 0) {
+					size_t s2 = rctx_push_key(ctx, key);
+
+					rctx_error(ctx, map->pairs[i].key,
+						   "'%s' is a key of provider type %s, not %s (remove it or change type)",
+						   key, provider_names[t], provider_names[type]);
+					rctx_pop(ctx, s2);
+					other = true;
+					break;
+				}
+		if (!known && !other) {
+			const char *s = bs_suggest(key, mine);
+			size_t s2 = rctx_push_key(ctx, key);
+			char list[256] = "";
+			size_t used = 0;
+
+			for (j = 0; mine[j] != NULL && used < sizeof(list); j++) {
+				int w = snprintf(list + used, sizeof(list) - used,
+						 "%s%s", j ? ", " : "", mine[j]);
+
+				used += w > 0 ? (size_t)w : 0;
+			}
+			if (s != NULL)
+				rctx_error(ctx, map->pairs[i].key,
+					   "unknown key (did you mean '%s'?)", s);
+			else
+				rctx_error(ctx, map->pairs[i].key,
+					   "unknown key (provider %s takes: %s)",
+					   provider_names[type], list);
+			rctx_pop(ctx, s2);
+		}
+	}
+
+	switch (p->type) {
+	case BS_PROVIDER_LOCAL:
+		if (!rctx_get_str(ctx, map, "image", NULL, &p->image))
+			p->image = bs_xstrdup("bootstrap/node:bookworm");
+		if (!rctx_get_str(ctx, map, "engine", NULL, &p->engine))
+			p->engine = bs_xstrdup("unix:///var/run/docker.sock");
+		else if (!bs_str_starts_with(p->engine, "unix://") &&
+			 !bs_str_starts_with(p->engine, "tcp://")) {
+			size_t s2 = rctx_push_key(ctx, "engine");
+
+			rctx_error(ctx, bs_ynode_get(map, "engine"),
+				   "'%.200s' is not an engine URL (write unix:///var/run/docker.sock or tcp://HOST:2376)",
+				   p->engine);
+			rctx_pop(ctx, s2);
+		}
+		break;
+	case BS_PROVIDER_STATIC:
+		break;
+	case BS_PROVIDER_HETZNER:
+	case BS_PROVIDER_DIGITALOCEAN: {
+		bool hz = p->type == BS_PROVIDER_HETZNER;
+
+		rctx_get_str(ctx, map, "token", NULL, &p->token);
+		warn_literal_secret(ctx, map, "token");
+		if (rctx_get_str(ctx, map, "token_env", NULL, &p->token_env)) {
+			const char *c;
+			bool ok = p->token_env[0] != '\0' && !isdigit((unsigned char)p->token_env[0]);
+
+			for (c = p->token_env; *c != '\0'; c++)
+				ok = ok && (isalnum((unsigned char)*c) || *c == '_');
+			if (!ok) {
+				size_t s2 = rctx_push_key(ctx, "token_env");
+
+				rctx_error(ctx, bs_ynode_get(map, "token_env"),
+					   "'%.100s' is not an environment variable name (letters, digits, '_')",
+					   p->token_env);
+				rctx_pop(ctx, s2);
+			}
+			if (p->token != NULL) {
+				size_t s2 = rctx_push_key(ctx, "token_env");
+
+				rctx_error(ctx, bs_ynode_get(map, "token_env"),
+					   "give token or token_env, not both");
+				rctx_pop(ctx, s2);
+			}
+		} else {
+			p->token_env = bs_xstrdup(hz ? "HCLOUD_TOKEN" : "DIGITALOCEAN_TOKEN");
+		}
+		rctx_get_str(ctx, map, hz ? "location" : "region",
+			     hz ? "location: fsn1, nbg1, hel1, ash, hil or sin" :
+				  "region: fra1, ams3, nyc3, sfo3, ...",
+			     &p->region);
+		if (!rctx_get_str(ctx, map, hz ? "server_type" : "size", NULL, &p->size))
+			p->size = bs_xstrdup(hz ? "cx22" : "s-1vcpu-1gb");
+		if (!rctx_get_str(ctx, map, "image", NULL, &p->image))
+			p->image = bs_xstrdup(hz ? "debian-12" : "debian-12-x64");
+		if (!rctx_get_str(ctx, map, "api_url", NULL, &p->api_url))
+			p->api_url = bs_xstrdup(hz ? "https://api.hetzner.cloud/v1" :
+						     "https://api.digitalocean.com/v2");
+		else if (!bs_str_starts_with(p->api_url, "https://") &&
+			 !bs_str_starts_with(p->api_url, "http://")) {
+			size_t s2 = rctx_push_key(ctx, "api_url");
+
+			rctx_error(ctx, bs_ynode_get(map, "api_url"),
+				   "'%.200s' is not an http(s) URL", p->api_url);
+			rctx_pop(ctx, s2);
+		}
+		break;
+	}
+	}
+out:
+	rctx_pop(ctx, saved);
+}
+
+static void parse_ssh(struct bs_rctx *ctx, const struct bs_ynode *map)
+{
+	static const char *const keys[] = {"user", "port", "key", "agent",
+		"passphrase", "password", "known_hosts", "host_keys",
+		"connect_timeout", "wait_timeout", NULL};
+	static const char *const policies[] = {"accept-new", "strict", NULL};
+	struct bs_ssh_conf *s = &ctx->recipe->ssh;
+	const struct bs_ynode *hk;
+	size_t saved;
+	int policy;
+
+	s->port = 22;
+	s->connect_timeout_ms = 10000;
+	s->wait_timeout_ms = 300000;
+	s->host_keys = BS_HOST_KEYS_ACCEPT_NEW;
+	if (map == NULL)
+		goto defaults;
+	saved = rctx_push_key(ctx, "ssh");
+	if (!rctx_want_map(ctx, map)) {
+		rctx_pop(ctx, saved);
+		goto defaults;
+	}
+	rctx_check_keys(ctx, map, keys);
+	rctx_get_str(ctx, map, "user", NULL, &s->user);
+	rctx_get_int(ctx, map, "port", 1, 65535, &s->port);
+	rctx_get_str(ctx, map, "key", NULL, &s->key);
+	rctx_get_bool(ctx, map, "agent", &s->agent);
+	rctx_get_str(ctx, map, "passphrase", NULL, &s->passphrase);
+	rctx_get_str(ctx, map, "password", NULL, &s->password);
+	warn_literal_secret(ctx, map, "passphrase");
+	warn_literal_secret(ctx, map, "password");
+	rctx_get_str(ctx, map, "known_hosts", NULL, &s->known_hosts);
+	hk = bs_ynode_get(map, "host_keys");
+	if (hk != NULL && hk->kind == BS_YNODE_SCALAR &&
+	    (strcmp(hk->value, "no") == 0 || strcmp(hk->value, "off") == 0 ||
+	     strcmp(hk->value, "false") == 0 || strcmp(hk->value, "ignore") == 0 ||
+	     strcmp(hk->value, "insecure") == 0)) {
+		size_t s2 = rctx_push_key(ctx, "host_keys");
+
+		rctx_error(ctx, hk, "host key checking cannot be turned off (use accept-new: trust on first use, then pinned)");
+		rctx_pop(ctx, s2);
+	} else if (rctx_get_choice(ctx, map, "host_keys", policies, &policy)) {
+		s->host_keys = (enum bs_host_key_policy)policy;
+	}
+	rctx_get_duration(ctx, map, "connect_timeout", 100, &s->connect_timeout_ms);
+	rctx_get_duration(ctx, map, "wait_timeout", 1000, &s->wait_timeout_ms);
+	if (s->key != NULL && s->agent == false && s->password == NULL &&
+	    bs_str_ends_with(s->key, ".pub")) {
+		size_t s2 = rctx_push_key(ctx, "key");
+
+		rctx_error(ctx, bs_ynode_get(map, "key"),
+			   "'%.200s' is a public key; name the private key file (without .pub)",
+			   s->key);
+		rctx_pop(ctx, s2);
+	}
+	rctx_pop(ctx, saved);
+defaults:
+	if (s->user == NULL)
+		s->user = bs_xstrdup("root");
+	if (s->known_hosts == NULL)
+		s->known_hosts = bs_xstrdup(".bootstrap/known_hosts");
+}
+
+static void add_node(struct bs_recipe *r, const char *name, const char *group,
+		     int index, const struct bs_ynode *at)
+{
+	struct bs_node *n;
+
+	r->nodes = bs_xrealloc(r->nodes, (r->n_nodes + 1) * sizeof(*r->nodes));
+	n = &r->nodes[r->n_nodes++];
+	memset(n, 0, sizeof(*n));
+	n->name = bs_xstrdup(name);
+	n->group = bs_xstrdup(group);
+	n->index = index;
+	n->loc = rctx_loc(at);
+}
+
+#define BS_MAX_NODES 500
+
+static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map)
+{
+	static const char *const keys[] = {"name", "count", "labels", "address",
+		"port", "user", "server_type", "size", NULL};
+	struct bs_recipe *r = ctx->recipe;
+	enum bs_provider_type type = r->provider.type;
+	const char *size_key = type == BS_PROVIDER_HETZNER ? "server_type" : "size";
+	char *name = NULL, *address = NULL, *user = NULL, *size = NULL;
+	struct bs_kvlist labels = {0};
+	const struct bs_ynode *v;
+	int count = 0, port = 0, i;
+	size_t first, k;
+	bool has_count;
+
+	if (!rctx_want_map(ctx, map))
+		return;
+	rctx_check_keys(ctx, map, keys);
+	if (rctx_get_str(ctx, map, "name", "name: web", &name) &&
+	    !bs_recipe_is_dns_label(name)) {
+		size_t s2 = rctx_push_key(ctx, "name");
+
+		rctx_error(ctx, bs_ynode_get(map, "name"),
+			   "'%.100s' is not a valid node name (lowercase letters, digits and '-', at most 63, like web or db-1)",
+			   name);
+		rctx_pop(ctx, s2);
+		free(name);
+		name = NULL;
+	}
+	has_count = rctx_get_int(ctx, map, "count", 1, 100, &count);
+	rctx_get_kvlist(ctx, map, "labels", "label", false, &labels);
+	rctx_get_str(ctx, map, "address", NULL, &address);
+	rctx_get_int(ctx, map, "port", 1, 65535, &port);
+	rctx_get_str(ctx, map, "user", NULL, &user);
+
+	v = bs_ynode_get(map, "address");
+	if (type == BS_PROVIDER_STATIC) {
+		if (v == NULL)
+			rctx_missing(ctx, map, "address",
+				     "static hosts need address: HOST or IP");
+		if (bs_ynode_get(map, "count") != NULL) {
+			size_t s2 = rctx_push_key(ctx, "count");
+
+			rctx_error(ctx, bs_ynode_get(map, "count"),
+				   "static hosts are listed one by one (give each host its own entry with its address)");
+			rctx_pop(ctx, s2);
+			has_count = false;
+		}
+	} else if (v != NULL) {
+		size_t s2 = rctx_push_key(ctx, "address");
+
+		rctx_error(ctx, v, "address is for existing hosts (provider type static); provider %s creates its nodes",
+			   provider_names[type]);
+		rctx_pop(ctx, s2);
+	}
+	for (k = 0; k < 2; k++) {
+		const char *key = k == 0 ? "server_type" : "size";
+		const struct bs_ynode *sv = bs_ynode_get(map, key);
+
+		if (sv == NULL)
+			continue;
+		if ((type == BS_PROVIDER_HETZNER || type == BS_PROVIDER_DIGITALOCEAN) &&
+		    strcmp(key, size_key) == 0) {
+			rctx_get_str(ctx, map, key, NULL, &size);
+		} else {
+			size_t s2 = rctx_push_key(ctx, key);
+
+			rctx_error(ctx, sv, "'%s' does not apply to provider %s%s%s",
+				   key, provider_names[type],
+				   type == BS_PROVIDER_HETZNER || type == BS_PROVIDER_DIGITALOCEAN ?
+					   " (use " : "",
+				   type == BS_PROVIDER_HETZNER ? "server_type)" :
+				   type == BS_PROVIDER_DIGITALOCEAN ? "size)" : "");
+			rctx_pop(ctx, s2);
+		}
+	}
+
+	if (name != NULL) {
+		first = r->n_nodes;
+		if (!has_count) {
+			add_node(r, name, name, 0, map);
+		} else if (strlen(name) + 4 > 63) {
+			size_t s2 = rctx_push_key(ctx, "name");
+
+			rctx_error(ctx, bs_ynode_get(map, "name"),
+				   "name too long for numbered nodes (at most 59 characters with count)");
+			rctx_pop(ctx, s2);
+		} else if (r->n_nodes + (size_t)count > BS_MAX_NODES) {
+			size_t s2 = rctx_push_key(ctx, "count");
+
+			rctx_error(ctx, bs_ynode_get(map, "count"),
+				   "a recipe may have at most %d nodes", BS_MAX_NODES);
+			rctx_pop(ctx, s2);
+		} else {
+			for (i = 1; i <= count; i++) {
+				char expanded[80];
+
+				snprintf(expanded, sizeof(expanded), "%s-%d", name, i);
+				add_node(r, expanded, name, i, map);
+			}
+		}
+		for (k = first; k < r->n_nodes; k++) {
+			struct bs_node *n = &r->nodes[k];
+			size_t j;
+
+			for (j = 0; j < labels.n; j++)
+				bs_kvlist_push(&n->labels, labels.v[j].key,
+					       labels.v[j].value, false);
+			n->address = address ? bs_xstrdup(address) : NULL;
+			n->port = port;
+			n->user = user ? bs_xstrdup(user) : NULL;
+			n->size = size ? bs_xstrdup(size) : NULL;
+		}
+	}
+	bs_kvlist_free(&labels);
+	free(name);
+	free(address);
+	free(user);
+	free(size);
+}
+
+static void parse_nodes(struct bs_rctx *ctx, const struct bs_ynode *seq,
+			const struct bs_ynode *root)
+{
+	struct bs_recipe *r = ctx->recipe;
+	size_t saved, i, j;
+
+	if (seq == NULL || bs_ynode_is_null(seq)) {
+		rctx_missing(ctx, root, "nodes", "list the machines, for example nodes: [{name: web, count: 2}]");
+		return;
+	}
+	saved = rctx_push_key(ctx, "nodes");
+	if (!rctx_want_seq(ctx, seq))
+		goto out;
+	if (seq->n == 0)
+		rctx_error(ctx, seq, "no nodes (list at least one, for example - name: web)");
+	for (i = 0; i < seq->n; i++) {
+		size_t s2 = rctx_push_index(ctx, i);
+
+		parse_node(ctx, seq->items[i]);
+		rctx_pop(ctx, s2);
+	}
+	/* duplicates after count expansion: "web" x2 and "web-1" collide */
+	for (i = 0; i < r->n_nodes; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp(r->nodes[i].name, r->nodes[j].name) == 0) {
+				struct bs_recipe_loc loc = r->nodes[i].loc;
+
+				rctx_error_loc(ctx, loc,
+					       "node name '%s' is used twice (first declared at line %d); rename one",
+					       r->nodes[i].name, r->nodes[j].loc.line);
+				break;
+			}
+out:
+	rctx_pop(ctx, saved);
+}
+
+/* Convert a YAML subtree to JSON for daemon.json; log-opts values become
+ * strings because dockerd rejects anything else there. */
+static cJSON *yaml_to_json(struct bs_rctx *ctx, const struct bs_ynode *n,
+			   bool force_string)
+{
+	cJSON *obj;
+	size_t i, saved;
+
+	switch (n->kind) {
+	case BS_YNODE_MAP:
+		obj = cJSON_CreateObject();
+		for (i = 0; i < n->n; i++) {
+			const char *key = n->pairs[i].key->value;
+
+			saved = rctx_push_key(ctx, key);
+			cJSON_AddItemToObject(obj, key,
+					      yaml_to_json(ctx, n->pairs[i].value,
+							   force_string ||
+							   strcmp(key, "log-opts") == 0));
+			rctx_pop(ctx, saved);
+		}
+		return obj;
+	case BS_YNODE_SEQ:
+		obj = cJSON_CreateArray();
+		for (i = 0; i < n->n; i++)
+			cJSON_AddItemToArray(obj, yaml_to_json(ctx, n->items[i], false));
+		return obj;
+	case BS_YNODE_SCALAR:
+		break;
+	}
+	if (force_string)
+		return cJSON_CreateString(n->value);
+	if (n->plain) {
+		long long iv;
+		char *end;
+		double d;
+
+		if (bs_ynode_is_null(n))
+			return cJSON_CreateNull();
+		if (strcmp(n->value, "true") == 0)
+			return cJSON_CreateTrue();
+		if (strcmp(n->value, "false") == 0)
+			return cJSON_CreateFalse();
+		if (bs_parse_int64(n->value, &iv) == 0)
+			return cJSON_CreateNumber((double)iv);
+		errno = 0;
+		d = strtod(n->value, &end);
+		if (errno == 0 && *end == '\0' && end != n->value &&
+		    (isdigit((unsigned char)n->value[0]) || n->value[0] == '-'))
+			return cJSON_CreateNumber(d);
+	}
+	return cJSON_CreateString(n->value);
+}
+
+static void parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map)
+{
+	static const char *const keys[] = {"install", "package", "version",
+		"daemon", "endpoint", "tls_port", NULL};
+	static const char *const installs[] = {"auto", "never", NULL};
+	static const char *const endpoints[] = {"ssh", "tls", NULL};
+	struct bs_docker_conf *d = &ctx->recipe->docker;
+	const struct bs_ynode *daemon;
+	size_t saved;
+	int choice;
+
+	d->tls_port = 2376;
+	if (map == NULL)
+		goto defaults;
+	saved = rctx_push_key(ctx, "docker");
+	if (!rctx_want_map(ctx, map)) {
+		rctx_pop(ctx, saved);
+		goto defaults;
+	}
+	rctx_check_keys(ctx, map, keys);
+	if (rctx_get_choice(ctx, map, "install", installs, &choice))
+		d->install = (enum bs_docker_install)choice;
+	if (rctx_get_str(ctx, map, "package", NULL, &d->package)) {
+		const char *c;
+		bool ok = isalnum((unsigned char)d->package[0]);
+
+		for (c = d->package; *c != '\0'; c++)
+			ok = ok && (islower((unsigned char)*c) || isdigit((unsigned char)*c) ||
+				    *c == '+' || *c == '-' || *c == '.');
+		if (!ok) {
+			size_t s2 = rctx_push_key(ctx, "package");
+
+			rctx_error(ctx, bs_ynode_get(map, "package"),
+				   "'%.100s' is not a package name (like docker.io or docker-ce)",
+				   d->package);
+			rctx_pop(ctx, s2);
+		}
+	}
+	if (rctx_get_str(ctx, map, "version", NULL, &d->version)) {
+		const char *c;
+		bool ok = isalnum((unsigned char)d->version[0]);
+
+		for (c = d->version; *c != '\0'; c++)
+			ok = ok && (isalnum((unsigned char)*c) || strchr(".+~:-_", *c) != NULL);
+		if (!ok) {
+			size_t s2 = rctx_push_key(ctx, "version");
+
+			rctx_error(ctx, bs_ynode_get(map, "version"),
+				   "'%.100s' is not a package version (like 20.10.24+dfsg1-1+deb12u1)",
+				   d->version);
+			rctx_pop(ctx, s2);
+		}
+	}
+	if (rctx_get_choice(ctx, map, "endpoint", endpoints, &choice))
+		d->endpoint = (enum bs_docker_endpoint)choice;
+	rctx_get_int(ctx, map, "tls_port", 1, 65535, &d->tls_port);
+	daemon = bs_ynode_get(map, "daemon");
+	if (daemon != NULL && !bs_ynode_is_null(daemon)) {
+		size_t s2 = rctx_push_key(ctx, "daemon");
+
+		if (rctx_want_map(ctx, daemon)) {
+			cJSON *json;
+			size_t i;
+
+			for (i = 0; i < daemon->n; i++) {
+				const char *key = daemon->pairs[i].key->value;
+
+				if (strcmp(key, "hosts") == 0 || bs_str_starts_with(key, "tls")) {
+					size_t s3 = rctx_push_key(ctx, key);
+
+					rctx_error(ctx, daemon->pairs[i].key,
+						   "'%s' is managed by bootstrap (remove it; set docker.endpoint: tls to serve the API over TLS)",
+						   key);
+					rctx_pop(ctx, s3);
+				}
+			}
+			json = yaml_to_json(ctx, daemon, false);
+			d->daemon_json = cJSON_PrintUnformatted(json);
+			cJSON_Delete(json);
+		}
+		rctx_pop(ctx, s2);
+	}
+	rctx_pop(ctx, saved);
+defaults:
+	if (d->package == NULL)
+		d->package = bs_xstrdup("docker.io");
+}
+
+static void parse_registries(struct bs_rctx *ctx, const struct bs_ynode *seq)
+{
+	static const char *const keys[] = {"server", "username", "password", NULL};
+	struct bs_recipe *r = ctx->recipe;
+	size_t saved, i, j;
+
+	if (seq == NULL || bs_ynode_is_null(seq))
+		return;
+	saved = rctx_push_key(ctx, "registries");
+	if (!rctx_want_seq(ctx, seq))
+		goto out;
+	r->registries = bs_xcalloc(seq->n, sizeof(*r->registries));
+	for (i = 0; i < seq->n; i++) {
+		const struct bs_ynode *map = seq->items[i];
+		struct bs_registry *reg = &r->registries[r->n_registries];
+		size_t s2 = rctx_push_index(ctx, i);
+
+		if (!rctx_want_map(ctx, map)) {
+			rctx_pop(ctx, s2);
+			continue;
+		}
+		r->n_registries++;
+		reg->loc = rctx_loc(map);
+		rctx_check_keys(ctx, map, keys);
+		if (rctx_get_str(ctx, map, "server", "server: registry.example.com", &reg->server)) {
+			const char *s = reg->server;
+			bool ok = strstr(s, "://") == NULL && strchr(s, '/') == NULL &&
+				  strchr(s, ' ') == NULL;
+			size_t s3 = rctx_push_key(ctx, "server");
+
+			if (!ok)
+				rctx_error(ctx, bs_ynode_get(map, "server"),
+					   "'%.200s' is not a registry host (write host[:port] only, like registry.example.com:5000)",
+					   s);
+			for (j = 0; j + 1 < r->n_registries; j++)
+				if (r->registries[j].server != NULL &&
+				    strcmp(r->registries[j].server, s) == 0)
+					rctx_error(ctx, bs_ynode_get(map, "server"),
+						   "registry %.200s is listed twice (first at line %d); keep one",
+						   s, r->registries[j].loc.line);
+			rctx_pop(ctx, s3);
+		}
+		rctx_get_str(ctx, map, "username", NULL, &reg->username);
+		rctx_get_str(ctx, map, "password", NULL, &reg->password);
+		warn_literal_secret(ctx, map, "password");
+		if ((reg->username == NULL) != (reg->password == NULL))
+			rctx_error(ctx, map, "give both username and password, or neither (anonymous)");
+		rctx_pop(ctx, s2);
+	}
+out:
+	rctx_pop(ctx, saved);
+}
+
+static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
+{
+	static const char *const keys[] = {"version", "project", "provider", "ssh",
+		"nodes", "docker", "registries", "images", "containers", "prune", NULL};
+	struct bs_recipe *r = ctx->recipe;
+	const struct bs_ynode *v;
+	size_t i;
+
+	/* top-level x- keys are extension fields (anchors), as in Compose */
+	for (i = 0; i < root->n; i++) {
+		const struct bs_ynode *key = root->pairs[i].key;
+		size_t j;
+		bool known = bs_str_starts_with(key->value, "x-");
+
+		for (j = 0; keys[j] != NULL && !known; j++)
+			known = strcmp(keys[j], key->value) == 0;
+		if (!known) {
+			const char *s = bs_suggest(key->value, keys);
+			size_t saved = rctx_push_key(ctx, key->value);
+
+			if (s != NULL)
+				rctx_error(ctx, key, "unknown key (did you mean '%s'?)", s);
+			else
+				rctx_error(ctx, key, "unknown key (top-level keys: version, project, provider, ssh, nodes, docker, registries, images, containers, prune; x-* for your own anchors)");
+			rctx_pop(ctx, saved);
+		}
+	}
+
+	v = bs_ynode_get(root, "version");
+	if (v == NULL) {
+		rctx_missing(ctx, root, "version", "start the recipe with version: 1");
+	} else if (rctx_get_int(ctx, root, "version", 0, 1000000, &r->version) &&
+		   r->version != 1) {
+		size_t saved = rctx_push_key(ctx, "version");
+
+		rctx_error(ctx, v, "recipe version %d is not supported (this bootstrap reads version 1)",
+			   r->version);
+		rctx_pop(ctx, saved);
+	}
+	if (rctx_get_str(ctx, root, "project", "project: NAME, which tags everything bootstrap creates",
+			 &r->project) &&
+	    (!bs_recipe_is_dns_label(r->project) || strlen(r->project) > 40)) {
+		size_t saved = rctx_push_key(ctx, "project");
+
+		rctx_error(ctx, bs_ynode_get(root, "project"),
+			   "'%.100s' is not a valid project name (lowercase letters, digits and '-', at most 40, like shop)",
+			   r->project);
+		rctx_pop(ctx, saved);
+	}
+	parse_provider(ctx, bs_ynode_get(root, "provider"));
+	parse_ssh(ctx, bs_ynode_get(root, "ssh"));
+	parse_nodes(ctx, bs_ynode_get(root, "nodes"), root);
+	parse_docker(ctx, bs_ynode_get(root, "docker"));
+	parse_registries(ctx, bs_ynode_get(root, "registries"));
+	bs_recipe_parse_images(ctx, bs_ynode_get(root, "images"));
+	bs_recipe_parse_containers(ctx, bs_ynode_get(root, "containers"));
+	rctx_get_bool(ctx, root, "prune", &r->prune);
+	bs_recipe_check_containers(ctx, root);
+}
+
+/* ---- load / free ------------------------------------------------------ */
+
+int bs_recipe_load_buffer(struct bs_recipe **out, const char *data, size_t len,
+			  const char *name,
+			  const struct bs_recipe_load_opts *opts,
+			  struct bs_diags *diags)
+{
+	struct bs_recipe *r;
+	struct bs_ynode *root;
+	struct bs_strv secret_vars = BS_STRV_INIT;
+	struct bs_rctx ctx;
+	size_t errors_before = diags->n_errors;
+
+	*out = NULL;
+	r = bs_xcalloc(1, sizeof(*r));
+	r->file = bs_xstrdup(name);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.diags = diags;
+	ctx.recipe = r;
+	ctx.getenv_fn = opts && opts->getenv_fn ? opts->getenv_fn : bs_interp_getenv;
+	ctx.payload = opts ? opts->payload : NULL;
+
+	root = bs_ytree_parse(data, len, diags);
+	if (root == NULL) {
+		if (diags->n_errors == errors_before)
+			bs_diags_add(diags, BS_DIAG_ERROR, 1, 1, "",
+				     "the recipe is empty (start with version: 1, then project:, nodes: and containers:)");
+		goto out;
+	}
+	if (root->kind != BS_YNODE_MAP) {
+		rctx_error(&ctx, root, "a recipe is a mapping of sections (version:, project:, nodes:, ...), found %s",
+			   bs_ynode_is_null(root) ? "an empty document" : bs_ynode_kind_name(root));
+		goto out;
+	}
+	interpolate(&ctx, root, true);
+	find_secret_fields(root, &secret_vars);
+	spread_secrets(root, &secret_vars, &r->secrets);
+	diags->mask = &r->secrets;
+	parse_root(&ctx, root);
+	diags->mask = NULL;
+out:
+	bs_strv_free(&secret_vars);
+	bs_ynode_unref(root);
+	if (diags->n_errors > errors_before) {
+		bs_recipe_free(r);
+		return BS_ERR_INVALID;
+	}
+	*out = r;
+	return 0;
+}
+
+int bs_recipe_load(struct bs_recipe **out, const char *path,
+		   const struct bs_recipe_load_opts *opts, struct bs_diags *diags)
+{
+	struct bs_buf data = BS_BUF_INIT;
+	char chunk[65536];
+	FILE *f;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (f == NULL) {
+		bs_diags_add(diags, BS_DIAG_ERROR, 0, 0, "",
+			     "cannot open the recipe: %s (check the path)", strerror(errno));
+		return BS_ERR_IO;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		bs_buf_append(&data, chunk, n);
+		if (data.len > BS_RECIPE_MAX_BYTES)
+			break;
+	}
+	if (ferror(f)) {
+		bs_diags_add(diags, BS_DIAG_ERROR, 0, 0, "",
+			     "cannot read the recipe: %s", strerror(errno));
+		if (f != stdin)
+			fclose(f);
+		bs_buf_free(&data);
+		return BS_ERR_IO;
+	}
+	if (f != stdin)
+		fclose(f);
+	rc = bs_recipe_load_buffer(out, data.data ? data.data : "", data.len, path,
+				   opts, diags);
+	bs_buf_free(&data);
+	return rc;
+}
+
+void bs_recipe_free(struct bs_recipe *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	free(r->file);
+	free(r->project);
+	free(r->provider.image);
+	free(r->provider.engine);
+	free(r->provider.region);
+	free(r->provider.size);
+	bs_secure_free_str(r->provider.token);
+	free(r->provider.token_env);
+	free(r->provider.api_url);
+	free(r->ssh.user);
+	free(r->ssh.key);
+	bs_secure_free_str(r->ssh.passphrase);
+	bs_secure_free_str(r->ssh.password);
+	free(r->ssh.known_hosts);
+	for (i = 0; i < r->n_nodes; i++) {
+		free(r->nodes[i].name);
+		free(r->nodes[i].group);
+		bs_kvlist_free(&r->nodes[i].labels);
+		free(r->nodes[i].address);
+		free(r->nodes[i].user);
+		free(r->nodes[i].size);
+	}
+	free(r->nodes);
+	free(r->docker.package);
+	free(r->docker.version);
+	free(r->docker.daemon_json);
+	for (i = 0; i < r->n_registries; i++) {
+		free(r->registries[i].server);
+		free(r->registries[i].username);
+		bs_secure_free_str(r->registries[i].password);
+	}
+	free(r->registries);
+	bs_recipe_free_containers(r);
+	bs_strv_wipe_free(&r->secrets);
+	free(r);
+}

@@ -1,0 +1,138 @@
+/*
+ * log.c - the sink-based logger and the secret mask list.
+ *
+ * Masking is a substring replacement, as CI systems do for their masked
+ * variables: whatever path a secret takes into a message (an error from a
+ * remote API echoing a header, a command line), it is caught here.
+ */
+#include "util/log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t log_mutex = PTHREAD_MUTEX_INITIALIZER;
+static bs_log_sink_fn log_sink;
+static void *log_payload;
+static enum bs_log_level log_level = BS_LOG_INFO;
+
+static char **secrets;
+static size_t n_secrets, cap_secrets;
+
+void bs_log_set_sink(bs_log_sink_fn sink, void *payload)
+{
+	pthread_mutex_lock(&log_mutex);
+	log_sink = sink;
+	log_payload = payload;
+	pthread_mutex_unlock(&log_mutex);
+}
+
+void bs_log_set_level(enum bs_log_level level)
+{
+	if ((int)level < BS_LOG_ERROR)
+		level = BS_LOG_ERROR;
+	if (level > BS_LOG_TRACE)
+		level = BS_LOG_TRACE;
+	log_level = level;
+}
+
+enum bs_log_level bs_log_get_level(void)
+{
+	return log_level;
+}
+
+int bs_log_enabled(enum bs_log_level level)
+{
+	return level <= log_level && log_sink != NULL;
+}
+
+const char *bs_log_level_name(enum bs_log_level level)
+{
+	switch (level) {
+	case BS_LOG_ERROR: return "error";
+	case BS_LOG_WARN: return "warning";
+	case BS_LOG_INFO: return "info";
+	case BS_LOG_DEBUG: return "debug";
+	case BS_LOG_TRACE: return "trace";
+	}
+	return "log";
+}
+
+void bs_log(enum bs_log_level level, const char *fmt, ...)
+{
+	struct bs_buf raw = BS_BUF_INIT, masked = BS_BUF_INIT;
+	va_list ap;
+	int n;
+
+	if (!bs_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	bs_xgrow((void **)&raw.data, &raw.cap, (size_t)n + 1, 1);
+	va_start(ap, fmt);
+	vsnprintf(raw.data, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	raw.len = (size_t)n;
+	bs_secret_mask(&masked, raw.data);
+	pthread_mutex_lock(&log_mutex);
+	if (log_sink != NULL)
+		log_sink(level, bs_buf_str(&masked), log_payload);
+	pthread_mutex_unlock(&log_mutex);
+	bs_buf_wipe_free(&raw);
+	bs_buf_wipe_free(&masked);
+}
+
+void bs_secret_add(const char *value)
+{
+	size_t i;
+
+	if (value == NULL || value[0] == '\0')
+		return;
+	for (i = 0; i < n_secrets; i++)
+		if (strcmp(secrets[i], value) == 0)
+			return;
+	bs_xgrow((void **)&secrets, &cap_secrets, n_secrets + 1, sizeof(*secrets));
+	secrets[n_secrets++] = bs_xstrdup(value);
+}
+
+void bs_secret_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < n_secrets; i++)
+		bs_secure_free_str(secrets[i]);
+	free(secrets);
+	secrets = NULL;
+	n_secrets = cap_secrets = 0;
+}
+
+void bs_secret_mask(struct bs_buf *out, const char *text)
+{
+	const char *p = text;
+
+	while (*p != '\0') {
+		size_t best_len = 0, i;
+
+		/* Longest match first, so a secret that contains another is
+		 * masked whole. */
+		for (i = 0; i < n_secrets; i++) {
+			size_t len = strlen(secrets[i]);
+
+			if (len > best_len && strncmp(p, secrets[i], len) == 0)
+				best_len = len;
+		}
+		if (best_len > 0) {
+			bs_buf_puts(out, "***");
+			p += best_len;
+		} else {
+			bs_buf_putc(out, *p++);
+		}
+	}
+	if (out->data == NULL)
+		bs_buf_puts(out, "");
+}

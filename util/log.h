@@ -1,0 +1,50 @@
+/*
+ * log.h - levelled logging through a sink the program installs, with secret
+ * masking.
+ *
+ * Library modules (deploy/, provision/, container/) never write to the
+ * terminal: they call bs_log(), which formats the line, replaces every
+ * registered secret with "***" and hands it to the sink. Only the CLI
+ * installs a sink that prints. With no sink installed, lines are dropped.
+ *
+ * Secrets are registered once (bs_secret_add) before worker threads start;
+ * after that the list is read-only, so bs_log() and bs_secret_mask() may be
+ * called from any thread. The sink itself is called under a mutex, so lines
+ * from parallel workers never interleave.
+ */
+#ifndef BS_UTIL_LOG_H
+#define BS_UTIL_LOG_H
+
+#include "util/str.h"
+
+enum bs_log_level {
+	BS_LOG_ERROR = 0,
+	BS_LOG_WARN = 1,
+	BS_LOG_INFO = 2,
+	BS_LOG_DEBUG = 3,
+	BS_LOG_TRACE = 4,
+};
+
+/* Receives a finished, masked line (no trailing newline). */
+typedef void (*bs_log_sink_fn)(enum bs_log_level level, const char *line,
+			       void *payload);
+
+void bs_log_set_sink(bs_log_sink_fn sink, void *payload);
+void bs_log_set_level(enum bs_log_level level);
+enum bs_log_level bs_log_get_level(void);
+int bs_log_enabled(enum bs_log_level level);
+void bs_log(enum bs_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+const char *bs_log_level_name(enum bs_log_level level);
+
+/*
+ * Register a secret value: from now on it is replaced by "***" in every log
+ * line and in bs_secret_mask(). Empty strings are ignored. The value is
+ * copied; bs_secret_clear() wipes and frees all copies.
+ */
+void bs_secret_add(const char *value);
+void bs_secret_clear(void);
+/* Append text to out with every registered secret replaced by "***". */
+void bs_secret_mask(struct bs_buf *out, const char *text);
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * str.c - allocation helpers, bs_buf and small string utilities.
+ */
+#include "util/str.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void out_of_memory(size_t size)
+{
+	fprintf(stderr, "bootstrap: out of memory (allocating %zu bytes)\n", size);
+	abort();
+}
+
+void *bs_xmalloc(size_t size)
+{
+	void *p = malloc(size ? size : 1);
+
+	if (p == NULL)
+		out_of_memory(size);
+	return p;
+}
+
+void *bs_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		out_of_memory(n * size);
+	return p;
+}
+
+void *bs_xrealloc(void *ptr, size_t size)
+{
+	void *p = realloc(ptr, size ? size : 1);
+
+	if (p == NULL)
+		out_of_memory(size);
+	return p;
+}
+
+void bs_xgrow(void **ptr, size_t *cap, size_t need, size_t elem)
+{
+	size_t n = *cap ? *cap : 4;
+
+	if (need <= *cap)
+		return;
+	while (n < need) {
+		if (n > SIZE_MAX / 2 / elem)
+			out_of_memory(SIZE_MAX);
+		n *= 2;
+	}
+	*ptr = bs_xrealloc(*ptr, n * elem);
+	*cap = n;
+}
+
+char *bs_xstrdup(const char *s)
+{
+	return bs_xstrndup(s, strlen(s));
+}
+
+char *bs_xstrndup(const char *s, size_t n)
+{
+	char *p = bs_xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *bs_xasprintf(const char *fmt, ...)
+{
+	struct bs_buf b = BS_BUF_INIT;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		out_of_memory(0);
+	bs_xgrow((void **)&b.data, &b.cap, (size_t)n + 1, 1);
+	va_start(ap, fmt);
+	vsnprintf(b.data, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return b.data;
+}
+
+void bs_buf_append(struct bs_buf *b, const void *data, size_t len)
+{
+	bs_xgrow((void **)&b->data, &b->cap, b->len + len + 1, 1);
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+}
+
+void bs_buf_puts(struct bs_buf *b, const char *s)
+{
+	bs_buf_append(b, s, strlen(s));
+}
+
+void bs_buf_putc(struct bs_buf *b, char c)
+{
+	bs_buf_append(b, &c, 1);
+}
+
+void bs_buf_printf(struct bs_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	bs_xgrow((void **)&b->data, &b->cap, b->len + (size_t)n + 1, 1);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void bs_buf_reset(struct bs_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+char *bs_buf_detach(struct bs_buf *b)
+{
+	char *s = b->data ? b->data : bs_xstrdup("");
+
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return s;
+}
+
+void bs_buf_free(struct bs_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void bs_buf_wipe_free(struct bs_buf *b)
+{
+	bs_secure_free(b->data, b->cap);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+const char *bs_buf_str(const struct bs_buf *b)
+{
+	return b->data ? b->data : "";
+}
+
+void bs_secure_free(void *p, size_t len)
+{
+	volatile unsigned char *v = p;
+
+	if (p == NULL)
+		return;
+	while (len--)
+		*v++ = 0;
+	free(p);
+}
+
+void bs_secure_free_str(char *s)
+{
+	if (s != NULL)
+		bs_secure_free(s, strlen(s));
+}
+
+size_t bs_edit_distance(const char *a, const char *b, size_t cap)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t *row, i, j, result;
+
+	if (la > 64 || lb > 64)
+		return cap + 1;
+	if ((la > lb ? la - lb : lb - la) > cap)
+		return cap + 1;
+	row = bs_xcalloc(lb + 1, sizeof(*row));
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			size_t best = diag + cost;
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	result = row[lb];
+	free(row);
+	return result > cap ? cap + 1 : result;
+}
+
+const char *bs_suggest(const char *word, const char *const *candidates)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+	size_t len = strlen(word);
+	size_t cap = len <= 3 ? 1 : len <= 7 ? 2 : 3;
+	size_t i;
+
+	for (i = 0; candidates[i] != NULL; i++) {
+		size_t d = bs_edit_distance(word, candidates[i], cap);
+
+		if (d <= cap && d < best_d) {
+			best = candidates[i];
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+void bs_strv_push(struct bs_strv *sv, const char *s)
+{
+	bs_xgrow((void **)&sv->v, &sv->cap, sv->n + 1, sizeof(*sv->v));
+	sv->v[sv->n++] = bs_xstrdup(s);
+}
+
+void bs_strv_add_unique(struct bs_strv *sv, const char *s)
+{
+	if (!bs_strv_contains(sv, s))
+		bs_strv_push(sv, s);
+}
+
+bool bs_strv_contains(const struct bs_strv *sv, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		if (strcmp(sv->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+void bs_strv_free(struct bs_strv *sv)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = sv->cap = 0;
+}
+
+void bs_strv_wipe_free(struct bs_strv *sv)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		bs_secure_free_str(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = sv->cap = 0;
+}
+
+bool bs_str_starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool bs_str_ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
+}
+
+int bs_parse_int64(const char *s, long long *out)
+{
+	char *end;
+	long long v;
+	const char *p = s;
+
+	if (*p == '+' || *p == '-')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}

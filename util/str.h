@@ -1,0 +1,88 @@
+/*
+ * str.h - allocation helpers, a growable string buffer and small string
+ * utilities shared by every module.
+ *
+ * Allocation failure aborts the process (as git's xmalloc does): bootstrap
+ * cannot do anything useful without memory, and checking every small
+ * allocation would bury the logic. Everything else reports errors normally.
+ *
+ * struct bs_buf owns its bytes; it is always NUL-terminated once anything
+ * was appended. Free with bs_buf_free(). Not shared between threads.
+ */
+#ifndef BS_UTIL_STR_H
+#define BS_UTIL_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+void *bs_xmalloc(size_t size);
+void *bs_xcalloc(size_t n, size_t size);
+void *bs_xrealloc(void *ptr, size_t size);
+/* Grow *ptr to hold at least need elements of elem bytes (amortised). */
+void bs_xgrow(void **ptr, size_t *cap, size_t need, size_t elem);
+char *bs_xstrdup(const char *s);
+char *bs_xstrndup(const char *s, size_t n);
+char *bs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+struct bs_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+#define BS_BUF_INIT {NULL, 0, 0}
+
+void bs_buf_append(struct bs_buf *b, const void *data, size_t len);
+void bs_buf_puts(struct bs_buf *b, const char *s);
+void bs_buf_putc(struct bs_buf *b, char c);
+void bs_buf_printf(struct bs_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void bs_buf_reset(struct bs_buf *b);
+/* Return the contents ("" when empty) and leave b empty; caller frees. */
+char *bs_buf_detach(struct bs_buf *b);
+/* Free the contents; wipes them first when wipe is true (secrets). */
+void bs_buf_free(struct bs_buf *b);
+void bs_buf_wipe_free(struct bs_buf *b);
+/* Contents as a C string ("" when empty); owned by b. */
+const char *bs_buf_str(const struct bs_buf *b);
+
+/* Zero memory in a way the compiler may not elide, then free. */
+void bs_secure_free(void *p, size_t len);
+void bs_secure_free_str(char *s);
+
+/* Levenshtein distance, capped at cap+1 for speed. */
+size_t bs_edit_distance(const char *a, const char *b, size_t cap);
+
+/*
+ * Pick the candidate closest to word (NULL-terminated list), or NULL when
+ * none is close enough to be a plausible typo.
+ */
+const char *bs_suggest(const char *word, const char *const *candidates);
+
+/* A growable, owning vector of C strings. */
+struct bs_strv {
+	char **v;
+	size_t n;
+	size_t cap;
+};
+
+#define BS_STRV_INIT {NULL, 0, 0}
+
+void bs_strv_push(struct bs_strv *sv, const char *s);
+/* Push s only if not already present. */
+void bs_strv_add_unique(struct bs_strv *sv, const char *s);
+bool bs_strv_contains(const struct bs_strv *sv, const char *s);
+void bs_strv_free(struct bs_strv *sv);
+/* Free each string after wiping it (secret values). */
+void bs_strv_wipe_free(struct bs_strv *sv);
+
+bool bs_str_starts_with(const char *s, const char *prefix);
+bool bs_str_ends_with(const char *s, const char *suffix);
+
+/*
+ * Strict integer parse of the whole string (decimal, optional sign, no
+ * spaces). Returns 0 and sets *out, or -1 on syntax error or overflow.
+ */
+int bs_parse_int64(const char *s, long long *out);
+
+#endif

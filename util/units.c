@@ -1,0 +1,114 @@
+/*
+ * units.c - durations and byte sizes.
+ */
+#include "util/units.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+static int read_number(const char **p, int64_t *out)
+{
+	int64_t v = 0;
+	int digits = 0;
+
+	while (isdigit((unsigned char)**p)) {
+		if (v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (**p - '0');
+		(*p)++;
+		digits++;
+	}
+	*out = v;
+	return digits > 0 ? 0 : -1;
+}
+
+int bs_parse_duration_ms(const char *s, int64_t *out_ms)
+{
+	static const struct {
+		const char *unit;
+		int64_t ms;
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+	const char *p = s;
+	int64_t total = 0;
+
+	if (*p == '\0')
+		return -1;
+	while (*p != '\0') {
+		int64_t n, mult = 0;
+		size_t i, best = 0;
+
+		if (read_number(&p, &n) != 0)
+			return -1;
+		if (*p == '\0') {
+			/* a bare number is seconds, only on its own */
+			if (p - s != (long)strlen(s))
+				return -1;
+			if (total != 0 || n > INT64_MAX / 1000)
+				return -1;
+			*out_ms = n * 1000;
+			return 0;
+		}
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			size_t len = strlen(units[i].unit);
+
+			if (strncmp(p, units[i].unit, len) == 0 && len > best) {
+				best = len;
+				mult = units[i].ms;
+			}
+		}
+		if (best == 0)
+			return -1;
+		p += best;
+		if (n > (INT64_MAX - total) / mult)
+			return -1;
+		total += n * mult;
+	}
+	*out_ms = total;
+	return 0;
+}
+
+int bs_parse_bytes(const char *s, int64_t *out_bytes)
+{
+	static const struct {
+		const char *unit;
+		int shift;
+	} units[] = {
+		{"", 0},     {"b", 0},    {"k", 10},   {"kb", 10}, {"kib", 10},
+		{"m", 20},   {"mb", 20},  {"mib", 20}, {"g", 30},  {"gb", 30},
+		{"gib", 30}, {"t", 40},   {"tb", 40},  {"tib", 40},
+	};
+	const char *p = s;
+	char unit[4];
+	int64_t n;
+	size_t i, len;
+
+	if (read_number(&p, &n) != 0)
+		return -1;
+	len = strlen(p);
+	if (len >= sizeof(unit))
+		return -1;
+	for (i = 0; i <= len; i++)
+		unit[i] = (char)tolower((unsigned char)p[i]);
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(unit, units[i].unit) == 0) {
+			if (n > (INT64_MAX >> units[i].shift))
+				return -1;
+			*out_bytes = n << units[i].shift;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void bs_format_duration_ms(int64_t ms, char *buf, unsigned long size)
+{
+	if (ms % 1000 != 0 || ms == 0)
+		snprintf(buf, size, "%lldms", (long long)ms);
+	else if (ms % 3600000 == 0)
+		snprintf(buf, size, "%lldh", (long long)(ms / 3600000));
+	else if (ms % 60000 == 0)
+		snprintf(buf, size, "%lldm", (long long)(ms / 60000));
+	else
+		snprintf(buf, size, "%llds", (long long)(ms / 1000));
+}
