@@ -23,6 +23,9 @@ VERSION := 0.1.0
 PKGS := libssh2 libcurl libcjson yaml-0.1
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
         -Wpointer-arith -Wcast-qual -Wundef -Wvla
+ifneq ($(CI),)
+WERROR ?= 1
+endif
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
