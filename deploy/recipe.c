@@ -420,7 +420,7 @@ defaults:
 }
 
 static void add_node(struct bs_recipe *r, const char *name, const char *group,
-		     int index, const struct bs_ynode *at)
+		     int index, const struct bs_ynode *at, size_t entry)
 {
 	struct bs_node *n;
 
@@ -430,12 +430,14 @@ static void add_node(struct bs_recipe *r, const char *name, const char *group,
 	n->name = bs_xstrdup(name);
 	n->group = bs_xstrdup(group);
 	n->index = index;
+	n->entry = entry;
 	n->loc = rctx_loc(at);
+	n->name_loc = rctx_loc(bs_ynode_get(at, "name"));
 }
 
 #define BS_MAX_NODES 500
 
-static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map)
+static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t entry)
 {
 	static const char *const keys[] = {"name", "count", "labels", "address",
 		"port", "user", "server_type", "size", NULL};
@@ -514,7 +516,7 @@ static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map)
 	if (name != NULL) {
 		first = r->n_nodes;
 		if (!has_count) {
-			add_node(r, name, name, 0, map);
+			add_node(r, name, name, 0, map, entry);
 		} else if (strlen(name) + 4 > 63) {
 			size_t s2 = rctx_push_key(ctx, "name");
 
@@ -532,7 +534,7 @@ static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map)
 				char expanded[80];
 
 				snprintf(expanded, sizeof(expanded), "%s-%d", name, i);
-				add_node(r, expanded, name, i, map);
+				add_node(r, expanded, name, i, map, entry);
 			}
 		}
 		for (k = first; k < r->n_nodes; k++) {
@@ -573,18 +575,21 @@ static void parse_nodes(struct bs_rctx *ctx, const struct bs_ynode *seq,
 	for (i = 0; i < seq->n; i++) {
 		size_t s2 = rctx_push_index(ctx, i);
 
-		parse_node(ctx, seq->items[i]);
+		parse_node(ctx, seq->items[i], i);
 		rctx_pop(ctx, s2);
 	}
 	/* duplicates after count expansion: "web" x2 and "web-1" collide */
 	for (i = 0; i < r->n_nodes; i++)
 		for (j = 0; j < i; j++)
 			if (strcmp(r->nodes[i].name, r->nodes[j].name) == 0) {
-				struct bs_recipe_loc loc = r->nodes[i].loc;
+				size_t s2 = rctx_push_index(ctx, r->nodes[i].entry);
+				size_t s3 = rctx_push_key(ctx, "name");
 
-				rctx_error_loc(ctx, loc,
+				rctx_error_loc(ctx, r->nodes[i].name_loc,
 					       "node name '%s' is used twice (first declared at line %d); rename one",
-					       r->nodes[i].name, r->nodes[j].loc.line);
+					       r->nodes[i].name, r->nodes[j].name_loc.line);
+				rctx_pop(ctx, s3);
+				rctx_pop(ctx, s2);
 				break;
 			}
 out:

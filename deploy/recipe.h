@@ -36,19 +36,6 @@ struct bs_recipe_loc {
 	int col;
 };
 
-/* A key/value pair: environment, labels, secrets, build args. */
-struct bs_kv {
-	char *key;
-	char *value;
-	bool secret;
-};
-
-struct bs_kvlist {
-	struct bs_kv *v;
-	size_t n;
-	size_t cap;
-};
-
 enum bs_provider_type {
 	BS_PROVIDER_LOCAL,
 	BS_PROVIDER_STATIC,
@@ -95,7 +82,9 @@ struct bs_node {
 	int port;      /* SSH port; 0: ssh.port */
 	char *user;    /* SSH user; NULL: ssh.user */
 	char *size;    /* cloud: server type / size override */
-	struct bs_recipe_loc loc;
+	size_t entry;  /* index of its entry in the recipe's nodes: list */
+	struct bs_recipe_loc loc;      /* of the entry */
+	struct bs_recipe_loc name_loc; /* of its name value */
 };
 
 enum bs_docker_install {

@@ -347,41 +347,6 @@ out:
 	return ok;
 }
 
-void bs_kvlist_push(struct bs_kvlist *l, const char *key, const char *value,
-		    bool secret)
-{
-	bs_xgrow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v));
-	l->v[l->n].key = bs_xstrdup(key);
-	l->v[l->n].value = bs_xstrdup(value);
-	l->v[l->n].secret = secret;
-	l->n++;
-}
-
-const struct bs_kv *bs_kvlist_find(const struct bs_kvlist *l, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->v[i].key, key) == 0)
-			return &l->v[i];
-	return NULL;
-}
-
-void bs_kvlist_free(struct bs_kvlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		free(l->v[i].key);
-		if (l->v[i].secret)
-			bs_secure_free_str(l->v[i].value);
-		else
-			free(l->v[i].value);
-	}
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
 static bool valid_kv_key(const char *key)
 {
 	const char *p;

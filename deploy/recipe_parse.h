@@ -89,11 +89,6 @@ void rctx_get_kvlist(struct bs_rctx *ctx, const struct bs_ynode *map,
 void rctx_get_selectors(struct bs_rctx *ctx, const struct bs_ynode *map,
 			const char *key, struct bs_selectors *out);
 
-void bs_kvlist_push(struct bs_kvlist *l, const char *key, const char *value,
-		    bool secret);
-const struct bs_kv *bs_kvlist_find(const struct bs_kvlist *l, const char *key);
-void bs_kvlist_free(struct bs_kvlist *l);
-
 /* Section parsers in recipe_containers.c. */
 void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq);
 void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq);

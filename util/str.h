@@ -76,6 +76,28 @@ void bs_strv_free(struct bs_strv *sv);
 /* Free each string after wiping it (secret values). */
 void bs_strv_wipe_free(struct bs_strv *sv);
 
+/* A key/value pair (environment, labels, build args); secret values are
+ * wiped when freed and masked in output. */
+struct bs_kv {
+	char *key;
+	char *value;
+	bool secret;
+};
+
+/* A growable, owning list of key/value pairs, in insertion order. */
+struct bs_kvlist {
+	struct bs_kv *v;
+	size_t n;
+	size_t cap;
+};
+
+#define BS_KVLIST_INIT {NULL, 0, 0}
+
+void bs_kvlist_push(struct bs_kvlist *l, const char *key, const char *value,
+		    bool secret);
+const struct bs_kv *bs_kvlist_find(const struct bs_kvlist *l, const char *key);
+void bs_kvlist_free(struct bs_kvlist *l);
+
 bool bs_str_starts_with(const char *s, const char *prefix);
 bool bs_str_ends_with(const char *s, const char *suffix);
 
