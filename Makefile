@@ -2,7 +2,10 @@
 #
 #   make            build ./bootstrap
 #   make test       unit tests (CMocka, no network; seconds)
-#   make check      everything: unit, end-to-end CLI, sanitizers, valgrind, fuzz
+#   make integration  container commands against a real dockerd, registries
+#                   and git daemon started by tests/lab/lab.sh (needs root)
+#   make check      everything: unit, end-to-end CLI, integration, sanitizers,
+#                   valgrind, fuzz
 #   make asan       unit + end-to-end tests under ASan+UBSan
 #   make valgrind   bootstrap validate on every recipe under valgrind
 #   make fuzz       libFuzzer on the recipe loader for FUZZ_SECONDS (60)
@@ -46,7 +49,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBBS    := $(BUILD)/libbootstrap.a
 
-.PHONY: all test e2e check asan valgrind fuzz format format-check install \
+.PHONY: all test e2e integration check asan valgrind fuzz format format-check install \
         uninstall clean deps
 .DELETE_ON_ERROR:
 
@@ -77,12 +80,16 @@ test: $(TEST_BIN)
 e2e: bootstrap
 	BOOTSTRAP=./bootstrap bash tests/e2e/run.sh
 
+integration: bootstrap
+	BOOTSTRAP=./bootstrap bash tests/integration/container.sh
+
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=all
 asan:
 	$(MAKE) BUILD=$(BUILD)/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
 	    $(BUILD)/asan/bootstrap test
 	ASAN_OPTIONS=detect_leaks=1 BOOTSTRAP=$(BUILD)/asan/bootstrap bash tests/e2e/run.sh
+	ASAN_OPTIONS=detect_leaks=1 BOOTSTRAP=$(BUILD)/asan/bootstrap bash tests/integration/container.sh
 
 valgrind: bootstrap
 	BOOTSTRAP=./bootstrap bash tests/e2e/valgrind.sh
@@ -98,7 +105,7 @@ $(FUZZ_BIN): tests/fuzz/recipe_fuzz.c $(LIB_SRC) $(HEADERS)
 fuzz: $(FUZZ_BIN)
 	bash tests/fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SECONDS)
 
-check: test e2e asan valgrind fuzz
+check: test e2e integration asan valgrind fuzz
 	@echo "make check: all suites passed"
 
 format:

@@ -64,6 +64,16 @@ struct bs_cli {
 	long long lock_wait_s;
 	bool color;          /* stderr is a TTY and NO_COLOR is unset */
 	bool help;
+	bool tls_skip_verify;/* --tls-skip-verify: only when asked by name */
+	/* create */
+	struct bs_strv env_args;  /* -e K=V */
+	struct bs_strv port_args; /* -p [IP:]HOST:CONTAINER */
+	const char *restart;      /* default unless-stopped */
+	long long memory_bytes;
+	long long nano_cpus;
+	long long pids_limit;     /* default 512; -1: none */
+	const char *user;
+	bool read_only;
 };
 
 /* cli_help.c */
@@ -76,6 +86,9 @@ void bs_cli_print_version(FILE *out);
 void bs_cli_output_init(const struct bs_cli *cli);
 void bs_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void bs_cli_print_diags(const struct bs_cli *cli, const struct bs_diags *diags);
+
+/* cli_container.c: build, create, list, images, pull, remove, NAME/OP */
+int bs_cli_container(const struct bs_cli *cli);
 
 /* cli_validate.c */
 int bs_cli_validate(const struct bs_cli *cli);

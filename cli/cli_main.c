@@ -31,6 +31,16 @@ enum {
 	OPT_TIMESTAMPS,
 	OPT_VOLUMES,
 	OPT_LOCK_WAIT,
+	OPT_RESTART,
+	OPT_MEMORY,
+	OPT_CPUS,
+	OPT_PIDS,
+	OPT_USER,
+	OPT_READ_ONLY,
+	OPT_TLS_SKIP_VERIFY,
+	OPT_ENV,
+	OPT_PUBLISH,
+	OPT_LAST_,
 };
 
 static const struct option long_options[] = {
@@ -46,6 +56,15 @@ static const struct option long_options[] = {
 	{"timestamps", no_argument, NULL, OPT_TIMESTAMPS},
 	{"volumes", no_argument, NULL, OPT_VOLUMES},
 	{"lock-wait", required_argument, NULL, OPT_LOCK_WAIT},
+	{"env", required_argument, NULL, 'e'},
+	{"publish", required_argument, NULL, 'p'},
+	{"restart", required_argument, NULL, OPT_RESTART},
+	{"memory", required_argument, NULL, OPT_MEMORY},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"pids-limit", required_argument, NULL, OPT_PIDS},
+	{"user", required_argument, NULL, OPT_USER},
+	{"read-only", no_argument, NULL, OPT_READ_ONLY},
+	{"tls-skip-verify", no_argument, NULL, OPT_TLS_SKIP_VERIFY},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -116,6 +135,14 @@ static int check_flags(const struct bs_cli *cli, const bool *seen)
 		{OPT_FOLLOW, "--follow", 1u << BS_VERB_CONTAINER_OP},
 		{OPT_TAIL, "--tail", 1u << BS_VERB_CONTAINER_OP},
 		{OPT_TIMESTAMPS, "--timestamps", 1u << BS_VERB_CONTAINER_OP},
+		{OPT_ENV, "-e/--env", 1u << BS_VERB_CREATE},
+		{OPT_PUBLISH, "-p/--publish", 1u << BS_VERB_CREATE},
+		{OPT_RESTART, "--restart", 1u << BS_VERB_CREATE},
+		{OPT_MEMORY, "--memory", 1u << BS_VERB_CREATE},
+		{OPT_CPUS, "--cpus", 1u << BS_VERB_CREATE},
+		{OPT_PIDS, "--pids-limit", 1u << BS_VERB_CREATE},
+		{OPT_USER, "--user", 1u << BS_VERB_CREATE},
+		{OPT_READ_ONLY, "--read-only", 1u << BS_VERB_CREATE},
 	};
 	size_t i;
 
@@ -128,15 +155,50 @@ static int check_flags(const struct bs_cli *cli, const bool *seen)
 
 static int parse_args(struct bs_cli *cli, int argc, char **argv)
 {
-	bool seen[16] = {false};
+	bool seen[OPT_LAST_ - OPT_JSON] = {false};
 	long long n;
 	int c, rc, first;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":H:r:vqhV", long_options, NULL)) != -1) {
-		if (c >= OPT_JSON && c - OPT_JSON < 16)
+	while ((c = getopt_long(argc, argv, ":H:r:e:p:vqhV", long_options, NULL)) != -1) {
+		if (c >= OPT_JSON && c < OPT_LAST_)
 			seen[c - OPT_JSON] = true;
 		switch (c) {
+		case 'e':
+			seen[OPT_ENV - OPT_JSON] = true;
+			bs_strv_push(&cli->env_args, optarg);
+			break;
+		case 'p':
+			seen[OPT_PUBLISH - OPT_JSON] = true;
+			bs_strv_push(&cli->port_args, optarg);
+			break;
+		case OPT_RESTART: cli->restart = optarg; break;
+		case OPT_MEMORY: {
+			int64_t bytes;
+
+			if (bs_parse_bytes(optarg, &bytes) != 0 || bytes < 6 * 1024 * 1024)
+				return usage_error("--memory wants a size of at least 6m, like 512m, not '%s'", optarg);
+			cli->memory_bytes = bytes;
+			break;
+		}
+		case OPT_CPUS: {
+			char *end;
+			double cpus = strtod(optarg, &end);
+
+			if (*end != '\0' || end == optarg || cpus < 0.01 || cpus > 1024)
+				return usage_error("--cpus wants a number from 0.01 to 1024, like 0.5, not '%s'", optarg);
+			cli->nano_cpus = (long long)(cpus * 1e9 + 0.5);
+			break;
+		}
+		case OPT_PIDS:
+			if ((rc = parse_count(optarg, -1, 4194304, "--pids-limit", &cli->pids_limit)) != 0)
+				return rc;
+			if (cli->pids_limit == 0)
+				return usage_error("--pids-limit wants at least 1, or -1 for no limit, not '%s'", optarg);
+			break;
+		case OPT_USER: cli->user = optarg; break;
+		case OPT_READ_ONLY: cli->read_only = true; break;
+		case OPT_TLS_SKIP_VERIFY: cli->tls_skip_verify = true; break;
 		case OPT_JSON: cli->json = true; break;
 		case OPT_PARALLEL:
 			if ((rc = parse_count(optarg, 1, 256, "--parallel", &n)) != 0)
@@ -221,16 +283,6 @@ static int run_pipeline_verb(const struct bs_cli *cli)
 	return BS_EXIT_UNAVAILABLE;
 }
 
-static int run_container_verb(const struct bs_cli *cli)
-{
-	const char *name = cli->verb == BS_VERB_CONTAINER_OP ? cli->args[0] :
-							       bs_cli_verb_name(cli->verb);
-
-	bs_cli_error("'%s' is not available in this version yet: it arrives with the container driver. Nothing was changed.",
-		     name);
-	return BS_EXIT_UNAVAILABLE;
-}
-
 int main(int argc, char **argv)
 {
 	struct bs_cli cli;
@@ -240,11 +292,16 @@ int main(int argc, char **argv)
 	memset(&cli, 0, sizeof(cli));
 	cli.tail = -1;
 	cli.parallel = 8;
+	cli.restart = "unless-stopped";
+	cli.pids_limit = 512;
 	cli.color = isatty(STDERR_FILENO) && (no_color == NULL || no_color[0] == '\0');
 	code = parse_args(&cli, argc, argv);
 	bs_cli_output_init(&cli);
-	if (code != 0)
+	if (code != 0) {
+		bs_strv_free(&cli.env_args);
+		bs_strv_free(&cli.port_args);
 		return code;
+	}
 	if (cli.help) {
 		bs_cli_print_help(stdout, cli.verb, cli.verb_given);
 		return BS_EXIT_OK;
@@ -283,9 +340,11 @@ int main(int argc, char **argv)
 		code = run_pipeline_verb(&cli);
 		break;
 	default:
-		code = run_container_verb(&cli);
+		code = bs_cli_container(&cli);
 		break;
 	}
+	bs_strv_free(&cli.env_args);
+	bs_strv_free(&cli.port_args);
 	bs_secret_clear();
 	libssh2_exit();
 	curl_global_cleanup();

@@ -268,6 +268,13 @@ int bs_recipe_load_buffer(struct bs_recipe **out, const char *data, size_t len,
 
 void bs_recipe_free(struct bs_recipe *recipe);
 
+/*
+ * Parse a Compose short-syntax port ("[IP:][HOST:]CONTAINER[/proto]").
+ * Returns NULL and fills *port (free port->host_ip), or the explanation of
+ * what is wrong.
+ */
+const char *bs_port_parse(const char *spec, struct bs_port *port);
+
 /* Does node match selector? */
 bool bs_selector_matches(const struct bs_selector *sel,
 			 const struct bs_node *node);

@@ -288,7 +288,7 @@ static int parse_port_range(const char *s, size_t len, int *lo, int *hi)
 	return 0;
 }
 
-static const char *parse_port(const char *spec, struct bs_port *port)
+const char *bs_port_parse(const char *spec, struct bs_port *port)
 {
 	char *copy = bs_xstrdup(spec);
 	char *slash = strchr(copy, '/');
@@ -401,7 +401,7 @@ static void parse_ports(struct bs_rctx *ctx, const struct bs_ynode *map,
 		if (item->kind != BS_YNODE_SCALAR) {
 			rctx_error(ctx, item, "expected a port like \"8080:80\" or \"127.0.0.1:8080:80/tcp\", found %s",
 				   bs_ynode_kind_name(item));
-		} else if ((problem = parse_port(item->value, &port)) != NULL) {
+		} else if ((problem = bs_port_parse(item->value, &port)) != NULL) {
 			rctx_error(ctx, item, "'%.100s' is not a port mapping: %s (write [IP:]HOST:CONTAINER[/tcp|udp], like \"8080:80\")",
 				   item->value, problem);
 			free(port.host_ip);

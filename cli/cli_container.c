@@ -1,0 +1,609 @@
+/*
+ * cli_container.c - the container commands against one engine (-H URL or
+ * $DOCKER_HOST): build, create, list, images, pull, remove and NAME/OP.
+ *
+ * Human tables by default, --json for scripts. Every failure message names
+ * the container and the engine (the driver's error text does).
+ */
+#include <cJSON.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "container/driver.h"
+#include "deploy/recipe.h"
+#include "util/log.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int exit_for_error(int rc)
+{
+	if (rc == BS_ERR_INTERRUPTED)
+		return BS_EXIT_INTERRUPTED;
+	if (rc == BS_ERR_INVALID)
+		return BS_EXIT_USAGE;
+	return BS_EXIT_FAILURE;
+}
+
+static int open_engine(const struct bs_cli *cli, struct bs_endpoint *ep,
+		       struct bs_cdriver **d)
+{
+	struct bs_cdriver_opts opts = BS_CDRIVER_OPTS_INIT;
+	struct bs_err err = BS_ERR_INIT;
+	int rc;
+
+	rc = bs_endpoint_parse(ep, cli->host, NULL, &err);
+	if (rc != 0) {
+		bs_cli_error("%s", err.msg);
+		return rc == BS_ERR_INVALID ? BS_EXIT_USAGE : BS_EXIT_UNAVAILABLE;
+	}
+	ep->tls_skip_verify = cli->tls_skip_verify;
+	opts.cancel = &interrupted;
+	if (cli->timeout_ms > 0)
+		opts.request_timeout_ms = (long)cli->timeout_ms;
+	rc = bs_docker_open(d, ep, &opts, &err);
+	if (rc != 0) {
+		bs_cli_error("%s", err.msg);
+		bs_endpoint_free(ep);
+		return exit_for_error(rc);
+	}
+	return BS_EXIT_OK;
+}
+
+static void print_json(cJSON *o)
+{
+	char *text = cJSON_PrintUnformatted(o);
+
+	printf("%s\n", text);
+	free(text);
+}
+
+static char *short_id(const char *id)
+{
+	const char *p = id && bs_str_starts_with(id, "sha256:") ? id + 7 : id;
+
+	return bs_xstrndup(p ? p : "", 12);
+}
+
+static void format_ports(const struct bs_cinfo *c, struct bs_buf *out)
+{
+	for (size_t i = 0; i < c->n_ports; i++) {
+		const struct bs_cport_binding *p = &c->ports[i];
+
+		if (i)
+			bs_buf_puts(out, ", ");
+		if (p->host_port)
+			bs_buf_printf(out, "%s:%d->%d/%s", p->host_ip ? p->host_ip : "*",
+				      p->host_port, p->container_port, p->udp ? "udp" : "tcp");
+		else
+			bs_buf_printf(out, "%d/%s", p->container_port, p->udp ? "udp" : "tcp");
+	}
+}
+
+static cJSON *cinfo_json(const struct bs_cinfo *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *labels = cJSON_AddObjectToObject(o, "labels");
+	cJSON *ports = cJSON_AddArrayToObject(o, "ports");
+
+	cJSON_AddStringToObject(o, "id", c->id ? c->id : "");
+	cJSON_AddStringToObject(o, "name", c->name ? c->name : "");
+	cJSON_AddStringToObject(o, "image", c->image ? c->image : "");
+	cJSON_AddStringToObject(o, "state", bs_cstate_name(c->state));
+	if (c->status)
+		cJSON_AddStringToObject(o, "status", c->status);
+	if (c->health)
+		cJSON_AddStringToObject(o, "health", c->health);
+	for (size_t i = 0; i < c->labels.n; i++)
+		cJSON_AddStringToObject(labels, c->labels.v[i].key, c->labels.v[i].value);
+	for (size_t i = 0; i < c->n_ports; i++) {
+		cJSON *p = cJSON_CreateObject();
+
+		if (c->ports[i].host_ip)
+			cJSON_AddStringToObject(p, "host_ip", c->ports[i].host_ip);
+		cJSON_AddNumberToObject(p, "host_port", c->ports[i].host_port);
+		cJSON_AddNumberToObject(p, "container_port", c->ports[i].container_port);
+		cJSON_AddStringToObject(p, "protocol", c->ports[i].udp ? "udp" : "tcp");
+		cJSON_AddItemToArray(ports, p);
+	}
+	return o;
+}
+
+static int cmd_list(const struct bs_cli *cli, struct bs_cdriver *d)
+{
+	struct bs_cinfo_list list;
+	struct bs_err err = BS_ERR_INIT;
+	int rc = d->ops->container_list(d, true, NULL, &list, &err);
+
+	if (rc != 0) {
+		bs_cli_error("%s", err.msg);
+		return exit_for_error(rc);
+	}
+	if (cli->json) {
+		cJSON *arr = cJSON_CreateArray();
+
+		for (size_t i = 0; i < list.n; i++)
+			cJSON_AddItemToArray(arr, cinfo_json(&list.v[i]));
+		print_json(arr);
+		cJSON_Delete(arr);
+	} else {
+		printf("%-24s %-28s %-10s %-24s %s\n", "NAME", "IMAGE", "STATE", "STATUS", "PORTS");
+		for (size_t i = 0; i < list.n; i++) {
+			struct bs_buf ports = BS_BUF_INIT;
+
+			format_ports(&list.v[i], &ports);
+			printf("%-24s %-28s %-10s %-24s %s\n", list.v[i].name ? list.v[i].name : "",
+			       list.v[i].image ? list.v[i].image : "", bs_cstate_name(list.v[i].state),
+			       list.v[i].status ? list.v[i].status : "", bs_buf_str(&ports));
+			bs_buf_free(&ports);
+		}
+	}
+	bs_cinfo_list_free(&list);
+	return BS_EXIT_OK;
+}
+
+static int cmd_images(const struct bs_cli *cli, struct bs_cdriver *d)
+{
+	struct bs_iinfo_list list;
+	struct bs_err err = BS_ERR_INIT;
+	int rc = d->ops->image_list(d, &list, &err);
+
+	if (rc != 0) {
+		bs_cli_error("%s", err.msg);
+		return exit_for_error(rc);
+	}
+	if (cli->json) {
+		cJSON *arr = cJSON_CreateArray();
+
+		for (size_t i = 0; i < list.n; i++) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON *tags = cJSON_AddArrayToObject(o, "tags");
+			cJSON *digests = cJSON_AddArrayToObject(o, "digests");
+
+			cJSON_AddStringToObject(o, "id", list.v[i].id ? list.v[i].id : "");
+			for (size_t j = 0; j < list.v[i].tags.n; j++)
+				cJSON_AddItemToArray(tags, cJSON_CreateString(list.v[i].tags.v[j]));
+			for (size_t j = 0; j < list.v[i].digests.n; j++)
+				cJSON_AddItemToArray(digests, cJSON_CreateString(list.v[i].digests.v[j]));
+			cJSON_AddNumberToObject(o, "size", (double)list.v[i].size);
+			cJSON_AddNumberToObject(o, "created", (double)list.v[i].created);
+			cJSON_AddItemToArray(arr, o);
+		}
+		print_json(arr);
+		cJSON_Delete(arr);
+	} else {
+		printf("%-44s %-12s %10s\n", "IMAGE", "ID", "SIZE");
+		for (size_t i = 0; i < list.n; i++) {
+			char *id = short_id(list.v[i].id);
+			double mb = (double)list.v[i].size / (1024.0 * 1024.0);
+
+			if (list.v[i].tags.n == 0)
+				printf("%-44s %-12s %8.1fMB\n", "<none>", id, mb);
+			for (size_t j = 0; j < list.v[i].tags.n; j++)
+				printf("%-44s %-12s %8.1fMB\n", list.v[i].tags.v[j], id, mb);
+			free(id);
+		}
+	}
+	bs_iinfo_list_free(&list);
+	return BS_EXIT_OK;
+}
+
+struct progress_out {
+	const struct bs_cli *cli;
+	bool build;
+};
+
+static int show_progress(const struct bs_progress *ev, void *payload)
+{
+	struct progress_out *po = payload;
+
+	if (po->cli->json) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "event", po->build ? "build" : "pull");
+		if (ev->status)
+			cJSON_AddStringToObject(o, "status", ev->status);
+		if (ev->id)
+			cJSON_AddStringToObject(o, "id", ev->id);
+		if (ev->stream)
+			cJSON_AddStringToObject(o, "stream", ev->stream);
+		if (ev->total)
+			cJSON_AddNumberToObject(o, "current", (double)ev->current);
+		if (ev->total)
+			cJSON_AddNumberToObject(o, "total", (double)ev->total);
+		if (ev->aux_id)
+			cJSON_AddStringToObject(o, "image_id", ev->aux_id);
+		print_json(o);
+		cJSON_Delete(o);
+	} else if (ev->stream) {
+		fputs(ev->stream, stdout);
+	} else if (ev->status && ev->progress == NULL && po->cli->verbosity >= 0) {
+		/* progress bars are noise outside a terminal: final states only */
+		if (ev->id)
+			printf("%s: %s\n", ev->id, ev->status);
+		else
+			printf("%s\n", ev->status);
+	}
+	fflush(stdout);
+	return 0;
+}
+
+/* Credentials for ref from the docker CLI's config, if any. */
+static int find_cred(const char *ref, struct bs_registry_cred *cred)
+{
+	struct bs_err err = BS_ERR_INIT;
+	char *registry = bs_image_registry(ref);
+	int rc = bs_docker_config_cred(cred, registry, &err);
+
+	free(registry);
+	if (rc == BS_ERR_NOT_FOUND)
+		return 0;
+	if (rc != 0)
+		bs_cli_error("%s", err.msg);
+	else
+		bs_secret_add(cred->password);
+	return rc;
+}
+
+static int pull(const struct bs_cli *cli, struct bs_cdriver *d, const char *ref)
+{
+	struct bs_registry_cred cred;
+	struct progress_out po = {cli, false};
+	struct bs_err err = BS_ERR_INIT;
+	int rc;
+
+	memset(&cred, 0, sizeof(cred));
+	if (find_cred(ref, &cred) != 0)
+		return BS_EXIT_FAILURE;
+	rc = d->ops->image_pull(d, ref, cred.username ? &cred : NULL, show_progress, &po, &err);
+	bs_registry_cred_free(&cred);
+	if (rc != 0) {
+		if (rc != BS_ERR_INTERRUPTED)
+			bs_cli_error("%s", err.msg);
+		return exit_for_error(rc);
+	}
+	return BS_EXIT_OK;
+}
+
+static int cmd_build(const struct bs_cli *cli, struct bs_cdriver *d)
+{
+	struct bs_build_opts opts;
+	struct progress_out po = {cli, true};
+	struct bs_err err = BS_ERR_INIT;
+	char *image_id = NULL;
+	int rc;
+
+	if (cli->n_args != 2) {
+		bs_cli_error("build takes NAME GIT_URL, like: bootstrap build shop/app:1.4 https://git.example.com/shop/app.git#main (see bootstrap build --help)");
+		return BS_EXIT_USAGE;
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.tag = cli->args[0];
+	opts.git_url = cli->args[1];
+	rc = d->ops->image_build(d, &opts, show_progress, &po, &image_id, &err);
+	if (rc != 0) {
+		if (rc != BS_ERR_INTERRUPTED)
+			bs_cli_error("%s", err.msg);
+		return exit_for_error(rc);
+	}
+	if (!cli->json)
+		printf("built %s (%s)\n", opts.tag, image_id);
+	free(image_id);
+	return BS_EXIT_OK;
+}
+
+static int parse_env_args(const struct bs_cli *cli, struct bs_kvlist *env)
+{
+	for (size_t i = 0; i < cli->env_args.n; i++) {
+		const char *arg = cli->env_args.v[i];
+		const char *eq = strchr(arg, '=');
+		char *key;
+
+		if (eq == arg) {
+			bs_cli_error("-e %s: the variable name is empty (write -e NAME=VALUE)", arg);
+			return BS_EXIT_USAGE;
+		}
+		key = bs_xstrndup(arg, eq ? (size_t)(eq - arg) : strlen(arg));
+		if (eq != NULL) {
+			bs_kvlist_push(env, key, eq + 1, false);
+		} else if (getenv(key) != NULL) {
+			bs_kvlist_push(env, key, getenv(key), false);
+		} else {
+			bs_cli_error("-e %s: no value, and %s is not set here (write -e %s=VALUE)", arg, key, key);
+			free(key);
+			return BS_EXIT_USAGE;
+		}
+		free(key);
+	}
+	return BS_EXIT_OK;
+}
+
+static int parse_port_args(const struct bs_cli *cli, struct bs_cport_binding **out, size_t *n)
+{
+	*out = bs_xcalloc(cli->port_args.n * 8 + 1, sizeof(**out));
+	*n = 0;
+	for (size_t i = 0; i < cli->port_args.n; i++) {
+		struct bs_port p;
+		const char *problem = bs_port_parse(cli->port_args.v[i], &p);
+
+		if (problem != NULL) {
+			bs_cli_error("-p %s: %s (write [IP:]HOST:CONTAINER[/tcp|udp], like -p 127.0.0.1:8080:80)",
+				     cli->port_args.v[i], problem);
+			free(p.host_ip);
+			return BS_EXIT_USAGE;
+		}
+		if (p.container_end - p.container_start >= 8) {
+			bs_cli_error("-p %s: at most 8 ports per range", cli->port_args.v[i]);
+			free(p.host_ip);
+			return BS_EXIT_USAGE;
+		}
+		if (p.container_end != p.container_start)
+			*out = bs_xrealloc(*out, (*n + (size_t)(p.container_end - p.container_start) + 8) * sizeof(**out));
+		for (int k = 0; k <= p.container_end - p.container_start; k++) {
+			struct bs_cport_binding *b = &(*out)[(*n)++];
+
+			b->host_ip = p.host_ip ? bs_xstrdup(p.host_ip) : NULL;
+			b->host_port = p.host_start ? p.host_start + k : 0;
+			b->container_port = p.container_start + k;
+			b->udp = p.proto == BS_PROTO_UDP;
+		}
+		free(p.host_ip);
+	}
+	return BS_EXIT_OK;
+}
+
+/*
+ * create's secure defaults (each can be changed with a flag):
+ * no-new-privileges, a pids limit of 512, json-file logs rotated at 10m x 3,
+ * restart unless-stopped, never privileged, no host namespaces, ports only
+ * where -p puts them.
+ */
+static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
+{
+	static const char *const restart_names[] = {"no", "always", "on-failure",
+						    "unless-stopped", NULL};
+	struct bs_kvlist env = BS_KVLIST_INIT, labels = BS_KVLIST_INIT;
+	struct bs_cport_binding *ports = NULL;
+	struct bs_cspec spec;
+	struct bs_err err = BS_ERR_INIT;
+	size_t n_ports = 0, i;
+	char *id = NULL;
+	int code, rc;
+	bool known = false;
+
+	if (cli->n_args < 2) {
+		bs_cli_error("create takes IMAGE NAME [COMMAND...], like: bootstrap create nginx:1.25 web -p 127.0.0.1:8080:80 (see bootstrap create --help)");
+		return BS_EXIT_USAGE;
+	}
+	for (i = 0; restart_names[i] != NULL; i++)
+		known = known || strcmp(cli->restart, restart_names[i]) == 0;
+	if (!known && !bs_str_starts_with(cli->restart, "on-failure:")) {
+		bs_cli_error("--restart %s: use no, always, on-failure[:N] or unless-stopped", cli->restart);
+		return BS_EXIT_USAGE;
+	}
+	code = parse_env_args(cli, &env);
+	if (code == BS_EXIT_OK)
+		code = parse_port_args(cli, &ports, &n_ports);
+	if (code != BS_EXIT_OK)
+		goto out;
+	bs_kvlist_push(&labels, "io.bootstrap.created-by", "bootstrap create", false);
+	memset(&spec, 0, sizeof(spec));
+	spec.name = cli->args[1];
+	spec.image = cli->args[0];
+	if (cli->n_args > 2)
+		spec.cmd = (const char *const *)(cli->args + 2); /* argv ends in NULL */
+	spec.env = &env;
+	spec.labels = &labels;
+	spec.ports = ports;
+	spec.n_ports = n_ports;
+	spec.restart = bs_str_starts_with(cli->restart, "on-failure:") ? "on-failure" : cli->restart;
+	if (bs_str_starts_with(cli->restart, "on-failure:"))
+		spec.restart_max_retries = atoi(cli->restart + 11);
+	spec.no_new_privileges = true;
+	spec.pids_limit = cli->pids_limit;
+	spec.memory_bytes = cli->memory_bytes;
+	spec.nano_cpus = cli->nano_cpus;
+	spec.user = cli->user;
+	spec.read_only_rootfs = cli->read_only;
+	spec.log_max_size = "10m";
+	spec.log_max_file = "3";
+	rc = d->ops->container_deploy(d, &spec, &id, &err);
+	if (rc == BS_ERR_NOT_FOUND && strstr(err.msg, "is not on this engine") != NULL) {
+		/* like docker run: fetch a missing image, then create */
+		code = pull(cli, d, spec.image);
+		if (code != BS_EXIT_OK)
+			goto out;
+		bs_err_clear(&err);
+		rc = d->ops->container_deploy(d, &spec, &id, &err);
+	}
+	if (rc != 0) {
+		bs_cli_error("%s", err.msg);
+		code = exit_for_error(rc);
+		goto out;
+	}
+	if (cli->json) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "id", id);
+		cJSON_AddStringToObject(o, "name", spec.name);
+		print_json(o);
+		cJSON_Delete(o);
+	} else {
+		printf("%s started (%.12s)\n", spec.name, id);
+	}
+out:
+	free(id);
+	bs_kvlist_free(&env);
+	bs_kvlist_free(&labels);
+	for (i = 0; i < n_ports; i++)
+		free(ports[i].host_ip);
+	free(ports);
+	return code;
+}
+
+static int cmd_remove(const struct bs_cli *cli, struct bs_cdriver *d)
+{
+	struct bs_err err = BS_ERR_INIT;
+	int rc;
+
+	if (cli->n_args != 1) {
+		bs_cli_error("remove takes one container NAME (it is stopped first)");
+		return BS_EXIT_USAGE;
+	}
+	rc = d->ops->container_destroy(d, cli->args[0], 10, &err);
+	if (rc != 0) {
+		bs_cli_error("%s", err.msg);
+		return exit_for_error(rc);
+	}
+	if (!cli->json)
+		printf("%s removed\n", cli->args[0]);
+	return BS_EXIT_OK;
+}
+
+static int write_log(enum bs_log_stream stream, const char *data, size_t len, void *payload)
+{
+	FILE *out = stream == BS_LOG_STDERR ? stderr : stdout;
+
+	(void)payload;
+	/* the two streams go to two files: flush to keep their order */
+	fwrite(data, 1, len, out);
+	fflush(out);
+	return 0;
+}
+
+static int cmd_container_op(const struct bs_cli *cli, struct bs_cdriver *d)
+{
+	const char *arg = cli->args[0];
+	const char *slash = strrchr(arg, '/');
+	char *name = bs_xstrndup(arg, (size_t)(slash - arg));
+	const char *op = slash + 1;
+	struct bs_err err = BS_ERR_INIT;
+	int rc = 0, code = BS_EXIT_OK;
+	bool changed = false;
+
+	if (cli->n_args != 1) {
+		bs_cli_error("%s takes no further arguments", arg);
+		free(name);
+		return BS_EXIT_USAGE;
+	}
+	if (strcmp(op, "inspect") == 0) {
+		char *raw = NULL;
+
+		rc = d->ops->container_inspect(d, name, NULL, &raw, &err);
+		if (rc == 0) {
+			cJSON *o = cJSON_Parse(raw);
+			char *text = cli->json ? cJSON_PrintUnformatted(o) : cJSON_Print(o);
+
+			printf("%s\n", text);
+			free(text);
+			cJSON_Delete(o);
+		}
+		free(raw);
+	} else if (strcmp(op, "logs") == 0) {
+		struct bs_logs_opts lo = {cli->follow, cli->tail, cli->timestamps, 0};
+
+		rc = d->ops->container_logs(d, name, &lo, write_log, NULL, &err);
+		if (rc == BS_ERR_INTERRUPTED) {
+			/* Ctrl-C is how --follow ends */
+			free(name);
+			return BS_EXIT_INTERRUPTED;
+		}
+	} else if (strcmp(op, "top") == 0) {
+		struct bs_table t;
+
+		rc = d->ops->container_top(d, name, NULL, &t, &err);
+		if (rc == 0) {
+			for (size_t i = 0; i < t.titles.n; i++)
+				printf("%s%s", i ? "\t" : "", t.titles.v[i]);
+			printf("\n");
+			for (size_t r = 0; r < t.n_rows; r++) {
+				for (size_t i = 0; i < t.rows[r].n; i++)
+					printf("%s%s", i ? "\t" : "", t.rows[r].v[i]);
+				printf("\n");
+			}
+			bs_table_free(&t);
+		}
+	} else if (strcmp(op, "diff") == 0) {
+		struct bs_change_list l;
+
+		rc = d->ops->container_changes(d, name, &l, &err);
+		if (rc == 0) {
+			for (size_t i = 0; i < l.n; i++)
+				printf("%c %s\n", l.v[i].kind, l.v[i].path);
+			bs_change_list_free(&l);
+		}
+	} else if (strcmp(op, "start") == 0) {
+		rc = d->ops->container_start(d, name, &changed, &err);
+		if (rc == 0 && !cli->json)
+			printf("%s %s\n", name, changed ? "started" : "was already running");
+	} else if (strcmp(op, "stop") == 0) {
+		rc = d->ops->container_stop(d, name, 10, &changed, &err);
+		if (rc == 0 && !cli->json)
+			printf("%s %s\n", name, changed ? "stopped" : "was already stopped");
+	} else if (strcmp(op, "restart") == 0) {
+		rc = d->ops->container_restart(d, name, 10, &err);
+		if (rc == 0 && !cli->json)
+			printf("%s restarted\n", name);
+	}
+	if (rc != 0) {
+		bs_cli_error("%s", err.msg);
+		code = exit_for_error(rc);
+	}
+	free(name);
+	return code;
+}
+
+int bs_cli_container(const struct bs_cli *cli)
+{
+	struct bs_endpoint ep;
+	struct bs_cdriver *d = NULL;
+	int code;
+
+	install_signals();
+	if (cli->verb == BS_VERB_LIST || cli->verb == BS_VERB_IMAGES) {
+		if (cli->n_args != 0) {
+			bs_cli_error("%s takes no arguments", bs_cli_verb_name(cli->verb));
+			return BS_EXIT_USAGE;
+		}
+	} else if (cli->verb == BS_VERB_PULL && cli->n_args != 1) {
+		bs_cli_error("pull takes one IMAGE, like: bootstrap pull nginx:1.25");
+		return BS_EXIT_USAGE;
+	}
+	code = open_engine(cli, &ep, &d);
+	if (code != BS_EXIT_OK)
+		return code;
+	switch (cli->verb) {
+	case BS_VERB_LIST: code = cmd_list(cli, d); break;
+	case BS_VERB_IMAGES: code = cmd_images(cli, d); break;
+	case BS_VERB_PULL: code = pull(cli, d, cli->args[0]); break;
+	case BS_VERB_BUILD: code = cmd_build(cli, d); break;
+	case BS_VERB_CREATE: code = cmd_create(cli, d); break;
+	case BS_VERB_REMOVE: code = cmd_remove(cli, d); break;
+	default: code = cmd_container_op(cli, d); break;
+	}
+	if (cli->verbosity > 0)
+		bs_log(BS_LOG_DEBUG, "%lu API requests to %s", bs_docker_request_count(d), d->display);
+	d->ops->free(d);
+	bs_endpoint_free(&ep);
+	return code;
+}

@@ -1,0 +1,1668 @@
+/*
+ * docker.c - the Docker Engine API driver (API 1.41, Debian 12's engine).
+ *
+ * Every call is one or two HTTP requests through container/http.c; answers
+ * are read with cJSON into the driver's typed results, ignoring fields we
+ * do not know (the engine's schema is open). Traps of the API that shape
+ * this file, all observed on a real engine:
+ *   - start/stop answer 304 when already in that state: success, no change;
+ *   - the container "name" filter is a substring match: names are compared
+ *     exactly here;
+ *   - a pull with an empty tag pulls every tag: a tag is always sent;
+ *   - errors may come after a 200 inside a stream (errorDetail);
+ *   - POST /networks/create makes duplicates without CheckDuplicate;
+ *   - logs have no Content-Type in 1.41: Config.Tty says whether frames
+ *     are multiplexed.
+ */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "container/driver.h"
+#include "container/http.h"
+
+struct docker {
+	struct bs_cdriver base;
+	struct bs_http *http;
+	char prefix[16]; /* "/v1.41" */
+};
+
+static const struct bs_cdriver_ops docker_ops;
+
+/* ---- small helpers ------------------------------------------------------ */
+
+const char *bs_cstate_name(enum bs_cstate state)
+{
+	static const char *const names[] = {"running", "stopped", "paused",
+					    "restarting", "terminated", "unknown"};
+
+	return names[state];
+}
+
+static enum bs_cstate state_from(const char *s)
+{
+	if (s == NULL)
+		return BS_CSTATE_UNKNOWN;
+	if (strcmp(s, "running") == 0)
+		return BS_CSTATE_RUNNING;
+	if (strcmp(s, "exited") == 0 || strcmp(s, "created") == 0)
+		return BS_CSTATE_STOPPED;
+	if (strcmp(s, "paused") == 0)
+		return BS_CSTATE_PAUSED;
+	if (strcmp(s, "restarting") == 0)
+		return BS_CSTATE_RESTARTING;
+	if (strcmp(s, "removing") == 0 || strcmp(s, "dead") == 0)
+		return BS_CSTATE_TERMINATED;
+	return BS_CSTATE_UNKNOWN;
+}
+
+static const char *json_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static char *json_strdup(const cJSON *obj, const char *key)
+{
+	const char *s = json_str(obj, key);
+
+	return s ? bs_xstrdup(s) : NULL;
+}
+
+static long long json_num(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+}
+
+static void json_labels(const cJSON *obj, struct bs_kvlist *out)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, obj)
+		if (cJSON_IsString(item))
+			bs_kvlist_push(out, item->string, item->valuestring, false);
+}
+
+static void json_strings(const cJSON *arr, struct bs_strv *out)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, arr)
+		if (cJSON_IsString(item))
+			bs_strv_push(out, item->valuestring);
+}
+
+static cJSON *kv_object(const struct bs_kvlist *l)
+{
+	cJSON *o = cJSON_CreateObject();
+	size_t i;
+
+	for (i = 0; l != NULL && i < l->n; i++)
+		cJSON_AddStringToObject(o, l->v[i].key, l->v[i].value);
+	return o;
+}
+
+static cJSON *string_array(const char *const *v)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (; v != NULL && *v != NULL; v++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(*v));
+	return a;
+}
+
+/* Escape a name or ID for a path segment. Image references keep '/', ':'
+ * and '@', which the engine's router expects literally. */
+static char *path_name(const char *name, bool image)
+{
+	struct bs_buf out = BS_BUF_INIT;
+	const char *p;
+
+	for (p = name; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' ||
+		    (image && (c == '/' || c == ':' || c == '@')))
+			bs_buf_putc(&out, (char)c);
+		else
+			bs_buf_printf(&out, "%%%02X", c);
+	}
+	return bs_buf_detach(&out);
+}
+
+/* "fromImage" and "tag" of a reference; a digest goes in tag, as the
+ * docker CLI does. Never an empty tag (that pulls every tag). */
+static void split_ref(const char *ref, char **repo, char **tag)
+{
+	const char *at = strchr(ref, '@');
+	const char *slash = strrchr(ref, '/');
+	const char *colon = strrchr(slash ? slash : ref, ':');
+
+	if (at != NULL) {
+		*repo = bs_xstrndup(ref, (size_t)(at - ref));
+		*tag = bs_xstrdup(at + 1);
+	} else if (colon != NULL) {
+		*repo = bs_xstrndup(ref, (size_t)(colon - ref));
+		*tag = bs_xstrdup(colon + 1);
+	} else {
+		*repo = bs_xstrdup(ref);
+		*tag = bs_xstrdup("latest");
+	}
+}
+
+/* Run a request with the API version prefix. */
+static int api(struct docker *dk, const char *method, const char *path,
+	       const char *query, const char *body, struct bs_http_response *resp,
+	       struct bs_err *err)
+{
+	struct bs_http_request req;
+	char *full = bs_xasprintf("%s%s", dk->prefix, path);
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.path = full;
+	req.query = query;
+	req.body = body;
+	req.body_len = body ? strlen(body) : 0;
+	req.content_type = body ? "application/json" : NULL;
+	rc = bs_http_request(dk->http, &req, resp, err);
+	free(full);
+	return rc;
+}
+
+/* The engine's {"message": ...} from an error answer. */
+static const char *error_message(const struct bs_http_response *resp, char *buf, size_t size)
+{
+	cJSON *o = cJSON_ParseWithLength(bs_buf_str(&resp->body), resp->body.len);
+	const char *m = json_str(o, "message");
+
+	if (m != NULL)
+		snprintf(buf, size, "%s", m);
+	else if (resp->body.len > 0)
+		snprintf(buf, size, "%.300s", bs_buf_str(&resp->body));
+	else
+		snprintf(buf, size, "HTTP %ld", resp->status);
+	cJSON_Delete(o);
+	/* one line: the engine sometimes ends messages with a newline */
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return buf;
+}
+
+static int status_error(struct docker *dk, const struct bs_http_response *resp,
+			const char *what, struct bs_err *err)
+{
+	char msg[768];
+	int code;
+
+	error_message(resp, msg, sizeof(msg));
+	switch (resp->status) {
+	case 400: code = BS_ERR_INVALID; break;
+	case 401:
+	case 403: code = BS_ERR_AUTH; break;
+	case 404: code = BS_ERR_NOT_FOUND; break;
+	case 409: code = BS_ERR_CONFLICT; break;
+	default: code = BS_ERR_API; break;
+	}
+	return bs_err_set(err, code, "%s: %s: %s", dk->base.display, what, msg);
+}
+
+static struct docker *as_docker(struct bs_cdriver *d)
+{
+	return (struct docker *)d;
+}
+
+/* ---- results ------------------------------------------------------------- */
+
+void bs_cinfo_free(struct bs_cinfo *c)
+{
+	if (c == NULL)
+		return;
+	free(c->id);
+	free(c->name);
+	free(c->image);
+	free(c->image_id);
+	free(c->status);
+	free(c->health);
+	bs_kvlist_free(&c->labels);
+	for (size_t i = 0; i < c->n_ports; i++)
+		free(c->ports[i].host_ip);
+	free(c->ports);
+	memset(c, 0, sizeof(*c));
+}
+
+void bs_cinfo_list_free(struct bs_cinfo_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		bs_cinfo_free(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+void bs_iinfo_free(struct bs_iinfo *i)
+{
+	if (i == NULL)
+		return;
+	free(i->id);
+	bs_strv_free(&i->tags);
+	bs_strv_free(&i->digests);
+	bs_kvlist_free(&i->labels);
+	memset(i, 0, sizeof(*i));
+}
+
+void bs_iinfo_list_free(struct bs_iinfo_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		bs_iinfo_free(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+void bs_table_free(struct bs_table *t)
+{
+	bs_strv_free(&t->titles);
+	for (size_t i = 0; i < t->n_rows; i++)
+		bs_strv_free(&t->rows[i]);
+	free(t->rows);
+	memset(t, 0, sizeof(*t));
+}
+
+void bs_change_list_free(struct bs_change_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].path);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+void bs_engine_info_free(struct bs_engine_info *info)
+{
+	free(info->version);
+	free(info->api_version);
+	free(info->os);
+	free(info->arch);
+	memset(info, 0, sizeof(*info));
+}
+
+/* "Up 3 minutes (healthy)" -> "healthy" */
+static char *health_from_status(const char *status)
+{
+	if (status == NULL)
+		return NULL;
+	if (strstr(status, "(healthy)"))
+		return bs_xstrdup("healthy");
+	if (strstr(status, "(unhealthy)"))
+		return bs_xstrdup("unhealthy");
+	if (strstr(status, "(health: starting)"))
+		return bs_xstrdup("starting");
+	return NULL;
+}
+
+static void parse_list_item(const cJSON *o, struct bs_cinfo *c)
+{
+	const cJSON *names = cJSON_GetObjectItemCaseSensitive(o, "Names");
+	const cJSON *first = cJSON_GetArrayItem(names, 0);
+	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(o, "Ports");
+	const cJSON *p;
+
+	c->id = json_strdup(o, "Id");
+	if (cJSON_IsString(first))
+		c->name = bs_xstrdup(first->valuestring + (first->valuestring[0] == '/'));
+	c->image = json_strdup(o, "Image");
+	c->image_id = json_strdup(o, "ImageID");
+	c->state = state_from(json_str(o, "State"));
+	c->status = json_strdup(o, "Status");
+	c->health = health_from_status(c->status);
+	c->created = json_num(o, "Created");
+	json_labels(cJSON_GetObjectItemCaseSensitive(o, "Labels"), &c->labels);
+	c->ports = bs_xcalloc((size_t)cJSON_GetArraySize(ports) + 1, sizeof(*c->ports));
+	cJSON_ArrayForEach(p, ports) {
+		struct bs_cport_binding *b = &c->ports[c->n_ports++];
+		const char *ip = json_str(p, "IP");
+		const char *type = json_str(p, "Type");
+
+		b->host_ip = ip ? bs_xstrdup(ip) : NULL;
+		b->host_port = (int)json_num(p, "PublicPort");
+		b->container_port = (int)json_num(p, "PrivatePort");
+		b->udp = type && strcmp(type, "udp") == 0;
+	}
+}
+
+/* ---- containers ---------------------------------------------------------- */
+
+static char *label_filters(const struct bs_kvlist *labels, const char *extra_key,
+			   const char *extra_value)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *arr;
+	char *json, *escaped;
+	size_t i;
+
+	if (labels != NULL && labels->n > 0) {
+		arr = cJSON_AddArrayToObject(o, "label");
+		for (i = 0; i < labels->n; i++) {
+			char *kv = labels->v[i].value ?
+					   bs_xasprintf("%s=%s", labels->v[i].key, labels->v[i].value) :
+					   bs_xstrdup(labels->v[i].key);
+
+			cJSON_AddItemToArray(arr, cJSON_CreateString(kv));
+			free(kv);
+		}
+	}
+	if (extra_key != NULL) {
+		arr = cJSON_AddArrayToObject(o, extra_key);
+		cJSON_AddItemToArray(arr, cJSON_CreateString(extra_value));
+	}
+	json = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	escaped = bs_http_escape(json);
+	free(json);
+	return escaped;
+}
+
+static int docker_container_list(struct bs_cdriver *d, bool all,
+				 const struct bs_kvlist *labels, struct bs_cinfo_list *out,
+				 struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_response resp;
+	char *filters = label_filters(labels, NULL, NULL);
+	char *query = bs_xasprintf("all=%d&filters=%s", all ? 1 : 0, filters);
+	cJSON *arr = NULL;
+	const cJSON *item;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = api(dk, "GET", "/containers/json", query, NULL, &resp, err);
+	if (rc != 0)
+		goto out;
+	if (resp.status != 200) {
+		rc = status_error(dk, &resp, "listing containers", err);
+		goto out;
+	}
+	arr = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
+	if (!cJSON_IsArray(arr)) {
+		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: listing containers: the answer is not a JSON list", d->display);
+		goto out;
+	}
+	out->v = bs_xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*out->v));
+	cJSON_ArrayForEach(item, arr)
+		parse_list_item(item, &out->v[out->n++]);
+out:
+	cJSON_Delete(arr);
+	bs_http_response_free(&resp);
+	free(filters);
+	free(query);
+	return rc;
+}
+
+static int docker_container_inspect(struct bs_cdriver *d, const char *name,
+				    struct bs_cinfo *out, char **raw_json, struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_response resp;
+	char *seg = path_name(name, false);
+	char *path = bs_xasprintf("/containers/%s/json", seg);
+	const cJSON *state, *config, *health, *ports, *port;
+	cJSON *o = NULL;
+	int rc;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (raw_json)
+		*raw_json = NULL;
+	rc = api(dk, "GET", path, NULL, NULL, &resp, err);
+	if (rc != 0)
+		goto out;
+	if (resp.status == 404) {
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", d->display, name);
+		goto out;
+	}
+	if (resp.status != 200) {
+		rc = status_error(dk, &resp, name, err);
+		goto out;
+	}
+	o = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
+	if (o == NULL) {
+		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: inspect %s: the answer is not JSON", d->display, name);
+		goto out;
+	}
+	if (raw_json)
+		*raw_json = bs_xstrdup(bs_buf_str(&resp.body));
+	if (out == NULL)
+		goto out;
+	state = cJSON_GetObjectItemCaseSensitive(o, "State");
+	config = cJSON_GetObjectItemCaseSensitive(o, "Config");
+	health = cJSON_GetObjectItemCaseSensitive(state, "Health");
+	out->id = json_strdup(o, "Id");
+	out->name = json_strdup(o, "Name");
+	if (out->name && out->name[0] == '/')
+		memmove(out->name, out->name + 1, strlen(out->name));
+	out->image = json_strdup(config, "Image");
+	out->image_id = json_strdup(o, "Image");
+	out->state = state_from(json_str(state, "Status"));
+	out->status = json_strdup(state, "Status");
+	out->health = json_strdup(health, "Status");
+	out->exit_code = (int)json_num(state, "ExitCode");
+	json_labels(cJSON_GetObjectItemCaseSensitive(config, "Labels"), &out->labels);
+	ports = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "NetworkSettings"), "Ports");
+	out->ports = bs_xcalloc(16, sizeof(*out->ports));
+	cJSON_ArrayForEach(port, ports) {
+		const cJSON *b;
+		int cport = atoi(port->string ? port->string : "0");
+		bool udp = port->string && strstr(port->string, "/udp") != NULL;
+
+		cJSON_ArrayForEach(b, port) {
+			const char *ip = json_str(b, "HostIp");
+			const char *hp = json_str(b, "HostPort");
+			struct bs_cport_binding *pb;
+
+			if (out->n_ports % 16 == 0 && out->n_ports > 0)
+				out->ports = bs_xrealloc(out->ports, (out->n_ports + 16) * sizeof(*out->ports));
+			pb = &out->ports[out->n_ports++];
+			memset(pb, 0, sizeof(*pb));
+			pb->host_ip = ip && ip[0] ? bs_xstrdup(ip) : NULL;
+			pb->host_port = hp ? atoi(hp) : 0;
+			pb->container_port = cport;
+			pb->udp = udp;
+		}
+	}
+out:
+	cJSON_Delete(o);
+	bs_http_response_free(&resp);
+	free(seg);
+	free(path);
+	return rc;
+}
+
+static cJSON *create_body(const struct bs_cspec *s)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *host = cJSON_AddObjectToObject(root, "HostConfig");
+	cJSON *exposed, *bindings, *mounts, *env;
+	size_t i;
+
+	cJSON_AddStringToObject(root, "Image", s->image);
+	if (s->cmd)
+		cJSON_AddItemToObject(root, "Cmd", string_array(s->cmd));
+	if (s->entrypoint)
+		cJSON_AddItemToObject(root, "Entrypoint", string_array(s->entrypoint));
+	env = cJSON_AddArrayToObject(root, "Env");
+	for (i = 0; s->env && i < s->env->n; i++) {
+		char *kv = bs_xasprintf("%s=%s", s->env->v[i].key, s->env->v[i].value);
+
+		cJSON_AddItemToArray(env, cJSON_CreateString(kv));
+		bs_secure_free_str(kv);
+	}
+	cJSON_AddItemToObject(root, "Labels", kv_object(s->labels));
+	if (s->user)
+		cJSON_AddStringToObject(root, "User", s->user);
+	if (s->working_dir)
+		cJSON_AddStringToObject(root, "WorkingDir", s->working_dir);
+	if (s->hostname)
+		cJSON_AddStringToObject(root, "Hostname", s->hostname);
+	if (s->tty)
+		cJSON_AddBoolToObject(root, "Tty", true);
+	if (s->health_test) {
+		cJSON *h = cJSON_AddObjectToObject(root, "Healthcheck");
+
+		cJSON_AddItemToObject(h, "Test", string_array(s->health_test));
+		if (s->health_interval_ns)
+			cJSON_AddNumberToObject(h, "Interval", (double)s->health_interval_ns);
+		if (s->health_timeout_ns)
+			cJSON_AddNumberToObject(h, "Timeout", (double)s->health_timeout_ns);
+		if (s->health_start_period_ns)
+			cJSON_AddNumberToObject(h, "StartPeriod", (double)s->health_start_period_ns);
+		if (s->health_retries)
+			cJSON_AddNumberToObject(h, "Retries", s->health_retries);
+	}
+	exposed = cJSON_AddObjectToObject(root, "ExposedPorts");
+	bindings = cJSON_AddObjectToObject(host, "PortBindings");
+	for (i = 0; i < s->n_ports; i++) {
+		const struct bs_cport_binding *p = &s->ports[i];
+		char key[32], hp[16];
+		cJSON *list, *b;
+
+		snprintf(key, sizeof(key), "%d/%s", p->container_port, p->udp ? "udp" : "tcp");
+		if (!cJSON_HasObjectItem(exposed, key))
+			cJSON_AddObjectToObject(exposed, key);
+		list = cJSON_GetObjectItemCaseSensitive(bindings, key);
+		if (list == NULL)
+			list = cJSON_AddArrayToObject(bindings, key);
+		b = cJSON_CreateObject();
+		cJSON_AddStringToObject(b, "HostIp", p->host_ip ? p->host_ip : "");
+		snprintf(hp, sizeof(hp), "%d", p->host_port);
+		cJSON_AddStringToObject(b, "HostPort", p->host_port ? hp : "");
+		cJSON_AddItemToArray(list, b);
+	}
+	mounts = cJSON_AddArrayToObject(host, "Mounts");
+	for (i = 0; i < s->n_mounts; i++) {
+		cJSON *m = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(m, "Type", s->mounts[i].type);
+		if (s->mounts[i].source)
+			cJSON_AddStringToObject(m, "Source", s->mounts[i].source);
+		cJSON_AddStringToObject(m, "Target", s->mounts[i].target);
+		cJSON_AddBoolToObject(m, "ReadOnly", s->mounts[i].read_only);
+		cJSON_AddItemToArray(mounts, m);
+	}
+	if (s->restart) {
+		cJSON *rp = cJSON_AddObjectToObject(host, "RestartPolicy");
+
+		cJSON_AddStringToObject(rp, "Name", s->restart);
+		if (s->restart_max_retries)
+			cJSON_AddNumberToObject(rp, "MaximumRetryCount", s->restart_max_retries);
+	}
+	if (s->memory_bytes)
+		cJSON_AddNumberToObject(host, "Memory", (double)s->memory_bytes);
+	if (s->nano_cpus)
+		cJSON_AddNumberToObject(host, "NanoCpus", (double)s->nano_cpus);
+	if (s->pids_limit)
+		cJSON_AddNumberToObject(host, "PidsLimit", (double)s->pids_limit);
+	if (s->privileged)
+		cJSON_AddBoolToObject(host, "Privileged", true);
+	if (s->read_only_rootfs)
+		cJSON_AddBoolToObject(host, "ReadonlyRootfs", true);
+	if (s->cap_add)
+		cJSON_AddItemToObject(host, "CapAdd", string_array(s->cap_add));
+	if (s->cap_drop)
+		cJSON_AddItemToObject(host, "CapDrop", string_array(s->cap_drop));
+	{
+		cJSON *sec = string_array(s->security_opt);
+
+		if (s->no_new_privileges)
+			cJSON_AddItemToArray(sec, cJSON_CreateString("no-new-privileges:true"));
+		if (cJSON_GetArraySize(sec) > 0)
+			cJSON_AddItemToObject(host, "SecurityOpt", sec);
+		else
+			cJSON_Delete(sec);
+	}
+	if (s->unmask_paths) {
+		cJSON_AddArrayToObject(host, "MaskedPaths");
+		cJSON_AddArrayToObject(host, "ReadonlyPaths");
+	}
+	if (s->cgroupns_mode)
+		cJSON_AddStringToObject(host, "CgroupnsMode", s->cgroupns_mode);
+	if (s->log_max_size || s->log_max_file) {
+		cJSON *log = cJSON_AddObjectToObject(host, "LogConfig");
+		cJSON *cfg;
+
+		cJSON_AddStringToObject(log, "Type", "json-file");
+		cfg = cJSON_AddObjectToObject(log, "Config");
+		if (s->log_max_size)
+			cJSON_AddStringToObject(cfg, "max-size", s->log_max_size);
+		if (s->log_max_file)
+			cJSON_AddStringToObject(cfg, "max-file", s->log_max_file);
+	}
+	if (s->network) {
+		cJSON *nc = cJSON_AddObjectToObject(root, "NetworkingConfig");
+		cJSON *eps = cJSON_AddObjectToObject(nc, "EndpointsConfig");
+
+		cJSON_AddObjectToObject(eps, s->network);
+		cJSON_AddStringToObject(host, "NetworkMode", s->network);
+	}
+	return root;
+}
+
+static int docker_container_create(struct bs_cdriver *d, const struct bs_cspec *spec,
+				   char **id, struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_response resp;
+	cJSON *body = create_body(spec), *answer = NULL;
+	char *json = cJSON_PrintUnformatted(body);
+	char *name = path_name(spec->name, false);
+	char *query = bs_xasprintf("name=%s", name);
+	int rc;
+
+	*id = NULL;
+	cJSON_Delete(body);
+	rc = api(dk, "POST", "/containers/create", query, json, &resp, err);
+	bs_secure_free_str(json); /* environment values may be secrets */
+	if (rc != 0)
+		goto out;
+	if (resp.status == 404) {
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: cannot create container %s: image %s is not on this engine (pull it first: bootstrap pull %s)",
+				d->display, spec->name, spec->image, spec->image);
+		goto out;
+	}
+	if (resp.status == 409) {
+		rc = bs_err_set(err, BS_ERR_CONFLICT, "%s: container name %s is already in use (remove it with bootstrap remove %s, or pick another name)",
+				d->display, spec->name, spec->name);
+		goto out;
+	}
+	if (resp.status != 201) {
+		char what[320];
+
+		snprintf(what, sizeof(what), "creating container %s", spec->name);
+		rc = status_error(dk, &resp, what, err);
+		goto out;
+	}
+	answer = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
+	*id = json_strdup(answer, "Id");
+	if (*id == NULL)
+		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: creating %s: no Id in the answer", d->display, spec->name);
+out:
+	cJSON_Delete(answer);
+	bs_http_response_free(&resp);
+	free(name);
+	free(query);
+	return rc;
+}
+
+/* POST /containers/{name}/{verb}: 204 done, 304 already so. */
+static int container_action(struct docker *dk, const char *name, const char *verb,
+			    const char *query, long timeout_ms, bool *changed,
+			    struct bs_err *err)
+{
+	struct bs_http_request req;
+	struct bs_http_response resp;
+	char *seg = path_name(name, false);
+	char *path = bs_xasprintf("%s/containers/%s/%s", dk->prefix, seg, verb);
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.path = path;
+	req.query = query;
+	req.timeout_ms = timeout_ms;
+	if (changed)
+		*changed = false;
+	rc = bs_http_request(dk->http, &req, &resp, err);
+	if (rc != 0)
+		goto out;
+	if (resp.status == 204 || resp.status == 200) {
+		if (changed)
+			*changed = true;
+	} else if (resp.status == 304) {
+		/* already in that state */
+	} else if (resp.status == 404) {
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", dk->base.display, name);
+	} else {
+		char what[320];
+
+		snprintf(what, sizeof(what), "%s %s", verb, name);
+		rc = status_error(dk, &resp, what, err);
+	}
+out:
+	bs_http_response_free(&resp);
+	free(seg);
+	free(path);
+	return rc;
+}
+
+static int docker_container_start(struct bs_cdriver *d, const char *name, bool *changed,
+				  struct bs_err *err)
+{
+	return container_action(as_docker(d), name, "start", NULL, 0, changed, err);
+}
+
+static int docker_container_stop(struct bs_cdriver *d, const char *name, int timeout_s,
+				 bool *changed, struct bs_err *err)
+{
+	char query[32];
+
+	snprintf(query, sizeof(query), "t=%d", timeout_s);
+	/* the engine waits t seconds before SIGKILL: give it room */
+	return container_action(as_docker(d), name, "stop", query,
+				(long)(timeout_s + 60) * 1000, changed, err);
+}
+
+static int docker_container_restart(struct bs_cdriver *d, const char *name, int timeout_s,
+				    struct bs_err *err)
+{
+	char query[32];
+
+	snprintf(query, sizeof(query), "t=%d", timeout_s);
+	return container_action(as_docker(d), name, "restart", query,
+				(long)(timeout_s + 60) * 1000, NULL, err);
+}
+
+static int docker_container_deploy(struct bs_cdriver *d, const struct bs_cspec *spec,
+				   char **id, struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_response resp;
+	char *seg, *path;
+	int rc = docker_container_create(d, spec, id, err);
+
+	if (rc != 0)
+		return rc;
+	rc = docker_container_start(d, *id, NULL, err);
+	if (rc == 0)
+		return 0;
+	/* a container that cannot start is removed: no half-made state */
+	seg = path_name(*id, false);
+	path = bs_xasprintf("/containers/%s", seg);
+	if (api(dk, "DELETE", path, "force=1&v=1", NULL, &resp, NULL) == 0)
+		bs_http_response_free(&resp);
+	bs_err_prefix(err, "container %s was created but did not start, and was removed", spec->name);
+	free(seg);
+	free(path);
+	free(*id);
+	*id = NULL;
+	return rc;
+}
+
+static int docker_container_destroy(struct bs_cdriver *d, const char *name, int timeout_s,
+				    struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_response resp;
+	char *seg = path_name(name, false);
+	char *path = bs_xasprintf("/containers/%s", seg);
+	int rc;
+
+	rc = docker_container_stop(d, name, timeout_s, NULL, err);
+	if (rc != 0)
+		goto out;
+	rc = api(dk, "DELETE", path, "force=1&v=1", NULL, &resp, err);
+	if (rc != 0)
+		goto out;
+	if (resp.status == 404)
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", d->display, name);
+	else if (resp.status != 204 && resp.status != 200) {
+		char what[320];
+
+		snprintf(what, sizeof(what), "removing %s", name);
+		rc = status_error(dk, &resp, what, err);
+	}
+	bs_http_response_free(&resp);
+out:
+	free(seg);
+	free(path);
+	return rc;
+}
+
+struct log_ctx {
+	struct bs_demux demux;
+	bs_log_fn fn;
+	void *payload;
+};
+
+static int log_chunk(enum bs_log_stream stream, const char *data, size_t len, void *payload)
+{
+	struct log_ctx *lc = payload;
+
+	return lc->fn(stream, data, len, lc->payload);
+}
+
+static int log_bytes(const char *data, size_t len, void *payload)
+{
+	struct log_ctx *lc = payload;
+
+	return bs_demux_feed(&lc->demux, data, len) > 0 ? 1 : 0;
+}
+
+static int docker_container_logs(struct bs_cdriver *d, const char *name,
+				 const struct bs_logs_opts *opts, bs_log_fn fn, void *payload,
+				 struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_request req;
+	struct bs_http_response resp;
+	struct log_ctx lc;
+	char *raw = NULL, *seg = NULL, *path = NULL, *query = NULL;
+	cJSON *o = NULL;
+	char tail[32];
+	bool tty;
+	int rc;
+
+	/* 1.41 sends no Content-Type for logs: Tty decides the framing */
+	rc = docker_container_inspect(d, name, NULL, &raw, err);
+	if (rc != 0)
+		return rc;
+	o = cJSON_Parse(raw);
+	tty = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(o, "Config"), "Tty"));
+	memset(&lc, 0, sizeof(lc));
+	lc.fn = fn;
+	lc.payload = payload;
+	bs_demux_init(&lc.demux, tty, log_chunk, &lc);
+	if (opts->tail >= 0)
+		snprintf(tail, sizeof(tail), "%lld", opts->tail);
+	else
+		snprintf(tail, sizeof(tail), "all");
+	seg = path_name(name, false);
+	path = bs_xasprintf("%s/containers/%s/logs", dk->prefix, seg);
+	query = bs_xasprintf("stdout=1&stderr=1&follow=%d&timestamps=%d&tail=%s&since=%lld",
+			     opts->follow, opts->timestamps, tail, opts->since);
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.path = path;
+	req.query = query;
+	req.on_data = log_bytes;
+	req.payload = &lc;
+	req.stream = opts->follow;
+	rc = bs_http_request(dk->http, &req, &resp, err);
+	if (rc == 0 && resp.status != 200) {
+		char what[320];
+
+		snprintf(what, sizeof(what), "logs of %s", name);
+		rc = status_error(dk, &resp, what, err);
+	} else if (rc == 0 && lc.demux.bad) {
+		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: logs of %s: the log stream is not framed as expected", d->display, name);
+	}
+	bs_http_response_free(&resp);
+	cJSON_Delete(o);
+	free(raw);
+	free(seg);
+	free(path);
+	free(query);
+	return rc;
+}
+
+/* GET returning JSON, with a 404 message naming the object. */
+static int get_json(struct docker *dk, const char *path, const char *query,
+		    const char *what, cJSON **out, struct bs_err *err)
+{
+	struct bs_http_response resp;
+	int rc;
+
+	*out = NULL;
+	rc = api(dk, "GET", path, query, NULL, &resp, err);
+	if (rc != 0)
+		return rc;
+	if (resp.status == 404)
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: %s: not found", dk->base.display, what);
+	else if (resp.status != 200)
+		rc = status_error(dk, &resp, what, err);
+	else if ((*out = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len)) == NULL)
+		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: %s: the answer is not JSON", dk->base.display, what);
+	bs_http_response_free(&resp);
+	return rc;
+}
+
+static int docker_container_top(struct bs_cdriver *d, const char *name, const char *ps_args,
+				struct bs_table *out, struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	char *seg = path_name(name, false);
+	char *path = bs_xasprintf("/containers/%s/top", seg);
+	char *args = bs_http_escape(ps_args ? ps_args : "-ef");
+	char *query = bs_xasprintf("ps_args=%s", args);
+	char what[320];
+	const cJSON *row;
+	cJSON *o;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(what, sizeof(what), "processes of %s", name);
+	rc = get_json(dk, path, query, what, &o, err);
+	if (rc == 0) {
+		const cJSON *procs = cJSON_GetObjectItemCaseSensitive(o, "Processes");
+
+		json_strings(cJSON_GetObjectItemCaseSensitive(o, "Titles"), &out->titles);
+		out->rows = bs_xcalloc((size_t)cJSON_GetArraySize(procs) + 1, sizeof(*out->rows));
+		cJSON_ArrayForEach(row, procs)
+			json_strings(row, &out->rows[out->n_rows++]);
+	}
+	cJSON_Delete(o);
+	free(seg);
+	free(path);
+	free(args);
+	free(query);
+	return rc;
+}
+
+static int docker_container_changes(struct bs_cdriver *d, const char *name,
+				    struct bs_change_list *out, struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	char *seg = path_name(name, false);
+	char *path = bs_xasprintf("/containers/%s/changes", seg);
+	char what[320];
+	const cJSON *item;
+	cJSON *o;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(what, sizeof(what), "changes of %s", name);
+	rc = get_json(dk, path, NULL, what, &o, err);
+	if (rc == 0) {
+		out->v = bs_xcalloc((size_t)cJSON_GetArraySize(o) + 1, sizeof(*out->v));
+		cJSON_ArrayForEach(item, o) {
+			long long kind = json_num(item, "Kind");
+
+			out->v[out->n].path = json_strdup(item, "Path");
+			out->v[out->n].kind = kind == 1 ? 'A' : kind == 2 ? 'D' : 'C';
+			out->n++;
+		}
+	}
+	cJSON_Delete(o);
+	free(seg);
+	free(path);
+	return rc;
+}
+
+static int docker_container_update(struct bs_cdriver *d, const char *name,
+				   const struct bs_cupdate *u, struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_response resp;
+	cJSON *body = cJSON_CreateObject();
+	char *seg = path_name(name, false);
+	char *path = bs_xasprintf("/containers/%s/update", seg);
+	char *json;
+	int rc;
+
+	if (u->restart) {
+		cJSON *rp = cJSON_AddObjectToObject(body, "RestartPolicy");
+
+		cJSON_AddStringToObject(rp, "Name", u->restart);
+		if (u->restart_max_retries)
+			cJSON_AddNumberToObject(rp, "MaximumRetryCount", u->restart_max_retries);
+	}
+	if (u->memory_bytes) {
+		cJSON_AddNumberToObject(body, "Memory", (double)u->memory_bytes);
+		/* as at create: swap limit twice the memory, or raising memory
+		 * above the old swap limit is refused */
+		cJSON_AddNumberToObject(body, "MemorySwap", (double)u->memory_bytes * 2);
+	}
+	if (u->nano_cpus)
+		cJSON_AddNumberToObject(body, "NanoCpus", (double)u->nano_cpus);
+	if (u->pids_limit)
+		cJSON_AddNumberToObject(body, "PidsLimit", (double)u->pids_limit);
+	json = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	rc = api(dk, "POST", path, NULL, json, &resp, err);
+	if (rc == 0 && resp.status == 404)
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", d->display, name);
+	else if (rc == 0 && resp.status != 200) {
+		char what[320];
+
+		snprintf(what, sizeof(what), "updating %s", name);
+		rc = status_error(dk, &resp, what, err);
+	}
+	bs_http_response_free(&resp);
+	free(json);
+	free(seg);
+	free(path);
+	return rc;
+}
+
+static int docker_container_rename(struct bs_cdriver *d, const char *name,
+				   const char *new_name, struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	char *escaped = bs_http_escape(new_name);
+	char *query = bs_xasprintf("name=%s", escaped);
+	int rc;
+
+	rc = container_action(dk, name, "rename", query, 0, NULL, err);
+	if (rc == BS_ERR_CONFLICT)
+		bs_err_set(err, rc, "%s: cannot rename %s: the name %s is taken", d->display, name, new_name);
+	free(escaped);
+	free(query);
+	return rc;
+}
+
+/* ---- images -------------------------------------------------------------- */
+
+static void parse_image(const cJSON *o, struct bs_iinfo *img)
+{
+	const cJSON *config = cJSON_GetObjectItemCaseSensitive(o, "Config");
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(o, "Labels");
+
+	img->id = json_strdup(o, "Id");
+	json_strings(cJSON_GetObjectItemCaseSensitive(o, "RepoTags"), &img->tags);
+	json_strings(cJSON_GetObjectItemCaseSensitive(o, "RepoDigests"), &img->digests);
+	img->size = json_num(o, "Size");
+	img->created = json_num(o, "Created");
+	json_labels(labels ? labels : cJSON_GetObjectItemCaseSensitive(config, "Labels"),
+		    &img->labels);
+}
+
+static int docker_image_list(struct bs_cdriver *d, struct bs_iinfo_list *out,
+			     struct bs_err *err)
+{
+	const cJSON *item;
+	cJSON *arr;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = get_json(as_docker(d), "/images/json", NULL, "listing images", &arr, err);
+	if (rc != 0)
+		return rc;
+	out->v = bs_xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*out->v));
+	cJSON_ArrayForEach(item, arr)
+		parse_image(item, &out->v[out->n++]);
+	cJSON_Delete(arr);
+	return 0;
+}
+
+static int docker_image_inspect(struct bs_cdriver *d, const char *ref, struct bs_iinfo *out,
+				struct bs_err *err)
+{
+	char *seg = path_name(ref, true);
+	char *path = bs_xasprintf("/images/%s/json", seg);
+	char what[320];
+	cJSON *o;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(what, sizeof(what), "image %s", ref);
+	rc = get_json(as_docker(d), path, NULL, what, &o, err);
+	if (rc == 0) {
+		parse_image(o, out);
+		out->created = 0; /* a timestamp string here; list has the number */
+	}
+	cJSON_Delete(o);
+	free(seg);
+	free(path);
+	return rc;
+}
+
+struct progress_ctx {
+	struct bs_jsonl parser;
+	bs_progress_fn fn;
+	void *payload;
+	char *aux_id;
+};
+
+static int on_progress_message(const cJSON *msg, void *payload)
+{
+	struct progress_ctx *pc = payload;
+	const cJSON *detail = cJSON_GetObjectItemCaseSensitive(msg, "progressDetail");
+	const cJSON *aux = cJSON_GetObjectItemCaseSensitive(msg, "aux");
+	struct bs_progress ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.status = json_str(msg, "status");
+	ev.id = json_str(msg, "id");
+	ev.progress = json_str(msg, "progress");
+	ev.stream = json_str(msg, "stream");
+	ev.current = json_num(detail, "current");
+	ev.total = json_num(detail, "total");
+	ev.aux_id = json_str(aux, "ID");
+	if (ev.aux_id != NULL) {
+		free(pc->aux_id);
+		pc->aux_id = bs_xstrdup(ev.aux_id);
+	}
+	return pc->fn ? pc->fn(&ev, pc->payload) : 0;
+}
+
+static int progress_bytes(const char *data, size_t len, void *payload)
+{
+	struct progress_ctx *pc = payload;
+
+	return bs_jsonl_feed(&pc->parser, data, len);
+}
+
+/* A streamed request whose answer is JSON lines of progress; errors inside
+ * the stream (errorDetail after a 200) fail the call. */
+static int progress_request(struct docker *dk, struct bs_http_request *req,
+			    struct progress_ctx *pc, const char *what, struct bs_err *err)
+{
+	struct bs_http_response resp;
+	char *full = bs_xasprintf("%s%s", dk->prefix, req->path);
+	int rc;
+
+	req->path = full;
+	req->on_data = progress_bytes;
+	req->payload = pc;
+	req->stream = true;
+	rc = bs_http_request(dk->http, req, &resp, err);
+	if (rc != 0)
+		goto out;
+	if (resp.status < 200 || resp.status >= 300) {
+		rc = status_error(dk, &resp, what, err);
+		goto out;
+	}
+	bs_jsonl_finish(&pc->parser);
+	if (pc->parser.error != NULL)
+		rc = bs_err_set(err, BS_ERR_API, "%s: %s: %s", dk->base.display, what,
+				pc->parser.error);
+out:
+	bs_http_response_free(&resp);
+	free(full);
+	return rc;
+}
+
+static bool looks_like_auth_failure(const char *msg)
+{
+	return strstr(msg, "unauthorized") || strstr(msg, "authentication required") ||
+	       strstr(msg, "denied") || strstr(msg, "no basic auth credentials");
+}
+
+static int docker_image_pull(struct bs_cdriver *d, const char *ref,
+			     const struct bs_registry_cred *cred, bs_progress_fn fn,
+			     void *payload, struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_request req;
+	struct progress_ctx pc;
+	char *repo, *tag, *erepo, *etag, *query, *auth, *registry;
+	const char *headers[2];
+	char what[320];
+	int rc;
+
+	split_ref(ref, &repo, &tag);
+	erepo = bs_http_escape(repo);
+	etag = bs_http_escape(tag);
+	query = bs_xasprintf("fromImage=%s&tag=%s", erepo, etag);
+	auth = bs_registry_auth_header(cred);
+	registry = bs_image_registry(ref);
+	headers[0] = auth;
+	headers[1] = NULL;
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.path = "/images/create";
+	req.query = query;
+	req.headers = headers;
+	memset(&pc, 0, sizeof(pc));
+	bs_jsonl_init(&pc.parser, on_progress_message, &pc);
+	pc.fn = fn;
+	pc.payload = payload;
+	snprintf(what, sizeof(what), "pulling %s", ref);
+	rc = progress_request(dk, &req, &pc, what, err);
+	if (rc == BS_ERR_NOT_FOUND || (rc != 0 && strstr(err->msg, "not found") != NULL &&
+				       !looks_like_auth_failure(err->msg)))
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: pulling %s: %s has no such image or tag (check the name and tag)",
+				d->display, ref, registry);
+	else if (rc != 0 && rc != BS_ERR_TIMEOUT && rc != BS_ERR_INTERRUPTED &&
+		 looks_like_auth_failure(err->msg))
+		rc = bs_err_set(err, BS_ERR_AUTH, "%s: pulling %s: authentication failed for %s (%s)",
+				d->display, ref, registry,
+				cred && cred->username ? "check the username and password given for it" :
+							 "no credentials were given for it: add it to registries: or run docker login");
+	bs_jsonl_free(&pc.parser);
+	free(pc.aux_id);
+	bs_secure_free_str(auth);
+	free(registry);
+	free(repo);
+	free(tag);
+	free(erepo);
+	free(etag);
+	free(query);
+	return rc;
+}
+
+static void add_json_param(struct bs_buf *q, const char *name, const struct bs_kvlist *kv)
+{
+	cJSON *o;
+	char *json, *esc;
+
+	if (kv == NULL || kv->n == 0)
+		return;
+	o = kv_object(kv);
+	json = cJSON_PrintUnformatted(o);
+	esc = bs_http_escape(json);
+	bs_buf_printf(q, "&%s=%s", name, esc);
+	cJSON_Delete(o);
+	bs_secure_free_str(json);
+	bs_secure_free_str(esc);
+}
+
+static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *opts,
+			      bs_progress_fn fn, void *payload, char **image_id,
+			      struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_request req;
+	struct progress_ctx pc;
+	struct bs_buf query = BS_BUF_INIT;
+	char *remote = bs_http_escape(opts->git_url);
+	char *tag = bs_http_escape(opts->tag);
+	char what[600];
+	int rc;
+
+	*image_id = NULL;
+	bs_buf_printf(&query, "remote=%s&t=%s&rm=1&forcerm=1", remote, tag);
+	if (opts->dockerfile) {
+		char *df = bs_http_escape(opts->dockerfile);
+
+		bs_buf_printf(&query, "&dockerfile=%s", df);
+		free(df);
+	}
+	if (opts->pull)
+		bs_buf_puts(&query, "&pull=1");
+	if (opts->no_cache)
+		bs_buf_puts(&query, "&nocache=1");
+	add_json_param(&query, "buildargs", opts->build_args);
+	add_json_param(&query, "labels", opts->labels);
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.path = "/build";
+	req.query = bs_buf_str(&query);
+	req.content_type = "application/x-tar";
+	memset(&pc, 0, sizeof(pc));
+	bs_jsonl_init(&pc.parser, on_progress_message, &pc);
+	pc.fn = fn;
+	pc.payload = payload;
+	snprintf(what, sizeof(what), "building %s from %s", opts->tag, opts->git_url);
+	rc = progress_request(dk, &req, &pc, what, err);
+	if (rc == 0 && pc.aux_id == NULL)
+		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: %s: the build ended without an image ID", d->display, what);
+	if (rc == 0) {
+		*image_id = pc.aux_id;
+		pc.aux_id = NULL;
+	}
+	bs_jsonl_free(&pc.parser);
+	free(pc.aux_id);
+	bs_buf_wipe_free(&query);
+	free(remote);
+	free(tag);
+	return rc;
+}
+
+static int docker_image_remove(struct bs_cdriver *d, const char *ref, bool force,
+			       struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_response resp;
+	char *seg = path_name(ref, true);
+	char *path = bs_xasprintf("/images/%s", seg);
+	int rc;
+
+	rc = api(dk, "DELETE", path, force ? "force=1" : NULL, NULL, &resp, err);
+	if (rc == 0 && resp.status == 404)
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no image %s", d->display, ref);
+	else if (rc == 0 && resp.status != 200) {
+		char what[320];
+
+		snprintf(what, sizeof(what), "removing image %s", ref);
+		rc = status_error(dk, &resp, what, err);
+	}
+	bs_http_response_free(&resp);
+	free(seg);
+	free(path);
+	return rc;
+}
+
+static int write_fd(const char *data, size_t len, void *payload)
+{
+	int fd = *(int *)payload;
+
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n <= 0)
+			return 1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static size_t read_fd(char *buf, size_t size, void *payload)
+{
+	ssize_t n = read(*(int *)payload, buf, size);
+
+	return n < 0 ? (size_t)-1 : (size_t)n;
+}
+
+static int docker_image_save(struct bs_cdriver *d, const char *ref, int fd,
+			     struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_request req;
+	struct bs_http_response resp;
+	char *seg = path_name(ref, true);
+	char *path = bs_xasprintf("%s/images/%s/get", dk->prefix, seg);
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.path = path;
+	req.on_data = write_fd;
+	req.payload = &fd;
+	req.stream = true;
+	rc = bs_http_request(dk->http, &req, &resp, err);
+	if (rc == 0 && resp.stopped)
+		rc = bs_err_set(err, BS_ERR_IO, "saving image %s: cannot write the local copy", ref);
+	else if (rc == 0 && resp.status == 404)
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no image %s", d->display, ref);
+	else if (rc == 0 && resp.status != 200) {
+		char what[320];
+
+		snprintf(what, sizeof(what), "saving image %s", ref);
+		rc = status_error(dk, &resp, what, err);
+	}
+	bs_http_response_free(&resp);
+	free(seg);
+	free(path);
+	return rc;
+}
+
+static int docker_image_load(struct bs_cdriver *d, int fd, struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_request req;
+	struct progress_ctx pc;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.path = "/images/load";
+	req.query = "quiet=1";
+	req.content_type = "application/x-tar";
+	req.read_body = read_fd;
+	req.read_payload = &fd;
+	memset(&pc, 0, sizeof(pc));
+	bs_jsonl_init(&pc.parser, on_progress_message, &pc);
+	rc = progress_request(dk, &req, &pc, "loading an image", err);
+	bs_jsonl_free(&pc.parser);
+	free(pc.aux_id);
+	return rc;
+}
+
+int bs_cdriver_image_transfer(struct bs_cdriver *from, struct bs_cdriver *to,
+			      const char *ref, struct bs_err *err)
+{
+	char path[] = "/tmp/bootstrap-image-XXXXXX";
+	int fd = mkstemp(path);
+	int rc;
+
+	if (fd < 0)
+		return bs_err_set(err, BS_ERR_IO, "image transfer of %s: cannot create a temporary file", ref);
+	unlink(path);
+	rc = from->ops->image_save(from, ref, fd, err);
+	if (rc == 0 && lseek(fd, 0, SEEK_SET) != 0)
+		rc = bs_err_set(err, BS_ERR_IO, "image transfer of %s: cannot rewind the temporary file", ref);
+	if (rc == 0)
+		rc = to->ops->image_load(to, fd, err);
+	close(fd);
+	return rc;
+}
+
+/* ---- networks, volumes, events ------------------------------------------- */
+
+static int docker_network_ensure(struct bs_cdriver *d, const char *name,
+				 const struct bs_kvlist *labels, bool *created,
+				 struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_response resp;
+	char *filters = label_filters(NULL, "name", name);
+	char *query = bs_xasprintf("filters=%s", filters);
+	const cJSON *item;
+	cJSON *arr = NULL, *body;
+	char *json = NULL;
+	int rc;
+
+	*created = false;
+	rc = get_json(dk, "/networks", query, "listing networks", &arr, err);
+	if (rc != 0)
+		goto out;
+	/* the name filter matches substrings: compare exactly */
+	cJSON_ArrayForEach(item, arr) {
+		const char *n = json_str(item, "Name");
+
+		if (n != NULL && strcmp(n, name) == 0)
+			goto out;
+	}
+	body = cJSON_CreateObject();
+	cJSON_AddStringToObject(body, "Name", name);
+	cJSON_AddBoolToObject(body, "CheckDuplicate", true);
+	cJSON_AddStringToObject(body, "Driver", "bridge");
+	cJSON_AddItemToObject(body, "Labels", kv_object(labels));
+	json = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	rc = api(dk, "POST", "/networks/create", NULL, json, &resp, err);
+	if (rc != 0)
+		goto out;
+	if (resp.status == 201)
+		*created = true;
+	else if (resp.status != 409) /* 409: made meanwhile by someone else */
+		rc = status_error(dk, &resp, "creating a network", err);
+	bs_http_response_free(&resp);
+out:
+	cJSON_Delete(arr);
+	free(json);
+	free(filters);
+	free(query);
+	return rc;
+}
+
+static int docker_volume_ensure(struct bs_cdriver *d, const char *name,
+				const struct bs_kvlist *labels, bool *created,
+				struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_response resp;
+	char *seg = path_name(name, false);
+	char *path = bs_xasprintf("/volumes/%s", seg);
+	cJSON *body;
+	char *json = NULL;
+	int rc;
+
+	*created = false;
+	rc = api(dk, "GET", path, NULL, NULL, &resp, err);
+	if (rc != 0)
+		goto out;
+	if (resp.status == 200) {
+		bs_http_response_free(&resp);
+		goto out;
+	}
+	if (resp.status != 404) {
+		rc = status_error(dk, &resp, "looking up a volume", err);
+		bs_http_response_free(&resp);
+		goto out;
+	}
+	bs_http_response_free(&resp);
+	body = cJSON_CreateObject();
+	cJSON_AddStringToObject(body, "Name", name);
+	cJSON_AddItemToObject(body, "Labels", kv_object(labels));
+	json = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	rc = api(dk, "POST", "/volumes/create", NULL, json, &resp, err);
+	if (rc == 0 && resp.status == 201)
+		*created = true;
+	else if (rc == 0)
+		rc = status_error(dk, &resp, "creating a volume", err);
+	bs_http_response_free(&resp);
+out:
+	free(json);
+	free(seg);
+	free(path);
+	return rc;
+}
+
+struct event_ctx {
+	struct bs_jsonl parser;
+	bs_event_fn fn;
+	void *payload;
+};
+
+static int on_event_message(const cJSON *msg, void *payload)
+{
+	struct event_ctx *ec = payload;
+	char *json = cJSON_PrintUnformatted(msg);
+	int rc = ec->fn(json, ec->payload);
+
+	free(json);
+	return rc;
+}
+
+static int event_bytes(const char *data, size_t len, void *payload)
+{
+	struct event_ctx *ec = payload;
+
+	return bs_jsonl_feed(&ec->parser, data, len);
+}
+
+static int docker_events(struct bs_cdriver *d, long long since, long long until,
+			 const struct bs_kvlist *filters, bs_event_fn fn, void *payload,
+			 struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_request req;
+	struct bs_http_response resp;
+	struct event_ctx ec;
+	struct bs_buf query = BS_BUF_INIT;
+	char *path = bs_xasprintf("%s/events", dk->prefix);
+	long long wait_s = until - (long long)time(NULL);
+	int rc;
+
+	if (until <= 0 || until < since) {
+		free(path);
+		return bs_err_set(err, BS_ERR_INVALID, "events need an end time after their start (reads are always bounded)");
+	}
+	bs_buf_printf(&query, "since=%lld&until=%lld", since, until);
+	if (filters != NULL && filters->n > 0) {
+		cJSON *o = cJSON_CreateObject();
+		char *json, *esc;
+
+		for (size_t i = 0; i < filters->n; i++) {
+			cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, filters->v[i].key);
+
+			if (arr == NULL)
+				arr = cJSON_AddArrayToObject(o, filters->v[i].key);
+			cJSON_AddItemToArray(arr, cJSON_CreateString(filters->v[i].value));
+		}
+		json = cJSON_PrintUnformatted(o);
+		esc = bs_http_escape(json);
+		bs_buf_printf(&query, "&filters=%s", esc);
+		cJSON_Delete(o);
+		free(json);
+		free(esc);
+	}
+	memset(&ec, 0, sizeof(ec));
+	bs_jsonl_init(&ec.parser, on_event_message, &ec);
+	ec.fn = fn;
+	ec.payload = payload;
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.path = path;
+	req.query = bs_buf_str(&query);
+	req.on_data = event_bytes;
+	req.payload = &ec;
+	req.timeout_ms = (wait_s > 0 ? wait_s : 0) * 1000 + 30000;
+	rc = bs_http_request(dk->http, &req, &resp, err);
+	if (rc == 0 && resp.status != 200)
+		rc = status_error(dk, &resp, "reading events", err);
+	if (rc == 0)
+		bs_jsonl_finish(&ec.parser);
+	bs_http_response_free(&resp);
+	bs_jsonl_free(&ec.parser);
+	bs_buf_free(&query);
+	free(path);
+	return rc;
+}
+
+/* ---- open / free --------------------------------------------------------- */
+
+static void docker_free(struct bs_cdriver *d)
+{
+	struct docker *dk = as_docker(d);
+
+	if (d == NULL)
+		return;
+	bs_http_free(dk->http);
+	bs_engine_info_free(&d->info);
+	free(dk);
+}
+
+unsigned long bs_docker_request_count(const struct bs_cdriver *d)
+{
+	return bs_http_request_count(((const struct docker *)d)->http);
+}
+
+/* Compare "1.41" style versions. */
+static int api_cmp(const char *a, const char *b)
+{
+	int amaj = atoi(a), bmaj = atoi(b);
+	const char *ad = strchr(a, '.'), *bd = strchr(b, '.');
+	int amin = ad ? atoi(ad + 1) : 0, bmin = bd ? atoi(bd + 1) : 0;
+
+	if (amaj != bmaj)
+		return amaj < bmaj ? -1 : 1;
+	return amin < bmin ? -1 : amin > bmin;
+}
+
+int bs_docker_open(struct bs_cdriver **out, const struct bs_endpoint *ep,
+		   const struct bs_cdriver_opts *opts, struct bs_err *err)
+{
+	struct bs_http_opts hopts = BS_HTTP_OPTS_INIT;
+	struct bs_http_request req;
+	struct bs_http_response resp;
+	struct docker *dk = bs_xcalloc(1, sizeof(*dk));
+	const char *api_version, *server;
+	int rc;
+
+	*out = NULL;
+	dk->base.ops = &docker_ops;
+	dk->base.display = ep->url ? ep->url : "engine";
+	if (opts != NULL) {
+		if (opts->connect_timeout_ms > 0)
+			hopts.connect_timeout_ms = opts->connect_timeout_ms;
+		if (opts->request_timeout_ms > 0)
+			hopts.request_timeout_ms = opts->request_timeout_ms;
+		hopts.cancel = opts->cancel;
+	}
+	rc = bs_http_new(&dk->http, ep, &hopts, err);
+	if (rc != 0)
+		goto fail;
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.path = "/_ping";
+	rc = bs_http_request(dk->http, &req, &resp, err);
+	if (rc != 0)
+		goto fail;
+	api_version = bs_http_header(&resp, "api-version");
+	server = bs_http_header(&resp, "server");
+	if (resp.status != 200 || api_version == NULL) {
+		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s does not answer like a Docker engine (GET /_ping: HTTP %ld)",
+				dk->base.display, resp.status);
+		bs_http_response_free(&resp);
+		goto fail;
+	}
+	if (api_cmp(api_version, BS_DOCKER_MIN_API) < 0) {
+		rc = bs_err_set(err, BS_ERR_UNSUPPORTED, "%s speaks Docker API %s; bootstrap needs %s or newer (Docker 20.10 or later: upgrade the engine)",
+				dk->base.display, api_version, BS_DOCKER_MIN_API);
+		bs_http_response_free(&resp);
+		goto fail;
+	}
+	/* min(ours, theirs): with the floor above, ours */
+	dk->base.info.api_version = bs_xstrdup(BS_DOCKER_MIN_API);
+	snprintf(dk->prefix, sizeof(dk->prefix), "/v%s", BS_DOCKER_MIN_API);
+	if (server != NULL && bs_str_starts_with(server, "Docker/")) {
+		const char *v = server + 7;
+
+		dk->base.info.version = bs_xstrndup(v, strcspn(v, " "));
+	}
+	if (bs_http_header(&resp, "ostype"))
+		dk->base.info.os = bs_xstrdup(bs_http_header(&resp, "ostype"));
+	bs_http_response_free(&resp);
+	*out = &dk->base;
+	return 0;
+fail:
+	docker_free(&dk->base);
+	return rc;
+}
+
+static const struct bs_cdriver_ops docker_ops = {
+	.name = "docker",
+	.free = docker_free,
+	.container_list = docker_container_list,
+	.container_inspect = docker_container_inspect,
+	.container_deploy = docker_container_deploy,
+	.container_create = docker_container_create,
+	.container_start = docker_container_start,
+	.container_stop = docker_container_stop,
+	.container_restart = docker_container_restart,
+	.container_destroy = docker_container_destroy,
+	.container_logs = docker_container_logs,
+	.container_top = docker_container_top,
+	.container_changes = docker_container_changes,
+	.container_update = docker_container_update,
+	.container_rename = docker_container_rename,
+	.image_list = docker_image_list,
+	.image_inspect = docker_image_inspect,
+	.image_pull = docker_image_pull,
+	.image_build = docker_image_build,
+	.image_remove = docker_image_remove,
+	.image_save = docker_image_save,
+	.image_load = docker_image_load,
+	.network_ensure = docker_network_ensure,
+	.volume_ensure = docker_volume_ensure,
+	.events = docker_events,
+};

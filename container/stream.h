@@ -1,0 +1,70 @@
+/*
+ * stream.h - incremental parsers for the engine's streamed answers.
+ *
+ * libcurl hands over body bytes in pieces split anywhere. These parsers
+ * keep their state across pieces:
+ *   - JSON lines (pull, build, push, load, events): one object per line,
+ *     "\r\n" or "\n" separated; a line with "errorDetail" or "error" is a
+ *     failure even though the HTTP status was 200.
+ *   - multiplexed logs (Tty=false): 8-byte headers [stream,0,0,0,size BE]
+ *     followed by size bytes; or raw bytes for Tty=true containers.
+ * Both are plain state machines with no I/O: unit tests feed them one byte
+ * at a time and in random splits.
+ */
+#ifndef BS_CONTAINER_STREAM_H
+#define BS_CONTAINER_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/str.h"
+
+struct cJSON;
+
+/* Called with each parsed line; return non-zero to stop. */
+typedef int (*bs_jsonl_fn)(const struct cJSON *msg, void *payload);
+
+struct bs_jsonl {
+	struct bs_buf line;
+	bs_jsonl_fn on_message;
+	void *payload;
+	char *error;      /* first errorDetail message, owned */
+	long error_code;  /* errorDetail.code, 0 if none */
+	size_t bad_lines; /* lines that were not JSON */
+	int stopped;
+};
+
+void bs_jsonl_init(struct bs_jsonl *p, bs_jsonl_fn on_message, void *payload);
+/* Feed bytes; returns non-zero when the callback asked to stop. */
+int bs_jsonl_feed(struct bs_jsonl *p, const char *data, size_t len);
+/* Flush a last line without newline. */
+int bs_jsonl_finish(struct bs_jsonl *p);
+void bs_jsonl_free(struct bs_jsonl *p);
+
+enum bs_log_stream {
+	BS_LOG_STDIN = 0,
+	BS_LOG_STDOUT = 1,
+	BS_LOG_STDERR = 2,
+};
+
+/* Called with each run of bytes from one stream; non-zero stops. */
+typedef int (*bs_demux_fn)(enum bs_log_stream stream, const char *data,
+			   size_t len, void *payload);
+
+struct bs_demux {
+	int raw;              /* Tty=true: no framing */
+	unsigned char header[8];
+	size_t header_len;
+	uint32_t frame_left;
+	enum bs_log_stream stream;
+	bs_demux_fn on_chunk;
+	void *payload;
+	int bad;              /* framing error seen */
+};
+
+void bs_demux_init(struct bs_demux *d, int raw, bs_demux_fn on_chunk, void *payload);
+/* Feed bytes; returns non-zero when the callback asked to stop, -1 on a
+ * framing error (unknown stream byte). */
+int bs_demux_feed(struct bs_demux *d, const char *data, size_t len);
+
+#endif

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# tests/integration/container.sh - every container command against a real
+# Docker engine, real registries (anonymous and htpasswd) and a real git
+# daemon, all on loopback (tests/lab/lab.sh). Happy paths and failures.
+#
+#   BOOTSTRAP=./bootstrap bash tests/integration/container.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BOOTSTRAP=${BOOTSTRAP:-./bootstrap}
+# BS_WRAP runs the binary under a checker (valgrind) when set
+read -r -a WRAP <<<"${BS_WRAP:-}"
+. tests/lab/lab.sh
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
+bad() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/     /'; }
+
+# run NAME: runs bootstrap with the remaining arguments, keeps out/err/rc
+bs() {
+	"${WRAP[@]}" "$BOOTSTRAP" "$@" >"$LAB/out" 2>"$LAB/err"
+	rc=$?
+	out=$(cat "$LAB/out")
+	errout=$(cat "$LAB/err")
+}
+expect_rc() { # NAME WANT
+	if [ "$rc" -eq "$2" ]; then ok "$1"; else bad "$1 (exit $rc, wanted $2)" "$out
+$errout"; fi
+}
+expect_err() { # NAME WANT_RC PATTERN
+	if [ "$rc" -eq "$2" ] && grep -qE -- "$3" <<<"$errout"; then
+		ok "$1"
+	else
+		bad "$1 (exit $rc, wanted $2 and /$3/)" "$errout"
+	fi
+}
+expect_out() { # NAME PATTERN
+	if [ "$rc" -eq 0 ] && grep -qE -- "$2" <<<"$out"; then ok "$1"; else bad "$1 (exit $rc, wanted /$2/)" "$out
+$errout"; fi
+}
+
+lab_up || { echo "lab failed to start"; echo "0 passed, 1 failed"; exit 1; }
+H=(-H unix:///var/run/docker.sock)
+P=bs-it-$$                  # names of this run
+CREATED=()
+IMAGES=()
+cleanup_run() {
+	for c in "${CREATED[@]}"; do docker rm -f "$c" >/dev/null 2>&1; done
+	for i in "${IMAGES[@]}"; do docker rmi -f "$i" >/dev/null 2>&1; done
+	lab_down
+}
+trap cleanup_run EXIT
+
+# ---- pull ---------------------------------------------------------------
+IMAGES+=("$LAB_REGISTRY/lab/busybox:1" "$LAB_AUTH_REGISTRY/lab/busybox:1")
+bs "${H[@]}" pull "$LAB_REGISTRY/lab/busybox:1"
+expect_rc "pull from the anonymous registry" 0
+docker image inspect "$LAB_REGISTRY/lab/busybox:1" >/dev/null 2>&1 && ok "pulled image is on the engine" || bad "pulled image is on the engine"
+
+bs "${H[@]}" pull "$LAB_AUTH_REGISTRY/lab/busybox:1"
+expect_err "pull without credentials is refused, not anonymous" 1 "authentication failed for $LAB_AUTH_REGISTRY"
+
+auth=$(printf '%s:%s' "$LAB_USER" "wrong-$LAB_PASSWORD" | base64 -w0)
+printf '{"auths":{"%s":{"auth":"%s"}}}' "$LAB_AUTH_REGISTRY" "$auth" >"$DOCKER_CONFIG/config.json"
+bs "${H[@]}" pull "$LAB_AUTH_REGISTRY/lab/busybox:1"
+expect_err "wrong password: authentication failed" 1 "authentication failed for $LAB_AUTH_REGISTRY"
+grep -q "wrong-$LAB_PASSWORD" "$LAB/out" "$LAB/err" && bad "password never printed" || ok "password never printed"
+
+auth=$(printf '%s:%s' "$LAB_USER" "$LAB_PASSWORD" | base64 -w0)
+printf '{"auths":{"http://%s":{"auth":"%s"}}}' "$LAB_AUTH_REGISTRY" "$auth" >"$DOCKER_CONFIG/config.json"
+bs "${H[@]}" pull "$LAB_AUTH_REGISTRY/lab/busybox:1"
+expect_rc "pull with credentials from config.json" 0
+rm -f "$DOCKER_CONFIG/config.json"
+
+bs "${H[@]}" pull "$LAB_REGISTRY/lab/missing:1"
+expect_err "missing image: clear not-found" 1 "no such image or tag"
+bs "${H[@]}" pull "$LAB_REGISTRY/lab/busybox:nope"
+expect_err "missing tag: clear not-found" 1 "no such image or tag"
+bs "${H[@]}" pull "127.0.0.1:5999/lab/busybox:1"
+expect_err "unreachable registry: the engine's reason" 1 "pulling 127.0.0.1:5999/lab/busybox:1: .*(connection refused|connect)"
+bs "${H[@]}" pull "Bad/Name"
+expect_err "malformed reference is a usage error" 64 "invalid reference format"
+
+# ---- build ----------------------------------------------------------------
+IMAGES+=("$P/app:1" "$P/sub:1" "$P/broken:1" "$P/gone:1")
+bs "${H[@]}" build "$P/app:1" "$LAB_GIT_URL#main"
+expect_out "build from a git URL" "built $P/app:1"
+docker run --rm "$P/app:1" 2>/dev/null | grep -q built-from-git && ok "built image runs" || bad "built image runs"
+bs "${H[@]}" build "$P/sub:1" "$LAB_GIT_URL#main:sub"
+expect_out "build from #ref:subdir" "built $P/sub:1"
+bs "${H[@]}" build "$P/broken:1" "$LAB_GIT_URL#broken"
+expect_err "a failing RUN fails the build with its message" 1 "returned a non-zero code"
+grep -q "about to fail" <<<"$out" && ok "build output streamed before the failure" || bad "build output streamed before the failure" "$out"
+bs "${H[@]}" build "$P/gone:1" "git://127.0.0.1:9/nothing.git"
+expect_err "unreachable git remote" 1 "building $P/gone:1 from git://127.0.0.1:9/nothing.git"
+bs "${H[@]}" build "$P/x:1"
+expect_rc "build without URL is a usage error" 64
+
+# ---- create, HTTP through a published port ------------------------------
+port=$(( 20000 + RANDOM % 20000 ))
+web=$P-web
+CREATED+=("$web")
+bs "${H[@]}" create "$LAB_WEB_IMAGE" "$web" -e GREETING=hello-from-bootstrap -e "MODE=a b" \
+	-p "127.0.0.1:$port:8080" --memory 64m
+expect_out "create with env and a loopback port" "$web started"
+answered=0
+for _ in $(seq 1 50); do
+	if curl -sf --max-time 2 "http://127.0.0.1:$port/" | grep -q hello-from-bootstrap; then answered=1; break; fi
+	sleep 0.1
+done
+[ $answered -eq 1 ] && ok "HTTP answers through the published port" || bad "HTTP answers through the published port"
+
+bs "${H[@]}" create "$LAB_WEB_IMAGE" "$web"
+expect_err "name conflict (409) is a clear message" 1 "container name $web is already in use"
+bs "${H[@]}" create "$LAB_IMAGE" "$P-nope" -p "127.0.0.1:99999:80"
+expect_err "bad -p is a usage error" 64 "not a port mapping|ports are 1 to 65535"
+bs "${H[@]}" create "$LAB_REGISTRY/lab/nothing:1" "$P-noimage"
+expect_err "create with an image nowhere" 1 "no such image or tag"
+docker inspect "$P-noimage" >/dev/null 2>&1 && bad "nothing half-made after a failed create" || ok "nothing half-made after a failed create"
+
+secure=$(docker inspect -f '{{json .HostConfig.SecurityOpt}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.Privileged}} {{index .HostConfig.LogConfig.Config "max-size"}} {{.HostConfig.Memory}}' "$web")
+[ "$secure" = '["no-new-privileges:true"] 512 unless-stopped false 10m 67108864' ] && ok "secure defaults applied" || bad "secure defaults applied" "$secure"
+
+# ---- list, images, inspect ----------------------------------------------
+bs "${H[@]}" list
+expect_out "list shows the container" "$web +$LAB_WEB_IMAGE +running"
+bs "${H[@]}" list --json
+if [ $rc -eq 0 ] && python3 -c 'import json,sys; d=json.load(sys.stdin); c=[x for x in d if x["name"]==sys.argv[1]][0]; assert c["state"]=="running" and c["ports"][0]["host_port"]==int(sys.argv[2])' "$web" "$port" <"$LAB/out"; then
+	ok "list --json"
+else
+	bad "list --json" "$out"
+fi
+bs "${H[@]}" images
+expect_out "images lists the lab image" "$LAB_WEB_IMAGE"
+bs "${H[@]}" images --json
+python3 -c 'import json,sys; d=json.load(sys.stdin); assert any("local/web:2" in i["tags"] for i in d)' <"$LAB/out" && ok "images --json" || bad "images --json" "$out"
+bs "${H[@]}" "$web/inspect"
+python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["Config"]["Env"] and "GREETING=hello-from-bootstrap" in d["Config"]["Env"]' <"$LAB/out" && ok "inspect prints the engine's JSON" || bad "inspect prints the engine's JSON" "$errout"
+bs "${H[@]}" "$P-missing/inspect"
+expect_err "inspect of a missing container" 1 "no container named $P-missing"
+
+# ---- logs, top, diff -----------------------------------------------------
+"${WRAP[@]}" "$BOOTSTRAP" "${H[@]}" "$web/logs" >"$LAB/both" 2>&1
+rc=$?
+[ $rc -eq 0 ] && [ "$(head -n 3 "$LAB/both" | tr '\n' ' ')" = "out-1 err-1 out-2 " ] && ok "logs: both streams, in order" || bad "logs: both streams, in order" "$(cat "$LAB/both")"
+bs "${H[@]}" "$web/logs"
+[ "$out" = "out-1
+out-2" ] && [ "$errout" = "err-1" ] && ok "logs: stdout and stderr kept apart" || bad "logs: stdout and stderr kept apart" "out=$out err=$errout"
+bs "${H[@]}" "$web/logs" --tail 1
+[ "$out$errout" = "out-2" ] && ok "logs --tail 1" || bad "logs --tail 1" "$out|$errout"
+bs "${H[@]}" "$web/logs" --timestamps --tail 1
+grep -qE '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T.* out-2$' <<<"$out" && ok "logs --timestamps" || bad "logs --timestamps" "$out"
+"$BOOTSTRAP" "${H[@]}" "$web/logs" --follow >"$LAB/follow" 2>&1 &
+fpid=$!
+sleep 1.5
+kill -INT $fpid
+wait $fpid
+frc=$?
+[ $frc -eq 130 ] && grep -q out-2 "$LAB/follow" && ! grep -q error "$LAB/follow" && ok "logs --follow stops cleanly on Ctrl-C" || bad "logs --follow stops cleanly on Ctrl-C (exit $frc)" "$(cat "$LAB/follow")"
+bs "${H[@]}" "$web/top"
+expect_out "top lists httpd" "httpd -f -p 8080"
+bs "${H[@]}" "$web/diff"
+expect_out "diff shows the added /www" "^A /www"
+
+# ---- stop, start, restart, remove ----------------------------------------
+bs "${H[@]}" "$web/stop"
+expect_out "stop" "$web stopped"
+bs "${H[@]}" "$web/stop"
+expect_out "stop of a stopped container (304) is fine" "was already stopped"
+bs "${H[@]}" "$web/start"
+expect_out "start" "$web started"
+bs "${H[@]}" "$web/start"
+expect_out "start of a running container (304) is fine" "was already running"
+bs "${H[@]}" "$web/restart"
+expect_out "restart" "$web restarted"
+bs "${H[@]}" "$P-missing/start"
+expect_err "start of a missing container" 1 "no container named $P-missing"
+bs "${H[@]}" remove "$web"
+expect_out "remove stops a running container, then removes it" "$web removed"
+docker inspect "$web" >/dev/null 2>&1 && bad "removed container is gone" || ok "removed container is gone"
+bs "${H[@]}" remove "$web"
+expect_err "remove of a missing container" 1 "no container named $web"
+
+# ---- engines -------------------------------------------------------------
+bs -H unix:///nonexistent.sock list
+expect_err "unreachable engine socket" 1 "cannot connect to the Docker engine at unix:///nonexistent.sock"
+bs -H tcp://127.0.0.1:2375 list
+expect_err "plaintext tcp is refused" 64 "port 2375 is Docker's plaintext API"
+DOCKER_CERT_PATH="$LAB/none" bs -H tcp://127.0.0.1:2376 list
+expect_err "tcp without TLS material names the fix" 64 "needs TLS client material"
+DOCKER_HOST=unix:///var/run/docker.sock bs list
+expect_rc "DOCKER_HOST is honoured" 0
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

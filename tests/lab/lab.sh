@@ -1,0 +1,163 @@
+# tests/lab/lab.sh - a real lab on this machine, sourced by integration tests:
+#   a Docker engine, two registries on loopback (one anonymous, one with
+#   htpasswd), a git daemon on loopback serving repositories with
+#   Dockerfiles, and a tiny busybox image imported locally (no hub needed).
+#
+#   . tests/lab/lab.sh; lab_up; ...; lab_down     (lab_down runs on EXIT too)
+#
+# Everything listens on 127.0.0.1 only. Objects the lab makes carry the
+# label io.bootstrap.test=lab or live under $LAB, and are removed by
+# lab_down. A dockerd that was already running is reused and left running.
+
+LAB_REGISTRY_PORT=${LAB_REGISTRY_PORT:-5000}
+LAB_AUTH_REGISTRY_PORT=${LAB_AUTH_REGISTRY_PORT:-5001}
+LAB_GIT_PORT=${LAB_GIT_PORT:-9418}
+LAB_IMAGE=local/busybox:1
+LAB_WEB_IMAGE=local/web:2
+LAB_USER=tester
+LAB_PIDS=()
+LAB_STARTED_DOCKERD=0
+
+lab_log() { printf 'lab: %s\n' "$*" >&2; }
+
+# wait_until SECONDS COMMAND...: bounded polling, 0.2 s steps
+lab_wait_until() {
+	local limit=$1; shift
+	local end=$((SECONDS + limit))
+	while ! "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.2
+	done
+}
+
+lab_ping() { curl -sf --max-time 2 --unix-socket /var/run/docker.sock http://localhost/_ping; }
+
+lab_dockerd() {
+	if lab_ping >/dev/null 2>&1; then
+		return 0
+	fi
+	lab_log "starting dockerd"
+	dockerd >"$LAB/dockerd.log" 2>&1 &
+	LAB_PIDS+=($!)
+	LAB_STARTED_DOCKERD=1
+	if ! lab_wait_until 60 lab_ping; then
+		tail -n 30 "$LAB/dockerd.log" >&2
+		lab_log "dockerd did not answer /_ping within 60 s"
+		return 1
+	fi
+}
+
+lab_busybox_image() {
+	docker image inspect "$LAB_IMAGE" >/dev/null 2>&1 && return 0
+	lab_log "importing $LAB_IMAGE"
+	local root="$LAB/busybox-root" a
+	mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/www"
+	cp /bin/busybox "$root/bin/busybox"
+	for a in sh httpd sleep wget cat echo ls env touch mkdir rm date true false id \
+		hostname kill ps printf seq head tail grep sed; do
+		ln -sf busybox "$root/bin/$a"
+	done
+	echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
+	echo 'root:x:0:' >"$root/etc/group"
+	tar -C "$root" -c . | docker import -c 'CMD ["sh"]' -c 'ENV PATH=/bin' - "$LAB_IMAGE" >/dev/null
+}
+
+# local/web:2 serves $GREETING over HTTP on 8080, and logs to both streams (spaced: the
+# engine reads stdout and stderr on separate pipes, so only time orders them)
+lab_web_image() {
+	docker image inspect "$LAB_WEB_IMAGE" >/dev/null 2>&1 && return 0
+	lab_log "importing $LAB_WEB_IMAGE"
+	local root="$LAB/busybox-root"
+	[ -d "$root" ] || docker export "$(docker create "$LAB_IMAGE")" | { mkdir -p "$root"; tar -C "$root" -x; }
+	tar -C "$root" -c . | docker import -c 'ENV PATH=/bin' -c 'EXPOSE 8080' \
+		-c 'CMD ["sh", "-c", "echo out-1; sleep 0.2; echo err-1 >&2; sleep 0.2; echo out-2; mkdir -p /www && echo \"$GREETING\" >/www/index.html && exec httpd -f -p 8080 -h /www"]' \
+		- "$LAB_WEB_IMAGE" >/dev/null
+}
+
+lab_registry() { # NAME PORT [htpasswd]
+	local name=$1 port=$2 auth=${3:-}
+	mkdir -p "$LAB/$name"
+	{
+		echo "version: 0.1"
+		echo "log: {level: error}"
+		echo "storage: {filesystem: {rootdirectory: $LAB/$name/data}, delete: {enabled: true}}"
+		echo "http: {addr: 127.0.0.1:$port}"
+		if [ -n "$auth" ]; then
+			echo "auth: {htpasswd: {realm: bootstrap-lab, path: $auth}}"
+		fi
+	} >"$LAB/$name/config.yml"
+	docker-registry serve "$LAB/$name/config.yml" >"$LAB/$name/log" 2>&1 &
+	LAB_PIDS+=($!)
+	lab_wait_until 20 curl -s --max-time 2 -o /dev/null "http://127.0.0.1:$port/v2/" || {
+		cat "$LAB/$name/log" >&2
+		lab_log "registry $name did not start on 127.0.0.1:$port"
+		return 1
+	}
+}
+
+lab_git() {
+	local repo="$LAB/git/app.git" work="$LAB/git-work"
+	mkdir -p "$LAB/git" "$work"
+	git init -q --bare "$repo"
+	git -C "$work" init -q
+	git -C "$work" config user.email lab@localhost
+	git -C "$work" config user.name lab
+	mkdir -p "$work/sub"
+	printf 'FROM %s\nRUN echo built-from-git > /built.txt\nCMD ["cat", "/built.txt"]\n' "$LAB_IMAGE" >"$work/Dockerfile"
+	printf 'FROM %s\nRUN echo built-from-subdir > /built.txt\n' "$LAB_IMAGE" >"$work/sub/Dockerfile"
+	git -C "$work" add -A
+	git -C "$work" commit -qm main
+	git -C "$work" branch -M main
+	git -C "$work" checkout -q -b broken
+	printf 'FROM %s\nRUN echo about to fail && false\n' "$LAB_IMAGE" >"$work/Dockerfile"
+	git -C "$work" commit -qam broken
+	git -C "$work" push -q "$repo" main broken
+	git daemon --reuseaddr --listen=127.0.0.1 --port="$LAB_GIT_PORT" \
+		--base-path="$LAB/git" --export-all "$LAB/git" >"$LAB/git.log" 2>&1 &
+	LAB_PIDS+=($!)
+	lab_wait_until 20 git ls-remote "git://127.0.0.1:$LAB_GIT_PORT/app.git" || {
+		lab_log "git daemon did not start"
+		return 1
+	}
+	LAB_GIT_URL="git://127.0.0.1:$LAB_GIT_PORT/app.git"
+}
+
+lab_up() {
+	LAB=$(mktemp -d "${TMPDIR:-/tmp}/bootstrap-lab.XXXXXX")
+	trap lab_down EXIT
+	export DOCKER_CONFIG="$LAB/docker-config"   # never the user's own
+	mkdir -p "$DOCKER_CONFIG"
+	lab_dockerd
+	lab_busybox_image
+	lab_web_image
+	LAB_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	htpasswd -Bbn "$LAB_USER" "$LAB_PASSWORD" >"$LAB/htpasswd" 2>/dev/null
+	lab_registry reg-open "$LAB_REGISTRY_PORT"
+	lab_registry reg-auth "$LAB_AUTH_REGISTRY_PORT" "$LAB/htpasswd"
+	LAB_REGISTRY="127.0.0.1:$LAB_REGISTRY_PORT"
+	LAB_AUTH_REGISTRY="127.0.0.1:$LAB_AUTH_REGISTRY_PORT"
+	docker tag "$LAB_IMAGE" "$LAB_REGISTRY/lab/busybox:1"
+	docker push -q "$LAB_REGISTRY/lab/busybox:1" >/dev/null
+	docker tag "$LAB_IMAGE" "$LAB_AUTH_REGISTRY/lab/busybox:1"
+	printf '%s' "$LAB_PASSWORD" | docker login -u "$LAB_USER" --password-stdin "$LAB_AUTH_REGISTRY" >/dev/null 2>&1
+	docker push -q "$LAB_AUTH_REGISTRY/lab/busybox:1" >/dev/null
+	docker logout "$LAB_AUTH_REGISTRY" >/dev/null 2>&1
+	docker rmi "$LAB_REGISTRY/lab/busybox:1" "$LAB_AUTH_REGISTRY/lab/busybox:1" >/dev/null
+	lab_git
+	lab_log "up: engine, registries $LAB_REGISTRY and $LAB_AUTH_REGISTRY (auth), git $LAB_GIT_URL"
+}
+
+lab_down() {
+	local pid ids
+	[ -n "${LAB:-}" ] || return 0
+	ids=$(docker ps -aq --filter label=io.bootstrap.test=lab 2>/dev/null || true)
+	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+	for pid in "${LAB_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${LAB_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$LAB"
+	LAB=
+}
