@@ -337,34 +337,23 @@ static void parse_list_item(const cJSON *o, struct bs_cinfo *c)
 
 /* ---- containers ---------------------------------------------------------- */
 
-static char *label_filters(const struct bs_kvlist *labels, const char *extra_key,
-			   const char *extra_value)
+/* labels {k: v} become label filters "k=v" ("k" alone when v is NULL). */
+static char *label_filters(const struct bs_kvlist *labels)
 {
-	cJSON *o = cJSON_CreateObject();
-	cJSON *arr;
-	char *json, *escaped;
+	struct bs_kvlist f = BS_KVLIST_INIT;
+	char *query;
 	size_t i;
 
-	if (labels != NULL && labels->n > 0) {
-		arr = cJSON_AddArrayToObject(o, "label");
-		for (i = 0; i < labels->n; i++) {
-			char *kv = labels->v[i].value ?
-					   bs_xasprintf("%s=%s", labels->v[i].key, labels->v[i].value) :
-					   bs_xstrdup(labels->v[i].key);
+	for (i = 0; labels != NULL && i < labels->n; i++) {
+		char *kv = labels->v[i].value ? bs_xasprintf("%s=%s", labels->v[i].key, labels->v[i].value) :
+						bs_xstrdup(labels->v[i].key);
 
-			cJSON_AddItemToArray(arr, cJSON_CreateString(kv));
-			free(kv);
-		}
+		bs_kvlist_push(&f, "label", kv, false);
+		free(kv);
 	}
-	if (extra_key != NULL) {
-		arr = cJSON_AddArrayToObject(o, extra_key);
-		cJSON_AddItemToArray(arr, cJSON_CreateString(extra_value));
-	}
-	json = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	escaped = bs_http_escape(json);
-	free(json);
-	return escaped;
+	query = bs_http_filters(&f);
+	bs_kvlist_free(&f);
+	return query;
 }
 
 static int docker_container_list(struct bs_cdriver *d, bool all,
@@ -373,7 +362,7 @@ static int docker_container_list(struct bs_cdriver *d, bool all,
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
-	char *filters = label_filters(labels, NULL, NULL);
+	char *filters = label_filters(labels);
 	char *query = bs_xasprintf("all=%d&filters=%s", all ? 1 : 0, filters);
 	cJSON *arr = NULL;
 	const cJSON *item;
@@ -1381,14 +1370,18 @@ static int docker_network_ensure(struct bs_cdriver *d, const char *name,
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
-	char *filters = label_filters(NULL, "name", name);
-	char *query = bs_xasprintf("filters=%s", filters);
+	struct bs_kvlist by_name = BS_KVLIST_INIT;
+	char *filters, *query;
 	const cJSON *item;
 	cJSON *arr = NULL, *body;
 	char *json = NULL;
 	int rc;
 
 	*created = false;
+	bs_kvlist_push(&by_name, "name", name, false);
+	filters = bs_http_filters(&by_name);
+	bs_kvlist_free(&by_name);
+	query = bs_xasprintf("filters=%s", filters);
 	rc = get_json(dk, "/networks", query, "listing networks", &arr, err);
 	if (rc != 0)
 		goto out;
@@ -1508,21 +1501,9 @@ static int docker_events(struct bs_cdriver *d, long long since, long long until,
 	}
 	bs_buf_printf(&query, "since=%lld&until=%lld", since, until);
 	if (filters != NULL && filters->n > 0) {
-		cJSON *o = cJSON_CreateObject();
-		char *json, *esc;
+		char *esc = bs_http_filters(filters);
 
-		for (size_t i = 0; i < filters->n; i++) {
-			cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, filters->v[i].key);
-
-			if (arr == NULL)
-				arr = cJSON_AddArrayToObject(o, filters->v[i].key);
-			cJSON_AddItemToArray(arr, cJSON_CreateString(filters->v[i].value));
-		}
-		json = cJSON_PrintUnformatted(o);
-		esc = bs_http_escape(json);
 		bs_buf_printf(&query, "&filters=%s", esc);
-		cJSON_Delete(o);
-		free(json);
 		free(esc);
 	}
 	memset(&ec, 0, sizeof(ec));

@@ -9,6 +9,7 @@
  */
 #include "container/http.h"
 
+#include <cJSON.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <poll.h>
@@ -206,6 +207,26 @@ char *bs_http_escape(const char *s)
 		}
 	}
 	return bs_buf_detach(&out);
+}
+
+char *bs_http_filters(const struct bs_kvlist *filters)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *json, *escaped;
+	size_t i;
+
+	for (i = 0; filters != NULL && i < filters->n; i++) {
+		cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, filters->v[i].key);
+
+		if (arr == NULL)
+			arr = cJSON_AddArrayToObject(o, filters->v[i].key);
+		cJSON_AddItemToArray(arr, cJSON_CreateString(filters->v[i].value));
+	}
+	json = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	escaped = bs_http_escape(json);
+	free(json);
+	return escaped;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *userp)

@@ -88,6 +88,13 @@ unsigned long bs_http_request_count(const struct bs_http *h);
 /* The endpoint as users write it, for messages. */
 const char *bs_http_display(const struct bs_http *h);
 
+/*
+ * The engine's "filters" parameter, URL-encoded: each pair of filters
+ * (key = filter name such as "label" or "name", value = its argument) goes
+ * into {"NAME": ["VALUE", ...]}. Caller frees.
+ */
+char *bs_http_filters(const struct bs_kvlist *filters);
+
 /* Percent-encode s for a query string; caller frees. */
 char *bs_http_escape(const char *s);
 

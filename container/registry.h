@@ -1,0 +1,44 @@
+/*
+ * registry.h - a Docker registry HTTP API v2 client (any registry, not
+ * only Docker Hub): list a repository's tags, resolve a tag to the digest
+ * the registry serves. The deploy pipeline uses the digest to pull only
+ * when it changed.
+ *
+ * Authentication follows the registry's challenge: a 401 with
+ * "WWW-Authenticate: Basic" is answered with the credentials; "Bearer
+ * realm=...,service=...,scope=..." sends them to the token service and
+ * retries with the token. Registries on loopback are spoken to over plain
+ * HTTP (as the engine allows them), all others over verified HTTPS.
+ *
+ * One client per thread. Results are the caller's.
+ */
+#ifndef BS_CONTAINER_REGISTRY_H
+#define BS_CONTAINER_REGISTRY_H
+
+#include "container/auth.h"
+#include "container/http.h"
+#include "util/error.h"
+#include "util/str.h"
+
+struct bs_registry_client;
+
+/* server: host[:port] ("docker.io" means Docker Hub); cred may be NULL. */
+int bs_registry_client_new(struct bs_registry_client **out, const char *server,
+			   const struct bs_registry_cred *cred,
+			   const struct bs_http_opts *opts, struct bs_err *err);
+void bs_registry_client_free(struct bs_registry_client *c);
+
+/* Tags of repository ("shop/app"), following pagination (bounded). */
+int bs_registry_tags(struct bs_registry_client *c, const char *repository,
+		     struct bs_strv *tags, struct bs_err *err);
+
+/* The digest ("sha256:...") the registry serves for repository:reference. */
+int bs_registry_digest(struct bs_registry_client *c, const char *repository,
+		       const char *reference, char **digest, struct bs_err *err);
+
+/* Parse "Bearer realm=\"...\",service=\"...\"" into its parameters (lower-
+ * case names). Returns the scheme ("basic", "bearer") or NULL. Exposed for
+ * unit tests. Caller frees the result. */
+char *bs_registry_parse_challenge(const char *header, struct bs_kvlist *params);
+
+#endif
