@@ -42,11 +42,13 @@ TEST_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 LIB_SRC  := $(sort $(wildcard util/*.c deploy/*.c provision/*.c container/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/*/*.c))
+INTEG_SRC := $(sort $(wildcard tests/integration/*.c))
 HEADERS  := $(sort $(wildcard */*.h tests/*/*.h))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/integration/%)
 LIBBS    := $(BUILD)/libbootstrap.a
 
 .PHONY: all test e2e integration check asan valgrind fuzz format format-check install \
@@ -73,6 +75,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBBS) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBBS) $(LIBS) $(TEST_LIBS)
 
+$(BUILD)/integration/%: tests/integration/%.c $(LIBBS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBBS) $(LIBS) $(TEST_LIBS)
+
 # Unit tests run from the repository root: fixtures are found by path.
 test: $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
@@ -80,16 +86,17 @@ test: $(TEST_BIN)
 e2e: bootstrap
 	BOOTSTRAP=./bootstrap bash tests/e2e/run.sh
 
-integration: bootstrap
-	BOOTSTRAP=./bootstrap bash tests/integration/container.sh
+integration: bootstrap $(INTEG_BIN)
+	BOOTSTRAP=./bootstrap DRIVER_TEST=$(BUILD)/integration/driver bash tests/integration/container.sh
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=all
 asan:
 	$(MAKE) BUILD=$(BUILD)/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
-	    $(BUILD)/asan/bootstrap test
+	    $(BUILD)/asan/bootstrap $(BUILD)/asan/integration/driver test
 	ASAN_OPTIONS=detect_leaks=1 BOOTSTRAP=$(BUILD)/asan/bootstrap bash tests/e2e/run.sh
-	ASAN_OPTIONS=detect_leaks=1 BOOTSTRAP=$(BUILD)/asan/bootstrap bash tests/integration/container.sh
+	ASAN_OPTIONS=detect_leaks=1 BOOTSTRAP=$(BUILD)/asan/bootstrap \
+	    DRIVER_TEST=$(BUILD)/asan/integration/driver bash tests/integration/container.sh
 
 valgrind: bootstrap
 	BOOTSTRAP=./bootstrap bash tests/e2e/valgrind.sh

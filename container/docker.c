@@ -1459,6 +1459,45 @@ out:
 	return rc;
 }
 
+/* DELETE /networks/{name} or /volumes/{name}: 404 means already gone. */
+static int remove_named(struct docker *dk, const char *kind, const char *singular,
+			const char *name, bool *removed, struct bs_err *err)
+{
+	struct bs_http_response resp;
+	char *seg = path_name(name, false);
+	char *path = bs_xasprintf("/%s/%s", kind, seg);
+	int rc;
+
+	*removed = false;
+	rc = api(dk, "DELETE", path, NULL, NULL, &resp, err);
+	if (rc == 0) {
+		if (resp.status == 204 || resp.status == 200) {
+			*removed = true;
+		} else if (resp.status != 404) {
+			char what[320];
+
+			snprintf(what, sizeof(what), "removing %s %s", singular, name);
+			rc = status_error(dk, &resp, what, err);
+		}
+	}
+	bs_http_response_free(&resp);
+	free(seg);
+	free(path);
+	return rc;
+}
+
+static int docker_network_remove(struct bs_cdriver *d, const char *name, bool *removed,
+				 struct bs_err *err)
+{
+	return remove_named(as_docker(d), "networks", "network", name, removed, err);
+}
+
+static int docker_volume_remove(struct bs_cdriver *d, const char *name, bool *removed,
+				struct bs_err *err)
+{
+	return remove_named(as_docker(d), "volumes", "volume", name, removed, err);
+}
+
 struct event_ctx {
 	struct bs_jsonl parser;
 	bs_event_fn fn;
@@ -1645,5 +1684,7 @@ static const struct bs_cdriver_ops docker_ops = {
 	.image_load = docker_image_load,
 	.network_ensure = docker_network_ensure,
 	.volume_ensure = docker_volume_ensure,
+	.network_remove = docker_network_remove,
+	.volume_remove = docker_volume_remove,
 	.events = docker_events,
 };

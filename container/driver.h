@@ -250,6 +250,11 @@ struct bs_cdriver_ops {
 			      const struct bs_kvlist *labels, bool *created, struct bs_err *err);
 	int (*volume_ensure)(struct bs_cdriver *d, const char *name,
 			     const struct bs_kvlist *labels, bool *created, struct bs_err *err);
+	/* Remove by exact name; absent already is success (*removed false). */
+	int (*network_remove)(struct bs_cdriver *d, const char *name, bool *removed,
+			      struct bs_err *err);
+	int (*volume_remove)(struct bs_cdriver *d, const char *name, bool *removed,
+			     struct bs_err *err);
 
 	/* Events in [since, until] (unix seconds): always bounded. */
 	int (*events)(struct bs_cdriver *d, long long since, long long until,

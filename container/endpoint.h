@@ -6,9 +6,9 @@
  *   unix    a local socket path (unix:///var/run/docker.sock)
  *   tls     tcp://HOST:PORT with mutual TLS; CA verification is always on
  *           unless the user named --tls-skip-verify (never plaintext 2375)
- *   stream  connected byte streams opened by a connector, for example SSH
- *           channels to the node's docker.sock; the HTTP client pumps them
- *           on its own thread, so a connector never needs locks
+ *   stream  connections carried by a connector, for example over SSH
+ *           channels to the node's docker.sock; the HTTP client pumps the
+ *           connector on its own thread, so a connector never needs locks
  *
  * An endpoint owns its strings; the connector's payload is borrowed.
  */
@@ -31,19 +31,25 @@ struct bs_waitfd {
 };
 
 /*
- * Opens and drives byte streams to the engine. Every call comes from the
- * thread that owns the HTTP client. Return 0 or a negative bs_error.
+ * Carries the engine's HTTP connections over something libcurl cannot
+ * drive itself, such as SSH channels to the node's docker.sock.
+ *
+ * The connector listens on a unix socket in a private directory (mode
+ * 0700, so no other local user can ride the tunnel); libcurl connects
+ * there as to any engine socket. On each pump the connector accepts new
+ * connections, opens a channel for each, and moves bytes both ways without
+ * blocking. The HTTP client calls pump and waits on wait_fds from its own
+ * request loop, so everything stays on one thread.
+ *
+ * (libcurl's "already connected" socket callback would avoid the listening
+ * socket, but libcurl 7.88, Debian 12's, ignores it and calls connect().)
  */
 struct bs_stream_connector {
-	/* Open a new stream; *fd is the local end libcurl reads and writes
-	 * (typically one end of a socketpair). */
-	int (*open)(void *payload, int *fd, struct bs_err *err);
-	/* Move whatever bytes are ready, both ways, without blocking. */
+	const char *socket_path; /* where the connector listens */
+	/* Accept, open channels, move whatever bytes are ready. */
 	int (*pump)(void *payload, struct bs_err *err);
 	/* Descriptors to wait on besides libcurl's own; returns the count. */
 	int (*wait_fds)(void *payload, struct bs_waitfd *fds, int max);
-	/* libcurl is done with fd: close it and its remote end. */
-	void (*close)(void *payload, int fd);
 	void *payload;
 };
 

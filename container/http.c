@@ -5,7 +5,8 @@
  * connection travel over an SSH channel that belongs to this thread.
  * curl_easy_perform() would block inside libcurl while nobody moves those
  * bytes. Here the loop waits on libcurl's sockets and the connector's
- * descriptors together, then lets the connector pump, all on one thread.
+ * descriptors together, then lets the connector pump, all on one thread
+ * (see struct bs_stream_connector).
  */
 #include "container/http.h"
 
@@ -47,36 +48,6 @@ static long long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static curl_socket_t open_stream_socket(void *clientp, curlsocktype purpose,
-					struct curl_sockaddr *address)
-{
-	struct bs_http *h = clientp;
-	struct bs_err err = BS_ERR_INIT;
-	int fd = -1;
-
-	(void)purpose;
-	(void)address;
-	if (h->ep->stream.open(h->ep->stream.payload, &fd, &err) != 0)
-		return CURL_SOCKET_BAD;
-	return fd;
-}
-
-static int stream_sockopt(void *clientp, curl_socket_t fd, curlsocktype purpose)
-{
-	(void)clientp;
-	(void)fd;
-	(void)purpose;
-	return CURL_SOCKOPT_ALREADY_CONNECTED;
-}
-
-static int close_stream_socket(void *clientp, curl_socket_t fd)
-{
-	struct bs_http *h = clientp;
-
-	h->ep->stream.close(h->ep->stream.payload, fd);
-	return 0;
 }
 
 static int http_init(struct bs_http *h, const struct bs_http_opts *opts,
@@ -122,8 +93,7 @@ int bs_http_new(struct bs_http **out, const struct bs_endpoint *ep,
 			h->base_url = bs_xasprintf("https://%s:%d", ep->host, ep->port);
 		break;
 	case BS_ENDPOINT_STREAM:
-		/* a literal address: libcurl resolves before asking for a socket */
-		h->base_url = bs_xstrdup("http://127.0.0.1");
+		h->base_url = bs_xstrdup("http://localhost");
 		break;
 	}
 	*out = h;
@@ -340,11 +310,7 @@ static void setup(struct bs_http *h, struct transfer *t, struct curl_slist **hdr
 			curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->ep->tls_skip_verify ? 0L : 2L);
 			break;
 		case BS_ENDPOINT_STREAM:
-			curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_stream_socket);
-			curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
-			curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, stream_sockopt);
-			curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_stream_socket);
-			curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
+			curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, h->ep->stream.socket_path);
 			break;
 		}
 	}

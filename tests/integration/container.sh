@@ -190,5 +190,18 @@ expect_err "tcp without TLS material names the fix" 64 "needs TLS client materia
 DOCKER_HOST=unix:///var/run/docker.sock bs list
 expect_rc "DOCKER_HOST is honoured" 0
 
+# ---- the driver and registry client, in C ------------------------------------
+DRIVER_TEST=${DRIVER_TEST:-build/integration/driver}
+if [ -x "$DRIVER_TEST" ]; then
+	if LAB_IMAGE=$LAB_IMAGE LAB_REGISTRY=$LAB_REGISTRY LAB_AUTH_REGISTRY=$LAB_AUTH_REGISTRY \
+		LAB_USER=$LAB_USER LAB_PASSWORD=$LAB_PASSWORD "${WRAP[@]}" "$DRIVER_TEST" >"$LAB/driver" 2>&1; then
+		ok "driver and registry client ($(grep -c '^\[       OK' "$LAB/driver") tests)"
+	else
+		bad "driver and registry client" "$(cat "$LAB/driver")"
+	fi
+else
+	bad "driver test program $DRIVER_TEST is built (make integration builds it)"
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

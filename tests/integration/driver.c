@@ -1,0 +1,507 @@
+/*
+ * tests/integration/driver.c - the container driver and registry client
+ * against the lab's real engine and registries (tests/lab/lab.sh), for
+ * what the CLI does not reach: the stream endpoint seam, idempotent
+ * networks and volumes, update in place, rename, bounded events, image
+ * save/load between engines, the registry v2 client with and without
+ * credentials, and the refusal of an engine older than API 1.41.
+ *
+ * Run by tests/integration/container.sh with LAB_* in the environment.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <cJSON.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "container/driver.h"
+#include "container/registry.h"
+
+#define SOCK "/var/run/docker.sock"
+
+static char prefix[64];
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL) {
+		fprintf(stderr, "%s is not set: run through tests/integration/container.sh\n", name);
+		exit(2);
+	}
+	return v;
+}
+
+static struct bs_cdriver *open_local(struct bs_endpoint *ep)
+{
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_cdriver *d = NULL;
+
+	assert_int_equal(bs_endpoint_parse(ep, "unix://" SOCK, NULL, &err), 0);
+	if (bs_docker_open(&d, ep, NULL, &err) != 0)
+		fail_msg("%s", err.msg);
+	return d;
+}
+
+/* ---- a stream connector: connections bridged to the engine's socket ---- */
+
+struct bridge {
+	int client_fd; /* accepted from libcurl */
+	int engine_fd; /* connected to the engine */
+};
+
+struct loop_connector {
+	char dir[64];
+	char path[108];
+	int listen_fd;
+	struct bridge bridges[8];
+	int n;
+	int accepted;
+};
+
+static int connect_engine(void)
+{
+	struct sockaddr_un sa;
+	int e = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, SOCK);
+	if (connect(e, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(e);
+		return -1;
+	}
+	fcntl(e, F_SETFL, O_NONBLOCK);
+	return e;
+}
+
+/* Move bytes from one side to the other; false at EOF or error. */
+static bool copy_some(int from, int to)
+{
+	char buf[16384];
+	ssize_t n = read(from, buf, sizeof(buf));
+
+	if (n == 0 || (n < 0 && errno != EAGAIN))
+		return false;
+	if (n > 0 && write(to, buf, (size_t)n) != n)
+		return false;
+	return true;
+}
+
+static int lc_pump(void *payload, struct bs_err *err)
+{
+	struct loop_connector *lc = payload;
+	int c;
+
+	while ((c = accept(lc->listen_fd, NULL, NULL)) >= 0) {
+		int e = connect_engine();
+
+		if (e < 0 || lc->n == 8) {
+			close(c);
+			return bs_err_set(err, BS_ERR_NETWORK, "cannot reach the engine");
+		}
+		fcntl(c, F_SETFL, O_NONBLOCK);
+		lc->bridges[lc->n].client_fd = c;
+		lc->bridges[lc->n].engine_fd = e;
+		lc->n++;
+		lc->accepted++;
+	}
+	for (int i = 0; i < lc->n; i++) {
+		struct bridge *b = &lc->bridges[i];
+
+		if (!copy_some(b->client_fd, b->engine_fd) || !copy_some(b->engine_fd, b->client_fd)) {
+			close(b->client_fd);
+			close(b->engine_fd);
+			*b = lc->bridges[--lc->n];
+			i--;
+		}
+	}
+	return 0;
+}
+
+static int lc_wait_fds(void *payload, struct bs_waitfd *fds, int max)
+{
+	struct loop_connector *lc = payload;
+	int n = 0;
+
+	fds[n].fd = lc->listen_fd;
+	fds[n++].events = POLLIN;
+	for (int i = 0; i < lc->n && n + 2 <= max; i++) {
+		fds[n].fd = lc->bridges[i].client_fd;
+		fds[n++].events = POLLIN;
+		fds[n].fd = lc->bridges[i].engine_fd;
+		fds[n++].events = POLLIN;
+	}
+	return n;
+}
+
+static void lc_start(struct loop_connector *lc)
+{
+	struct sockaddr_un sa;
+
+	memset(lc, 0, sizeof(*lc));
+	snprintf(lc->dir, sizeof(lc->dir), "/tmp/bs-stream-XXXXXX");
+	assert_non_null(mkdtemp(lc->dir));
+	snprintf(lc->path, sizeof(lc->path), "%s/engine.sock", lc->dir);
+	lc->listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, lc->path);
+	assert_int_equal(bind(lc->listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lc->listen_fd, 8), 0);
+	fcntl(lc->listen_fd, F_SETFL, O_NONBLOCK);
+}
+
+static void lc_stop(struct loop_connector *lc)
+{
+	for (int i = 0; i < lc->n; i++) {
+		close(lc->bridges[i].client_fd);
+		close(lc->bridges[i].engine_fd);
+	}
+	close(lc->listen_fd);
+	unlink(lc->path);
+	rmdir(lc->dir);
+}
+
+static void test_stream_endpoint(void **state)
+{
+	struct loop_connector lc;
+	struct bs_endpoint ep;
+	struct bs_cdriver *d = NULL;
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_cinfo_list list;
+	struct bs_iinfo img;
+	char url[] = "stream://loopback";
+
+	(void)state;
+	lc_start(&lc);
+	memset(&ep, 0, sizeof(ep));
+	ep.kind = BS_ENDPOINT_STREAM;
+	ep.url = url;
+	ep.stream.socket_path = lc.path;
+	ep.stream.pump = lc_pump;
+	ep.stream.wait_fds = lc_wait_fds;
+	ep.stream.payload = &lc;
+	if (bs_docker_open(&d, &ep, NULL, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(d->info.api_version, "1.41");
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(d->ops->container_list(d, true, NULL, &list, &err), 0);
+		bs_cinfo_list_free(&list);
+	}
+	assert_int_equal(d->ops->image_inspect(d, env("LAB_IMAGE"), &img, &err), 0);
+	assert_true(bs_str_starts_with(img.id, "sha256:"));
+	bs_iinfo_free(&img);
+	/* keep-alive: seven requests, one connection (one channel over SSH) */
+	assert_int_equal(lc.accepted, 1);
+	assert_int_equal(bs_docker_request_count(d), 7);
+	d->ops->free(d);
+	lc_stop(&lc);
+}
+
+/* ---- an engine that is too old --------------------------------------------- */
+
+static char old_sock[108];
+
+static void *old_engine(void *arg)
+{
+	int server = *(int *)arg, c;
+	char buf[2048];
+	static const char answer[] = "HTTP/1.1 200 OK\r\nApi-Version: 1.30\r\nServer: Docker/17.06.0-ce (linux)\r\n"
+				     "Content-Length: 2\r\nContent-Type: text/plain\r\n\r\nOK";
+
+	c = accept(server, NULL, NULL);
+	if (c >= 0) {
+		if (read(c, buf, sizeof(buf)) > 0 && write(c, answer, sizeof(answer) - 1) < 0)
+			perror("write");
+		close(c);
+	}
+	return NULL;
+}
+
+static void test_old_engine_refused(void **state)
+{
+	struct sockaddr_un sa;
+	struct bs_endpoint ep;
+	struct bs_cdriver *d = NULL;
+	struct bs_err err = BS_ERR_INIT;
+	pthread_t t;
+	char url[128];
+	int server = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	(void)state;
+	snprintf(old_sock, sizeof(old_sock), "/tmp/bs-old-engine-%d.sock", (int)getpid());
+	unlink(old_sock);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, old_sock);
+	assert_int_equal(bind(server, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(server, 1), 0);
+	pthread_create(&t, NULL, old_engine, &server);
+	snprintf(url, sizeof(url), "unix://%s", old_sock);
+	assert_int_equal(bs_endpoint_parse(&ep, url, NULL, &err), 0);
+	assert_int_equal(bs_docker_open(&d, &ep, NULL, &err), BS_ERR_UNSUPPORTED);
+	assert_null(d);
+	assert_non_null(strstr(err.msg, "speaks Docker API 1.30; bootstrap needs 1.41 or newer"));
+	pthread_join(t, NULL);
+	close(server);
+	unlink(old_sock);
+	bs_endpoint_free(&ep);
+}
+
+/* ---- networks, volumes ----------------------------------------------------- */
+
+static void test_networks_and_volumes(void **state)
+{
+	struct bs_endpoint ep;
+	struct bs_cdriver *d = open_local(&ep);
+	struct bs_kvlist labels = BS_KVLIST_INIT;
+	struct bs_err err = BS_ERR_INIT;
+	char name[128], cmd[256], count[16] = "";
+	bool created, removed;
+	FILE *p;
+
+	(void)state;
+	bs_kvlist_push(&labels, "io.bootstrap.test", "lab", false);
+	snprintf(name, sizeof(name), "%s-net", prefix);
+	assert_int_equal(d->ops->network_ensure(d, name, &labels, &created, &err), 0);
+	assert_true(created);
+	assert_int_equal(d->ops->network_ensure(d, name, &labels, &created, &err), 0);
+	assert_false(created);
+	/* a network whose name contains ours must not count as ours */
+	snprintf(cmd, sizeof(cmd), "docker network ls -q --filter name=^%s$ | wc -l", name);
+	p = popen(cmd, "r");
+	assert_non_null(fgets(count, sizeof(count), p));
+	pclose(p);
+	assert_int_equal(atoi(count), 1);
+	assert_int_equal(d->ops->network_remove(d, name, &removed, &err), 0);
+	assert_true(removed);
+	assert_int_equal(d->ops->network_remove(d, name, &removed, &err), 0);
+	assert_false(removed);
+
+	snprintf(name, sizeof(name), "%s-vol", prefix);
+	assert_int_equal(d->ops->volume_ensure(d, name, &labels, &created, &err), 0);
+	assert_true(created);
+	assert_int_equal(d->ops->volume_ensure(d, name, &labels, &created, &err), 0);
+	assert_false(created);
+	assert_int_equal(d->ops->volume_remove(d, name, &removed, &err), 0);
+	assert_true(removed);
+	bs_kvlist_free(&labels);
+	d->ops->free(d);
+	bs_endpoint_free(&ep);
+}
+
+/* ---- update, rename, events -------------------------------------------------- */
+
+static int count_events(const char *json, void *payload)
+{
+	cJSON *o = cJSON_Parse(json);
+	const cJSON *action = cJSON_GetObjectItem(o, "Action");
+
+	if (cJSON_IsString(action) && strcmp(action->valuestring, "create") == 0)
+		(*(int *)payload)++;
+	cJSON_Delete(o);
+	return 0;
+}
+
+static void test_update_rename_events(void **state)
+{
+	static const char *const cmd[] = {"sleep", "600", NULL};
+	struct bs_endpoint ep;
+	struct bs_cdriver *d = open_local(&ep);
+	struct bs_kvlist labels = BS_KVLIST_INIT, filters = BS_KVLIST_INIT;
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_cspec spec;
+	struct bs_cupdate up;
+	struct bs_cinfo info;
+	char name[128], other[128], *id = NULL, *raw = NULL;
+	long long t0 = (long long)time(NULL);
+	int creates = 0;
+	cJSON *o;
+
+	(void)state;
+	snprintf(name, sizeof(name), "%s-upd", prefix);
+	snprintf(other, sizeof(other), "%s-other", prefix);
+	bs_kvlist_push(&labels, "io.bootstrap.test", "lab", false);
+	memset(&spec, 0, sizeof(spec));
+	spec.name = name;
+	spec.image = env("LAB_IMAGE");
+	spec.cmd = cmd;
+	spec.labels = &labels;
+	spec.memory_bytes = 64 << 20;
+	spec.restart = "no";
+	assert_int_equal(d->ops->container_deploy(d, &spec, &id, &err), 0);
+	free(id);
+	spec.name = other;
+	assert_int_equal(d->ops->container_deploy(d, &spec, &id, &err), 0);
+	free(id);
+
+	memset(&up, 0, sizeof(up));
+	up.memory_bytes = 256 << 20; /* above the old swap limit: needs MemorySwap too */
+	up.restart = "unless-stopped";
+	if (d->ops->container_update(d, name, &up, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(d->ops->container_inspect(d, name, &info, &raw, &err), 0);
+	assert_int_equal(info.state, BS_CSTATE_RUNNING);
+	o = cJSON_Parse(raw);
+	assert_int_equal((long long)cJSON_GetObjectItem(cJSON_GetObjectItem(o, "HostConfig"), "Memory")->valuedouble,
+			 256LL << 20);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "HostConfig"),
+								     "RestartPolicy"), "Name")->valuestring,
+			    "unless-stopped");
+	cJSON_Delete(o);
+	free(raw);
+	bs_cinfo_free(&info);
+
+	assert_int_equal(d->ops->container_rename(d, name, other, &err), BS_ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "is taken"));
+	snprintf(name + strlen(name), sizeof(name) - strlen(name), "-renamed");
+	{
+		char old[128];
+
+		snprintf(old, sizeof(old), "%s-upd", prefix);
+		assert_int_equal(d->ops->container_rename(d, old, name, &err), 0);
+		assert_int_equal(d->ops->container_inspect(d, old, &info, NULL, &err), BS_ERR_NOT_FOUND);
+	}
+
+	/* bounded: until is in the past once both were created */
+	bs_kvlist_push(&filters, "label", "io.bootstrap.test=lab", false);
+	bs_kvlist_push(&filters, "type", "container", false);
+	assert_int_equal(d->ops->events(d, t0 - 1, (long long)time(NULL) + 1, &filters, count_events,
+					&creates, &err), 0);
+	assert_true(creates >= 2);
+	assert_int_equal(d->ops->events(d, 0, 0, NULL, count_events, &creates, &err), BS_ERR_INVALID);
+
+	assert_int_equal(d->ops->container_destroy(d, name, 0, &err), 0);
+	assert_int_equal(d->ops->container_destroy(d, other, 0, &err), 0);
+	bs_kvlist_free(&labels);
+	bs_kvlist_free(&filters);
+	d->ops->free(d);
+	bs_endpoint_free(&ep);
+}
+
+/* ---- image transfer ------------------------------------------------------------ */
+
+static void test_image_save_load(void **state)
+{
+	struct bs_endpoint ep1, ep2;
+	struct bs_cdriver *a = open_local(&ep1), *b = open_local(&ep2);
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_iinfo img;
+	char ref[128], path[] = "/tmp/bs-it-image-XXXXXX", cmd[256];
+	int fd = mkstemp(path);
+
+	(void)state;
+	unlink(path);
+	snprintf(ref, sizeof(ref), "%s/transfer:1", prefix);
+	snprintf(cmd, sizeof(cmd), "docker tag %s %s", env("LAB_IMAGE"), ref);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(a->ops->image_save(a, ref, fd, &err), 0);
+	assert_true(lseek(fd, 0, SEEK_END) > 100000);
+	assert_int_equal(a->ops->image_remove(a, ref, false, &err), 0);
+	assert_int_equal(b->ops->image_inspect(b, ref, &img, &err), BS_ERR_NOT_FOUND);
+	lseek(fd, 0, SEEK_SET);
+	if (b->ops->image_load(b, fd, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(b->ops->image_inspect(b, ref, &img, &err), 0);
+	bs_iinfo_free(&img);
+	close(fd);
+	assert_int_equal(bs_cdriver_image_transfer(a, b, ref, &err), 0);
+	assert_int_equal(a->ops->image_save(a, "nope/none:1", fd, &err), BS_ERR_NOT_FOUND);
+	assert_int_equal(a->ops->image_remove(a, ref, false, &err), 0);
+	a->ops->free(a);
+	b->ops->free(b);
+	bs_endpoint_free(&ep1);
+	bs_endpoint_free(&ep2);
+}
+
+/* ---- registry client --------------------------------------------------------------- */
+
+static void test_registry_client(void **state)
+{
+	struct bs_registry_client *c = NULL;
+	struct bs_registry_cred cred;
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_strv tags = BS_STRV_INIT;
+	struct bs_endpoint ep;
+	struct bs_cdriver *d = open_local(&ep);
+	struct bs_iinfo img;
+	char ref[256], *digest = NULL, *want;
+	char wrong[] = "wrong";
+
+	(void)state;
+	env("LAB_USER");
+	env("LAB_PASSWORD");
+	assert_int_equal(bs_registry_client_new(&c, env("LAB_REGISTRY"), NULL, NULL, &err), 0);
+	assert_int_equal(bs_registry_tags(c, "lab/busybox", &tags, &err), 0);
+	assert_true(bs_strv_contains(&tags, "1"));
+	assert_int_equal(bs_registry_digest(c, "lab/busybox", "1", &digest, &err), 0);
+	assert_true(bs_str_starts_with(digest, "sha256:"));
+	/* the digest the engine records for a pull is the one the registry serves */
+	snprintf(ref, sizeof(ref), "%s/lab/busybox:1", env("LAB_REGISTRY"));
+	assert_int_equal(d->ops->image_pull(d, ref, NULL, NULL, NULL, &err), 0);
+	assert_int_equal(d->ops->image_inspect(d, ref, &img, &err), 0);
+	want = bs_xasprintf("%s/lab/busybox@%s", env("LAB_REGISTRY"), digest);
+	assert_true(bs_strv_contains(&img.digests, want));
+	free(want);
+	bs_iinfo_free(&img);
+	free(digest);
+	assert_int_equal(bs_registry_digest(c, "lab/busybox", "nope", &digest, &err), BS_ERR_NOT_FOUND);
+	assert_int_equal(bs_registry_tags(c, "lab/none", &tags, &err), BS_ERR_NOT_FOUND);
+	bs_registry_client_free(c);
+	bs_strv_free(&tags);
+
+	/* htpasswd registry: anonymous refused, wrong password refused, right one works */
+	assert_int_equal(bs_registry_client_new(&c, env("LAB_AUTH_REGISTRY"), NULL, NULL, &err), 0);
+	assert_int_equal(bs_registry_tags(c, "lab/busybox", &tags, &err), BS_ERR_AUTH);
+	assert_non_null(strstr(err.msg, "authentication failed for"));
+	bs_registry_client_free(c);
+	cred.server = getenv("LAB_AUTH_REGISTRY");
+	cred.username = getenv("LAB_USER");
+	cred.password = wrong;
+	assert_int_equal(bs_registry_client_new(&c, cred.server, &cred, NULL, &err), 0);
+	assert_int_equal(bs_registry_tags(c, "lab/busybox", &tags, &err), BS_ERR_AUTH);
+	assert_null(strstr(err.msg, "wrong"));
+	bs_registry_client_free(c);
+	cred.password = getenv("LAB_PASSWORD");
+	assert_int_equal(bs_registry_client_new(&c, cred.server, &cred, NULL, &err), 0);
+	assert_int_equal(bs_registry_tags(c, "lab/busybox", &tags, &err), 0);
+	assert_true(bs_strv_contains(&tags, "1"));
+	assert_int_equal(bs_registry_digest(c, "lab/busybox", "1", &digest, &err), 0);
+	free(digest);
+	bs_registry_client_free(c);
+	bs_strv_free(&tags);
+	d->ops->free(d);
+	bs_endpoint_free(&ep);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stream_endpoint),
+		cmocka_unit_test(test_old_engine_refused),
+		cmocka_unit_test(test_networks_and_volumes),
+		cmocka_unit_test(test_update_rename_events),
+		cmocka_unit_test(test_image_save_load),
+		cmocka_unit_test(test_registry_client),
+	};
+	int rc;
+
+	snprintf(prefix, sizeof(prefix), "bs-it-%d", (int)getpid());
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
+}
