@@ -311,6 +311,79 @@ void bs_kvlist_free(struct bs_kvlist *l)
 	memset(l, 0, sizeof(*l));
 }
 
+char *bs_base64_encode(const void *data, size_t len, bool url_safe)
+{
+	const char *alphabet = url_safe ?
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" :
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *in = data;
+	char *out = bs_xmalloc((len + 2) / 3 * 4 + 1);
+	size_t i, o = 0;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+
+		out[o++] = alphabet[v >> 18 & 63];
+		out[o++] = alphabet[v >> 12 & 63];
+		out[o++] = alphabet[v >> 6 & 63];
+		out[o++] = alphabet[v & 63];
+	}
+	if (i < len) {
+		unsigned v = (unsigned)in[i] << 16 | (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0);
+
+		out[o++] = alphabet[v >> 18 & 63];
+		out[o++] = alphabet[v >> 12 & 63];
+		out[o++] = i + 1 < len ? alphabet[v >> 6 & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int base64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+unsigned char *bs_base64_decode(const char *text, size_t *out_len)
+{
+	size_t len = strlen(text), o = 0, i;
+	unsigned char *out;
+	unsigned acc = 0;
+	int bits = 0;
+
+	while (len > 0 && text[len - 1] == '=')
+		len--;
+	out = bs_xmalloc(len * 3 / 4 + 1);
+	for (i = 0; i < len; i++) {
+		int v = base64_value(text[i]);
+
+		if (v < 0) {
+			free(out);
+			return NULL;
+		}
+		acc = acc << 6 | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits & 0xFF);
+		}
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return out;
+}
+
 bool bs_str_starts_with(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;

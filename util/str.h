@@ -98,6 +98,11 @@ void bs_kvlist_push(struct bs_kvlist *l, const char *key, const char *value,
 const struct bs_kv *bs_kvlist_find(const struct bs_kvlist *l, const char *key);
 void bs_kvlist_free(struct bs_kvlist *l);
 
+/* Base64 (RFC 4648); url_safe selects the "-_" alphabet, padding kept.
+ * Caller frees. decode returns NULL on bad input, *out_len the length. */
+char *bs_base64_encode(const void *data, size_t len, bool url_safe);
+unsigned char *bs_base64_decode(const char *text, size_t *out_len);
+
 bool bs_str_starts_with(const char *s, const char *prefix);
 bool bs_str_ends_with(const char *s, const char *suffix);
 
