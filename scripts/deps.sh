@@ -14,7 +14,8 @@ test_pkgs=(libcmocka-dev clang libclang-rt-14-dev valgrind clang-format python3)
 # The lab: a real Docker engine, OpenSSH, a registry, node images built
 # offline, git for build-from-git tests, htpasswd for registry auth.
 lab_pkgs=(docker.io docker-registry openssh-server openssh-client debootstrap
-          busybox-static apache2-utils git iproute2 curl ca-certificates)
+          busybox-static apache2-utils git iproute2 curl ca-certificates socat
+          openssl)
 
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" != "--build" ]; then

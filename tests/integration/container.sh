@@ -189,6 +189,12 @@ DOCKER_CERT_PATH="$LAB/none" bs -H tcp://127.0.0.1:2376 list
 expect_err "tcp without TLS material names the fix" 64 "needs TLS client material"
 DOCKER_HOST=unix:///var/run/docker.sock bs list
 expect_rc "DOCKER_HOST is honoured" 0
+DOCKER_CERT_PATH="$LAB_TLS_CERTS" bs -H "tcp://127.0.0.1:$LAB_TLS_PORT" images
+expect_out "tcp with mutual TLS (CA verified, client certificate)" "$LAB_WEB_IMAGE"
+DOCKER_CERT_PATH="$LAB_TLS_WRONG_CA" bs -H "tcp://127.0.0.1:$LAB_TLS_PORT" list
+expect_err "a server certificate from another CA is refused" 1 "certificate|SSL"
+DOCKER_CERT_PATH="$LAB_TLS_WRONG_CA" bs --tls-skip-verify -H "tcp://127.0.0.1:$LAB_TLS_PORT" list
+expect_rc "--tls-skip-verify, asked for by name, connects anyway" 0
 
 # ---- the driver and registry client, in C ------------------------------------
 DRIVER_TEST=${DRIVER_TEST:-build/integration/driver}

@@ -122,6 +122,42 @@ lab_git() {
 	LAB_GIT_URL="git://127.0.0.1:$LAB_GIT_PORT/app.git"
 }
 
+# A TLS endpoint for the engine: socat terminates mutual TLS on loopback
+# and forwards to the socket, as dockerd --tlsverify would. Certificates
+# from a throwaway lab CA; a second CA signs nothing we trust.
+lab_tls() {
+	local d="$LAB/tls" ext
+	mkdir -p "$d/client" "$d/wrong"
+	ext="$d/ext"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+		-subj /CN=bootstrap-lab-ca -keyout "$d/ca-key.pem" -out "$d/ca.pem" 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 \
+		-keyout "$d/server-key.pem" -out "$d/server.csr" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$ext"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -CAcreateserial \
+		-days 1 -extfile "$ext" -out "$d/server.pem" 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=client \
+		-keyout "$d/client/key.pem" -out "$d/client.csr" 2>/dev/null
+	printf 'extendedKeyUsage=clientAuth\n' >"$ext"
+	openssl x509 -req -in "$d/client.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -CAcreateserial \
+		-days 1 -extfile "$ext" -out "$d/client/cert.pem" 2>/dev/null
+	cp "$d/ca.pem" "$d/client/ca.pem"
+	# the same client key and cert, but a CA that did not sign the server
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+		-subj /CN=other-ca -keyout "$d/wrong/ca-key.pem" -out "$d/wrong/ca.pem" 2>/dev/null
+	cp "$d/client/cert.pem" "$d/client/key.pem" "$d/wrong/"
+	LAB_TLS_PORT=${LAB_TLS_PORT:-12376}
+	socat "OPENSSL-LISTEN:$LAB_TLS_PORT,bind=127.0.0.1,reuseaddr,fork,cert=$d/server.pem,key=$d/server-key.pem,cafile=$d/ca.pem,verify=1" \
+		UNIX-CONNECT:/var/run/docker.sock >"$LAB/socat.log" 2>&1 &
+	LAB_PIDS+=($!)
+	lab_wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$LAB_TLS_PORT" || {
+		lab_log "TLS proxy did not start"
+		return 1
+	}
+	LAB_TLS_CERTS="$d/client"
+	LAB_TLS_WRONG_CA="$d/wrong"
+}
+
 lab_up() {
 	LAB=$(mktemp -d "${TMPDIR:-/tmp}/bootstrap-lab.XXXXXX")
 	trap lab_down EXIT
@@ -144,6 +180,7 @@ lab_up() {
 	docker logout "$LAB_AUTH_REGISTRY" >/dev/null 2>&1
 	docker rmi "$LAB_REGISTRY/lab/busybox:1" "$LAB_AUTH_REGISTRY/lab/busybox:1" >/dev/null
 	lab_git
+	lab_tls
 	lab_log "up: engine, registries $LAB_REGISTRY and $LAB_AUTH_REGISTRY (auth), git $LAB_GIT_URL"
 }
 
