@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "deploy/recipe_parse.h"
 #include "deploy/yamltree.h"
@@ -94,6 +95,7 @@ static void interpolate(struct bs_rctx *ctx, struct bs_ynode *node, bool root)
 							    offset_col(node, err.offset)};
 
 				rctx_error_loc(ctx, loc, "%s", err.message);
+				node->bad = true;
 				return;
 			}
 			free(node->value);
@@ -233,9 +235,12 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 	saved = rctx_push_key(ctx, "provider");
 	if (!rctx_want_map(ctx, map))
 		goto out;
-	if (!rctx_get_choice(ctx, map, "type", provider_names, &type) &&
-	    bs_ynode_get(map, "type") == NULL)
-		rctx_missing(ctx, map, "type", "type: local, static, hetzner or digitalocean");
+	if (!rctx_get_choice(ctx, map, "type", provider_names, &type)) {
+		if (rctx_absent(map, "type"))
+			rctx_missing(ctx, map, "type", "type: local, static, hetzner or digitalocean");
+		/* with no known type, its other keys cannot be judged */
+		goto out;
+	}
 	p->type = (enum bs_provider_type)type;
 
 	/* A key of another provider type gets a message that says so. */
@@ -803,7 +808,7 @@ static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
 	for (i = 0; i < root->n; i++) {
 		const struct bs_ynode *key = root->pairs[i].key;
 		size_t j;
-		bool known = bs_str_starts_with(key->value, "x-");
+		bool known = key->bad || bs_str_starts_with(key->value, "x-");
 
 		for (j = 0; keys[j] != NULL && !known; j++)
 			known = strcmp(keys[j], key->value) == 0;
@@ -860,11 +865,12 @@ int bs_recipe_load_buffer(struct bs_recipe **out, const char *data, size_t len,
 {
 	struct bs_recipe *r;
 	struct bs_ynode *root;
-	struct bs_strv secret_vars = BS_STRV_INIT;
+	struct bs_diags deferred;
 	struct bs_rctx ctx;
-	size_t errors_before = diags->n_errors;
+	size_t errors_before = diags->n_errors, i;
 
 	*out = NULL;
+	memset(&deferred, 0, sizeof(deferred));
 	r = bs_xcalloc(1, sizeof(*r));
 	r->file = bs_xstrdup(name);
 	memset(&ctx, 0, sizeof(ctx));
@@ -885,14 +891,24 @@ int bs_recipe_load_buffer(struct bs_recipe **out, const char *data, size_t len,
 			   bs_ynode_is_null(root) ? "an empty document" : bs_ynode_kind_name(root));
 		goto out;
 	}
+	/* Interpolation errors wait in a list of their own until the secrets
+	 * are known, so that their text (a ${VAR:?...} message, say) is
+	 * masked like every other message. */
+	bs_diags_init(&deferred, name);
+	ctx.diags = &deferred;
 	interpolate(&ctx, root, true);
-	find_secret_fields(root, &secret_vars);
-	spread_secrets(root, &secret_vars, &r->secrets);
+	ctx.diags = diags;
+	find_secret_fields(root, &ctx.secret_vars);
+	spread_secrets(root, &ctx.secret_vars, &r->secrets);
 	diags->mask = &r->secrets;
+	for (i = 0; i < deferred.n; i++)
+		bs_diags_add(diags, BS_DIAG_ERROR, deferred.items[i].line, deferred.items[i].col,
+			     deferred.items[i].path, "%s", deferred.items[i].message);
 	parse_root(&ctx, root);
 	diags->mask = NULL;
 out:
-	bs_strv_free(&secret_vars);
+	bs_diags_free(&deferred);
+	bs_strv_free(&ctx.secret_vars);
 	bs_ynode_unref(root);
 	if (diags->n_errors > errors_before) {
 		bs_recipe_free(r);
@@ -907,6 +923,7 @@ int bs_recipe_load(struct bs_recipe **out, const char *path,
 {
 	struct bs_buf data = BS_BUF_INIT;
 	char chunk[65536];
+	struct stat st;
 	FILE *f;
 	size_t n;
 	int rc;
@@ -917,6 +934,14 @@ int bs_recipe_load(struct bs_recipe **out, const char *path,
 		bs_diags_add(diags, BS_DIAG_ERROR, 0, 0, "",
 			     "cannot open the recipe: %s (check the path)", strerror(errno));
 		return BS_ERR_IO;
+	}
+	if (f != stdin && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size > (off_t)BS_RECIPE_MAX_BYTES) {
+		bs_diags_add(diags, BS_DIAG_ERROR, 1, 1, "",
+			     "file is %lld bytes; a recipe may be at most %u bytes (is this the right file?)",
+			     (long long)st.st_size, BS_RECIPE_MAX_BYTES);
+		fclose(f);
+		return BS_ERR_INVALID;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		bs_buf_append(&data, chunk, n);

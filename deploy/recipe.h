@@ -222,6 +222,8 @@ struct bs_container {
 	struct bs_recipe_loc name_loc;   /* of the name, image, domain values */
 	struct bs_recipe_loc image_loc;
 	struct bs_recipe_loc domain_loc;
+	struct bs_recipe_loc replicas_loc; /* of replicas (or the entry) */
+	struct bs_recipe_loc nodes_loc;    /* of nodes (or the entry) */
 };
 
 struct bs_recipe {

@@ -231,7 +231,7 @@ static bool get_argv(struct bs_rctx *ctx, const struct bs_ynode *map,
 	size_t saved, i;
 	bool ok = true;
 
-	if (v == NULL || bs_ynode_is_null(v))
+	if (v == NULL || v->bad || bs_ynode_is_null(v))
 		return false;
 	saved = rctx_push_key(ctx, key);
 	if (v->kind == BS_YNODE_SCALAR) {
@@ -245,7 +245,9 @@ static bool get_argv(struct bs_rctx *ctx, const struct bs_ynode *map,
 		for (i = 0; i < v->n; i++) {
 			size_t s2 = rctx_push_index(ctx, i);
 
-			if (rctx_want_scalar(ctx, v->items[i]))
+			if (v->items[i]->bad)
+				ok = false;
+			else if (rctx_want_scalar(ctx, v->items[i]))
 				bs_strv_push(out, v->items[i]->value);
 			else
 				ok = false;
@@ -333,7 +335,7 @@ const char *bs_port_parse(const char *spec, struct bs_port *port)
 		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 
 		if (c2 != NULL && strchr(c2 + 1, ':') != NULL) {
-			problem = "too many ':' (write [IP:]HOST:CONTAINER; put IPv6 addresses in [ ])";
+			problem = "too many ':' (put IPv6 addresses in [ ])";
 			goto out;
 		}
 		if (c2 != NULL) {
@@ -398,7 +400,9 @@ static void parse_ports(struct bs_rctx *ctx, const struct bs_ynode *map,
 		struct bs_port port;
 		const char *problem;
 
-		if (item->kind != BS_YNODE_SCALAR) {
+		if (item->bad) {
+			/* already reported */
+		} else if (item->kind != BS_YNODE_SCALAR) {
 			rctx_error(ctx, item, "expected a port like \"8080:80\" or \"127.0.0.1:8080:80/tcp\", found %s",
 				   bs_ynode_kind_name(item));
 		} else if ((problem = bs_port_parse(item->value, &port)) != NULL) {
@@ -505,7 +509,9 @@ static void parse_volumes(struct bs_rctx *ctx, const struct bs_ynode *map,
 		struct bs_mount m;
 		const char *problem;
 
-		if (item->kind != BS_YNODE_SCALAR) {
+		if (item->bad) {
+			/* already reported */
+		} else if (item->kind != BS_YNODE_SCALAR) {
 			rctx_error(ctx, item, "expected a volume like \"data:/var/lib/data\" or \"/srv/conf:/etc/app:ro\", found %s",
 				   bs_ynode_kind_name(item));
 		} else if ((problem = parse_volume(item->value, &m)) != NULL) {
@@ -567,7 +573,9 @@ static void parse_healthcheck(struct bs_rctx *ctx, const struct bs_ynode *map,
 	{
 		size_t s2 = rctx_push_key(ctx, "test");
 
-		if (test->kind == BS_YNODE_SCALAR) {
+		if (test->bad) {
+			/* already reported */
+		} else if (test->kind == BS_YNODE_SCALAR) {
 			bs_strv_push(&h->test, "CMD-SHELL");
 			bs_strv_push(&h->test, test->value);
 		} else if (rctx_want_seq(ctx, test)) {
@@ -643,7 +651,7 @@ static void parse_resources(struct bs_rctx *ctx, const struct bs_ynode *map,
 		goto out;
 	rctx_check_keys(ctx, v, keys);
 	item = bs_ynode_get(v, "memory");
-	if (item != NULL && !bs_ynode_is_null(item)) {
+	if (item != NULL && !item->bad && !bs_ynode_is_null(item)) {
 		s2 = rctx_push_key(ctx, "memory");
 		if (rctx_want_scalar(ctx, item)) {
 			if (bs_parse_bytes(item->value, &res->memory_bytes) != 0)
@@ -656,7 +664,7 @@ static void parse_resources(struct bs_rctx *ctx, const struct bs_ynode *map,
 		rctx_pop(ctx, s2);
 	}
 	item = bs_ynode_get(v, "cpus");
-	if (item != NULL && !bs_ynode_is_null(item)) {
+	if (item != NULL && !item->bad && !bs_ynode_is_null(item)) {
 		s2 = rctx_push_key(ctx, "cpus");
 		if (rctx_want_scalar(ctx, item)) {
 			if (parse_cpus(item->value, &res->nano_cpus) != 0 ||
@@ -686,7 +694,7 @@ static void parse_restart(struct bs_rctx *ctx, const struct bs_ynode *map,
 	int i;
 
 	c->restart = BS_RESTART_UNLESS_STOPPED;
-	if (v == NULL || bs_ynode_is_null(v))
+	if (v == NULL || v->bad || bs_ynode_is_null(v))
 		return;
 	saved = rctx_push_key(ctx, "restart");
 	if (rctx_want_scalar(ctx, v)) {
@@ -718,6 +726,37 @@ static void parse_restart(struct bs_rctx *ctx, const struct bs_ynode *map,
 }
 
 /* ---- sections --------------------------------------------------------- */
+
+/* io.bootstrap.* labels are how bootstrap finds its own containers. */
+static void check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode *labels)
+{
+	static const char reserved[] = "io.bootstrap.";
+	size_t saved, s2, i;
+
+	if (labels == NULL || labels->bad)
+		return;
+	saved = rctx_push_key(ctx, "labels");
+	for (i = 0; i < labels->n; i++) {
+		const struct bs_ynode *at = NULL;
+		const char *key = NULL;
+
+		if (labels->kind == BS_YNODE_MAP) {
+			at = labels->pairs[i].key;
+			key = at->value;
+			s2 = rctx_push_key(ctx, key);
+		} else if (labels->kind == BS_YNODE_SEQ && labels->items[i]->kind == BS_YNODE_SCALAR) {
+			at = labels->items[i];
+			key = at->value;
+			s2 = rctx_push_index(ctx, i);
+		} else {
+			continue;
+		}
+		if (bs_str_starts_with(key, reserved))
+			rctx_error(ctx, at, "the io.bootstrap. prefix is reserved: bootstrap labels its own containers with it (pick another name)");
+		rctx_pop(ctx, s2);
+	}
+	rctx_pop(ctx, saved);
+}
 
 static bool container_name_ok(const char *s)
 {
@@ -774,7 +813,7 @@ static void parse_image(struct bs_rctx *ctx, const struct bs_ynode *map,
 		if (git != NULL) {
 			size_t s3 = git != build ? rctx_push_key(ctx, "git") : ctx->path_len;
 
-			if (rctx_want_scalar(ctx, git)) {
+			if (!git->bad && rctx_want_scalar(ctx, git)) {
 				const char *problem = git_url_problem(git->value);
 
 				if (problem != NULL)
@@ -784,6 +823,7 @@ static void parse_image(struct bs_rctx *ctx, const struct bs_ynode *map,
 			}
 			rctx_pop(ctx, s3);
 		}
+		rctx_pop(ctx, s2);
 		if (bs_ynode_get(map, "pull") != NULL) {
 			size_t s3 = rctx_push_key(ctx, "pull");
 
@@ -791,7 +831,6 @@ static void parse_image(struct bs_rctx *ctx, const struct bs_ynode *map,
 				   "an image built from git is not pulled (remove pull, or remove build)");
 			rctx_pop(ctx, s3);
 		}
-		rctx_pop(ctx, s2);
 	}
 }
 
@@ -814,10 +853,14 @@ void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq)
 			r->n_images++;
 			parse_image(ctx, seq->items[i], img);
 			for (j = 0; img->name && j + 1 < r->n_images; j++)
-				if (r->images[j].name && strcmp(r->images[j].name, img->name) == 0)
+				if (r->images[j].name && strcmp(r->images[j].name, img->name) == 0) {
+					size_t s3 = rctx_push_key(ctx, "name");
+
 					rctx_error(ctx, bs_ynode_get(seq->items[i], "name"),
 						   "image %.200s is defined twice (first at line %d); keep one",
 						   img->name, r->images[j].loc.line);
+					rctx_pop(ctx, s3);
+				}
 		}
 		rctx_pop(ctx, s2);
 	}
@@ -838,6 +881,8 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map,
 	c->name_loc = rctx_loc(bs_ynode_get(map, "name"));
 	c->image_loc = rctx_loc(bs_ynode_get(map, "image"));
 	c->domain_loc = rctx_loc(bs_ynode_get(map, "domain"));
+	c->replicas_loc = rctx_loc(bs_ynode_get(map, "replicas") ? bs_ynode_get(map, "replicas") : map);
+	c->nodes_loc = rctx_loc(bs_ynode_get(map, "nodes") ? bs_ynode_get(map, "nodes") : map);
 	c->replicas = 1;
 	rctx_check_keys(ctx, map, keys);
 	if (rctx_get_str(ctx, map, "name", "name: web", &c->name) &&
@@ -880,15 +925,7 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map,
 	parse_restart(ctx, map, c);
 	parse_healthcheck(ctx, map, &c->healthcheck);
 	rctx_get_kvlist(ctx, map, "labels", "label", false, &c->labels);
-	for (i = 0; i < c->labels.n; i++)
-		if (bs_str_starts_with(c->labels.v[i].key, "io.bootstrap.")) {
-			size_t s2 = rctx_push_key(ctx, "labels");
-
-			rctx_error(ctx, bs_ynode_get(map, "labels"),
-				   "label %.100s uses the io.bootstrap. prefix, which bootstrap reserves for itself (pick another name)",
-				   c->labels.v[i].key);
-			rctx_pop(ctx, s2);
-		}
+	check_reserved_labels(ctx, bs_ynode_get(map, "labels"));
 	rctx_get_str(ctx, map, "user", NULL, &c->user);
 	if (rctx_get_str(ctx, map, "working_dir", NULL, &c->working_dir) &&
 	    c->working_dir[0] != '/') {
@@ -1029,7 +1066,7 @@ static void check_ports(struct bs_rctx *ctx)
 			fixed = fixed || c->ports[pi].host_start != 0;
 		set_path(ctx, "containers[%zu].replicas", ci);
 		if (fixed && n_nodes > 0 && (size_t)c->replicas > n_nodes)
-			rctx_error_loc(ctx, c->loc, "%d replicas on %zu node%s cannot all publish the same host port (lower replicas to %zu, or publish only the container port)",
+			rctx_error_loc(ctx, c->replicas_loc, "%d replicas on %zu node%s cannot all publish the same host port (lower replicas to %zu, or publish only the container port)",
 				       c->replicas, n_nodes, n_nodes == 1 ? "" : "s", n_nodes);
 		for (pi = 0; pi < c->n_ports; pi++) {
 			const struct bs_port *p = &c->ports[pi];
@@ -1047,7 +1084,8 @@ static void check_ports(struct bs_rctx *ctx)
 							continue;
 						set_path(ctx, "containers[%zu].ports[%zu]", ci, pi);
 						rctx_error_loc(ctx, p->loc, "host port %d/%s is also published by container %s on node %s (pick another host port)",
-							       p->host_start,
+							       p->host_start > d->ports[pj].host_start ?
+								       p->host_start : d->ports[pj].host_start,
 							       p->proto == BS_PROTO_UDP ? "udp" : "tcp",
 							       d->name ? d->name : "?", r->nodes[k].name);
 						reported = true;
@@ -1089,7 +1127,7 @@ static void check_images(struct bs_rctx *ctx)
 						   bs_selector_matches(&img->nodes.v[s], &r->nodes[k]);
 				if (!prepared) {
 					set_path(ctx, "containers[%zu].nodes", j);
-					rctx_error_loc(ctx, c->loc, "container %s runs on node %s, but image %s is only prepared on the nodes of images[%zu] (add the node there, or narrow the container's nodes)",
+					rctx_error_loc(ctx, c->nodes_loc, "container %s runs on node %s, but image %s is only prepared on the nodes of images[%zu] (add the node there, or narrow the container's nodes)",
 						       c->name ? c->name : "?", r->nodes[k].name,
 						       img->name, i);
 					break;

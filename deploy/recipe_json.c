@@ -5,47 +5,81 @@
  */
 #include <cJSON.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "deploy/recipe.h"
 
 #define REDACTED "***"
 
-static void add_str(cJSON *obj, const char *key, const char *value)
+/* The secrets of the recipe being written; every string passes through
+ * mask() so that a secret inside any value (a path, a user, a command)
+ * shows as ***. Set for the duration of bs_recipe_to_json. */
+struct writer {
+	const struct bs_strv *secrets;
+};
+
+static cJSON *masked(const struct writer *w, const char *value)
 {
-	if (value != NULL)
-		cJSON_AddStringToObject(obj, key, value);
+	struct bs_buf out = BS_BUF_INIT;
+	const char *p = value;
+	cJSON *s;
+
+	while (*p != '\0') {
+		size_t best = 0, i;
+
+		for (i = 0; i < w->secrets->n; i++) {
+			size_t len = strlen(w->secrets->v[i]);
+
+			if (len > best && strncmp(p, w->secrets->v[i], len) == 0)
+				best = len;
+		}
+		if (best > 0) {
+			bs_buf_puts(&out, REDACTED);
+			p += best;
+		} else {
+			bs_buf_putc(&out, *p++);
+		}
+	}
+	s = cJSON_CreateString(bs_buf_str(&out));
+	bs_buf_free(&out);
+	return s;
 }
 
-static void add_secret(cJSON *obj, const char *key, const char *value)
+static void add_str(const struct writer *w, cJSON *obj, const char *key, const char *value)
 {
+	if (value != NULL)
+		cJSON_AddItemToObject(obj, key, masked(w, value));
+}
+
+static void add_secret(const struct writer *w, cJSON *obj, const char *key, const char *value)
+{
+	(void)w;
 	if (value != NULL)
 		cJSON_AddStringToObject(obj, key, REDACTED);
 }
 
-static cJSON *kv_object(const struct bs_kvlist *l)
+static cJSON *kv_object(const struct writer *w, const struct bs_kvlist *l)
 {
 	cJSON *obj = cJSON_CreateObject();
 	size_t i;
 
 	for (i = 0; i < l->n; i++)
-		cJSON_AddStringToObject(obj, l->v[i].key,
-					l->v[i].secret ? REDACTED : l->v[i].value);
+		cJSON_AddItemToObject(obj, l->v[i].key, l->v[i].secret ?
+					cJSON_CreateString(REDACTED) : masked(w, l->v[i].value));
 	return obj;
 }
 
-/* Argument lists may carry a secret through a variable: mask by value. */
-static cJSON *argv_array(const struct bs_strv *sv, const struct bs_strv *secrets)
+static cJSON *argv_array(const struct writer *w, const struct bs_strv *sv)
 {
 	cJSON *arr = cJSON_CreateArray();
 	size_t i;
 
 	for (i = 0; i < sv->n; i++)
-		cJSON_AddItemToArray(arr, cJSON_CreateString(
-			bs_strv_contains(secrets, sv->v[i]) ? REDACTED : sv->v[i]));
+		cJSON_AddItemToArray(arr, masked(w, sv->v[i]));
 	return arr;
 }
 
-static cJSON *selectors_array(const struct bs_selectors *s)
+static cJSON *selectors_array(const struct writer *w, const struct bs_selectors *s)
 {
 	cJSON *arr = cJSON_CreateArray();
 	size_t i;
@@ -55,56 +89,56 @@ static cJSON *selectors_array(const struct bs_selectors *s)
 				     bs_xasprintf("%s=%s", s->v[i].key, s->v[i].value) :
 				     bs_xstrdup(s->v[i].key);
 
-		cJSON_AddItemToArray(arr, cJSON_CreateString(text));
+		cJSON_AddItemToArray(arr, masked(w, text));
 		free(text);
 	}
 	return arr;
 }
 
-static cJSON *provider_json(const struct bs_provider *p)
+static cJSON *provider_json(const struct writer *w, const struct bs_provider *p)
 {
 	cJSON *o = cJSON_CreateObject();
 	bool hz = p->type == BS_PROVIDER_HETZNER;
 
-	add_str(o, "type", bs_provider_type_name(p->type));
+	add_str(w, o, "type", bs_provider_type_name(p->type));
 	switch (p->type) {
 	case BS_PROVIDER_LOCAL:
-		add_str(o, "image", p->image);
-		add_str(o, "engine", p->engine);
+		add_str(w, o, "image", p->image);
+		add_str(w, o, "engine", p->engine);
 		break;
 	case BS_PROVIDER_STATIC:
 		break;
 	case BS_PROVIDER_HETZNER:
 	case BS_PROVIDER_DIGITALOCEAN:
-		add_secret(o, "token", p->token);
-		add_str(o, "token_env", p->token_env);
-		add_str(o, hz ? "location" : "region", p->region);
-		add_str(o, hz ? "server_type" : "size", p->size);
-		add_str(o, "image", p->image);
-		add_str(o, "api_url", p->api_url);
+		add_secret(w, o, "token", p->token);
+		add_str(w, o, "token_env", p->token_env);
+		add_str(w, o, hz ? "location" : "region", p->region);
+		add_str(w, o, hz ? "server_type" : "size", p->size);
+		add_str(w, o, "image", p->image);
+		add_str(w, o, "api_url", p->api_url);
 		break;
 	}
 	return o;
 }
 
-static cJSON *ssh_json(const struct bs_ssh_conf *s)
+static cJSON *ssh_json(const struct writer *w, const struct bs_ssh_conf *s)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	add_str(o, "user", s->user);
+	add_str(w, o, "user", s->user);
 	cJSON_AddNumberToObject(o, "port", s->port);
-	add_str(o, "key", s->key);
+	add_str(w, o, "key", s->key);
 	cJSON_AddBoolToObject(o, "agent", s->agent);
-	add_secret(o, "passphrase", s->passphrase);
-	add_secret(o, "password", s->password);
-	add_str(o, "known_hosts", s->known_hosts);
-	add_str(o, "host_keys", s->host_keys == BS_HOST_KEYS_STRICT ? "strict" : "accept-new");
+	add_secret(w, o, "passphrase", s->passphrase);
+	add_secret(w, o, "password", s->password);
+	add_str(w, o, "known_hosts", s->known_hosts);
+	add_str(w, o, "host_keys", s->host_keys == BS_HOST_KEYS_STRICT ? "strict" : "accept-new");
 	cJSON_AddNumberToObject(o, "connect_timeout_ms", (double)s->connect_timeout_ms);
 	cJSON_AddNumberToObject(o, "wait_timeout_ms", (double)s->wait_timeout_ms);
 	return o;
 }
 
-static cJSON *nodes_json(const struct bs_recipe *r)
+static cJSON *nodes_json(const struct writer *w, const struct bs_recipe *r)
 {
 	cJSON *arr = cJSON_CreateArray();
 	size_t i;
@@ -113,29 +147,29 @@ static cJSON *nodes_json(const struct bs_recipe *r)
 		const struct bs_node *n = &r->nodes[i];
 		cJSON *o = cJSON_CreateObject();
 
-		add_str(o, "name", n->name);
-		add_str(o, "group", n->group);
+		add_str(w, o, "name", n->name);
+		add_str(w, o, "group", n->group);
 		if (n->index)
 			cJSON_AddNumberToObject(o, "index", n->index);
-		cJSON_AddItemToObject(o, "labels", kv_object(&n->labels));
-		add_str(o, "address", n->address);
+		cJSON_AddItemToObject(o, "labels", kv_object(w, &n->labels));
+		add_str(w, o, "address", n->address);
 		if (n->port)
 			cJSON_AddNumberToObject(o, "port", n->port);
-		add_str(o, "user", n->user);
-		add_str(o, "size", n->size);
+		add_str(w, o, "user", n->user);
+		add_str(w, o, "size", n->size);
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
 }
 
-static cJSON *docker_json(const struct bs_docker_conf *d)
+static cJSON *docker_json(const struct writer *w, const struct bs_docker_conf *d)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	add_str(o, "install", d->install == BS_DOCKER_INSTALL_NEVER ? "never" : "auto");
-	add_str(o, "package", d->package);
-	add_str(o, "version", d->version);
-	add_str(o, "endpoint", d->endpoint == BS_DOCKER_ENDPOINT_TLS ? "tls" : "ssh");
+	add_str(w, o, "install", d->install == BS_DOCKER_INSTALL_NEVER ? "never" : "auto");
+	add_str(w, o, "package", d->package);
+	add_str(w, o, "version", d->version);
+	add_str(w, o, "endpoint", d->endpoint == BS_DOCKER_ENDPOINT_TLS ? "tls" : "ssh");
 	if (d->endpoint == BS_DOCKER_ENDPOINT_TLS)
 		cJSON_AddNumberToObject(o, "tls_port", d->tls_port);
 	if (d->daemon_json != NULL)
@@ -143,72 +177,71 @@ static cJSON *docker_json(const struct bs_docker_conf *d)
 	return o;
 }
 
-static cJSON *port_json(const struct bs_port *p)
+static cJSON *port_json(const struct writer *w, const struct bs_port *p)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	add_str(o, "host_ip", p->host_ip);
+	add_str(w, o, "host_ip", p->host_ip);
 	if (p->host_start) {
 		cJSON_AddNumberToObject(o, "host_start", p->host_start);
 		cJSON_AddNumberToObject(o, "host_end", p->host_end);
 	}
 	cJSON_AddNumberToObject(o, "container_start", p->container_start);
 	cJSON_AddNumberToObject(o, "container_end", p->container_end);
-	add_str(o, "protocol", p->proto == BS_PROTO_UDP ? "udp" : "tcp");
+	add_str(w, o, "protocol", p->proto == BS_PROTO_UDP ? "udp" : "tcp");
 	return o;
 }
 
-static cJSON *mount_json(const struct bs_mount *m)
+static cJSON *mount_json(const struct writer *w, const struct bs_mount *m)
 {
 	static const char *const types[] = {"volume", "bind", "anonymous"};
 	cJSON *o = cJSON_CreateObject();
 
-	add_str(o, "type", types[m->type]);
-	add_str(o, "source", m->source);
-	add_str(o, "target", m->target);
+	add_str(w, o, "type", types[m->type]);
+	add_str(w, o, "source", m->source);
+	add_str(w, o, "target", m->target);
 	cJSON_AddBoolToObject(o, "read_only", m->read_only);
 	return o;
 }
 
-static cJSON *container_json(const struct bs_container *c,
-			     const struct bs_strv *secrets)
+static cJSON *container_json(const struct writer *w, const struct bs_container *c)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON *arr;
 	size_t i;
 
-	add_str(o, "name", c->name);
-	add_str(o, "image", c->image);
+	add_str(w, o, "name", c->name);
+	add_str(w, o, "image", c->image);
 	if (c->has_command)
-		cJSON_AddItemToObject(o, "command", argv_array(&c->command, secrets));
+		cJSON_AddItemToObject(o, "command", argv_array(w, &c->command));
 	if (c->has_entrypoint)
-		cJSON_AddItemToObject(o, "entrypoint", argv_array(&c->entrypoint, secrets));
-	cJSON_AddItemToObject(o, "environment", kv_object(&c->environment));
-	cJSON_AddItemToObject(o, "secrets", kv_object(&c->secrets));
+		cJSON_AddItemToObject(o, "entrypoint", argv_array(w, &c->entrypoint));
+	cJSON_AddItemToObject(o, "environment", kv_object(w, &c->environment));
+	cJSON_AddItemToObject(o, "secrets", kv_object(w, &c->secrets));
 	arr = cJSON_AddArrayToObject(o, "ports");
 	for (i = 0; i < c->n_ports; i++)
-		cJSON_AddItemToArray(arr, port_json(&c->ports[i]));
+		cJSON_AddItemToArray(arr, port_json(w, &c->ports[i]));
 	arr = cJSON_AddArrayToObject(o, "volumes");
 	for (i = 0; i < c->n_volumes; i++)
-		cJSON_AddItemToArray(arr, mount_json(&c->volumes[i]));
-	add_str(o, "restart", bs_restart_policy_name(c->restart));
+		cJSON_AddItemToArray(arr, mount_json(w, &c->volumes[i]));
+	add_str(w, o, "restart", bs_restart_policy_name(c->restart));
 	if (c->restart == BS_RESTART_ON_FAILURE && c->restart_max_retries)
 		cJSON_AddNumberToObject(o, "restart_max_retries", c->restart_max_retries);
 	if (c->healthcheck.present) {
 		cJSON *h = cJSON_AddObjectToObject(o, "healthcheck");
 
 		cJSON_AddBoolToObject(h, "disable", c->healthcheck.disable);
-		cJSON_AddItemToObject(h, "test", argv_array(&c->healthcheck.test, secrets));
+		cJSON_AddItemToObject(h, "test", argv_array(w, &c->healthcheck.test));
 		cJSON_AddNumberToObject(h, "interval_ms", (double)c->healthcheck.interval_ms);
 		cJSON_AddNumberToObject(h, "timeout_ms", (double)c->healthcheck.timeout_ms);
 		cJSON_AddNumberToObject(h, "start_period_ms", (double)c->healthcheck.start_period_ms);
 		cJSON_AddNumberToObject(h, "retries", c->healthcheck.retries);
 	}
-	cJSON_AddItemToObject(o, "labels", kv_object(&c->labels));
-	add_str(o, "user", c->user);
-	add_str(o, "working_dir", c->working_dir);
+	cJSON_AddItemToObject(o, "labels", kv_object(w, &c->labels));
+	add_str(w, o, "user", c->user);
+	add_str(w, o, "working_dir", c->working_dir);
 	cJSON_AddNumberToObject(o, "replicas", c->replicas);
-	cJSON_AddItemToObject(o, "nodes", selectors_array(&c->nodes));
+	cJSON_AddItemToObject(o, "nodes", selectors_array(w, &c->nodes));
 	{
 		cJSON *res = cJSON_AddObjectToObject(o, "resources");
 
@@ -219,30 +252,32 @@ static cJSON *container_json(const struct bs_container *c,
 		if (c->resources.pids)
 			cJSON_AddNumberToObject(res, "pids", (double)c->resources.pids);
 	}
-	add_str(o, "domain", c->domain);
+	add_str(w, o, "domain", c->domain);
 	return o;
 }
 
 char *bs_recipe_to_json(const struct bs_recipe *r)
 {
+	struct writer writer = {&r->secrets};
+	const struct writer *w = &writer;
 	cJSON *root = cJSON_CreateObject();
 	cJSON *arr;
 	char *text;
 	size_t i;
 
 	cJSON_AddNumberToObject(root, "version", r->version);
-	add_str(root, "project", r->project);
-	cJSON_AddItemToObject(root, "provider", provider_json(&r->provider));
-	cJSON_AddItemToObject(root, "ssh", ssh_json(&r->ssh));
-	cJSON_AddItemToObject(root, "nodes", nodes_json(r));
-	cJSON_AddItemToObject(root, "docker", docker_json(&r->docker));
+	add_str(w, root, "project", r->project);
+	cJSON_AddItemToObject(root, "provider", provider_json(w, &r->provider));
+	cJSON_AddItemToObject(root, "ssh", ssh_json(w, &r->ssh));
+	cJSON_AddItemToObject(root, "nodes", nodes_json(w, r));
+	cJSON_AddItemToObject(root, "docker", docker_json(w, &r->docker));
 	arr = cJSON_AddArrayToObject(root, "registries");
 	for (i = 0; i < r->n_registries; i++) {
 		cJSON *o = cJSON_CreateObject();
 
-		add_str(o, "server", r->registries[i].server);
-		add_str(o, "username", r->registries[i].username);
-		add_secret(o, "password", r->registries[i].password);
+		add_str(w, o, "server", r->registries[i].server);
+		add_str(w, o, "username", r->registries[i].username);
+		add_secret(w, o, "password", r->registries[i].password);
 		cJSON_AddItemToArray(arr, o);
 	}
 	arr = cJSON_AddArrayToObject(root, "images");
@@ -250,21 +285,21 @@ char *bs_recipe_to_json(const struct bs_recipe *r)
 		const struct bs_image *img = &r->images[i];
 		cJSON *o = cJSON_CreateObject();
 
-		add_str(o, "name", img->name);
-		add_str(o, "pull", bs_pull_policy_name(img->pull));
+		add_str(w, o, "name", img->name);
+		add_str(w, o, "pull", bs_pull_policy_name(img->pull));
 		if (img->build_git != NULL) {
 			cJSON *b = cJSON_AddObjectToObject(o, "build");
 
-			add_str(b, "git", img->build_git);
-			add_str(b, "dockerfile", img->build_dockerfile);
-			cJSON_AddItemToObject(b, "args", kv_object(&img->build_args));
+			add_str(w, b, "git", img->build_git);
+			add_str(w, b, "dockerfile", img->build_dockerfile);
+			cJSON_AddItemToObject(b, "args", kv_object(w, &img->build_args));
 		}
-		cJSON_AddItemToObject(o, "nodes", selectors_array(&img->nodes));
+		cJSON_AddItemToObject(o, "nodes", selectors_array(w, &img->nodes));
 		cJSON_AddItemToArray(arr, o);
 	}
 	arr = cJSON_AddArrayToObject(root, "containers");
 	for (i = 0; i < r->n_containers; i++)
-		cJSON_AddItemToArray(arr, container_json(&r->containers[i], &r->secrets));
+		cJSON_AddItemToArray(arr, container_json(w, &r->containers[i]));
 	cJSON_AddBoolToObject(root, "prune", r->prune);
 	text = cJSON_Print(root);
 	cJSON_Delete(root);

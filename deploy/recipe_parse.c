@@ -113,7 +113,7 @@ void rctx_check_keys(struct bs_rctx *ctx, const struct bs_ynode *map,
 	for (i = 0; i < map->n; i++) {
 		const struct bs_ynode *key = map->pairs[i].key;
 		const char *suggestion;
-		bool known = false;
+		bool known = key->bad;
 		size_t saved;
 		char list[512];
 
@@ -170,13 +170,20 @@ void rctx_missing(struct bs_rctx *ctx, const struct bs_ynode *map,
 	rctx_pop(ctx, saved);
 }
 
-/* map[key] unless absent or null. */
+/* map[key] unless absent, null, or already reported as bad. */
 static const struct bs_ynode *present(const struct bs_ynode *map,
 				      const char *key)
 {
 	const struct bs_ynode *v = bs_ynode_get(map, key);
 
-	return v == NULL || bs_ynode_is_null(v) ? NULL : v;
+	return v == NULL || v->bad || bs_ynode_is_null(v) ? NULL : v;
+}
+
+bool rctx_absent(const struct bs_ynode *map, const char *key)
+{
+	const struct bs_ynode *v = bs_ynode_get(map, key);
+
+	return v == NULL || (!v->bad && bs_ynode_is_null(v));
 }
 
 bool rctx_scalar_str(struct bs_rctx *ctx, const struct bs_ynode *node,
@@ -196,7 +203,7 @@ bool rctx_get_str(struct bs_rctx *ctx, const struct bs_ynode *map,
 	bool ok;
 
 	if (v == NULL) {
-		if (hint != NULL)
+		if (hint != NULL && rctx_absent(map, key))
 			rctx_missing(ctx, map, key, hint);
 		return false;
 	}
@@ -386,6 +393,11 @@ static void kv_add(struct bs_rctx *ctx, const struct bs_ynode *at,
 			return;
 		}
 		value = env;
+		/* a variable that a secret field uses is a secret here too */
+		if (bs_strv_contains(&ctx->secret_vars, key)) {
+			secret = true;
+			bs_strv_add_unique(&ctx->recipe->secrets, value);
+		}
 	}
 	bs_kvlist_push(out, key, value, secret);
 }
@@ -405,7 +417,9 @@ void rctx_get_kvlist(struct bs_rctx *ctx, const struct bs_ynode *map,
 			const struct bs_ynode *val = v->pairs[i].value;
 			size_t s2 = rctx_push_key(ctx, v->pairs[i].key->value);
 
-			if (bs_ynode_is_null(val))
+			if (val->bad || v->pairs[i].key->bad)
+				;
+			else if (bs_ynode_is_null(val))
 				kv_add(ctx, v->pairs[i].key, what, from_env, out,
 				       v->pairs[i].key->value, NULL, val->secret);
 			else if (val->kind != BS_YNODE_SCALAR)
@@ -422,7 +436,7 @@ void rctx_get_kvlist(struct bs_rctx *ctx, const struct bs_ynode *map,
 			size_t s2 = rctx_push_index(ctx, i);
 			const char *eq;
 
-			if (rctx_want_scalar(ctx, item)) {
+			if (!item->bad && rctx_want_scalar(ctx, item)) {
 				eq = strchr(item->value, '=');
 				if (eq == NULL) {
 					kv_add(ctx, item, what, from_env, out,
@@ -463,7 +477,7 @@ void rctx_get_selectors(struct bs_rctx *ctx, const struct bs_ynode *map,
 		size_t s2 = rctx_push_index(ctx, i);
 		const char *eq;
 
-		if (rctx_want_scalar(ctx, item)) {
+		if (!item->bad && rctx_want_scalar(ctx, item)) {
 			struct bs_selector *sel;
 
 			if (item->value[0] == '\0' || item->value[0] == '=') {

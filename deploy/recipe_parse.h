@@ -21,6 +21,7 @@ struct bs_rctx {
 	struct bs_recipe *recipe;
 	bs_getenv_fn getenv_fn;
 	void *payload;
+	struct bs_strv secret_vars; /* variables that secret fields use */
 	char path[512];
 	size_t path_len;
 };
@@ -48,6 +49,9 @@ void rctx_check_keys(struct bs_rctx *ctx, const struct bs_ynode *map,
 bool rctx_want_map(struct bs_rctx *ctx, const struct bs_ynode *node);
 bool rctx_want_seq(struct bs_rctx *ctx, const struct bs_ynode *node);
 bool rctx_want_scalar(struct bs_rctx *ctx, const struct bs_ynode *node);
+
+/* Is map[key] absent or null (and not a node already reported bad)? */
+bool rctx_absent(const struct bs_ynode *map, const char *key);
 
 /* Report a required key that map lacks: "missing (hint)". */
 void rctx_missing(struct bs_rctx *ctx, const struct bs_ynode *map,

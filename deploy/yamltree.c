@@ -181,11 +181,19 @@ static void report_parser_error(struct builder *b, const yaml_parser_t *p)
 	if (p->error == YAML_READER_ERROR) {
 		offset_position(b, p->problem_offset, &line, &col);
 		if (strstr(p->problem, "UTF") != NULL || strstr(p->problem, "octet") != NULL) {
-			unsigned byte = p->problem_offset < b->len ?
-						(unsigned char)b->data[p->problem_offset] : 0u;
+			size_t at = p->problem_offset < b->len ? p->problem_offset : b->len;
+			unsigned byte;
 
+			/* libyaml points at the offending trailing byte: show the
+			 * character's first byte, where an editor shows it */
+			if (strstr(p->problem, "trailing") != NULL)
+				while (at > 0 && at + 3 > p->problem_offset &&
+				       ((unsigned char)b->data[at] & 0xC0) != 0xC0)
+					at--;
+			offset_position(b, at, &line, &col);
+			byte = at < b->len ? (unsigned char)b->data[at] : 0u;
 			snprintf(msg, sizeof(msg),
-				 "invalid UTF-8 at byte 0x%02X (%s); save the recipe as UTF-8 text",
+				 "invalid UTF-8 at byte 0x%02X (%s); is the file in another encoding such as Latin-1? Save the recipe as UTF-8",
 				 byte, p->problem);
 		} else if (p->problem_value != -1) {
 			snprintf(msg, sizeof(msg),
@@ -249,13 +257,32 @@ static void map_add_pair(struct bs_ynode *map, struct bs_ynode *key,
 	map->n++;
 }
 
+/* A scalar standing in for something unusable (already reported), so that
+ * keys and values stay paired. */
+static struct bs_ynode *placeholder(int line, int col)
+{
+	struct bs_ynode *n = bs_xcalloc(1, sizeof(*n));
+
+	n->kind = BS_YNODE_SCALAR;
+	n->line = line;
+	n->col = col;
+	n->refs = 1;
+	n->weight = 1;
+	n->value = bs_xstrdup("");
+	n->bad = true;
+	return n;
+}
+
 /* Attach a finished node to its parent (or make it the root). Takes over
- * the caller's reference. */
-static void attach(struct builder *b, struct bs_ynode *node, const char *anchor)
+ * the caller's reference. The document's node count grows by one for a new
+ * node (its children were counted as they came) and by the whole subtree
+ * for an alias, which repeats it. */
+static void attach(struct builder *b, struct bs_ynode *node, const char *anchor,
+		   bool alias)
 {
 	struct frame *f;
 
-	b->total_weight += node->weight;
+	b->total_weight += alias ? node->weight : 1;
 	if (b->total_weight > BS_YAML_MAX_NODES && !b->fatal) {
 		char limit[32];
 
@@ -284,12 +311,8 @@ static void attach(struct builder *b, struct bs_ynode *node, const char *anchor)
 		if (node->kind != BS_YNODE_SCALAR) {
 			error_at(b, node->line, node->col, "%s",
 				 "mapping keys must be plain strings, not lists or mappings (write the key as text)");
+			f->pending_key = placeholder(node->line, node->col);
 			bs_ynode_unref(node);
-			/* a placeholder keeps key/value alternation intact */
-			f->pending_key = bs_xcalloc(1, sizeof(*f->pending_key));
-			f->pending_key->kind = BS_YNODE_SCALAR;
-			f->pending_key->refs = 1;
-			f->pending_key->value = bs_xstrdup("");
 			return;
 		}
 		f->pending_key = node;
@@ -308,7 +331,7 @@ static void attach(struct builder *b, struct bs_ynode *node, const char *anchor)
 		struct bs_ynode *first = NULL;
 		size_t i;
 
-		for (i = 0; i < map->n; i++)
+		for (i = 0; i < map->n && !f->pending_key->bad; i++)
 			if (strcmp(map->pairs[i].key->value, f->pending_key->value) == 0)
 				first = map->pairs[i].key;
 		if (first != NULL) {
@@ -371,7 +394,7 @@ static void close_frame(struct builder *b)
 		bs_ynode_unref(m);
 	}
 	free(f.merges);
-	attach(b, f.node, f.anchor);
+	attach(b, f.node, f.anchor, false);
 	free(f.anchor);
 }
 
@@ -398,7 +421,7 @@ static void on_scalar(struct builder *b, const yaml_event_t *ev)
 	if (strlen(n->value) != len)
 		error_at(b, n->line, n->col, "%s",
 			 "value contains a NUL character (remove the \\0 escape)");
-	attach(b, n, (const char *)ev->data.scalar.anchor);
+	attach(b, n, (const char *)ev->data.scalar.anchor, false);
 }
 
 static void on_alias(struct builder *b, const yaml_event_t *ev)
@@ -407,13 +430,16 @@ static void on_alias(struct builder *b, const yaml_event_t *ev)
 	struct bs_ynode *target = find_anchor(b, name);
 
 	if (target == NULL) {
-		error_at(b, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
+		int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
+
+		error_at(b, line, col,
 			 "alias *%s refers to no anchor defined before it (define &name first, outside the node that uses it)",
 			 name);
+		attach(b, placeholder(line, col), NULL, false);
 		return;
 	}
 	target->refs++;
-	attach(b, target, NULL);
+	attach(b, target, NULL, true);
 }
 
 static void on_event(struct builder *b, const yaml_event_t *ev)
@@ -471,8 +497,8 @@ struct bs_ynode *bs_ytree_parse(const char *data, size_t len,
 	memset(&b, 0, sizeof(b));
 	if (len > BS_RECIPE_MAX_BYTES) {
 		bs_diags_add(diags, BS_DIAG_ERROR, 1, 1, "",
-			     "file is %zu bytes; a recipe may be at most %u bytes (is this the right file?)",
-			     len, BS_RECIPE_MAX_BYTES);
+			     "more than %u bytes; a recipe may be at most that (is this the right file?)",
+			     BS_RECIPE_MAX_BYTES);
 		return NULL;
 	}
 	b.data = data;

@@ -44,6 +44,9 @@ struct bs_ynode {
 	bool plain;             /* plain style: may be null, bool or number */
 	bool interpolated;      /* interpolation already ran on value */
 	bool secret;            /* value came from a secret */
+	bool bad;               /* already reported: a placeholder for an
+				 * unusable node, or a failed ${...}; later
+				 * checks skip it rather than pile on */
 	struct bs_strv vars;    /* variables value refers to */
 	/* sequences */
 	struct bs_ynode **items;
@@ -59,9 +62,10 @@ struct bs_ynode {
 #define BS_YAML_MAX_NODES 200000
 
 /*
- * Parse one YAML document. Returns the root (NULL for an empty document or
- * on error: errors are added to diags). The caller frees with
- * bs_ynode_unref().
+ * Parse one YAML document. Returns the root, or NULL for an empty document
+ * or a fatal error (syntax, limits). Errors that leave the tree usable
+ * (duplicate keys, unknown aliases) are added to diags and parsing goes
+ * on, so the caller can report further problems. Free with bs_ynode_unref().
  */
 struct bs_ynode *bs_ytree_parse(const char *data, size_t len,
 				struct bs_diags *diags);

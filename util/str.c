@@ -179,37 +179,48 @@ void bs_secure_free_str(char *s)
 		bs_secure_free(s, strlen(s));
 }
 
+/* Optimal string alignment distance: Levenshtein plus transpositions of
+ * neighbours ("wbe" is one edit from "web"), the commonest typo. */
 size_t bs_edit_distance(const char *a, const char *b, size_t cap)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	size_t *row, i, j, result;
+	size_t *prev2, *prev, *cur, i, j, result;
 
 	if (la > 64 || lb > 64)
 		return cap + 1;
 	if ((la > lb ? la - lb : lb - la) > cap)
 		return cap + 1;
-	row = bs_xcalloc(lb + 1, sizeof(*row));
+	prev2 = bs_xcalloc(lb + 1, sizeof(*prev2));
+	prev = bs_xcalloc(lb + 1, sizeof(*prev));
+	cur = bs_xcalloc(lb + 1, sizeof(*cur));
 	for (j = 0; j <= lb; j++)
-		row[j] = j;
+		prev[j] = j;
 	for (i = 1; i <= la; i++) {
-		size_t diag = row[0];
+		size_t *tmp;
 
-		row[0] = i;
+		cur[0] = i;
 		for (j = 1; j <= lb; j++) {
-			size_t up = row[j];
 			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-			size_t best = diag + cost;
+			size_t best = prev[j - 1] + cost;
 
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
+			if (prev[j] + 1 < best)
+				best = prev[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    prev2[j - 2] + 1 < best)
+				best = prev2[j - 2] + 1;
+			cur[j] = best;
 		}
+		tmp = prev2;
+		prev2 = prev;
+		prev = cur;
+		cur = tmp;
 	}
-	result = row[lb];
-	free(row);
+	result = prev[lb];
+	free(prev2);
+	free(prev);
+	free(cur);
 	return result > cap ? cap + 1 : result;
 }
 

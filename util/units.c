@@ -23,6 +23,7 @@ static int read_number(const char **p, int64_t *out)
 	return digits > 0 ? 0 : -1;
 }
 
+/* "1m30s", "1.5s", "250ms", "2h"; a bare number is seconds. */
 int bs_parse_duration_ms(const char *s, int64_t *out_ms)
 {
 	static const struct {
@@ -35,18 +36,28 @@ int bs_parse_duration_ms(const char *s, int64_t *out_ms)
 	if (*p == '\0')
 		return -1;
 	while (*p != '\0') {
-		int64_t n, mult = 0;
+		int64_t n, frac = 0, frac_scale = 1, mult = 0, part;
 		size_t i, best = 0;
 
 		if (read_number(&p, &n) != 0)
 			return -1;
+		if (*p == '.') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				return -1;
+			while (isdigit((unsigned char)*p)) {
+				if (frac_scale < 1000000000) {
+					frac = frac * 10 + (*p - '0');
+					frac_scale *= 10;
+				}
+				p++;
+			}
+		}
 		if (*p == '\0') {
 			/* a bare number is seconds, only on its own */
-			if (p - s != (long)strlen(s))
+			if (total != 0 || p - s != (long)strlen(s) || n > INT64_MAX / 1000)
 				return -1;
-			if (total != 0 || n > INT64_MAX / 1000)
-				return -1;
-			*out_ms = n * 1000;
+			*out_ms = n * 1000 + frac * 1000 / frac_scale;
 			return 0;
 		}
 		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
@@ -60,9 +71,10 @@ int bs_parse_duration_ms(const char *s, int64_t *out_ms)
 		if (best == 0)
 			return -1;
 		p += best;
-		if (n > (INT64_MAX - total) / mult)
+		if (n > (INT64_MAX - total) / mult - 1)
 			return -1;
-		total += n * mult;
+		part = n * mult + frac * mult / frac_scale;
+		total += part;
 	}
 	*out_ms = total;
 	return 0;
