@@ -58,11 +58,22 @@ static bool name_char(char c)
 }
 
 static void expand(struct expander *x, struct bs_buf *out, bool in_braces,
-		   int depth);
+		   int depth, bool eval);
 
-/* Parse "{NAME[op operand]}" with x->p just past the '{'. */
+/* Is name unset, or (with colon) empty? */
+static bool missing(const char *value, bool colon)
+{
+	return value == NULL || (colon && value[0] == '\0');
+}
+
+/*
+ * Parse "{NAME[op operand]}" with x->p just past the '{'. As in the shell,
+ * an operand is only evaluated when it is used (${A:-${B}} with A set does
+ * not need B); an unused one is still parsed, and its variables recorded.
+ * eval is false inside an unused operand: nothing is looked up there.
+ */
 static void expand_braced(struct expander *x, struct bs_buf *out, int depth,
-			  const char *dollar)
+			  const char *dollar, bool eval)
 {
 	const char *name_begin = x->p;
 	struct bs_buf operand = BS_BUF_INIT;
@@ -88,9 +99,13 @@ static void expand_braced(struct expander *x, struct bs_buf *out, int depth,
 		colon = true;
 		x->p++;
 	}
+	value = eval ? x->getenv_fn(name, x->payload) : NULL;
 	if (*x->p == '-' || *x->p == '?' || *x->p == '+') {
+		bool used;
+
 		op = *x->p++;
-		expand(x, &operand, true, depth + 1);
+		used = op == '+' ? !missing(value, colon) : missing(value, colon);
+		expand(x, &operand, true, depth + 1, eval && used);
 	} else if (colon) {
 		fail_at(x, x->p - 1, "%s", "expected '-', '?' or '+' after ':' in ${...} (for example ${VAR:-default})");
 	}
@@ -102,7 +117,8 @@ static void expand_braced(struct expander *x, struct bs_buf *out, int depth,
 	}
 	x->p++;
 
-	value = x->getenv_fn(name, x->payload);
+	if (!eval)
+		goto out;
 	switch (op) {
 	case 0:
 		if (value == NULL) {
@@ -112,17 +128,14 @@ static void expand_braced(struct expander *x, struct bs_buf *out, int depth,
 		bs_buf_puts(out, value);
 		break;
 	case '-':
-		if (value == NULL || (colon && value[0] == '\0'))
-			bs_buf_puts(out, bs_buf_str(&operand));
-		else
-			bs_buf_puts(out, value);
+		bs_buf_puts(out, missing(value, colon) ? bs_buf_str(&operand) : value);
 		break;
 	case '+':
-		if (value != NULL && !(colon && value[0] == '\0'))
+		if (!missing(value, colon))
 			bs_buf_puts(out, bs_buf_str(&operand));
 		break;
 	case '?':
-		if (value == NULL || (colon && value[0] == '\0')) {
+		if (missing(value, colon)) {
 			char msg[400];
 
 			snprintf(msg, sizeof(msg), "%s", operand.len ? bs_buf_str(&operand) : "required");
@@ -142,7 +155,7 @@ out:
 }
 
 static void expand(struct expander *x, struct bs_buf *out, bool in_braces,
-		   int depth)
+		   int depth, bool eval)
 {
 	while (*x->p != '\0' && !x->failed) {
 		const char *dollar;
@@ -159,7 +172,7 @@ static void expand(struct expander *x, struct bs_buf *out, bool in_braces,
 			x->p++;
 		} else if (*x->p == '{') {
 			x->p++;
-			expand_braced(x, out, depth, dollar);
+			expand_braced(x, out, depth, dollar, eval);
 		} else if (name_start(*x->p)) {
 			const char *begin = x->p;
 			const char *value;
@@ -170,7 +183,7 @@ static void expand(struct expander *x, struct bs_buf *out, bool in_braces,
 			name = bs_xstrndup(begin, (size_t)(x->p - begin));
 			if (x->vars != NULL)
 				bs_strv_add_unique(x->vars, name);
-			value = x->getenv_fn(name, x->payload);
+			value = eval ? x->getenv_fn(name, x->payload) : "";
 			if (value == NULL)
 				fail_at(x, dollar, "environment variable %s is not set (export it, or give a default with ${VAR:-value})", name);
 			else
@@ -196,7 +209,7 @@ int bs_interp_expand(char **out, const char *text, bs_getenv_fn getenv_fn,
 	x.vars = vars;
 	x.error = error;
 	*out = NULL;
-	expand(&x, &buf, false, 0);
+	expand(&x, &buf, false, 0, true);
 	if (x.failed) {
 		bs_buf_wipe_free(&buf);
 		return -1;

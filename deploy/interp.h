@@ -9,7 +9,8 @@
  *                      (${VAR?m}: only when unset)
  *   ${VAR:+other}      other when VAR is set and non-empty (${VAR+o}: set)
  *
- * Defaults, messages and alternatives may themselves contain ${...}.
+ * Defaults, messages and alternatives may themselves contain ${...}, and
+ * are evaluated only when used, as in the shell.
  * Unlike Compose, an unset variable without a default is an error, not an
  * empty string: a typo in a variable name must not deploy an empty password.
  *

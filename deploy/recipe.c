@@ -159,12 +159,29 @@ static void find_secret_fields(struct bs_ynode *root, struct bs_strv *vars)
 
 		if (s == NULL)
 			continue;
-		if (s->kind == BS_YNODE_MAP)
-			for (j = 0; j < s->n; j++)
-				mark_secret_node(s->pairs[j].value, vars);
-		else if (s->kind == BS_YNODE_SEQ)
-			for (j = 0; j < s->n; j++)
-				mark_secret_node(s->items[j], vars);
+		if (s->kind == BS_YNODE_MAP) {
+			for (j = 0; j < s->n; j++) {
+				/* "KEY:" with no value takes KEY from the environment */
+				if (bs_ynode_is_null(s->pairs[j].value))
+					bs_strv_add_unique(vars, s->pairs[j].key->value);
+				else
+					mark_secret_node(s->pairs[j].value, vars);
+			}
+		} else if (s->kind == BS_YNODE_SEQ) {
+			for (j = 0; j < s->n; j++) {
+				struct bs_ynode *item = s->items[j];
+				size_t k;
+
+				if (item->kind != BS_YNODE_SCALAR)
+					continue;
+				/* "- KEY" names a variable; "- KEY=value" holds one:
+				 * the item's text is not itself the secret */
+				if (strchr(item->value, '=') == NULL)
+					bs_strv_add_unique(vars, item->value);
+				for (k = 0; k < item->vars.n; k++)
+					bs_strv_add_unique(vars, item->vars.v[k]);
+			}
+		}
 	}
 }
 

@@ -13,9 +13,11 @@ static int read_number(const char **p, int64_t *out)
 	int digits = 0;
 
 	while (isdigit((unsigned char)**p)) {
-		if (v > (INT64_MAX - 9) / 10)
+		int digit = **p - '0';
+
+		if (v > (INT64_MAX - digit) / 10)
 			return -1;
-		v = v * 10 + (**p - '0');
+		v = v * 10 + digit;
 		(*p)++;
 		digits++;
 	}

@@ -1,0 +1,294 @@
+/*
+ * Unit tests for util/log.c: the sink-based logger (levels, formatting) and
+ * secret masking, which every line passes through before any sink sees it.
+ *
+ * The logger is process-global; each test starts from a clean state (no
+ * sink, level info, no secrets) set by the group's per-test setup.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+struct captured {
+	struct bs_strv lines;
+	enum bs_log_level levels[32];
+	int n_calls;
+	void *payload_seen;
+};
+
+static void capture_sink(enum bs_log_level level, const char *line, void *payload)
+{
+	struct captured *c = payload;
+
+	if (c->n_calls < 32)
+		c->levels[c->n_calls] = level;
+	c->n_calls++;
+	c->payload_seen = payload;
+	bs_strv_push(&c->lines, line);
+}
+
+static int reset_logger(void **state)
+{
+	(void)state;
+	bs_log_set_sink(NULL, NULL);
+	bs_log_set_level(BS_LOG_INFO);
+	bs_secret_clear();
+	return 0;
+}
+
+static char *masked(const char *text)
+{
+	struct bs_buf out = BS_BUF_INIT;
+
+	bs_secret_mask(&out, text);
+	return bs_buf_detach(&out);
+}
+
+static void test_no_sink_drops(void **state)
+{
+	(void)state;
+	assert_false(bs_log_enabled(BS_LOG_ERROR));
+	bs_log(BS_LOG_ERROR, "dropped %d", 1); /* no crash, nothing to see */
+}
+
+static void test_sink_receives_formatted(void **state)
+{
+	struct captured c;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	bs_log_set_sink(capture_sink, &c);
+	bs_log(BS_LOG_INFO, "node %s: ssh %s:%d", "web-2", "203.0.113.7", 22);
+	bs_log(BS_LOG_ERROR, "%s", "");
+	assert_int_equal(c.n_calls, 2);
+	assert_string_equal(c.lines.v[0], "node web-2: ssh 203.0.113.7:22");
+	assert_string_equal(c.lines.v[1], "");
+	assert_int_equal(c.levels[0], BS_LOG_INFO);
+	assert_int_equal(c.levels[1], BS_LOG_ERROR);
+	assert_ptr_equal(c.payload_seen, &c);
+	bs_strv_free(&c.lines);
+}
+
+static void test_level_filter(void **state)
+{
+	struct captured c;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	bs_log_set_sink(capture_sink, &c);
+	assert_int_equal(bs_log_get_level(), BS_LOG_INFO);
+	assert_true(bs_log_enabled(BS_LOG_ERROR));
+	assert_true(bs_log_enabled(BS_LOG_WARN));
+	assert_true(bs_log_enabled(BS_LOG_INFO));
+	assert_false(bs_log_enabled(BS_LOG_DEBUG));
+	bs_log(BS_LOG_DEBUG, "debug");
+	bs_log(BS_LOG_TRACE, "trace");
+	bs_log(BS_LOG_WARN, "warn");
+	assert_int_equal(c.n_calls, 1);
+	assert_string_equal(c.lines.v[0], "warn");
+
+	bs_log_set_level(BS_LOG_ERROR);
+	bs_log(BS_LOG_WARN, "hidden");
+	bs_log(BS_LOG_ERROR, "shown");
+	assert_int_equal(c.n_calls, 2);
+	assert_string_equal(c.lines.v[1], "shown");
+
+	bs_log_set_level(BS_LOG_TRACE);
+	bs_log(BS_LOG_TRACE, "trace %d", 2);
+	assert_int_equal(c.n_calls, 3);
+	assert_string_equal(c.lines.v[2], "trace 2");
+	assert_int_equal(c.levels[2], BS_LOG_TRACE);
+
+	bs_log_set_sink(NULL, NULL);
+	bs_log(BS_LOG_ERROR, "after removal");
+	assert_int_equal(c.n_calls, 3);
+	bs_strv_free(&c.lines);
+}
+
+static void test_level_clamped(void **state)
+{
+	(void)state;
+	bs_log_set_level((enum bs_log_level)99);
+	assert_int_equal(bs_log_get_level(), BS_LOG_TRACE);
+	bs_log_set_level((enum bs_log_level) - 3);
+	assert_int_equal(bs_log_get_level(), BS_LOG_ERROR);
+}
+
+static void test_level_names(void **state)
+{
+	(void)state;
+	assert_string_equal(bs_log_level_name(BS_LOG_ERROR), "error");
+	assert_string_equal(bs_log_level_name(BS_LOG_WARN), "warning");
+	assert_string_equal(bs_log_level_name(BS_LOG_INFO), "info");
+	assert_string_equal(bs_log_level_name(BS_LOG_DEBUG), "debug");
+	assert_string_equal(bs_log_level_name(BS_LOG_TRACE), "trace");
+	assert_non_null(bs_log_level_name((enum bs_log_level)42));
+}
+
+static void test_sink_gets_masked_lines(void **state)
+{
+	struct captured c;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	bs_secret_add("hunter2");
+	bs_log_set_sink(capture_sink, &c);
+	bs_log(BS_LOG_INFO, "login deploy:%s at %s", "hunter2", "registry.example.com");
+	/* a secret that arrives split over format arguments is still caught */
+	bs_log(BS_LOG_WARN, "echo: %s%s!", "hun", "ter2");
+	bs_log(BS_LOG_INFO, "hunter2hunter2");
+	assert_int_equal(c.n_calls, 3);
+	assert_string_equal(c.lines.v[0], "login deploy:*** at registry.example.com");
+	assert_string_equal(c.lines.v[1], "echo: ***!");
+	assert_string_equal(c.lines.v[2], "******");
+	bs_strv_free(&c.lines);
+}
+
+static void test_mask_longest_first(void **state)
+{
+	char *s;
+
+	(void)state;
+	/* registered short one first: the longer one must still win */
+	bs_secret_add("abc");
+	bs_secret_add("abcdef");
+	s = masked("x abcdef y abc z abcde");
+	assert_string_equal(s, "x *** y *** z ***de");
+	free(s);
+	bs_secret_clear();
+	bs_secret_add("abcdef");
+	bs_secret_add("abc");
+	s = masked("abcdefabc");
+	assert_string_equal(s, "******");
+	free(s);
+}
+
+static void test_mask_overlap_and_edges(void **state)
+{
+	char *s;
+
+	(void)state;
+	bs_secret_add("aa");
+	s = masked("aaa");
+	assert_string_equal(s, "***a");
+	free(s);
+	s = masked("");
+	assert_string_equal(s, "");
+	free(s);
+	s = masked("b");
+	assert_string_equal(s, "b");
+	free(s);
+}
+
+static void test_mask_appends(void **state)
+{
+	struct bs_buf out = BS_BUF_INIT;
+
+	(void)state;
+	bs_secret_add("pw");
+	bs_buf_puts(&out, "prefix ");
+	bs_secret_mask(&out, "pw and pw");
+	assert_string_equal(bs_buf_str(&out), "prefix *** and ***");
+	bs_buf_free(&out);
+	/* masking empty text into an empty buffer still gives a C string */
+	bs_secret_mask(&out, "");
+	assert_non_null(out.data);
+	assert_string_equal(out.data, "");
+	bs_buf_free(&out);
+}
+
+static void test_secret_empty_and_duplicates(void **state)
+{
+	char *s;
+
+	(void)state;
+	bs_secret_add("");
+	bs_secret_add(NULL);
+	s = masked("nothing to hide");
+	assert_string_equal(s, "nothing to hide");
+	free(s);
+	bs_secret_add("hide");
+	bs_secret_add("hide");
+	s = masked("nothing to hide");
+	assert_string_equal(s, "nothing to ***");
+	free(s);
+}
+
+static void test_secret_clear(void **state)
+{
+	char *s;
+
+	(void)state;
+	bs_secret_add("token-123");
+	s = masked("token-123");
+	assert_string_equal(s, "***");
+	free(s);
+	bs_secret_clear();
+	s = masked("token-123");
+	assert_string_equal(s, "token-123");
+	free(s);
+	bs_secret_clear(); /* twice is fine */
+}
+
+static void test_secret_copied(void **state)
+{
+	char value[] = "mutable-secret";
+	char *s;
+
+	(void)state;
+	bs_secret_add(value);
+	memset(value, 'x', sizeof(value) - 1);
+	s = masked("a mutable-secret b");
+	assert_string_equal(s, "a *** b");
+	free(s);
+}
+
+static void test_long_line(void **state)
+{
+	struct captured c;
+	char big[5000];
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	bs_secret_add("yyyy");
+	bs_log_set_sink(capture_sink, &c);
+	bs_log(BS_LOG_INFO, "%s", big);
+	assert_int_equal(c.n_calls, 1);
+	/* 4999 y: 1249 masks and 3 left over */
+	assert_int_equal(strlen(c.lines.v[0]), 1249 * 3 + 3);
+	assert_true(bs_str_ends_with(c.lines.v[0], "***yyy"));
+	bs_strv_free(&c.lines);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_no_sink_drops, reset_logger, reset_logger),
+		cmocka_unit_test_setup_teardown(test_sink_receives_formatted, reset_logger,
+						reset_logger),
+		cmocka_unit_test_setup_teardown(test_level_filter, reset_logger, reset_logger),
+		cmocka_unit_test_setup_teardown(test_level_clamped, reset_logger, reset_logger),
+		cmocka_unit_test_setup_teardown(test_level_names, reset_logger, reset_logger),
+		cmocka_unit_test_setup_teardown(test_sink_gets_masked_lines, reset_logger,
+						reset_logger),
+		cmocka_unit_test_setup_teardown(test_mask_longest_first, reset_logger,
+						reset_logger),
+		cmocka_unit_test_setup_teardown(test_mask_overlap_and_edges, reset_logger,
+						reset_logger),
+		cmocka_unit_test_setup_teardown(test_mask_appends, reset_logger, reset_logger),
+		cmocka_unit_test_setup_teardown(test_secret_empty_and_duplicates, reset_logger,
+						reset_logger),
+		cmocka_unit_test_setup_teardown(test_secret_clear, reset_logger, reset_logger),
+		cmocka_unit_test_setup_teardown(test_secret_copied, reset_logger, reset_logger),
+		cmocka_unit_test_setup_teardown(test_long_line, reset_logger, reset_logger),
+	};
+
+	return cmocka_run_group_tests_name("util/log", tests, NULL, NULL);
+}
