@@ -442,7 +442,13 @@ static int docker_container_inspect(struct bs_cdriver *d, const char *name,
 	out->exit_code = (int)json_num(state, "ExitCode");
 	json_labels(cJSON_GetObjectItemCaseSensitive(config, "Labels"), &out->labels);
 	ports = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "NetworkSettings"), "Ports");
-	out->ports = bs_xcalloc(16, sizeof(*out->ports));
+	{
+		size_t total = 0;
+
+		cJSON_ArrayForEach(port, ports)
+			total += (size_t)cJSON_GetArraySize(port);
+		out->ports = bs_xcalloc(total + 1, sizeof(*out->ports));
+	}
 	cJSON_ArrayForEach(port, ports) {
 		const cJSON *b;
 		int cport = atoi(port->string ? port->string : "0");
@@ -451,12 +457,8 @@ static int docker_container_inspect(struct bs_cdriver *d, const char *name,
 		cJSON_ArrayForEach(b, port) {
 			const char *ip = json_str(b, "HostIp");
 			const char *hp = json_str(b, "HostPort");
-			struct bs_cport_binding *pb;
+			struct bs_cport_binding *pb = &out->ports[out->n_ports++];
 
-			if (out->n_ports % 16 == 0 && out->n_ports > 0)
-				out->ports = bs_xrealloc(out->ports, (out->n_ports + 16) * sizeof(*out->ports));
-			pb = &out->ports[out->n_ports++];
-			memset(pb, 0, sizeof(*pb));
 			pb->host_ip = ip && ip[0] ? bs_xstrdup(ip) : NULL;
 			pb->host_port = hp ? atoi(hp) : 0;
 			pb->container_port = cport;
