@@ -27,18 +27,23 @@ void bs_diags_free(struct bs_diags *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static char *mask_text(const struct bs_diags *d, const char *text)
+/*
+ * The message as stored: secrets replaced by ***, and control characters
+ * (a newline or an escape sequence quoted from a recipe value) written as
+ * \n or \xHH, so that a diagnostic is always one line of plain text that
+ * cannot drive the terminal.
+ */
+static char *clean_text(const struct bs_diags *d, const char *text)
 {
 	struct bs_buf out = BS_BUF_INIT;
 	const char *p = text;
 	size_t i;
 
-	if (d->mask == NULL || d->mask->n == 0)
-		return bs_xstrdup(text);
 	while (*p != '\0') {
+		unsigned char c = (unsigned char)*p;
 		size_t best = 0;
 
-		for (i = 0; i < d->mask->n; i++) {
+		for (i = 0; d->mask != NULL && i < d->mask->n; i++) {
 			size_t len = strlen(d->mask->v[i]);
 
 			if (len > best && strncmp(p, d->mask->v[i], len) == 0)
@@ -47,10 +52,21 @@ static char *mask_text(const struct bs_diags *d, const char *text)
 		if (best > 0) {
 			bs_buf_puts(&out, "***");
 			p += best;
+		} else if (c == '\n') {
+			bs_buf_puts(&out, "\\n");
+			p++;
+		} else if (c == '\t') {
+			bs_buf_puts(&out, "\\t");
+			p++;
+		} else if (c < 0x20 || c == 0x7f) {
+			bs_buf_printf(&out, "\\x%02x", c);
+			p++;
 		} else {
 			bs_buf_putc(&out, *p++);
 		}
 	}
+	if (out.data == NULL)
+		bs_buf_puts(&out, "");
 	return bs_buf_detach(&out);
 }
 
@@ -83,8 +99,8 @@ void bs_diags_add(struct bs_diags *d, enum bs_diag_severity severity,
 	diag->severity = severity;
 	diag->line = line;
 	diag->col = col;
-	diag->path = bs_xstrdup(path ? path : "");
-	diag->message = mask_text(d, raw);
+	diag->path = clean_text(d, path ? path : "");
+	diag->message = clean_text(d, raw);
 	bs_secure_free_str(raw);
 }
 
