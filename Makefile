@@ -112,14 +112,14 @@ $(FUZZ_BIN): tests/fuzz/recipe_fuzz.c $(LIB_SRC) $(HEADERS)
 fuzz: $(FUZZ_BIN)
 	bash tests/fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SECONDS)
 
-check: test e2e integration asan valgrind fuzz
+check: format-check test e2e integration asan valgrind fuzz
 	@echo "make check: all suites passed"
 
 format:
-	clang-format -i $(CLI_SRC) $(LIB_SRC) $(TEST_SRC) $(HEADERS) tests/fuzz/*.c
+	clang-format -i $(CLI_SRC) $(LIB_SRC) $(TEST_SRC) $(INTEG_SRC) $(HEADERS) tests/fuzz/*.c
 
 format-check:
-	clang-format --dry-run --Werror $(CLI_SRC) $(LIB_SRC) $(TEST_SRC) $(HEADERS) tests/fuzz/*.c
+	clang-format --dry-run --Werror $(CLI_SRC) $(LIB_SRC) $(TEST_SRC) $(INTEG_SRC) $(HEADERS) tests/fuzz/*.c
 
 install: bootstrap
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/bootstrap/recipes

@@ -16,14 +16,14 @@
 /* Exit codes: documented in README.md; scripts depend on them. */
 enum bs_exit {
 	BS_EXIT_OK = 0,
-	BS_EXIT_FAILURE = 1,      /* the run failed (a node, an API, SSH...) */
-	BS_EXIT_CHANGES = 2,      /* plan --detailed-exitcode: changes pending */
-	BS_EXIT_USAGE = 64,       /* bad command line */
-	BS_EXIT_INVALID = 65,     /* the recipe is invalid */
-	BS_EXIT_NOINPUT = 66,     /* the recipe file cannot be read */
-	BS_EXIT_UNAVAILABLE = 69, /* the verb is not in this version yet */
-	BS_EXIT_LOCKED = 75,      /* another run holds the lock */
-	BS_EXIT_INTERRUPTED = 130,/* stopped by Ctrl-C / SIGTERM */
+	BS_EXIT_FAILURE = 1,	   /* the run failed (a node, an API, SSH...) */
+	BS_EXIT_CHANGES = 2,	   /* plan --detailed-exitcode: changes pending */
+	BS_EXIT_USAGE = 64,	   /* bad command line */
+	BS_EXIT_INVALID = 65,	   /* the recipe is invalid */
+	BS_EXIT_NOINPUT = 66,	   /* the recipe file cannot be read */
+	BS_EXIT_UNAVAILABLE = 69,  /* the verb is not in this version yet */
+	BS_EXIT_LOCKED = 75,	   /* another run holds the lock */
+	BS_EXIT_INTERRUPTED = 130, /* stopped by Ctrl-C / SIGTERM */
 };
 
 enum bs_verb {
@@ -47,31 +47,31 @@ enum bs_verb {
 struct bs_cli {
 	enum bs_verb verb;
 	bool verb_given;
-	char **args;         /* positional arguments after the verb */
+	char **args; /* positional arguments after the verb */
 	int n_args;
 	bool json;
 	bool detailed_exitcode;
 	int parallel;
 	long long timeout_ms;
-	int verbosity;       /* 0 normal, <0 quiet, >0 verbose */
-	const char *host;    /* -H */
-	const char *recipe;  /* -r */
-	const char *node;    /* --node */
+	int verbosity;	    /* 0 normal, <0 quiet, >0 verbose */
+	const char *host;   /* -H */
+	const char *recipe; /* -r */
+	const char *node;   /* --node */
 	bool follow;
-	long long tail;      /* -1: all */
+	long long tail; /* -1: all */
 	bool timestamps;
-	bool volumes;        /* destroy --volumes */
+	bool volumes; /* destroy --volumes */
 	long long lock_wait_s;
-	bool color;          /* stderr is a TTY and NO_COLOR is unset */
+	bool color; /* stderr is a TTY and NO_COLOR is unset */
 	bool help;
-	bool tls_skip_verify;/* --tls-skip-verify: only when asked by name */
+	bool tls_skip_verify; /* --tls-skip-verify: only when asked by name */
 	/* create */
 	struct bs_strv env_args;  /* -e K=V */
 	struct bs_strv port_args; /* -p [IP:]HOST:CONTAINER */
-	const char *restart;      /* default unless-stopped */
+	const char *restart;	  /* default unless-stopped */
 	long long memory_bytes;
 	long long nano_cpus;
-	long long pids_limit;     /* default 512; -1: none */
+	long long pids_limit; /* default 512; -1: none */
 	const char *user;
 	bool read_only;
 };

@@ -45,8 +45,7 @@ static int exit_for_error(int rc)
 	return BS_EXIT_FAILURE;
 }
 
-static int open_engine(const struct bs_cli *cli, struct bs_endpoint *ep,
-		       struct bs_cdriver **d)
+static int open_engine(const struct bs_cli *cli, struct bs_endpoint *ep, struct bs_cdriver **d)
 {
 	struct bs_cdriver_opts opts = BS_CDRIVER_OPTS_INIT;
 	struct bs_err err = BS_ERR_INIT;
@@ -153,7 +152,8 @@ static int cmd_list(const struct bs_cli *cli, struct bs_cdriver *d)
 
 			format_ports(&list.v[i], &ports);
 			printf("%-24s %-28s %-10s %-24s %s\n", list.v[i].name ? list.v[i].name : "",
-			       list.v[i].image ? list.v[i].image : "", bs_cstate_name(list.v[i].state),
+			       list.v[i].image ? list.v[i].image : "",
+			       bs_cstate_name(list.v[i].state),
 			       list.v[i].status ? list.v[i].status : "", bs_buf_str(&ports));
 			bs_buf_free(&ports);
 		}
@@ -184,7 +184,8 @@ static int cmd_images(const struct bs_cli *cli, struct bs_cdriver *d)
 			for (size_t j = 0; j < list.v[i].tags.n; j++)
 				cJSON_AddItemToArray(tags, cJSON_CreateString(list.v[i].tags.v[j]));
 			for (size_t j = 0; j < list.v[i].digests.n; j++)
-				cJSON_AddItemToArray(digests, cJSON_CreateString(list.v[i].digests.v[j]));
+				cJSON_AddItemToArray(digests,
+						     cJSON_CreateString(list.v[i].digests.v[j]));
 			cJSON_AddNumberToObject(o, "size", (double)list.v[i].size);
 			cJSON_AddNumberToObject(o, "created", (double)list.v[i].created);
 			cJSON_AddItemToArray(arr, o);
@@ -294,7 +295,8 @@ static int cmd_build(const struct bs_cli *cli, struct bs_cdriver *d)
 	int rc;
 
 	if (cli->n_args != 2) {
-		bs_cli_error("build takes NAME GIT_URL, like: bootstrap build shop/app:1.4 https://git.example.com/shop/app.git#main (see bootstrap build --help)");
+		bs_cli_error(
+			"build takes NAME GIT_URL, like: bootstrap build shop/app:1.4 https://git.example.com/shop/app.git#main (see bootstrap build --help)");
 		return BS_EXIT_USAGE;
 	}
 	memset(&opts, 0, sizeof(opts));
@@ -320,7 +322,8 @@ static int parse_env_args(const struct bs_cli *cli, struct bs_kvlist *env)
 		char *key;
 
 		if (eq == arg) {
-			bs_cli_error("-e %s: the variable name is empty (write -e NAME=VALUE)", arg);
+			bs_cli_error("-e %s: the variable name is empty (write -e NAME=VALUE)",
+				     arg);
 			return BS_EXIT_USAGE;
 		}
 		key = bs_xstrndup(arg, eq ? (size_t)(eq - arg) : strlen(arg));
@@ -329,7 +332,8 @@ static int parse_env_args(const struct bs_cli *cli, struct bs_kvlist *env)
 		} else if (getenv(key) != NULL) {
 			bs_kvlist_push(env, key, getenv(key), false);
 		} else {
-			bs_cli_error("-e %s: no value, and %s is not set here (write -e %s=VALUE)", arg, key, key);
+			bs_cli_error("-e %s: no value, and %s is not set here (write -e %s=VALUE)",
+				     arg, key, key);
 			free(key);
 			return BS_EXIT_USAGE;
 		}
@@ -347,8 +351,9 @@ static int parse_port_args(const struct bs_cli *cli, struct bs_cport_binding **o
 		const char *problem = bs_port_parse(cli->port_args.v[i], &p);
 
 		if (problem != NULL) {
-			bs_cli_error("-p %s: %s (write [IP:]HOST:CONTAINER[/tcp|udp], like -p 127.0.0.1:8080:80)",
-				     cli->port_args.v[i], problem);
+			bs_cli_error(
+				"-p %s: %s (write [IP:]HOST:CONTAINER[/tcp|udp], like -p 127.0.0.1:8080:80)",
+				cli->port_args.v[i], problem);
 			free(p.host_ip);
 			return BS_EXIT_USAGE;
 		}
@@ -358,7 +363,9 @@ static int parse_port_args(const struct bs_cli *cli, struct bs_cport_binding **o
 			return BS_EXIT_USAGE;
 		}
 		if (p.container_end != p.container_start)
-			*out = bs_xrealloc(*out, (*n + (size_t)(p.container_end - p.container_start) + 8) * sizeof(**out));
+			*out = bs_xrealloc(
+				*out, (*n + (size_t)(p.container_end - p.container_start) + 8) *
+					      sizeof(**out));
 		for (int k = 0; k <= p.container_end - p.container_start; k++) {
 			struct bs_cport_binding *b = &(*out)[(*n)++];
 
@@ -380,8 +387,8 @@ static int parse_port_args(const struct bs_cli *cli, struct bs_cport_binding **o
  */
 static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 {
-	static const char *const restart_names[] = {"no", "always", "on-failure",
-						    "unless-stopped", NULL};
+	static const char *const restart_names[] = {"no", "always", "on-failure", "unless-stopped",
+						    NULL};
 	struct bs_kvlist env = BS_KVLIST_INIT, labels = BS_KVLIST_INIT;
 	struct bs_cport_binding *ports = NULL;
 	struct bs_cspec spec;
@@ -392,13 +399,15 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 	bool known = false;
 
 	if (cli->n_args < 2) {
-		bs_cli_error("create takes IMAGE NAME [COMMAND...], like: bootstrap create nginx:1.25 web -p 127.0.0.1:8080:80 (see bootstrap create --help)");
+		bs_cli_error(
+			"create takes IMAGE NAME [COMMAND...], like: bootstrap create nginx:1.25 web -p 127.0.0.1:8080:80 (see bootstrap create --help)");
 		return BS_EXIT_USAGE;
 	}
 	for (i = 0; restart_names[i] != NULL; i++)
 		known = known || strcmp(cli->restart, restart_names[i]) == 0;
 	if (!known && !bs_str_starts_with(cli->restart, "on-failure:")) {
-		bs_cli_error("--restart %s: use no, always, on-failure[:N] or unless-stopped", cli->restart);
+		bs_cli_error("--restart %s: use no, always, on-failure[:N] or unless-stopped",
+			     cli->restart);
 		return BS_EXIT_USAGE;
 	}
 	code = parse_env_args(cli, &env);
@@ -416,7 +425,8 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 	spec.labels = &labels;
 	spec.ports = ports;
 	spec.n_ports = n_ports;
-	spec.restart = bs_str_starts_with(cli->restart, "on-failure:") ? "on-failure" : cli->restart;
+	spec.restart =
+		bs_str_starts_with(cli->restart, "on-failure:") ? "on-failure" : cli->restart;
 	if (bs_str_starts_with(cli->restart, "on-failure:"))
 		spec.restart_max_retries = atoi(cli->restart + 11);
 	spec.no_new_privileges = true;
@@ -602,7 +612,8 @@ int bs_cli_container(const struct bs_cli *cli)
 	default: code = cmd_container_op(cli, d); break;
 	}
 	if (cli->verbosity > 0)
-		bs_log(BS_LOG_DEBUG, "%lu API requests to %s", bs_docker_request_count(d), d->display);
+		bs_log(BS_LOG_DEBUG, "%lu API requests to %s", bs_docker_request_count(d),
+		       d->display);
 	d->ops->free(d);
 	bs_endpoint_free(&ep);
 	return code;

@@ -20,69 +20,78 @@ struct verb_doc {
 };
 
 static const struct verb_doc verbs[BS_VERB_COUNT_] = {
-	[BS_VERB_APPLY] = {"apply", "bootstrap [apply] [options] RECIPE",
-		"Converge: create or find the recipe's nodes, install Docker on them and\n"
-		"run its containers. A re-run with nothing changed only looks.\n"
-		"Not in this version yet: the recipe is checked, then the verb stops.\n"},
+	[BS_VERB_APPLY] =
+		{"apply", "bootstrap [apply] [options] RECIPE",
+		 "Converge: create or find the recipe's nodes, install Docker on them and\n"
+		 "run its containers. A re-run with nothing changed only looks.\n"
+		 "Not in this version yet: the recipe is checked, then the verb stops.\n"},
 	[BS_VERB_PLAN] = {"plan", "bootstrap plan [--detailed-exitcode] [options] RECIPE",
-		"Show every action apply would take, with its reason.\n"
-		"  --detailed-exitcode   exit 0: no changes, 2: changes, 1: error\n"
-		"Not in this version yet: the recipe is checked, then the verb stops.\n"},
-	[BS_VERB_DESTROY] = {"destroy", "bootstrap destroy [--volumes] [options] RECIPE",
-		"Remove the recipe's containers and networks (volumes only with\n"
-		"--volumes), then the nodes the provider created.\n"
-		"Not in this version yet: the recipe is checked, then the verb stops.\n"},
-	[BS_VERB_STATUS] = {"status", "bootstrap status [options] RECIPE",
-		"Show nodes, engine versions, containers, health and drift.\n"
-		"Not in this version yet: the recipe is checked, then the verb stops.\n"},
-	[BS_VERB_VALIDATE] = {"validate", "bootstrap validate [--json] RECIPE...",
-		"Parse and check recipes without touching any host. Every problem is\n"
-		"reported as FILE:LINE:COLUMN: key.path: what is wrong (how to fix it).\n"
-		"  --json   print one JSON object per recipe: the normalised model\n"
-		"           (defaults filled in, secrets as ***) and its diagnostics\n"
-		"Exit: 0 valid, 65 invalid, 66 unreadable.\n"},
-	[BS_VERB_BUILD] = {"build", "bootstrap [-H URL | -r RECIPE --node N] build NAME GIT_URL",
-		"Build image NAME on the engine from a git repository with a Dockerfile;\n"
-		"the engine clones it (GIT_URL#ref:subdir as docker does). The build\n"
-		"output streams as it comes; a failing step fails the command.\n"},
-	[BS_VERB_CREATE] = {"create", "bootstrap [-H URL] create IMAGE NAME [-e K=V]... [-p PORTS]... [-- COMMAND...]",
-		"Create a container and start it (the image is pulled when missing).\n"
-		"Secure defaults: no-new-privileges, at most 512 processes, logs rotated\n"
-		"at 10m x 3 files, restart unless-stopped, never privileged, no host\n"
-		"namespaces, no port published unless -p says so.\n"
-		"  -e, --env K=V         environment variable (-e K takes K from here)\n"
-		"  -p, --publish PORTS   [IP:]HOST:CONTAINER[/tcp|udp]; use 127.0.0.1:\n"
-		"                        to keep a port on the host's loopback\n"
-		"  --restart POLICY      no, always, on-failure[:N], unless-stopped\n"
-		"  --memory SIZE         memory limit (like 512m)\n"
-		"  --cpus N              CPU limit (like 0.5)\n"
-		"  --pids-limit N        process limit (default 512, -1: none)\n"
-		"  --user USER[:GROUP]   run as this user\n"
-		"  --read-only           read-only root filesystem\n"
-		"Domain reservation arrives with the reverse proxy; create does not claim one.\n"},
+			  "Show every action apply would take, with its reason.\n"
+			  "  --detailed-exitcode   exit 0: no changes, 2: changes, 1: error\n"
+			  "Not in this version yet: the recipe is checked, then the verb stops.\n"},
+	[BS_VERB_DESTROY] =
+		{"destroy", "bootstrap destroy [--volumes] [options] RECIPE",
+		 "Remove the recipe's containers and networks (volumes only with\n"
+		 "--volumes), then the nodes the provider created.\n"
+		 "Not in this version yet: the recipe is checked, then the verb stops.\n"},
+	[BS_VERB_STATUS] =
+		{"status", "bootstrap status [options] RECIPE",
+		 "Show nodes, engine versions, containers, health and drift.\n"
+		 "Not in this version yet: the recipe is checked, then the verb stops.\n"},
+	[BS_VERB_VALIDATE] =
+		{"validate", "bootstrap validate [--json] RECIPE...",
+		 "Parse and check recipes without touching any host. Every problem is\n"
+		 "reported as FILE:LINE:COLUMN: key.path: what is wrong (how to fix it).\n"
+		 "  --json   print one JSON object per recipe: the normalised model\n"
+		 "           (defaults filled in, secrets as ***) and its diagnostics\n"
+		 "Exit: 0 valid, 65 invalid, 66 unreadable.\n"},
+	[BS_VERB_BUILD] =
+		{"build", "bootstrap [-H URL | -r RECIPE --node N] build NAME GIT_URL",
+		 "Build image NAME on the engine from a git repository with a Dockerfile;\n"
+		 "the engine clones it (GIT_URL#ref:subdir as docker does). The build\n"
+		 "output streams as it comes; a failing step fails the command.\n"},
+	[BS_VERB_CREATE] =
+		{"create",
+		 "bootstrap [-H URL] create IMAGE NAME [-e K=V]... [-p PORTS]... [-- COMMAND...]",
+		 "Create a container and start it (the image is pulled when missing).\n"
+		 "Secure defaults: no-new-privileges, at most 512 processes, logs rotated\n"
+		 "at 10m x 3 files, restart unless-stopped, never privileged, no host\n"
+		 "namespaces, no port published unless -p says so.\n"
+		 "  -e, --env K=V         environment variable (-e K takes K from here)\n"
+		 "  -p, --publish PORTS   [IP:]HOST:CONTAINER[/tcp|udp]; use 127.0.0.1:\n"
+		 "                        to keep a port on the host's loopback\n"
+		 "  --restart POLICY      no, always, on-failure[:N], unless-stopped\n"
+		 "  --memory SIZE         memory limit (like 512m)\n"
+		 "  --cpus N              CPU limit (like 0.5)\n"
+		 "  --pids-limit N        process limit (default 512, -1: none)\n"
+		 "  --user USER[:GROUP]   run as this user\n"
+		 "  --read-only           read-only root filesystem\n"
+		 "Domain reservation arrives with the reverse proxy; create does not claim one.\n"},
 	[BS_VERB_LIST] = {"list", "bootstrap [-H URL] list [--json]",
-		"List containers, running or not.\n"},
-	[BS_VERB_IMAGES] = {"images", "bootstrap [-H URL] images [--json]",
-		"List images.\n"},
+			  "List containers, running or not.\n"},
+	[BS_VERB_IMAGES] = {"images", "bootstrap [-H URL] images [--json]", "List images.\n"},
 	[BS_VERB_PULL] = {"pull", "bootstrap [-H URL] pull IMAGE",
-		"Pull an image; a tag is always sent (latest when none is given).\n"
-		"Credentials come from the docker CLI's config.json ($DOCKER_CONFIG or\n"
-		"~/.docker); a refused password is an error, never an anonymous pull.\n"},
-	[BS_VERB_REMOVE] = {"remove", "bootstrap [-H URL] remove NAME",
-		"Stop a container (10 s grace), then remove it and its anonymous volumes.\n"},
-	[BS_VERB_CONTAINER_OP] = {"NAME/OP", "bootstrap [-H URL] NAME/inspect|logs|diff|top|start|stop|restart",
-		"Act on one container, e.g. bootstrap web/restart.\n"
-		"  inspect               the engine's full description (JSON)\n"
-		"  logs                  stdout and stderr, each to its own stream\n"
-		"    --follow            keep reading until Ctrl-C\n"
-		"    --tail N            only the last N lines\n"
-		"    --timestamps        prefix each line with its time\n"
-		"  diff                  files changed in the container (A/C/D)\n"
-		"  top                   its processes\n"
-		"  start, stop, restart  already in that state is not an error\n"},
-	[BS_VERB_HELP] = {"help", "bootstrap help [VERB]", "Show help for bootstrap or one verb.\n"},
+			  "Pull an image; a tag is always sent (latest when none is given).\n"
+			  "Credentials come from the docker CLI's config.json ($DOCKER_CONFIG or\n"
+			  "~/.docker); a refused password is an error, never an anonymous pull.\n"},
+	[BS_VERB_REMOVE] =
+		{"remove", "bootstrap [-H URL] remove NAME",
+		 "Stop a container (10 s grace), then remove it and its anonymous volumes.\n"},
+	[BS_VERB_CONTAINER_OP] =
+		{"NAME/OP", "bootstrap [-H URL] NAME/inspect|logs|diff|top|start|stop|restart",
+		 "Act on one container, e.g. bootstrap web/restart.\n"
+		 "  inspect               the engine's full description (JSON)\n"
+		 "  logs                  stdout and stderr, each to its own stream\n"
+		 "    --follow            keep reading until Ctrl-C\n"
+		 "    --tail N            only the last N lines\n"
+		 "    --timestamps        prefix each line with its time\n"
+		 "  diff                  files changed in the container (A/C/D)\n"
+		 "  top                   its processes\n"
+		 "  start, stop, restart  already in that state is not an error\n"},
+	[BS_VERB_HELP] = {"help", "bootstrap help [VERB]",
+			  "Show help for bootstrap or one verb.\n"},
 	[BS_VERB_VERSION] = {"version", "bootstrap version",
-		"Print the version of bootstrap and of the libraries it runs with.\n"},
+			     "Print the version of bootstrap and of the libraries it runs with.\n"},
 };
 
 static const char common_options[] =
@@ -126,20 +135,21 @@ void bs_cli_print_help(FILE *out, enum bs_verb verb, bool verb_given)
 			common_options);
 		return;
 	}
-	fprintf(out,
-		"bootstrap - from nothing to running containers with one YAML file\n\n"
-		"usage: bootstrap [options] [VERB] [ARGS]\n"
-		"       bootstrap RECIPE                 same as: bootstrap apply RECIPE\n\n"
-		"Verbs:\n");
+	fprintf(out, "bootstrap - from nothing to running containers with one YAML file\n\n"
+		     "usage: bootstrap [options] [VERB] [ARGS]\n"
+		     "       bootstrap RECIPE                 same as: bootstrap apply RECIPE\n\n"
+		     "Verbs:\n");
 	for (i = 0; i < BS_VERB_COUNT_; i++)
 		fprintf(out, "  %-10s %s\n", verbs[i].name,
 			strchr(verbs[i].usage, ' ') ? strchr(verbs[i].usage, ' ') + 1 : "");
-	fprintf(out, "\n%s\n"
+	fprintf(out,
+		"\n%s\n"
 		"In this version apply, plan, destroy and status check the recipe and then\n"
 		"say they are not available yet; the other verbs work.\n"
 		"Exit codes: 0 ok, 1 failure, 2 changes (plan --detailed-exitcode),\n"
 		"64 usage, 65 invalid recipe, 66 unreadable recipe, 69 not available,\n"
-		"75 locked, 130 interrupted.\n", common_options);
+		"75 locked, 130 interrupted.\n",
+		common_options);
 }
 
 void bs_cli_print_version(FILE *out)

@@ -72,8 +72,8 @@ static const struct option long_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-static const char *const container_ops[] = {"inspect", "logs", "diff", "top",
-					    "start", "stop", "restart", NULL};
+static const char *const container_ops[] = {"inspect", "logs", "diff",	  "top",
+					    "start",   "stop", "restart", NULL};
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -102,12 +102,12 @@ static bool is_container_op(const char *arg)
 	return false;
 }
 
-static int parse_count(const char *arg, long long lo, long long hi,
-		       const char *what, long long *out)
+static int parse_count(const char *arg, long long lo, long long hi, const char *what,
+		       long long *out)
 {
 	if (bs_parse_int64(arg, out) != 0 || *out < lo || *out > hi)
-		return usage_error("%s wants a number from %lld to %lld, not '%s'",
-				   what, lo, hi, arg);
+		return usage_error("%s wants a number from %lld to %lld, not '%s'", what, lo, hi,
+				   arg);
 	return 0;
 }
 
@@ -116,8 +116,7 @@ static int parse_duration_opt(const char *arg, const char *what, long long *out_
 	int64_t ms;
 
 	if (bs_parse_duration_ms(arg, &ms) != 0 || ms <= 0)
-		return usage_error("%s wants a duration like 90s or 10m, not '%s'",
-				   what, arg);
+		return usage_error("%s wants a duration like 90s or 10m, not '%s'", what, arg);
 	*out_ms = ms;
 	return 0;
 }
@@ -177,7 +176,9 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 			int64_t bytes;
 
 			if (bs_parse_bytes(optarg, &bytes) != 0 || bytes < 6 * 1024 * 1024)
-				return usage_error("--memory wants a size of at least 6m, like 512m, not '%s'", optarg);
+				return usage_error(
+					"--memory wants a size of at least 6m, like 512m, not '%s'",
+					optarg);
 			cli->memory_bytes = bytes;
 			break;
 		}
@@ -186,15 +187,20 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 			double cpus = strtod(optarg, &end);
 
 			if (*end != '\0' || end == optarg || cpus < 0.01 || cpus > 1024)
-				return usage_error("--cpus wants a number from 0.01 to 1024, like 0.5, not '%s'", optarg);
+				return usage_error(
+					"--cpus wants a number from 0.01 to 1024, like 0.5, not '%s'",
+					optarg);
 			cli->nano_cpus = (long long)(cpus * 1e9 + 0.5);
 			break;
 		}
 		case OPT_PIDS:
-			if ((rc = parse_count(optarg, -1, 4194304, "--pids-limit", &cli->pids_limit)) != 0)
+			if ((rc = parse_count(optarg, -1, 4194304, "--pids-limit",
+					      &cli->pids_limit)) != 0)
 				return rc;
 			if (cli->pids_limit == 0)
-				return usage_error("--pids-limit wants at least 1, or -1 for no limit, not '%s'", optarg);
+				return usage_error(
+					"--pids-limit wants at least 1, or -1 for no limit, not '%s'",
+					optarg);
 			break;
 		case OPT_USER: cli->user = optarg; break;
 		case OPT_READ_ONLY: cli->read_only = true; break;
@@ -222,7 +228,8 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 		case OPT_TAIL:
 			if (strcmp(optarg, "all") == 0)
 				cli->tail = -1;
-			else if ((rc = parse_count(optarg, 0, 100000000, "--tail", &cli->tail)) != 0)
+			else if ((rc = parse_count(optarg, 0, 100000000, "--tail", &cli->tail)) !=
+				 0)
 				return rc;
 			break;
 		case OPT_TIMESTAMPS: cli->timestamps = true; break;
@@ -234,10 +241,8 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 			cli->verb = BS_VERB_VERSION;
 			cli->verb_given = true;
 			break;
-		case ':':
-			return usage_error("option %s needs a value", argv[optind - 1]);
-		default:
-			return usage_error("unknown option %s", argv[optind - 1]);
+		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
+		default: return usage_error("unknown option %s", argv[optind - 1]);
 		}
 	}
 	first = optind;
@@ -278,8 +283,9 @@ static int run_pipeline_verb(const struct bs_cli *cli)
 	code = bs_cli_check_recipe(cli, cli->args[0]);
 	if (code != BS_EXIT_OK)
 		return code;
-	bs_cli_error("'%s' is not available in this version yet: it arrives with the deploy pipeline. The recipe %s is valid; nothing was changed.",
-		     bs_cli_verb_name(cli->verb), cli->args[0]);
+	bs_cli_error(
+		"'%s' is not available in this version yet: it arrives with the deploy pipeline. The recipe %s is valid; nothing was changed.",
+		bs_cli_verb_name(cli->verb), cli->args[0]);
 	return BS_EXIT_UNAVAILABLE;
 }
 
@@ -330,18 +336,12 @@ int main(int argc, char **argv)
 		bs_cli_print_version(stdout);
 		code = BS_EXIT_OK;
 		break;
-	case BS_VERB_VALIDATE:
-		code = bs_cli_validate(&cli);
-		break;
+	case BS_VERB_VALIDATE: code = bs_cli_validate(&cli); break;
 	case BS_VERB_APPLY:
 	case BS_VERB_PLAN:
 	case BS_VERB_DESTROY:
-	case BS_VERB_STATUS:
-		code = run_pipeline_verb(&cli);
-		break;
-	default:
-		code = bs_cli_container(&cli);
-		break;
+	case BS_VERB_STATUS: code = run_pipeline_verb(&cli); break;
+	default: code = bs_cli_container(&cli); break;
 	}
 	bs_strv_free(&cli.env_args);
 	bs_strv_free(&cli.port_args);

@@ -69,8 +69,7 @@ static char *normalise_server(const char *s)
 	return host;
 }
 
-int bs_docker_config_cred(struct bs_registry_cred *out, const char *server,
-			  struct bs_err *err)
+int bs_docker_config_cred(struct bs_registry_cred *out, const char *server, struct bs_err *err)
 {
 	const char *dir = getenv("DOCKER_CONFIG");
 	const char *home = getenv("HOME");
@@ -91,7 +90,8 @@ int bs_docker_config_cred(struct bs_registry_cred *out, const char *server,
 	f = fopen(path, "rb");
 	if (f == NULL) {
 		if (errno != ENOENT)
-			rc = bs_err_set(err, BS_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+			rc = bs_err_set(err, BS_ERR_IO, "cannot read %s: %s", path,
+					strerror(errno));
 		goto out;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && data.len < 1024 * 1024)
@@ -99,11 +99,14 @@ int bs_docker_config_cred(struct bs_registry_cred *out, const char *server,
 	fclose(f);
 	root = cJSON_ParseWithLength(data.data ? data.data : "", data.len);
 	if (root == NULL) {
-		rc = bs_err_set(err, BS_ERR_INVALID, "%s is not valid JSON (fix or move it; docker login writes it)", path);
+		rc = bs_err_set(err, BS_ERR_INVALID,
+				"%s is not valid JSON (fix or move it; docker login writes it)",
+				path);
 		goto out;
 	}
 	auths = cJSON_GetObjectItemCaseSensitive(root, "auths");
-	cJSON_ArrayForEach(entry, auths) {
+	cJSON_ArrayForEach(entry, auths)
+	{
 		char *host = normalise_server(entry->string ? entry->string : "");
 		const cJSON *auth = cJSON_GetObjectItemCaseSensitive(entry, "auth");
 		const cJSON *user = cJSON_GetObjectItemCaseSensitive(entry, "username");
@@ -120,12 +123,15 @@ int bs_docker_config_cred(struct bs_registry_cred *out, const char *server,
 
 			if (colon == NULL) {
 				bs_secure_free(raw, raw ? len : 0);
-				rc = bs_err_set(err, BS_ERR_INVALID, "%s: the auth entry for %s is not base64 of user:password (run docker login again)",
-						path, want);
+				rc = bs_err_set(
+					err, BS_ERR_INVALID,
+					"%s: the auth entry for %s is not base64 of user:password (run docker login again)",
+					path, want);
 				goto out;
 			}
 			out->username = bs_xstrndup((char *)raw, (size_t)(colon - (char *)raw));
-			out->password = bs_xstrndup(colon + 1, len - (size_t)(colon + 1 - (char *)raw));
+			out->password =
+				bs_xstrndup(colon + 1, len - (size_t)(colon + 1 - (char *)raw));
 			bs_secure_free(raw, len);
 		} else if (cJSON_IsString(user) && cJSON_IsString(pass)) {
 			out->username = bs_xstrdup(user->valuestring);

@@ -16,7 +16,7 @@
 #include "util/error.h"
 
 struct bs_registry_cred {
-	char *server;   /* host[:port], "docker.io" for Docker Hub */
+	char *server; /* host[:port], "docker.io" for Docker Hub */
 	char *username;
 	char *password; /* secret: wiped on free */
 };
@@ -34,8 +34,7 @@ char *bs_registry_auth_header(const struct bs_registry_cred *cred);
  * and fills *out, BS_ERR_NOT_FOUND when there are none, or another error
  * when the file exists but is unreadable or malformed (err says where).
  */
-int bs_docker_config_cred(struct bs_registry_cred *out, const char *server,
-			  struct bs_err *err);
+int bs_docker_config_cred(struct bs_registry_cred *out, const char *server, struct bs_err *err);
 
 void bs_registry_cred_free(struct bs_registry_cred *cred);
 

@@ -36,7 +36,7 @@ static const struct bs_cdriver_ops docker_ops;
 
 const char *bs_cstate_name(enum bs_cstate state)
 {
-	static const char *const names[] = {"running", "stopped", "paused",
+	static const char *const names[] = {"running",	  "stopped",	"paused",
 					    "restarting", "terminated", "unknown"};
 
 	return names[state];
@@ -84,18 +84,16 @@ static void json_labels(const cJSON *obj, struct bs_kvlist *out)
 {
 	const cJSON *item;
 
-	cJSON_ArrayForEach(item, obj)
-		if (cJSON_IsString(item))
-			bs_kvlist_push(out, item->string, item->valuestring, false);
+	cJSON_ArrayForEach(item, obj) if (cJSON_IsString(item))
+		bs_kvlist_push(out, item->string, item->valuestring, false);
 }
 
 static void json_strings(const cJSON *arr, struct bs_strv *out)
 {
 	const cJSON *item;
 
-	cJSON_ArrayForEach(item, arr)
-		if (cJSON_IsString(item))
-			bs_strv_push(out, item->valuestring);
+	cJSON_ArrayForEach(item, arr) if (cJSON_IsString(item))
+		bs_strv_push(out, item->valuestring);
 }
 
 static cJSON *kv_object(const struct bs_kvlist *l)
@@ -158,9 +156,8 @@ static void split_ref(const char *ref, char **repo, char **tag)
 }
 
 /* Run a request with the API version prefix. */
-static int api(struct docker *dk, const char *method, const char *path,
-	       const char *query, const char *body, struct bs_http_response *resp,
-	       struct bs_err *err)
+static int api(struct docker *dk, const char *method, const char *path, const char *query,
+	       const char *body, struct bs_http_response *resp, struct bs_err *err)
 {
 	struct bs_http_request req;
 	char *full = bs_xasprintf("%s%s", dk->prefix, path);
@@ -196,8 +193,8 @@ static const char *error_message(const struct bs_http_response *resp, char *buf,
 	return buf;
 }
 
-static int status_error(struct docker *dk, const struct bs_http_response *resp,
-			const char *what, struct bs_err *err)
+static int status_error(struct docker *dk, const struct bs_http_response *resp, const char *what,
+			struct bs_err *err)
 {
 	char msg[768];
 	int code;
@@ -323,7 +320,8 @@ static void parse_list_item(const cJSON *o, struct bs_cinfo *c)
 	c->created = json_num(o, "Created");
 	json_labels(cJSON_GetObjectItemCaseSensitive(o, "Labels"), &c->labels);
 	c->ports = bs_xcalloc((size_t)cJSON_GetArraySize(ports) + 1, sizeof(*c->ports));
-	cJSON_ArrayForEach(p, ports) {
+	cJSON_ArrayForEach(p, ports)
+	{
 		struct bs_cport_binding *b = &c->ports[c->n_ports++];
 		const char *ip = json_str(p, "IP");
 		const char *type = json_str(p, "Type");
@@ -345,8 +343,9 @@ static char *label_filters(const struct bs_kvlist *labels)
 	size_t i;
 
 	for (i = 0; labels != NULL && i < labels->n; i++) {
-		char *kv = labels->v[i].value ? bs_xasprintf("%s=%s", labels->v[i].key, labels->v[i].value) :
-						bs_xstrdup(labels->v[i].key);
+		char *kv = labels->v[i].value
+				   ? bs_xasprintf("%s=%s", labels->v[i].key, labels->v[i].value)
+				   : bs_xstrdup(labels->v[i].key);
 
 		bs_kvlist_push(&f, "label", kv, false);
 		free(kv);
@@ -356,9 +355,8 @@ static char *label_filters(const struct bs_kvlist *labels)
 	return query;
 }
 
-static int docker_container_list(struct bs_cdriver *d, bool all,
-				 const struct bs_kvlist *labels, struct bs_cinfo_list *out,
-				 struct bs_err *err)
+static int docker_container_list(struct bs_cdriver *d, bool all, const struct bs_kvlist *labels,
+				 struct bs_cinfo_list *out, struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
@@ -378,12 +376,13 @@ static int docker_container_list(struct bs_cdriver *d, bool all,
 	}
 	arr = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
 	if (!cJSON_IsArray(arr)) {
-		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: listing containers: the answer is not a JSON list", d->display);
+		rc = bs_err_set(err, BS_ERR_PROTOCOL,
+				"%s: listing containers: the answer is not a JSON list",
+				d->display);
 		goto out;
 	}
 	out->v = bs_xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*out->v));
-	cJSON_ArrayForEach(item, arr)
-		parse_list_item(item, &out->v[out->n++]);
+	cJSON_ArrayForEach(item, arr) parse_list_item(item, &out->v[out->n++]);
 out:
 	cJSON_Delete(arr);
 	bs_http_response_free(&resp);
@@ -392,8 +391,8 @@ out:
 	return rc;
 }
 
-static int docker_container_inspect(struct bs_cdriver *d, const char *name,
-				    struct bs_cinfo *out, char **raw_json, struct bs_err *err)
+static int docker_container_inspect(struct bs_cdriver *d, const char *name, struct bs_cinfo *out,
+				    char **raw_json, struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
@@ -411,7 +410,8 @@ static int docker_container_inspect(struct bs_cdriver *d, const char *name,
 	if (rc != 0)
 		goto out;
 	if (resp.status == 404) {
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", d->display, name);
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", d->display,
+				name);
 		goto out;
 	}
 	if (resp.status != 200) {
@@ -420,7 +420,8 @@ static int docker_container_inspect(struct bs_cdriver *d, const char *name,
 	}
 	o = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
 	if (o == NULL) {
-		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: inspect %s: the answer is not JSON", d->display, name);
+		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: inspect %s: the answer is not JSON",
+				d->display, name);
 		goto out;
 	}
 	if (raw_json)
@@ -441,20 +442,22 @@ static int docker_container_inspect(struct bs_cdriver *d, const char *name,
 	out->health = json_strdup(health, "Status");
 	out->exit_code = (int)json_num(state, "ExitCode");
 	json_labels(cJSON_GetObjectItemCaseSensitive(config, "Labels"), &out->labels);
-	ports = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "NetworkSettings"), "Ports");
+	ports = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(o, "NetworkSettings"), "Ports");
 	{
 		size_t total = 0;
 
-		cJSON_ArrayForEach(port, ports)
-			total += (size_t)cJSON_GetArraySize(port);
+		cJSON_ArrayForEach(port, ports) total += (size_t)cJSON_GetArraySize(port);
 		out->ports = bs_xcalloc(total + 1, sizeof(*out->ports));
 	}
-	cJSON_ArrayForEach(port, ports) {
+	cJSON_ArrayForEach(port, ports)
+	{
 		const cJSON *b;
 		int cport = atoi(port->string ? port->string : "0");
 		bool udp = port->string && strstr(port->string, "/udp") != NULL;
 
-		cJSON_ArrayForEach(b, port) {
+		cJSON_ArrayForEach(b, port)
+		{
 			const char *ip = json_str(b, "HostIp");
 			const char *hp = json_str(b, "HostPort");
 			struct bs_cport_binding *pb = &out->ports[out->n_ports++];
@@ -510,7 +513,8 @@ static cJSON *create_body(const struct bs_cspec *s)
 		if (s->health_timeout_ns)
 			cJSON_AddNumberToObject(h, "Timeout", (double)s->health_timeout_ns);
 		if (s->health_start_period_ns)
-			cJSON_AddNumberToObject(h, "StartPeriod", (double)s->health_start_period_ns);
+			cJSON_AddNumberToObject(h, "StartPeriod",
+						(double)s->health_start_period_ns);
 		if (s->health_retries)
 			cJSON_AddNumberToObject(h, "Retries", s->health_retries);
 	}
@@ -602,8 +606,8 @@ static cJSON *create_body(const struct bs_cspec *s)
 	return root;
 }
 
-static int docker_container_create(struct bs_cdriver *d, const struct bs_cspec *spec,
-				   char **id, struct bs_err *err)
+static int docker_container_create(struct bs_cdriver *d, const struct bs_cspec *spec, char **id,
+				   struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
@@ -620,13 +624,17 @@ static int docker_container_create(struct bs_cdriver *d, const struct bs_cspec *
 	if (rc != 0)
 		goto out;
 	if (resp.status == 404) {
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: cannot create container %s: image %s is not on this engine (pull it first: bootstrap pull %s)",
-				d->display, spec->name, spec->image, spec->image);
+		rc = bs_err_set(
+			err, BS_ERR_NOT_FOUND,
+			"%s: cannot create container %s: image %s is not on this engine (pull it first: bootstrap pull %s)",
+			d->display, spec->name, spec->image, spec->image);
 		goto out;
 	}
 	if (resp.status == 409) {
-		rc = bs_err_set(err, BS_ERR_CONFLICT, "%s: container name %s is already in use (remove it with bootstrap remove %s, or pick another name)",
-				d->display, spec->name, spec->name);
+		rc = bs_err_set(
+			err, BS_ERR_CONFLICT,
+			"%s: container name %s is already in use (remove it with bootstrap remove %s, or pick another name)",
+			d->display, spec->name, spec->name);
 		goto out;
 	}
 	if (resp.status != 201) {
@@ -639,7 +647,8 @@ static int docker_container_create(struct bs_cdriver *d, const struct bs_cspec *
 	answer = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
 	*id = json_strdup(answer, "Id");
 	if (*id == NULL)
-		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: creating %s: no Id in the answer", d->display, spec->name);
+		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: creating %s: no Id in the answer",
+				d->display, spec->name);
 out:
 	cJSON_Delete(answer);
 	bs_http_response_free(&resp);
@@ -650,8 +659,7 @@ out:
 
 /* POST /containers/{name}/{verb}: 204 done, 304 already so. */
 static int container_action(struct docker *dk, const char *name, const char *verb,
-			    const char *query, long timeout_ms, bool *changed,
-			    struct bs_err *err)
+			    const char *query, long timeout_ms, bool *changed, struct bs_err *err)
 {
 	struct bs_http_request req;
 	struct bs_http_response resp;
@@ -675,7 +683,8 @@ static int container_action(struct docker *dk, const char *name, const char *ver
 	} else if (resp.status == 304) {
 		/* already in that state */
 	} else if (resp.status == 404) {
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", dk->base.display, name);
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s",
+				dk->base.display, name);
 	} else {
 		char what[320];
 
@@ -702,8 +711,8 @@ static int docker_container_stop(struct bs_cdriver *d, const char *name, int tim
 
 	snprintf(query, sizeof(query), "t=%d", timeout_s);
 	/* the engine waits t seconds before SIGKILL: give it room */
-	return container_action(as_docker(d), name, "stop", query,
-				(long)(timeout_s + 60) * 1000, changed, err);
+	return container_action(as_docker(d), name, "stop", query, (long)(timeout_s + 60) * 1000,
+				changed, err);
 }
 
 static int docker_container_restart(struct bs_cdriver *d, const char *name, int timeout_s,
@@ -712,12 +721,12 @@ static int docker_container_restart(struct bs_cdriver *d, const char *name, int 
 	char query[32];
 
 	snprintf(query, sizeof(query), "t=%d", timeout_s);
-	return container_action(as_docker(d), name, "restart", query,
-				(long)(timeout_s + 60) * 1000, NULL, err);
+	return container_action(as_docker(d), name, "restart", query, (long)(timeout_s + 60) * 1000,
+				NULL, err);
 }
 
-static int docker_container_deploy(struct bs_cdriver *d, const struct bs_cspec *spec,
-				   char **id, struct bs_err *err)
+static int docker_container_deploy(struct bs_cdriver *d, const struct bs_cspec *spec, char **id,
+				   struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
@@ -734,7 +743,8 @@ static int docker_container_deploy(struct bs_cdriver *d, const struct bs_cspec *
 	path = bs_xasprintf("/containers/%s", seg);
 	if (api(dk, "DELETE", path, "force=1&v=1", NULL, &resp, NULL) == 0)
 		bs_http_response_free(&resp);
-	bs_err_prefix(err, "container %s was created but did not start, and was removed", spec->name);
+	bs_err_prefix(err, "container %s was created but did not start, and was removed",
+		      spec->name);
 	free(seg);
 	free(path);
 	free(*id);
@@ -758,7 +768,8 @@ static int docker_container_destroy(struct bs_cdriver *d, const char *name, int 
 	if (rc != 0)
 		goto out;
 	if (resp.status == 404)
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", d->display, name);
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", d->display,
+				name);
 	else if (resp.status != 204 && resp.status != 200) {
 		char what[320];
 
@@ -839,7 +850,9 @@ static int docker_container_logs(struct bs_cdriver *d, const char *name,
 		snprintf(what, sizeof(what), "logs of %s", name);
 		rc = status_error(dk, &resp, what, err);
 	} else if (rc == 0 && lc.demux.bad) {
-		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: logs of %s: the log stream is not framed as expected", d->display, name);
+		rc = bs_err_set(err, BS_ERR_PROTOCOL,
+				"%s: logs of %s: the log stream is not framed as expected",
+				d->display, name);
 	}
 	bs_http_response_free(&resp);
 	cJSON_Delete(o);
@@ -851,8 +864,8 @@ static int docker_container_logs(struct bs_cdriver *d, const char *name,
 }
 
 /* GET returning JSON, with a 404 message naming the object. */
-static int get_json(struct docker *dk, const char *path, const char *query,
-		    const char *what, cJSON **out, struct bs_err *err)
+static int get_json(struct docker *dk, const char *path, const char *query, const char *what,
+		    cJSON **out, struct bs_err *err)
 {
 	struct bs_http_response resp;
 	int rc;
@@ -866,7 +879,8 @@ static int get_json(struct docker *dk, const char *path, const char *query,
 	else if (resp.status != 200)
 		rc = status_error(dk, &resp, what, err);
 	else if ((*out = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len)) == NULL)
-		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: %s: the answer is not JSON", dk->base.display, what);
+		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: %s: the answer is not JSON",
+				dk->base.display, what);
 	bs_http_response_free(&resp);
 	return rc;
 }
@@ -892,8 +906,7 @@ static int docker_container_top(struct bs_cdriver *d, const char *name, const ch
 
 		json_strings(cJSON_GetObjectItemCaseSensitive(o, "Titles"), &out->titles);
 		out->rows = bs_xcalloc((size_t)cJSON_GetArraySize(procs) + 1, sizeof(*out->rows));
-		cJSON_ArrayForEach(row, procs)
-			json_strings(row, &out->rows[out->n_rows++]);
+		cJSON_ArrayForEach(row, procs) json_strings(row, &out->rows[out->n_rows++]);
 	}
 	cJSON_Delete(o);
 	free(seg);
@@ -919,7 +932,8 @@ static int docker_container_changes(struct bs_cdriver *d, const char *name,
 	rc = get_json(dk, path, NULL, what, &o, err);
 	if (rc == 0) {
 		out->v = bs_xcalloc((size_t)cJSON_GetArraySize(o) + 1, sizeof(*out->v));
-		cJSON_ArrayForEach(item, o) {
+		cJSON_ArrayForEach(item, o)
+		{
 			long long kind = json_num(item, "Kind");
 
 			out->v[out->n].path = json_strdup(item, "Path");
@@ -965,7 +979,8 @@ static int docker_container_update(struct bs_cdriver *d, const char *name,
 	cJSON_Delete(body);
 	rc = api(dk, "POST", path, NULL, json, &resp, err);
 	if (rc == 0 && resp.status == 404)
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", d->display, name);
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", d->display,
+				name);
 	else if (rc == 0 && resp.status != 200) {
 		char what[320];
 
@@ -979,8 +994,8 @@ static int docker_container_update(struct bs_cdriver *d, const char *name,
 	return rc;
 }
 
-static int docker_container_rename(struct bs_cdriver *d, const char *name,
-				   const char *new_name, struct bs_err *err)
+static int docker_container_rename(struct bs_cdriver *d, const char *name, const char *new_name,
+				   struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
 	char *escaped = bs_http_escape(new_name);
@@ -989,7 +1004,8 @@ static int docker_container_rename(struct bs_cdriver *d, const char *name,
 
 	rc = container_action(dk, name, "rename", query, 0, NULL, err);
 	if (rc == BS_ERR_CONFLICT)
-		bs_err_set(err, rc, "%s: cannot rename %s: the name %s is taken", d->display, name, new_name);
+		bs_err_set(err, rc, "%s: cannot rename %s: the name %s is taken", d->display, name,
+			   new_name);
 	free(escaped);
 	free(query);
 	return rc;
@@ -1011,8 +1027,7 @@ static void parse_image(const cJSON *o, struct bs_iinfo *img)
 		    &img->labels);
 }
 
-static int docker_image_list(struct bs_cdriver *d, struct bs_iinfo_list *out,
-			     struct bs_err *err)
+static int docker_image_list(struct bs_cdriver *d, struct bs_iinfo_list *out, struct bs_err *err)
 {
 	const cJSON *item;
 	cJSON *arr;
@@ -1023,8 +1038,7 @@ static int docker_image_list(struct bs_cdriver *d, struct bs_iinfo_list *out,
 	if (rc != 0)
 		return rc;
 	out->v = bs_xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*out->v));
-	cJSON_ArrayForEach(item, arr)
-		parse_image(item, &out->v[out->n++]);
+	cJSON_ArrayForEach(item, arr) parse_image(item, &out->v[out->n++]);
 	cJSON_Delete(arr);
 	return 0;
 }
@@ -1089,8 +1103,8 @@ static int progress_bytes(const char *data, size_t len, void *payload)
 
 /* A streamed request whose answer is JSON lines of progress; errors inside
  * the stream (errorDetail after a 200) fail the call. */
-static int progress_request(struct docker *dk, struct bs_http_request *req,
-			    struct progress_ctx *pc, const char *what, struct bs_err *err)
+static int progress_request(struct docker *dk, struct bs_http_request *req, struct progress_ctx *pc,
+			    const char *what, struct bs_err *err)
 {
 	struct bs_http_response resp;
 	char *full = bs_xasprintf("%s%s", dk->prefix, req->path);
@@ -1124,8 +1138,8 @@ static bool looks_like_auth_failure(const char *msg)
 }
 
 static int docker_image_pull(struct bs_cdriver *d, const char *ref,
-			     const struct bs_registry_cred *cred, bs_progress_fn fn,
-			     void *payload, struct bs_err *err)
+			     const struct bs_registry_cred *cred, bs_progress_fn fn, void *payload,
+			     struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_request req;
@@ -1156,14 +1170,18 @@ static int docker_image_pull(struct bs_cdriver *d, const char *ref,
 	rc = progress_request(dk, &req, &pc, what, err);
 	if (rc == BS_ERR_NOT_FOUND || (rc != 0 && strstr(err->msg, "not found") != NULL &&
 				       !looks_like_auth_failure(err->msg)))
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: pulling %s: %s has no such image or tag (check the name and tag)",
-				d->display, ref, registry);
+		rc = bs_err_set(
+			err, BS_ERR_NOT_FOUND,
+			"%s: pulling %s: %s has no such image or tag (check the name and tag)",
+			d->display, ref, registry);
 	else if (rc != 0 && rc != BS_ERR_TIMEOUT && rc != BS_ERR_INTERRUPTED &&
 		 looks_like_auth_failure(err->msg))
-		rc = bs_err_set(err, BS_ERR_AUTH, "%s: pulling %s: authentication failed for %s (%s)",
-				d->display, ref, registry,
-				cred && cred->username ? "check the username and password given for it" :
-							 "no credentials were given for it: add it to registries: or run docker login");
+		rc = bs_err_set(
+			err, BS_ERR_AUTH, "%s: pulling %s: authentication failed for %s (%s)",
+			d->display, ref, registry,
+			cred && cred->username
+				? "check the username and password given for it"
+				: "no credentials were given for it: add it to registries: or run docker login");
 	bs_jsonl_free(&pc.parser);
 	free(pc.aux_id);
 	bs_secure_free_str(auth);
@@ -1193,8 +1211,7 @@ static void add_json_param(struct bs_buf *q, const char *name, const struct bs_k
 }
 
 static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *opts,
-			      bs_progress_fn fn, void *payload, char **image_id,
-			      struct bs_err *err)
+			      bs_progress_fn fn, void *payload, char **image_id, struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_request req;
@@ -1231,7 +1248,8 @@ static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *
 	snprintf(what, sizeof(what), "building %s from %s", opts->tag, opts->git_url);
 	rc = progress_request(dk, &req, &pc, what, err);
 	if (rc == 0 && pc.aux_id == NULL)
-		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: %s: the build ended without an image ID", d->display, what);
+		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: %s: the build ended without an image ID",
+				d->display, what);
 	if (rc == 0) {
 		*image_id = pc.aux_id;
 		pc.aux_id = NULL;
@@ -1290,8 +1308,7 @@ static size_t read_fd(char *buf, size_t size, void *payload)
 	return n < 0 ? (size_t)-1 : (size_t)n;
 }
 
-static int docker_image_save(struct bs_cdriver *d, const char *ref, int fd,
-			     struct bs_err *err)
+static int docker_image_save(struct bs_cdriver *d, const char *ref, int fd, struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_request req;
@@ -1308,7 +1325,8 @@ static int docker_image_save(struct bs_cdriver *d, const char *ref, int fd,
 	req.stream = true;
 	rc = bs_http_request(dk->http, &req, &resp, err);
 	if (rc == 0 && resp.stopped)
-		rc = bs_err_set(err, BS_ERR_IO, "saving image %s: cannot write the local copy", ref);
+		rc = bs_err_set(err, BS_ERR_IO, "saving image %s: cannot write the local copy",
+				ref);
 	else if (rc == 0 && resp.status == 404)
 		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no image %s", d->display, ref);
 	else if (rc == 0 && resp.status != 200) {
@@ -1345,19 +1363,21 @@ static int docker_image_load(struct bs_cdriver *d, int fd, struct bs_err *err)
 	return rc;
 }
 
-int bs_cdriver_image_transfer(struct bs_cdriver *from, struct bs_cdriver *to,
-			      const char *ref, struct bs_err *err)
+int bs_cdriver_image_transfer(struct bs_cdriver *from, struct bs_cdriver *to, const char *ref,
+			      struct bs_err *err)
 {
 	char path[] = "/tmp/bootstrap-image-XXXXXX";
 	int fd = mkstemp(path);
 	int rc;
 
 	if (fd < 0)
-		return bs_err_set(err, BS_ERR_IO, "image transfer of %s: cannot create a temporary file", ref);
+		return bs_err_set(err, BS_ERR_IO,
+				  "image transfer of %s: cannot create a temporary file", ref);
 	unlink(path);
 	rc = from->ops->image_save(from, ref, fd, err);
 	if (rc == 0 && lseek(fd, 0, SEEK_SET) != 0)
-		rc = bs_err_set(err, BS_ERR_IO, "image transfer of %s: cannot rewind the temporary file", ref);
+		rc = bs_err_set(err, BS_ERR_IO,
+				"image transfer of %s: cannot rewind the temporary file", ref);
 	if (rc == 0)
 		rc = to->ops->image_load(to, fd, err);
 	close(fd);
@@ -1367,8 +1387,7 @@ int bs_cdriver_image_transfer(struct bs_cdriver *from, struct bs_cdriver *to,
 /* ---- networks, volumes, events ------------------------------------------- */
 
 static int docker_network_ensure(struct bs_cdriver *d, const char *name,
-				 const struct bs_kvlist *labels, bool *created,
-				 struct bs_err *err)
+				 const struct bs_kvlist *labels, bool *created, struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
@@ -1388,7 +1407,8 @@ static int docker_network_ensure(struct bs_cdriver *d, const char *name,
 	if (rc != 0)
 		goto out;
 	/* the name filter matches substrings: compare exactly */
-	cJSON_ArrayForEach(item, arr) {
+	cJSON_ArrayForEach(item, arr)
+	{
 		const char *n = json_str(item, "Name");
 
 		if (n != NULL && strcmp(n, name) == 0)
@@ -1418,8 +1438,7 @@ out:
 }
 
 static int docker_volume_ensure(struct bs_cdriver *d, const char *name,
-				const struct bs_kvlist *labels, bool *created,
-				struct bs_err *err)
+				const struct bs_kvlist *labels, bool *created, struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
@@ -1462,8 +1481,8 @@ out:
 }
 
 /* DELETE /networks/{name} or /volumes/{name}: 404 means already gone. */
-static int remove_named(struct docker *dk, const char *kind, const char *singular,
-			const char *name, bool *removed, struct bs_err *err)
+static int remove_named(struct docker *dk, const char *kind, const char *singular, const char *name,
+			bool *removed, struct bs_err *err)
 {
 	struct bs_http_response resp;
 	char *seg = path_name(name, false);
@@ -1538,7 +1557,9 @@ static int docker_events(struct bs_cdriver *d, long long since, long long until,
 
 	if (until <= 0 || until < since) {
 		free(path);
-		return bs_err_set(err, BS_ERR_INVALID, "events need an end time after their start (reads are always bounded)");
+		return bs_err_set(
+			err, BS_ERR_INVALID,
+			"events need an end time after their start (reads are always bounded)");
 	}
 	bs_buf_printf(&query, "since=%lld&until=%lld", since, until);
 	if (filters != NULL && filters->n > 0) {
@@ -1632,14 +1653,17 @@ int bs_docker_open(struct bs_cdriver **out, const struct bs_endpoint *ep,
 	api_version = bs_http_header(&resp, "api-version");
 	server = bs_http_header(&resp, "server");
 	if (resp.status != 200 || api_version == NULL) {
-		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s does not answer like a Docker engine (GET /_ping: HTTP %ld)",
+		rc = bs_err_set(err, BS_ERR_PROTOCOL,
+				"%s does not answer like a Docker engine (GET /_ping: HTTP %ld)",
 				dk->base.display, resp.status);
 		bs_http_response_free(&resp);
 		goto fail;
 	}
 	if (api_cmp(api_version, BS_DOCKER_MIN_API) < 0) {
-		rc = bs_err_set(err, BS_ERR_UNSUPPORTED, "%s speaks Docker API %s; bootstrap needs %s or newer (Docker 20.10 or later: upgrade the engine)",
-				dk->base.display, api_version, BS_DOCKER_MIN_API);
+		rc = bs_err_set(
+			err, BS_ERR_UNSUPPORTED,
+			"%s speaks Docker API %s; bootstrap needs %s or newer (Docker 20.10 or later: upgrade the engine)",
+			dk->base.display, api_version, BS_DOCKER_MIN_API);
 		bs_http_response_free(&resp);
 		goto fail;
 	}

@@ -35,16 +35,16 @@ struct bs_cdriver;
 
 enum bs_cstate { /* Libcloud's ContainerState vocabulary */
 	BS_CSTATE_RUNNING,
-	BS_CSTATE_STOPPED,   /* exited, created */
+	BS_CSTATE_STOPPED, /* exited, created */
 	BS_CSTATE_PAUSED,
 	BS_CSTATE_RESTARTING,
-	BS_CSTATE_TERMINATED,/* removing, dead */
+	BS_CSTATE_TERMINATED, /* removing, dead */
 	BS_CSTATE_UNKNOWN,
 };
 
 struct bs_cport_binding {
-	char *host_ip;       /* NULL: every address */
-	int host_port;       /* 0: ephemeral */
+	char *host_ip; /* NULL: every address */
+	int host_port; /* 0: ephemeral */
 	int container_port;
 	bool udp;
 };
@@ -52,14 +52,14 @@ struct bs_cport_binding {
 /* A container as list and inspect see it. */
 struct bs_cinfo {
 	char *id;
-	char *name;          /* without the leading '/' */
-	char *image;         /* as created (reference) */
-	char *image_id;      /* sha256:... */
+	char *name;	/* without the leading '/' */
+	char *image;	/* as created (reference) */
+	char *image_id; /* sha256:... */
 	enum bs_cstate state;
-	char *status;        /* engine's human status: "Up 2 minutes" */
-	char *health;        /* healthy, unhealthy, starting, or NULL */
+	char *status; /* engine's human status: "Up 2 minutes" */
+	char *health; /* healthy, unhealthy, starting, or NULL */
 	int exit_code;
-	long long created;   /* unix seconds */
+	long long created; /* unix seconds */
 	struct bs_kvlist labels;
 	struct bs_cport_binding *ports;
 	size_t n_ports;
@@ -71,8 +71,8 @@ struct bs_cinfo_list {
 };
 
 struct bs_mount_spec {
-	const char *type;    /* "volume", "bind" */
-	const char *source;  /* NULL: anonymous volume */
+	const char *type;   /* "volume", "bind" */
+	const char *source; /* NULL: anonymous volume */
 	const char *target;
 	bool read_only;
 };
@@ -81,7 +81,7 @@ struct bs_mount_spec {
 struct bs_cspec {
 	const char *name;
 	const char *image;
-	const char *const *cmd;        /* NULL-terminated, or NULL: image's */
+	const char *const *cmd;	       /* NULL-terminated, or NULL: image's */
 	const char *const *entrypoint; /* NULL-terminated, or NULL */
 	const struct bs_kvlist *env;
 	const struct bs_kvlist *labels;
@@ -89,9 +89,9 @@ struct bs_cspec {
 	size_t n_ports;
 	const struct bs_mount_spec *mounts;
 	size_t n_mounts;
-	const char *restart;           /* no, always, on-failure, unless-stopped */
+	const char *restart; /* no, always, on-failure, unless-stopped */
 	int restart_max_retries;
-	const char *const *health_test;/* ["CMD", ...], NULL: image's */
+	const char *const *health_test; /* ["CMD", ...], NULL: image's */
 	int64_t health_interval_ns;
 	int64_t health_timeout_ns;
 	int64_t health_start_period_ns;
@@ -100,8 +100,8 @@ struct bs_cspec {
 	const char *working_dir;
 	int64_t memory_bytes;
 	int64_t nano_cpus;
-	int64_t pids_limit;            /* 0: none */
-	const char *network;           /* attach at create */
+	int64_t pids_limit;  /* 0: none */
+	const char *network; /* attach at create */
 	bool tty;
 	/* Hardening (create's secure defaults set these) */
 	bool no_new_privileges;
@@ -110,38 +110,38 @@ struct bs_cspec {
 	const char *const *cap_drop;
 	const char *const *security_opt;
 	bool privileged;
-	const char *log_max_size;      /* json-file rotation: "10m" */
-	const char *log_max_file;      /* "3" */
+	const char *log_max_size; /* json-file rotation: "10m" */
+	const char *log_max_file; /* "3" */
 	/* Node containers (local provider): */
-	bool unmask_paths;             /* MaskedPaths/ReadonlyPaths empty */
-	const char *cgroupns_mode;     /* "host" */
+	bool unmask_paths;	   /* MaskedPaths/ReadonlyPaths empty */
+	const char *cgroupns_mode; /* "host" */
 	const char *hostname;
 };
 
-struct bs_cupdate {          /* in-place: no recreate */
-	const char *restart;     /* NULL: unchanged */
+struct bs_cupdate {	     /* in-place: no recreate */
+	const char *restart; /* NULL: unchanged */
 	int restart_max_retries;
-	int64_t memory_bytes;    /* 0: unchanged */
+	int64_t memory_bytes; /* 0: unchanged */
 	int64_t nano_cpus;
 	int64_t pids_limit;
 };
 
 struct bs_logs_opts {
 	bool follow;
-	long long tail;          /* -1: all */
+	long long tail; /* -1: all */
 	bool timestamps;
-	long long since;         /* unix seconds, 0: beginning */
+	long long since; /* unix seconds, 0: beginning */
 };
 
-struct bs_table {            /* top: titles and rows of strings */
+struct bs_table { /* top: titles and rows of strings */
 	struct bs_strv titles;
 	struct bs_strv *rows;
 	size_t n_rows;
 };
 
-struct bs_change {           /* diff */
+struct bs_change { /* diff */
 	char *path;
-	char kind;               /* 'C' changed, 'A' added, 'D' deleted */
+	char kind; /* 'C' changed, 'A' added, 'D' deleted */
 };
 
 struct bs_change_list {
@@ -152,9 +152,9 @@ struct bs_change_list {
 /* ---- images ------------------------------------------------------------ */
 
 struct bs_iinfo {
-	char *id;                /* sha256:... */
-	struct bs_strv tags;     /* repo:tag */
-	struct bs_strv digests;  /* repo@sha256:... */
+	char *id;		/* sha256:... */
+	struct bs_strv tags;	/* repo:tag */
+	struct bs_strv digests; /* repo@sha256:... */
 	long long size;
 	long long created;
 	struct bs_kvlist labels;
@@ -167,28 +167,27 @@ struct bs_iinfo_list {
 
 /* One progress event of a pull, build, push or load. */
 struct bs_progress {
-	const char *status;      /* "Downloading", "Pull complete", ... */
-	const char *id;          /* layer id */
-	const char *progress;    /* the engine's progress bar text */
-	const char *stream;      /* build output text */
+	const char *status;   /* "Downloading", "Pull complete", ... */
+	const char *id;	      /* layer id */
+	const char *progress; /* the engine's progress bar text */
+	const char *stream;   /* build output text */
 	long long current;
 	long long total;
-	const char *aux_id;      /* build: the image ID at the end */
+	const char *aux_id; /* build: the image ID at the end */
 };
 
 typedef int (*bs_progress_fn)(const struct bs_progress *ev, void *payload);
-typedef int (*bs_log_fn)(enum bs_log_stream stream, const char *data,
-			 size_t len, void *payload);
+typedef int (*bs_log_fn)(enum bs_log_stream stream, const char *data, size_t len, void *payload);
 /* An engine event (JSON text of one message); non-zero stops. */
 typedef int (*bs_event_fn)(const char *json, void *payload);
 
 struct bs_build_opts {
-	const char *tag;         /* name:tag */
-	const char *git_url;     /* remote context: URL[#ref[:subdir]] */
-	const char *dockerfile;  /* path in the context, or NULL */
+	const char *tag;	/* name:tag */
+	const char *git_url;	/* remote context: URL[#ref[:subdir]] */
+	const char *dockerfile; /* path in the context, or NULL */
 	const struct bs_kvlist *build_args;
 	const struct bs_kvlist *labels;
-	bool pull;               /* always pull the base image */
+	bool pull; /* always pull the base image */
 	bool no_cache;
 };
 
@@ -201,18 +200,18 @@ struct bs_cdriver_ops {
 	int (*container_list)(struct bs_cdriver *d, bool all, const struct bs_kvlist *labels,
 			      struct bs_cinfo_list *out, struct bs_err *err);
 	/* raw_json (may be NULL) receives the engine's full answer. */
-	int (*container_inspect)(struct bs_cdriver *d, const char *name,
-				 struct bs_cinfo *out, char **raw_json, struct bs_err *err);
+	int (*container_inspect)(struct bs_cdriver *d, const char *name, struct bs_cinfo *out,
+				 char **raw_json, struct bs_err *err);
 	/* Libcloud's deploy_container: create, then start. */
-	int (*container_deploy)(struct bs_cdriver *d, const struct bs_cspec *spec,
-				char **id, struct bs_err *err);
-	int (*container_create)(struct bs_cdriver *d, const struct bs_cspec *spec,
-				char **id, struct bs_err *err);
+	int (*container_deploy)(struct bs_cdriver *d, const struct bs_cspec *spec, char **id,
+				struct bs_err *err);
+	int (*container_create)(struct bs_cdriver *d, const struct bs_cspec *spec, char **id,
+				struct bs_err *err);
 	/* start/stop: already in that state is success; *changed says which. */
 	int (*container_start)(struct bs_cdriver *d, const char *name, bool *changed,
 			       struct bs_err *err);
-	int (*container_stop)(struct bs_cdriver *d, const char *name, int timeout_s,
-			      bool *changed, struct bs_err *err);
+	int (*container_stop)(struct bs_cdriver *d, const char *name, int timeout_s, bool *changed,
+			      struct bs_err *err);
 	int (*container_restart)(struct bs_cdriver *d, const char *name, int timeout_s,
 				 struct bs_err *err);
 	/* destroy: stop, then remove (forced, anonymous volumes too). */
@@ -223,8 +222,8 @@ struct bs_cdriver_ops {
 			      struct bs_err *err);
 	int (*container_top)(struct bs_cdriver *d, const char *name, const char *ps_args,
 			     struct bs_table *out, struct bs_err *err);
-	int (*container_changes)(struct bs_cdriver *d, const char *name,
-				 struct bs_change_list *out, struct bs_err *err);
+	int (*container_changes)(struct bs_cdriver *d, const char *name, struct bs_change_list *out,
+				 struct bs_err *err);
 	int (*container_update)(struct bs_cdriver *d, const char *name,
 				const struct bs_cupdate *update, struct bs_err *err);
 	int (*container_rename)(struct bs_cdriver *d, const char *name, const char *new_name,
@@ -239,8 +238,7 @@ struct bs_cdriver_ops {
 			  struct bs_err *err);
 	int (*image_build)(struct bs_cdriver *d, const struct bs_build_opts *opts,
 			   bs_progress_fn fn, void *payload, char **image_id, struct bs_err *err);
-	int (*image_remove)(struct bs_cdriver *d, const char *ref, bool force,
-			    struct bs_err *err);
+	int (*image_remove)(struct bs_cdriver *d, const char *ref, bool force, struct bs_err *err);
 	/* Image transfer between engines (no registry): save to a file, load it. */
 	int (*image_save)(struct bs_cdriver *d, const char *ref, int fd, struct bs_err *err);
 	int (*image_load)(struct bs_cdriver *d, int fd, struct bs_err *err);
@@ -248,8 +246,8 @@ struct bs_cdriver_ops {
 	/* Ensure by exact name, owned by labels: created when missing. */
 	int (*network_ensure)(struct bs_cdriver *d, const char *name,
 			      const struct bs_kvlist *labels, bool *created, struct bs_err *err);
-	int (*volume_ensure)(struct bs_cdriver *d, const char *name,
-			     const struct bs_kvlist *labels, bool *created, struct bs_err *err);
+	int (*volume_ensure)(struct bs_cdriver *d, const char *name, const struct bs_kvlist *labels,
+			     bool *created, struct bs_err *err);
 	/* Remove by exact name; absent already is success (*removed false). */
 	int (*network_remove)(struct bs_cdriver *d, const char *name, bool *removed,
 			      struct bs_err *err);
@@ -264,8 +262,8 @@ struct bs_cdriver_ops {
 };
 
 struct bs_engine_info {
-	char *version;       /* 20.10.24 */
-	char *api_version;   /* negotiated: min(ours, engine's) */
+	char *version;	   /* 20.10.24 */
+	char *api_version; /* negotiated: min(ours, engine's) */
 	char *os;
 	char *arch;
 };
@@ -282,7 +280,10 @@ struct bs_cdriver_opts {
 	volatile sig_atomic_t *cancel;
 };
 
-#define BS_CDRIVER_OPTS_INIT {0, 0, NULL}
+#define BS_CDRIVER_OPTS_INIT                                                                       \
+	{                                                                                          \
+		0, 0, NULL                                                                         \
+	}
 
 /*
  * Connect to the Docker engine at ep (borrowed: it must outlive the
@@ -306,7 +307,7 @@ void bs_change_list_free(struct bs_change_list *l);
 void bs_engine_info_free(struct bs_engine_info *info);
 
 /* Copy an image between two engines through a temporary file. */
-int bs_cdriver_image_transfer(struct bs_cdriver *from, struct bs_cdriver *to,
-			      const char *ref, struct bs_err *err);
+int bs_cdriver_image_transfer(struct bs_cdriver *from, struct bs_cdriver *to, const char *ref,
+			      struct bs_err *err);
 
 #endif

@@ -55,14 +55,14 @@ struct bs_stream_connector {
 
 struct bs_endpoint {
 	enum bs_endpoint_kind kind;
-	char *url;        /* as a user writes it, for messages */
-	char *unix_path;  /* unix */
-	char *host;       /* tls */
+	char *url;	 /* as a user writes it, for messages */
+	char *unix_path; /* unix */
+	char *host;	 /* tls */
 	int port;
 	char *ca_file;
 	char *cert_file;
 	char *key_file;
-	bool tls_skip_verify; /* only when the user asked for it by name */
+	bool tls_skip_verify;		   /* only when the user asked for it by name */
 	struct bs_stream_connector stream; /* stream */
 };
 
@@ -72,8 +72,8 @@ struct bs_endpoint {
  * ssh:// is handled by provision/ and refused here. Fills *out (free with
  * bs_endpoint_free). The URL NULL means $DOCKER_HOST, else the local socket.
  */
-int bs_endpoint_parse(struct bs_endpoint *out, const char *url,
-		      const char *cert_dir, struct bs_err *err);
+int bs_endpoint_parse(struct bs_endpoint *out, const char *url, const char *cert_dir,
+		      struct bs_err *err);
 
 void bs_endpoint_free(struct bs_endpoint *ep);
 

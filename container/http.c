@@ -50,8 +50,7 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int http_init(struct bs_http *h, const struct bs_http_opts *opts,
-		     struct bs_err *err)
+static int http_init(struct bs_http *h, const struct bs_http_opts *opts, struct bs_err *err)
 {
 	struct bs_http_opts defaults = BS_HTTP_OPTS_INIT;
 
@@ -69,8 +68,8 @@ static int http_init(struct bs_http *h, const struct bs_http_opts *opts,
 	return 0;
 }
 
-int bs_http_new(struct bs_http **out, const struct bs_endpoint *ep,
-		const struct bs_http_opts *opts, struct bs_err *err)
+int bs_http_new(struct bs_http **out, const struct bs_endpoint *ep, const struct bs_http_opts *opts,
+		struct bs_err *err)
 {
 	struct bs_http *h = bs_xcalloc(1, sizeof(*h));
 	int rc;
@@ -92,9 +91,7 @@ int bs_http_new(struct bs_http **out, const struct bs_endpoint *ep,
 		else
 			h->base_url = bs_xasprintf("https://%s:%d", ep->host, ep->port);
 		break;
-	case BS_ENDPOINT_STREAM:
-		h->base_url = bs_xstrdup("http://localhost");
-		break;
+	case BS_ENDPOINT_STREAM: h->base_url = bs_xstrdup("http://localhost"); break;
 	}
 	*out = h;
 	return 0;
@@ -103,8 +100,8 @@ fail:
 	return rc;
 }
 
-int bs_http_new_url(struct bs_http **out, const char *base_url,
-		    const struct bs_http_opts *opts, struct bs_err *err)
+int bs_http_new_url(struct bs_http **out, const char *base_url, const struct bs_http_opts *opts,
+		    struct bs_err *err)
 {
 	struct bs_http *h = bs_xcalloc(1, sizeof(*h));
 	size_t len = strlen(base_url);
@@ -217,7 +214,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 			v++;
 			vlen--;
 		}
-		while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+		while (vlen > 0 &&
+		       (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
 			vlen--;
 		value = bs_xstrndup(v, vlen);
 		if (bs_kvlist_find(&t->resp->headers, name) == NULL)
@@ -240,8 +238,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 	if (!t->status_known) {
 		curl_easy_getinfo(t->h->easy, CURLINFO_RESPONSE_CODE, &t->resp->status);
 		t->status_known = true;
-		t->streaming = t->req->on_data != NULL && t->resp->status >= 200 &&
-			       t->resp->status < 300;
+		t->streaming =
+			t->req->on_data != NULL && t->resp->status >= 200 && t->resp->status < 300;
 	}
 	if (t->streaming) {
 		if (t->req->on_data(data, len, t->req->payload) != 0) {
@@ -273,8 +271,7 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *userp)
 	return chunk;
 }
 
-static void setup(struct bs_http *h, struct transfer *t, struct curl_slist **hdrs,
-		  char **url)
+static void setup(struct bs_http *h, struct transfer *t, struct curl_slist **hdrs, char **url)
 {
 	const struct bs_http_request *req = t->req;
 	CURL *e = h->easy;
@@ -296,7 +293,8 @@ static void setup(struct bs_http *h, struct transfer *t, struct curl_slist **hdr
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (!req->stream)
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-				 req->timeout_ms > 0 ? req->timeout_ms : h->opts.request_timeout_ms);
+				 req->timeout_ms > 0 ? req->timeout_ms
+						     : h->opts.request_timeout_ms);
 	if (h->ep != NULL) {
 		switch (h->ep->kind) {
 		case BS_ENDPOINT_UNIX:
@@ -306,8 +304,10 @@ static void setup(struct bs_http *h, struct transfer *t, struct curl_slist **hdr
 			curl_easy_setopt(e, CURLOPT_CAINFO, h->ep->ca_file);
 			curl_easy_setopt(e, CURLOPT_SSLCERT, h->ep->cert_file);
 			curl_easy_setopt(e, CURLOPT_SSLKEY, h->ep->key_file);
-			curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->ep->tls_skip_verify ? 0L : 1L);
-			curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->ep->tls_skip_verify ? 0L : 2L);
+			curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER,
+					 h->ep->tls_skip_verify ? 0L : 1L);
+			curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST,
+					 h->ep->tls_skip_verify ? 0L : 2L);
 			break;
 		case BS_ENDPOINT_STREAM:
 			curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, h->ep->stream.socket_path);
@@ -341,8 +341,7 @@ static void setup(struct bs_http *h, struct transfer *t, struct curl_slist **hdr
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
 }
 
-static int run_loop(struct bs_http *h, struct transfer *t, CURLcode *result,
-		    struct bs_err *err)
+static int run_loop(struct bs_http *h, struct transfer *t, CURLcode *result, struct bs_err *err)
 {
 	const struct bs_stream_connector *sc =
 		h->ep && h->ep->kind == BS_ENDPOINT_STREAM ? &h->ep->stream : NULL;
@@ -364,10 +363,11 @@ static int run_loop(struct bs_http *h, struct transfer *t, CURLcode *result,
 		if (h->opts.cancel != NULL && *h->opts.cancel)
 			return bs_err_set(err, BS_ERR_INTERRUPTED, "%s: interrupted", h->display);
 		if (t->req->stream && now_ms() - t->last_byte_ms > h->opts.stream_idle_ms)
-			return bs_err_set(err, BS_ERR_TIMEOUT,
-					  "%s: no data for %ld s on %s %s (the engine stopped answering)",
-					  h->display, h->opts.stream_idle_ms / 1000, t->req->method,
-					  t->req->path);
+			return bs_err_set(
+				err, BS_ERR_TIMEOUT,
+				"%s: no data for %ld s on %s %s (the engine stopped answering)",
+				h->display, h->opts.stream_idle_ms / 1000, t->req->method,
+				t->req->path);
 		if (sc != NULL) {
 			n_extra = sc->wait_fds(sc->payload, wf, 8);
 			for (i = 0; i < n_extra; i++) {
@@ -429,11 +429,14 @@ int bs_http_request(struct bs_http *h, const struct bs_http_request *req,
 		const char *detail = h->curl_error[0] ? h->curl_error : curl_easy_strerror(result);
 
 		if (result == CURLE_COULDNT_CONNECT && h->ep && h->ep->kind == BS_ENDPOINT_UNIX)
-			rc = bs_err_set(err, code, "cannot connect to the Docker engine at %s: %s (is dockerd running, and may this user use its socket?)",
-					h->display,
-					access(h->ep->unix_path, F_OK) != 0 ? "no such socket" :
-					access(h->ep->unix_path, R_OK | W_OK) != 0 ? "permission denied" :
-										      "nobody answers on the socket");
+			rc = bs_err_set(
+				err, code,
+				"cannot connect to the Docker engine at %s: %s (is dockerd running, and may this user use its socket?)",
+				h->display,
+				access(h->ep->unix_path, F_OK) != 0 ? "no such socket"
+				: access(h->ep->unix_path, R_OK | W_OK) != 0
+					? "permission denied"
+					: "nobody answers on the socket");
 		else
 			rc = bs_err_set(err, code, "%s: %s %s: %s", h->display, req->method,
 					req->path, detail);

@@ -31,44 +31,47 @@ typedef int (*bs_http_write_fn)(const char *data, size_t len, void *payload);
 typedef size_t (*bs_http_read_fn)(char *buf, size_t size, void *payload);
 
 struct bs_http_request {
-	const char *method;        /* GET, HEAD, POST, PUT, DELETE */
-	const char *path;          /* "/v1.41/containers/json" */
-	const char *query;         /* encoded, without '?'; or NULL */
-	const char *content_type;  /* for body */
-	const char *body;          /* or NULL */
+	const char *method;	  /* GET, HEAD, POST, PUT, DELETE */
+	const char *path;	  /* "/v1.41/containers/json" */
+	const char *query;	  /* encoded, without '?'; or NULL */
+	const char *content_type; /* for body */
+	const char *body;	  /* or NULL */
 	size_t body_len;
 	bs_http_read_fn read_body; /* streamed upload instead of body */
 	void *read_payload;
 	const char *const *headers; /* "Name: value", NULL-terminated */
 	bs_http_write_fn on_data;   /* stream the body of a 2xx answer */
 	void *payload;
-	bool stream;               /* no total timeout, low-speed limit only */
-	long timeout_ms;           /* 0: the client's default */
+	bool stream;	 /* no total timeout, low-speed limit only */
+	long timeout_ms; /* 0: the client's default */
 };
 
 struct bs_http_response {
 	long status;
-	struct bs_buf body;        /* whole body, or the error body of a stream */
-	struct bs_kvlist headers;  /* names lower-cased */
-	bool stopped;              /* on_data asked to stop */
+	struct bs_buf body;	  /* whole body, or the error body of a stream */
+	struct bs_kvlist headers; /* names lower-cased */
+	bool stopped;		  /* on_data asked to stop */
 };
 
 struct bs_http_opts {
-	long connect_timeout_ms;   /* default 10 s */
-	long request_timeout_ms;   /* default 120 s */
-	long stream_idle_ms;       /* streams: abort after this long without a byte (default 300 s) */
+	long connect_timeout_ms; /* default 10 s */
+	long request_timeout_ms; /* default 120 s */
+	long stream_idle_ms;	 /* streams: abort after this long without a byte (default 300 s) */
 	volatile sig_atomic_t *cancel; /* set by a signal handler: stop now */
 	const char *user_agent;
 };
 
-#define BS_HTTP_OPTS_INIT {10000, 120000, 300000, NULL, NULL}
+#define BS_HTTP_OPTS_INIT                                                                          \
+	{                                                                                          \
+		10000, 120000, 300000, NULL, NULL                                                  \
+	}
 
 /* Client for an engine endpoint (borrowed: must outlive the client). */
-int bs_http_new(struct bs_http **out, const struct bs_endpoint *ep,
-		const struct bs_http_opts *opts, struct bs_err *err);
+int bs_http_new(struct bs_http **out, const struct bs_endpoint *ep, const struct bs_http_opts *opts,
+		struct bs_err *err);
 /* Client for an http(s) base URL such as a registry's, CA-verified. */
-int bs_http_new_url(struct bs_http **out, const char *base_url,
-		    const struct bs_http_opts *opts, struct bs_err *err);
+int bs_http_new_url(struct bs_http **out, const char *base_url, const struct bs_http_opts *opts,
+		    struct bs_err *err);
 void bs_http_free(struct bs_http *h);
 
 /*

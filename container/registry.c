@@ -24,7 +24,7 @@ struct bs_registry_client {
 	struct bs_http_opts opts;
 	char *server;
 	char *username;
-	char *password;     /* secret */
+	char *password;	     /* secret */
 	char *authorization; /* "Authorization: ..." once a challenge was met */
 };
 
@@ -35,8 +35,8 @@ static bool is_loopback(const char *server)
 }
 
 int bs_registry_client_new(struct bs_registry_client **out, const char *server,
-			   const struct bs_registry_cred *cred,
-			   const struct bs_http_opts *opts, struct bs_err *err)
+			   const struct bs_registry_cred *cred, const struct bs_http_opts *opts,
+			   struct bs_err *err)
 {
 	struct bs_registry_client *c = bs_xcalloc(1, sizeof(*c));
 	struct bs_http_opts defaults = BS_HTTP_OPTS_INIT;
@@ -154,7 +154,9 @@ static int fetch_token(struct bs_registry_client *c, const struct bs_kvlist *par
 
 	if (realm == NULL || !(bs_str_starts_with(realm->value, "https://") ||
 			       bs_str_starts_with(realm->value, "http://")))
-		return bs_err_set(err, BS_ERR_PROTOCOL, "registry %s: its token challenge names no usable realm", c->server);
+		return bs_err_set(err, BS_ERR_PROTOCOL,
+				  "registry %s: its token challenge names no usable realm",
+				  c->server);
 	if (service != NULL) {
 		esc = bs_http_escape(service->value);
 		bs_buf_printf(&query, "service=%s", esc);
@@ -181,19 +183,25 @@ static int fetch_token(struct bs_registry_client *c, const struct bs_kvlist *par
 	if (rc != 0)
 		goto out;
 	if (resp.status == 401 || resp.status == 403)
-		rc = bs_err_set(err, BS_ERR_AUTH, "authentication failed for %s (the token service refused the credentials)", c->server);
+		rc = bs_err_set(
+			err, BS_ERR_AUTH,
+			"authentication failed for %s (the token service refused the credentials)",
+			c->server);
 	else if (resp.status != 200)
-		rc = bs_err_set(err, BS_ERR_API, "registry %s: token service answered HTTP %ld", c->server, resp.status);
+		rc = bs_err_set(err, BS_ERR_API, "registry %s: token service answered HTTP %ld",
+				c->server, resp.status);
 	else {
 		o = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
 		tok = cJSON_GetObjectItemCaseSensitive(o, "token");
 		if (!cJSON_IsString(tok))
 			tok = cJSON_GetObjectItemCaseSensitive(o, "access_token");
 		if (!cJSON_IsString(tok))
-			rc = bs_err_set(err, BS_ERR_PROTOCOL, "registry %s: the token service sent no token", c->server);
+			rc = bs_err_set(err, BS_ERR_PROTOCOL,
+					"registry %s: the token service sent no token", c->server);
 		else {
 			bs_secure_free_str(c->authorization);
-			c->authorization = bs_xasprintf("Authorization: Bearer %s", tok->valuestring);
+			c->authorization =
+				bs_xasprintf("Authorization: Bearer %s", tok->valuestring);
 		}
 	}
 	bs_buf_wipe_free(&resp.body);
@@ -207,9 +215,9 @@ out:
 }
 
 /* A request that meets the registry's auth challenge once, then retries. */
-static int registry_request(struct bs_registry_client *c, const char *method,
-			    const char *path, const char *query, const char *accept,
-			    struct bs_http_response *resp, struct bs_err *err)
+static int registry_request(struct bs_registry_client *c, const char *method, const char *path,
+			    const char *query, const char *accept, struct bs_http_response *resp,
+			    struct bs_err *err)
 {
 	struct bs_http_request req;
 	const char *headers[3];
@@ -253,14 +261,16 @@ static int registry_request(struct bs_registry_client *c, const char *method,
 		bs_http_response_free(resp);
 	}
 	if (rc == 0 && (resp->status == 401 || resp->status == 403))
-		rc = bs_err_set(err, BS_ERR_AUTH, "authentication failed for %s (%s)", c->server,
-				c->username ? "check the username and password" :
-					      "it wants credentials: add them to registries: or run docker login");
+		rc = bs_err_set(
+			err, BS_ERR_AUTH, "authentication failed for %s (%s)", c->server,
+			c->username
+				? "check the username and password"
+				: "it wants credentials: add them to registries: or run docker login");
 	return rc;
 }
 
-int bs_registry_tags(struct bs_registry_client *c, const char *repository,
-		     struct bs_strv *tags, struct bs_err *err)
+int bs_registry_tags(struct bs_registry_client *c, const char *repository, struct bs_strv *tags,
+		     struct bs_err *err)
 {
 	char *path = bs_xasprintf("/v2/%s/tags/list", repository);
 	char *query = bs_xstrdup("n=1000");
@@ -278,20 +288,22 @@ int bs_registry_tags(struct bs_registry_client *c, const char *repository,
 			break;
 		}
 		if (resp.status == 404) {
-			rc = bs_err_set(err, BS_ERR_NOT_FOUND, "registry %s has no repository %s", c->server, repository);
+			rc = bs_err_set(err, BS_ERR_NOT_FOUND, "registry %s has no repository %s",
+					c->server, repository);
 			bs_http_response_free(&resp);
 			break;
 		}
 		if (resp.status != 200) {
-			rc = bs_err_set(err, BS_ERR_API, "registry %s: listing tags of %s: HTTP %ld", c->server, repository, resp.status);
+			rc = bs_err_set(err, BS_ERR_API,
+					"registry %s: listing tags of %s: HTTP %ld", c->server,
+					repository, resp.status);
 			bs_http_response_free(&resp);
 			break;
 		}
 		o = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
 		list = cJSON_GetObjectItemCaseSensitive(o, "tags");
-		cJSON_ArrayForEach(t, list)
-			if (cJSON_IsString(t))
-				bs_strv_push(tags, t->valuestring);
+		cJSON_ArrayForEach(t, list) if (cJSON_IsString(t))
+			bs_strv_push(tags, t->valuestring);
 		cJSON_Delete(o);
 		/* Link: </v2/x/tags/list?n=1000&last=abc>; rel="next" */
 		link = bs_http_header(&resp, "link");
@@ -313,8 +325,8 @@ int bs_registry_tags(struct bs_registry_client *c, const char *repository,
 	return rc;
 }
 
-int bs_registry_digest(struct bs_registry_client *c, const char *repository,
-		       const char *reference, char **digest, struct bs_err *err)
+int bs_registry_digest(struct bs_registry_client *c, const char *repository, const char *reference,
+		       char **digest, struct bs_err *err)
 {
 	struct bs_http_response resp;
 	char *path = bs_xasprintf("/v2/%s/manifests/%s", repository, reference);
@@ -326,11 +338,15 @@ int bs_registry_digest(struct bs_registry_client *c, const char *repository,
 	if (rc == 0) {
 		d = bs_http_header(&resp, "docker-content-digest");
 		if (resp.status == 404)
-			rc = bs_err_set(err, BS_ERR_NOT_FOUND, "registry %s has no %s:%s", c->server, repository, reference);
+			rc = bs_err_set(err, BS_ERR_NOT_FOUND, "registry %s has no %s:%s",
+					c->server, repository, reference);
 		else if (resp.status != 200)
-			rc = bs_err_set(err, BS_ERR_API, "registry %s: %s:%s: HTTP %ld", c->server, repository, reference, resp.status);
+			rc = bs_err_set(err, BS_ERR_API, "registry %s: %s:%s: HTTP %ld", c->server,
+					repository, reference, resp.status);
 		else if (d == NULL || !bs_str_starts_with(d, "sha256:"))
-			rc = bs_err_set(err, BS_ERR_PROTOCOL, "registry %s sent no digest for %s:%s", c->server, repository, reference);
+			rc = bs_err_set(err, BS_ERR_PROTOCOL,
+					"registry %s sent no digest for %s:%s", c->server,
+					repository, reference);
 		else
 			*digest = bs_xstrdup(d);
 	}

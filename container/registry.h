@@ -24,17 +24,17 @@ struct bs_registry_client;
 
 /* server: host[:port] ("docker.io" means Docker Hub); cred may be NULL. */
 int bs_registry_client_new(struct bs_registry_client **out, const char *server,
-			   const struct bs_registry_cred *cred,
-			   const struct bs_http_opts *opts, struct bs_err *err);
+			   const struct bs_registry_cred *cred, const struct bs_http_opts *opts,
+			   struct bs_err *err);
 void bs_registry_client_free(struct bs_registry_client *c);
 
 /* Tags of repository ("shop/app"), following pagination (bounded). */
-int bs_registry_tags(struct bs_registry_client *c, const char *repository,
-		     struct bs_strv *tags, struct bs_err *err);
+int bs_registry_tags(struct bs_registry_client *c, const char *repository, struct bs_strv *tags,
+		     struct bs_err *err);
 
 /* The digest ("sha256:...") the registry serves for repository:reference. */
-int bs_registry_digest(struct bs_registry_client *c, const char *repository,
-		       const char *reference, char **digest, struct bs_err *err);
+int bs_registry_digest(struct bs_registry_client *c, const char *repository, const char *reference,
+		       char **digest, struct bs_err *err);
 
 /* Parse "Bearer realm=\"...\",service=\"...\"" into its parameters (lower-
  * case names). Returns the scheme ("basic", "bearer") or NULL. Exposed for

@@ -44,8 +44,8 @@ static int handle_line(struct bs_jsonl *p, const char *text, size_t len)
 		message = cJSON_GetObjectItemCaseSensitive(detail, "message");
 		if (!cJSON_IsString(message))
 			message = error;
-		p->error = bs_xstrdup(cJSON_IsString(message) ? message->valuestring :
-								 "the engine reported an error");
+		p->error = bs_xstrdup(cJSON_IsString(message) ? message->valuestring
+							      : "the engine reported an error");
 		p->error_code = cJSON_IsNumber(code) ? (long)code->valuedouble : 0;
 	}
 	if (p->on_message != NULL)
@@ -121,8 +121,9 @@ int bs_demux_feed(struct bs_demux *d, const char *data, size_t len)
 				return -1;
 			}
 			d->stream = (enum bs_log_stream)d->header[0];
-			d->frame_left = (uint32_t)d->header[4] << 24 | (uint32_t)d->header[5] << 16 |
-					(uint32_t)d->header[6] << 8 | (uint32_t)d->header[7];
+			d->frame_left = (uint32_t)d->header[4] << 24 |
+					(uint32_t)d->header[5] << 16 | (uint32_t)d->header[6] << 8 |
+					(uint32_t)d->header[7];
 			continue;
 		}
 		{

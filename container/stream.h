@@ -28,7 +28,7 @@ struct bs_jsonl {
 	struct bs_buf line;
 	bs_jsonl_fn on_message;
 	void *payload;
-	char *error;      /* first errorDetail message, owned */
+	char *error;	  /* first errorDetail message, owned */
 	long error_code;  /* errorDetail.code, 0 if none */
 	size_t bad_lines; /* lines that were not JSON */
 	int stopped;
@@ -48,18 +48,17 @@ enum bs_log_stream {
 };
 
 /* Called with each run of bytes from one stream; non-zero stops. */
-typedef int (*bs_demux_fn)(enum bs_log_stream stream, const char *data,
-			   size_t len, void *payload);
+typedef int (*bs_demux_fn)(enum bs_log_stream stream, const char *data, size_t len, void *payload);
 
 struct bs_demux {
-	int raw;              /* Tty=true: no framing */
+	int raw; /* Tty=true: no framing */
 	unsigned char header[8];
 	size_t header_len;
 	uint32_t frame_left;
 	enum bs_log_stream stream;
 	bs_demux_fn on_chunk;
 	void *payload;
-	int bad;              /* framing error seen */
+	int bad; /* framing error seen */
 };
 
 void bs_demux_init(struct bs_demux *d, int raw, bs_demux_fn on_chunk, void *payload);

@@ -70,8 +70,8 @@ static char *clean_text(const struct bs_diags *d, const char *text)
 	return bs_buf_detach(&out);
 }
 
-void bs_diags_add(struct bs_diags *d, enum bs_diag_severity severity,
-		  int line, int col, const char *path, const char *fmt, ...)
+void bs_diags_add(struct bs_diags *d, enum bs_diag_severity severity, int line, int col,
+		  const char *path, const char *fmt, ...)
 {
 	struct bs_diag *diag;
 	char *raw;
@@ -131,8 +131,8 @@ char *bs_diag_format(const struct bs_diags *d, const struct bs_diag *diag)
 	if (diag->line == 0)
 		return bs_xasprintf("%s: %s%s", d->file, sev, diag->message);
 	if (diag->path[0] == '\0')
-		return bs_xasprintf("%s:%d:%d: %s%s", d->file, diag->line,
-				    diag->col, sev, diag->message);
-	return bs_xasprintf("%s:%d:%d: %s%s: %s", d->file, diag->line, diag->col,
-			    sev, diag->path, diag->message);
+		return bs_xasprintf("%s:%d:%d: %s%s", d->file, diag->line, diag->col, sev,
+				    diag->message);
+	return bs_xasprintf("%s:%d:%d: %s%s: %s", d->file, diag->line, diag->col, sev, diag->path,
+			    diag->message);
 }

@@ -33,7 +33,7 @@ struct bs_diag {
 #define BS_DIAGS_MAX 100
 
 struct bs_diags {
-	char *file;            /* name shown in messages */
+	char *file; /* name shown in messages */
 	struct bs_diag *items;
 	size_t n;
 	size_t cap;
@@ -46,9 +46,8 @@ struct bs_diags {
 
 void bs_diags_init(struct bs_diags *d, const char *file);
 void bs_diags_free(struct bs_diags *d);
-void bs_diags_add(struct bs_diags *d, enum bs_diag_severity severity,
-		  int line, int col, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+void bs_diags_add(struct bs_diags *d, enum bs_diag_severity severity, int line, int col,
+		  const char *path, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Order by line, then column (stable for equal places). */
 void bs_diags_sort(struct bs_diags *d);
 /* Format one diagnostic as its single-line text; caller frees. */

@@ -57,8 +57,7 @@ static bool name_char(char c)
 	return name_start(c) || (c >= '0' && c <= '9');
 }
 
-static void expand(struct expander *x, struct bs_buf *out, bool in_braces,
-		   int depth, bool eval);
+static void expand(struct expander *x, struct bs_buf *out, bool in_braces, int depth, bool eval);
 
 /* Is name unset, or (with colon) empty? */
 static bool missing(const char *value, bool colon)
@@ -72,8 +71,8 @@ static bool missing(const char *value, bool colon)
  * not need B); an unused one is still parsed, and its variables recorded.
  * eval is false inside an unused operand: nothing is looked up there.
  */
-static void expand_braced(struct expander *x, struct bs_buf *out, int depth,
-			  const char *dollar, bool eval)
+static void expand_braced(struct expander *x, struct bs_buf *out, int depth, const char *dollar,
+			  bool eval)
 {
 	const char *name_begin = x->p;
 	struct bs_buf operand = BS_BUF_INIT;
@@ -83,13 +82,15 @@ static void expand_braced(struct expander *x, struct bs_buf *out, int depth,
 	bool colon = false;
 
 	if (depth >= MAX_DEPTH) {
-		fail_at(x, dollar, "%s", "interpolation nested too deeply (at most 8 levels of ${...})");
+		fail_at(x, dollar, "%s",
+			"interpolation nested too deeply (at most 8 levels of ${...})");
 		return;
 	}
 	while (name_char(*x->p))
 		x->p++;
 	if (x->p == name_begin || !name_start(*name_begin)) {
-		fail_at(x, dollar, "%s", "invalid variable name after '${' (names are letters, digits and '_', not starting with a digit; write $$ for a literal dollar sign)");
+		fail_at(x, dollar, "%s",
+			"invalid variable name after '${' (names are letters, digits and '_', not starting with a digit; write $$ for a literal dollar sign)");
 		return;
 	}
 	name = bs_xstrndup(name_begin, (size_t)(x->p - name_begin));
@@ -107,7 +108,8 @@ static void expand_braced(struct expander *x, struct bs_buf *out, int depth,
 		used = op == '+' ? !missing(value, colon) : missing(value, colon);
 		expand(x, &operand, true, depth + 1, eval && used);
 	} else if (colon) {
-		fail_at(x, x->p - 1, "%s", "expected '-', '?' or '+' after ':' in ${...} (for example ${VAR:-default})");
+		fail_at(x, x->p - 1, "%s",
+			"expected '-', '?' or '+' after ':' in ${...} (for example ${VAR:-default})");
 	}
 	if (x->failed)
 		goto out;
@@ -122,14 +124,14 @@ static void expand_braced(struct expander *x, struct bs_buf *out, int depth,
 	switch (op) {
 	case 0:
 		if (value == NULL) {
-			fail_at(x, dollar, "environment variable %s is not set (export it, or give a default with ${VAR:-value})", name);
+			fail_at(x, dollar,
+				"environment variable %s is not set (export it, or give a default with ${VAR:-value})",
+				name);
 			goto out;
 		}
 		bs_buf_puts(out, value);
 		break;
-	case '-':
-		bs_buf_puts(out, missing(value, colon) ? bs_buf_str(&operand) : value);
-		break;
+	case '-': bs_buf_puts(out, missing(value, colon) ? bs_buf_str(&operand) : value); break;
 	case '+':
 		if (!missing(value, colon))
 			bs_buf_puts(out, bs_buf_str(&operand));
@@ -138,7 +140,8 @@ static void expand_braced(struct expander *x, struct bs_buf *out, int depth,
 		if (missing(value, colon)) {
 			char msg[400];
 
-			snprintf(msg, sizeof(msg), "%s", operand.len ? bs_buf_str(&operand) : "required");
+			snprintf(msg, sizeof(msg), "%s",
+				 operand.len ? bs_buf_str(&operand) : "required");
 			x->failed = true;
 			x->error->offset = (size_t)(dollar - x->start);
 			snprintf(x->error->message, sizeof(x->error->message),
@@ -154,8 +157,7 @@ out:
 	free(name);
 }
 
-static void expand(struct expander *x, struct bs_buf *out, bool in_braces,
-		   int depth, bool eval)
+static void expand(struct expander *x, struct bs_buf *out, bool in_braces, int depth, bool eval)
 {
 	while (*x->p != '\0' && !x->failed) {
 		const char *dollar;
@@ -185,19 +187,21 @@ static void expand(struct expander *x, struct bs_buf *out, bool in_braces,
 				bs_strv_add_unique(x->vars, name);
 			value = eval ? x->getenv_fn(name, x->payload) : "";
 			if (value == NULL)
-				fail_at(x, dollar, "environment variable %s is not set (export it, or give a default with ${VAR:-value})", name);
+				fail_at(x, dollar,
+					"environment variable %s is not set (export it, or give a default with ${VAR:-value})",
+					name);
 			else
 				bs_buf_puts(out, value);
 			free(name);
 		} else {
-			fail_at(x, dollar, "%s", "'$' must be followed by a variable name or '{' (write $$ for a literal dollar sign)");
+			fail_at(x, dollar, "%s",
+				"'$' must be followed by a variable name or '{' (write $$ for a literal dollar sign)");
 		}
 	}
 }
 
-int bs_interp_expand(char **out, const char *text, bs_getenv_fn getenv_fn,
-		     void *payload, struct bs_strv *vars,
-		     struct bs_interp_error *error)
+int bs_interp_expand(char **out, const char *text, bs_getenv_fn getenv_fn, void *payload,
+		     struct bs_strv *vars, struct bs_interp_error *error)
 {
 	struct bs_buf buf = BS_BUF_INIT;
 	struct expander x;

@@ -31,7 +31,7 @@ typedef const char *(*bs_getenv_fn)(const char *name, void *payload);
 const char *bs_interp_getenv(const char *name, void *payload);
 
 struct bs_interp_error {
-	size_t offset;  /* byte offset in the input where the problem starts */
+	size_t offset; /* byte offset in the input where the problem starts */
 	char message[512];
 };
 
@@ -41,8 +41,7 @@ struct bs_interp_error {
  * refers to is added to vars (may be NULL). On error returns -1 and fills
  * *error; *out is NULL.
  */
-int bs_interp_expand(char **out, const char *text, bs_getenv_fn getenv_fn,
-		     void *payload, struct bs_strv *vars,
-		     struct bs_interp_error *error);
+int bs_interp_expand(char **out, const char *text, bs_getenv_fn getenv_fn, void *payload,
+		     struct bs_strv *vars, struct bs_interp_error *error);
 
 #endif

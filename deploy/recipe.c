@@ -27,10 +27,8 @@
 #include "deploy/yamltree.h"
 #include "util/error.h"
 
-static const char *const provider_names[] = {"local", "static", "hetzner",
-					     "digitalocean", NULL};
-static const char *const restart_names[] = {"no", "always", "on-failure",
-					    "unless-stopped", NULL};
+static const char *const provider_names[] = {"local", "static", "hetzner", "digitalocean", NULL};
+static const char *const restart_names[] = {"no", "always", "on-failure", "unless-stopped", NULL};
 static const char *const pull_names[] = {"missing", "always", "never", NULL};
 
 const char *bs_provider_type_name(enum bs_provider_type type)
@@ -48,14 +46,12 @@ const char *bs_pull_policy_name(enum bs_pull_policy policy)
 	return pull_names[policy];
 }
 
-bool bs_selector_matches(const struct bs_selector *sel,
-			 const struct bs_node *node)
+bool bs_selector_matches(const struct bs_selector *sel, const struct bs_node *node)
 {
 	const struct bs_kv *label;
 
 	if (sel->value == NULL)
-		return strcmp(sel->key, node->name) == 0 ||
-		       strcmp(sel->key, node->group) == 0;
+		return strcmp(sel->key, node->name) == 0 || strcmp(sel->key, node->group) == 0;
 	label = bs_kvlist_find(&node->labels, sel->key);
 	return label != NULL && strcmp(label->value, sel->value) == 0;
 }
@@ -89,8 +85,8 @@ static void interpolate(struct bs_rctx *ctx, struct bs_ynode *node, bool root)
 			struct bs_interp_error err;
 			char *expanded;
 
-			if (bs_interp_expand(&expanded, node->value, ctx->getenv_fn,
-					     ctx->payload, &node->vars, &err) != 0) {
+			if (bs_interp_expand(&expanded, node->value, ctx->getenv_fn, ctx->payload,
+					     &node->vars, &err) != 0) {
 				struct bs_recipe_loc loc = {node->line,
 							    offset_col(node, err.offset)};
 
@@ -196,8 +192,7 @@ static void spread_secrets(struct bs_ynode *node, const struct bs_strv *vars,
 		for (i = 0; i < node->vars.n && !node->secret; i++)
 			if (bs_strv_contains(vars, node->vars.v[i]))
 				node->secret = true;
-		if (node->secret && node->value[0] != '\0' &&
-		    !bs_ynode_is_null(node))
+		if (node->secret && node->value[0] != '\0' && !bs_ynode_is_null(node))
 			bs_strv_add_unique(values, node->value);
 		return;
 	case BS_YNODE_SEQ:
@@ -212,17 +207,17 @@ static void spread_secrets(struct bs_ynode *node, const struct bs_strv *vars,
 }
 
 /* A secret written literally in the recipe ends up in version control. */
-static void warn_literal_secret(struct bs_rctx *ctx, const struct bs_ynode *map,
-				const char *key)
+static void warn_literal_secret(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key)
 {
 	const struct bs_ynode *v = bs_ynode_get(map, key);
 	size_t saved;
 
-	if (v == NULL || v->kind != BS_YNODE_SCALAR || bs_ynode_is_null(v) ||
-	    v->vars.n > 0)
+	if (v == NULL || v->kind != BS_YNODE_SCALAR || bs_ynode_is_null(v) || v->vars.n > 0)
 		return;
 	saved = rctx_push_key(ctx, key);
-	rctx_warn(ctx, v, "secret written in the recipe itself (use ${VAR} so it stays out of version control)");
+	rctx_warn(
+		ctx, v,
+		"secret written in the recipe itself (use ${VAR} so it stays out of version control)");
 	rctx_pop(ctx, saved);
 }
 
@@ -232,12 +227,12 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
 	static const char *const local_keys[] = {"type", "image", "engine", NULL};
 	static const char *const static_keys[] = {"type", NULL};
-	static const char *const hetzner_keys[] = {"type", "token", "token_env",
-		"location", "server_type", "image", "api_url", NULL};
-	static const char *const do_keys[] = {"type", "token", "token_env",
-		"region", "size", "image", "api_url", NULL};
-	static const char *const *const keys_by_type[] = {local_keys, static_keys,
-		hetzner_keys, do_keys};
+	static const char *const hetzner_keys[] = {"type",	  "token", "token_env", "location",
+						   "server_type", "image", "api_url",	NULL};
+	static const char *const do_keys[] = {"type", "token", "token_env", "region",
+					      "size", "image", "api_url",   NULL};
+	static const char *const *const keys_by_type[] = {local_keys, static_keys, hetzner_keys,
+							  do_keys};
 	struct bs_provider *p = &ctx->recipe->provider;
 	int type = BS_PROVIDER_LOCAL;
 	size_t i, saved;
@@ -254,7 +249,8 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 		goto out;
 	if (!rctx_get_choice(ctx, map, "type", provider_names, &type)) {
 		if (rctx_absent(map, "type"))
-			rctx_missing(ctx, map, "type", "type: local, static, hetzner or digitalocean");
+			rctx_missing(ctx, map, "type",
+				     "type: local, static, hetzner or digitalocean");
 		/* with no known type, its other keys cannot be judged */
 		goto out;
 	}
@@ -274,9 +270,10 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 				if (strcmp(keys_by_type[t][j], key) == 0) {
 					size_t s2 = rctx_push_key(ctx, key);
 
-					rctx_error(ctx, map->pairs[i].key,
-						   "'%s' is a key of provider type %s, not %s (remove it or change type)",
-						   key, provider_names[t], provider_names[type]);
+					rctx_error(
+						ctx, map->pairs[i].key,
+						"'%s' is a key of provider type %s, not %s (remove it or change type)",
+						key, provider_names[t], provider_names[type]);
 					rctx_pop(ctx, s2);
 					other = true;
 					break;
@@ -288,8 +285,8 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 			size_t used = 0;
 
 			for (j = 0; mine[j] != NULL && used < sizeof(list); j++) {
-				int w = snprintf(list + used, sizeof(list) - used,
-						 "%s%s", j ? ", " : "", mine[j]);
+				int w = snprintf(list + used, sizeof(list) - used, "%s%s",
+						 j ? ", " : "", mine[j]);
 
 				used += w > 0 ? (size_t)w : 0;
 			}
@@ -314,14 +311,14 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 			 !bs_str_starts_with(p->engine, "tcp://")) {
 			size_t s2 = rctx_push_key(ctx, "engine");
 
-			rctx_error(ctx, bs_ynode_get(map, "engine"),
-				   "'%.200s' is not an engine URL (write unix:///var/run/docker.sock or tcp://HOST:2376)",
-				   p->engine);
+			rctx_error(
+				ctx, bs_ynode_get(map, "engine"),
+				"'%.200s' is not an engine URL (write unix:///var/run/docker.sock or tcp://HOST:2376)",
+				p->engine);
 			rctx_pop(ctx, s2);
 		}
 		break;
-	case BS_PROVIDER_STATIC:
-		break;
+	case BS_PROVIDER_STATIC: break;
 	case BS_PROVIDER_HETZNER:
 	case BS_PROVIDER_DIGITALOCEAN: {
 		bool hz = p->type == BS_PROVIDER_HETZNER;
@@ -330,16 +327,18 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 		warn_literal_secret(ctx, map, "token");
 		if (rctx_get_str(ctx, map, "token_env", NULL, &p->token_env)) {
 			const char *c;
-			bool ok = p->token_env[0] != '\0' && !isdigit((unsigned char)p->token_env[0]);
+			bool ok =
+				p->token_env[0] != '\0' && !isdigit((unsigned char)p->token_env[0]);
 
 			for (c = p->token_env; *c != '\0'; c++)
 				ok = ok && (isalnum((unsigned char)*c) || *c == '_');
 			if (!ok) {
 				size_t s2 = rctx_push_key(ctx, "token_env");
 
-				rctx_error(ctx, bs_ynode_get(map, "token_env"),
-					   "'%.100s' is not an environment variable name (letters, digits, '_')",
-					   p->token_env);
+				rctx_error(
+					ctx, bs_ynode_get(map, "token_env"),
+					"'%.100s' is not an environment variable name (letters, digits, '_')",
+					p->token_env);
 				rctx_pop(ctx, s2);
 			}
 			if (p->token != NULL) {
@@ -353,16 +352,16 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 			p->token_env = bs_xstrdup(hz ? "HCLOUD_TOKEN" : "DIGITALOCEAN_TOKEN");
 		}
 		rctx_get_str(ctx, map, hz ? "location" : "region",
-			     hz ? "location: fsn1, nbg1, hel1, ash, hil or sin" :
-				  "region: fra1, ams3, nyc3, sfo3, ...",
+			     hz ? "location: fsn1, nbg1, hel1, ash, hil or sin"
+				: "region: fra1, ams3, nyc3, sfo3, ...",
 			     &p->region);
 		if (!rctx_get_str(ctx, map, hz ? "server_type" : "size", NULL, &p->size))
 			p->size = bs_xstrdup(hz ? "cx22" : "s-1vcpu-1gb");
 		if (!rctx_get_str(ctx, map, "image", NULL, &p->image))
 			p->image = bs_xstrdup(hz ? "debian-12" : "debian-12-x64");
 		if (!rctx_get_str(ctx, map, "api_url", NULL, &p->api_url))
-			p->api_url = bs_xstrdup(hz ? "https://api.hetzner.cloud/v1" :
-						     "https://api.digitalocean.com/v2");
+			p->api_url = bs_xstrdup(hz ? "https://api.hetzner.cloud/v1"
+						   : "https://api.digitalocean.com/v2");
 		else if (!bs_str_starts_with(p->api_url, "https://") &&
 			 !bs_str_starts_with(p->api_url, "http://")) {
 			size_t s2 = rctx_push_key(ctx, "api_url");
@@ -380,9 +379,10 @@ out:
 
 static void parse_ssh(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
-	static const char *const keys[] = {"user", "port", "key", "agent",
-		"passphrase", "password", "known_hosts", "host_keys",
-		"connect_timeout", "wait_timeout", NULL};
+	static const char *const keys[] = {"user",	   "port",	 "key",
+					   "agent",	   "passphrase", "password",
+					   "known_hosts",  "host_keys",	 "connect_timeout",
+					   "wait_timeout", NULL};
 	static const char *const policies[] = {"accept-new", "strict", NULL};
 	struct bs_ssh_conf *s = &ctx->recipe->ssh;
 	const struct bs_ynode *hk;
@@ -417,7 +417,9 @@ static void parse_ssh(struct bs_rctx *ctx, const struct bs_ynode *map)
 	     strcmp(hk->value, "insecure") == 0)) {
 		size_t s2 = rctx_push_key(ctx, "host_keys");
 
-		rctx_error(ctx, hk, "host key checking cannot be turned off (use accept-new: trust on first use, then pinned)");
+		rctx_error(
+			ctx, hk,
+			"host key checking cannot be turned off (use accept-new: trust on first use, then pinned)");
 		rctx_pop(ctx, s2);
 	} else if (rctx_get_choice(ctx, map, "host_keys", policies, &policy)) {
 		s->host_keys = (enum bs_host_key_policy)policy;
@@ -441,8 +443,8 @@ defaults:
 		s->known_hosts = bs_xstrdup(".bootstrap/known_hosts");
 }
 
-static void add_node(struct bs_recipe *r, const char *name, const char *group,
-		     int index, const struct bs_ynode *at, size_t entry)
+static void add_node(struct bs_recipe *r, const char *name, const char *group, int index,
+		     const struct bs_ynode *at, size_t entry)
 {
 	struct bs_node *n;
 
@@ -461,8 +463,8 @@ static void add_node(struct bs_recipe *r, const char *name, const char *group,
 
 static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t entry)
 {
-	static const char *const keys[] = {"name", "count", "labels", "address",
-		"port", "user", "server_type", "size", NULL};
+	static const char *const keys[] = {"name", "count",	  "labels", "address", "port",
+					   "user", "server_type", "size",   NULL};
 	struct bs_recipe *r = ctx->recipe;
 	enum bs_provider_type type = r->provider.type;
 	const char *size_key = type == BS_PROVIDER_HETZNER ? "server_type" : "size";
@@ -476,13 +478,13 @@ static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t e
 	if (!rctx_want_map(ctx, map))
 		return;
 	rctx_check_keys(ctx, map, keys);
-	if (rctx_get_str(ctx, map, "name", "name: web", &name) &&
-	    !bs_recipe_is_dns_label(name)) {
+	if (rctx_get_str(ctx, map, "name", "name: web", &name) && !bs_recipe_is_dns_label(name)) {
 		size_t s2 = rctx_push_key(ctx, "name");
 
-		rctx_error(ctx, bs_ynode_get(map, "name"),
-			   "'%.100s' is not a valid node name (lowercase letters, digits and '-', at most 63, like web or db-1)",
-			   name);
+		rctx_error(
+			ctx, bs_ynode_get(map, "name"),
+			"'%.100s' is not a valid node name (lowercase letters, digits and '-', at most 63, like web or db-1)",
+			name);
 		rctx_pop(ctx, s2);
 		free(name);
 		name = NULL;
@@ -496,21 +498,23 @@ static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t e
 	v = bs_ynode_get(map, "address");
 	if (type == BS_PROVIDER_STATIC) {
 		if (v == NULL)
-			rctx_missing(ctx, map, "address",
-				     "static hosts need address: HOST or IP");
+			rctx_missing(ctx, map, "address", "static hosts need address: HOST or IP");
 		if (bs_ynode_get(map, "count") != NULL) {
 			size_t s2 = rctx_push_key(ctx, "count");
 
-			rctx_error(ctx, bs_ynode_get(map, "count"),
-				   "static hosts are listed one by one (give each host its own entry with its address)");
+			rctx_error(
+				ctx, bs_ynode_get(map, "count"),
+				"static hosts are listed one by one (give each host its own entry with its address)");
 			rctx_pop(ctx, s2);
 			has_count = false;
 		}
 	} else if (v != NULL) {
 		size_t s2 = rctx_push_key(ctx, "address");
 
-		rctx_error(ctx, v, "address is for existing hosts (provider type static); provider %s creates its nodes",
-			   provider_names[type]);
+		rctx_error(
+			ctx, v,
+			"address is for existing hosts (provider type static); provider %s creates its nodes",
+			provider_names[type]);
 		rctx_pop(ctx, s2);
 	}
 	for (k = 0; k < 2; k++) {
@@ -525,12 +529,14 @@ static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t e
 		} else {
 			size_t s2 = rctx_push_key(ctx, key);
 
-			rctx_error(ctx, sv, "'%s' does not apply to provider %s%s%s",
-				   key, provider_names[type],
-				   type == BS_PROVIDER_HETZNER || type == BS_PROVIDER_DIGITALOCEAN ?
-					   " (use " : "",
-				   type == BS_PROVIDER_HETZNER ? "server_type)" :
-				   type == BS_PROVIDER_DIGITALOCEAN ? "size)" : "");
+			rctx_error(ctx, sv, "'%s' does not apply to provider %s%s%s", key,
+				   provider_names[type],
+				   type == BS_PROVIDER_HETZNER || type == BS_PROVIDER_DIGITALOCEAN
+					   ? " (use "
+					   : "",
+				   type == BS_PROVIDER_HETZNER	      ? "server_type)"
+				   : type == BS_PROVIDER_DIGITALOCEAN ? "size)"
+								      : "");
 			rctx_pop(ctx, s2);
 		}
 	}
@@ -542,8 +548,9 @@ static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t e
 		} else if (strlen(name) + 4 > 63) {
 			size_t s2 = rctx_push_key(ctx, "name");
 
-			rctx_error(ctx, bs_ynode_get(map, "name"),
-				   "name too long for numbered nodes (at most 59 characters with count)");
+			rctx_error(
+				ctx, bs_ynode_get(map, "name"),
+				"name too long for numbered nodes (at most 59 characters with count)");
 			rctx_pop(ctx, s2);
 		} else if (r->n_nodes + (size_t)count > BS_MAX_NODES) {
 			size_t s2 = rctx_push_key(ctx, "count");
@@ -564,8 +571,8 @@ static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t e
 			size_t j;
 
 			for (j = 0; j < labels.n; j++)
-				bs_kvlist_push(&n->labels, labels.v[j].key,
-					       labels.v[j].value, false);
+				bs_kvlist_push(&n->labels, labels.v[j].key, labels.v[j].value,
+					       false);
 			n->address = address ? bs_xstrdup(address) : NULL;
 			n->port = port;
 			n->user = user ? bs_xstrdup(user) : NULL;
@@ -586,7 +593,8 @@ static void parse_nodes(struct bs_rctx *ctx, const struct bs_ynode *seq,
 	size_t saved, i, j;
 
 	if (seq == NULL || bs_ynode_is_null(seq)) {
-		rctx_missing(ctx, root, "nodes", "list the machines, for example nodes: [{name: web, count: 2}]");
+		rctx_missing(ctx, root, "nodes",
+			     "list the machines, for example nodes: [{name: web, count: 2}]");
 		return;
 	}
 	saved = rctx_push_key(ctx, "nodes");
@@ -607,9 +615,10 @@ static void parse_nodes(struct bs_rctx *ctx, const struct bs_ynode *seq,
 				size_t s2 = rctx_push_index(ctx, r->nodes[i].entry);
 				size_t s3 = rctx_push_key(ctx, "name");
 
-				rctx_error_loc(ctx, r->nodes[i].name_loc,
-					       "node name '%s' is used twice (first declared at line %d); rename one",
-					       r->nodes[i].name, r->nodes[j].name_loc.line);
+				rctx_error_loc(
+					ctx, r->nodes[i].name_loc,
+					"node name '%s' is used twice (first declared at line %d); rename one",
+					r->nodes[i].name, r->nodes[j].name_loc.line);
 				rctx_pop(ctx, s3);
 				rctx_pop(ctx, s2);
 				break;
@@ -620,8 +629,7 @@ out:
 
 /* Convert a YAML subtree to JSON for daemon.json; log-opts values become
  * strings because dockerd rejects anything else there. */
-static cJSON *yaml_to_json(struct bs_rctx *ctx, const struct bs_ynode *n,
-			   bool force_string)
+static cJSON *yaml_to_json(struct bs_rctx *ctx, const struct bs_ynode *n, bool force_string)
 {
 	cJSON *obj;
 	size_t i, saved;
@@ -633,10 +641,10 @@ static cJSON *yaml_to_json(struct bs_rctx *ctx, const struct bs_ynode *n,
 			const char *key = n->pairs[i].key->value;
 
 			saved = rctx_push_key(ctx, key);
-			cJSON_AddItemToObject(obj, key,
-					      yaml_to_json(ctx, n->pairs[i].value,
-							   force_string ||
-							   strcmp(key, "log-opts") == 0));
+			cJSON_AddItemToObject(
+				obj, key,
+				yaml_to_json(ctx, n->pairs[i].value,
+					     force_string || strcmp(key, "log-opts") == 0));
 			rctx_pop(ctx, saved);
 		}
 		return obj;
@@ -645,8 +653,7 @@ static cJSON *yaml_to_json(struct bs_rctx *ctx, const struct bs_ynode *n,
 		for (i = 0; i < n->n; i++)
 			cJSON_AddItemToArray(obj, yaml_to_json(ctx, n->items[i], false));
 		return obj;
-	case BS_YNODE_SCALAR:
-		break;
+	case BS_YNODE_SCALAR: break;
 	}
 	if (force_string)
 		return cJSON_CreateString(n->value);
@@ -674,8 +681,8 @@ static cJSON *yaml_to_json(struct bs_rctx *ctx, const struct bs_ynode *n,
 
 static void parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
-	static const char *const keys[] = {"install", "package", "version",
-		"daemon", "endpoint", "tls_port", NULL};
+	static const char *const keys[] = {"install",  "package",  "version", "daemon",
+					   "endpoint", "tls_port", NULL};
 	static const char *const installs[] = {"auto", "never", NULL};
 	static const char *const endpoints[] = {"ssh", "tls", NULL};
 	struct bs_docker_conf *d = &ctx->recipe->docker;
@@ -719,9 +726,10 @@ static void parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map)
 		if (!ok) {
 			size_t s2 = rctx_push_key(ctx, "version");
 
-			rctx_error(ctx, bs_ynode_get(map, "version"),
-				   "'%.100s' is not a package version (like 20.10.24+dfsg1-1+deb12u1)",
-				   d->version);
+			rctx_error(
+				ctx, bs_ynode_get(map, "version"),
+				"'%.100s' is not a package version (like 20.10.24+dfsg1-1+deb12u1)",
+				d->version);
 			rctx_pop(ctx, s2);
 		}
 	}
@@ -742,9 +750,10 @@ static void parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map)
 				if (strcmp(key, "hosts") == 0 || bs_str_starts_with(key, "tls")) {
 					size_t s3 = rctx_push_key(ctx, key);
 
-					rctx_error(ctx, daemon->pairs[i].key,
-						   "'%s' is managed by bootstrap (remove it; set docker.endpoint: tls to serve the API over TLS)",
-						   key);
+					rctx_error(
+						ctx, daemon->pairs[i].key,
+						"'%s' is managed by bootstrap (remove it; set docker.endpoint: tls to serve the API over TLS)",
+						key);
 					rctx_pop(ctx, s3);
 				}
 			}
@@ -784,29 +793,33 @@ static void parse_registries(struct bs_rctx *ctx, const struct bs_ynode *seq)
 		r->n_registries++;
 		reg->loc = rctx_loc(map);
 		rctx_check_keys(ctx, map, keys);
-		if (rctx_get_str(ctx, map, "server", "server: registry.example.com", &reg->server)) {
+		if (rctx_get_str(ctx, map, "server", "server: registry.example.com",
+				 &reg->server)) {
 			const char *s = reg->server;
 			bool ok = strstr(s, "://") == NULL && strchr(s, '/') == NULL &&
 				  strchr(s, ' ') == NULL;
 			size_t s3 = rctx_push_key(ctx, "server");
 
 			if (!ok)
-				rctx_error(ctx, bs_ynode_get(map, "server"),
-					   "'%.200s' is not a registry host (write host[:port] only, like registry.example.com:5000)",
-					   s);
+				rctx_error(
+					ctx, bs_ynode_get(map, "server"),
+					"'%.200s' is not a registry host (write host[:port] only, like registry.example.com:5000)",
+					s);
 			for (j = 0; j + 1 < r->n_registries; j++)
 				if (r->registries[j].server != NULL &&
 				    strcmp(r->registries[j].server, s) == 0)
-					rctx_error(ctx, bs_ynode_get(map, "server"),
-						   "registry %.200s is listed twice (first at line %d); keep one",
-						   s, r->registries[j].loc.line);
+					rctx_error(
+						ctx, bs_ynode_get(map, "server"),
+						"registry %.200s is listed twice (first at line %d); keep one",
+						s, r->registries[j].loc.line);
 			rctx_pop(ctx, s3);
 		}
 		rctx_get_str(ctx, map, "username", NULL, &reg->username);
 		rctx_get_str(ctx, map, "password", NULL, &reg->password);
 		warn_literal_secret(ctx, map, "password");
 		if ((reg->username == NULL) != (reg->password == NULL))
-			rctx_error(ctx, map, "give both username and password, or neither (anonymous)");
+			rctx_error(ctx, map,
+				   "give both username and password, or neither (anonymous)");
 		rctx_pop(ctx, s2);
 	}
 out:
@@ -815,8 +828,9 @@ out:
 
 static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
 {
-	static const char *const keys[] = {"version", "project", "provider", "ssh",
-		"nodes", "docker", "registries", "images", "containers", "prune", NULL};
+	static const char *const keys[] = {"version",	 "project", "provider",	  "ssh",
+					   "nodes",	 "docker",  "registries", "images",
+					   "containers", "prune",   NULL};
 	struct bs_recipe *r = ctx->recipe;
 	const struct bs_ynode *v;
 	size_t i;
@@ -836,7 +850,9 @@ static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
 			if (s != NULL)
 				rctx_error(ctx, key, "unknown key (did you mean '%s'?)", s);
 			else
-				rctx_error(ctx, key, "unknown key (top-level keys: version, project, provider, ssh, nodes, docker, registries, images, containers, prune; x-* for your own anchors)");
+				rctx_error(
+					ctx, key,
+					"unknown key (top-level keys: version, project, provider, ssh, nodes, docker, registries, images, containers, prune; x-* for your own anchors)");
 			rctx_pop(ctx, saved);
 		}
 	}
@@ -844,22 +860,23 @@ static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
 	v = bs_ynode_get(root, "version");
 	if (v == NULL) {
 		rctx_missing(ctx, root, "version", "start the recipe with version: 1");
-	} else if (rctx_get_int(ctx, root, "version", 0, 1000000, &r->version) &&
-		   r->version != 1) {
+	} else if (rctx_get_int(ctx, root, "version", 0, 1000000, &r->version) && r->version != 1) {
 		size_t saved = rctx_push_key(ctx, "version");
 
-		rctx_error(ctx, v, "recipe version %d is not supported (this bootstrap reads version 1)",
+		rctx_error(ctx, v,
+			   "recipe version %d is not supported (this bootstrap reads version 1)",
 			   r->version);
 		rctx_pop(ctx, saved);
 	}
-	if (rctx_get_str(ctx, root, "project", "project: NAME, which tags everything bootstrap creates",
-			 &r->project) &&
+	if (rctx_get_str(ctx, root, "project",
+			 "project: NAME, which tags everything bootstrap creates", &r->project) &&
 	    (!bs_recipe_is_dns_label(r->project) || strlen(r->project) > 40)) {
 		size_t saved = rctx_push_key(ctx, "project");
 
-		rctx_error(ctx, bs_ynode_get(root, "project"),
-			   "'%.100s' is not a valid project name (lowercase letters, digits and '-', at most 40, like shop)",
-			   r->project);
+		rctx_error(
+			ctx, bs_ynode_get(root, "project"),
+			"'%.100s' is not a valid project name (lowercase letters, digits and '-', at most 40, like shop)",
+			r->project);
 		rctx_pop(ctx, saved);
 	}
 	parse_provider(ctx, bs_ynode_get(root, "provider"));
@@ -875,10 +892,8 @@ static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
 
 /* ---- load / free ------------------------------------------------------ */
 
-int bs_recipe_load_buffer(struct bs_recipe **out, const char *data, size_t len,
-			  const char *name,
-			  const struct bs_recipe_load_opts *opts,
-			  struct bs_diags *diags)
+int bs_recipe_load_buffer(struct bs_recipe **out, const char *data, size_t len, const char *name,
+			  const struct bs_recipe_load_opts *opts, struct bs_diags *diags)
 {
 	struct bs_recipe *r;
 	struct bs_ynode *root;
@@ -899,13 +914,16 @@ int bs_recipe_load_buffer(struct bs_recipe **out, const char *data, size_t len,
 	root = bs_ytree_parse(data, len, diags);
 	if (root == NULL) {
 		if (diags->n_errors == errors_before)
-			bs_diags_add(diags, BS_DIAG_ERROR, 1, 1, "",
-				     "the recipe is empty (start with version: 1, then project:, nodes: and containers:)");
+			bs_diags_add(
+				diags, BS_DIAG_ERROR, 1, 1, "",
+				"the recipe is empty (start with version: 1, then project:, nodes: and containers:)");
 		goto out;
 	}
 	if (root->kind != BS_YNODE_MAP) {
-		rctx_error(&ctx, root, "a recipe is a mapping of sections (version:, project:, nodes:, ...), found %s",
-			   bs_ynode_is_null(root) ? "an empty document" : bs_ynode_kind_name(root));
+		rctx_error(
+			&ctx, root,
+			"a recipe is a mapping of sections (version:, project:, nodes:, ...), found %s",
+			bs_ynode_is_null(root) ? "an empty document" : bs_ynode_kind_name(root));
 		goto out;
 	}
 	/* Interpolation errors wait in a list of their own until the secrets
@@ -935,8 +953,8 @@ out:
 	return 0;
 }
 
-int bs_recipe_load(struct bs_recipe **out, const char *path,
-		   const struct bs_recipe_load_opts *opts, struct bs_diags *diags)
+int bs_recipe_load(struct bs_recipe **out, const char *path, const struct bs_recipe_load_opts *opts,
+		   struct bs_diags *diags)
 {
 	struct bs_buf data = BS_BUF_INIT;
 	char chunk[65536];
@@ -954,9 +972,10 @@ int bs_recipe_load(struct bs_recipe **out, const char *path,
 	}
 	if (f != stdin && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_size > (off_t)BS_RECIPE_MAX_BYTES) {
-		bs_diags_add(diags, BS_DIAG_ERROR, 1, 1, "",
-			     "file is %lld bytes; a recipe may be at most %u bytes (is this the right file?)",
-			     (long long)st.st_size, BS_RECIPE_MAX_BYTES);
+		bs_diags_add(
+			diags, BS_DIAG_ERROR, 1, 1, "",
+			"file is %lld bytes; a recipe may be at most %u bytes (is this the right file?)",
+			(long long)st.st_size, BS_RECIPE_MAX_BYTES);
 		fclose(f);
 		return BS_ERR_INVALID;
 	}
@@ -966,8 +985,8 @@ int bs_recipe_load(struct bs_recipe **out, const char *path,
 			break;
 	}
 	if (ferror(f)) {
-		bs_diags_add(diags, BS_DIAG_ERROR, 0, 0, "",
-			     "cannot read the recipe: %s", strerror(errno));
+		bs_diags_add(diags, BS_DIAG_ERROR, 0, 0, "", "cannot read the recipe: %s",
+			     strerror(errno));
 		if (f != stdin)
 			fclose(f);
 		bs_buf_free(&data);
@@ -975,8 +994,7 @@ int bs_recipe_load(struct bs_recipe **out, const char *path,
 	}
 	if (f != stdin)
 		fclose(f);
-	rc = bs_recipe_load_buffer(out, data.data ? data.data : "", data.len, path,
-				   opts, diags);
+	rc = bs_recipe_load_buffer(out, data.data ? data.data : "", data.len, path, opts, diags);
 	bs_buf_free(&data);
 	return rc;
 }

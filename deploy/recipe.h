@@ -45,50 +45,50 @@ enum bs_provider_type {
 
 struct bs_provider {
 	enum bs_provider_type type;
-	char *image;     /* local: node image; clouds: OS image */
-	char *engine;    /* local: URL of the Docker engine hosting the nodes */
-	char *region;    /* hetzner "location", digitalocean "region" */
-	char *size;      /* hetzner "server_type", digitalocean "size" */
-	char *token;     /* secret; NULL: read token_env when the driver runs */
+	char *image;	 /* local: node image; clouds: OS image */
+	char *engine;	 /* local: URL of the Docker engine hosting the nodes */
+	char *region;	 /* hetzner "location", digitalocean "region" */
+	char *size;	 /* hetzner "server_type", digitalocean "size" */
+	char *token;	 /* secret; NULL: read token_env when the driver runs */
 	char *token_env; /* HCLOUD_TOKEN, DIGITALOCEAN_TOKEN by default */
-	char *api_url;   /* API base URL (default: the provider's) */
+	char *api_url;	 /* API base URL (default: the provider's) */
 	struct bs_recipe_loc loc;
 };
 
 enum bs_host_key_policy {
 	BS_HOST_KEYS_ACCEPT_NEW, /* trust on first use, then pinned */
-	BS_HOST_KEYS_STRICT,     /* only hosts already in known_hosts */
+	BS_HOST_KEYS_STRICT,	 /* only hosts already in known_hosts */
 };
 
 struct bs_ssh_conf {
-	char *user;               /* default "root" */
-	int port;                 /* default 22 */
-	char *key;                /* private key path as written (~ allowed) */
-	bool agent;               /* try ssh-agent identities */
-	char *passphrase;         /* secret: the key's passphrase */
-	char *password;           /* secret: password authentication */
-	char *known_hosts;        /* default ".bootstrap/known_hosts" */
+	char *user;	   /* default "root" */
+	int port;	   /* default 22 */
+	char *key;	   /* private key path as written (~ allowed) */
+	bool agent;	   /* try ssh-agent identities */
+	char *passphrase;  /* secret: the key's passphrase */
+	char *password;	   /* secret: password authentication */
+	char *known_hosts; /* default ".bootstrap/known_hosts" */
 	enum bs_host_key_policy host_keys;
 	int64_t connect_timeout_ms; /* one connection attempt */
 	int64_t wait_timeout_ms;    /* waiting for a new machine's SSH */
 };
 
 struct bs_node {
-	char *name;    /* expanded: "web-1" (or "db" without count) */
-	char *group;   /* the entry's name: "web" */
-	int index;     /* 1..count; 0 when the entry has no count */
+	char *name;  /* expanded: "web-1" (or "db" without count) */
+	char *group; /* the entry's name: "web" */
+	int index;   /* 1..count; 0 when the entry has no count */
 	struct bs_kvlist labels;
-	char *address; /* static: host name or IP */
-	int port;      /* SSH port; 0: ssh.port */
-	char *user;    /* SSH user; NULL: ssh.user */
-	char *size;    /* cloud: server type / size override */
-	size_t entry;  /* index of its entry in the recipe's nodes: list */
+	char *address;		       /* static: host name or IP */
+	int port;		       /* SSH port; 0: ssh.port */
+	char *user;		       /* SSH user; NULL: ssh.user */
+	char *size;		       /* cloud: server type / size override */
+	size_t entry;		       /* index of its entry in the recipe's nodes: list */
 	struct bs_recipe_loc loc;      /* of the entry */
 	struct bs_recipe_loc name_loc; /* of its name value */
 };
 
 enum bs_docker_install {
-	BS_DOCKER_INSTALL_AUTO,  /* install when missing */
+	BS_DOCKER_INSTALL_AUTO,	 /* install when missing */
 	BS_DOCKER_INSTALL_NEVER, /* must already be there */
 };
 
@@ -99,15 +99,15 @@ enum bs_docker_endpoint {
 
 struct bs_docker_conf {
 	enum bs_docker_install install;
-	char *package;      /* default "docker.io" */
-	char *version;      /* package version pin, or NULL */
-	char *daemon_json;  /* the docker.daemon map as compact JSON, or NULL */
+	char *package;	   /* default "docker.io" */
+	char *version;	   /* package version pin, or NULL */
+	char *daemon_json; /* the docker.daemon map as compact JSON, or NULL */
 	enum bs_docker_endpoint endpoint;
-	int tls_port;       /* default 2376 */
+	int tls_port; /* default 2376 */
 };
 
 struct bs_registry {
-	char *server;   /* host[:port] */
+	char *server; /* host[:port] */
 	char *username;
 	char *password; /* secret */
 	struct bs_recipe_loc loc;
@@ -115,8 +115,8 @@ struct bs_registry {
 
 enum bs_pull_policy {
 	BS_PULL_MISSING, /* pull when the node lacks the image (default) */
-	BS_PULL_ALWAYS,  /* re-pull when the registry digest changed */
-	BS_PULL_NEVER,   /* the image must be on the node (or be built) */
+	BS_PULL_ALWAYS,	 /* re-pull when the registry digest changed */
+	BS_PULL_NEVER,	 /* the image must be on the node (or be built) */
 };
 
 /* A node selector: a node or node-entry name, or a key=value label. */
@@ -133,10 +133,10 @@ struct bs_selectors {
 };
 
 struct bs_image {
-	char *name;              /* reference: [registry/]repo[:tag][@digest] */
+	char *name; /* reference: [registry/]repo[:tag][@digest] */
 	enum bs_pull_policy pull;
-	char *build_git;         /* git URL, "#ref:subdir" allowed; NULL: pulled */
-	char *build_dockerfile;  /* path inside the context, or NULL */
+	char *build_git;	/* git URL, "#ref:subdir" allowed; NULL: pulled */
+	char *build_dockerfile; /* path inside the context, or NULL */
 	struct bs_kvlist build_args;
 	struct bs_selectors nodes; /* where to prepare it; empty: where used */
 	struct bs_recipe_loc loc;
@@ -149,8 +149,8 @@ enum bs_port_proto {
 
 /* "[IP:][HOST:]CONTAINER[/proto]", ranges as "8000-8001:80-81". */
 struct bs_port {
-	char *host_ip;      /* NULL: all addresses */
-	int host_start;     /* 0: an ephemeral port chosen by Docker */
+	char *host_ip;	/* NULL: all addresses */
+	int host_start; /* 0: an ephemeral port chosen by Docker */
 	int host_end;
 	int container_start;
 	int container_end;
@@ -159,15 +159,15 @@ struct bs_port {
 };
 
 enum bs_mount_type {
-	BS_MOUNT_VOLUME,     /* named volume "data:/path" */
-	BS_MOUNT_BIND,       /* host path "/srv/data:/path" */
-	BS_MOUNT_ANONYMOUS,  /* "/path" */
+	BS_MOUNT_VOLUME,    /* named volume "data:/path" */
+	BS_MOUNT_BIND,	    /* host path "/srv/data:/path" */
+	BS_MOUNT_ANONYMOUS, /* "/path" */
 };
 
 struct bs_mount {
 	enum bs_mount_type type;
-	char *source;  /* volume name or absolute host path; NULL: anonymous */
-	char *target;  /* absolute path in the container */
+	char *source; /* volume name or absolute host path; NULL: anonymous */
+	char *target; /* absolute path in the container */
 	bool read_only;
 	struct bs_recipe_loc loc;
 };
@@ -181,18 +181,18 @@ enum bs_restart_policy {
 
 struct bs_healthcheck {
 	bool present;
-	bool disable;              /* test: [NONE] or disable: true */
-	struct bs_strv test;       /* ["CMD", ...] or ["CMD-SHELL", "..."] */
-	int64_t interval_ms;       /* 0: Docker's default */
+	bool disable;	     /* test: [NONE] or disable: true */
+	struct bs_strv test; /* ["CMD", ...] or ["CMD-SHELL", "..."] */
+	int64_t interval_ms; /* 0: Docker's default */
 	int64_t timeout_ms;
 	int64_t start_period_ms;
-	int retries;               /* 0: Docker's default */
+	int retries; /* 0: Docker's default */
 };
 
 struct bs_resources {
 	int64_t memory_bytes; /* 0: unlimited */
 	int64_t nano_cpus;    /* 0: unlimited */
-	int64_t pids;         /* 0: bootstrap's default limit */
+	int64_t pids;	      /* 0: bootstrap's default limit */
 };
 
 struct bs_container {
@@ -203,36 +203,36 @@ struct bs_container {
 	bool has_entrypoint;
 	struct bs_strv entrypoint;
 	struct bs_kvlist environment;
-	struct bs_kvlist secrets;     /* delivered like environment, never shown */
+	struct bs_kvlist secrets; /* delivered like environment, never shown */
 	struct bs_port *ports;
 	size_t n_ports;
 	struct bs_mount *volumes;
 	size_t n_volumes;
 	enum bs_restart_policy restart;
-	int restart_max_retries;      /* on-failure:N */
+	int restart_max_retries; /* on-failure:N */
 	struct bs_healthcheck healthcheck;
 	struct bs_kvlist labels;
 	char *user;
 	char *working_dir;
-	int replicas;                 /* default 1 */
-	struct bs_selectors nodes;    /* empty: every node */
+	int replicas;		   /* default 1 */
+	struct bs_selectors nodes; /* empty: every node */
 	struct bs_resources resources;
 	char *domain;
 	struct bs_recipe_loc loc;
-	struct bs_recipe_loc name_loc;   /* of the name, image, domain values */
+	struct bs_recipe_loc name_loc; /* of the name, image, domain values */
 	struct bs_recipe_loc image_loc;
 	struct bs_recipe_loc domain_loc;
 	struct bs_recipe_loc replicas_loc; /* of replicas (or the entry) */
-	struct bs_recipe_loc nodes_loc;    /* of nodes (or the entry) */
+	struct bs_recipe_loc nodes_loc;	   /* of nodes (or the entry) */
 };
 
 struct bs_recipe {
-	char *file;       /* path as given */
+	char *file; /* path as given */
 	int version;
 	char *project;
 	struct bs_provider provider;
 	struct bs_ssh_conf ssh;
-	struct bs_node *nodes;       /* expanded: one per machine */
+	struct bs_node *nodes; /* expanded: one per machine */
 	size_t n_nodes;
 	struct bs_docker_conf docker;
 	struct bs_registry *registries;
@@ -250,7 +250,10 @@ struct bs_recipe_load_opts {
 	void *payload;
 };
 
-#define BS_RECIPE_LOAD_OPTS_INIT {NULL, NULL}
+#define BS_RECIPE_LOAD_OPTS_INIT                                                                   \
+	{                                                                                          \
+		NULL, NULL                                                                         \
+	}
 
 /*
  * Load and check a recipe file. On success returns 0 and sets *out (free
@@ -259,14 +262,12 @@ struct bs_recipe_load_opts {
  * on success too. Returns BS_ERR_INVALID when the recipe has errors,
  * BS_ERR_IO when the file cannot be read (diags says why).
  */
-int bs_recipe_load(struct bs_recipe **out, const char *path,
-		   const struct bs_recipe_load_opts *opts, struct bs_diags *diags);
+int bs_recipe_load(struct bs_recipe **out, const char *path, const struct bs_recipe_load_opts *opts,
+		   struct bs_diags *diags);
 
 /* The same from memory; name is the file name shown in diagnostics. */
-int bs_recipe_load_buffer(struct bs_recipe **out, const char *data, size_t len,
-			  const char *name,
-			  const struct bs_recipe_load_opts *opts,
-			  struct bs_diags *diags);
+int bs_recipe_load_buffer(struct bs_recipe **out, const char *data, size_t len, const char *name,
+			  const struct bs_recipe_load_opts *opts, struct bs_diags *diags);
 
 void bs_recipe_free(struct bs_recipe *recipe);
 
@@ -278,8 +279,7 @@ void bs_recipe_free(struct bs_recipe *recipe);
 const char *bs_port_parse(const char *spec, struct bs_port *port);
 
 /* Does node match selector? */
-bool bs_selector_matches(const struct bs_selector *sel,
-			 const struct bs_node *node);
+bool bs_selector_matches(const struct bs_selector *sel, const struct bs_node *node);
 
 /* Recipe key names of enum values ("local", "unless-stopped", ...). */
 const char *bs_provider_type_name(enum bs_provider_type type);

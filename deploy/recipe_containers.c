@@ -22,8 +22,7 @@ static bool repo_component_ok(const char *s, size_t len)
 {
 	size_t i;
 
-	if (len == 0 || !isalnum((unsigned char)s[0]) ||
-	    !isalnum((unsigned char)s[len - 1]))
+	if (len == 0 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[len - 1]))
 		return false;
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -134,20 +133,23 @@ static char *image_repo(const char *ref)
 	return bs_xstrndup(ref, len);
 }
 
-static bool check_image_ref(struct bs_rctx *ctx, const struct bs_ynode *at,
-			    const char *ref)
+static bool check_image_ref(struct bs_rctx *ctx, const struct bs_ynode *at, const char *ref)
 {
 	bool has_tag;
 	const char *problem = image_ref_problem(ref, &has_tag);
 
 	if (problem != NULL) {
-		rctx_error(ctx, at, "'%.200s' is not a valid image reference: %s (like nginx:1.25 or registry.example.com/shop/app:1.4)",
-			   ref, problem);
+		rctx_error(
+			ctx, at,
+			"'%.200s' is not a valid image reference: %s (like nginx:1.25 or registry.example.com/shop/app:1.4)",
+			ref, problem);
 		return false;
 	}
 	if (!has_tag)
-		rctx_warn(ctx, at, "'%.200s' has no tag, so :latest is used and re-runs cannot tell versions apart (pin a tag, like %.200s:1.0)",
-			  ref, ref);
+		rctx_warn(
+			ctx, at,
+			"'%.200s' has no tag, so :latest is used and re-runs cannot tell versions apart (pin a tag, like %.200s:1.0)",
+			ref, ref);
 	return true;
 }
 
@@ -224,8 +226,8 @@ unterminated:
 }
 
 /* command / entrypoint: a string split like a shell, or a list. */
-static bool get_argv(struct bs_rctx *ctx, const struct bs_ynode *map,
-		     const char *key, struct bs_strv *out)
+static bool get_argv(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
+		     struct bs_strv *out)
 {
 	const struct bs_ynode *v = bs_ynode_get(map, key);
 	size_t saved, i;
@@ -280,8 +282,7 @@ static int parse_port_range(const char *s, size_t len, int *lo, int *hi)
 	if (bs_parse_int64(buf, &a) != 0 || buf[0] == '+' || buf[0] == '-')
 		return -1;
 	b = a;
-	if (dash != NULL && (bs_parse_int64(dash + 1, &b) != 0 || dash[1] == '+' ||
-			     dash[1] == '-'))
+	if (dash != NULL && (bs_parse_int64(dash + 1, &b) != 0 || dash[1] == '+' || dash[1] == '-'))
 		return -1;
 	if (a < 1 || a > 65535 || b < 1 || b > 65535 || b < a)
 		return -2;
@@ -359,16 +360,15 @@ const char *bs_port_parse(const char *spec, struct bs_port *port)
 	rc = parse_port_range(container, strlen(container), &port->container_start,
 			      &port->container_end);
 	if (rc != 0) {
-		problem = rc == -2 ? "ports are 1 to 65535 (ranges low-high)" :
-				     "the container port is not a number (like 80 or 8000-8005)";
+		problem = rc == -2 ? "ports are 1 to 65535 (ranges low-high)"
+				   : "the container port is not a number (like 80 or 8000-8005)";
 		goto out;
 	}
 	if (host != NULL && host[0] != '\0') {
-		rc = parse_port_range(host, strlen(host), &port->host_start,
-				      &port->host_end);
+		rc = parse_port_range(host, strlen(host), &port->host_start, &port->host_end);
 		if (rc != 0) {
-			problem = rc == -2 ? "ports are 1 to 65535 (ranges low-high)" :
-					     "the host port is not a number (like 8080)";
+			problem = rc == -2 ? "ports are 1 to 65535 (ranges low-high)"
+					   : "the host port is not a number (like 8080)";
 			goto out;
 		}
 		if (port->host_end - port->host_start !=
@@ -382,8 +382,7 @@ out:
 	return problem;
 }
 
-static void parse_ports(struct bs_rctx *ctx, const struct bs_ynode *map,
-			struct bs_container *c)
+static void parse_ports(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
 {
 	const struct bs_ynode *v = bs_ynode_get(map, "ports");
 	size_t saved, i;
@@ -403,11 +402,15 @@ static void parse_ports(struct bs_rctx *ctx, const struct bs_ynode *map,
 		if (item->bad) {
 			/* already reported */
 		} else if (item->kind != BS_YNODE_SCALAR) {
-			rctx_error(ctx, item, "expected a port like \"8080:80\" or \"127.0.0.1:8080:80/tcp\", found %s",
-				   bs_ynode_kind_name(item));
+			rctx_error(
+				ctx, item,
+				"expected a port like \"8080:80\" or \"127.0.0.1:8080:80/tcp\", found %s",
+				bs_ynode_kind_name(item));
 		} else if ((problem = bs_port_parse(item->value, &port)) != NULL) {
-			rctx_error(ctx, item, "'%.100s' is not a port mapping: %s (write [IP:]HOST:CONTAINER[/tcp|udp], like \"8080:80\")",
-				   item->value, problem);
+			rctx_error(
+				ctx, item,
+				"'%.100s' is not a port mapping: %s (write [IP:]HOST:CONTAINER[/tcp|udp], like \"8080:80\")",
+				item->value, problem);
 			free(port.host_ip);
 		} else {
 			port.loc = rctx_loc(item);
@@ -471,10 +474,12 @@ static const char *parse_volume(const char *spec, struct bs_mount *m)
 		if (m->source[0] == '/') {
 			m->type = BS_MOUNT_BIND;
 		} else if (m->source[0] == '.' || m->source[0] == '~') {
-			problem = "bind sources are absolute paths on the node (the node does not have the recipe's directory)";
+			problem =
+				"bind sources are absolute paths on the node (the node does not have the recipe's directory)";
 			goto out;
 		} else if (!volume_name_ok(m->source)) {
-			problem = "a volume name is 2 or more letters, digits, '_', '.' or '-', starting with a letter or digit";
+			problem =
+				"a volume name is 2 or more letters, digits, '_', '.' or '-', starting with a letter or digit";
 			goto out;
 		} else {
 			m->type = BS_MOUNT_VOLUME;
@@ -491,8 +496,7 @@ out:
 	return problem;
 }
 
-static void parse_volumes(struct bs_rctx *ctx, const struct bs_ynode *map,
-			  struct bs_container *c)
+static void parse_volumes(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
 {
 	const struct bs_ynode *v = bs_ynode_get(map, "volumes");
 	size_t saved, i, j;
@@ -512,11 +516,12 @@ static void parse_volumes(struct bs_rctx *ctx, const struct bs_ynode *map,
 		if (item->bad) {
 			/* already reported */
 		} else if (item->kind != BS_YNODE_SCALAR) {
-			rctx_error(ctx, item, "expected a volume like \"data:/var/lib/data\" or \"/srv/conf:/etc/app:ro\", found %s",
-				   bs_ynode_kind_name(item));
+			rctx_error(
+				ctx, item,
+				"expected a volume like \"data:/var/lib/data\" or \"/srv/conf:/etc/app:ro\", found %s",
+				bs_ynode_kind_name(item));
 		} else if ((problem = parse_volume(item->value, &m)) != NULL) {
-			rctx_error(ctx, item, "'%.200s' is not a volume: %s", item->value,
-				   problem);
+			rctx_error(ctx, item, "'%.200s' is not a volume: %s", item->value, problem);
 			free(m.source);
 			free(m.target);
 		} else {
@@ -525,7 +530,8 @@ static void parse_volumes(struct bs_rctx *ctx, const struct bs_ynode *map,
 			for (j = 0; j < c->n_volumes; j++)
 				dup = dup || strcmp(c->volumes[j].target, m.target) == 0;
 			if (dup) {
-				rctx_error(ctx, item, "%.200s is mounted twice in this container (keep one)",
+				rctx_error(ctx, item,
+					   "%.200s is mounted twice in this container (keep one)",
 					   m.target);
 				free(m.source);
 				free(m.target);
@@ -545,8 +551,8 @@ out:
 static void parse_healthcheck(struct bs_rctx *ctx, const struct bs_ynode *map,
 			      struct bs_healthcheck *h)
 {
-	static const char *const keys[] = {"test", "interval", "timeout",
-		"start_period", "retries", "disable", NULL};
+	static const char *const keys[] = {"test",    "interval", "timeout", "start_period",
+					   "retries", "disable",  NULL};
 	const struct bs_ynode *v = bs_ynode_get(map, "healthcheck");
 	const struct bs_ynode *test;
 	size_t saved, i;
@@ -566,8 +572,9 @@ static void parse_healthcheck(struct bs_rctx *ctx, const struct bs_ynode *map,
 	test = bs_ynode_get(v, "test");
 	if (test == NULL || bs_ynode_is_null(test)) {
 		if (!h->disable)
-			rctx_missing(ctx, v, "test",
-				     "test: [CMD, curl, -f, http://localhost/] or test: \"shell command\"");
+			rctx_missing(
+				ctx, v, "test",
+				"test: [CMD, curl, -f, http://localhost/] or test: \"shell command\"");
 		goto out;
 	}
 	{
@@ -593,11 +600,14 @@ static void parse_healthcheck(struct bs_rctx *ctx, const struct bs_ynode *map,
 					h->disable = true;
 				else if (strcmp(first, "CMD") != 0 &&
 					 strcmp(first, "CMD-SHELL") != 0)
-					rctx_error(ctx, test, "start the list with CMD (run the arguments) or CMD-SHELL (run a shell command), like [CMD, wget, -qO-, http://localhost/]");
+					rctx_error(
+						ctx, test,
+						"start the list with CMD (run the arguments) or CMD-SHELL (run a shell command), like [CMD, wget, -qO-, http://localhost/]");
 				else if (h->test.n < 2)
 					rctx_error(ctx, test, "%s needs a command after it", first);
 			} else if (test->n == 0) {
-				rctx_error(ctx, test, "empty test (give a command, or disable: true)");
+				rctx_error(ctx, test,
+					   "empty test (give a command, or disable: true)");
 			}
 		}
 		rctx_pop(ctx, s2);
@@ -655,7 +665,8 @@ static void parse_resources(struct bs_rctx *ctx, const struct bs_ynode *map,
 		s2 = rctx_push_key(ctx, "memory");
 		if (rctx_want_scalar(ctx, item)) {
 			if (bs_parse_bytes(item->value, &res->memory_bytes) != 0)
-				rctx_error(ctx, item, "'%.100s' is not a size (write for example 512m or 2g)",
+				rctx_error(ctx, item,
+					   "'%.100s' is not a size (write for example 512m or 2g)",
 					   item->value);
 			else if (res->memory_bytes < 6 * 1024 * 1024)
 				rctx_error(ctx, item, "%.100s is below Docker's minimum of 6m",
@@ -669,8 +680,10 @@ static void parse_resources(struct bs_rctx *ctx, const struct bs_ynode *map,
 		if (rctx_want_scalar(ctx, item)) {
 			if (parse_cpus(item->value, &res->nano_cpus) != 0 ||
 			    res->nano_cpus < 10000000)
-				rctx_error(ctx, item, "'%.100s' is not a CPU count from 0.01 to 1024 (like 0.5 or 2)",
-					   item->value);
+				rctx_error(
+					ctx, item,
+					"'%.100s' is not a CPU count from 0.01 to 1024 (like 0.5 or 2)",
+					item->value);
 		}
 		rctx_pop(ctx, s2);
 	}
@@ -684,11 +697,9 @@ out:
 	rctx_pop(ctx, saved);
 }
 
-static void parse_restart(struct bs_rctx *ctx, const struct bs_ynode *map,
-			  struct bs_container *c)
+static void parse_restart(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
 {
-	static const char *const names[] = {"no", "always", "on-failure",
-		"unless-stopped", NULL};
+	static const char *const names[] = {"no", "always", "on-failure", "unless-stopped", NULL};
 	const struct bs_ynode *v = bs_ynode_get(map, "restart");
 	size_t saved;
 	int i;
@@ -718,8 +729,10 @@ static void parse_restart(struct bs_rctx *ctx, const struct bs_ynode *map,
 		if (!ok) {
 			const char *sug = bs_suggest(s, names);
 
-			rctx_error(ctx, v, "'%.100s' is not a restart policy (no, always, on-failure[:N], unless-stopped)%s%s%s",
-				   s, sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "");
+			rctx_error(
+				ctx, v,
+				"'%.100s' is not a restart policy (no, always, on-failure[:N], unless-stopped)%s%s%s",
+				s, sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "");
 		}
 	}
 	rctx_pop(ctx, saved);
@@ -744,7 +757,8 @@ static void check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode *la
 			at = labels->pairs[i].key;
 			key = at->value;
 			s2 = rctx_push_key(ctx, key);
-		} else if (labels->kind == BS_YNODE_SEQ && labels->items[i]->kind == BS_YNODE_SCALAR) {
+		} else if (labels->kind == BS_YNODE_SEQ &&
+			   labels->items[i]->kind == BS_YNODE_SCALAR) {
 			at = labels->items[i];
 			key = at->value;
 			s2 = rctx_push_index(ctx, i);
@@ -752,7 +766,9 @@ static void check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode *la
 			continue;
 		}
 		if (bs_str_starts_with(key, reserved))
-			rctx_error(ctx, at, "the io.bootstrap. prefix is reserved: bootstrap labels its own containers with it (pick another name)");
+			rctx_error(
+				ctx, at,
+				"the io.bootstrap. prefix is reserved: bootstrap labels its own containers with it (pick another name)");
 		rctx_pop(ctx, s2);
 	}
 	rctx_pop(ctx, saved);
@@ -765,14 +781,13 @@ static bool container_name_ok(const char *s)
 	if (strlen(s) > 63 || !isalnum((unsigned char)s[0]))
 		return false;
 	for (p = s; *p != '\0'; p++)
-		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
-		      *p == '_' || *p == '.' || *p == '-'))
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' ||
+		      *p == '.' || *p == '-'))
 			return false;
 	return true;
 }
 
-static void parse_image(struct bs_rctx *ctx, const struct bs_ynode *map,
-			struct bs_image *img)
+static void parse_image(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_image *img)
 {
 	static const char *const keys[] = {"name", "pull", "build", "nodes", NULL};
 	static const char *const build_keys[] = {"git", "dockerfile", "args", NULL};
@@ -827,8 +842,9 @@ static void parse_image(struct bs_rctx *ctx, const struct bs_ynode *map,
 		if (bs_ynode_get(map, "pull") != NULL) {
 			size_t s3 = rctx_push_key(ctx, "pull");
 
-			rctx_error(ctx, bs_ynode_get(map, "pull"),
-				   "an image built from git is not pulled (remove pull, or remove build)");
+			rctx_error(
+				ctx, bs_ynode_get(map, "pull"),
+				"an image built from git is not pulled (remove pull, or remove build)");
 			rctx_pop(ctx, s3);
 		}
 	}
@@ -853,12 +869,14 @@ void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq)
 			r->n_images++;
 			parse_image(ctx, seq->items[i], img);
 			for (j = 0; img->name && j + 1 < r->n_images; j++)
-				if (r->images[j].name && strcmp(r->images[j].name, img->name) == 0) {
+				if (r->images[j].name &&
+				    strcmp(r->images[j].name, img->name) == 0) {
 					size_t s3 = rctx_push_key(ctx, "name");
 
-					rctx_error(ctx, bs_ynode_get(seq->items[i], "name"),
-						   "image %.200s is defined twice (first at line %d); keep one",
-						   img->name, r->images[j].loc.line);
+					rctx_error(
+						ctx, bs_ynode_get(seq->items[i], "name"),
+						"image %.200s is defined twice (first at line %d); keep one",
+						img->name, r->images[j].loc.line);
 					rctx_pop(ctx, s3);
 				}
 		}
@@ -868,30 +886,30 @@ out:
 	rctx_pop(ctx, saved);
 }
 
-static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map,
-			    struct bs_container *c)
+static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
 {
-	static const char *const keys[] = {"name", "image", "command", "entrypoint",
-		"environment", "secrets", "ports", "volumes", "restart", "healthcheck",
-		"labels", "user", "working_dir", "replicas", "nodes", "resources",
-		"domain", NULL};
+	static const char *const keys[] = {
+		"name",	       "image",	   "command", "entrypoint",  "environment", "secrets",
+		"ports",       "volumes",  "restart", "healthcheck", "labels",	    "user",
+		"working_dir", "replicas", "nodes",   "resources",   "domain",	    NULL};
 	size_t i;
 
 	c->loc = rctx_loc(map);
 	c->name_loc = rctx_loc(bs_ynode_get(map, "name"));
 	c->image_loc = rctx_loc(bs_ynode_get(map, "image"));
 	c->domain_loc = rctx_loc(bs_ynode_get(map, "domain"));
-	c->replicas_loc = rctx_loc(bs_ynode_get(map, "replicas") ? bs_ynode_get(map, "replicas") : map);
+	c->replicas_loc =
+		rctx_loc(bs_ynode_get(map, "replicas") ? bs_ynode_get(map, "replicas") : map);
 	c->nodes_loc = rctx_loc(bs_ynode_get(map, "nodes") ? bs_ynode_get(map, "nodes") : map);
 	c->replicas = 1;
 	rctx_check_keys(ctx, map, keys);
-	if (rctx_get_str(ctx, map, "name", "name: web", &c->name) &&
-	    !container_name_ok(c->name)) {
+	if (rctx_get_str(ctx, map, "name", "name: web", &c->name) && !container_name_ok(c->name)) {
 		size_t s2 = rctx_push_key(ctx, "name");
 
-		rctx_error(ctx, bs_ynode_get(map, "name"),
-			   "'%.100s' is not a valid container name (lowercase letters, digits, '_', '.', '-', at most 63, starting with a letter or digit)",
-			   c->name);
+		rctx_error(
+			ctx, bs_ynode_get(map, "name"),
+			"'%.100s' is not a valid container name (lowercase letters, digits, '_', '.', '-', at most 63, starting with a letter or digit)",
+			c->name);
 		rctx_pop(ctx, s2);
 	}
 	if (rctx_get_str(ctx, map, "image", "image: REPOSITORY:TAG, like nginx:1.25", &c->image)) {
@@ -915,9 +933,10 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map,
 		if (bs_kvlist_find(&c->environment, c->secrets.v[i].key) != NULL) {
 			size_t s2 = rctx_push_key(ctx, "secrets");
 
-			rctx_error(ctx, bs_ynode_get(map, "secrets"),
-				   "%s is both an environment variable and a secret (keep it in one place)",
-				   c->secrets.v[i].key);
+			rctx_error(
+				ctx, bs_ynode_get(map, "secrets"),
+				"%s is both an environment variable and a secret (keep it in one place)",
+				c->secrets.v[i].key);
 			rctx_pop(ctx, s2);
 		}
 	parse_ports(ctx, map, c);
@@ -942,9 +961,10 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map,
 	    (!bs_recipe_is_hostname(c->domain) || strchr(c->domain, '.') == NULL)) {
 		size_t s2 = rctx_push_key(ctx, "domain");
 
-		rctx_error(ctx, bs_ynode_get(map, "domain"),
-			   "'%.200s' is not a fully qualified domain name (lowercase, like shop.example.com)",
-			   c->domain);
+		rctx_error(
+			ctx, bs_ynode_get(map, "domain"),
+			"'%.200s' is not a fully qualified domain name (lowercase, like shop.example.com)",
+			c->domain);
 		rctx_pop(ctx, s2);
 	}
 }
@@ -986,8 +1006,9 @@ static void set_path(struct bs_rctx *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(ctx->path, sizeof(ctx->path), fmt, ap);
 	va_end(ap);
-	ctx->path_len = n < 0 ? 0 : (size_t)n < sizeof(ctx->path) ? (size_t)n :
-								    sizeof(ctx->path) - 1;
+	ctx->path_len = n < 0				? 0
+			: (size_t)n < sizeof(ctx->path) ? (size_t)n
+							: sizeof(ctx->path) - 1;
 }
 
 static void check_selectors(struct bs_rctx *ctx, const struct bs_selectors *sels,
@@ -1006,8 +1027,10 @@ static void check_selectors(struct bs_rctx *ctx, const struct bs_selectors *sels
 		if (matched)
 			continue;
 		if (sel->value != NULL) {
-			rctx_error_loc(ctx, sel->loc, "no node has label %.100s=%.100s (add labels: {%.100s: %.100s} to a node, or fix the selector)",
-				       sel->key, sel->value, sel->key, sel->value);
+			rctx_error_loc(
+				ctx, sel->loc,
+				"no node has label %.100s=%.100s (add labels: {%.100s: %.100s} to a node, or fix the selector)",
+				sel->key, sel->value, sel->key, sel->value);
 		} else {
 			const char **names = bs_xcalloc(r->n_nodes * 2 + 1, sizeof(*names));
 			const char *s;
@@ -1018,11 +1041,14 @@ static void check_selectors(struct bs_rctx *ctx, const struct bs_selectors *sels
 			}
 			s = bs_suggest(sel->key, names);
 			if (s != NULL)
-				rctx_error_loc(ctx, sel->loc, "no node is named %.100s (did you mean '%s'?)",
+				rctx_error_loc(ctx, sel->loc,
+					       "no node is named %.100s (did you mean '%s'?)",
 					       sel->key, s);
 			else
-				rctx_error_loc(ctx, sel->loc, "no node is named %.100s (name a node from nodes:, or select by label with key=value)",
-					       sel->key);
+				rctx_error_loc(
+					ctx, sel->loc,
+					"no node is named %.100s (name a node from nodes:, or select by label with key=value)",
+					sel->key);
 			free(names);
 		}
 	}
@@ -1066,8 +1092,10 @@ static void check_ports(struct bs_rctx *ctx)
 			fixed = fixed || c->ports[pi].host_start != 0;
 		set_path(ctx, "containers[%zu].replicas", ci);
 		if (fixed && n_nodes > 0 && (size_t)c->replicas > n_nodes)
-			rctx_error_loc(ctx, c->replicas_loc, "%d replicas on %zu node%s cannot all publish the same host port (lower replicas to %zu, or publish only the container port)",
-				       c->replicas, n_nodes, n_nodes == 1 ? "" : "s", n_nodes);
+			rctx_error_loc(
+				ctx, c->replicas_loc,
+				"%d replicas on %zu node%s cannot all publish the same host port (lower replicas to %zu, or publish only the container port)",
+				c->replicas, n_nodes, n_nodes == 1 ? "" : "s", n_nodes);
 		for (pi = 0; pi < c->n_ports; pi++) {
 			const struct bs_port *p = &c->ports[pi];
 			bool reported = false;
@@ -1080,14 +1108,18 @@ static void check_ports(struct bs_rctx *ctx)
 					if (!ports_clash(p, &d->ports[pj]))
 						continue;
 					for (k = 0; k < r->n_nodes && !reported; k++) {
-						if (!runs_on(c, &r->nodes[k]) || !runs_on(d, &r->nodes[k]))
+						if (!runs_on(c, &r->nodes[k]) ||
+						    !runs_on(d, &r->nodes[k]))
 							continue;
 						set_path(ctx, "containers[%zu].ports[%zu]", ci, pi);
-						rctx_error_loc(ctx, p->loc, "host port %d/%s is also published by container %s on node %s (pick another host port)",
-							       p->host_start > d->ports[pj].host_start ?
-								       p->host_start : d->ports[pj].host_start,
-							       p->proto == BS_PROTO_UDP ? "udp" : "tcp",
-							       d->name ? d->name : "?", r->nodes[k].name);
+						rctx_error_loc(
+							ctx, p->loc,
+							"host port %d/%s is also published by container %s on node %s (pick another host port)",
+							p->host_start > d->ports[pj].host_start
+								? p->host_start
+								: d->ports[pj].host_start,
+							p->proto == BS_PROTO_UDP ? "udp" : "tcp",
+							d->name ? d->name : "?", r->nodes[k].name);
 						reported = true;
 					}
 				}
@@ -1123,21 +1155,25 @@ static void check_images(struct bs_rctx *ctx)
 				if (!runs_on(c, &r->nodes[k]))
 					continue;
 				for (s = 0; s < img->nodes.n; s++)
-					prepared = prepared ||
-						   bs_selector_matches(&img->nodes.v[s], &r->nodes[k]);
+					prepared = prepared || bs_selector_matches(&img->nodes.v[s],
+										   &r->nodes[k]);
 				if (!prepared) {
 					set_path(ctx, "containers[%zu].nodes", j);
-					rctx_error_loc(ctx, c->nodes_loc, "container %s runs on node %s, but image %s is only prepared on the nodes of images[%zu] (add the node there, or narrow the container's nodes)",
-						       c->name ? c->name : "?", r->nodes[k].name,
-						       img->name, i);
+					rctx_error_loc(
+						ctx, c->nodes_loc,
+						"container %s runs on node %s, but image %s is only prepared on the nodes of images[%zu] (add the node there, or narrow the container's nodes)",
+						c->name ? c->name : "?", r->nodes[k].name,
+						img->name, i);
 					break;
 				}
 			}
 		}
 		set_path(ctx, "images[%zu]", i);
 		if (!used)
-			rctx_error_loc(ctx, img->loc, "image %s is defined but no container uses it (use it in a container's image, or remove it)",
-				       img->name);
+			rctx_error_loc(
+				ctx, img->loc,
+				"image %s is defined but no container uses it (use it in a container's image, or remove it)",
+				img->name);
 	}
 	/* a container image that misses a defined one by its tag or a typo */
 	for (j = 0; j < r->n_containers; j++) {
@@ -1161,13 +1197,15 @@ static void check_images(struct bs_rctx *ctx)
 				continue;
 			other = image_repo(name);
 			if (strcmp(other, repo) == 0 && r->images[i].build_git != NULL)
-				rctx_error_loc(ctx, c->image_loc, "%s is not defined, but images[%zu] builds %s (did you mean '%s'?)",
-					       c->image, i, name, name);
+				rctx_error_loc(
+					ctx, c->image_loc,
+					"%s is not defined, but images[%zu] builds %s (did you mean '%s'?)",
+					c->image, i, name, name);
 			else if (bs_edit_distance(c->image, name, 2) <= 2)
 				bs_diags_add(ctx->diags, BS_DIAG_WARNING, c->image_loc.line,
 					     c->image_loc.col, ctx->path,
-					     "%s is not in images: (did you mean '%s'?)",
-					     c->image, name);
+					     "%s is not in images: (did you mean '%s'?)", c->image,
+					     name);
 			free(other);
 		}
 		free(repo);
@@ -1189,12 +1227,16 @@ void bs_recipe_check_containers(struct bs_rctx *ctx, const struct bs_ynode *root
 
 			set_path(ctx, "containers[%zu].name", i);
 			if (c->name && d->name && strcmp(c->name, d->name) == 0)
-				rctx_error_loc(ctx, c->name_loc, "container name %s is used twice (first at line %d); rename one",
-					       c->name, d->loc.line);
+				rctx_error_loc(
+					ctx, c->name_loc,
+					"container name %s is used twice (first at line %d); rename one",
+					c->name, d->loc.line);
 			set_path(ctx, "containers[%zu].domain", i);
 			if (c->domain && d->domain && strcmp(c->domain, d->domain) == 0)
-				rctx_error_loc(ctx, c->domain_loc, "domain %s is already used by container %s (a domain routes to one container)",
-					       c->domain, d->name ? d->name : "?");
+				rctx_error_loc(
+					ctx, c->domain_loc,
+					"domain %s is already used by container %s (a domain routes to one container)",
+					c->domain, d->name ? d->name : "?");
 		}
 	}
 	check_ports(ctx);

@@ -64,8 +64,9 @@ static cJSON *kv_object(const struct writer *w, const struct bs_kvlist *l)
 	size_t i;
 
 	for (i = 0; i < l->n; i++)
-		cJSON_AddItemToObject(obj, l->v[i].key, l->v[i].secret ?
-					cJSON_CreateString(REDACTED) : masked(w, l->v[i].value));
+		cJSON_AddItemToObject(obj, l->v[i].key,
+				      l->v[i].secret ? cJSON_CreateString(REDACTED)
+						     : masked(w, l->v[i].value));
 	return obj;
 }
 
@@ -85,9 +86,8 @@ static cJSON *selectors_array(const struct writer *w, const struct bs_selectors 
 	size_t i;
 
 	for (i = 0; i < s->n; i++) {
-		char *text = s->v[i].value ?
-				     bs_xasprintf("%s=%s", s->v[i].key, s->v[i].value) :
-				     bs_xstrdup(s->v[i].key);
+		char *text = s->v[i].value ? bs_xasprintf("%s=%s", s->v[i].key, s->v[i].value)
+					   : bs_xstrdup(s->v[i].key);
 
 		cJSON_AddItemToArray(arr, masked(w, text));
 		free(text);
@@ -106,8 +106,7 @@ static cJSON *provider_json(const struct writer *w, const struct bs_provider *p)
 		add_str(w, o, "image", p->image);
 		add_str(w, o, "engine", p->engine);
 		break;
-	case BS_PROVIDER_STATIC:
-		break;
+	case BS_PROVIDER_STATIC: break;
 	case BS_PROVIDER_HETZNER:
 	case BS_PROVIDER_DIGITALOCEAN:
 		add_secret(w, o, "token", p->token);
@@ -234,7 +233,8 @@ static cJSON *container_json(const struct writer *w, const struct bs_container *
 		cJSON_AddItemToObject(h, "test", argv_array(w, &c->healthcheck.test));
 		cJSON_AddNumberToObject(h, "interval_ms", (double)c->healthcheck.interval_ms);
 		cJSON_AddNumberToObject(h, "timeout_ms", (double)c->healthcheck.timeout_ms);
-		cJSON_AddNumberToObject(h, "start_period_ms", (double)c->healthcheck.start_period_ms);
+		cJSON_AddNumberToObject(h, "start_period_ms",
+					(double)c->healthcheck.start_period_ms);
 		cJSON_AddNumberToObject(h, "retries", c->healthcheck.retries);
 	}
 	cJSON_AddItemToObject(o, "labels", kv_object(w, &c->labels));
@@ -246,7 +246,8 @@ static cJSON *container_json(const struct writer *w, const struct bs_container *
 		cJSON *res = cJSON_AddObjectToObject(o, "resources");
 
 		if (c->resources.memory_bytes)
-			cJSON_AddNumberToObject(res, "memory_bytes", (double)c->resources.memory_bytes);
+			cJSON_AddNumberToObject(res, "memory_bytes",
+						(double)c->resources.memory_bytes);
 		if (c->resources.nano_cpus)
 			cJSON_AddNumberToObject(res, "nano_cpus", (double)c->resources.nano_cpus);
 		if (c->resources.pids)

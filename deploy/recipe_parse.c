@@ -14,12 +14,11 @@
 size_t rctx_push_key(struct bs_rctx *ctx, const char *key)
 {
 	size_t old = ctx->path_len;
-	int n = snprintf(ctx->path + old, sizeof(ctx->path) - old, "%s%s",
-			 old ? "." : "", key);
+	int n = snprintf(ctx->path + old, sizeof(ctx->path) - old, "%s%s", old ? "." : "", key);
 
 	if (n > 0)
-		ctx->path_len = old + (size_t)n < sizeof(ctx->path) ?
-					old + (size_t)n : sizeof(ctx->path) - 1;
+		ctx->path_len = old + (size_t)n < sizeof(ctx->path) ? old + (size_t)n
+								    : sizeof(ctx->path) - 1;
 	return old;
 }
 
@@ -29,8 +28,8 @@ size_t rctx_push_index(struct bs_rctx *ctx, size_t index)
 	int n = snprintf(ctx->path + old, sizeof(ctx->path) - old, "[%zu]", index);
 
 	if (n > 0)
-		ctx->path_len = old + (size_t)n < sizeof(ctx->path) ?
-					old + (size_t)n : sizeof(ctx->path) - 1;
+		ctx->path_len = old + (size_t)n < sizeof(ctx->path) ? old + (size_t)n
+								    : sizeof(ctx->path) - 1;
 	return old;
 }
 
@@ -51,8 +50,8 @@ struct bs_recipe_loc rctx_loc(const struct bs_ynode *node)
 	return loc;
 }
 
-static void vreport(struct bs_rctx *ctx, enum bs_diag_severity sev,
-		    struct bs_recipe_loc loc, const char *fmt, va_list ap)
+static void vreport(struct bs_rctx *ctx, enum bs_diag_severity sev, struct bs_recipe_loc loc,
+		    const char *fmt, va_list ap)
 {
 	char msg[1024];
 
@@ -60,8 +59,7 @@ static void vreport(struct bs_rctx *ctx, enum bs_diag_severity sev,
 	bs_diags_add(ctx->diags, sev, loc.line, loc.col, ctx->path, "%s", msg);
 }
 
-void rctx_error(struct bs_rctx *ctx, const struct bs_ynode *at,
-		const char *fmt, ...)
+void rctx_error(struct bs_rctx *ctx, const struct bs_ynode *at, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -70,8 +68,7 @@ void rctx_error(struct bs_rctx *ctx, const struct bs_ynode *at,
 	va_end(ap);
 }
 
-void rctx_warn(struct bs_rctx *ctx, const struct bs_ynode *at,
-	       const char *fmt, ...)
+void rctx_warn(struct bs_rctx *ctx, const struct bs_ynode *at, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -80,8 +77,7 @@ void rctx_warn(struct bs_rctx *ctx, const struct bs_ynode *at,
 	va_end(ap);
 }
 
-void rctx_error_loc(struct bs_rctx *ctx, struct bs_recipe_loc loc,
-		    const char *fmt, ...)
+void rctx_error_loc(struct bs_rctx *ctx, struct bs_recipe_loc loc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -96,8 +92,7 @@ static void join_names(char *buf, size_t size, const char *const *names)
 
 	buf[0] = '\0';
 	for (i = 0; names[i] != NULL && used < size; i++) {
-		int n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "",
-				 names[i]);
+		int n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", names[i]);
 
 		if (n < 0)
 			break;
@@ -105,8 +100,7 @@ static void join_names(char *buf, size_t size, const char *const *names)
 	}
 }
 
-void rctx_check_keys(struct bs_rctx *ctx, const struct bs_ynode *map,
-		     const char *const *allowed)
+void rctx_check_keys(struct bs_rctx *ctx, const struct bs_ynode *map, const char *const *allowed)
 {
 	size_t i, j;
 
@@ -125,24 +119,21 @@ void rctx_check_keys(struct bs_rctx *ctx, const struct bs_ynode *map,
 		saved = rctx_push_key(ctx, key->value);
 		suggestion = bs_suggest(key->value, allowed);
 		if (suggestion != NULL) {
-			rctx_error(ctx, key, "unknown key (did you mean '%s'?)",
-				   suggestion);
+			rctx_error(ctx, key, "unknown key (did you mean '%s'?)", suggestion);
 		} else {
 			join_names(list, sizeof(list), allowed);
-			rctx_error(ctx, key, "unknown key (valid keys here: %s)",
-				   list);
+			rctx_error(ctx, key, "unknown key (valid keys here: %s)", list);
 		}
 		rctx_pop(ctx, saved);
 	}
 }
 
-static bool want(struct bs_rctx *ctx, const struct bs_ynode *node,
-		 enum bs_ynode_kind kind, const char *name)
+static bool want(struct bs_rctx *ctx, const struct bs_ynode *node, enum bs_ynode_kind kind,
+		 const char *name)
 {
 	if (node->kind == kind)
 		return true;
-	rctx_error(ctx, node, "expected %s, found %s", name,
-		   bs_ynode_kind_name(node));
+	rctx_error(ctx, node, "expected %s, found %s", name, bs_ynode_kind_name(node));
 	return false;
 }
 
@@ -161,8 +152,8 @@ bool rctx_want_scalar(struct bs_rctx *ctx, const struct bs_ynode *node)
 	return want(ctx, node, BS_YNODE_SCALAR, "a single value");
 }
 
-void rctx_missing(struct bs_rctx *ctx, const struct bs_ynode *map,
-		  const char *key, const char *hint)
+void rctx_missing(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
+		  const char *hint)
 {
 	size_t saved = rctx_push_key(ctx, key);
 
@@ -171,8 +162,7 @@ void rctx_missing(struct bs_rctx *ctx, const struct bs_ynode *map,
 }
 
 /* map[key] unless absent, null, or already reported as bad. */
-static const struct bs_ynode *present(const struct bs_ynode *map,
-				      const char *key)
+static const struct bs_ynode *present(const struct bs_ynode *map, const char *key)
 {
 	const struct bs_ynode *v = bs_ynode_get(map, key);
 
@@ -186,8 +176,7 @@ bool rctx_absent(const struct bs_ynode *map, const char *key)
 	return v == NULL || (!v->bad && bs_ynode_is_null(v));
 }
 
-bool rctx_scalar_str(struct bs_rctx *ctx, const struct bs_ynode *node,
-		     char **out)
+bool rctx_scalar_str(struct bs_rctx *ctx, const struct bs_ynode *node, char **out)
 {
 	if (!rctx_want_scalar(ctx, node))
 		return false;
@@ -195,8 +184,8 @@ bool rctx_scalar_str(struct bs_rctx *ctx, const struct bs_ynode *node,
 	return true;
 }
 
-bool rctx_get_str(struct bs_rctx *ctx, const struct bs_ynode *map,
-		  const char *key, const char *hint, char **out)
+bool rctx_get_str(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
+		  const char *hint, char **out)
 {
 	const struct bs_ynode *v = present(map, key);
 	size_t saved;
@@ -220,8 +209,8 @@ bool rctx_get_str(struct bs_rctx *ctx, const struct bs_ynode *map,
 	return ok;
 }
 
-bool rctx_get_int64(struct bs_rctx *ctx, const struct bs_ynode *map,
-		    const char *key, long long lo, long long hi, int64_t *out)
+bool rctx_get_int64(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key, long long lo,
+		    long long hi, int64_t *out)
 {
 	const struct bs_ynode *v = present(map, key);
 	long long n;
@@ -238,8 +227,7 @@ bool rctx_get_int64(struct bs_rctx *ctx, const struct bs_ynode *map,
 		goto out;
 	}
 	if (n < lo || n > hi) {
-		rctx_error(ctx, v, "%lld is out of range (allowed: %lld to %lld)",
-			   n, lo, hi);
+		rctx_error(ctx, v, "%lld is out of range (allowed: %lld to %lld)", n, lo, hi);
 		goto out;
 	}
 	*out = n;
@@ -249,8 +237,8 @@ out:
 	return ok;
 }
 
-bool rctx_get_int(struct bs_rctx *ctx, const struct bs_ynode *map,
-		  const char *key, long long lo, long long hi, int *out)
+bool rctx_get_int(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key, long long lo,
+		  long long hi, int *out)
 {
 	int64_t v;
 
@@ -260,8 +248,7 @@ bool rctx_get_int(struct bs_rctx *ctx, const struct bs_ynode *map,
 	return true;
 }
 
-bool rctx_get_bool(struct bs_rctx *ctx, const struct bs_ynode *map,
-		   const char *key, bool *out)
+bool rctx_get_bool(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key, bool *out)
 {
 	static const char *const truths[] = {"true", "True", "TRUE", NULL};
 	static const char *const lies[] = {"false", "False", "FALSE", NULL};
@@ -290,8 +277,8 @@ out:
 	return ok;
 }
 
-bool rctx_get_choice(struct bs_rctx *ctx, const struct bs_ynode *map,
-		     const char *key, const char *const *names, int *out)
+bool rctx_get_choice(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
+		     const char *const *names, int *out)
 {
 	const struct bs_ynode *v = present(map, key);
 	const char *suggestion;
@@ -315,8 +302,8 @@ bool rctx_get_choice(struct bs_rctx *ctx, const struct bs_ynode *map,
 	join_names(list, sizeof(list), names);
 	suggestion = bs_suggest(v->value, names);
 	if (suggestion != NULL)
-		rctx_error(ctx, v, "'%.100s' is not one of %s (did you mean '%s'?)",
-			   v->value, list, suggestion);
+		rctx_error(ctx, v, "'%.100s' is not one of %s (did you mean '%s'?)", v->value, list,
+			   suggestion);
 	else
 		rctx_error(ctx, v, "'%.100s' is not one of %s", v->value, list);
 out:
@@ -324,8 +311,8 @@ out:
 	return ok;
 }
 
-bool rctx_get_duration(struct bs_rctx *ctx, const struct bs_ynode *map,
-		       const char *key, int64_t min_ms, int64_t *out)
+bool rctx_get_duration(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
+		       int64_t min_ms, int64_t *out)
 {
 	const struct bs_ynode *v = present(map, key);
 	size_t saved;
@@ -338,13 +325,14 @@ bool rctx_get_duration(struct bs_rctx *ctx, const struct bs_ynode *map,
 	if (!rctx_want_scalar(ctx, v))
 		goto out;
 	if (bs_parse_duration_ms(v->value, &ms) != 0) {
-		rctx_error(ctx, v, "'%.100s' is not a duration (write for example 30s, 1m30s or 500ms)",
+		rctx_error(ctx, v,
+			   "'%.100s' is not a duration (write for example 30s, 1m30s or 500ms)",
 			   v->value);
 		goto out;
 	}
 	if (ms < min_ms) {
-		rctx_error(ctx, v, "'%.100s' is too short (at least %lldms)",
-			   v->value, (long long)min_ms);
+		rctx_error(ctx, v, "'%.100s' is too short (at least %lldms)", v->value,
+			   (long long)min_ms);
 		goto out;
 	}
 	*out = ms;
@@ -366,12 +354,12 @@ static bool valid_kv_key(const char *key)
 	return true;
 }
 
-static void kv_add(struct bs_rctx *ctx, const struct bs_ynode *at,
-		   const char *what, bool from_env, struct bs_kvlist *out,
-		   const char *key, const char *value, bool secret)
+static void kv_add(struct bs_rctx *ctx, const struct bs_ynode *at, const char *what, bool from_env,
+		   struct bs_kvlist *out, const char *key, const char *value, bool secret)
 {
 	if (!valid_kv_key(key)) {
-		rctx_error(ctx, at, "'%.100s' is not a valid %s name (no spaces, '=' or control characters)",
+		rctx_error(ctx, at,
+			   "'%.100s' is not a valid %s name (no spaces, '=' or control characters)",
 			   key, what);
 		return;
 	}
@@ -383,13 +371,15 @@ static void kv_add(struct bs_rctx *ctx, const struct bs_ynode *at,
 		const char *env = from_env ? ctx->getenv_fn(key, ctx->payload) : NULL;
 
 		if (!from_env) {
-			rctx_error(ctx, at, "%s %.100s has no value (write %.100s: value)",
-				   what, key, key);
+			rctx_error(ctx, at, "%s %.100s has no value (write %.100s: value)", what,
+				   key, key);
 			return;
 		}
 		if (env == NULL) {
-			rctx_error(ctx, at, "%s %.100s takes its value from the environment, but %.100s is not set (export it, or write a value)",
-				   what, key, key);
+			rctx_error(
+				ctx, at,
+				"%s %.100s takes its value from the environment, but %.100s is not set (export it, or write a value)",
+				what, key, key);
 			return;
 		}
 		value = env;
@@ -402,9 +392,8 @@ static void kv_add(struct bs_rctx *ctx, const struct bs_ynode *at,
 	bs_kvlist_push(out, key, value, secret);
 }
 
-void rctx_get_kvlist(struct bs_rctx *ctx, const struct bs_ynode *map,
-		     const char *key, const char *what, bool from_env,
-		     struct bs_kvlist *out)
+void rctx_get_kvlist(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
+		     const char *what, bool from_env, struct bs_kvlist *out)
 {
 	const struct bs_ynode *v = present(map, key);
 	size_t saved, i;
@@ -423,11 +412,13 @@ void rctx_get_kvlist(struct bs_rctx *ctx, const struct bs_ynode *map,
 				kv_add(ctx, v->pairs[i].key, what, from_env, out,
 				       v->pairs[i].key->value, NULL, val->secret);
 			else if (val->kind != BS_YNODE_SCALAR)
-				rctx_error(ctx, val, "expected a single value, found %s (quote it to pass text)",
-					   bs_ynode_kind_name(val));
+				rctx_error(
+					ctx, val,
+					"expected a single value, found %s (quote it to pass text)",
+					bs_ynode_kind_name(val));
 			else
-				kv_add(ctx, val, what, from_env, out,
-				       v->pairs[i].key->value, val->value, val->secret);
+				kv_add(ctx, val, what, from_env, out, v->pairs[i].key->value,
+				       val->value, val->secret);
 			rctx_pop(ctx, s2);
 		}
 	} else if (v->kind == BS_YNODE_SEQ) {
@@ -439,28 +430,29 @@ void rctx_get_kvlist(struct bs_rctx *ctx, const struct bs_ynode *map,
 			if (!item->bad && rctx_want_scalar(ctx, item)) {
 				eq = strchr(item->value, '=');
 				if (eq == NULL) {
-					kv_add(ctx, item, what, from_env, out,
-					       item->value, NULL, item->secret);
+					kv_add(ctx, item, what, from_env, out, item->value, NULL,
+					       item->secret);
 				} else {
 					char *k = bs_xstrndup(item->value,
 							      (size_t)(eq - item->value));
 
-					kv_add(ctx, item, what, from_env, out, k,
-					       eq + 1, item->secret);
+					kv_add(ctx, item, what, from_env, out, k, eq + 1,
+					       item->secret);
 					free(k);
 				}
 			}
 			rctx_pop(ctx, s2);
 		}
 	} else {
-		rctx_error(ctx, v, "expected a mapping (KEY: value) or a list (- KEY=value), found %s",
+		rctx_error(ctx, v,
+			   "expected a mapping (KEY: value) or a list (- KEY=value), found %s",
 			   bs_ynode_kind_name(v));
 	}
 	rctx_pop(ctx, saved);
 }
 
-void rctx_get_selectors(struct bs_rctx *ctx, const struct bs_ynode *map,
-			const char *key, struct bs_selectors *out)
+void rctx_get_selectors(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
+			struct bs_selectors *out)
 {
 	const struct bs_ynode *v = present(map, key);
 	size_t saved, i;
@@ -471,7 +463,8 @@ void rctx_get_selectors(struct bs_rctx *ctx, const struct bs_ynode *map,
 	if (!rctx_want_seq(ctx, v))
 		goto out;
 	if (v->n == 0)
-		rctx_error(ctx, v, "empty list of nodes (name nodes, or remove the key to use every node)");
+		rctx_error(ctx, v,
+			   "empty list of nodes (name nodes, or remove the key to use every node)");
 	for (i = 0; i < v->n; i++) {
 		const struct bs_ynode *item = v->items[i];
 		size_t s2 = rctx_push_index(ctx, i);
@@ -481,7 +474,8 @@ void rctx_get_selectors(struct bs_rctx *ctx, const struct bs_ynode *map,
 			struct bs_selector *sel;
 
 			if (item->value[0] == '\0' || item->value[0] == '=') {
-				rctx_error(ctx, item, "empty node selector (write a node name or key=value)");
+				rctx_error(ctx, item,
+					   "empty node selector (write a node name or key=value)");
 				rctx_pop(ctx, s2);
 				continue;
 			}
@@ -510,8 +504,7 @@ bool bs_recipe_is_dns_label(const char *s)
 	if (len == 0 || len > 63 || s[0] == '-' || s[len - 1] == '-')
 		return false;
 	for (i = 0; i < len; i++)
-		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) ||
-		      s[i] == '-'))
+		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-'))
 			return false;
 	return true;
 }

@@ -31,19 +31,18 @@ size_t rctx_push_key(struct bs_rctx *ctx, const char *key);
 size_t rctx_push_index(struct bs_rctx *ctx, size_t index);
 void rctx_pop(struct bs_rctx *ctx, size_t len);
 
-void rctx_error(struct bs_rctx *ctx, const struct bs_ynode *at,
-		const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void rctx_warn(struct bs_rctx *ctx, const struct bs_ynode *at,
-	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void rctx_error(struct bs_rctx *ctx, const struct bs_ynode *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void rctx_warn(struct bs_rctx *ctx, const struct bs_ynode *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* An error at a given place (for values inside a scalar). */
-void rctx_error_loc(struct bs_rctx *ctx, struct bs_recipe_loc loc,
-		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void rctx_error_loc(struct bs_rctx *ctx, struct bs_recipe_loc loc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 struct bs_recipe_loc rctx_loc(const struct bs_ynode *node);
 
 /* Report keys of map not in allowed (NULL-terminated), with suggestions. */
-void rctx_check_keys(struct bs_rctx *ctx, const struct bs_ynode *map,
-		     const char *const *allowed);
+void rctx_check_keys(struct bs_rctx *ctx, const struct bs_ynode *map, const char *const *allowed);
 
 /* Type checks that report "expected X, found Y". */
 bool rctx_want_map(struct bs_rctx *ctx, const struct bs_ynode *node);
@@ -54,31 +53,29 @@ bool rctx_want_scalar(struct bs_rctx *ctx, const struct bs_ynode *node);
 bool rctx_absent(const struct bs_ynode *map, const char *key);
 
 /* Report a required key that map lacks: "missing (hint)". */
-void rctx_missing(struct bs_rctx *ctx, const struct bs_ynode *map,
-		  const char *key, const char *hint);
+void rctx_missing(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
+		  const char *hint);
 
 /*
  * Typed getters for map[key]. A null value counts as absent. Each returns
  * true when a valid value was stored, false when absent or invalid (invalid
  * values are reported). A required key that is absent is reported with hint.
  */
-bool rctx_get_str(struct bs_rctx *ctx, const struct bs_ynode *map,
-		  const char *key, const char *hint, char **out);
-bool rctx_get_int(struct bs_rctx *ctx, const struct bs_ynode *map,
-		  const char *key, long long lo, long long hi, int *out);
-bool rctx_get_int64(struct bs_rctx *ctx, const struct bs_ynode *map,
-		    const char *key, long long lo, long long hi, int64_t *out);
-bool rctx_get_bool(struct bs_rctx *ctx, const struct bs_ynode *map,
-		   const char *key, bool *out);
+bool rctx_get_str(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
+		  const char *hint, char **out);
+bool rctx_get_int(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key, long long lo,
+		  long long hi, int *out);
+bool rctx_get_int64(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key, long long lo,
+		    long long hi, int64_t *out);
+bool rctx_get_bool(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key, bool *out);
 /* Choice among names (NULL-terminated); *out is the index. */
-bool rctx_get_choice(struct bs_rctx *ctx, const struct bs_ynode *map,
-		     const char *key, const char *const *names, int *out);
-bool rctx_get_duration(struct bs_rctx *ctx, const struct bs_ynode *map,
-		       const char *key, int64_t min_ms, int64_t *out);
+bool rctx_get_choice(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
+		     const char *const *names, int *out);
+bool rctx_get_duration(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
+		       int64_t min_ms, int64_t *out);
 
 /* The same checks on a node already in hand (path already pushed). */
-bool rctx_scalar_str(struct bs_rctx *ctx, const struct bs_ynode *node,
-		     char **out);
+bool rctx_scalar_str(struct bs_rctx *ctx, const struct bs_ynode *node, char **out);
 
 /*
  * A string -> string map written as a mapping {K: V} or a list ["K=V"].
@@ -86,12 +83,11 @@ bool rctx_scalar_str(struct bs_rctx *ctx, const struct bs_ynode *node,
  * null (mapping) or missing "=" (list) only when from_env is true: it is
  * then taken from the environment. Values from secret nodes are flagged.
  */
-void rctx_get_kvlist(struct bs_rctx *ctx, const struct bs_ynode *map,
-		     const char *key, const char *what, bool from_env,
-		     struct bs_kvlist *out);
+void rctx_get_kvlist(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
+		     const char *what, bool from_env, struct bs_kvlist *out);
 /* A list of node selectors ("name" or "key=value"). */
-void rctx_get_selectors(struct bs_rctx *ctx, const struct bs_ynode *map,
-			const char *key, struct bs_selectors *out);
+void rctx_get_selectors(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
+			struct bs_selectors *out);
 
 /* Section parsers in recipe_containers.c. */
 void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq);

@@ -18,7 +18,7 @@ struct frame {
 	struct bs_ynode *node;
 	struct bs_ynode *pending_key;
 	char *anchor;
-	struct bs_ynode **merges;  /* values of "<<" keys, in order */
+	struct bs_ynode **merges; /* values of "<<" keys, in order */
 	size_t n_merges;
 	size_t cap_merges;
 };
@@ -41,7 +41,7 @@ struct builder {
 	struct bs_ynode *root;
 	size_t total_weight;
 	int documents;
-	bool fatal;  /* stop parsing: syntax error or a limit crossed */
+	bool fatal; /* stop parsing: syntax error or a limit crossed */
 };
 
 static struct bs_ynode *node_new(enum bs_ynode_kind kind, yaml_mark_t mark)
@@ -151,8 +151,7 @@ static void fatal_at(struct builder *b, int line, int col, const char *fmt, ...)
 }
 
 /* 1-based line and character column of a byte offset in the input. */
-static void offset_position(const struct builder *b, size_t offset, int *line,
-			    int *col)
+static void offset_position(const struct builder *b, size_t offset, int *line, int *col)
 {
 	size_t i;
 	int l = 1, c = 1;
@@ -192,9 +191,10 @@ static void report_parser_error(struct builder *b, const yaml_parser_t *p)
 					at--;
 			offset_position(b, at, &line, &col);
 			byte = at < b->len ? (unsigned char)b->data[at] : 0u;
-			snprintf(msg, sizeof(msg),
-				 "invalid UTF-8 at byte 0x%02X (%s); is the file in another encoding such as Latin-1? Save the recipe as UTF-8",
-				 byte, p->problem);
+			snprintf(
+				msg, sizeof(msg),
+				"invalid UTF-8 at byte 0x%02X (%s); is the file in another encoding such as Latin-1? Save the recipe as UTF-8",
+				byte, p->problem);
 		} else if (p->problem_value != -1) {
 			snprintf(msg, sizeof(msg),
 				 "character 0x%02X is not allowed in YAML (%s); remove it",
@@ -208,12 +208,14 @@ static void report_parser_error(struct builder *b, const yaml_parser_t *p)
 	line = (int)p->problem_mark.line + 1;
 	col = (int)p->problem_mark.column + 1;
 	if (p->problem_mark.index < b->len && b->data[p->problem_mark.index] == '\t') {
-		fatal_at(b, line, col, "%s",
-			 "tab character in indentation: YAML indents with spaces only (replace the tab with spaces)");
+		fatal_at(
+			b, line, col, "%s",
+			"tab character in indentation: YAML indents with spaces only (replace the tab with spaces)");
 		return;
 	}
 	if (p->context != NULL)
-		snprintf(msg, sizeof(msg), "YAML syntax error: %s %s (opened at line %d, column %d)",
+		snprintf(msg, sizeof(msg),
+			 "YAML syntax error: %s %s (opened at line %d, column %d)",
 			 p->problem ? p->problem : "error", p->context,
 			 (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
 	else
@@ -232,11 +234,9 @@ static struct bs_ynode *find_anchor(struct builder *b, const char *name)
 	return NULL;
 }
 
-static void register_anchor(struct builder *b, const char *name,
-			    struct bs_ynode *node)
+static void register_anchor(struct builder *b, const char *name, struct bs_ynode *node)
 {
-	bs_xgrow((void **)&b->anchors, &b->cap_anchors, b->n_anchors + 1,
-		 sizeof(*b->anchors));
+	bs_xgrow((void **)&b->anchors, &b->cap_anchors, b->n_anchors + 1, sizeof(*b->anchors));
 	b->anchors[b->n_anchors].name = bs_xstrdup(name);
 	b->anchors[b->n_anchors].node = node;
 	node->refs++;
@@ -248,8 +248,7 @@ static bool is_merge_key(const struct bs_ynode *key)
 	return key->plain && strcmp(key->value, "<<") == 0;
 }
 
-static void map_add_pair(struct bs_ynode *map, struct bs_ynode *key,
-			 struct bs_ynode *value)
+static void map_add_pair(struct bs_ynode *map, struct bs_ynode *key, struct bs_ynode *value)
 {
 	bs_xgrow((void **)&map->pairs, &map->cap, map->n + 1, sizeof(*map->pairs));
 	map->pairs[map->n].key = key;
@@ -277,8 +276,7 @@ static struct bs_ynode *placeholder(int line, int col)
  * the caller's reference. The document's node count grows by one for a new
  * node (its children were counted as they came) and by the whole subtree
  * for an alias, which repeats it. */
-static void attach(struct builder *b, struct bs_ynode *node, const char *anchor,
-		   bool alias)
+static void attach(struct builder *b, struct bs_ynode *node, const char *anchor, bool alias)
 {
 	struct frame *f;
 
@@ -287,9 +285,10 @@ static void attach(struct builder *b, struct bs_ynode *node, const char *anchor,
 		char limit[32];
 
 		snprintf(limit, sizeof(limit), "%d", BS_YAML_MAX_NODES);
-		fatal_at(b, node->line, node->col,
-			 "document has more than %s nodes (aliases expanded); a recipe this large is a mistake or an attack (split it, or use fewer aliases)",
-			 limit);
+		fatal_at(
+			b, node->line, node->col,
+			"document has more than %s nodes (aliases expanded); a recipe this large is a mistake or an attack (split it, or use fewer aliases)",
+			limit);
 	}
 	if (anchor != NULL)
 		register_anchor(b, anchor, node);
@@ -309,8 +308,9 @@ static void attach(struct builder *b, struct bs_ynode *node, const char *anchor,
 	}
 	if (f->pending_key == NULL) {
 		if (node->kind != BS_YNODE_SCALAR) {
-			error_at(b, node->line, node->col, "%s",
-				 "mapping keys must be plain strings, not lists or mappings (write the key as text)");
+			error_at(
+				b, node->line, node->col, "%s",
+				"mapping keys must be plain strings, not lists or mappings (write the key as text)");
 			f->pending_key = placeholder(node->line, node->col);
 			bs_ynode_unref(node);
 			return;
@@ -319,8 +319,7 @@ static void attach(struct builder *b, struct bs_ynode *node, const char *anchor,
 		return;
 	}
 	if (is_merge_key(f->pending_key)) {
-		bs_xgrow((void **)&f->merges, &f->cap_merges, f->n_merges + 1,
-			 sizeof(*f->merges));
+		bs_xgrow((void **)&f->merges, &f->cap_merges, f->n_merges + 1, sizeof(*f->merges));
 		f->merges[f->n_merges++] = node;
 		bs_ynode_unref(f->pending_key);
 		f->pending_key = NULL;
@@ -337,9 +336,10 @@ static void attach(struct builder *b, struct bs_ynode *node, const char *anchor,
 		if (first != NULL) {
 			char msg[600];
 
-			snprintf(msg, sizeof(msg),
-				 "duplicate key '%.200s' (first at line %d, column %d); remove one of them",
-				 f->pending_key->value, first->line, first->col);
+			snprintf(
+				msg, sizeof(msg),
+				"duplicate key '%.200s' (first at line %d, column %d); remove one of them",
+				f->pending_key->value, first->line, first->col);
 			error_at(b, f->pending_key->line, f->pending_key->col, "%s", msg);
 			bs_ynode_unref(f->pending_key);
 			bs_ynode_unref(node);
@@ -350,14 +350,14 @@ static void attach(struct builder *b, struct bs_ynode *node, const char *anchor,
 	}
 }
 
-static void merge_one(struct builder *b, struct bs_ynode *map,
-		      const struct bs_ynode *src)
+static void merge_one(struct builder *b, struct bs_ynode *map, const struct bs_ynode *src)
 {
 	size_t i;
 
 	if (src->kind != BS_YNODE_MAP) {
-		error_at(b, src->line, src->col, "%s",
-			 "a merge key '<<' takes a mapping or a list of mappings (for example <<: *defaults)");
+		error_at(
+			b, src->line, src->col, "%s",
+			"a merge key '<<' takes a mapping or a list of mappings (for example <<: *defaults)");
 		return;
 	}
 	map->weight += src->weight;
@@ -398,8 +398,7 @@ static void close_frame(struct builder *b)
 	free(f.anchor);
 }
 
-static void open_frame(struct builder *b, struct bs_ynode *node,
-		       const yaml_char_t *anchor)
+static void open_frame(struct builder *b, struct bs_ynode *node, const yaml_char_t *anchor)
 {
 	struct frame *f;
 
@@ -416,8 +415,7 @@ static void on_scalar(struct builder *b, const yaml_event_t *ev)
 	size_t len = ev->data.scalar.length;
 
 	n->value = bs_xstrndup((const char *)ev->data.scalar.value, len);
-	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-		   ev->data.scalar.tag == NULL;
+	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && ev->data.scalar.tag == NULL;
 	if (strlen(n->value) != len)
 		error_at(b, n->line, n->col, "%s",
 			 "value contains a NUL character (remove the \\0 escape)");
@@ -432,9 +430,10 @@ static void on_alias(struct builder *b, const yaml_event_t *ev)
 	if (target == NULL) {
 		int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
 
-		error_at(b, line, col,
-			 "alias *%s refers to no anchor defined before it (define &name first, outside the node that uses it)",
-			 name);
+		error_at(
+			b, line, col,
+			"alias *%s refers to no anchor defined before it (define &name first, outside the node that uses it)",
+			name);
 		attach(b, placeholder(line, col), NULL, false);
 		return;
 	}
@@ -447,26 +446,23 @@ static void on_event(struct builder *b, const yaml_event_t *ev)
 	switch (ev->type) {
 	case YAML_DOCUMENT_START_EVENT:
 		if (++b->documents > 1)
-			fatal_at(b, (int)ev->start_mark.line + 1,
-				 (int)ev->start_mark.column + 1, "%s",
-				 "a recipe is one YAML document, this is a second one (remove the '---' and what follows, or merge the documents)");
+			fatal_at(
+				b, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
+				"%s",
+				"a recipe is one YAML document, this is a second one (remove the '---' and what follows, or merge the documents)");
 		break;
-	case YAML_SCALAR_EVENT:
-		on_scalar(b, ev);
-		break;
-	case YAML_ALIAS_EVENT:
-		on_alias(b, ev);
-		break;
+	case YAML_SCALAR_EVENT: on_scalar(b, ev); break;
+	case YAML_ALIAS_EVENT: on_alias(b, ev); break;
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT:
 		if (b->depth >= BS_YAML_MAX_DEPTH) {
 			char limit[16];
 
 			snprintf(limit, sizeof(limit), "%d", BS_YAML_MAX_DEPTH);
-			fatal_at(b, (int)ev->start_mark.line + 1,
-				 (int)ev->start_mark.column + 1,
-				 "nesting is deeper than %s levels (a recipe never needs this; flatten it)",
-				 limit);
+			fatal_at(
+				b, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
+				"nesting is deeper than %s levels (a recipe never needs this; flatten it)",
+				limit);
 			break;
 		}
 		if (ev->type == YAML_SEQUENCE_START_EVENT)
@@ -477,16 +473,12 @@ static void on_event(struct builder *b, const yaml_event_t *ev)
 				   ev->data.mapping_start.anchor);
 		break;
 	case YAML_SEQUENCE_END_EVENT:
-	case YAML_MAPPING_END_EVENT:
-		close_frame(b);
-		break;
-	default:
-		break;
+	case YAML_MAPPING_END_EVENT: close_frame(b); break;
+	default: break;
 	}
 }
 
-struct bs_ynode *bs_ytree_parse(const char *data, size_t len,
-				struct bs_diags *diags)
+struct bs_ynode *bs_ytree_parse(const char *data, size_t len, struct bs_diags *diags)
 {
 	struct builder b;
 	yaml_parser_t parser;
@@ -496,9 +488,10 @@ struct bs_ynode *bs_ytree_parse(const char *data, size_t len,
 
 	memset(&b, 0, sizeof(b));
 	if (len > BS_RECIPE_MAX_BYTES) {
-		bs_diags_add(diags, BS_DIAG_ERROR, 1, 1, "",
-			     "more than %u bytes; a recipe may be at most that (is this the right file?)",
-			     BS_RECIPE_MAX_BYTES);
+		bs_diags_add(
+			diags, BS_DIAG_ERROR, 1, 1, "",
+			"more than %u bytes; a recipe may be at most that (is this the right file?)",
+			BS_RECIPE_MAX_BYTES);
 		return NULL;
 	}
 	b.data = data;

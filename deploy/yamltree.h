@@ -29,30 +29,30 @@ enum bs_ynode_kind {
 struct bs_ynode;
 
 struct bs_ypair {
-	struct bs_ynode *key;   /* always a scalar */
+	struct bs_ynode *key; /* always a scalar */
 	struct bs_ynode *value;
 };
 
 struct bs_ynode {
 	enum bs_ynode_kind kind;
-	int line;               /* 1-based */
-	int col;                /* 1-based, in characters */
+	int line; /* 1-based */
+	int col;  /* 1-based, in characters */
 	unsigned refs;
-	size_t weight;          /* nodes in this subtree, aliases expanded */
+	size_t weight; /* nodes in this subtree, aliases expanded */
 	/* scalars */
-	char *value;            /* NUL-terminated (after interpolation) */
-	bool plain;             /* plain style: may be null, bool or number */
-	bool interpolated;      /* interpolation already ran on value */
-	bool secret;            /* value came from a secret */
-	bool bad;               /* already reported: a placeholder for an
+	char *value;	     /* NUL-terminated (after interpolation) */
+	bool plain;	     /* plain style: may be null, bool or number */
+	bool interpolated;   /* interpolation already ran on value */
+	bool secret;	     /* value came from a secret */
+	bool bad;	     /* already reported: a placeholder for an
 				 * unusable node, or a failed ${...}; later
 				 * checks skip it rather than pile on */
-	struct bs_strv vars;    /* variables value refers to */
+	struct bs_strv vars; /* variables value refers to */
 	/* sequences */
 	struct bs_ynode **items;
 	/* mappings */
 	struct bs_ypair *pairs;
-	size_t n;               /* items or pairs */
+	size_t n; /* items or pairs */
 	size_t cap;
 };
 
@@ -67,8 +67,7 @@ struct bs_ynode {
  * (duplicate keys, unknown aliases) are added to diags and parsing goes
  * on, so the caller can report further problems. Free with bs_ynode_unref().
  */
-struct bs_ynode *bs_ytree_parse(const char *data, size_t len,
-				struct bs_diags *diags);
+struct bs_ynode *bs_ytree_parse(const char *data, size_t len, struct bs_diags *diags);
 
 void bs_ynode_unref(struct bs_ynode *node);
 

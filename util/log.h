@@ -26,15 +26,13 @@ enum bs_log_level {
 };
 
 /* Receives a finished, masked line (no trailing newline). */
-typedef void (*bs_log_sink_fn)(enum bs_log_level level, const char *line,
-			       void *payload);
+typedef void (*bs_log_sink_fn)(enum bs_log_level level, const char *line, void *payload);
 
 void bs_log_set_sink(bs_log_sink_fn sink, void *payload);
 void bs_log_set_level(enum bs_log_level level);
 enum bs_log_level bs_log_get_level(void);
 int bs_log_enabled(enum bs_log_level level);
-void bs_log(enum bs_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void bs_log(enum bs_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *bs_log_level_name(enum bs_log_level level);
 
 /*

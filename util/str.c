@@ -287,8 +287,7 @@ void bs_strv_wipe_free(struct bs_strv *sv)
 	sv->n = sv->cap = 0;
 }
 
-void bs_kvlist_push(struct bs_kvlist *l, const char *key, const char *value,
-		    bool secret)
+void bs_kvlist_push(struct bs_kvlist *l, const char *key, const char *value, bool secret)
 {
 	bs_xgrow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v));
 	l->v[l->n].key = bs_xstrdup(key);
@@ -324,9 +323,9 @@ void bs_kvlist_free(struct bs_kvlist *l)
 
 char *bs_base64_encode(const void *data, size_t len, bool url_safe)
 {
-	const char *alphabet = url_safe ?
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" :
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *alphabet =
+		url_safe ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+			 : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	const unsigned char *in = data;
 	char *out = bs_xmalloc((len + 2) / 3 * 4 + 1);
 	size_t i, o = 0;

@@ -30,13 +30,15 @@ struct bs_buf {
 	size_t cap;
 };
 
-#define BS_BUF_INIT {NULL, 0, 0}
+#define BS_BUF_INIT                                                                                \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void bs_buf_append(struct bs_buf *b, const void *data, size_t len);
 void bs_buf_puts(struct bs_buf *b, const char *s);
 void bs_buf_putc(struct bs_buf *b, char c);
-void bs_buf_printf(struct bs_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void bs_buf_printf(struct bs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void bs_buf_reset(struct bs_buf *b);
 /* Return the contents ("" when empty) and leave b empty; caller frees. */
 char *bs_buf_detach(struct bs_buf *b);
@@ -66,7 +68,10 @@ struct bs_strv {
 	size_t cap;
 };
 
-#define BS_STRV_INIT {NULL, 0, 0}
+#define BS_STRV_INIT                                                                               \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void bs_strv_push(struct bs_strv *sv, const char *s);
 /* Push s only if not already present. */
@@ -91,10 +96,12 @@ struct bs_kvlist {
 	size_t cap;
 };
 
-#define BS_KVLIST_INIT {NULL, 0, 0}
+#define BS_KVLIST_INIT                                                                             \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
-void bs_kvlist_push(struct bs_kvlist *l, const char *key, const char *value,
-		    bool secret);
+void bs_kvlist_push(struct bs_kvlist *l, const char *key, const char *value, bool secret);
 const struct bs_kv *bs_kvlist_find(const struct bs_kvlist *l, const char *key);
 void bs_kvlist_free(struct bs_kvlist *l);
 

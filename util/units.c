@@ -88,9 +88,9 @@ int bs_parse_bytes(const char *s, int64_t *out_bytes)
 		const char *unit;
 		int shift;
 	} units[] = {
-		{"", 0},     {"b", 0},    {"k", 10},   {"kb", 10}, {"kib", 10},
-		{"m", 20},   {"mb", 20},  {"mib", 20}, {"g", 30},  {"gb", 30},
-		{"gib", 30}, {"t", 40},   {"tb", 40},  {"tib", 40},
+		{"", 0},     {"b", 0},	 {"k", 10},   {"kb", 10},  {"kib", 10},
+		{"m", 20},   {"mb", 20}, {"mib", 20}, {"g", 30},   {"gb", 30},
+		{"gib", 30}, {"t", 40},	 {"tb", 40},  {"tib", 40},
 	};
 	const char *p = s;
 	char unit[4];

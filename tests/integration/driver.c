@@ -38,7 +38,8 @@ static const char *env(const char *name)
 	const char *v = getenv(name);
 
 	if (v == NULL) {
-		fprintf(stderr, "%s is not set: run through tests/integration/container.sh\n", name);
+		fprintf(stderr, "%s is not set: run through tests/integration/container.sh\n",
+			name);
 		exit(2);
 	}
 	return v;
@@ -121,7 +122,8 @@ static int lc_pump(void *payload, struct bs_err *err)
 	for (int i = 0; i < lc->n; i++) {
 		struct bridge *b = &lc->bridges[i];
 
-		if (!copy_some(b->client_fd, b->engine_fd) || !copy_some(b->engine_fd, b->client_fd)) {
+		if (!copy_some(b->client_fd, b->engine_fd) ||
+		    !copy_some(b->engine_fd, b->client_fd)) {
 			close(b->client_fd);
 			close(b->engine_fd);
 			*b = lc->bridges[--lc->n];
@@ -219,8 +221,9 @@ static void *old_engine(void *arg)
 {
 	int server = *(int *)arg, c;
 	char buf[2048];
-	static const char answer[] = "HTTP/1.1 200 OK\r\nApi-Version: 1.30\r\nServer: Docker/17.06.0-ce (linux)\r\n"
-				     "Content-Length: 2\r\nContent-Type: text/plain\r\n\r\nOK";
+	static const char answer[] =
+		"HTTP/1.1 200 OK\r\nApi-Version: 1.30\r\nServer: Docker/17.06.0-ce (linux)\r\n"
+		"Content-Length: 2\r\nContent-Type: text/plain\r\n\r\nOK";
 
 	c = accept(server, NULL, NULL);
 	if (c >= 0) {
@@ -356,11 +359,16 @@ static void test_update_rename_events(void **state)
 	assert_int_equal(d->ops->container_inspect(d, name, &info, &raw, &err), 0);
 	assert_int_equal(info.state, BS_CSTATE_RUNNING);
 	o = cJSON_Parse(raw);
-	assert_int_equal((long long)cJSON_GetObjectItem(cJSON_GetObjectItem(o, "HostConfig"), "Memory")->valuedouble,
-			 256LL << 20);
-	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "HostConfig"),
-								     "RestartPolicy"), "Name")->valuestring,
-			    "unless-stopped");
+	assert_int_equal(
+		(long long)cJSON_GetObjectItem(cJSON_GetObjectItem(o, "HostConfig"), "Memory")
+			->valuedouble,
+		256LL << 20);
+	assert_string_equal(
+		cJSON_GetObjectItem(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(o, "HostConfig"), "RestartPolicy"),
+			"Name")
+			->valuestring,
+		"unless-stopped");
 	cJSON_Delete(o);
 	free(raw);
 	bs_cinfo_free(&info);
@@ -373,16 +381,19 @@ static void test_update_rename_events(void **state)
 
 		snprintf(old, sizeof(old), "%s-upd", prefix);
 		assert_int_equal(d->ops->container_rename(d, old, name, &err), 0);
-		assert_int_equal(d->ops->container_inspect(d, old, &info, NULL, &err), BS_ERR_NOT_FOUND);
+		assert_int_equal(d->ops->container_inspect(d, old, &info, NULL, &err),
+				 BS_ERR_NOT_FOUND);
 	}
 
 	/* bounded: until is in the past once both were created */
 	bs_kvlist_push(&filters, "label", "io.bootstrap.test=lab", false);
 	bs_kvlist_push(&filters, "type", "container", false);
-	assert_int_equal(d->ops->events(d, t0 - 1, (long long)time(NULL) + 1, &filters, count_events,
-					&creates, &err), 0);
+	assert_int_equal(d->ops->events(d, t0 - 1, (long long)time(NULL) + 1, &filters,
+					count_events, &creates, &err),
+			 0);
 	assert_true(creates >= 2);
-	assert_int_equal(d->ops->events(d, 0, 0, NULL, count_events, &creates, &err), BS_ERR_INVALID);
+	assert_int_equal(d->ops->events(d, 0, 0, NULL, count_events, &creates, &err),
+			 BS_ERR_INVALID);
 
 	assert_int_equal(d->ops->container_destroy(d, name, 0, &err), 0);
 	assert_int_equal(d->ops->container_destroy(d, other, 0, &err), 0);
@@ -458,7 +469,8 @@ static void test_registry_client(void **state)
 	free(want);
 	bs_iinfo_free(&img);
 	free(digest);
-	assert_int_equal(bs_registry_digest(c, "lab/busybox", "nope", &digest, &err), BS_ERR_NOT_FOUND);
+	assert_int_equal(bs_registry_digest(c, "lab/busybox", "nope", &digest, &err),
+			 BS_ERR_NOT_FOUND);
 	assert_int_equal(bs_registry_tags(c, "lab/none", &tags, &err), BS_ERR_NOT_FOUND);
 	bs_registry_client_free(c);
 	bs_strv_free(&tags);

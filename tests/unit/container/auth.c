@@ -39,7 +39,8 @@ static void test_auth_header_url_safe(void **state)
 	assert_non_null(o);
 	assert_string_equal(cJSON_GetObjectItem(o, "username")->valuestring, "u>>?");
 	assert_string_equal(cJSON_GetObjectItem(o, "password")->valuestring, "p?>~~~\xff\xfe");
-	assert_string_equal(cJSON_GetObjectItem(o, "serveraddress")->valuestring, "reg.example.com:5000");
+	assert_string_equal(cJSON_GetObjectItem(o, "serveraddress")->valuestring,
+			    "reg.example.com:5000");
 	cJSON_Delete(o);
 	free(raw);
 	bs_secure_free_str(h);
@@ -106,7 +107,8 @@ static void test_docker_config(void **state)
 
 	snprintf(json, sizeof(json),
 		 "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"%s\"},"
-		 "\"http://127.0.0.1:5001\":{\"username\":\"u2\",\"password\":\"p2\"}}}", auth);
+		 "\"http://127.0.0.1:5001\":{\"username\":\"u2\",\"password\":\"p2\"}}}",
+		 auth);
 	write_config(json);
 	assert_int_equal(bs_docker_config_cred(&cred, "docker.io", &err), 0);
 	assert_string_equal(cred.username, "tester");
@@ -168,8 +170,9 @@ static void test_filters_query(void **state)
 	bs_kvlist_push(&f, "name", "web", false);
 	q = bs_http_filters(&f);
 	/* {"label":["io.bootstrap.project=shop","a b"],"name":["web"]} */
-	assert_string_equal(q, "%7B%22label%22%3A%5B%22io.bootstrap.project%3Dshop%22%2C%22a%20b%22%5D%2C"
-			       "%22name%22%3A%5B%22web%22%5D%7D");
+	assert_string_equal(
+		q, "%7B%22label%22%3A%5B%22io.bootstrap.project%3Dshop%22%2C%22a%20b%22%5D%2C"
+		   "%22name%22%3A%5B%22web%22%5D%7D");
 	free(q);
 	bs_kvlist_free(&f);
 	q = bs_http_escape("-ef x/y&z");

@@ -44,7 +44,8 @@ static const char *const pull_expect =
 	"Pulling from lab/busybox|Downloading|Digest: sha256:0123|Status: Downloaded newer image for x:1|";
 
 /* Feed text in pieces of the given sizes (cycled), return the parser. */
-static void feed_in_pieces(struct bs_jsonl *p, const char *text, const size_t *sizes, size_t n_sizes)
+static void feed_in_pieces(struct bs_jsonl *p, const char *text, const size_t *sizes,
+			   size_t n_sizes)
 {
 	size_t len = strlen(text), off = 0, i = 0;
 
@@ -148,7 +149,8 @@ static void test_jsonl_garbage_and_stop(void **state)
 {
 	struct collected c = {BS_BUF_INIT, 0, 2};
 	struct bs_jsonl p;
-	static const char text[] = "not json\n{\"status\":\"a\"}\n{\"status\":\"b\"}\n{\"status\":\"c\"}\n";
+	static const char text[] =
+		"not json\n{\"status\":\"a\"}\n{\"status\":\"b\"}\n{\"status\":\"c\"}\n";
 
 	(void)state;
 	bs_jsonl_init(&p, collect, &c);
