@@ -7,7 +7,8 @@
 #   make check      everything: unit, end-to-end CLI, integration, sanitizers,
 #                   valgrind, fuzz
 #   make asan       unit + end-to-end tests under ASan+UBSan
-#   make valgrind   bootstrap validate on every recipe under valgrind
+#   make valgrind   bootstrap validate on every recipe, and the integration
+#                   suite, under valgrind
 #   make fuzz       libFuzzer on the recipe loader for FUZZ_SECONDS (60)
 #   make format / format-check    clang-format with the committed .clang-format
 #   make install PREFIX=/usr/local DESTDIR=
@@ -98,8 +99,12 @@ asan:
 	ASAN_OPTIONS=detect_leaks=1 BOOTSTRAP=$(BUILD)/asan/bootstrap \
 	    DRIVER_TEST=$(BUILD)/asan/integration/driver bash tests/integration/container.sh
 
-valgrind: bootstrap
+VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+            --error-exitcode=99
+valgrind: bootstrap $(INTEG_BIN)
 	BOOTSTRAP=./bootstrap bash tests/e2e/valgrind.sh
+	BS_WRAP="$(VALGRIND)" BOOTSTRAP=./bootstrap DRIVER_TEST=$(BUILD)/integration/driver \
+	    bash tests/integration/container.sh
 
 FUZZ_CC ?= clang
 FUZZ_BIN := $(BUILD)/fuzz/recipe_fuzz

@@ -250,20 +250,55 @@ static int show_progress(const struct bs_progress *ev, void *payload)
 }
 
 /* Credentials for ref from the docker CLI's config, if any. */
-static int find_cred(const char *ref, struct bs_registry_cred *cred)
+/*
+ * Credentials for ref: the recipe's registries: (with -r RECIPE) first,
+ * then the docker CLI's config.json. Returns BS_EXIT_OK (cred may stay
+ * empty: anonymous) or an exit code after printing why.
+ */
+static int find_cred(const struct bs_cli *cli, const char *ref, struct bs_registry_cred *cred)
 {
 	struct bs_err err = BS_ERR_INIT;
 	char *registry = bs_image_registry(ref);
-	int rc = bs_docker_config_cred(cred, registry, &err);
+	int rc = BS_ERR_NOT_FOUND, code = BS_EXIT_OK;
 
-	free(registry);
-	if (rc == BS_ERR_NOT_FOUND)
-		return 0;
-	if (rc != 0)
-		bs_cli_error("%s", err.msg);
-	else
+	if (cli->recipe != NULL) {
+		struct bs_recipe *recipe = NULL;
+		struct bs_diags diags;
+		size_t i;
+		int lrc;
+
+		bs_diags_init(&diags, cli->recipe);
+		lrc = bs_recipe_load(&recipe, cli->recipe, NULL, &diags);
+		if (lrc != 0) {
+			bs_diags_sort(&diags);
+			bs_cli_print_diags(cli, &diags);
+			code = lrc == BS_ERR_IO ? BS_EXIT_NOINPUT : BS_EXIT_INVALID;
+		}
+		for (i = 0; recipe != NULL && i < recipe->n_registries; i++) {
+			const struct bs_registry *r = &recipe->registries[i];
+
+			if (strcmp(r->server, registry) != 0 || r->username == NULL)
+				continue;
+			cred->server = bs_xstrdup(r->server);
+			cred->username = bs_xstrdup(r->username);
+			cred->password = bs_xstrdup(r->password);
+			rc = 0;
+			break;
+		}
+		bs_recipe_free(recipe);
+		bs_diags_free(&diags);
+	}
+	if (code == BS_EXIT_OK && rc == BS_ERR_NOT_FOUND) {
+		rc = bs_docker_config_cred(cred, registry, &err);
+		if (rc != 0 && rc != BS_ERR_NOT_FOUND) {
+			bs_cli_error("%s", err.msg);
+			code = BS_EXIT_FAILURE;
+		}
+	}
+	if (rc == 0)
 		bs_secret_add(cred->password);
-	return rc;
+	free(registry);
+	return code;
 }
 
 static int pull(const struct bs_cli *cli, struct bs_cdriver *d, const char *ref)
@@ -271,11 +306,14 @@ static int pull(const struct bs_cli *cli, struct bs_cdriver *d, const char *ref)
 	struct bs_registry_cred cred;
 	struct progress_out po = {cli, false};
 	struct bs_err err = BS_ERR_INIT;
-	int rc;
+	int rc, code;
 
 	memset(&cred, 0, sizeof(cred));
-	if (find_cred(ref, &cred) != 0)
-		return BS_EXIT_FAILURE;
+	code = find_cred(cli, ref, &cred);
+	if (code != BS_EXIT_OK) {
+		bs_registry_cred_free(&cred);
+		return code;
+	}
 	rc = d->ops->image_pull(d, ref, cred.username ? &cred : NULL, show_progress, &po, &err);
 	bs_registry_cred_free(&cred);
 	if (rc != 0) {

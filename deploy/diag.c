@@ -37,18 +37,11 @@ static char *clean_text(const struct bs_diags *d, const char *text)
 {
 	struct bs_buf out = BS_BUF_INIT;
 	const char *p = text;
-	size_t i;
 
 	while (*p != '\0') {
 		unsigned char c = (unsigned char)*p;
-		size_t best = 0;
+		size_t best = bs_mask_match(p, d->mask);
 
-		for (i = 0; d->mask != NULL && i < d->mask->n; i++) {
-			size_t len = strlen(d->mask->v[i]);
-
-			if (len > best && strncmp(p, d->mask->v[i], len) == 0)
-				best = len;
-		}
 		if (best > 0) {
 			bs_buf_puts(&out, "***");
 			p += best;

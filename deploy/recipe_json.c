@@ -21,25 +21,9 @@ struct writer {
 static cJSON *masked(const struct writer *w, const char *value)
 {
 	struct bs_buf out = BS_BUF_INIT;
-	const char *p = value;
 	cJSON *s;
 
-	while (*p != '\0') {
-		size_t best = 0, i;
-
-		for (i = 0; i < w->secrets->n; i++) {
-			size_t len = strlen(w->secrets->v[i]);
-
-			if (len > best && strncmp(p, w->secrets->v[i], len) == 0)
-				best = len;
-		}
-		if (best > 0) {
-			bs_buf_puts(&out, REDACTED);
-			p += best;
-		} else {
-			bs_buf_putc(&out, *p++);
-		}
-	}
+	bs_mask_append(&out, value, w->secrets);
 	s = cJSON_CreateString(bs_buf_str(&out));
 	bs_buf_free(&out);
 	return s;

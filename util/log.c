@@ -18,8 +18,7 @@ static bs_log_sink_fn log_sink;
 static void *log_payload;
 static enum bs_log_level log_level = BS_LOG_INFO;
 
-static char **secrets;
-static size_t n_secrets, cap_secrets;
+static struct bs_strv secrets = BS_STRV_INIT;
 
 void bs_log_set_sink(bs_log_sink_fn sink, void *payload)
 {
@@ -89,50 +88,17 @@ void bs_log(enum bs_log_level level, const char *fmt, ...)
 
 void bs_secret_add(const char *value)
 {
-	size_t i;
-
 	if (value == NULL || value[0] == '\0')
 		return;
-	for (i = 0; i < n_secrets; i++)
-		if (strcmp(secrets[i], value) == 0)
-			return;
-	bs_xgrow((void **)&secrets, &cap_secrets, n_secrets + 1, sizeof(*secrets));
-	secrets[n_secrets++] = bs_xstrdup(value);
+	bs_strv_add_unique(&secrets, value);
 }
 
 void bs_secret_clear(void)
 {
-	size_t i;
-
-	for (i = 0; i < n_secrets; i++)
-		bs_secure_free_str(secrets[i]);
-	free(secrets);
-	secrets = NULL;
-	n_secrets = cap_secrets = 0;
+	bs_strv_wipe_free(&secrets);
 }
 
 void bs_secret_mask(struct bs_buf *out, const char *text)
 {
-	const char *p = text;
-
-	while (*p != '\0') {
-		size_t best_len = 0, i;
-
-		/* Longest match first, so a secret that contains another is
-		 * masked whole. */
-		for (i = 0; i < n_secrets; i++) {
-			size_t len = strlen(secrets[i]);
-
-			if (len > best_len && strncmp(p, secrets[i], len) == 0)
-				best_len = len;
-		}
-		if (best_len > 0) {
-			bs_buf_puts(out, "***");
-			p += best_len;
-		} else {
-			bs_buf_putc(out, *p++);
-		}
-	}
-	if (out->data == NULL)
-		bs_buf_puts(out, "");
+	bs_mask_append(out, text, &secrets);
 }

@@ -321,6 +321,37 @@ void bs_kvlist_free(struct bs_kvlist *l)
 	memset(l, 0, sizeof(*l));
 }
 
+size_t bs_mask_match(const char *text, const struct bs_strv *secrets)
+{
+	size_t best = 0, i;
+
+	for (i = 0; secrets != NULL && i < secrets->n; i++) {
+		size_t len = strlen(secrets->v[i]);
+
+		if (len > best && strncmp(text, secrets->v[i], len) == 0)
+			best = len;
+	}
+	return best;
+}
+
+void bs_mask_append(struct bs_buf *out, const char *text, const struct bs_strv *secrets)
+{
+	const char *p = text;
+
+	while (*p != '\0') {
+		size_t n = bs_mask_match(p, secrets);
+
+		if (n > 0) {
+			bs_buf_puts(out, "***");
+			p += n;
+		} else {
+			bs_buf_putc(out, *p++);
+		}
+	}
+	if (out->data == NULL)
+		bs_buf_puts(out, "");
+}
+
 char *bs_base64_encode(const void *data, size_t len, bool url_safe)
 {
 	const char *alphabet =

@@ -105,6 +105,16 @@ void bs_kvlist_push(struct bs_kvlist *l, const char *key, const char *value, boo
 const struct bs_kv *bs_kvlist_find(const struct bs_kvlist *l, const char *key);
 void bs_kvlist_free(struct bs_kvlist *l);
 
+/*
+ * Secret masking: the length of the longest entry of secrets that text
+ * starts with, or 0. Output writers replace that many bytes by "***"
+ * (longest first, so a secret containing another is masked whole).
+ */
+size_t bs_mask_match(const char *text, const struct bs_strv *secrets);
+
+/* Append text to out with every entry of secrets replaced by "***". */
+void bs_mask_append(struct bs_buf *out, const char *text, const struct bs_strv *secrets);
+
 /* Base64 (RFC 4648); url_safe selects the "-_" alphabet, padding kept.
  * Caller frees. decode returns NULL on bad input, *out_len the length. */
 char *bs_base64_encode(const void *data, size_t len, bool url_safe);

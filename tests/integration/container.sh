@@ -65,6 +65,16 @@ bs "${H[@]}" pull "$LAB_AUTH_REGISTRY/lab/busybox:1"
 expect_err "wrong password: authentication failed" 1 "authentication failed for $LAB_AUTH_REGISTRY"
 grep -q "wrong-$LAB_PASSWORD" "$LAB/out" "$LAB/err" && bad "password never printed" || ok "password never printed"
 
+printf 'version: 1\nproject: creds\nnodes: [{name: a}]\nregistries:\n  - {server: "%s", username: "%s", password: "${LAB_REGISTRY_PASSWORD}"}\n' \
+	"$LAB_AUTH_REGISTRY" "$LAB_USER" >"$LAB/creds.yaml"
+docker rmi "$LAB_AUTH_REGISTRY/lab/busybox:1" >/dev/null 2>&1
+LAB_REGISTRY_PASSWORD=$LAB_PASSWORD bs "${H[@]}" -r "$LAB/creds.yaml" pull "$LAB_AUTH_REGISTRY/lab/busybox:1"
+expect_rc "pull with credentials from the recipe's registries:" 0
+LAB_REGISTRY_PASSWORD=wrong-$LAB_PASSWORD bs "${H[@]}" -r "$LAB/creds.yaml" pull "$LAB_AUTH_REGISTRY/lab/busybox:1"
+expect_err "a wrong recipe password: authentication failed" 1 "authentication failed for $LAB_AUTH_REGISTRY"
+bs "${H[@]}" -r "$LAB/creds.yaml" pull "$LAB_AUTH_REGISTRY/lab/busybox:1"
+expect_err "a recipe whose password variable is unset is refused first" 65 "LAB_REGISTRY_PASSWORD is not set"
+docker rmi "$LAB_AUTH_REGISTRY/lab/busybox:1" >/dev/null 2>&1
 auth=$(printf '%s:%s' "$LAB_USER" "$LAB_PASSWORD" | base64 -w0)
 printf '{"auths":{"http://%s":{"auth":"%s"}}}' "$LAB_AUTH_REGISTRY" "$auth" >"$DOCKER_CONFIG/config.json"
 bs "${H[@]}" pull "$LAB_AUTH_REGISTRY/lab/busybox:1"
