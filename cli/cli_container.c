@@ -340,6 +340,20 @@ static int cmd_build(const struct bs_cli *cli, struct bs_cdriver *d)
 	memset(&opts, 0, sizeof(opts));
 	opts.tag = cli->args[0];
 	opts.git_url = cli->args[1];
+	{
+		/* https://user:TOKEN@host/...: the engine's git errors echo the
+		 * URL, so the token joins the masked secrets */
+		const char *host = strstr(opts.git_url, "://");
+		const char *at = host ? strchr(host + 3, '@') : NULL;
+		const char *colon = at ? memchr(host + 3, ':', (size_t)(at - host - 3)) : NULL;
+
+		if (colon != NULL) {
+			char *token = bs_xstrndup(colon + 1, (size_t)(at - colon - 1));
+
+			bs_secret_add(token);
+			bs_secure_free_str(token);
+		}
+	}
 	rc = d->ops->image_build(d, &opts, show_progress, &po, &image_id, &err);
 	if (rc != 0) {
 		if (rc != BS_ERR_INTERRUPTED)
@@ -400,10 +414,6 @@ static int parse_port_args(const struct bs_cli *cli, struct bs_cport_binding **o
 			free(p.host_ip);
 			return BS_EXIT_USAGE;
 		}
-		if (p.container_end != p.container_start)
-			*out = bs_xrealloc(
-				*out, (*n + (size_t)(p.container_end - p.container_start) + 8) *
-					      sizeof(**out));
 		for (int k = 0; k <= p.container_end - p.container_start; k++) {
 			struct bs_cport_binding *b = &(*out)[(*n)++];
 
@@ -475,15 +485,20 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 	spec.read_only_rootfs = cli->read_only;
 	spec.log_max_size = "10m";
 	spec.log_max_file = "3";
-	rc = d->ops->container_deploy(d, &spec, &id, &err);
-	if (rc == BS_ERR_NOT_FOUND && strstr(err.msg, "is not on this engine") != NULL) {
+	{
+		struct bs_iinfo img;
+
 		/* like docker run: fetch a missing image, then create */
-		code = pull(cli, d, spec.image);
-		if (code != BS_EXIT_OK)
-			goto out;
+		rc = d->ops->image_inspect(d, spec.image, &img, &err);
+		bs_iinfo_free(&img);
+		if (rc == BS_ERR_NOT_FOUND) {
+			code = pull(cli, d, spec.image);
+			if (code != BS_EXIT_OK)
+				goto out;
+		}
 		bs_err_clear(&err);
-		rc = d->ops->container_deploy(d, &spec, &id, &err);
 	}
+	rc = d->ops->container_deploy(d, &spec, &id, &err);
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
 		code = exit_for_error(rc);

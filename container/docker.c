@@ -624,17 +624,29 @@ static int docker_container_create(struct bs_cdriver *d, const struct bs_cspec *
 	if (rc != 0)
 		goto out;
 	if (resp.status == 404) {
-		rc = bs_err_set(
-			err, BS_ERR_NOT_FOUND,
-			"%s: cannot create container %s: image %s is not on this engine (pull it first: bootstrap pull %s)",
-			d->display, spec->name, spec->image, spec->image);
+		struct bs_iinfo img;
+		struct bs_err ignored = BS_ERR_INIT;
+
+		/* 404 is a missing image, or a missing network: ask which */
+		if (d->ops->image_inspect(d, spec->image, &img, &ignored) == BS_ERR_NOT_FOUND) {
+			rc = bs_err_set(
+				err, BS_ERR_NOT_FOUND,
+				"%s: cannot create container %s: image %s is not on this engine (pull or build it first)",
+				d->display, spec->name, spec->image);
+		} else {
+			char what[320];
+
+			snprintf(what, sizeof(what), "creating container %s", spec->name);
+			rc = status_error(dk, &resp, what, err);
+		}
+		bs_iinfo_free(&img);
 		goto out;
 	}
 	if (resp.status == 409) {
 		rc = bs_err_set(
 			err, BS_ERR_CONFLICT,
-			"%s: container name %s is already in use (remove it with bootstrap remove %s, or pick another name)",
-			d->display, spec->name, spec->name);
+			"%s: container name %s is already in use (remove that container, or pick another name)",
+			d->display, spec->name);
 		goto out;
 	}
 	if (resp.status != 201) {
@@ -725,12 +737,39 @@ static int docker_container_restart(struct bs_cdriver *d, const char *name, int 
 				NULL, err);
 }
 
+/* DELETE /containers/{id}?force=1&v=1; clean-up still runs after Ctrl-C.
+ * Returns 0 when the container is gone (204, or 404: already). */
+static int force_remove(struct docker *dk, const char *name, struct bs_err *err)
+{
+	struct bs_http_request req;
+	struct bs_http_response resp;
+	char *seg = path_name(name, false);
+	char *path = bs_xasprintf("%s/containers/%s", dk->prefix, seg);
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	req.method = "DELETE";
+	req.path = path;
+	req.query = "force=1&v=1";
+	req.ignore_cancel = true;
+	req.timeout_ms = 30000;
+	rc = bs_http_request(dk->http, &req, &resp, err);
+	if (rc == 0 && resp.status != 204 && resp.status != 200 && resp.status != 404) {
+		char what[320];
+
+		snprintf(what, sizeof(what), "removing %s", name);
+		rc = status_error(dk, &resp, what, err);
+	}
+	bs_http_response_free(&resp);
+	free(seg);
+	free(path);
+	return rc;
+}
+
 static int docker_container_deploy(struct bs_cdriver *d, const struct bs_cspec *spec, char **id,
 				   struct bs_err *err)
 {
-	struct docker *dk = as_docker(d);
-	struct bs_http_response resp;
-	char *seg, *path;
+	struct bs_err cleanup = BS_ERR_INIT;
 	int rc = docker_container_create(d, spec, id, err);
 
 	if (rc != 0)
@@ -739,14 +778,14 @@ static int docker_container_deploy(struct bs_cdriver *d, const struct bs_cspec *
 	if (rc == 0)
 		return 0;
 	/* a container that cannot start is removed: no half-made state */
-	seg = path_name(*id, false);
-	path = bs_xasprintf("/containers/%s", seg);
-	if (api(dk, "DELETE", path, "force=1&v=1", NULL, &resp, NULL) == 0)
-		bs_http_response_free(&resp);
-	bs_err_prefix(err, "container %s was created but did not start, and was removed",
-		      spec->name);
-	free(seg);
-	free(path);
+	if (force_remove(as_docker(d), *id, &cleanup) == 0)
+		bs_err_prefix(err, "container %s was created but did not start, and was removed",
+			      spec->name);
+	else
+		bs_err_prefix(
+			err,
+			"container %s was created but did not start; removing it failed too (%s)",
+			spec->name, cleanup.msg);
 	free(*id);
 	*id = NULL;
 	return rc;
@@ -755,31 +794,17 @@ static int docker_container_deploy(struct bs_cdriver *d, const struct bs_cspec *
 static int docker_container_destroy(struct bs_cdriver *d, const char *name, int timeout_s,
 				    struct bs_err *err)
 {
-	struct docker *dk = as_docker(d);
-	struct bs_http_response resp;
-	char *seg = path_name(name, false);
-	char *path = bs_xasprintf("/containers/%s", seg);
+	struct bs_err stop_err = BS_ERR_INIT;
 	int rc;
 
-	rc = docker_container_stop(d, name, timeout_s, NULL, err);
-	if (rc != 0)
-		goto out;
-	rc = api(dk, "DELETE", path, "force=1&v=1", NULL, &resp, err);
-	if (rc != 0)
-		goto out;
-	if (resp.status == 404)
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", d->display,
-				name);
-	else if (resp.status != 204 && resp.status != 200) {
-		char what[320];
-
-		snprintf(what, sizeof(what), "removing %s", name);
-		rc = status_error(dk, &resp, what, err);
+	/* stop first, for a graceful end; whatever else stop says (a dead
+	 * container, one already being removed), the forced delete decides */
+	rc = docker_container_stop(d, name, timeout_s, NULL, &stop_err);
+	if (rc == BS_ERR_NOT_FOUND || rc == BS_ERR_INTERRUPTED) {
+		bs_err_set(err, rc, "%s", stop_err.msg);
+		return rc;
 	}
-	bs_http_response_free(&resp);
-out:
-	free(seg);
-	free(path);
+	rc = force_remove(as_docker(d), name, err);
 	return rc;
 }
 
@@ -800,7 +825,8 @@ static int log_bytes(const char *data, size_t len, void *payload)
 {
 	struct log_ctx *lc = payload;
 
-	return bs_demux_feed(&lc->demux, data, len) > 0 ? 1 : 0;
+	/* a callback's stop, or a framing error (-1): stop reading */
+	return bs_demux_feed(&lc->demux, data, len) != 0;
 }
 
 static int docker_container_logs(struct bs_cdriver *d, const char *name,
@@ -1121,6 +1147,11 @@ static int progress_request(struct docker *dk, struct bs_http_request *req, stru
 		rc = status_error(dk, &resp, what, err);
 		goto out;
 	}
+	if (resp.stopped) {
+		rc = bs_err_set(err, BS_ERR_INTERRUPTED, "%s: %s: stopped before the end",
+				dk->base.display, what);
+		goto out;
+	}
 	bs_jsonl_finish(&pc->parser);
 	if (pc->parser.error != NULL)
 		rc = bs_err_set(err, BS_ERR_API, "%s: %s: %s", dk->base.display, what,
@@ -1210,6 +1241,23 @@ static void add_json_param(struct bs_buf *q, const char *name, const struct bs_k
 	bs_secure_free_str(esc);
 }
 
+/* A URL for messages, with any user:password@ part shown as ***@. */
+static char *url_without_credentials(const char *url)
+{
+	const char *scheme = strstr(url, "://");
+	const char *host, *at;
+	size_t authority;
+
+	if (scheme == NULL)
+		return bs_xstrdup(url);
+	host = scheme + 3;
+	authority = strcspn(host, "/?#");
+	at = memchr(host, '@', authority);
+	if (at == NULL)
+		return bs_xstrdup(url);
+	return bs_xasprintf("%.*s***%s", (int)(host - url), url, at);
+}
+
 static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *opts,
 			      bs_progress_fn fn, void *payload, char **image_id, struct bs_err *err)
 {
@@ -1219,7 +1267,7 @@ static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *
 	struct bs_buf query = BS_BUF_INIT;
 	char *remote = bs_http_escape(opts->git_url);
 	char *tag = bs_http_escape(opts->tag);
-	char what[600];
+	char what[600], *shown_url;
 	int rc;
 
 	*image_id = NULL;
@@ -1245,7 +1293,9 @@ static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *
 	bs_jsonl_init(&pc.parser, on_progress_message, &pc);
 	pc.fn = fn;
 	pc.payload = payload;
-	snprintf(what, sizeof(what), "building %s from %s", opts->tag, opts->git_url);
+	shown_url = url_without_credentials(opts->git_url);
+	snprintf(what, sizeof(what), "building %s from %s", opts->tag, shown_url);
+	free(shown_url);
 	rc = progress_request(dk, &req, &pc, what, err);
 	if (rc == 0 && pc.aux_id == NULL)
 		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: %s: the build ended without an image ID",

@@ -261,9 +261,11 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *userp)
 	size_t room = size * n, chunk;
 
 	if (t->req->read_body != NULL) {
+		t->last_byte_ms = now_ms();
 		chunk = t->req->read_body(buf, room, t->req->read_payload);
 		return chunk == (size_t)-1 ? CURL_READFUNC_ABORT : chunk;
 	}
+	t->last_byte_ms = now_ms();
 	chunk = t->body_left < room ? t->body_left : room;
 	memcpy(buf, t->body, chunk);
 	t->body += chunk;
@@ -360,7 +362,7 @@ static int run_loop(struct bs_http *h, struct transfer *t, CURLcode *result, str
 			return rc;
 		if (!running)
 			break;
-		if (h->opts.cancel != NULL && *h->opts.cancel)
+		if (h->opts.cancel != NULL && *h->opts.cancel && !t->req->ignore_cancel)
 			return bs_err_set(err, BS_ERR_INTERRUPTED, "%s: interrupted", h->display);
 		if (t->req->stream && now_ms() - t->last_byte_ms > h->opts.stream_idle_ms)
 			return bs_err_set(
@@ -442,6 +444,8 @@ int bs_http_request(struct bs_http *h, const struct bs_http_request *req,
 					req->path, detail);
 	}
 out:
+	if (rc != 0)
+		bs_http_response_free(resp);
 	curl_slist_free_all(hdrs);
 	free(url);
 	return rc;

@@ -42,8 +42,9 @@ struct bs_http_request {
 	const char *const *headers; /* "Name: value", NULL-terminated */
 	bs_http_write_fn on_data;   /* stream the body of a 2xx answer */
 	void *payload;
-	bool stream;	 /* no total timeout, low-speed limit only */
-	long timeout_ms; /* 0: the client's default */
+	bool stream;	    /* bounded by the stream limits below */
+	long timeout_ms;    /* 0: the client's default */
+	bool ignore_cancel; /* clean-up that must run after Ctrl-C */
 };
 
 struct bs_http_response {
@@ -56,14 +57,15 @@ struct bs_http_response {
 struct bs_http_opts {
 	long connect_timeout_ms; /* default 10 s */
 	long request_timeout_ms; /* default 120 s */
-	long stream_idle_ms;	 /* streams: abort after this long without a byte (default 300 s) */
+	long stream_idle_ms;  /* streams: abort after this long with no byte either way (300 s) */
+	long stream_total_ms; /* streams: overall bound, 0 for none */
 	volatile sig_atomic_t *cancel; /* set by a signal handler: stop now */
 	const char *user_agent;
 };
 
 #define BS_HTTP_OPTS_INIT                                                                          \
 	{                                                                                          \
-		10000, 120000, 300000, NULL, NULL                                                  \
+		10000, 120000, 300000, 0, NULL, NULL                                               \
 	}
 
 /* Client for an engine endpoint (borrowed: must outlive the client). */
@@ -77,8 +79,8 @@ void bs_http_free(struct bs_http *h);
 /*
  * Run a request. Returns 0 when a response arrived (any status: check
  * resp->status), or a negative bs_error for transport failures, timeouts
- * and cancellation, with err naming the endpoint. resp is reset first;
- * free it with bs_http_response_free.
+ * and cancellation, with err naming the endpoint; resp is then empty.
+ * resp is reset first; free it with bs_http_response_free (always safe).
  */
 int bs_http_request(struct bs_http *h, const struct bs_http_request *req,
 		    struct bs_http_response *resp, struct bs_err *err);

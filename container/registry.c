@@ -4,6 +4,7 @@
 #include "container/registry.h"
 
 #include <cJSON.h>
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +29,51 @@ struct bs_registry_client {
 	char *authorization; /* "Authorization: ..." once a challenge was met */
 };
 
+/* Is the host of "host[:port]" (or "[v6]:port") a loopback address? Only
+ * those are spoken to over plain HTTP, as the engine allows them; a name
+ * that merely starts like one ("127.evil.example") is not. */
 static bool is_loopback(const char *server)
 {
-	return bs_str_starts_with(server, "127.") || bs_str_starts_with(server, "localhost") ||
-	       bs_str_starts_with(server, "[::1]");
+	unsigned char addr[16];
+	char host[256];
+	const char *end;
+	size_t len;
+
+	if (server[0] == '[') {
+		end = strchr(server, ']');
+		if (end == NULL)
+			return false;
+		server++;
+	} else {
+		end = strchr(server, ':');
+		if (end == NULL)
+			end = server + strlen(server);
+	}
+	len = (size_t)(end - server);
+	if (len == 0 || len >= sizeof(host))
+		return false;
+	memcpy(host, server, len);
+	host[len] = '\0';
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, addr) == 1)
+		return addr[0] == 127;
+	return inet_pton(AF_INET6, host, addr) == 1 && strcmp(host, "::1") == 0;
+}
+
+/* The host[:port] part of an http(s) URL, into buf. */
+static const char *url_host(const char *url, char *buf, size_t size)
+{
+	const char *start = strstr(url, "://");
+	size_t len;
+
+	start = start ? start + 3 : url;
+	len = strcspn(start, "/?#");
+	if (len >= size)
+		len = size - 1;
+	memcpy(buf, start, len);
+	buf[len] = '\0';
+	return buf;
 }
 
 int bs_registry_client_new(struct bs_registry_client **out, const char *server,
@@ -140,6 +182,7 @@ static int fetch_token(struct bs_registry_client *c, const struct bs_kvlist *par
 		       struct bs_err *err)
 {
 	const struct bs_kv *realm = bs_kvlist_find(params, "realm");
+	char realm_host[256];
 	const struct bs_kv *service = bs_kvlist_find(params, "service");
 	const struct bs_kv *scope = bs_kvlist_find(params, "scope");
 	struct bs_http *tokens = NULL;
@@ -157,6 +200,13 @@ static int fetch_token(struct bs_registry_client *c, const struct bs_kvlist *par
 		return bs_err_set(err, BS_ERR_PROTOCOL,
 				  "registry %s: its token challenge names no usable realm",
 				  c->server);
+	/* credentials go to a token service over TLS, or on this machine */
+	if (bs_str_starts_with(realm->value, "http://") &&
+	    !is_loopback(url_host(realm->value, realm_host, sizeof(realm_host))))
+		return bs_err_set(
+			err, BS_ERR_AUTH,
+			"registry %s sends its credentials to %s over plain HTTP; refused (the token service must use https)",
+			c->server, realm_host);
 	if (service != NULL) {
 		esc = bs_http_escape(service->value);
 		bs_buf_printf(&query, "service=%s", esc);

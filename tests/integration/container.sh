@@ -101,7 +101,10 @@ bs "${H[@]}" build "$P/broken:1" "$LAB_GIT_URL#broken"
 expect_err "a failing RUN fails the build with its message" 1 "returned a non-zero code"
 grep -q "about to fail" <<<"$out" && ok "build output streamed before the failure" || bad "build output streamed before the failure" "$out"
 bs "${H[@]}" build "$P/gone:1" "git://127.0.0.1:9/nothing.git"
-expect_err "unreachable git remote" 1 "building $P/gone:1 from git://127.0.0.1:9/nothing.git"
+expect_err "unreachable git remote" 1 "building $P/gone:1 from git://127.0.0.1:9/nothing.git: .*(git|clone|connect|refused)"
+bs "${H[@]}" build "$P/gone:1" "http://deploy:tok-$$-en@127.0.0.1:9/nothing.git"
+expect_err "a git URL's credentials are never shown" 1 "from http://\*\*\*@127.0.0.1:9/nothing.git"
+grep -q "tok-$$-en" "$LAB/out" "$LAB/err" && bad "git token never printed" || ok "git token never printed"
 bs "${H[@]}" build "$P/x:1"
 expect_rc "build without URL is a usage error" 64
 
@@ -121,6 +124,25 @@ done
 
 bs "${H[@]}" create "$LAB_WEB_IMAGE" "$web"
 expect_err "name conflict (409) is a clear message" 1 "container name $web is already in use"
+ranged=$P-ranged
+CREATED+=("$ranged")
+rport=$(( 40000 + RANDOM % 10000 ))
+bs "${H[@]}" create "$LAB_WEB_IMAGE" "$ranged" -p "127.0.0.1:$rport-$((rport + 7)):9000-9007" \
+	-p "127.0.0.1:$((rport + 8)):8080" -p "127.0.0.1:$((rport + 9)):9100" -p "127.0.0.1:$((rport + 10)):9101/udp" \
+	-e "TOKEN=never-shown-$$"
+expect_out "create with a port range and more ports" "$ranged started"
+bound=$(docker inspect -f '{{range $p, $b := .HostConfig.PortBindings}}{{$p}}={{(index $b 0).HostPort}} {{end}}' "$ranged" 2>/dev/null | wc -w)
+[ "$bound" = 11 ] && ok "all 11 published ports bound" || bad "all 11 published ports bound" "$bound"
+answered=0
+for _ in $(seq 1 50); do
+	curl -sf --max-time 2 "http://127.0.0.1:$((rport + 8))/" >/dev/null && { answered=1; break; }
+	sleep 0.1
+done
+[ $answered -eq 1 ] && ok "the port after a range answers" || bad "the port after a range answers"
+bs "${H[@]}" create "$LAB_WEB_IMAGE" "$ranged" -e "TOKEN=never-shown-$$"
+expect_err "a failing create keeps -e values out of its message" 1 "already in use"
+grep -q "never-shown" "$LAB/out" "$LAB/err" && bad "-e values never printed" || ok "-e values never printed"
+docker rm -f "$ranged" >/dev/null 2>&1
 bs "${H[@]}" create "$LAB_IMAGE" "$P-nope" -p "127.0.0.1:99999:80"
 expect_err "bad -p is a usage error" 64 "not a port mapping|ports are 1 to 65535"
 bs "${H[@]}" create "$LAB_REGISTRY/lab/nothing:1" "$P-noimage"

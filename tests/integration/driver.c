@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,6 +279,11 @@ static void test_networks_and_volumes(void **state)
 
 	(void)state;
 	bs_kvlist_push(&labels, "io.bootstrap.test", "lab", false);
+	/* a network whose name contains ours exists first: the engine's name
+	 * filter matches it, the driver must not take it for ours */
+	snprintf(name, sizeof(name), "%s-net-x", prefix);
+	assert_int_equal(d->ops->network_ensure(d, name, &labels, &created, &err), 0);
+	assert_true(created);
 	snprintf(name, sizeof(name), "%s-net", prefix);
 	assert_int_equal(d->ops->network_ensure(d, name, &labels, &created, &err), 0);
 	assert_true(created);
@@ -293,6 +299,9 @@ static void test_networks_and_volumes(void **state)
 	assert_true(removed);
 	assert_int_equal(d->ops->network_remove(d, name, &removed, &err), 0);
 	assert_false(removed);
+	snprintf(name, sizeof(name), "%s-net-x", prefix);
+	assert_int_equal(d->ops->network_remove(d, name, &removed, &err), 0);
+	assert_true(removed);
 
 	snprintf(name, sizeof(name), "%s-vol", prefix);
 	assert_int_equal(d->ops->volume_ensure(d, name, &labels, &created, &err), 0);
@@ -428,10 +437,14 @@ static void test_image_save_load(void **state)
 		fail_msg("%s", err.msg);
 	assert_int_equal(b->ops->image_inspect(b, ref, &img, &err), 0);
 	bs_iinfo_free(&img);
-	close(fd);
-	assert_int_equal(bs_cdriver_image_transfer(a, b, ref, &err), 0);
 	assert_int_equal(a->ops->image_save(a, "nope/none:1", fd, &err), BS_ERR_NOT_FOUND);
+	close(fd);
+	/* the transfer helper end to end: gone, transferred, there again */
 	assert_int_equal(a->ops->image_remove(a, ref, false, &err), 0);
+	assert_int_equal(bs_cdriver_image_transfer(a, b, env("LAB_IMAGE"), &err), 0);
+	assert_int_equal(bs_cdriver_image_transfer(a, b, ref, &err), BS_ERR_NOT_FOUND);
+	assert_int_equal(b->ops->image_inspect(b, env("LAB_IMAGE"), &img, &err), 0);
+	bs_iinfo_free(&img);
 	a->ops->free(a);
 	b->ops->free(b);
 	bs_endpoint_free(&ep1);
@@ -499,6 +512,65 @@ static void test_registry_client(void **state)
 	bs_endpoint_free(&ep);
 }
 
+/* The fake token registry's pid, killed at exit even when a test fails. */
+static int fake_pid;
+
+static void kill_fake(void)
+{
+	if (fake_pid > 0)
+		kill(fake_pid, SIGTERM);
+}
+
+/* Bearer tokens, as Docker Hub issues them: tests/fakes/token_registry.py */
+static void test_registry_bearer(void **state)
+{
+	struct bs_registry_client *c = NULL;
+	struct bs_registry_cred cred;
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_strv tags = BS_STRV_INIT;
+	char server[64], user[] = "hubuser", good[] = "hubpass", bad[] = "nope", *digest = NULL;
+	char line[64] = "";
+	int port = 0, pid = 0;
+	FILE *fake;
+
+	(void)state;
+	fake = popen("exec python3 tests/fakes/token_registry.py hubuser hubpass", "r");
+	assert_non_null(fake);
+	assert_non_null(fgets(line, sizeof(line), fake));
+	assert_int_equal(sscanf(line, "%d %d", &port, &pid), 2);
+	fake_pid = pid;
+	snprintf(server, sizeof(server), "127.0.0.1:%d", port);
+	cred.server = server;
+	cred.username = user;
+	cred.password = good;
+	assert_int_equal(bs_registry_client_new(&c, server, &cred, NULL, &err), 0);
+	if (bs_registry_tags(c, "lab/busybox", &tags, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_true(bs_strv_contains(&tags, "1") && bs_strv_contains(&tags, "2"));
+	assert_int_equal(bs_registry_digest(c, "lab/busybox", "2", &digest, &err), 0);
+	assert_string_equal(
+		digest, "sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd");
+	free(digest);
+	assert_int_equal(bs_registry_digest(c, "lab/busybox", "9", &digest, &err),
+			 BS_ERR_NOT_FOUND);
+	bs_registry_client_free(c);
+	bs_strv_free(&tags);
+
+	cred.password = bad;
+	assert_int_equal(bs_registry_client_new(&c, server, &cred, NULL, &err), 0);
+	assert_int_equal(bs_registry_digest(c, "lab/busybox", "1", &digest, &err), BS_ERR_AUTH);
+	assert_non_null(strstr(err.msg, "authentication failed for"));
+	assert_null(strstr(err.msg, "nope"));
+	bs_registry_client_free(c);
+	assert_int_equal(bs_registry_client_new(&c, server, NULL, NULL, &err), 0);
+	assert_int_equal(bs_registry_tags(c, "lab/busybox", &tags, &err), BS_ERR_AUTH);
+	bs_registry_client_free(c);
+	bs_strv_free(&tags);
+	kill(fake_pid, SIGTERM);
+	fake_pid = 0;
+	pclose(fake);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,10 +580,12 @@ int main(void)
 		cmocka_unit_test(test_update_rename_events),
 		cmocka_unit_test(test_image_save_load),
 		cmocka_unit_test(test_registry_client),
+		cmocka_unit_test(test_registry_bearer),
 	};
 	int rc;
 
 	snprintf(prefix, sizeof(prefix), "bs-it-%d", (int)getpid());
+	atexit(kill_fake);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();

@@ -9,9 +9,12 @@
 # label io.bootstrap.test=lab or live under $LAB, and are removed by
 # lab_down. A dockerd that was already running is reused and left running.
 
-LAB_REGISTRY_PORT=${LAB_REGISTRY_PORT:-5000}
-LAB_AUTH_REGISTRY_PORT=${LAB_AUTH_REGISTRY_PORT:-5001}
-LAB_GIT_PORT=${LAB_GIT_PORT:-9418}
+# Ports are free ones picked at start (set these to choose), so that two
+# runs on one machine never talk to each other's services.
+LAB_REGISTRY_PORT=${LAB_REGISTRY_PORT:-}
+LAB_AUTH_REGISTRY_PORT=${LAB_AUTH_REGISTRY_PORT:-}
+LAB_GIT_PORT=${LAB_GIT_PORT:-}
+LAB_TLS_PORT=${LAB_TLS_PORT:-}
 LAB_IMAGE=local/busybox:1
 LAB_WEB_IMAGE=local/web:2
 LAB_USER=tester
@@ -19,6 +22,23 @@ LAB_PIDS=()
 LAB_STARTED_DOCKERD=0
 
 lab_log() { printf 'lab: %s\n' "$*" >&2; }
+
+lab_free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# lab_alive_and PID COMMAND...: our process still runs and COMMAND succeeds
+lab_alive_and() {
+	local pid=$1; shift
+	kill -0 "$pid" 2>/dev/null && "$@"
+}
+
+# an HTTP answer from the registry itself (200 open, 401 with auth)
+lab_registry_answers() {
+	local code
+	code=$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "$1") || return 1
+	[ "$code" = 200 ] || [ "$code" = 401 ]
+}
 
 # wait_until SECONDS COMMAND...: bounded polling, 0.2 s steps
 lab_wait_until() {
@@ -68,7 +88,13 @@ lab_web_image() {
 	docker image inspect "$LAB_WEB_IMAGE" >/dev/null 2>&1 && return 0
 	lab_log "importing $LAB_WEB_IMAGE"
 	local root="$LAB/busybox-root"
-	[ -d "$root" ] || docker export "$(docker create "$LAB_IMAGE")" | { mkdir -p "$root"; tar -C "$root" -x; }
+	if [ ! -d "$root" ]; then
+		local tmp
+		tmp=$(docker create --label io.bootstrap.test=lab "$LAB_IMAGE") || return 1
+		mkdir -p "$root"
+		docker export "$tmp" | tar -C "$root" -x
+		docker rm "$tmp" >/dev/null
+	fi
 	tar -C "$root" -c . | docker import -c 'ENV PATH=/bin' -c 'EXPOSE 8080' \
 		-c 'CMD ["sh", "-c", "echo out-1; sleep 0.2; echo err-1 >&2; sleep 0.2; echo out-2; mkdir -p /www && echo \"$GREETING\" >/www/index.html && exec httpd -f -p 8080 -h /www"]' \
 		- "$LAB_WEB_IMAGE" >/dev/null
@@ -87,8 +113,9 @@ lab_registry() { # NAME PORT [htpasswd]
 		fi
 	} >"$LAB/$name/config.yml"
 	docker-registry serve "$LAB/$name/config.yml" >"$LAB/$name/log" 2>&1 &
-	LAB_PIDS+=($!)
-	lab_wait_until 20 curl -s --max-time 2 -o /dev/null "http://127.0.0.1:$port/v2/" || {
+	local pid=$!
+	LAB_PIDS+=($pid)
+	lab_wait_until 20 lab_alive_and "$pid" lab_registry_answers "http://127.0.0.1:$port/v2/" || {
 		cat "$LAB/$name/log" >&2
 		lab_log "registry $name did not start on 127.0.0.1:$port"
 		return 1
@@ -114,8 +141,9 @@ lab_git() {
 	git -C "$work" push -q "$repo" main broken
 	git daemon --reuseaddr --listen=127.0.0.1 --port="$LAB_GIT_PORT" \
 		--base-path="$LAB/git" --export-all "$LAB/git" >"$LAB/git.log" 2>&1 &
-	LAB_PIDS+=($!)
-	lab_wait_until 20 git ls-remote "git://127.0.0.1:$LAB_GIT_PORT/app.git" || {
+	local pid=$!
+	LAB_PIDS+=($pid)
+	lab_wait_until 20 lab_alive_and "$pid" git ls-remote "git://127.0.0.1:$LAB_GIT_PORT/app.git" || {
 		lab_log "git daemon did not start"
 		return 1
 	}
@@ -146,11 +174,11 @@ lab_tls() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
 		-subj /CN=other-ca -keyout "$d/wrong/ca-key.pem" -out "$d/wrong/ca.pem" 2>/dev/null
 	cp "$d/client/cert.pem" "$d/client/key.pem" "$d/wrong/"
-	LAB_TLS_PORT=${LAB_TLS_PORT:-12376}
 	socat "OPENSSL-LISTEN:$LAB_TLS_PORT,bind=127.0.0.1,reuseaddr,fork,cert=$d/server.pem,key=$d/server-key.pem,cafile=$d/ca.pem,verify=1" \
 		UNIX-CONNECT:/var/run/docker.sock >"$LAB/socat.log" 2>&1 &
-	LAB_PIDS+=($!)
-	lab_wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$LAB_TLS_PORT" || {
+	local pid=$!
+	LAB_PIDS+=($pid)
+	lab_wait_until 10 lab_alive_and "$pid" bash -c "exec 3<>/dev/tcp/127.0.0.1/$LAB_TLS_PORT" || {
 		lab_log "TLS proxy did not start"
 		return 1
 	}
@@ -163,25 +191,27 @@ lab_up() {
 	trap lab_down EXIT
 	export DOCKER_CONFIG="$LAB/docker-config"   # never the user's own
 	mkdir -p "$DOCKER_CONFIG"
-	lab_dockerd
-	lab_busybox_image
-	lab_web_image
+	: "${LAB_REGISTRY_PORT:=$(lab_free_port)}" "${LAB_AUTH_REGISTRY_PORT:=$(lab_free_port)}"
+	: "${LAB_GIT_PORT:=$(lab_free_port)}" "${LAB_TLS_PORT:=$(lab_free_port)}"
+	lab_dockerd || return 1
+	lab_busybox_image || return 1
+	lab_web_image || return 1
 	LAB_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-	htpasswd -Bbn "$LAB_USER" "$LAB_PASSWORD" >"$LAB/htpasswd" 2>/dev/null
-	lab_registry reg-open "$LAB_REGISTRY_PORT"
-	lab_registry reg-auth "$LAB_AUTH_REGISTRY_PORT" "$LAB/htpasswd"
+	htpasswd -Bbn "$LAB_USER" "$LAB_PASSWORD" >"$LAB/htpasswd" 2>/dev/null || return 1
+	lab_registry reg-open "$LAB_REGISTRY_PORT" || return 1
+	lab_registry reg-auth "$LAB_AUTH_REGISTRY_PORT" "$LAB/htpasswd" || return 1
 	LAB_REGISTRY="127.0.0.1:$LAB_REGISTRY_PORT"
 	LAB_AUTH_REGISTRY="127.0.0.1:$LAB_AUTH_REGISTRY_PORT"
-	docker tag "$LAB_IMAGE" "$LAB_REGISTRY/lab/busybox:1"
-	docker push -q "$LAB_REGISTRY/lab/busybox:1" >/dev/null
-	docker tag "$LAB_IMAGE" "$LAB_AUTH_REGISTRY/lab/busybox:1"
-	printf '%s' "$LAB_PASSWORD" | docker login -u "$LAB_USER" --password-stdin "$LAB_AUTH_REGISTRY" >/dev/null 2>&1
-	docker push -q "$LAB_AUTH_REGISTRY/lab/busybox:1" >/dev/null
+	docker tag "$LAB_IMAGE" "$LAB_REGISTRY/lab/busybox:1" || return 1
+	docker push -q "$LAB_REGISTRY/lab/busybox:1" >/dev/null || return 1
+	docker tag "$LAB_IMAGE" "$LAB_AUTH_REGISTRY/lab/busybox:1" || return 1
+	printf '%s' "$LAB_PASSWORD" | docker login -u "$LAB_USER" --password-stdin "$LAB_AUTH_REGISTRY" >/dev/null 2>&1 || return 1
+	docker push -q "$LAB_AUTH_REGISTRY/lab/busybox:1" >/dev/null || return 1
 	docker logout "$LAB_AUTH_REGISTRY" >/dev/null 2>&1
-	docker rmi "$LAB_REGISTRY/lab/busybox:1" "$LAB_AUTH_REGISTRY/lab/busybox:1" >/dev/null
-	lab_git
-	lab_tls
-	lab_log "up: engine, registries $LAB_REGISTRY and $LAB_AUTH_REGISTRY (auth), git $LAB_GIT_URL"
+	docker rmi "$LAB_REGISTRY/lab/busybox:1" "$LAB_AUTH_REGISTRY/lab/busybox:1" >/dev/null || return 1
+	lab_git || return 1
+	lab_tls || return 1
+	lab_log "up: engine, registries $LAB_REGISTRY and $LAB_AUTH_REGISTRY (auth), git $LAB_GIT_URL, TLS 127.0.0.1:$LAB_TLS_PORT"
 }
 
 lab_down() {
