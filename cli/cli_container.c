@@ -58,8 +58,10 @@ static int open_engine(const struct bs_cli *cli, struct bs_endpoint *ep, struct 
 	}
 	ep->tls_skip_verify = cli->tls_skip_verify;
 	opts.cancel = &interrupted;
-	if (cli->timeout_ms > 0)
+	if (cli->timeout_ms > 0) {
 		opts.request_timeout_ms = (long)cli->timeout_ms;
+		opts.stream_timeout_ms = (long)cli->timeout_ms;
+	}
 	rc = bs_docker_open(d, ep, &opts, &err);
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);

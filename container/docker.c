@@ -1689,6 +1689,7 @@ int bs_docker_open(struct bs_cdriver **out, const struct bs_endpoint *ep,
 			hopts.connect_timeout_ms = opts->connect_timeout_ms;
 		if (opts->request_timeout_ms > 0)
 			hopts.request_timeout_ms = opts->request_timeout_ms;
+		hopts.stream_total_ms = opts->stream_timeout_ms;
 		hopts.cancel = opts->cancel;
 	}
 	rc = bs_http_new(&dk->http, ep, &hopts, err);

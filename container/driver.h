@@ -276,13 +276,14 @@ struct bs_cdriver {
 
 struct bs_cdriver_opts {
 	long connect_timeout_ms;
-	long request_timeout_ms;
-	volatile sig_atomic_t *cancel;
+	long request_timeout_ms;       /* one ordinary call */
+	long stream_timeout_ms;	       /* a whole pull, build, save, load; 0: none */
+	volatile sig_atomic_t *cancel; /* set from a signal handler: stop now */
 };
 
 #define BS_CDRIVER_OPTS_INIT                                                                       \
 	{                                                                                          \
-		0, 0, NULL                                                                         \
+		0, 0, 0, NULL                                                                      \
 	}
 
 /*
