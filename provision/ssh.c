@@ -1,0 +1,723 @@
+/*
+ * ssh.c - libssh2 sessions: connect, host keys, authentication, exec.
+ */
+#include "provision/ssh.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libssh2.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct bs_ssh {
+	int sock;
+	LIBSSH2_SESSION *session;
+	char *display;
+	char fingerprint[64];
+	volatile sig_atomic_t *cancel;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *bs_shell_quote(const char *s)
+{
+	struct bs_buf out = BS_BUF_INIT;
+
+	bs_buf_putc(&out, '\'');
+	for (; *s != '\0'; s++) {
+		if (*s == '\'')
+			bs_buf_puts(&out, "'\\''");
+		else
+			bs_buf_putc(&out, *s);
+	}
+	bs_buf_putc(&out, '\'');
+	return bs_buf_detach(&out);
+}
+
+const char *bs_ssh_display(const struct bs_ssh *s)
+{
+	return s->display;
+}
+
+const char *bs_ssh_fingerprint(const struct bs_ssh *s)
+{
+	return s->fingerprint;
+}
+
+static const char *session_error(LIBSSH2_SESSION *session)
+{
+	char *msg = NULL;
+
+	libssh2_session_last_error(session, &msg, NULL, 0);
+	return msg ? msg : "unknown error";
+}
+
+/* Non-blocking connect bounded by timeout_ms, trying each address. */
+static int tcp_connect(const char *host, int port, long timeout_ms, const char *display, int *out,
+		       struct bs_err *err)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char service[16];
+	int rc, last_errno = 0;
+	bool timed_out = false;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(service, sizeof(service), "%d", port);
+	rc = getaddrinfo(host, service, &hints, &res);
+	if (rc != 0)
+		return bs_err_set(err, BS_ERR_NETWORK,
+				  "ssh %s: cannot resolve %s: %s (check the address)", display,
+				  host, gai_strerror(rc));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		struct pollfd pfd;
+		int so_error = 0;
+		socklen_t len = sizeof(so_error);
+
+		if (fd < 0)
+			continue;
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+		if (rc != 0 && errno != EINPROGRESS) {
+			last_errno = errno;
+			close(fd);
+			continue;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		rc = rc == 0 ? 1 : poll(&pfd, 1, (int)timeout_ms);
+		if (rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 &&
+		    so_error == 0) {
+			/* libssh2 runs this socket in blocking mode with its own timeout */
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+			freeaddrinfo(res);
+			*out = fd;
+			return 0;
+		}
+		if (rc == 0)
+			timed_out = true;
+		last_errno = so_error ? so_error : errno;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	if (timed_out)
+		return bs_err_set(
+			err, BS_ERR_TIMEOUT,
+			"ssh %s: no answer within %ld ms (is the machine up, and port %d open?)",
+			display, timeout_ms, port);
+	return bs_err_set(err, BS_ERR_NETWORK, "ssh %s: %s (is sshd running on port %d?)", display,
+			  strerror(last_errno), port);
+}
+
+/* Host key types in the order we prefer them, with libssh2's names. */
+static const struct {
+	int knownhost_type;
+	int hostkey_type;
+	const char *method;
+} key_types[] = {
+	{LIBSSH2_KNOWNHOST_KEY_ED25519, LIBSSH2_HOSTKEY_TYPE_ED25519, "ssh-ed25519"},
+	{LIBSSH2_KNOWNHOST_KEY_ECDSA_256, LIBSSH2_HOSTKEY_TYPE_ECDSA_256, "ecdsa-sha2-nistp256"},
+	{LIBSSH2_KNOWNHOST_KEY_ECDSA_384, LIBSSH2_HOSTKEY_TYPE_ECDSA_384, "ecdsa-sha2-nistp384"},
+	{LIBSSH2_KNOWNHOST_KEY_ECDSA_521, LIBSSH2_HOSTKEY_TYPE_ECDSA_521, "ecdsa-sha2-nistp521"},
+	{LIBSSH2_KNOWNHOST_KEY_SSHRSA, LIBSSH2_HOSTKEY_TYPE_RSA, "ssh-rsa"},
+};
+
+#define N_KEY_TYPES (sizeof(key_types) / sizeof(key_types[0]))
+
+static int check_host(LIBSSH2_KNOWNHOSTS *kh, const char *host, int port, const char *key,
+		      size_t len, int typebit)
+{
+	return libssh2_knownhost_checkp(
+		kh, host, port, key, len,
+		LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | typebit, NULL);
+}
+
+/*
+ * Which key type known_hosts pins for this host, probed with a key that
+ * cannot match: MISMATCH means an entry of that type exists (this works
+ * for hashed entries too). -1: the host is unknown.
+ */
+static int pinned_type(LIBSSH2_KNOWNHOSTS *kh, const char *host, int port)
+{
+	static const char probe[] = "bootstrap-probe-not-a-key";
+	size_t i;
+
+	for (i = 0; i < N_KEY_TYPES; i++)
+		if (check_host(kh, host, port, probe, sizeof(probe), key_types[i].knownhost_type) ==
+		    LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+			return (int)i;
+	return -1;
+}
+
+static int read_known_hosts(LIBSSH2_KNOWNHOSTS *kh, const char *path, bool required,
+			    struct bs_err *err)
+{
+	if (path == NULL || access(path, F_OK) != 0)
+		return 0;
+	if (libssh2_knownhost_readfile(kh, path, LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0 && required)
+		return bs_err_set(
+			err, BS_ERR_INVALID,
+			"cannot read %s as an OpenSSH known_hosts file (fix or remove it)", path);
+	return 0;
+}
+
+/* mkdir -p for the directory of path, 0700 (it holds pinned keys). */
+static void make_parent_dirs(const char *path)
+{
+	char *copy = bs_xstrdup(path);
+	char *p;
+
+	for (p = copy + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(copy, 0700);
+		*p = '/';
+	}
+	free(copy);
+}
+
+/* Record a first-seen host key: one line appended, the file never
+ * rewritten (other tools may share it). */
+static int append_known_host(LIBSSH2_KNOWNHOSTS *kh, const char *path, const char *host, int port,
+			     const char *key, size_t len, int typebit, const char *display,
+			     struct bs_err *err)
+{
+	struct libssh2_knownhost *entry = NULL;
+	char name[300], line[4096];
+	size_t line_len = 0;
+	FILE *f;
+
+	if (port == 22)
+		snprintf(name, sizeof(name), "%s", host);
+	else
+		snprintf(name, sizeof(name), "[%s]:%d", host, port);
+	if (libssh2_knownhost_addc(kh, name, NULL, key, len, "bootstrap", 9,
+				   LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
+					   typebit,
+				   &entry) != 0 ||
+	    libssh2_knownhost_writeline(kh, entry, line, sizeof(line), &line_len,
+					LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0)
+		return bs_err_set(err, BS_ERR_HOSTKEY, "ssh %s: cannot record its host key",
+				  display);
+	make_parent_dirs(path);
+	f = fopen(path, "a");
+	if (f == NULL)
+		return bs_err_set(err, BS_ERR_IO, "ssh %s: cannot write %s: %s", display, path,
+				  strerror(errno));
+	fchmod(fileno(f), 0600);
+	fwrite(line, 1, line_len, f);
+	if (fclose(f) != 0)
+		return bs_err_set(err, BS_ERR_IO, "ssh %s: cannot write %s", display, path);
+	return 0;
+}
+
+static void compute_fingerprint(struct bs_ssh *s)
+{
+	const char *hash = libssh2_hostkey_hash(s->session, LIBSSH2_HOSTKEY_HASH_SHA256);
+	char *b64;
+	size_t n;
+
+	if (hash == NULL) {
+		snprintf(s->fingerprint, sizeof(s->fingerprint), "SHA256:?");
+		return;
+	}
+	b64 = bs_base64_encode(hash, 32, false);
+	n = strlen(b64);
+	while (n > 0 && b64[n - 1] == '=')
+		b64[--n] = '\0';
+	snprintf(s->fingerprint, sizeof(s->fingerprint), "SHA256:%s", b64);
+	free(b64);
+}
+
+static int verify_host(struct bs_ssh *s, LIBSSH2_KNOWNHOSTS *kh, const struct bs_ssh_opts *o,
+		       int port, struct bs_err *err)
+{
+	size_t len = 0, i;
+	int type = 0, typebit = 0, check;
+	const char *key = libssh2_session_hostkey(s->session, &len, &type);
+
+	if (key == NULL)
+		return bs_err_set(err, BS_ERR_HOSTKEY, "ssh %s: the server sent no host key",
+				  s->display);
+	for (i = 0; i < N_KEY_TYPES; i++)
+		if (key_types[i].hostkey_type == type)
+			typebit = key_types[i].knownhost_type;
+	compute_fingerprint(s);
+	/* always with the key-type bit: without it an entry of another type
+	 * for the host reads as a mismatch */
+	check = check_host(kh, o->host, port, key, len, typebit);
+	if (check == LIBSSH2_KNOWNHOST_CHECK_MATCH)
+		return 0;
+	if (check == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+		return bs_err_set(
+			err, BS_ERR_HOSTKEY,
+			"ssh %s: HOST KEY CHANGED: it now presents %s, not the key pinned in %s. Someone may be intercepting the connection; if the machine was rebuilt, remove its line from %s and run again",
+			s->display, s->fingerprint, o->known_hosts, o->known_hosts);
+	if (o->policy == BS_HOSTKEY_STRICT)
+		return bs_err_set(
+			err, BS_ERR_HOSTKEY,
+			"ssh %s: unknown host (key %s) and host_keys is strict: add its key to %s, or use host_keys: accept-new",
+			s->display, s->fingerprint, o->known_hosts);
+	return append_known_host(kh, o->known_hosts, o->host, port, key, len, typebit, s->display,
+				 err);
+}
+
+/* The key type of a private key file, from its .pub beside it or its
+ * header; "" when unknown. */
+static void key_file_type(const char *path, char *type, size_t size)
+{
+	char *pub = bs_xasprintf("%s.pub", path);
+	char line[512] = "";
+	FILE *f = fopen(pub, "r");
+
+	type[0] = '\0';
+	if (f != NULL) {
+		if (fgets(line, sizeof(line), f) != NULL)
+			snprintf(type, size, "%.*s", (int)strcspn(line, " \n"), line);
+		fclose(f);
+	}
+	free(pub);
+	if (type[0] != '\0')
+		return;
+	f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	if (fgets(line, sizeof(line), f) != NULL && strstr(line, "BEGIN RSA PRIVATE KEY"))
+		snprintf(type, size, "ssh-rsa");
+	else if (strstr(line, "BEGIN OPENSSH PRIVATE KEY")) {
+		/* the unencrypted header names the public key's type within
+		 * its first few base64 lines */
+		struct bs_buf b64 = BS_BUF_INIT;
+		unsigned char *raw;
+		size_t n;
+		int i;
+
+		for (i = 0; i < 4 && fgets(line, sizeof(line), f) != NULL; i++)
+			bs_buf_append(&b64, line, strcspn(line, "\r\n"));
+		b64.len -= b64.len % 4;
+		if (b64.data != NULL)
+			b64.data[b64.len] = '\0';
+		raw = bs_base64_decode(bs_buf_str(&b64), &n);
+		if (raw != NULL) {
+			if (memmem(raw, n, "ssh-rsa", 7))
+				snprintf(type, size, "ssh-rsa");
+			else if (memmem(raw, n, "ssh-ed25519", 11))
+				snprintf(type, size, "ssh-ed25519");
+			else if (memmem(raw, n, "ecdsa-sha2", 10))
+				snprintf(type, size, "ecdsa-sha2");
+			free(raw);
+		}
+		bs_buf_free(&b64);
+	}
+	fclose(f);
+}
+
+static bool rsa_supported(void)
+{
+	/* rsa-sha2-256/512 arrived in libssh2 1.11 */
+	return libssh2_version(0x010b00) != NULL;
+}
+
+static void kbd_callback(const char *name, int name_len, const char *instruction,
+			 int instruction_len, int num_prompts,
+			 const LIBSSH2_USERAUTH_KBDINT_PROMPT *prompts,
+			 LIBSSH2_USERAUTH_KBDINT_RESPONSE *responses, void **abstract)
+{
+	const char *password = *(const char **)abstract;
+	int i;
+
+	(void)name;
+	(void)name_len;
+	(void)instruction;
+	(void)instruction_len;
+	(void)prompts;
+	for (i = 0; i < num_prompts; i++) {
+		/* libssh2 frees these */
+		responses[i].text = bs_xstrdup(password ? password : "");
+		responses[i].length = (unsigned int)strlen(responses[i].text);
+	}
+}
+
+static int try_agent(struct bs_ssh *s, const char *user, bool *authed)
+{
+	LIBSSH2_AGENT *agent = libssh2_agent_init(s->session);
+	struct libssh2_agent_publickey *id = NULL, *prev = NULL;
+
+	*authed = false;
+	if (agent == NULL)
+		return 0;
+	if (libssh2_agent_connect(agent) != 0 || libssh2_agent_list_identities(agent) != 0) {
+		libssh2_agent_free(agent);
+		return 0;
+	}
+	while (!*authed && libssh2_agent_get_identity(agent, &id, prev) == 0) {
+		prev = id;
+		/* ssh-rsa signs with SHA-1 on libssh2 1.10: OpenSSH refuses it */
+		if (id->blob_len > 11 && memmem(id->blob, id->blob_len, "ssh-rsa", 7) &&
+		    !rsa_supported())
+			continue;
+		if (libssh2_agent_userauth(agent, user, id) == 0)
+			*authed = true;
+	}
+	libssh2_agent_disconnect(agent);
+	libssh2_agent_free(agent);
+	return 0;
+}
+
+static int authenticate(struct bs_ssh *s, const struct bs_ssh_opts *o, struct bs_err *err)
+{
+	const char *user = o->user ? o->user : "root";
+	char *methods = libssh2_userauth_list(s->session, user, (unsigned)strlen(user));
+	bool authed = false, tried = false;
+	int rc;
+
+	if (methods == NULL && libssh2_userauth_authenticated(s->session))
+		return 0;
+	if (methods == NULL)
+		return bs_err_set(err, BS_ERR_AUTH,
+				  "ssh %s: the server offers no authentication: %s", s->display,
+				  session_error(s->session));
+	if (o->agent && strstr(methods, "publickey")) {
+		tried = true;
+		try_agent(s, user, &authed);
+	}
+	if (!authed && o->key_path != NULL && strstr(methods, "publickey")) {
+		tried = true;
+		rc = libssh2_userauth_publickey_fromfile_ex(
+			s->session, user, (unsigned)strlen(user), NULL, o->key_path, o->passphrase);
+		if (rc == 0)
+			authed = true;
+		else if (rc == LIBSSH2_ERROR_FILE || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED ||
+			 rc == -48)
+			return bs_err_set(
+				err, BS_ERR_INVALID,
+				"ssh %s: cannot use the key %s: %s (check the file, and its passphrase)",
+				s->display, o->key_path, session_error(s->session));
+	}
+	if (!authed && o->password != NULL && strstr(methods, "password")) {
+		tried = true;
+		authed = libssh2_userauth_password_ex(s->session, user, (unsigned)strlen(user),
+						      o->password, (unsigned)strlen(o->password),
+						      NULL) == 0;
+	}
+	if (!authed && o->password != NULL && strstr(methods, "keyboard-interactive")) {
+		void **abstract = libssh2_session_abstract(s->session);
+		void *saved = *abstract;
+		const char *password = o->password;
+
+		tried = true;
+		*abstract = &password;
+		authed = libssh2_userauth_keyboard_interactive_ex(
+				 s->session, user, (unsigned)strlen(user), kbd_callback) == 0;
+		*abstract = saved;
+	}
+	if (authed)
+		return 0;
+	if (!tried)
+		return bs_err_set(
+			err, BS_ERR_AUTH,
+			"ssh %s: no way to log in as %s: the server offers %s, and the recipe gives %s (set ssh.key, ssh.agent or ssh.password)",
+			s->display, user, methods,
+			o->key_path || o->agent ? "no matching credential" : "no credential");
+	return bs_err_set(
+		err, BS_ERR_AUTH,
+		"ssh %s: %s was refused (%s%s%s); check that the key is in ~%s/.ssh/authorized_keys on the machine",
+		s->display, user, o->key_path ? "key " : "",
+		o->key_path ? o->key_path
+		: o->agent  ? "agent keys"
+			    : "password",
+		o->password && o->key_path ? " and password" : "", user);
+}
+
+int bs_ssh_connect(struct bs_ssh **out, const struct bs_ssh_opts *o, struct bs_err *err)
+{
+	struct bs_ssh *s = bs_xcalloc(1, sizeof(*s));
+	LIBSSH2_KNOWNHOSTS *kh = NULL;
+	int port = o->port ? o->port : 22;
+	long timeout = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
+	int rc, pinned;
+
+	*out = NULL;
+	s->sock = -1;
+	s->cancel = o->cancel;
+	s->display = bs_xasprintf("%s@%s:%d", o->user ? o->user : "root", o->host, port);
+	if (o->known_hosts == NULL) {
+		rc = bs_err_set(err, BS_ERR_INVALID, "ssh %s: no known_hosts file given",
+				s->display);
+		goto fail;
+	}
+	if (o->key_path != NULL) {
+		char type[64];
+
+		if (access(o->key_path, R_OK) != 0) {
+			rc = bs_err_set(err, BS_ERR_INVALID, "ssh %s: cannot read the key %s: %s",
+					s->display, o->key_path, strerror(errno));
+			goto fail;
+		}
+		key_file_type(o->key_path, type, sizeof(type));
+		if (strcmp(type, "ssh-rsa") == 0 && !rsa_supported()) {
+			rc = bs_err_set(
+				err, BS_ERR_UNSUPPORTED,
+				"ssh %s: %s is an RSA key, which this libssh2 (%s) can only sign with SHA-1, refused by OpenSSH 8.8 and later. Use an ed25519 key (ssh-keygen -t ed25519), or build with libssh2 1.11 or newer",
+				s->display, o->key_path, libssh2_version(0));
+			goto fail;
+		}
+	}
+	rc = tcp_connect(o->host, port, timeout, s->display, &s->sock, err);
+	if (rc != 0)
+		goto fail;
+	s->session = libssh2_session_init();
+	kh = s->session ? libssh2_knownhost_init(s->session) : NULL;
+	if (kh == NULL) {
+		rc = bs_err_set(err, BS_ERR_NOMEM, "ssh %s: cannot create a session", s->display);
+		goto fail;
+	}
+	rc = read_known_hosts(kh, o->known_hosts, true, err);
+	if (rc == 0)
+		rc = read_known_hosts(kh, o->extra_known_hosts, false, err);
+	if (rc != 0)
+		goto fail;
+	pinned = pinned_type(kh, o->host, port);
+	/* pinned host: only its key type (no downgrade to another key); new
+	 * host: ed25519 first, as OpenSSH clients record it */
+	libssh2_session_method_pref(
+		s->session, LIBSSH2_METHOD_HOSTKEY,
+		pinned >= 0
+			? key_types[pinned].method
+			: "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,ssh-rsa");
+	libssh2_session_set_timeout(s->session, timeout);
+	if (libssh2_session_handshake(s->session, s->sock) != 0) {
+		rc = bs_err_set(
+			err, pinned >= 0 ? BS_ERR_HOSTKEY : BS_ERR_NETWORK,
+			"ssh %s: handshake failed: %s%s", s->display, session_error(s->session),
+			pinned >= 0
+				? " (the host no longer offers the key type pinned for it in known_hosts)"
+				: "");
+		goto fail;
+	}
+	rc = verify_host(s, kh, o, port, err);
+	if (rc != 0)
+		goto fail;
+	rc = authenticate(s, o, err);
+	if (rc != 0)
+		goto fail;
+	/* only now: configured before the handshake, libssh2 1.10 breaks the
+	 * key exchange ("Unable to exchange encryption keys") */
+	libssh2_keepalive_config(s->session, 1, 15);
+	libssh2_knownhost_free(kh);
+	*out = s;
+	return 0;
+fail:
+	if (kh != NULL)
+		libssh2_knownhost_free(kh);
+	bs_ssh_close(s);
+	return rc;
+}
+
+int bs_ssh_wait(struct bs_ssh **out, const struct bs_ssh_opts *o, long wait_ms, int *attempts,
+		struct bs_err *err)
+{
+	long long deadline = now_ms() + wait_ms;
+	long pause = 500;
+	int rc;
+
+	*attempts = 0;
+	for (;;) {
+		(*attempts)++;
+		rc = bs_ssh_connect(out, o, err);
+		if (rc == 0 || rc == BS_ERR_HOSTKEY || rc == BS_ERR_INVALID ||
+		    rc == BS_ERR_UNSUPPORTED || rc == BS_ERR_NOMEM || rc == BS_ERR_IO)
+			return rc;
+		if (o->cancel != NULL && *o->cancel)
+			return bs_err_set(err, BS_ERR_INTERRUPTED, "waiting for ssh: interrupted");
+		if (now_ms() + pause >= deadline) {
+			bs_err_prefix(err, "gave up after %d attempts in %ld s", *attempts,
+				      wait_ms / 1000);
+			return rc == BS_ERR_AUTH ? rc : BS_ERR_TIMEOUT;
+		}
+		usleep((useconds_t)pause * 1000);
+		pause = pause * 2 > 5000 ? 5000 : pause * 2;
+	}
+}
+
+void bs_ssh_result_free(struct bs_ssh_result *r)
+{
+	bs_buf_free(&r->out);
+	bs_buf_free(&r->err);
+	free(r->signal);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Read what is there from one stream; false at EOF or error (rc set). */
+static void drain(LIBSSH2_CHANNEL *ch, int stream, struct bs_buf *keep, size_t *total, int *rc)
+{
+	char buf[32768];
+
+	for (;;) {
+		ssize_t n = libssh2_channel_read_ex(ch, stream, buf, sizeof(buf));
+
+		if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
+			return;
+		if (n < 0) {
+			*rc = (int)n;
+			return;
+		}
+		*total += (size_t)n;
+		if (keep->len < BS_SSH_OUTPUT_MAX)
+			bs_buf_append(keep, buf,
+				      (size_t)n < BS_SSH_OUTPUT_MAX - keep->len
+					      ? (size_t)n
+					      : BS_SSH_OUTPUT_MAX - keep->len);
+	}
+}
+
+static int wait_socket(struct bs_ssh *s, int timeout_ms)
+{
+	struct pollfd pfd;
+	int dir = libssh2_session_block_directions(s->session);
+
+	pfd.fd = s->sock;
+	pfd.events = (short)((dir & LIBSSH2_SESSION_BLOCK_INBOUND ? POLLIN : 0) |
+			     (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND ? POLLOUT : 0));
+	if (pfd.events == 0)
+		pfd.events = POLLIN;
+	return poll(&pfd, 1, timeout_ms);
+}
+
+int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms, struct bs_ssh_result *r,
+		struct bs_err *err)
+{
+	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 600000);
+	LIBSSH2_CHANNEL *ch = NULL;
+	int rc = 0, next_keepalive = 0;
+
+	memset(r, 0, sizeof(*r));
+	libssh2_session_set_blocking(s->session, 0);
+	while ((ch = libssh2_channel_open_session(s->session)) == NULL &&
+	       libssh2_session_last_errno(s->session) == LIBSSH2_ERROR_EAGAIN) {
+		if (now_ms() > deadline)
+			goto timeout;
+		wait_socket(s, 100);
+	}
+	if (ch == NULL) {
+		rc = bs_err_set(err, BS_ERR_NETWORK, "ssh %s: cannot open a channel: %s",
+				s->display, session_error(s->session));
+		goto out;
+	}
+	while ((rc = libssh2_channel_exec(ch, command)) == LIBSSH2_ERROR_EAGAIN) {
+		if (now_ms() > deadline)
+			goto timeout;
+		wait_socket(s, 100);
+	}
+	if (rc != 0) {
+		rc = bs_err_set(err, BS_ERR_NETWORK, "ssh %s: cannot start a command: %s",
+				s->display, session_error(s->session));
+		goto out;
+	}
+	/* both streams in one loop: either may fill the window */
+	while (!libssh2_channel_eof(ch)) {
+		int read_rc = 0;
+
+		drain(ch, 0, &r->out, &r->out_total, &read_rc);
+		drain(ch, SSH_EXTENDED_DATA_STDERR, &r->err, &r->err_total, &read_rc);
+		if (read_rc != 0) {
+			rc = bs_err_set(err, BS_ERR_NETWORK,
+					"ssh %s: the connection broke during the command: %s",
+					s->display, session_error(s->session));
+			goto out;
+		}
+		if (libssh2_channel_eof(ch))
+			break;
+		if (now_ms() > deadline)
+			goto timeout;
+		if (s->cancel != NULL && *s->cancel) {
+			rc = bs_err_set(err, BS_ERR_INTERRUPTED, "ssh %s: interrupted", s->display);
+			goto out;
+		}
+		if (libssh2_keepalive_send(s->session, &next_keepalive) ==
+		    LIBSSH2_ERROR_SOCKET_SEND) {
+			rc = bs_err_set(err, BS_ERR_NETWORK,
+					"ssh %s: the connection broke during the command",
+					s->display);
+			goto out;
+		}
+		if (wait_socket(s, 200) < 0 && errno != EINTR) {
+			rc = bs_err_set(err, BS_ERR_NETWORK, "ssh %s: %s", s->display,
+					strerror(errno));
+			goto out;
+		}
+		if (libssh2_session_last_errno(s->session) == LIBSSH2_ERROR_SOCKET_RECV ||
+		    libssh2_session_last_errno(s->session) == LIBSSH2_ERROR_SOCKET_DISCONNECT) {
+			rc = bs_err_set(err, BS_ERR_NETWORK,
+					"ssh %s: the connection broke during the command",
+					s->display);
+			goto out;
+		}
+	}
+	{
+		int read_rc = 0;
+
+		drain(ch, 0, &r->out, &r->out_total, &read_rc);
+		drain(ch, SSH_EXTENDED_DATA_STDERR, &r->err, &r->err_total, &read_rc);
+	}
+	while (libssh2_channel_close(ch) == LIBSSH2_ERROR_EAGAIN && now_ms() < deadline)
+		wait_socket(s, 100);
+	while (libssh2_channel_wait_closed(ch) == LIBSSH2_ERROR_EAGAIN && now_ms() < deadline)
+		wait_socket(s, 100);
+	{
+		char *sig = NULL;
+		size_t sig_len = 0;
+
+		r->exit_status = libssh2_channel_get_exit_status(ch);
+		if (libssh2_channel_get_exit_signal(ch, &sig, &sig_len, NULL, NULL, NULL, NULL) ==
+			    0 &&
+		    sig != NULL) {
+			r->signal = bs_xstrndup(sig, sig_len);
+			libssh2_free(s->session, sig);
+		}
+	}
+	rc = 0;
+	goto out;
+timeout:
+	rc = bs_err_set(err, BS_ERR_TIMEOUT, "ssh %s: the command did not finish within %ld s",
+			s->display, timeout_ms / 1000);
+out:
+	if (ch != NULL) {
+		/* a channel that did not close cleanly is dropped with the session */
+		libssh2_channel_free(ch);
+	}
+	libssh2_session_set_blocking(s->session, 1);
+	return rc;
+}
+
+void bs_ssh_close(struct bs_ssh *s)
+{
+	if (s == NULL)
+		return;
+	if (s->session != NULL) {
+		libssh2_session_set_blocking(s->session, 1);
+		libssh2_session_set_timeout(s->session, 2000);
+		libssh2_session_disconnect(s->session, "bootstrap done");
+		libssh2_session_free(s->session);
+	}
+	if (s->sock >= 0)
+		close(s->sock);
+	free(s->display);
+	free(s);
+}

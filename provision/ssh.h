@@ -1,0 +1,97 @@
+/*
+ * ssh.h - SSH sessions to nodes over libssh2: connect with a timeout,
+ * verify the host key (trust on first use, then pinned), authenticate,
+ * run commands with their exit status and both output streams.
+ *
+ * A struct bs_ssh owns its socket and libssh2 session and belongs to ONE
+ * thread (libssh2 sessions are not thread-safe); libssh2_init() must have
+ * run in main() before any thread. Nothing here prints: problems come back
+ * as bs_error codes with a sentence in the caller's struct bs_err that
+ * names the host and the fix.
+ *
+ * libssh2 1.10 (Debian 12) limits that shape this file, from
+ * shared/reference/ssh-and-docker-install.md:
+ *  - no rsa-sha2 signatures: RSA user keys fail against OpenSSH >= 8.8, so
+ *    they are refused up front with the fix, and agent RSA keys skipped;
+ *  - libssh2 prefers ecdsa host keys while OpenSSH clients record ed25519:
+ *    the host key method is pinned to the type known_hosts holds;
+ *  - no read timeout: commands run in non-blocking mode with our own
+ *    deadline, reading stdout and stderr together (one filling the shared
+ *    window while we wait on the other would deadlock).
+ */
+#ifndef BS_PROVISION_SSH_H
+#define BS_PROVISION_SSH_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/error.h"
+#include "util/str.h"
+
+enum bs_hostkey_policy {
+	BS_HOSTKEY_ACCEPT_NEW, /* unknown host: record its key (trust on first use) */
+	BS_HOSTKEY_STRICT,     /* unknown host: refuse */
+};
+
+struct bs_ssh_opts {
+	const char *host;
+	int port;		       /* 0: 22 */
+	const char *user;	       /* NULL: root */
+	const char *key_path;	       /* private key file, or NULL */
+	const char *passphrase;	       /* for key_path, or NULL */
+	bool agent;		       /* try ssh-agent identities */
+	const char *password;	       /* password / keyboard-interactive */
+	const char *known_hosts;       /* pinned keys; new ones are appended here */
+	const char *extra_known_hosts; /* read too, never written (~/.ssh/known_hosts) */
+	enum bs_hostkey_policy policy;
+	long connect_timeout_ms; /* 0: 10 s */
+	volatile sig_atomic_t *cancel;
+};
+
+struct bs_ssh;
+
+struct bs_ssh_result {
+	int exit_status;   /* valid when signal is NULL */
+	char *signal;	   /* "KILL", ... when the command died by a signal */
+	struct bs_buf out; /* stdout, at most BS_SSH_OUTPUT_MAX bytes kept */
+	struct bs_buf err; /* stderr, same */
+	size_t out_total;  /* bytes received, kept or not */
+	size_t err_total;
+};
+
+#define BS_SSH_OUTPUT_MAX (4u * 1024 * 1024)
+
+/* Connect once. Returns 0 and *out, or an error: BS_ERR_NETWORK (refused,
+ * unreachable), BS_ERR_TIMEOUT, BS_ERR_HOSTKEY, BS_ERR_AUTH, BS_ERR_INVALID
+ * (a key file that cannot be used), BS_ERR_UNSUPPORTED (RSA on 1.10). */
+int bs_ssh_connect(struct bs_ssh **out, const struct bs_ssh_opts *opts, struct bs_err *err);
+
+/*
+ * Wait for a new machine's SSH: retry refused connections, timeouts and
+ * refused keys (cloud-init may not have installed them yet) with a growing
+ * pause, until wait_ms has passed. Host key problems and unusable key
+ * files fail at once: waiting cannot fix them. *attempts counts tries.
+ */
+int bs_ssh_wait(struct bs_ssh **out, const struct bs_ssh_opts *opts, long wait_ms, int *attempts,
+		struct bs_err *err);
+
+/* Run command (a shell command line: quote every value with
+ * bs_shell_quote). Returns 0 when it ran, whatever its exit status; an
+ * error for transport failures and BS_ERR_TIMEOUT after timeout_ms. */
+int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms,
+		struct bs_ssh_result *result, struct bs_err *err);
+
+void bs_ssh_result_free(struct bs_ssh_result *result);
+void bs_ssh_close(struct bs_ssh *s);
+
+/* "user@host:port" for messages. */
+const char *bs_ssh_display(const struct bs_ssh *s);
+
+/* The host key's SHA256 fingerprint as OpenSSH prints it ("SHA256:..."). */
+const char *bs_ssh_fingerprint(const struct bs_ssh *s);
+
+/* Quote s for a POSIX shell: 'it'\''s'. Caller frees. */
+char *bs_shell_quote(const char *s);
+
+#endif
