@@ -3,7 +3,8 @@
 #   make            build ./bootstrap
 #   make test       unit tests (CMocka, no network; seconds)
 #   make integration  container commands against a real dockerd, registries
-#                   and git daemon started by tests/lab/lab.sh (needs root)
+#                   and git daemon started by tests/lab/lab.sh, and the SSH
+#                   layer against a throwaway sshd (tests/lab/sshd.sh); root
 #   make check      everything: unit, end-to-end CLI, integration, sanitizers,
 #                   valgrind, fuzz
 #   make asan       unit + end-to-end tests under ASan+UBSan
@@ -89,22 +90,27 @@ e2e: bootstrap
 
 integration: bootstrap $(INTEG_BIN)
 	BOOTSTRAP=./bootstrap DRIVER_TEST=$(BUILD)/integration/driver bash tests/integration/container.sh
+	SSH_TEST=$(BUILD)/integration/ssh bash tests/integration/ssh.sh
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=all
 asan:
 	$(MAKE) BUILD=$(BUILD)/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
-	    $(BUILD)/asan/bootstrap $(BUILD)/asan/integration/driver test
+	    $(BUILD)/asan/bootstrap $(BUILD)/asan/integration/driver $(BUILD)/asan/integration/ssh test
 	ASAN_OPTIONS=detect_leaks=1 BOOTSTRAP=$(BUILD)/asan/bootstrap bash tests/e2e/run.sh
 	ASAN_OPTIONS=detect_leaks=1 BOOTSTRAP=$(BUILD)/asan/bootstrap \
 	    DRIVER_TEST=$(BUILD)/asan/integration/driver bash tests/integration/container.sh
+	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp \
+	    SSH_TEST=$(BUILD)/asan/integration/ssh bash tests/integration/ssh.sh
 
 VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
-            --error-exitcode=99
+            --error-exitcode=99 --suppressions=$(CURDIR)/tests/sanitizers/valgrind.supp
 valgrind: bootstrap $(INTEG_BIN)
 	BOOTSTRAP=./bootstrap bash tests/e2e/valgrind.sh
 	BS_WRAP="$(VALGRIND)" BOOTSTRAP=./bootstrap DRIVER_TEST=$(BUILD)/integration/driver \
 	    bash tests/integration/container.sh
+	BS_WRAP="$(VALGRIND)" SSH_TEST=$(BUILD)/integration/ssh bash tests/integration/ssh.sh
 
 FUZZ_CC ?= clang
 FUZZ_BIN := $(BUILD)/fuzz/recipe_fuzz

@@ -503,12 +503,22 @@ int bs_ssh_connect(struct bs_ssh **out, const struct bs_ssh_opts *o, struct bs_e
 			: "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,ssh-rsa");
 	libssh2_session_set_timeout(s->session, timeout);
 	if (libssh2_session_handshake(s->session, s->sock) != 0) {
-		rc = bs_err_set(
-			err, pinned >= 0 ? BS_ERR_HOSTKEY : BS_ERR_NETWORK,
-			"ssh %s: handshake failed: %s%s", s->display, session_error(s->session),
-			pinned >= 0
-				? " (the host no longer offers the key type pinned for it in known_hosts)"
-				: "");
+		int last = libssh2_session_last_errno(s->session);
+
+		if (last == LIBSSH2_ERROR_TIMEOUT)
+			rc = bs_err_set(err, BS_ERR_TIMEOUT,
+					"ssh %s: the handshake did not finish within %ld ms",
+					s->display, timeout);
+		else if (last == LIBSSH2_ERROR_KEX_FAILURE && pinned >= 0)
+			/* no common host key type: it no longer has the pinned one */
+			rc = bs_err_set(
+				err, BS_ERR_HOSTKEY,
+				"ssh %s: handshake failed: %s (the host no longer offers the %s key pinned for it in %s; if it was rebuilt, remove its line there)",
+				s->display, session_error(s->session), key_types[pinned].method,
+				o->known_hosts);
+		else
+			rc = bs_err_set(err, BS_ERR_NETWORK, "ssh %s: handshake failed: %s",
+					s->display, session_error(s->session));
 		goto fail;
 	}
 	rc = verify_host(s, kh, o, port, err);

@@ -15,7 +15,7 @@ test_pkgs=(libcmocka-dev clang libclang-rt-14-dev valgrind clang-format python3)
 # offline, git for build-from-git tests, htpasswd for registry auth.
 lab_pkgs=(docker.io docker-registry openssh-server openssh-client debootstrap
           busybox-static apache2-utils git iproute2 curl ca-certificates socat
-          openssl)
+          openssl sudo)
 
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" != "--build" ]; then

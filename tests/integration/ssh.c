@@ -289,7 +289,7 @@ static void phase_wait(bool comes_up)
 	int attempts = 0, rc;
 	time_t t0 = time(NULL);
 
-	o.connect_timeout_ms = 1000;
+	o.connect_timeout_ms = 3000;
 	rc = bs_ssh_wait(&s, &o, comes_up ? 30000 : 3000, &attempts, &err);
 	if (comes_up) {
 		if (rc != 0)
