@@ -605,9 +605,9 @@ static void test_address_with_created_nodes(void **state)
 		 "version: 1\n"
 		 "project: demo\n"
 		 "nodes:\n"
-		 "  - name: web\n"	   /* 4 */
-		 "    address: 10.0.0.1\n" /* 5 */
-		 "    size: big\n",	   /* 6 */
+		 "  - name: web\n"	      /* 4 */
+		 "    address: 203.0.113.1\n" /* 5 */
+		 "    size: big\n",	      /* 6 */
 		 NULL);
 	expect_error(&l.diags, 5, 14, "nodes[0].address", "provider local creates its nodes");
 	expect_error(&l.diags, 6, 11, "nodes[0].size", "'size' does not apply to provider local");
