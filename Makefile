@@ -25,7 +25,7 @@ PKG_CONFIG ?= pkg-config
 FUZZ_SECONDS ?= 60
 VERSION := 0.1.0
 
-PKGS := libssh2 libcurl libcjson yaml-0.1
+PKGS := libssh2 libcurl libcjson yaml-0.1 libcrypto
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
         -Wpointer-arith -Wcast-qual -Wundef -Wvla
 ifneq ($(CI),)
@@ -88,29 +88,32 @@ test: $(TEST_BIN)
 e2e: bootstrap
 	BOOTSTRAP=./bootstrap bash tests/e2e/run.sh
 
+# Every tests/integration/*.sh suite, in name order. Each gets the program
+# under test (BOOTSTRAP), the directory of the integration test programs
+# (INTEG_BIN) and BS_WRAP (valgrind, or empty) in its environment.
+INTEG_SUITES := $(sort $(wildcard tests/integration/*.sh))
+run_integration = set -e; for s in $(INTEG_SUITES); do echo "== $$s"; \
+	BOOTSTRAP=$(1)/bootstrap INTEG_BIN=$(1)/integration \
+	DRIVER_TEST=$(1)/integration/driver SSH_TEST=$(1)/integration/ssh bash $$s; done
+
 integration: bootstrap $(INTEG_BIN)
-	BOOTSTRAP=./bootstrap DRIVER_TEST=$(BUILD)/integration/driver bash tests/integration/container.sh
-	SSH_TEST=$(BUILD)/integration/ssh bash tests/integration/ssh.sh
+	@$(call run_integration,$(BUILD))
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=all
 asan:
 	$(MAKE) BUILD=$(BUILD)/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
-	    $(BUILD)/asan/bootstrap $(BUILD)/asan/integration/driver $(BUILD)/asan/integration/ssh test
+	    $(BUILD)/asan/bootstrap $(INTEG_BIN:$(BUILD)/%=$(BUILD)/asan/%) test
 	ASAN_OPTIONS=detect_leaks=1 BOOTSTRAP=$(BUILD)/asan/bootstrap bash tests/e2e/run.sh
-	ASAN_OPTIONS=detect_leaks=1 BOOTSTRAP=$(BUILD)/asan/bootstrap \
-	    DRIVER_TEST=$(BUILD)/asan/integration/driver bash tests/integration/container.sh
-	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 \
-	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp \
-	    SSH_TEST=$(BUILD)/asan/integration/ssh bash tests/integration/ssh.sh
+	@export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp; \
+	    $(call run_integration,$(BUILD)/asan)
 
 VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
             --error-exitcode=99 --suppressions=$(CURDIR)/tests/sanitizers/valgrind.supp
 valgrind: bootstrap $(INTEG_BIN)
 	BOOTSTRAP=./bootstrap bash tests/e2e/valgrind.sh
-	BS_WRAP="$(VALGRIND)" BOOTSTRAP=./bootstrap DRIVER_TEST=$(BUILD)/integration/driver \
-	    bash tests/integration/container.sh
-	BS_WRAP="$(VALGRIND)" SSH_TEST=$(BUILD)/integration/ssh bash tests/integration/ssh.sh
+	@export BS_WRAP="$(VALGRIND)"; $(call run_integration,$(BUILD))
 
 FUZZ_CC ?= clang
 FUZZ_BIN := $(BUILD)/fuzz/recipe_fuzz

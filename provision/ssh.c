@@ -2,6 +2,7 @@
  * ssh.c - libssh2 sessions: connect, host keys, authentication, exec.
  */
 #include "provision/ssh.h"
+#include "provision/ssh_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,9 +53,36 @@ const char *bs_ssh_display(const struct bs_ssh *s)
 	return s->display;
 }
 
+LIBSSH2_SESSION *bs_ssh_session(struct bs_ssh *s)
+{
+	return s->session;
+}
+
+int bs_ssh_socket(const struct bs_ssh *s)
+{
+	return s->sock;
+}
+
+volatile sig_atomic_t *bs_ssh_cancel(const struct bs_ssh *s)
+{
+	return s->cancel;
+}
+
+long long bs_ssh_now_ms(void)
+{
+	return now_ms();
+}
+
 const char *bs_ssh_fingerprint(const struct bs_ssh *s)
 {
 	return s->fingerprint;
+}
+
+static const char *session_error(LIBSSH2_SESSION *session);
+
+const char *bs_ssh_last_error(struct bs_ssh *s)
+{
+	return session_error(s->session);
 }
 
 static const char *session_error(LIBSSH2_SESSION *session)
@@ -597,7 +625,7 @@ static void drain(LIBSSH2_CHANNEL *ch, int stream, struct bs_buf *keep, size_t *
 	}
 }
 
-static int wait_socket(struct bs_ssh *s, int timeout_ms)
+int bs_ssh_wait_socket(struct bs_ssh *s, int timeout_ms)
 {
 	struct pollfd pfd;
 	int dir = libssh2_session_block_directions(s->session);
@@ -623,7 +651,7 @@ int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms, struct b
 	       libssh2_session_last_errno(s->session) == LIBSSH2_ERROR_EAGAIN) {
 		if (now_ms() > deadline)
 			goto timeout;
-		wait_socket(s, 100);
+		bs_ssh_wait_socket(s, 100);
 	}
 	if (ch == NULL) {
 		rc = bs_err_set(err, BS_ERR_NETWORK, "ssh %s: cannot open a channel: %s",
@@ -633,7 +661,7 @@ int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms, struct b
 	while ((rc = libssh2_channel_exec(ch, command)) == LIBSSH2_ERROR_EAGAIN) {
 		if (now_ms() > deadline)
 			goto timeout;
-		wait_socket(s, 100);
+		bs_ssh_wait_socket(s, 100);
 	}
 	if (rc != 0) {
 		rc = bs_err_set(err, BS_ERR_NETWORK, "ssh %s: cannot start a command: %s",
@@ -667,7 +695,7 @@ int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms, struct b
 					s->display);
 			goto out;
 		}
-		if (wait_socket(s, 200) < 0 && errno != EINTR) {
+		if (bs_ssh_wait_socket(s, 200) < 0 && errno != EINTR) {
 			rc = bs_err_set(err, BS_ERR_NETWORK, "ssh %s: %s", s->display,
 					strerror(errno));
 			goto out;
@@ -687,9 +715,9 @@ int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms, struct b
 		drain(ch, SSH_EXTENDED_DATA_STDERR, &r->err, &r->err_total, &read_rc);
 	}
 	while (libssh2_channel_close(ch) == LIBSSH2_ERROR_EAGAIN && now_ms() < deadline)
-		wait_socket(s, 100);
+		bs_ssh_wait_socket(s, 100);
 	while (libssh2_channel_wait_closed(ch) == LIBSSH2_ERROR_EAGAIN && now_ms() < deadline)
-		wait_socket(s, 100);
+		bs_ssh_wait_socket(s, 100);
 	{
 		char *sig = NULL;
 		size_t sig_len = 0;

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libssh2-1-dev libcurl4-openssl-dev libcjson-dev
-            libyaml-dev)
+            libyaml-dev libssl-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev valgrind clang-format python3)
 # The lab: a real Docker engine, OpenSSH, a registry, node images built
 # offline, git for build-from-git tests, htpasswd for registry auth.

@@ -1,0 +1,31 @@
+/*
+ * ssh_priv.h - for provision/ files that drive the session themselves
+ * (SFTP, the docker.sock tunnel). Not for the rest of the program.
+ *
+ * The same one-thread rule holds: whoever calls these owns the session on
+ * that thread. Functions that leave the session non-blocking must say so;
+ * bs_ssh_exec and the others expect it blocking on entry.
+ */
+#ifndef BS_PROVISION_SSH_PRIV_H
+#define BS_PROVISION_SSH_PRIV_H
+
+#include <libssh2.h>
+#include <signal.h>
+
+#include "provision/ssh.h"
+
+LIBSSH2_SESSION *bs_ssh_session(struct bs_ssh *s);
+int bs_ssh_socket(const struct bs_ssh *s);
+volatile sig_atomic_t *bs_ssh_cancel(const struct bs_ssh *s);
+
+/* Poll the session's socket in the direction libssh2 is blocked on, at
+ * most timeout_ms. poll()'s return value. */
+int bs_ssh_wait_socket(struct bs_ssh *s, int timeout_ms);
+
+/* libssh2's last error message for the session, or "unknown error". */
+const char *bs_ssh_last_error(struct bs_ssh *s);
+
+/* Milliseconds on the monotonic clock. */
+long long bs_ssh_now_ms(void);
+
+#endif
