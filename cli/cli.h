@@ -8,6 +8,7 @@
 #ifndef BS_CLI_H
 #define BS_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -74,6 +75,9 @@ struct bs_cli {
 	long long pids_limit; /* default 512; -1: none */
 	const char *user;
 	bool read_only;
+	/* ssh:// engines */
+	const char *identity;  /* -i: private key file */
+	bool strict_host_keys; /* --strict-host-keys: no trust on first use */
 };
 
 /* cli_help.c */
@@ -89,6 +93,21 @@ void bs_cli_print_diags(const struct bs_cli *cli, const struct bs_diags *diags);
 
 /* cli_container.c: build, create, list, images, pull, remove, NAME/OP */
 int bs_cli_container(const struct bs_cli *cli);
+
+/* cli_ssh.c: an ssh:// engine (session + tunnel) for the container commands */
+struct bs_ssh;
+struct bs_tunnel;
+struct bs_endpoint;
+struct bs_cli_ssh {
+	struct bs_ssh *ssh;
+	struct bs_tunnel *tunnel;
+	bool verbose; /* log the channel count on close */
+};
+/* Returns an exit code (BS_EXIT_OK: *out and *ep are ready; free ep first,
+ * then bs_cli_ssh_close). */
+int bs_cli_ssh_open(const struct bs_cli *cli, const char *url, volatile sig_atomic_t *cancel,
+		    struct bs_cli_ssh *out, struct bs_endpoint *ep);
+void bs_cli_ssh_close(struct bs_cli_ssh *c);
 
 /* cli_validate.c */
 int bs_cli_validate(const struct bs_cli *cli);

@@ -17,6 +17,7 @@
 #include "container/driver.h"
 #include "deploy/recipe.h"
 #include "util/log.h"
+#include "util/str.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -45,16 +46,26 @@ static int exit_for_error(int rc)
 	return BS_EXIT_FAILURE;
 }
 
-static int open_engine(const struct bs_cli *cli, struct bs_endpoint *ep, struct bs_cdriver **d)
+static int open_engine(const struct bs_cli *cli, struct bs_endpoint *ep, struct bs_cdriver **d,
+		       struct bs_cli_ssh *ssh)
 {
 	struct bs_cdriver_opts opts = BS_CDRIVER_OPTS_INIT;
 	struct bs_err err = BS_ERR_INIT;
+	const char *url = cli->host ? cli->host : getenv("DOCKER_HOST");
 	int rc;
 
-	rc = bs_endpoint_parse(ep, cli->host, NULL, &err);
-	if (rc != 0) {
-		bs_cli_error("%s", err.msg);
-		return rc == BS_ERR_INVALID ? BS_EXIT_USAGE : BS_EXIT_UNAVAILABLE;
+	if (url != NULL && bs_str_starts_with(url, "ssh://")) {
+		int code = bs_cli_ssh_open(cli, url, &interrupted, ssh, ep);
+
+		if (code != BS_EXIT_OK)
+			return code;
+		ssh->verbose = cli->verbosity > 0;
+	} else {
+		rc = bs_endpoint_parse(ep, url, NULL, &err);
+		if (rc != 0) {
+			bs_cli_error("%s", err.msg);
+			return rc == BS_ERR_INVALID ? BS_EXIT_USAGE : BS_EXIT_UNAVAILABLE;
+		}
 	}
 	ep->tls_skip_verify = cli->tls_skip_verify;
 	opts.cancel = &interrupted;
@@ -66,6 +77,7 @@ static int open_engine(const struct bs_cli *cli, struct bs_endpoint *ep, struct 
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
 		bs_endpoint_free(ep);
+		bs_cli_ssh_close(ssh);
 		return exit_for_error(rc);
 	}
 	return BS_EXIT_OK;
@@ -641,9 +653,11 @@ static int cmd_container_op(const struct bs_cli *cli, struct bs_cdriver *d)
 int bs_cli_container(const struct bs_cli *cli)
 {
 	struct bs_endpoint ep;
+	struct bs_cli_ssh ssh;
 	struct bs_cdriver *d = NULL;
 	int code;
 
+	memset(&ssh, 0, sizeof(ssh));
 	install_signals();
 	if (cli->verb == BS_VERB_LIST || cli->verb == BS_VERB_IMAGES) {
 		if (cli->n_args != 0) {
@@ -654,7 +668,7 @@ int bs_cli_container(const struct bs_cli *cli)
 		bs_cli_error("pull takes one IMAGE, like: bootstrap pull nginx:1.25");
 		return BS_EXIT_USAGE;
 	}
-	code = open_engine(cli, &ep, &d);
+	code = open_engine(cli, &ep, &d, &ssh);
 	if (code != BS_EXIT_OK)
 		return code;
 	switch (cli->verb) {
@@ -671,5 +685,6 @@ int bs_cli_container(const struct bs_cli *cli)
 		       d->display);
 	d->ops->free(d);
 	bs_endpoint_free(&ep);
+	bs_cli_ssh_close(&ssh);
 	return code;
 }

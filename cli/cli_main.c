@@ -40,6 +40,7 @@ enum {
 	OPT_TLS_SKIP_VERIFY,
 	OPT_ENV,
 	OPT_PUBLISH,
+	OPT_STRICT_HOST_KEYS,
 	OPT_LAST_,
 };
 
@@ -65,6 +66,8 @@ static const struct option long_options[] = {
 	{"user", required_argument, NULL, OPT_USER},
 	{"read-only", no_argument, NULL, OPT_READ_ONLY},
 	{"tls-skip-verify", no_argument, NULL, OPT_TLS_SKIP_VERIFY},
+	{"identity", required_argument, NULL, 'i'},
+	{"strict-host-keys", no_argument, NULL, OPT_STRICT_HOST_KEYS},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -159,7 +162,7 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 	int c, rc, first;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":H:r:e:p:vqhV", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":H:r:e:p:i:vqhV", long_options, NULL)) != -1) {
 		if (c >= OPT_JSON && c < OPT_LAST_)
 			seen[c - OPT_JSON] = true;
 		switch (c) {
@@ -205,6 +208,8 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 		case OPT_USER: cli->user = optarg; break;
 		case OPT_READ_ONLY: cli->read_only = true; break;
 		case OPT_TLS_SKIP_VERIFY: cli->tls_skip_verify = true; break;
+		case 'i': cli->identity = optarg; break;
+		case OPT_STRICT_HOST_KEYS: cli->strict_host_keys = true; break;
 		case OPT_JSON: cli->json = true; break;
 		case OPT_PARALLEL:
 			if ((rc = parse_count(optarg, 1, 256, "--parallel", &n)) != 0)

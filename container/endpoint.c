@@ -119,7 +119,7 @@ int bs_endpoint_parse(struct bs_endpoint *out, const char *url, const char *cert
 	} else if (bs_str_starts_with(url, "ssh://")) {
 		rc = bs_err_set(
 			err, BS_ERR_UNSUPPORTED,
-			"engine URL %s: ssh:// endpoints are not available in this version yet (use unix:// or tcp:// with TLS)",
+			"engine URL %s: ssh:// endpoints are opened by the SSH layer (provision/tunnel.h), not here",
 			url);
 	} else if (bs_str_starts_with(url, "http://") || bs_str_starts_with(url, "https://")) {
 		rc = bs_err_set(

@@ -4,6 +4,10 @@
 # daemon, all on loopback (tests/lab/lab.sh). Happy paths and failures.
 #
 #   BOOTSTRAP=./bootstrap bash tests/integration/container.sh
+#
+# CONTAINER_TRANSPORT=ssh runs the same commands through the SSH tunnel
+# (-H ssh://root@127.0.0.1:PORT, a throwaway sshd from tests/lab/sshd.sh)
+# to the same engine.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BOOTSTRAP=${BOOTSTRAP:-./bootstrap}
@@ -49,6 +53,13 @@ cleanup_run() {
 	lab_down
 }
 trap cleanup_run EXIT
+if [ "${CONTAINER_TRANSPORT:-unix}" = ssh ]; then
+	. tests/lab/sshd.sh
+	sshd_up || { echo "sshd failed to start"; echo "0 passed, 1 failed"; exit 1; }
+	export BOOTSTRAP_DIR="$LAB/bootstrap-dir" # pinned host keys of this run
+	H=(-H "ssh://root@127.0.0.1:$SSHD_PORT" -i "$SSHD_KEY_ED25519")
+	echo "transport: ssh://root@127.0.0.1:$SSHD_PORT"
+fi
 
 # ---- pull ---------------------------------------------------------------
 IMAGES+=("$LAB_REGISTRY/lab/busybox:1" "$LAB_AUTH_REGISTRY/lab/busybox:1")

@@ -1,0 +1,552 @@
+/*
+ * tunnel.c - bridge libcurl's connections to the node's docker.sock over
+ * SSH channels. See tunnel.h.
+ *
+ * libssh2 1.10 has no libssh2_channel_direct_streamlocal_ex (that is 1.11),
+ * so the channel is opened raw with libssh2_channel_open_ex and the
+ * request-specific part of the open message: string socket path, string
+ * reserved (empty), uint32 reserved (0), as OpenSSH's PROTOCOL file
+ * describes it.
+ *
+ * The session runs non-blocking only inside pump() and is put back to
+ * blocking before it returns, so exec and SFTP on the same session keep
+ * working between requests.
+ */
+#include "provision/tunnel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libssh2.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "provision/ssh_priv.h"
+#include "util/str.h"
+
+#define DEFAULT_REMOTE_SOCKET "/var/run/docker.sock"
+#define STREAMLOCAL "direct-streamlocal@openssh.com"
+#define BRIDGE_BUF 65536
+#define MAX_BRIDGES 16
+#define STDERR_KEEP 2048
+
+enum bridge_state {
+	B_WAIT_OPEN, /* accepted; its channel is not open yet */
+	B_EXEC,	     /* dial-stdio: session channel open, command not started */
+	B_OPEN,
+	B_CLOSING, /* channel close in progress */
+};
+
+struct bridge {
+	int fd; /* libcurl's side, non-blocking */
+	LIBSSH2_CHANNEL *ch;
+	enum bridge_state state;
+	bool client_eof;
+	bool remote_eof;
+	bool eof_sent;
+	size_t down_total; /* bytes from the node */
+	size_t up_len, up_off;
+	size_t down_len, down_off;
+	char up[BRIDGE_BUF];	/* libcurl -> node */
+	char down[BRIDGE_BUF];	/* node -> libcurl */
+	struct bs_buf err_text; /* dial-stdio's stderr, first bytes */
+};
+
+struct bs_tunnel {
+	struct bs_ssh *ssh;
+	char *remote_socket;
+	char *url;
+	char dir[80];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int listen_fd;
+	enum bs_tunnel_mode mode;   /* as asked */
+	enum bs_tunnel_mode active; /* AUTO until the first channel opened */
+	char *streamlocal_refusal;  /* why streamlocal failed, for messages */
+	struct bridge *bridges[MAX_BRIDGES];
+	int n;
+	unsigned long channels;
+};
+
+static int tunnel_pump(void *payload, struct bs_err *err);
+static int tunnel_wait_fds(void *payload, struct bs_waitfd *fds, int max);
+
+static void put_u32(struct bs_buf *b, uint32_t v)
+{
+	unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+			      (unsigned char)(v >> 8), (unsigned char)v};
+
+	bs_buf_append(b, x, 4);
+}
+
+static void bridge_free(struct bs_tunnel *t, struct bridge *b)
+{
+	if (b->ch != NULL) {
+		/* best effort: a session that is going away drops it anyway */
+		libssh2_channel_free(b->ch);
+	}
+	if (b->fd >= 0)
+		close(b->fd);
+	bs_buf_free(&b->err_text);
+	free(b);
+	(void)t;
+}
+
+static void bridge_remove(struct bs_tunnel *t, int i)
+{
+	bridge_free(t, t->bridges[i]);
+	t->bridges[i] = t->bridges[--t->n];
+}
+
+int bs_tunnel_open(struct bs_tunnel **out, struct bs_ssh *s, const struct bs_tunnel_opts *o,
+		   struct bs_err *err)
+{
+	struct bs_tunnel *t = bs_xcalloc(1, sizeof(*t));
+	struct sockaddr_un sa;
+	const char *tmp = getenv("TMPDIR");
+	int rc;
+
+	*out = NULL;
+	t->ssh = s;
+	t->listen_fd = -1;
+	t->mode = o->mode;
+	t->active = o->mode;
+	t->remote_socket = bs_xstrdup(o->remote_socket ? o->remote_socket : DEFAULT_REMOTE_SOCKET);
+	t->url = bs_xstrdup(o->url ? o->url : bs_ssh_display(s));
+	if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > 50)
+		tmp = "/tmp";
+	snprintf(t->dir, sizeof(t->dir), "%s/bootstrap-tunnel-XXXXXX", tmp);
+	/* mkdtemp makes the directory 0700: no other local user can connect */
+	if (mkdtemp(t->dir) == NULL) {
+		rc = bs_err_set(err, BS_ERR_IO, "%s: cannot make a private directory in %s: %s",
+				t->url, tmp, strerror(errno));
+		t->dir[0] = '\0';
+		goto fail;
+	}
+	snprintf(t->path, sizeof(t->path), "%s/docker.sock", t->dir);
+	t->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, t->path, strlen(t->path) + 1);
+	if (t->listen_fd < 0 || bind(t->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(t->listen_fd, MAX_BRIDGES) != 0) {
+		rc = bs_err_set(err, BS_ERR_IO, "%s: cannot listen on %s: %s", t->url, t->path,
+				strerror(errno));
+		goto fail;
+	}
+	*out = t;
+	return 0;
+fail:
+	bs_tunnel_close(t);
+	return rc;
+}
+
+void bs_tunnel_endpoint(struct bs_tunnel *t, struct bs_endpoint *ep)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->kind = BS_ENDPOINT_STREAM;
+	ep->url = bs_xstrdup(t->url);
+	ep->stream.socket_path = t->path;
+	ep->stream.pump = tunnel_pump;
+	ep->stream.wait_fds = tunnel_wait_fds;
+	ep->stream.payload = t;
+}
+
+const char *bs_tunnel_mode_name(const struct bs_tunnel *t)
+{
+	switch (t->active) {
+	case BS_TUNNEL_STREAMLOCAL: return "direct-streamlocal";
+	case BS_TUNNEL_DIAL_STDIO: return "dial-stdio";
+	default: return "none";
+	}
+}
+
+unsigned long bs_tunnel_channels(const struct bs_tunnel *t)
+{
+	return t->channels;
+}
+
+void bs_tunnel_close(struct bs_tunnel *t)
+{
+	if (t == NULL)
+		return;
+	while (t->n > 0)
+		bridge_remove(t, t->n - 1);
+	if (t->listen_fd >= 0)
+		close(t->listen_fd);
+	if (t->path[0] != '\0')
+		unlink(t->path);
+	if (t->dir[0] != '\0')
+		rmdir(t->dir);
+	free(t->remote_socket);
+	free(t->url);
+	free(t->streamlocal_refusal);
+	free(t);
+}
+
+/* ---- opening channels ---- */
+
+static bool would_block(LIBSSH2_SESSION *session)
+{
+	return libssh2_session_last_errno(session) == LIBSSH2_ERROR_EAGAIN;
+}
+
+/* What to do about a dial-stdio failure, from what docker printed. */
+static const char *dial_stdio_fix(const char *why)
+{
+	if (strcasestr(why, "permission denied") != NULL)
+		return "The SSH user may not use the Docker socket: add it to the docker group (usermod -aG docker USER) or connect as root";
+	if (strcasestr(why, "not found") != NULL || strcasestr(why, "no such file") != NULL)
+		return "Is Docker installed and running on the node?";
+	if (strcasestr(why, "Cannot connect") != NULL || strcasestr(why, "connection refused"))
+		return "Is the Docker daemon running on the node?";
+	return "Check that Docker runs on the node and that the SSH user may use it";
+}
+
+static int dial_stdio_failed(struct bs_tunnel *t, const char *why, struct bs_err *err)
+{
+	if (t->streamlocal_refusal != NULL)
+		return bs_err_set(
+			err, BS_ERR_NETWORK,
+			"%s: cannot reach %s on the node: the SSH server would not forward it (%s), and `docker system dial-stdio` failed too: %s. %s",
+			t->url, t->remote_socket, t->streamlocal_refusal, why, dial_stdio_fix(why));
+	return bs_err_set(err, BS_ERR_NETWORK,
+			  "%s: `docker system dial-stdio` failed on the node: %s. %s", t->url, why,
+			  dial_stdio_fix(why));
+}
+
+/* Advance the opening of b; 0 with b->state B_OPEN when done, 0 with the
+ * state unchanged while libssh2 would block, an error otherwise. */
+static int open_step(struct bs_tunnel *t, struct bridge *b, struct bs_err *err)
+{
+	LIBSSH2_SESSION *session = bs_ssh_session(t->ssh);
+
+	if (b->state == B_WAIT_OPEN &&
+	    (t->active == BS_TUNNEL_AUTO || t->active == BS_TUNNEL_STREAMLOCAL)) {
+		struct bs_buf msg = BS_BUF_INIT;
+
+		put_u32(&msg, (uint32_t)strlen(t->remote_socket));
+		bs_buf_puts(&msg, t->remote_socket);
+		put_u32(&msg, 0); /* reserved string */
+		put_u32(&msg, 0); /* reserved uint32 */
+		b->ch = libssh2_channel_open_ex(session, STREAMLOCAL, sizeof(STREAMLOCAL) - 1,
+						LIBSSH2_CHANNEL_WINDOW_DEFAULT,
+						LIBSSH2_CHANNEL_PACKET_DEFAULT, msg.data,
+						(unsigned int)msg.len);
+		bs_buf_free(&msg);
+		if (b->ch == NULL && would_block(session))
+			return 0;
+		if (b->ch != NULL) {
+			t->active = BS_TUNNEL_STREAMLOCAL;
+			b->state = B_OPEN;
+			t->channels++;
+			return 0;
+		}
+		if (libssh2_session_last_errno(session) != LIBSSH2_ERROR_CHANNEL_FAILURE)
+			return bs_err_set(err, BS_ERR_NETWORK,
+					  "%s: cannot open a channel to %s on the node: %s", t->url,
+					  t->remote_socket, bs_ssh_last_error(t->ssh));
+		if (t->active == BS_TUNNEL_STREAMLOCAL)
+			return bs_err_set(
+				err, BS_ERR_NETWORK,
+				"%s: the SSH server refused to forward %s (%s); allow it with AllowStreamLocalForwarding yes in the node's sshd_config",
+				t->url, t->remote_socket, bs_ssh_last_error(t->ssh));
+		/* refused (AllowStreamLocalForwarding no): the fallback, for good */
+		free(t->streamlocal_refusal);
+		t->streamlocal_refusal = bs_xstrdup(bs_ssh_last_error(t->ssh));
+		t->active = BS_TUNNEL_DIAL_STDIO;
+	}
+	if (b->state == B_WAIT_OPEN) {
+		b->ch = libssh2_channel_open_session(session);
+		if (b->ch == NULL && would_block(session))
+			return 0;
+		if (b->ch == NULL)
+			return dial_stdio_failed(t, bs_ssh_last_error(t->ssh), err);
+		b->state = B_EXEC;
+	}
+	if (b->state == B_EXEC) {
+		int rc = libssh2_channel_exec(b->ch, "docker system dial-stdio");
+
+		if (rc == LIBSSH2_ERROR_EAGAIN)
+			return 0;
+		if (rc != 0)
+			return dial_stdio_failed(t, bs_ssh_last_error(t->ssh), err);
+		t->active = BS_TUNNEL_DIAL_STDIO;
+		b->state = B_OPEN;
+		t->channels++;
+	}
+	return 0;
+}
+
+/* ---- moving bytes ---- */
+
+/* Move what can move without blocking. Returns 1 when something moved, 0
+ * when not, -1 when the bridge is finished (either side closed), or a
+ * negative libssh2 error below -1 for a broken session. */
+static int bridge_step(struct bs_tunnel *t, struct bridge *b)
+{
+	int moved = 0;
+	ssize_t n;
+
+	/* libcurl -> node */
+	if (b->up_len == 0 && !b->client_eof) {
+		n = read(b->fd, b->up, sizeof(b->up));
+		if (n > 0) {
+			b->up_len = (size_t)n;
+			b->up_off = 0;
+			moved = 1;
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			b->client_eof = true;
+		}
+	}
+	while (b->up_off < b->up_len) {
+		n = libssh2_channel_write(b->ch, b->up + b->up_off, b->up_len - b->up_off);
+		if (n == LIBSSH2_ERROR_EAGAIN)
+			break;
+		if (n < 0)
+			return (int)n < -1 ? (int)n : -2;
+		b->up_off += (size_t)n;
+		moved = 1;
+	}
+	if (b->up_off == b->up_len)
+		b->up_len = b->up_off = 0;
+
+	/* node -> libcurl */
+	if (b->down_len == 0 && !b->remote_eof) {
+		n = libssh2_channel_read(b->ch, b->down, sizeof(b->down));
+		if (n > 0) {
+			b->down_len = (size_t)n;
+			b->down_off = 0;
+			b->down_total += (size_t)n;
+			moved = 1;
+		} else if (n == 0 || n == LIBSSH2_ERROR_EAGAIN) {
+			if (libssh2_channel_eof(b->ch))
+				b->remote_eof = true;
+		} else {
+			return (int)n < -1 ? (int)n : -2;
+		}
+	}
+	if (t->active == BS_TUNNEL_DIAL_STDIO) {
+		char ebuf[1024];
+
+		while ((n = libssh2_channel_read_stderr(b->ch, ebuf, sizeof(ebuf))) > 0) {
+			if (b->err_text.len < STDERR_KEEP)
+				bs_buf_append(&b->err_text, ebuf, (size_t)n);
+			moved = 1;
+		}
+	}
+	while (b->down_off < b->down_len) {
+		n = write(b->fd, b->down + b->down_off, b->down_len - b->down_off);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (n < 0) {
+			b->client_eof = true; /* libcurl went away */
+			b->down_len = b->down_off = 0;
+			break;
+		}
+		b->down_off += (size_t)n;
+		moved = 1;
+	}
+	if (b->down_off == b->down_len)
+		b->down_len = b->down_off = 0;
+
+	if (b->client_eof && b->up_len == 0)
+		return -1;
+	if (b->remote_eof && b->down_len == 0)
+		return -1;
+	return moved;
+}
+
+static bool session_broken(int rc)
+{
+	return rc == LIBSSH2_ERROR_SOCKET_SEND || rc == LIBSSH2_ERROR_SOCKET_RECV ||
+	       rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_TIMEOUT ||
+	       rc == LIBSSH2_ERROR_TIMEOUT;
+}
+
+static int tunnel_pump(void *payload, struct bs_err *err)
+{
+	struct bs_tunnel *t = payload;
+	LIBSSH2_SESSION *session = bs_ssh_session(t->ssh);
+	int c, rc = 0, i;
+
+	while (t->n < MAX_BRIDGES &&
+	       (c = accept4(t->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct bridge *b = bs_xcalloc(1, sizeof(*b));
+
+		b->fd = c;
+		b->state = B_WAIT_OPEN;
+		t->bridges[t->n++] = b;
+	}
+	libssh2_session_set_blocking(session, 0);
+	/* libssh2 opens one channel at a time: the first waiting one goes on */
+	for (i = 0; i < t->n; i++) {
+		struct bridge *b = t->bridges[i];
+
+		if (b->state != B_WAIT_OPEN && b->state != B_EXEC)
+			continue;
+		rc = open_step(t, b, err);
+		if (rc != 0)
+			goto out;
+		if (b->state != B_OPEN)
+			break;
+	}
+	for (i = 0; i < t->n; i++) {
+		struct bridge *b = t->bridges[i];
+		int step = 1, rounds = 0;
+
+		if (b->state == B_CLOSING) {
+			if (libssh2_channel_close(b->ch) != LIBSSH2_ERROR_EAGAIN) {
+				bridge_remove(t, i--);
+			}
+			continue;
+		}
+		if (b->state != B_OPEN)
+			continue;
+		while (step == 1 && rounds++ < 64)
+			step = bridge_step(t, b);
+		if (step < -1) {
+			rc = bs_err_set(
+				err, BS_ERR_NETWORK,
+				"%s: the SSH connection to the node was lost in the middle of a request (%s); nothing more was sent",
+				t->url,
+				session_broken(step) ? bs_ssh_last_error(t->ssh) : "channel error");
+			goto out;
+		}
+		if (step == -1) {
+			if (t->active == BS_TUNNEL_DIAL_STDIO && b->down_total == 0 &&
+			    b->err_text.len > 0) {
+				char *why = bs_xstrndup(b->err_text.data, b->err_text.len);
+				size_t len = strlen(why);
+
+				while (len > 0 && (why[len - 1] == '\n' || why[len - 1] == '\r' ||
+						   why[len - 1] == ' '))
+					why[--len] = '\0';
+				rc = dial_stdio_failed(t, why, err);
+				free(why);
+				bridge_remove(t, i);
+				goto out;
+			}
+			/* libcurl closed, or the engine did: close the channel */
+			close(b->fd);
+			b->fd = -1;
+			b->state = B_CLOSING;
+			if (libssh2_channel_close(b->ch) != LIBSSH2_ERROR_EAGAIN)
+				bridge_remove(t, i--);
+		}
+	}
+out:
+	libssh2_session_set_blocking(session, 1);
+	return rc;
+}
+
+static int tunnel_wait_fds(void *payload, struct bs_waitfd *fds, int max)
+{
+	struct bs_tunnel *t = payload;
+	LIBSSH2_SESSION *session = bs_ssh_session(t->ssh);
+	int n = 0, dir = libssh2_session_block_directions(session);
+
+	if (max < 2)
+		return 0;
+	fds[n].fd = bs_ssh_socket(t->ssh);
+	fds[n++].events = (short)(POLLIN | (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND ? POLLOUT : 0));
+	fds[n].fd = t->listen_fd;
+	fds[n++].events = POLLIN;
+	for (int i = 0; i < t->n && n < max; i++) {
+		struct bridge *b = t->bridges[i];
+		short ev = 0;
+
+		if (b->state != B_OPEN)
+			continue;
+		if (b->up_len == 0 && !b->client_eof)
+			ev |= POLLIN;
+		if (b->down_len > b->down_off)
+			ev |= POLLOUT;
+		if (ev != 0) {
+			fds[n].fd = b->fd;
+			fds[n++].events = ev;
+		}
+	}
+	return n;
+}
+
+/* ---- ssh:// URLs ---- */
+
+void bs_ssh_url_free(struct bs_ssh_url *u)
+{
+	free(u->user);
+	free(u->host);
+	memset(u, 0, sizeof(*u));
+}
+
+int bs_ssh_url_parse(const char *url, struct bs_ssh_url *out, struct bs_err *err)
+{
+	const char *p, *at, *end, *host_end;
+	long long port = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!bs_str_starts_with(url, "ssh://"))
+		return bs_err_set(err, BS_ERR_INVALID, "'%s' is not an ssh:// URL", url);
+	p = url + 6;
+	end = p + strcspn(p, "/?#");
+	if (*end != '\0' && strcmp(end, "/") != 0)
+		return bs_err_set(
+			err, BS_ERR_INVALID,
+			"engine URL %s: write ssh://USER@HOST[:PORT] with nothing after the host (the node's socket is /var/run/docker.sock)",
+			url);
+	at = memchr(p, '@', (size_t)(end - p));
+	if (at != NULL) {
+		if (at == p)
+			return bs_err_set(err, BS_ERR_INVALID,
+					  "engine URL %s: the user before '@' is empty", url);
+		out->user = bs_xstrndup(p, (size_t)(at - p));
+		p = at + 1;
+	}
+	if (*p == '[') {
+		host_end = memchr(p, ']', (size_t)(end - p));
+		if (host_end == NULL || host_end == p + 1)
+			goto bad_host;
+		out->host = bs_xstrndup(p + 1, (size_t)(host_end - p - 1));
+		p = host_end + 1;
+	} else {
+		host_end = memchr(p, ':', (size_t)(end - p));
+		if (host_end == NULL)
+			host_end = end;
+		if (host_end == p)
+			goto bad_host;
+		out->host = bs_xstrndup(p, (size_t)(host_end - p));
+		p = host_end;
+	}
+	if (p < end) {
+		char *digits;
+		int rc;
+
+		if (*p != ':')
+			goto bad_host;
+		digits = bs_xstrndup(p + 1, (size_t)(end - p - 1));
+		rc = bs_parse_int64(digits, &port);
+		free(digits);
+		if (rc != 0 || port < 1 || port > 65535) {
+			bs_ssh_url_free(out);
+			return bs_err_set(
+				err, BS_ERR_INVALID,
+				"engine URL %s: the port must be a number from 1 to 65535", url);
+		}
+	}
+	out->port = (int)port;
+	for (const char *c = out->host; *c; c++) {
+		if (*c <= ' ' || *c == '/' || *c == '@' || *c == '\\') {
+			bs_ssh_url_free(out);
+			return bs_err_set(err, BS_ERR_INVALID, "engine URL %s: bad host name", url);
+		}
+	}
+	return 0;
+bad_host:
+	bs_ssh_url_free(out);
+	return bs_err_set(err, BS_ERR_INVALID,
+			  "engine URL %s: expected ssh://USER@HOST[:PORT] (IPv6 as [::1])", url);
+}
