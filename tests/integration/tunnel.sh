@@ -129,7 +129,11 @@ expect_err "a user outside the docker group: the fix is named" 1 "docker group"
 "${WRAP[@]}" "$BOOTSTRAP" -H "$URL" -i "$SSHD_KEY_ED25519" "$CNAME/logs" --follow \
 	>"$WORK/follow.out" 2>"$WORK/follow.err" &
 LOGS_PID=$!
-sleep 1
+# the stream is up once the container's first lines came through it
+for _ in $(seq 1 150); do
+	grep -q "out-2" "$WORK/follow.out" 2>/dev/null && break
+	sleep 0.2
+done
 sshd_stop
 start=$SECONDS
 while kill -0 "$LOGS_PID" 2>/dev/null && [ $((SECONDS - start)) -lt 30 ]; do sleep 0.2; done
