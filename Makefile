@@ -14,6 +14,7 @@
 #   make format / format-check    clang-format with the committed .clang-format
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages for the build and the test lab
+#   make node-image build the test lab's node image (scripts/node-image.sh; root)
 #
 # WERROR=1 turns warnings into errors (CI sets it).
 
@@ -147,6 +148,12 @@ uninstall:
 
 deps:
 	bash scripts/deps.sh
+
+# The Debian image of tests/lab/node.sh (debootstrap + docker import); quick
+# when it is up to date.
+.PHONY: node-image
+node-image:
+	bash scripts/node-image.sh
 
 clean:
 	rm -rf $(BUILD) bootstrap

@@ -23,45 +23,11 @@
 
 #include "cli/cli.h"
 #include "deploy/recipe.h"
+#include "provision/node.h"
 #include "provision/ssh.h"
 #include "provision/tunnel.h"
 #include "util/log.h"
 #include "util/str.h"
-
-static char *home_path(const char *rest)
-{
-	const char *home = getenv("HOME");
-
-	if (home == NULL || home[0] == '\0')
-		return NULL;
-	return bs_xasprintf("%s/%s", home, rest);
-}
-
-/* "~/x" -> "$HOME/x"; other paths as they are. Caller frees. */
-static char *expand_home(const char *path)
-{
-	char *p;
-
-	if (path == NULL)
-		return NULL;
-	if (strncmp(path, "~/", 2) == 0 && (p = home_path(path + 2)) != NULL)
-		return p;
-	return bs_xstrdup(path);
-}
-
-static char *default_key(void)
-{
-	static const char *const names[] = {".ssh/id_ed25519", ".ssh/id_ecdsa"};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char *p = home_path(names[i]);
-
-		if (p != NULL && access(p, R_OK) == 0)
-			return p;
-		free(p);
-	}
-	return NULL;
-}
 
 /* The recipe's ssh: section, when -r names one; NULL otherwise. An invalid
  * recipe has been reported and sets *code. */
@@ -92,12 +58,12 @@ int bs_cli_ssh_open(const struct bs_cli *cli, const char *url, volatile sig_atom
 		    struct bs_cli_ssh *out, struct bs_endpoint *ep)
 {
 	struct bs_ssh_url u;
-	struct bs_ssh_opts o;
+	struct bs_node_ssh ns;
+	const struct bs_ssh_opts *o;
 	struct bs_tunnel_opts to;
 	struct bs_err err = BS_ERR_INIT;
 	struct bs_recipe *recipe;
 	const struct bs_ssh_conf *conf = NULL;
-	char *key = NULL, *known = NULL, *extra = NULL;
 	int rc, code;
 
 	memset(out, 0, sizeof(*out));
@@ -113,51 +79,25 @@ int bs_cli_ssh_open(const struct bs_cli *cli, const char *url, volatile sig_atom
 	}
 	if (recipe != NULL)
 		conf = &recipe->ssh;
-	memset(&o, 0, sizeof(o));
-	o.host = u.host;
-	o.port = u.port ? u.port : conf ? conf->port : 22;
-	o.user = u.user ? u.user : conf && conf->user ? conf->user : "root";
-	if (cli->identity != NULL)
-		key = bs_xstrdup(cli->identity);
-	else if (conf != NULL && conf->key != NULL)
-		key = expand_home(conf->key);
-	else
-		key = default_key();
-	o.key_path = key;
-	o.agent = getenv("SSH_AUTH_SOCK") != NULL || (conf != NULL && conf->agent);
-	o.passphrase =
-		conf && conf->passphrase ? conf->passphrase : getenv("BOOTSTRAP_SSH_PASSPHRASE");
-	o.password = conf && conf->password ? conf->password : getenv("BOOTSTRAP_SSH_PASSWORD");
-	if (o.passphrase != NULL)
-		bs_secret_add(o.passphrase);
-	if (o.password != NULL)
-		bs_secret_add(o.password);
-	if (conf != NULL && conf->known_hosts != NULL) {
-		known = expand_home(conf->known_hosts);
-	} else {
-		const char *dir = getenv("BOOTSTRAP_DIR");
-
-		known = bs_xasprintf("%s/known_hosts", dir && dir[0] ? dir : ".bootstrap");
-	}
-	extra = home_path(".ssh/known_hosts");
-	o.known_hosts = known;
-	o.extra_known_hosts = extra;
-	o.policy = cli->strict_host_keys || (conf && conf->host_keys == BS_HOST_KEYS_STRICT)
-			   ? BS_HOSTKEY_STRICT
-			   : BS_HOSTKEY_ACCEPT_NEW;
-	o.connect_timeout_ms = conf && conf->connect_timeout_ms > 0 ? (long)conf->connect_timeout_ms
-			       : cli->timeout_ms > 0 && cli->timeout_ms < 10000
-				       ? (long)cli->timeout_ms
-				       : 10000;
-	o.cancel = cancel;
-	if (o.key_path == NULL && !o.agent && o.password == NULL) {
+	bs_node_ssh_init(&ns, conf, u.host, u.port, u.user, cli->identity);
+	if (cli->strict_host_keys)
+		ns.opts.policy = BS_HOSTKEY_STRICT;
+	if (conf == NULL && cli->timeout_ms > 0 && cli->timeout_ms < 10000)
+		ns.opts.connect_timeout_ms = (long)cli->timeout_ms;
+	ns.opts.cancel = cancel;
+	o = &ns.opts;
+	if (o->passphrase != NULL)
+		bs_secret_add(o->passphrase);
+	if (o->password != NULL)
+		bs_secret_add(o->password);
+	if (o->key_path == NULL && !o->agent && o->password == NULL) {
 		bs_cli_error(
 			"%s: no SSH credentials: give a key with -i FILE (or ssh.key in a recipe with -r), start ssh-agent, or set BOOTSTRAP_SSH_PASSWORD",
 			url);
 		code = BS_EXIT_USAGE;
 		goto out;
 	}
-	rc = bs_ssh_connect(&out->ssh, &o, &err);
+	rc = bs_ssh_connect(&out->ssh, o, &err);
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
 		code = rc == BS_ERR_INTERRUPTED ? BS_EXIT_INTERRUPTED
@@ -178,9 +118,7 @@ int bs_cli_ssh_open(const struct bs_cli *cli, const char *url, volatile sig_atom
 	bs_tunnel_endpoint(out->tunnel, ep);
 	code = BS_EXIT_OK;
 out:
-	free(key);
-	free(known);
-	free(extra);
+	bs_node_ssh_free(&ns);
 	bs_ssh_url_free(&u);
 	bs_recipe_free(recipe);
 	return code;

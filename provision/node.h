@@ -1,0 +1,81 @@
+/*
+ * node.h - one node from "answers SSH" to "a Docker endpoint the container
+ * driver can use": the SSH session (wait for it, verify the host key,
+ * authenticate), the engine (dockerhost.h), and the endpoint hand-off (the
+ * SSH tunnel by default, mutual TLS when the recipe asks for it).
+ *
+ * A struct bs_node_session belongs to one worker thread: its SSH session
+ * carries the tunnel, and the container driver opened on its endpoint
+ * must run on the same thread.
+ */
+#ifndef BS_PROVISION_NODE_H
+#define BS_PROVISION_NODE_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "container/driver.h"
+#include "container/endpoint.h"
+#include "deploy/recipe.h"
+#include "provision/dockerhost.h"
+#include "provision/ssh.h"
+#include "provision/tunnel.h"
+
+/*
+ * SSH settings for one host from a recipe's ssh: section (conf may be
+ * NULL: defaults). Precedence: the arguments (from a URL or a node entry),
+ * then conf, then defaults (root, port 22, ~/.ssh/id_ed25519 or id_ecdsa,
+ * ssh-agent when SSH_AUTH_SOCK is set, $BOOTSTRAP_SSH_PASSPHRASE,
+ * $BOOTSTRAP_SSH_PASSWORD, known_hosts in $BOOTSTRAP_DIR or .bootstrap/,
+ * ~/.ssh/known_hosts read too). Strings the options point to are owned by
+ * *out or borrowed from conf and the arguments.
+ */
+struct bs_node_ssh {
+	struct bs_ssh_opts opts;
+	long wait_ms; /* how long to wait for a new machine's SSH */
+	char *key;
+	char *known_hosts;
+	char *extra_known_hosts;
+};
+
+void bs_node_ssh_init(struct bs_node_ssh *out, const struct bs_ssh_conf *conf, const char *host,
+		      int port, const char *user, const char *key_override);
+void bs_node_ssh_free(struct bs_node_ssh *n);
+
+/* The state directory: $BOOTSTRAP_DIR, else ".bootstrap". */
+const char *bs_state_dir(void);
+
+struct bs_node_prepare_opts {
+	bool strict_host_keys;	  /* on top of the recipe's policy */
+	const char *key_override; /* -i */
+	long command_timeout_ms;  /* one remote command; 0: dockerhost's default */
+	volatile sig_atomic_t *cancel;
+};
+
+struct bs_node_session {
+	char *name; /* the node's name, or the URL's host */
+	struct bs_ssh *ssh;
+	struct bs_tunnel *tunnel; /* endpoint: ssh */
+	struct bs_endpoint ep;
+	struct bs_cdriver *driver; /* open on ep, version negotiated */
+	struct bs_dockerhost_report report;
+	int ssh_attempts;
+	long long ms_ssh, ms_docker, ms_endpoint; /* time per stage */
+};
+
+/* docker.endpoint: tls: make the project's CA and client certificate in
+ * $BOOTSTRAP_DIR/tls/PROJECT once, on the main thread, before workers run
+ * bs_node_prepare (which issues each node's server certificate). */
+int bs_node_tls_init(const struct bs_recipe *recipe, struct bs_err *err);
+
+/*
+ * Bring one node of the recipe to a ready engine. On failure err says
+ * which stage failed on which node and why; whatever was opened is closed.
+ */
+int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *recipe,
+		    const struct bs_node *node, const struct bs_node_prepare_opts *opts,
+		    struct bs_err *err);
+
+void bs_node_session_close(struct bs_node_session *s);
+
+#endif
