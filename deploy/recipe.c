@@ -439,8 +439,6 @@ static void parse_ssh(struct bs_rctx *ctx, const struct bs_ynode *map)
 defaults:
 	if (s->user == NULL)
 		s->user = bs_xstrdup("root");
-	if (s->known_hosts == NULL)
-		s->known_hosts = bs_xstrdup(".bootstrap/known_hosts");
 }
 
 static void add_node(struct bs_recipe *r, const char *name, const char *group, int index,

@@ -67,7 +67,7 @@ struct bs_ssh_conf {
 	bool agent;	   /* try ssh-agent identities */
 	char *passphrase;  /* secret: the key's passphrase */
 	char *password;	   /* secret: password authentication */
-	char *known_hosts; /* default ".bootstrap/known_hosts" */
+	char *known_hosts; /* NULL: $BOOTSTRAP_DIR/known_hosts (.bootstrap/) */
 	enum bs_host_key_policy host_keys;
 	int64_t connect_timeout_ms; /* one connection attempt */
 	int64_t wait_timeout_ms;    /* waiting for a new machine's SSH */

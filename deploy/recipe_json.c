@@ -114,7 +114,10 @@ static cJSON *ssh_json(const struct writer *w, const struct bs_ssh_conf *s)
 	cJSON_AddBoolToObject(o, "agent", s->agent);
 	add_secret(w, o, "passphrase", s->passphrase);
 	add_secret(w, o, "password", s->password);
-	add_str(w, o, "known_hosts", s->known_hosts);
+	if (s->known_hosts != NULL)
+		add_str(w, o, "known_hosts", s->known_hosts);
+	else /* the state directory's, at run time */
+		add_str(w, o, "known_hosts", "$BOOTSTRAP_DIR/known_hosts");
 	add_str(w, o, "host_keys", s->host_keys == BS_HOST_KEYS_STRICT ? "strict" : "accept-new");
 	cJSON_AddNumberToObject(o, "connect_timeout_ms", (double)s->connect_timeout_ms);
 	cJSON_AddNumberToObject(o, "wait_timeout_ms", (double)s->wait_timeout_ms);

@@ -3,7 +3,7 @@
 # a minimal Debian bookworm with OpenSSH, made with debootstrap and
 # `docker import`, so that no image hub is needed.
 #
-#   scripts/node-image.sh [--force] [IMAGE]     (default local/node:bookworm)
+#   scripts/node-image.sh [--force] [IMAGE]     (default bootstrap/node:bookworm)
 #
 # Fast when IMAGE exists with this recipe's version label
 # (io.bootstrap.node-image); --force rebuilds anyway. Bump NODE_IMAGE_VERSION
@@ -43,7 +43,7 @@ for arg in "$@"; do
 		;;
 	esac
 done
-image=${image:-local/node:bookworm}
+image=${image:-bootstrap/node:bookworm}
 
 if [ "$(id -u)" -eq 0 ]; then
 	sudo=()

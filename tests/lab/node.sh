@@ -49,7 +49,7 @@
 # node_lab_up chains node_down in front of any EXIT trap already set (as
 # sshd.sh does). A trap set afterwards replaces it: call lab_up first.
 
-NODE_IMAGE=${NODE_IMAGE:-local/node:bookworm}
+NODE_IMAGE=${NODE_IMAGE:-bootstrap/node:bookworm}
 NODE_WAIT=${NODE_WAIT:-20}   # seconds a node may take to show its SSH banner
 NODE_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 

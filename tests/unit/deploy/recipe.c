@@ -118,7 +118,7 @@ static void test_local_example(void **state)
 	assert_string_equal(l.recipe->provider.engine, "unix:///var/run/docker.sock");
 	assert_string_equal(l.recipe->ssh.user, "root");
 	assert_int_equal(l.recipe->ssh.host_keys, BS_HOST_KEYS_ACCEPT_NEW);
-	assert_string_equal(l.recipe->ssh.known_hosts, ".bootstrap/known_hosts");
+	assert_null(l.recipe->ssh.known_hosts); /* $BOOTSTRAP_DIR/known_hosts */
 
 	/* nodes: count 2 expands to node-1, node-2, each labelled role=web */
 	assert_int_equal(l.recipe->n_nodes, 2);
@@ -286,7 +286,7 @@ static void test_defaults(void **state)
 	assert_string_equal(l.recipe->provider.engine, "unix:///var/run/docker.sock");
 	assert_string_equal(l.recipe->ssh.user, "root");
 	assert_int_equal(l.recipe->ssh.port, 22);
-	assert_string_equal(l.recipe->ssh.known_hosts, ".bootstrap/known_hosts");
+	assert_null(l.recipe->ssh.known_hosts); /* $BOOTSTRAP_DIR/known_hosts */
 	assert_int_equal(l.recipe->ssh.host_keys, BS_HOST_KEYS_ACCEPT_NEW);
 	assert_int_equal(l.recipe->ssh.connect_timeout_ms, 10000);
 	assert_int_equal(l.recipe->ssh.wait_timeout_ms, 300000);
