@@ -33,6 +33,7 @@ enum bs_verb {
 	BS_VERB_DESTROY,
 	BS_VERB_STATUS,
 	BS_VERB_VALIDATE,
+	BS_VERB_PREPARE,
 	BS_VERB_BUILD,
 	BS_VERB_CREATE,
 	BS_VERB_LIST,
@@ -108,6 +109,15 @@ struct bs_cli_ssh {
 int bs_cli_ssh_open(const struct bs_cli *cli, const char *url, volatile sig_atomic_t *cancel,
 		    struct bs_cli_ssh *out, struct bs_endpoint *ep);
 void bs_cli_ssh_close(struct bs_cli_ssh *c);
+
+/* Load a recipe, print its diagnostics, register its secrets for masking.
+ * NULL with *code set when it is invalid or unreadable; NULL with
+ * BS_EXIT_OK when path is NULL. */
+struct bs_recipe;
+struct bs_recipe *bs_cli_load_recipe(const struct bs_cli *cli, const char *path, int *code);
+
+/* cli_prepare.c: prepare RECIPE | -H ssh://... prepare */
+int bs_cli_prepare(const struct bs_cli *cli);
 
 /* cli_validate.c */
 int bs_cli_validate(const struct bs_cli *cli);

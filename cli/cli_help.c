@@ -34,6 +34,19 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "Remove the recipe's containers and networks (volumes only with\n"
 		 "--volumes), then the nodes the provider created.\n"
 		 "Not in this version yet: the recipe is checked, then the verb stops.\n"},
+	[BS_VERB_PREPARE] =
+		{"prepare",
+		 "bootstrap prepare [--node N] [options] RECIPE | bootstrap -H ssh://USER@HOST[:PORT] prepare",
+		 "Make each node a Docker host and stop there: wait for SSH (host key pinned\n"
+		 "on first use), install Docker when missing (Debian and Ubuntu packages;\n"
+		 "elsewhere docker.install: never with Docker already there), write\n"
+		 "daemon.json from docker.daemon when it differs, reload or restart dockerd\n"
+		 "only as the change needs (rolled back when dockerd fails), start it, and\n"
+		 "check the engine answers through the endpoint (the SSH tunnel, or TLS when\n"
+		 "docker.endpoint is tls). A converged node is only looked at.\n"
+		 "With -H ssh://..., that one host with the default docker settings.\n"
+		 "Nodes are worked on in parallel (--parallel). In this version prepare\n"
+		 "works on provider: static nodes and -H hosts.\n"},
 	[BS_VERB_STATUS] =
 		{"status", "bootstrap status [options] RECIPE",
 		 "Show nodes, engine versions, containers, health and drift.\n"

@@ -342,6 +342,7 @@ int main(int argc, char **argv)
 		code = BS_EXIT_OK;
 		break;
 	case BS_VERB_VALIDATE: code = bs_cli_validate(&cli); break;
+	case BS_VERB_PREPARE: code = bs_cli_prepare(&cli); break;
 	case BS_VERB_APPLY:
 	case BS_VERB_PLAN:
 	case BS_VERB_DESTROY:

@@ -29,19 +29,17 @@
 #include "util/log.h"
 #include "util/str.h"
 
-/* The recipe's ssh: section, when -r names one; NULL otherwise. An invalid
- * recipe has been reported and sets *code. */
-static struct bs_recipe *load_recipe(const struct bs_cli *cli, int *code)
+struct bs_recipe *bs_cli_load_recipe(const struct bs_cli *cli, const char *path, int *code)
 {
 	struct bs_recipe *recipe = NULL;
 	struct bs_diags diags;
 	int rc;
 
 	*code = BS_EXIT_OK;
-	if (cli->recipe == NULL)
+	if (path == NULL)
 		return NULL;
-	bs_diags_init(&diags, cli->recipe);
-	rc = bs_recipe_load(&recipe, cli->recipe, NULL, &diags);
+	bs_diags_init(&diags, path);
+	rc = bs_recipe_load(&recipe, path, NULL, &diags);
 	if (rc != 0) {
 		bs_diags_sort(&diags);
 		bs_cli_print_diags(cli, &diags);
@@ -72,7 +70,7 @@ int bs_cli_ssh_open(const struct bs_cli *cli, const char *url, volatile sig_atom
 		bs_cli_error("%s", err.msg);
 		return BS_EXIT_USAGE;
 	}
-	recipe = load_recipe(cli, &code);
+	recipe = bs_cli_load_recipe(cli, cli->recipe, &code);
 	if (code != BS_EXIT_OK) {
 		bs_ssh_url_free(&u);
 		return code;

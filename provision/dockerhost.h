@@ -20,7 +20,21 @@
  *      before, over SFTP) put in place, the daemon started, reloaded or
  *      restarted, the wait until it answers and the rollback when it does
  *      not, all in one shell script.
- * A converged node costs one command and no upload.
+ * A converged node costs one command and no upload; a fresh one three
+ * commands and one upload (plus three for the TLS material).
+ *
+ * The TCP listener (opts->tls): the CA, certificate and key go to
+ * /etc/docker/tls (compared by SHA-256 first, the key 0600); with systemd
+ * a drop-in resets ExecStart= to add -H tcp://0.0.0.0:PORT --tlsverify
+ * (hosts in daemon.json would clash with the unit's -H fd://), without
+ * systemd hosts and the tls keys go into daemon.json. With opts->tls NULL,
+ * a listener bootstrap set up before is taken away again (the files in
+ * /etc/docker/tls stay). Either way dockerd restarts for it.
+ *
+ * Without systemd (containers, minimal VMs) dockerd is started detached
+ * (setsid nohup, log in /var/log/dockerd.log) and found again through
+ * /var/run/docker.pid; a dockerd running with another pidfile is refused
+ * rather than doubled.
  *
  * The pure parts (daemon.json merge, canonical form, validation, change
  * classification, the detection parser, the command builders) are
@@ -147,8 +161,8 @@ enum bs_dockerhost_sudo {
 /* What the detection command found. Every string is bounded and holds
  * printable ASCII only: the node's output is untrusted. */
 struct bs_dockerhost_facts {
-	long uid;	/* of the commands (0 under sudo); -1 unknown */
-	char user[64];	/* the login user */
+	long uid;      /* of the commands (0 under sudo); -1 unknown */
+	char user[64]; /* the login user */
 	enum bs_dockerhost_sudo sudo;
 	char sudo_error[256];
 	char os_id[32];
@@ -163,13 +177,16 @@ struct bs_dockerhost_facts {
 	char docker_path[256];
 	char dockerd_path[256];
 	long pid;		 /* running dockerd, 0 when none */
+	long stray_pid;		 /* a dockerd without /var/run/docker.pid, 0 when none */
+	bool curl;		 /* curl present (asks the engine when the CLI is missing) */
 	char engine_version[32]; /* the running engine's, "" when it does not answer */
 	char log_path[256];	 /* where the running dockerd's stderr goes, if a file */
 	bool daemon_json_exists;
 	char *daemon_json; /* its content (NUL-terminated), owned; NULL when absent */
 	size_t daemon_json_len;
-	bool tls_dropin;	/* our systemd drop-in for the TLS listener exists */
-	char tls_sha256[3][65]; /* ca, cert, key under /etc/docker/tls, "" when absent */
+	bool containerd_socket;	    /* /run/containerd/containerd.sock exists */
+	char tls_dropin_sha256[65]; /* our systemd drop-in for the TLS listener, "" when absent */
+	char tls_sha256[3][65];	    /* ca, cert, key under /etc/docker/tls, "" when absent */
 };
 
 void bs_dockerhost_facts_free(struct bs_dockerhost_facts *f);
@@ -211,8 +228,7 @@ const char *bs_dockerhost_detect_script(void);
 
 /* The install script for conf's package and version, followed by the
  * detection script. Checks the package first. *out is the caller's. */
-int bs_dockerhost_install_script(const struct bs_docker_conf *conf, char **out,
-				 struct bs_err *err);
+int bs_dockerhost_install_script(const struct bs_docker_conf *conf, char **out, struct bs_err *err);
 
 enum bs_daemon_step {
 	BS_STEP_NONE,	 /* only put the file in place (no daemon change needed) */
@@ -239,6 +255,15 @@ struct bs_dockerhost_apply {
 
 /* The apply script. Values are quoted; paths must be absolute. */
 char *bs_dockerhost_apply_script(const struct bs_dockerhost_apply *a);
+
+/* The daemon.json keys of the TCP listener without systemd (compact JSON):
+ * hosts (the socket and tcp://0.0.0.0:port) and the tls* keys pointing
+ * under /etc/docker/tls. Caller frees. */
+char *bs_dockerhost_tls_daemon_json(int port);
+
+/* The systemd drop-in of the TCP listener with systemd: resets ExecStart
+ * and starts dockerd with -H fd:// and the TCP listener. Caller frees. */
+char *bs_dockerhost_tls_dropin(const char *dockerd, int port, bool containerd_socket);
 
 /*
  * What is worth showing of a daemon log in one error line: dockerd's own

@@ -1,0 +1,346 @@
+/*
+ * cli_prepare.c - `bootstrap prepare RECIPE` and `bootstrap -H ssh://...
+ * prepare`: make nodes Docker hosts (provision/node.h) and report, per
+ * node, what was found and what was done.
+ *
+ * One worker thread per node, at most --parallel at once; each worker owns
+ * its node's SSH session, tunnel and engine client (libssh2 sessions are
+ * not thread-safe). Results are printed by the main thread as workers
+ * finish, one line (or one JSON object with --json) per node.
+ */
+#include <cJSON.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "deploy/recipe.h"
+#include "provision/node.h"
+#include "provision/tunnel.h"
+#include "util/log.h"
+#include "util/str.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+struct job {
+	const struct bs_recipe *recipe;
+	const struct bs_node *node;
+	const struct bs_node_prepare_opts *opts;
+	int rc;
+	struct bs_err err;
+	struct bs_dockerhost_report report;
+	char endpoint[256]; /* how the engine was reached */
+	char engine[64];
+	int attempts;
+	long long ms_ssh, ms_docker, ms_endpoint;
+	bool done;
+};
+
+struct pool {
+	struct job *jobs;
+	size_t n;
+	size_t next;
+	pthread_mutex_t lock;
+	pthread_cond_t finished;
+};
+
+static void run_job(struct job *j)
+{
+	struct bs_node_session s;
+
+	j->rc = bs_node_prepare(&s, j->recipe, j->node, j->opts, &j->err);
+	j->report = s.report;
+	j->attempts = s.ssh_attempts;
+	j->ms_ssh = s.ms_ssh;
+	j->ms_docker = s.ms_docker;
+	j->ms_endpoint = s.ms_endpoint;
+	if (j->rc == 0) {
+		snprintf(j->engine, sizeof(j->engine), "%s", s.driver->info.version);
+		if (s.tunnel != NULL)
+			snprintf(j->endpoint, sizeof(j->endpoint), "ssh (%s)",
+				 bs_tunnel_mode_name(s.tunnel));
+		else
+			snprintf(j->endpoint, sizeof(j->endpoint), "%s", s.ep.url);
+	}
+	bs_node_session_close(&s);
+}
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+
+	for (;;) {
+		struct job *j;
+
+		pthread_mutex_lock(&p->lock);
+		if (p->next == p->n || interrupted) {
+			pthread_mutex_unlock(&p->lock);
+			return NULL;
+		}
+		j = &p->jobs[p->next++];
+		pthread_mutex_unlock(&p->lock);
+		run_job(j);
+		pthread_mutex_lock(&p->lock);
+		j->done = true;
+		pthread_cond_signal(&p->finished);
+		pthread_mutex_unlock(&p->lock);
+	}
+}
+
+static const char *did_text(const struct bs_dockerhost_report *r, char *buf, size_t size)
+{
+	struct bs_buf b = BS_BUF_INIT;
+
+	if (r->installed)
+		bs_buf_puts(&b, "Docker installed, ");
+	if (r->config_written)
+		bs_buf_puts(&b, "daemon.json written, ");
+	if (r->action == BS_DAEMON_RELOAD)
+		bs_buf_puts(&b, "dockerd reloaded, ");
+	else if (r->action == BS_DAEMON_RESTART)
+		bs_buf_puts(&b, "dockerd restarted, ");
+	if (r->started)
+		bs_buf_puts(&b, "dockerd started, ");
+	if (b.len == 0)
+		bs_buf_puts(&b, "no change, ");
+	b.data[b.len - 2] = '\0';
+	snprintf(buf, size, "%s", b.data);
+	bs_buf_free(&b);
+	return buf;
+}
+
+static void print_job(const struct bs_cli *cli, const struct job *j)
+{
+	const struct bs_dockerhost_report *r = &j->report;
+	char did[160];
+
+	if (cli->json) {
+		cJSON *o = cJSON_CreateObject();
+		char *text;
+
+		cJSON_AddStringToObject(o, "event", "node");
+		cJSON_AddStringToObject(o, "node", j->node->name);
+		cJSON_AddBoolToObject(o, "ok", j->rc == 0);
+		if (j->rc != 0) {
+			cJSON_AddStringToObject(o, "error", j->err.msg);
+		} else {
+			cJSON_AddStringToObject(o, "os", r->os_id);
+			cJSON_AddStringToObject(o, "os_version", r->os_version);
+			cJSON_AddBoolToObject(o, "systemd", r->systemd);
+			cJSON_AddStringToObject(o, "engine", j->engine);
+			cJSON_AddStringToObject(o, "endpoint", j->endpoint);
+			cJSON_AddBoolToObject(o, "installed", r->installed);
+			cJSON_AddBoolToObject(o, "started", r->started);
+			cJSON_AddBoolToObject(o, "config_written", r->config_written);
+			cJSON_AddStringToObject(o, "daemon", bs_daemon_action_name(r->action));
+			cJSON_AddNumberToObject(o, "commands", r->commands);
+			cJSON_AddNumberToObject(o, "uploads", r->uploads);
+			cJSON_AddNumberToObject(o, "ssh_attempts", j->attempts);
+			cJSON_AddNumberToObject(o, "ms_ssh", (double)j->ms_ssh);
+			cJSON_AddNumberToObject(o, "ms_docker", (double)j->ms_docker);
+			cJSON_AddNumberToObject(o, "ms_endpoint", (double)j->ms_endpoint);
+		}
+		text = cJSON_PrintUnformatted(o);
+		printf("%s\n", text);
+		free(text);
+		cJSON_Delete(o);
+	} else if (j->rc != 0) {
+		bs_cli_error("%s", j->err.msg);
+	} else if (cli->verbosity >= 0) {
+		printf("%s: ready: %s %s%s, Docker %s over %s; %s (%d commands, %d uploads, %.1f s)\n",
+		       j->node->name, r->os_id, r->os_version, r->systemd ? " (systemd)" : "",
+		       j->engine, j->endpoint, did_text(r, did, sizeof(did)), r->commands,
+		       r->uploads, (double)(j->ms_ssh + j->ms_docker + j->ms_endpoint) / 1000);
+	}
+	fflush(stdout);
+}
+
+static int run_pool(const struct bs_cli *cli, const struct bs_recipe *recipe,
+		    const struct bs_node_prepare_opts *opts)
+{
+	struct pool p;
+	pthread_t threads[256];
+	size_t i, n_threads = 0, printed = 0, failed = 0, selected = 0;
+	bool *shown;
+	int code = BS_EXIT_OK;
+
+	memset(&p, 0, sizeof(p));
+	p.jobs = bs_xcalloc(recipe->n_nodes, sizeof(*p.jobs));
+	for (i = 0; i < recipe->n_nodes; i++) {
+		const struct bs_node *n = &recipe->nodes[i];
+
+		if (cli->node != NULL && strcmp(cli->node, n->name) != 0 &&
+		    strcmp(cli->node, n->group) != 0)
+			continue;
+		p.jobs[p.n].recipe = recipe;
+		p.jobs[p.n].node = n;
+		p.jobs[p.n].opts = opts;
+		p.jobs[p.n].err = (struct bs_err)BS_ERR_INIT;
+		p.n++;
+	}
+	selected = p.n;
+	if (selected == 0) {
+		bs_cli_error("no node named '%s' in %s", cli->node, recipe->file);
+		free(p.jobs);
+		return BS_EXIT_USAGE;
+	}
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.finished, NULL);
+	for (i = 0; i < (size_t)cli->parallel && i < p.n && i < 256; i++)
+		if (pthread_create(&threads[n_threads], NULL, worker, &p) == 0)
+			n_threads++;
+	if (n_threads == 0) {
+		bs_cli_error("cannot start a worker thread");
+		free(p.jobs);
+		return BS_EXIT_FAILURE;
+	}
+	shown = bs_xcalloc(p.n, sizeof(*shown));
+	pthread_mutex_lock(&p.lock);
+	for (;;) {
+		bool all_started_done = true;
+		struct timespec until;
+
+		for (i = 0; i < p.n; i++) {
+			if (!p.jobs[i].done || shown[i])
+				continue;
+			shown[i] = true;
+			printed++;
+			failed += p.jobs[i].rc != 0;
+			pthread_mutex_unlock(&p.lock);
+			print_job(cli, &p.jobs[i]);
+			pthread_mutex_lock(&p.lock);
+		}
+		for (i = 0; i < p.next; i++)
+			all_started_done &= p.jobs[i].done && shown[i];
+		/* after Ctrl-C the workers finish the node they are on, no more */
+		if (all_started_done && (p.next == p.n || interrupted))
+			break;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p.finished, &p.lock, &until);
+	}
+	pthread_mutex_unlock(&p.lock);
+	for (i = 0; i < n_threads; i++)
+		pthread_join(threads[i], NULL);
+	if (interrupted)
+		code = BS_EXIT_INTERRUPTED;
+	else if (failed > 0)
+		code = BS_EXIT_FAILURE;
+	if (!cli->json && cli->verbosity >= 0 && selected > 1)
+		printf("%zu of %zu nodes ready\n", selected - failed - (p.n - printed), selected);
+	pthread_cond_destroy(&p.finished);
+	pthread_mutex_destroy(&p.lock);
+	free(shown);
+	free(p.jobs);
+	return code;
+}
+
+/* -H ssh://USER@HOST[:PORT] prepare: that host, the default settings. */
+static int prepare_url(const struct bs_cli *cli, const char *url,
+		       const struct bs_node_prepare_opts *opts)
+{
+	struct bs_recipe r;
+	struct bs_node n;
+	struct bs_ssh_url u;
+	struct bs_err err = BS_ERR_INIT;
+	int code;
+
+	if (bs_ssh_url_parse(url, &u, &err) != 0) {
+		bs_cli_error("%s", err.msg);
+		return BS_EXIT_USAGE;
+	}
+	memset(&r, 0, sizeof(r));
+	memset(&n, 0, sizeof(n));
+	r.file = bs_xstrdup(url);
+	r.project = (char *)"default";
+	r.provider.type = BS_PROVIDER_STATIC;
+	r.ssh.connect_timeout_ms = 10000;
+	r.ssh.wait_timeout_ms = 60000;
+	r.ssh.host_keys = BS_HOST_KEYS_ACCEPT_NEW;
+	r.docker.install = BS_DOCKER_INSTALL_AUTO;
+	r.docker.package = (char *)"docker.io";
+	r.docker.endpoint = BS_DOCKER_ENDPOINT_SSH;
+	r.docker.tls_port = 2376;
+	n.name = u.host;
+	n.group = u.host;
+	n.address = u.host;
+	n.port = u.port;
+	n.user = u.user;
+	r.nodes = &n;
+	r.n_nodes = 1;
+	code = run_pool(cli, &r, opts);
+	free(r.file);
+	bs_ssh_url_free(&u);
+	return code;
+}
+
+int bs_cli_prepare(const struct bs_cli *cli)
+{
+	struct bs_node_prepare_opts opts;
+	struct bs_recipe *recipe;
+	struct bs_err err = BS_ERR_INIT;
+	struct sigaction sa;
+	const char *url = cli->host;
+	int code;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	memset(&opts, 0, sizeof(opts));
+	opts.strict_host_keys = cli->strict_host_keys;
+	opts.key_override = cli->identity;
+	opts.cancel = &interrupted;
+	if (cli->timeout_ms > 0)
+		opts.command_timeout_ms = (long)cli->timeout_ms;
+	if (cli->n_args == 0 && url != NULL) {
+		if (!bs_str_starts_with(url, "ssh://")) {
+			bs_cli_error("prepare works over SSH: write -H ssh://USER@HOST[:PORT]");
+			return BS_EXIT_USAGE;
+		}
+		return prepare_url(cli, url, &opts);
+	}
+	if (cli->n_args != 1) {
+		bs_cli_error(
+			"prepare takes one recipe (bootstrap prepare recipes/static.yaml), or -H ssh://USER@HOST without one");
+		return BS_EXIT_USAGE;
+	}
+	if (url != NULL) {
+		bs_cli_error("prepare takes a recipe or -H ssh://..., not both");
+		return BS_EXIT_USAGE;
+	}
+	recipe = bs_cli_load_recipe(cli, cli->args[0], &code);
+	if (recipe == NULL)
+		return code;
+	if (recipe->provider.type != BS_PROVIDER_STATIC) {
+		bs_cli_error(
+			"%s: prepare works on provider: static nodes in this version; %s nodes arrive with the compute drivers. Nothing was changed.",
+			recipe->file,
+			recipe->provider.type == BS_PROVIDER_LOCAL     ? "local"
+			: recipe->provider.type == BS_PROVIDER_HETZNER ? "hetzner"
+								       : "digitalocean");
+		bs_recipe_free(recipe);
+		return BS_EXIT_UNAVAILABLE;
+	}
+	if (bs_node_tls_init(recipe, &err) != 0) {
+		bs_cli_error("%s", err.msg);
+		bs_recipe_free(recipe);
+		return BS_EXIT_FAILURE;
+	}
+	code = run_pool(cli, recipe, &opts);
+	bs_recipe_free(recipe);
+	return code;
+}

@@ -1,0 +1,146 @@
+/*
+ * node.c - one node from SSH to a ready engine endpoint. See node.h.
+ */
+#include "provision/node.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "provision/tlscerts.h"
+#include "util/str.h"
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void bs_node_session_close(struct bs_node_session *s)
+{
+	if (s->driver != NULL)
+		s->driver->ops->free(s->driver);
+	bs_endpoint_free(&s->ep);
+	bs_tunnel_close(s->tunnel);
+	bs_ssh_close(s->ssh);
+	free(s->name);
+	memset(s, 0, sizeof(*s));
+}
+
+/* docker.endpoint: tls - the node's server certificate and the engine URL. */
+static int tls_endpoint(struct bs_node_session *out, const struct bs_recipe *r,
+			const struct bs_node *n, struct bs_tls_server *server, struct bs_err *err)
+{
+	char *dir = bs_xasprintf("%s/tls/%s", bs_state_dir(), r->project);
+	const char *sans[2] = {n->address, "localhost"};
+	char *url = NULL;
+	int rc;
+
+	rc = bs_tls_server_ensure(server, dir, n->name, sans, 1, err);
+	if (rc == 0) {
+		url = bs_xasprintf("tcp://%s:%d", n->address, r->docker.tls_port);
+		rc = bs_endpoint_parse(&out->ep, url, dir, err);
+	}
+	free(url);
+	free(dir);
+	return rc;
+}
+
+int bs_node_tls_init(const struct bs_recipe *r, struct bs_err *err)
+{
+	char *dir;
+	bool fresh;
+	int rc;
+
+	if (r->docker.endpoint != BS_DOCKER_ENDPOINT_TLS)
+		return 0;
+	dir = bs_xasprintf("%s/tls/%s", bs_state_dir(), r->project);
+	rc = bs_tls_ca_ensure(&fresh, dir, err);
+	if (rc == 0)
+		rc = bs_tls_client_ensure(&fresh, dir, err);
+	free(dir);
+	return rc;
+}
+
+int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, const struct bs_node *n,
+		    const struct bs_node_prepare_opts *po, struct bs_err *err)
+{
+	struct bs_node_ssh ns;
+	struct bs_dockerhost_opts dopts;
+	struct bs_dockerhost_tls dtls;
+	struct bs_tls_server server;
+	struct bs_cdriver_opts copts = BS_CDRIVER_OPTS_INIT;
+	bool tls = r->docker.endpoint == BS_DOCKER_ENDPOINT_TLS;
+	long long t0 = now_ms();
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&server, 0, sizeof(server));
+	out->name = bs_xstrdup(n->name);
+	bs_node_ssh_init(&ns, &r->ssh, n->address, n->port, n->user, po->key_override);
+	if (po->strict_host_keys)
+		ns.opts.policy = BS_HOSTKEY_STRICT;
+	ns.opts.cancel = po->cancel;
+	rc = bs_ssh_wait(&out->ssh, &ns.opts, ns.wait_ms, &out->ssh_attempts, err);
+	bs_node_ssh_free(&ns);
+	if (rc != 0)
+		goto fail;
+	out->ms_ssh = now_ms() - t0;
+
+	t0 = now_ms();
+	memset(&dopts, 0, sizeof(dopts));
+	dopts.conf = &r->docker;
+	dopts.sudo = strcmp(n->user ? n->user : r->ssh.user ? r->ssh.user : "root", "root") != 0;
+	dopts.command_timeout_ms = po->command_timeout_ms;
+	dopts.node = n->name;
+	if (tls) {
+		rc = tls_endpoint(out, r, n, &server, err);
+		if (rc != 0)
+			goto fail;
+		dtls.ca_pem = server.ca_pem;
+		dtls.cert_pem = server.cert_pem;
+		dtls.key_pem = server.key_pem;
+		dtls.port = r->docker.tls_port;
+		dopts.tls = &dtls;
+	}
+	rc = bs_dockerhost_ensure(out->ssh, &dopts, &out->report, err);
+	bs_tls_server_free(&server);
+	if (rc != 0)
+		goto fail_named; /* its messages name the node */
+	out->ms_docker = now_ms() - t0;
+
+	t0 = now_ms();
+	if (!tls) {
+		struct bs_tunnel_opts to;
+		char *url = bs_xasprintf("ssh://%s", bs_ssh_display(out->ssh));
+
+		memset(&to, 0, sizeof(to));
+		to.url = url;
+		rc = bs_tunnel_open(&out->tunnel, out->ssh, &to, err);
+		free(url);
+		if (rc != 0)
+			goto fail;
+		bs_tunnel_endpoint(out->tunnel, &out->ep);
+	}
+	copts.cancel = po->cancel;
+	rc = bs_docker_open(&out->driver, &out->ep, &copts, err);
+	if (rc != 0)
+		goto fail;
+	out->ms_endpoint = now_ms() - t0;
+	return 0;
+fail:
+	bs_err_prefix(err, "node %s", n->name);
+fail_named:
+	bs_tls_server_free(&server);
+	{
+		char *name = out->name;
+
+		out->name = NULL;
+		bs_node_session_close(out);
+		out->name = name;
+	}
+	return rc;
+}

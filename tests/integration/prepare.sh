@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# tests/integration/prepare.sh - `bootstrap prepare` end to end on real
+# nodes (Debian containers with sshd and no init, tests/lab/node.sh):
+# Docker installed over SSH with apt, configured, started, reached through
+# the SSH tunnel; the second run changes nothing (counted from --json);
+# a recipe of two static nodes in parallel; hostile recipe values.
+#
+#   BOOTSTRAP=./bootstrap bash tests/integration/prepare.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BOOTSTRAP=${BOOTSTRAP:-./bootstrap}
+read -r -a WRAP <<<"${BS_WRAP:-}"
+. tests/lab/lab.sh
+. tests/lab/node.sh
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
+bad() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/     /'; }
+give_up() { echo "$1"; echo "$pass passed, $((fail + 1)) failed"; exit 1; }
+
+if ! lab_ping >/dev/null 2>&1; then
+	LAB=$(mktemp -d "${TMPDIR:-/tmp}/bootstrap-lab.XXXXXX")
+	trap lab_down EXIT
+	lab_dockerd || give_up "no Docker engine for the nodes"
+fi
+node_lab_up || give_up "node lab failed to start"
+node_up n1 || give_up "node n1 failed to start"
+node_up n2 || give_up "node n2 failed to start"
+export BOOTSTRAP_DIR="$NODE_DIR/state"
+export HOME="$NODE_DIR/home"
+mkdir -p "$HOME"
+unset SSH_AUTH_SOCK
+URL1="ssh://root@127.0.0.1:$(node_port n1)"
+
+bs() {
+	timeout 900 "${WRAP[@]}" "$BOOTSTRAP" "$@" >"$NODE_DIR/out" 2>"$NODE_DIR/err"
+	rc=$?
+	out=$(cat "$NODE_DIR/out")
+	errout=$(cat "$NODE_DIR/err")
+}
+# field NODE KEY: a member of NODE's --json line in $out
+field() {
+	python3 -c 'import json, sys
+for line in sys.argv[1].splitlines():
+    o = json.loads(line)
+    if o.get("node") == sys.argv[2]:
+        v = o.get(sys.argv[3])
+        print(json.dumps(v) if isinstance(v, bool) else v)' "$out" "$1" "$2" 2>/dev/null
+}
+# expect NAME NODE KEY=VALUE...: every member of NODE's report matches
+expect() {
+	local name=$1 node=$2 kv why=
+	shift 2
+	for kv in "$@"; do
+		[ "$(field "$node" "${kv%%=*}")" = "${kv#*=}" ] || why+=" ${kv%%=*}=$(field "$node" "${kv%%=*}") (wanted ${kv#*=})"
+	done
+	if [ "$rc" -eq 0 ] && [ -z "$why" ]; then ok "$name"; else bad "$name (exit $rc)$why" "$out
+$errout"; fi
+}
+dockerd_pid() { node_exec "$1" cat /var/run/docker.pid </dev/null 2>/dev/null; }
+
+# ---- one host by URL: install, then nothing -----------------------------
+start=$SECONDS
+bs -H "$URL1" -i "$NODE_KEY" prepare --json
+expect "fresh Debian node: Docker installed over SSH, started, reached through the tunnel" \
+	127.0.0.1 ok=true installed=true started=true os=debian "endpoint=ssh (direct-streamlocal)"
+echo "     install: $((SECONDS - start)) s, $(field 127.0.0.1 commands) commands"
+pid1=$(dockerd_pid n1)
+bs -H "$URL1" -i "$NODE_KEY" prepare --json
+expect "second run: one command, no upload, daemon untouched" \
+	127.0.0.1 ok=true installed=false started=false config_written=false daemon=none \
+	commands=1 uploads=0
+[ -n "$pid1" ] && [ "$(dockerd_pid n1)" = "$pid1" ] && ok "... same dockerd process ($pid1)" ||
+	bad "... same dockerd process" "$pid1 -> $(dockerd_pid n1)"
+echo "     converged run: $(field 127.0.0.1 ms_ssh) ms SSH, $(field 127.0.0.1 ms_docker) ms Docker check, $(field 127.0.0.1 ms_endpoint) ms endpoint"
+
+bs -v -H "$URL1" -i "$NODE_KEY" list
+if [ "$rc" -eq 0 ] && grep -q "over direct-streamlocal" <<<"$errout"; then
+	ok "bootstrap -H ssh://root@127.0.0.1:PORT list on the node Docker was installed on"
+else
+	bad "bootstrap -H ssh://... list on the prepared node" "$out
+$errout"
+fi
+bs -H "$URL1" -i "$NODE_KEY" images
+[ "$rc" -eq 0 ] && ok "... and images" || bad "... and images" "$errout"
+
+# ---- a recipe: two static nodes in parallel, daemon settings ------------
+RECIPE=$NODE_DIR/static.yaml
+write_recipe() { # DAEMON_YAML [PACKAGE]
+	cat >"$RECIPE" <<EOF
+version: 1
+project: preptest
+provider: {type: static}
+ssh:
+  key: $NODE_KEY
+  wait_timeout: 30s
+nodes:
+  - {name: n1, address: 127.0.0.1, port: $(node_port n1)}
+  - {name: n2, address: 127.0.0.1, port: $(node_port n2)}
+docker:
+  package: ${2:-docker.io}
+$1
+EOF
+}
+write_recipe "  daemon:
+    debug: true
+    labels: [\"owner=x'; touch /tmp/owned; '\", \"cmd=\$\$(touch /tmp/owned2)\"]"
+start=$SECONDS
+bs prepare --json "$RECIPE"
+expect "recipe: n1 (Docker there) gets the daemon settings by reload, no restart" \
+	n1 ok=true installed=false config_written=true daemon=reload uploads=1
+expect "recipe: n2 (fresh) gets Docker installed and configured, in parallel" \
+	n2 ok=true installed=true config_written=true
+echo "     two nodes: $((SECONDS - start)) s"
+[ "$(dockerd_pid n1)" = "$pid1" ] && ok "... n1's dockerd was reloaded, not restarted" ||
+	bad "... n1's dockerd was reloaded, not restarted"
+labels=$(node_exec n1 docker info --format '{{json .Labels}}' </dev/null 2>&1)
+if grep -qF "owner=x'; touch /tmp/owned; '" <<<"$labels" && grep -qF 'cmd=$(touch /tmp/owned2)' <<<"$labels"; then
+	ok "hostile daemon labels reach dockerd verbatim"
+else
+	bad "hostile daemon labels reach dockerd verbatim" "$labels"
+fi
+owned=$(node_exec n1 sh -c 'ls /tmp/owned* 2>/dev/null' </dev/null; node_exec n2 sh -c 'ls /tmp/owned* 2>/dev/null' </dev/null)
+[ -z "$owned" ] && ok "... and ran nothing on either node" || bad "... and ran nothing on either node" "$owned"
+[ "$(node_exec n1 docker info --format '{{.Debug}}' </dev/null 2>&1)" = true ] &&
+	ok "debug: true is live after the reload" || bad "debug: true is live after the reload"
+
+bs prepare --json "$RECIPE"
+expect "recipe re-run: n1 unchanged" n1 ok=true installed=false config_written=false daemon=none commands=1 uploads=0
+expect "recipe re-run: n2 unchanged" n2 ok=true installed=false config_written=false daemon=none commands=1 uploads=0
+
+bs prepare --node n2 "$RECIPE"
+if [ "$rc" -eq 0 ] && grep -q "^n2: ready" <<<"$out" && ! grep -q "^n1" <<<"$out"; then
+	ok "--node n2: only n2, in words: $(head -n 1 <<<"$out" | cut -c1-90)"
+else
+	bad "--node n2 prepares only n2" "$out
+$errout"
+fi
+
+pid1=$(dockerd_pid n1)
+write_recipe "  daemon:
+    debug: true
+    insecure-registries: [registry invalid]"
+bs prepare --node n1 "$RECIPE"
+if [ "$rc" -eq 1 ] && grep -q "previous daemon.json is back" <<<"$errout" && grep -q "dockerd said: .*registry invalid is not valid" <<<"$errout"; then
+	ok "a setting dockerd refuses: rolled back, with dockerd's own words"
+else
+	bad "a setting dockerd refuses: rolled back, with dockerd's own words" "$out
+$errout"
+fi
+[ "$(node_exec n1 docker info --format '{{.Debug}}' </dev/null 2>&1)" = true ] && [ "$(dockerd_pid n1)" = "$pid1" ] &&
+	ok "... dockerd still runs the previous settings, never stopped" ||
+	bad "... dockerd still runs the previous settings" "pid $pid1 -> $(dockerd_pid n1)"
+
+write_recipe "" "x'; touch /tmp/owned; '"
+bs prepare "$RECIPE"
+if [ "$rc" -ne 0 ] && grep -q "package" <<<"$errout"; then
+	ok "a hostile package name is refused: $(head -n 1 <<<"$errout" | cut -c1-100)"
+else
+	bad "a hostile package name is refused" "$out
+$errout"
+fi
+owned=$(node_exec n1 sh -c 'ls /tmp/owned* 2>/dev/null' </dev/null)
+[ -z "$owned" ] && ok "... and ran nothing" || bad "... and ran nothing" "$owned"
+
+write_recipe ""
+sed -i 's/{type: static}/{type: local}/; s/, address: 127.0.0.1, port: [0-9]*//' "$RECIPE"
+bs prepare "$RECIPE"
+[ "$rc" -eq 69 ] && grep -q "static" <<<"$errout" && ok "provider local: not in this version, says so, exit 69" ||
+	bad "provider local: exit 69" "exit $rc: $errout"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
