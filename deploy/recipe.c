@@ -25,6 +25,7 @@
 
 #include "deploy/recipe_parse.h"
 #include "deploy/yamltree.h"
+#include "provision/dockerhost.h"
 #include "util/error.h"
 
 static const char *const provider_names[] = {"local", "static", "hetzner", "digitalocean", NULL};
@@ -677,6 +678,47 @@ static cJSON *yaml_to_json(struct bs_rctx *ctx, const struct bs_ynode *n, bool f
 	return cJSON_CreateString(n->value);
 }
 
+/*
+ * The rules dockerd applies to daemon.json (provision/dockerhost.h), checked
+ * here key by key, so that every bad value is reported at its own line
+ * before any host is touched.
+ */
+static void check_daemon_json(struct bs_rctx *ctx, const struct bs_ynode *daemon, const char *json)
+{
+	cJSON *all = cJSON_Parse(json);
+	size_t i;
+
+	for (i = 0; all != NULL && i < daemon->n; i++) {
+		const char *key = daemon->pairs[i].key->value;
+		cJSON *one = cJSON_CreateObject();
+		cJSON *value = cJSON_GetObjectItemCaseSensitive(all, key);
+		struct bs_err err = BS_ERR_INIT;
+		char *text;
+
+		if (value == NULL) {
+			cJSON_Delete(one);
+			continue;
+		}
+		cJSON_AddItemReferenceToObject(one, key, value);
+		text = cJSON_PrintUnformatted(one);
+		if (bs_daemon_json_validate(text, &err) != 0) {
+			size_t saved = rctx_push_key(ctx, key);
+			const char *msg = err.msg;
+
+			if (bs_str_starts_with(msg, "docker.daemon: "))
+				msg += strlen("docker.daemon: ");
+			rctx_error(ctx,
+				   strstr(msg, "unknown key") ? daemon->pairs[i].key
+							      : daemon->pairs[i].value,
+				   "%s", msg);
+			rctx_pop(ctx, saved);
+		}
+		free(text);
+		cJSON_Delete(one);
+	}
+	cJSON_Delete(all);
+}
+
 static void parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
 	static const char *const keys[] = {"install",  "package",  "version", "daemon",
@@ -739,6 +781,7 @@ static void parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map)
 		size_t s2 = rctx_push_key(ctx, "daemon");
 
 		if (rctx_want_map(ctx, daemon)) {
+			bool managed = false;
 			cJSON *json;
 			size_t i;
 
@@ -748,6 +791,7 @@ static void parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map)
 				if (strcmp(key, "hosts") == 0 || bs_str_starts_with(key, "tls")) {
 					size_t s3 = rctx_push_key(ctx, key);
 
+					managed = true;
 					rctx_error(
 						ctx, daemon->pairs[i].key,
 						"'%s' is managed by bootstrap (remove it; set docker.endpoint: tls to serve the API over TLS)",
@@ -758,6 +802,8 @@ static void parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map)
 			json = yaml_to_json(ctx, daemon, false);
 			d->daemon_json = cJSON_PrintUnformatted(json);
 			cJSON_Delete(json);
+			if (!managed)
+				check_daemon_json(ctx, daemon, d->daemon_json);
 		}
 		rctx_pop(ctx, s2);
 	}
