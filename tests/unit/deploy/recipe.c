@@ -531,10 +531,10 @@ static void test_docker_section(void **state)
 			      "    live-restore: true\n"
 			      "    debug: false\n"
 			      "    max-concurrent-downloads: 3\n"
-			      "    mtu: 1450.5\n"
+			      "    future-number-option: 1450.5\n"
 			      "    registry-mirrors: [\"https://mirror.example.com\"]\n"
 			      "    default-address-pools: [{base: 10.10.0.0/16, size: 24}]\n"
-			      "    data-root: \"123\"\n"
+			      "    future-text-option: \"123\"\n"
 			      "    nothing: ~\n"
 			      "    log-opts: {max-size: 10m, max-file: 3, compress: true}\n",
 		  NULL);
@@ -549,11 +549,11 @@ static void test_docker_section(void **state)
 	assert_true(cJSON_IsTrue(jget(d, JPATH("live-restore"))));
 	assert_true(cJSON_IsFalse(jget(d, JPATH("debug"))));
 	assert_jnum(d, JPATH("max-concurrent-downloads"), 3);
-	assert_jnum(d, JPATH("mtu"), 1450.5);
+	assert_jnum(d, JPATH("future-number-option"), 1450.5); /* keys newer engines know */
 	assert_jstr(d, JPATH("registry-mirrors", "0"), "https://mirror.example.com");
 	assert_jstr(d, JPATH("default-address-pools", "0", "base"), "10.10.0.0/16");
 	assert_jnum(d, JPATH("default-address-pools", "0", "size"), 24);
-	assert_jstr(d, JPATH("data-root"), "123"); /* quoted: stays text */
+	assert_jstr(d, JPATH("future-text-option"), "123"); /* quoted: stays text */
 	assert_true(cJSON_IsNull(jget(d, JPATH("nothing"))));
 	/* everything under log-opts is a string */
 	assert_jstr(d, JPATH("log-opts", "max-file"), "3");
