@@ -137,6 +137,37 @@ else
 $errout"
 fi
 
+# ---- docker.endpoint: tls -----------------------------------------------
+# the node's own address on the engine's bridge (a container this test
+# made): sshd on 22 and dockerd's TLS port, as on a real host
+IP2=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$NODE_RUN-n2")
+cat >"$NODE_DIR/tls.yaml" <<EOF
+version: 1
+project: preptls
+provider: {type: static}
+ssh: {key: $NODE_KEY, wait_timeout: 30s}
+nodes:
+  - {name: n2, address: $IP2}
+docker:
+  endpoint: tls
+EOF
+bs prepare --json "$NODE_DIR/tls.yaml"
+expect "docker.endpoint: tls: certificates made, installed, dockerd listens with --tlsverify" \
+	n2 ok=true config_written=true daemon=restart "endpoint=tcp://$IP2:2376"
+TLSDIR=$BOOTSTRAP_DIR/tls/preptls
+bs -H "tcp://$IP2:2376" list
+rc_nocert=$rc
+DOCKER_CERT_PATH=$TLSDIR bs -H "tcp://$IP2:2376" list
+if [ "$rc" -eq 0 ] && [ "$rc_nocert" -ne 0 ]; then
+	ok "... the project's client certificate reaches it; without it, refused"
+else
+	bad "... client certificate reaches it, none refused" "with: $rc, without: $rc_nocert: $errout"
+fi
+[ "$(stat -c %a "$TLSDIR/key.pem" 2>/dev/null)" = 600 ] && [ "$(stat -c %a "$TLSDIR/ca-key.pem" 2>/dev/null)" = 600 ] &&
+	ok "... private keys kept 0600 under \$BOOTSTRAP_DIR/tls" || bad "... private keys 0600"
+bs prepare --json "$NODE_DIR/tls.yaml"
+expect "... second run: unchanged" n2 ok=true config_written=false daemon=none commands=1 uploads=0
+
 pid1=$(dockerd_pid n1)
 write_recipe "  daemon:
     debug: true
