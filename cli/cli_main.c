@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <libssh2.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,9 @@ int main(int argc, char **argv)
 		bs_cli_print_help(stdout, cli.verb, cli.verb_given);
 		return BS_EXIT_OK;
 	}
+	/* a peer that closed (libcurl's side of the SSH tunnel, a pipe) is an
+	 * error to report, not a reason to die silently */
+	signal(SIGPIPE, SIG_IGN);
 	/* Libraries are initialised once, before any worker thread exists. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || libssh2_init(0) != 0) {
 		bs_cli_error("cannot initialise libcurl or libssh2");

@@ -106,6 +106,8 @@ int bs_cli_ssh_open(const struct bs_cli *cli, const char *url, volatile sig_atom
 	memset(&to, 0, sizeof(to));
 	to.url = url;
 	to.mode = BS_TUNNEL_AUTO;
+	/* not root and not in the docker group: dial-stdio through sudo -n */
+	to.sudo = strcmp(o->user, "root") != 0;
 	rc = bs_tunnel_open(&out->tunnel, out->ssh, &to, &err);
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);

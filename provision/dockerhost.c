@@ -1306,9 +1306,9 @@ int bs_dockerhost_install_script(const struct bs_docker_conf *conf, char **out, 
 	"  if [ $SYSTEMD = 1 ]; then mark_log; systemctl reset-failed docker >/dev/null 2>&1; "        \
 	"systemctl enable --now docker >/dev/null 2>&1; return 0; fi\n"                                \
 	"  LOG=/var/log/dockerd.log; mark_log\n"                                                       \
-	"  if command -v setsid >/dev/null 2>&1; then setsid nohup \"$DOCKERD\" >>\"$LOG\" 2>&1 "      \
-	"</dev/null &\n"                                                                               \
-	"  else nohup \"$DOCKERD\" >>\"$LOG\" 2>&1 </dev/null & fi\n"                                  \
+	"  if command -v setsid >/dev/null 2>&1; then (trap - PIPE INT TERM; exec setsid nohup "       \
+	"\"$DOCKERD\" >>\"$LOG\" 2>&1 </dev/null) &\n"                                                 \
+	"  else (trap - PIPE INT TERM; exec nohup \"$DOCKERD\" >>\"$LOG\" 2>&1 </dev/null) & fi\n"     \
 	"  STARTED=$!\n"                                                                               \
 	"}\n"                                                                                          \
 	"stop() {\n"                                                                                   \
@@ -1473,6 +1473,14 @@ char *bs_dockerhost_apply_script(const struct bs_dockerhost_apply *a)
 	put_var(&b, "TLS_KEY", a->tls_tmp[2]);
 	put_var(&b, "DROPIN", a->tls_dropin);
 	bs_buf_printf(&b, "DROPIN_REMOVE=%d\n", a->tls_remove_dropin ? 1 : 0);
+	/* a client that goes away (Ctrl-C, a dropped connection) must not
+	 * stop this half-way: the restore and restart on failure still run;
+	 * the uploaded temp files (a TLS key among them) go in every case */
+	bs_buf_puts(
+		&b,
+		"trap '' PIPE HUP INT TERM\n"
+		"trap 'for f in \"$NEW\" \"$TLS_CA\" \"$TLS_CERT\" \"$TLS_KEY\" \"$DROPIN\"; do "
+		"[ -z \"$f\" ] || rm -f \"$f\"; done' EXIT\n");
 	bs_buf_puts(&b, "DROPIN_PATH=" TLS_DROPIN "\n");
 	bs_buf_puts(&b, APPLY_FUNCS);
 	bs_buf_puts(&b, APPLY_MAIN);

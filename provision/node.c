@@ -41,7 +41,8 @@ static int tls_endpoint(struct bs_node_session *out, const struct bs_recipe *r,
 
 	rc = bs_tls_server_ensure(server, dir, n->name, sans, 1, err);
 	if (rc == 0) {
-		url = bs_xasprintf("tcp://%s:%d", n->address, r->docker.tls_port);
+		url = bs_xasprintf(strchr(n->address, ':') ? "tcp://[%s]:%d" : "tcp://%s:%d",
+				   n->address, r->docker.tls_port);
 		rc = bs_endpoint_parse(&out->ep, url, dir, err);
 	}
 	free(url);
@@ -119,6 +120,7 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 
 		memset(&to, 0, sizeof(to));
 		to.url = url;
+		to.sudo = dopts.sudo;
 		rc = bs_tunnel_open(&out->tunnel, out->ssh, &to, err);
 		free(url);
 		if (rc != 0)

@@ -65,7 +65,8 @@ void bs_node_ssh_init(struct bs_node_ssh *out, const struct bs_ssh_conf *conf, c
 	else
 		out->key = default_key();
 	o->key_path = out->key;
-	o->agent = getenv("SSH_AUTH_SOCK") != NULL || (conf != NULL && conf->agent);
+	/* the recipe decides (ssh.agent); without one, an agent that runs */
+	o->agent = conf != NULL ? conf->agent : getenv("SSH_AUTH_SOCK") != NULL;
 	o->passphrase =
 		conf && conf->passphrase ? conf->passphrase : getenv("BOOTSTRAP_SSH_PASSPHRASE");
 	o->password = conf && conf->password ? conf->password : getenv("BOOTSTRAP_SSH_PASSWORD");

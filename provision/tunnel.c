@@ -48,7 +48,7 @@ struct bridge {
 	enum bridge_state state;
 	bool client_eof;
 	bool remote_eof;
-	bool eof_sent;
+	bool dial;	   /* this bridge uses docker system dial-stdio */
 	size_t down_total; /* bytes from the node */
 	size_t up_len, up_off;
 	size_t down_len, down_off;
@@ -65,8 +65,17 @@ struct bs_tunnel {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd;
 	enum bs_tunnel_mode mode;   /* as asked */
-	enum bs_tunnel_mode active; /* AUTO until the first channel opened */
+	enum bs_tunnel_mode active; /* AUTO until a channel opened; then what worked */
+	bool sudo;		    /* dial-stdio through sudo -n */
 	char *streamlocal_refusal;  /* why streamlocal failed, for messages */
+	/*
+	 * libssh2 1.10 must be called again with the same arguments after
+	 * EAGAIN before any other call that sends on the session (otherwise it
+	 * resends or drops a half-sent packet). An open, write or close that
+	 * would block is recorded here, and the next pump starts with it and
+	 * does nothing else until it completes.
+	 */
+	struct bridge *busy;
 	struct bridge *bridges[MAX_BRIDGES];
 	int n;
 	unsigned long channels;
@@ -115,6 +124,7 @@ int bs_tunnel_open(struct bs_tunnel **out, struct bs_ssh *s, const struct bs_tun
 	t->listen_fd = -1;
 	t->mode = o->mode;
 	t->active = o->mode;
+	t->sudo = o->sudo;
 	t->remote_socket = bs_xstrdup(o->remote_socket ? o->remote_socket : DEFAULT_REMOTE_SOCKET);
 	t->url = bs_xstrdup(o->url ? o->url : bs_ssh_display(s));
 	if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > 50)
@@ -198,6 +208,8 @@ static bool would_block(LIBSSH2_SESSION *session)
 /* What to do about a dial-stdio failure, from what docker printed. */
 static const char *dial_stdio_fix(const char *why)
 {
+	if (strcasestr(why, "password is required") != NULL)
+		return "sudo -n wants a password for this user: give it a NOPASSWD sudo rule, add it to the docker group (usermod -aG docker USER), or connect as root";
 	if (strcasestr(why, "permission denied") != NULL)
 		return "The SSH user may not use the Docker socket: add it to the docker group (usermod -aG docker USER) or connect as root";
 	if (strcasestr(why, "not found") != NULL || strcasestr(why, "no such file") != NULL)
@@ -225,8 +237,7 @@ static int open_step(struct bs_tunnel *t, struct bridge *b, struct bs_err *err)
 {
 	LIBSSH2_SESSION *session = bs_ssh_session(t->ssh);
 
-	if (b->state == B_WAIT_OPEN &&
-	    (t->active == BS_TUNNEL_AUTO || t->active == BS_TUNNEL_STREAMLOCAL)) {
+	if (b->state == B_WAIT_OPEN && !b->dial && t->active != BS_TUNNEL_DIAL_STDIO) {
 		struct bs_buf msg = BS_BUF_INIT;
 
 		put_u32(&msg, (uint32_t)strlen(t->remote_socket));
@@ -250,17 +261,23 @@ static int open_step(struct bs_tunnel *t, struct bridge *b, struct bs_err *err)
 			return bs_err_set(err, BS_ERR_NETWORK,
 					  "%s: cannot open a channel to %s on the node: %s", t->url,
 					  t->remote_socket, bs_ssh_last_error(t->ssh));
-		if (t->active == BS_TUNNEL_STREAMLOCAL)
-			return bs_err_set(
-				err, BS_ERR_NETWORK,
-				"%s: the SSH server refused to forward %s (%s); allow it with AllowStreamLocalForwarding yes in the node's sshd_config",
-				t->url, t->remote_socket, bs_ssh_last_error(t->ssh));
-		/* refused (AllowStreamLocalForwarding no): the fallback, for good */
+		/*
+		 * sshd says "connect failed" alike when forwarding is off and
+		 * when it cannot reach the socket (missing, not ours): try
+		 * dial-stdio for this connection; it becomes the way for the
+		 * session only once it works.
+		 */
 		free(t->streamlocal_refusal);
 		t->streamlocal_refusal = bs_xstrdup(bs_ssh_last_error(t->ssh));
-		t->active = BS_TUNNEL_DIAL_STDIO;
+		if (t->mode == BS_TUNNEL_STREAMLOCAL)
+			return bs_err_set(
+				err, BS_ERR_NETWORK,
+				"%s: the SSH server could not forward %s (%s): forwarding is off (AllowStreamLocalForwarding), or the socket is missing or not open to the SSH user",
+				t->url, t->remote_socket, t->streamlocal_refusal);
+		b->dial = true;
 	}
 	if (b->state == B_WAIT_OPEN) {
+		b->dial = true;
 		b->ch = libssh2_channel_open_session(session);
 		if (b->ch == NULL && would_block(session))
 			return 0;
@@ -269,27 +286,51 @@ static int open_step(struct bs_tunnel *t, struct bridge *b, struct bs_err *err)
 		b->state = B_EXEC;
 	}
 	if (b->state == B_EXEC) {
-		int rc = libssh2_channel_exec(b->ch, "docker system dial-stdio");
+		int rc = libssh2_channel_exec(b->ch, t->sudo ? "sudo -n docker system dial-stdio"
+							     : "docker system dial-stdio");
 
 		if (rc == LIBSSH2_ERROR_EAGAIN)
 			return 0;
 		if (rc != 0)
 			return dial_stdio_failed(t, bs_ssh_last_error(t->ssh), err);
-		t->active = BS_TUNNEL_DIAL_STDIO;
 		b->state = B_OPEN;
 		t->channels++;
+		/* the command runs; whether it reached dockerd shows in its
+		 * first bytes (or its stderr), see tunnel_pump */
 	}
 	return 0;
 }
 
 /* ---- moving bytes ---- */
 
-/* Move what can move without blocking. Returns 1 when something moved, 0
- * when not, -1 when the bridge is finished (either side closed), or a
- * negative libssh2 error below -1 for a broken session. */
-static int bridge_step(struct bs_tunnel *t, struct bridge *b)
+#define STEP_MOVED 1
+#define STEP_IDLE 0
+#define STEP_DONE (-1)	 /* either side closed: close the bridge */
+#define STEP_BUSY (-100) /* a channel write would block: retry it first */
+
+/* Send what is in b->up; STEP_BUSY when libssh2 would block. */
+static int flush_up(struct bridge *b, int *moved)
 {
-	int moved = 0;
+	while (b->up_off < b->up_len) {
+		ssize_t n = libssh2_channel_write(b->ch, b->up + b->up_off, b->up_len - b->up_off);
+
+		if (n == LIBSSH2_ERROR_EAGAIN)
+			return STEP_BUSY;
+		if (n < 0)
+			return (int)n < STEP_DONE ? (int)n : -2;
+		b->up_off += (size_t)n;
+		*moved = 1;
+	}
+	b->up_len = b->up_off = 0;
+	return 0;
+}
+
+/* Move what can move without blocking: STEP_MOVED, STEP_IDLE, STEP_DONE,
+ * STEP_BUSY, or a libssh2 error (below -1, above STEP_BUSY) for a broken
+ * session. */
+static int bridge_step(struct bridge *b)
+{
+	int moved = 0, rc;
 	ssize_t n;
 
 	/* libcurl -> node */
@@ -303,17 +344,12 @@ static int bridge_step(struct bs_tunnel *t, struct bridge *b)
 			b->client_eof = true;
 		}
 	}
-	while (b->up_off < b->up_len) {
-		n = libssh2_channel_write(b->ch, b->up + b->up_off, b->up_len - b->up_off);
-		if (n == LIBSSH2_ERROR_EAGAIN)
-			break;
-		if (n < 0)
-			return (int)n < -1 ? (int)n : -2;
-		b->up_off += (size_t)n;
-		moved = 1;
-	}
-	if (b->up_off == b->up_len)
-		b->up_len = b->up_off = 0;
+	rc = flush_up(b, &moved);
+	if (rc != 0)
+		return rc;
+	/* libcurl closed its connection: nothing more goes its way */
+	if (b->client_eof)
+		return STEP_DONE;
 
 	/* node -> libcurl */
 	if (b->down_len == 0 && !b->remote_eof) {
@@ -327,10 +363,10 @@ static int bridge_step(struct bs_tunnel *t, struct bridge *b)
 			if (libssh2_channel_eof(b->ch))
 				b->remote_eof = true;
 		} else {
-			return (int)n < -1 ? (int)n : -2;
+			return (int)n < STEP_DONE ? (int)n : -2;
 		}
 	}
-	if (t->active == BS_TUNNEL_DIAL_STDIO) {
+	if (b->dial) {
 		char ebuf[1024];
 
 		while ((n = libssh2_channel_read_stderr(b->ch, ebuf, sizeof(ebuf))) > 0) {
@@ -340,25 +376,22 @@ static int bridge_step(struct bs_tunnel *t, struct bridge *b)
 		}
 	}
 	while (b->down_off < b->down_len) {
-		n = write(b->fd, b->down + b->down_off, b->down_len - b->down_off);
+		/* MSG_NOSIGNAL: libcurl may have closed; no SIGPIPE for that */
+		n = send(b->fd, b->down + b->down_off, b->down_len - b->down_off, MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		if (n < 0) {
 			b->client_eof = true; /* libcurl went away */
-			b->down_len = b->down_off = 0;
-			break;
+			return STEP_DONE;
 		}
 		b->down_off += (size_t)n;
 		moved = 1;
 	}
 	if (b->down_off == b->down_len)
 		b->down_len = b->down_off = 0;
-
-	if (b->client_eof && b->up_len == 0)
-		return -1;
 	if (b->remote_eof && b->down_len == 0)
-		return -1;
-	return moved;
+		return STEP_DONE;
+	return moved ? STEP_MOVED : STEP_IDLE;
 }
 
 static bool session_broken(int rc)
@@ -366,6 +399,49 @@ static bool session_broken(int rc)
 	return rc == LIBSSH2_ERROR_SOCKET_SEND || rc == LIBSSH2_ERROR_SOCKET_RECV ||
 	       rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_TIMEOUT ||
 	       rc == LIBSSH2_ERROR_TIMEOUT;
+}
+
+/* Begin closing b's channel; the bridge goes when the close is sent.
+ * Returns true when it is gone, false when the close would block. */
+static bool close_bridge(struct bs_tunnel *t, int i)
+{
+	struct bridge *b = t->bridges[i];
+
+	if (b->fd >= 0) {
+		close(b->fd);
+		b->fd = -1;
+	}
+	b->state = B_CLOSING;
+	if (libssh2_channel_close(b->ch) == LIBSSH2_ERROR_EAGAIN) {
+		t->busy = b;
+		return false;
+	}
+	if (t->busy == b)
+		t->busy = NULL;
+	bridge_remove(t, i);
+	return true;
+}
+
+static int bridge_index(const struct bs_tunnel *t, const struct bridge *b)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->bridges[i] == b)
+			return i;
+	return -1;
+}
+
+/* dial-stdio ran but reached nothing: its stderr says why */
+static int dial_stdio_ended(struct bs_tunnel *t, struct bridge *b, struct bs_err *err)
+{
+	char *why = bs_xstrndup(b->err_text.data, b->err_text.len);
+	size_t len = strlen(why);
+	int rc;
+
+	while (len > 0 && (why[len - 1] == '\n' || why[len - 1] == '\r' || why[len - 1] == ' '))
+		why[--len] = '\0';
+	rc = dial_stdio_failed(t, why, err);
+	free(why);
+	return rc;
 }
 
 static int tunnel_pump(void *payload, struct bs_err *err)
@@ -383,6 +459,23 @@ static int tunnel_pump(void *payload, struct bs_err *err)
 		t->bridges[t->n++] = b;
 	}
 	libssh2_session_set_blocking(session, 0);
+	/* first, the call that would have blocked last time */
+	if (t->busy != NULL && t->busy->state == B_CLOSING) {
+		i = bridge_index(t, t->busy);
+		if (i < 0 || !close_bridge(t, i))
+			goto out;
+	} else if (t->busy != NULL && t->busy->state == B_OPEN) {
+		int moved = 0;
+
+		rc = flush_up(t->busy, &moved);
+		if (rc == STEP_BUSY) {
+			rc = 0;
+			goto out;
+		}
+		t->busy = NULL;
+		if (rc != 0)
+			goto broken;
+	}
 	/* libssh2 opens one channel at a time: the first waiting one goes on */
 	for (i = 0; i < t->n; i++) {
 		struct bridge *b = t->bridges[i];
@@ -390,55 +483,59 @@ static int tunnel_pump(void *payload, struct bs_err *err)
 		if (b->state != B_WAIT_OPEN && b->state != B_EXEC)
 			continue;
 		rc = open_step(t, b, err);
-		if (rc != 0)
+		if (rc != 0) {
+			bridge_remove(t, i); /* libcurl sees its connection close */
+			t->busy = NULL;
 			goto out;
-		if (b->state != B_OPEN)
-			break;
+		}
+		if (b->state != B_OPEN) {
+			t->busy = b; /* an open in progress: nothing else until it is done */
+			goto out;
+		}
+		t->busy = NULL;
 	}
 	for (i = 0; i < t->n; i++) {
 		struct bridge *b = t->bridges[i];
-		int step = 1, rounds = 0;
+		int step = STEP_MOVED, rounds = 0;
 
 		if (b->state == B_CLOSING) {
-			if (libssh2_channel_close(b->ch) != LIBSSH2_ERROR_EAGAIN) {
-				bridge_remove(t, i--);
-			}
+			if (!close_bridge(t, i))
+				goto out;
+			i--;
 			continue;
 		}
 		if (b->state != B_OPEN)
 			continue;
-		while (step == 1 && rounds++ < 64)
-			step = bridge_step(t, b);
-		if (step < -1) {
-			rc = bs_err_set(
-				err, BS_ERR_NETWORK,
-				"%s: the SSH connection to the node was lost in the middle of a request (%s); nothing more was sent",
-				t->url,
-				session_broken(step) ? bs_ssh_last_error(t->ssh) : "channel error");
+		while (step == STEP_MOVED && rounds++ < 64)
+			step = bridge_step(b);
+		if (step == STEP_BUSY) {
+			t->busy = b;
 			goto out;
 		}
-		if (step == -1) {
-			if (t->active == BS_TUNNEL_DIAL_STDIO && b->down_total == 0 &&
-			    b->err_text.len > 0) {
-				char *why = bs_xstrndup(b->err_text.data, b->err_text.len);
-				size_t len = strlen(why);
-
-				while (len > 0 && (why[len - 1] == '\n' || why[len - 1] == '\r' ||
-						   why[len - 1] == ' '))
-					why[--len] = '\0';
-				rc = dial_stdio_failed(t, why, err);
-				free(why);
+		if (step < STEP_DONE) {
+			rc = step;
+			goto broken;
+		}
+		if (b->dial && b->down_total > 0 && t->active != BS_TUNNEL_DIAL_STDIO)
+			t->active = BS_TUNNEL_DIAL_STDIO; /* it answered: the way from now on */
+		if (step == STEP_DONE) {
+			if (b->dial && b->down_total == 0 && b->err_text.len > 0) {
+				rc = dial_stdio_ended(t, b, err);
 				bridge_remove(t, i);
 				goto out;
 			}
 			/* libcurl closed, or the engine did: close the channel */
-			close(b->fd);
-			b->fd = -1;
-			b->state = B_CLOSING;
-			if (libssh2_channel_close(b->ch) != LIBSSH2_ERROR_EAGAIN)
-				bridge_remove(t, i--);
+			if (!close_bridge(t, i))
+				goto out;
+			i--;
 		}
 	}
+	goto out;
+broken:
+	rc = bs_err_set(
+		err, BS_ERR_NETWORK,
+		"%s: the SSH connection to the node was lost in the middle of a request (%s); nothing more was sent",
+		t->url, session_broken(rc) ? bs_ssh_last_error(t->ssh) : "channel error");
 out:
 	libssh2_session_set_blocking(session, 1);
 	return rc;
@@ -503,6 +600,10 @@ int bs_ssh_url_parse(const char *url, struct bs_ssh_url *out, struct bs_err *err
 		if (at == p)
 			return bs_err_set(err, BS_ERR_INVALID,
 					  "engine URL %s: the user before '@' is empty", url);
+		if (memchr(p, ':', (size_t)(at - p)) != NULL)
+			return bs_err_set(
+				err, BS_ERR_INVALID,
+				"engine URL: a password in an ssh:// URL would show in process lists and logs; write ssh://USER@HOST and set BOOTSTRAP_SSH_PASSWORD");
 		out->user = bs_xstrndup(p, (size_t)(at - p));
 		p = at + 1;
 	}

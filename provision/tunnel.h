@@ -35,6 +35,7 @@ struct bs_tunnel_opts {
 	const char *remote_socket; /* NULL: /var/run/docker.sock */
 	enum bs_tunnel_mode mode;
 	const char *url; /* how the user wrote it, for messages (ssh://...) */
+	bool sudo;	 /* the SSH user is not root: dial-stdio runs under sudo -n */
 };
 
 struct bs_tunnel;

@@ -137,6 +137,16 @@ else
 $errout"
 fi
 
+# ---- a login user other than root, with passwordless sudo --------------
+node_user n1 deploy nopasswd >/dev/null || bad "node_user n1 deploy"
+URLD="ssh://deploy@127.0.0.1:$(node_port n1)"
+bs -H "$URLD" -i "$NODE_KEY" prepare --json
+expect "user deploy (sudo -n, not in the docker group): checked through sudo, engine through sudo dial-stdio" \
+	127.0.0.1 ok=true daemon=none uploads=0 "endpoint=ssh (dial-stdio)"
+bs -v -H "$URLD" -i "$NODE_KEY" list
+[ "$rc" -eq 0 ] && grep -q "over dial-stdio" <<<"$errout" && ok "... and the container commands work for deploy too" ||
+	bad "... container commands as deploy" "$errout"
+
 # ---- docker.endpoint: tls -----------------------------------------------
 # the node's own address on the engine's bridge (a container this test
 # made): sshd on 22 and dockerd's TLS port, as on a real host

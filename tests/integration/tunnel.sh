@@ -113,6 +113,9 @@ bs -H "$URL" list
 expect_err "no key, no agent, no password: a usage error naming the ways" 64 "-i FILE"
 bs -H "ssh://root@127.0.0.1:99999" -i "$SSHD_KEY_ED25519" list
 expect_err "a bad port in the URL" 64 "port must be a number"
+bs -H "ssh://root:hunter2@127.0.0.1:$SSHD_PORT" -i "$SSHD_KEY_ED25519" list
+expect_err "a password in the URL is refused, and not repeated" 64 "BOOTSTRAP_SSH_PASSWORD"
+grep -q hunter2 <<<"$errout" && bad "... the password does not appear" "$errout" || ok "... the password does not appear"
 bs -H "ssh://root@127.0.0.1:$SSHD_PORT/var/run/docker.sock" -i "$SSHD_KEY_ED25519" list
 expect_err "a path in the URL" 64 "nothing after the host"
 bs -H "$URL" -i "$SSHD_KEY_UNKNOWN" list
@@ -123,7 +126,13 @@ bs -H "ssh://root@127.0.0.1:$closed" -i "$SSHD_KEY_ED25519" list
 expect_err "nothing listening: refused at once" 1 "refused"
 [ $((SECONDS - start)) -le 5 ] && ok "... within 5 s" || bad "... within 5 s ($((SECONDS - start)) s)"
 bs -H "ssh://$SSHD_USER_PW@127.0.0.1:$SSHD_PORT" -i "$SSHD_KEY_ED25519" list
-expect_err "a user outside the docker group: the fix is named" 1 "docker group"
+expect_err "a user outside the docker group whose sudo wants a password: the fixes are named" 1 "NOPASSWD.*docker group"
+bs -v -H "ssh://$SSHD_USER_NOPW@127.0.0.1:$SSHD_PORT" -i "$SSHD_KEY_ED25519" list
+if [ "$rc" -eq 0 ] && grep -q "over dial-stdio" <<<"$errout"; then
+	ok "a user with passwordless sudo: docker system dial-stdio through sudo -n"
+else
+	bad "a user with passwordless sudo: dial-stdio through sudo -n" "$errout"
+fi
 
 # ---- a dead sshd in the middle of a stream -----------------------------
 "${WRAP[@]}" "$BOOTSTRAP" -H "$URL" -i "$SSHD_KEY_ED25519" "$CNAME/logs" --follow \
