@@ -758,18 +758,16 @@ static void parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map)
 		}
 	}
 	if (rctx_get_str(ctx, map, "version", NULL, &d->version)) {
-		const char *c;
-		bool ok = isalnum((unsigned char)d->version[0]);
+		struct bs_err err = BS_ERR_INIT;
 
-		for (c = d->version; *c != '\0'; c++)
-			ok = ok && (isalnum((unsigned char)*c) || strchr(".+~:-_", *c) != NULL);
-		if (!ok) {
+		/* the rule the node step applies: Debian's version syntax */
+		if (bs_dockerhost_check_package("docker.io", d->version, &err) != 0) {
 			size_t s2 = rctx_push_key(ctx, "version");
 
-			rctx_error(
-				ctx, bs_ynode_get(map, "version"),
-				"'%.100s' is not a package version (like 20.10.24+dfsg1-1+deb12u1)",
-				d->version);
+			rctx_error(ctx, bs_ynode_get(map, "version"), "%s",
+				   bs_str_starts_with(err.msg, "docker.version ")
+					   ? err.msg + strlen("docker.version ")
+					   : err.msg);
 			rctx_pop(ctx, s2);
 		}
 	}
