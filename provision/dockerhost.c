@@ -1270,9 +1270,10 @@ int bs_dockerhost_install_script(const struct bs_docker_conf *conf, char **out, 
 /*
  * A reload is confirmed by dockerd's own words, read from the log written
  * since the signal: "Reloaded configuration" (info), or the daemon's
- * "reload" event for a log level that hides it; an error line there
- * ("Error reconfiguring the daemon: ...", "file configuration validation
- * failed: ...") means dockerd refused the file and kept its settings.
+ * "reload" event for a log level that hides it; one of the reload's own
+ * error lines ("Error reconfiguring the daemon: ...", "file configuration
+ * validation failed: ...") means dockerd refused the file and kept its
+ * settings. Other errors a busy daemon logs meanwhile do not count.
  */
 #define APPLY_FUNCS                                                                                    \
 	"say() { printf '%s=%s\\n' \"$1\" \"$2\"; }\n"                                                 \
@@ -1355,8 +1356,8 @@ int bs_dockerhost_install_script(const struct bs_docker_conf *conf, char **out, 
 	"    sleep 0.2; t=$((t + 200))\n"                                                              \
 	"    l=$(new_log)\n"                                                                           \
 	"    case $l in *'Reloaded configuration'*) return 0;; esac\n"                                 \
-	"    case $l in *level=error*|*level=fatal*|*'Error reconfiguring'*|*'validation "             \
-	"failed'*|*'unable to configure the Docker daemon'*) return 1;; esac\n"                        \
+	"    case $l in *'Error reconfiguring'*|*'validation failed'*|"                                \
+	"*'unable to configure the Docker daemon'*) return 1;; esac\n"                                 \
 	"    if [ $((t % 1000)) = 0 ] && command -v docker >/dev/null 2>&1 && [ -n \"$(to 5 "          \
 	"docker events --since \"$since\" --until \"$(date +%s)\" --filter type=daemon --filter "      \
 	"event=reload --format x 2>/dev/null)\" ]; then return 0; fi\n"                                \
