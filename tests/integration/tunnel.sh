@@ -22,7 +22,12 @@ bad() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [ -n "${2:-}" ] && printf '
 # (not again under valgrind: ASan covers that path, and valgrind runs the
 # tunnel's own checks below; TUNNEL_SKIP_SUITE=1 skips it by hand)
 if [ -z "${TUNNEL_SKIP_SUITE:-}" ] && [ -z "${BS_WRAP:-}" ]; then
-	summary=$(CONTAINER_TRANSPORT=ssh bash tests/integration/container.sh 2>&1 | tee /dev/stderr | tail -n 1)
+	# (its lines go to our stdout as they come; not through /dev/stderr,
+	# which, opened again, truncates a log file that stderr points to)
+	suite_log=$(mktemp "${TMPDIR:-/tmp}/bootstrap-tunnel-suite.XXXXXX")
+	CONTAINER_TRANSPORT=ssh bash tests/integration/container.sh 2>&1 | tee "$suite_log"
+	summary=$(tail -n 1 "$suite_log")
+	rm -f "$suite_log"
 	if [[ $summary =~ ^([0-9]+)\ passed,\ 0\ failed$ ]] && [ "${BASH_REMATCH[1]}" -gt 0 ]; then
 		ok "every container command through -H ssh:// (${BASH_REMATCH[1]} checks)"
 	else
