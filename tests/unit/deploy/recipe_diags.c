@@ -1583,7 +1583,8 @@ static void test_docker_values(void **state)
 		 NULL);
 	expect_error(&l.diags, 9, 12, "docker.package",
 		     "'Docker.IO' is not a package name (like docker.io or docker-ce)");
-	expect_error(&l.diags, 10, 12, "docker.version", "'1.0 beta' is not a Debian package version");
+	expect_error(&l.diags, 10, 12, "docker.version",
+		     "'1.0 beta' is not a Debian package version");
 	expect_error(
 		&l.diags, 12, 5, "docker.daemon.hosts",
 		"'hosts' is managed by bootstrap (remove it; set docker.endpoint: tls to serve the API over TLS)");
