@@ -33,7 +33,9 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		{"destroy", "bootstrap destroy [--volumes] [options] RECIPE",
 		 "Remove the recipe's containers and networks (volumes only with\n"
 		 "--volumes), then the nodes the provider created.\n"
-		 "Not in this version yet: the recipe is checked, then the verb stops.\n"},
+		 "In this version: provider local destroys the project's node containers\n"
+		 "and their volumes (only machines labelled with this project, --node N for\n"
+		 "one); on static hosts, removing containers arrives with the pipeline.\n"},
 	[BS_VERB_PREPARE] =
 		{"prepare",
 		 "bootstrap prepare [--node N] [options] RECIPE | bootstrap -H ssh://USER@HOST[:PORT] prepare",
@@ -45,8 +47,9 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "check the engine answers through the endpoint (the SSH tunnel, or TLS when\n"
 		 "docker.endpoint is tls). A converged node is only looked at.\n"
 		 "With -H ssh://..., that one host with the default docker settings.\n"
-		 "Nodes are worked on in parallel (--parallel). In this version prepare\n"
-		 "works on provider: static nodes and -H hosts.\n"},
+		 "Nodes are worked on in parallel (--parallel). provider: local creates its\n"
+		 "node containers first (found again by label, never twice); the cloud\n"
+		 "providers are not in this version yet.\n"},
 	[BS_VERB_STATUS] =
 		{"status", "bootstrap status [options] RECIPE",
 		 "Show nodes, engine versions, containers, health and drift.\n"

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "deploy/recipe.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/units.h"
@@ -285,6 +286,18 @@ static int run_pipeline_verb(const struct bs_cli *cli)
 					   bs_cli_verb_name(cli->verb));
 		return usage_error("%s takes one recipe; for several, run it once per recipe",
 				   bs_cli_verb_name(cli->verb));
+	}
+	if (cli->verb == BS_VERB_DESTROY) {
+		struct bs_recipe *recipe = bs_cli_load_recipe(cli, cli->args[0], &code);
+
+		if (recipe == NULL)
+			return code;
+		if (recipe->provider.type != BS_PROVIDER_STATIC) {
+			code = bs_cli_destroy_machines(cli, recipe);
+			bs_recipe_free(recipe);
+			return code;
+		}
+		bs_recipe_free(recipe);
 	}
 	code = bs_cli_check_recipe(cli, cli->args[0]);
 	if (code != BS_EXIT_OK)

@@ -18,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "deploy/recipe.h"
+#include "provision/compute.h"
 #include "provision/node.h"
 #include "provision/tunnel.h"
 #include "util/log.h"
@@ -287,6 +288,105 @@ static int prepare_url(const struct bs_cli *cli, const char *url,
 	return code;
 }
 
+/* The user's public key, to put on machines the provider creates: the .pub
+ * next to the private key SSH will use. NULL when there is none. */
+static char *public_key(const struct bs_cli *cli, const struct bs_recipe *r, struct bs_err *err)
+{
+	struct bs_node_ssh ns;
+	char *path, *text = NULL;
+	FILE *f;
+
+	bs_node_ssh_init(&ns, &r->ssh, "", 0, NULL, cli->identity);
+	if (ns.key == NULL) {
+		bs_err_set(
+			err, BS_ERR_INVALID,
+			"%s: new machines need your SSH public key: set ssh.key (its .pub is read), or give -i FILE",
+			r->file);
+		bs_node_ssh_free(&ns);
+		return NULL;
+	}
+	path = bs_xasprintf("%s.pub", ns.key);
+	f = fopen(path, "r");
+	if (f != NULL) {
+		char line[16384];
+
+		if (fgets(line, sizeof(line), f) != NULL) {
+			line[strcspn(line, "\r\n")] = '\0';
+			if (bs_str_starts_with(line, "ssh-") || bs_str_starts_with(line, "ecdsa-"))
+				text = bs_xstrdup(line);
+		}
+		fclose(f);
+	}
+	if (text == NULL)
+		bs_err_set(
+			err, BS_ERR_INVALID,
+			"cannot read an OpenSSH public key from %s (make it with ssh-keygen -y -f %s > %s)",
+			path, ns.key, path);
+	free(path);
+	bs_node_ssh_free(&ns);
+	return text;
+}
+
+/* provider local (and the clouds): find or create the machines, then
+ * prepare each at the address the provider gives it. */
+static int prepare_machines(const struct bs_cli *cli, const struct bs_recipe *recipe,
+			    const struct bs_node_prepare_opts *opts)
+{
+	struct bs_compute_opts copts;
+	struct bs_compute *c = NULL;
+	struct bs_compute_report rep;
+	struct bs_machine_list ml = {0};
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_recipe view;
+	struct bs_node *nodes = NULL;
+	char *pub;
+	int code = BS_EXIT_FAILURE;
+
+	pub = public_key(cli, recipe, &err);
+	if (pub == NULL) {
+		bs_cli_error("%s", err.msg);
+		return BS_EXIT_USAGE;
+	}
+	memset(&copts, 0, sizeof(copts));
+	copts.ssh_public_key = pub;
+	copts.state_dir = bs_state_dir();
+	copts.cancel = &interrupted;
+	if (bs_compute_open(&c, recipe, &copts, &err) != 0 ||
+	    bs_compute_ensure(c, cli->node, &ml, &rep, &err) != 0) {
+		bs_cli_error("%s", err.msg);
+		code = err.code == BS_ERR_UNSUPPORTED ? BS_EXIT_UNAVAILABLE : BS_EXIT_FAILURE;
+		goto out;
+	}
+	if (!cli->json && cli->verbosity >= 0)
+		printf("%s: %d machine(s) found, %d created%s\n", c->ops->name, rep.found,
+		       rep.created,
+		       rep.extra ? " (some machines of this project are no longer in the recipe)"
+				 : "");
+	/* the recipe's nodes, at the addresses the machines have */
+	view = *recipe;
+	nodes = bs_xcalloc(ml.n ? ml.n : 1, sizeof(*nodes));
+	view.n_nodes = 0;
+	for (size_t i = 0; i < ml.n; i++) {
+		for (size_t j = 0; j < recipe->n_nodes; j++) {
+			if (strcmp(recipe->nodes[j].name, ml.v[i].name) != 0)
+				continue;
+			nodes[view.n_nodes] = recipe->nodes[j];
+			nodes[view.n_nodes].address = ml.v[i].ssh_host;
+			nodes[view.n_nodes].port = ml.v[i].ssh_port;
+			view.n_nodes++;
+		}
+	}
+	view.nodes = nodes;
+	code = view.n_nodes > 0 ? run_pool(cli, &view, opts) : BS_EXIT_OK;
+out:
+	free(nodes);
+	bs_machine_list_free(&ml);
+	if (c != NULL)
+		c->ops->free(c);
+	free(pub);
+	return code;
+}
+
 int bs_cli_prepare(const struct bs_cli *cli)
 {
 	struct bs_node_prepare_opts opts;
@@ -325,22 +425,63 @@ int bs_cli_prepare(const struct bs_cli *cli)
 	recipe = bs_cli_load_recipe(cli, cli->args[0], &code);
 	if (recipe == NULL)
 		return code;
-	if (recipe->provider.type != BS_PROVIDER_STATIC) {
-		bs_cli_error(
-			"%s: prepare works on provider: static nodes in this version; %s nodes arrive with the compute drivers. Nothing was changed.",
-			recipe->file,
-			recipe->provider.type == BS_PROVIDER_LOCAL     ? "local"
-			: recipe->provider.type == BS_PROVIDER_HETZNER ? "hetzner"
-								       : "digitalocean");
-		bs_recipe_free(recipe);
-		return BS_EXIT_UNAVAILABLE;
-	}
 	if (bs_node_tls_init(recipe, &err) != 0) {
 		bs_cli_error("%s", err.msg);
 		bs_recipe_free(recipe);
 		return BS_EXIT_FAILURE;
 	}
-	code = run_pool(cli, recipe, &opts);
+	if (recipe->provider.type == BS_PROVIDER_STATIC)
+		code = run_pool(cli, recipe, &opts);
+	else
+		code = prepare_machines(cli, recipe, &opts);
 	bs_recipe_free(recipe);
+	return code;
+}
+
+/*
+ * destroy RECIPE: the machines the provider created for this project go,
+ * with everything on them (local: the container and its volume). Only
+ * machines labelled with this project are touched; static hosts never.
+ */
+int bs_cli_destroy_machines(const struct bs_cli *cli, const struct bs_recipe *recipe)
+{
+	struct bs_compute_opts copts;
+	struct bs_compute *c = NULL;
+	struct bs_machine_list ml = {0};
+	struct bs_err err = BS_ERR_INIT;
+	int code = BS_EXIT_OK, removed = 0;
+
+	memset(&copts, 0, sizeof(copts));
+	copts.state_dir = bs_state_dir();
+	copts.cancel = &interrupted;
+	if (bs_compute_open(&c, recipe, &copts, &err) != 0 || c->ops->list(c, &ml, &err) != 0) {
+		bs_cli_error("%s", err.msg);
+		code = err.code == BS_ERR_UNSUPPORTED ? BS_EXIT_UNAVAILABLE : BS_EXIT_FAILURE;
+		goto out;
+	}
+	for (size_t i = 0; i < ml.n && !interrupted; i++) {
+		const struct bs_machine *m = &ml.v[i];
+
+		if (cli->node != NULL && strcmp(cli->node, m->name) != 0)
+			continue;
+		if (c->ops->destroy(c, m, &err) != 0) {
+			bs_cli_error("%s", err.msg);
+			code = BS_EXIT_FAILURE;
+			continue;
+		}
+		removed++;
+		if (cli->json)
+			printf("{\"event\":\"destroyed\",\"node\":\"%s\"}\n", m->name);
+		else if (cli->verbosity >= 0)
+			printf("%s: destroyed\n", m->name);
+	}
+	if (interrupted)
+		code = BS_EXIT_INTERRUPTED;
+	if (!cli->json && cli->verbosity >= 0)
+		printf("%d machine(s) of project %s destroyed\n", removed, recipe->project);
+out:
+	bs_machine_list_free(&ml);
+	if (c != NULL)
+		c->ops->free(c);
 	return code;
 }

@@ -377,7 +377,7 @@ usage "plan without a file" "plan needs a recipe" plan
 
 # Pipeline verbs check the recipe, then say plainly they are not there yet.
 for args in "plan recipes/local.yaml" "apply recipes/local.yaml" "recipes/local.yaml" \
-	"destroy recipes/local.yaml" "status recipes/local.yaml"; do
+	"destroy recipes/static.yaml" "status recipes/local.yaml"; do
 	# shellcheck disable=SC2086
 	run -- $args
 	if [[ $rc == 69 ]] && grep -q "is not available in this version yet" "$err" &&

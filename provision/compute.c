@@ -1,0 +1,133 @@
+/*
+ * compute.c - what all compute drivers share: the state names, freeing,
+ * and the choice of driver for a recipe. See compute.h.
+ */
+#include "provision/compute.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/str.h"
+
+const char *bs_node_state_name(enum bs_node_state s)
+{
+	static const char *const names[] = {
+		[BS_NODE_RUNNING] = "running",	     [BS_NODE_STARTING] = "starting",
+		[BS_NODE_PENDING] = "pending",	     [BS_NODE_REBOOTING] = "rebooting",
+		[BS_NODE_STOPPING] = "stopping",     [BS_NODE_STOPPED] = "stopped",
+		[BS_NODE_TERMINATED] = "terminated", [BS_NODE_ERROR] = "error",
+		[BS_NODE_UNKNOWN] = "unknown",
+	};
+
+	return (unsigned)s <= BS_NODE_UNKNOWN ? names[s] : "unknown";
+}
+
+void bs_machine_free(struct bs_machine *m)
+{
+	free(m->id);
+	free(m->name);
+	free(m->project);
+	free(m->ssh_host);
+	free(m->size);
+	free(m->image);
+	free(m->region);
+	memset(m, 0, sizeof(*m));
+}
+
+void bs_machine_list_free(struct bs_machine_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		bs_machine_free(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+int bs_compute_open(struct bs_compute **out, const struct bs_recipe *recipe,
+		    const struct bs_compute_opts *opts, struct bs_err *err)
+{
+	*out = NULL;
+	switch (recipe->provider.type) {
+	case BS_PROVIDER_STATIC: return bs_compute_static_open(out, recipe, opts, err);
+	case BS_PROVIDER_LOCAL: return bs_compute_local_open(out, recipe, opts, err);
+	case BS_PROVIDER_HETZNER:
+	case BS_PROVIDER_DIGITALOCEAN:
+		return bs_err_set(err, BS_ERR_UNSUPPORTED,
+				  "%s: the %s driver is not in this version yet", recipe->file,
+				  recipe->provider.type == BS_PROVIDER_HETZNER ? "hetzner"
+									       : "digitalocean");
+	}
+	return bs_err_set(err, BS_ERR_INVALID, "%s: unknown provider", recipe->file);
+}
+
+static const struct bs_machine *find_machine(const struct bs_machine_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].name, name) == 0)
+			return &l->v[i];
+	return NULL;
+}
+
+static bool selected(const char *only, const struct bs_node *n)
+{
+	return only == NULL || strcmp(only, n->name) == 0 || strcmp(only, n->group) == 0;
+}
+
+int bs_compute_ensure(struct bs_compute *c, const char *only, struct bs_machine_list *out,
+		      struct bs_compute_report *report, struct bs_err *err)
+{
+	const struct bs_recipe *r = c->recipe;
+	struct bs_machine_list have;
+	size_t i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(report, 0, sizeof(*report));
+	rc = c->ops->list(c, &have, err);
+	if (rc != 0)
+		return rc;
+	out->v = bs_xcalloc(r->n_nodes ? r->n_nodes : 1, sizeof(*out->v));
+	for (i = 0; i < r->n_nodes && rc == 0; i++) {
+		const struct bs_node *n = &r->nodes[i];
+		const struct bs_machine *m = find_machine(&have, n->name);
+		struct bs_machine *slot = &out->v[out->n];
+
+		if (!selected(only, n))
+			continue;
+		if (m != NULL && m->state != BS_NODE_TERMINATED) {
+			slot->id = bs_xstrdup(m->id);
+			slot->name = bs_xstrdup(m->name);
+			slot->project = m->project ? bs_xstrdup(m->project) : NULL;
+			slot->state = m->state;
+			slot->ssh_host = m->ssh_host ? bs_xstrdup(m->ssh_host) : NULL;
+			slot->ssh_port = m->ssh_port;
+			out->n++;
+			report->found++;
+			continue;
+		}
+		if (!c->creates) {
+			rc = bs_err_set(err, BS_ERR_NOT_FOUND, "node %s: no such machine", n->name);
+			break;
+		}
+		rc = c->ops->create(c, n, slot, err);
+		if (rc == 0) {
+			out->n++;
+			report->created++;
+		}
+	}
+	/* every machine is started before any is waited for: they boot together */
+	for (i = 0; i < out->n && rc == 0; i++)
+		if (out->v[i].state != BS_NODE_RUNNING || out->v[i].ssh_host == NULL)
+			rc = c->ops->wait_running(c, &out->v[i], err);
+	for (i = 0; i < have.n; i++) {
+		bool declared = false;
+
+		for (size_t j = 0; j < r->n_nodes && !declared; j++)
+			declared = strcmp(r->nodes[j].name, have.v[i].name) == 0;
+		if (!declared)
+			report->extra++;
+	}
+	bs_machine_list_free(&have);
+	if (rc != 0)
+		bs_machine_list_free(out);
+	return rc;
+}

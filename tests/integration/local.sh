@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# tests/integration/local.sh - provider: local end to end: node containers
+# created through the container driver, found again by label (never
+# twice), made Docker hosts over SSH, counted up, adopted after a killed
+# run, a foreign container never touched, destroy leaving nothing.
+#
+#   BOOTSTRAP=./bootstrap bash tests/integration/local.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BOOTSTRAP=${BOOTSTRAP:-./bootstrap}
+read -r -a WRAP <<<"${BS_WRAP:-}"
+. tests/lab/lab.sh
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
+bad() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/     /'; }
+give_up() { echo "$1"; echo "$pass passed, $((fail + 1)) failed"; exit 1; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bootstrap-local-test.XXXXXX")
+PROJECT=lt$$
+LAB="$WORK/lab"
+mkdir -p "$LAB"
+cleanup() {
+	local ids
+	[ -n "${BG:-}" ] && kill -9 "$BG" 2>/dev/null
+	ids=$(docker ps -aq --filter "label=io.bootstrap.project=$PROJECT" 2>/dev/null)
+	[ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
+	ids=$(docker ps -aq --filter "label=io.bootstrap.project=$PROJECT-other" 2>/dev/null)
+	[ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
+	docker rm -f "$PROJECT-intruder" >/dev/null 2>&1
+	ids=$(docker volume ls -q --filter "label=io.bootstrap.project=$PROJECT" 2>/dev/null)
+	[ -n "$ids" ] && docker volume rm -f $ids >/dev/null 2>&1
+	lab_down
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+lab_dockerd || give_up "no Docker engine"
+bash scripts/node-image.sh >/dev/null || give_up "no node image (make node-image)"
+export BOOTSTRAP_DIR="$WORK/state" HOME="$WORK/home"
+mkdir -p "$HOME"
+unset SSH_AUTH_SOCK
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/key" || give_up "ssh-keygen"
+
+recipe() { # COUNT
+	cat >"$WORK/r.yaml" <<EOF
+version: 1
+project: $PROJECT
+provider: {type: local, image: bootstrap/node:bookworm}
+ssh: {key: $WORK/key, wait_timeout: 60s}
+nodes:
+  - {name: node, count: $1}
+EOF
+}
+bs() {
+	timeout 900 "${WRAP[@]}" "$BOOTSTRAP" "$@" >"$WORK/out" 2>"$WORK/err"
+	rc=$?
+	out=$(cat "$WORK/out")
+	errout=$(cat "$WORK/err")
+}
+nodes() { docker ps -a --filter "label=io.bootstrap.project=$PROJECT" --format '{{.Names}}' | sort | tr '\n' ' '; }
+volumes() { docker volume ls -q --filter "label=io.bootstrap.project=$PROJECT" | sort | tr '\n' ' '; }
+expect_out() { # NAME PATTERN
+	if [ "$rc" -eq 0 ] && grep -qE -- "$2" <<<"$out"; then ok "$1"; else bad "$1 (exit $rc, wanted /$2/)" "$out
+$errout"; fi
+}
+
+# ---- from nothing ------------------------------------------------------
+recipe 2
+start=$SECONDS
+bs prepare "$WORK/r.yaml"
+expect_out "prepare: 2 node containers created and made Docker hosts" \
+	"local: 0 machine\(s\) found, 2 created"
+echo "     $((SECONDS - start)) s"
+[ "$(nodes)" = "$PROJECT-node-1 $PROJECT-node-2 " ] && ok "... named PROJECT-node-N" || bad "... named PROJECT-node-N" "$(nodes)"
+[ "$(volumes)" = "$PROJECT-node-1-docker $PROJECT-node-2-docker " ] &&
+	ok "... each with its own /var/lib/docker volume" || bad "... own volumes" "$(volumes)"
+pub=$(docker port "$PROJECT-node-1" 22/tcp 2>/dev/null)
+[[ $pub == 127.0.0.1:* ]] && ! grep -qv '^127.0.0.1:' <<<"$pub" && ok "... sshd published on loopback only ($pub)" ||
+	bad "... sshd on loopback only" "$pub"
+k1=$(docker exec "$PROJECT-node-1" cat /etc/ssh/ssh_host_ed25519_key.pub 2>/dev/null | cut -d' ' -f2)
+k2=$(docker exec "$PROJECT-node-2" cat /etc/ssh/ssh_host_ed25519_key.pub 2>/dev/null | cut -d' ' -f2)
+[ -n "$k1" ] && [ "$k1" != "$k2" ] && ok "... each with its own host keys" || bad "... own host keys"
+
+bs prepare --json "$WORK/r.yaml"
+if [ "$rc" -eq 0 ] && [ "$(grep -c '"daemon":"none"' <<<"$out")" = 2 ] &&
+	[ "$(grep -c '"commands":1,' <<<"$out")" = 2 ] && [ "$(nodes)" = "$PROJECT-node-1 $PROJECT-node-2 " ]; then
+	ok "second run: nothing created, one command per node"
+else
+	bad "second run: nothing created, one command per node" "$out
+$errout"
+fi
+
+# ---- count up; a run killed right after it created a node ---------------
+recipe 3
+"${WRAP[@]}" "$BOOTSTRAP" prepare "$WORK/r.yaml" >"$WORK/bg.out" 2>&1 &
+BG=$!
+for _ in $(seq 1 300); do
+	docker inspect "$PROJECT-node-3" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+kill -9 "$BG" 2>/dev/null
+wait "$BG" 2>/dev/null
+BG=
+docker inspect "$PROJECT-node-3" >/dev/null 2>&1 && ok "count 3: node-3 created, then the run was killed (SIGKILL)" ||
+	bad "count 3: node-3 created before the kill"
+bs prepare "$WORK/r.yaml"
+expect_out "the next run adopts node-3 (3 found, 0 created) and finishes it" \
+	"local: 3 machine\(s\) found, 0 created"
+[ "$(nodes)" = "$PROJECT-node-1 $PROJECT-node-2 $PROJECT-node-3 " ] && ok "... no duplicate" || bad "... no duplicate" "$(nodes)"
+grep -q "^node-3: ready" <<<"$out" && ok "... node-3 is ready" || bad "... node-3 is ready" "$out"
+
+# ---- what is not ours ----------------------------------------------------
+docker run -d --name "$PROJECT-other-node" --label "io.bootstrap.project=$PROJECT-other" \
+	--label io.bootstrap.kind=node --label io.bootstrap.node=node-1 local/busybox:1 sleep 600 >/dev/null 2>&1 ||
+	docker create --name "$PROJECT-other-node" --label "io.bootstrap.project=$PROJECT-other" \
+		--label io.bootstrap.kind=node --label io.bootstrap.node=node-1 bootstrap/node:bookworm >/dev/null
+recipe 4
+docker create --name "$PROJECT-node-4" bootstrap/node:bookworm true >/dev/null
+bs prepare "$WORK/r.yaml"
+if [ "$rc" -ne 0 ] && grep -q "$PROJECT-node-4 exists and is not this project's node" <<<"$errout"; then
+	ok "a foreign container with a node's name: refused, named, untouched"
+else
+	bad "a foreign container with a node's name: refused" "$out
+$errout"
+fi
+docker rm -f "$PROJECT-node-4" >/dev/null
+
+# ---- destroy -------------------------------------------------------------
+recipe 3
+bs destroy "$WORK/r.yaml"
+expect_out "destroy: the project's 3 nodes" "3 machine\(s\) of project $PROJECT destroyed"
+[ -z "$(nodes)" ] && [ -z "$(volumes)" ] && ok "... no container, no volume left" ||
+	bad "... nothing left" "$(nodes) / $(volumes)"
+docker inspect "$PROJECT-other-node" >/dev/null 2>&1 && ok "... another project's node untouched" ||
+	bad "... another project's node untouched"
+docker rm -f "$PROJECT-other-node" >/dev/null 2>&1
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
