@@ -297,6 +297,13 @@ static char *public_key(const struct bs_cli *cli, const struct bs_recipe *r, str
 	FILE *f;
 
 	bs_node_ssh_init(&ns, &r->ssh, "", 0, NULL, cli->identity);
+	if (ns.key == NULL && r->provider.type == BS_PROVIDER_LOCAL) {
+		/* trying bootstrap out: a key of its own for its local nodes */
+		if (bs_state_key(&ns.key, err) != 0) {
+			bs_node_ssh_free(&ns);
+			return NULL;
+		}
+	}
 	if (ns.key == NULL) {
 		bs_err_set(
 			err, BS_ERR_INVALID,

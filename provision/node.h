@@ -45,6 +45,12 @@ void bs_node_ssh_free(struct bs_node_ssh *n);
 /* The state directory: $BOOTSTRAP_DIR, else ".bootstrap". */
 const char *bs_state_dir(void);
 
+/* For machines bootstrap creates when the user has no key (no ssh.key,
+ * no ~/.ssh/id_ed25519 or id_ecdsa): $BOOTSTRAP_DIR/ssh/id_ed25519, made
+ * with ssh-keygen on first use (0600 in a 0700 directory), and found
+ * afterwards as the default key. *path is owned by the caller. */
+int bs_state_key(char **path, struct bs_err *err);
+
 struct bs_node_prepare_opts {
 	bool strict_host_keys;	  /* on top of the recipe's policy */
 	const char *key_override; /* -i */

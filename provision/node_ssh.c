@@ -2,8 +2,12 @@
  * node_ssh.c - SSH settings for one host from the recipe's ssh: section,
  * the command line and the environment. See node.h.
  */
+#include <errno.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "provision/node.h"
@@ -46,7 +50,53 @@ static char *default_key(void)
 			return p;
 		free(p);
 	}
+	/* the key bootstrap made for machines it creates (bs_state_key) */
+	{
+		char *p = bs_xasprintf("%s/ssh/id_ed25519", bs_state_dir());
+
+		if (access(p, R_OK) == 0)
+			return p;
+		free(p);
+	}
 	return NULL;
+}
+
+int bs_state_key(char **path, struct bs_err *err)
+{
+	char *dir = bs_xasprintf("%s/ssh", bs_state_dir());
+	char *key = bs_xasprintf("%s/id_ed25519", dir);
+	char *const argv[] = {(char *)"ssh-keygen", (char *)"-q", (char *)"-t", (char *)"ed25519",
+			      (char *)"-N",	    (char *)"",	  (char *)"-C", (char *)"bootstrap",
+			      (char *)"-f",	    key,	  NULL};
+	pid_t pid;
+	int status = 0, rc = 0;
+
+	*path = NULL;
+	if (access(key, R_OK) == 0) {
+		*path = key;
+		free(dir);
+		return 0;
+	}
+	if ((mkdir(bs_state_dir(), 0700) != 0 && errno != EEXIST) ||
+	    (mkdir(dir, 0700) != 0 && errno != EEXIST)) {
+		rc = bs_err_set(err, BS_ERR_IO, "cannot make %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	/* no shell: ssh-keygen with its arguments, from PATH */
+	if (posix_spawnp(&pid, "ssh-keygen", NULL, NULL, argv, environ) != 0 ||
+	    waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		rc = bs_err_set(
+			err, BS_ERR_IO,
+			"no SSH key for new machines, and ssh-keygen could not make %s (install openssh-client, or set ssh.key)",
+			key);
+		goto out;
+	}
+	*path = key;
+	key = NULL;
+out:
+	free(key);
+	free(dir);
+	return rc;
 }
 
 void bs_node_ssh_init(struct bs_node_ssh *out, const struct bs_ssh_conf *conf, const char *host,
