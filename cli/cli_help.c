@@ -33,9 +33,10 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		{"destroy", "bootstrap destroy [--volumes] [options] RECIPE",
 		 "Remove the recipe's containers and networks (volumes only with\n"
 		 "--volumes), then the nodes the provider created.\n"
-		 "In this version: provider local destroys the project's node containers\n"
-		 "and their volumes (only machines labelled with this project, --node N for\n"
-		 "one); on static hosts, removing containers arrives with the pipeline.\n"},
+		 "In this version: the machines the provider created for the project go\n"
+		 "(local node containers with their volumes, Hetzner servers, DigitalOcean\n"
+		 "droplets; only those labelled with this project; --node N for one); on\n"
+		 "static hosts, removing containers arrives with the pipeline.\n"},
 	[BS_VERB_PREPARE] =
 		{"prepare",
 		 "bootstrap prepare [--node N] [options] RECIPE | bootstrap -H ssh://USER@HOST[:PORT] prepare",
@@ -47,9 +48,9 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "check the engine answers through the endpoint (the SSH tunnel, or TLS when\n"
 		 "docker.endpoint is tls). A converged node is only looked at.\n"
 		 "With -H ssh://..., that one host with the default docker settings.\n"
-		 "Nodes are worked on in parallel (--parallel). provider: local creates its\n"
-		 "node containers first (found again by label, never twice); the cloud\n"
-		 "providers are not in this version yet.\n"},
+		 "Nodes are worked on in parallel (--parallel). With provider local,\n"
+		 "hetzner or digitalocean the machines are created first when missing\n"
+		 "(found again by their labels or tags, never twice).\n"},
 	[BS_VERB_STATUS] =
 		{"status", "bootstrap status [options] RECIPE",
 		 "Show nodes, engine versions, containers, health and drift.\n"

@@ -49,12 +49,8 @@ int bs_compute_open(struct bs_compute **out, const struct bs_recipe *recipe,
 	switch (recipe->provider.type) {
 	case BS_PROVIDER_STATIC: return bs_compute_static_open(out, recipe, opts, err);
 	case BS_PROVIDER_LOCAL: return bs_compute_local_open(out, recipe, opts, err);
-	case BS_PROVIDER_HETZNER:
-	case BS_PROVIDER_DIGITALOCEAN:
-		return bs_err_set(err, BS_ERR_UNSUPPORTED,
-				  "%s: the %s driver is not in this version yet", recipe->file,
-				  recipe->provider.type == BS_PROVIDER_HETZNER ? "hetzner"
-									       : "digitalocean");
+	case BS_PROVIDER_HETZNER: return bs_compute_hetzner_open(out, recipe, opts, err);
+	case BS_PROVIDER_DIGITALOCEAN: return bs_compute_digitalocean_open(out, recipe, opts, err);
 	}
 	return bs_err_set(err, BS_ERR_INVALID, "%s: unknown provider", recipe->file);
 }

@@ -1,0 +1,789 @@
+/*
+ * compute_digitalocean.c - the DigitalOcean compute driver (API v2,
+ * https://docs.digitalocean.com/reference/api/): droplets tagged
+ * "bootstrap-project:<project>" and "bootstrap-node:<node>", found with
+ * ?tag_name=, created with the project's SSH key.
+ *
+ * Traps handled here:
+ *   - droplet names are NOT unique on DigitalOcean: a second POST makes a
+ *     second droplet. So create first looks the name up (?name=, exact):
+ *     a droplet carrying this node's tags is adopted, one without them is
+ *     a conflict named with its fix; only when none exists is one created.
+ *     The same lookup runs before a POST that failed with 5xx or timed out
+ *     is tried again.
+ *   - tags may hold letters, digits, ':', '-' and '_' only (at most 255):
+ *     checked before anything is sent.
+ *   - a create answers 202 with the droplet "new" and a create action in
+ *     links.actions: wait_running polls that action too, so an "errored"
+ *     create fails the node instead of timing out. DigitalOcean gives no
+ *     reason for an errored action.
+ *   - SSH keys are looked up by MD5 fingerprint (GET /account/keys/{fp}).
+ *   - a deleted droplet is waited for until GET answers 404.
+ *
+ * One driver instance (and its REST client) belongs to one thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "provision/cloud_rest.h"
+#include "provision/compute.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define DEFAULT_URL "https://api.digitalocean.com/v2"
+#define GONE_WAIT_MS (2 * 60 * 1000)
+#define CREATE_TRIES 3
+
+struct pending_action {
+	char *droplet_id;
+	char *action_id;
+};
+
+struct digitalocean {
+	struct bs_compute base; /* first: the driver is used as a struct bs_compute */
+	struct bs_rest *rest;
+	const char *project; /* the recipe's */
+	char *project_tag;
+	bool have_key;
+	double key_id;
+	struct pending_action *pending;
+	size_t n_pending;
+};
+
+enum bs_node_state bs_digitalocean_state(const char *status)
+{
+	if (status == NULL)
+		return BS_NODE_UNKNOWN;
+	if (strcmp(status, "new") == 0)
+		return BS_NODE_PENDING;
+	if (strcmp(status, "active") == 0)
+		return BS_NODE_RUNNING;
+	if (strcmp(status, "off") == 0)
+		return BS_NODE_STOPPED;
+	if (strcmp(status, "archive") == 0)
+		return BS_NODE_TERMINATED;
+	return BS_NODE_UNKNOWN;
+}
+
+static const char *str_at(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? bs_xstrdup(s) : NULL;
+}
+
+/* The value of the first tag starting with prefix, or NULL (borrowed). */
+static const char *tag_value(const cJSON *droplet, const char *prefix)
+{
+	const cJSON *t;
+
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(droplet, "tags"))
+	{
+		if (cJSON_IsString(t) && bs_str_starts_with(t->valuestring, prefix) &&
+		    t->valuestring[strlen(prefix)] != '\0')
+			return t->valuestring + strlen(prefix);
+	}
+	return NULL;
+}
+
+static const char *public_ipv4(const cJSON *droplet)
+{
+	const cJSON *nets = cJSON_GetObjectItemCaseSensitive(droplet, "networks"), *n;
+
+	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(nets, "v4"))
+	{
+		const char *type = str_at(n, "type");
+
+		if (type != NULL && strcmp(type, "public") == 0 && str_at(n, "ip_address"))
+			return str_at(n, "ip_address");
+	}
+	return NULL;
+}
+
+int bs_digitalocean_machine(struct bs_machine *out, const cJSON *droplet, struct bs_err *err)
+{
+	const char *status = str_at(droplet, "status");
+	const char *node = tag_value(droplet, BS_DO_TAG_NODE);
+	const cJSON *image = cJSON_GetObjectItemCaseSensitive(droplet, "image");
+	const char *size = str_at(droplet, "size_slug");
+	char *id = bs_rest_id_string(cJSON_GetObjectItemCaseSensitive(droplet, "id"));
+
+	memset(out, 0, sizeof(*out));
+	if (!cJSON_IsObject(droplet) || id == NULL || status == NULL) {
+		free(id);
+		return bs_err_set(err, BS_ERR_PROTOCOL,
+				  "digitalocean: a droplet object lacks its id or status");
+	}
+	if (size == NULL)
+		size = str_at(cJSON_GetObjectItemCaseSensitive(droplet, "size"), "slug");
+	out->id = id;
+	out->name = bs_xstrdup(node				 ? node
+			       : str_at(droplet, "name") != NULL ? str_at(droplet, "name")
+								 : id);
+	out->project = dup_or_null(tag_value(droplet, BS_DO_TAG_PROJECT));
+	out->state = bs_digitalocean_state(status);
+	out->ssh_host = dup_or_null(public_ipv4(droplet));
+	out->ssh_port = 22;
+	out->size = dup_or_null(size);
+	out->image =
+		dup_or_null(str_at(image, "slug") ? str_at(image, "slug") : str_at(image, "name"));
+	out->region =
+		dup_or_null(str_at(cJSON_GetObjectItemCaseSensitive(droplet, "region"), "slug"));
+	return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool cancelled(const struct digitalocean *d)
+{
+	return d->base.opts.cancel != NULL && *d->base.opts.cancel;
+}
+
+static bool nap(const struct digitalocean *d, long ms)
+{
+	long long end = now_ms() + ms;
+
+	while (!cancelled(d)) {
+		long long left = end - now_ms();
+		struct timespec ts = {0, 100 * 1000000L};
+
+		if (left <= 0)
+			return true;
+		if (left < 100)
+			ts.tv_nsec = (long)left * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+static long next_interval(long ms)
+{
+	ms = ms * 3 / 2;
+	return ms > 5000 ? 5000 : ms;
+}
+
+static void forget_actions(struct digitalocean *d, const char *droplet_id)
+{
+	size_t i = 0;
+
+	while (i < d->n_pending) {
+		if (strcmp(d->pending[i].droplet_id, droplet_id) == 0) {
+			free(d->pending[i].droplet_id);
+			free(d->pending[i].action_id);
+			d->pending[i] = d->pending[--d->n_pending];
+		} else {
+			i++;
+		}
+	}
+}
+
+static void remember_action(struct digitalocean *d, const char *droplet_id, const cJSON *action)
+{
+	char *id = bs_rest_id_string(cJSON_GetObjectItemCaseSensitive(action, "id"));
+
+	if (id == NULL)
+		return;
+	d->pending = bs_xrealloc(d->pending, (d->n_pending + 1) * sizeof(*d->pending));
+	d->pending[d->n_pending].droplet_id = bs_xstrdup(droplet_id);
+	d->pending[d->n_pending].action_id = id;
+	d->n_pending++;
+}
+
+/* Poll the create actions of droplet_id: "errored" fails, "completed" is dropped. */
+static int check_actions(struct digitalocean *d, const char *droplet_id, struct bs_err *err)
+{
+	size_t i = 0;
+	int rc = 0;
+
+	while (i < d->n_pending && rc == 0) {
+		struct bs_rest_reply reply;
+		bool finished = false;
+		char *path;
+
+		if (strcmp(d->pending[i].droplet_id, droplet_id) != 0) {
+			i++;
+			continue;
+		}
+		path = bs_xasprintf("/actions/%s", d->pending[i].action_id);
+		rc = bs_rest_call(d->rest, "GET", path, NULL, BS_REST_IDEMPOTENT, &reply, err);
+		if (rc == 0) {
+			const cJSON *action =
+				cJSON_GetObjectItemCaseSensitive(reply.json, "action");
+			const char *status = str_at(action, "status");
+			const char *type = str_at(action, "type");
+
+			finished = status != NULL && strcmp(status, "in-progress") != 0;
+			if (status != NULL && strcmp(status, "errored") == 0)
+				rc = bs_err_set(
+					err, BS_ERR_API,
+					"digitalocean: droplet %s: action %s (%s) errored (DigitalOcean gives no reason: see the droplet's history in the control panel, then destroy it and run again)",
+					droplet_id, d->pending[i].action_id,
+					type ? type : "create");
+		} else if (rc == BS_ERR_NOT_FOUND) {
+			rc = 0;
+			finished = true;
+		}
+		free(path);
+		bs_rest_reply_free(&reply);
+		if (rc == 0 && finished) {
+			free(d->pending[i].droplet_id);
+			free(d->pending[i].action_id);
+			d->pending[i] = d->pending[--d->n_pending];
+		} else {
+			i++;
+		}
+	}
+	return rc;
+}
+
+/* Every droplet named name (exact, case-insensitive, as the API compares). */
+static int find_by_name(struct digitalocean *d, const char *name, cJSON **found, struct bs_err *err)
+{
+	char *esc = bs_rest_escape(name);
+	char *path = bs_xasprintf("/droplets?name=%s", esc);
+	cJSON *items = NULL, *it;
+	int rc;
+
+	*found = cJSON_CreateArray();
+	rc = bs_rest_get_all(d->rest, path, "droplets", &items, err);
+	cJSON_ArrayForEach(it, items)
+	{
+		const char *n = str_at(it, "name");
+
+		if (rc == 0 && n != NULL && strcasecmp(n, name) == 0)
+			cJSON_AddItemToArray(*found, cJSON_Duplicate(it, 1));
+	}
+	cJSON_Delete(items);
+	free(path);
+	free(esc);
+	return rc;
+}
+
+static bool tags_are(const cJSON *droplet, const char *project, const char *node)
+{
+	const char *p = tag_value(droplet, BS_DO_TAG_PROJECT);
+	const char *n = tag_value(droplet, BS_DO_TAG_NODE);
+
+	return p != NULL && n != NULL && strcmp(p, project) == 0 && strcmp(n, node) == 0;
+}
+
+/*
+ * The droplets named like node: 0 with *adopted filled when one is this
+ * node's (and not archived), 0 with nothing when none is, BS_ERR_CONFLICT
+ * when another droplet holds the name.
+ */
+static int settle_name(struct digitalocean *d, const struct bs_node *node,
+		       struct bs_machine *adopted, bool *is_ours, struct bs_err *err)
+{
+	cJSON *found = NULL, *it;
+	int rc;
+
+	*is_ours = false;
+	rc = find_by_name(d, node->name, &found, err);
+	cJSON_ArrayForEach(it, found)
+	{
+		if (rc != 0 || *is_ours)
+			break;
+		if (tags_are(it, d->project, node->name)) {
+			struct bs_machine m;
+
+			rc = bs_digitalocean_machine(&m, it, err);
+			if (rc == 0 && m.state != BS_NODE_TERMINATED) {
+				*adopted = m;
+				*is_ours = true;
+			} else if (rc == 0) {
+				bs_machine_free(&m);
+			}
+		}
+	}
+	cJSON_ArrayForEach(it, found)
+	{
+		const char *p, *n;
+		char *id;
+
+		if (rc != 0 || *is_ours || tags_are(it, d->project, node->name))
+			continue;
+		p = tag_value(it, BS_DO_TAG_PROJECT);
+		n = tag_value(it, BS_DO_TAG_NODE);
+		id = bs_rest_id_string(cJSON_GetObjectItemCaseSensitive(it, "id"));
+		rc = bs_err_set(
+			err, BS_ERR_CONFLICT,
+			"digitalocean: a droplet named %s already exists (id %s) and is not node %s of project %s (its tags: %s%s, %s%s): rename the node in the recipe, or rename or destroy that droplet",
+			node->name, id ? id : "?", node->name, d->project, BS_DO_TAG_PROJECT,
+			p ? p : "(none)", BS_DO_TAG_NODE, n ? n : "(none)");
+		free(id);
+	}
+	cJSON_Delete(found);
+	return rc;
+}
+
+/* ---- SSH key ----------------------------------------------------------------------- */
+
+static int take_key(struct digitalocean *d, const cJSON *root, const char *what, struct bs_err *err)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(root, "ssh_key"), "id");
+
+	if (!cJSON_IsNumber(id))
+		return bs_err_set(err, BS_ERR_PROTOCOL,
+				  "digitalocean: %s: the answer has no ssh_key.id", what);
+	d->key_id = id->valuedouble;
+	d->have_key = true;
+	return 0;
+}
+
+static int key_by_fingerprint(struct digitalocean *d, const char *fp, bool *found,
+			      struct bs_err *err)
+{
+	char *path = bs_xasprintf("/account/keys/%s", fp);
+	struct bs_rest_reply reply;
+	int rc;
+
+	*found = false;
+	rc = bs_rest_call(d->rest, "GET", path, NULL, BS_REST_IDEMPOTENT, &reply, err);
+	if (rc == BS_ERR_NOT_FOUND) {
+		rc = 0;
+	} else if (rc == 0) {
+		rc = take_key(d, reply.json, path, err);
+		*found = rc == 0;
+	}
+	bs_rest_reply_free(&reply);
+	free(path);
+	return rc;
+}
+
+static int ensure_key(struct digitalocean *d, struct bs_err *err)
+{
+	const char *pub = d->base.opts.ssh_public_key;
+	char fp[BS_MD5_FINGERPRINT_LEN];
+	struct bs_rest_reply reply;
+	cJSON *body;
+	char *clean, *name;
+	bool found = false;
+	int rc;
+
+	if (d->have_key)
+		return 0;
+	if (pub == NULL)
+		return bs_err_set(
+			err, BS_ERR_INVALID,
+			"digitalocean: no SSH public key to install on new droplets: set ssh.key to a private key with its .pub beside it");
+	rc = bs_ssh_md5_fingerprint(fp, pub, err);
+	if (rc == 0)
+		rc = key_by_fingerprint(d, fp, &found, err);
+	if (rc != 0 || found)
+		return rc;
+	clean = bs_ssh_public_key_clean(pub);
+	name = bs_xasprintf("bootstrap-%s", d->project);
+	body = cJSON_CreateObject();
+	cJSON_AddStringToObject(body, "name", name);
+	cJSON_AddStringToObject(body, "public_key", clean);
+	rc = bs_rest_call(d->rest, "POST", "/account/keys", body, BS_REST_ONCE, &reply, err);
+	if (rc == 0) {
+		rc = take_key(d, reply.json, "POST /account/keys", err);
+		if (rc == 0)
+			bs_log(BS_LOG_INFO, "digitalocean: registered SSH key %s as %s", fp, name);
+	} else if (reply.status == 422 || rc == BS_ERR_CONFLICT || reply.maybe_applied) {
+		/* "SSH Key is already in use on your account": another run was first */
+		struct bs_err again = BS_ERR_INIT;
+
+		if (key_by_fingerprint(d, fp, &found, &again) == 0 && found)
+			rc = 0;
+	}
+	if (rc != 0)
+		bs_err_prefix(err, "registering the SSH key %s", fp);
+	bs_rest_reply_free(&reply);
+	cJSON_Delete(body);
+	free(name);
+	free(clean);
+	return rc;
+}
+
+/* ---- operations -------------------------------------------------------------------- */
+
+static int do_list(struct bs_compute *c, struct bs_machine_list *out, struct bs_err *err)
+{
+	struct digitalocean *d = (struct digitalocean *)c;
+	char *esc = bs_rest_escape(d->project_tag);
+	char *path = bs_xasprintf("/droplets?tag_name=%s", esc);
+	cJSON *items = NULL, *it;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = bs_rest_get_all(d->rest, path, "droplets", &items, err);
+	cJSON_ArrayForEach(it, items)
+	{
+		struct bs_machine m;
+
+		if (rc != 0)
+			break;
+		rc = bs_digitalocean_machine(&m, it, err);
+		if (rc != 0)
+			break;
+		/* never another project's, even if the tag filter were ignored */
+		if (m.project != NULL && strcmp(m.project, d->project) == 0)
+			bs_rest_machines_push(out, &m);
+		else
+			bs_machine_free(&m);
+	}
+	cJSON_Delete(items);
+	free(path);
+	free(esc);
+	if (rc != 0)
+		bs_machine_list_free(out);
+	else
+		bs_rest_machines_sort(out);
+	return rc;
+}
+
+static cJSON *create_body(const struct digitalocean *d, const struct bs_node *node,
+			  const char *node_tag)
+{
+	const struct bs_provider *p = &d->base.recipe->provider;
+	cJSON *body = cJSON_CreateObject(), *tags, *keys;
+	long long image_id;
+
+	cJSON_AddStringToObject(body, "name", node->name);
+	if (p->region != NULL)
+		cJSON_AddStringToObject(body, "region", p->region);
+	cJSON_AddStringToObject(body, "size", node->size ? node->size : p->size);
+	/* a private image is given by its number, a public one by its slug */
+	if (bs_parse_int64(p->image, &image_id) == 0 && image_id > 0)
+		cJSON_AddNumberToObject(body, "image", (double)image_id);
+	else
+		cJSON_AddStringToObject(body, "image", p->image);
+	keys = cJSON_AddArrayToObject(body, "ssh_keys");
+	cJSON_AddItemToArray(keys, cJSON_CreateNumber(d->key_id));
+	tags = cJSON_AddArrayToObject(body, "tags");
+	cJSON_AddItemToArray(tags, cJSON_CreateString(d->project_tag));
+	cJSON_AddItemToArray(tags, cJSON_CreateString(node_tag));
+	return body;
+}
+
+/* A create's answer: the droplet into *out; its actions (links.actions)
+ * are remembered for wait_running. */
+static int take_created(struct digitalocean *d, const cJSON *answer, struct bs_machine *out,
+			struct bs_err *err)
+{
+	const cJSON *links = cJSON_GetObjectItemCaseSensitive(answer, "links");
+	const cJSON *a;
+	int rc;
+
+	rc = bs_digitalocean_machine(out, cJSON_GetObjectItemCaseSensitive(answer, "droplet"), err);
+	if (rc != 0)
+		return rc;
+	forget_actions(d, out->id);
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(links, "actions"))
+	{
+		remember_action(d, out->id, a);
+	}
+	return 0;
+}
+
+static int do_create(struct bs_compute *c, const struct bs_node *node, struct bs_machine *out,
+		     struct bs_err *err)
+{
+	struct digitalocean *d = (struct digitalocean *)c;
+	char *node_tag = bs_digitalocean_tag(BS_DO_TAG_NODE, node->name);
+	cJSON *body = NULL;
+	bool ours = false;
+	long backoff = 2000;
+	int rc, attempt;
+
+	memset(out, 0, sizeof(*out));
+	if (node_tag == NULL) {
+		rc = bs_err_set(
+			err, BS_ERR_INVALID,
+			"digitalocean: '%s%s' cannot be a tag (letters, digits, ':', '-', '_', at most 255): rename the node",
+			BS_DO_TAG_NODE, node->name);
+		goto out;
+	}
+	rc = settle_name(d, node, out, &ours, err);
+	if (rc != 0 || ours) {
+		if (ours)
+			bs_log(BS_LOG_INFO,
+			       "node %s: digitalocean: adopted droplet %s, which carries this project's tags",
+			       node->name, out->id);
+		goto out;
+	}
+	rc = ensure_key(d, err);
+	if (rc != 0)
+		goto out;
+	body = create_body(d, node, node_tag);
+	for (attempt = 1;; attempt++) {
+		struct bs_rest_reply reply;
+		struct bs_err settle = BS_ERR_INIT;
+		bool maybe;
+
+		rc = bs_rest_call(d->rest, "POST", "/droplets", body, BS_REST_ONCE, &reply, err);
+		if (rc == 0) {
+			rc = take_created(d, reply.json, out, err);
+			if (rc == 0)
+				bs_log(BS_LOG_INFO, "node %s: digitalocean: created droplet %s",
+				       node->name, out->id);
+			bs_rest_reply_free(&reply);
+			break;
+		}
+		maybe = reply.maybe_applied;
+		bs_rest_reply_free(&reply);
+		if (!maybe)
+			break;
+		/* The POST may have made the droplet, and a second POST would make a
+		 * second one: give a request still in flight time to land, then look
+		 * by name. */
+		if (!nap(d, backoff)) {
+			rc = bs_err_set(err, BS_ERR_INTERRUPTED,
+					"digitalocean: creating %s: interrupted", node->name);
+			break;
+		}
+		backoff *= 2;
+		if (settle_name(d, node, out, &ours, &settle) != 0) {
+			rc = bs_err_set(err, settle.code, "%s", settle.msg);
+			break;
+		}
+		if (ours) {
+			bs_log(BS_LOG_INFO,
+			       "node %s: digitalocean: the failed create made droplet %s; adopted",
+			       node->name, out->id);
+			rc = 0;
+			break;
+		}
+		if (attempt >= CREATE_TRIES)
+			break;
+	}
+out:
+	cJSON_Delete(body);
+	free(node_tag);
+	if (rc != 0) {
+		bs_machine_free(out);
+		bs_err_prefix(err, "node %s", node->name);
+	}
+	return rc;
+}
+
+static int do_wait_running(struct bs_compute *c, struct bs_machine *m, struct bs_err *err)
+{
+	struct digitalocean *d = (struct digitalocean *)c;
+	long timeout = c->opts.running_timeout_ms > 0 ? c->opts.running_timeout_ms : 600000;
+	long long start = now_ms(), deadline = start + timeout;
+	char *path = bs_xasprintf("/droplets/%s", m->id);
+	long interval = 1000;
+	int rc;
+
+	for (;;) {
+		struct bs_rest_reply reply;
+		struct bs_machine fresh;
+
+		rc = check_actions(d, m->id, err);
+		if (rc != 0)
+			break;
+		rc = bs_rest_call(d->rest, "GET", path, NULL, BS_REST_IDEMPOTENT, &reply, err);
+		if (rc == 0)
+			rc = bs_digitalocean_machine(
+				&fresh, cJSON_GetObjectItemCaseSensitive(reply.json, "droplet"),
+				err);
+		bs_rest_reply_free(&reply);
+		if (rc == BS_ERR_NOT_FOUND) {
+			rc = bs_err_set(
+				err, BS_ERR_NOT_FOUND,
+				"digitalocean: droplet %s disappeared while starting: was it destroyed meanwhile?",
+				m->id);
+			break;
+		}
+		if (rc != 0)
+			break;
+		bs_machine_free(m);
+		*m = fresh;
+		if (m->state == BS_NODE_RUNNING && m->ssh_host != NULL)
+			break;
+		if (m->state == BS_NODE_TERMINATED) {
+			rc = bs_err_set(
+				err, BS_ERR_API,
+				"digitalocean: droplet %s was archived while it should start",
+				m->id);
+			break;
+		}
+		if (now_ms() + interval > deadline) {
+			rc = bs_err_set(
+				err, BS_ERR_TIMEOUT,
+				"digitalocean: droplet %s is still %s%s after %lld s: look at it in the control panel",
+				m->id, bs_node_state_name(m->state),
+				m->state == BS_NODE_RUNNING ? " without a public IPv4" : "",
+				(now_ms() - start) / 1000);
+			break;
+		}
+		if (!nap(d, interval)) {
+			rc = bs_err_set(err, BS_ERR_INTERRUPTED,
+					"digitalocean: waiting for droplet %s: interrupted", m->id);
+			break;
+		}
+		interval = next_interval(interval);
+	}
+	if (rc == 0)
+		forget_actions(d, m->id);
+	free(path);
+	if (rc != 0)
+		bs_err_prefix(err, "node %s", m->name ? m->name : m->id);
+	return rc;
+}
+
+static int do_destroy(struct bs_compute *c, const struct bs_machine *m, struct bs_err *err)
+{
+	struct digitalocean *d = (struct digitalocean *)c;
+	char *path = bs_xasprintf("/droplets/%s", m->id);
+	long long deadline = now_ms() + GONE_WAIT_MS;
+	struct bs_rest_reply reply;
+	long interval = 1000;
+	int rc;
+
+	rc = bs_rest_call(d->rest, "DELETE", path, NULL, BS_REST_IDEMPOTENT, &reply, err);
+	bs_rest_reply_free(&reply);
+	if (rc == BS_ERR_NOT_FOUND) {
+		bs_log(BS_LOG_INFO, "node %s: digitalocean: droplet %s was already gone", m->name,
+		       m->id);
+		rc = 0;
+		goto out;
+	}
+	/* the DELETE is accepted (204) before the droplet is gone */
+	while (rc == 0) {
+		struct bs_machine now;
+
+		rc = bs_rest_call(d->rest, "GET", path, NULL, BS_REST_IDEMPOTENT, &reply, err);
+		if (rc == 0 &&
+		    bs_digitalocean_machine(&now,
+					    cJSON_GetObjectItemCaseSensitive(reply.json, "droplet"),
+					    NULL) == 0) {
+			bool archived = now.state == BS_NODE_TERMINATED;
+
+			bs_machine_free(&now);
+			if (archived) {
+				bs_rest_reply_free(&reply);
+				break;
+			}
+		}
+		bs_rest_reply_free(&reply);
+		if (rc == BS_ERR_NOT_FOUND) {
+			rc = 0;
+			break;
+		}
+		if (rc != 0)
+			break;
+		if (now_ms() + interval > deadline) {
+			rc = bs_err_set(
+				err, BS_ERR_TIMEOUT,
+				"digitalocean: droplet %s still exists %d s after it was destroyed: look at it in the control panel",
+				m->id, GONE_WAIT_MS / 1000);
+			break;
+		}
+		if (!nap(d, interval)) {
+			rc = bs_err_set(err, BS_ERR_INTERRUPTED,
+					"digitalocean: destroying droplet %s: interrupted", m->id);
+			break;
+		}
+		interval = next_interval(interval);
+	}
+out:
+	forget_actions(d, m->id);
+	free(path);
+	if (rc != 0)
+		bs_err_prefix(err, "node %s", m->name ? m->name : m->id);
+	return rc;
+}
+
+static void do_free(struct bs_compute *c)
+{
+	struct digitalocean *d = (struct digitalocean *)c;
+	size_t i;
+
+	if (d == NULL)
+		return;
+	for (i = 0; i < d->n_pending; i++) {
+		free(d->pending[i].droplet_id);
+		free(d->pending[i].action_id);
+	}
+	free(d->pending);
+	free(d->project_tag);
+	bs_rest_free(d->rest);
+	free(d);
+}
+
+static const struct bs_compute_ops digitalocean_ops = {
+	.name = "digitalocean",
+	.list = do_list,
+	.create = do_create,
+	.destroy = do_destroy,
+	.wait_running = do_wait_running,
+	.free = do_free,
+};
+
+int bs_compute_digitalocean_open(struct bs_compute **out, const struct bs_recipe *recipe,
+				 const struct bs_compute_opts *opts, struct bs_err *err)
+{
+	const struct bs_provider *p = &recipe->provider;
+	const char *env = p->token_env ? p->token_env : "DIGITALOCEAN_TOKEN";
+	const char *token = p->token;
+	struct bs_rest_opts ro = BS_REST_OPTS_INIT;
+	struct digitalocean *d;
+	char *project_tag;
+	char source[160];
+	int rc;
+
+	*out = NULL;
+	project_tag =
+		recipe->project ? bs_digitalocean_tag(BS_DO_TAG_PROJECT, recipe->project) : NULL;
+	if (project_tag == NULL)
+		return bs_err_set(
+			err, BS_ERR_INVALID,
+			"digitalocean: '%s%s' cannot be a tag (letters, digits, ':', '-', '_', at most 255): rename the project",
+			BS_DO_TAG_PROJECT, recipe->project ? recipe->project : "");
+	if (token != NULL) {
+		snprintf(source, sizeof(source), "provider.token");
+	} else {
+		token = getenv(env);
+		snprintf(source, sizeof(source), "$%s", env);
+		if (token == NULL || token[0] == '\0') {
+			free(project_tag);
+			return bs_err_set(
+				err, BS_ERR_AUTH,
+				"digitalocean: no API token: set %s to a DigitalOcean personal access token with read and write scope (control panel > API > Tokens)",
+				env);
+		}
+	}
+	ro.dialect = BS_REST_DIGITALOCEAN;
+	ro.base_url = p->api_url ? p->api_url : DEFAULT_URL;
+	ro.token = token;
+	ro.token_source = source;
+	ro.request_timeout_ms = opts->request_timeout_ms;
+	ro.cancel = opts->cancel;
+	d = bs_xcalloc(1, sizeof(*d));
+	rc = bs_rest_open(&d->rest, &ro, err);
+	if (rc != 0) {
+		free(project_tag);
+		free(d);
+		return rc;
+	}
+	d->base.ops = &digitalocean_ops;
+	d->base.recipe = recipe;
+	d->base.opts = *opts;
+	d->base.creates = true;
+	d->project = recipe->project;
+	d->project_tag = project_tag;
+	*out = &d->base;
+	return 0;
+}

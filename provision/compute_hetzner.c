@@ -1,0 +1,819 @@
+/*
+ * compute_hetzner.c - the Hetzner Cloud compute driver (API v1,
+ * https://docs.hetzner.cloud): servers labelled
+ * bootstrap.project=<project> and bootstrap.node=<node>, found with a
+ * label_selector, created with the project's SSH key.
+ *
+ * Traps handled here:
+ *   - server names are unique in a Hetzner project: a create answered 409
+ *     uniqueness_error looks the server up by name and adopts it when its
+ *     labels say it is this node of this project (a run that died after the
+ *     POST), else fails naming the server and the fix. A server still being
+ *     deleted is waited for, then created anew.
+ *   - a create answered 5xx or timing out may still have made the server:
+ *     the same lookup runs before the POST is tried again.
+ *   - creating returns an action (and next_actions): they are remembered
+ *     and polled by wait_running, so an action that ends in "error" fails
+ *     the node with Hetzner's own message instead of a silent timeout.
+ *   - SSH keys are found by MD5 fingerprint (GET /ssh_keys?fingerprint=);
+ *     key names are unique too, so a name taken by another key gets the
+ *     fingerprint as a suffix.
+ *
+ * One driver instance (and its REST client) belongs to one thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "provision/cloud_rest.h"
+#include "provision/compute.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define DEFAULT_URL "https://api.hetzner.cloud/v1"
+#define ACTION_WAIT_MS (5 * 60 * 1000) /* a delete takes seconds */
+#define GONE_WAIT_MS (2 * 60 * 1000)   /* a server being deleted, before re-creating it */
+#define CREATE_TRIES 3
+
+struct pending_action {
+	char *server_id;
+	char *action_id;
+};
+
+struct hetzner {
+	struct bs_compute base; /* first: the driver is used as a struct bs_compute */
+	struct bs_rest *rest;
+	const char *project; /* the recipe's */
+	bool have_key;
+	double key_id;
+	struct pending_action *pending;
+	size_t n_pending;
+};
+
+enum bs_node_state bs_hetzner_state(const char *status)
+{
+	static const struct {
+		const char *name;
+		enum bs_node_state state;
+	} map[] = {
+		{"running", BS_NODE_RUNNING},	{"initializing", BS_NODE_PENDING},
+		{"starting", BS_NODE_STARTING}, {"stopping", BS_NODE_STOPPING},
+		{"off", BS_NODE_STOPPED},	{"deleting", BS_NODE_TERMINATED},
+		{"migrating", BS_NODE_PENDING}, {"rebuilding", BS_NODE_PENDING},
+	};
+	size_t i;
+
+	for (i = 0; status != NULL && i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(status, map[i].name) == 0)
+			return map[i].state;
+	return BS_NODE_UNKNOWN;
+}
+
+static const char *str_at(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? bs_xstrdup(s) : NULL;
+}
+
+int bs_hetzner_machine(struct bs_machine *out, const cJSON *server, struct bs_err *err)
+{
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(server, "labels");
+	const cJSON *net = cJSON_GetObjectItemCaseSensitive(server, "public_net");
+	const cJSON *ipv4 = cJSON_GetObjectItemCaseSensitive(net, "ipv4");
+	const cJSON *loc = cJSON_GetObjectItemCaseSensitive(server, "location");
+	const char *status = str_at(server, "status");
+	const char *node = str_at(labels, BS_HETZNER_LABEL_NODE);
+	char *id = bs_rest_id_string(cJSON_GetObjectItemCaseSensitive(server, "id"));
+
+	memset(out, 0, sizeof(*out));
+	if (!cJSON_IsObject(server) || id == NULL || status == NULL) {
+		free(id);
+		return bs_err_set(err, BS_ERR_PROTOCOL,
+				  "hetzner: a server object lacks its id or status");
+	}
+	if (!cJSON_IsObject(loc)) /* older answers: only datacenter.location */
+		loc = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(server, "datacenter"), "location");
+	out->id = id;
+	out->name = bs_xstrdup(node ? node : str_at(server, "name") ? str_at(server, "name") : id);
+	out->project = dup_or_null(str_at(labels, BS_HETZNER_LABEL_PROJECT));
+	out->state = bs_hetzner_state(status);
+	out->ssh_host = dup_or_null(str_at(ipv4, "ip"));
+	out->ssh_port = 22;
+	out->size = dup_or_null(
+		str_at(cJSON_GetObjectItemCaseSensitive(server, "server_type"), "name"));
+	out->image = dup_or_null(str_at(cJSON_GetObjectItemCaseSensitive(server, "image"), "name"));
+	out->region = dup_or_null(str_at(loc, "name"));
+	return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool cancelled(const struct hetzner *h)
+{
+	return h->base.opts.cancel != NULL && *h->base.opts.cancel;
+}
+
+/* Sleep in 100 ms steps; false when cancelled. */
+static bool nap(const struct hetzner *h, long ms)
+{
+	long long end = now_ms() + ms;
+
+	while (!cancelled(h)) {
+		long long left = end - now_ms();
+		struct timespec ts = {0, 100 * 1000000L};
+
+		if (left <= 0)
+			return true;
+		if (left < 100)
+			ts.tv_nsec = (long)left * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+static long next_interval(long ms)
+{
+	ms = ms * 3 / 2;
+	return ms > 5000 ? 5000 : ms;
+}
+
+static bool labels_are(const cJSON *server, const char *project, const char *node)
+{
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(server, "labels");
+	const char *p = str_at(labels, BS_HETZNER_LABEL_PROJECT);
+	const char *n = str_at(labels, BS_HETZNER_LABEL_NODE);
+
+	return p != NULL && n != NULL && strcmp(p, project) == 0 && strcmp(n, node) == 0;
+}
+
+static void forget_actions(struct hetzner *h, const char *server_id)
+{
+	size_t i = 0;
+
+	while (i < h->n_pending) {
+		if (strcmp(h->pending[i].server_id, server_id) == 0) {
+			free(h->pending[i].server_id);
+			free(h->pending[i].action_id);
+			h->pending[i] = h->pending[--h->n_pending];
+		} else {
+			i++;
+		}
+	}
+}
+
+static void remember_action(struct hetzner *h, const char *server_id, const cJSON *action)
+{
+	char *id = bs_rest_id_string(cJSON_GetObjectItemCaseSensitive(action, "id"));
+
+	if (id == NULL)
+		return;
+	h->pending = bs_xrealloc(h->pending, (h->n_pending + 1) * sizeof(*h->pending));
+	h->pending[h->n_pending].server_id = bs_xstrdup(server_id);
+	h->pending[h->n_pending].action_id = id;
+	h->n_pending++;
+}
+
+/* An action object that ended in error, as a sentence; else 0 (running or
+ * success: *done tells). */
+static int action_outcome(const cJSON *action, const char *what, bool *done, struct bs_err *err)
+{
+	const char *status = str_at(action, "status");
+	const cJSON *aerr = cJSON_GetObjectItemCaseSensitive(action, "error");
+	const char *command = str_at(action, "command");
+
+	*done = status != NULL && strcmp(status, "running") != 0;
+	if (status == NULL || strcmp(status, "error") != 0)
+		return 0;
+	return bs_err_set(err, BS_ERR_API, "hetzner: %s: action %s failed: %s%s%s", what,
+			  command ? command : "?", str_at(aerr, "code") ? str_at(aerr, "code") : "",
+			  str_at(aerr, "code") ? ": " : "",
+			  str_at(aerr, "message") ? str_at(aerr, "message")
+						  : "(Hetzner gave no reason)");
+}
+
+/* Poll the actions started for server_id; the first that failed fails. */
+static int check_actions(struct hetzner *h, const char *server_id, const char *what,
+			 struct bs_err *err)
+{
+	size_t i = 0;
+	int rc = 0;
+
+	while (i < h->n_pending && rc == 0) {
+		struct bs_rest_reply reply;
+		char *path;
+		bool done = false;
+
+		if (strcmp(h->pending[i].server_id, server_id) != 0) {
+			i++;
+			continue;
+		}
+		path = bs_xasprintf("/actions/%s", h->pending[i].action_id);
+		rc = bs_rest_call(h->rest, "GET", path, NULL, BS_REST_IDEMPOTENT, &reply, err);
+		if (rc == BS_ERR_NOT_FOUND) {
+			rc = 0;
+			done = true;
+		} else if (rc == 0) {
+			rc = action_outcome(cJSON_GetObjectItemCaseSensitive(reply.json, "action"),
+					    what, &done, err);
+		}
+		free(path);
+		bs_rest_reply_free(&reply);
+		if (rc == 0 && done) {
+			free(h->pending[i].server_id);
+			free(h->pending[i].action_id);
+			h->pending[i] = h->pending[--h->n_pending];
+		} else {
+			i++;
+		}
+	}
+	return rc;
+}
+
+/* Wait for one action to finish (bounded). */
+static int wait_action(struct hetzner *h, const cJSON *action, const char *what, struct bs_err *err)
+{
+	char *id = bs_rest_id_string(cJSON_GetObjectItemCaseSensitive(action, "id"));
+	char *path = id ? bs_xasprintf("/actions/%s", id) : NULL;
+	long long deadline = now_ms() + ACTION_WAIT_MS;
+	long interval = 1000;
+	bool done = false;
+	int rc;
+
+	rc = action_outcome(action, what, &done, err);
+	while (rc == 0 && !done && path != NULL) {
+		struct bs_rest_reply reply;
+
+		if (now_ms() + interval > deadline) {
+			rc = bs_err_set(
+				err, BS_ERR_TIMEOUT,
+				"hetzner: %s: action %s still runs after %d s: see the Hetzner Console",
+				what, id, ACTION_WAIT_MS / 1000);
+			break;
+		}
+		if (!nap(h, interval)) {
+			rc = bs_err_set(err, BS_ERR_INTERRUPTED, "hetzner: %s: interrupted", what);
+			break;
+		}
+		interval = next_interval(interval);
+		rc = bs_rest_call(h->rest, "GET", path, NULL, BS_REST_IDEMPOTENT, &reply, err);
+		if (rc == BS_ERR_NOT_FOUND) {
+			rc = 0;
+			done = true;
+		} else if (rc == 0) {
+			rc = action_outcome(cJSON_GetObjectItemCaseSensitive(reply.json, "action"),
+					    what, &done, err);
+		}
+		bs_rest_reply_free(&reply);
+	}
+	free(path);
+	free(id);
+	return rc;
+}
+
+/* The server named name, as JSON (caller deletes), or NULL when none. */
+static int find_by_name(struct hetzner *h, const char *name, cJSON **found, struct bs_err *err)
+{
+	char *esc = bs_rest_escape(name);
+	char *path = bs_xasprintf("/servers?name=%s", esc);
+	cJSON *items = NULL, *it;
+	int rc;
+
+	*found = NULL;
+	rc = bs_rest_get_all(h->rest, path, "servers", &items, err);
+	cJSON_ArrayForEach(it, items)
+	{
+		const char *n = str_at(it, "name");
+
+		/* the filter is exact; checked again in case a proxy ignored it */
+		if (rc == 0 && n != NULL && strcasecmp(n, name) == 0) {
+			*found = cJSON_Duplicate(it, 1);
+			break;
+		}
+	}
+	cJSON_Delete(items);
+	free(path);
+	free(esc);
+	return rc;
+}
+
+/* Poll GET /servers/{id} until 404 (bounded). */
+static int wait_gone(struct hetzner *h, const char *id, const char *what, struct bs_err *err)
+{
+	char *path = bs_xasprintf("/servers/%s", id);
+	long long deadline = now_ms() + GONE_WAIT_MS;
+	long interval = 1000;
+	int rc;
+
+	for (;;) {
+		struct bs_rest_reply reply;
+
+		rc = bs_rest_call(h->rest, "GET", path, NULL, BS_REST_IDEMPOTENT, &reply, err);
+		bs_rest_reply_free(&reply);
+		if (rc == BS_ERR_NOT_FOUND) {
+			rc = 0;
+			break;
+		}
+		if (rc != 0)
+			break;
+		if (now_ms() + interval > deadline) {
+			rc = bs_err_set(
+				err, BS_ERR_TIMEOUT,
+				"hetzner: %s: server %s is still being deleted after %d s: run again later",
+				what, id, GONE_WAIT_MS / 1000);
+			break;
+		}
+		if (!nap(h, interval)) {
+			rc = bs_err_set(err, BS_ERR_INTERRUPTED, "hetzner: %s: interrupted", what);
+			break;
+		}
+		interval = next_interval(interval);
+	}
+	free(path);
+	return rc;
+}
+
+/* ---- SSH key ----------------------------------------------------------------------- */
+
+static int key_by_fingerprint(struct hetzner *h, const char *fp, bool *found, struct bs_err *err)
+{
+	char *esc = bs_rest_escape(fp);
+	char *path = bs_xasprintf("/ssh_keys?fingerprint=%s", esc);
+	cJSON *items = NULL, *it;
+	int rc;
+
+	*found = false;
+	rc = bs_rest_get_all(h->rest, path, "ssh_keys", &items, err);
+	cJSON_ArrayForEach(it, items)
+	{
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+		const char *f = str_at(it, "fingerprint");
+
+		if (rc == 0 && f != NULL && strcmp(f, fp) == 0 && cJSON_IsNumber(id)) {
+			h->key_id = id->valuedouble;
+			h->have_key = *found = true;
+			break;
+		}
+	}
+	cJSON_Delete(items);
+	free(path);
+	free(esc);
+	return rc;
+}
+
+static int ensure_key(struct hetzner *h, struct bs_err *err)
+{
+	const char *pub = h->base.opts.ssh_public_key;
+	char fp[BS_MD5_FINGERPRINT_LEN], hex8[9];
+	char *clean = NULL;
+	bool found = false;
+	size_t i, o = 0;
+	int rc, attempt;
+
+	if (h->have_key)
+		return 0;
+	if (pub == NULL)
+		return bs_err_set(
+			err, BS_ERR_INVALID,
+			"hetzner: no SSH public key to install on new servers: set ssh.key to a private key with its .pub beside it");
+	rc = bs_ssh_md5_fingerprint(fp, pub, err);
+	if (rc == 0)
+		rc = key_by_fingerprint(h, fp, &found, err);
+	if (rc != 0 || found)
+		return rc;
+	clean = bs_ssh_public_key_clean(pub);
+	/* key names are unique: a name another key holds gets our fingerprint's start */
+	for (i = 0; fp[i] != '\0' && o < 8; i++)
+		if (fp[i] != ':')
+			hex8[o++] = fp[i];
+	hex8[o] = '\0';
+	for (attempt = 0; attempt < 2 && !found; attempt++) {
+		struct bs_rest_reply reply;
+		cJSON *body = cJSON_CreateObject(), *labels;
+		char *name;
+
+		name = attempt == 0 ? bs_xasprintf("bootstrap-%s", h->project)
+				    : bs_xasprintf("bootstrap-%s-%s", h->project, hex8);
+		cJSON_AddStringToObject(body, "name", name);
+		cJSON_AddStringToObject(body, "public_key", clean);
+		labels = cJSON_AddObjectToObject(body, "labels");
+		cJSON_AddStringToObject(labels, BS_HETZNER_LABEL_PROJECT, h->project);
+		rc = bs_rest_call(h->rest, "POST", "/ssh_keys", body, BS_REST_ONCE, &reply, err);
+		if (rc == 0) {
+			const cJSON *id = cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(reply.json, "ssh_key"), "id");
+
+			if (cJSON_IsNumber(id)) {
+				h->key_id = id->valuedouble;
+				h->have_key = found = true;
+				bs_log(BS_LOG_INFO, "hetzner: registered SSH key %s as %s", fp,
+				       name);
+			} else {
+				rc = bs_err_set(
+					err, BS_ERR_PROTOCOL,
+					"hetzner: POST /ssh_keys: the answer has no ssh_key.id");
+			}
+		} else if (rc == BS_ERR_CONFLICT || reply.maybe_applied) {
+			/* another run registered it meanwhile, or the name is taken */
+			struct bs_err again = BS_ERR_INIT;
+
+			if (key_by_fingerprint(h, fp, &found, &again) == 0 && found)
+				rc = 0;
+		}
+		bs_rest_reply_free(&reply);
+		cJSON_Delete(body);
+		free(name);
+		if (rc != 0 && rc != BS_ERR_CONFLICT)
+			break;
+	}
+	free(clean);
+	if (rc == BS_ERR_CONFLICT)
+		bs_err_prefix(err, "registering the SSH key %s", fp);
+	return rc;
+}
+
+/* ---- operations -------------------------------------------------------------------- */
+
+static int hz_list(struct bs_compute *c, struct bs_machine_list *out, struct bs_err *err)
+{
+	struct hetzner *h = (struct hetzner *)c;
+	char *sel = bs_hetzner_label_selector(h->project);
+	char *esc = bs_rest_escape(sel);
+	char *path = bs_xasprintf("/servers?label_selector=%s", esc);
+	cJSON *items = NULL, *it;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = bs_rest_get_all(h->rest, path, "servers", &items, err);
+	cJSON_ArrayForEach(it, items)
+	{
+		struct bs_machine m;
+
+		if (rc != 0)
+			break;
+		rc = bs_hetzner_machine(&m, it, err);
+		if (rc != 0)
+			break;
+		/* never another project's, even if a selector were ignored */
+		if (m.project != NULL && strcmp(m.project, h->project) == 0)
+			bs_rest_machines_push(out, &m);
+		else
+			bs_machine_free(&m);
+	}
+	cJSON_Delete(items);
+	free(path);
+	free(esc);
+	free(sel);
+	if (rc != 0)
+		bs_machine_list_free(out);
+	else
+		bs_rest_machines_sort(out);
+	return rc;
+}
+
+static cJSON *create_body(const struct hetzner *h, const struct bs_node *node)
+{
+	const struct bs_provider *p = &h->base.recipe->provider;
+	cJSON *body = cJSON_CreateObject(), *labels, *keys;
+
+	cJSON_AddStringToObject(body, "name", node->name);
+	cJSON_AddStringToObject(body, "server_type", node->size ? node->size : p->size);
+	cJSON_AddStringToObject(body, "image", p->image);
+	if (p->region != NULL)
+		cJSON_AddStringToObject(body, "location", p->region);
+	keys = cJSON_AddArrayToObject(body, "ssh_keys");
+	cJSON_AddItemToArray(keys, cJSON_CreateNumber(h->key_id));
+	labels = cJSON_AddObjectToObject(body, "labels");
+	cJSON_AddStringToObject(labels, BS_HETZNER_LABEL_PROJECT, h->project);
+	cJSON_AddStringToObject(labels, BS_HETZNER_LABEL_NODE, node->name);
+	cJSON_AddBoolToObject(body, "start_after_create", 1);
+	return body;
+}
+
+/*
+ * After a 409 or a create that may have happened: the server of that name.
+ * Returns 0 with *adopted filled when it is ours, *retry when it is gone or
+ * was being deleted (and now is), else the error.
+ */
+static int settle_name(struct hetzner *h, const struct bs_node *node, struct bs_machine *adopted,
+		       bool *is_ours, bool *retry, struct bs_err *err)
+{
+	cJSON *server = NULL;
+	const cJSON *labels;
+	int rc;
+
+	*is_ours = *retry = false;
+	rc = find_by_name(h, node->name, &server, err);
+	if (rc != 0)
+		return rc;
+	if (server == NULL) {
+		*retry = true;
+		return 0;
+	}
+	labels = cJSON_GetObjectItemCaseSensitive(server, "labels");
+	if (labels_are(server, h->project, node->name)) {
+		rc = bs_hetzner_machine(adopted, server, err);
+		if (rc == 0 && adopted->state == BS_NODE_TERMINATED) {
+			bs_log(BS_LOG_INFO,
+			       "node %s: hetzner: server %s is being deleted; waiting to create it anew",
+			       node->name, adopted->id);
+			rc = wait_gone(h, adopted->id, node->name, err);
+			bs_machine_free(adopted);
+			*retry = rc == 0;
+		} else if (rc == 0) {
+			*is_ours = true;
+		}
+	} else {
+		const char *p = str_at(labels, BS_HETZNER_LABEL_PROJECT);
+		const char *n = str_at(labels, BS_HETZNER_LABEL_NODE);
+		char *id = bs_rest_id_string(cJSON_GetObjectItemCaseSensitive(server, "id"));
+
+		rc = bs_err_set(
+			err, BS_ERR_CONFLICT,
+			"hetzner: a server named %s already exists (id %s) and is not node %s of project %s (its labels: %s=%s, %s=%s): rename the node in the recipe, or rename or delete that server in the Hetzner Console",
+			node->name, id ? id : "?", node->name, h->project, BS_HETZNER_LABEL_PROJECT,
+			p ? p : "(none)", BS_HETZNER_LABEL_NODE, n ? n : "(none)");
+		free(id);
+	}
+	cJSON_Delete(server);
+	return rc;
+}
+
+/* A create's answer: the server into *out; its actions are remembered for
+ * wait_running (an action already failed fails now). */
+static int take_created(struct hetzner *h, const cJSON *answer, struct bs_machine *out,
+			struct bs_err *err)
+{
+	const cJSON *action = cJSON_GetObjectItemCaseSensitive(answer, "action");
+	const cJSON *a;
+	char *what;
+	bool done;
+	int rc;
+
+	rc = bs_hetzner_machine(out, cJSON_GetObjectItemCaseSensitive(answer, "server"), err);
+	if (rc != 0)
+		return rc;
+	what = bs_xasprintf("server %s", out->id);
+	rc = action_outcome(action, what, &done, err);
+	free(what);
+	forget_actions(h, out->id);
+	remember_action(h, out->id, action);
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(answer, "next_actions"))
+	{
+		remember_action(h, out->id, a);
+	}
+	return rc;
+}
+
+static int hz_create(struct bs_compute *c, const struct bs_node *node, struct bs_machine *out,
+		     struct bs_err *err)
+{
+	struct hetzner *h = (struct hetzner *)c;
+	cJSON *body = NULL;
+	int rc, attempt;
+	long backoff = 2000;
+
+	memset(out, 0, sizeof(*out));
+	if (!bs_hetzner_label_value_ok(node->name)) {
+		rc = bs_err_set(
+			err, BS_ERR_INVALID,
+			"hetzner: '%s' cannot be a label value (at most 63 letters, digits, '.', '-', '_', starting and ending alphanumeric): rename the node",
+			node->name);
+		goto out;
+	}
+	rc = ensure_key(h, err);
+	if (rc != 0)
+		goto out;
+	body = create_body(h, node);
+	for (attempt = 1;; attempt++) {
+		struct bs_rest_reply reply;
+		bool ours = false, retry = false, maybe;
+		struct bs_err settle = BS_ERR_INIT;
+
+		rc = bs_rest_call(h->rest, "POST", "/servers", body, BS_REST_ONCE, &reply, err);
+		if (rc == 0) {
+			rc = take_created(h, reply.json, out, err);
+			if (rc == 0)
+				bs_log(BS_LOG_INFO, "node %s: hetzner: created server %s",
+				       node->name, out->id);
+			bs_rest_reply_free(&reply);
+			break;
+		}
+		maybe = reply.maybe_applied;
+		bs_rest_reply_free(&reply);
+		if (rc != BS_ERR_CONFLICT && !maybe)
+			break;
+		/* The name is taken, or the POST may have made the server: give a
+		 * request still in flight time to land, then look by name. */
+		if (maybe && !nap(h, backoff)) {
+			rc = bs_err_set(err, BS_ERR_INTERRUPTED,
+					"hetzner: creating %s: interrupted", node->name);
+			break;
+		}
+		backoff *= 2;
+		if (settle_name(h, node, out, &ours, &retry, &settle) != 0) {
+			rc = settle.code;
+			bs_err_set(err, rc, "%s", settle.msg);
+			break;
+		}
+		if (ours) {
+			bs_log(BS_LOG_INFO,
+			       "node %s: hetzner: adopted server %s, which carries this project's labels",
+			       node->name, out->id);
+			rc = 0;
+			break;
+		}
+		if (!retry || attempt >= CREATE_TRIES)
+			break;
+	}
+out:
+	cJSON_Delete(body);
+	if (rc != 0) {
+		bs_machine_free(out);
+		bs_err_prefix(err, "node %s", node->name);
+	}
+	return rc;
+}
+
+static int hz_wait_running(struct bs_compute *c, struct bs_machine *m, struct bs_err *err)
+{
+	struct hetzner *h = (struct hetzner *)c;
+	long timeout = c->opts.running_timeout_ms > 0 ? c->opts.running_timeout_ms : 600000;
+	long long start = now_ms(), deadline = start + timeout;
+	char *path = bs_xasprintf("/servers/%s", m->id);
+	char *what = bs_xasprintf("server %s", m->id);
+	long interval = 1000;
+	int rc;
+
+	for (;;) {
+		struct bs_rest_reply reply;
+		struct bs_machine fresh;
+
+		rc = check_actions(h, m->id, what, err);
+		if (rc != 0)
+			break;
+		rc = bs_rest_call(h->rest, "GET", path, NULL, BS_REST_IDEMPOTENT, &reply, err);
+		if (rc == 0)
+			rc = bs_hetzner_machine(
+				&fresh, cJSON_GetObjectItemCaseSensitive(reply.json, "server"),
+				err);
+		bs_rest_reply_free(&reply);
+		if (rc == BS_ERR_NOT_FOUND) {
+			rc = bs_err_set(
+				err, BS_ERR_NOT_FOUND,
+				"hetzner: server %s disappeared while starting: was it deleted meanwhile?",
+				m->id);
+			break;
+		}
+		if (rc != 0)
+			break;
+		bs_machine_free(m);
+		*m = fresh;
+		if (m->state == BS_NODE_RUNNING && m->ssh_host != NULL)
+			break;
+		if (m->state == BS_NODE_TERMINATED) {
+			rc = bs_err_set(err, BS_ERR_API,
+					"hetzner: server %s is being deleted while it should start",
+					m->id);
+			break;
+		}
+		if (now_ms() + interval > deadline) {
+			rc = bs_err_set(
+				err, BS_ERR_TIMEOUT,
+				"hetzner: server %s is still %s%s after %lld s: look at it in the Hetzner Console",
+				m->id, bs_node_state_name(m->state),
+				m->state == BS_NODE_RUNNING ? " without a public IPv4" : "",
+				(now_ms() - start) / 1000);
+			break;
+		}
+		if (!nap(h, interval)) {
+			rc = bs_err_set(err, BS_ERR_INTERRUPTED,
+					"hetzner: waiting for server %s: interrupted", m->id);
+			break;
+		}
+		interval = next_interval(interval);
+	}
+	if (rc == 0)
+		forget_actions(h, m->id);
+	free(what);
+	free(path);
+	if (rc != 0)
+		bs_err_prefix(err, "node %s", m->name ? m->name : m->id);
+	return rc;
+}
+
+static int hz_destroy(struct bs_compute *c, const struct bs_machine *m, struct bs_err *err)
+{
+	struct hetzner *h = (struct hetzner *)c;
+	char *path = bs_xasprintf("/servers/%s", m->id);
+	struct bs_rest_reply reply;
+	int rc;
+
+	rc = bs_rest_call(h->rest, "DELETE", path, NULL, BS_REST_IDEMPOTENT, &reply, err);
+	if (rc == BS_ERR_NOT_FOUND) {
+		bs_log(BS_LOG_INFO, "node %s: hetzner: server %s was already gone", m->name, m->id);
+		rc = 0;
+	} else if (rc == 0) {
+		char *what = bs_xasprintf("server %s", m->id);
+
+		rc = wait_action(h, cJSON_GetObjectItemCaseSensitive(reply.json, "action"), what,
+				 err);
+		free(what);
+	}
+	bs_rest_reply_free(&reply);
+	forget_actions(h, m->id);
+	free(path);
+	if (rc != 0)
+		bs_err_prefix(err, "node %s", m->name ? m->name : m->id);
+	return rc;
+}
+
+static void hz_free(struct bs_compute *c)
+{
+	struct hetzner *h = (struct hetzner *)c;
+	size_t i;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < h->n_pending; i++) {
+		free(h->pending[i].server_id);
+		free(h->pending[i].action_id);
+	}
+	free(h->pending);
+	bs_rest_free(h->rest);
+	free(h);
+}
+
+static const struct bs_compute_ops hetzner_ops = {
+	.name = "hetzner",
+	.list = hz_list,
+	.create = hz_create,
+	.destroy = hz_destroy,
+	.wait_running = hz_wait_running,
+	.free = hz_free,
+};
+
+int bs_compute_hetzner_open(struct bs_compute **out, const struct bs_recipe *recipe,
+			    const struct bs_compute_opts *opts, struct bs_err *err)
+{
+	const struct bs_provider *p = &recipe->provider;
+	const char *env = p->token_env ? p->token_env : "HCLOUD_TOKEN";
+	const char *token = p->token;
+	struct bs_rest_opts ro = BS_REST_OPTS_INIT;
+	struct hetzner *h;
+	char source[160];
+	int rc;
+
+	*out = NULL;
+	if (recipe->project == NULL || !bs_hetzner_label_value_ok(recipe->project))
+		return bs_err_set(
+			err, BS_ERR_INVALID,
+			"hetzner: the project name '%s' cannot be a label value (at most 63 letters, digits, '.', '-', '_'): rename the project",
+			recipe->project ? recipe->project : "");
+	if (token != NULL) {
+		snprintf(source, sizeof(source), "provider.token");
+	} else {
+		token = getenv(env);
+		snprintf(source, sizeof(source), "$%s", env);
+		if (token == NULL || token[0] == '\0')
+			return bs_err_set(
+				err, BS_ERR_AUTH,
+				"hetzner: no API token: set %s to a Hetzner Cloud API token with Read & Write permission (Hetzner Console > your project > Security > API tokens)",
+				env);
+	}
+	ro.dialect = BS_REST_HETZNER;
+	ro.base_url = p->api_url ? p->api_url : DEFAULT_URL;
+	ro.token = token;
+	ro.token_source = source;
+	ro.request_timeout_ms = opts->request_timeout_ms;
+	ro.cancel = opts->cancel;
+	h = bs_xcalloc(1, sizeof(*h));
+	rc = bs_rest_open(&h->rest, &ro, err);
+	if (rc != 0) {
+		free(h);
+		return rc;
+	}
+	h->base.ops = &hetzner_ops;
+	h->base.recipe = recipe;
+	h->base.opts = *opts;
+	h->base.creates = true;
+	h->project = recipe->project;
+	*out = &h->base;
+	return 0;
+}
