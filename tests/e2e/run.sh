@@ -374,6 +374,12 @@ usage "--detailed-exitcode with validate" "--detailed-exitcode does not apply to
 	validate --detailed-exitcode recipes/local.yaml
 usage "validate without a file" "validate needs a recipe file" validate
 usage "plan without a file" "plan needs a recipe" plan
+usage "prepare without a recipe or host" "prepare takes one recipe" prepare
+usage "prepare with a recipe and -H" "prepare takes a recipe or -H ssh://..., not both" \
+	-H ssh://root@192.0.2.1 prepare recipes/static.yaml
+usage "prepare over a unix socket" "prepare works over SSH" -H unix:///var/run/docker.sock prepare
+usage "ssh:// URL with a path" "nothing after the host" -H ssh://root@192.0.2.1/x list
+usage "ssh:// URL with a password" "BOOTSTRAP_SSH_PASSWORD" -H ssh://root:pw@192.0.2.1 list
 
 # Pipeline verbs check the recipe, then say plainly they are not there yet.
 for args in "plan recipes/local.yaml" "apply recipes/local.yaml" "recipes/local.yaml" \
