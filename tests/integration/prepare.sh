@@ -29,7 +29,7 @@ node_up n2 || give_up "node n2 failed to start"
 export BOOTSTRAP_DIR="$NODE_DIR/state"
 export HOME="$NODE_DIR/home"
 mkdir -p "$HOME"
-unset SSH_AUTH_SOCK
+unset SSH_AUTH_SOCK HCLOUD_TOKEN DIGITALOCEAN_TOKEN
 URL1="ssh://root@127.0.0.1:$(node_port n1)"
 
 bs() {
@@ -205,10 +205,10 @@ owned=$(node_exec n1 sh -c 'ls /tmp/owned* 2>/dev/null' </dev/null)
 [ -z "$owned" ] && ok "... and ran nothing" || bad "... and ran nothing" "$owned"
 
 write_recipe ""
-sed -i 's/{type: static}/{type: local}/; s/, address: 127.0.0.1, port: [0-9]*//' "$RECIPE"
+sed -i 's/{type: static}/{type: hetzner, location: fsn1, server_type: cx22, image: debian-12}/; s/, address: 127.0.0.1, port: [0-9]*//' "$RECIPE"
 bs prepare "$RECIPE"
-[ "$rc" -eq 69 ] && grep -q "static" <<<"$errout" && ok "provider local: not in this version, says so, exit 69" ||
-	bad "provider local: exit 69" "exit $rc: $errout"
+[ "$rc" -eq 1 ] && grep -q "HCLOUD_TOKEN" <<<"$errout" && ok "provider hetzner without a token: says which variable, changes nothing" ||
+	bad "provider hetzner without a token: names HCLOUD_TOKEN" "exit $rc: $errout"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
