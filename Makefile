@@ -120,7 +120,7 @@ FUZZ_CC ?= clang
 FUZZ_BIN := $(BUILD)/fuzz/recipe_fuzz
 $(FUZZ_BIN): tests/fuzz/recipe_fuzz.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -I. -g -O1 \
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -DBS_VERSION='"$(VERSION)"' -I. -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    $(shell $(PKG_CONFIG) --cflags $(PKGS)) -o $@ $< $(LIB_SRC) $(LIBS)
 
