@@ -47,7 +47,13 @@ give_up() { echo "$1" >&2; echo "$pass passed, $((fail + 1)) failed"; exit 1; }
 for need in python3 docker curl ssh ssh-keygen; do
 	command -v "$need" >/dev/null 2>&1 || give_up "missing $need: run scripts/deps.sh"
 done
-docker version >/dev/null 2>&1 || give_up "no Docker engine answers (the fakes' machines are containers)"
+# the fakes' machines are containers: use the running engine, or start one
+# (tests/lab/lab.sh; it is stopped again on exit when this suite started it)
+. tests/lab/lab.sh
+if ! lab_ping >/dev/null 2>&1; then
+	LAB=$(mktemp -d "${TMPDIR:-/tmp}/bootstrap-lab.XXXXXX") || exit 1
+	lab_dockerd || give_up "no Docker engine answers and none could be started (the fakes' machines are containers)"
+fi
 bash scripts/node-image.sh >/dev/null || give_up "no node image (scripts/node-image.sh failed)"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/bootstrap-cloud.XXXXXX") || exit 1
@@ -73,6 +79,7 @@ cleanup() {
 	mapfile -t vols < <(docker volume ls -q --filter "label=io.bootstrap.test.run=$RUN" 2>/dev/null)
 	[ ${#vols[@]} -eq 0 ] || docker volume rm -f "${vols[@]}" >/dev/null 2>&1
 	rm -rf "$T"
+	lab_down
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
