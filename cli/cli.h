@@ -121,6 +121,15 @@ int bs_cli_prepare(const struct bs_cli *cli);
 /* destroy: the machines a provider created for the recipe's project */
 int bs_cli_destroy_machines(const struct bs_cli *cli, const struct bs_recipe *recipe);
 
+/* The user's OpenSSH public key for machines the provider creates (the
+ * .pub next to the key SSH uses; provider local makes one when there is
+ * none). NULL with err set when there is none. Caller frees. */
+struct bs_err;
+char *bs_cli_public_key(const struct bs_cli *cli, const struct bs_recipe *r, struct bs_err *err);
+
+/* cli_run.c: apply (the default verb), plan, status, destroy */
+int bs_cli_run(const struct bs_cli *cli);
+
 /* cli_validate.c */
 int bs_cli_validate(const struct bs_cli *cli);
 /* Load the recipe for a pipeline verb; prints diagnostics. Returns an exit

@@ -276,38 +276,6 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 	return check_flags(cli, seen);
 }
 
-static int run_pipeline_verb(const struct bs_cli *cli)
-{
-	int code;
-
-	if (cli->n_args != 1) {
-		if (cli->n_args == 0)
-			return usage_error("%s needs a recipe (for example recipes/local.yaml)",
-					   bs_cli_verb_name(cli->verb));
-		return usage_error("%s takes one recipe; for several, run it once per recipe",
-				   bs_cli_verb_name(cli->verb));
-	}
-	if (cli->verb == BS_VERB_DESTROY) {
-		struct bs_recipe *recipe = bs_cli_load_recipe(cli, cli->args[0], &code);
-
-		if (recipe == NULL)
-			return code;
-		if (recipe->provider.type != BS_PROVIDER_STATIC) {
-			code = bs_cli_destroy_machines(cli, recipe);
-			bs_recipe_free(recipe);
-			return code;
-		}
-		bs_recipe_free(recipe);
-	}
-	code = bs_cli_check_recipe(cli, cli->args[0]);
-	if (code != BS_EXIT_OK)
-		return code;
-	bs_cli_error(
-		"'%s' is not available in this version yet: it arrives with the deploy pipeline. The recipe %s is valid; nothing was changed.",
-		bs_cli_verb_name(cli->verb), cli->args[0]);
-	return BS_EXIT_UNAVAILABLE;
-}
-
 int main(int argc, char **argv)
 {
 	struct bs_cli cli;
@@ -363,7 +331,7 @@ int main(int argc, char **argv)
 	case BS_VERB_APPLY:
 	case BS_VERB_PLAN:
 	case BS_VERB_DESTROY:
-	case BS_VERB_STATUS: code = run_pipeline_verb(&cli); break;
+	case BS_VERB_STATUS: code = bs_cli_run(&cli); break;
 	default: code = bs_cli_container(&cli); break;
 	}
 	bs_strv_free(&cli.env_args);

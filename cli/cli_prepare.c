@@ -290,7 +290,7 @@ static int prepare_url(const struct bs_cli *cli, const char *url,
 
 /* The user's public key, to put on machines the provider creates: the .pub
  * next to the private key SSH will use. NULL when there is none. */
-static char *public_key(const struct bs_cli *cli, const struct bs_recipe *r, struct bs_err *err)
+char *bs_cli_public_key(const struct bs_cli *cli, const struct bs_recipe *r, struct bs_err *err)
 {
 	struct bs_node_ssh ns;
 	char *path, *text = NULL;
@@ -349,7 +349,7 @@ static int prepare_machines(const struct bs_cli *cli, const struct bs_recipe *re
 	char *pub;
 	int code = BS_EXIT_FAILURE;
 
-	pub = public_key(cli, recipe, &err);
+	pub = bs_cli_public_key(cli, recipe, &err);
 	if (pub == NULL) {
 		bs_cli_error("%s", err.msg);
 		return BS_EXIT_USAGE;

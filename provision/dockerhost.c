@@ -2205,6 +2205,21 @@ int bs_dockerhost_ensure(struct bs_ssh *s, const struct bs_dockerhost_opts *opts
 	if (rc != 0)
 		goto out;
 	fill_report_os(report, &f);
+	if (opts->dry_run) {
+		/* plan and status: say what a run would do, change nothing */
+		report->installed = f.dockerd_path[0] == '\0';
+		report->started = f.pid == 0;
+		report->engine_ready = f.pid != 0 && f.engine_version[0] != '\0';
+		if (!report->installed)
+			rc = wanted_daemon_json(&c, &f, &merged);
+		if (rc == 0 && merged != NULL &&
+		    (!f.daemon_json_exists || f.daemon_json_len != strlen(merged) ||
+		     memcmp(f.daemon_json, merged, f.daemon_json_len) != 0)) {
+			report->config_written = true;
+			report->action = bs_daemon_json_classify(f.daemon_json, merged, &changed);
+		}
+		goto out;
+	}
 	if (f.dockerd_path[0] == '\0') {
 		rc = install_engine(&c, &f);
 		if (rc != 0)

@@ -75,6 +75,9 @@ struct bs_dockerhost_opts {
 	bool sudo;
 	long command_timeout_ms; /* one remote command (apt may be slow); 0: 600 s */
 	long ready_timeout_ms;	 /* daemon answering after a start; 0: 60 s */
+	/* plan/status: detect only (one command) and fill the report with
+	 * what a real run would do; TLS material is not compared */
+	bool dry_run;
 };
 
 struct bs_dockerhost_report {
@@ -90,6 +93,7 @@ struct bs_dockerhost_report {
 	long pid;		      /* dockerd's pid at the end, 0 when unknown */
 	int commands;		      /* remote commands run */
 	int uploads;		      /* files uploaded */
+	bool engine_ready;	      /* dry_run: dockerd runs and answers */
 };
 
 /* Converge the node. On failure err names the node, the step and the fix,

@@ -97,6 +97,7 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 	dopts.sudo = strcmp(n->user ? n->user : r->ssh.user ? r->ssh.user : "root", "root") != 0;
 	dopts.command_timeout_ms = po->command_timeout_ms;
 	dopts.node = n->name;
+	dopts.dry_run = po->dry_run;
 	if (tls) {
 		rc = tls_endpoint(out, r, n, &server, err);
 		if (rc != 0)
@@ -112,6 +113,8 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 	if (rc != 0)
 		goto fail_named; /* its messages name the node */
 	out->ms_docker = now_ms() - t0;
+	if (po->dry_run && !out->report.engine_ready)
+		return 0; /* nothing to talk to yet: the plan says what comes */
 
 	t0 = now_ms();
 	if (!tls) {

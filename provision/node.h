@@ -56,6 +56,9 @@ struct bs_node_prepare_opts {
 	const char *key_override; /* -i */
 	long command_timeout_ms;  /* one remote command; 0: dockerhost's default */
 	volatile sig_atomic_t *cancel;
+	/* plan/status: change nothing on the node; when its engine is not
+	 * installed or not running, return 0 with driver NULL */
+	bool dry_run;
 };
 
 struct bs_node_session {

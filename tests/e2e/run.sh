@@ -381,16 +381,26 @@ usage "prepare over a unix socket" "prepare works over SSH" -H unix:///var/run/d
 usage "ssh:// URL with a path" "nothing after the host" -H ssh://root@192.0.2.1/x list
 usage "ssh:// URL with a password" "BOOTSTRAP_SSH_PASSWORD" -H ssh://root:pw@192.0.2.1 list
 
-# Pipeline verbs check the recipe, then say plainly they are not there yet.
-for args in "plan recipes/local.yaml" "apply recipes/local.yaml" "recipes/local.yaml" \
-	"destroy recipes/static.yaml" "status recipes/local.yaml"; do
-	# shellcheck disable=SC2086
-	run -- $args
-	if [[ $rc == 69 ]] && grep -q "is not available in this version yet" "$err" &&
-		grep -q "nothing was changed" "$err"; then
-		pass "not available yet: $args (exit 69)"
+# Pipeline verbs against a host whose SSH port is closed (loopback, a port
+# nothing listens on): a clear error naming the node and the address, exit 1,
+# within the recipe's wait_timeout.
+closed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$tmp/closed.yaml" <<EOF
+version: 1
+project: e2e
+provider: {type: static}
+ssh: {user: root, key: $tmp/none, connect_timeout: 1s, wait_timeout: 1s}
+nodes:
+  - {name: far, address: 127.0.0.1, port: $closed_port}
+containers:
+  - {name: web, image: local/busybox:1}
+EOF
+for verb in plan apply status destroy; do
+	run BOOTSTRAP_DIR="$tmp/state" -- "$verb" "$tmp/closed.yaml"
+	if [[ $rc == 1 ]] && grep -q "far" "$out" "$err" && grep -q "127.0.0.1" "$out" "$err"; then
+		pass "$verb, SSH port closed: clear error naming the node (exit 1)"
 	else
-		fail "not available yet: $args (exit 69)" "exit $rc" "$(cat "$out" "$err")"
+		fail "$verb, SSH port closed: clear error naming the node (exit 1)" "exit $rc" "$(cat "$out" "$err")"
 	fi
 done
 

@@ -152,9 +152,10 @@ static void test_local_example(void **state)
 	assert_string_equal(c->name, "hello");
 	assert_string_equal(c->image, "local/busybox:1");
 	assert_true(c->has_command);
-	assert_int_equal(c->command.n, 6);
-	assert_string_equal(c->command.v[0], "httpd");
-	assert_string_equal(c->command.v[5], "/www");
+	assert_int_equal(c->command.n, 3);
+	assert_string_equal(c->command.v[0], "sh");
+	assert_string_equal(c->command.v[2],
+			    "echo \"$GREETING\" >/www/index.html && exec httpd -f -p 8080 -h /www");
 	assert_false(c->has_entrypoint);
 	assert_int_equal(c->replicas, 2);
 	assert_int_equal(c->nodes.n, 1);

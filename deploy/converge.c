@@ -1,0 +1,1424 @@
+/*
+ * converge.c - observe, plan and apply one node's containers (converge.h).
+ */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "container/auth.h"
+#include "deploy/converge.h"
+#include "deploy/spec.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define DEFAULT_PIDS 512
+#define STOP_TIMEOUT_S 10
+
+enum act_kind {
+	A_REMOVE,
+	A_RENAME,
+	A_UPDATE,
+	A_START,
+	A_CREATE,
+	A_REPLACE,
+	A_KEEP, /* undeclared, prune off: reported only */
+};
+
+static const char *const act_names[] = {"remove", "rename",  "update", "start",
+					"create", "replace", "keep"};
+
+struct image {
+	const char *ref;
+	const struct bs_image *decl; /* the images: entry, or NULL */
+	char *id;		     /* NULL: not on the node */
+	char *digest;		     /* repo@sha256:..., or NULL */
+};
+
+struct want {
+	const struct bs_container *c;
+	int replica;
+	char *name;
+	char *spec;
+	char *hash; /* NULL while the image is not on the node */
+	struct image *img;
+	int64_t pids; /* as the engine reports it: 0 for none */
+};
+
+struct have {
+	struct bs_cinfo info;
+	const char *cname; /* label values, borrowed from info */
+	int replica;
+	const char *spec;
+	const char *hash;
+	bool claimed;
+	/* from inspect */
+	char *restart;
+	int restart_max;
+	int64_t memory, nano_cpus, pids;
+};
+
+struct action {
+	enum act_kind kind;
+	struct want *want;
+	struct have *have;
+	char *reason;
+	bool done;
+};
+
+struct bs_nodework {
+	struct bs_converge_opts o;
+	struct bs_cdriver *d;
+	struct bs_cdriver *local; /* for transfers */
+	struct bs_endpoint local_ep;
+	bool local_tried;
+	char *network;
+	struct want *want;
+	size_t n_want;
+	struct have *have;
+	size_t n_have;
+	struct image *img;
+	size_t n_img;
+	struct action *act;
+	size_t n_act, cap_act;
+	size_t *rolling; /* indexes into act */
+	size_t n_rolling;
+	struct bs_counts counts;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool cancelled(const struct bs_nodework *w)
+{
+	return w->o.cancel != NULL && *w->o.cancel;
+}
+
+static void report(struct bs_nodework *w, enum bs_ev_kind kind, const char *action,
+		   const char *object, const char *reason, const char *error, long long ms)
+{
+	struct bs_event ev;
+
+	if (w->o.report == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	ev.node = w->o.node->name;
+	ev.action = action;
+	ev.object = object;
+	ev.reason = reason;
+	ev.error = error;
+	ev.ms = ms;
+	w->o.report(&ev, w->o.payload);
+}
+
+static void stage(struct bs_nodework *w, const char *name)
+{
+	struct bs_event ev;
+
+	if (w->o.report == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = BS_EV_NODE_STAGE;
+	ev.node = w->o.node->name;
+	ev.stage = name;
+	w->o.report(&ev, w->o.payload);
+}
+
+static void audit(struct bs_nodework *w, const char *action, const char *object, const char *reason)
+{
+	struct bs_buf raw = BS_BUF_INIT, masked = BS_BUF_INIT;
+
+	if (w->o.audit == NULL)
+		return;
+	bs_buf_printf(&raw, "%s: %s %s%s%s%s", w->o.recipe->project, action, object,
+		      reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+	bs_secret_mask(&masked, raw.data);
+	w->o.audit(w->o.audit_payload, masked.data);
+	bs_buf_wipe_free(&raw);
+	bs_buf_free(&masked);
+}
+
+/* ---- placement ------------------------------------------------------- */
+
+static bool selected(const struct bs_container *c, const struct bs_node *n)
+{
+	if (c->nodes.n == 0)
+		return true;
+	for (size_t i = 0; i < c->nodes.n; i++)
+		if (bs_selector_matches(&c->nodes.v[i], n))
+			return true;
+	return false;
+}
+
+size_t bs_placement(const struct bs_recipe *r, const struct bs_container *c,
+		    const struct bs_node *node, int **out)
+{
+	size_t n_sel = 0, mine = (size_t)-1, i, k = 0;
+
+	*out = NULL;
+	for (i = 0; i < r->n_nodes; i++) {
+		if (!selected(c, &r->nodes[i]))
+			continue;
+		if (strcmp(r->nodes[i].name, node->name) == 0)
+			mine = n_sel;
+		n_sel++;
+	}
+	if (mine == (size_t)-1 || c->replicas <= 0)
+		return 0;
+	*out = bs_xcalloc((size_t)c->replicas, sizeof(**out));
+	for (int rep = 1; rep <= c->replicas; rep++)
+		if ((size_t)(rep - 1) % n_sel == mine)
+			(*out)[k++] = rep;
+	return k;
+}
+
+/* ---- setup ----------------------------------------------------------- */
+
+static struct image *image_for(struct bs_nodework *w, const char *ref)
+{
+	for (size_t i = 0; i < w->n_img; i++)
+		if (strcmp(w->img[i].ref, ref) == 0)
+			return &w->img[i];
+	return NULL;
+}
+
+static struct image *add_image(struct bs_nodework *w, const char *ref, size_t *cap)
+{
+	struct image *im = image_for(w, ref);
+
+	if (im != NULL)
+		return im;
+	bs_xgrow((void **)&w->img, cap, w->n_img + 1, sizeof(*w->img));
+	im = &w->img[w->n_img++];
+	memset(im, 0, sizeof(*im));
+	im->ref = ref;
+	for (size_t i = 0; i < w->o.recipe->n_images; i++)
+		if (strcmp(w->o.recipe->images[i].name, ref) == 0)
+			im->decl = &w->o.recipe->images[i];
+	return im;
+}
+
+int bs_nodework_new(struct bs_nodework **out, const struct bs_converge_opts *opts)
+{
+	const struct bs_recipe *r = opts->recipe;
+	struct bs_nodework *w = bs_xcalloc(1, sizeof(*w));
+	size_t cap_want = 0, cap_img = 0, i;
+
+	w->o = *opts;
+	w->d = opts->driver;
+	w->network = bs_network_name(r->project);
+	for (i = 0; i < r->n_containers; i++) {
+		const struct bs_container *c = &r->containers[i];
+		int *reps;
+		size_t n = bs_placement(r, c, opts->node, &reps);
+		char *spec = n ? bs_spec_json(r, c) : NULL;
+
+		for (size_t k = 0; k < n; k++) {
+			struct want *x;
+
+			bs_xgrow((void **)&w->want, &cap_want, w->n_want + 1, sizeof(*w->want));
+			x = &w->want[w->n_want++];
+			memset(x, 0, sizeof(*x));
+			x->c = c;
+			x->replica = reps[k];
+			x->name = bs_instance_name(r->project, c->name, reps[k]);
+			x->spec = bs_xstrdup(spec);
+			x->pids = c->resources.pids == 0  ? DEFAULT_PIDS
+				  : c->resources.pids < 0 ? 0
+							  : c->resources.pids;
+		}
+		free(spec);
+		free(reps);
+	}
+	/* images: those the node's containers use, and builds aimed at it */
+	for (i = 0; i < r->n_images; i++) {
+		const struct bs_image *im = &r->images[i];
+		bool here = false;
+
+		for (size_t s = 0; s < im->nodes.n; s++)
+			here = here || bs_selector_matches(&im->nodes.v[s], opts->node);
+		if (here)
+			add_image(w, im->name, &cap_img);
+	}
+	for (i = 0; i < w->n_want; i++)
+		w->want[i].img = add_image(w, w->want[i].c->image, &cap_img);
+	*out = w;
+	return 0;
+}
+
+static void have_free(struct have *h)
+{
+	bs_cinfo_free(&h->info);
+	free(h->restart);
+}
+
+void bs_nodework_free(struct bs_nodework *w)
+{
+	size_t i;
+
+	if (w == NULL)
+		return;
+	for (i = 0; i < w->n_want; i++) {
+		free(w->want[i].name);
+		free(w->want[i].spec);
+		free(w->want[i].hash);
+	}
+	for (i = 0; i < w->n_have; i++)
+		have_free(&w->have[i]);
+	for (i = 0; i < w->n_img; i++) {
+		free(w->img[i].id);
+		free(w->img[i].digest);
+	}
+	for (i = 0; i < w->n_act; i++)
+		free(w->act[i].reason);
+	if (w->local != NULL)
+		w->local->ops->free(w->local);
+	if (w->local_tried)
+		bs_endpoint_free(&w->local_ep);
+	free(w->want);
+	free(w->have);
+	free(w->img);
+	free(w->act);
+	free(w->rolling);
+	free(w->network);
+	free(w);
+}
+
+const struct bs_counts *bs_nodework_counts(const struct bs_nodework *w)
+{
+	return &w->counts;
+}
+
+/* ---- observe --------------------------------------------------------- */
+
+static int observe_image(struct bs_nodework *w, struct image *im, struct bs_err *err)
+{
+	struct bs_iinfo info;
+	int rc;
+
+	free(im->id);
+	free(im->digest);
+	im->id = im->digest = NULL;
+	memset(&info, 0, sizeof(info));
+	rc = w->d->ops->image_inspect(w->d, im->ref, &info, err);
+	if (rc == BS_ERR_NOT_FOUND) {
+		bs_err_clear(err);
+		bs_iinfo_free(&info);
+		return 0;
+	}
+	if (rc == 0) {
+		im->id = bs_xstrdup(info.id);
+		if (info.digests.n > 0)
+			im->digest = bs_xstrdup(info.digests.v[0]);
+	}
+	bs_iinfo_free(&info);
+	return rc;
+}
+
+static void hashes(struct bs_nodework *w)
+{
+	for (size_t i = 0; i < w->n_want; i++) {
+		struct want *x = &w->want[i];
+
+		free(x->hash);
+		x->hash = x->img->id ? bs_spec_hash(x->spec, x->img->id) : NULL;
+	}
+}
+
+static int64_t json_int(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+/* What inspect says about the fields Docker updates in place. */
+static int inspect_have(struct bs_nodework *w, struct have *h, struct bs_err *err)
+{
+	struct bs_cinfo info;
+	char *raw = NULL;
+	cJSON *root, *host, *rp;
+	int rc;
+
+	memset(&info, 0, sizeof(info));
+	rc = w->d->ops->container_inspect(w->d, h->info.id, &info, &raw, err);
+	if (rc != 0) {
+		bs_cinfo_free(&info);
+		free(raw);
+		return rc;
+	}
+	/* the inspect view is the fresher one */
+	free(h->info.health);
+	h->info.health = info.health ? bs_xstrdup(info.health) : NULL;
+	h->info.state = info.state;
+	h->info.exit_code = info.exit_code;
+	bs_cinfo_free(&info);
+	root = cJSON_Parse(raw);
+	free(raw);
+	host = cJSON_GetObjectItemCaseSensitive(root, "HostConfig");
+	rp = cJSON_GetObjectItemCaseSensitive(host, "RestartPolicy");
+	{
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(rp, "Name");
+
+		h->restart = bs_xstrdup(
+			cJSON_IsString(name) && name->valuestring[0] ? name->valuestring : "no");
+	}
+	h->restart_max = (int)json_int(rp, "MaximumRetryCount");
+	h->memory = json_int(host, "Memory");
+	h->nano_cpus = json_int(host, "NanoCpus");
+	h->pids = json_int(host, "PidsLimit");
+	if (h->pids < 0)
+		h->pids = 0;
+	cJSON_Delete(root);
+	return 0;
+}
+
+int bs_nodework_observe(struct bs_nodework *w, struct bs_err *err)
+{
+	struct bs_kvlist filter = BS_KVLIST_INIT;
+	struct bs_cinfo_list list = {0};
+	size_t i;
+	int rc = 0;
+
+	stage(w, "observe");
+	for (i = 0; i < w->n_have; i++)
+		have_free(&w->have[i]);
+	free(w->have);
+	w->have = NULL;
+	w->n_have = 0;
+	if (w->d == NULL)
+		return 0; /* plan for a node without an engine: nothing there */
+	for (i = 0; i < w->n_img && rc == 0; i++)
+		rc = observe_image(w, &w->img[i], err);
+	hashes(w);
+	if (rc != 0)
+		return rc;
+	bs_kvlist_push(&filter, BS_LABEL_PROJECT, w->o.recipe->project, false);
+	rc = w->d->ops->container_list(w->d, true, &filter, &list, err);
+	bs_kvlist_free(&filter);
+	if (rc != 0)
+		return rc;
+	w->have = bs_xcalloc(list.n ? list.n : 1, sizeof(*w->have));
+	for (i = 0; i < list.n; i++) {
+		const struct bs_kv *cn = bs_kvlist_find(&list.v[i].labels, BS_LABEL_CONTAINER);
+		const struct bs_kv *rep = bs_kvlist_find(&list.v[i].labels, BS_LABEL_REPLICA);
+		struct have *h;
+
+		if (cn == NULL) /* the project's, but not a container bootstrap deploys */
+			continue;
+		h = &w->have[w->n_have++];
+		h->info = list.v[i];
+		memset(&list.v[i], 0, sizeof(list.v[i]));
+		h->cname = cn->value;
+		h->replica = rep ? atoi(rep->value) : 0;
+		{
+			const struct bs_kv *s = bs_kvlist_find(&h->info.labels, BS_LABEL_SPEC);
+			const struct bs_kv *hh = bs_kvlist_find(&h->info.labels, BS_LABEL_HASH);
+
+			h->spec = s ? s->value : NULL;
+			h->hash = hh ? hh->value : NULL;
+		}
+		rc = inspect_have(w, h, err);
+		if (rc == BS_ERR_NOT_FOUND) { /* removed meanwhile */
+			bs_err_clear(err);
+			have_free(h);
+			memset(h, 0, sizeof(*h));
+			w->n_have--;
+			rc = 0;
+		} else if (rc != 0) {
+			break;
+		}
+	}
+	bs_cinfo_list_free(&list);
+	return rc;
+}
+
+/* ---- plan ------------------------------------------------------------ */
+
+static void add_action(struct bs_nodework *w, enum act_kind kind, struct want *x, struct have *h,
+		       char *reason)
+{
+	struct action *a;
+
+	bs_xgrow((void **)&w->act, &w->cap_act, w->n_act + 1, sizeof(*w->act));
+	a = &w->act[w->n_act++];
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	a->want = x;
+	a->have = h;
+	a->reason = reason;
+}
+
+static const struct bs_container *declared(const struct bs_recipe *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_containers; i++)
+		if (strcmp(r->containers[i].name, name) == 0)
+			return &r->containers[i];
+	return NULL;
+}
+
+static bool running(const struct have *h)
+{
+	return h->info.state == BS_CSTATE_RUNNING || h->info.state == BS_CSTATE_RESTARTING;
+}
+
+/* Of several containers for one replica: the best to keep. */
+static struct have *pick(struct bs_nodework *w, const struct want *x, bool match_hash)
+{
+	struct have *best = NULL;
+	int best_score = -1;
+
+	for (size_t i = 0; i < w->n_have; i++) {
+		struct have *h = &w->have[i];
+		int score = 0;
+
+		if (h->claimed || strcmp(h->cname, x->c->name) != 0 || h->replica != x->replica)
+			continue;
+		if (match_hash && (x->hash == NULL || h->hash == NULL || strcmp(h->hash, x->hash)))
+			continue;
+		score += running(h) ? 2 : 0;
+		score += strcmp(h->info.name, x->name) == 0 ? 1 : 0;
+		if (score > best_score) {
+			best = h;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+static char *bytes_text(int64_t v)
+{
+	if (v == 0)
+		return bs_xstrdup("none");
+	if (v % (1024 * 1024) == 0)
+		return bs_xasprintf("%lldm", (long long)(v / (1024 * 1024)));
+	return bs_xasprintf("%lld", (long long)v);
+}
+
+/* In-place differences: "memory: 64m -> 128m; restart: no -> always".
+ * *replace is set when a limit was removed (Docker cannot lift a limit in
+ * place). NULL when nothing differs. */
+static char *inplace_diff(const struct want *x, const struct have *h, bool *replace)
+{
+	const struct bs_container *c = x->c;
+	const char *restart = bs_restart_policy_name(c->restart);
+	struct bs_buf b = BS_BUF_INIT;
+
+	*replace = false;
+	if (strcmp(h->restart, restart) != 0 ||
+	    (c->restart == BS_RESTART_ON_FAILURE && h->restart_max != c->restart_max_retries))
+		bs_buf_printf(&b, "%srestart: %s -> %s", b.len ? "; " : "", h->restart, restart);
+	if (h->memory != c->resources.memory_bytes) {
+		char *o = bytes_text(h->memory), *n = bytes_text(c->resources.memory_bytes);
+
+		bs_buf_printf(&b, "%smemory: %s -> %s", b.len ? "; " : "", o, n);
+		*replace = *replace || c->resources.memory_bytes == 0;
+		free(o);
+		free(n);
+	}
+	if (h->nano_cpus != c->resources.nano_cpus) {
+		bs_buf_printf(&b, "%scpus: %g -> %g", b.len ? "; " : "", (double)h->nano_cpus / 1e9,
+			      (double)c->resources.nano_cpus / 1e9);
+		*replace = *replace || c->resources.nano_cpus == 0;
+	}
+	if (h->pids != x->pids) {
+		bs_buf_printf(&b, "%spids: %lld -> %lld", b.len ? "; " : "", (long long)h->pids,
+			      (long long)x->pids);
+		*replace = *replace || x->pids == 0;
+	}
+	if (b.len == 0) {
+		bs_buf_free(&b);
+		return NULL;
+	}
+	return bs_buf_detach(&b);
+}
+
+static void plan_want(struct bs_nodework *w, struct want *x)
+{
+	struct have *keep = pick(w, x, true);
+	bool replace_limits = false;
+	char *diff;
+
+	if (keep == NULL) {
+		struct have *cur = pick(w, x, false);
+
+		if (cur == NULL) {
+			add_action(w, A_CREATE, x, NULL,
+				   bs_xstrdup(x->img->id ? "missing"
+							 : "missing (its image comes first)"));
+			return;
+		}
+		cur->claimed = true;
+		if (x->hash == NULL)
+			diff = bs_xasprintf("image %s is not on the node yet (it comes first)",
+					    x->c->image);
+		else if (cur->spec != NULL && strcmp(cur->spec, x->spec) == 0)
+			diff = bs_xasprintf("image: %.19s -> %.19s", cur->info.image_id,
+					    x->img->id);
+		else
+			diff = bs_spec_diff(cur->spec, x->spec);
+		add_action(w, A_REPLACE, x, cur, diff);
+		return;
+	}
+	keep->claimed = true;
+	if (strcmp(keep->info.name, x->name) != 0)
+		add_action(w, A_RENAME, x, keep,
+			   bs_xasprintf("%s -> %s (left by an interrupted run)", keep->info.name,
+					x->name));
+	diff = inplace_diff(x, keep, &replace_limits);
+	if (diff != NULL && replace_limits) {
+		char *why = bs_xasprintf("%s (a limit is lifted only by a new container)", diff);
+
+		free(diff);
+		add_action(w, A_REPLACE, x, keep, why);
+		return;
+	}
+	if (diff != NULL)
+		add_action(w, A_UPDATE, x, keep, diff);
+	if (!running(keep))
+		add_action(w, A_START, x, keep,
+			   bs_xasprintf("%s (exit code %d)", bs_cstate_name(keep->info.state),
+					keep->info.exit_code));
+	if (diff == NULL && running(keep) && strcmp(keep->info.name, x->name) == 0)
+		w->counts.unchanged++;
+}
+
+static void plan_leftovers(struct bs_nodework *w)
+{
+	for (size_t i = 0; i < w->n_have; i++) {
+		struct have *h = &w->have[i];
+		const struct bs_container *c;
+
+		if (h->claimed)
+			continue;
+		c = declared(w->o.recipe, h->cname);
+		if (c == NULL && !w->o.recipe->prune) {
+			add_action(w, A_KEEP, NULL, h,
+				   bs_xasprintf("%s is no longer in the recipe; prune: true would "
+						"remove it",
+						h->cname));
+			continue;
+		}
+		if (c == NULL)
+			add_action(w, A_REMOVE, NULL, h,
+				   bs_xasprintf("%s is no longer in the recipe (prune: true)",
+						h->cname));
+		else if (h->replica > c->replicas)
+			add_action(w, A_REMOVE, NULL, h,
+				   bs_xasprintf("replica %d of %d", h->replica, c->replicas));
+		else {
+			int *reps;
+			size_t n = bs_placement(w->o.recipe, c, w->o.node, &reps), k;
+			bool mine = false;
+
+			for (k = 0; k < n; k++)
+				mine = mine || reps[k] == h->replica;
+			free(reps);
+			add_action(w, A_REMOVE, NULL, h,
+				   mine ? bs_xstrdup("a second container for the same replica "
+						     "(left by an interrupted run)")
+					: bs_xasprintf("replica %d runs on another node now",
+						       h->replica));
+		}
+	}
+}
+
+void bs_nodework_plan(struct bs_nodework *w, bool report_planned)
+{
+	size_t i;
+
+	for (i = 0; i < w->n_act; i++)
+		free(w->act[i].reason);
+	w->n_act = 0;
+	free(w->rolling);
+	w->rolling = NULL;
+	w->n_rolling = 0;
+	memset(&w->counts, 0, sizeof(w->counts));
+	for (i = 0; i < w->n_have; i++)
+		w->have[i].claimed = false;
+	for (i = 0; i < w->n_want; i++)
+		plan_want(w, &w->want[i]);
+	plan_leftovers(w);
+	/* removals first (they free names and ports), replacements last */
+	for (i = 0; i < w->n_act; i++) /* stable: index breaks ties */
+		w->act[i].done = false;
+	{
+		struct action *sorted = bs_xcalloc(w->n_act ? w->n_act : 1, sizeof(*sorted));
+		size_t k = 0;
+
+		for (int kind = A_REMOVE; kind <= A_KEEP; kind++)
+			for (i = 0; i < w->n_act; i++)
+				if ((int)w->act[i].kind == kind)
+					sorted[k++] = w->act[i];
+		memcpy(w->act, sorted, k * sizeof(*sorted));
+		free(sorted);
+	}
+	w->rolling = bs_xcalloc(w->n_act ? w->n_act : 1, sizeof(*w->rolling));
+	for (i = 0; i < w->n_act; i++) {
+		struct action *a = &w->act[i];
+		const char *object = a->want ? a->want->name : a->have->info.name;
+
+		if (a->kind == A_REPLACE)
+			w->rolling[w->n_rolling++] = i;
+		if (!report_planned)
+			continue;
+		report(w, BS_EV_ACTION_PLANNED, act_names[a->kind], object, a->reason, NULL, 0);
+		switch (a->kind) {
+		case A_CREATE: w->counts.created++; break;
+		case A_REPLACE: w->counts.replaced++; break;
+		case A_UPDATE:
+		case A_RENAME: w->counts.updated++; break;
+		case A_START: w->counts.started++; break;
+		case A_REMOVE: w->counts.removed++; break;
+		case A_KEEP: w->counts.unchanged++; break;
+		}
+	}
+}
+
+size_t bs_nodework_n_rolling(const struct bs_nodework *w)
+{
+	return w->n_rolling;
+}
+
+const char *bs_nodework_rolling_container(const struct bs_nodework *w, size_t i)
+{
+	return w->act[w->rolling[i]].want->c->name;
+}
+
+/* ---- images ---------------------------------------------------------- */
+
+static int open_local(struct bs_nodework *w, struct bs_err *err)
+{
+	struct bs_cdriver_opts co = BS_CDRIVER_OPTS_INIT;
+	const char *url = w->o.local_engine;
+
+	if (w->local != NULL)
+		return 0;
+	if (w->local_tried)
+		return BS_ERR_NOT_FOUND;
+	w->local_tried = true;
+	if (url == NULL)
+		url = getenv("DOCKER_HOST");
+	if (url == NULL || url[0] == '\0')
+		url = "unix:///var/run/docker.sock";
+	if (bs_endpoint_parse(&w->local_ep, url, NULL, err) != 0)
+		return err->code;
+	co.cancel = w->o.cancel;
+	co.connect_timeout_ms = 5000;
+	return bs_docker_open(&w->local, &w->local_ep, &co, err);
+}
+
+/* Does the local engine have ref? */
+static bool local_has(struct bs_nodework *w, const char *ref)
+{
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_iinfo info;
+	bool has;
+
+	if (open_local(w, &err) != 0)
+		return false;
+	memset(&info, 0, sizeof(info));
+	has = w->local->ops->image_inspect(w->local, ref, &info, &err) == 0;
+	bs_iinfo_free(&info);
+	return has;
+}
+
+static const struct bs_registry *recipe_cred(const struct bs_recipe *r, const char *ref)
+{
+	char *server = bs_image_registry(ref);
+	const struct bs_registry *found = NULL;
+
+	for (size_t i = 0; i < r->n_registries; i++)
+		if (strcmp(r->registries[i].server, server) == 0 && r->registries[i].username)
+			found = &r->registries[i];
+	free(server);
+	return found;
+}
+
+static int pull(struct bs_nodework *w, struct image *im, struct bs_err *err)
+{
+	const struct bs_registry *reg = recipe_cred(w->o.recipe, im->ref);
+	struct bs_registry_cred cred;
+
+	memset(&cred, 0, sizeof(cred));
+	if (reg != NULL) {
+		cred.server = reg->server;
+		cred.username = reg->username;
+		cred.password = reg->password;
+	}
+	return w->d->ops->image_pull(w->d, im->ref, reg ? &cred : NULL, NULL, NULL, err);
+}
+
+static int build(struct bs_nodework *w, struct image *im, struct bs_err *err)
+{
+	struct bs_build_opts bo;
+	struct bs_kvlist labels = BS_KVLIST_INIT;
+	char *id = NULL;
+	int rc;
+
+	memset(&bo, 0, sizeof(bo));
+	bs_kvlist_push(&labels, BS_LABEL_PROJECT, w->o.recipe->project, false);
+	bo.tag = im->ref;
+	bo.git_url = im->decl->build_git;
+	bo.dockerfile = im->decl->build_dockerfile;
+	bo.build_args = &im->decl->build_args;
+	bo.labels = &labels;
+	rc = w->d->ops->image_build(w->d, &bo, NULL, NULL, &id, err);
+	free(id);
+	bs_kvlist_free(&labels);
+	return rc;
+}
+
+/* One image: what to do, done, reported. */
+static int ensure_image(struct bs_nodework *w, struct image *im, struct bs_err *err)
+{
+	enum bs_pull_policy policy = im->decl ? im->decl->pull : BS_PULL_MISSING;
+	const char *action = NULL, *why = NULL;
+	char *old = im->id ? bs_xstrdup(im->id) : NULL;
+	long long t0 = now_ms();
+	int rc = 0;
+
+	if (im->decl != NULL && im->decl->build_git != NULL) {
+		if (old == NULL || policy == BS_PULL_ALWAYS) {
+			action = "build";
+			why = old ? "pull: always (cached layers are reused)" : "missing";
+		}
+	} else if (old == NULL) {
+		if (policy == BS_PULL_NEVER ||
+		    (policy == BS_PULL_MISSING && local_has(w, im->ref))) {
+			action = "transfer";
+			why = policy == BS_PULL_NEVER
+				      ? "missing, pull: never: copied from the local "
+					"engine"
+				      : "missing: copied from the local engine";
+		} else {
+			action = "pull";
+			why = "missing";
+		}
+	} else if (policy == BS_PULL_ALWAYS) {
+		action = "pull";
+		why = "pull: always";
+	}
+	if (action == NULL) {
+		free(old);
+		return 0;
+	}
+	report(w, BS_EV_ACTION_STARTED, action, im->ref, why, NULL, 0);
+	if (strcmp(action, "build") == 0) {
+		rc = build(w, im, err);
+	} else if (strcmp(action, "pull") == 0) {
+		rc = pull(w, im, err);
+	} else {
+		rc = open_local(w, err);
+		if (rc == 0 && !local_has(w, im->ref))
+			rc = bs_err_set(
+				err, BS_ERR_NOT_FOUND,
+				"image %s is not on node %s, its pull policy is never, and the local engine (%s) does not have it either: load it there (docker load), or allow a pull",
+				im->ref, w->o.node->name, w->local->display);
+		else if (rc != 0)
+			bs_err_prefix(err,
+				      "image %s is not on node %s (pull: never) and the local "
+				      "engine cannot be reached",
+				      im->ref, w->o.node->name);
+		if (rc == 0)
+			rc = bs_cdriver_image_transfer(w->local, w->d, im->ref, err);
+	}
+	if (rc == 0)
+		rc = observe_image(w, im, err);
+	if (rc == 0 && im->id == NULL)
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "image %s: %s ended, but node %s has no %s",
+				im->ref, action, w->o.node->name, im->ref);
+	if (rc != 0) {
+		report(w, BS_EV_ACTION_FAILED, action, im->ref, why, err->msg, now_ms() - t0);
+		free(old);
+		return rc;
+	}
+	if (old == NULL || strcmp(old, im->id) != 0) {
+		w->counts.other++;
+		audit(w, action, im->ref, why);
+		report(w, BS_EV_ACTION_DONE, action, im->ref,
+		       old ? "the registry had a new image" : why, NULL, now_ms() - t0);
+	} else {
+		report(w, BS_EV_ACTION_DONE, action, im->ref, "unchanged", NULL, now_ms() - t0);
+	}
+	free(old);
+	return 0;
+}
+
+int bs_nodework_prepare(struct bs_nodework *w, struct bs_err *err)
+{
+	struct bs_kvlist labels = BS_KVLIST_INIT;
+	bool created = false;
+	size_t i;
+	int rc;
+
+	if (w->n_want == 0 && w->n_img == 0)
+		return 0;
+	stage(w, "networks");
+	bs_kvlist_push(&labels, BS_LABEL_PROJECT, w->o.recipe->project, false);
+	rc = w->d->ops->network_ensure(w->d, w->network, &labels, &created, err);
+	if (rc == 0 && created) {
+		w->counts.other++;
+		audit(w, "create-network", w->network, NULL);
+		report(w, BS_EV_ACTION_DONE, "create-network", w->network, "missing", NULL, 0);
+	}
+	for (i = 0; rc == 0 && i < w->n_want; i++) {
+		const struct bs_container *c = w->want[i].c;
+
+		for (size_t m = 0; rc == 0 && m < c->n_volumes; m++) {
+			char *name;
+
+			if (c->volumes[m].type != BS_MOUNT_VOLUME)
+				continue;
+			name = bs_volume_name(w->o.recipe->project, c->volumes[m].source);
+			rc = w->d->ops->volume_ensure(w->d, name, &labels, &created, err);
+			if (rc == 0 && created) {
+				w->counts.other++;
+				audit(w, "create-volume", name, NULL);
+				report(w, BS_EV_ACTION_DONE, "create-volume", name, "missing", NULL,
+				       0);
+			}
+			free(name);
+		}
+	}
+	bs_kvlist_free(&labels);
+	if (rc != 0)
+		return rc;
+	stage(w, "images");
+	for (i = 0; rc == 0 && i < w->n_img && !cancelled(w); i++)
+		rc = ensure_image(w, &w->img[i], err);
+	hashes(w);
+	if (rc == 0 && cancelled(w))
+		rc = bs_err_set(err, BS_ERR_INTERRUPTED, "interrupted");
+	return rc;
+}
+
+/* ---- acting on containers ------------------------------------------- */
+
+struct cspec_store {
+	struct bs_cspec spec;
+	struct bs_kvlist env, labels;
+	struct bs_cport_binding *ports;
+	struct bs_mount_spec *mounts;
+	char **volume_names;
+	const char **cmd, **entrypoint, **health;
+	char replica[16];
+};
+
+static const char **argv_of(const struct bs_strv *sv)
+{
+	const char **v = bs_xcalloc(sv->n + 1, sizeof(*v));
+
+	for (size_t i = 0; i < sv->n; i++)
+		v[i] = sv->v[i];
+	return v;
+}
+
+static bool logs_configured(const struct bs_recipe *r)
+{
+	return r->docker.daemon_json != NULL && strstr(r->docker.daemon_json, "\"log-") != NULL;
+}
+
+static void make_spec(struct bs_nodework *w, const struct want *x, const char *name,
+		      struct cspec_store *st)
+{
+	const struct bs_container *c = x->c;
+	const struct bs_recipe *r = w->o.recipe;
+	struct bs_cspec *s = &st->spec;
+	size_t i, n = 0;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < c->environment.n; i++)
+		bs_kvlist_push(&st->env, c->environment.v[i].key, c->environment.v[i].value,
+			       c->environment.v[i].secret);
+	for (i = 0; i < c->secrets.n; i++)
+		bs_kvlist_push(&st->env, c->secrets.v[i].key, c->secrets.v[i].value, true);
+	for (i = 0; i < c->labels.n; i++)
+		bs_kvlist_push(&st->labels, c->labels.v[i].key, c->labels.v[i].value, false);
+	snprintf(st->replica, sizeof(st->replica), "%d", x->replica);
+	bs_kvlist_push(&st->labels, BS_LABEL_PROJECT, r->project, false);
+	bs_kvlist_push(&st->labels, BS_LABEL_CONTAINER, c->name, false);
+	bs_kvlist_push(&st->labels, BS_LABEL_REPLICA, st->replica, false);
+	bs_kvlist_push(&st->labels, BS_LABEL_NODE, w->o.node->name, false);
+	bs_kvlist_push(&st->labels, BS_LABEL_SPEC, x->spec, false);
+	bs_kvlist_push(&st->labels, BS_LABEL_HASH, x->hash ? x->hash : "", false);
+	bs_kvlist_push(&st->labels, BS_LABEL_DIGEST,
+		       x->img->digest ? x->img->digest
+		       : x->img->id   ? x->img->id
+				      : "",
+		       false);
+	for (i = 0; i < c->n_ports; i++)
+		n += (size_t)(c->ports[i].container_end - c->ports[i].container_start + 1);
+	st->ports = bs_xcalloc(n ? n : 1, sizeof(*st->ports));
+	n = 0;
+	for (i = 0; i < c->n_ports; i++) {
+		const struct bs_port *p = &c->ports[i];
+
+		for (int k = 0; k <= p->container_end - p->container_start; k++) {
+			struct bs_cport_binding *b = &st->ports[n++];
+
+			b->host_ip = p->host_ip;
+			b->host_port = p->host_start ? p->host_start + k : 0;
+			b->container_port = p->container_start + k;
+			b->udp = p->proto == BS_PROTO_UDP;
+		}
+	}
+	st->mounts = bs_xcalloc(c->n_volumes ? c->n_volumes : 1, sizeof(*st->mounts));
+	st->volume_names = bs_xcalloc(c->n_volumes ? c->n_volumes : 1, sizeof(char *));
+	for (i = 0; i < c->n_volumes; i++) {
+		const struct bs_mount *m = &c->volumes[i];
+
+		st->mounts[i].type = m->type == BS_MOUNT_BIND ? "bind" : "volume";
+		if (m->type == BS_MOUNT_VOLUME)
+			st->volume_names[i] = bs_volume_name(r->project, m->source);
+		st->mounts[i].source = m->type == BS_MOUNT_VOLUME ? st->volume_names[i] : m->source;
+		st->mounts[i].target = m->target;
+		st->mounts[i].read_only = m->read_only;
+	}
+	s->name = name;
+	s->hostname = NULL;
+	s->image = c->image;
+	if (c->has_command)
+		s->cmd = st->cmd = argv_of(&c->command);
+	if (c->has_entrypoint)
+		s->entrypoint = st->entrypoint = argv_of(&c->entrypoint);
+	s->env = &st->env;
+	s->labels = &st->labels;
+	s->ports = st->ports;
+	s->n_ports = n;
+	s->mounts = st->mounts;
+	s->n_mounts = c->n_volumes;
+	s->restart = bs_restart_policy_name(c->restart);
+	s->restart_max_retries = c->restart_max_retries;
+	if (c->healthcheck.present) {
+		static const char *const none[] = {"NONE", NULL};
+
+		if (c->healthcheck.disable)
+			s->health_test = none;
+		else
+			s->health_test = st->health = argv_of(&c->healthcheck.test);
+		s->health_interval_ns = c->healthcheck.interval_ms * 1000000;
+		s->health_timeout_ns = c->healthcheck.timeout_ms * 1000000;
+		s->health_start_period_ns = c->healthcheck.start_period_ms * 1000000;
+		s->health_retries = c->healthcheck.retries;
+	}
+	s->user = c->user;
+	s->working_dir = c->working_dir;
+	s->memory_bytes = c->resources.memory_bytes;
+	s->nano_cpus = c->resources.nano_cpus;
+	s->pids_limit = x->pids;
+	s->network = w->network;
+	s->no_new_privileges = true;
+	if (!logs_configured(r)) {
+		s->log_max_size = "10m";
+		s->log_max_file = "3";
+	}
+}
+
+static void spec_free(struct bs_nodework *w, struct cspec_store *st)
+{
+	(void)w;
+	bs_kvlist_free(&st->env);
+	bs_kvlist_free(&st->labels);
+	for (size_t i = 0; i < st->spec.n_mounts; i++)
+		free(st->volume_names[i]);
+	free(st->volume_names);
+	free(st->ports);
+	free(st->mounts);
+	free(st->cmd);
+	free(st->entrypoint);
+	free(st->health);
+}
+
+static int create(struct bs_nodework *w, const struct want *x, const char *name, char **id,
+		  struct bs_err *err)
+{
+	struct cspec_store st;
+	int rc;
+
+	make_spec(w, x, name, &st);
+	rc = w->d->ops->container_deploy(w->d, &st.spec, id, err);
+	spec_free(w, &st);
+	return rc;
+}
+
+static long health_budget_ms(const struct bs_nodework *w, const struct bs_container *c)
+{
+	const struct bs_healthcheck *h = &c->healthcheck;
+	long long interval = h->interval_ms ? h->interval_ms : 30000;
+	long long timeout = h->timeout_ms ? h->timeout_ms : 30000;
+	long long retries = h->retries ? h->retries : 3;
+	long long budget = h->start_period_ms + (retries + 1) * (interval + timeout);
+
+	if (w->o.health_timeout_ms > 0)
+		return w->o.health_timeout_ms;
+	if (budget < 60000)
+		budget = 60000;
+	if (budget > 900000)
+		budget = 900000;
+	return (long)budget;
+}
+
+/* The last lines of a container's output, for an error message. */
+static void last_logs(struct bs_nodework *w, const char *id, struct bs_buf *out);
+
+static int collect_log(enum bs_log_stream stream, const char *data, size_t len, void *payload)
+{
+	(void)stream;
+	bs_buf_append(payload, data, len);
+	return 0;
+}
+
+static void last_logs(struct bs_nodework *w, const char *id, struct bs_buf *out)
+{
+	struct bs_logs_opts lo = {false, 10, false, 0};
+	struct bs_buf raw = BS_BUF_INIT;
+	struct bs_err err = BS_ERR_INIT;
+
+	if (w->d->ops->container_logs(w->d, id, &lo, collect_log, &raw, &err) != 0 ||
+	    raw.len == 0) {
+		bs_buf_free(&raw);
+		return;
+	}
+	bs_buf_puts(out, "; its last output: ");
+	for (size_t i = 0; i < raw.len && i < 1500; i++) {
+		char ch = raw.data[i];
+
+		bs_buf_puts(out, ch == '\n' ? " | " : "");
+		if (ch != '\n' && (unsigned char)ch >= 0x20)
+			bs_buf_putc(out, ch);
+	}
+	bs_buf_free(&raw);
+}
+
+/* Wait until id is healthy (or, without a healthcheck, running). */
+static int wait_healthy(struct bs_nodework *w, const struct want *x, const char *id,
+			struct bs_err *err)
+{
+	long long end = now_ms() + health_budget_ms(w, x->c);
+
+	for (;;) {
+		struct bs_cinfo info;
+		int rc;
+
+		memset(&info, 0, sizeof(info));
+		rc = w->d->ops->container_inspect(w->d, id, &info, NULL, err);
+		if (rc != 0) {
+			bs_cinfo_free(&info);
+			return rc;
+		}
+		if (info.state != BS_CSTATE_RUNNING) {
+			rc = bs_err_set(err, BS_ERR_REMOTE, "%s stopped (%s, exit code %d)",
+					x->name, bs_cstate_name(info.state), info.exit_code);
+		} else if (info.health == NULL || strcmp(info.health, "healthy") == 0) {
+			rc = 0;
+		} else if (strcmp(info.health, "unhealthy") == 0) {
+			rc = bs_err_set(err, BS_ERR_REMOTE,
+					"%s is unhealthy (its healthcheck fails)", x->name);
+		} else {
+			rc = 1; /* starting */
+		}
+		bs_cinfo_free(&info);
+		if (rc <= 0)
+			return rc;
+		if (cancelled(w))
+			return bs_err_set(err, BS_ERR_INTERRUPTED,
+					  "interrupted while waiting for %s to be healthy",
+					  x->name);
+		if (now_ms() >= end)
+			return bs_err_set(err, BS_ERR_TIMEOUT,
+					  "%s did not become healthy within %ld s", x->name,
+					  health_budget_ms(w, x->c) / 1000);
+		{
+			struct timespec ts = {0, 250 * 1000000L};
+
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+static bool fixed_ports(const struct bs_container *c)
+{
+	for (size_t i = 0; i < c->n_ports; i++)
+		if (c->ports[i].host_start > 0)
+			return true;
+	return false;
+}
+
+/* Replace a->have with a new container for a->want, rolling back on failure. */
+static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
+{
+	struct want *x = a->want;
+	struct have *old = a->have;
+	bool start_first = !fixed_ports(x->c);
+	char *tmp = bs_xasprintf("%s.%s", x->name, start_first ? "next" : "prev");
+	char *id = NULL;
+	struct bs_err e2 = BS_ERR_INIT;
+	int rc;
+
+	if (start_first) {
+		/* a stale .next from an interrupted run would block the name */
+		w->d->ops->container_destroy(w->d, tmp, 0, &e2);
+		rc = create(w, x, tmp, &id, err);
+		if (rc == 0)
+			rc = wait_healthy(w, x, id, err);
+		if (rc == 0)
+			rc = w->d->ops->container_destroy(w->d, old->info.id, STOP_TIMEOUT_S, err);
+		if (rc == 0)
+			rc = w->d->ops->container_rename(w->d, id, x->name, err);
+		if (rc != 0 && id != NULL) { /* an interrupt too: undo, not half-done */
+			struct bs_buf why = BS_BUF_INIT;
+
+			bs_buf_puts(&why, err->msg);
+			last_logs(w, id, &why);
+			w->d->ops->container_destroy(w->d, id, 0, &e2);
+			bs_err_set(err, rc,
+				   "%s: the new container failed and was removed; the old one "
+				   "still serves: %s",
+				   x->name, why.data);
+			bs_buf_free(&why);
+		}
+	} else {
+		bool was_running = running(old), changed;
+
+		w->d->ops->container_destroy(w->d, tmp, 0, &e2);
+		rc = w->d->ops->container_rename(w->d, old->info.id, tmp, err);
+		if (rc == 0)
+			rc = w->d->ops->container_stop(w->d, old->info.id, STOP_TIMEOUT_S, &changed,
+						       err);
+		if (rc == 0)
+			rc = create(w, x, x->name, &id, err);
+		if (rc == 0)
+			rc = wait_healthy(w, x, id, err);
+		if (rc == 0)
+			rc = w->d->ops->container_destroy(w->d, old->info.id, 0, err);
+		if (rc != 0) {
+			struct bs_buf why = BS_BUF_INIT;
+
+			bs_buf_puts(&why, err->msg);
+			if (id != NULL) {
+				last_logs(w, id, &why);
+				w->d->ops->container_destroy(w->d, id, 0, &e2);
+			}
+			/* the previous container back, as it was */
+			w->d->ops->container_rename(w->d, old->info.id, x->name, &e2);
+			if (was_running)
+				w->d->ops->container_start(w->d, old->info.id, &changed, &e2);
+			bs_err_set(err, rc,
+				   "%s: the new container failed and was removed; the previous "
+				   "one is back: %s",
+				   x->name, why.data);
+			bs_buf_free(&why);
+		}
+	}
+	free(id);
+	free(tmp);
+	return rc;
+}
+
+static int act(struct bs_nodework *w, struct action *a, struct bs_err *err)
+{
+	struct want *x = a->want;
+	struct have *h = a->have;
+	char *id = NULL;
+	bool changed;
+	int rc = 0;
+
+	switch (a->kind) {
+	case A_REMOVE:
+		rc = w->d->ops->container_destroy(w->d, h->info.id, STOP_TIMEOUT_S, err);
+		if (rc == BS_ERR_NOT_FOUND) {
+			bs_err_clear(err);
+			rc = 0;
+		}
+		break;
+	case A_RENAME:
+		/* the name may still be held by a container being removed */
+		rc = w->d->ops->container_rename(w->d, h->info.id, x->name, err);
+		break;
+	case A_UPDATE: {
+		struct bs_cupdate u;
+
+		memset(&u, 0, sizeof(u));
+		u.restart = bs_restart_policy_name(x->c->restart);
+		u.restart_max_retries = x->c->restart_max_retries;
+		u.memory_bytes = x->c->resources.memory_bytes;
+		u.nano_cpus = x->c->resources.nano_cpus;
+		u.pids_limit = x->pids;
+		rc = w->d->ops->container_update(w->d, h->info.id, &u, err);
+		break;
+	}
+	case A_START: rc = w->d->ops->container_start(w->d, h->info.id, &changed, err); break;
+	case A_CREATE:
+		/* a leftover with the name but without our labels is not ours */
+		rc = create(w, x, x->name, &id, err);
+		free(id);
+		break;
+	case A_REPLACE: rc = replace(w, a, err); break;
+	case A_KEEP: break;
+	}
+	return rc;
+}
+
+static void count(struct bs_nodework *w, enum act_kind kind)
+{
+	switch (kind) {
+	case A_CREATE: w->counts.created++; break;
+	case A_REPLACE: w->counts.replaced++; break;
+	case A_UPDATE:
+	case A_RENAME: w->counts.updated++; break;
+	case A_START: w->counts.started++; break;
+	case A_REMOVE: w->counts.removed++; break;
+	case A_KEEP: w->counts.unchanged++; break;
+	}
+}
+
+static int run_action(struct bs_nodework *w, struct action *a, struct bs_err *err)
+{
+	const char *object = a->want ? a->want->name : a->have->info.name;
+	long long t0 = now_ms();
+	int rc;
+
+	if (a->kind == A_KEEP) {
+		report(w, BS_EV_ACTION_PLANNED, "keep", object, a->reason, NULL, 0);
+		count(w, a->kind);
+		a->done = true;
+		return 0;
+	}
+	report(w, BS_EV_ACTION_STARTED, act_names[a->kind], object, a->reason, NULL, 0);
+	rc = act(w, a, err);
+	a->done = true;
+	if (rc != 0) {
+		w->counts.failed++;
+		bs_err_prefix(err, "node %s: %s %s", w->o.node->name, act_names[a->kind], object);
+		report(w, BS_EV_ACTION_FAILED, act_names[a->kind], object, a->reason, err->msg,
+		       now_ms() - t0);
+		audit(w, act_names[a->kind], object, "failed");
+		return rc;
+	}
+	count(w, a->kind);
+	audit(w, act_names[a->kind], object, a->reason);
+	report(w, BS_EV_ACTION_DONE, act_names[a->kind], object, a->reason, NULL, now_ms() - t0);
+	return 0;
+}
+
+int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
+{
+	int rc = 0;
+
+	stage(w, "containers");
+	for (size_t i = 0; i < w->n_act && rc == 0; i++) {
+		if (w->act[i].kind == A_REPLACE)
+			continue;
+		if (cancelled(w))
+			return bs_err_set(err, BS_ERR_INTERRUPTED, "interrupted");
+		rc = run_action(w, &w->act[i], err);
+	}
+	return rc;
+}
+
+int bs_nodework_roll(struct bs_nodework *w, size_t i, struct bs_err *err)
+{
+	if (cancelled(w))
+		return bs_err_set(err, BS_ERR_INTERRUPTED, "interrupted");
+	stage(w, "rolling");
+	return run_action(w, &w->act[w->rolling[i]], err);
+}
+
+/* ---- status and destroy ---------------------------------------------- */
+
+void bs_nodework_status(struct bs_nodework *w)
+{
+	for (size_t i = 0; i < w->n_have; i++) {
+		struct have *h = &w->have[i];
+		struct bs_event ev;
+		char *drift = NULL;
+
+		for (size_t k = 0; k < w->n_act; k++)
+			if (w->act[k].have == h)
+				drift = bs_xasprintf("%s: %s", act_names[w->act[k].kind],
+						     w->act[k].reason);
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = BS_EV_CONTAINER_STATUS;
+		ev.node = w->o.node->name;
+		ev.object = h->info.name;
+		ev.state = bs_cstate_name(h->info.state);
+		ev.health = h->info.health;
+		ev.drift = drift;
+		ev.reason = h->info.status;
+		if (w->o.report)
+			w->o.report(&ev, w->o.payload);
+		free(drift);
+	}
+	for (size_t k = 0; k < w->n_act; k++) {
+		struct bs_event ev;
+
+		if (w->act[k].kind != A_CREATE)
+			continue;
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = BS_EV_CONTAINER_STATUS;
+		ev.node = w->o.node->name;
+		ev.object = w->act[k].want->name;
+		ev.state = "missing";
+		ev.drift = "create: missing";
+		if (w->o.report)
+			w->o.report(&ev, w->o.payload);
+	}
+}
+
+int bs_nodework_destroy(struct bs_nodework *w, bool volumes, struct bs_err *err)
+{
+	struct bs_strv vols = BS_STRV_INIT;
+	bool removed;
+	int rc = 0;
+
+	stage(w, "containers");
+	for (size_t i = 0; i < w->n_have && rc == 0; i++) {
+		struct action a;
+
+		memset(&a, 0, sizeof(a));
+		a.kind = A_REMOVE;
+		a.have = &w->have[i];
+		a.reason = (char *)"destroy";
+		rc = run_action(w, &a, err);
+	}
+	if (rc != 0)
+		return rc;
+	stage(w, "networks");
+	rc = w->d->ops->network_remove(w->d, w->network, &removed, err);
+	if (rc == 0 && removed) {
+		w->counts.other++;
+		audit(w, "remove-network", w->network, "destroy");
+		report(w, BS_EV_ACTION_DONE, "remove-network", w->network, "destroy", NULL, 0);
+	}
+	if (!volumes || rc != 0)
+		return rc;
+	for (size_t i = 0; i < w->o.recipe->n_containers; i++) {
+		const struct bs_container *c = &w->o.recipe->containers[i];
+
+		for (size_t m = 0; m < c->n_volumes; m++)
+			if (c->volumes[m].type == BS_MOUNT_VOLUME)
+				bs_strv_add_unique(&vols, c->volumes[m].source);
+	}
+	for (size_t i = 0; i < vols.n && rc == 0; i++) {
+		char *name = bs_volume_name(w->o.recipe->project, vols.v[i]);
+
+		rc = w->d->ops->volume_remove(w->d, name, &removed, err);
+		if (rc == 0 && removed) {
+			w->counts.other++;
+			audit(w, "remove-volume", name, "destroy --volumes");
+			report(w, BS_EV_ACTION_DONE, "remove-volume", name, "destroy --volumes",
+			       NULL, 0);
+		}
+		free(name);
+	}
+	bs_strv_free(&vols);
+	return rc;
+}

@@ -1,0 +1,99 @@
+/*
+ * converge.h - one node's containers: observe, plan the difference, act.
+ *
+ * A struct bs_nodework holds what one node should run (the recipe's
+ * containers placed on it), what it runs (containers labelled with the
+ * project), and the actions between the two. Identity is by label
+ * (spec.h): nothing about the fleet is kept in a local file.
+ *
+ * Placement: replica r of a container (1-based) runs on the ((r-1) mod N)th
+ * of the N nodes its selectors choose, in recipe order. It depends only on
+ * the recipe, so every run and every machine agrees on it.
+ *
+ * Actions, in the order apply does them on a node:
+ *   networks, volumes          the project network, named volumes
+ *   images                     pull, build from git on the node, or
+ *                              transfer from the local engine
+ *   remove                     duplicates, scaled-down replicas, replicas
+ *                              placed elsewhere, undeclared (prune: true)
+ *   rename, update, start      containers that are right but renamed by an
+ *                              interrupted run, drifted in place, stopped
+ *   create                     missing replicas
+ *   replace                    spec or image changed; these wait for the
+ *                              rolling phase (bs_nodework_roll), which the
+ *                              caller runs one replica of a container at a
+ *                              time across the fleet.
+ * Every step is safe to interrupt: a run killed at any point leaves
+ * containers whose labels let the next run finish the job (a replacement
+ * in flight leaves two candidates for one replica; the next run keeps the
+ * one that matches and removes the other).
+ *
+ * A nodework belongs to one thread at a time (its driver's rule).
+ */
+#ifndef BS_DEPLOY_CONVERGE_H
+#define BS_DEPLOY_CONVERGE_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "container/driver.h"
+#include "deploy/events.h"
+#include "deploy/recipe.h"
+
+struct bs_nodework;
+
+struct bs_converge_opts {
+	const struct bs_recipe *recipe;
+	const struct bs_node *node; /* the node, as the recipe names it */
+	struct bs_cdriver *driver;  /* the node's engine; NULL: none yet (plan) */
+	/* the engine bootstrap runs next to, for image transfer (URL, or NULL:
+	 * DOCKER_HOST or the default socket); opened on first need */
+	const char *local_engine;
+	bs_report_fn report;
+	void *payload;
+	/* an audit line per action (the node lock's log); may be NULL */
+	int (*audit)(void *audit_payload, const char *line);
+	void *audit_payload;
+	long health_timeout_ms; /* 0: from the healthcheck, at least 60 s */
+	volatile sig_atomic_t *cancel;
+};
+
+/* Replicas of c that run on node (1-based numbers into *out, caller frees);
+ * returns how many. */
+size_t bs_placement(const struct bs_recipe *r, const struct bs_container *c,
+		    const struct bs_node *node, int **out);
+
+int bs_nodework_new(struct bs_nodework **out, const struct bs_converge_opts *opts);
+void bs_nodework_free(struct bs_nodework *w);
+
+/* Look at the node: images and the project's containers. */
+int bs_nodework_observe(struct bs_nodework *w, struct bs_err *err);
+
+/* apply: networks, volumes and images (then observes image IDs again). */
+int bs_nodework_prepare(struct bs_nodework *w, struct bs_err *err);
+
+/* Compute the actions; with report, each is reported as planned. */
+void bs_nodework_plan(struct bs_nodework *w, bool report);
+
+/* apply: every action except replacements. Stops at the first failure. */
+int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err);
+
+/* Replacements waiting for the rolling phase, and the container each is
+ * for (a replica of that container at a time, fleet-wide). */
+size_t bs_nodework_n_rolling(const struct bs_nodework *w);
+const char *bs_nodework_rolling_container(const struct bs_nodework *w, size_t i);
+/* Do replacement i: start-first when the container publishes no fixed
+ * host port, else stop-first; wait for health; roll back on failure (the
+ * error then carries the new container's last log lines). */
+int bs_nodework_roll(struct bs_nodework *w, size_t i, struct bs_err *err);
+
+/* status: report each container as observed (state, health, drift). */
+void bs_nodework_status(struct bs_nodework *w);
+
+/* destroy: the project's containers and network; volumes too when asked. */
+int bs_nodework_destroy(struct bs_nodework *w, bool volumes, struct bs_err *err);
+
+/* What was done (apply) or would be done (plan). */
+const struct bs_counts *bs_nodework_counts(const struct bs_nodework *w);
+
+#endif

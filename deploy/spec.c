@@ -1,0 +1,301 @@
+/*
+ * spec.c - the canonical container spec, its hash and a readable diff.
+ *
+ * Canonical means: the same recipe gives the same bytes on every machine
+ * and every run. Keys are written in a fixed order, maps sorted by key,
+ * lists kept in the recipe's order (order matters for command, ports and
+ * mounts), absent values left out rather than written as defaults.
+ */
+#include <cJSON.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deploy/spec.h"
+#include "util/str.h"
+
+/* Bump when the meaning of a spec field, or a default bootstrap applies at
+ * create (hardening, log rotation), changes: every container is then
+ * replaced once, visibly, with the reason "bootstrap's defaults". */
+#define SPEC_DEFAULTS 1
+
+void bs_sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	out[0] = '\0';
+	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		return;
+	for (i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int kv_cmp(const void *a, const void *b)
+{
+	const struct bs_kv *x = *(const struct bs_kv *const *)a;
+	const struct bs_kv *y = *(const struct bs_kv *const *)b;
+
+	return strcmp(x->key, y->key);
+}
+
+/* A map sorted by key; secret values (and every value when all_secret)
+ * replaced by a hash salted with the project and the key. */
+static cJSON *sorted_map(const struct bs_recipe *r, const struct bs_kvlist *l, bool all_secret)
+{
+	const struct bs_kv **v;
+	cJSON *o = cJSON_CreateObject();
+	size_t i;
+
+	if (l->n == 0)
+		return o;
+	v = bs_xcalloc(l->n, sizeof(*v));
+	for (i = 0; i < l->n; i++)
+		v[i] = &l->v[i];
+	qsort(v, l->n, sizeof(*v), kv_cmp);
+	for (i = 0; i < l->n; i++) {
+		if (all_secret || v[i]->secret) {
+			struct bs_buf b = BS_BUF_INIT;
+			char hex[65], *shown;
+
+			bs_buf_printf(&b, "%s%c%s%c%s", r->project, 0, v[i]->key, 0,
+				      v[i]->value ? v[i]->value : "");
+			bs_sha256_hex(b.data, b.len, hex);
+			bs_buf_wipe_free(&b);
+			shown = bs_xasprintf("secret:%.16s", hex);
+			cJSON_AddStringToObject(o, v[i]->key, shown);
+			free(shown);
+		} else {
+			cJSON_AddStringToObject(o, v[i]->key, v[i]->value ? v[i]->value : "");
+		}
+	}
+	free(v);
+	return o;
+}
+
+static cJSON *strv_array(const struct bs_strv *sv)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; i < sv->n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(sv->v[i]));
+	return a;
+}
+
+static void add_port(cJSON *a, const struct bs_port *p)
+{
+	struct bs_buf b = BS_BUF_INIT;
+
+	if (p->host_ip != NULL)
+		bs_buf_printf(&b, "%s:", p->host_ip);
+	if (p->host_start > 0) {
+		bs_buf_printf(&b, "%d", p->host_start);
+		if (p->host_end > p->host_start)
+			bs_buf_printf(&b, "-%d", p->host_end);
+		bs_buf_putc(&b, ':');
+	} else if (p->host_ip != NULL) {
+		bs_buf_putc(&b, ':');
+	}
+	bs_buf_printf(&b, "%d", p->container_start);
+	if (p->container_end > p->container_start)
+		bs_buf_printf(&b, "-%d", p->container_end);
+	bs_buf_puts(&b, p->proto == BS_PROTO_UDP ? "/udp" : "/tcp");
+	cJSON_AddItemToArray(a, cJSON_CreateString(b.data));
+	bs_buf_free(&b);
+}
+
+static void add_mount(cJSON *a, const struct bs_mount *m)
+{
+	static const char *const types[] = {"volume", "bind", "anonymous"};
+	char *s = bs_xasprintf("%s:%s:%s%s", types[m->type], m->source ? m->source : "", m->target,
+			       m->read_only ? ":ro" : "");
+
+	cJSON_AddItemToArray(a, cJSON_CreateString(s));
+	free(s);
+}
+
+static cJSON *health_json(const struct bs_healthcheck *h)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (h->disable) {
+		cJSON_AddBoolToObject(o, "disable", true);
+		return o;
+	}
+	cJSON_AddItemToObject(o, "test", strv_array(&h->test));
+	if (h->interval_ms)
+		cJSON_AddNumberToObject(o, "interval_ms", (double)h->interval_ms);
+	if (h->timeout_ms)
+		cJSON_AddNumberToObject(o, "timeout_ms", (double)h->timeout_ms);
+	if (h->start_period_ms)
+		cJSON_AddNumberToObject(o, "start_period_ms", (double)h->start_period_ms);
+	if (h->retries)
+		cJSON_AddNumberToObject(o, "retries", h->retries);
+	return o;
+}
+
+char *bs_spec_json(const struct bs_recipe *r, const struct bs_container *c)
+{
+	cJSON *o = cJSON_CreateObject(), *a;
+	char *text;
+	size_t i;
+
+	cJSON_AddNumberToObject(o, "defaults", SPEC_DEFAULTS);
+	cJSON_AddStringToObject(o, "image", c->image);
+	if (c->has_entrypoint)
+		cJSON_AddItemToObject(o, "entrypoint", strv_array(&c->entrypoint));
+	if (c->has_command)
+		cJSON_AddItemToObject(o, "command", strv_array(&c->command));
+	if (c->environment.n)
+		cJSON_AddItemToObject(o, "environment", sorted_map(r, &c->environment, false));
+	if (c->secrets.n)
+		cJSON_AddItemToObject(o, "secrets", sorted_map(r, &c->secrets, true));
+	if (c->n_ports) {
+		a = cJSON_AddArrayToObject(o, "ports");
+		for (i = 0; i < c->n_ports; i++)
+			add_port(a, &c->ports[i]);
+	}
+	if (c->n_volumes) {
+		a = cJSON_AddArrayToObject(o, "volumes");
+		for (i = 0; i < c->n_volumes; i++)
+			add_mount(a, &c->volumes[i]);
+	}
+	if (c->healthcheck.present)
+		cJSON_AddItemToObject(o, "healthcheck", health_json(&c->healthcheck));
+	if (c->labels.n)
+		cJSON_AddItemToObject(o, "labels", sorted_map(r, &c->labels, false));
+	if (c->user)
+		cJSON_AddStringToObject(o, "user", c->user);
+	if (c->working_dir)
+		cJSON_AddStringToObject(o, "working_dir", c->working_dir);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
+char *bs_spec_hash(const char *spec_json, const char *image_id)
+{
+	struct bs_buf b = BS_BUF_INIT;
+	char hex[65];
+
+	bs_buf_printf(&b, "%s\n%s", spec_json, image_id ? image_id : "");
+	bs_sha256_hex(b.data, b.len, hex);
+	bs_buf_free(&b);
+	return bs_xstrdup(hex);
+}
+
+/* A value as a short readable text: strings bare, the rest as JSON. */
+static void value_text(struct bs_buf *b, const cJSON *v)
+{
+	char *s;
+
+	if (v == NULL) {
+		bs_buf_puts(b, "(none)");
+		return;
+	}
+	if (cJSON_IsString(v)) {
+		s = bs_xstrdup(v->valuestring);
+	} else {
+		s = cJSON_PrintUnformatted(v);
+	}
+	if (strlen(s) > 120)
+		bs_buf_printf(b, "%.117s...", s);
+	else
+		bs_buf_puts(b, s);
+	free(s);
+}
+
+static void diff_item(struct bs_buf *out, const char *path, const cJSON *a, const cJSON *b)
+{
+	if (a != NULL && b != NULL && cJSON_Compare(a, b, true))
+		return;
+	if (out->len)
+		bs_buf_puts(out, "; ");
+	if (bs_str_starts_with(path, "secrets.")) {
+		bs_buf_printf(out, "%s %s", path,
+			      a == NULL	  ? "added"
+			      : b == NULL ? "removed"
+					  : "changed");
+		return;
+	}
+	bs_buf_printf(out, "%s: ", path);
+	value_text(out, a);
+	bs_buf_puts(out, " -> ");
+	value_text(out, b);
+}
+
+/* Keys of both objects, a's first, then b's new ones. */
+static void diff_objects(struct bs_buf *out, const char *prefix, const cJSON *a, const cJSON *b)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, a)
+	{
+		char *path =
+			prefix ? bs_xasprintf("%s.%s", prefix, it->string) : bs_xstrdup(it->string);
+		const cJSON *other = cJSON_GetObjectItemCaseSensitive(b, it->string);
+
+		if (prefix == NULL && cJSON_IsObject(it) && cJSON_IsObject(other) &&
+		    strcmp(it->string, "healthcheck") != 0)
+			diff_objects(out, path, it, other);
+		else
+			diff_item(out, path, it, other);
+		free(path);
+	}
+	cJSON_ArrayForEach(it, b)
+	{
+		char *path;
+
+		if (cJSON_GetObjectItemCaseSensitive(a, it->string) != NULL)
+			continue;
+		path = prefix ? bs_xasprintf("%s.%s", prefix, it->string) : bs_xstrdup(it->string);
+		if (prefix == NULL && cJSON_IsObject(it) &&
+		    strcmp(it->string, "healthcheck") != 0) {
+			cJSON *empty = cJSON_CreateObject();
+
+			diff_objects(out, path, empty, it);
+			cJSON_Delete(empty);
+		} else {
+			diff_item(out, path, NULL, it);
+		}
+		free(path);
+	}
+}
+
+char *bs_spec_diff(const char *old_json, const char *new_json)
+{
+	cJSON *a, *b;
+	struct bs_buf out = BS_BUF_INIT;
+
+	if (old_json != NULL && new_json != NULL && strcmp(old_json, new_json) == 0)
+		return NULL;
+	a = old_json ? cJSON_Parse(old_json) : NULL;
+	b = new_json ? cJSON_Parse(new_json) : NULL;
+	if (!cJSON_IsObject(a) || !cJSON_IsObject(b)) {
+		bs_buf_puts(&out, "made without a readable io.bootstrap.spec label (by hand, or by "
+				  "another tool)");
+	} else {
+		diff_objects(&out, NULL, a, b);
+		if (out.len == 0)
+			bs_buf_puts(&out, "spec written differently (same content)");
+	}
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	return bs_buf_detach(&out);
+}
+
+char *bs_instance_name(const char *project, const char *container, int replica)
+{
+	return bs_xasprintf("%s-%s-%d", project, container, replica);
+}
+
+char *bs_volume_name(const char *project, const char *volume)
+{
+	return bs_xasprintf("%s-%s", project, volume);
+}
+
+char *bs_network_name(const char *project)
+{
+	return bs_xasprintf("%s-net", project);
+}

@@ -1,0 +1,60 @@
+/*
+ * spec.h - a container's identity: the canonical desired spec and its hash.
+ *
+ * Every container bootstrap deploys carries labels that say what it is
+ * (project, container, replica) and what it was made from:
+ *   io.bootstrap.spec       the canonical spec as compact JSON
+ *   io.bootstrap.spec-hash  SHA-256 of the spec and the resolved image ID
+ * A later run computes the same two values from the recipe and the node's
+ * image, and compares: equal hash means nothing to replace. Only what the
+ * recipe declares enters the spec, never what the engine or the image adds
+ * (defaults, image environment, generated names), so engine defaults can
+ * never cause a replacement. Left out on purpose: replicas (a count, not a
+ * property of one container) and the fields Docker updates in place
+ * (restart policy, memory, CPUs, pids), which are compared with what the
+ * engine reports instead.
+ *
+ * Secret values never enter the spec: each appears as a salted SHA-256, so
+ * a changed secret still changes the hash without being readable from
+ * the label.
+ */
+#ifndef BS_DEPLOY_SPEC_H
+#define BS_DEPLOY_SPEC_H
+
+#include "deploy/recipe.h"
+
+#define BS_LABEL_PROJECT "io.bootstrap.project"
+#define BS_LABEL_CONTAINER "io.bootstrap.container"
+#define BS_LABEL_REPLICA "io.bootstrap.replica"
+#define BS_LABEL_NODE "io.bootstrap.node"
+#define BS_LABEL_SPEC "io.bootstrap.spec"
+#define BS_LABEL_HASH "io.bootstrap.spec-hash"
+#define BS_LABEL_DIGEST "io.bootstrap.image-digest"
+
+/* The canonical spec of c in recipe r as compact JSON; caller frees. */
+char *bs_spec_json(const struct bs_recipe *r, const struct bs_container *c);
+
+/* SHA-256 (hex) of spec_json and image_id; caller frees. */
+char *bs_spec_hash(const char *spec_json, const char *image_id);
+
+/*
+ * What differs from old_json to new_json, for people: "environment.MODE:
+ * dev -> prod; ports: [\"8080:80\"] -> [\"8081:80\"]". Long values are cut.
+ * NULL when both are equal. A missing or unreadable old spec (a container
+ * made by hand and labelled, or by an older bootstrap) says so.
+ */
+char *bs_spec_diff(const char *old_json, const char *new_json);
+
+/* "PROJECT-CONTAINER-REPLICA"; caller frees. */
+char *bs_instance_name(const char *project, const char *container, int replica);
+
+/* The engine's name of the recipe's volume NAME: "PROJECT-NAME". */
+char *bs_volume_name(const char *project, const char *volume);
+
+/* The project's network on every node: "PROJECT-net". */
+char *bs_network_name(const char *project);
+
+/* Hex SHA-256 of len bytes; out has room for 65. */
+void bs_sha256_hex(const void *data, size_t len, char out[65]);
+
+#endif
