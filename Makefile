@@ -15,6 +15,7 @@
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages for the build and the test lab
 #   make node-image build the test lab's node image (scripts/node-image.sh; root)
+#   make quickstart deps, build, dockerd, images, then bootstrap recipes/local.yaml
 #
 # WERROR=1 turns warnings into errors (CI sets it).
 
@@ -148,6 +149,13 @@ uninstall:
 
 deps:
 	bash scripts/deps.sh
+
+# README's first command: deps, the build, a Docker engine, the images and
+# `bootstrap recipes/local.yaml` (scripts/quickstart.sh).
+.PHONY: quickstart
+quickstart: deps
+	$(MAKE) bootstrap
+	bash scripts/quickstart.sh
 
 # The Debian image of tests/lab/node.sh (debootstrap + docker import); quick
 # when it is up to date.

@@ -378,10 +378,11 @@ for p in $PROVIDERS; do
 	suite "$p"
 done
 
-# cli P: the real binary, `bootstrap prepare` and `destroy` on the example
-# recipe's shape pointed at the fake: the machine is created, reached over
-# SSH at its "public" address, made a Docker host; a second run creates
-# nothing; destroy leaves nothing.
+# cli P: the real binary on the example recipe's shape pointed at the fake:
+# `prepare` creates the machine, reaches it over SSH at its "public" address
+# and makes it a Docker host; `apply` deploys a container on it (its image
+# copied from the local engine); a second apply changes nothing; destroy
+# leaves nothing.
 BOOTSTRAP=${BOOTSTRAP:-./bootstrap}
 read -r -a WRAP <<<"${BS_WRAP:-}"
 cli() {
@@ -396,6 +397,10 @@ provider: {$type, api_url: "$BASE/$ver"}
 ssh: {key: $T/id_ed25519, wait_timeout: 60s}
 nodes:
   - {name: app}
+images:
+  - {name: local/busybox:1, pull: never}
+containers:
+  - {name: web, image: local/busybox:1, command: [sleep, "100000"]}
 EOF
 	export "$var=$TOKEN"
 	local state=$T/state-$P
@@ -412,15 +417,28 @@ EOF
 	[ $rc -eq 0 ] && grep -q '"node":"app","ok":true.*"daemon":"none","commands":1,"uploads":0' "$T/cli.out" &&
 		ok "$P cli: the second run finds it (nothing created, one command)" ||
 		bad "$P cli: the second run finds it" "$(cat "$T/cli.out" "$T/cli.err")"
-	BOOTSTRAP_DIR=$state timeout 600 "${WRAP[@]}" "$BOOTSTRAP" destroy "$T/$P.yaml" >"$T/cli.out" 2>"$T/cli.err"
+	BOOTSTRAP_DIR=$state timeout 600 "${WRAP[@]}" "$BOOTSTRAP" --json "$T/$P.yaml" >"$T/cli.out" 2>"$T/cli.err"
 	rc=$?
-	[ $rc -eq 0 ] && grep -q "1 machine(s) of project clitest destroyed" "$T/cli.out" &&
+	[ $rc -eq 0 ] && grep -q '"event":"action_done","time":"[^"]*","node":"app","action":"create","object":"clitest-web-1"' "$T/cli.out" &&
+		grep -q '"event":"summary".*"counts":{"created":1,"replaced":0,"updated":0,"started":0,"removed":0,"unchanged":0,"failed":0' "$T/cli.out" &&
+		ok "$P cli: bootstrap apply deploys the container on the cloud machine" ||
+		bad "$P cli: bootstrap apply deploys the container on the cloud machine" "$(cat "$T/cli.out" "$T/cli.err")"
+	BOOTSTRAP_DIR=$state timeout 600 "${WRAP[@]}" "$BOOTSTRAP" --json "$T/$P.yaml" >"$T/cli.out" 2>"$T/cli.err"
+	rc=$?
+	[ $rc -eq 0 ] && ! grep -q '"event":"action_started"' "$T/cli.out" &&
+		grep -q '"event":"summary".*"counts":{"created":0,"replaced":0,"updated":0,"started":0,"removed":0,"unchanged":1,"failed":0,"other":0}' "$T/cli.out" &&
+		ok "$P cli: a second apply changes nothing" ||
+		bad "$P cli: a second apply changes nothing" "$(cat "$T/cli.out" "$T/cli.err")"
+	BOOTSTRAP_DIR=$state timeout 600 "${WRAP[@]}" "$BOOTSTRAP" --json destroy "$T/$P.yaml" >"$T/cli.out" 2>"$T/cli.err"
+	rc=$?
+	[ $rc -eq 0 ] && grep -q '"event":"action_done".*"action":"destroy-machine","object":"app"' "$T/cli.out" &&
 		[ "$(state "len(d['$( [ "$P" = hetzner ] && echo servers || echo droplets)'])")" = 0 ] &&
 		ok "$P cli: bootstrap destroy leaves nothing" ||
 		bad "$P cli: bootstrap destroy leaves nothing" "$(cat "$T/cli.out" "$T/cli.err")"
 	unset "$var"
 	stop_fake
 }
+bash scripts/demo-image.sh || bad "the demo image (scripts/demo-image.sh)"
 for p in $PROVIDERS; do
 	cli "$p"
 done
