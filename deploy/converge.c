@@ -791,13 +791,9 @@ static int ensure_image(struct bs_nodework *w, struct image *im, struct bs_err *
 			why = old ? "pull: always (cached layers are reused)" : "missing";
 		}
 	} else if (old == NULL) {
-		if (policy == BS_PULL_NEVER ||
-		    (policy == BS_PULL_MISSING && local_has(w, im->ref))) {
+		if (policy == BS_PULL_NEVER) {
 			action = "transfer";
-			why = policy == BS_PULL_NEVER
-				      ? "missing, pull: never: copied from the local "
-					"engine"
-				      : "missing: copied from the local engine";
+			why = "missing, pull: never: copied from the local engine";
 		} else {
 			action = "pull";
 			why = "missing";
@@ -815,6 +811,16 @@ static int ensure_image(struct bs_nodework *w, struct image *im, struct bs_err *
 		rc = build(w, im, err);
 	} else if (strcmp(action, "pull") == 0) {
 		rc = pull(w, im, err);
+		if (rc != 0 && rc != BS_ERR_INTERRUPTED && old == NULL && local_has(w, im->ref)) {
+			/* no registry has it (or none answers): the engine next
+			 * to bootstrap does */
+			bs_log(BS_LOG_INFO, "node %s: %s; copying %s from the local engine",
+			       w->o.node->name, err->msg, im->ref);
+			bs_err_clear(err);
+			action = "transfer";
+			why = "missing, the pull failed: copied from the local engine";
+			rc = bs_cdriver_image_transfer(w->local, w->d, im->ref, err);
+		}
 	} else {
 		rc = open_local(w, err);
 		if (rc == 0 && !local_has(w, im->ref))
