@@ -118,8 +118,6 @@ struct bs_recipe *bs_cli_load_recipe(const struct bs_cli *cli, const char *path,
 
 /* cli_prepare.c: prepare RECIPE | -H ssh://... prepare */
 int bs_cli_prepare(const struct bs_cli *cli);
-/* destroy: the machines a provider created for the recipe's project */
-int bs_cli_destroy_machines(const struct bs_cli *cli, const struct bs_recipe *recipe);
 
 /* The user's OpenSSH public key for machines the provider creates (the
  * .pub next to the key SSH uses; provider local makes one when there is

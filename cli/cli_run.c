@@ -446,7 +446,7 @@ static int extra_machines(struct run *run, struct bs_compute *c, struct bs_count
 			total->removed++;
 			continue;
 		}
-		if (!run->apply)
+		if (!run->apply && !run->destroy)
 			continue;
 		node_event(run, BS_EV_ACTION_STARTED, m->name, NULL, "destroy-machine", m->name,
 			   "no longer in the recipe");

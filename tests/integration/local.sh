@@ -125,10 +125,33 @@ $errout"
 fi
 docker rm -f "$PROJECT-node-4" >/dev/null
 
+# ---- count down: apply destroys the machines the recipe no longer names ----
+recipe 2
+bs plan --detailed-exitcode --json "$WORK/r.yaml"
+[ "$rc" -eq 2 ] && grep -q '"action_planned".*"action":"destroy-machine","object":"node-3"' <<<"$out" &&
+	[ "$(nodes)" = "$PROJECT-node-1 $PROJECT-node-2 $PROJECT-node-3 " ] &&
+	ok "count 2: plan shows node-3 to destroy (exit 2), and destroys nothing" ||
+	bad "count 2: plan shows node-3 to destroy" "exit $rc: $out
+$errout"
+bs --json "$WORK/r.yaml"
+[ "$rc" -eq 0 ] && grep -q '"action_done".*"action":"destroy-machine","object":"node-3"' <<<"$out" &&
+	[ "$(nodes)" = "$PROJECT-node-1 $PROJECT-node-2 " ] &&
+	[ "$(volumes)" = "$PROJECT-node-1-docker $PROJECT-node-2-docker " ] &&
+	ok "count 2: apply destroys node-3 and its volume, nothing else" ||
+	bad "count 2: apply destroys node-3" "exit $rc: $(nodes) / $(volumes)
+$out
+$errout"
+bs plan --detailed-exitcode "$WORK/r.yaml"
+[ "$rc" -eq 0 ] && ok "... then plan: no change (exit 0)" || bad "... then plan: no change" "exit $rc: $out
+$errout"
+
 # ---- destroy -------------------------------------------------------------
-recipe 3
-bs destroy "$WORK/r.yaml"
-expect_out "destroy: the project's 3 nodes" "3 machine\(s\) of project $PROJECT destroyed"
+recipe 1
+bs --json destroy "$WORK/r.yaml"
+[ "$rc" -eq 0 ] && [ "$(grep -c '"action_done".*"action":"destroy-machine"' <<<"$out")" = 2 ] &&
+	ok "destroy: the project's nodes, node-2 too (no longer in the recipe)" ||
+	bad "destroy: the project's nodes" "exit $rc: $out
+$errout"
 [ -z "$(nodes)" ] && [ -z "$(volumes)" ] && ok "... no container, no volume left" ||
 	bad "... nothing left" "$(nodes) / $(volumes)"
 docker inspect "$PROJECT-other-node" >/dev/null 2>&1 && ok "... another project's node untouched" ||

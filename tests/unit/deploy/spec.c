@@ -1,0 +1,193 @@
+/*
+ * Unit tests for deploy/spec.c (the canonical spec, its hash, the diff for
+ * people) and bs_placement (which replicas run where).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deploy/converge.h"
+#include "deploy/spec.h"
+#include "tests/unit/helpers.h"
+
+static const struct test_var env[] = {{"TOKEN", "s3cr3t-value"}, {NULL, NULL}};
+
+#define HEAD                                                                                       \
+	"version: 1\nproject: shop\nprovider: {type: static}\nnodes:\n"                            \
+	"  - {name: a, address: 127.0.0.1, labels: {role: web}}\n"                                 \
+	"  - {name: b, address: 127.0.0.2, labels: {role: web}}\n"                                 \
+	"  - {name: c, address: 127.0.0.3, labels: {role: db}}\n"
+
+static char *spec_of(const char *containers, const struct bs_container **c, struct loaded *l)
+{
+	char *text = bs_xasprintf(HEAD "containers:\n%s", containers);
+
+	load_text(l, text, env);
+	free(text);
+	assert_non_null(l->recipe);
+	*c = &l->recipe->containers[0];
+	return bs_spec_json(l->recipe, *c);
+}
+
+/* The same declaration written differently gives the same bytes. */
+static void test_canonical(void **state)
+{
+	struct loaded a, b;
+	const struct bs_container *ca, *cb;
+	char *sa, *sb;
+
+	(void)state;
+	sa = spec_of("  - name: web\n    image: nginx:1.25\n    environment: {B: \"2\", A: \"1\"}\n"
+		     "    labels: {z: 1, a: 2}\n    replicas: 1\n",
+		     &ca, &a);
+	sb = spec_of("  - name: web\n    environment:\n      A: \"1\"\n      B: \"2\"\n"
+		     "    image: nginx:1.25\n    replicas: 3\n    labels: {a: 2, z: 1}\n",
+		     &cb, &b);
+	assert_string_equal(sa, sb); /* key order and replicas do not matter */
+	assert_non_null(strstr(sa, "\"environment\":{\"A\":\"1\",\"B\":\"2\"}"));
+	free(sa);
+	free(sb);
+	loaded_free(&a);
+	loaded_free(&b);
+}
+
+/* Restart policy and resources are updated in place: not in the spec. */
+static void test_inplace_fields_excluded(void **state)
+{
+	struct loaded a, b;
+	const struct bs_container *ca, *cb;
+	char *sa, *sb;
+
+	(void)state;
+	sa = spec_of("  - {name: web, image: nginx:1.25, restart: always, "
+		     "resources: {memory: 64m, cpus: 0.5}}\n",
+		     &ca, &a);
+	sb = spec_of("  - {name: web, image: nginx:1.25, restart: \"no\", "
+		     "resources: {memory: 128m, pids: 10}}\n",
+		     &cb, &b);
+	assert_string_equal(sa, sb);
+	free(sa);
+	free(sb);
+	loaded_free(&a);
+	loaded_free(&b);
+}
+
+/* A secret changes the spec, but its value is never in it. */
+static void test_secret_hashed(void **state)
+{
+	struct loaded a;
+	const struct bs_container *c;
+	char *s;
+
+	(void)state;
+	s = spec_of("  - name: web\n    image: nginx:1.25\n    secrets: {API_TOKEN: \"${TOKEN}\"}\n"
+		    "    environment: {DERIVED: \"x-${TOKEN}\"}\n",
+		    &c, &a);
+	assert_null(strstr(s, "s3cr3t"));
+	assert_non_null(strstr(s, "\"API_TOKEN\":\"secret:"));
+	assert_non_null(strstr(s, "\"DERIVED\":\"secret:"));
+	free(s);
+	loaded_free(&a);
+}
+
+static void test_hash(void **state)
+{
+	char *h1 = bs_spec_hash("{\"image\":\"x\"}", "sha256:aa");
+	char *h2 = bs_spec_hash("{\"image\":\"x\"}", "sha256:aa");
+	char *h3 = bs_spec_hash("{\"image\":\"x\"}", "sha256:bb");
+	char *h4 = bs_spec_hash("{\"image\":\"y\"}", "sha256:aa");
+
+	(void)state;
+	assert_int_equal(strlen(h1), 64);
+	assert_string_equal(h1, h2);
+	assert_string_not_equal(h1, h3); /* a new image ID is a new container */
+	assert_string_not_equal(h1, h4);
+	free(h1);
+	free(h2);
+	free(h3);
+	free(h4);
+}
+
+static void test_diff(void **state)
+{
+	char *d;
+
+	(void)state;
+	assert_null(bs_spec_diff("{\"a\":1}", "{\"a\":1}"));
+	d = bs_spec_diff("{\"image\":\"x:1\",\"environment\":{\"MODE\":\"dev\",\"OLD\":\"1\"}}",
+			 "{\"image\":\"x:2\",\"environment\":{\"MODE\":\"prod\",\"NEW\":\"2\"}}");
+	assert_string_equal(d, "image: x:1 -> x:2; environment.MODE: dev -> prod; "
+			       "environment.OLD: 1 -> (none); environment.NEW: (none) -> 2");
+	free(d);
+	d = bs_spec_diff("{\"secrets\":{\"K\":\"secret:aa\"}}",
+			 "{\"secrets\":{\"K\":\"secret:bb\"}}");
+	assert_string_equal(d, "secrets.K changed");
+	free(d);
+	d = bs_spec_diff(NULL, "{\"a\":1}");
+	assert_non_null(strstr(d, "without a readable io.bootstrap.spec label"));
+	free(d);
+	d = bs_spec_diff("{\"ports\":[\"80/tcp\"]}", "{\"ports\":[\"81/tcp\"]}");
+	assert_string_equal(d, "ports: [\"80/tcp\"] -> [\"81/tcp\"]");
+	free(d);
+}
+
+/* Replica r runs on the ((r-1) mod N)th selected node. */
+static void test_placement(void **state)
+{
+	struct loaded l;
+	const struct bs_container *c;
+	int *reps;
+	size_t n;
+	char *s;
+
+	(void)state;
+	s = spec_of("  - {name: web, image: nginx:1.25, replicas: 5, nodes: [role=web]}\n", &c, &l);
+	free(s);
+	n = bs_placement(l.recipe, c, &l.recipe->nodes[0], &reps);
+	assert_int_equal(n, 3);
+	assert_int_equal(reps[0], 1);
+	assert_int_equal(reps[1], 3);
+	assert_int_equal(reps[2], 5);
+	free(reps);
+	n = bs_placement(l.recipe, c, &l.recipe->nodes[1], &reps);
+	assert_int_equal(n, 2);
+	assert_int_equal(reps[0], 2);
+	assert_int_equal(reps[1], 4);
+	free(reps);
+	n = bs_placement(l.recipe, c, &l.recipe->nodes[2], &reps); /* role=db: none */
+	assert_int_equal(n, 0);
+	assert_null(reps);
+	loaded_free(&l);
+}
+
+static void test_names(void **state)
+{
+	char *a = bs_instance_name("shop", "web", 2), *b = bs_volume_name("shop", "data");
+	char *c = bs_network_name("shop");
+
+	(void)state;
+	assert_string_equal(a, "shop-web-2");
+	assert_string_equal(b, "shop-data");
+	assert_string_equal(c, "shop-net");
+	free(a);
+	free(b);
+	free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_canonical),
+		cmocka_unit_test(test_inplace_fields_excluded),
+		cmocka_unit_test(test_secret_hashed),
+		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_placement),
+		cmocka_unit_test(test_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
