@@ -62,7 +62,7 @@ LIBBS    := $(BUILD)/libbootstrap.a
 all: bootstrap
 
 bootstrap: $(BUILD)/bootstrap
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@  # a running ./bootstrap stays intact
 
 $(BUILD)/bootstrap: $(CLI_OBJ) $(LIBBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBBS) $(LIBS)

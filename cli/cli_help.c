@@ -23,20 +23,23 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 	[BS_VERB_APPLY] =
 		{"apply", "bootstrap [apply] [options] RECIPE",
 		 "Converge: create or find the recipe's nodes, install Docker on them and\n"
-		 "run its containers. A re-run with nothing changed only looks.\n"
-		 "Not in this version yet: the recipe is checked, then the verb stops.\n"},
+		 "run its containers. A re-run with nothing changed only looks; drift is\n"
+		 "converged: missing containers created, changed ones replaced one replica\n"
+		 "at a time (health-checked, rolled back on failure), restart policy and\n"
+		 "resources updated in place, stopped ones started, undeclared ones removed\n"
+		 "with prune: true. Machines the recipe no longer names are destroyed.\n"
+		 "  --lock-wait D   wait for another run's lock instead of exit 75\n"},
 	[BS_VERB_PLAN] = {"plan", "bootstrap plan [--detailed-exitcode] [options] RECIPE",
 			  "Show every action apply would take, with its reason.\n"
-			  "  --detailed-exitcode   exit 0: no changes, 2: changes, 1: error\n"
-			  "Not in this version yet: the recipe is checked, then the verb stops.\n"},
+			  "Changes nothing (Docker is only detected on the nodes).\n"
+			  "  --detailed-exitcode   exit 0: no changes, 2: changes, 1: error\n"},
 	[BS_VERB_DESTROY] =
 		{"destroy", "bootstrap destroy [--volumes] [options] RECIPE",
-		 "Remove the recipe's containers and networks (volumes only with\n"
-		 "--volumes), then the nodes the provider created.\n"
-		 "In this version: the machines the provider created for the project go\n"
-		 "(local node containers with their volumes, Hetzner servers, DigitalOcean\n"
-		 "droplets; only those labelled with this project; --node N for one); on\n"
-		 "static hosts, removing containers arrives with the pipeline.\n"},
+		 "Remove the recipe's containers and network (volumes only with\n"
+		 "--volumes) on static hosts. Machines the provider created for the\n"
+		 "project go with everything on them (local node containers with their\n"
+		 "volumes, Hetzner servers, DigitalOcean droplets; only those labelled\n"
+		 "with this project; --node N for one).\n"},
 	[BS_VERB_PREPARE] =
 		{"prepare",
 		 "bootstrap prepare [--node N] [options] RECIPE | bootstrap -H ssh://USER@HOST[:PORT] prepare",
@@ -51,10 +54,9 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "Nodes are worked on in parallel (--parallel). With provider local,\n"
 		 "hetzner or digitalocean the machines are created first when missing\n"
 		 "(found again by their labels or tags, never twice).\n"},
-	[BS_VERB_STATUS] =
-		{"status", "bootstrap status [options] RECIPE",
-		 "Show nodes, engine versions, containers, health and drift.\n"
-		 "Not in this version yet: the recipe is checked, then the verb stops.\n"},
+	[BS_VERB_STATUS] = {"status", "bootstrap status [options] RECIPE",
+			    "Show nodes, engine versions, containers, health and drift. Changes\n"
+			    "nothing.\n"},
 	[BS_VERB_VALIDATE] =
 		{"validate", "bootstrap validate [--json] RECIPE...",
 		 "Parse and check recipes without touching any host. Every problem is\n"
@@ -169,8 +171,6 @@ void bs_cli_print_help(FILE *out, enum bs_verb verb, bool verb_given)
 			strchr(verbs[i].usage, ' ') ? strchr(verbs[i].usage, ' ') + 1 : "");
 	fprintf(out,
 		"\n%s\n"
-		"In this version apply, plan, destroy and status check the recipe and then\n"
-		"say they are not available yet; the other verbs work.\n"
 		"Exit codes: 0 ok, 1 failure, 2 changes (plan --detailed-exitcode),\n"
 		"64 usage, 65 invalid recipe, 66 unreadable recipe, 69 not available,\n"
 		"75 locked, 130 interrupted.\n",
