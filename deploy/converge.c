@@ -646,9 +646,8 @@ void bs_nodework_plan(struct bs_nodework *w, bool report_planned)
 	for (i = 0; i < w->n_want; i++)
 		plan_want(w, &w->want[i]);
 	plan_leftovers(w);
-	/* removals first (they free names and ports), replacements last */
-	for (i = 0; i < w->n_act; i++) /* stable: index breaks ties */
-		w->act[i].done = false;
+	/* by kind, stable: removals first (they free names and ports),
+	 * replacements last */
 	{
 		struct action *sorted = bs_xcalloc(w->n_act ? w->n_act : 1, sizeof(*sorted));
 		size_t k = 0;
@@ -657,7 +656,8 @@ void bs_nodework_plan(struct bs_nodework *w, bool report_planned)
 			for (i = 0; i < w->n_act; i++)
 				if ((int)w->act[i].kind == kind)
 					sorted[k++] = w->act[i];
-		memcpy(w->act, sorted, k * sizeof(*sorted));
+		if (k > 0)
+			memcpy(w->act, sorted, k * sizeof(*sorted));
 		free(sorted);
 	}
 	w->rolling = bs_xcalloc(w->n_act ? w->n_act : 1, sizeof(*w->rolling));

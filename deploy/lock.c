@@ -18,6 +18,7 @@
 #include "util/str.h"
 
 #define POLL_MS 150
+#define WAIT_MAX_MS (24L * 3600 * 1000)
 #define PROJECT_MAX 128
 #define OWNER_READ_MAX 1024
 
@@ -112,12 +113,12 @@ static int held_error(const struct bs_local_lock *l, const char *project, long w
 	if (wait_ms <= 0)
 		rc = bs_err_set(
 			err, BS_ERR_LOCKED,
-			"project %s is locked by %s (lock file %s); wait for it, or pass --lock-wait SECONDS",
+			"project %s is locked by %s; wait for it, or pass --lock-wait SECONDS (lock file %s)",
 			project, holder, l->path);
 	else
 		rc = bs_err_set(
 			err, BS_ERR_LOCKED,
-			"project %s is still locked after %ld s, by %s (lock file %s); wait for it, or pass a longer --lock-wait SECONDS",
+			"project %s is still locked after %ld s, by %s; wait for it, or pass a longer --lock-wait SECONDS (lock file %s)",
 			project, (wait_ms + 999) / 1000, holder, l->path);
 	free(owner);
 	return rc;
@@ -143,7 +144,11 @@ static void sleep_ms(long ms)
 static int take(struct bs_local_lock *l, const char *project, long wait_ms,
 		volatile sig_atomic_t *cancel, struct bs_err *err)
 {
-	long long deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
+	long long deadline;
+
+	if (wait_ms > WAIT_MAX_MS)
+		wait_ms = WAIT_MAX_MS; /* a day is forever here, and cannot overflow */
+	deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
 
 	for (;;) {
 		long long left;

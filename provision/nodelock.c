@@ -27,7 +27,8 @@
 #include "util/str.h"
 
 #define START_MARGIN_MS 15000 /* channel, sudo and mkdir, on top of the wait */
-#define TAIL_MS 3000	      /* the rest of a refusal once its first line is in */
+#define WAIT_MAX_MS (24L * 3600 * 1000)
+#define TAIL_MS 3000 /* the rest of a refusal once its first line is in */
 #define AUDIT_TIMEOUT_MS 5000
 #define RELEASE_TIMEOUT_MS 5000
 #define AUDIT_LINE_MAX 2000 /* bytes of the caller's text per line */
@@ -173,6 +174,13 @@ char *bs_lock_owner_text(const char *what)
  * the shell: the lock lives exactly as long as cat's stdin, the channel.
  * The owner line is written before LOCKED, so a run told "locked" by the
  * node finds the right holder there.
+ *
+ * While flock waits, a watcher reads stdin: nothing comes there before
+ * LOCKED, so EOF means the run stopped waiting (cancelled, timed out,
+ * killed) and the watcher ends the wait at once, rather than leaving a
+ * waiter on the node that would take the lock for nobody. The watcher's
+ * read is the shell's builtin, so killing it leaves no reader behind to
+ * take the audit lines that follow LOCKED.
  */
 static char *lock_command(const char *dir, const char *owner, long wait_ms, bool sudo)
 {
@@ -190,8 +198,18 @@ static char *lock_command(const char *dir, const char *owner, long wait_ms, bool
 		"D=%s\n"
 		"command -v flock >/dev/null 2>&1 || exit %d\n"
 		"mkdir -p -- \"$D\" && command exec 9>>\"$D/lock\" || exit %d\n"
-		"flock %s 9\n"
+		/* a background list's stdin is /dev/null before its own
+		 * redirections: hand it ours as 8 */
+		"exec 8<&0\n"
+		"flock %s 9 &\n"
+		"f=$!\n"
+		"(read -r _ <&8; kill $f 2>/dev/null) &\n"
+		"w=$!\n"
+		"exec 8<&-\n"
+		"wait $f\n"
 		"rc=$?\n"
+		"kill $w 2>/dev/null\n"
+		"wait $w 2>/dev/null\n"
 		"if [ $rc = 0 ]; then\n"
 		"\tprintf '%%s\\n' %s >\"$D/lock.owner\"\n"
 		/* a run killed in the middle of a line left no newline */
@@ -246,6 +264,13 @@ static void keepalive(struct bs_nodelock *l, int *next)
 	libssh2_keepalive_send(bs_ssh_session(l->ssh), next);
 }
 
+static int op_timeout(const struct bs_nodelock *l, const struct op *o, struct bs_err *err)
+{
+	return bs_err_set(err, BS_ERR_TIMEOUT,
+			  "node %s: %s: no answer within %ld s (is the connection stalled?)",
+			  l->node, o->doing, (o->budget_ms + 999) / 1000);
+}
+
 /* Between two tries: stop at the deadline or on cancel (when o allows),
  * else wait for the socket, at most 100 ms. */
 static int pause_op(struct bs_nodelock *l, const struct op *o, struct bs_err *err)
@@ -256,10 +281,7 @@ static int pause_op(struct bs_nodelock *l, const struct op *o, struct bs_err *er
 		return bs_err_set(err, BS_ERR_INTERRUPTED, "node %s: %s: interrupted", l->node,
 				  o->doing);
 	if (op_over(o))
-		return bs_err_set(
-			err, BS_ERR_TIMEOUT,
-			"node %s: %s: no answer within %ld s (is the connection stalled?)", l->node,
-			o->doing, (o->budget_ms + 999) / 1000);
+		return op_timeout(l, o, err);
 	bs_ssh_wait_socket(l->ssh, 100);
 	return 0;
 }
@@ -284,7 +306,8 @@ static int read_both(struct bs_nodelock *l, struct bs_buf *out)
 	return 0;
 }
 
-/* Open the channel and start command. */
+/* Open the channel and start command. Not cancellable: an open or exec
+ * left half done would be taken over by the session's next one. */
 static int channel_start(struct bs_nodelock *l, const char *command, const struct op *o,
 			 struct bs_err *err)
 {
@@ -294,7 +317,7 @@ static int channel_start(struct bs_nodelock *l, const char *command, const struc
 	while ((l->ch = libssh2_channel_open_session(session)) == NULL &&
 	       libssh2_session_last_errno(session) == LIBSSH2_ERROR_EAGAIN) {
 		if (op_over(o))
-			return pause_op(l, o, err);
+			return op_timeout(l, o, err);
 		bs_ssh_wait_socket(l->ssh, 100);
 	}
 	if (l->ch == NULL)
@@ -302,7 +325,7 @@ static int channel_start(struct bs_nodelock *l, const char *command, const struc
 				  l->node, o->doing, bs_ssh_last_error(l->ssh));
 	while ((rc = libssh2_channel_exec(l->ch, command)) == LIBSSH2_ERROR_EAGAIN) {
 		if (op_over(o))
-			return pause_op(l, o, err);
+			return op_timeout(l, o, err);
 		bs_ssh_wait_socket(l->ssh, 100);
 	}
 	if (rc != 0)
@@ -361,11 +384,12 @@ static int read_answer(struct bs_nodelock *l, struct bs_buf *answer, const struc
 /*
  * End the channel within o's deadline: EOF to the node side (its cat
  * ends and the lock goes), the rest of its output (stdout into out, or
- * dropped), close, free. Returns the exit status, -1 when unknown. A send
- * still pending at the deadline leaves the channel to the session, which
- * frees it.
+ * dropped) when wait_exit, close, free. Returns the exit status, -1 when
+ * unknown. A send still pending at the deadline leaves the channel to the
+ * session, which frees it.
  */
-static int channel_end(struct bs_nodelock *l, const struct op *o, struct bs_buf *out)
+static int channel_end(struct bs_nodelock *l, const struct op *o, bool wait_exit,
+		       struct bs_buf *out)
 {
 	int rc, status = -1;
 
@@ -373,7 +397,7 @@ static int channel_end(struct bs_nodelock *l, const struct op *o, struct bs_buf 
 		bs_ssh_wait_socket(l->ssh, 100);
 	if (rc == LIBSSH2_ERROR_EAGAIN)
 		goto abandon;
-	while (!libssh2_channel_eof(l->ch) && !op_over(o)) {
+	while (wait_exit && !libssh2_channel_eof(l->ch) && !op_over(o)) {
 		if (read_both(l, out) != 0)
 			break;
 		if (libssh2_channel_eof(l->ch))
@@ -385,10 +409,11 @@ static int channel_end(struct bs_nodelock *l, const struct op *o, struct bs_buf 
 		bs_ssh_wait_socket(l->ssh, 100);
 	if (rc == LIBSSH2_ERROR_EAGAIN)
 		goto abandon;
-	while (libssh2_channel_wait_closed(l->ch) == LIBSSH2_ERROR_EAGAIN && !op_over(o))
+	/* (1.10 refuses to wait before the node side's EOF) */
+	while ((rc = libssh2_channel_wait_closed(l->ch)) == LIBSSH2_ERROR_EAGAIN && !op_over(o))
 		bs_ssh_wait_socket(l->ssh, 100);
-	/* 1.10 says 0 when no exit-status came: only trust it after EOF */
-	if (libssh2_channel_eof(l->ch))
+	/* sshd sends exit-status before its close; without one 1.10 says 0 */
+	if (rc == 0)
 		status = libssh2_channel_get_exit_status(l->ch);
 	/* the close is sent: free sends nothing more */
 	while (libssh2_channel_free(l->ch) == LIBSSH2_ERROR_EAGAIN && !op_over(o))
@@ -465,7 +490,7 @@ static int refused(struct bs_nodelock *l, struct bs_buf *answer, const char *dir
 		   struct bs_err *err)
 {
 	struct op tail = op_start("reading the lock's answer", TAIL_MS, false);
-	int status = channel_end(l, &tail, answer);
+	int status = channel_end(l, &tail, true, answer);
 	const char *text = bs_buf_str(answer);
 	char *why;
 	int rc;
@@ -523,7 +548,8 @@ int bs_nodelock_acquire(struct bs_nodelock **out, struct bs_ssh *s, const char *
 {
 	struct bs_nodelock_opts none = BS_NODELOCK_OPTS_INIT;
 	const struct bs_nodelock_opts *o = opts ? opts : &none;
-	long wait_ms = o->wait_ms > 0 ? o->wait_ms : 0;
+	/* a day is forever here, and cannot overflow the deadline */
+	long wait_ms = o->wait_ms > WAIT_MAX_MS ? WAIT_MAX_MS : o->wait_ms > 0 ? o->wait_ms : 0;
 	const char *dir = o->dir ? o->dir : BS_NODELOCK_DIR;
 	struct bs_nodelock *l = lock_new(s, node_name);
 	struct bs_buf owner = BS_BUF_INIT, answer = BS_BUF_INIT;
@@ -553,10 +579,10 @@ int bs_nodelock_acquire(struct bs_nodelock **out, struct bs_ssh *s, const char *
 	}
 out:
 	if (l != NULL && l->ch != NULL && !send_pending(s)) {
-		/* interrupted or timed out: end what was started, briefly */
+		/* interrupted or timed out: our EOF ends the node side's wait */
 		struct op end = op_start("ending the lock command", 2000, false);
 
-		channel_end(l, &end, NULL);
+		channel_end(l, &end, true, NULL);
 	}
 	if (l != NULL)
 		lock_free(l);
@@ -639,7 +665,7 @@ void bs_nodelock_release(struct bs_nodelock *l)
 		struct op op = op_start("releasing the node lock", RELEASE_TIMEOUT_MS, false);
 
 		libssh2_session_set_blocking(session, 0);
-		channel_end(l, &op, NULL);
+		channel_end(l, &op, true, NULL);
 		libssh2_session_set_blocking(session, 1);
 	}
 	lock_free(l);
