@@ -72,8 +72,9 @@ struct nodejob {
 	int rc;
 	struct bs_err err;
 	long long t0;
-	bool missing;  /* plan/status: the machine does not exist yet */
-	size_t *tasks; /* phase 2: indexes of rolling replacements this wave */
+	bool missing;	      /* plan/status: the machine does not exist yet */
+	bool machine_planned; /* plan: create-machine reported */
+	size_t *tasks;	      /* phase 2: indexes of rolling replacements this wave */
 	size_t n_tasks;
 };
 
@@ -249,6 +250,14 @@ static void phase1(struct run *run, struct nodejob *j)
 	co.audit = audit_line;
 	co.audit_payload = j;
 	co.cancel = &interrupted;
+	co.abort = &aborted;
+	if (j->missing && run->apply) { /* the provider gave no address */
+		j->rc = bs_err_set(&j->err, BS_ERR_NOT_FOUND,
+				   "node %s: the machine has no SSH address yet (the provider "
+				   "reports it without one); run again when it has one",
+				   j->node.name);
+		return;
+	}
 	if (j->missing) { /* plan/status: a machine still to be made */
 		bs_nodework_new(&j->w, &co);
 		if (run->status) {
@@ -257,6 +266,7 @@ static void phase1(struct run *run, struct nodejob *j)
 			node_event(run, BS_EV_ACTION_PLANNED, j->node.name, NULL, "create-machine",
 				   j->node.name, "missing");
 			bs_nodework_plan(j->w, true);
+			j->machine_planned = true;
 		}
 		return;
 	}
@@ -273,8 +283,16 @@ static void phase1(struct run *run, struct nodejob *j)
 	}
 	co.driver = j->s.driver;
 	bs_nodework_new(&j->w, &co);
-	if (run->destroy && co.driver == NULL)
-		goto out; /* no engine running: no container to remove */
+	if (run->destroy && co.driver == NULL) {
+		if (!j->s.report.installed) /* Docker is there, but stopped */
+			rc = bs_err_set(
+				&j->err, BS_ERR_UNSUPPORTED,
+				"node %s: dockerd is not running, so its containers cannot "
+				"be listed or removed: start it (bootstrap apply does), then "
+				"run destroy again",
+				j->node.name);
+		goto out; /* no Docker at all: nothing to remove */
+	}
 	rc = bs_nodework_observe(j->w, &j->err);
 	if (rc != 0)
 		goto fail;
@@ -503,6 +521,7 @@ static void finish_node(struct run *run, struct nodejob *j, struct bs_counts *to
 		c.other += !run->status && !run->destroy;
 	if (j->rc != 0 && c.failed == 0)
 		c.failed = 1;
+	c.other += j->machine_planned;
 	add_counts(total, &c);
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = BS_EV_NODE_DONE;
@@ -518,6 +537,9 @@ static void finish_node(struct run *run, struct nodejob *j, struct bs_counts *to
 	j->w = NULL;
 	if (j->session_open)
 		bs_node_session_close(&j->s);
+	else
+		free(j->s.name); /* what a failed bs_node_prepare leaves */
+	j->s.name = NULL;
 	j->session_open = false;
 	free(j->tasks);
 }
@@ -566,6 +588,8 @@ static int run_verb(struct run *run)
 		    strcmp(run->cli->node, n->group) != 0)
 			continue;
 		j = &run->jobs[run->n_jobs++];
+		memset(j, 0, sizeof(*j)); /* a slot given back below is reused */
+		j->t0 = now_ms();
 		j->node = *n;
 		j->err = (struct bs_err)BS_ERR_INIT;
 		if (m != NULL && m->ssh_host != NULL) {
@@ -613,8 +637,24 @@ static int run_verb(struct run *run)
 	pool_run(run, phase1, NULL);
 	for (i = 0; i < run->n_jobs; i++)
 		failed = failed || run->jobs[i].rc != 0;
-	if (run->apply && !failed && !interrupted)
+	if (run->apply && !failed && !interrupted) {
 		rolling(run);
+	} else if (run->apply && !interrupted) {
+		size_t skipped = 0;
+
+		for (i = 0; i < run->n_jobs; i++)
+			if (run->jobs[i].w != NULL && run->jobs[i].rc == 0)
+				skipped += bs_nodework_n_rolling(run->jobs[i].w);
+		if (skipped > 0) {
+			char *text = bs_xasprintf(
+				"%zu replacement(s) not started: a node failed, and a rolling update "
+				"waits until every node is sound; fix it and run again",
+				skipped);
+
+			message(run, NULL, "warning", text);
+			free(text);
+		}
+	}
 	for (i = 0; i < run->n_jobs; i++) {
 		failed = failed || run->jobs[i].rc != 0;
 		run->locked = run->locked || run->jobs[i].rc == BS_ERR_LOCKED;

@@ -63,6 +63,9 @@ struct action {
 	enum act_kind kind;
 	struct want *want;
 	struct have *have;
+	/* A_REPLACE that finishes one an interrupted run left: the new
+	 * container exists already (made from the wanted spec), unverified */
+	struct have *fresh;
 	char *reason;
 	bool done;
 };
@@ -247,8 +250,10 @@ int bs_nodework_new(struct bs_nodework **out, const struct bs_converge_opts *opt
 		if (here)
 			add_image(w, im->name, &cap_img);
 	}
+	for (i = 0; i < w->n_want; i++) /* the array grows here: pointers after */
+		add_image(w, w->want[i].c->image, &cap_img);
 	for (i = 0; i < w->n_want; i++)
-		w->want[i].img = add_image(w, w->want[i].c->image, &cap_img);
+		w->want[i].img = image_for(w, w->want[i].c->image);
 	*out = w;
 	return 0;
 }
@@ -380,6 +385,14 @@ static int inspect_have(struct bs_nodework *w, struct have *h, struct bs_err *er
 	return 0;
 }
 
+static bool node_declared(const struct bs_recipe *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_nodes; i++)
+		if (strcmp(r->nodes[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 int bs_nodework_observe(struct bs_nodework *w, struct bs_err *err)
 {
 	struct bs_kvlist filter = BS_KVLIST_INIT;
@@ -413,11 +426,28 @@ int bs_nodework_observe(struct bs_nodework *w, struct bs_err *err)
 
 		if (cn == NULL) /* the project's, but not a container bootstrap deploys */
 			continue;
+		{
+			/* two node entries at one address share an engine: each
+			 * looks after the containers it made (those of a node no
+			 * longer in the recipe are cleaned by whoever sees them) */
+			const struct bs_kv *nd = bs_kvlist_find(&list.v[i].labels, BS_LABEL_NODE);
+
+			if (nd != NULL && strcmp(nd->value, w->o.node->name) != 0 &&
+			    node_declared(w->o.recipe, nd->value))
+				continue;
+		}
 		h = &w->have[w->n_have++];
 		h->info = list.v[i];
 		memset(&list.v[i], 0, sizeof(list.v[i]));
 		h->cname = cn->value;
-		h->replica = rep ? atoi(rep->value) : 0;
+		{
+			long long v = 0;
+
+			h->replica =
+				rep && bs_parse_int64(rep->value, &v) == 0 && v > 0 && v < 100000
+					? (int)v
+					: 0;
+		}
 		{
 			const struct bs_kv *s = bs_kvlist_find(&h->info.labels, BS_LABEL_SPEC);
 			const struct bs_kv *hh = bs_kvlist_find(&h->info.labels, BS_LABEL_HASH);
@@ -568,6 +598,22 @@ static void plan_want(struct bs_nodework *w, struct want *x)
 		return;
 	}
 	keep->claimed = true;
+	{
+		/* another candidate besides the matching one: a replacement that
+		 * an interrupted run left half done. Finish it in the rolling
+		 * phase: the new one must prove healthy before the old goes. */
+		struct have *prev = pick(w, x, false);
+
+		if (prev != NULL) {
+			prev->claimed = true;
+			add_action(w, A_REPLACE, x, prev,
+				   bs_xasprintf("finishing a replacement an interrupted run "
+						"left: %s is new, %s the previous one",
+						keep->info.name, prev->info.name));
+			w->act[w->n_act - 1].fresh = keep;
+			return;
+		}
+	}
 	if (strcmp(keep->info.name, x->name) != 0)
 		add_action(w, A_RENAME, x, keep,
 			   bs_xasprintf("%s -> %s (left by an interrupted run)", keep->info.name,
@@ -630,6 +676,35 @@ static void plan_leftovers(struct bs_nodework *w)
 	}
 }
 
+/* plan: the images apply would fetch (before any container action). */
+static void plan_images(struct bs_nodework *w)
+{
+	for (size_t i = 0; i < w->n_img; i++) {
+		const struct image *im = &w->img[i];
+		enum bs_pull_policy policy = im->decl ? im->decl->pull : BS_PULL_MISSING;
+		const char *action = NULL, *why = "missing";
+
+		if (im->decl != NULL && im->decl->build_git != NULL) {
+			if (im->id == NULL || policy == BS_PULL_ALWAYS)
+				action = "build";
+			if (im->id != NULL)
+				why = "pull: always (cached layers are reused)";
+		} else if (im->id == NULL) {
+			action = policy == BS_PULL_NEVER ? "transfer" : "pull";
+			if (policy == BS_PULL_NEVER)
+				why = "missing, pull: never: copied from the local engine";
+		} else if (policy == BS_PULL_ALWAYS) {
+			action = "pull";
+			why = "pull: always (the engine downloads only a changed digest)";
+		}
+		if (action == NULL)
+			continue;
+		report(w, BS_EV_ACTION_PLANNED, action, im->ref, why, NULL, 0);
+		if (im->id == NULL) /* a check of the registry is not a change */
+			w->counts.other++;
+	}
+}
+
 void bs_nodework_plan(struct bs_nodework *w, bool report_planned)
 {
 	size_t i;
@@ -640,7 +715,12 @@ void bs_nodework_plan(struct bs_nodework *w, bool report_planned)
 	free(w->rolling);
 	w->rolling = NULL;
 	w->n_rolling = 0;
-	memset(&w->counts, 0, sizeof(w->counts));
+	{
+		int other = w->counts.other; /* networks, volumes, images: prepare's */
+
+		memset(&w->counts, 0, sizeof(w->counts));
+		w->counts.other = other;
+	}
 	for (i = 0; i < w->n_have; i++)
 		w->have[i].claimed = false;
 	for (i = 0; i < w->n_want; i++)
@@ -660,6 +740,8 @@ void bs_nodework_plan(struct bs_nodework *w, bool report_planned)
 			memcpy(w->act, sorted, k * sizeof(*sorted));
 		free(sorted);
 	}
+	if (report_planned && w->d != NULL)
+		plan_images(w);
 	w->rolling = bs_xcalloc(w->n_act ? w->n_act : 1, sizeof(*w->rolling));
 	for (i = 0; i < w->n_act; i++) {
 		struct action *a = &w->act[i];
@@ -710,7 +792,7 @@ static int open_local(struct bs_nodework *w, struct bs_err *err)
 		url = "unix:///var/run/docker.sock";
 	if (bs_endpoint_parse(&w->local_ep, url, NULL, err) != 0)
 		return err->code;
-	co.cancel = w->o.cancel;
+	co.cancel = w->o.abort;
 	co.connect_timeout_ms = 5000;
 	return bs_docker_open(&w->local, &w->local_ep, &co, err);
 }
@@ -811,11 +893,23 @@ static int ensure_image(struct bs_nodework *w, struct image *im, struct bs_err *
 		rc = build(w, im, err);
 	} else if (strcmp(action, "pull") == 0) {
 		rc = pull(w, im, err);
-		if (rc != 0 && rc != BS_ERR_INTERRUPTED && old == NULL && local_has(w, im->ref)) {
+		if ((rc == BS_ERR_NOT_FOUND || rc == BS_ERR_NETWORK) && old == NULL &&
+		    local_has(w, im->ref)) {
 			/* no registry has it (or none answers): the engine next
-			 * to bootstrap does */
-			bs_log(BS_LOG_INFO, "node %s: %s; copying %s from the local engine",
-			       w->o.node->name, err->msg, im->ref);
+			 * to bootstrap does. Not after refused credentials: that
+			 * must be fixed, not worked around with another image */
+			struct bs_event ev;
+			char *text = bs_xasprintf("%s; copying %s from the local engine instead",
+						  err->msg, im->ref);
+
+			memset(&ev, 0, sizeof(ev));
+			ev.kind = BS_EV_MESSAGE;
+			ev.node = w->o.node->name;
+			ev.state = "warning";
+			ev.reason = text;
+			if (w->o.report != NULL)
+				w->o.report(&ev, w->o.payload);
+			free(text);
 			bs_err_clear(err);
 			action = "transfer";
 			why = "missing, the pull failed: copied from the local engine";
@@ -1094,6 +1188,15 @@ static void last_logs(struct bs_nodework *w, const char *id, struct bs_buf *out)
 		return;
 	}
 	bs_buf_puts(out, "; its last output: ");
+	{
+		/* mask first: a secret cut in half would not be recognised */
+		struct bs_buf m = BS_BUF_INIT;
+
+		bs_buf_putc(&raw, '\0');
+		bs_secret_mask(&m, raw.data);
+		bs_buf_free(&raw);
+		raw = m;
+	}
 	for (size_t i = 0; i < raw.len && i < 1500; i++) {
 		char ch = raw.data[i];
 
@@ -1104,11 +1207,12 @@ static void last_logs(struct bs_nodework *w, const char *id, struct bs_buf *out)
 	bs_buf_free(&raw);
 }
 
-/* Wait until id is healthy (or, without a healthcheck, running). */
+/* Wait until id is healthy (or, without a healthcheck, still running a
+ * second after the start: a process that dies at once is caught). */
 static int wait_healthy(struct bs_nodework *w, const struct want *x, const char *id,
 			struct bs_err *err)
 {
-	long long end = now_ms() + health_budget_ms(w, x->c);
+	long long start = now_ms(), end = start + health_budget_ms(w, x->c);
 
 	for (;;) {
 		struct bs_cinfo info;
@@ -1123,7 +1227,9 @@ static int wait_healthy(struct bs_nodework *w, const struct want *x, const char 
 		if (info.state != BS_CSTATE_RUNNING) {
 			rc = bs_err_set(err, BS_ERR_REMOTE, "%s stopped (%s, exit code %d)",
 					x->name, bs_cstate_name(info.state), info.exit_code);
-		} else if (info.health == NULL || strcmp(info.health, "healthy") == 0) {
+		} else if (info.health == NULL) {
+			rc = now_ms() - start >= 1000 ? 0 : 1;
+		} else if (strcmp(info.health, "healthy") == 0) {
 			rc = 0;
 		} else if (strcmp(info.health, "unhealthy") == 0) {
 			rc = bs_err_set(err, BS_ERR_REMOTE,
@@ -1158,71 +1264,98 @@ static bool fixed_ports(const struct bs_container *c)
 	return false;
 }
 
-/* Replace a->have with a new container for a->want, rolling back on failure. */
+/* The container named name, if any, unless it is keep: removed (an
+ * earlier interrupted replacement's leftover holding the name). */
+static void clear_name(struct bs_nodework *w, const char *name, const struct have *keep)
+{
+	struct bs_err e = BS_ERR_INIT;
+
+	if (keep != NULL && strcmp(keep->info.name, name) == 0)
+		return;
+	w->d->ops->container_destroy(w->d, name, 0, &e);
+}
+
+/*
+ * Replace a->have (old) with a new container for a->want, or finish a
+ * replacement an interrupted run left (a->fresh is the new one then).
+ *   start-first: new as NAME.next, healthy, old removed, new renamed NAME
+ *   stop-first:  old renamed NAME.prev and stopped, new as NAME, healthy,
+ *                old removed
+ * Until the old container is removed, any failure (or an interrupt)
+ * removes the new one and puts the old one back as it was. After that,
+ * the new one stays whatever happens: it is healthy, and the next run
+ * renames it if the rename did not happen.
+ */
 static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 {
 	struct want *x = a->want;
 	struct have *old = a->have;
 	bool start_first = !fixed_ports(x->c);
-	char *tmp = bs_xasprintf("%s.%s", x->name, start_first ? "next" : "prev");
-	char *id = NULL;
+	bool restart_old = running(old) || bs_str_ends_with(old->info.name, ".prev");
+	char *tmp = NULL, *id = NULL;
 	struct bs_err e2 = BS_ERR_INIT;
-	int rc;
+	bool changed, old_gone = false;
+	int rc = 0;
 
-	if (start_first) {
-		/* a stale .next from an interrupted run would block the name */
-		w->d->ops->container_destroy(w->d, tmp, 0, &e2);
+	if (a->fresh != NULL) {
+		id = bs_xstrdup(a->fresh->info.id);
+	} else if (start_first) {
+		tmp = bs_xasprintf("%s.%s", x->name,
+				   bs_str_ends_with(old->info.name, ".next") ? "new" : "next");
+		clear_name(w, tmp, old);
 		rc = create(w, x, tmp, &id, err);
-		if (rc == 0)
-			rc = wait_healthy(w, x, id, err);
-		if (rc == 0)
-			rc = w->d->ops->container_destroy(w->d, old->info.id, STOP_TIMEOUT_S, err);
-		if (rc == 0)
-			rc = w->d->ops->container_rename(w->d, id, x->name, err);
-		if (rc != 0 && id != NULL) { /* an interrupt too: undo, not half-done */
-			struct bs_buf why = BS_BUF_INIT;
-
-			bs_buf_puts(&why, err->msg);
-			last_logs(w, id, &why);
-			w->d->ops->container_destroy(w->d, id, 0, &e2);
-			bs_err_set(err, rc,
-				   "%s: the new container failed and was removed; the old one "
-				   "still serves: %s",
-				   x->name, why.data);
-			bs_buf_free(&why);
-		}
 	} else {
-		bool was_running = running(old), changed;
-
-		w->d->ops->container_destroy(w->d, tmp, 0, &e2);
-		rc = w->d->ops->container_rename(w->d, old->info.id, tmp, err);
+		tmp = bs_xasprintf("%s.prev", x->name);
+		if (strcmp(old->info.name, tmp) != 0) {
+			clear_name(w, tmp, old);
+			rc = w->d->ops->container_rename(w->d, old->info.id, tmp, err);
+		}
 		if (rc == 0)
 			rc = w->d->ops->container_stop(w->d, old->info.id, STOP_TIMEOUT_S, &changed,
 						       err);
-		if (rc == 0)
+		if (rc == 0) {
+			clear_name(w, x->name, old);
 			rc = create(w, x, x->name, &id, err);
-		if (rc == 0)
-			rc = wait_healthy(w, x, id, err);
-		if (rc == 0)
-			rc = w->d->ops->container_destroy(w->d, old->info.id, 0, err);
-		if (rc != 0) {
-			struct bs_buf why = BS_BUF_INIT;
-
-			bs_buf_puts(&why, err->msg);
-			if (id != NULL) {
-				last_logs(w, id, &why);
-				w->d->ops->container_destroy(w->d, id, 0, &e2);
-			}
-			/* the previous container back, as it was */
-			w->d->ops->container_rename(w->d, old->info.id, x->name, &e2);
-			if (was_running)
-				w->d->ops->container_start(w->d, old->info.id, &changed, &e2);
-			bs_err_set(err, rc,
-				   "%s: the new container failed and was removed; the previous "
-				   "one is back: %s",
-				   x->name, why.data);
-			bs_buf_free(&why);
 		}
+	}
+	if (rc == 0)
+		rc = wait_healthy(w, x, id, err);
+	if (rc == 0) {
+		rc = w->d->ops->container_destroy(w->d, old->info.id, STOP_TIMEOUT_S, err);
+		old_gone = rc == 0 || rc == BS_ERR_NOT_FOUND;
+		if (rc == BS_ERR_NOT_FOUND) {
+			bs_err_clear(err);
+			rc = 0;
+		}
+	}
+	if (old_gone) {
+		/* past the point of no return: the new container stays */
+		const char *now = a->fresh ? a->fresh->info.name : start_first ? tmp : x->name;
+
+		if (strcmp(now, x->name) != 0)
+			rc = w->d->ops->container_rename(w->d, id, x->name, err);
+		if (rc != 0)
+			bs_err_prefix(err,
+				      "%s: the new container is healthy and the old one is gone, "
+				      "but the rename failed (the next run finishes it)",
+				      x->name);
+	} else if (rc != 0) {
+		struct bs_buf why = BS_BUF_INIT;
+
+		bs_buf_puts(&why, err->msg);
+		if (id != NULL) {
+			last_logs(w, id, &why);
+			w->d->ops->container_destroy(w->d, id, 0, &e2);
+		}
+		/* the previous container back, as it was */
+		if (strcmp(old->info.name, x->name) != 0 || tmp != NULL)
+			w->d->ops->container_rename(w->d, old->info.id, x->name, &e2);
+		if (restart_old)
+			w->d->ops->container_start(w->d, old->info.id, &changed, &e2);
+		bs_err_set(err, rc,
+			   "the new container failed and was removed; the previous one %s: %s",
+			   restart_old ? "serves again" : "is back", bs_buf_str(&why));
+		bs_buf_free(&why);
 	}
 	free(id);
 	free(tmp);
@@ -1347,10 +1480,14 @@ void bs_nodework_status(struct bs_nodework *w)
 		struct bs_event ev;
 		char *drift = NULL;
 
+		struct bs_buf d = BS_BUF_INIT;
+
 		for (size_t k = 0; k < w->n_act; k++)
 			if (w->act[k].have == h)
-				drift = bs_xasprintf("%s: %s", act_names[w->act[k].kind],
-						     w->act[k].reason);
+				bs_buf_printf(&d, "%s%s: %s", d.len ? "; " : "",
+					      act_names[w->act[k].kind], w->act[k].reason);
+		drift = d.len ? bs_buf_detach(&d) : NULL;
+		bs_buf_free(&d);
 		memset(&ev, 0, sizeof(ev));
 		ev.kind = BS_EV_CONTAINER_STATUS;
 		ev.node = w->o.node->name;

@@ -54,8 +54,9 @@ struct bs_converge_opts {
 	/* an audit line per action (the node lock's log); may be NULL */
 	int (*audit)(void *audit_payload, const char *line);
 	void *audit_payload;
-	long health_timeout_ms; /* 0: from the healthcheck, at least 60 s */
-	volatile sig_atomic_t *cancel;
+	long health_timeout_ms;	       /* 0: from the healthcheck, at least 60 s */
+	volatile sig_atomic_t *cancel; /* set: start no new action */
+	volatile sig_atomic_t *abort;  /* set: stop network calls now */
 };
 
 /* Replicas of c that run on node (1-based numbers into *out, caller frees);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "deploy/spec.h"
+#include "util/log.h"
 #include "util/str.h"
 
 /* Bump when the meaning of a spec field, or a default bootstrap applies at
@@ -199,11 +200,24 @@ static void value_text(struct bs_buf *b, const cJSON *v)
 	} else {
 		s = cJSON_PrintUnformatted(v);
 	}
-	if (strlen(s) > 120)
-		bs_buf_printf(b, "%.117s...", s);
-	else
-		bs_buf_puts(b, s);
+	{
+		/* mask before cutting: half a secret would not be recognised */
+		struct bs_buf m = BS_BUF_INIT;
+
+		bs_secret_mask(&m, s);
+		if (m.len > 120)
+			bs_buf_printf(b, "%.117s...", m.data);
+		else
+			bs_buf_puts(b, bs_buf_str(&m));
+		bs_buf_free(&m);
+	}
 	free(s);
+}
+
+/* A value the spec holds as a salted hash: only "changed" is shown. */
+static bool secret_value(const cJSON *v)
+{
+	return cJSON_IsString(v) && bs_str_starts_with(v->valuestring, "secret:");
 }
 
 static void diff_item(struct bs_buf *out, const char *path, const cJSON *a, const cJSON *b)
@@ -212,7 +226,7 @@ static void diff_item(struct bs_buf *out, const char *path, const cJSON *a, cons
 		return;
 	if (out->len)
 		bs_buf_puts(out, "; ");
-	if (bs_str_starts_with(path, "secrets.")) {
+	if (bs_str_starts_with(path, "secrets.") || secret_value(a) || secret_value(b)) {
 		bs_buf_printf(out, "%s %s", path,
 			      a == NULL	  ? "added"
 			      : b == NULL ? "removed"
