@@ -601,10 +601,17 @@ static int run_verb(struct run *run)
 		if (run->destroy && j->missing)
 			run->n_jobs--; /* nothing there to clean */
 	}
-	if (run->n_jobs == 0 && run->cli->node != NULL) {
-		bs_cli_error("no node named '%s' in %s", run->cli->node, r->file);
-		code = BS_EXIT_USAGE;
-		goto out;
+	if (run->cli->node != NULL) {
+		bool known = false;
+
+		for (i = 0; i < r->n_nodes && !known; i++)
+			known = strcmp(run->cli->node, r->nodes[i].name) == 0 ||
+				strcmp(run->cli->node, r->nodes[i].group) == 0;
+		if (!known) {
+			bs_cli_error("no node named '%s' in %s", run->cli->node, r->file);
+			code = BS_EXIT_USAGE;
+			goto out;
+		}
 	}
 	/* destroy on machines bootstrap made: the machines go, and all on them */
 	if (run->destroy && r->provider.type != BS_PROVIDER_STATIC) {

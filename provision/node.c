@@ -74,7 +74,9 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 	struct bs_dockerhost_tls dtls;
 	struct bs_tls_server server;
 	struct bs_cdriver_opts copts = BS_CDRIVER_OPTS_INIT;
-	bool tls = r->docker.endpoint == BS_DOCKER_ENDPOINT_TLS;
+	/* plan/status look through the SSH tunnel even when the recipe asks for
+	 * TLS: the listener may not be there yet, and looking issues nothing */
+	bool tls = r->docker.endpoint == BS_DOCKER_ENDPOINT_TLS && !po->dry_run;
 	long long t0 = now_ms();
 	int rc;
 
