@@ -303,6 +303,24 @@ const struct bs_counts *bs_nodework_counts(const struct bs_nodework *w)
 
 /* ---- observe --------------------------------------------------------- */
 
+/* The digest of ref's own repository among an image's RepoDigests (an
+ * image pulled under two names has one per repository); NULL if none. */
+static char *repo_digest(const char *ref, const struct bs_strv *digests)
+{
+	size_t len = strcspn(ref, "@");
+	const char *slash, *colon;
+	char *found = NULL;
+
+	slash = memrchr(ref, '/', len);
+	colon = memrchr(slash ? slash : ref, ':', len - (size_t)((slash ? slash : ref) - ref));
+	if (colon != NULL)
+		len = (size_t)(colon - ref);
+	for (size_t i = 0; i < digests->n && found == NULL; i++)
+		if (strncmp(digests->v[i], ref, len) == 0 && digests->v[i][len] == '@')
+			found = bs_xstrdup(digests->v[i]);
+	return found;
+}
+
 static int observe_image(struct bs_nodework *w, struct image *im, struct bs_err *err)
 {
 	struct bs_iinfo info;
@@ -320,8 +338,7 @@ static int observe_image(struct bs_nodework *w, struct image *im, struct bs_err 
 	}
 	if (rc == 0) {
 		im->id = bs_xstrdup(info.id);
-		if (info.digests.n > 0)
-			im->digest = bs_xstrdup(info.digests.v[0]);
+		im->digest = repo_digest(im->ref, &info.digests);
 	}
 	bs_iinfo_free(&info);
 	return rc;
