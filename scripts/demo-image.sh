@@ -14,7 +14,9 @@ SUDO=
 
 $SUDO docker image inspect "$image" >/dev/null 2>&1 && exit 0
 busybox=/bin/busybox
-if [ ! -x "$busybox" ] || ! ldd "$busybox" 2>&1 | grep -q 'not a dynamic'; then
+# ldd exits 1 on a static binary, saying so: read what it says, not its status
+linkage=$(ldd "$busybox" 2>&1 || true)
+if [ ! -x "$busybox" ] || [[ $linkage != *"not a dynamic"* ]]; then
 	echo "demo-image: a static busybox is needed (apt-get install busybox-static)" >&2
 	exit 1
 fi
