@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -135,14 +136,6 @@ static void masked_event_free(struct masked_event *m)
 		free(m->owned[i]);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void set_str(char **dst, const char *src)
 {
 	free(*dst);
@@ -168,7 +161,7 @@ static struct node_line *find_node(struct bs_reporter *r, const char *name)
 	n = &r->nodes[r->n_nodes++];
 	memset(n, 0, sizeof(*n));
 	n->name = bs_xstrdup(name);
-	n->start_ms = now_ms();
+	n->start_ms = bs_now_ms();
 	if ((int)strlen(name) > r->name_width)
 		r->name_width = (int)strlen(name);
 	return n;
@@ -243,7 +236,7 @@ static void truncate_columns(struct bs_buf *b, int columns)
 static void draw_block(struct bs_reporter *r)
 {
 	int width = term_width(r->out);
-	long long now = now_ms();
+	long long now = bs_now_ms();
 	size_t i;
 
 	if (r->drawn > 0)
@@ -397,7 +390,7 @@ static void human_event(struct bs_reporter *r, const struct bs_event *ev)
 	case BS_EV_NODE_DONE:
 		if (n) {
 			n->done = true;
-			n->end_ms = now_ms();
+			n->end_ms = bs_now_ms();
 			n->counts = ev->counts;
 			set_str(&n->error, ev->error);
 			set_str(&n->engine, ev->engine);
@@ -445,7 +438,7 @@ static void human_event(struct bs_reporter *r, const struct bs_event *ev)
 	}
 	bs_buf_free(&b);
 	r->dirty = true;
-	if (r->live && now_ms() - r->drawn_ms >= REDRAW_MS)
+	if (r->live && bs_now_ms() - r->drawn_ms >= REDRAW_MS)
 		draw_block(r);
 }
 
@@ -472,7 +465,7 @@ static void put_summary(struct bs_reporter *r)
 			r->total.failed += c->failed;
 			r->total.other += c->other;
 		}
-		r->total_ms = now_ms() - r->open_ms;
+		r->total_ms = bs_now_ms() - r->open_ms;
 	}
 	for (i = 0; r->mode == BS_REPORT_PLAIN && r->verbosity >= 0 && i < r->n_nodes; i++) {
 		bs_buf_printf(&b, "%s: ", r->nodes[i].name);
@@ -593,7 +586,7 @@ static void *ticker_main(void *arg)
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&r->wake, &r->lock, &ts);
-		now = now_ms();
+		now = bs_now_ms();
 		if (!r->stopping && r->n_nodes > 0 &&
 		    ((r->dirty && now - r->drawn_ms >= REDRAW_MS) || now - r->drawn_ms >= 1000))
 			draw_block(r);
@@ -612,7 +605,7 @@ struct bs_reporter *bs_reporter_open(enum bs_report_mode mode, FILE *out, int ve
 	r->verbosity = verbosity;
 	r->color = color && mode != BS_REPORT_JSON;
 	r->live = r->mode == BS_REPORT_TTY;
-	r->open_ms = now_ms();
+	r->open_ms = bs_now_ms();
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);

@@ -41,6 +41,7 @@
 #include "provision/compute.h"
 #include "provision/node.h"
 #include "provision/nodelock.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -94,14 +95,6 @@ struct run {
 	void (*fn)(struct run *run, struct nodejob *j);
 	bool *in_wave;
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void emit(struct run *run, const struct bs_event *ev)
 {
@@ -234,7 +227,7 @@ static void phase1(struct run *run, struct nodejob *j)
 	struct bs_converge_opts co;
 	int rc;
 
-	j->t0 = now_ms();
+	j->t0 = bs_now_ms();
 	memset(&po, 0, sizeof(po));
 	po.strict_host_keys = run->cli->strict_host_keys;
 	po.key_override = run->cli->identity;
@@ -443,6 +436,33 @@ static const struct bs_machine *find_machine(const struct bs_machine_list *ml, c
 	return NULL;
 }
 
+/* One machine goes, reported and counted. */
+static int destroy_machine(struct run *run, struct bs_compute *c, const struct bs_machine *m,
+			   const char *why, struct bs_counts *total)
+{
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_event ev;
+	long long t0 = bs_now_ms();
+	int rc;
+
+	node_event(run, BS_EV_ACTION_STARTED, m->name, NULL, "destroy-machine", m->name, why);
+	rc = c->ops->destroy(c, m, &err);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = rc == 0 ? BS_EV_ACTION_DONE : BS_EV_ACTION_FAILED;
+	ev.node = m->name;
+	ev.action = "destroy-machine";
+	ev.object = m->name;
+	ev.reason = why;
+	ev.error = rc == 0 ? NULL : err.msg;
+	ev.ms = bs_now_ms() - t0;
+	emit(run, &ev);
+	if (rc == 0)
+		total->removed++;
+	else
+		total->failed++;
+	return rc;
+}
+
 /* Machines of the project that the recipe no longer names. */
 static int extra_machines(struct run *run, struct bs_compute *c, struct bs_counts *total)
 {
@@ -466,24 +486,7 @@ static int extra_machines(struct run *run, struct bs_compute *c, struct bs_count
 		}
 		if (!run->apply && !run->destroy)
 			continue;
-		node_event(run, BS_EV_ACTION_STARTED, m->name, NULL, "destroy-machine", m->name,
-			   "no longer in the recipe");
-		rc = c->ops->destroy(c, m, &err);
-		if (rc != 0) {
-			struct bs_event ev;
-
-			memset(&ev, 0, sizeof(ev));
-			ev.kind = BS_EV_ACTION_FAILED;
-			ev.node = m->name;
-			ev.action = "destroy-machine";
-			ev.object = m->name;
-			ev.error = err.msg;
-			emit(run, &ev);
-			break;
-		}
-		total->removed++;
-		node_event(run, BS_EV_ACTION_DONE, m->name, NULL, "destroy-machine", m->name,
-			   "no longer in the recipe");
+		rc = destroy_machine(run, c, m, "no longer in the recipe", total);
 	}
 	bs_machine_list_free(&ml);
 	return rc;
@@ -527,7 +530,7 @@ static void finish_node(struct run *run, struct nodejob *j, struct bs_counts *to
 	ev.kind = BS_EV_NODE_DONE;
 	ev.node = j->node.name;
 	ev.counts = c;
-	ev.ms = now_ms() - j->t0;
+	ev.ms = bs_now_ms() - j->t0;
 	ev.error = j->rc != 0 ? j->err.msg : NULL;
 	ev.engine = j->session_open && j->s.driver ? j->s.driver->info.version : NULL;
 	emit(run, &ev);
@@ -559,7 +562,7 @@ static int run_verb(struct run *run)
 	struct bs_err err = BS_ERR_INIT;
 	struct bs_counts total;
 	struct bs_event ev;
-	long long t0 = now_ms();
+	long long t0 = bs_now_ms();
 	size_t i;
 	int code = BS_EXIT_OK, rc;
 	bool failed = false;
@@ -589,7 +592,7 @@ static int run_verb(struct run *run)
 			continue;
 		j = &run->jobs[run->n_jobs++];
 		memset(j, 0, sizeof(*j)); /* a slot given back below is reused */
-		j->t0 = now_ms();
+		j->t0 = bs_now_ms();
 		j->node = *n;
 		j->err = (struct bs_err)BS_ERR_INIT;
 		if (m != NULL && m->ssh_host != NULL) {
@@ -618,24 +621,8 @@ static int run_verb(struct run *run)
 		for (i = 0; i < run->n_jobs; i++) {
 			const struct bs_machine *m = find_machine(&ml, run->jobs[i].node.name);
 
-			node_event(run, BS_EV_ACTION_STARTED, m->name, NULL, "destroy-machine",
-				   m->name, "destroy");
-			rc = c->ops->destroy(c, m, &err);
-			if (rc != 0) {
-				memset(&ev, 0, sizeof(ev));
-				ev.kind = BS_EV_ACTION_FAILED;
-				ev.node = m->name;
-				ev.action = "destroy-machine";
-				ev.object = m->name;
-				ev.error = err.msg;
-				emit(run, &ev);
+			if (destroy_machine(run, c, m, "destroy", &total) != 0)
 				failed = true;
-				total.failed++;
-				continue;
-			}
-			total.removed++;
-			node_event(run, BS_EV_ACTION_DONE, m->name, NULL, "destroy-machine",
-				   m->name, "destroy");
 		}
 		if (run->cli->node == NULL && extra_machines(run, c, &total) != 0)
 			failed = true;
@@ -679,7 +666,7 @@ out:
 	ev.kind = BS_EV_SUMMARY;
 	ev.verb = run->verb;
 	ev.counts = total;
-	ev.ms = now_ms() - t0;
+	ev.ms = bs_now_ms() - t0;
 	emit(run, &ev);
 	if (interrupted)
 		code = BS_EXIT_INTERRUPTED;

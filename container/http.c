@@ -9,6 +9,7 @@
  * (see struct bs_stream_connector).
  */
 #include "container/http.h"
+#include "util/clock.h"
 
 #include <cJSON.h>
 #include <ctype.h>
@@ -41,14 +42,6 @@ struct transfer {
 	bool status_known;
 	bool streaming; /* 2xx answer to a request with on_data */
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int http_init(struct bs_http *h, const struct bs_http_opts *opts, struct bs_err *err)
 {
@@ -234,7 +227,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 	struct transfer *t = userp;
 	size_t len = size * n;
 
-	t->last_byte_ms = now_ms();
+	t->last_byte_ms = bs_now_ms();
 	if (!t->status_known) {
 		curl_easy_getinfo(t->h->easy, CURLINFO_RESPONSE_CODE, &t->resp->status);
 		t->status_known = true;
@@ -261,11 +254,11 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *userp)
 	size_t room = size * n, chunk;
 
 	if (t->req->read_body != NULL) {
-		t->last_byte_ms = now_ms();
+		t->last_byte_ms = bs_now_ms();
 		chunk = t->req->read_body(buf, room, t->req->read_payload);
 		return chunk == (size_t)-1 ? CURL_READFUNC_ABORT : chunk;
 	}
-	t->last_byte_ms = now_ms();
+	t->last_byte_ms = bs_now_ms();
 	chunk = t->body_left < room ? t->body_left : room;
 	memcpy(buf, t->body, chunk);
 	t->body += chunk;
@@ -364,7 +357,7 @@ static int run_loop(struct bs_http *h, struct transfer *t, CURLcode *result, str
 			break;
 		if (h->opts.cancel != NULL && *h->opts.cancel && !t->req->ignore_cancel)
 			return bs_err_set(err, BS_ERR_INTERRUPTED, "%s: interrupted", h->display);
-		if (t->req->stream && now_ms() - t->last_byte_ms > h->opts.stream_idle_ms)
+		if (t->req->stream && bs_now_ms() - t->last_byte_ms > h->opts.stream_idle_ms)
 			return bs_err_set(
 				err, BS_ERR_TIMEOUT,
 				"%s: no data for %ld s on %s %s (the engine stopped answering)",
@@ -413,7 +406,7 @@ int bs_http_request(struct bs_http *h, const struct bs_http_request *req,
 	t.resp = resp;
 	t.body = req->body;
 	t.body_left = req->body ? req->body_len : 0;
-	t.last_byte_ms = now_ms();
+	t.last_byte_ms = bs_now_ms();
 	h->curl_error[0] = '\0';
 	setup(h, &t, &hdrs, &url);
 	h->requests++;

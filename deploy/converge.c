@@ -10,6 +10,7 @@
 #include "container/auth.h"
 #include "deploy/converge.h"
 #include "deploy/spec.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -90,17 +91,17 @@ struct bs_nodework {
 	struct bs_counts counts;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool cancelled(const struct bs_nodework *w)
 {
 	return w->o.cancel != NULL && *w->o.cancel;
+}
+
+/* Every event of this node goes out here, with the node's name. */
+static void send(struct bs_nodework *w, struct bs_event *ev)
+{
+	ev->node = w->o.node->name;
+	if (w->o.report != NULL)
+		w->o.report(ev, w->o.payload);
 }
 
 static void report(struct bs_nodework *w, enum bs_ev_kind kind, const char *action,
@@ -108,30 +109,24 @@ static void report(struct bs_nodework *w, enum bs_ev_kind kind, const char *acti
 {
 	struct bs_event ev;
 
-	if (w->o.report == NULL)
-		return;
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = kind;
-	ev.node = w->o.node->name;
 	ev.action = action;
 	ev.object = object;
 	ev.reason = reason;
 	ev.error = error;
 	ev.ms = ms;
-	w->o.report(&ev, w->o.payload);
+	send(w, &ev);
 }
 
 static void stage(struct bs_nodework *w, const char *name)
 {
 	struct bs_event ev;
 
-	if (w->o.report == NULL)
-		return;
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = BS_EV_NODE_STAGE;
-	ev.node = w->o.node->name;
 	ev.stage = name;
-	w->o.report(&ev, w->o.payload);
+	send(w, &ev);
 }
 
 static void audit(struct bs_nodework *w, const char *action, const char *object, const char *reason)
@@ -693,27 +688,48 @@ static void plan_leftovers(struct bs_nodework *w)
 	}
 }
 
+static void count(struct bs_nodework *w, enum act_kind kind)
+{
+	switch (kind) {
+	case A_CREATE: w->counts.created++; break;
+	case A_REPLACE: w->counts.replaced++; break;
+	case A_UPDATE:
+	case A_RENAME: w->counts.updated++; break;
+	case A_START: w->counts.started++; break;
+	case A_REMOVE: w->counts.removed++; break;
+	case A_KEEP: w->counts.unchanged++; break;
+	}
+}
+
+/* What an image needs on the node: "build", "pull", "transfer", or NULL
+ * (nothing), and why. Plan and apply both decide here. */
+static const char *image_action(const struct image *im, const char **why)
+{
+	enum bs_pull_policy policy = im->decl ? im->decl->pull : BS_PULL_MISSING;
+
+	*why = "missing";
+	if (im->decl != NULL && im->decl->build_git != NULL) {
+		if (im->id != NULL)
+			*why = "pull: always (cached layers are reused)";
+		return im->id == NULL || policy == BS_PULL_ALWAYS ? "build" : NULL;
+	}
+	if (im->id == NULL && policy == BS_PULL_NEVER) {
+		*why = "missing, pull: never: copied from the local engine";
+		return "transfer";
+	}
+	if (im->id == NULL)
+		return "pull";
+	*why = "pull: always (the engine downloads only a changed digest)";
+	return policy == BS_PULL_ALWAYS ? "pull" : NULL;
+}
+
 /* plan: the images apply would fetch (before any container action). */
 static void plan_images(struct bs_nodework *w)
 {
 	for (size_t i = 0; i < w->n_img; i++) {
 		const struct image *im = &w->img[i];
-		enum bs_pull_policy policy = im->decl ? im->decl->pull : BS_PULL_MISSING;
-		const char *action = NULL, *why = "missing";
+		const char *why, *action = image_action(im, &why);
 
-		if (im->decl != NULL && im->decl->build_git != NULL) {
-			if (im->id == NULL || policy == BS_PULL_ALWAYS)
-				action = "build";
-			if (im->id != NULL)
-				why = "pull: always (cached layers are reused)";
-		} else if (im->id == NULL) {
-			action = policy == BS_PULL_NEVER ? "transfer" : "pull";
-			if (policy == BS_PULL_NEVER)
-				why = "missing, pull: never: copied from the local engine";
-		} else if (policy == BS_PULL_ALWAYS) {
-			action = "pull";
-			why = "pull: always (the engine downloads only a changed digest)";
-		}
 		if (action == NULL)
 			continue;
 		report(w, BS_EV_ACTION_PLANNED, action, im->ref, why, NULL, 0);
@@ -769,15 +785,7 @@ void bs_nodework_plan(struct bs_nodework *w, bool report_planned)
 		if (!report_planned)
 			continue;
 		report(w, BS_EV_ACTION_PLANNED, act_names[a->kind], object, a->reason, NULL, 0);
-		switch (a->kind) {
-		case A_CREATE: w->counts.created++; break;
-		case A_REPLACE: w->counts.replaced++; break;
-		case A_UPDATE:
-		case A_RENAME: w->counts.updated++; break;
-		case A_START: w->counts.started++; break;
-		case A_REMOVE: w->counts.removed++; break;
-		case A_KEEP: w->counts.unchanged++; break;
-		}
+		count(w, a->kind);
 	}
 }
 
@@ -878,33 +886,14 @@ static int build(struct bs_nodework *w, struct image *im, struct bs_err *err)
 /* One image: what to do, done, reported. */
 static int ensure_image(struct bs_nodework *w, struct image *im, struct bs_err *err)
 {
-	enum bs_pull_policy policy = im->decl ? im->decl->pull : BS_PULL_MISSING;
-	const char *action = NULL, *why = NULL;
-	char *old = im->id ? bs_xstrdup(im->id) : NULL;
-	long long t0 = now_ms();
+	const char *why, *action = image_action(im, &why);
+	char *old;
+	long long t0 = bs_now_ms();
 	int rc = 0;
 
-	if (im->decl != NULL && im->decl->build_git != NULL) {
-		if (old == NULL || policy == BS_PULL_ALWAYS) {
-			action = "build";
-			why = old ? "pull: always (cached layers are reused)" : "missing";
-		}
-	} else if (old == NULL) {
-		if (policy == BS_PULL_NEVER) {
-			action = "transfer";
-			why = "missing, pull: never: copied from the local engine";
-		} else {
-			action = "pull";
-			why = "missing";
-		}
-	} else if (policy == BS_PULL_ALWAYS) {
-		action = "pull";
-		why = "pull: always";
-	}
-	if (action == NULL) {
-		free(old);
+	if (action == NULL)
 		return 0;
-	}
+	old = im->id ? bs_xstrdup(im->id) : NULL;
 	report(w, BS_EV_ACTION_STARTED, action, im->ref, why, NULL, 0);
 	if (strcmp(action, "build") == 0) {
 		rc = build(w, im, err);
@@ -921,11 +910,9 @@ static int ensure_image(struct bs_nodework *w, struct image *im, struct bs_err *
 
 			memset(&ev, 0, sizeof(ev));
 			ev.kind = BS_EV_MESSAGE;
-			ev.node = w->o.node->name;
 			ev.state = "warning";
 			ev.reason = text;
-			if (w->o.report != NULL)
-				w->o.report(&ev, w->o.payload);
+			send(w, &ev);
 			free(text);
 			bs_err_clear(err);
 			action = "transfer";
@@ -953,7 +940,7 @@ static int ensure_image(struct bs_nodework *w, struct image *im, struct bs_err *
 		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "image %s: %s ended, but node %s has no %s",
 				im->ref, action, w->o.node->name, im->ref);
 	if (rc != 0) {
-		report(w, BS_EV_ACTION_FAILED, action, im->ref, why, err->msg, now_ms() - t0);
+		report(w, BS_EV_ACTION_FAILED, action, im->ref, why, err->msg, bs_now_ms() - t0);
 		free(old);
 		return rc;
 	}
@@ -961,9 +948,9 @@ static int ensure_image(struct bs_nodework *w, struct image *im, struct bs_err *
 		w->counts.other++;
 		audit(w, action, im->ref, why);
 		report(w, BS_EV_ACTION_DONE, action, im->ref,
-		       old ? "the registry had a new image" : why, NULL, now_ms() - t0);
+		       old ? "the registry had a new image" : why, NULL, bs_now_ms() - t0);
 	} else {
-		report(w, BS_EV_ACTION_DONE, action, im->ref, "unchanged", NULL, now_ms() - t0);
+		report(w, BS_EV_ACTION_DONE, action, im->ref, "unchanged", NULL, bs_now_ms() - t0);
 	}
 	free(old);
 	return 0;
@@ -1229,7 +1216,7 @@ static void last_logs(struct bs_nodework *w, const char *id, struct bs_buf *out)
 static int wait_healthy(struct bs_nodework *w, const struct want *x, const char *id,
 			struct bs_err *err)
 {
-	long long start = now_ms(), end = start + health_budget_ms(w, x->c);
+	long long start = bs_now_ms(), end = start + health_budget_ms(w, x->c);
 
 	for (;;) {
 		struct bs_cinfo info;
@@ -1245,7 +1232,7 @@ static int wait_healthy(struct bs_nodework *w, const struct want *x, const char 
 			rc = bs_err_set(err, BS_ERR_REMOTE, "%s stopped (%s, exit code %d)",
 					x->name, bs_cstate_name(info.state), info.exit_code);
 		} else if (info.health == NULL) {
-			rc = now_ms() - start >= 1000 ? 0 : 1;
+			rc = bs_now_ms() - start >= 1000 ? 0 : 1;
 		} else if (strcmp(info.health, "healthy") == 0) {
 			rc = 0;
 		} else if (strcmp(info.health, "unhealthy") == 0) {
@@ -1261,7 +1248,7 @@ static int wait_healthy(struct bs_nodework *w, const struct want *x, const char 
 			return bs_err_set(err, BS_ERR_INTERRUPTED,
 					  "interrupted while waiting for %s to be healthy",
 					  x->name);
-		if (now_ms() >= end)
+		if (bs_now_ms() >= end)
 			return bs_err_set(err, BS_ERR_TIMEOUT,
 					  "%s did not become healthy within %ld s", x->name,
 					  health_budget_ms(w, x->c) / 1000);
@@ -1423,23 +1410,10 @@ static int act(struct bs_nodework *w, struct action *a, struct bs_err *err)
 	return rc;
 }
 
-static void count(struct bs_nodework *w, enum act_kind kind)
-{
-	switch (kind) {
-	case A_CREATE: w->counts.created++; break;
-	case A_REPLACE: w->counts.replaced++; break;
-	case A_UPDATE:
-	case A_RENAME: w->counts.updated++; break;
-	case A_START: w->counts.started++; break;
-	case A_REMOVE: w->counts.removed++; break;
-	case A_KEEP: w->counts.unchanged++; break;
-	}
-}
-
 static int run_action(struct bs_nodework *w, struct action *a, struct bs_err *err)
 {
 	const char *object = a->want ? a->want->name : a->have->info.name;
-	long long t0 = now_ms();
+	long long t0 = bs_now_ms();
 	int rc;
 
 	if (a->kind == A_KEEP) {
@@ -1455,13 +1429,13 @@ static int run_action(struct bs_nodework *w, struct action *a, struct bs_err *er
 		w->counts.failed++;
 		bs_err_prefix(err, "node %s: %s %s", w->o.node->name, act_names[a->kind], object);
 		report(w, BS_EV_ACTION_FAILED, act_names[a->kind], object, a->reason, err->msg,
-		       now_ms() - t0);
+		       bs_now_ms() - t0);
 		audit(w, act_names[a->kind], object, "failed");
 		return rc;
 	}
 	count(w, a->kind);
 	audit(w, act_names[a->kind], object, a->reason);
-	report(w, BS_EV_ACTION_DONE, act_names[a->kind], object, a->reason, NULL, now_ms() - t0);
+	report(w, BS_EV_ACTION_DONE, act_names[a->kind], object, a->reason, NULL, bs_now_ms() - t0);
 	return 0;
 }
 
@@ -1507,14 +1481,12 @@ void bs_nodework_status(struct bs_nodework *w)
 		bs_buf_free(&d);
 		memset(&ev, 0, sizeof(ev));
 		ev.kind = BS_EV_CONTAINER_STATUS;
-		ev.node = w->o.node->name;
 		ev.object = h->info.name;
 		ev.state = bs_cstate_name(h->info.state);
 		ev.health = h->info.health;
 		ev.drift = drift;
 		ev.reason = h->info.status;
-		if (w->o.report)
-			w->o.report(&ev, w->o.payload);
+		send(w, &ev);
 		free(drift);
 	}
 	for (size_t k = 0; k < w->n_act; k++) {
@@ -1524,12 +1496,10 @@ void bs_nodework_status(struct bs_nodework *w)
 			continue;
 		memset(&ev, 0, sizeof(ev));
 		ev.kind = BS_EV_CONTAINER_STATUS;
-		ev.node = w->o.node->name;
 		ev.object = w->act[k].want->name;
 		ev.state = "missing";
 		ev.drift = "create: missing";
-		if (w->o.report)
-			w->o.report(&ev, w->o.payload);
+		send(w, &ev);
 	}
 }
 

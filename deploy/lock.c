@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "provision/nodelock.h"
+#include "util/clock.h"
 #include "util/str.h"
 
 #define POLL_MS 150
@@ -124,14 +125,6 @@ static int held_error(const struct bs_local_lock *l, const char *project, long w
 	return rc;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -148,7 +141,7 @@ static int take(struct bs_local_lock *l, const char *project, long wait_ms,
 
 	if (wait_ms > WAIT_MAX_MS)
 		wait_ms = WAIT_MAX_MS; /* a day is forever here, and cannot overflow */
-	deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
+	deadline = bs_now_ms() + (wait_ms > 0 ? wait_ms : 0);
 
 	for (;;) {
 		long long left;
@@ -162,7 +155,7 @@ static int take(struct bs_local_lock *l, const char *project, long wait_ms,
 			return bs_err_set(err, BS_ERR_INTERRUPTED,
 					  "interrupted while waiting for the lock of project %s",
 					  project);
-		left = deadline - now_ms();
+		left = deadline - bs_now_ms();
 		if (left <= 0)
 			return held_error(l, project, wait_ms, err);
 		sleep_ms(left < POLL_MS ? (long)left : POLL_MS);

@@ -7,7 +7,6 @@
  * mounts), absent values left out rather than written as defaults.
  */
 #include <cJSON.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,18 +19,6 @@
  * create (hardening, log rotation), changes: every container is then
  * replaced once, visibly, with the reason "bootstrap's defaults". */
 #define SPEC_DEFAULTS 1
-
-void bs_sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
-
-	out[0] = '\0';
-	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
-		return;
-	for (i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
 
 static int kv_cmp(const void *a, const void *b)
 {

@@ -54,7 +54,4 @@ char *bs_volume_name(const char *project, const char *volume);
 /* The project's network on every node: "PROJECT-net". */
 char *bs_network_name(const char *project);
 
-/* Hex SHA-256 of len bytes; out has room for 65. */
-void bs_sha256_hex(const void *data, size_t len, char out[65]);
-
 #endif

@@ -30,6 +30,7 @@
 
 #include "provision/cloud_rest.h"
 #include "provision/compute.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -142,14 +143,6 @@ int bs_digitalocean_machine(struct bs_machine *out, const cJSON *droplet, struct
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool cancelled(const struct digitalocean *d)
 {
 	return d->base.opts.cancel != NULL && *d->base.opts.cancel;
@@ -157,10 +150,10 @@ static bool cancelled(const struct digitalocean *d)
 
 static bool nap(const struct digitalocean *d, long ms)
 {
-	long long end = now_ms() + ms;
+	long long end = bs_now_ms() + ms;
 
 	while (!cancelled(d)) {
-		long long left = end - now_ms();
+		long long left = end - bs_now_ms();
 		struct timespec ts = {0, 100 * 1000000L};
 
 		if (left <= 0)
@@ -581,7 +574,7 @@ static int do_wait_running(struct bs_compute *c, struct bs_machine *m, struct bs
 {
 	struct digitalocean *d = (struct digitalocean *)c;
 	long timeout = c->opts.running_timeout_ms > 0 ? c->opts.running_timeout_ms : 600000;
-	long long start = now_ms(), deadline = start + timeout;
+	long long start = bs_now_ms(), deadline = start + timeout;
 	char *path = bs_xasprintf("/droplets/%s", m->id);
 	long interval = 1000;
 	int rc;
@@ -619,13 +612,13 @@ static int do_wait_running(struct bs_compute *c, struct bs_machine *m, struct bs
 				m->id);
 			break;
 		}
-		if (now_ms() + interval > deadline) {
+		if (bs_now_ms() + interval > deadline) {
 			rc = bs_err_set(
 				err, BS_ERR_TIMEOUT,
 				"digitalocean: droplet %s is still %s%s after %lld s: look at it in the control panel",
 				m->id, bs_node_state_name(m->state),
 				m->state == BS_NODE_RUNNING ? " without a public IPv4" : "",
-				(now_ms() - start) / 1000);
+				(bs_now_ms() - start) / 1000);
 			break;
 		}
 		if (!nap(d, interval)) {
@@ -647,7 +640,7 @@ static int do_destroy(struct bs_compute *c, const struct bs_machine *m, struct b
 {
 	struct digitalocean *d = (struct digitalocean *)c;
 	char *path = bs_xasprintf("/droplets/%s", m->id);
-	long long deadline = now_ms() + GONE_WAIT_MS;
+	long long deadline = bs_now_ms() + GONE_WAIT_MS;
 	struct bs_rest_reply reply;
 	long interval = 1000;
 	int rc;
@@ -684,7 +677,7 @@ static int do_destroy(struct bs_compute *c, const struct bs_machine *m, struct b
 		}
 		if (rc != 0)
 			break;
-		if (now_ms() + interval > deadline) {
+		if (bs_now_ms() + interval > deadline) {
 			rc = bs_err_set(
 				err, BS_ERR_TIMEOUT,
 				"digitalocean: droplet %s still exists %d s after it was destroyed: look at it in the control panel",

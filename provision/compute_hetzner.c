@@ -29,6 +29,7 @@
 
 #include "provision/cloud_rest.h"
 #include "provision/compute.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -117,14 +118,6 @@ int bs_hetzner_machine(struct bs_machine *out, const cJSON *server, struct bs_er
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool cancelled(const struct hetzner *h)
 {
 	return h->base.opts.cancel != NULL && *h->base.opts.cancel;
@@ -133,10 +126,10 @@ static bool cancelled(const struct hetzner *h)
 /* Sleep in 100 ms steps; false when cancelled. */
 static bool nap(const struct hetzner *h, long ms)
 {
-	long long end = now_ms() + ms;
+	long long end = bs_now_ms() + ms;
 
 	while (!cancelled(h)) {
-		long long left = end - now_ms();
+		long long left = end - bs_now_ms();
 		struct timespec ts = {0, 100 * 1000000L};
 
 		if (left <= 0)
@@ -251,7 +244,7 @@ static int wait_action(struct hetzner *h, const cJSON *action, const char *what,
 {
 	char *id = bs_rest_id_string(cJSON_GetObjectItemCaseSensitive(action, "id"));
 	char *path = id ? bs_xasprintf("/actions/%s", id) : NULL;
-	long long deadline = now_ms() + ACTION_WAIT_MS;
+	long long deadline = bs_now_ms() + ACTION_WAIT_MS;
 	long interval = 1000;
 	bool done = false;
 	int rc;
@@ -260,7 +253,7 @@ static int wait_action(struct hetzner *h, const cJSON *action, const char *what,
 	while (rc == 0 && !done && path != NULL) {
 		struct bs_rest_reply reply;
 
-		if (now_ms() + interval > deadline) {
+		if (bs_now_ms() + interval > deadline) {
 			rc = bs_err_set(
 				err, BS_ERR_TIMEOUT,
 				"hetzner: %s: action %s still runs after %d s: see the Hetzner Console",
@@ -317,7 +310,7 @@ static int find_by_name(struct hetzner *h, const char *name, cJSON **found, stru
 static int wait_gone(struct hetzner *h, const char *id, const char *what, struct bs_err *err)
 {
 	char *path = bs_xasprintf("/servers/%s", id);
-	long long deadline = now_ms() + GONE_WAIT_MS;
+	long long deadline = bs_now_ms() + GONE_WAIT_MS;
 	long interval = 1000;
 	int rc;
 
@@ -332,7 +325,7 @@ static int wait_gone(struct hetzner *h, const char *id, const char *what, struct
 		}
 		if (rc != 0)
 			break;
-		if (now_ms() + interval > deadline) {
+		if (bs_now_ms() + interval > deadline) {
 			rc = bs_err_set(
 				err, BS_ERR_TIMEOUT,
 				"hetzner: %s: server %s is still being deleted after %d s: run again later",
@@ -655,7 +648,7 @@ static int hz_wait_running(struct bs_compute *c, struct bs_machine *m, struct bs
 {
 	struct hetzner *h = (struct hetzner *)c;
 	long timeout = c->opts.running_timeout_ms > 0 ? c->opts.running_timeout_ms : 600000;
-	long long start = now_ms(), deadline = start + timeout;
+	long long start = bs_now_ms(), deadline = start + timeout;
 	char *path = bs_xasprintf("/servers/%s", m->id);
 	char *what = bs_xasprintf("server %s", m->id);
 	long interval = 1000;
@@ -693,13 +686,13 @@ static int hz_wait_running(struct bs_compute *c, struct bs_machine *m, struct bs
 					m->id);
 			break;
 		}
-		if (now_ms() + interval > deadline) {
+		if (bs_now_ms() + interval > deadline) {
 			rc = bs_err_set(
 				err, BS_ERR_TIMEOUT,
 				"hetzner: server %s is still %s%s after %lld s: look at it in the Hetzner Console",
 				m->id, bs_node_state_name(m->state),
 				m->state == BS_NODE_RUNNING ? " without a public IPv4" : "",
-				(now_ms() - start) / 1000);
+				(bs_now_ms() - start) / 1000);
 			break;
 		}
 		if (!nap(h, interval)) {

@@ -21,6 +21,7 @@
 
 #include "container/driver.h"
 #include "provision/compute.h"
+#include "util/clock.h"
 #include "util/str.h"
 
 #define LABEL_PROJECT "io.bootstrap.project"
@@ -252,19 +253,11 @@ out:
 	return rc;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int local_wait(struct bs_compute *c, struct bs_machine *m, struct bs_err *err)
 {
 	struct local *l = (struct local *)c;
 	long limit = c->opts.running_timeout_ms > 0 ? c->opts.running_timeout_ms : 60000;
-	long long deadline = now_ms() + limit;
+	long long deadline = bs_now_ms() + limit;
 	int rc;
 
 	for (;;) {
@@ -279,7 +272,7 @@ static int local_wait(struct bs_compute *c, struct bs_machine *m, struct bs_err 
 		if (c->opts.cancel != NULL && *c->opts.cancel)
 			return bs_err_set(err, BS_ERR_INTERRUPTED, "local node %s: interrupted",
 					  m->name);
-		if (now_ms() > deadline)
+		if (bs_now_ms() > deadline)
 			return bs_err_set(
 				err, BS_ERR_TIMEOUT,
 				"local node %s: not running after %ld s (state %s); see its log: docker logs %s-%s",

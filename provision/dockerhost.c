@@ -23,7 +23,6 @@
 #include "provision/sftp.h"
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
@@ -2010,18 +2009,6 @@ static bool has_our_tls_keys(const struct bs_dockerhost_facts *f)
 	return ours;
 }
 
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
-
-	out[0] = '\0';
-	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
-		return;
-	for (i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 static int check_tls(const struct bs_dockerhost_tls *t, const char *label, struct bs_err *err)
 {
 	const char *pem[3] = {t->ca_pem, t->cert_pem, t->key_pem};
@@ -2119,7 +2106,7 @@ static int prepare_tls(struct ctx *c, const struct bs_dockerhost_facts *f,
 	pem[1] = tls->cert_pem;
 	pem[2] = tls->key_pem;
 	for (i = 0; i < 3; i++) {
-		sha256_hex(pem[i], strlen(pem[i]), sha);
+		bs_sha256_hex(pem[i], strlen(pem[i]), sha);
 		if (strcmp(sha, f->tls_sha256[i]) == 0)
 			continue;
 		rc = upload(c, i == 2 ? "tls-key" : "tls", pem[i], &t->tls[i]);
@@ -2132,7 +2119,7 @@ static int prepare_tls(struct ctx *c, const struct bs_dockerhost_facts *f,
 		return 0;
 	dropin = bs_dockerhost_tls_dropin(f->dockerd_path, tls->port ? tls->port : 2376,
 					  f->containerd_socket);
-	sha256_hex(dropin, strlen(dropin), sha);
+	bs_sha256_hex(dropin, strlen(dropin), sha);
 	rc = 0;
 	if (strcmp(sha, f->tls_dropin_sha256) != 0) {
 		rc = upload(c, "tls-dropin", dropin, &t->dropin);

@@ -9,15 +9,8 @@
 #include <unistd.h>
 
 #include "provision/tlscerts.h"
+#include "util/clock.h"
 #include "util/str.h"
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void bs_node_session_close(struct bs_node_session *s)
 {
@@ -77,7 +70,7 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 	/* plan/status look through the SSH tunnel even when the recipe asks for
 	 * TLS: the listener may not be there yet, and looking issues nothing */
 	bool tls = r->docker.endpoint == BS_DOCKER_ENDPOINT_TLS && !po->dry_run;
-	long long t0 = now_ms();
+	long long t0 = bs_now_ms();
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -91,9 +84,9 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 	bs_node_ssh_free(&ns);
 	if (rc != 0)
 		goto fail;
-	out->ms_ssh = now_ms() - t0;
+	out->ms_ssh = bs_now_ms() - t0;
 
-	t0 = now_ms();
+	t0 = bs_now_ms();
 	memset(&dopts, 0, sizeof(dopts));
 	dopts.conf = &r->docker;
 	dopts.sudo = strcmp(n->user ? n->user : r->ssh.user ? r->ssh.user : "root", "root") != 0;
@@ -114,11 +107,11 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 	bs_tls_server_free(&server);
 	if (rc != 0)
 		goto fail_named; /* its messages name the node */
-	out->ms_docker = now_ms() - t0;
+	out->ms_docker = bs_now_ms() - t0;
 	if (po->dry_run && !out->report.engine_ready)
 		return 0; /* nothing to talk to yet: the plan says what comes */
 
-	t0 = now_ms();
+	t0 = bs_now_ms();
 	if (!tls) {
 		struct bs_tunnel_opts to;
 		char *url = bs_xasprintf("ssh://%s", bs_ssh_display(out->ssh));
@@ -136,7 +129,7 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 	rc = bs_docker_open(&out->driver, &out->ep, &copts, err);
 	if (rc != 0)
 		goto fail;
-	out->ms_endpoint = now_ms() - t0;
+	out->ms_endpoint = bs_now_ms() - t0;
 	return 0;
 fail:
 	bs_err_prefix(err, "node %s", n->name);

@@ -24,6 +24,7 @@
 
 #include "provision/dockerhost.h"
 #include "provision/ssh_priv.h"
+#include "util/clock.h"
 #include "util/str.h"
 
 #define START_MARGIN_MS 15000 /* channel, sudo and mkdir, on top of the wait */
@@ -62,14 +63,14 @@ struct op {
 
 static struct op op_start(const char *doing, long budget_ms, bool cancellable)
 {
-	struct op o = {bs_ssh_now_ms() + budget_ms, budget_ms, doing, cancellable};
+	struct op o = {bs_now_ms() + budget_ms, budget_ms, doing, cancellable};
 
 	return o;
 }
 
 static bool op_over(const struct op *o)
 {
-	return bs_ssh_now_ms() > o->deadline;
+	return bs_now_ms() > o->deadline;
 }
 
 /* ---- text ---- */

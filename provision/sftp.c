@@ -9,6 +9,7 @@
  */
 #include "provision/sftp.h"
 #include "provision/ssh_priv.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,7 +41,7 @@ static int wait_again(struct upload *u, long long deadline)
 	if (cancel != NULL && *cancel)
 		return bs_err_set(u->err, BS_ERR_INTERRUPTED, "ssh %s: upload of %s interrupted",
 				  bs_ssh_display(u->s), u->path);
-	if (bs_ssh_now_ms() > deadline)
+	if (bs_now_ms() > deadline)
 		return bs_err_set(u->err, BS_ERR_TIMEOUT,
 				  "ssh %s: the upload of %s did not finish in time",
 				  bs_ssh_display(u->s), u->path);
@@ -83,27 +84,27 @@ static int step_error(struct upload *u, LIBSSH2_SFTP *sftp, int rc, const char *
 
 static void close_handle(struct upload *u, LIBSSH2_SFTP_HANDLE *h)
 {
-	long long deadline = bs_ssh_now_ms() + CLEANUP_MS;
+	long long deadline = bs_now_ms() + CLEANUP_MS;
 
-	while (libssh2_sftp_close_handle(h) == LIBSSH2_ERROR_EAGAIN && bs_ssh_now_ms() < deadline)
+	while (libssh2_sftp_close_handle(h) == LIBSSH2_ERROR_EAGAIN && bs_now_ms() < deadline)
 		bs_ssh_wait_socket(u->s, 100);
 }
 
 static void remove_file(struct upload *u, LIBSSH2_SFTP *sftp)
 {
-	long long deadline = bs_ssh_now_ms() + CLEANUP_MS;
+	long long deadline = bs_now_ms() + CLEANUP_MS;
 
 	while (libssh2_sftp_unlink_ex(sftp, u->path, (unsigned)strlen(u->path)) ==
 		       LIBSSH2_ERROR_EAGAIN &&
-	       bs_ssh_now_ms() < deadline)
+	       bs_now_ms() < deadline)
 		bs_ssh_wait_socket(u->s, 100);
 }
 
 static void shutdown_sftp(struct upload *u, LIBSSH2_SFTP *sftp)
 {
-	long long deadline = bs_ssh_now_ms() + CLEANUP_MS;
+	long long deadline = bs_now_ms() + CLEANUP_MS;
 
-	while (libssh2_sftp_shutdown(sftp) == LIBSSH2_ERROR_EAGAIN && bs_ssh_now_ms() < deadline)
+	while (libssh2_sftp_shutdown(sftp) == LIBSSH2_ERROR_EAGAIN && bs_now_ms() < deadline)
 		bs_ssh_wait_socket(u->s, 100);
 }
 
@@ -120,7 +121,7 @@ int bs_ssh_upload(struct bs_ssh *s, const char *remote_path, const void *data, s
 
 	u.s = s;
 	u.session = bs_ssh_session(s);
-	u.deadline = bs_ssh_now_ms() + (timeout_ms > 0 ? timeout_ms : 60000);
+	u.deadline = bs_now_ms() + (timeout_ms > 0 ? timeout_ms : 60000);
 	u.path = remote_path;
 	u.err = err;
 	libssh2_session_set_blocking(u.session, 0);

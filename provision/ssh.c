@@ -3,6 +3,7 @@
  */
 #include "provision/ssh.h"
 #include "provision/ssh_priv.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,14 +25,6 @@ struct bs_ssh {
 	char fingerprint[64];
 	volatile sig_atomic_t *cancel;
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 char *bs_shell_quote(const char *s)
 {
@@ -66,11 +59,6 @@ int bs_ssh_socket(const struct bs_ssh *s)
 volatile sig_atomic_t *bs_ssh_cancel(const struct bs_ssh *s)
 {
 	return s->cancel;
-}
-
-long long bs_ssh_now_ms(void)
-{
-	return now_ms();
 }
 
 const char *bs_ssh_fingerprint(const struct bs_ssh *s)
@@ -571,7 +559,7 @@ fail:
 int bs_ssh_wait(struct bs_ssh **out, const struct bs_ssh_opts *o, long wait_ms, int *attempts,
 		struct bs_err *err)
 {
-	long long deadline = now_ms() + wait_ms;
+	long long deadline = bs_now_ms() + wait_ms;
 	long pause = 500;
 	int rc;
 
@@ -584,7 +572,7 @@ int bs_ssh_wait(struct bs_ssh **out, const struct bs_ssh_opts *o, long wait_ms, 
 			return rc;
 		if (o->cancel != NULL && *o->cancel)
 			return bs_err_set(err, BS_ERR_INTERRUPTED, "waiting for ssh: interrupted");
-		if (now_ms() + pause >= deadline) {
+		if (bs_now_ms() + pause >= deadline) {
 			bs_err_prefix(err, "gave up after %d attempts in %ld s", *attempts,
 				      wait_ms / 1000);
 			return rc == BS_ERR_AUTH ? rc : BS_ERR_TIMEOUT;
@@ -641,7 +629,7 @@ int bs_ssh_wait_socket(struct bs_ssh *s, int timeout_ms)
 int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms, struct bs_ssh_result *r,
 		struct bs_err *err)
 {
-	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 600000);
+	long long deadline = bs_now_ms() + (timeout_ms > 0 ? timeout_ms : 600000);
 	LIBSSH2_CHANNEL *ch = NULL;
 	int rc = 0, next_keepalive = 0;
 
@@ -649,7 +637,7 @@ int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms, struct b
 	libssh2_session_set_blocking(s->session, 0);
 	while ((ch = libssh2_channel_open_session(s->session)) == NULL &&
 	       libssh2_session_last_errno(s->session) == LIBSSH2_ERROR_EAGAIN) {
-		if (now_ms() > deadline)
+		if (bs_now_ms() > deadline)
 			goto timeout;
 		bs_ssh_wait_socket(s, 100);
 	}
@@ -659,7 +647,7 @@ int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms, struct b
 		goto out;
 	}
 	while ((rc = libssh2_channel_exec(ch, command)) == LIBSSH2_ERROR_EAGAIN) {
-		if (now_ms() > deadline)
+		if (bs_now_ms() > deadline)
 			goto timeout;
 		bs_ssh_wait_socket(s, 100);
 	}
@@ -682,7 +670,7 @@ int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms, struct b
 		}
 		if (libssh2_channel_eof(ch))
 			break;
-		if (now_ms() > deadline)
+		if (bs_now_ms() > deadline)
 			goto timeout;
 		if (s->cancel != NULL && *s->cancel) {
 			rc = bs_err_set(err, BS_ERR_INTERRUPTED, "ssh %s: interrupted", s->display);
@@ -714,9 +702,9 @@ int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms, struct b
 		drain(ch, 0, &r->out, &r->out_total, &read_rc);
 		drain(ch, SSH_EXTENDED_DATA_STDERR, &r->err, &r->err_total, &read_rc);
 	}
-	while (libssh2_channel_close(ch) == LIBSSH2_ERROR_EAGAIN && now_ms() < deadline)
+	while (libssh2_channel_close(ch) == LIBSSH2_ERROR_EAGAIN && bs_now_ms() < deadline)
 		bs_ssh_wait_socket(s, 100);
-	while (libssh2_channel_wait_closed(ch) == LIBSSH2_ERROR_EAGAIN && now_ms() < deadline)
+	while (libssh2_channel_wait_closed(ch) == LIBSSH2_ERROR_EAGAIN && bs_now_ms() < deadline)
 		bs_ssh_wait_socket(s, 100);
 	{
 		char *sig = NULL;

@@ -25,7 +25,4 @@ int bs_ssh_wait_socket(struct bs_ssh *s, int timeout_ms);
 /* libssh2's last error message for the session, or "unknown error". */
 const char *bs_ssh_last_error(struct bs_ssh *s);
 
-/* Milliseconds on the monotonic clock. */
-long long bs_ssh_now_ms(void);
-
 #endif

@@ -120,6 +120,9 @@ void bs_mask_append(struct bs_buf *out, const char *text, const struct bs_strv *
 char *bs_base64_encode(const void *data, size_t len, bool url_safe);
 unsigned char *bs_base64_decode(const char *text, size_t *out_len);
 
+/* Hex SHA-256 of len bytes; out has room for 65 ("" if hashing failed). */
+void bs_sha256_hex(const void *data, size_t len, char out[65]);
+
 bool bs_str_starts_with(const char *s, const char *prefix);
 bool bs_str_ends_with(const char *s, const char *suffix);
 

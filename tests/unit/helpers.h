@@ -16,6 +16,7 @@
 #ifndef BS_TESTS_UNIT_HELPERS_H
 #define BS_TESTS_UNIT_HELPERS_H
 
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,5 +198,20 @@ static inline void expect_no_diag_containing_at(const struct bs_diags *d, const 
 	"containers:\n"		  /* 5 */                                                          \
 	"  - name: app\n"	  /* 6 */                                                          \
 	"    image: nginx:1.25\n" /* 7 */
+
+static inline int test_remove_entry(const char *path, const struct stat *st, int flag,
+				    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Remove a test's temporary folder and everything under it. */
+static inline void test_remove_tree(const char *root)
+{
+	nftw(root, test_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 #endif

@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 
 #include "deploy/lock.h"
 #include "util/str.h"
+#include "tests/unit/helpers.h"
 
 struct fixture {
 	char root[64]; /* the mkdtemp folder */
@@ -44,19 +44,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_remove_tree(f->root);
 	free(f->state);
 	free(f);
 	return 0;

@@ -13,7 +13,6 @@
 #include <cmocka.h>
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 
 #include "provision/tlscerts.h"
 #include "util/str.h"
+#include "tests/unit/helpers.h"
 
 struct fixture {
 	char root[64]; /* the mkdtemp folder */
@@ -47,20 +47,12 @@ static int setup(void **state)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
 	chmod(f->root, 0700);
-	nftw(f->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_remove_tree(f->root);
 	free(f->dir);
 	free(f);
 	return 0;
