@@ -63,6 +63,7 @@ struct bs_cli {
 	long long tail; /* -1: all */
 	bool timestamps;
 	bool volumes; /* destroy --volumes */
+	bool refresh; /* apply/plan --refresh: inspect every container */
 	long long lock_wait_s;
 	bool color; /* stderr is a TTY and NO_COLOR is unset */
 	bool help;

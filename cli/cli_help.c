@@ -28,11 +28,15 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "at a time (health-checked, rolled back on failure), restart policy and\n"
 		 "resources updated in place, stopped ones started, undeclared ones removed\n"
 		 "with prune: true. Machines the recipe no longer names are destroyed.\n"
+		 "Containers are compared by their labels (one list call per node); a\n"
+		 "change made with docker update by hand is found by status, and by\n"
+		 "  --refresh       inspect every container for its restart policy and limits\n"
 		 "  --lock-wait D   wait for another run's lock instead of exit 75\n"},
 	[BS_VERB_PLAN] = {"plan", "bootstrap plan [--detailed-exitcode] [options] RECIPE",
 			  "Show every action apply would take, with its reason.\n"
 			  "Changes nothing (Docker is only detected on the nodes).\n"
-			  "  --detailed-exitcode   exit 0: no changes, 2: changes, 1: error\n"},
+			  "  --detailed-exitcode   exit 0: no changes, 2: changes, 1: error\n"
+			  "  --refresh             inspect every container (see apply)\n"},
 	[BS_VERB_DESTROY] =
 		{"destroy", "bootstrap destroy [--volumes] [options] RECIPE",
 		 "Remove the recipe's containers and network (volumes only with\n"

@@ -43,6 +43,7 @@ enum {
 	OPT_ENV,
 	OPT_PUBLISH,
 	OPT_STRICT_HOST_KEYS,
+	OPT_REFRESH,
 	OPT_LAST_,
 };
 
@@ -58,6 +59,7 @@ static const struct option long_options[] = {
 	{"tail", required_argument, NULL, OPT_TAIL},
 	{"timestamps", no_argument, NULL, OPT_TIMESTAMPS},
 	{"volumes", no_argument, NULL, OPT_VOLUMES},
+	{"refresh", no_argument, NULL, OPT_REFRESH},
 	{"lock-wait", required_argument, NULL, OPT_LOCK_WAIT},
 	{"env", required_argument, NULL, 'e'},
 	{"publish", required_argument, NULL, 'p'},
@@ -136,6 +138,7 @@ static int check_flags(const struct bs_cli *cli, const bool *seen)
 	} rules[] = {
 		{OPT_DETAILED, "--detailed-exitcode", 1u << BS_VERB_PLAN},
 		{OPT_VOLUMES, "--volumes", 1u << BS_VERB_DESTROY},
+		{OPT_REFRESH, "--refresh", (1u << BS_VERB_APPLY) | (1u << BS_VERB_PLAN)},
 		{OPT_FOLLOW, "--follow", 1u << BS_VERB_CONTAINER_OP},
 		{OPT_TAIL, "--tail", 1u << BS_VERB_CONTAINER_OP},
 		{OPT_TIMESTAMPS, "--timestamps", 1u << BS_VERB_CONTAINER_OP},
@@ -241,6 +244,7 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 			break;
 		case OPT_TIMESTAMPS: cli->timestamps = true; break;
 		case OPT_VOLUMES: cli->volumes = true; break;
+		case OPT_REFRESH: cli->refresh = true; break;
 		case 'v': cli->verbosity++; break;
 		case 'q': cli->verbosity--; break;
 		case 'h': cli->help = true; break;

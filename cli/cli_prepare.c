@@ -437,7 +437,12 @@ int bs_cli_prepare(const struct bs_cli *cli)
 		bs_recipe_free(recipe);
 		return BS_EXIT_FAILURE;
 	}
-	if (recipe->provider.type == BS_PROVIDER_STATIC)
+	if (recipe->provider.type == BS_PROVIDER_ENGINE) {
+		bs_cli_error("%s: prepare makes SSH hosts Docker hosts; provider engine's engines "
+			     "are used as they are (run bootstrap apply)",
+			     recipe->file);
+		code = BS_EXIT_USAGE;
+	} else if (recipe->provider.type == BS_PROVIDER_STATIC)
 		code = run_pool(cli, recipe, &opts);
 	else
 		code = prepare_machines(cli, recipe, &opts);

@@ -19,6 +19,9 @@
  *   "error"    action_failed; node_done when the node failed
  *   "ms"       action_done, action_failed, node_done, summary: elapsed
  *              milliseconds (always present there)
+ *   "requests" node_done, summary: Docker Engine API requests sent (to the
+ *              node's engine, and the local one for image copies; always
+ *              present there)
  *   "counts"   node_done, summary (always present there): {"created",
  *              "replaced", "updated", "started", "removed", "unchanged",
  *              "failed", "other"}, integers; for plan, what would be done
@@ -533,6 +536,7 @@ static void json_event(struct bs_reporter *r, const struct bs_event *ev)
 	    k == BS_EV_SUMMARY)
 		cJSON_AddNumberToObject(o, "ms", (double)ev->ms);
 	if (k == BS_EV_NODE_DONE || k == BS_EV_SUMMARY) {
+		cJSON_AddNumberToObject(o, "requests", (double)ev->requests);
 		c = cJSON_AddObjectToObject(o, "counts");
 		cJSON_AddNumberToObject(c, "created", ev->counts.created);
 		cJSON_AddNumberToObject(c, "replaced", ev->counts.replaced);

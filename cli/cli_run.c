@@ -89,6 +89,7 @@ struct run {
 	struct nodejob *jobs;
 	size_t n_jobs;
 	char *owner;
+	unsigned long requests; /* Docker API requests, all nodes */
 	/* pool */
 	size_t next;
 	pthread_mutex_t mu;
@@ -244,6 +245,8 @@ static void phase1(struct run *run, struct nodejob *j)
 	co.audit_payload = j;
 	co.cancel = &interrupted;
 	co.abort = &aborted;
+	co.refresh = run->status || run->cli->refresh;
+	co.parallel = run->cli->parallel > 0 ? run->cli->parallel : 8;
 	if (j->missing && run->apply) { /* the provider gave no address */
 		j->rc = bs_err_set(&j->err, BS_ERR_NOT_FOUND,
 				   "node %s: the machine has no SSH address yet (the provider "
@@ -269,12 +272,14 @@ static void phase1(struct run *run, struct nodejob *j)
 	if (rc != 0)
 		goto fail;
 	report_docker(run, j);
-	if (run->apply || run->destroy) {
+	/* provider engine: no SSH, so no node lock; the local lock guards */
+	if ((run->apply || run->destroy) && j->s.ssh != NULL) {
 		rc = lock_node(run, j);
 		if (rc != 0)
 			goto fail;
 	}
 	co.driver = j->s.driver;
+	co.ep = &j->s.ep;
 	bs_nodework_new(&j->w, &co);
 	if (run->destroy && co.driver == NULL) {
 		if (!j->s.report.installed) /* Docker is there, but stopped */
@@ -403,7 +408,7 @@ static int machines(struct run *run, struct bs_compute **c, struct bs_machine_li
 	memset(&copts, 0, sizeof(copts));
 	copts.state_dir = bs_state_dir();
 	copts.cancel = &aborted;
-	if (run->apply && run->recipe->provider.type != BS_PROVIDER_STATIC) {
+	if (run->apply && !bs_provider_existing(run->recipe->provider.type)) {
 		pub = bs_cli_public_key(run->cli, run->recipe, err);
 		if (pub == NULL)
 			return err->code ? err->code : BS_ERR_INVALID;
@@ -533,6 +538,9 @@ static void finish_node(struct run *run, struct nodejob *j, struct bs_counts *to
 	ev.ms = bs_now_ms() - j->t0;
 	ev.error = j->rc != 0 ? j->err.msg : NULL;
 	ev.engine = j->session_open && j->s.driver ? j->s.driver->info.version : NULL;
+	ev.requests = (j->w ? bs_nodework_requests(j->w) : 0) +
+		      (j->session_open && j->s.driver ? bs_docker_request_count(j->s.driver) : 0);
+	run->requests += ev.requests;
 	emit(run, &ev);
 	bs_nodelock_release(j->lock);
 	j->lock = NULL;
@@ -598,7 +606,7 @@ static int run_verb(struct run *run)
 		if (m != NULL && m->ssh_host != NULL) {
 			j->node.address = m->ssh_host;
 			j->node.port = m->ssh_port;
-		} else if (r->provider.type != BS_PROVIDER_STATIC) {
+		} else if (!bs_provider_existing(r->provider.type)) {
 			j->missing = true; /* apply created every one: only plan/status */
 		}
 		if (run->destroy && j->missing)
@@ -617,7 +625,7 @@ static int run_verb(struct run *run)
 		}
 	}
 	/* destroy on machines bootstrap made: the machines go, and all on them */
-	if (run->destroy && r->provider.type != BS_PROVIDER_STATIC) {
+	if (run->destroy && !bs_provider_existing(r->provider.type)) {
 		for (i = 0; i < run->n_jobs; i++) {
 			const struct bs_machine *m = find_machine(&ml, run->jobs[i].node.name);
 
@@ -667,6 +675,7 @@ out:
 	ev.verb = run->verb;
 	ev.counts = total;
 	ev.ms = bs_now_ms() - t0;
+	ev.requests = run->requests;
 	emit(run, &ev);
 	if (interrupted)
 		code = BS_EXIT_INTERRUPTED;

@@ -317,6 +317,8 @@ static void parse_list_item(const cJSON *o, struct bs_cinfo *c)
 	c->state = state_from(json_str(o, "State"));
 	c->status = json_strdup(o, "Status");
 	c->health = health_from_status(c->status);
+	if (c->status != NULL && strncmp(c->status, "Exited (", 8) == 0)
+		c->exit_code = atoi(c->status + 8); /* "Exited (137) 2 minutes ago" */
 	c->created = json_num(o, "Created");
 	json_labels(cJSON_GetObjectItemCaseSensitive(o, "Labels"), &c->labels);
 	c->ports = bs_xcalloc((size_t)cJSON_GetArraySize(ports) + 1, sizeof(*c->ports));
@@ -798,11 +800,14 @@ static int docker_container_destroy(struct bs_cdriver *d, const char *name, int 
 	int rc;
 
 	/* stop first, for a graceful end; whatever else stop says (a dead
-	 * container, one already being removed), the forced delete decides */
-	rc = docker_container_stop(d, name, timeout_s, NULL, &stop_err);
-	if (rc == BS_ERR_NOT_FOUND || rc == BS_ERR_INTERRUPTED) {
-		bs_err_set(err, rc, "%s", stop_err.msg);
-		return rc;
+	 * container, one already being removed), the forced delete decides.
+	 * With no grace at all, the forced delete's SIGKILL is the stop. */
+	if (timeout_s > 0) {
+		rc = docker_container_stop(d, name, timeout_s, NULL, &stop_err);
+		if (rc == BS_ERR_NOT_FOUND || rc == BS_ERR_INTERRUPTED) {
+			bs_err_set(err, rc, "%s", stop_err.msg);
+			return rc;
+		}
 	}
 	rc = force_remove(as_docker(d), name, err);
 	return rc;

@@ -214,7 +214,7 @@ struct bs_cdriver_ops {
 			      struct bs_err *err);
 	int (*container_restart)(struct bs_cdriver *d, const char *name, int timeout_s,
 				 struct bs_err *err);
-	/* destroy: stop, then remove (forced, anonymous volumes too). */
+	/* destroy: stop (timeout_s > 0), then remove (forced, anonymous volumes too). */
 	int (*container_destroy)(struct bs_cdriver *d, const char *name, int timeout_s,
 				 struct bs_err *err);
 	int (*container_logs)(struct bs_cdriver *d, const char *name,

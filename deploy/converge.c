@@ -2,6 +2,7 @@
  * converge.c - observe, plan and apply one node's containers (converge.h).
  */
 #include <cJSON.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,8 @@ struct want {
 	char *spec;
 	char *hash; /* NULL while the image is not on the node */
 	struct image *img;
-	int64_t pids; /* as the engine reports it: 0 for none */
+	int64_t pids;  /* as the engine reports it: 0 for none */
+	char *inplace; /* the BS_LABEL_INPLACE text of the wanted settings */
 };
 
 struct have {
@@ -54,7 +56,7 @@ struct have {
 	const char *spec;
 	const char *hash;
 	bool claimed;
-	/* from inspect */
+	/* from inspect, or from the BS_LABEL_INPLACE label when that matches */
 	char *restart;
 	int restart_max;
 	int64_t memory, nano_cpus, pids;
@@ -89,6 +91,11 @@ struct bs_nodework {
 	size_t *rolling; /* indexes into act */
 	size_t n_rolling;
 	struct bs_counts counts;
+	/* parallel actions: mu guards counts and the audit channel; extra
+	 * holds the workers' own engine connections, opened on first need */
+	pthread_mutex_t mu;
+	struct bs_cdriver **extra;
+	size_t n_extra;
 };
 
 static bool cancelled(const struct bs_nodework *w)
@@ -138,7 +145,9 @@ static void audit(struct bs_nodework *w, const char *action, const char *object,
 	bs_buf_printf(&raw, "%s: %s %s%s%s%s", w->o.recipe->project, action, object,
 		      reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
 	bs_secret_mask(&masked, raw.data);
+	pthread_mutex_lock(&w->mu); /* parallel actions share the node lock's channel */
 	w->o.audit(w->o.audit_payload, masked.data);
+	pthread_mutex_unlock(&w->mu);
 	bs_buf_wipe_free(&raw);
 	bs_buf_free(&masked);
 }
@@ -203,6 +212,29 @@ static struct image *add_image(struct bs_nodework *w, const char *ref, size_t *c
 	return im;
 }
 
+static int64_t pids_of(const struct bs_container *c)
+{
+	return c->resources.pids == 0  ? DEFAULT_PIDS
+	       : c->resources.pids < 0 ? 0
+				       : c->resources.pids;
+}
+
+static char *inplace_text(const struct bs_container *c, int64_t pids)
+{
+	return bs_xasprintf("restart=%s:%d;memory=%lld;cpus=%lld;pids=%lld",
+			    bs_restart_policy_name(c->restart),
+			    c->restart == BS_RESTART_ON_FAILURE ? c->restart_max_retries : 0,
+			    (long long)c->resources.memory_bytes, (long long)c->resources.nano_cpus,
+			    (long long)pids);
+}
+
+/* Seconds Docker waits between SIGTERM and SIGKILL for c (NULL: a container
+ * the recipe no longer declares). */
+static int stop_timeout_s(const struct bs_container *c)
+{
+	return c == NULL ? STOP_TIMEOUT_S : (int)((c->stop_timeout_ms + 999) / 1000);
+}
+
 int bs_nodework_new(struct bs_nodework **out, const struct bs_converge_opts *opts)
 {
 	const struct bs_recipe *r = opts->recipe;
@@ -211,6 +243,7 @@ int bs_nodework_new(struct bs_nodework **out, const struct bs_converge_opts *opt
 
 	w->o = *opts;
 	w->d = opts->driver;
+	pthread_mutex_init(&w->mu, NULL);
 	w->network = bs_network_name(r->project);
 	for (i = 0; i < r->n_containers; i++) {
 		const struct bs_container *c = &r->containers[i];
@@ -228,9 +261,8 @@ int bs_nodework_new(struct bs_nodework **out, const struct bs_converge_opts *opt
 			x->replica = reps[k];
 			x->name = bs_instance_name(r->project, c->name, reps[k]);
 			x->spec = bs_xstrdup(spec);
-			x->pids = c->resources.pids == 0  ? DEFAULT_PIDS
-				  : c->resources.pids < 0 ? 0
-							  : c->resources.pids;
+			x->pids = pids_of(c);
+			x->inplace = inplace_text(c, x->pids);
 		}
 		free(spec);
 		free(reps);
@@ -269,6 +301,7 @@ void bs_nodework_free(struct bs_nodework *w)
 		free(w->want[i].name);
 		free(w->want[i].spec);
 		free(w->want[i].hash);
+		free(w->want[i].inplace);
 	}
 	for (i = 0; i < w->n_have; i++)
 		have_free(&w->have[i]);
@@ -278,6 +311,11 @@ void bs_nodework_free(struct bs_nodework *w)
 	}
 	for (i = 0; i < w->n_act; i++)
 		free(w->act[i].reason);
+	for (i = 0; i < w->n_extra; i++)
+		if (w->extra[i] != NULL)
+			w->extra[i]->ops->free(w->extra[i]);
+	free(w->extra);
+	pthread_mutex_destroy(&w->mu);
 	if (w->local != NULL)
 		w->local->ops->free(w->local);
 	if (w->local_tried)
@@ -289,6 +327,15 @@ void bs_nodework_free(struct bs_nodework *w)
 	free(w->rolling);
 	free(w->network);
 	free(w);
+}
+
+unsigned long bs_nodework_requests(const struct bs_nodework *w)
+{
+	unsigned long n = w->local ? bs_docker_request_count(w->local) : 0;
+
+	for (size_t i = 0; i < w->n_extra; i++)
+		n += w->extra[i] ? bs_docker_request_count(w->extra[i]) : 0;
+	return n;
 }
 
 const struct bs_counts *bs_nodework_counts(const struct bs_nodework *w)
@@ -397,6 +444,51 @@ static int inspect_have(struct bs_nodework *w, struct have *h, struct bs_err *er
 	return 0;
 }
 
+/* The in-place settings the BS_LABEL_INPLACE label records; false when
+ * there is no usable label (a container made before the label existed). */
+static bool inplace_from_label(struct have *h, const char **text)
+{
+	const struct bs_kv *kv = bs_kvlist_find(&h->info.labels, BS_LABEL_INPLACE);
+	char restart[32];
+	int max;
+	long long mem, cpus, pids;
+
+	if (kv == NULL || sscanf(kv->value, "restart=%31[a-z-]:%d;memory=%lld;cpus=%lld;pids=%lld",
+				 restart, &max, &mem, &cpus, &pids) != 5)
+		return false;
+	h->restart = bs_xstrdup(restart);
+	h->restart_max = max;
+	h->memory = mem;
+	h->nano_cpus = cpus;
+	h->pids = pids;
+	*text = kv->value;
+	return true;
+}
+
+static const struct bs_container *declared(const struct bs_recipe *r, const char *name);
+
+/* Does h need an inspect to know its in-place settings? Not when its label
+ * records exactly what the recipe wants: nothing but Docker's own update
+ * changes them, and a run with refresh (status, apply --refresh) looks. */
+static bool needs_inspect(struct bs_nodework *w, struct have *h)
+{
+	const struct bs_container *c = declared(w->o.recipe, h->cname);
+	const char *label = NULL;
+	bool trust = !w->o.refresh && inplace_from_label(h, &label);
+
+	if (trust && c != NULL) {
+		char *want = inplace_text(c, pids_of(c));
+
+		trust = strcmp(want, label) == 0;
+		free(want);
+	}
+	if (!trust) {
+		free(h->restart);
+		h->restart = NULL;
+	}
+	return !trust;
+}
+
 static bool node_declared(const struct bs_recipe *r, const char *name)
 {
 	for (size_t i = 0; i < r->n_nodes; i++)
@@ -467,7 +559,7 @@ int bs_nodework_observe(struct bs_nodework *w, struct bs_err *err)
 			h->spec = s ? s->value : NULL;
 			h->hash = hh ? hh->value : NULL;
 		}
-		rc = inspect_have(w, h, err);
+		rc = needs_inspect(w, h) ? inspect_have(w, h, err) : 0;
 		if (rc == BS_ERR_NOT_FOUND) { /* removed meanwhile */
 			bs_err_clear(err);
 			have_free(h);
@@ -1053,6 +1145,7 @@ static void make_spec(struct bs_nodework *w, const struct want *x, const char *n
 	bs_kvlist_push(&st->labels, BS_LABEL_NODE, w->o.node->name, false);
 	bs_kvlist_push(&st->labels, BS_LABEL_SPEC, x->spec, false);
 	bs_kvlist_push(&st->labels, BS_LABEL_HASH, x->hash ? x->hash : "", false);
+	bs_kvlist_push(&st->labels, BS_LABEL_INPLACE, x->inplace, false);
 	bs_kvlist_push(&st->labels, BS_LABEL_DIGEST,
 		       x->img->digest ? x->img->digest
 		       : x->img->id   ? x->img->id
@@ -1141,14 +1234,14 @@ static void spec_free(struct bs_nodework *w, struct cspec_store *st)
 	free(st->health);
 }
 
-static int create(struct bs_nodework *w, const struct want *x, const char *name, char **id,
-		  struct bs_err *err)
+static int create(struct bs_nodework *w, struct bs_cdriver *d, const struct want *x,
+		  const char *name, char **id, struct bs_err *err)
 {
 	struct cspec_store st;
 	int rc;
 
 	make_spec(w, x, name, &st);
-	rc = w->d->ops->container_deploy(w->d, &st.spec, id, err);
+	rc = d->ops->container_deploy(d, &st.spec, id, err);
 	spec_free(w, &st);
 	return rc;
 }
@@ -1211,8 +1304,9 @@ static void last_logs(struct bs_nodework *w, const char *id, struct bs_buf *out)
 	bs_buf_free(&raw);
 }
 
-/* Wait until id is healthy (or, without a healthcheck, still running a
- * second after the start: a process that dies at once is caught). */
+/* Wait until id is healthy (or, without a healthcheck, still running
+ * update.monitor after the start, 1 s by default: a process that dies at
+ * once is caught). */
 static int wait_healthy(struct bs_nodework *w, const struct want *x, const char *id,
 			struct bs_err *err)
 {
@@ -1232,7 +1326,7 @@ static int wait_healthy(struct bs_nodework *w, const struct want *x, const char 
 			rc = bs_err_set(err, BS_ERR_REMOTE, "%s stopped (%s, exit code %d)",
 					x->name, bs_cstate_name(info.state), info.exit_code);
 		} else if (info.health == NULL) {
-			rc = bs_now_ms() - start >= 1000 ? 0 : 1;
+			rc = bs_now_ms() - start >= x->c->update.monitor_ms ? 0 : 1;
 		} else if (strcmp(info.health, "healthy") == 0) {
 			rc = 0;
 		} else if (strcmp(info.health, "unhealthy") == 0) {
@@ -1294,7 +1388,8 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 {
 	struct want *x = a->want;
 	struct have *old = a->have;
-	bool start_first = !fixed_ports(x->c);
+	bool start_first = x->c->update.order == BS_ORDER_START_FIRST ||
+			   (x->c->update.order == BS_ORDER_AUTO && !fixed_ports(x->c));
 	bool restart_old = running(old) || bs_str_ends_with(old->info.name, ".prev");
 	char *tmp = NULL, *id = NULL;
 	struct bs_err e2 = BS_ERR_INIT;
@@ -1307,7 +1402,7 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 		tmp = bs_xasprintf("%s.%s", x->name,
 				   bs_str_ends_with(old->info.name, ".next") ? "new" : "next");
 		clear_name(w, tmp, old);
-		rc = create(w, x, tmp, &id, err);
+		rc = create(w, w->d, x, tmp, &id, err);
 	} else {
 		tmp = bs_xasprintf("%s.prev", x->name);
 		if (strcmp(old->info.name, tmp) != 0) {
@@ -1315,17 +1410,17 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 			rc = w->d->ops->container_rename(w->d, old->info.id, tmp, err);
 		}
 		if (rc == 0)
-			rc = w->d->ops->container_stop(w->d, old->info.id, STOP_TIMEOUT_S, &changed,
-						       err);
+			rc = w->d->ops->container_stop(w->d, old->info.id, stop_timeout_s(x->c),
+						       &changed, err);
 		if (rc == 0) {
 			clear_name(w, x->name, old);
-			rc = create(w, x, x->name, &id, err);
+			rc = create(w, w->d, x, x->name, &id, err);
 		}
 	}
 	if (rc == 0)
 		rc = wait_healthy(w, x, id, err);
 	if (rc == 0) {
-		rc = w->d->ops->container_destroy(w->d, old->info.id, STOP_TIMEOUT_S, err);
+		rc = w->d->ops->container_destroy(w->d, old->info.id, stop_timeout_s(x->c), err);
 		old_gone = rc == 0 || rc == BS_ERR_NOT_FOUND;
 		if (rc == BS_ERR_NOT_FOUND) {
 			bs_err_clear(err);
@@ -1366,7 +1461,8 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 	return rc;
 }
 
-static int act(struct bs_nodework *w, struct action *a, struct bs_err *err)
+/* One action, on driver d (w->d, or a parallel worker's own). */
+static int act(struct bs_nodework *w, struct bs_cdriver *d, struct action *a, struct bs_err *err)
 {
 	struct want *x = a->want;
 	struct have *h = a->have;
@@ -1376,7 +1472,8 @@ static int act(struct bs_nodework *w, struct action *a, struct bs_err *err)
 
 	switch (a->kind) {
 	case A_REMOVE:
-		rc = w->d->ops->container_destroy(w->d, h->info.id, STOP_TIMEOUT_S, err);
+		rc = d->ops->container_destroy(
+			d, h->info.id, stop_timeout_s(declared(w->o.recipe, h->cname)), err);
 		if (rc == BS_ERR_NOT_FOUND) {
 			bs_err_clear(err);
 			rc = 0;
@@ -1384,7 +1481,7 @@ static int act(struct bs_nodework *w, struct action *a, struct bs_err *err)
 		break;
 	case A_RENAME:
 		/* the name may still be held by a container being removed */
-		rc = w->d->ops->container_rename(w->d, h->info.id, x->name, err);
+		rc = d->ops->container_rename(d, h->info.id, x->name, err);
 		break;
 	case A_UPDATE: {
 		struct bs_cupdate u;
@@ -1395,13 +1492,13 @@ static int act(struct bs_nodework *w, struct action *a, struct bs_err *err)
 		u.memory_bytes = x->c->resources.memory_bytes;
 		u.nano_cpus = x->c->resources.nano_cpus;
 		u.pids_limit = x->pids;
-		rc = w->d->ops->container_update(w->d, h->info.id, &u, err);
+		rc = d->ops->container_update(d, h->info.id, &u, err);
 		break;
 	}
-	case A_START: rc = w->d->ops->container_start(w->d, h->info.id, &changed, err); break;
+	case A_START: rc = d->ops->container_start(d, h->info.id, &changed, err); break;
 	case A_CREATE:
 		/* a leftover with the name but without our labels is not ours */
-		rc = create(w, x, x->name, &id, err);
+		rc = create(w, d, x, x->name, &id, err);
 		free(id);
 		break;
 	case A_REPLACE: rc = replace(w, a, err); break;
@@ -1410,7 +1507,8 @@ static int act(struct bs_nodework *w, struct action *a, struct bs_err *err)
 	return rc;
 }
 
-static int run_action(struct bs_nodework *w, struct action *a, struct bs_err *err)
+static int run_action(struct bs_nodework *w, struct bs_cdriver *d, struct action *a,
+		      struct bs_err *err)
 {
 	const char *object = a->want ? a->want->name : a->have->info.name;
 	long long t0 = bs_now_ms();
@@ -1418,39 +1516,175 @@ static int run_action(struct bs_nodework *w, struct action *a, struct bs_err *er
 
 	if (a->kind == A_KEEP) {
 		report(w, BS_EV_ACTION_PLANNED, "keep", object, a->reason, NULL, 0);
+		pthread_mutex_lock(&w->mu);
 		count(w, a->kind);
+		pthread_mutex_unlock(&w->mu);
 		a->done = true;
 		return 0;
 	}
 	report(w, BS_EV_ACTION_STARTED, act_names[a->kind], object, a->reason, NULL, 0);
-	rc = act(w, a, err);
+	rc = act(w, d, a, err);
 	a->done = true;
 	if (rc != 0) {
+		pthread_mutex_lock(&w->mu);
 		w->counts.failed++;
+		pthread_mutex_unlock(&w->mu);
 		bs_err_prefix(err, "node %s: %s %s", w->o.node->name, act_names[a->kind], object);
 		report(w, BS_EV_ACTION_FAILED, act_names[a->kind], object, a->reason, err->msg,
 		       bs_now_ms() - t0);
 		audit(w, act_names[a->kind], object, "failed");
 		return rc;
 	}
+	pthread_mutex_lock(&w->mu);
 	count(w, a->kind);
+	pthread_mutex_unlock(&w->mu);
 	audit(w, act_names[a->kind], object, a->reason);
 	report(w, BS_EV_ACTION_DONE, act_names[a->kind], object, a->reason, NULL, bs_now_ms() - t0);
 	return 0;
 }
 
+/*
+ * A batch of actions on different containers, up to o.parallel at once,
+ * each worker on its own engine connection (the calling thread uses w->d).
+ * Over an SSH stream endpoint, or with parallel 1, one after the other.
+ * After the first failure no further action starts; its error is the one
+ * returned.
+ */
+struct batch {
+	struct bs_nodework *w;
+	struct action **acts;
+	size_t n, next;
+	pthread_mutex_t mu;
+	int rc;
+	struct bs_err err;
+};
+
+struct batch_worker {
+	struct batch *b;
+	struct bs_cdriver *d;
+	size_t slot; /* in w->extra, for a worker that opens its own */
+	pthread_t thread;
+	bool started;
+};
+
+static void *batch_run(void *arg)
+{
+	struct batch_worker *bw = arg;
+	struct batch *b = bw->b;
+	struct bs_nodework *w = b->w;
+
+	if (bw->d == NULL) { /* a worker thread: its own connection */
+		struct bs_cdriver_opts co = BS_CDRIVER_OPTS_INIT;
+		struct bs_err e = BS_ERR_INIT;
+
+		co.cancel = w->o.abort;
+		if (w->extra[bw->slot] == NULL &&
+		    bs_docker_open(&w->extra[bw->slot], w->o.ep, &co, &e) != 0)
+			return NULL; /* the others carry on without it */
+		bw->d = w->extra[bw->slot];
+	}
+	for (;;) {
+		struct action *a = NULL;
+		struct bs_err e = BS_ERR_INIT;
+		int rc;
+
+		pthread_mutex_lock(&b->mu);
+		if (b->rc == 0 && b->next < b->n && !cancelled(w))
+			a = b->acts[b->next++];
+		pthread_mutex_unlock(&b->mu);
+		if (a == NULL)
+			return NULL;
+		rc = run_action(w, bw->d, a, &e);
+		if (rc != 0) {
+			pthread_mutex_lock(&b->mu);
+			if (b->rc == 0) {
+				b->rc = rc;
+				b->err = e;
+			}
+			pthread_mutex_unlock(&b->mu);
+		}
+	}
+}
+
+static int run_batch(struct bs_nodework *w, struct action **acts, size_t n, struct bs_err *err)
+{
+	struct batch b;
+	struct batch_worker *ws;
+	size_t want = w->o.parallel > 1 ? (size_t)w->o.parallel : 1, i;
+
+	if (w->o.ep == NULL || w->o.ep->kind == BS_ENDPOINT_STREAM)
+		want = 1;
+	if (want > n)
+		want = n;
+	memset(&b, 0, sizeof(b));
+	b.w = w;
+	b.acts = acts;
+	b.n = n;
+	b.err = (struct bs_err)BS_ERR_INIT;
+	pthread_mutex_init(&b.mu, NULL);
+	if (want > 1 && w->n_extra < want - 1) {
+		w->extra = bs_xrealloc(w->extra, (want - 1) * sizeof(*w->extra));
+		memset(w->extra + w->n_extra, 0, (want - 1 - w->n_extra) * sizeof(*w->extra));
+		w->n_extra = want - 1;
+	}
+	ws = bs_xcalloc(want ? want : 1, sizeof(*ws));
+	for (i = 0; i < want; i++) {
+		ws[i].b = &b;
+		ws[i].slot = i - 1;
+		ws[i].d = i == 0 ? w->d : NULL;
+	}
+	for (i = 1; i < want; i++)
+		ws[i].started = pthread_create(&ws[i].thread, NULL, batch_run, &ws[i]) == 0;
+	batch_run(&ws[0]);
+	for (i = 1; i < want; i++)
+		if (ws[i].started)
+			pthread_join(ws[i].thread, NULL);
+	free(ws);
+	pthread_mutex_destroy(&b.mu);
+	if (b.rc != 0) {
+		*err = b.err;
+		return b.rc;
+	}
+	if (b.next < b.n && cancelled(w))
+		return bs_err_set(err, BS_ERR_INTERRUPTED, "interrupted");
+	return 0;
+}
+
+/* Actions of the kinds in [from, to], in plan order, as one batch. */
+static int run_kinds(struct bs_nodework *w, enum act_kind from, enum act_kind to,
+		     struct bs_err *err)
+{
+	struct action **acts = bs_xcalloc(w->n_act ? w->n_act : 1, sizeof(*acts));
+	size_t n = 0;
+	int rc;
+
+	for (size_t i = 0; i < w->n_act; i++)
+		if (w->act[i].kind >= from && w->act[i].kind <= to)
+			acts[n++] = &w->act[i];
+	rc = n ? run_batch(w, acts, n, err) : 0;
+	free(acts);
+	return rc;
+}
+
 int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 {
-	int rc = 0;
+	int rc;
 
 	stage(w, "containers");
-	for (size_t i = 0; i < w->n_act && rc == 0; i++) {
-		if (w->act[i].kind == A_REPLACE)
-			continue;
-		if (cancelled(w))
-			return bs_err_set(err, BS_ERR_INTERRUPTED, "interrupted");
-		rc = run_action(w, &w->act[i], err);
-	}
+	if (cancelled(w))
+		return bs_err_set(err, BS_ERR_INTERRUPTED, "interrupted");
+	/* removals free names and ports first; a rename needs its name free;
+	 * an update and a start may be for one container: update first */
+	rc = run_kinds(w, A_REMOVE, A_REMOVE, err);
+	if (rc == 0)
+		rc = run_kinds(w, A_RENAME, A_RENAME, err);
+	if (rc == 0)
+		rc = run_kinds(w, A_UPDATE, A_UPDATE, err);
+	if (rc == 0)
+		rc = run_kinds(w, A_START, A_CREATE, err);
+	for (size_t i = 0; rc == 0 && i < w->n_act; i++)
+		if (w->act[i].kind == A_KEEP)
+			rc = run_action(w, w->d, &w->act[i], err);
 	return rc;
 }
 
@@ -1459,7 +1693,7 @@ int bs_nodework_roll(struct bs_nodework *w, size_t i, struct bs_err *err)
 	if (cancelled(w))
 		return bs_err_set(err, BS_ERR_INTERRUPTED, "interrupted");
 	stage(w, "rolling");
-	return run_action(w, &w->act[w->rolling[i]], err);
+	return run_action(w, w->d, &w->act[w->rolling[i]], err);
 }
 
 /* ---- status and destroy ---------------------------------------------- */
@@ -1510,14 +1744,19 @@ int bs_nodework_destroy(struct bs_nodework *w, bool volumes, struct bs_err *err)
 	int rc = 0;
 
 	stage(w, "containers");
-	for (size_t i = 0; i < w->n_have && rc == 0; i++) {
-		struct action a;
+	{
+		struct action *a = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*a));
+		struct action **acts = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*acts));
 
-		memset(&a, 0, sizeof(a));
-		a.kind = A_REMOVE;
-		a.have = &w->have[i];
-		a.reason = (char *)"destroy";
-		rc = run_action(w, &a, err);
+		for (size_t i = 0; i < w->n_have; i++) {
+			a[i].kind = A_REMOVE;
+			a[i].have = &w->have[i];
+			a[i].reason = (char *)"destroy";
+			acts[i] = &a[i];
+		}
+		rc = w->n_have ? run_batch(w, acts, w->n_have, err) : 0;
+		free(acts);
+		free(a);
 	}
 	if (rc != 0)
 		return rc;

@@ -54,7 +54,16 @@ struct bs_converge_opts {
 	/* an audit line per action (the node lock's log); may be NULL */
 	int (*audit)(void *audit_payload, const char *line);
 	void *audit_payload;
-	long health_timeout_ms;	       /* 0: from the healthcheck, at least 60 s */
+	long health_timeout_ms; /* 0: from the healthcheck, at least 60 s */
+	/* inspect every container for its in-place settings (restart, limits),
+	 * even those whose label says they are as wanted: finds changes made
+	 * with docker update by hand */
+	bool refresh;
+	/* the node's engine again, for further connections: actions on
+	 * different containers run up to parallel at once (not over an SSH
+	 * stream endpoint: its session belongs to one thread) */
+	const struct bs_endpoint *ep;
+	int parallel;
 	volatile sig_atomic_t *cancel; /* set: start no new action */
 	volatile sig_atomic_t *abort;  /* set: stop network calls now */
 };
@@ -93,6 +102,10 @@ void bs_nodework_status(struct bs_nodework *w);
 
 /* destroy: the project's containers and network; volumes too when asked. */
 int bs_nodework_destroy(struct bs_nodework *w, bool volumes, struct bs_err *err);
+
+/* Docker API requests sent on the nodework's own connections (parallel
+ * workers', the local engine's), not counting opts.driver's. */
+unsigned long bs_nodework_requests(const struct bs_nodework *w);
 
 /* What was done (apply) or would be done (plan). */
 const struct bs_counts *bs_nodework_counts(const struct bs_nodework *w);

@@ -59,6 +59,7 @@ struct bs_event {
 	const char *reason;	 /* why: "missing", "environment.A: 1 -> 2", ... */
 	const char *error;	 /* ACTION_FAILED, NODE_DONE on failure, MESSAGE */
 	long long ms;		 /* ACTION_DONE/FAILED, NODE_DONE, SUMMARY: elapsed */
+	unsigned long requests;	 /* NODE_DONE, SUMMARY: Docker API requests sent */
 	struct bs_counts counts; /* NODE_DONE, SUMMARY */
 	/* CONTAINER_STATUS (also engine in NODE_DONE for status) */
 	const char *engine; /* engine version on the node */

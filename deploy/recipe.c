@@ -28,7 +28,9 @@
 #include "provision/dockerhost.h"
 #include "util/error.h"
 
-static const char *const provider_names[] = {"local", "static", "hetzner", "digitalocean", NULL};
+static const char *const provider_names[] = {"local",	     "static", "hetzner",
+					     "digitalocean", "engine", NULL};
+static const char *const order_names[] = {"auto", "start-first", "stop-first", NULL};
 static const char *const restart_names[] = {"no", "always", "on-failure", "unless-stopped", NULL};
 static const char *const pull_names[] = {"missing", "always", "never", NULL};
 
@@ -45,6 +47,11 @@ const char *bs_restart_policy_name(enum bs_restart_policy policy)
 const char *bs_pull_policy_name(enum bs_pull_policy policy)
 {
 	return pull_names[policy];
+}
+
+const char *bs_update_order_name(enum bs_update_order order)
+{
+	return order_names[order];
 }
 
 bool bs_selector_matches(const struct bs_selector *sel, const struct bs_node *node)
@@ -232,8 +239,9 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 						   "server_type", "image", "api_url",	NULL};
 	static const char *const do_keys[] = {"type", "token", "token_env", "region",
 					      "size", "image", "api_url",   NULL};
+	static const char *const engine_keys[] = {"type", NULL};
 	static const char *const *const keys_by_type[] = {local_keys, static_keys, hetzner_keys,
-							  do_keys};
+							  do_keys, engine_keys};
 	struct bs_provider *p = &ctx->recipe->provider;
 	int type = BS_PROVIDER_LOCAL;
 	size_t i, saved;
@@ -251,7 +259,7 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 	if (!rctx_get_choice(ctx, map, "type", provider_names, &type)) {
 		if (rctx_absent(map, "type"))
 			rctx_missing(ctx, map, "type",
-				     "type: local, static, hetzner or digitalocean");
+				     "type: local, static, hetzner, digitalocean or engine");
 		/* with no known type, its other keys cannot be judged */
 		goto out;
 	}
@@ -266,7 +274,7 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 
 		for (j = 0; mine[j] != NULL; j++)
 			known = known || strcmp(mine[j], key) == 0;
-		for (t = 0; t < 4 && !known && !other; t++)
+		for (t = 0; t < 5 && !known && !other; t++)
 			for (j = 0; keys_by_type[t][j] != NULL; j++)
 				if (strcmp(keys_by_type[t][j], key) == 0) {
 					size_t s2 = rctx_push_key(ctx, key);
@@ -319,7 +327,8 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 			rctx_pop(ctx, s2);
 		}
 		break;
-	case BS_PROVIDER_STATIC: break;
+	case BS_PROVIDER_STATIC:
+	case BS_PROVIDER_ENGINE: break;
 	case BS_PROVIDER_HETZNER:
 	case BS_PROVIDER_DIGITALOCEAN: {
 		bool hz = p->type == BS_PROVIDER_HETZNER;
@@ -463,11 +472,11 @@ static void add_node(struct bs_recipe *r, const char *name, const char *group, i
 static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t entry)
 {
 	static const char *const keys[] = {"name", "count",	  "labels", "address", "port",
-					   "user", "server_type", "size",   NULL};
+					   "user", "server_type", "size",   "engine",  NULL};
 	struct bs_recipe *r = ctx->recipe;
 	enum bs_provider_type type = r->provider.type;
 	const char *size_key = type == BS_PROVIDER_HETZNER ? "server_type" : "size";
-	char *name = NULL, *address = NULL, *user = NULL, *size = NULL;
+	char *name = NULL, *address = NULL, *user = NULL, *size = NULL, *engine = NULL;
 	struct bs_kvlist labels = {0};
 	const struct bs_ynode *v;
 	int count = 0, port = 0, i;
@@ -494,8 +503,47 @@ static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t e
 	rctx_get_int(ctx, map, "port", 1, 65535, &port);
 	rctx_get_str(ctx, map, "user", NULL, &user);
 
+	v = bs_ynode_get(map, "engine");
+	if (type == BS_PROVIDER_ENGINE) {
+		if (rctx_get_str(ctx, map, "engine", NULL, &engine) &&
+		    !bs_str_starts_with(engine, "unix:///") &&
+		    !bs_str_starts_with(engine, "tcp://")) {
+			size_t s2 = rctx_push_key(ctx, "engine");
+
+			rctx_error(
+				ctx, v,
+				"'%.200s' is not an engine URL (write unix:///var/run/docker.sock, or tcp://HOST:2376 with TLS; reach an engine over SSH with provider static instead)",
+				engine);
+			rctx_pop(ctx, s2);
+		}
+		for (k = 0; k < 4; k++) {
+			static const char *const ssh_keys[] = {"count", "address", "port", "user"};
+			const struct bs_ynode *sv = bs_ynode_get(map, ssh_keys[k]);
+			size_t s2;
+
+			if (sv == NULL)
+				continue;
+			s2 = rctx_push_key(ctx, ssh_keys[k]);
+			rctx_error(ctx, sv,
+				   "provider engine reaches each engine by its URL: give each "
+				   "engine its own entry with engine: URL (%s does not apply)",
+				   ssh_keys[k]);
+			rctx_pop(ctx, s2);
+			has_count = k == 0 ? false : has_count;
+		}
+	} else if (v != NULL) {
+		size_t s2 = rctx_push_key(ctx, "engine");
+
+		rctx_error(ctx, v,
+			   "engine is for provider type engine (engines reached directly); "
+			   "provider %s reaches nodes over SSH",
+			   provider_names[type]);
+		rctx_pop(ctx, s2);
+	}
 	v = bs_ynode_get(map, "address");
-	if (type == BS_PROVIDER_STATIC) {
+	if (type == BS_PROVIDER_ENGINE) {
+		/* reported above */
+	} else if (type == BS_PROVIDER_STATIC) {
 		if (v == NULL)
 			rctx_missing(ctx, map, "address", "static hosts need address: HOST or IP");
 		if (bs_ynode_get(map, "count") != NULL) {
@@ -576,6 +624,7 @@ static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t e
 			n->port = port;
 			n->user = user ? bs_xstrdup(user) : NULL;
 			n->size = size ? bs_xstrdup(size) : NULL;
+			n->engine = engine ? bs_xstrdup(engine) : NULL;
 		}
 	}
 	bs_kvlist_free(&labels);
@@ -583,6 +632,7 @@ static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t e
 	free(address);
 	free(user);
 	free(size);
+	free(engine);
 }
 
 static void parse_nodes(struct bs_rctx *ctx, const struct bs_ynode *seq,
@@ -925,6 +975,28 @@ static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
 	parse_ssh(ctx, bs_ynode_get(root, "ssh"));
 	parse_nodes(ctx, bs_ynode_get(root, "nodes"), root);
 	parse_docker(ctx, bs_ynode_get(root, "docker"));
+	if (r->provider.type == BS_PROVIDER_ENGINE)
+		for (i = 0; i < 2; i++) {
+			const char *key = i == 0 ? "ssh" : "docker";
+			const struct bs_ynode *at = NULL;
+			size_t saved;
+
+			for (size_t k = 0; k < root->n && at == NULL; k++)
+				if (!root->pairs[k].key->bad &&
+				    strcmp(root->pairs[k].key->value, key) == 0)
+					at = root->pairs[k].key;
+			if (at == NULL)
+				continue;
+			saved = rctx_push_key(ctx, key);
+			rctx_error(
+				ctx, at,
+				"provider engine talks to running engines directly: bootstrap "
+				"neither logs in to nor installs or configures them, so %s: does "
+				"not apply (remove it, or use provider static to manage hosts "
+				"over SSH)",
+				key);
+			rctx_pop(ctx, saved);
+		}
 	parse_registries(ctx, bs_ynode_get(root, "registries"));
 	bs_recipe_parse_images(ctx, bs_ynode_get(root, "images"));
 	bs_recipe_parse_containers(ctx, bs_ynode_get(root, "containers"));
@@ -1068,6 +1140,7 @@ void bs_recipe_free(struct bs_recipe *r)
 		free(r->nodes[i].address);
 		free(r->nodes[i].user);
 		free(r->nodes[i].size);
+		free(r->nodes[i].engine);
 	}
 	free(r->nodes);
 	free(r->docker.package);

@@ -41,7 +41,15 @@ enum bs_provider_type {
 	BS_PROVIDER_STATIC,
 	BS_PROVIDER_HETZNER,
 	BS_PROVIDER_DIGITALOCEAN,
+	BS_PROVIDER_ENGINE, /* Docker engines reached directly: no SSH, no install */
 };
+
+/* Providers whose machines exist already (listed in the recipe, never
+ * created or destroyed). */
+static inline bool bs_provider_existing(enum bs_provider_type type)
+{
+	return type == BS_PROVIDER_STATIC || type == BS_PROVIDER_ENGINE;
+}
 
 struct bs_provider {
 	enum bs_provider_type type;
@@ -82,6 +90,7 @@ struct bs_node {
 	int port;		       /* SSH port; 0: ssh.port */
 	char *user;		       /* SSH user; NULL: ssh.user */
 	char *size;		       /* cloud: server type / size override */
+	char *engine;		       /* engine: URL; NULL: $DOCKER_HOST, else the local socket */
 	size_t entry;		       /* index of its entry in the recipe's nodes: list */
 	struct bs_recipe_loc loc;      /* of the entry */
 	struct bs_recipe_loc name_loc; /* of its name value */
@@ -195,6 +204,18 @@ struct bs_resources {
 	int64_t pids;	      /* 0: bootstrap's default limit */
 };
 
+enum bs_update_order {
+	BS_ORDER_AUTO,	      /* start-first unless a fixed host port is published */
+	BS_ORDER_START_FIRST, /* the new container runs before the old one goes */
+	BS_ORDER_STOP_FIRST,  /* the old container stops first */
+};
+
+/* How a replacement goes (update: in the recipe). */
+struct bs_update_conf {
+	enum bs_update_order order;
+	int64_t monitor_ms; /* without a healthcheck: how long the new one must keep running */
+};
+
 struct bs_container {
 	char *name;
 	char *image;
@@ -217,6 +238,8 @@ struct bs_container {
 	int replicas;		   /* default 1 */
 	struct bs_selectors nodes; /* empty: every node */
 	struct bs_resources resources;
+	int64_t stop_timeout_ms; /* SIGTERM to SIGKILL when bootstrap stops it; default 10 s */
+	struct bs_update_conf update;
 	char *domain;
 	struct bs_recipe_loc loc;
 	struct bs_recipe_loc name_loc; /* of the name, image, domain values */
@@ -285,6 +308,7 @@ bool bs_selector_matches(const struct bs_selector *sel, const struct bs_node *no
 const char *bs_provider_type_name(enum bs_provider_type type);
 const char *bs_restart_policy_name(enum bs_restart_policy policy);
 const char *bs_pull_policy_name(enum bs_pull_policy policy);
+const char *bs_update_order_name(enum bs_update_order order);
 
 /*
  * The normalised model as JSON text (defaults filled in, counts expanded,

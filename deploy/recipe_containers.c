@@ -886,12 +886,53 @@ out:
 	rctx_pop(ctx, saved);
 }
 
+static void parse_update(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
+{
+	static const char *const keys[] = {"order", "monitor", NULL};
+	static const char *const orders[] = {"auto", "start-first", "stop-first", NULL};
+	const struct bs_ynode *v = bs_ynode_get(map, "update");
+	int order = BS_ORDER_AUTO;
+	size_t saved;
+
+	c->update.monitor_ms = 1000;
+	if (v == NULL || bs_ynode_is_null(v))
+		return;
+	saved = rctx_push_key(ctx, "update");
+	if (!rctx_want_map(ctx, v))
+		goto out;
+	rctx_check_keys(ctx, v, keys);
+	if (rctx_get_choice(ctx, v, "order", orders, &order))
+		c->update.order = (enum bs_update_order)order;
+	if (rctx_get_duration(ctx, v, "monitor", 0, &c->update.monitor_ms) &&
+	    c->update.monitor_ms > 3600 * 1000) {
+		size_t s2 = rctx_push_key(ctx, "monitor");
+
+		rctx_error(ctx, bs_ynode_get(v, "monitor"), "monitor is at most 1h");
+		rctx_pop(ctx, s2);
+	}
+	if (c->update.order == BS_ORDER_START_FIRST)
+		for (size_t i = 0; i < c->n_ports; i++)
+			if (c->ports[i].host_start != 0) {
+				size_t s2 = rctx_push_key(ctx, "order");
+
+				rctx_error(
+					ctx, bs_ynode_get(v, "order"),
+					"start-first cannot work with the fixed host port %d: the new container could not bind it while the old one runs (use stop-first, or publish only the container port)",
+					c->ports[i].host_start);
+				rctx_pop(ctx, s2);
+				break;
+			}
+out:
+	rctx_pop(ctx, saved);
+}
+
 static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
 {
-	static const char *const keys[] = {
-		"name",	       "image",	   "command", "entrypoint",  "environment", "secrets",
-		"ports",       "volumes",  "restart", "healthcheck", "labels",	    "user",
-		"working_dir", "replicas", "nodes",   "resources",   "domain",	    NULL};
+	static const char *const keys[] = {"name",	  "image",	  "command", "entrypoint",
+					   "environment", "secrets",	  "ports",   "volumes",
+					   "restart",	  "healthcheck",  "labels",  "user",
+					   "working_dir", "replicas",	  "nodes",   "resources",
+					   "domain",	  "stop_timeout", "update",  NULL};
 	size_t i;
 
 	c->loc = rctx_loc(map);
@@ -957,6 +998,16 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, str
 	rctx_get_int(ctx, map, "replicas", 0, 100, &c->replicas);
 	rctx_get_selectors(ctx, map, "nodes", &c->nodes);
 	parse_resources(ctx, map, &c->resources);
+	c->stop_timeout_ms = 10000;
+	if (rctx_get_duration(ctx, map, "stop_timeout", 0, &c->stop_timeout_ms) &&
+	    c->stop_timeout_ms > 3600 * 1000) {
+		size_t s2 = rctx_push_key(ctx, "stop_timeout");
+
+		rctx_error(ctx, bs_ynode_get(map, "stop_timeout"),
+			   "stop_timeout is at most 1h (it bounds how long a stop may take)");
+		rctx_pop(ctx, s2);
+	}
+	parse_update(ctx, map, c);
 	if (rctx_get_str(ctx, map, "domain", NULL, &c->domain) &&
 	    (!bs_recipe_is_hostname(c->domain) || strchr(c->domain, '.') == NULL)) {
 		size_t s2 = rctx_push_key(ctx, "domain");

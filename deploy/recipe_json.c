@@ -90,7 +90,8 @@ static cJSON *provider_json(const struct writer *w, const struct bs_provider *p)
 		add_str(w, o, "image", p->image);
 		add_str(w, o, "engine", p->engine);
 		break;
-	case BS_PROVIDER_STATIC: break;
+	case BS_PROVIDER_STATIC:
+	case BS_PROVIDER_ENGINE: break;
 	case BS_PROVIDER_HETZNER:
 	case BS_PROVIDER_DIGITALOCEAN:
 		add_secret(w, o, "token", p->token);
@@ -143,6 +144,7 @@ static cJSON *nodes_json(const struct writer *w, const struct bs_recipe *r)
 			cJSON_AddNumberToObject(o, "port", n->port);
 		add_str(w, o, "user", n->user);
 		add_str(w, o, "size", n->size);
+		add_str(w, o, "engine", n->engine);
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
@@ -239,6 +241,13 @@ static cJSON *container_json(const struct writer *w, const struct bs_container *
 			cJSON_AddNumberToObject(res, "nano_cpus", (double)c->resources.nano_cpus);
 		if (c->resources.pids)
 			cJSON_AddNumberToObject(res, "pids", (double)c->resources.pids);
+	}
+	cJSON_AddNumberToObject(o, "stop_timeout_ms", (double)c->stop_timeout_ms);
+	{
+		cJSON *u = cJSON_AddObjectToObject(o, "update");
+
+		add_str(w, u, "order", bs_update_order_name(c->update.order));
+		cJSON_AddNumberToObject(u, "monitor_ms", (double)c->update.monitor_ms);
 	}
 	add_str(w, o, "domain", c->domain);
 	return o;

@@ -30,6 +30,11 @@
 #define BS_LABEL_SPEC "io.bootstrap.spec"
 #define BS_LABEL_HASH "io.bootstrap.spec-hash"
 #define BS_LABEL_DIGEST "io.bootstrap.image-digest"
+/* The in-place settings (restart, memory, cpus, pids) a container was
+ * created with, so that a run can compare them without an inspect: Docker
+ * lists labels, not these. An in-place update cannot change a label, so a
+ * value that differs from the recipe's is checked by inspect. */
+#define BS_LABEL_INPLACE "io.bootstrap.inplace"
 
 /* The canonical spec of c in recipe r as compact JSON; caller frees. */
 char *bs_spec_json(const struct bs_recipe *r, const struct bs_container *c);

@@ -47,7 +47,8 @@ int bs_compute_open(struct bs_compute **out, const struct bs_recipe *recipe,
 {
 	*out = NULL;
 	switch (recipe->provider.type) {
-	case BS_PROVIDER_STATIC: return bs_compute_static_open(out, recipe, opts, err);
+	case BS_PROVIDER_STATIC:
+	case BS_PROVIDER_ENGINE: return bs_compute_static_open(out, recipe, opts, err);
 	case BS_PROVIDER_LOCAL: return bs_compute_local_open(out, recipe, opts, err);
 	case BS_PROVIDER_HETZNER: return bs_compute_hetzner_open(out, recipe, opts, err);
 	case BS_PROVIDER_DIGITALOCEAN: return bs_compute_digitalocean_open(out, recipe, opts, err);

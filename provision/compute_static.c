@@ -24,7 +24,7 @@ static int static_list(struct bs_compute *c, struct bs_machine_list *out, struct
 		m->name = bs_xstrdup(n->name);
 		m->project = bs_xstrdup(r->project);
 		m->state = BS_NODE_RUNNING;
-		m->ssh_host = bs_xstrdup(n->address);
+		m->ssh_host = n->address ? bs_xstrdup(n->address) : NULL; /* engine: none */
 		m->ssh_port = n->port > 0 ? n->port : r->ssh.port > 0 ? r->ssh.port : 22;
 	}
 	return 0;
@@ -36,15 +36,15 @@ static int static_create(struct bs_compute *c, const struct bs_node *node, struc
 	(void)out;
 	return bs_err_set(
 		err, BS_ERR_UNSUPPORTED,
-		"%s: node %s: provider static never creates machines; list the host with its address",
-		c->recipe->file, node->name);
+		"%s: node %s: provider %s never creates machines; list the host with its address",
+		c->recipe->file, node->name, bs_provider_type_name(c->recipe->provider.type));
 }
 
 static int static_destroy(struct bs_compute *c, const struct bs_machine *m, struct bs_err *err)
 {
 	return bs_err_set(err, BS_ERR_UNSUPPORTED,
-			  "%s: node %s: provider static never destroys machines", c->recipe->file,
-			  m->name);
+			  "%s: node %s: provider %s never destroys machines", c->recipe->file,
+			  m->name, bs_provider_type_name(c->recipe->provider.type));
 }
 
 static int static_wait(struct bs_compute *c, struct bs_machine *m, struct bs_err *err)

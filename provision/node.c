@@ -59,6 +59,29 @@ int bs_node_tls_init(const struct bs_recipe *r, struct bs_err *err)
 	return rc;
 }
 
+/* provider engine: the engine as it is, by its URL (no SSH, no install). */
+static int engine_direct(struct bs_node_session *out, const struct bs_node *n,
+			 const struct bs_node_prepare_opts *po, struct bs_err *err)
+{
+	struct bs_cdriver_opts copts = BS_CDRIVER_OPTS_INIT;
+	long long t0 = bs_now_ms();
+	int rc;
+
+	rc = bs_endpoint_parse(&out->ep, n->engine, NULL, err);
+	if (rc == 0) {
+		copts.cancel = po->cancel;
+		rc = bs_docker_open(&out->driver, &out->ep, &copts, err);
+	}
+	if (rc != 0) {
+		bs_err_prefix(err, "node %s", n->name);
+		bs_endpoint_free(&out->ep); /* out->name stays, as on every failure */
+		return rc;
+	}
+	out->report.engine_ready = true;
+	out->ms_endpoint = bs_now_ms() - t0;
+	return 0;
+}
+
 int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, const struct bs_node *n,
 		    const struct bs_node_prepare_opts *po, struct bs_err *err)
 {
@@ -76,6 +99,8 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 	memset(out, 0, sizeof(*out));
 	memset(&server, 0, sizeof(server));
 	out->name = bs_xstrdup(n->name);
+	if (r->provider.type == BS_PROVIDER_ENGINE)
+		return engine_direct(out, n, po, err);
 	bs_node_ssh_init(&ns, &r->ssh, n->address, n->port, n->user, po->key_override);
 	if (po->strict_host_keys)
 		ns.opts.policy = BS_HOSTKEY_STRICT;

@@ -296,7 +296,11 @@ drift=$(get drift container_status "" "$PROJECT-web-2")
 [ "$rc" = 0 ] && [[ $drift == *memory* ]] && [ "$(get drift container_status "" "$PROJECT-web-1")" = "" ] &&
 	ok "status after docker update --memory by hand: drift on web-2 only ($drift)" || bad "status reports the drift" "$(cat "$WORK/out")"
 apply
-check "... and apply puts it back in place" counts_are 0 updated=1 replaced=0 created=0 failed=0
+check "apply compares labels only: the hand-made change is left (status shows it)" counts_are 0 updated=0 replaced=0 created=0 failed=0
+apply --refresh
+check "... and apply --refresh puts it back in place" counts_are 0 updated=1 replaced=0 created=0 failed=0
+apply
+check "... after which a plain apply finds nothing to do (the stale label is checked by inspect)" counts_are 0 updated=0 replaced=0 created=0 failed=0
 
 # ---- a healthcheck that fails (9) ------------------------------------------
 phase "failing healthcheck"

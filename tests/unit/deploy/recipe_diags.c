@@ -201,7 +201,7 @@ static void test_unknown_key_nested(void **state)
 		     "unknown key (did you mean 'interval'?)");
 	expect_error(
 		&l.diags, 14, 5, "containers[0].flavour",
-		"unknown key (valid keys here: name, image, command, entrypoint, environment, secrets, ports, volumes, restart, healthcheck, labels, user, working_dir, replicas, nodes, resources, domain)");
+		"unknown key (valid keys here: name, image, command, entrypoint, environment, secrets, ports, volumes, restart, healthcheck, labels, user, working_dir, replicas, nodes, resources, domain, stop_timeout, update)");
 	expect_error(&l.diags, 15, 10, "docker.instal", "unknown key (did you mean 'install'?)");
 	expect_error(&l.diags, 16, 25, "provider.imag", "unknown key (did you mean 'image'?)");
 	expect_counts(&l.diags, 8, 0);
@@ -373,7 +373,7 @@ static void test_bad_choices(void **state)
 		 NULL);
 	expect_error(
 		&l.diags, 4, 9, "provider.type",
-		"'hetzne' is not one of local, static, hetzner, digitalocean (did you mean 'hetzner'?)");
+		"'hetzne' is not one of local, static, hetzner, digitalocean, engine (did you mean 'hetzner'?)");
 	expect_error(&l.diags, 6, 14, "ssh.host_keys",
 		     "'strictt' is not one of accept-new, strict (did you mean 'strict'?)");
 	expect_error(&l.diags, 10, 12, "docker.install", "'sometimes' is not one of auto, never");
@@ -523,7 +523,7 @@ static void test_provider_values(void **state)
 		 NULL);
 	/* without a type, the other keys cannot be judged: one error */
 	expect_error(&l.diags, 3, 11, "provider.type",
-		     "missing required key (type: local, static, hetzner or digitalocean)");
+		     "missing required key (type: local, static, hetzner, digitalocean or engine)");
 	expect_counts(&l.diags, 1, 0);
 	loaded_free(&l);
 
