@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# tests/integration/engine.sh - provider: engine end to end against the
+# real dockerd: containers created in parallel, a no-op re-run that only
+# lists (request count), exactly one replacement for one changed env,
+# in-place settings compared by label (a hand-made docker update is left
+# alone until --refresh), a stopped and a removed container put back,
+# stop_timeout 0 (forced delete), destroy leaving nothing, and an engine
+# that does not answer.
+#
+#   BOOTSTRAP=./bootstrap bash tests/integration/engine.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BOOTSTRAP=${BOOTSTRAP:-./bootstrap}
+read -r -a WRAP <<<"${BS_WRAP:-}"
+. tests/lab/lab.sh
+EVENTS="python3 tests/integration/pipeline/events.py"
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$1"; }
+bad() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/     /'; }
+give_up() { echo "$1"; echo "$pass passed, $((fail + 1)) failed"; exit 1; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what" "exit $rc; $(tail -n 5 "$WORK/err"; tail -n 3 "$WORK/out")"; fi; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bootstrap-engine-test.XXXXXX")
+PROJECT=en$$
+LAB="$WORK/lab"
+mkdir -p "$LAB"
+cleanup() {
+	local ids
+	ids=$(docker ps -aq --filter "label=io.bootstrap.project=$PROJECT" 2>/dev/null)
+	[ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
+	docker network rm "$PROJECT-net" >/dev/null 2>&1
+	lab_down
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+lab_dockerd || give_up "no Docker engine"
+lab_busybox_image || give_up "no $LAB_IMAGE image"
+export BOOTSTRAP_DIR="$WORK/state"
+N=12
+R="$WORK/r.yaml"
+
+# recipe [ENGINE_URL]: N containers, c03's env from $C03, c06's restart from $RESTART6
+C03=one RESTART6=unless-stopped
+recipe() {
+	{
+		printf 'version: 1\nproject: %s\nprovider: {type: engine}\nnodes:\n' "$PROJECT"
+		printf '  - name: here\n'
+		[ -n "${1:-}" ] && printf '    engine: %s\n' "$1"
+		printf 'images:\n  - {name: %s, pull: never}\ncontainers:\n' "$LAB_IMAGE"
+		for i in $(seq -w 1 $N); do
+			local k=v$i restart=unless-stopped
+			[ "$i" = 03 ] && k=$C03
+			[ "$i" = 06 ] && restart=$RESTART6
+			cat <<EOF
+  - name: c$i
+    image: $LAB_IMAGE
+    command: [sleep, "1000000"]
+    environment: {K: "$k"}
+    labels: {suite: engine}
+    restart: $restart
+    stop_timeout: 0s
+    update: {monitor: 0s}
+EOF
+		done
+	} >"$R"
+}
+bs() {
+	timeout 300 "${WRAP[@]}" "$BOOTSTRAP" "$@" >"$WORK/out" 2>"$WORK/err"
+	rc=$?
+}
+summary() { $EVENTS summary "$WORK/out"; }
+requests() { $EVENTS get "$WORK/out" requests summary; }
+counts_are() {
+	local want_rc=$1 kv s
+	shift
+	[ "$rc" = "$want_rc" ] || return 1
+	s=" $(summary) "
+	for kv in "$@"; do [[ $s == *" $kv "* ]] || return 1; done
+}
+ids() { docker ps -a --filter "label=io.bootstrap.project=$PROJECT" --format '{{.Names}} {{.ID}}' | sort; }
+running() { docker ps --filter "label=io.bootstrap.project=$PROJECT" -q | wc -l; }
+
+# ---- fresh apply ------------------------------------------------------------
+recipe
+bs validate "$R"
+check "the recipe is valid" test "$rc" = 0
+bs apply --json "$R"
+check "fresh apply: $N created, nothing failed" counts_are 0 created=$N failed=0
+[ "$(running)" = $N ] && ok "$N containers run on the engine" || bad "$N containers run" "$(ids)"
+label=$(docker inspect -f '{{index .Config.Labels "io.bootstrap.inplace"}}' "$PROJECT-c01-1" 2>&1)
+[ "$label" = "restart=unless-stopped:0;memory=0;cpus=0;pids=512" ] &&
+	ok "the in-place settings are recorded in a label ($label)" || bad "inplace label" "$label"
+overlap=$($EVENTS serial "$WORK/out" create "$PROJECT-c.*")
+[ "$overlap" != serial ] && ok "creates ran in parallel ($overlap)" || bad "creates ran in parallel" "$overlap"
+
+# ---- no-op ------------------------------------------------------------------
+before=$(ids)
+bs apply --json "$R"
+check "second apply: nothing to do" counts_are 0 created=0 replaced=0 updated=0 started=0 removed=0 other=0 unchanged=$N
+n=$(requests)
+[ -n "$n" ] && [ "$n" -le 5 ] && ok "... in $n API requests (ping, image, list, network: no inspect per container)" ||
+	bad "no-op request count" "requests=$n"
+[ "$($EVENTS count "$WORK/out" action_started)" = 0 ] && [ "$(ids)" = "$before" ] &&
+	ok "... no action started, the same containers" || bad "no-op changed something" "$(ids)"
+bs plan --detailed-exitcode --json "$R"
+check "plan --detailed-exitcode: 0" test "$rc" = 0
+
+# ---- one env changed ----------------------------------------------------------
+C03=two
+recipe
+bs plan --detailed-exitcode --json "$R"
+reason=$($EVENTS get "$WORK/out" reason action_planned replace "$PROJECT-c03-1")
+[ "$rc" = 2 ] && [[ $reason == *"environment.K: one -> two"* ]] &&
+	ok "plan: exit 2, replace c03 ($reason)" || bad "plan after an env change" "rc=$rc reason=$reason"
+bs apply --json "$R"
+check "apply: exactly one replaced" counts_are 0 replaced=1 created=0 updated=0 removed=0 failed=0
+changed=$(diff <(echo "$before") <(ids) | grep -c '^>')
+env=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$PROJECT-c03-1" | grep '^K=')
+[ "$changed" = 1 ] && [ "$env" = K=two ] && diff <(echo "$before" | grep -v c03) <(ids | grep -v c03) >/dev/null &&
+	ok "... only c03 has a new ID, and its env is K=two" || bad "only c03 replaced" "changed=$changed env=$env"
+
+# ---- in place: by label, and --refresh ----------------------------------------
+docker update --restart=no "$PROJECT-c05-1" >/dev/null
+bs apply --json "$R"
+check "docker update by hand: a plain apply compares labels, changes nothing" counts_are 0 updated=0 replaced=0
+bs plan --refresh --detailed-exitcode --json "$R"
+reason=$($EVENTS get "$WORK/out" reason action_planned update "$PROJECT-c05-1")
+[ "$rc" = 2 ] && [[ $reason == *"restart: no -> unless-stopped"* ]] &&
+	ok "plan --refresh finds it ($reason)" || bad "plan --refresh" "rc=$rc reason=$reason"
+bs apply --refresh --json "$R"
+check "apply --refresh puts it back in place" counts_are 0 updated=1 replaced=0 created=0
+policy=$(docker inspect -f '{{.HostConfig.RestartPolicy.Name}}' "$PROJECT-c05-1")
+[ "$policy" = unless-stopped ] && ok "... restart policy unless-stopped again" || bad "restart policy" "$policy"
+RESTART6=always
+recipe
+bs apply --json "$R"
+check "restart changed in the recipe: updated in place (the label differs, inspect decides)" counts_are 0 updated=1 replaced=0
+bs apply --json "$R"
+n=$(requests)
+check "... then nothing to do" counts_are 0 updated=0 replaced=0 created=0 unchanged=$N
+[ -n "$n" ] && [ "$n" -le 6 ] && ok "... with one inspect for the container whose label is stale ($n requests)" ||
+	bad "stale label request count" "requests=$n"
+
+# ---- stopped, removed -----------------------------------------------------------
+docker stop -t 0 "$PROJECT-c07-1" >/dev/null
+docker rm -f "$PROJECT-c08-1" >/dev/null
+bs apply --json "$R"
+check "a stopped container started, a removed one created" counts_are 0 started=1 created=1 replaced=0 failed=0
+[ "$(running)" = $N ] && ok "$N running again" || bad "$N running" "$(ids)"
+
+# ---- serial with --parallel 1 ------------------------------------------------------
+docker rm -f "$PROJECT-c09-1" "$PROJECT-c10-1" "$PROJECT-c11-1" >/dev/null
+bs apply --parallel 1 --json "$R"
+overlap=$($EVENTS serial "$WORK/out" create "$PROJECT-c.*")
+counts_are 0 created=3 && [ "$overlap" = serial ] && ok "--parallel 1: three creates, one after the other" ||
+	bad "--parallel 1" "rc=$rc $(summary) $overlap"
+
+# ---- an engine that does not answer ------------------------------------------------
+recipe "unix://$WORK/no-such.sock"
+before=$(ids)
+bs apply "$R"
+msg=$(cat "$WORK/out" "$WORK/err")
+[ "$rc" = 1 ] && [[ $msg == *"node here"* ]] && [[ $msg == *no-such.sock* ]] && [ "$(ids)" = "$before" ] &&
+	ok "an engine that does not answer: exit 1, the node and the socket named" || bad "unanswered engine" "rc=$rc $msg"
+
+# ---- destroy --------------------------------------------------------------------------
+recipe
+bs destroy --json "$R"
+check "destroy: $N removed" counts_are 0 removed=$N failed=0
+left=$(docker ps -aq --filter "label=io.bootstrap.project=$PROJECT" | wc -l)
+net=$(docker network ls -q --filter "name=^$PROJECT-net$" | wc -l)
+[ "$left" = 0 ] && [ "$net" = 0 ] && ok "... nothing left: no container, no network" || bad "destroy left things" "containers=$left networks=$net"
+overlap=$($EVENTS serial "$WORK/out" remove "$PROJECT-c.*")
+[ "$overlap" != serial ] && ok "... removed in parallel" || bad "removes in parallel" "$overlap"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
