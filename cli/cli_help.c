@@ -120,7 +120,8 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 static const char common_options[] =
 	"Common options:\n"
 	"  --json              machine-readable output (one JSON object per line)\n"
-	"  --parallel N        nodes worked on at once (1-256)\n"
+	"  --parallel N        nodes worked on at once, and container actions at\n"
+	"                      once on each node (unix/TLS engines); 1-256, default 8\n"
 	"  --timeout D         bound for the whole run (like 10m, 90s)\n"
 	"  --lock-wait D       wait this long for another run's lock\n"
 	"  -H, --host URL      engine: unix:///var/run/docker.sock, tcp://HOST:2376\n"
