@@ -295,7 +295,7 @@ static void phase1(struct run *run, struct nodejob *j)
 	if (rc != 0)
 		goto fail;
 	if (run->destroy) {
-		rc = bs_nodework_destroy(j->w, run->cli->volumes, &j->err);
+		rc = bs_nodework_destroy(j->w, &j->err);
 		goto out;
 	}
 	if (run->apply) {
@@ -313,6 +313,14 @@ out:
 	return;
 fail:
 	j->rc = rc;
+}
+
+/* destroy, once every node's containers are gone: networks and volumes
+ * (node entries that share an engine share them too) */
+static void destroy_rest(struct run *run, struct nodejob *j)
+{
+	if (j->rc == 0 && j->w != NULL && j->s.driver != NULL)
+		j->rc = bs_nodework_destroy_rest(j->w, run->cli->volumes, &j->err);
 }
 
 /* ---- phase 2: rolling ------------------------------------------------ */
@@ -639,6 +647,8 @@ static int run_verb(struct run *run)
 	pool_run(run, phase1, NULL);
 	for (i = 0; i < run->n_jobs; i++)
 		failed = failed || run->jobs[i].rc != 0;
+	if (run->destroy && !failed && !interrupted)
+		pool_run(run, destroy_rest, NULL);
 	if (run->apply && !failed && !interrupted) {
 		rolling(run);
 	} else if (run->apply && !interrupted) {

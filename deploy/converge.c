@@ -1048,6 +1048,8 @@ static int ensure_image(struct bs_nodework *w, struct image *im, struct bs_err *
 	return 0;
 }
 
+static pthread_mutex_t ensure_mu = PTHREAD_MUTEX_INITIALIZER;
+
 int bs_nodework_prepare(struct bs_nodework *w, struct bs_err *err)
 {
 	struct bs_kvlist labels = BS_KVLIST_INIT;
@@ -1059,7 +1061,12 @@ int bs_nodework_prepare(struct bs_nodework *w, struct bs_err *err)
 		return 0;
 	stage(w, "networks");
 	bs_kvlist_push(&labels, BS_LABEL_PROJECT, w->o.recipe->project, false);
+	/* node entries may share an engine: Docker's duplicate-name check is
+	 * only best effort, and two concurrent creates would make two networks
+	 * of one name. One ensure at a time in this process. */
+	pthread_mutex_lock(&ensure_mu);
 	rc = w->d->ops->network_ensure(w->d, w->network, &labels, &created, err);
+	pthread_mutex_unlock(&ensure_mu);
 	if (rc == 0 && created) {
 		w->counts.other++;
 		audit(w, "create-network", w->network, NULL);
@@ -1737,11 +1744,9 @@ void bs_nodework_status(struct bs_nodework *w)
 	}
 }
 
-int bs_nodework_destroy(struct bs_nodework *w, bool volumes, struct bs_err *err)
+int bs_nodework_destroy(struct bs_nodework *w, struct bs_err *err)
 {
-	struct bs_strv vols = BS_STRV_INIT;
-	bool removed;
-	int rc = 0;
+	int rc;
 
 	stage(w, "containers");
 	{
@@ -1758,8 +1763,15 @@ int bs_nodework_destroy(struct bs_nodework *w, bool volumes, struct bs_err *err)
 		free(acts);
 		free(a);
 	}
-	if (rc != 0)
-		return rc;
+	return rc;
+}
+
+int bs_nodework_destroy_rest(struct bs_nodework *w, bool volumes, struct bs_err *err)
+{
+	struct bs_strv vols = BS_STRV_INIT;
+	bool removed;
+	int rc;
+
 	stage(w, "networks");
 	rc = w->d->ops->network_remove(w->d, w->network, &removed, err);
 	if (rc == 0 && removed) {

@@ -100,8 +100,12 @@ int bs_nodework_roll(struct bs_nodework *w, size_t i, struct bs_err *err);
 /* status: report each container as observed (state, health, drift). */
 void bs_nodework_status(struct bs_nodework *w);
 
-/* destroy: the project's containers and network; volumes too when asked. */
-int bs_nodework_destroy(struct bs_nodework *w, bool volumes, struct bs_err *err);
+/* destroy: the project's containers on the node. */
+int bs_nodework_destroy(struct bs_nodework *w, struct bs_err *err);
+/* ... then, once every node's containers are gone (node entries may share
+ * an engine, and with it the network and volumes): the project network,
+ * and the recipe's volumes when asked. */
+int bs_nodework_destroy_rest(struct bs_nodework *w, bool volumes, struct bs_err *err);
 
 /* Docker API requests sent on the nodework's own connections (parallel
  * workers', the local engine's), not counting opts.driver's. */

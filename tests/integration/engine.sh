@@ -174,5 +174,27 @@ net=$(docker network ls -q --filter "name=^$PROJECT-net$" | wc -l)
 overlap=$($EVENTS serial "$WORK/out" remove "$PROJECT-c.*")
 [ "$overlap" != serial ] && ok "... removed in parallel" || bad "removes in parallel" "$overlap"
 
+# ---- node entries that share one engine -----------------------------------------------
+cat >"$R" <<EOF
+version: 1
+project: $PROJECT
+provider: {type: engine}
+nodes: [{name: a}, {name: b}, {name: c}, {name: d}]
+images: [{name: $LAB_IMAGE, pull: never}]
+containers:
+  - {name: w, image: $LAB_IMAGE, command: [sleep, "1000000"], replicas: 8, stop_timeout: 0s}
+EOF
+bs apply --json "$R"
+nets=$(docker network ls -q --filter "name=^$PROJECT-net$" | wc -l)
+counts_are 0 created=8 failed=0 && [ "$nets" = 1 ] && [ "$(running)" = 8 ] &&
+	ok "four node entries on one engine: 8 replicas, one network (made once, not raced)" || bad "shared engine apply" "rc=$rc $(summary) networks=$nets"
+bs apply --json "$R"
+check "... a re-run: nothing to do" counts_are 0 created=0 removed=0 unchanged=8
+bs destroy --json "$R"
+left=$(docker ps -aq --filter "label=io.bootstrap.project=$PROJECT" | wc -l)
+net=$(docker network ls -q --filter "name=^$PROJECT-net$" | wc -l)
+counts_are 0 removed=8 failed=0 && [ "$left" = 0 ] && [ "$net" = 0 ] &&
+	ok "... destroy: the network goes once every entry's containers are gone" || bad "shared engine destroy" "rc=$rc $(summary) containers=$left networks=$net"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
