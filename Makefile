@@ -163,5 +163,18 @@ quickstart: deps
 node-image:
 	bash scripts/node-image.sh
 
+# Side-by-side benchmarks (bench/README.md): installs the peers from
+# Debian's packages, runs every workload for bootstrap and each peer, prints
+# the table and writes bench/results/latest.json. BENCH_ARGS passes options
+# (e.g. BENCH_ARGS="--repeat 5 --tools floor,bootstrap").
+.PHONY: bench bench-smoke
+bench: bootstrap
+	bash bench/run.sh $(BENCH_ARGS)
+
+# The same harness, small and quick (5 containers, one repetition, no W6):
+# proves it still runs.
+bench-smoke: bootstrap
+	bash bench/run.sh --quick $(BENCH_ARGS)
+
 clean:
 	rm -rf $(BUILD) bootstrap
