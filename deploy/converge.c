@@ -1053,7 +1053,7 @@ static pthread_mutex_t ensure_mu = PTHREAD_MUTEX_INITIALIZER;
 int bs_nodework_prepare(struct bs_nodework *w, struct bs_err *err)
 {
 	struct bs_kvlist labels = BS_KVLIST_INIT;
-	bool created = false;
+	bool created = false, need_net = false;
 	size_t i;
 	int rc;
 
@@ -1064,9 +1064,14 @@ int bs_nodework_prepare(struct bs_nodework *w, struct bs_err *err)
 	/* node entries may share an engine: Docker's duplicate-name check is
 	 * only best effort, and two concurrent creates would make two networks
 	 * of one name. One ensure at a time in this process. */
-	pthread_mutex_lock(&ensure_mu);
-	rc = w->d->ops->network_ensure(w->d, w->network, &labels, &created, err);
-	pthread_mutex_unlock(&ensure_mu);
+	for (i = 0; i < w->n_want && !need_net; i++)
+		need_net = w->want[i].c->network == BS_NET_PROJECT;
+	rc = 0;
+	if (need_net) {
+		pthread_mutex_lock(&ensure_mu);
+		rc = w->d->ops->network_ensure(w->d, w->network, &labels, &created, err);
+		pthread_mutex_unlock(&ensure_mu);
+	}
 	if (rc == 0 && created) {
 		w->counts.other++;
 		audit(w, "create-network", w->network, NULL);
@@ -1218,7 +1223,7 @@ static void make_spec(struct bs_nodework *w, const struct want *x, const char *n
 	s->memory_bytes = c->resources.memory_bytes;
 	s->nano_cpus = c->resources.nano_cpus;
 	s->pids_limit = x->pids;
-	s->network = w->network;
+	s->network = c->network == BS_NET_PROJECT ? w->network : bs_net_mode_name(c->network);
 	s->no_new_privileges = true;
 	if (!logs_configured(r)) {
 		s->log_max_size = "10m";

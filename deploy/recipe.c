@@ -31,6 +31,7 @@
 static const char *const provider_names[] = {"local",	     "static", "hetzner",
 					     "digitalocean", "engine", NULL};
 static const char *const order_names[] = {"auto", "start-first", "stop-first", NULL};
+static const char *const net_names[] = {"project", "bridge", "host", "none", NULL};
 static const char *const restart_names[] = {"no", "always", "on-failure", "unless-stopped", NULL};
 static const char *const pull_names[] = {"missing", "always", "never", NULL};
 
@@ -52,6 +53,11 @@ const char *bs_pull_policy_name(enum bs_pull_policy policy)
 const char *bs_update_order_name(enum bs_update_order order)
 {
 	return order_names[order];
+}
+
+const char *bs_net_mode_name(enum bs_net_mode mode)
+{
+	return net_names[mode];
 }
 
 bool bs_selector_matches(const struct bs_selector *sel, const struct bs_node *node)

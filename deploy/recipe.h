@@ -210,6 +210,14 @@ enum bs_update_order {
 	BS_ORDER_STOP_FIRST,  /* the old container stops first */
 };
 
+/* Which network a container joins. */
+enum bs_net_mode {
+	BS_NET_PROJECT, /* PROJECT-net, made per node: containers reach each other by name */
+	BS_NET_BRIDGE,	/* Docker's default bridge: no name resolution between containers */
+	BS_NET_HOST,	/* the node's own network stack */
+	BS_NET_NONE,	/* loopback only */
+};
+
 /* How a replacement goes (update: in the recipe). */
 struct bs_update_conf {
 	enum bs_update_order order;
@@ -239,6 +247,7 @@ struct bs_container {
 	struct bs_selectors nodes; /* empty: every node */
 	struct bs_resources resources;
 	int64_t stop_timeout_ms; /* SIGTERM to SIGKILL when bootstrap stops it; default 10 s */
+	enum bs_net_mode network;
 	struct bs_update_conf update;
 	char *domain;
 	struct bs_recipe_loc loc;
@@ -309,6 +318,7 @@ const char *bs_provider_type_name(enum bs_provider_type type);
 const char *bs_restart_policy_name(enum bs_restart_policy policy);
 const char *bs_pull_policy_name(enum bs_pull_policy policy);
 const char *bs_update_order_name(enum bs_update_order order);
+const char *bs_net_mode_name(enum bs_net_mode mode);
 
 /*
  * The normalised model as JSON text (defaults filled in, counts expanded,

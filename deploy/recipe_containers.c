@@ -928,11 +928,11 @@ out:
 
 static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
 {
-	static const char *const keys[] = {"name",	  "image",	  "command", "entrypoint",
-					   "environment", "secrets",	  "ports",   "volumes",
-					   "restart",	  "healthcheck",  "labels",  "user",
-					   "working_dir", "replicas",	  "nodes",   "resources",
-					   "domain",	  "stop_timeout", "update",  NULL};
+	static const char *const keys[] = {
+		"name",	       "image",	   "command", "entrypoint",  "environment", "secrets",
+		"ports",       "volumes",  "restart", "healthcheck", "labels",	    "user",
+		"working_dir", "replicas", "nodes",   "resources",   "domain",	    "stop_timeout",
+		"update",      "network",  NULL};
 	size_t i;
 
 	c->loc = rctx_loc(map);
@@ -1008,6 +1008,22 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, str
 		rctx_pop(ctx, s2);
 	}
 	parse_update(ctx, map, c);
+	{
+		static const char *const nets[] = {"project", "bridge", "host", "none", NULL};
+		int net = BS_NET_PROJECT;
+
+		if (rctx_get_choice(ctx, map, "network", nets, &net))
+			c->network = (enum bs_net_mode)net;
+		if ((c->network == BS_NET_HOST || c->network == BS_NET_NONE) && c->n_ports > 0) {
+			size_t s2 = rctx_push_key(ctx, "network");
+
+			rctx_error(ctx, bs_ynode_get(map, "network"),
+				   "with network: %s nothing is published: remove ports (with "
+				   "host, the container's ports are the node's own)",
+				   nets[net]);
+			rctx_pop(ctx, s2);
+		}
+	}
 	if (rctx_get_str(ctx, map, "domain", NULL, &c->domain) &&
 	    (!bs_recipe_is_hostname(c->domain) || strchr(c->domain, '.') == NULL)) {
 		size_t s2 = rctx_push_key(ctx, "domain");

@@ -243,6 +243,7 @@ static cJSON *container_json(const struct writer *w, const struct bs_container *
 			cJSON_AddNumberToObject(res, "pids", (double)c->resources.pids);
 	}
 	cJSON_AddNumberToObject(o, "stop_timeout_ms", (double)c->stop_timeout_ms);
+	add_str(w, o, "network", bs_net_mode_name(c->network));
 	{
 		cJSON *u = cJSON_AddObjectToObject(o, "update");
 

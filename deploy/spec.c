@@ -157,6 +157,8 @@ char *bs_spec_json(const struct bs_recipe *r, const struct bs_container *c)
 		cJSON_AddStringToObject(o, "user", c->user);
 	if (c->working_dir)
 		cJSON_AddStringToObject(o, "working_dir", c->working_dir);
+	if (c->network != BS_NET_PROJECT) /* absent for the default: older hashes hold */
+		cJSON_AddStringToObject(o, "network", bs_net_mode_name(c->network));
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return text;

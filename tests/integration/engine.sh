@@ -174,6 +174,24 @@ net=$(docker network ls -q --filter "name=^$PROJECT-net$" | wc -l)
 overlap=$($EVENTS serial "$WORK/out" remove "$PROJECT-c.*")
 [ "$overlap" != serial ] && ok "... removed in parallel" || bad "removes in parallel" "$overlap"
 
+# ---- network: none ------------------------------------------------------------------------
+cat >"$R" <<EOF
+version: 1
+project: $PROJECT
+provider: {type: engine}
+nodes: [{name: here}]
+images: [{name: $LAB_IMAGE, pull: never}]
+containers:
+  - {name: solo, image: $LAB_IMAGE, command: [sleep, "1000000"], network: none, stop_timeout: 0s}
+EOF
+bs apply --json "$R"
+mode=$(docker inspect -f '{{.HostConfig.NetworkMode}}' "$PROJECT-solo-1" 2>&1)
+net=$(docker network ls -q --filter "name=^$PROJECT-net$" | wc -l)
+counts_are 0 created=1 other=0 && [ "$mode" = none ] && [ "$net" = 0 ] &&
+	ok "network: none: the container has no network, and no project network is made" || bad "network: none" "rc=$rc mode=$mode networks=$net"
+bs destroy --json "$R"
+check "... destroy" counts_are 0 removed=1 failed=0
+
 # ---- node entries that share one engine -----------------------------------------------
 cat >"$R" <<EOF
 version: 1

@@ -75,6 +75,41 @@ static void test_inplace_fields_excluded(void **state)
 	loaded_free(&b);
 }
 
+/* How bootstrap acts (stop_timeout, update) is not in the spec; the
+ * default network is absent from it (specs made before the key existed
+ * keep their hash), another network is in it. */
+static void test_behaviour_and_network(void **state)
+{
+	struct loaded a, b, c, d;
+	const struct bs_container *ca, *cb, *cc, *cd;
+	char *sa, *sb, *sc, *sd;
+
+	(void)state;
+	sa = spec_of("  - {name: web, image: nginx:1.25}\n", &ca, &a);
+	sb = spec_of("  - {name: web, image: nginx:1.25, stop_timeout: 0s, network: project, "
+		     "update: {order: stop-first, monitor: 5s}}\n",
+		     &cb, &b);
+	sc = spec_of("  - {name: web, image: nginx:1.25, network: bridge}\n", &cc, &c);
+	sd = spec_of("  - {name: web, image: nginx:1.25, network: none}\n", &cd, &d);
+	assert_string_equal(sa, sb);
+	assert_null(strstr(sa, "network"));
+	assert_non_null(strstr(sc, "\"network\":\"bridge\""));
+	assert_string_not_equal(sc, sd);
+	assert_int_equal(cb->stop_timeout_ms, 0);
+	assert_int_equal(ca->stop_timeout_ms, 10000);
+	assert_int_equal(cb->update.order, BS_ORDER_STOP_FIRST);
+	assert_int_equal(cb->update.monitor_ms, 5000);
+	assert_int_equal(ca->update.monitor_ms, 1000);
+	free(sa);
+	free(sb);
+	free(sc);
+	free(sd);
+	loaded_free(&a);
+	loaded_free(&b);
+	loaded_free(&c);
+	loaded_free(&d);
+}
+
 /* A secret changes the spec, but its value is never in it. */
 static void test_secret_hashed(void **state)
 {
@@ -182,6 +217,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_canonical),
 		cmocka_unit_test(test_inplace_fields_excluded),
+		cmocka_unit_test(test_behaviour_and_network),
 		cmocka_unit_test(test_secret_hashed),
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_diff),
