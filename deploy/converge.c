@@ -1382,7 +1382,14 @@ static void clear_name(struct bs_nodework *w, const char *name, const struct hav
 
 	if (keep != NULL && strcmp(keep->info.name, name) == 0)
 		return;
-	w->d->ops->container_destroy(w->d, name, 0, &e);
+	/* only one of the project's, as observed: never a container that is
+	 * not ours (its create then fails with a name conflict instead), and
+	 * no request when nothing holds the name */
+	for (size_t i = 0; i < w->n_have; i++)
+		if (&w->have[i] != keep && strcmp(w->have[i].info.name, name) == 0) {
+			w->d->ops->container_destroy(w->d, w->have[i].info.id, 0, &e);
+			return;
+		}
 }
 
 /*
