@@ -279,7 +279,14 @@ count 2" ]; then
 	fault "{\"match\":\"GET $list_path\",\"status\":429,\"times\":-1,\"headers\":{\"Retry-After\":\"30\"}}"
 	"${WRAP[@]}" "$CLOUD" "$P" list >"$T/out" 2>"$T/err" &
 	pid=$!
-	sleep 1.5
+	# in the wait (its first "waiting" line): a background job of a script
+	# starts with SIGINT ignored until the program sets its handler, so a
+	# signal sent sooner (valgrind on a busy machine starts slowly) is lost
+	for _ in $(seq 200); do
+		grep -q 'rate limited; waiting' "$T/err" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 0.3
 	t0=$(date +%s%N)
 	kill -INT "$pid"
 	wait "$pid"
