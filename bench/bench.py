@@ -703,8 +703,8 @@ class Bootstrap(Tool):
                       '    labels: {bench: "%s"}' % self.prefix,
                       "    stop_timeout: 0s",
                       "    update: {monitor: 0s}",
-                      # Docker's default bridge, as the floor, the docker
-                      # CLI, libcloud and ansible use it: bootstrap's default
+                      # Docker's default bridge, as every tool here uses
+                      # it (compose by network_mode): bootstrap's default
                       # project network gives name resolution, whose
                       # embedded DNS makes every start dearer (bench/README.md)
                       "    network: bridge"]
@@ -1578,8 +1578,9 @@ def report(b, summary):
                 row.append(cell)
             lines.append("| %s vs %s | %s |" % (w, refname[w], " | ".join(row)))
         lines.append("")
-        lines.append("(* some repetitions failed: the ratio is of those that passed)")
-        lines.append("")
+        if any("*" in ln for ln in lines[-8:]):
+            lines.append("(* some repetitions failed: the ratio is of those that passed)")
+            lines.append("")
     # bootstrap's targets
     targets = []
     bs = summary.get("bootstrap", {})
@@ -1716,6 +1717,7 @@ def main(argv=None):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)  # also when started with SIGINT ignored (in background)
     interrupted = False
     try:
         b.main()

@@ -43,6 +43,10 @@ def normalise(method, target):
     path = target.split("?", 1)[0]
     path = _VERSION.sub("", path)
     parts = path.split("/")
+    if len(parts) > 3 and parts[1] == "images":  # names have slashes: local/busybox:1
+        op = parts[-1] if parts[-1] in ("json", "history", "push", "tag", "get") else None
+        parts = ["", "images", "{id}"] + ([op] if op else [])
+        return "%s %s" % (method, "/".join(parts))
     for i in range(1, len(parts) - 1):
         if parts[i] in _KINDS and i + 1 < len(parts):
             nxt = parts[i + 1]
