@@ -944,6 +944,8 @@ static int fact(struct bs_dockerhost_facts *f, const char *k, size_t klen, const
 			copy_clean(dst, 256, v, vlen);
 		else
 			dst[0] = '\0';
+	} else if (strcmp(key, "sock") == 0) {
+		f->socket = vlen == 1 && v[0] == '1';
 	} else if (strcmp(key, "version") == 0) {
 		if (vlen > 0 && vlen < sizeof(f->engine_version) && all_in(v, vlen, ".+~:_-"))
 			copy_clean(f->engine_version, sizeof(f->engine_version), v, vlen);
@@ -1115,16 +1117,23 @@ char *bs_dockerhost_wrap(const char *script, bool sudo)
 	char *q = bs_shell_quote(script);
 	char *inner, *outer;
 
-	/* root runs the script as is; another user through sudo -n, which
-	 * fails rather than prompts; its refusal is reported as such */
+	if (!sudo) {
+		/* the login is root: the script as is, one shell, no id(1) */
+		outer = bs_xasprintf("sh -c %s", q);
+		free(q);
+		return outer;
+	}
+
+	/* another user (uid 0 aside) through sudo -n, which fails rather
+	 * than prompts; its refusal is reported as such */
 	inner = bs_xasprintf(
 		"S=%s\n"
-		"if [ \"$(id -u)\" = 0 ] || [ %d != 1 ]; then exec sh -c \"$S\"; fi\n"
+		"if [ \"$(id -u)\" = 0 ]; then exec sh -c \"$S\"; fi\n"
 		"if e=$(sudo -n true 2>&1 </dev/null); then exec sudo -n sh -c \"$S\"; fi\n"
 		"printf 'bs-sudo-failed=%%s\\n' \"$(id -un)\"\n"
 		"printf 'bs-sudo-error=%%s\\n' \"$(printf %%s \"$e\" | head -c 400 | base64 | tr -d '\\n')\"\n"
 		"exit %d",
-		q, sudo ? 1 : 0, SUDO_FAILED_EXIT);
+		q, SUDO_FAILED_EXIT);
 	outer = bs_shell_quote(inner);
 	free(q);
 	free(inner);
@@ -1135,27 +1144,28 @@ char *bs_dockerhost_wrap(const char *script, bool sudo)
 
 /* Shared by every script: PATH (sudo and non-login shells may lack the
  * sbin directories), and the helpers that find and ask dockerd. */
-#define PRELUDE                                                                                     \
-	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH\n"                 \
-	"b64() { base64 | tr -d '\\n'; }\n"                                                         \
-	"to() { if command -v timeout >/dev/null 2>&1; then timeout \"$@\"; else shift; \"$@\"; "   \
-	"fi; }\n"                                                                                   \
-	"alive_pid() { kill -0 \"$1\" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "             \
-	"\"/proc/$1/status\" 2>/dev/null; }\n"                                                      \
-	"dpid() { p=$(cat /var/run/docker.pid 2>/dev/null); case $p in ''|*[!0-9]*) return 1;; "    \
-	"esac; alive_pid \"$p\" && [ \"$(cat /proc/$p/comm 2>/dev/null)\" = dockerd ] && "          \
-	"printf '%s\\n' \"$p\"; }\n"                                                                \
-	"engine_version() { if command -v docker >/dev/null 2>&1; then to 10 docker version "       \
-	"--format '{{.Server.Version}}' 2>/dev/null; elif command -v curl >/dev/null 2>&1; then "   \
-	"to 10 curl -sf --unix-socket /var/run/docker.sock http://localhost/version 2>/dev/null | " \
-	"sed -n 's/.*\"Version\":\"\\([^\"]*\\)\".*/\\1/p'; else return 1; fi; }\n"                 \
-	"logfile_of() { l=$(readlink \"/proc/$1/fd/2\" 2>/dev/null); [ -f \"$l\" ] && printf "      \
+#define PRELUDE                                                                                       \
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH\n"                   \
+	"b64() { base64 | tr -d '\\n'; }\n"                                                           \
+	"to() { if command -v timeout >/dev/null 2>&1; then timeout \"$@\"; else shift; \"$@\"; "     \
+	"fi; }\n"                                                                                     \
+	"alive_pid() { kill -0 \"$1\" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "               \
+	"\"/proc/$1/status\" 2>/dev/null; }\n"                                                        \
+	"dpid() { p=; { read -r p || [ -n \"$p\" ]; } 2>/dev/null </var/run/docker.pid || return 1; " \
+	"case $p in ''|*[!0-9]*) return 1;; esac; { read -r c </proc/$p/comm && read -r _ _ z _ "     \
+	"</proc/$p/stat; } 2>/dev/null || return 1; [ \"$c\" = dockerd ] && [ \"$z\" != Z ] && "      \
+	"printf '%s\\n' \"$p\"; }\n"                                                                  \
+	"engine_version() { if command -v docker >/dev/null 2>&1; then to 10 docker version "         \
+	"--format '{{.Server.Version}}' 2>/dev/null; elif command -v curl >/dev/null 2>&1; then "     \
+	"to 10 curl -sf --unix-socket /var/run/docker.sock http://localhost/version 2>/dev/null | "   \
+	"sed -n 's/.*\"Version\":\"\\([^\"]*\\)\".*/\\1/p'; else return 1; fi; }\n"                   \
+	"logfile_of() { l=$(readlink \"/proc/$1/fd/2\" 2>/dev/null); [ -f \"$l\" ] && printf "        \
 	"'%s\\n' \"$l\"; }\n"
 
 #define DETECT_BODY                                                                                 \
 	"printf 'bs-detect=1\\n'\n"                                                                 \
 	"printf 'uid=%s\\n' \"$(id -u)\"\n"                                                         \
-	"printf 'user=%s\\n' \"${SUDO_USER:-$(id -un)}\"\n"                                         \
+	"printf 'user=%s\\n' \"${SUDO_USER:-${USER:-$(id -un)}}\"\n"                                \
 	"[ -n \"${SUDO_USER:-}\" ] && printf 'sudo=1\\n'\n"                                         \
 	"for f in /etc/os-release /usr/lib/os-release; do\n"                                        \
 	"  if [ -r $f ]; then printf 'os-release=%s\\n' \"$(head -c 16384 $f | b64)\"; break; fi\n" \
@@ -1172,8 +1182,7 @@ char *bs_dockerhost_wrap(const char *script, bool sudo)
 	"printf 'dockerd=%s\\n' \"$(command -v dockerd)\"\n"                                        \
 	"if p=$(dpid); then\n"                                                                      \
 	"  printf 'pid=%s\\n' \"$p\"\n"                                                             \
-	"  printf 'log=%s\\n' \"$(logfile_of \"$p\")\"\n"                                           \
-	"  printf 'version=%s\\n' \"$(engine_version)\"\n"                                          \
+	"  [ -S /var/run/docker.sock ] && printf 'sock=1\\n'\n"                                     \
 	"else\n"                                                                                    \
 	"  for d in /proc/[0-9]*; do\n"                                                             \
 	"    read -r c <\"$d/comm\" 2>/dev/null && [ \"$c\" = dockerd ] && { printf "               \
@@ -1184,7 +1193,7 @@ char *bs_dockerhost_wrap(const char *script, bool sudo)
 	"[ -f " DAEMON_JSON " ] && printf 'daemon-json=%s\\n' \"$(head -c 1048577 " DAEMON_JSON     \
 	" | b64)\"\n"                                                                               \
 	"for f in ca cert key; do\n"                                                                \
-	"  s=$(sha256sum <" TLS_DIR                                                                 \
+	"  [ -f " TLS_DIR "/$f.pem ] && s=$(sha256sum <" TLS_DIR                                    \
 	"/$f.pem 2>/dev/null | cut -c1-64) && [ -n \"$s\" ] && printf "                             \
 	"'tls-%s=%s\\n' $f \"$s\"\n"                                                                \
 	"done\n"                                                                                    \
@@ -2196,7 +2205,7 @@ int bs_dockerhost_ensure(struct bs_ssh *s, const struct bs_dockerhost_opts *opts
 		/* plan and status: say what a run would do, change nothing */
 		report->installed = f.dockerd_path[0] == '\0';
 		report->started = f.pid == 0;
-		report->engine_ready = f.pid != 0 && f.engine_version[0] != '\0';
+		report->engine_ready = f.pid != 0 && (f.socket || f.engine_version[0] != '\0');
 		if (!report->installed)
 			rc = wanted_daemon_json(&c, &f, &merged);
 		if (rc == 0 && merged != NULL &&
@@ -2257,8 +2266,8 @@ int bs_dockerhost_ensure(struct bs_ssh *s, const struct bs_dockerhost_opts *opts
 		a.step = BS_STEP_RELOAD;
 	else if (action == BS_DAEMON_RESTART)
 		a.step = BS_STEP_RESTART;
-	else if (f.engine_version[0] == '\0')
-		a.step = BS_STEP_WAIT;
+	else if (!f.socket && f.engine_version[0] == '\0')
+		a.step = BS_STEP_WAIT; /* running, but its socket is not there yet */
 	if (!write && !tls_changed && a.step == BS_STEP_NONE && !a.enable_unit)
 		goto out; /* converged: one command, nothing touched */
 

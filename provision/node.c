@@ -82,6 +82,35 @@ static int engine_direct(struct bs_node_session *out, const struct bs_node *n,
 	return 0;
 }
 
+/*
+ * The engine through the tunnel. The node's detection only saw that dockerd
+ * runs and its socket is there (asking the engine from the node would run
+ * the docker CLI: a tenth of a second of CPU on every node, every run), so
+ * a dockerd that is still starting gets its time here: transport failures
+ * are retried for up to READY_WAIT_MS, and every attempt is bounded.
+ */
+#define READY_WAIT_MS 60000
+static int open_engine(struct bs_node_session *out, const struct bs_cdriver_opts *copts,
+		       struct bs_err *err)
+{
+	long long deadline = bs_now_ms() + READY_WAIT_MS;
+	long pause_ms = 100;
+	int rc;
+
+	for (;;) {
+		rc = bs_docker_open(&out->driver, &out->ep, copts, err);
+		if (rc != BS_ERR_NETWORK && rc != BS_ERR_TIMEOUT)
+			return rc;
+		if (bs_now_ms() + pause_ms >= deadline || (copts->cancel != NULL && *copts->cancel))
+			break;
+		usleep((useconds_t)pause_ms * 1000);
+		if (pause_ms < 1000)
+			pause_ms *= 2;
+	}
+	bs_err_prefix(err, "the engine did not answer within %d s", READY_WAIT_MS / 1000);
+	return rc;
+}
+
 int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, const struct bs_node *n,
 		    const struct bs_node_prepare_opts *po, struct bs_err *err)
 {
@@ -151,7 +180,7 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 		bs_tunnel_endpoint(out->tunnel, &out->ep);
 	}
 	copts.cancel = po->cancel;
-	rc = bs_docker_open(&out->driver, &out->ep, &copts, err);
+	rc = open_engine(out, &copts, err);
 	if (rc != 0)
 		goto fail;
 	out->ms_endpoint = bs_now_ms() - t0;
