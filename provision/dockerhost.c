@@ -995,6 +995,7 @@ int bs_dockerhost_parse_facts(const char *out, size_t len, struct bs_dockerhost_
 	const char *p = out, *end = out + len;
 	bool in = false, done = false, sudo_failed = false;
 	char sudo_b64[600] = "";
+	struct bs_buf os = BS_BUF_INIT;
 
 	memset(f, 0, sizeof(*f));
 	f->uid = -1;
@@ -1027,12 +1028,26 @@ int bs_dockerhost_parse_facts(const char *out, size_t len, struct bs_dockerhost_
 			done = true;
 			goto next;
 		}
+		if (klen == 2 && memcmp(p, "os", 2) == 0) {
+			/* a line of os-release, as the shell read it (no fork):
+			 * parsed with the others at the end, as the file is */
+			if (os.len < 65536) {
+				bs_buf_append(&os, eq + 1, vlen);
+				bs_buf_putc(&os, '\n');
+			}
+			goto next;
+		}
 		rc = fact(f, p, klen, eq + 1, vlen, err);
-		if (rc != 0)
+		if (rc != 0) {
+			bs_buf_free(&os);
 			return rc;
+		}
 	next:
 		p = eol ? eol + 1 : end;
 	}
+	if (os.len > 0)
+		bs_dockerhost_parse_os_release(bs_buf_str(&os), os.len, f);
+	bs_buf_free(&os);
 	if (sudo_failed && !in) {
 		size_t n = 0;
 		unsigned char *msg = decode_value(sudo_b64, strlen(sudo_b64), 512, &n);
@@ -1162,41 +1177,47 @@ char *bs_dockerhost_wrap(const char *script, bool sudo)
 	"logfile_of() { l=$(readlink \"/proc/$1/fd/2\" 2>/dev/null); [ -f \"$l\" ] && printf "        \
 	"'%s\\n' \"$l\"; }\n"
 
-#define DETECT_BODY                                                                                 \
-	"printf 'bs-detect=1\\n'\n"                                                                 \
-	"printf 'uid=%s\\n' \"$(id -u)\"\n"                                                         \
-	"printf 'user=%s\\n' \"${SUDO_USER:-${USER:-$(id -un)}}\"\n"                                \
-	"[ -n \"${SUDO_USER:-}\" ] && printf 'sudo=1\\n'\n"                                         \
-	"for f in /etc/os-release /usr/lib/os-release; do\n"                                        \
-	"  if [ -r $f ]; then printf 'os-release=%s\\n' \"$(head -c 16384 $f | b64)\"; break; fi\n" \
-	"done\n"                                                                                    \
-	"if [ -d /run/systemd/system ]; then\n"                                                     \
-	"  printf 'systemd=1\\n'\n"                                                                 \
-	"  systemctl is-enabled docker >/dev/null 2>&1 && printf 'unit-enabled=1\\n'\n"             \
-	"  s=$(sha256sum <" TLS_DROPIN " 2>/dev/null | cut -c1-64) && [ -n \"$s\" ] && printf "     \
-	"'tls-dropin=%s\\n' \"$s\"\n"                                                               \
-	"fi\n"                                                                                      \
-	"command -v apt-get >/dev/null 2>&1 && printf 'apt=1\\n'\n"                                 \
-	"[ -S /run/containerd/containerd.sock ] && printf 'containerd-sock=1\\n'\n"                 \
-	"printf 'docker=%s\\n' \"$(command -v docker)\"\n"                                          \
-	"printf 'dockerd=%s\\n' \"$(command -v dockerd)\"\n"                                        \
-	"if p=$(dpid); then\n"                                                                      \
-	"  printf 'pid=%s\\n' \"$p\"\n"                                                             \
-	"  [ -S /var/run/docker.sock ] && printf 'sock=1\\n'\n"                                     \
-	"else\n"                                                                                    \
-	"  for d in /proc/[0-9]*; do\n"                                                             \
-	"    read -r c <\"$d/comm\" 2>/dev/null && [ \"$c\" = dockerd ] && { printf "               \
-	"'stray=%s\\n' \"${d#/proc/}\"; break; }\n"                                                 \
-	"  done\n"                                                                                  \
-	"fi\n"                                                                                      \
-	"command -v curl >/dev/null 2>&1 && printf 'curl=1\\n'\n"                                   \
-	"[ -f " DAEMON_JSON " ] && printf 'daemon-json=%s\\n' \"$(head -c 1048577 " DAEMON_JSON     \
-	" | b64)\"\n"                                                                               \
-	"for f in ca cert key; do\n"                                                                \
-	"  [ -f " TLS_DIR "/$f.pem ] && s=$(sha256sum <" TLS_DIR                                    \
-	"/$f.pem 2>/dev/null | cut -c1-64) && [ -n \"$s\" ] && printf "                             \
-	"'tls-%s=%s\\n' $f \"$s\"\n"                                                                \
-	"done\n"                                                                                    \
+#define DETECT_BODY                                                                                \
+	"printf 'bs-detect=1\\n'\n"                                                                \
+	"u=; while read -r k _ e _; do [ \"$k\" = Uid: ] && { u=$e; break; }; done 2>/dev/null "   \
+	"</proc/self/status\n"                                                                     \
+	"printf 'uid=%s\\n' \"${u:-$(id -u)}\"\n"                                                  \
+	"printf 'user=%s\\n' \"${SUDO_USER:-${USER:-$(id -un)}}\"\n"                               \
+	"[ -n \"${SUDO_USER:-}\" ] && printf 'sudo=1\\n'\n"                                        \
+	"for f in /etc/os-release /usr/lib/os-release; do\n"                                       \
+	"  [ -r $f ] || continue; n=0\n"                                                           \
+	"  while [ $n -lt 200 ] && { IFS= read -r l || [ -n \"$l\" ]; }; do n=$((n+1))\n"          \
+	"    case $l in ID=*|VERSION_ID=*|VERSION_CODENAME=*|UBUNTU_CODENAME=*|ID_LIKE=*|"         \
+	"PRETTY_NAME=*) printf 'os=%s\\n' \"$l\";; esac; l=\n"                                     \
+	"  done <$f; break\n"                                                                      \
+	"done\n"                                                                                   \
+	"if [ -d /run/systemd/system ]; then\n"                                                    \
+	"  printf 'systemd=1\\n'\n"                                                                \
+	"  systemctl is-enabled docker >/dev/null 2>&1 && printf 'unit-enabled=1\\n'\n"            \
+	"  s=$(sha256sum <" TLS_DROPIN " 2>/dev/null | cut -c1-64) && [ -n \"$s\" ] && printf "    \
+	"'tls-dropin=%s\\n' \"$s\"\n"                                                              \
+	"fi\n"                                                                                     \
+	"command -v apt-get >/dev/null 2>&1 && printf 'apt=1\\n'\n"                                \
+	"[ -S /run/containerd/containerd.sock ] && printf 'containerd-sock=1\\n'\n"                \
+	"printf 'docker=%s\\n' \"$(command -v docker)\"\n"                                         \
+	"printf 'dockerd=%s\\n' \"$(command -v dockerd)\"\n"                                       \
+	"if p=$(dpid); then\n"                                                                     \
+	"  printf 'pid=%s\\n' \"$p\"\n"                                                            \
+	"  [ -S /var/run/docker.sock ] && printf 'sock=1\\n'\n"                                    \
+	"else\n"                                                                                   \
+	"  for d in /proc/[0-9]*; do\n"                                                            \
+	"    read -r c <\"$d/comm\" 2>/dev/null && [ \"$c\" = dockerd ] && { printf "              \
+	"'stray=%s\\n' \"${d#/proc/}\"; break; }\n"                                                \
+	"  done\n"                                                                                 \
+	"fi\n"                                                                                     \
+	"command -v curl >/dev/null 2>&1 && printf 'curl=1\\n'\n"                                  \
+	"[ -f " DAEMON_JSON " ] && printf 'daemon-json=%s\\n' \"$(head -c 1048577 " DAEMON_JSON    \
+	" | b64)\"\n"                                                                              \
+	"for f in ca cert key; do\n"                                                               \
+	"  [ -f " TLS_DIR "/$f.pem ] && s=$(sha256sum <" TLS_DIR                                   \
+	"/$f.pem 2>/dev/null | cut -c1-64) && [ -n \"$s\" ] && printf "                            \
+	"'tls-%s=%s\\n' $f \"$s\"\n"                                                               \
+	"done\n"                                                                                   \
 	"printf 'end=1\\n'\n"
 
 const char *bs_dockerhost_detect_script(void)

@@ -198,7 +198,7 @@ static char *lock_command(const char *dir, const char *owner, long wait_ms, bool
 		"umask 077\n"
 		"D=%s\n"
 		"command -v flock >/dev/null 2>&1 || exit %d\n"
-		"mkdir -p -- \"$D\" && command exec 9>>\"$D/lock\" || exit %d\n"
+		"{ [ -d \"$D\" ] || mkdir -p -- \"$D\"; } && command exec 9>>\"$D/lock\" || exit %d\n"
 		/* a background list's stdin is /dev/null before its own
 		 * redirections: hand it ours as 8 */
 		"exec 8<&0\n"

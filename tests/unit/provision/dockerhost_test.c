@@ -769,14 +769,68 @@ static void test_detect_script_runs_locally(void **state)
 	assert_int_equal(status, 0);
 	if (bs_dockerhost_parse_facts(out, strlen(out), &f, &err) != 0)
 		fail_msg("%s\n%s", err.msg, out);
-	assert_int_equal(f.uid, (long)getuid());
+	assert_int_equal(f.uid, (long)geteuid());
 	if (access("/etc/os-release", R_OK) == 0) {
+		/* the shell's line-by-line reading gives what the C parser
+		 * reads from the whole file */
+		struct bs_dockerhost_facts whole;
+		char text[16384];
+		FILE *fp = fopen("/etc/os-release", "r");
+		size_t n;
+
+		assert_non_null(fp);
+		n = fread(text, 1, sizeof(text), fp);
+		fclose(fp);
+		memset(&whole, 0, sizeof(whole));
+		bs_dockerhost_parse_os_release(text, n, &whole);
 		assert_true(f.os_release);
 		assert_true(f.os_id[0] != '\0');
+		assert_string_equal(f.os_id, whole.os_id);
+		assert_string_equal(f.os_version, whole.os_version);
+		assert_string_equal(f.os_codename, whole.os_codename);
+		assert_string_equal(f.os_like, whole.os_like);
+		assert_string_equal(f.os_name, whole.os_name);
+	}
+	if (f.pid != 0) { /* a dockerd runs here: its socket is seen */
+		struct stat st;
+
+		assert_int_equal(f.socket,
+				 stat("/var/run/docker.sock", &st) == 0 && S_ISSOCK(st.st_mode));
 	}
 	bs_dockerhost_facts_free(&f);
 	free(out);
 	free(cmd);
+}
+
+/* What the detection prints now: os-release line by line, the socket. */
+static void test_parse_facts_lines(void **state)
+{
+	struct bs_dockerhost_facts f;
+	struct bs_err err = BS_ERR_INIT;
+	const char *out = "bs-detect=1\n"
+			  "uid=1000\n"
+			  "os=PRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\n"
+			  "os=ID=ubuntu\n"
+			  "os=ID_LIKE=debian\n"
+			  "os=UBUNTU_CODENAME=jammy\n"
+			  "os=VERSION_ID=\"22.04\"\n"
+			  "os=VERSION_CODENAME=\n"
+			  "pid=12\n"
+			  "sock=1\n"
+			  "end=1\n";
+
+	(void)state;
+	assert_int_equal(bs_dockerhost_parse_facts(out, strlen(out), &f, &err), 0);
+	assert_int_equal(f.uid, 1000);
+	assert_string_equal(f.os_id, "ubuntu");
+	assert_string_equal(f.os_like, "debian");
+	assert_string_equal(f.os_version, "22.04");
+	assert_string_equal(f.os_codename, "jammy");
+	assert_string_equal(f.os_name, "Ubuntu 22.04.4 LTS");
+	assert_true(f.os_release);
+	assert_true(f.socket);
+	assert_string_equal(f.engine_version, "");
+	bs_dockerhost_facts_free(&f);
 }
 
 static void test_log_excerpt(void **state)
@@ -847,6 +901,7 @@ int main(void)
 		cmocka_unit_test(test_apply_script_quotes),
 		cmocka_unit_test(test_tls_listener),
 		cmocka_unit_test(test_detect_script_runs_locally),
+		cmocka_unit_test(test_parse_facts_lines),
 		cmocka_unit_test(test_log_excerpt),
 	};
 
