@@ -8,7 +8,8 @@ image local/busybox:1, command `sleep 1000000`, never pulled):
   W3  change one container's env   W5  list 20 times
   W4  remove all (forced: the image's PID 1 ignores SIGTERM)
   W6  no-op re-run over SSH on 5 local nodes, against the same on 1 node
-      (bootstrap and Ansible only)
+      (bootstrap and Ansible; the floor: OpenSSH's ssh running `true` on
+      each node, all at once)
 
 Tools: floor (curl against the engine socket: sequential, and 8-way for W1
 and W4 as the column floor8), bootstrap, the docker CLI, docker-compose
@@ -840,9 +841,10 @@ def check_engine(engine, tool, w, state, ctx):
 # ---------------------------------------------------------------- W6 (SSH)
 
 class SSHBench:
-    """bootstrap and Ansible on 5 local nodes (and on 1) over SSH."""
+    """bootstrap and Ansible on 5 local nodes (and on 1) over SSH; the
+    floor: `ssh NODE true` on each node at once."""
 
-    def __init__(self, ctx, engine, args, want_ansible):
+    def __init__(self, ctx, engine, args, want_ansible, want_floor=False):
         self.ctx, self.engine, self.args = ctx, engine, args
         self.n = args.ssh_n
         self.idx = ["%0*d" % (max(2, len(str(self.n))), i) for i in range(1, self.n + 1)]
@@ -852,13 +854,26 @@ class SSHBench:
         self.known_hosts = os.path.join(self.dir, "known_hosts")
         self.ansible_known_hosts = os.path.join(self.dir, "ansible_known_hosts")
         self.want_ansible = want_ansible
+        self.want_floor = want_floor
         self.error = None          # bootstrap's setup failed: W6 cannot run
         self.ansible_error = None  # Ansible's setup failed: its W6 cannot run
+        self.floor_error = None    # the SSH floor cannot run
+        if want_floor and not shutil.which("ssh"):
+            self.floor_error = "no ssh (openssh-client) for the SSH floor"
+        self.port1 = None          # the 1-node set's published SSH port
         self.nodes5 = ["n-%d" % k for k in range(1, SSH_NODES + 1)]
         self.snap = {}
 
     def node_container(self, project, node):
         return "%s-%s" % (project, node)
+
+    def ssh_port(self, project, node):
+        """The node's published SSH port (on 127.0.0.1), or None."""
+        info = self.engine.inspect(self.node_container(project, node)) or {}
+        try:
+            return int(info["NetworkSettings"]["Ports"]["22/tcp"][0]["HostPort"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
 
     def recipe(self, project, count):
         nodes = ("  - name: n\n    count: %d\n" % count) if count > 1 else "  - name: n\n"
@@ -949,12 +964,13 @@ class SSHBench:
                 return
         self.ports = {}
         for node in self.nodes5:
-            info = self.engine.inspect(self.node_container(SSH_PROJECT5, node)) or {}
-            try:
-                self.ports[node] = int(info["NetworkSettings"]["Ports"]["22/tcp"][0]["HostPort"])
-            except (KeyError, IndexError, TypeError):
+            self.ports[node] = self.ssh_port(SSH_PROJECT5, node)
+            if self.ports[node] is None:
                 self.error = "no published SSH port on node %s" % node
                 return
+        self.port1 = self.ssh_port(SSH_PROJECT1, "n")
+        if self.port1 is None and not self.floor_error:
+            self.floor_error = "no published SSH port on node %s" % self.node_container(SSH_PROJECT1, "n")
         for node in self.nodes5:
             self.snap[("bootstrap", 5, node)] = self.node_ids(SSH_PROJECT5, node, "bench-bootstrap")
         self.snap[("bootstrap", 1, "n")] = self.node_ids(SSH_PROJECT1, "n", "bench-bootstrap")
@@ -970,6 +986,30 @@ class SSHBench:
         if rc != 0:
             return {"error": last_lines(err)}
         return {ln.split()[0]: (ln.split()[1], ln.split()[2]) for ln in out.splitlines() if ln.strip()}
+
+    def floor_argv(self, count):
+        """The SSH floor: OpenSSH's client running `true` on each node (the
+        5-node set, or the 1-node set's node), all started at once, with
+        bootstrap's key and known_hosts; fails when any ssh does."""
+        if count == 5:
+            nodes = [(self.node_container(SSH_PROJECT5, nd), self.ports[nd]) for nd in self.nodes5]
+        else:
+            nodes = [(self.node_container(SSH_PROJECT1, "n"), self.port1)]
+        opts = " ".join("-o " + o for o in (
+            "BatchMode=yes", "StrictHostKeyChecking=yes",
+            "UserKnownHostsFile=" + shlex.quote(self.known_hosts),
+            "ControlMaster=no", "ControlPath=none", "ConnectTimeout=10",
+            # the key exchange libssh2 (bootstrap's) uses: OpenSSH's default,
+            # sntrup761x25519, costs about 0.1 s of CPU more per connection
+            "KexAlgorithms=curve25519-sha256"))
+        lines = ["rc=0"]
+        for k, (_, port) in enumerate(nodes):
+            lines.append("ssh -i %s -p %d %s root@127.0.0.1 true & p%d=$!"
+                         % (shlex.quote(self.key), port, opts, k))
+        for k, (name, _) in enumerate(nodes):
+            lines.append('wait $p%d || { echo "%s: ssh exit $?" >&2; rc=1; }' % (k, name))
+        lines.append("exit $rc")
+        return ["sh", "-c", "\n".join(lines) + "\n"]
 
     def ansible_files(self):
         inv = ["[nodes]"]
@@ -1035,7 +1075,9 @@ class SSHBench:
     def run(self, tool, count, rep, counting_label):
         """One timed no-op re-run; returns (Sample, errors, warnings, self_requests)."""
         lb = os.path.join(self.ctx.logs, "r%s-%s-W6-%d" % (rep, tool, count))
-        if tool == "bootstrap":
+        if tool == "floor":
+            s = run_measured(self.floor_argv(count), self.ctx.base_env, self.dir, 60, lb)
+        elif tool == "bootstrap":
             s = run_measured(self.bootstrap_argv(count), self.ctx.base_env, self.dir,
                              300 + 5 * self.n, lb)
         else:
@@ -1046,6 +1088,8 @@ class SSHBench:
             errs.append("timeout")
         elif s.rc != 0:
             errs.append("exit %s: %s" % (s.rc, last_lines(s.err or s.out)))
+        if tool == "floor":  # `true` leaves the containers alone
+            return s, errs, warns, selfreq
         if tool == "bootstrap" and not errs:
             ev = Bootstrap.summary(s.out)
             if ev is None:
@@ -1220,6 +1264,8 @@ class Bench:
             v[pkg] = deb(pkg)
         v["community.docker"] = self.collection_version() if shutil.which("ansible-galaxy") else None
         v["python"] = first([DEBIAN_PY, "--version"])
+        if "W6" in self.args.workloads:
+            v["openssh-client"] = deb("openssh-client")
         return v
 
     def collection_version(self):
@@ -1363,7 +1409,8 @@ class Bench:
         # W6 setup (untimed)
         if "W6" in a.workloads:
             want_ansible = any(t.key == "ansible" for t in runnable)
-            self.ssh = SSHBench(self.ctx, self.engine, a, want_ansible)
+            want_floor = any(t.key == "floor" for t in runnable)
+            self.ssh = SSHBench(self.ctx, self.engine, a, want_ansible, want_floor)
             if any(t.key == "bootstrap" for t in runnable):
                 t0 = time.time()
                 self.ssh.setup()
@@ -1395,6 +1442,8 @@ class Bench:
 
     def w6_rep(self, rep):
         runs = [("bootstrap", 5), ("bootstrap", 1)]
+        if self.ssh.want_floor and not self.ssh.floor_error:
+            runs = [("floor", 5), ("floor", 1)] + runs
         if self.ssh.want_ansible and rep <= self.args.repeat_slow:
             runs += [("ansible", 5), ("ansible", 1)]
         if rep % 2 == 0:  # alternate the order between repetitions
@@ -1533,11 +1582,14 @@ def report(b, summary):
             t = next((t for t in b.tools if t.key == k), None)
             if t is not None and t.unavailable:
                 row.append("skipped: " + t.unavailable)
-            elif w.startswith("W6") and k not in ("bootstrap", "ansible"):
+            elif w.startswith("W6") and k not in ("floor", "bootstrap", "ansible"):
                 row.append("-")
-            elif w.startswith("W6") and b.ssh is not None and b.ssh.error and k in ("bootstrap", "ansible"):
+            elif w.startswith("W6") and b.ssh is not None and b.ssh.error and k in ("floor", "bootstrap", "ansible"):
                 foot.append(b.ssh.error)
                 row.append("FAIL [%d]" % len(foot) if k == "bootstrap" else "skipped: no nodes [%d]" % len(foot))
+            elif w.startswith("W6") and k == "floor" and b.ssh is not None and b.ssh.floor_error:
+                foot.append(b.ssh.floor_error)
+                row.append("skipped [%d]" % len(foot))
             elif w.startswith("W6") and k == "ansible" and b.ssh is not None and b.ssh.ansible_error:
                 foot.append(b.ssh.ansible_error)
                 row.append("skipped [%d]" % len(foot))
@@ -1628,6 +1680,23 @@ def report(b, summary):
         x = b5 / b1 if b5 and b1 else None
         target("W6 5 nodes <= 2x 1 node", x, 2.0, None,
                "%.2fx (%.3f s vs %.3f s)" % (x, b5, b1) if x else "", ws=("W6-5", "W6-1"))
+        # what plain SSH reaches here: not a target, a yardstick for the one above
+        f5, f1 = fl.get("W6-5"), fl.get("W6-1")
+        if f5 or f1:
+            name = "W6 SSH floor (ssh true on each node)"
+            if med(f5) and med(f1):
+                detail = "5 nodes %.2fx 1 node (%.3f s vs %.3f s)" % (
+                    med(f5) / med(f1), med(f5), med(f1))
+                if b5:
+                    detail += "; bootstrap's 5 nodes %.2fx the floor's" % (b5 / med(f5))
+            else:
+                detail = "n/a"
+            bad = [r for r in (f5, f1) if r and r.get("failed")]
+            if bad:
+                detail += " (failed %d of %d: %s)" % (
+                    sum(r["failed"] for r in bad), sum(r["failed"] + r["ok"] for r in bad),
+                    (bad[0].get("errors") or ["?"])[0][:160])
+            targets.append((name, None, detail))
     rss = [bs.get(w, {}).get("rss_mb") for w in ("W1", "W2", "W3", "W4")
            if bs.get(w) and not bs[w].get("failed") and bs[w].get("rss_mb")]
     target("peak RSS < 10 MB (one node, %d containers, W1-W4)" % a.n, max(rss) if rss else None,
@@ -1635,6 +1704,9 @@ def report(b, summary):
     lines.append("bootstrap's targets:")
     lines.append("")
     for name, st, detail in targets:
+        if st is None:  # a figure beside the targets, not one
+            lines.append("- %s: %s" % (name, detail))
+            continue
         lines.append("- %s: **%s**%s" % (name, st, (" (%s)" % detail) if detail else ""))
     lines.append("")
     if foot:
@@ -1741,12 +1813,13 @@ def main(argv=None):
            "definitions": {
                "floor": "curl --unix-socket per container: create+start (W1), one filtered list "
                         "(W2), forced delete+create+start (W3), forced delete (W4), 20 lists (W5); "
-                        "sequential",
+                        "sequential; W6: OpenSSH's ssh running true on each node, all at once",
                "floor8": "the same W1/W4 with xargs -P8",
                "requests": "HTTP requests counted by proxy.py in one untimed pass",
                "rss_mb": "peak RSS (ru_maxrss from wait4) of the largest process of the tree"},
            "summary": summary, "ratios": ratios,
-           "targets": [{"target": n, "status": s, "detail": d} for n, s, d in targets],
+           "targets": [{"target": n, "status": s, "detail": d} for n, s, d in targets
+                       if s is not None],
            "notes": b.notes, "samples": b.samples, "interrupted": interrupted}
     with open(args.out, "w") as f:
         json.dump(doc, f, indent=1)

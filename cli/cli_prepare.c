@@ -394,25 +394,14 @@ out:
 	return code;
 }
 
-int bs_cli_prepare(const struct bs_cli *cli)
+static int prepare_main(const struct bs_cli *cli, const struct bs_node_prepare_opts *popts)
 {
-	struct bs_node_prepare_opts opts;
+	struct bs_node_prepare_opts opts = *popts;
 	struct bs_recipe *recipe;
 	struct bs_err err = BS_ERR_INIT;
-	struct sigaction sa;
 	const char *url = cli->host;
 	int code;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	memset(&opts, 0, sizeof(opts));
-	opts.strict_host_keys = cli->strict_host_keys;
-	opts.key_override = cli->identity;
-	opts.cancel = &interrupted;
-	if (cli->timeout_ms > 0)
-		opts.command_timeout_ms = (long)cli->timeout_ms;
 	if (cli->n_args == 0 && url != NULL) {
 		if (!bs_str_starts_with(url, "ssh://")) {
 			bs_cli_error("prepare works over SSH: write -H ssh://USER@HOST[:PORT]");
@@ -447,5 +436,33 @@ int bs_cli_prepare(const struct bs_cli *cli)
 	else
 		code = prepare_machines(cli, recipe, &opts);
 	bs_recipe_free(recipe);
+	return code;
+}
+
+int bs_cli_prepare(const struct bs_cli *cli)
+{
+	struct bs_node_prepare_opts opts;
+	struct bs_nodelock_opts lock = BS_NODELOCK_OPTS_INIT;
+	struct sigaction sa;
+	char *owner;
+	int code;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	memset(&opts, 0, sizeof(opts));
+	opts.strict_host_keys = cli->strict_host_keys;
+	opts.key_override = cli->identity;
+	opts.cancel = &interrupted;
+	if (cli->timeout_ms > 0)
+		opts.command_timeout_ms = (long)cli->timeout_ms;
+	/* Docker is installed and configured under the node lock */
+	owner = bs_lock_owner_text("bootstrap prepare");
+	lock.owner = owner;
+	lock.wait_ms = (long)cli->lock_wait_s * 1000;
+	opts.lock = &lock;
+	code = prepare_main(cli, &opts);
+	free(owner);
 	return code;
 }

@@ -68,7 +68,6 @@ struct nodejob {
 	struct bs_node node; /* the recipe's, at the machine's address */
 	struct bs_node_session s;
 	bool session_open;
-	struct bs_nodelock *lock;
 	struct bs_nodework *w;
 	int rc;
 	struct bs_err err;
@@ -180,9 +179,9 @@ static int audit_line(void *payload, const char *line)
 	struct nodejob *j = payload;
 	struct bs_err err = BS_ERR_INIT;
 
-	if (j->lock == NULL)
+	if (j->s.lock == NULL)
 		return 0;
-	return bs_nodelock_audit(j->lock, line, &err);
+	return bs_nodelock_audit(j->s.lock, line, &err);
 }
 
 static void report_docker(struct run *run, struct nodejob *j)
@@ -208,20 +207,6 @@ static void report_docker(struct run *run, struct nodejob *j)
 			   "the engine was not running");
 }
 
-static int lock_node(struct run *run, struct nodejob *j)
-{
-	struct bs_nodelock_opts lo = BS_NODELOCK_OPTS_INIT;
-	const char *user = j->node.user		   ? j->node.user
-			   : run->recipe->ssh.user ? run->recipe->ssh.user
-						   : "root";
-
-	node_event(run, BS_EV_NODE_STAGE, j->node.name, "lock", NULL, NULL, NULL);
-	lo.owner = run->owner;
-	lo.wait_ms = (long)run->cli->lock_wait_s * 1000;
-	lo.sudo = strcmp(user, "root") != 0;
-	return bs_nodelock_acquire(&j->lock, j->s.ssh, j->node.name, &lo, &j->err);
-}
-
 static void phase1(struct run *run, struct nodejob *j)
 {
 	struct bs_node_prepare_opts po;
@@ -229,6 +214,8 @@ static void phase1(struct run *run, struct nodejob *j)
 	int rc;
 
 	j->t0 = bs_now_ms();
+	struct bs_nodelock_opts lo = BS_NODELOCK_OPTS_INIT;
+
 	memset(&po, 0, sizeof(po));
 	po.strict_host_keys = run->cli->strict_host_keys;
 	po.key_override = run->cli->identity;
@@ -266,18 +253,20 @@ static void phase1(struct run *run, struct nodejob *j)
 		}
 		return;
 	}
+	/* the node lock is taken as soon as SSH is up, before Docker is
+	 * looked at (provider engine: no SSH, no node lock; the local lock
+	 * guards) */
+	if (run->apply || run->destroy) {
+		lo.owner = run->owner;
+		lo.wait_ms = (long)run->cli->lock_wait_s * 1000;
+		po.lock = &lo;
+	}
 	node_event(run, BS_EV_NODE_STAGE, j->node.name, "ssh", NULL, NULL, NULL);
 	rc = bs_node_prepare(&j->s, run->recipe, &j->node, &po, &j->err);
 	j->session_open = rc == 0;
 	if (rc != 0)
 		goto fail;
 	report_docker(run, j);
-	/* provider engine: no SSH, so no node lock; the local lock guards */
-	if ((run->apply || run->destroy) && j->s.ssh != NULL) {
-		rc = lock_node(run, j);
-		if (rc != 0)
-			goto fail;
-	}
 	co.driver = j->s.driver;
 	co.ep = &j->s.ep;
 	bs_nodework_new(&j->w, &co);
@@ -550,8 +539,6 @@ static void finish_node(struct run *run, struct nodejob *j, struct bs_counts *to
 		      (j->session_open && j->s.driver ? bs_docker_request_count(j->s.driver) : 0);
 	run->requests += ev.requests;
 	emit(run, &ev);
-	bs_nodelock_release(j->lock);
-	j->lock = NULL;
 	bs_nodework_free(j->w);
 	j->w = NULL;
 	if (j->session_open)

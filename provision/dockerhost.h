@@ -78,6 +78,11 @@ struct bs_dockerhost_opts {
 	/* plan/status: detect only (one command) and fill the report with
 	 * what a real run would do; TLS material is not compared */
 	bool dry_run;
+	/* the detection script's output when the caller ran it already (under
+	 * the node lock, on the lock's channel: nodelock.h, opts.then); NULL:
+	 * run it here */
+	const char *detected;
+	size_t detected_len;
 };
 
 struct bs_dockerhost_report {

@@ -14,6 +14,8 @@
 
 void bs_node_session_close(struct bs_node_session *s)
 {
+	/* between driver calls, before the session goes (nodelock.h) */
+	bs_nodelock_release(s->lock);
 	if (s->driver != NULL)
 		s->driver->ops->free(s->driver);
 	bs_endpoint_free(&s->ep);
@@ -156,6 +158,17 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 		dtls.key_pem = server.key_pem;
 		dtls.port = r->docker.tls_port;
 		dopts.tls = &dtls;
+	}
+	if (po->lock != NULL && !po->dry_run) {
+		struct bs_nodelock_opts lo = *po->lock;
+
+		/* the lock first, and the detection on its channel */
+		lo.then = bs_dockerhost_detect_script();
+		lo.sudo = dopts.sudo;
+		rc = bs_nodelock_acquire(&out->lock, out->ssh, n->name, &lo, err);
+		if (rc != 0)
+			goto fail_named; /* its messages name the node */
+		dopts.detected = bs_nodelock_then(out->lock, &dopts.detected_len);
 	}
 	rc = bs_dockerhost_ensure(out->ssh, &dopts, &out->report, err);
 	bs_tls_server_free(&server);

@@ -18,6 +18,7 @@
 #include "container/endpoint.h"
 #include "deploy/recipe.h"
 #include "provision/dockerhost.h"
+#include "provision/nodelock.h"
 #include "provision/ssh.h"
 #include "provision/tunnel.h"
 
@@ -59,11 +60,17 @@ struct bs_node_prepare_opts {
 	/* plan/status: change nothing on the node; when its engine is not
 	 * installed or not running, return 0 with driver NULL */
 	bool dry_run;
+	/* apply/destroy: take the node lock (nodelock.h) as soon as SSH is up,
+	 * before Docker is looked at, installed or configured; the detection
+	 * rides the lock's command; its sudo follows the node's user. NULL:
+	 * no lock (plan, status) */
+	const struct bs_nodelock_opts *lock;
 };
 
 struct bs_node_session {
 	char *name; /* the node's name, or the URL's host */
 	struct bs_ssh *ssh;
+	struct bs_nodelock *lock; /* held with opts.lock; released by close */
 	struct bs_tunnel *tunnel; /* endpoint: ssh */
 	struct bs_endpoint ep;
 	struct bs_cdriver *driver; /* open on ep, version negotiated */

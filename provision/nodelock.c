@@ -35,6 +35,9 @@
 #define AUDIT_LINE_MAX 2000 /* bytes of the caller's text per line */
 #define OWNER_MAX 600
 #define ANSWER_MAX 4096
+#define THEN_MAX (4 * 1024 * 1024) /* what opts->then prints */
+#define THEN_END "BS-THEN-END"
+#define THEN_MARGIN_MS 120000 /* for opts->then, as for a command of its own */
 #define STDERR_KEEP 2048
 #define SHOWN_MAX 300 /* bytes of node output quoted in a message */
 
@@ -51,6 +54,9 @@ struct bs_nodelock {
 	char *node;		/* for messages */
 	char *who;		/* "pid 123 on HOST by USER": the audit lines' author */
 	struct bs_buf err_text; /* the node side's stderr, first bytes */
+	struct bs_buf then;	/* what opts->then printed */
+	size_t answer_max;	/* stdout kept while acquiring */
+	bool want_then;		/* the answer is complete at THEN_END */
 };
 
 /* One bounded step: its deadline, and what it is for messages. */
@@ -183,7 +189,8 @@ char *bs_lock_owner_text(const char *what)
  * read is the shell's builtin, so killing it leaves no reader behind to
  * take the audit lines that follow LOCKED.
  */
-static char *lock_command(const char *dir, const char *owner, long wait_ms, bool sudo)
+static char *lock_command(const char *dir, const char *owner, long wait_ms, bool sudo,
+			  const char *then)
 {
 	char *qdir = bs_shell_quote(dir);
 	char *qowner = bs_shell_quote(owner);
@@ -218,13 +225,15 @@ static char *lock_command(const char *dir, const char *owner, long wait_ms, bool
 		"\t\techo >>\"$D/audit.log\"\n"
 		"\tfi\n"
 		"\techo LOCKED\n"
+		"%s%s%s"
 		"\texec cat >>\"$D/audit.log\"\n"
 		"fi\n"
 		"[ $rc = 1 ] || { echo \"flock failed (exit $rc)\" >&2; exit %d; }\n"
 		"echo HELD\n"
 		"cat \"$D/lock.owner\" 2>/dev/null\n"
 		"exit %d\n",
-		qdir, EXIT_NO_FLOCK, EXIT_NO_DIR, how, qowner, EXIT_FLOCK_FAILED, EXIT_HELD);
+		qdir, EXIT_NO_FLOCK, EXIT_NO_DIR, how, qowner, then ? "(\n" : "", then ? then : "",
+		then ? "\n) </dev/null\necho " THEN_END "\n" : "", EXIT_FLOCK_FAILED, EXIT_HELD);
 	cmd = bs_dockerhost_wrap(script, sudo);
 	free(script);
 	free(qdir);
@@ -295,7 +304,7 @@ static int read_both(struct bs_nodelock *l, struct bs_buf *out)
 	ssize_t n;
 
 	while ((n = libssh2_channel_read(l->ch, buf, sizeof(buf))) > 0)
-		if (out != NULL && out->len < ANSWER_MAX)
+		if (out != NULL && out->len < l->answer_max)
 			bs_buf_append(out, buf, (size_t)n);
 	if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
 		return (int)n;
@@ -361,6 +370,12 @@ static bool answered(const struct bs_buf *answer)
 	       strstr(text, "bs-sudo-failed=") != NULL;
 }
 
+/* With opts->then: LOCKED is there, and then's end (or the cap). */
+static bool then_done(const struct bs_nodelock *l, const struct bs_buf *answer)
+{
+	return answer->len >= l->answer_max || find_line(bs_buf_str(answer), THEN_END) != NULL;
+}
+
 /* Read until the script answered or the node side ended. */
 static int read_answer(struct bs_nodelock *l, struct bs_buf *answer, const struct op *o,
 		       struct bs_err *err)
@@ -373,7 +388,11 @@ static int read_answer(struct bs_nodelock *l, struct bs_buf *answer, const struc
 			return bs_err_set(err, BS_ERR_NETWORK,
 					  "node %s: %s: the SSH connection broke: %s", l->node,
 					  o->doing, bs_ssh_last_error(l->ssh));
-		if (answered(answer) || libssh2_channel_eof(l->ch))
+		if (libssh2_channel_eof(l->ch))
+			return 0;
+		if (answered(answer) &&
+		    (!l->want_then || find_line(bs_buf_str(answer), "LOCKED") == NULL ||
+		     then_done(l, answer)))
 			return 0;
 		rc = pause_op(l, o, err);
 		if (rc != 0)
@@ -533,6 +552,7 @@ static struct bs_nodelock *lock_new(struct bs_ssh *s, const char *node_name)
 	l->ssh = s;
 	l->node = bs_xstrdup(node_name ? node_name : bs_ssh_display(s));
 	l->who = who_am_i();
+	l->answer_max = ANSWER_MAX;
 	return l;
 }
 
@@ -541,7 +561,33 @@ static void lock_free(struct bs_nodelock *l)
 	free(l->node);
 	free(l->who);
 	bs_buf_free(&l->err_text);
+	bs_buf_free(&l->then);
 	free(l);
+}
+
+/* then's output: from the line after LOCKED to THEN_END (or all of it:
+ * its reader finds it cut short) */
+static void keep_then(struct bs_nodelock *l, const struct bs_buf *answer)
+{
+	const char *text = bs_buf_str(answer);
+	const char *start = strchr(find_line(text, "LOCKED"), '\n');
+	const char *end;
+
+	start = start != NULL ? start + 1 : text + answer->len;
+	end = find_line(start, THEN_END);
+	bs_buf_append(&l->then, start, (size_t)((end != NULL ? end : text + answer->len) - start));
+	bs_buf_putc(&l->then, '\0');
+	l->then.len--;
+}
+
+const char *bs_nodelock_then(const struct bs_nodelock *l, size_t *len)
+{
+	if (l == NULL || !l->want_then) {
+		*len = 0;
+		return NULL;
+	}
+	*len = l->then.len;
+	return bs_buf_str(&l->then);
 }
 
 int bs_nodelock_acquire(struct bs_nodelock **out, struct bs_ssh *s, const char *node_name,
@@ -554,7 +600,8 @@ int bs_nodelock_acquire(struct bs_nodelock **out, struct bs_ssh *s, const char *
 	const char *dir = o->dir ? o->dir : BS_NODELOCK_DIR;
 	struct bs_nodelock *l = lock_new(s, node_name);
 	struct bs_buf owner = BS_BUF_INIT, answer = BS_BUF_INIT;
-	struct op op = op_start("taking the node lock", wait_ms + START_MARGIN_MS, true);
+	struct op op = op_start("taking the node lock",
+				wait_ms + START_MARGIN_MS + (o->then ? THEN_MARGIN_MS : 0), true);
 	char *command = NULL, *default_owner = NULL;
 	int rc;
 
@@ -566,12 +613,18 @@ int bs_nodelock_acquire(struct bs_nodelock **out, struct bs_ssh *s, const char *
 	if (o->owner == NULL)
 		default_owner = bs_lock_owner_text(NULL);
 	put_clean(&owner, o->owner ? o->owner : default_owner, OWNER_MAX, false);
-	command = lock_command(dir, bs_buf_str(&owner), wait_ms, o->sudo);
+	command = lock_command(dir, bs_buf_str(&owner), wait_ms, o->sudo, o->then);
+	if (o->then != NULL) {
+		l->want_then = true;
+		l->answer_max = THEN_MAX;
+	}
 	libssh2_session_set_blocking(bs_ssh_session(s), 0);
 	rc = channel_start(l, command, &op, err);
 	if (rc == 0)
 		rc = read_answer(l, &answer, &op, err);
 	if (rc == 0 && find_line(bs_buf_str(&answer), "LOCKED") != NULL) {
+		if (l->want_then)
+			keep_then(l, &answer);
 		bs_buf_reset(&l->err_text); /* from now on, only what cat says */
 		*out = l;
 		l = NULL;

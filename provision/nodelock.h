@@ -59,11 +59,17 @@ struct bs_nodelock_opts {
 	long wait_ms;	   /* 0: fail at once when held; else wait this long for it */
 	bool sudo;	   /* the SSH user is not root: run under sudo -n */
 	const char *dir;   /* NULL: BS_NODELOCK_DIR (tests use a temp dir) */
+	/* a script run under the lock, in a subshell, once it is taken; its
+	 * stdout (up to 4 MiB) is bs_nodelock_then()'s. It rides the lock's
+	 * command: one channel, one shell fewer on the node (the node's
+	 * detection, so that nothing is looked at or changed before the lock
+	 * is held). NULL: none */
+	const char *then;
 };
 
 #define BS_NODELOCK_OPTS_INIT                                                                      \
 	{                                                                                          \
-		NULL, 0, false, NULL                                                               \
+		NULL, 0, false, NULL, NULL                                                         \
 	}
 
 struct bs_nodelock;
@@ -89,6 +95,9 @@ int bs_nodelock_acquire(struct bs_nodelock **out, struct bs_ssh *s, const char *
  * leaves the session unusable.
  */
 int bs_nodelock_audit(struct bs_nodelock *l, const char *line, struct bs_err *err);
+
+/* What opts->then printed (NUL-terminated, *len bytes), or NULL. */
+const char *bs_nodelock_then(const struct bs_nodelock *l, size_t *len);
 
 /* Send EOF, wait (bounded) for the node side to end, free. NULL is fine. */
 void bs_nodelock_release(struct bs_nodelock *l);

@@ -373,6 +373,70 @@ static void test_audit_lines_in_order(void **state)
 	free(text);
 }
 
+/*
+ * opts.then runs once the lock is held, on the lock's own channel: its
+ * output (large, with lines that look like the lock's own answers) comes
+ * back whole; its stdin is not the channel's, so the audit lines written
+ * after it still reach the log; a second session that finds the lock held
+ * never runs its then.
+ */
+static void test_then_runs_under_the_lock(void **state)
+{
+	struct bs_nodelock_opts o = lock_opts("owner-then", 0);
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_nodelock *l = NULL, *l2 = NULL;
+	char *marker = bs_xasprintf("%s/then-ran", lock_dir);
+	char *qmarker = bs_shell_quote(marker);
+	char *then = bs_xasprintf(
+		"printf 'first=1\\nLOCKED\\nHELD\\n'\n"
+		"i=0; while [ $i -lt 3000 ]; do printf 'line %%s of filler text\\n' $i; i=$((i+1)); done\n"
+		"cat >/dev/null\n" /* stdin: must not be the channel */
+		"flock -n \"$D/lock\" true && echo lock-free-in-then || echo lock-held-in-then\n"
+		"touch %s\n"
+		"printf 'last=1\\n'",
+		qmarker);
+	const char *out;
+	size_t len;
+	char *text;
+
+	(void)state;
+	unlink(audit_path);
+	unlink(marker);
+	o.then = then;
+	if (bs_nodelock_acquire(&l, s1, "n1", &o, &err) != 0)
+		fail_msg("%s", err.msg);
+	out = bs_nodelock_then(l, &len);
+	assert_non_null(out);
+	assert_int_equal(strlen(out), len);
+	assert_true(bs_str_starts_with(out, "first=1\nLOCKED\nHELD\n"));
+	assert_non_null(strstr(out, "line 2999 of filler text\n"));
+	/* a new open of the lock file cannot take it: then runs under it */
+	assert_non_null(strstr(out, "lock-held-in-then\n"));
+	assert_true(bs_str_ends_with(out, "last=1\n"));
+	assert_int_equal(access(marker, F_OK), 0);
+	must_audit(l, "after then");
+
+	/* held: the other session's then does not run */
+	unlink(marker);
+	if (bs_nodelock_acquire(&l2, s2, "n1", &o, &err) != BS_ERR_LOCKED)
+		fail_msg("the second acquire should be refused: %s", err.msg);
+	assert_null(l2);
+	assert_int_equal(access(marker, F_OK), -1);
+
+	bs_nodelock_release(l);
+	text = read_file(audit_path);
+	assert_non_null(strstr(text, ": after then\n"));
+	free(text);
+	/* without then, nothing */
+	l = must_lock(s1, "owner-plain", 0);
+	assert_null(bs_nodelock_then(l, &len));
+	assert_int_equal(len, 0);
+	bs_nodelock_release(l);
+	free(then);
+	free(qmarker);
+	free(marker);
+}
+
 static void test_hostile_text_runs_nothing(void **state)
 {
 	struct bs_nodelock_opts o = lock_opts("other", 0);
@@ -512,6 +576,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_second_session_refused),
 		cmocka_unit_test(test_waiting),
 		cmocka_unit_test(test_audit_lines_in_order),
+		cmocka_unit_test(test_then_runs_under_the_lock),
 		cmocka_unit_test(test_hostile_text_runs_nothing),
 		cmocka_unit_test(test_sudo),
 		cmocka_unit_test(test_lock_lost_on_the_node),

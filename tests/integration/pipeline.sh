@@ -390,14 +390,21 @@ if wait_for_event "$WORK/bg.out" "$BG" action_started replace; then
 	grep -q "project $PROJECT is locked by pid $BG on $host" "$WORK/err" && [ "$rc" = 75 ] &&
 		ok "a second apply while one runs: exit 75, names the holder (pid $BG on $host)" ||
 		bad "a second apply: exit 75 naming the holder" "exit $rc; $(cat "$WORK/err")"
-	BOOTSTRAP_DIR="$WORK/state2" bs apply --json "$R"
+	# the second run also asks for a daemon.json change: the node lock
+	# comes before Docker is looked at, so none reaches the node
+	daemon_before=$(docker exec "$PROJECT-node-1" cat /etc/docker/daemon.json 2>&1)
+	{ cat "$R"; echo 'docker: {daemon: {labels: ["bs-locked=yes"]}}'; } >"$WORK/locked.yaml"
+	BOOTSTRAP_DIR="$WORK/state2" bs apply --json "$WORK/locked.yaml"
 	if [ "$rc" = 75 ] && grep -qE "node node-[12] is locked by pid $BG on $host" "$WORK/out" "$WORK/err"; then
 		ok "... from another BOOTSTRAP_DIR (another local lock): the node lock, exit 75, names node and holder"
 	else
 		bad "... from another BOOTSTRAP_DIR: the node lock, exit 75" "exit $rc; $(cat "$WORK/out" "$WORK/err" | tail -c 3000)"
 	fi
-	[ "$(count action_started)" = 0 ] &&
-		ok "... and it changed nothing" || bad "... it changed nothing" "$(grep action_started "$WORK/out")"
+	[ "$(count action_started)" = 0 ] && ! grep -q configure-docker "$WORK/out" &&
+		[ "$(docker exec "$PROJECT-node-1" cat /etc/docker/daemon.json 2>&1)" = "$daemon_before" ] &&
+		ok "... and it changed nothing: no container, daemon.json as it was" ||
+		bad "... it changed nothing" "$(grep -E "action_started|configure-docker" "$WORK/out")
+$(docker exec "$PROJECT-node-1" cat /etc/docker/daemon.json 2>&1)"
 	bs apply --json --lock-wait 120 "$R" # not apply: the first still writes its audit lines
 	first_end=$($EVENTS get "$WORK/bg.out" time summary)
 	second_start=$(get time run_start)
