@@ -171,6 +171,7 @@ static int run_pool(const struct bs_cli *cli, const struct bs_recipe *recipe,
 	struct pool p;
 	pthread_t threads[256];
 	size_t i, n_threads = 0, printed = 0, failed = 0, selected = 0;
+	bool locked = false;
 	bool *shown;
 	int code = BS_EXIT_OK;
 
@@ -216,6 +217,7 @@ static int run_pool(const struct bs_cli *cli, const struct bs_recipe *recipe,
 			shown[i] = true;
 			printed++;
 			failed += p.jobs[i].rc != 0;
+			locked = locked || p.jobs[i].rc == BS_ERR_LOCKED;
 			pthread_mutex_unlock(&p.lock);
 			print_job(cli, &p.jobs[i]);
 			pthread_mutex_lock(&p.lock);
@@ -239,7 +241,7 @@ static int run_pool(const struct bs_cli *cli, const struct bs_recipe *recipe,
 	if (interrupted)
 		code = BS_EXIT_INTERRUPTED;
 	else if (failed > 0)
-		code = BS_EXIT_FAILURE;
+		code = locked ? BS_EXIT_LOCKED : BS_EXIT_FAILURE; /* as apply */
 	if (!cli->json && cli->verbosity >= 0 && selected > 1)
 		printf("%zu of %zu nodes ready\n", selected - failed - (p.n - printed), selected);
 	pthread_cond_destroy(&p.finished);
