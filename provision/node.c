@@ -88,28 +88,36 @@ static int engine_direct(struct bs_node_session *out, const struct bs_node *n,
  * The engine through the tunnel. The node's detection only saw that dockerd
  * runs and its socket is there (asking the engine from the node would run
  * the docker CLI: a tenth of a second of CPU on every node, every run), so
- * a dockerd that is still starting gets its time here: transport failures
- * are retried for up to READY_WAIT_MS, and every attempt is bounded.
+ * a dockerd that is still starting gets its time here: a connection that
+ * fails (BS_ERR_NETWORK: the socket does not take it yet) is tried again
+ * with backoff until READY_WAIT_MS have passed. A timeout is not retried:
+ * the attempt already waited its full request timeout for an engine that
+ * took the connection and did not answer.
  */
 #define READY_WAIT_MS 60000
 static int open_engine(struct bs_node_session *out, const struct bs_cdriver_opts *copts,
 		       struct bs_err *err)
 {
-	long long deadline = bs_now_ms() + READY_WAIT_MS;
+	long long t0 = bs_now_ms(), deadline = t0 + READY_WAIT_MS;
 	long pause_ms = 100;
-	int rc;
+	int rc, tries = 0;
 
 	for (;;) {
 		rc = bs_docker_open(&out->driver, &out->ep, copts, err);
-		if (rc != BS_ERR_NETWORK && rc != BS_ERR_TIMEOUT)
+		tries++;
+		if (rc != BS_ERR_NETWORK)
 			return rc;
-		if (bs_now_ms() + pause_ms >= deadline || (copts->cancel != NULL && *copts->cancel))
+		if (copts->cancel != NULL && *copts->cancel)
+			return bs_err_set(err, BS_ERR_INTERRUPTED,
+					  "interrupted while waiting for the engine to answer");
+		if (bs_now_ms() + pause_ms >= deadline)
 			break;
 		usleep((useconds_t)pause_ms * 1000);
 		if (pause_ms < 1000)
 			pause_ms *= 2;
 	}
-	bs_err_prefix(err, "the engine did not answer within %d s", READY_WAIT_MS / 1000);
+	bs_err_prefix(err, "the engine did not answer (%d tries in %lld s)", tries,
+		      (bs_now_ms() - t0 + 500) / 1000);
 	return rc;
 }
 
@@ -159,7 +167,7 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 		dtls.port = r->docker.tls_port;
 		dopts.tls = &dtls;
 	}
-	if (po->lock != NULL && !po->dry_run) {
+	if (po->lock != NULL) { /* destroy too, which only detects */
 		struct bs_nodelock_opts lo = *po->lock;
 
 		/* the lock first, and the detection on its channel */

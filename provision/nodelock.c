@@ -233,7 +233,10 @@ static char *lock_command(const char *dir, const char *owner, long wait_ms, bool
 		"cat \"$D/lock.owner\" 2>/dev/null\n"
 		"exit %d\n",
 		qdir, EXIT_NO_FLOCK, EXIT_NO_DIR, how, qowner, then ? "(\n" : "", then ? then : "",
-		then ? "\n) </dev/null\necho " THEN_END "\n" : "", EXIT_FLOCK_FAILED, EXIT_HELD);
+		/* the marker on a line of its own even when then's output
+		 * has no final newline: keep_then drops the one added here */
+		then ? "\n) </dev/null\nprintf '\\n%s\\n' " THEN_END "\n" : "", EXIT_FLOCK_FAILED,
+		EXIT_HELD);
 	cmd = bs_dockerhost_wrap(script, sudo);
 	free(script);
 	free(qdir);
@@ -575,6 +578,8 @@ static void keep_then(struct bs_nodelock *l, const struct bs_buf *answer)
 
 	start = start != NULL ? start + 1 : text + answer->len;
 	end = find_line(start, THEN_END);
+	if (end != NULL && end > start)
+		end--; /* the newline printed before the marker */
 	bs_buf_append(&l->then, start, (size_t)((end != NULL ? end : text + answer->len) - start));
 	bs_buf_putc(&l->then, '\0');
 	l->then.len--;

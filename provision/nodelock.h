@@ -63,7 +63,10 @@ struct bs_nodelock_opts {
 	 * stdout (up to 4 MiB) is bs_nodelock_then()'s. It rides the lock's
 	 * command: one channel, one shell fewer on the node (the node's
 	 * detection, so that nothing is looked at or changed before the lock
-	 * is held). NULL: none */
+	 * is held). Its stdin is /dev/null; the lock is held while it runs,
+	 * and its output ends where the lock's command prints a marker line
+	 * after it (a line BS-THEN-END of its own would cut it short).
+	 * NULL: none */
 	const char *then;
 };
 

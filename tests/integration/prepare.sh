@@ -131,7 +131,7 @@ expect "recipe re-run: n2 unchanged" n2 ok=true installed=false config_written=f
 
 # a node whose lock another run holds: exit 75, the holder named, daemon.json untouched
 conf_before=$(node_exec n2 cat /etc/docker/daemon.json </dev/null 2>&1)
-node_exec n2 sh -c 'mkdir -p /var/lib/bootstrap; exec 9>>/var/lib/bootstrap/lock; flock 9; echo "pid 4242 on elsewhere by ci" >/var/lib/bootstrap/lock.owner; echo held; sleep 5' </dev/null >"$NODE_DIR/holder" 2>&1 &
+node_exec n2 sh -c 'mkdir -p /var/lib/bootstrap; exec 9>>/var/lib/bootstrap/lock; flock 9; echo "pid 4242 on elsewhere by ci" >/var/lib/bootstrap/lock.owner; echo $$ >/tmp/bs-holder.pid; echo held; exec sleep 120' </dev/null >"$NODE_DIR/holder" 2>&1 &
 holder=$!
 for _ in $(seq 100); do grep -q held "$NODE_DIR/holder" && break; sleep 0.1; done
 sed 's/debug: true/debug: false/' "$RECIPE" >"$NODE_DIR/locked.yaml"
@@ -143,7 +143,15 @@ else
 	bad "a locked node: exit 75, holder named, nothing changed (exit $rc)" "$out
 $errout"
 fi
-wait "$holder" 2>/dev/null # the holder lets go after its 5 s
+# destroy on static hosts connects, and is refused there in the same way
+bs destroy --node n2 "$NODE_DIR/locked.yaml"
+[ "$rc" -eq 75 ] && grep -q "node n2 is locked by pid 4242 on elsewhere by ci" <<<"$errout$out" &&
+	ok "... and destroy there: exit 75, the holder named" ||
+	bad "... destroy on the locked node: exit 75 (exit $rc)" "$out
+$errout"
+# shellcheck disable=SC2016 # expanded by the node's shell
+node_exec n2 sh -c 'kill "$(cat /tmp/bs-holder.pid)"' </dev/null
+wait "$holder" 2>/dev/null
 
 bs prepare --node n2 "$RECIPE"
 if [ "$rc" -eq 0 ] && grep -q "^n2: ready" <<<"$out" && ! grep -q "^n1" <<<"$out"; then
