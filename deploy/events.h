@@ -47,8 +47,9 @@ struct bs_event {
 	const char *file;    /* RUN_START: the recipe */
 	int n_nodes;	     /* RUN_START */
 	const char *node;    /* NULL for run-wide events */
-	/* NODE_STAGE: "machine", "ssh", "docker", "endpoint", "lock", "observe",
-	 * "networks", "images", "containers", "rolling", "done" */
+	/* NODE_STAGE: "machine", "ssh" (connect, the node lock for apply and
+	 * destroy, Docker, the endpoint), "observe", "networks", "images",
+	 * "containers", "rolling", "done" */
 	const char *stage;
 	/* ACTION_*: "create", "replace", "update", "start", "remove", "rename",
 	 * "pull", "build", "transfer", "create-network", "create-volume",
