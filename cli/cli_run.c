@@ -210,12 +210,11 @@ static void report_docker(struct run *run, struct nodejob *j)
 static void phase1(struct run *run, struct nodejob *j)
 {
 	struct bs_node_prepare_opts po;
+	struct bs_nodelock_opts lo = BS_NODELOCK_OPTS_INIT;
 	struct bs_converge_opts co;
 	int rc;
 
 	j->t0 = bs_now_ms();
-	struct bs_nodelock_opts lo = BS_NODELOCK_OPTS_INIT;
-
 	memset(&po, 0, sizeof(po));
 	po.strict_host_keys = run->cli->strict_host_keys;
 	po.key_override = run->cli->identity;

@@ -185,13 +185,12 @@ struct bs_dockerhost_facts {
 	bool apt;	   /* apt-get present */
 	char docker_path[256];
 	char dockerd_path[256];
-	long pid;	/* running dockerd, 0 when none */
-	long stray_pid; /* a dockerd without /var/run/docker.pid, 0 when none */
-	bool curl;	/* curl present (asks the engine when the CLI is missing) */
-	bool socket;	/* dockerd runs and /var/run/docker.sock is there */
-	char engine_version
-		[32]; /* as a step's wait heard it ("" otherwise: detection leaves the engine to the tunnel) */
-	char log_path[256]; /* where the running dockerd's stderr goes, if a file */
+	long pid;		 /* running dockerd, 0 when none */
+	long stray_pid;		 /* a dockerd without /var/run/docker.pid, 0 when none */
+	bool curl;		 /* curl present (asks the engine when the CLI is missing) */
+	bool socket;		 /* dockerd runs and /var/run/docker.sock is there */
+	char engine_version[32]; /* from a step's wait; detection leaves it "" */
+	char log_path[256];	 /* where the running dockerd's stderr goes, if a file */
 	bool daemon_json_exists;
 	char *daemon_json; /* its content (NUL-terminated), owned; NULL when absent */
 	size_t daemon_json_len;
