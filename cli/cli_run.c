@@ -35,6 +35,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_report.h"
+#include "deploy/cluster.h"
 #include "deploy/converge.h"
 #include "deploy/lock.h"
 #include "deploy/recipe.h"
@@ -391,6 +392,48 @@ out:
 	bs_strv_free(&names);
 }
 
+/* ---- the cluster ----------------------------------------------------- */
+
+/* After phase 1, on this thread: membership and services (deploy/cluster.c). */
+static int cluster(struct run *run, struct bs_counts *total)
+{
+	struct bs_cluster_member_in *in = bs_xcalloc(run->n_jobs + 1, sizeof(*in));
+	struct bs_cluster_opts o;
+	struct bs_err err = BS_ERR_INIT;
+	int rc;
+
+	for (size_t i = 0; i < run->n_jobs; i++) {
+		struct nodejob *j = &run->jobs[i];
+
+		in[i].node = &j->node;
+		in[i].d = j->session_open ? j->s.driver : NULL;
+		in[i].advertise = j->s.report.route_if[0] ? j->s.report.route_if : NULL;
+		in[i].ipvs = j->s.report.ipvs;
+		in[i].audit = audit_line;
+		in[i].audit_payload = j;
+	}
+	memset(&o, 0, sizeof(o));
+	o.recipe = run->recipe;
+	o.nodes = in;
+	o.n_nodes = run->n_jobs;
+	o.apply = run->apply || run->destroy;
+	o.report_planned = run->plan;
+	o.status = run->status;
+	o.destroy = run->destroy;
+	o.report = bs_reporter_event;
+	o.payload = run->rep;
+	o.wait_ms = run->cli->timeout_ms > 0 ? (long)run->cli->timeout_ms : 0;
+	o.cancel = &interrupted;
+	node_event(run, BS_EV_NODE_STAGE, NULL, "cluster", NULL, NULL, NULL);
+	rc = bs_cluster_run(&o, total, &err);
+	if (rc != 0) {
+		message(run, NULL, "error", err.msg);
+		total->failed++;
+	}
+	free(in);
+	return rc;
+}
+
 /* ---- machines -------------------------------------------------------- */
 
 static int machines(struct run *run, struct bs_compute **c, struct bs_machine_list *ml,
@@ -633,6 +676,9 @@ static int run_verb(struct run *run)
 	pool_run(run, phase1, NULL);
 	for (i = 0; i < run->n_jobs; i++)
 		failed = failed || run->jobs[i].rc != 0;
+	if (r->cluster.type != BS_CLUSTER_NONE && run->n_jobs > 0 && !interrupted &&
+	    (run->plan || run->status || !failed) && cluster(run, &total) != 0)
+		failed = true;
 	if (run->destroy && !failed && !interrupted)
 		pool_run(run, destroy_rest, NULL);
 	if (run->apply && !failed && !interrupted) {

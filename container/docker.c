@@ -13,6 +13,7 @@
  *   - POST /networks/create makes duplicates without CheckDuplicate;
  *   - logs have no Content-Type in 1.41: Config.Tty says whether frames
  *     are multiplexed.
+ * Clusters (Swarm) are docker_swarm.c; docker_priv.h is what both share.
  */
 #include <cJSON.h>
 #include <stdio.h>
@@ -21,14 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "container/driver.h"
-#include "container/http.h"
-
-struct docker {
-	struct bs_cdriver base;
-	struct bs_http *http;
-	char prefix[16]; /* "/v1.41" */
-};
+#include "container/docker_priv.h"
 
 static const struct bs_cdriver_ops docker_ops;
 
@@ -59,28 +53,28 @@ static enum bs_cstate state_from(const char *s)
 	return BS_CSTATE_UNKNOWN;
 }
 
-static const char *json_str(const cJSON *obj, const char *key)
+const char *dk_json_str(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static char *json_strdup(const cJSON *obj, const char *key)
+char *dk_json_strdup(const cJSON *obj, const char *key)
 {
-	const char *s = json_str(obj, key);
+	const char *s = dk_json_str(obj, key);
 
 	return s ? bs_xstrdup(s) : NULL;
 }
 
-static long long json_num(const cJSON *obj, const char *key)
+long long dk_json_num(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 
 	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
 }
 
-static void json_labels(const cJSON *obj, struct bs_kvlist *out)
+void dk_json_labels(const cJSON *obj, struct bs_kvlist *out)
 {
 	const cJSON *item;
 
@@ -88,7 +82,7 @@ static void json_labels(const cJSON *obj, struct bs_kvlist *out)
 		bs_kvlist_push(out, item->string, item->valuestring, false);
 }
 
-static void json_strings(const cJSON *arr, struct bs_strv *out)
+void dk_json_strings(const cJSON *arr, struct bs_strv *out)
 {
 	const cJSON *item;
 
@@ -96,7 +90,7 @@ static void json_strings(const cJSON *arr, struct bs_strv *out)
 		bs_strv_push(out, item->valuestring);
 }
 
-static cJSON *kv_object(const struct bs_kvlist *l)
+cJSON *dk_kv_object(const struct bs_kvlist *l)
 {
 	cJSON *o = cJSON_CreateObject();
 	size_t i;
@@ -106,7 +100,7 @@ static cJSON *kv_object(const struct bs_kvlist *l)
 	return o;
 }
 
-static cJSON *string_array(const char *const *v)
+cJSON *dk_string_array(const char *const *v)
 {
 	cJSON *a = cJSON_CreateArray();
 
@@ -117,7 +111,7 @@ static cJSON *string_array(const char *const *v)
 
 /* Escape a name or ID for a path segment. Image references keep '/', ':'
  * and '@', which the engine's router expects literally. */
-static char *path_name(const char *name, bool image)
+char *dk_path_name(const char *name, bool image)
 {
 	struct bs_buf out = BS_BUF_INIT;
 	const char *p;
@@ -156,8 +150,8 @@ static void split_ref(const char *ref, char **repo, char **tag)
 }
 
 /* Run a request with the API version prefix. */
-static int api(struct docker *dk, const char *method, const char *path, const char *query,
-	       const char *body, struct bs_http_response *resp, struct bs_err *err)
+int dk_api(struct docker *dk, const char *method, const char *path, const char *query,
+	   const char *body, struct bs_http_response *resp, struct bs_err *err)
 {
 	struct bs_http_request req;
 	char *full = bs_xasprintf("%s%s", dk->prefix, path);
@@ -176,10 +170,10 @@ static int api(struct docker *dk, const char *method, const char *path, const ch
 }
 
 /* The engine's {"message": ...} from an error answer. */
-static const char *error_message(const struct bs_http_response *resp, char *buf, size_t size)
+const char *dk_error_message(const struct bs_http_response *resp, char *buf, size_t size)
 {
 	cJSON *o = cJSON_ParseWithLength(bs_buf_str(&resp->body), resp->body.len);
-	const char *m = json_str(o, "message");
+	const char *m = dk_json_str(o, "message");
 
 	if (m != NULL)
 		snprintf(buf, size, "%s", m);
@@ -193,13 +187,13 @@ static const char *error_message(const struct bs_http_response *resp, char *buf,
 	return buf;
 }
 
-static int status_error(struct docker *dk, const struct bs_http_response *resp, const char *what,
-			struct bs_err *err)
+int dk_status_error(struct docker *dk, const struct bs_http_response *resp, const char *what,
+		    struct bs_err *err)
 {
 	char msg[768];
 	int code;
 
-	error_message(resp, msg, sizeof(msg));
+	dk_error_message(resp, msg, sizeof(msg));
 	switch (resp->status) {
 	case 400: code = BS_ERR_INVALID; break;
 	case 401:
@@ -209,11 +203,6 @@ static int status_error(struct docker *dk, const struct bs_http_response *resp, 
 	default: code = BS_ERR_API; break;
 	}
 	return bs_err_set(err, code, "%s: %s: %s", dk->base.display, what, msg);
-}
-
-static struct docker *as_docker(struct bs_cdriver *d)
-{
-	return (struct docker *)d;
 }
 
 /* ---- results ------------------------------------------------------------- */
@@ -309,28 +298,28 @@ static void parse_list_item(const cJSON *o, struct bs_cinfo *c)
 	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(o, "Ports");
 	const cJSON *p;
 
-	c->id = json_strdup(o, "Id");
+	c->id = dk_json_strdup(o, "Id");
 	if (cJSON_IsString(first))
 		c->name = bs_xstrdup(first->valuestring + (first->valuestring[0] == '/'));
-	c->image = json_strdup(o, "Image");
-	c->image_id = json_strdup(o, "ImageID");
-	c->state = state_from(json_str(o, "State"));
-	c->status = json_strdup(o, "Status");
+	c->image = dk_json_strdup(o, "Image");
+	c->image_id = dk_json_strdup(o, "ImageID");
+	c->state = state_from(dk_json_str(o, "State"));
+	c->status = dk_json_strdup(o, "Status");
 	c->health = health_from_status(c->status);
 	if (c->status != NULL && strncmp(c->status, "Exited (", 8) == 0)
 		c->exit_code = atoi(c->status + 8); /* "Exited (137) 2 minutes ago" */
-	c->created = json_num(o, "Created");
-	json_labels(cJSON_GetObjectItemCaseSensitive(o, "Labels"), &c->labels);
+	c->created = dk_json_num(o, "Created");
+	dk_json_labels(cJSON_GetObjectItemCaseSensitive(o, "Labels"), &c->labels);
 	c->ports = bs_xcalloc((size_t)cJSON_GetArraySize(ports) + 1, sizeof(*c->ports));
 	cJSON_ArrayForEach(p, ports)
 	{
 		struct bs_cport_binding *b = &c->ports[c->n_ports++];
-		const char *ip = json_str(p, "IP");
-		const char *type = json_str(p, "Type");
+		const char *ip = dk_json_str(p, "IP");
+		const char *type = dk_json_str(p, "Type");
 
 		b->host_ip = ip ? bs_xstrdup(ip) : NULL;
-		b->host_port = (int)json_num(p, "PublicPort");
-		b->container_port = (int)json_num(p, "PrivatePort");
+		b->host_port = (int)dk_json_num(p, "PublicPort");
+		b->container_port = (int)dk_json_num(p, "PrivatePort");
 		b->udp = type && strcmp(type, "udp") == 0;
 	}
 }
@@ -338,7 +327,7 @@ static void parse_list_item(const cJSON *o, struct bs_cinfo *c)
 /* ---- containers ---------------------------------------------------------- */
 
 /* labels {k: v} become label filters "k=v" ("k" alone when v is NULL). */
-static char *label_filters(const struct bs_kvlist *labels)
+char *dk_label_filters(const struct bs_kvlist *labels)
 {
 	struct bs_kvlist f = BS_KVLIST_INIT;
 	char *query;
@@ -362,18 +351,18 @@ static int docker_container_list(struct bs_cdriver *d, bool all, const struct bs
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
-	char *filters = label_filters(labels);
+	char *filters = dk_label_filters(labels);
 	char *query = bs_xasprintf("all=%d&filters=%s", all ? 1 : 0, filters);
 	cJSON *arr = NULL;
 	const cJSON *item;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = api(dk, "GET", "/containers/json", query, NULL, &resp, err);
+	rc = dk_api(dk, "GET", "/containers/json", query, NULL, &resp, err);
 	if (rc != 0)
 		goto out;
 	if (resp.status != 200) {
-		rc = status_error(dk, &resp, "listing containers", err);
+		rc = dk_status_error(dk, &resp, "listing containers", err);
 		goto out;
 	}
 	arr = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
@@ -398,7 +387,7 @@ static int docker_container_inspect(struct bs_cdriver *d, const char *name, stru
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
-	char *seg = path_name(name, false);
+	char *seg = dk_path_name(name, false);
 	char *path = bs_xasprintf("/containers/%s/json", seg);
 	const cJSON *state, *config, *health, *ports, *port;
 	cJSON *o = NULL;
@@ -408,7 +397,7 @@ static int docker_container_inspect(struct bs_cdriver *d, const char *name, stru
 		memset(out, 0, sizeof(*out));
 	if (raw_json)
 		*raw_json = NULL;
-	rc = api(dk, "GET", path, NULL, NULL, &resp, err);
+	rc = dk_api(dk, "GET", path, NULL, NULL, &resp, err);
 	if (rc != 0)
 		goto out;
 	if (resp.status == 404) {
@@ -417,7 +406,7 @@ static int docker_container_inspect(struct bs_cdriver *d, const char *name, stru
 		goto out;
 	}
 	if (resp.status != 200) {
-		rc = status_error(dk, &resp, name, err);
+		rc = dk_status_error(dk, &resp, name, err);
 		goto out;
 	}
 	o = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
@@ -433,17 +422,17 @@ static int docker_container_inspect(struct bs_cdriver *d, const char *name, stru
 	state = cJSON_GetObjectItemCaseSensitive(o, "State");
 	config = cJSON_GetObjectItemCaseSensitive(o, "Config");
 	health = cJSON_GetObjectItemCaseSensitive(state, "Health");
-	out->id = json_strdup(o, "Id");
-	out->name = json_strdup(o, "Name");
+	out->id = dk_json_strdup(o, "Id");
+	out->name = dk_json_strdup(o, "Name");
 	if (out->name && out->name[0] == '/')
 		memmove(out->name, out->name + 1, strlen(out->name));
-	out->image = json_strdup(config, "Image");
-	out->image_id = json_strdup(o, "Image");
-	out->state = state_from(json_str(state, "Status"));
-	out->status = json_strdup(state, "Status");
-	out->health = json_strdup(health, "Status");
-	out->exit_code = (int)json_num(state, "ExitCode");
-	json_labels(cJSON_GetObjectItemCaseSensitive(config, "Labels"), &out->labels);
+	out->image = dk_json_strdup(config, "Image");
+	out->image_id = dk_json_strdup(o, "Image");
+	out->state = state_from(dk_json_str(state, "Status"));
+	out->status = dk_json_strdup(state, "Status");
+	out->health = dk_json_strdup(health, "Status");
+	out->exit_code = (int)dk_json_num(state, "ExitCode");
+	dk_json_labels(cJSON_GetObjectItemCaseSensitive(config, "Labels"), &out->labels);
 	ports = cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(o, "NetworkSettings"), "Ports");
 	{
@@ -460,8 +449,8 @@ static int docker_container_inspect(struct bs_cdriver *d, const char *name, stru
 
 		cJSON_ArrayForEach(b, port)
 		{
-			const char *ip = json_str(b, "HostIp");
-			const char *hp = json_str(b, "HostPort");
+			const char *ip = dk_json_str(b, "HostIp");
+			const char *hp = dk_json_str(b, "HostPort");
 			struct bs_cport_binding *pb = &out->ports[out->n_ports++];
 
 			pb->host_ip = ip && ip[0] ? bs_xstrdup(ip) : NULL;
@@ -478,38 +467,40 @@ out:
 	return rc;
 }
 
-static cJSON *create_body(const struct bs_cspec *s)
+void dk_container_fields(cJSON *obj, cJSON *mounts_parent, const struct bs_cspec *s,
+			 enum dk_schema schema)
 {
-	cJSON *root = cJSON_CreateObject();
-	cJSON *host = cJSON_AddObjectToObject(root, "HostConfig");
-	cJSON *exposed, *bindings, *mounts, *env;
+	bool service = schema == DK_SERVICE;
+	cJSON *env, *mounts;
 	size_t i;
 
-	cJSON_AddStringToObject(root, "Image", s->image);
+	cJSON_AddStringToObject(obj, "Image", s->image);
 	if (s->cmd)
-		cJSON_AddItemToObject(root, "Cmd", string_array(s->cmd));
+		cJSON_AddItemToObject(obj, service ? "Args" : "Cmd", dk_string_array(s->cmd));
 	if (s->entrypoint)
-		cJSON_AddItemToObject(root, "Entrypoint", string_array(s->entrypoint));
-	env = cJSON_AddArrayToObject(root, "Env");
-	for (i = 0; s->env && i < s->env->n; i++) {
-		char *kv = bs_xasprintf("%s=%s", s->env->v[i].key, s->env->v[i].value);
+		cJSON_AddItemToObject(obj, service ? "Command" : "Entrypoint",
+				      dk_string_array(s->entrypoint));
+	if (!service || (s->env && s->env->n > 0)) {
+		env = cJSON_AddArrayToObject(obj, "Env");
+		for (i = 0; s->env && i < s->env->n; i++) {
+			char *kv = bs_xasprintf("%s=%s", s->env->v[i].key, s->env->v[i].value);
 
-		cJSON_AddItemToArray(env, cJSON_CreateString(kv));
-		bs_secure_free_str(kv);
+			cJSON_AddItemToArray(env, cJSON_CreateString(kv));
+			bs_secure_free_str(kv);
+		}
 	}
-	cJSON_AddItemToObject(root, "Labels", kv_object(s->labels));
+	if (!service || (s->labels && s->labels->n > 0))
+		cJSON_AddItemToObject(obj, "Labels", dk_kv_object(s->labels));
 	if (s->user)
-		cJSON_AddStringToObject(root, "User", s->user);
+		cJSON_AddStringToObject(obj, "User", s->user);
 	if (s->working_dir)
-		cJSON_AddStringToObject(root, "WorkingDir", s->working_dir);
-	if (s->hostname)
-		cJSON_AddStringToObject(root, "Hostname", s->hostname);
+		cJSON_AddStringToObject(obj, service ? "Dir" : "WorkingDir", s->working_dir);
 	if (s->tty)
-		cJSON_AddBoolToObject(root, "Tty", true);
+		cJSON_AddBoolToObject(obj, service ? "TTY" : "Tty", true);
 	if (s->health_test) {
-		cJSON *h = cJSON_AddObjectToObject(root, "Healthcheck");
+		cJSON *h = cJSON_AddObjectToObject(obj, "Healthcheck");
 
-		cJSON_AddItemToObject(h, "Test", string_array(s->health_test));
+		cJSON_AddItemToObject(h, "Test", dk_string_array(s->health_test));
 		if (s->health_interval_ns)
 			cJSON_AddNumberToObject(h, "Interval", (double)s->health_interval_ns);
 		if (s->health_timeout_ns)
@@ -520,6 +511,31 @@ static cJSON *create_body(const struct bs_cspec *s)
 		if (s->health_retries)
 			cJSON_AddNumberToObject(h, "Retries", s->health_retries);
 	}
+	if (service && s->n_mounts == 0)
+		return;
+	mounts = cJSON_AddArrayToObject(mounts_parent, "Mounts");
+	for (i = 0; i < s->n_mounts; i++) {
+		cJSON *m = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(m, "Type", s->mounts[i].type);
+		if (s->mounts[i].source)
+			cJSON_AddStringToObject(m, "Source", s->mounts[i].source);
+		cJSON_AddStringToObject(m, "Target", s->mounts[i].target);
+		cJSON_AddBoolToObject(m, "ReadOnly", s->mounts[i].read_only);
+		cJSON_AddItemToArray(mounts, m);
+	}
+}
+
+static cJSON *create_body(const struct bs_cspec *s)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *host = cJSON_AddObjectToObject(root, "HostConfig");
+	cJSON *exposed, *bindings;
+	size_t i;
+
+	dk_container_fields(root, host, s, DK_CONTAINER);
+	if (s->hostname)
+		cJSON_AddStringToObject(root, "Hostname", s->hostname);
 	exposed = cJSON_AddObjectToObject(root, "ExposedPorts");
 	bindings = cJSON_AddObjectToObject(host, "PortBindings");
 	for (i = 0; i < s->n_ports; i++) {
@@ -539,17 +555,6 @@ static cJSON *create_body(const struct bs_cspec *s)
 		cJSON_AddStringToObject(b, "HostPort", p->host_port ? hp : "");
 		cJSON_AddItemToArray(list, b);
 	}
-	mounts = cJSON_AddArrayToObject(host, "Mounts");
-	for (i = 0; i < s->n_mounts; i++) {
-		cJSON *m = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(m, "Type", s->mounts[i].type);
-		if (s->mounts[i].source)
-			cJSON_AddStringToObject(m, "Source", s->mounts[i].source);
-		cJSON_AddStringToObject(m, "Target", s->mounts[i].target);
-		cJSON_AddBoolToObject(m, "ReadOnly", s->mounts[i].read_only);
-		cJSON_AddItemToArray(mounts, m);
-	}
 	if (s->restart) {
 		cJSON *rp = cJSON_AddObjectToObject(host, "RestartPolicy");
 
@@ -568,11 +573,11 @@ static cJSON *create_body(const struct bs_cspec *s)
 	if (s->read_only_rootfs)
 		cJSON_AddBoolToObject(host, "ReadonlyRootfs", true);
 	if (s->cap_add)
-		cJSON_AddItemToObject(host, "CapAdd", string_array(s->cap_add));
+		cJSON_AddItemToObject(host, "CapAdd", dk_string_array(s->cap_add));
 	if (s->cap_drop)
-		cJSON_AddItemToObject(host, "CapDrop", string_array(s->cap_drop));
+		cJSON_AddItemToObject(host, "CapDrop", dk_string_array(s->cap_drop));
 	{
-		cJSON *sec = string_array(s->security_opt);
+		cJSON *sec = dk_string_array(s->security_opt);
 
 		if (s->no_new_privileges)
 			cJSON_AddItemToArray(sec, cJSON_CreateString("no-new-privileges:true"));
@@ -615,13 +620,13 @@ static int docker_container_create(struct bs_cdriver *d, const struct bs_cspec *
 	struct bs_http_response resp;
 	cJSON *body = create_body(spec), *answer = NULL;
 	char *json = cJSON_PrintUnformatted(body);
-	char *name = path_name(spec->name, false);
+	char *name = dk_path_name(spec->name, false);
 	char *query = bs_xasprintf("name=%s", name);
 	int rc;
 
 	*id = NULL;
 	cJSON_Delete(body);
-	rc = api(dk, "POST", "/containers/create", query, json, &resp, err);
+	rc = dk_api(dk, "POST", "/containers/create", query, json, &resp, err);
 	bs_secure_free_str(json); /* environment values may be secrets */
 	if (rc != 0)
 		goto out;
@@ -639,7 +644,7 @@ static int docker_container_create(struct bs_cdriver *d, const struct bs_cspec *
 			char what[320];
 
 			snprintf(what, sizeof(what), "creating container %s", spec->name);
-			rc = status_error(dk, &resp, what, err);
+			rc = dk_status_error(dk, &resp, what, err);
 		}
 		bs_iinfo_free(&img);
 		goto out;
@@ -655,11 +660,11 @@ static int docker_container_create(struct bs_cdriver *d, const struct bs_cspec *
 		char what[320];
 
 		snprintf(what, sizeof(what), "creating container %s", spec->name);
-		rc = status_error(dk, &resp, what, err);
+		rc = dk_status_error(dk, &resp, what, err);
 		goto out;
 	}
 	answer = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
-	*id = json_strdup(answer, "Id");
+	*id = dk_json_strdup(answer, "Id");
 	if (*id == NULL)
 		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: creating %s: no Id in the answer",
 				d->display, spec->name);
@@ -677,7 +682,7 @@ static int container_action(struct docker *dk, const char *name, const char *ver
 {
 	struct bs_http_request req;
 	struct bs_http_response resp;
-	char *seg = path_name(name, false);
+	char *seg = dk_path_name(name, false);
 	char *path = bs_xasprintf("%s/containers/%s/%s", dk->prefix, seg, verb);
 	int rc;
 
@@ -703,7 +708,7 @@ static int container_action(struct docker *dk, const char *name, const char *ver
 		char what[320];
 
 		snprintf(what, sizeof(what), "%s %s", verb, name);
-		rc = status_error(dk, &resp, what, err);
+		rc = dk_status_error(dk, &resp, what, err);
 	}
 out:
 	bs_http_response_free(&resp);
@@ -745,7 +750,7 @@ static int force_remove(struct docker *dk, const char *name, struct bs_err *err)
 {
 	struct bs_http_request req;
 	struct bs_http_response resp;
-	char *seg = path_name(name, false);
+	char *seg = dk_path_name(name, false);
 	char *path = bs_xasprintf("%s/containers/%s", dk->prefix, seg);
 	int rc;
 
@@ -760,7 +765,7 @@ static int force_remove(struct docker *dk, const char *name, struct bs_err *err)
 		char what[320];
 
 		snprintf(what, sizeof(what), "removing %s", name);
-		rc = status_error(dk, &resp, what, err);
+		rc = dk_status_error(dk, &resp, what, err);
 	}
 	bs_http_response_free(&resp);
 	free(seg);
@@ -834,27 +839,16 @@ static int log_bytes(const char *data, size_t len, void *payload)
 	return bs_demux_feed(&lc->demux, data, len) != 0;
 }
 
-static int docker_container_logs(struct bs_cdriver *d, const char *name,
-				 const struct bs_logs_opts *opts, bs_log_fn fn, void *payload,
-				 struct bs_err *err)
+int dk_logs(struct docker *dk, const char *kind, const char *name, bool tty,
+	    const struct bs_logs_opts *opts, bs_log_fn fn, void *payload, struct bs_err *err)
 {
-	struct docker *dk = as_docker(d);
 	struct bs_http_request req;
 	struct bs_http_response resp;
 	struct log_ctx lc;
-	char *raw = NULL, *seg = NULL, *path = NULL, *query = NULL;
-	cJSON *o = NULL;
+	char *seg, *path, *query;
 	char tail[32];
-	bool tty;
 	int rc;
 
-	/* 1.41 sends no Content-Type for logs: Tty decides the framing */
-	rc = docker_container_inspect(d, name, NULL, &raw, err);
-	if (rc != 0)
-		return rc;
-	o = cJSON_Parse(raw);
-	tty = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(o, "Config"), "Tty"));
 	memset(&lc, 0, sizeof(lc));
 	lc.fn = fn;
 	lc.payload = payload;
@@ -863,8 +857,8 @@ static int docker_container_logs(struct bs_cdriver *d, const char *name,
 		snprintf(tail, sizeof(tail), "%lld", opts->tail);
 	else
 		snprintf(tail, sizeof(tail), "all");
-	seg = path_name(name, false);
-	path = bs_xasprintf("%s/containers/%s/logs", dk->prefix, seg);
+	seg = dk_path_name(name, false);
+	path = bs_xasprintf("%s/%s/%s/logs", dk->prefix, kind, seg);
 	query = bs_xasprintf("stdout=1&stderr=1&follow=%d&timestamps=%d&tail=%s&since=%lld",
 			     opts->follow, opts->timestamps, tail, opts->since);
 	memset(&req, 0, sizeof(req));
@@ -879,36 +873,56 @@ static int docker_container_logs(struct bs_cdriver *d, const char *name,
 		char what[320];
 
 		snprintf(what, sizeof(what), "logs of %s", name);
-		rc = status_error(dk, &resp, what, err);
+		rc = dk_status_error(dk, &resp, what, err);
 	} else if (rc == 0 && lc.demux.bad) {
 		rc = bs_err_set(err, BS_ERR_PROTOCOL,
 				"%s: logs of %s: the log stream is not framed as expected",
-				d->display, name);
+				dk->base.display, name);
 	}
 	bs_http_response_free(&resp);
-	cJSON_Delete(o);
-	free(raw);
 	free(seg);
 	free(path);
 	free(query);
 	return rc;
 }
 
+static int docker_container_logs(struct bs_cdriver *d, const char *name,
+				 const struct bs_logs_opts *opts, bs_log_fn fn, void *payload,
+				 struct bs_err *err)
+{
+	char *raw = NULL;
+	cJSON *o;
+	bool tty;
+	int rc;
+
+	/* 1.41 sends no Content-Type for logs: Tty decides the framing */
+	rc = docker_container_inspect(d, name, NULL, &raw, err);
+	if (rc != 0)
+		return rc;
+	o = cJSON_Parse(raw);
+	tty = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(o, "Config"), "Tty"));
+	rc = dk_logs(as_docker(d), "containers", name, tty, opts, fn, payload, err);
+	cJSON_Delete(o);
+	free(raw);
+	return rc;
+}
+
 /* GET returning JSON, with a 404 message naming the object. */
-static int get_json(struct docker *dk, const char *path, const char *query, const char *what,
-		    cJSON **out, struct bs_err *err)
+int dk_get_json(struct docker *dk, const char *path, const char *query, const char *what,
+		cJSON **out, struct bs_err *err)
 {
 	struct bs_http_response resp;
 	int rc;
 
 	*out = NULL;
-	rc = api(dk, "GET", path, query, NULL, &resp, err);
+	rc = dk_api(dk, "GET", path, query, NULL, &resp, err);
 	if (rc != 0)
 		return rc;
 	if (resp.status == 404)
 		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: %s: not found", dk->base.display, what);
 	else if (resp.status != 200)
-		rc = status_error(dk, &resp, what, err);
+		rc = dk_status_error(dk, &resp, what, err);
 	else if ((*out = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len)) == NULL)
 		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: %s: the answer is not JSON",
 				dk->base.display, what);
@@ -920,7 +934,7 @@ static int docker_container_top(struct bs_cdriver *d, const char *name, const ch
 				struct bs_table *out, struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
-	char *seg = path_name(name, false);
+	char *seg = dk_path_name(name, false);
 	char *path = bs_xasprintf("/containers/%s/top", seg);
 	char *args = bs_http_escape(ps_args ? ps_args : "-ef");
 	char *query = bs_xasprintf("ps_args=%s", args);
@@ -931,13 +945,13 @@ static int docker_container_top(struct bs_cdriver *d, const char *name, const ch
 
 	memset(out, 0, sizeof(*out));
 	snprintf(what, sizeof(what), "processes of %s", name);
-	rc = get_json(dk, path, query, what, &o, err);
+	rc = dk_get_json(dk, path, query, what, &o, err);
 	if (rc == 0) {
 		const cJSON *procs = cJSON_GetObjectItemCaseSensitive(o, "Processes");
 
-		json_strings(cJSON_GetObjectItemCaseSensitive(o, "Titles"), &out->titles);
+		dk_json_strings(cJSON_GetObjectItemCaseSensitive(o, "Titles"), &out->titles);
 		out->rows = bs_xcalloc((size_t)cJSON_GetArraySize(procs) + 1, sizeof(*out->rows));
-		cJSON_ArrayForEach(row, procs) json_strings(row, &out->rows[out->n_rows++]);
+		cJSON_ArrayForEach(row, procs) dk_json_strings(row, &out->rows[out->n_rows++]);
 	}
 	cJSON_Delete(o);
 	free(seg);
@@ -951,7 +965,7 @@ static int docker_container_changes(struct bs_cdriver *d, const char *name,
 				    struct bs_change_list *out, struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
-	char *seg = path_name(name, false);
+	char *seg = dk_path_name(name, false);
 	char *path = bs_xasprintf("/containers/%s/changes", seg);
 	char what[320];
 	const cJSON *item;
@@ -960,14 +974,14 @@ static int docker_container_changes(struct bs_cdriver *d, const char *name,
 
 	memset(out, 0, sizeof(*out));
 	snprintf(what, sizeof(what), "changes of %s", name);
-	rc = get_json(dk, path, NULL, what, &o, err);
+	rc = dk_get_json(dk, path, NULL, what, &o, err);
 	if (rc == 0) {
 		out->v = bs_xcalloc((size_t)cJSON_GetArraySize(o) + 1, sizeof(*out->v));
 		cJSON_ArrayForEach(item, o)
 		{
-			long long kind = json_num(item, "Kind");
+			long long kind = dk_json_num(item, "Kind");
 
-			out->v[out->n].path = json_strdup(item, "Path");
+			out->v[out->n].path = dk_json_strdup(item, "Path");
 			out->v[out->n].kind = kind == 1 ? 'A' : kind == 2 ? 'D' : 'C';
 			out->n++;
 		}
@@ -984,7 +998,7 @@ static int docker_container_update(struct bs_cdriver *d, const char *name,
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
 	cJSON *body = cJSON_CreateObject();
-	char *seg = path_name(name, false);
+	char *seg = dk_path_name(name, false);
 	char *path = bs_xasprintf("/containers/%s/update", seg);
 	char *json;
 	int rc;
@@ -1008,7 +1022,7 @@ static int docker_container_update(struct bs_cdriver *d, const char *name,
 		cJSON_AddNumberToObject(body, "PidsLimit", (double)u->pids_limit);
 	json = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
-	rc = api(dk, "POST", path, NULL, json, &resp, err);
+	rc = dk_api(dk, "POST", path, NULL, json, &resp, err);
 	if (rc == 0 && resp.status == 404)
 		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", d->display,
 				name);
@@ -1016,7 +1030,7 @@ static int docker_container_update(struct bs_cdriver *d, const char *name,
 		char what[320];
 
 		snprintf(what, sizeof(what), "updating %s", name);
-		rc = status_error(dk, &resp, what, err);
+		rc = dk_status_error(dk, &resp, what, err);
 	}
 	bs_http_response_free(&resp);
 	free(json);
@@ -1049,13 +1063,13 @@ static void parse_image(const cJSON *o, struct bs_iinfo *img)
 	const cJSON *config = cJSON_GetObjectItemCaseSensitive(o, "Config");
 	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(o, "Labels");
 
-	img->id = json_strdup(o, "Id");
-	json_strings(cJSON_GetObjectItemCaseSensitive(o, "RepoTags"), &img->tags);
-	json_strings(cJSON_GetObjectItemCaseSensitive(o, "RepoDigests"), &img->digests);
-	img->size = json_num(o, "Size");
-	img->created = json_num(o, "Created");
-	json_labels(labels ? labels : cJSON_GetObjectItemCaseSensitive(config, "Labels"),
-		    &img->labels);
+	img->id = dk_json_strdup(o, "Id");
+	dk_json_strings(cJSON_GetObjectItemCaseSensitive(o, "RepoTags"), &img->tags);
+	dk_json_strings(cJSON_GetObjectItemCaseSensitive(o, "RepoDigests"), &img->digests);
+	img->size = dk_json_num(o, "Size");
+	img->created = dk_json_num(o, "Created");
+	dk_json_labels(labels ? labels : cJSON_GetObjectItemCaseSensitive(config, "Labels"),
+		       &img->labels);
 }
 
 static int docker_image_list(struct bs_cdriver *d, struct bs_iinfo_list *out, struct bs_err *err)
@@ -1065,7 +1079,7 @@ static int docker_image_list(struct bs_cdriver *d, struct bs_iinfo_list *out, st
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = get_json(as_docker(d), "/images/json", NULL, "listing images", &arr, err);
+	rc = dk_get_json(as_docker(d), "/images/json", NULL, "listing images", &arr, err);
 	if (rc != 0)
 		return rc;
 	out->v = bs_xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*out->v));
@@ -1077,7 +1091,7 @@ static int docker_image_list(struct bs_cdriver *d, struct bs_iinfo_list *out, st
 static int docker_image_inspect(struct bs_cdriver *d, const char *ref, struct bs_iinfo *out,
 				struct bs_err *err)
 {
-	char *seg = path_name(ref, true);
+	char *seg = dk_path_name(ref, true);
 	char *path = bs_xasprintf("/images/%s/json", seg);
 	char what[320];
 	cJSON *o;
@@ -1085,7 +1099,7 @@ static int docker_image_inspect(struct bs_cdriver *d, const char *ref, struct bs
 
 	memset(out, 0, sizeof(*out));
 	snprintf(what, sizeof(what), "image %s", ref);
-	rc = get_json(as_docker(d), path, NULL, what, &o, err);
+	rc = dk_get_json(as_docker(d), path, NULL, what, &o, err);
 	if (rc == 0) {
 		parse_image(o, out);
 		out->created = 0; /* a timestamp string here; list has the number */
@@ -1111,13 +1125,13 @@ static int on_progress_message(const cJSON *msg, void *payload)
 	struct bs_progress ev;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.status = json_str(msg, "status");
-	ev.id = json_str(msg, "id");
-	ev.progress = json_str(msg, "progress");
-	ev.stream = json_str(msg, "stream");
-	ev.current = json_num(detail, "current");
-	ev.total = json_num(detail, "total");
-	ev.aux_id = json_str(aux, "ID");
+	ev.status = dk_json_str(msg, "status");
+	ev.id = dk_json_str(msg, "id");
+	ev.progress = dk_json_str(msg, "progress");
+	ev.stream = dk_json_str(msg, "stream");
+	ev.current = dk_json_num(detail, "current");
+	ev.total = dk_json_num(detail, "total");
+	ev.aux_id = dk_json_str(aux, "ID");
 	if (ev.aux_id != NULL) {
 		free(pc->aux_id);
 		pc->aux_id = bs_xstrdup(ev.aux_id);
@@ -1149,7 +1163,7 @@ static int progress_request(struct docker *dk, struct bs_http_request *req, stru
 	if (rc != 0)
 		goto out;
 	if (resp.status < 200 || resp.status >= 300) {
-		rc = status_error(dk, &resp, what, err);
+		rc = dk_status_error(dk, &resp, what, err);
 		goto out;
 	}
 	if (resp.stopped) {
@@ -1237,7 +1251,7 @@ static void add_json_param(struct bs_buf *q, const char *name, const struct bs_k
 
 	if (kv == NULL || kv->n == 0)
 		return;
-	o = kv_object(kv);
+	o = dk_kv_object(kv);
 	json = cJSON_PrintUnformatted(o);
 	esc = bs_http_escape(json);
 	bs_buf_printf(q, "&%s=%s", name, esc);
@@ -1322,18 +1336,18 @@ static int docker_image_remove(struct bs_cdriver *d, const char *ref, bool force
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
-	char *seg = path_name(ref, true);
+	char *seg = dk_path_name(ref, true);
 	char *path = bs_xasprintf("/images/%s", seg);
 	int rc;
 
-	rc = api(dk, "DELETE", path, force ? "force=1" : NULL, NULL, &resp, err);
+	rc = dk_api(dk, "DELETE", path, force ? "force=1" : NULL, NULL, &resp, err);
 	if (rc == 0 && resp.status == 404)
 		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no image %s", d->display, ref);
 	else if (rc == 0 && resp.status != 200) {
 		char what[320];
 
 		snprintf(what, sizeof(what), "removing image %s", ref);
-		rc = status_error(dk, &resp, what, err);
+		rc = dk_status_error(dk, &resp, what, err);
 	}
 	bs_http_response_free(&resp);
 	free(seg);
@@ -1368,7 +1382,7 @@ static int docker_image_save(struct bs_cdriver *d, const char *ref, int fd, stru
 	struct docker *dk = as_docker(d);
 	struct bs_http_request req;
 	struct bs_http_response resp;
-	char *seg = path_name(ref, true);
+	char *seg = dk_path_name(ref, true);
 	char *path = bs_xasprintf("%s/images/%s/get", dk->prefix, seg);
 	int rc;
 
@@ -1388,7 +1402,7 @@ static int docker_image_save(struct bs_cdriver *d, const char *ref, int fd, stru
 		char what[320];
 
 		snprintf(what, sizeof(what), "saving image %s", ref);
-		rc = status_error(dk, &resp, what, err);
+		rc = dk_status_error(dk, &resp, what, err);
 	}
 	bs_http_response_free(&resp);
 	free(seg);
@@ -1441,16 +1455,17 @@ int bs_cdriver_image_transfer(struct bs_cdriver *from, struct bs_cdriver *to, co
 
 /* ---- networks, volumes, events ------------------------------------------- */
 
-static int docker_network_ensure(struct bs_cdriver *d, const char *name,
-				 const struct bs_kvlist *labels, bool *created, struct bs_err *err)
+int dk_network_ensure(struct docker *dk, const char *name, const char *driver,
+		      const struct bs_kvlist *labels, bool *created, struct bs_err *err)
 {
-	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
 	struct bs_kvlist by_name = BS_KVLIST_INIT;
+	bool overlay = strcmp(driver, "overlay") == 0;
 	char *filters, *query;
 	const cJSON *item;
 	cJSON *arr = NULL, *body;
 	char *json = NULL;
+	char what[320];
 	int rc;
 
 	*created = false;
@@ -1458,31 +1473,42 @@ static int docker_network_ensure(struct bs_cdriver *d, const char *name,
 	filters = bs_http_filters(&by_name);
 	bs_kvlist_free(&by_name);
 	query = bs_xasprintf("filters=%s", filters);
-	rc = get_json(dk, "/networks", query, "listing networks", &arr, err);
+	rc = dk_get_json(dk, "/networks", query, "listing networks", &arr, err);
 	if (rc != 0)
 		goto out;
 	/* the name filter matches substrings: compare exactly */
 	cJSON_ArrayForEach(item, arr)
 	{
-		const char *n = json_str(item, "Name");
+		const char *n = dk_json_str(item, "Name");
+		const char *has = dk_json_str(item, "Driver");
 
-		if (n != NULL && strcmp(n, name) == 0)
-			goto out;
+		if (n == NULL || strcmp(n, name) != 0)
+			continue;
+		/* a swarm network the allocator has not reached yet lists Driver "" */
+		if (overlay && has != NULL && has[0] != '\0' && strcmp(has, driver) != 0)
+			rc = bs_err_set(
+				err, BS_ERR_CONFLICT,
+				"%s: network %s exists with driver %s, not %s (remove it, or pick another name)",
+				dk->base.display, name, has, driver);
+		goto out;
 	}
 	body = cJSON_CreateObject();
 	cJSON_AddStringToObject(body, "Name", name);
 	cJSON_AddBoolToObject(body, "CheckDuplicate", true);
-	cJSON_AddStringToObject(body, "Driver", "bridge");
-	cJSON_AddItemToObject(body, "Labels", kv_object(labels));
+	cJSON_AddStringToObject(body, "Driver", driver);
+	if (overlay)
+		cJSON_AddBoolToObject(body, "Attachable", true);
+	cJSON_AddItemToObject(body, "Labels", dk_kv_object(labels));
 	json = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
-	rc = api(dk, "POST", "/networks/create", NULL, json, &resp, err);
+	rc = dk_api(dk, "POST", "/networks/create", NULL, json, &resp, err);
 	if (rc != 0)
 		goto out;
+	snprintf(what, sizeof(what), "creating network %s", name);
 	if (resp.status == 201)
 		*created = true;
 	else if (resp.status != 409) /* 409: made meanwhile by someone else */
-		rc = status_error(dk, &resp, "creating a network", err);
+		rc = dk_status_error(dk, &resp, what, err);
 	bs_http_response_free(&resp);
 out:
 	cJSON_Delete(arr);
@@ -1492,19 +1518,25 @@ out:
 	return rc;
 }
 
+static int docker_network_ensure(struct bs_cdriver *d, const char *name,
+				 const struct bs_kvlist *labels, bool *created, struct bs_err *err)
+{
+	return dk_network_ensure(as_docker(d), name, "bridge", labels, created, err);
+}
+
 static int docker_volume_ensure(struct bs_cdriver *d, const char *name,
 				const struct bs_kvlist *labels, bool *created, struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
-	char *seg = path_name(name, false);
+	char *seg = dk_path_name(name, false);
 	char *path = bs_xasprintf("/volumes/%s", seg);
 	cJSON *body;
 	char *json = NULL;
 	int rc;
 
 	*created = false;
-	rc = api(dk, "GET", path, NULL, NULL, &resp, err);
+	rc = dk_api(dk, "GET", path, NULL, NULL, &resp, err);
 	if (rc != 0)
 		goto out;
 	if (resp.status == 200) {
@@ -1512,21 +1544,21 @@ static int docker_volume_ensure(struct bs_cdriver *d, const char *name,
 		goto out;
 	}
 	if (resp.status != 404) {
-		rc = status_error(dk, &resp, "looking up a volume", err);
+		rc = dk_status_error(dk, &resp, "looking up a volume", err);
 		bs_http_response_free(&resp);
 		goto out;
 	}
 	bs_http_response_free(&resp);
 	body = cJSON_CreateObject();
 	cJSON_AddStringToObject(body, "Name", name);
-	cJSON_AddItemToObject(body, "Labels", kv_object(labels));
+	cJSON_AddItemToObject(body, "Labels", dk_kv_object(labels));
 	json = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
-	rc = api(dk, "POST", "/volumes/create", NULL, json, &resp, err);
+	rc = dk_api(dk, "POST", "/volumes/create", NULL, json, &resp, err);
 	if (rc == 0 && resp.status == 201)
 		*created = true;
 	else if (rc == 0)
-		rc = status_error(dk, &resp, "creating a volume", err);
+		rc = dk_status_error(dk, &resp, "creating a volume", err);
 	bs_http_response_free(&resp);
 out:
 	free(json);
@@ -1540,12 +1572,12 @@ static int remove_named(struct docker *dk, const char *kind, const char *singula
 			bool *removed, struct bs_err *err)
 {
 	struct bs_http_response resp;
-	char *seg = path_name(name, false);
+	char *seg = dk_path_name(name, false);
 	char *path = bs_xasprintf("/%s/%s", kind, seg);
 	int rc;
 
 	*removed = false;
-	rc = api(dk, "DELETE", path, NULL, NULL, &resp, err);
+	rc = dk_api(dk, "DELETE", path, NULL, NULL, &resp, err);
 	if (rc == 0) {
 		if (resp.status == 204 || resp.status == 200) {
 			*removed = true;
@@ -1553,7 +1585,7 @@ static int remove_named(struct docker *dk, const char *kind, const char *singula
 			char what[320];
 
 			snprintf(what, sizeof(what), "removing %s %s", singular, name);
-			rc = status_error(dk, &resp, what, err);
+			rc = dk_status_error(dk, &resp, what, err);
 		}
 	}
 	bs_http_response_free(&resp);
@@ -1636,7 +1668,7 @@ static int docker_events(struct bs_cdriver *d, long long since, long long until,
 	req.timeout_ms = (wait_s > 0 ? wait_s : 0) * 1000 + 30000;
 	rc = bs_http_request(dk->http, &req, &resp, err);
 	if (rc == 0 && resp.status != 200)
-		rc = status_error(dk, &resp, "reading events", err);
+		rc = dk_status_error(dk, &resp, "reading events", err);
 	if (rc == 0)
 		bs_jsonl_finish(&ec.parser);
 	bs_http_response_free(&resp);
@@ -1769,4 +1801,20 @@ static const struct bs_cdriver_ops docker_ops = {
 	.network_remove = docker_network_remove,
 	.volume_remove = docker_volume_remove,
 	.events = docker_events,
+	.cluster_member = bs_docker_cluster_member,
+	.cluster_create = bs_docker_cluster_create,
+	.cluster_join = bs_docker_cluster_join,
+	.cluster_leave = bs_docker_cluster_leave,
+	.cluster_inspect = bs_docker_cluster_inspect,
+	.cluster_node_list = bs_docker_cluster_node_list,
+	.cluster_node_update = bs_docker_cluster_node_update,
+	.cluster_node_remove = bs_docker_cluster_node_remove,
+	.service_list = bs_docker_service_list,
+	.service_inspect = bs_docker_service_inspect,
+	.service_create = bs_docker_service_create,
+	.service_update = bs_docker_service_update,
+	.service_remove = bs_docker_service_remove,
+	.task_list = bs_docker_task_list,
+	.service_logs = bs_docker_service_logs,
+	.overlay_ensure = bs_docker_overlay_ensure,
 };

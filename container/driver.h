@@ -191,6 +191,152 @@ struct bs_build_opts {
 	bool no_cache;
 };
 
+/* ---- clusters (Docker Swarm) ------------------------------------------- */
+
+enum bs_swarm_state { /* this engine's membership, from /info */
+	BS_SWARM_INACTIVE,
+	BS_SWARM_PENDING,
+	BS_SWARM_ACTIVE,
+	BS_SWARM_ERROR,
+	BS_SWARM_LOCKED,
+};
+
+/* What an engine says of its own membership (GET /info, Swarm). */
+struct bs_swarm_member {
+	enum bs_swarm_state state;
+	char *node_id;			/* NULL when inactive */
+	char *node_addr;		/* the address it advertises */
+	char *cluster_id;		/* Cluster.ID; NULL unless a manager */
+	bool manager;			/* ControlAvailable */
+	char *error;			/* the engine's error text, or NULL */
+	struct bs_strv remote_managers; /* "addr:port" */
+};
+
+/* Libcloud's ContainerCluster: the swarm as a manager sees it (GET /swarm). */
+struct bs_cluster {
+	char *id;
+	int64_t version;
+	long long created;   /* unix seconds */
+	char *worker_token;  /* secret: never logged */
+	char *manager_token; /* secret: never logged */
+};
+
+struct bs_cluster_create {	    /* POST /swarm/init */
+	const char *listen_addr;    /* NULL: 0.0.0.0:2377 */
+	const char *advertise_addr; /* address or interface[:port] */
+};
+
+struct bs_cluster_join {	 /* POST /swarm/join */
+	const char *listen_addr; /* NULL: 0.0.0.0:2377 */
+	const char *advertise_addr;
+	const char *remote_addr; /* a manager's "addr:2377" */
+	const char *token;	 /* worker or manager token: decides the role */
+};
+
+/* A node of the cluster (GET /nodes on a manager). */
+struct bs_cluster_node {
+	char *id;
+	int64_t version;
+	char *hostname;
+	char *addr;	    /* Status.Addr; a manager's raft address if that is 0.0.0.0 */
+	char *state;	    /* ready, down, unknown, disconnected */
+	char *availability; /* active, pause, drain (Spec) */
+	char *role;	    /* worker, manager (Spec) */
+	bool leader;
+	char *reachability;	 /* managers: reachable, unreachable, unknown */
+	struct bs_kvlist labels; /* Spec.Labels */
+	char *engine_version;
+};
+
+struct bs_cluster_node_list {
+	struct bs_cluster_node *v;
+	size_t n;
+};
+
+/* The node's whole Spec: POST /nodes/ID/update?version=N replaces it. */
+struct bs_cluster_node_spec {
+	const char *role;		/* worker, manager; NULL: the node's current one */
+	const char *availability;	/* active, pause, drain; NULL: the node's current one */
+	const struct bs_kvlist *labels; /* replaces them all; NULL: none */
+};
+
+struct bs_service_port {
+	int target;
+	int published; /* 0: none given (ingress picks one) */
+	bool udp;
+	bool host_mode; /* PublishMode host, else ingress */
+};
+
+/* A service to create or update: the task's container comes from a
+ * bs_cspec (its ports, network, restart, resources and hardening fields
+ * are ignored: the service fields below say those). */
+struct bs_service_spec {
+	const char *name;
+	const struct bs_kvlist *labels; /* the service's labels */
+	const struct bs_cspec *task;	/* image, cmd, entrypoint, env, labels, mounts,
+					   healthcheck, user, working_dir, tty,
+					   stop timeout via stop_grace_ns */
+	int64_t stop_grace_ns;		/* 0: engine default */
+	int replicas;			/* 0 is none; < 0: global mode (one per node) */
+	const char *const *constraints; /* "node.labels.k==v", NULL-terminated or NULL */
+	int max_replicas_per_node;	/* 0: no limit */
+	const struct bs_service_port *ports;
+	size_t n_ports;
+	const char *const *networks; /* names or IDs, NULL-terminated or NULL */
+	const char *restart;	     /* none, on-failure, any */
+	int restart_max_attempts;
+	int64_t memory_bytes; /* Resources.Limits */
+	int64_t nano_cpus;
+	int64_t pids_limit;
+	/* UpdateConfig (also used as RollbackConfig) */
+	int update_parallelism; /* 0: all at once; the engine's default is 1 */
+	int64_t update_delay_ns;
+	const char *update_failure_action; /* pause, continue, rollback */
+	int64_t update_monitor_ns;
+	const char *update_order;	     /* stop-first, start-first */
+	const struct bs_registry_cred *cred; /* X-Registry-Auth, or NULL */
+};
+
+struct bs_service_info {
+	char *id;
+	char *name;
+	int64_t version;
+	struct bs_kvlist labels;
+	char *image;
+	int replicas;	    /* -1: global mode */
+	char *update_state; /* updating, paused, completed, rollback_started,
+			       rollback_paused, rollback_completed; NULL: none */
+	char *update_message;
+	long long created;
+	long long updated;
+};
+
+struct bs_service_list {
+	struct bs_service_info *v;
+	size_t n;
+};
+
+struct bs_task_info {
+	char *id;
+	char *service_id;
+	char *node_id;
+	int slot;
+	char *state;	     /* Status.State: new ... running, complete, failed, rejected, ... */
+	char *desired_state; /* running, shutdown, ... */
+	char *message;	     /* Status.Message */
+	char *error;	     /* Status.Err, or NULL */
+	char *container_id;
+	/* the task object's own Version.Index; not the service's version (1.41
+	 * does not say which service spec a task runs) */
+	int64_t service_version;
+	long long updated;
+};
+
+struct bs_task_list {
+	struct bs_task_info *v;
+	size_t n;
+};
+
 /* ---- the table --------------------------------------------------------- */
 
 struct bs_cdriver_ops {
@@ -258,7 +404,49 @@ struct bs_cdriver_ops {
 	int (*events)(struct bs_cdriver *d, long long since, long long until,
 		      const struct bs_kvlist *filters, bs_event_fn fn, void *payload,
 		      struct bs_err *err);
-	/* Clusters (Swarm) arrive here as further entries. */
+	/* ---- clusters (Swarm): Libcloud's list/create/destroy_cluster ---- */
+	/* This engine's membership (GET /info). */
+	int (*cluster_member)(struct bs_cdriver *d, struct bs_swarm_member *out,
+			      struct bs_err *err);
+	/* A new cluster with this engine as its first manager; *node_id may be NULL. */
+	int (*cluster_create)(struct bs_cdriver *d, const struct bs_cluster_create *opts,
+			      char **node_id, struct bs_err *err);
+	int (*cluster_join)(struct bs_cdriver *d, const struct bs_cluster_join *opts,
+			    struct bs_err *err);
+	/* Leave (force: even the last manager); not in a cluster is success. */
+	int (*cluster_leave)(struct bs_cdriver *d, bool force, struct bs_err *err);
+	/* On a manager: the cluster, with its join tokens. */
+	int (*cluster_inspect)(struct bs_cdriver *d, struct bs_cluster *out, struct bs_err *err);
+	int (*cluster_node_list)(struct bs_cdriver *d, struct bs_cluster_node_list *out,
+				 struct bs_err *err);
+	int (*cluster_node_update)(struct bs_cdriver *d, const char *id, int64_t version,
+				   const struct bs_cluster_node_spec *spec, struct bs_err *err);
+	/* Remove a node from the cluster's list; absent is success. */
+	int (*cluster_node_remove)(struct bs_cdriver *d, const char *id, bool force,
+				   struct bs_err *err);
+	/* Services with all these labels (NULL: all). */
+	int (*service_list)(struct bs_cdriver *d, const struct bs_kvlist *labels,
+			    struct bs_service_list *out, struct bs_err *err);
+	int (*service_inspect)(struct bs_cdriver *d, const char *name, struct bs_service_info *out,
+			       struct bs_err *err);
+	/* id may be NULL. */
+	int (*service_create)(struct bs_cdriver *d, const struct bs_service_spec *spec, char **id,
+			      struct bs_err *err);
+	/* version: the Version.Index read last; a stale one is BS_ERR_CONFLICT. */
+	int (*service_update)(struct bs_cdriver *d, const char *id, int64_t version,
+			      const struct bs_service_spec *spec, struct bs_err *err);
+	/* Absent already is success (*removed false). */
+	int (*service_remove)(struct bs_cdriver *d, const char *name, bool *removed,
+			      struct bs_err *err);
+	/* Tasks of one service (name or ID). */
+	int (*task_list)(struct bs_cdriver *d, const char *service, struct bs_task_list *out,
+			 struct bs_err *err);
+	int (*service_logs)(struct bs_cdriver *d, const char *service,
+			    const struct bs_logs_opts *opts, bs_log_fn fn, void *payload,
+			    struct bs_err *err);
+	/* An attachable overlay network, by exact name (swarm scope). */
+	int (*overlay_ensure)(struct bs_cdriver *d, const char *name,
+			      const struct bs_kvlist *labels, bool *created, struct bs_err *err);
 };
 
 struct bs_engine_info {
@@ -306,6 +494,12 @@ void bs_iinfo_list_free(struct bs_iinfo_list *l);
 void bs_table_free(struct bs_table *t);
 void bs_change_list_free(struct bs_change_list *l);
 void bs_engine_info_free(struct bs_engine_info *info);
+void bs_swarm_member_free(struct bs_swarm_member *m);
+void bs_cluster_free(struct bs_cluster *c);
+void bs_cluster_node_list_free(struct bs_cluster_node_list *l);
+void bs_service_info_free(struct bs_service_info *s);
+void bs_service_list_free(struct bs_service_list *l);
+void bs_task_list_free(struct bs_task_list *l);
 
 /* Copy an image between two engines through a temporary file. */
 int bs_cdriver_image_transfer(struct bs_cdriver *from, struct bs_cdriver *to, const char *ref,

@@ -245,7 +245,12 @@ int bs_nodework_new(struct bs_nodework **out, const struct bs_converge_opts *opt
 	w->d = opts->driver;
 	pthread_mutex_init(&w->mu, NULL);
 	w->network = bs_network_name(r->project);
-	for (i = 0; i < r->n_containers; i++) {
+	/* a cluster's containers are services (deploy/cluster.c): the node only
+	 * gets their images, and its own project containers are leftovers */
+	for (i = 0; i < r->n_containers && r->cluster.type != BS_CLUSTER_NONE; i++)
+		if (selected(&r->containers[i], opts->node))
+			add_image(w, r->containers[i].image, &cap_img);
+	for (i = 0; i < r->n_containers && r->cluster.type == BS_CLUSTER_NONE; i++) {
 		const struct bs_container *c = &r->containers[i];
 		int *reps;
 		size_t n = bs_placement(r, c, opts->node, &reps);
@@ -760,6 +765,9 @@ static void plan_leftovers(struct bs_nodework *w)
 			add_action(w, A_REMOVE, NULL, h,
 				   bs_xasprintf("%s is no longer in the recipe (prune: true)",
 						h->cname));
+		else if (w->o.recipe->cluster.type != BS_CLUSTER_NONE)
+			add_action(w, A_REMOVE, NULL, h,
+				   bs_xasprintf("%s runs as a cluster service now", h->cname));
 		else if (h->replica > c->replicas)
 			add_action(w, A_REMOVE, NULL, h,
 				   bs_xasprintf("replica %d of %d", h->replica, c->replicas));

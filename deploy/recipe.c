@@ -34,6 +34,8 @@ static const char *const order_names[] = {"auto", "start-first", "stop-first", N
 static const char *const net_names[] = {"project", "bridge", "host", "none", NULL};
 static const char *const restart_names[] = {"no", "always", "on-failure", "unless-stopped", NULL};
 static const char *const pull_names[] = {"missing", "always", "never", NULL};
+static const char *const failure_names[] = {"rollback", "pause", "continue", NULL};
+static const char *const publish_names[] = {"ingress", "host", NULL};
 
 const char *bs_provider_type_name(enum bs_provider_type type)
 {
@@ -58,6 +60,28 @@ const char *bs_update_order_name(enum bs_update_order order)
 const char *bs_net_mode_name(enum bs_net_mode mode)
 {
 	return net_names[mode];
+}
+
+const char *bs_failure_action_name(enum bs_failure_action action)
+{
+	return failure_names[action];
+}
+
+const char *bs_publish_mode_name(enum bs_publish_mode mode)
+{
+	return publish_names[mode];
+}
+
+bool bs_cluster_is_manager(const struct bs_recipe *r, const struct bs_node *node)
+{
+	if (r->cluster.type == BS_CLUSTER_NONE)
+		return false;
+	if (r->cluster.managers.n == 0)
+		return r->n_nodes > 0 && strcmp(r->nodes[0].name, node->name) == 0;
+	for (size_t i = 0; i < r->cluster.managers.n; i++)
+		if (bs_selector_matches(&r->cluster.managers.v[i], node))
+			return true;
+	return false;
 }
 
 bool bs_selector_matches(const struct bs_selector *sel, const struct bs_node *node)
@@ -867,6 +891,62 @@ defaults:
 		d->package = bs_xstrdup("docker.io");
 }
 
+/* cluster: {type: swarm, managers: [...], publish: ingress|host} */
+static void parse_cluster(struct bs_rctx *ctx, const struct bs_ynode *map)
+{
+	static const char *const keys[] = {"type", "managers", "publish", NULL};
+	static const char *const types[] = {"swarm", NULL};
+	struct bs_recipe *r = ctx->recipe;
+	struct bs_cluster_conf *c = &r->cluster;
+	size_t saved, i, n_managers = 0;
+	int choice;
+
+	if (map == NULL || bs_ynode_is_null(map))
+		return;
+	saved = rctx_push_key(ctx, "cluster");
+	c->loc = rctx_loc(map);
+	if (!rctx_want_map(ctx, map))
+		goto out;
+	rctx_check_keys(ctx, map, keys);
+	if (rctx_get_choice(ctx, map, "type", types, &choice))
+		c->type = BS_CLUSTER_SWARM;
+	else if (bs_ynode_get(map, "type") == NULL)
+		rctx_missing(ctx, map, "type", "cluster: {type: swarm}");
+	rctx_get_selectors(ctx, map, "managers", &c->managers);
+	c->publish_loc =
+		rctx_loc(bs_ynode_get(map, "publish") ? bs_ynode_get(map, "publish") : map);
+	if (rctx_get_choice(ctx, map, "publish", publish_names, &choice))
+		c->publish = (enum bs_publish_mode)choice;
+	for (i = 0; i < c->managers.n; i++) {
+		const struct bs_selector *sel = &c->managers.v[i];
+		size_t hits = 0, s2 = rctx_push_key(ctx, "managers"), s3 = rctx_push_index(ctx, i);
+
+		for (size_t k = 0; k < r->n_nodes; k++)
+			hits += bs_selector_matches(sel, &r->nodes[k]);
+		if (hits == 0 && r->n_nodes > 0)
+			rctx_error_loc(
+				ctx, sel->loc,
+				"no node matches manager selector %.100s%s%.100s (name a node "
+				"from nodes:, or select by label with key=value)",
+				sel->key, sel->value ? "=" : "", sel->value ? sel->value : "");
+		rctx_pop(ctx, s3);
+		rctx_pop(ctx, s2);
+	}
+	for (i = 0; i < r->n_nodes; i++)
+		n_managers += bs_cluster_is_manager(r, &r->nodes[i]);
+	if (c->type == BS_CLUSTER_SWARM && n_managers > 0 && n_managers % 2 == 0)
+		rctx_warn(ctx, bs_ynode_get(map, "managers") ? bs_ynode_get(map, "managers") : map,
+			  "%zu managers tolerate no more failures than %zu: Raft needs a "
+			  "majority, so use an odd number (1, 3 or 5)",
+			  n_managers, n_managers - 1);
+	if (c->type == BS_CLUSTER_SWARM && r->provider.type == BS_PROVIDER_ENGINE)
+		rctx_error(ctx, map,
+			   "a cluster is made over SSH (bootstrap finds each node's address and "
+			   "joins it): use provider static, local or a cloud, not engine");
+out:
+	rctx_pop(ctx, saved);
+}
+
 static void parse_registries(struct bs_rctx *ctx, const struct bs_ynode *seq)
 {
 	static const char *const keys[] = {"server", "username", "password", NULL};
@@ -928,7 +1008,7 @@ static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
 {
 	static const char *const keys[] = {"version",	 "project", "provider",	  "ssh",
 					   "nodes",	 "docker",  "registries", "images",
-					   "containers", "prune",   NULL};
+					   "containers", "prune",   "cluster",	  NULL};
 	struct bs_recipe *r = ctx->recipe;
 	const struct bs_ynode *v;
 	size_t i;
@@ -950,7 +1030,7 @@ static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
 			else
 				rctx_error(
 					ctx, key,
-					"unknown key (top-level keys: version, project, provider, ssh, nodes, docker, registries, images, containers, prune; x-* for your own anchors)");
+					"unknown key (top-level keys: version, project, provider, ssh, nodes, docker, cluster, registries, images, containers, prune; x-* for your own anchors)");
 			rctx_pop(ctx, saved);
 		}
 	}
@@ -1003,6 +1083,7 @@ static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
 				key);
 			rctx_pop(ctx, saved);
 		}
+	parse_cluster(ctx, bs_ynode_get(root, "cluster"));
 	parse_registries(ctx, bs_ynode_get(root, "registries"));
 	bs_recipe_parse_images(ctx, bs_ynode_get(root, "images"));
 	bs_recipe_parse_containers(ctx, bs_ynode_get(root, "containers"));
@@ -1159,6 +1240,11 @@ void bs_recipe_free(struct bs_recipe *r)
 	}
 	free(r->registries);
 	bs_recipe_free_containers(r);
+	for (i = 0; i < r->cluster.managers.n; i++) {
+		free(r->cluster.managers.v[i].key);
+		free(r->cluster.managers.v[i].value);
+	}
+	free(r->cluster.managers.v);
 	bs_strv_wipe_free(&r->secrets);
 	free(r);
 }

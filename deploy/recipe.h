@@ -218,10 +218,39 @@ enum bs_net_mode {
 	BS_NET_NONE,	/* loopback only */
 };
 
+enum bs_failure_action {  /* a cluster service's failed update */
+	BS_FAIL_ROLLBACK, /* back to the previous spec (the default) */
+	BS_FAIL_PAUSE,	  /* stop there, as it is */
+	BS_FAIL_CONTINUE, /* go on with the next tasks */
+};
+
 /* How a replacement goes (update: in the recipe). */
 struct bs_update_conf {
 	enum bs_update_order order;
 	int64_t monitor_ms; /* without a healthcheck: how long the new one must keep running */
+	/* cluster services only */
+	int parallelism;  /* tasks replaced at once; default 1 */
+	int64_t delay_ms; /* between batches */
+	enum bs_failure_action failure_action;
+};
+
+enum bs_cluster_type {
+	BS_CLUSTER_NONE,
+	BS_CLUSTER_SWARM,
+};
+
+enum bs_publish_mode {
+	BS_PUBLISH_INGRESS, /* the routing mesh: every node answers (needs IPVS) */
+	BS_PUBLISH_HOST,    /* only the nodes that run a task answer */
+};
+
+/* cluster: the recipe's nodes form one cluster; containers are services. */
+struct bs_cluster_conf {
+	enum bs_cluster_type type;
+	struct bs_selectors managers; /* empty: the first node */
+	enum bs_publish_mode publish;
+	struct bs_recipe_loc loc;
+	struct bs_recipe_loc publish_loc;
 };
 
 struct bs_container {
@@ -274,6 +303,7 @@ struct bs_recipe {
 	struct bs_container *containers;
 	size_t n_containers;
 	bool prune;
+	struct bs_cluster_conf cluster;
 	struct bs_strv secrets; /* every secret value, for masking output */
 };
 
@@ -319,6 +349,11 @@ const char *bs_restart_policy_name(enum bs_restart_policy policy);
 const char *bs_pull_policy_name(enum bs_pull_policy policy);
 const char *bs_update_order_name(enum bs_update_order order);
 const char *bs_net_mode_name(enum bs_net_mode mode);
+const char *bs_failure_action_name(enum bs_failure_action action);
+const char *bs_publish_mode_name(enum bs_publish_mode mode);
+
+/* Is node a manager of the recipe's cluster? */
+bool bs_cluster_is_manager(const struct bs_recipe *r, const struct bs_node *node);
 
 /*
  * The normalised model as JSON text (defaults filled in, counts expanded,

@@ -888,19 +888,44 @@ out:
 
 static void parse_update(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
 {
-	static const char *const keys[] = {"order", "monitor", NULL};
+	static const char *const keys[] = {"order", "monitor",	      "parallelism",
+					   "delay", "failure_action", NULL};
 	static const char *const orders[] = {"auto", "start-first", "stop-first", NULL};
+	static const char *const actions[] = {"rollback", "pause", "continue", NULL};
+	static const char *const service_keys[] = {"parallelism", "delay", "failure_action"};
 	const struct bs_ynode *v = bs_ynode_get(map, "update");
-	int order = BS_ORDER_AUTO;
+	bool cluster = ctx->recipe->cluster.type != BS_CLUSTER_NONE;
+	int order = BS_ORDER_AUTO, choice;
 	size_t saved;
 
 	c->update.monitor_ms = 1000;
+	c->update.parallelism = 1;
 	if (v == NULL || bs_ynode_is_null(v))
 		return;
 	saved = rctx_push_key(ctx, "update");
 	if (!rctx_want_map(ctx, v))
 		goto out;
 	rctx_check_keys(ctx, v, keys);
+	for (size_t k = 0; k < 3 && !cluster; k++)
+		if (bs_ynode_get(v, service_keys[k]) != NULL) {
+			size_t s2 = rctx_push_key(ctx, service_keys[k]);
+
+			rctx_error(
+				ctx, bs_ynode_get(v, service_keys[k]),
+				"%s applies to cluster services (add cluster: {type: swarm}, or remove it: without a cluster, bootstrap replaces one replica at a time)",
+				service_keys[k]);
+			rctx_pop(ctx, s2);
+		}
+	rctx_get_int(ctx, v, "parallelism", 0, 1000, &c->update.parallelism);
+	if (rctx_get_duration(ctx, v, "delay", 0, &c->update.delay_ms) &&
+	    c->update.delay_ms > 3600 * 1000) {
+		size_t s2 = rctx_push_key(ctx, "delay");
+
+		rctx_error(ctx, bs_ynode_get(v, "delay"), "delay is at most 1h");
+		rctx_pop(ctx, s2);
+	}
+	if (rctx_get_choice(ctx, v, "failure_action", actions, &choice))
+		c->update.failure_action = (enum bs_failure_action)choice;
 	if (rctx_get_choice(ctx, v, "order", orders, &order))
 		c->update.order = (enum bs_update_order)order;
 	if (rctx_get_duration(ctx, v, "monitor", 0, &c->update.monitor_ms) &&
@@ -910,7 +935,9 @@ static void parse_update(struct bs_rctx *ctx, const struct bs_ynode *map, struct
 		rctx_error(ctx, bs_ynode_get(v, "monitor"), "monitor is at most 1h");
 		rctx_pop(ctx, s2);
 	}
-	if (c->update.order == BS_ORDER_START_FIRST)
+	/* the routing mesh holds a cluster's published ports, not the tasks */
+	if (c->update.order == BS_ORDER_START_FIRST &&
+	    !(cluster && ctx->recipe->cluster.publish == BS_PUBLISH_INGRESS))
 		for (size_t i = 0; i < c->n_ports; i++)
 			if (c->ports[i].host_start != 0) {
 				size_t s2 = rctx_push_key(ctx, "order");
@@ -1146,6 +1173,8 @@ static bool ports_clash(const struct bs_port *a, const struct bs_port *b)
 static void check_ports(struct bs_rctx *ctx)
 {
 	const struct bs_recipe *r = ctx->recipe;
+	/* a cluster's routing mesh publishes a port once, on every node */
+	bool mesh = r->cluster.type != BS_CLUSTER_NONE && r->cluster.publish == BS_PUBLISH_INGRESS;
 	size_t ci, pi, cj, pj, k;
 
 	for (ci = 0; ci < r->n_containers; ci++) {
@@ -1158,7 +1187,7 @@ static void check_ports(struct bs_rctx *ctx)
 		for (pi = 0; pi < c->n_ports; pi++)
 			fixed = fixed || c->ports[pi].host_start != 0;
 		set_path(ctx, "containers[%zu].replicas", ci);
-		if (fixed && n_nodes > 0 && (size_t)c->replicas > n_nodes)
+		if (fixed && n_nodes > 0 && (size_t)c->replicas > n_nodes && !mesh)
 			rctx_error_loc(
 				ctx, c->replicas_loc,
 				"%d replicas on %zu node%s cannot all publish the same host port (lower replicas to %zu, or publish only the container port)",
@@ -1175,8 +1204,8 @@ static void check_ports(struct bs_rctx *ctx)
 					if (!ports_clash(p, &d->ports[pj]))
 						continue;
 					for (k = 0; k < r->n_nodes && !reported; k++) {
-						if (!runs_on(c, &r->nodes[k]) ||
-						    !runs_on(d, &r->nodes[k]))
+						if (!mesh && (!runs_on(c, &r->nodes[k]) ||
+							      !runs_on(d, &r->nodes[k])))
 							continue;
 						set_path(ctx, "containers[%zu].ports[%zu]", ci, pi);
 						rctx_error_loc(
@@ -1279,6 +1308,49 @@ static void check_images(struct bs_rctx *ctx)
 	}
 }
 
+/* What a cluster service cannot be. */
+static void check_cluster(struct bs_rctx *ctx)
+{
+	const struct bs_recipe *r = ctx->recipe;
+
+	if (r->cluster.type == BS_CLUSTER_NONE)
+		return;
+	for (size_t ci = 0; ci < r->n_containers; ci++) {
+		const struct bs_container *c = &r->containers[ci];
+
+		for (size_t pi = 0; pi < c->n_ports; pi++) {
+			if (c->ports[pi].host_ip == NULL)
+				continue;
+			set_path(ctx, "containers[%zu].ports[%zu]", ci, pi);
+			rctx_error_loc(
+				ctx, c->ports[pi].loc,
+				"a cluster publishes ports on every address of its nodes, so %.100s: cannot be chosen (remove it, and close the port with the node's firewall if it must not be reached)",
+				c->ports[pi].host_ip);
+		}
+		set_path(ctx, "containers[%zu].name", ci);
+		if (c->name != NULL &&
+		    (strchr(c->name, '.') != NULL || c->name[strlen(c->name) - 1] == '-' ||
+		     c->name[strlen(c->name) - 1] == '_' ||
+		     strlen(r->project) + 1 + strlen(c->name) > 63))
+			rctx_error_loc(
+				ctx, c->name_loc,
+				"'%.100s' cannot name a swarm service (%s-%.100s): use letters, digits, '-' and '_', ending with a letter or digit, at most %zu characters",
+				c->name, r->project, c->name, 63 - strlen(r->project) - 1);
+		set_path(ctx, "containers[%zu].network", ci);
+		if (c->network == BS_NET_BRIDGE || c->network == BS_NET_NONE)
+			rctx_error_loc(
+				ctx, c->loc,
+				"container %s: a cluster service joins the project's overlay network (network: project) or the node's (network: host), not %s",
+				c->name ? c->name : "?", bs_net_mode_name(c->network));
+		set_path(ctx, "containers[%zu].domain", ci);
+		if (c->domain != NULL)
+			rctx_error_loc(
+				ctx, c->domain_loc,
+				"container %s: domains are not routed to cluster services yet (remove domain:, or run the container without cluster:)",
+				c->name ? c->name : "?");
+	}
+}
+
 void bs_recipe_check_containers(struct bs_rctx *ctx, const struct bs_ynode *root)
 {
 	const struct bs_recipe *r = ctx->recipe;
@@ -1308,6 +1380,7 @@ void bs_recipe_check_containers(struct bs_rctx *ctx, const struct bs_ynode *root
 	}
 	check_ports(ctx);
 	check_images(ctx);
+	check_cluster(ctx);
 	rctx_pop(ctx, 0);
 }
 

@@ -249,6 +249,9 @@ static cJSON *container_json(const struct writer *w, const struct bs_container *
 
 		add_str(w, u, "order", bs_update_order_name(c->update.order));
 		cJSON_AddNumberToObject(u, "monitor_ms", (double)c->update.monitor_ms);
+		cJSON_AddNumberToObject(u, "parallelism", c->update.parallelism);
+		cJSON_AddNumberToObject(u, "delay_ms", (double)c->update.delay_ms);
+		add_str(w, u, "failure_action", bs_failure_action_name(c->update.failure_action));
 	}
 	add_str(w, o, "domain", c->domain);
 	return o;
@@ -269,6 +272,15 @@ char *bs_recipe_to_json(const struct bs_recipe *r)
 	cJSON_AddItemToObject(root, "ssh", ssh_json(w, &r->ssh));
 	cJSON_AddItemToObject(root, "nodes", nodes_json(w, r));
 	cJSON_AddItemToObject(root, "docker", docker_json(w, &r->docker));
+	if (r->cluster.type == BS_CLUSTER_SWARM) {
+		cJSON *c = cJSON_AddObjectToObject(root, "cluster");
+
+		add_str(w, c, "type", "swarm");
+		cJSON_AddItemToObject(c, "managers", selectors_array(w, &r->cluster.managers));
+		add_str(w, c, "publish", bs_publish_mode_name(r->cluster.publish));
+	} else {
+		cJSON_AddNullToObject(root, "cluster");
+	}
 	arr = cJSON_AddArrayToObject(root, "registries");
 	for (i = 0; i < r->n_registries; i++) {
 		cJSON *o = cJSON_CreateObject();

@@ -164,6 +164,39 @@ char *bs_spec_json(const struct bs_recipe *r, const struct bs_container *c)
 	return text;
 }
 
+char *bs_service_spec_json(const struct bs_recipe *r, const struct bs_container *c)
+{
+	char *base = bs_spec_json(r, c), *text;
+	cJSON *o = cJSON_Parse(base), *sv, *u;
+
+	free(base);
+	if (o == NULL)
+		abort(); /* our own output */
+	sv = cJSON_AddObjectToObject(o, "service");
+	cJSON_AddStringToObject(sv, "restart", bs_restart_policy_name(c->restart));
+	if (c->restart_max_retries)
+		cJSON_AddNumberToObject(sv, "restart_max", c->restart_max_retries);
+	if (c->resources.memory_bytes)
+		cJSON_AddNumberToObject(sv, "memory", (double)c->resources.memory_bytes);
+	if (c->resources.nano_cpus)
+		cJSON_AddNumberToObject(sv, "nano_cpus", (double)c->resources.nano_cpus);
+	if (c->resources.pids)
+		cJSON_AddNumberToObject(sv, "pids", (double)c->resources.pids);
+	cJSON_AddNumberToObject(sv, "stop_timeout_ms", (double)c->stop_timeout_ms);
+	if (c->n_ports)
+		cJSON_AddStringToObject(sv, "publish", bs_publish_mode_name(r->cluster.publish));
+	u = cJSON_AddObjectToObject(sv, "update");
+	cJSON_AddNumberToObject(u, "parallelism", c->update.parallelism);
+	cJSON_AddNumberToObject(u, "delay_ms", (double)c->update.delay_ms);
+	cJSON_AddStringToObject(u, "failure_action",
+				bs_failure_action_name(c->update.failure_action));
+	cJSON_AddStringToObject(u, "order", bs_update_order_name(c->update.order));
+	cJSON_AddNumberToObject(u, "monitor_ms", (double)c->update.monitor_ms);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
 char *bs_spec_hash(const char *spec_json, const char *image_id)
 {
 	struct bs_buf b = BS_BUF_INIT;

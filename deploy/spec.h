@@ -35,11 +35,19 @@
  * lists labels, not these. An in-place update cannot change a label, so a
  * value that differs from the recipe's is checked by inspect. */
 #define BS_LABEL_INPLACE "io.bootstrap.inplace"
+/* cluster: a swarm node's group, and where a service may run */
+#define BS_LABEL_GROUP "io.bootstrap.group"
+#define BS_LABEL_PLACE "io.bootstrap.place."
 
 /* The canonical spec of c in recipe r as compact JSON; caller frees. */
 char *bs_spec_json(const struct bs_recipe *r, const struct bs_container *c);
 
 /* SHA-256 (hex) of spec_json and image_id; caller frees. */
+/* A cluster service's spec: the container's, plus what the service
+ * carries (restart, limits, stop timeout, publish mode, update config);
+ * replicas are compared on their own. Caller frees. */
+char *bs_service_spec_json(const struct bs_recipe *r, const struct bs_container *c);
+
 char *bs_spec_hash(const char *spec_json, const char *image_id);
 
 /*

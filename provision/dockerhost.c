@@ -970,6 +970,14 @@ static int fact(struct bs_dockerhost_facts *f, const char *k, size_t klen, const
 		f->stray_pid = (long)n;
 	} else if (strcmp(key, "curl") == 0) {
 		f->curl = vlen == 1 && v[0] == '1';
+	} else if (strcmp(key, "route-if") == 0) {
+		/* an interface name: Linux allows 15 bytes, no '/' or spaces */
+		if (vlen > 0 && vlen < sizeof(f->route_if) && all_in(v, vlen, ".-_"))
+			copy_clean(f->route_if, sizeof(f->route_if), v, vlen);
+		else
+			f->route_if[0] = '\0';
+	} else if (strcmp(key, "ipvs") == 0) {
+		f->ipvs = vlen == 1 && v[0] == '1';
 	} else if (strcmp(key, "containerd-sock") == 0) {
 		f->containerd_socket = vlen == 1 && v[0] == '1';
 	} else if (strcmp(key, "tls-ca") == 0 || strcmp(key, "tls-cert") == 0 ||
@@ -1211,6 +1219,9 @@ char *bs_dockerhost_wrap(const char *script, bool sudo)
 	"  done\n"                                                                                 \
 	"fi\n"                                                                                     \
 	"command -v curl >/dev/null 2>&1 && printf 'curl=1\\n'\n"                                  \
+	"while read -r i d _; do [ \"$d\" = 00000000 ] && { printf 'route-if=%s\\n' \"$i\"; "      \
+	"break; }; done 2>/dev/null </proc/net/route\n"                                            \
+	"[ -e /proc/net/ip_vs ] || [ -d /sys/module/ip_vs ] && printf 'ipvs=1\\n'\n"               \
 	"[ -f " DAEMON_JSON " ] && printf 'daemon-json=%s\\n' \"$(head -c 1048577 " DAEMON_JSON    \
 	" | b64)\"\n"                                                                              \
 	"for f in ca cert key; do\n"                                                               \
@@ -1735,6 +1746,8 @@ static void fill_report_os(struct bs_dockerhost_report *rep, const struct bs_doc
 	rep->systemd = f->systemd;
 	snprintf(rep->engine_version, sizeof(rep->engine_version), "%s", f->engine_version);
 	rep->pid = f->pid;
+	snprintf(rep->route_if, sizeof(rep->route_if), "%s", f->route_if);
+	rep->ipvs = f->ipvs;
 }
 
 /* Value of key in a key=value section that starts at marker; NULL when

@@ -99,6 +99,8 @@ struct bs_dockerhost_report {
 	int commands;		      /* remote commands run */
 	int uploads;		      /* files uploaded */
 	bool engine_ready;	      /* dry_run: dockerd runs and answers */
+	char route_if[16];	      /* the default route's interface, "" unknown */
+	bool ipvs;		      /* the kernel has IPVS */
 };
 
 /* Converge the node. On failure err names the node, the step and the fix,
@@ -189,6 +191,8 @@ struct bs_dockerhost_facts {
 	long stray_pid;		 /* a dockerd without /var/run/docker.pid, 0 when none */
 	bool curl;		 /* curl present (asks the engine when the CLI is missing) */
 	bool socket;		 /* dockerd runs and /var/run/docker.sock is there */
+	char route_if[16];	 /* the default route's interface ("eth0"), "" unknown */
+	bool ipvs;		 /* the kernel has IPVS (the swarm routing mesh needs it) */
 	char engine_version[32]; /* from a step's wait; detection leaves it "" */
 	char log_path[256];	 /* where the running dockerd's stderr goes, if a file */
 	bool daemon_json_exists;

@@ -4,7 +4,12 @@
  * what the CLI does not reach: the stream endpoint seam, idempotent
  * networks and volumes, update in place, rename, bounded events, image
  * save/load between engines, the registry v2 client with and without
- * credentials, and the refusal of an engine older than API 1.41.
+ * credentials, the refusal of an engine older than API 1.41, and the
+ * Docker Swarm entries (cluster, nodes, services, tasks, logs, overlay
+ * networks) on a swarm of this one engine, always left at the end.
+ *
+ * DRIVER_TEST_FILTER=test_swarm runs one test (a cmocka pattern); the
+ * swarm test needs no lab, only local/busybox:1 (scripts/demo-image.sh).
  *
  * Run by tests/integration/container.sh with LAB_* in the environment.
  */
@@ -22,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -571,6 +577,487 @@ static void test_registry_bearer(void **state)
 	pclose(fake);
 }
 
+/* ---- clusters (Docker Swarm) ------------------------------------------------------ */
+
+/* Set once this run made the swarm: the teardown then always leaves it,
+ * even after a failed assertion (other suites share this engine). */
+static bool swarm_ours;
+
+static const char *swarm_image(void)
+{
+	const char *v = getenv("LAB_IMAGE");
+
+	return v != NULL ? v : "local/busybox:1";
+}
+
+/* The task containers of this run's services (labelled by the test). */
+static size_t swarm_containers(struct bs_cdriver *d, bool destroy)
+{
+	struct bs_kvlist labels = BS_KVLIST_INIT;
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_cinfo_list l;
+	char value[128];
+	size_t n = 0;
+
+	snprintf(value, sizeof(value), "swarm-%s", prefix);
+	bs_kvlist_push(&labels, "io.bootstrap.test", value, false);
+	if (d->ops->container_list(d, true, &labels, &l, &err) == 0) {
+		n = l.n;
+		for (size_t i = 0; destroy && i < l.n; i++)
+			d->ops->container_destroy(d, l.v[i].id, 0, &err);
+		bs_cinfo_list_free(&l);
+	}
+	bs_kvlist_free(&labels);
+	return n;
+}
+
+static int swarm_teardown(void **state)
+{
+	struct bs_endpoint ep;
+	struct bs_cdriver *d;
+	struct bs_err err = BS_ERR_INIT;
+	bool removed;
+	char name[128];
+
+	(void)state;
+	if (!swarm_ours)
+		return 0;
+	d = open_local(&ep);
+	if (d->ops->cluster_leave(d, true, &err) != 0)
+		fprintf(stderr, "swarm teardown: %s\n", err.msg);
+	else
+		swarm_ours = false;
+	swarm_containers(d, true);
+	snprintf(name, sizeof(name), "%s-br", prefix);
+	d->ops->network_remove(d, name, &removed, &err);
+	d->ops->free(d);
+	bs_endpoint_free(&ep);
+	return swarm_ours ? -1 : 0;
+}
+
+static void leave_at_exit(void)
+{
+	if (swarm_ours)
+		swarm_teardown(NULL);
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static size_t to_buf(char *data, size_t size, size_t n, void *payload)
+{
+	bs_buf_append(payload, data, size * n);
+	return size * n;
+}
+
+/* GET http://127.0.0.1:PORT/i within 2 s: its body, or "" (caller frees). */
+static char *http_get(int port)
+{
+	struct bs_buf body = BS_BUF_INIT;
+	char url[64];
+	CURL *c = curl_easy_init();
+	long code = 0;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/i", port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_buf);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	if (curl_easy_perform(c) != CURLE_OK ||
+	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 200)
+		bs_buf_reset(&body);
+	curl_easy_cleanup(c);
+	bs_buf_putc(&body, '\0');
+	return bs_buf_detach(&body);
+}
+
+/* Poll until the body of /i starts with want, at most seconds. */
+static bool http_answers(int port, const char *want, int seconds)
+{
+	for (int i = 0; i < seconds * 4; i++) {
+		char *got = http_get(port);
+		bool ok = bs_str_starts_with(got, want);
+
+		free(got);
+		if (ok)
+			return true;
+		usleep(250000);
+	}
+	return false;
+}
+
+/* Tasks of service that run and should, after polling at most seconds. */
+static int wait_running(struct bs_cdriver *d, const char *service, int want, int seconds)
+{
+	struct bs_err err = BS_ERR_INIT;
+	int running = 0;
+
+	for (int i = 0; i < seconds * 2; i++) {
+		struct bs_task_list tl;
+
+		running = 0;
+		if (d->ops->task_list(d, service, &tl, &err) != 0)
+			fail_msg("%s", err.msg);
+		for (size_t k = 0; k < tl.n; k++) {
+			const struct bs_task_info *t = &tl.v[k];
+
+			if (t->state && strcmp(t->state, "running") == 0 && t->desired_state &&
+			    strcmp(t->desired_state, "running") == 0) {
+				assert_non_null(t->container_id);
+				assert_non_null(t->service_id);
+				assert_non_null(t->node_id);
+				assert_true(t->slot >= 1);
+				assert_true(t->service_version > 0);
+				assert_true(t->updated > 0);
+				running++;
+			}
+			if (t->error != NULL)
+				fprintf(stderr, "task %s of %s: %s\n", t->id, service, t->error);
+		}
+		bs_task_list_free(&tl);
+		if (running == want)
+			break;
+		usleep(500000);
+	}
+	return running;
+}
+
+struct logs_seen {
+	struct bs_buf out, err;
+};
+
+static int collect_logs(enum bs_log_stream stream, const char *data, size_t len, void *payload)
+{
+	struct logs_seen *seen = payload;
+
+	bs_buf_append(stream == BS_LOG_STDERR ? &seen->err : &seen->out, data, len);
+	return 0;
+}
+
+static void test_swarm(void **state)
+{
+	static const char *const web_cmd[] = {
+		"sh", "-c",
+		"echo started $GREETING; echo warned >&2; echo $GREETING >/tmp/i && "
+		"exec httpd -f -p 8080 -h /tmp",
+		NULL};
+	static const char *const sleep_cmd[] = {"sleep", "600", NULL};
+	struct bs_endpoint ep;
+	struct bs_cdriver *d = open_local(&ep);
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_swarm_member m;
+	struct bs_cluster cl;
+	struct bs_cluster_node_list nodes;
+	struct bs_cluster_node_spec nspec;
+	struct bs_cluster_create cc = {NULL, "127.0.0.1"};
+	struct bs_cluster_join cj;
+	struct bs_kvlist node_labels = BS_KVLIST_INIT, svc_labels = BS_KVLIST_INIT;
+	struct bs_kvlist task_labels = BS_KVLIST_INIT, env = BS_KVLIST_INIT;
+	struct bs_kvlist filter = BS_KVLIST_INIT;
+	struct bs_cspec task;
+	struct bs_service_spec spec;
+	struct bs_service_port port;
+	struct bs_service_info si;
+	struct bs_service_list sl;
+	struct bs_task_list tl;
+	struct bs_logs_opts lopts = {false, -1, false, 0};
+	struct logs_seen seen = {BS_BUF_INIT, BS_BUF_INIT};
+	char net[128], bridge[128], web[128], bg[128], test_label[128];
+	const char *networks[2] = {net, NULL};
+	char *node_id = NULL, *web_id = NULL, *bg_id = NULL;
+	int64_t node_version, web_version;
+	bool created, removed, completed = false;
+	int http_port = free_port();
+
+	(void)state;
+	snprintf(net, sizeof(net), "%s-overlay", prefix);
+	snprintf(bridge, sizeof(bridge), "%s-br", prefix);
+	snprintf(web, sizeof(web), "%s-web", prefix);
+	snprintf(bg, sizeof(bg), "%s-bg", prefix);
+	snprintf(test_label, sizeof(test_label), "swarm-%s", prefix);
+
+	/* outside a swarm: membership, refusals with the fix, leave is a no-op */
+	if (d->ops->cluster_member(d, &m, &err) != 0)
+		fail_msg("%s", err.msg);
+	if (m.state != BS_SWARM_INACTIVE) {
+		bs_swarm_member_free(&m);
+		d->ops->free(d);
+		bs_endpoint_free(&ep);
+		skip(); /* someone else's swarm: never touched */
+	}
+	assert_null(m.node_id);
+	assert_false(m.manager);
+	assert_int_equal(m.remote_managers.n, 0);
+	bs_swarm_member_free(&m);
+	assert_int_equal(d->ops->cluster_inspect(d, &cl, &err), BS_ERR_UNSUPPORTED);
+	assert_non_null(strstr(err.msg, "is not a swarm manager (reading the cluster)"));
+	assert_non_null(strstr(err.msg, "create a cluster on it, or join it"));
+	assert_int_equal(d->ops->service_list(d, NULL, &sl, &err), BS_ERR_UNSUPPORTED);
+	assert_int_equal(d->ops->overlay_ensure(d, net, NULL, &created, &err), BS_ERR_UNSUPPORTED);
+	assert_non_null(strstr(err.msg, "is not a swarm manager (creating overlay network"));
+	assert_int_equal(d->ops->cluster_leave(d, true, &err), 0);
+
+	/* create: this engine is the first manager */
+	swarm_ours = true;
+	if (d->ops->cluster_create(d, &cc, &node_id, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_non_null(node_id);
+	assert_int_equal(d->ops->cluster_create(d, &cc, NULL, &err), BS_ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "already part of a swarm"));
+	assert_int_equal(d->ops->cluster_member(d, &m, &err), 0);
+	assert_int_equal(m.state, BS_SWARM_ACTIVE);
+	assert_true(m.manager);
+	assert_string_equal(m.node_id, node_id);
+	assert_non_null(m.cluster_id);
+	assert_string_equal(m.node_addr, "127.0.0.1");
+	assert_true(bs_strv_contains(&m.remote_managers, "127.0.0.1:2377"));
+	assert_null(m.error);
+	assert_int_equal(d->ops->cluster_inspect(d, &cl, &err), 0);
+	assert_string_equal(cl.id, m.cluster_id);
+	assert_true(cl.version > 0);
+	assert_true(cl.created > (long long)time(NULL) - 3600 &&
+		    cl.created <= (long long)time(NULL) + 5);
+	assert_true(bs_str_starts_with(cl.worker_token, "SWMTKN-"));
+	assert_true(bs_str_starts_with(cl.manager_token, "SWMTKN-"));
+	assert_string_not_equal(cl.worker_token, cl.manager_token);
+	bs_swarm_member_free(&m);
+
+	/* joining again: refused, and the token never shows */
+	memset(&cj, 0, sizeof(cj));
+	cj.advertise_addr = "127.0.0.1";
+	cj.remote_addr = "127.0.0.1:2377";
+	cj.token = cl.worker_token;
+	assert_int_equal(d->ops->cluster_join(d, &cj, &err), BS_ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "joining the cluster at 127.0.0.1:2377"));
+	assert_null(strstr(err.msg, cl.worker_token));
+	assert_null(strstr(err.msg, "SWMTKN"));
+	bs_cluster_free(&cl);
+
+	/* nodes: one, the leader; labels through the version protocol */
+	assert_int_equal(d->ops->cluster_node_list(d, &nodes, &err), 0);
+	assert_int_equal(nodes.n, 1);
+	assert_string_equal(nodes.v[0].id, node_id);
+	assert_true(nodes.v[0].leader);
+	assert_string_equal(nodes.v[0].state, "ready");
+	assert_string_equal(nodes.v[0].role, "manager");
+	assert_string_equal(nodes.v[0].availability, "active");
+	assert_string_equal(nodes.v[0].reachability, "reachable");
+	assert_string_equal(nodes.v[0].addr, "127.0.0.1");
+	assert_non_null(nodes.v[0].hostname);
+	assert_non_null(nodes.v[0].engine_version);
+	assert_int_equal(nodes.v[0].labels.n, 0);
+	node_version = nodes.v[0].version;
+	bs_cluster_node_list_free(&nodes);
+	bs_kvlist_push(&node_labels, "io.bootstrap.test", test_label, false);
+	memset(&nspec, 0, sizeof(nspec)); /* role, availability: the node's own */
+	nspec.labels = &node_labels;
+	if (d->ops->cluster_node_update(d, node_id, node_version, &nspec, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(d->ops->cluster_node_update(d, node_id, node_version, &nspec, &err),
+			 BS_ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "update out of sequence"));
+	assert_int_equal(d->ops->cluster_node_update(d, "nosuchnode", 1, &nspec, &err),
+			 BS_ERR_NOT_FOUND);
+	assert_int_equal(d->ops->cluster_node_list(d, &nodes, &err), 0);
+	assert_true(nodes.v[0].version > node_version);
+	assert_string_equal(nodes.v[0].role, "manager");
+	assert_string_equal(nodes.v[0].availability, "active");
+	assert_non_null(bs_kvlist_find(&nodes.v[0].labels, "io.bootstrap.test"));
+	assert_string_equal(bs_kvlist_find(&nodes.v[0].labels, "io.bootstrap.test")->value,
+			    test_label);
+	bs_cluster_node_list_free(&nodes);
+	assert_int_equal(d->ops->cluster_node_remove(d, "nosuchnode", true, &err), 0);
+
+	/* overlay networks: by exact name; a bridge of that name is not one */
+	assert_int_equal(d->ops->overlay_ensure(d, net, &svc_labels, &created, &err), 0);
+	assert_true(created);
+	if (d->ops->overlay_ensure(d, net, &svc_labels, &created, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_false(created);
+	assert_int_equal(d->ops->network_ensure(d, bridge, NULL, &created, &err), 0);
+	assert_int_equal(d->ops->overlay_ensure(d, bridge, NULL, &created, &err), BS_ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "exists with driver bridge, not overlay"));
+	assert_int_equal(d->ops->network_remove(d, bridge, &removed, &err), 0);
+
+	/* services: a web server on a host port, two sleepers without ports */
+	bs_kvlist_push(&svc_labels, "io.bootstrap.test", test_label, false);
+	bs_kvlist_push(&task_labels, "io.bootstrap.test", test_label, false);
+	bs_kvlist_push(&env, "GREETING", "one", false);
+	memset(&task, 0, sizeof(task));
+	task.image = swarm_image();
+	task.cmd = web_cmd;
+	task.env = &env;
+	task.labels = &task_labels;
+	memset(&port, 0, sizeof(port));
+	port.target = 8080;
+	port.published = http_port;
+	port.host_mode = true;
+	memset(&spec, 0, sizeof(spec));
+	spec.name = web;
+	spec.labels = &svc_labels;
+	spec.task = &task;
+	spec.stop_grace_ns = 2000000000LL;
+	spec.replicas = 1;
+	spec.max_replicas_per_node = 1;
+	spec.ports = &port;
+	spec.n_ports = 1;
+	spec.networks = networks;
+	spec.restart = "any";
+	spec.memory_bytes = 64 << 20;
+	spec.pids_limit = 100;
+	spec.update_parallelism = 1;
+	spec.update_failure_action = "pause";
+	spec.update_monitor_ns = 1000000000LL;
+	spec.update_order = "stop-first";
+	if (d->ops->service_create(d, &spec, &web_id, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_non_null(web_id);
+	assert_int_equal(d->ops->service_create(d, &spec, NULL, &err), BS_ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "is already in use"));
+	{
+		struct bs_cspec sleeper = task;
+		struct bs_service_spec s2 = spec;
+
+		sleeper.cmd = sleep_cmd;
+		s2.name = bg;
+		s2.task = &sleeper;
+		s2.replicas = 2;
+		s2.max_replicas_per_node = 0;
+		s2.ports = NULL;
+		s2.n_ports = 0;
+		s2.update_parallelism = 0; /* all at once */
+		if (d->ops->service_create(d, &s2, &bg_id, &err) != 0)
+			fail_msg("%s", err.msg);
+	}
+	assert_int_equal(wait_running(d, web, 1, 60), 1);
+	assert_int_equal(wait_running(d, bg, 2, 60), 2);
+	assert_true(http_answers(http_port, "one", 30));
+
+	assert_int_equal(d->ops->service_inspect(d, web, &si, &err), 0);
+	assert_string_equal(si.id, web_id);
+	assert_string_equal(si.name, web);
+	assert_int_equal(si.replicas, 1);
+	assert_true(bs_str_starts_with(si.image, swarm_image()));
+	assert_string_equal(bs_kvlist_find(&si.labels, "io.bootstrap.test")->value, test_label);
+	assert_null(si.update_state);
+	assert_true(si.created > 0 && si.updated >= si.created);
+	web_version = si.version;
+	bs_service_info_free(&si);
+
+	/* update through the version protocol; a stale version is a conflict */
+	bs_kvlist_free(&env);
+	bs_kvlist_push(&env, "GREETING", "two", false);
+	if (d->ops->service_update(d, web_id, web_version, &spec, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(d->ops->service_update(d, web_id, web_version, &spec, &err),
+			 BS_ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "update out of sequence"));
+	assert_int_equal(d->ops->service_update(d, "nosuchservice", 1, &spec, &err),
+			 BS_ERR_NOT_FOUND);
+	for (int i = 0; i < 120 && !completed; i++) {
+		assert_int_equal(d->ops->service_inspect(d, web, &si, &err), 0);
+		assert_true(si.version > web_version);
+		completed = si.update_state && strcmp(si.update_state, "completed") == 0;
+		if (si.update_state && strcmp(si.update_state, "paused") == 0)
+			fail_msg("the update paused: %s", si.update_message);
+		bs_service_info_free(&si);
+		if (!completed)
+			usleep(500000);
+	}
+	assert_true(completed);
+	assert_int_equal(wait_running(d, web, 1, 60), 1);
+	assert_true(http_answers(http_port, "two", 30));
+
+	/* list by labels */
+	bs_kvlist_push(&filter, "io.bootstrap.test", test_label, false);
+	assert_int_equal(d->ops->service_list(d, &filter, &sl, &err), 0);
+	assert_int_equal(sl.n, 2);
+	for (size_t i = 0; i < sl.n; i++)
+		assert_int_equal(sl.v[i].replicas, strcmp(sl.v[i].name, bg) == 0 ? 2 : 1);
+	bs_service_list_free(&sl);
+	bs_kvlist_free(&filter);
+	bs_kvlist_push(&filter, "io.bootstrap.test", "nothing-has-this", false);
+	assert_int_equal(d->ops->service_list(d, &filter, &sl, &err), 0);
+	assert_int_equal(sl.n, 0);
+	bs_service_list_free(&sl);
+
+	/* logs: both streams, apart; the old task's and the new one's */
+	for (int i = 0; i < 40; i++) {
+		bs_buf_reset(&seen.out);
+		bs_buf_reset(&seen.err);
+		if (d->ops->service_logs(d, web, &lopts, collect_logs, &seen, &err) != 0)
+			fail_msg("%s", err.msg);
+		if (strstr(bs_buf_str(&seen.out), "started two") != NULL)
+			break;
+		usleep(500000);
+	}
+	assert_non_null(strstr(bs_buf_str(&seen.out), "started one"));
+	assert_non_null(strstr(bs_buf_str(&seen.out), "started two"));
+	assert_non_null(strstr(bs_buf_str(&seen.err), "warned"));
+	assert_null(strstr(bs_buf_str(&seen.out), "warned"));
+
+	/* missing services */
+	assert_int_equal(d->ops->task_list(d, "nosuchservice", &tl, &err), BS_ERR_NOT_FOUND);
+	assert_non_null(strstr(err.msg, "no service named nosuchservice"));
+	assert_int_equal(d->ops->service_inspect(d, "nosuchservice", &si, &err), BS_ERR_NOT_FOUND);
+	assert_int_equal(
+		d->ops->service_logs(d, "nosuchservice", &lopts, collect_logs, &seen, &err),
+		BS_ERR_NOT_FOUND);
+
+	/* remove: absent already is success */
+	assert_int_equal(d->ops->service_remove(d, web, &removed, &err), 0);
+	assert_true(removed);
+	assert_int_equal(d->ops->service_remove(d, web, &removed, &err), 0);
+	assert_false(removed);
+	assert_int_equal(d->ops->service_remove(d, bg_id, &removed, &err), 0);
+	assert_true(removed);
+	for (int i = 0; i < 120 && swarm_containers(d, false) > 0; i++)
+		usleep(500000); /* the engine removes the tasks' containers */
+	assert_int_equal(swarm_containers(d, false), 0);
+	for (int i = 0; i < 60; i++) { /* their endpoints go, then the network can */
+		if (d->ops->network_remove(d, net, &removed, &err) == 0)
+			break;
+		usleep(500000);
+	}
+	assert_true(removed);
+
+	/* leave: a manager needs force; then nothing to leave is success */
+	assert_int_equal(d->ops->cluster_leave(d, false, &err), BS_ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "leave with force"));
+	if (d->ops->cluster_leave(d, true, &err) != 0)
+		fail_msg("%s", err.msg);
+	swarm_ours = false;
+	assert_int_equal(d->ops->cluster_member(d, &m, &err), 0);
+	assert_int_equal(m.state, BS_SWARM_INACTIVE);
+	bs_swarm_member_free(&m);
+	assert_int_equal(d->ops->cluster_leave(d, true, &err), 0);
+
+	bs_buf_free(&seen.out);
+	bs_buf_free(&seen.err);
+	bs_kvlist_free(&node_labels);
+	bs_kvlist_free(&svc_labels);
+	bs_kvlist_free(&task_labels);
+	bs_kvlist_free(&env);
+	bs_kvlist_free(&filter);
+	free(node_id);
+	free(web_id);
+	free(bg_id);
+	d->ops->free(d);
+	bs_endpoint_free(&ep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -581,11 +1068,16 @@ int main(void)
 		cmocka_unit_test(test_image_save_load),
 		cmocka_unit_test(test_registry_client),
 		cmocka_unit_test(test_registry_bearer),
+		cmocka_unit_test_teardown(test_swarm, swarm_teardown),
 	};
+	const char *only = getenv("DRIVER_TEST_FILTER");
 	int rc;
 
 	snprintf(prefix, sizeof(prefix), "bs-it-%d", (int)getpid());
 	atexit(kill_fake);
+	atexit(leave_at_exit);
+	if (only != NULL) /* DRIVER_TEST_FILTER=test_swarm: one test, no lab needed */
+		cmocka_set_test_filter(only);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();

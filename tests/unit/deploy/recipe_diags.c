@@ -164,7 +164,7 @@ static void test_unknown_key_top(void **state)
 	expect_error(&l.diags, 8, 1, "imagess", "unknown key (did you mean 'images'?)");
 	expect_error(
 		&l.diags, 9, 1, "flavour",
-		"unknown key (top-level keys: version, project, provider, ssh, nodes, docker, registries, images, containers, prune; x-* for your own anchors)");
+		"unknown key (top-level keys: version, project, provider, ssh, nodes, docker, cluster, registries, images, containers, prune; x-* for your own anchors)");
 	expect_counts(&l.diags, 3, 0);
 	loaded_free(&l);
 }

@@ -1,0 +1,1280 @@
+/*
+ * cluster.c - the recipe's swarm: membership, node labels, services.
+ * See cluster.h for the rules.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "deploy/cluster.h"
+#include "deploy/spec.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define SWARM_PORT 2377
+#define POLL_MS 500
+#define PENDING_MS 60000 /* how long a node may take to rejoin its swarm */
+
+struct mem {
+	struct bs_cluster_member_in *in;
+	struct bs_swarm_member m;
+	bool have;	   /* m was read */
+	bool want_manager; /* the recipe says so */
+	bool failed;
+};
+
+struct cw {
+	const struct bs_cluster_opts *o;
+	const struct bs_recipe *r;
+	struct mem *v;
+	size_t n;
+	struct mem *leader;
+	struct bs_cluster cl;
+	struct bs_cluster_node_list nodes;
+	struct bs_counts *counts;
+	bool moved;		 /* membership changed: services may move, wait for them */
+	struct bs_strv promoted; /* node IDs promoted by this run */
+};
+
+char *bs_service_name(const char *project, const char *container)
+{
+	return bs_xasprintf("%s-%s", project, container);
+}
+
+/* ---- reporting ------------------------------------------------------- */
+
+static void event(struct cw *w, enum bs_ev_kind kind, const char *node, const char *action,
+		  const char *object, const char *reason, const char *error, long long ms)
+{
+	struct bs_event ev;
+
+	if (w->o->report == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	ev.node = node;
+	ev.action = action;
+	ev.object = object;
+	ev.reason = reason;
+	ev.error = error;
+	ev.ms = ms;
+	w->o->report(&ev, w->o->payload);
+}
+
+static void message(struct cw *w, const char *node, const char *level, const char *text)
+{
+	struct bs_event ev;
+
+	if (w->o->report == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = BS_EV_MESSAGE;
+	ev.node = node;
+	ev.state = level;
+	ev.reason = text;
+	w->o->report(&ev, w->o->payload);
+}
+
+static void audit(struct mem *m, const char *project, const char *action, const char *object,
+		  const char *reason)
+{
+	struct bs_buf raw = BS_BUF_INIT, masked = BS_BUF_INIT;
+
+	if (m == NULL || m->in->audit == NULL)
+		return;
+	bs_buf_printf(&raw, "%s: %s %s%s%s%s", project, action, object, reason ? " (" : "",
+		      reason ? reason : "", reason ? ")" : "");
+	bs_secret_mask(&masked, raw.data);
+	m->in->audit(m->in->audit_payload, masked.data);
+	bs_buf_wipe_free(&raw);
+	bs_buf_free(&masked);
+}
+
+static void nap(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static bool cancelled(const struct cw *w)
+{
+	return w->o->cancel != NULL && *w->o->cancel;
+}
+
+/* counted: 'c' created, 'u' updated, 'r' removed, 'o' other */
+static void count(struct cw *w, char what)
+{
+	switch (what) {
+	case 'c': w->counts->created++; break;
+	case 'u': w->counts->updated++; break;
+	case 'r': w->counts->removed++; break;
+	default: w->counts->other++; break;
+	}
+}
+
+struct step {
+	long long t0;
+	const char *node, *action, *object, *reason;
+};
+
+/* plan: report it and return false; apply: report the start, return true */
+static bool begin(struct cw *w, struct step *s, const char *node, const char *action,
+		  const char *object, const char *reason, char what)
+{
+	s->t0 = bs_now_ms();
+	s->node = node;
+	s->action = action;
+	s->object = object;
+	s->reason = reason;
+	if (!w->o->apply) {
+		if (w->o->report_planned)
+			event(w, BS_EV_ACTION_PLANNED, node, action, object, reason, NULL, 0);
+		count(w, what);
+		return false;
+	}
+	event(w, BS_EV_ACTION_STARTED, node, action, object, reason, NULL, 0);
+	return true;
+}
+
+static int end(struct cw *w, struct step *s, struct mem *m, int rc, const struct bs_err *err,
+	       char what)
+{
+	event(w, rc == 0 ? BS_EV_ACTION_DONE : BS_EV_ACTION_FAILED, s->node, s->action, s->object,
+	      s->reason, rc == 0 ? NULL : err->msg, bs_now_ms() - s->t0);
+	if (rc == 0) {
+		count(w, what);
+		audit(m, w->r->project, s->action, s->object, s->reason);
+	} else {
+		w->counts->failed++;
+	}
+	return rc;
+}
+
+/* ---- membership ------------------------------------------------------ */
+
+static const char *state_name(enum bs_swarm_state s)
+{
+	static const char *const names[] = {"inactive", "pending", "active", "error", "locked"};
+
+	return names[s];
+}
+
+static const struct bs_cluster_node *listed(const struct cw *w, const char *id)
+{
+	for (size_t i = 0; id != NULL && i < w->nodes.n; i++)
+		if (w->nodes.v[i].id != NULL && strcmp(w->nodes.v[i].id, id) == 0)
+			return &w->nodes.v[i];
+	return NULL;
+}
+
+static bool declared_node(const struct bs_recipe *r, const char *name)
+{
+	for (size_t i = 0; name != NULL && i < r->n_nodes; i++)
+		if (strcmp(r->nodes[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static bool container_selects(const struct bs_container *c, const struct bs_node *n)
+{
+	if (c->nodes.n == 0)
+		return true;
+	for (size_t i = 0; i < c->nodes.n; i++)
+		if (bs_selector_matches(&c->nodes.v[i], n))
+			return true;
+	return false;
+}
+
+/* The labels a node of the recipe carries in the swarm. */
+static void node_labels(const struct cw *w, const struct bs_node *n, struct bs_kvlist *out)
+{
+	for (size_t i = 0; i < n->labels.n; i++)
+		bs_kvlist_push(out, n->labels.v[i].key, n->labels.v[i].value, false);
+	bs_kvlist_push(out, BS_LABEL_PROJECT, w->r->project, false);
+	bs_kvlist_push(out, BS_LABEL_NODE, n->name, false);
+	bs_kvlist_push(out, BS_LABEL_GROUP, n->group, false);
+	for (size_t i = 0; i < w->r->n_containers; i++) {
+		const struct bs_container *c = &w->r->containers[i];
+
+		if (c->nodes.n > 0 && container_selects(c, n)) {
+			char *key = bs_xasprintf("%s%s", BS_LABEL_PLACE, c->name);
+
+			bs_kvlist_push(out, key, "true", false);
+			free(key);
+		}
+	}
+}
+
+static bool same_labels(const struct bs_kvlist *a, const struct bs_kvlist *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct bs_kv *kv = bs_kvlist_find(b, a->v[i].key);
+
+		if (kv == NULL ||
+		    strcmp(kv->value ? kv->value : "", a->v[i].value ? a->v[i].value : "") != 0)
+			return false;
+	}
+	return true;
+}
+
+static const char *label_of(const struct bs_kvlist *l, const char *key)
+{
+	const struct bs_kv *kv = bs_kvlist_find(l, key);
+
+	return kv ? kv->value : NULL;
+}
+
+/* Every node's own view; a node that cannot be asked fails alone. */
+static void read_members(struct cw *w)
+{
+	long long deadline = bs_now_ms() + PENDING_MS;
+	int rc;
+
+	for (size_t i = 0; i < w->n; i++) {
+		struct mem *m = &w->v[i];
+		struct bs_err err = BS_ERR_INIT;
+
+		if (m->in->d == NULL)
+			continue;
+		bs_swarm_member_free(&m->m);
+		rc = m->in->d->ops->cluster_member(m->in->d, &m->m, &err);
+		/* a restarted engine rejoins its swarm: pending for a while */
+		while (rc == 0 && m->m.state == BS_SWARM_PENDING && bs_now_ms() < deadline &&
+		       !cancelled(w)) {
+			nap(1000);
+			bs_swarm_member_free(&m->m);
+			rc = m->in->d->ops->cluster_member(m->in->d, &m->m, &err);
+		}
+		if (rc == 0) {
+			m->have = true;
+		} else {
+			m->failed = true;
+			message(w, m->in->node->name, "warning", err.msg);
+		}
+	}
+}
+
+static int refresh_leader(struct cw *w, struct bs_err *err)
+{
+	struct bs_cdriver *d = w->leader->in->d;
+	int rc;
+
+	bs_cluster_free(&w->cl);
+	bs_cluster_node_list_free(&w->nodes);
+	rc = d->ops->cluster_inspect(d, &w->cl, err);
+	if (rc == 0)
+		rc = d->ops->cluster_node_list(d, &w->nodes, err);
+	return rc;
+}
+
+/* Conflicts that stop the run before anything changes. */
+static int check_members(struct cw *w, struct bs_err *err)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		struct mem *m = &w->v[i];
+		const char *name = m->in->node->name;
+
+		if (!m->have || m == w->leader)
+			continue;
+		if (m->m.state == BS_SWARM_PENDING || m->m.state == BS_SWARM_ERROR ||
+		    m->m.state == BS_SWARM_LOCKED)
+			return bs_err_set(
+				err, BS_ERR_CONFLICT,
+				"node %s: its swarm membership is %s%s%s: fix it on the node "
+				"(docker swarm leave --force, or unlock it), then run again",
+				name, state_name(m->m.state), m->m.error ? ": " : "",
+				m->m.error ? m->m.error : "");
+		if (m->m.state != BS_SWARM_ACTIVE)
+			continue;
+		if (w->leader == NULL || listed(w, m->m.node_id) == NULL)
+			return bs_err_set(
+				err, BS_ERR_CONFLICT,
+				"node %s is in another swarm%s%s%s, not in the one of this recipe's "
+				"managers: make it leave (on %s: docker swarm leave --force), or remove "
+				"it from the recipe",
+				name, m->m.remote_managers.n ? " (managed at " : "",
+				m->m.remote_managers.n ? m->m.remote_managers.v[0] : "",
+				m->m.remote_managers.n ? ")" : "", name);
+	}
+	return 0;
+}
+
+static struct mem *pick_leader(struct cw *w, bool active)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		struct mem *m = &w->v[i];
+
+		if (!m->want_manager || (!m->have && (active || w->o->apply)))
+			continue;
+		if (!active || (m->m.state == BS_SWARM_ACTIVE && m->m.manager))
+			return m;
+	}
+	return NULL;
+}
+
+static int init_swarm(struct cw *w, struct mem *m, struct bs_err *err)
+{
+	struct bs_cluster_create cc = {NULL, m->in->advertise};
+	struct step s;
+	int rc;
+
+	if (!begin(w, &s, m->in->node->name, "init-swarm", m->in->node->name, "no swarm yet", 'o'))
+		return 0;
+	if (m->in->advertise == NULL)
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND,
+				"node %s: no address to advertise to the other nodes (the node has "
+				"no default route)",
+				m->in->node->name);
+	else
+		rc = m->in->d->ops->cluster_create(m->in->d, &cc, NULL, err);
+	end(w, &s, m, rc, err, 'o');
+	if (rc == 0) {
+		bs_swarm_member_free(&m->m);
+		rc = m->in->d->ops->cluster_member(m->in->d, &m->m, err);
+	}
+	return rc;
+}
+
+static int join(struct cw *w, struct mem *m, struct bs_err *err)
+{
+	struct bs_cluster_join cj;
+	char *remote = NULL, *at;
+	struct step s;
+	int rc;
+
+	if (!begin(w, &s, m->in->node->name, "join-swarm", m->in->node->name,
+		   m->want_manager ? "as a manager" : "as a worker", 'o'))
+		return 0;
+	memset(&cj, 0, sizeof(cj));
+	at = w->leader->m.node_addr;
+	if (at != NULL)
+		remote = strchr(at, ':') ? bs_xstrdup(at) : bs_xasprintf("%s:%d", at, SWARM_PORT);
+	cj.advertise_addr = m->in->advertise;
+	cj.remote_addr = remote;
+	cj.token = m->want_manager ? w->cl.manager_token : w->cl.worker_token;
+	if (m->in->advertise == NULL || remote == NULL || cj.token == NULL)
+		rc = bs_err_set(
+			err, BS_ERR_NOT_FOUND, "node %s: cannot join: %s", m->in->node->name,
+			m->in->advertise == NULL ? "no address to advertise (no default route)"
+			: remote == NULL	 ? "the manager advertises no address"
+						 : "the manager gave no join token");
+	else
+		rc = m->in->d->ops->cluster_join(m->in->d, &cj, err);
+	free(remote);
+	return end(w, &s, m, rc, err, 'o');
+}
+
+/* Role and labels of a recipe node, as the leader lists it. */
+static bool is_manager(const struct bs_cluster_node *cn)
+{
+	return cn->role != NULL && strcmp(cn->role, "manager") == 0;
+}
+
+static bool reachable(const struct bs_cluster_node *cn)
+{
+	return cn->reachability != NULL && strcmp(cn->reachability, "reachable") == 0;
+}
+
+/* Would demoting cn leave a majority of the managers reachable? */
+static int check_quorum(const struct cw *w, const struct bs_cluster_node *cn, const char *name,
+			struct bs_err *err)
+{
+	int managers = 0, up = 0;
+
+	for (size_t i = 0; i < w->nodes.n; i++)
+		if (is_manager(&w->nodes.v[i]) && &w->nodes.v[i] != cn) {
+			managers++;
+			up += reachable(&w->nodes.v[i]);
+		}
+	if (!reachable(cn) || up > managers / 2)
+		return 0;
+	return bs_err_set(
+		err, BS_ERR_CONFLICT,
+		"demoting swarm manager %s would leave %d of %d managers reachable, not a "
+		"majority: bring the unreachable managers back (or remove them from the "
+		"recipe), then run again",
+		name, up, managers);
+}
+
+/* Raft removes a demoted manager after the update returns: the next
+ * demotion waits for it, or Raft refuses it for the quorum. */
+static int wait_demoted(struct cw *w, const char *id, const char *name, struct bs_err *err)
+{
+	long long deadline = bs_now_ms() + PENDING_MS;
+	int rc = 0;
+
+	for (;;) {
+		const struct bs_cluster_node *cn;
+
+		rc = refresh_leader(w, err);
+		cn = rc == 0 ? listed(w, id) : NULL;
+		if (rc != 0 || cn == NULL || (!is_manager(cn) && cn->reachability == NULL))
+			return rc;
+		if (bs_now_ms() >= deadline)
+			return bs_err_set(
+				err, BS_ERR_TIMEOUT,
+				"swarm node %s: still a member of the managers' Raft %d s after "
+				"its demotion; run again once the swarm settled",
+				name, PENDING_MS / 1000);
+		if (cancelled(w))
+			return bs_err_set(err, BS_ERR_INTERRUPTED, "interrupted");
+		nap(POLL_MS);
+	}
+}
+
+/* Role and labels of a recipe node, as the leader lists it. pass 0: all
+ * but demotions; 1: demotions of unreachable managers; 2: the others. */
+static int update_node(struct cw *w, struct mem *m, int pass, struct bs_err *err)
+{
+	const struct bs_cluster_node *cn = listed(w, m->m.node_id);
+	struct bs_kvlist labels = BS_KVLIST_INIT;
+	const char *role = m->want_manager ? "manager" : "worker";
+	struct bs_buf why = BS_BUF_INIT;
+	int rc = 0;
+
+	if (cn == NULL)
+		return 0;
+	if (!(is_manager(cn) && !m->want_manager) ? pass != 0 : pass != (reachable(cn) ? 2 : 1))
+		return 0;
+	if (pass == 2 && (rc = check_quorum(w, cn, m->in->node->name, err)) != 0)
+		return rc;
+	node_labels(w, m->in->node, &labels);
+	if (cn->role == NULL || strcmp(cn->role, role) != 0)
+		bs_buf_printf(&why, "role %s -> %s", cn->role ? cn->role : "?", role);
+	if (!same_labels(&labels, &cn->labels))
+		bs_buf_printf(&why, "%slabels", why.len ? "; " : "");
+	if (why.len > 0) {
+		struct bs_cluster_node_spec spec = {role, cn->availability, &labels};
+		struct step s;
+
+		if (begin(w, &s, m->in->node->name, "update-node", m->in->node->name, why.data,
+			  'o')) {
+			struct bs_cdriver *d = w->leader->in->d;
+
+			rc = d->ops->cluster_node_update(d, cn->id, cn->version, &spec, err);
+			end(w, &s, m, rc, err, 'o');
+			if (rc == 0 && m->want_manager && !is_manager(cn))
+				bs_strv_push(&w->promoted, cn->id);
+			if (rc == 0 && pass > 0)
+				rc = wait_demoted(w, m->m.node_id, m->in->node->name, err);
+		}
+	}
+	bs_buf_free(&why);
+	bs_kvlist_free(&labels);
+	return rc;
+}
+
+static const struct mem *member_named(const struct cw *w, const char *name)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->v[i].have && strcmp(w->v[i].in->node->name, name) == 0)
+			return &w->v[i];
+	return NULL;
+}
+
+/* A promotion ends when the node is a reachable member of Raft: wait for
+ * it (bounded), so that the run leaves the managers it says it made. */
+static int wait_promoted(struct cw *w, struct bs_err *err)
+{
+	long long deadline = bs_now_ms() + PENDING_MS;
+	size_t done = 0;
+	int rc = 0;
+
+	while (w->promoted.n > 0 && rc == 0) {
+		done = 0;
+		for (size_t i = 0; i < w->promoted.n; i++) {
+			const struct bs_cluster_node *cn = listed(w, w->promoted.v[i]);
+
+			done += cn != NULL && is_manager(cn) && reachable(cn);
+		}
+		if (done == w->promoted.n || bs_now_ms() >= deadline || cancelled(w))
+			break;
+		nap(POLL_MS);
+		rc = refresh_leader(w, err);
+	}
+	if (rc == 0 && done < w->promoted.n)
+		message(w, NULL, "warning",
+			"a promoted manager is not a reachable member of the swarm's Raft yet; "
+			"run again to check it");
+	return rc;
+}
+
+/* Nodes of the project the recipe no longer names: demoted, removed. */
+static int drop_nodes(struct cw *w, struct bs_err *err)
+{
+	struct bs_cdriver *d = w->leader->in->d;
+	int rc = 0;
+
+	for (size_t i = 0; i < w->nodes.n && rc == 0; i++) {
+		const struct bs_cluster_node *cn = &w->nodes.v[i];
+		const char *project = label_of(&cn->labels, BS_LABEL_PROJECT);
+		const char *name = label_of(&cn->labels, BS_LABEL_NODE);
+		const char *shown = name ? name : cn->hostname ? cn->hostname : cn->id;
+		struct step s;
+
+		if (project == NULL || strcmp(project, w->r->project) != 0)
+			continue;
+		if (declared_node(w->r, name)) {
+			/* a node that left and joined again is listed twice: the
+			 * old entry, whose ID the node no longer has, goes */
+			const struct mem *m = member_named(w, name);
+
+			if (m == NULL || m->m.node_id == NULL || strcmp(m->m.node_id, cn->id) == 0)
+				continue;
+			if (!begin(w, &s, name, "remove-node", cn->id,
+				   "a stale entry: the node joined again", 'o'))
+				continue;
+			rc = d->ops->cluster_node_remove(d, cn->id, true, err);
+			end(w, &s, w->leader, rc, err, 'o');
+			continue;
+		}
+		if (!begin(w, &s, NULL, "leave-swarm", shown, "no longer in the recipe", 'r'))
+			continue;
+		if (is_manager(cn)) { /* the list is read again: go on from a copy */
+			struct bs_cluster_node_spec spec = {"worker", "drain", &cn->labels};
+			char *id = bs_xstrdup(cn->id), *shown2 = bs_xstrdup(shown);
+
+			rc = d->ops->cluster_node_update(d, id, cn->version, &spec, err);
+			if (rc == 0)
+				rc = wait_demoted(w, id, shown2, err);
+			if (rc == 0)
+				rc = d->ops->cluster_node_remove(d, id, true, err);
+			if (rc == 0)
+				rc = refresh_leader(w, err);
+			s.object = shown2;
+			end(w, &s, w->leader, rc, err, 'r');
+			free(id);
+			free(shown2);
+			i = (size_t)-1; /* from the start of the new list */
+			continue;
+		}
+		rc = d->ops->cluster_node_remove(d, cn->id, true, err);
+		end(w, &s, w->leader, rc, err, 'r');
+	}
+	return rc;
+}
+
+static void report_managers(struct cw *w)
+{
+	for (size_t i = 0; i < w->nodes.n; i++) {
+		const struct bs_cluster_node *cn = &w->nodes.v[i];
+		const char *name = label_of(&cn->labels, BS_LABEL_NODE);
+		char *text;
+
+		if (cn->role == NULL || strcmp(cn->role, "manager") != 0 ||
+		    (cn->reachability != NULL && strcmp(cn->reachability, "reachable") == 0))
+			continue;
+		text = bs_xasprintf(
+			"swarm manager %s is %s (state %s): the swarm goes on while a "
+			"majority of its managers is reachable; bring it back, or remove "
+			"it from cluster.managers",
+			name	       ? name
+			: cn->hostname ? cn->hostname
+				       : cn->id,
+			cn->reachability ? cn->reachability : "unknown",
+			cn->state ? cn->state : "unknown");
+		message(w, name, "warning", text);
+		free(text);
+	}
+}
+
+static int membership(struct cw *w, struct bs_err *err)
+{
+	int before = w->counts->other + w->counts->removed, rc;
+
+	read_members(w);
+	w->leader = pick_leader(w, true);
+	if (w->leader != NULL && (rc = refresh_leader(w, err)) != 0)
+		return rc;
+	if ((rc = check_members(w, err)) != 0)
+		return rc;
+	if (w->leader == NULL) {
+		struct mem *first = pick_leader(w, false);
+
+		if (first == NULL)
+			return bs_err_set(err, BS_ERR_NOT_FOUND,
+					  "no manager of the cluster could be reached: check the "
+					  "nodes named in cluster.managers");
+		rc = init_swarm(w, first, err);
+		if (rc != 0 || !w->o->apply) {
+			if (rc == 0) /* plan: every other node would join */
+				for (size_t i = 0; i < w->n; i++)
+					if (&w->v[i] != first)
+						rc = join(w, &w->v[i], err);
+			return rc;
+		}
+		w->leader = first;
+		if ((rc = refresh_leader(w, err)) != 0)
+			return rc;
+	}
+	for (size_t i = 0; i < w->n && rc == 0 && !cancelled(w); i++) {
+		struct mem *m = &w->v[i];
+
+		if (!w->o->apply && m->in->d == NULL) { /* plan: a machine still to be made */
+			rc = join(w, m, err);
+		} else if (m->have && m != w->leader && m->m.state == BS_SWARM_INACTIVE) {
+			rc = join(w, m, err);
+			if (rc == 0 && w->o->apply) {
+				bs_swarm_member_free(&m->m);
+				rc = m->in->d->ops->cluster_member(m->in->d, &m->m, err);
+			}
+		}
+	}
+	if (rc == 0 && w->o->apply)
+		rc = refresh_leader(w, err);
+	/* promotions and labels, then nodes that went (demoted first when
+	 * managers), then demotions: the managers keep their majority */
+	for (size_t i = 0; i < w->n && rc == 0; i++)
+		if (w->v[i].have)
+			rc = update_node(w, &w->v[i], 0, err);
+	if (rc == 0 && w->o->apply)
+		rc = refresh_leader(w, err);
+	if (rc == 0 && w->o->apply)
+		rc = wait_promoted(w, err);
+	if (rc == 0)
+		rc = drop_nodes(w, err);
+	if (rc == 0 && w->o->apply)
+		rc = refresh_leader(w, err);
+	for (int pass = 1; pass <= 2; pass++)
+		for (size_t i = 0; i < w->n && rc == 0; i++)
+			if (w->v[i].have)
+				rc = update_node(w, &w->v[i], pass, err);
+	if (rc == 0 && w->o->apply)
+		rc = refresh_leader(w, err);
+	if (rc == 0)
+		report_managers(w);
+	w->moved = w->o->apply && w->counts->other + w->counts->removed != before;
+	return rc;
+}
+
+/* ---- services -------------------------------------------------------- */
+
+struct svc {
+	const struct bs_container *c;
+	char *name;
+	char *spec_json;
+	char *hash;
+	char *image_id;
+	const struct bs_service_info *have;
+	char *why;    /* of an update */
+	bool changed; /* created or updated: wait for it */
+	bool settle;  /* unchanged, but the nodes changed: wait for it too */
+	bool updated;
+	long long t0;
+	struct step s;
+};
+
+struct sstore { /* what a bs_service_spec borrows */
+	struct bs_service_spec spec;
+	struct bs_cspec task;
+	struct bs_kvlist env, labels, task_labels;
+	struct bs_service_port *ports;
+	struct bs_mount_spec *mounts;
+	char **volume_names;
+	const char **cmd, **entrypoint, **health;
+	const char *constraints[3];
+	char *constraint[2];
+	const char *networks[2];
+	char *network;
+	struct bs_registry_cred cred;
+};
+
+static const char **argv_of(const struct bs_strv *sv)
+{
+	const char **v = bs_xcalloc(sv->n + 1, sizeof(*v));
+
+	for (size_t i = 0; i < sv->n; i++)
+		v[i] = sv->v[i];
+	return v;
+}
+
+static bool fixed_port(const struct bs_container *c)
+{
+	for (size_t i = 0; i < c->n_ports; i++)
+		if (c->ports[i].host_start != 0)
+			return true;
+	return false;
+}
+
+static const struct bs_registry *registry_for(const struct bs_recipe *r, const char *ref)
+{
+	char *server = bs_image_registry(ref);
+	const struct bs_registry *found = NULL;
+
+	for (size_t i = 0; i < r->n_registries; i++)
+		if (strcmp(r->registries[i].server, server) == 0 && r->registries[i].username)
+			found = &r->registries[i];
+	free(server);
+	return found;
+}
+
+static void make_service(const struct cw *w, const struct svc *v, struct sstore *st)
+{
+	const struct bs_container *c = v->c;
+	const struct bs_recipe *r = w->r;
+	struct bs_service_spec *s = &st->spec;
+	struct bs_cspec *t = &st->task;
+	const struct bs_registry *reg = registry_for(r, c->image);
+	bool host = r->cluster.publish == BS_PUBLISH_HOST;
+	size_t i, n = 0, k = 0;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < c->environment.n; i++)
+		bs_kvlist_push(&st->env, c->environment.v[i].key, c->environment.v[i].value,
+			       c->environment.v[i].secret);
+	for (i = 0; i < c->secrets.n; i++)
+		bs_kvlist_push(&st->env, c->secrets.v[i].key, c->secrets.v[i].value, true);
+	for (i = 0; i < c->labels.n; i++)
+		bs_kvlist_push(&st->task_labels, c->labels.v[i].key, c->labels.v[i].value, false);
+	bs_kvlist_push(&st->task_labels, BS_LABEL_CONTAINER, c->name, false);
+	bs_kvlist_push(&st->task_labels, BS_LABEL_DIGEST, v->image_id ? v->image_id : "", false);
+	bs_kvlist_push(&st->labels, BS_LABEL_PROJECT, r->project, false);
+	bs_kvlist_push(&st->labels, BS_LABEL_CONTAINER, c->name, false);
+	bs_kvlist_push(&st->labels, BS_LABEL_SPEC, v->spec_json, false);
+	bs_kvlist_push(&st->labels, BS_LABEL_HASH, v->hash, false);
+	for (i = 0; i < c->n_ports; i++)
+		n += (size_t)(c->ports[i].container_end - c->ports[i].container_start + 1);
+	st->ports = bs_xcalloc(n ? n : 1, sizeof(*st->ports));
+	for (i = 0; i < c->n_ports; i++) {
+		const struct bs_port *p = &c->ports[i];
+
+		for (int j = 0; j <= p->container_end - p->container_start; j++) {
+			struct bs_service_port *sp = &st->ports[k++];
+
+			sp->target = p->container_start + j;
+			sp->published = p->host_start ? p->host_start + j : 0;
+			sp->udp = p->proto == BS_PROTO_UDP;
+			sp->host_mode = host;
+		}
+	}
+	st->mounts = bs_xcalloc(c->n_volumes ? c->n_volumes : 1, sizeof(*st->mounts));
+	st->volume_names = bs_xcalloc(c->n_volumes ? c->n_volumes : 1, sizeof(char *));
+	for (i = 0; i < c->n_volumes; i++) {
+		const struct bs_mount *m = &c->volumes[i];
+
+		st->mounts[i].type = m->type == BS_MOUNT_BIND ? "bind" : "volume";
+		if (m->type == BS_MOUNT_VOLUME)
+			st->volume_names[i] = bs_volume_name(r->project, m->source);
+		st->mounts[i].source = m->type == BS_MOUNT_VOLUME ? st->volume_names[i] : m->source;
+		st->mounts[i].target = m->target;
+		st->mounts[i].read_only = m->read_only;
+	}
+	t->image = c->image;
+	if (c->has_command)
+		t->cmd = st->cmd = argv_of(&c->command);
+	if (c->has_entrypoint)
+		t->entrypoint = st->entrypoint = argv_of(&c->entrypoint);
+	t->env = &st->env;
+	t->labels = &st->task_labels;
+	t->mounts = st->mounts;
+	t->n_mounts = c->n_volumes;
+	if (c->healthcheck.present) {
+		static const char *const none[] = {"NONE", NULL};
+
+		if (c->healthcheck.disable)
+			t->health_test = none;
+		else
+			t->health_test = st->health = argv_of(&c->healthcheck.test);
+		t->health_interval_ns = c->healthcheck.interval_ms * 1000000;
+		t->health_timeout_ns = c->healthcheck.timeout_ms * 1000000;
+		t->health_start_period_ns = c->healthcheck.start_period_ms * 1000000;
+		t->health_retries = c->healthcheck.retries;
+	}
+	t->user = c->user;
+	t->working_dir = c->working_dir;
+	s->name = v->name;
+	s->labels = &st->labels;
+	s->task = t;
+	s->stop_grace_ns = c->stop_timeout_ms * 1000000;
+	s->replicas = c->replicas;
+	st->constraint[0] = bs_xasprintf("node.labels.%s==%s", BS_LABEL_PROJECT, r->project);
+	st->constraints[0] = st->constraint[0];
+	if (c->nodes.n > 0) {
+		st->constraint[1] = bs_xasprintf("node.labels.%s%s==true", BS_LABEL_PLACE, c->name);
+		st->constraints[1] = st->constraint[1];
+	}
+	s->constraints = st->constraints;
+	s->max_replicas_per_node = host && fixed_port(c) ? 1 : 0;
+	s->ports = st->ports;
+	s->n_ports = n;
+	if (c->network == BS_NET_PROJECT) {
+		st->network = bs_xasprintf("%s-swarm", r->project);
+		st->networks[0] = st->network;
+	} else {
+		st->networks[0] = "host";
+	}
+	s->networks = st->networks;
+	s->restart = c->restart == BS_RESTART_NO	   ? "none"
+		     : c->restart == BS_RESTART_ON_FAILURE ? "on-failure"
+							   : "any";
+	s->restart_max_attempts = c->restart_max_retries;
+	s->memory_bytes = c->resources.memory_bytes;
+	s->nano_cpus = c->resources.nano_cpus;
+	s->pids_limit = c->resources.pids;
+	s->update_parallelism = c->update.parallelism;
+	s->update_delay_ns = c->update.delay_ms * 1000000;
+	s->update_failure_action = bs_failure_action_name(c->update.failure_action);
+	s->update_monitor_ns = c->update.monitor_ms * 1000000;
+	s->update_order = c->update.order == BS_ORDER_START_FIRST  ? "start-first"
+			  : c->update.order == BS_ORDER_STOP_FIRST ? "stop-first"
+			  : host && fixed_port(c)		   ? "stop-first"
+								   : "start-first";
+	if (reg != NULL) {
+		st->cred.server = reg->server;
+		st->cred.username = reg->username;
+		st->cred.password = reg->password;
+		s->cred = &st->cred;
+	}
+}
+
+static void sstore_free(struct sstore *st)
+{
+	bs_kvlist_free(&st->env);
+	bs_kvlist_free(&st->labels);
+	bs_kvlist_free(&st->task_labels);
+	for (size_t i = 0; i < st->task.n_mounts; i++)
+		free(st->volume_names[i]);
+	free(st->volume_names);
+	free(st->mounts);
+	free(st->ports);
+	free(st->cmd);
+	free(st->entrypoint);
+	free(st->health);
+	free(st->constraint[0]);
+	free(st->constraint[1]);
+	free(st->network);
+}
+
+/* The image ID on a node where the service may run (the hash includes
+ * it, so a new image under the same tag rolls the service). */
+static char *image_id(struct cw *w, const struct bs_container *c)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		struct mem *m = &w->v[i];
+		struct bs_iinfo info;
+		struct bs_err err = BS_ERR_INIT;
+		char *id;
+
+		if (m->in->d == NULL || !container_selects(c, m->in->node))
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (m->in->d->ops->image_inspect(m->in->d, c->image, &info, &err) != 0)
+			continue;
+		id = info.id ? bs_xstrdup(info.id) : NULL;
+		bs_iinfo_free(&info);
+		if (id != NULL)
+			return id;
+	}
+	return NULL;
+}
+
+static int check_ipvs(struct cw *w, struct bs_err *err)
+{
+	const struct bs_container *c = NULL;
+
+	if (w->r->cluster.publish != BS_PUBLISH_INGRESS)
+		return 0;
+	for (size_t i = 0; i < w->r->n_containers && c == NULL; i++)
+		if (w->r->containers[i].n_ports > 0)
+			c = &w->r->containers[i];
+	if (c == NULL)
+		return 0;
+	for (size_t i = 0; i < w->n; i++)
+		if (w->v[i].in->d != NULL && !w->v[i].in->ipvs)
+			return bs_err_set(
+				err, BS_ERR_UNSUPPORTED,
+				"node %s: the kernel has no IPVS (ip_vs), which the swarm routing mesh "
+				"needs to publish container %s's ports (they would accept nothing): "
+				"set cluster.publish: host to publish on the nodes that run a replica, "
+				"or load ip_vs on every node (modprobe ip_vs)",
+				w->v[i].in->node->name, c->name);
+	return 0;
+}
+
+static const struct bs_service_info *find_service(const struct bs_service_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].name != NULL && strcmp(l->v[i].name, name) == 0)
+			return &l->v[i];
+	return NULL;
+}
+
+static bool declared_container(const struct bs_recipe *r, const char *name)
+{
+	for (size_t i = 0; name != NULL && i < r->n_containers; i++)
+		if (strcmp(r->containers[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Tasks wanted running and running, and the last task error seen. */
+static int running_tasks(struct bs_cdriver *d, const char *service, char **last_error,
+			 struct bs_err *err)
+{
+	struct bs_task_list tl = {0};
+	long long newest = -1;
+	int n = 0, rc = d->ops->task_list(d, service, &tl, err);
+
+	for (size_t i = 0; rc == 0 && i < tl.n; i++) {
+		const struct bs_task_info *t = &tl.v[i];
+		const char *why = t->error ? t->error : NULL;
+
+		if (t->desired_state && strcmp(t->desired_state, "running") == 0 && t->state &&
+		    strcmp(t->state, "running") == 0)
+			n++;
+		if (why != NULL && t->updated >= newest) {
+			newest = t->updated;
+			free(*last_error);
+			*last_error = bs_xstrdup(why);
+		}
+	}
+	bs_task_list_free(&tl);
+	return rc == 0 ? n : rc;
+}
+
+/* Wait until the service runs its replicas on the new spec, or failed. */
+static int wait_service(struct cw *w, struct svc *v, struct bs_err *err)
+{
+	struct bs_cdriver *d = w->leader->in->d;
+	long budget = w->o->wait_ms > 0 ? w->o->wait_ms : 300000;
+	long long deadline = bs_now_ms() + budget;
+	char *last_error = NULL;
+	int running = 0, rc = 0;
+
+	for (;;) {
+		struct bs_service_info si;
+		const char *st;
+		bool settled;
+
+		memset(&si, 0, sizeof(si));
+		rc = d->ops->service_inspect(d, v->name, &si, err);
+		if (rc != 0)
+			break;
+		st = si.update_state;
+		if (st != NULL &&
+		    (strcmp(st, "paused") == 0 || strcmp(st, "rollback_completed") == 0 ||
+		     strcmp(st, "rollback_paused") == 0)) {
+			rc = bs_err_set(err, BS_ERR_REMOTE,
+					"service %s: the rolling update %s%s%s%s%s", v->name,
+					strcmp(st, "paused") == 0 ? "paused"
+								  : "failed and was rolled back",
+					si.update_message ? ": " : "",
+					si.update_message ? si.update_message : "",
+					last_error ? "; last task error: " : "",
+					last_error ? last_error : "");
+			bs_service_info_free(&si);
+			break;
+		}
+		settled = st == NULL || strcmp(st, "completed") == 0;
+		bs_service_info_free(&si);
+		running = running_tasks(d, v->name, &last_error, err);
+		if (running < 0) {
+			rc = running;
+			break;
+		}
+		if (settled && running == v->c->replicas)
+			break;
+		if (cancelled(w)) {
+			rc = bs_err_set(err, BS_ERR_INTERRUPTED, "service %s: interrupted",
+					v->name);
+			break;
+		}
+		if (bs_now_ms() >= deadline) {
+			rc = bs_err_set(err, BS_ERR_TIMEOUT,
+					"service %s: %d of %d replicas running after %ld s%s%s%s",
+					v->name, running, v->c->replicas, budget / 1000,
+					last_error ? " (last task error: " : "",
+					last_error ? last_error : "", last_error ? ")" : "");
+			break;
+		}
+		nap(POLL_MS);
+	}
+	free(last_error);
+	return rc;
+}
+
+static char *change_reason(const struct svc *v)
+{
+	const char *old_spec = label_of(&v->have->labels, BS_LABEL_SPEC);
+	const char *old_hash = label_of(&v->have->labels, BS_LABEL_HASH);
+	struct bs_buf b = BS_BUF_INIT;
+
+	if (old_hash == NULL || strcmp(old_hash, v->hash) != 0) {
+		char *diff = old_spec ? bs_spec_diff(old_spec, v->spec_json) : NULL;
+
+		bs_buf_puts(&b, diff && diff[0] ? diff : "image or spec changed");
+		free(diff);
+	}
+	if (v->have->replicas != v->c->replicas)
+		bs_buf_printf(&b, "%sreplicas %d -> %d", b.len ? "; " : "", v->have->replicas,
+			      v->c->replicas);
+	return bs_buf_detach(&b);
+}
+
+static int converge_service(struct cw *w, struct svc *v, struct bs_err *err)
+{
+	struct bs_cdriver *d = w->leader->in->d;
+	struct sstore st;
+	char *why = NULL;
+	int rc = 0;
+
+	if (v->have == NULL) {
+		if (!begin(w, &v->s, NULL, "create", v->c->name, "missing", 'c'))
+			return 0;
+		make_service(w, v, &st);
+		rc = d->ops->service_create(d, &st.spec, NULL, err);
+		sstore_free(&st);
+		v->changed = rc == 0;
+		if (rc != 0)
+			end(w, &v->s, w->leader, rc, err, 'c');
+		return rc;
+	}
+	why = change_reason(v);
+	if (why[0] == '\0') {
+		free(why);
+		w->counts->unchanged++;
+		v->settle = w->moved;
+		return 0;
+	}
+	v->why = why; /* the step's reason until it ends */
+	if (begin(w, &v->s, NULL, "update", v->c->name, why, 'u')) {
+		make_service(w, v, &st);
+		rc = d->ops->service_update(d, v->have->id, v->have->version, &st.spec, err);
+		sstore_free(&st);
+		v->changed = v->updated = rc == 0;
+		if (rc != 0)
+			end(w, &v->s, w->leader, rc, err, 'u');
+	}
+	return rc;
+}
+
+static int prune_services(struct cw *w, const struct bs_service_list *l, struct bs_err *err)
+{
+	struct bs_cdriver *d = w->leader->in->d;
+	int rc = 0;
+
+	for (size_t i = 0; i < l->n && rc == 0; i++) {
+		const char *c = label_of(&l->v[i].labels, BS_LABEL_CONTAINER);
+		struct step s;
+		bool removed = false;
+
+		if (declared_container(w->r, c))
+			continue;
+		if (!w->r->prune && !w->o->destroy) {
+			event(w, w->o->apply ? BS_EV_ACTION_DONE : BS_EV_ACTION_PLANNED, NULL,
+			      "keep", c ? c : l->v[i].name, "not in the recipe (prune: false)",
+			      NULL, 0);
+			continue;
+		}
+		if (!begin(w, &s, NULL, "remove", c ? c : l->v[i].name,
+			   w->o->destroy ? "destroy" : "no longer in the recipe", 'r'))
+			continue;
+		rc = d->ops->service_remove(d, l->v[i].name, &removed, err);
+		end(w, &s, w->leader, rc, err, 'r');
+	}
+	return rc;
+}
+
+static void status_service(struct cw *w, struct svc *v)
+{
+	struct bs_event ev;
+	char *last = NULL, *state, *drift = NULL;
+	struct bs_err err = BS_ERR_INIT;
+	int running = 0;
+
+	if (v->have == NULL) {
+		state = bs_xstrdup("missing");
+	} else {
+		running = running_tasks(w->leader->in->d, v->name, &last, &err);
+		state = bs_xasprintf("%d/%d running%s%s", running < 0 ? 0 : running, v->c->replicas,
+				     v->have->update_state ? ", update " : "",
+				     v->have->update_state ? v->have->update_state : "");
+		drift = change_reason(v);
+		if (drift[0] == '\0') {
+			free(drift);
+			drift = NULL;
+		}
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = BS_EV_CONTAINER_STATUS;
+	ev.object = v->c->name;
+	ev.state = state;
+	ev.drift = drift;
+	if (w->o->report)
+		w->o->report(&ev, w->o->payload);
+	free(state);
+	free(drift);
+	free(last);
+}
+
+static int services(struct cw *w, struct bs_err *err)
+{
+	struct bs_cdriver *d = w->leader->in->d;
+	struct bs_kvlist filter = BS_KVLIST_INIT;
+	struct bs_service_list have = {0};
+	struct svc *v = bs_xcalloc(w->r->n_containers + 1, sizeof(*v));
+	size_t i;
+	int rc = 0;
+
+	bs_kvlist_push(&filter, BS_LABEL_PROJECT, w->r->project, false);
+	rc = d->ops->service_list(d, &filter, &have, err);
+	bs_kvlist_free(&filter);
+	if (rc == 0 && w->o->destroy) {
+		rc = prune_services(w, &have, err);
+		goto out;
+	}
+	if (rc == 0 && w->o->apply) {
+		bool need_net = false, created = false;
+
+		for (i = 0; i < w->r->n_containers; i++)
+			need_net = need_net || w->r->containers[i].network == BS_NET_PROJECT;
+		if (need_net) {
+			struct bs_kvlist labels = BS_KVLIST_INIT;
+			char *net = bs_xasprintf("%s-swarm", w->r->project);
+
+			bs_kvlist_push(&labels, BS_LABEL_PROJECT, w->r->project, false);
+			rc = d->ops->overlay_ensure(d, net, &labels, &created, err);
+			if (rc == 0 && created) {
+				count(w, 'o');
+				audit(w->leader, w->r->project, "create-network", net, NULL);
+				event(w, BS_EV_ACTION_DONE, NULL, "create-network", net, "missing",
+				      NULL, 0);
+			}
+			bs_kvlist_free(&labels);
+			free(net);
+		}
+	}
+	for (i = 0; rc == 0 && i < w->r->n_containers && !cancelled(w); i++) {
+		struct svc *s = &v[i];
+
+		s->c = &w->r->containers[i];
+		s->name = bs_service_name(w->r->project, s->c->name);
+		s->spec_json = bs_service_spec_json(w->r, s->c);
+		s->image_id = image_id(w, s->c);
+		s->hash = bs_spec_hash(s->spec_json, s->image_id);
+		s->have = find_service(&have, s->name);
+		if (w->o->status)
+			status_service(w, s);
+		else
+			rc = converge_service(w, s, err);
+	}
+	if (rc == 0 && !w->o->status)
+		rc = prune_services(w, &have, err);
+	/* then wait for every change at once: swarm rolls them in parallel */
+	for (i = 0; i < w->r->n_containers; i++) {
+		struct svc *s = &v[i];
+		struct bs_err e2 = BS_ERR_INIT;
+		int r2;
+
+		if (!s->changed && !s->settle)
+			continue;
+		r2 = wait_service(w, s, &e2);
+		if (s->changed)
+			end(w, &s->s, w->leader, r2, &e2, s->updated ? 'u' : 'c');
+		if (r2 != 0 && rc == 0) {
+			rc = r2;
+			*err = e2;
+		}
+	}
+out:
+	for (i = 0; i < w->r->n_containers; i++) {
+		free(v[i].name);
+		free(v[i].spec_json);
+		free(v[i].hash);
+		free(v[i].image_id);
+		free(v[i].why);
+	}
+	free(v);
+	bs_service_list_free(&have);
+	return rc;
+}
+
+/* destroy: services gone, then workers leave, then managers. */
+static int leave_all(struct cw *w, struct bs_err *err)
+{
+	int rc = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < w->n; i++) {
+			struct mem *m = &w->v[i];
+			struct step s;
+			int r2;
+
+			if (!m->have || m->m.state != BS_SWARM_ACTIVE ||
+			    m->m.manager != (pass == 1))
+				continue;
+			if (!begin(w, &s, m->in->node->name, "leave-swarm", m->in->node->name,
+				   "destroy", 'r'))
+				continue;
+			r2 = m->in->d->ops->cluster_leave(m->in->d, true, err);
+			end(w, &s, m, r2, err, 'r');
+			if (r2 != 0 && rc == 0)
+				rc = r2;
+		}
+	return rc;
+}
+
+int bs_cluster_run(const struct bs_cluster_opts *o, struct bs_counts *counts, struct bs_err *err)
+{
+	struct cw w;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	w.o = o;
+	w.r = o->recipe;
+	w.counts = counts;
+	w.n = o->n_nodes;
+	w.v = bs_xcalloc(w.n ? w.n : 1, sizeof(*w.v));
+	for (size_t i = 0; i < w.n; i++) {
+		w.v[i].in = &o->nodes[i];
+		w.v[i].want_manager = bs_cluster_is_manager(w.r, o->nodes[i].node);
+	}
+	if (o->destroy || o->status) {
+		read_members(&w);
+		w.leader = pick_leader(&w, true);
+		rc = 0;
+		if (w.leader != NULL) {
+			if (o->status && refresh_leader(&w, err) == 0)
+				report_managers(&w);
+			rc = services(&w, err);
+			if (rc == 0 && o->destroy) {
+				bool removed = false;
+				char *net = bs_xasprintf("%s-swarm", w.r->project);
+				struct bs_cdriver *d = w.leader->in->d;
+
+				rc = d->ops->network_remove(d, net, &removed, err);
+				free(net);
+			}
+		} else if (o->status) {
+			message(&w, NULL, "info", "the swarm does not exist yet");
+		}
+		if (rc == 0 && o->destroy)
+			rc = leave_all(&w, err);
+		goto out;
+	}
+	rc = check_ipvs(&w, err);
+	if (rc == 0)
+		rc = membership(&w, err);
+	if (rc == 0 && w.leader != NULL && !cancelled(&w)) {
+		rc = services(&w, err);
+	} else if (rc == 0 && !o->apply) { /* plan, no swarm yet */
+		for (size_t i = 0; i < w.r->n_containers; i++) {
+			struct step s;
+
+			begin(&w, &s, NULL, "create", w.r->containers[i].name, "missing", 'c');
+		}
+	}
+out:
+	for (size_t i = 0; i < w.n; i++)
+		bs_swarm_member_free(&w.v[i].m);
+	free(w.v);
+	bs_cluster_free(&w.cl);
+	bs_cluster_node_list_free(&w.nodes);
+	bs_strv_free(&w.promoted);
+	return rc;
+}
