@@ -1,6 +1,8 @@
 /*
  * cli_container.c - the container commands against one engine (-H URL or
  * $DOCKER_HOST): build, create, list, images, pull, remove and NAME/OP.
+ * On a swarm manager, list shows the services too, and inspect, logs and
+ * remove take a service's name where no container has it.
  *
  * Human tables by default, --json for scripts. Every failure message names
  * the container and the engine (the driver's error text does).
@@ -142,14 +144,51 @@ static cJSON *cinfo_json(const struct bs_cinfo *c)
 	return o;
 }
 
+/* Is the engine a swarm manager? Then the service commands apply. */
+static bool is_manager(struct bs_cdriver *d)
+{
+	struct bs_swarm_member m;
+	struct bs_err err = BS_ERR_INIT;
+	bool yes;
+
+	memset(&m, 0, sizeof(m));
+	yes = d->ops->cluster_member(d, &m, &err) == 0 && m.state == BS_SWARM_ACTIVE && m.manager;
+	bs_swarm_member_free(&m);
+	return yes;
+}
+
+static cJSON *service_json(const struct bs_service_info *s)
+{
+	cJSON *o = cJSON_CreateObject(), *labels = cJSON_AddObjectToObject(o, "labels");
+
+	cJSON_AddStringToObject(o, "kind", "service");
+	cJSON_AddStringToObject(o, "id", s->id ? s->id : "");
+	cJSON_AddStringToObject(o, "name", s->name ? s->name : "");
+	cJSON_AddStringToObject(o, "image", s->image ? s->image : "");
+	cJSON_AddNumberToObject(o, "version", (double)s->version);
+	cJSON_AddNumberToObject(o, "replicas", s->replicas);
+	if (s->update_state)
+		cJSON_AddStringToObject(o, "update_state", s->update_state);
+	if (s->update_message)
+		cJSON_AddStringToObject(o, "update_message", s->update_message);
+	for (size_t i = 0; i < s->labels.n; i++)
+		cJSON_AddStringToObject(labels, s->labels.v[i].key,
+					s->labels.v[i].value ? s->labels.v[i].value : "");
+	return o;
+}
+
 static int cmd_list(const struct bs_cli *cli, struct bs_cdriver *d)
 {
 	struct bs_cinfo_list list;
+	struct bs_service_list services = {0};
 	struct bs_err err = BS_ERR_INIT;
 	int rc = d->ops->container_list(d, true, NULL, &list, &err);
 
+	if (rc == 0 && is_manager(d))
+		rc = d->ops->service_list(d, NULL, &services, &err);
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
+		bs_cinfo_list_free(&list);
 		return exit_for_error(rc);
 	}
 	if (cli->json) {
@@ -157,6 +196,8 @@ static int cmd_list(const struct bs_cli *cli, struct bs_cdriver *d)
 
 		for (size_t i = 0; i < list.n; i++)
 			cJSON_AddItemToArray(arr, cinfo_json(&list.v[i]));
+		for (size_t i = 0; i < services.n; i++)
+			cJSON_AddItemToArray(arr, service_json(&services.v[i]));
 		print_json(arr);
 		cJSON_Delete(arr);
 	} else {
@@ -171,8 +212,24 @@ static int cmd_list(const struct bs_cli *cli, struct bs_cdriver *d)
 			       list.v[i].status ? list.v[i].status : "", bs_buf_str(&ports));
 			bs_buf_free(&ports);
 		}
+		if (services.n > 0)
+			printf("\n%-24s %-28s %-10s %s\n", "SERVICE", "IMAGE", "REPLICAS",
+			       "UPDATE");
+		for (size_t i = 0; i < services.n; i++) {
+			char replicas[24];
+
+			if (services.v[i].replicas < 0)
+				snprintf(replicas, sizeof(replicas), "global");
+			else
+				snprintf(replicas, sizeof(replicas), "%d", services.v[i].replicas);
+			printf("%-24s %-28s %-10s %s\n",
+			       services.v[i].name ? services.v[i].name : "",
+			       services.v[i].image ? services.v[i].image : "", replicas,
+			       services.v[i].update_state ? services.v[i].update_state : "");
+		}
 	}
 	bs_cinfo_list_free(&list);
+	bs_service_list_free(&services);
 	return BS_EXIT_OK;
 }
 
@@ -548,6 +605,16 @@ static int cmd_remove(const struct bs_cli *cli, struct bs_cdriver *d)
 		return BS_EXIT_USAGE;
 	}
 	rc = d->ops->container_destroy(d, cli->args[0], 10, &err);
+	if (rc == BS_ERR_NOT_FOUND && is_manager(d)) { /* a swarm service of that name? */
+		struct bs_err e2 = BS_ERR_INIT;
+		bool removed = false;
+		int r2 = d->ops->service_remove(d, cli->args[0], &removed, &e2);
+
+		if (r2 != 0 || removed) {
+			rc = r2;
+			err = e2;
+		}
+	}
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
 		return exit_for_error(rc);
@@ -587,6 +654,41 @@ static int cmd_container_op(const struct bs_cli *cli, struct bs_cdriver *d)
 		char *raw = NULL;
 
 		rc = d->ops->container_inspect(d, name, NULL, &raw, &err);
+		if (rc == BS_ERR_NOT_FOUND && is_manager(d)) { /* a service, with its tasks */
+			struct bs_service_info si;
+			struct bs_task_list tl = {0};
+			struct bs_err e2 = BS_ERR_INIT;
+
+			memset(&si, 0, sizeof(si));
+			if (d->ops->service_inspect(d, name, &si, &e2) == 0) {
+				cJSON *o = service_json(&si),
+				      *tasks = cJSON_AddArrayToObject(o, "tasks");
+
+				rc = d->ops->task_list(d, name, &tl, &err);
+				for (size_t i = 0; rc == 0 && i < tl.n; i++) {
+					cJSON *t = cJSON_CreateObject();
+
+					cJSON_AddStringToObject(t, "id",
+								tl.v[i].id ? tl.v[i].id : "");
+					cJSON_AddNumberToObject(t, "slot", tl.v[i].slot);
+					cJSON_AddStringToObject(t, "node_id",
+								tl.v[i].node_id ? tl.v[i].node_id
+										: "");
+					cJSON_AddStringToObject(t, "state",
+								tl.v[i].state ? tl.v[i].state : "");
+					cJSON_AddStringToObject(
+						t, "desired_state",
+						tl.v[i].desired_state ? tl.v[i].desired_state : "");
+					if (tl.v[i].error)
+						cJSON_AddStringToObject(t, "error", tl.v[i].error);
+					cJSON_AddItemToArray(tasks, t);
+				}
+				raw = cJSON_PrintUnformatted(o);
+				cJSON_Delete(o);
+				bs_task_list_free(&tl);
+				bs_service_info_free(&si);
+			}
+		}
 		if (rc == 0) {
 			cJSON *o = cJSON_Parse(raw);
 			char *text = cli->json ? cJSON_PrintUnformatted(o) : cJSON_Print(o);
@@ -600,6 +702,15 @@ static int cmd_container_op(const struct bs_cli *cli, struct bs_cdriver *d)
 		struct bs_logs_opts lo = {cli->follow, cli->tail, cli->timestamps, 0};
 
 		rc = d->ops->container_logs(d, name, &lo, write_log, NULL, &err);
+		if (rc == BS_ERR_NOT_FOUND && is_manager(d)) { /* a service: all its tasks' */
+			struct bs_err e2 = BS_ERR_INIT;
+			int r2 = d->ops->service_logs(d, name, &lo, write_log, NULL, &e2);
+
+			if (r2 != BS_ERR_NOT_FOUND) {
+				rc = r2;
+				err = e2;
+			}
+		}
 		if (rc == BS_ERR_INTERRUPTED) {
 			/* Ctrl-C is how --follow ends */
 			free(name);

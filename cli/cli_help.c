@@ -93,7 +93,8 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "  --read-only           read-only root filesystem\n"
 		 "Domain reservation arrives with the reverse proxy; create does not claim one.\n"},
 	[BS_VERB_LIST] = {"list", "bootstrap [-H URL] list [--json]",
-			  "List containers, running or not.\n"},
+			  "List containers, running or not; on a swarm manager, its services too\n"
+			  "(with --json, as entries of kind \"service\").\n"},
 	[BS_VERB_IMAGES] = {"images", "bootstrap [-H URL] images [--json]", "List images.\n"},
 	[BS_VERB_PULL] = {"pull", "bootstrap [-H URL] pull IMAGE",
 			  "Pull an image; a tag is always sent (latest when none is given).\n"
@@ -101,7 +102,8 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 			  "~/.docker); a refused password is an error, never an anonymous pull.\n"},
 	[BS_VERB_REMOVE] =
 		{"remove", "bootstrap [-H URL] remove NAME",
-		 "Stop a container (10 s grace), then remove it and its anonymous volumes.\n"},
+		 "Stop a container (10 s grace), then remove it and its anonymous volumes.\n"
+		 "On a swarm manager, a NAME that no container has removes that service.\n"},
 	[BS_VERB_CONTAINER_OP] =
 		{"NAME/OP", "bootstrap [-H URL] NAME/inspect|logs|diff|top|start|stop|restart",
 		 "Act on one container, e.g. bootstrap web/restart.\n"
@@ -112,7 +114,9 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "    --timestamps        prefix each line with its time\n"
 		 "  diff                  files changed in the container (A/C/D)\n"
 		 "  top                   its processes\n"
-		 "  start, stop, restart  already in that state is not an error\n"},
+		 "  start, stop, restart  already in that state is not an error\n"
+		 "On a swarm manager, inspect and logs take a service's name too (its\n"
+		 "spec and tasks; the logs of all its tasks).\n"},
 	[BS_VERB_HELP] = {"help", "bootstrap help [VERB]",
 			  "Show help for bootstrap or one verb.\n"},
 	[BS_VERB_VERSION] = {"version", "bootstrap version",

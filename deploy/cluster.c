@@ -671,27 +671,15 @@ struct svc {
 
 struct sstore { /* what a bs_service_spec borrows */
 	struct bs_service_spec spec;
-	struct bs_cspec task;
-	struct bs_kvlist env, labels, task_labels;
+	struct bs_task_store t;
+	struct bs_kvlist labels;
 	struct bs_service_port *ports;
-	struct bs_mount_spec *mounts;
-	char **volume_names;
-	const char **cmd, **entrypoint, **health;
 	const char *constraints[3];
 	char *constraint[2];
 	const char *networks[2];
 	char *network;
 	struct bs_registry_cred cred;
 };
-
-static const char **argv_of(const struct bs_strv *sv)
-{
-	const char **v = bs_xcalloc(sv->n + 1, sizeof(*v));
-
-	for (size_t i = 0; i < sv->n; i++)
-		v[i] = sv->v[i];
-	return v;
-}
 
 static bool fixed_port(const struct bs_container *c)
 {
@@ -701,38 +689,19 @@ static bool fixed_port(const struct bs_container *c)
 	return false;
 }
 
-static const struct bs_registry *registry_for(const struct bs_recipe *r, const char *ref)
-{
-	char *server = bs_image_registry(ref);
-	const struct bs_registry *found = NULL;
-
-	for (size_t i = 0; i < r->n_registries; i++)
-		if (strcmp(r->registries[i].server, server) == 0 && r->registries[i].username)
-			found = &r->registries[i];
-	free(server);
-	return found;
-}
-
 static void make_service(const struct cw *w, const struct svc *v, struct sstore *st)
 {
 	const struct bs_container *c = v->c;
 	const struct bs_recipe *r = w->r;
 	struct bs_service_spec *s = &st->spec;
-	struct bs_cspec *t = &st->task;
-	const struct bs_registry *reg = registry_for(r, c->image);
+	const struct bs_registry *reg = bs_recipe_registry_for(r, c->image);
 	bool host = r->cluster.publish == BS_PUBLISH_HOST;
 	size_t i, n = 0, k = 0;
 
 	memset(st, 0, sizeof(*st));
-	for (i = 0; i < c->environment.n; i++)
-		bs_kvlist_push(&st->env, c->environment.v[i].key, c->environment.v[i].value,
-			       c->environment.v[i].secret);
-	for (i = 0; i < c->secrets.n; i++)
-		bs_kvlist_push(&st->env, c->secrets.v[i].key, c->secrets.v[i].value, true);
-	for (i = 0; i < c->labels.n; i++)
-		bs_kvlist_push(&st->task_labels, c->labels.v[i].key, c->labels.v[i].value, false);
-	bs_kvlist_push(&st->task_labels, BS_LABEL_CONTAINER, c->name, false);
-	bs_kvlist_push(&st->task_labels, BS_LABEL_DIGEST, v->image_id ? v->image_id : "", false);
+	bs_task_fill(r, c, &st->t);
+	bs_kvlist_push(&st->t.labels, BS_LABEL_CONTAINER, c->name, false);
+	bs_kvlist_push(&st->t.labels, BS_LABEL_DIGEST, v->image_id ? v->image_id : "", false);
 	bs_kvlist_push(&st->labels, BS_LABEL_PROJECT, r->project, false);
 	bs_kvlist_push(&st->labels, BS_LABEL_CONTAINER, c->name, false);
 	bs_kvlist_push(&st->labels, BS_LABEL_SPEC, v->spec_json, false);
@@ -752,44 +721,9 @@ static void make_service(const struct cw *w, const struct svc *v, struct sstore 
 			sp->host_mode = host;
 		}
 	}
-	st->mounts = bs_xcalloc(c->n_volumes ? c->n_volumes : 1, sizeof(*st->mounts));
-	st->volume_names = bs_xcalloc(c->n_volumes ? c->n_volumes : 1, sizeof(char *));
-	for (i = 0; i < c->n_volumes; i++) {
-		const struct bs_mount *m = &c->volumes[i];
-
-		st->mounts[i].type = m->type == BS_MOUNT_BIND ? "bind" : "volume";
-		if (m->type == BS_MOUNT_VOLUME)
-			st->volume_names[i] = bs_volume_name(r->project, m->source);
-		st->mounts[i].source = m->type == BS_MOUNT_VOLUME ? st->volume_names[i] : m->source;
-		st->mounts[i].target = m->target;
-		st->mounts[i].read_only = m->read_only;
-	}
-	t->image = c->image;
-	if (c->has_command)
-		t->cmd = st->cmd = argv_of(&c->command);
-	if (c->has_entrypoint)
-		t->entrypoint = st->entrypoint = argv_of(&c->entrypoint);
-	t->env = &st->env;
-	t->labels = &st->task_labels;
-	t->mounts = st->mounts;
-	t->n_mounts = c->n_volumes;
-	if (c->healthcheck.present) {
-		static const char *const none[] = {"NONE", NULL};
-
-		if (c->healthcheck.disable)
-			t->health_test = none;
-		else
-			t->health_test = st->health = argv_of(&c->healthcheck.test);
-		t->health_interval_ns = c->healthcheck.interval_ms * 1000000;
-		t->health_timeout_ns = c->healthcheck.timeout_ms * 1000000;
-		t->health_start_period_ns = c->healthcheck.start_period_ms * 1000000;
-		t->health_retries = c->healthcheck.retries;
-	}
-	t->user = c->user;
-	t->working_dir = c->working_dir;
 	s->name = v->name;
 	s->labels = &st->labels;
-	s->task = t;
+	s->task = &st->t.spec;
 	s->stop_grace_ns = c->stop_timeout_ms * 1000000;
 	s->replicas = c->replicas;
 	st->constraint[0] = bs_xasprintf("node.labels.%s==%s", BS_LABEL_PROJECT, r->project);
@@ -834,17 +768,9 @@ static void make_service(const struct cw *w, const struct svc *v, struct sstore 
 
 static void sstore_free(struct sstore *st)
 {
-	bs_kvlist_free(&st->env);
+	bs_task_store_free(&st->t);
 	bs_kvlist_free(&st->labels);
-	bs_kvlist_free(&st->task_labels);
-	for (size_t i = 0; i < st->task.n_mounts; i++)
-		free(st->volume_names[i]);
-	free(st->volume_names);
-	free(st->mounts);
 	free(st->ports);
-	free(st->cmd);
-	free(st->entrypoint);
-	free(st->health);
 	free(st->constraint[0]);
 	free(st->constraint[1]);
 	free(st->network);

@@ -937,21 +937,9 @@ static bool local_has(struct bs_nodework *w, const char *ref)
 	return has;
 }
 
-static const struct bs_registry *recipe_cred(const struct bs_recipe *r, const char *ref)
-{
-	char *server = bs_image_registry(ref);
-	const struct bs_registry *found = NULL;
-
-	for (size_t i = 0; i < r->n_registries; i++)
-		if (strcmp(r->registries[i].server, server) == 0 && r->registries[i].username)
-			found = &r->registries[i];
-	free(server);
-	return found;
-}
-
 static int pull(struct bs_nodework *w, struct image *im, struct bs_err *err)
 {
-	const struct bs_registry *reg = recipe_cred(w->o.recipe, im->ref);
+	const struct bs_registry *reg = bs_recipe_registry_for(w->o.recipe, im->ref);
 	struct bs_registry_cred cred;
 
 	memset(&cred, 0, sizeof(cred));
@@ -1119,23 +1107,10 @@ int bs_nodework_prepare(struct bs_nodework *w, struct bs_err *err)
 /* ---- acting on containers ------------------------------------------- */
 
 struct cspec_store {
-	struct bs_cspec spec;
-	struct bs_kvlist env, labels;
+	struct bs_task_store t; /* what a service's task shares */
 	struct bs_cport_binding *ports;
-	struct bs_mount_spec *mounts;
-	char **volume_names;
-	const char **cmd, **entrypoint, **health;
 	char replica[16];
 };
-
-static const char **argv_of(const struct bs_strv *sv)
-{
-	const char **v = bs_xcalloc(sv->n + 1, sizeof(*v));
-
-	for (size_t i = 0; i < sv->n; i++)
-		v[i] = sv->v[i];
-	return v;
-}
 
 static bool logs_configured(const struct bs_recipe *r)
 {
@@ -1147,26 +1122,21 @@ static void make_spec(struct bs_nodework *w, const struct want *x, const char *n
 {
 	const struct bs_container *c = x->c;
 	const struct bs_recipe *r = w->o.recipe;
-	struct bs_cspec *s = &st->spec;
+	struct bs_cspec *s = &st->t.spec;
+	struct bs_kvlist *labels = &st->t.labels;
 	size_t i, n = 0;
 
 	memset(st, 0, sizeof(*st));
-	for (i = 0; i < c->environment.n; i++)
-		bs_kvlist_push(&st->env, c->environment.v[i].key, c->environment.v[i].value,
-			       c->environment.v[i].secret);
-	for (i = 0; i < c->secrets.n; i++)
-		bs_kvlist_push(&st->env, c->secrets.v[i].key, c->secrets.v[i].value, true);
-	for (i = 0; i < c->labels.n; i++)
-		bs_kvlist_push(&st->labels, c->labels.v[i].key, c->labels.v[i].value, false);
+	bs_task_fill(r, c, &st->t);
 	snprintf(st->replica, sizeof(st->replica), "%d", x->replica);
-	bs_kvlist_push(&st->labels, BS_LABEL_PROJECT, r->project, false);
-	bs_kvlist_push(&st->labels, BS_LABEL_CONTAINER, c->name, false);
-	bs_kvlist_push(&st->labels, BS_LABEL_REPLICA, st->replica, false);
-	bs_kvlist_push(&st->labels, BS_LABEL_NODE, w->o.node->name, false);
-	bs_kvlist_push(&st->labels, BS_LABEL_SPEC, x->spec, false);
-	bs_kvlist_push(&st->labels, BS_LABEL_HASH, x->hash ? x->hash : "", false);
-	bs_kvlist_push(&st->labels, BS_LABEL_INPLACE, x->inplace, false);
-	bs_kvlist_push(&st->labels, BS_LABEL_DIGEST,
+	bs_kvlist_push(labels, BS_LABEL_PROJECT, r->project, false);
+	bs_kvlist_push(labels, BS_LABEL_CONTAINER, c->name, false);
+	bs_kvlist_push(labels, BS_LABEL_REPLICA, st->replica, false);
+	bs_kvlist_push(labels, BS_LABEL_NODE, w->o.node->name, false);
+	bs_kvlist_push(labels, BS_LABEL_SPEC, x->spec, false);
+	bs_kvlist_push(labels, BS_LABEL_HASH, x->hash ? x->hash : "", false);
+	bs_kvlist_push(labels, BS_LABEL_INPLACE, x->inplace, false);
+	bs_kvlist_push(labels, BS_LABEL_DIGEST,
 		       x->img->digest ? x->img->digest
 		       : x->img->id   ? x->img->id
 				      : "",
@@ -1187,47 +1157,12 @@ static void make_spec(struct bs_nodework *w, const struct want *x, const char *n
 			b->udp = p->proto == BS_PROTO_UDP;
 		}
 	}
-	st->mounts = bs_xcalloc(c->n_volumes ? c->n_volumes : 1, sizeof(*st->mounts));
-	st->volume_names = bs_xcalloc(c->n_volumes ? c->n_volumes : 1, sizeof(char *));
-	for (i = 0; i < c->n_volumes; i++) {
-		const struct bs_mount *m = &c->volumes[i];
-
-		st->mounts[i].type = m->type == BS_MOUNT_BIND ? "bind" : "volume";
-		if (m->type == BS_MOUNT_VOLUME)
-			st->volume_names[i] = bs_volume_name(r->project, m->source);
-		st->mounts[i].source = m->type == BS_MOUNT_VOLUME ? st->volume_names[i] : m->source;
-		st->mounts[i].target = m->target;
-		st->mounts[i].read_only = m->read_only;
-	}
 	s->name = name;
 	s->hostname = NULL;
-	s->image = c->image;
-	if (c->has_command)
-		s->cmd = st->cmd = argv_of(&c->command);
-	if (c->has_entrypoint)
-		s->entrypoint = st->entrypoint = argv_of(&c->entrypoint);
-	s->env = &st->env;
-	s->labels = &st->labels;
 	s->ports = st->ports;
 	s->n_ports = n;
-	s->mounts = st->mounts;
-	s->n_mounts = c->n_volumes;
 	s->restart = bs_restart_policy_name(c->restart);
 	s->restart_max_retries = c->restart_max_retries;
-	if (c->healthcheck.present) {
-		static const char *const none[] = {"NONE", NULL};
-
-		if (c->healthcheck.disable)
-			s->health_test = none;
-		else
-			s->health_test = st->health = argv_of(&c->healthcheck.test);
-		s->health_interval_ns = c->healthcheck.interval_ms * 1000000;
-		s->health_timeout_ns = c->healthcheck.timeout_ms * 1000000;
-		s->health_start_period_ns = c->healthcheck.start_period_ms * 1000000;
-		s->health_retries = c->healthcheck.retries;
-	}
-	s->user = c->user;
-	s->working_dir = c->working_dir;
 	s->memory_bytes = c->resources.memory_bytes;
 	s->nano_cpus = c->resources.nano_cpus;
 	s->pids_limit = x->pids;
@@ -1242,16 +1177,8 @@ static void make_spec(struct bs_nodework *w, const struct want *x, const char *n
 static void spec_free(struct bs_nodework *w, struct cspec_store *st)
 {
 	(void)w;
-	bs_kvlist_free(&st->env);
-	bs_kvlist_free(&st->labels);
-	for (size_t i = 0; i < st->spec.n_mounts; i++)
-		free(st->volume_names[i]);
-	free(st->volume_names);
+	bs_task_store_free(&st->t);
 	free(st->ports);
-	free(st->mounts);
-	free(st->cmd);
-	free(st->entrypoint);
-	free(st->health);
 }
 
 static int create(struct bs_nodework *w, struct bs_cdriver *d, const struct want *x,
@@ -1261,7 +1188,7 @@ static int create(struct bs_nodework *w, struct bs_cdriver *d, const struct want
 	int rc;
 
 	make_spec(w, x, name, &st);
-	rc = d->ops->container_deploy(d, &st.spec, id, err);
+	rc = d->ops->container_deploy(d, &st.t.spec, id, err);
 	spec_free(w, &st);
 	return rc;
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "container/auth.h"
 #include "deploy/recipe_parse.h"
 #include "deploy/yamltree.h"
 #include "provision/dockerhost.h"
@@ -70,6 +71,18 @@ const char *bs_failure_action_name(enum bs_failure_action action)
 const char *bs_publish_mode_name(enum bs_publish_mode mode)
 {
 	return publish_names[mode];
+}
+
+const struct bs_registry *bs_recipe_registry_for(const struct bs_recipe *r, const char *ref)
+{
+	char *server = bs_image_registry(ref);
+	const struct bs_registry *found = NULL;
+
+	for (size_t i = 0; i < r->n_registries; i++)
+		if (strcmp(r->registries[i].server, server) == 0 && r->registries[i].username)
+			found = &r->registries[i];
+	free(server);
+	return found;
 }
 
 bool bs_cluster_is_manager(const struct bs_recipe *r, const struct bs_node *node)

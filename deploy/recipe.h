@@ -352,6 +352,9 @@ const char *bs_net_mode_name(enum bs_net_mode mode);
 const char *bs_failure_action_name(enum bs_failure_action action);
 const char *bs_publish_mode_name(enum bs_publish_mode mode);
 
+/* The registries: entry with credentials for an image reference, or NULL. */
+const struct bs_registry *bs_recipe_registry_for(const struct bs_recipe *r, const char *ref);
+
 /* Is node a manager of the recipe's cluster? */
 bool bs_cluster_is_manager(const struct bs_recipe *r, const struct bs_node *node);
 

@@ -164,6 +164,78 @@ char *bs_spec_json(const struct bs_recipe *r, const struct bs_container *c)
 	return text;
 }
 
+static const char **argv_of(const struct bs_strv *sv)
+{
+	const char **v = bs_xcalloc(sv->n + 1, sizeof(*v));
+
+	for (size_t i = 0; i < sv->n; i++)
+		v[i] = sv->v[i];
+	return v;
+}
+
+void bs_task_fill(const struct bs_recipe *r, const struct bs_container *c, struct bs_task_store *st)
+{
+	struct bs_cspec *s = &st->spec;
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < c->environment.n; i++)
+		bs_kvlist_push(&st->env, c->environment.v[i].key, c->environment.v[i].value,
+			       c->environment.v[i].secret);
+	for (i = 0; i < c->secrets.n; i++)
+		bs_kvlist_push(&st->env, c->secrets.v[i].key, c->secrets.v[i].value, true);
+	for (i = 0; i < c->labels.n; i++)
+		bs_kvlist_push(&st->labels, c->labels.v[i].key, c->labels.v[i].value, false);
+	st->mounts = bs_xcalloc(c->n_volumes ? c->n_volumes : 1, sizeof(*st->mounts));
+	st->volume_names = bs_xcalloc(c->n_volumes ? c->n_volumes : 1, sizeof(char *));
+	for (i = 0; i < c->n_volumes; i++) {
+		const struct bs_mount *m = &c->volumes[i];
+
+		st->mounts[i].type = m->type == BS_MOUNT_BIND ? "bind" : "volume";
+		if (m->type == BS_MOUNT_VOLUME)
+			st->volume_names[i] = bs_volume_name(r->project, m->source);
+		st->mounts[i].source = m->type == BS_MOUNT_VOLUME ? st->volume_names[i] : m->source;
+		st->mounts[i].target = m->target;
+		st->mounts[i].read_only = m->read_only;
+	}
+	s->image = c->image;
+	if (c->has_command)
+		s->cmd = st->cmd = argv_of(&c->command);
+	if (c->has_entrypoint)
+		s->entrypoint = st->entrypoint = argv_of(&c->entrypoint);
+	s->env = &st->env;
+	s->labels = &st->labels;
+	s->mounts = st->mounts;
+	s->n_mounts = c->n_volumes;
+	if (c->healthcheck.present) {
+		static const char *const none[] = {"NONE", NULL};
+
+		if (c->healthcheck.disable)
+			s->health_test = none;
+		else
+			s->health_test = st->health = argv_of(&c->healthcheck.test);
+		s->health_interval_ns = c->healthcheck.interval_ms * 1000000;
+		s->health_timeout_ns = c->healthcheck.timeout_ms * 1000000;
+		s->health_start_period_ns = c->healthcheck.start_period_ms * 1000000;
+		s->health_retries = c->healthcheck.retries;
+	}
+	s->user = c->user;
+	s->working_dir = c->working_dir;
+}
+
+void bs_task_store_free(struct bs_task_store *st)
+{
+	bs_kvlist_free(&st->env);
+	bs_kvlist_free(&st->labels);
+	for (size_t i = 0; i < st->spec.n_mounts; i++)
+		free(st->volume_names[i]);
+	free(st->volume_names);
+	free(st->mounts);
+	free(st->cmd);
+	free(st->entrypoint);
+	free(st->health);
+}
+
 char *bs_service_spec_json(const struct bs_recipe *r, const struct bs_container *c)
 {
 	char *base = bs_spec_json(r, c), *text;

@@ -21,6 +21,7 @@
 #ifndef BS_DEPLOY_SPEC_H
 #define BS_DEPLOY_SPEC_H
 
+#include "container/driver.h"
 #include "deploy/recipe.h"
 
 #define BS_LABEL_PROJECT "io.bootstrap.project"
@@ -43,6 +44,26 @@
 char *bs_spec_json(const struct bs_recipe *r, const struct bs_container *c);
 
 /* SHA-256 (hex) of spec_json and image_id; caller frees. */
+/*
+ * What a container's create spec and a service's task share, from the
+ * recipe: image, command, entrypoint, environment (secrets flagged), the
+ * container's own labels, mounts (named volumes as PROJECT-NAME),
+ * healthcheck, user, working directory. The rest of st->spec is zero for
+ * the caller to fill. Strings are the recipe's or the store's; free with
+ * bs_task_store_free.
+ */
+struct bs_task_store {
+	struct bs_cspec spec;
+	struct bs_kvlist env, labels;
+	struct bs_mount_spec *mounts;
+	char **volume_names;
+	const char **cmd, **entrypoint, **health;
+};
+
+void bs_task_fill(const struct bs_recipe *r, const struct bs_container *c,
+		  struct bs_task_store *st);
+void bs_task_store_free(struct bs_task_store *st);
+
 /* A cluster service's spec: the container's, plus what the service
  * carries (restart, limits, stop timeout, publish mode, update config);
  * replicas are compared on their own. Caller frees. */

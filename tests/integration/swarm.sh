@@ -156,6 +156,17 @@ check "... the swarm's actions are in node-1's audit log" \
 	"$(docker exec "$PROJECT-node-1" cat /var/lib/bootstrap/audit.log 2>/dev/null)" "$PROJECT"
 check "... no join token in the output" bash -c '! grep -q SWMTKN "$0" "$1"' "$WORK/out" "$WORK/err"
 
+phase "the container commands on a manager"
+N1="ssh://root@$(docker port "$PROJECT-node-1" 22/tcp)"
+bs -H "$N1" -i "$WORK/key" list --json
+check "list --json on node-1 shows the 2 services" \
+	bash -c '[ "$0" = 0 ] && [ "$(grep -o "\"kind\":\"service\"" "$1" | wc -l)" = 2 ] && grep -q "\"name\":\"$2-web\"" "$1"' "$rc" "$WORK/out" "$PROJECT"
+bs -H "$N1" -i "$WORK/key" --json "$PROJECT-web/inspect"
+check "NAME/inspect takes a service: its spec and 3 running tasks" \
+	bash -c '[ "$0" = 0 ] && [ "$(grep -o "\"desired_state\":\"running\"" "$1" | wc -l)" = 3 ]' "$rc" "$WORK/out"
+bs -H "$N1" -i "$WORK/key" "$PROJECT-web/logs"
+check "NAME/logs takes a service (exit 0)" test "$rc" = 0
+
 phase "re-run: nothing to do"
 bs apply --json "$R"
 check "re-run: exit 0, nothing changed" counts_are 0 $NO_CHANGE unchanged=2
@@ -255,6 +266,13 @@ check "... the swarm lists 2 nodes" bash -c '[ "$(wc -w <<<"$0")" = 2 ]' "$(swar
 check "... web runs 2 replicas on node-1 and node-2" test "$(running_on web):$(spread)" = "2:2"
 bs apply --json "$R"
 check "re-run: nothing changed" counts_are 0 $NO_CHANGE unchanged=2
+
+phase "remove takes a service"
+bs -H "$N1" -i "$WORK/key" remove "$PROJECT-side"
+check "remove PROJECT-side on node-1: the service is gone" \
+	bash -c '[ "$0" = 0 ] && ! docker exec "$1-node-1" docker service inspect "$1-side" >/dev/null 2>&1' "$rc" "$PROJECT"
+bs apply --json "$R"
+check "apply puts it back" counts_are 0 created=1 failed=0
 
 phase "destroy"
 PRUNE=false
