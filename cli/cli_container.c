@@ -194,8 +194,12 @@ static int cmd_list(const struct bs_cli *cli, struct bs_cdriver *d)
 	if (cli->json) {
 		cJSON *arr = cJSON_CreateArray();
 
-		for (size_t i = 0; i < list.n; i++)
-			cJSON_AddItemToArray(arr, cinfo_json(&list.v[i]));
+		for (size_t i = 0; i < list.n; i++) {
+			cJSON *o = cinfo_json(&list.v[i]);
+
+			cJSON_AddStringToObject(o, "kind", "container");
+			cJSON_AddItemToArray(arr, o);
+		}
 		for (size_t i = 0; i < services.n; i++)
 			cJSON_AddItemToArray(arr, service_json(&services.v[i]));
 		print_json(arr);

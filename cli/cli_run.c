@@ -400,7 +400,7 @@ static int cluster(struct run *run, struct bs_counts *total)
 	struct bs_cluster_member_in *in = bs_xcalloc(run->n_jobs + 1, sizeof(*in));
 	struct bs_cluster_opts o;
 	struct bs_err err = BS_ERR_INIT;
-	int rc;
+	int rc, before;
 
 	for (size_t i = 0; i < run->n_jobs; i++) {
 		struct nodejob *j = &run->jobs[i];
@@ -425,8 +425,9 @@ static int cluster(struct run *run, struct bs_counts *total)
 	o.wait_ms = run->cli->timeout_ms > 0 ? (long)run->cli->timeout_ms : 0;
 	o.cancel = &interrupted;
 	node_event(run, BS_EV_NODE_STAGE, NULL, "cluster", NULL, NULL, NULL);
+	before = total->failed;
 	rc = bs_cluster_run(&o, total, &err);
-	if (rc != 0) {
+	if (rc != 0 && total->failed == before) { /* not an action's failure, told already */
 		message(run, NULL, "error", err.msg);
 		total->failed++;
 	}

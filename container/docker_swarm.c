@@ -111,6 +111,7 @@ static void task_free(struct bs_task_info *t)
 	free(t->message);
 	free(t->error);
 	free(t->container_id);
+	bs_kvlist_free(&t->labels);
 }
 
 void bs_task_list_free(struct bs_task_list *l)
@@ -759,8 +760,18 @@ static cJSON *service_body(const struct bs_service_spec *s)
 	if (s->labels != NULL && s->labels->n > 0)
 		cJSON_AddItemToObject(root, "Labels", dk_kv_object(s->labels));
 	dk_container_fields(cs, cs, s->task, DK_SERVICE);
-	if (s->stop_grace_ns)
+	if (s->stop_grace_ns >= 0)
 		cJSON_AddNumberToObject(cs, "StopGracePeriod", (double)s->stop_grace_ns);
+	if (s->task->log_max_size != NULL || s->task->log_max_file != NULL) {
+		cJSON *ld = cJSON_AddObjectToObject(task, "LogDriver");
+		cJSON *lo = cJSON_AddObjectToObject(ld, "Options");
+
+		cJSON_AddStringToObject(ld, "Name", "json-file");
+		if (s->task->log_max_size != NULL)
+			cJSON_AddStringToObject(lo, "max-size", s->task->log_max_size);
+		if (s->task->log_max_file != NULL)
+			cJSON_AddStringToObject(lo, "max-file", s->task->log_max_file);
+	}
 	if (s->memory_bytes || s->nano_cpus || s->pids_limit) {
 		cJSON *limits = cJSON_AddObjectToObject(cJSON_AddObjectToObject(task, "Resources"),
 							"Limits");
@@ -944,6 +955,7 @@ static void parse_task(const cJSON *o, struct bs_task_info *t)
 	t->container_id = json_nonempty(item(status, "ContainerStatus"), "ContainerID");
 	t->service_version = json_version(o);
 	t->updated = json_time(o, "UpdatedAt");
+	dk_json_labels(item(item(item(o, "Spec"), "ContainerSpec"), "Labels"), &t->labels);
 }
 
 int bs_docker_task_list(struct bs_cdriver *d, const char *service, struct bs_task_list *out,

@@ -276,7 +276,7 @@ struct bs_service_spec {
 	const struct bs_cspec *task;	/* image, cmd, entrypoint, env, labels, mounts,
 					   healthcheck, user, working_dir, tty,
 					   stop timeout via stop_grace_ns */
-	int64_t stop_grace_ns;		/* 0: engine default */
+	int64_t stop_grace_ns;		/* -1: engine default (10 s) */
 	int replicas;			/* 0 is none; < 0: global mode (one per node) */
 	const char *const *constraints; /* "node.labels.k==v", NULL-terminated or NULL */
 	int max_replicas_per_node;	/* 0: no limit */
@@ -330,6 +330,7 @@ struct bs_task_info {
 	 * does not say which service spec a task runs) */
 	int64_t service_version;
 	long long updated;
+	struct bs_kvlist labels; /* Spec.ContainerSpec.Labels: which spec it runs */
 };
 
 struct bs_task_list {

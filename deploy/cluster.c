@@ -2,6 +2,7 @@
  * cluster.c - the recipe's swarm: membership, node labels, services.
  * See cluster.h for the rules.
  */
+#include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,10 @@
 #include "util/str.h"
 
 #define SWARM_PORT 2377
+#define BS_LABEL_NODE_LABELS "io.bootstrap.labels" /* the recipe's label keys */
+#define BS_LABEL_TASK_HASH "io.bootstrap.task-hash"
 #define POLL_MS 500
+#define DEFAULT_PIDS 512 /* as containers get (converge.c) */
 #define PENDING_MS 60000 /* how long a node may take to rejoin its swarm */
 
 struct mem {
@@ -188,11 +192,42 @@ static bool container_selects(const struct bs_container *c, const struct bs_node
 	return false;
 }
 
-/* The labels a node of the recipe carries in the swarm. */
-static void node_labels(const struct cw *w, const struct bs_node *n, struct bs_kvlist *out)
+/* Is key one of the labels bootstrap set on the node (its own prefix, or
+ * a recipe label listed in io.bootstrap.labels)? */
+static bool managed_label(const struct bs_kvlist *have, const char *key)
 {
-	for (size_t i = 0; i < n->labels.n; i++)
-		bs_kvlist_push(out, n->labels.v[i].key, n->labels.v[i].value, false);
+	const struct bs_kv *list = bs_kvlist_find(have, BS_LABEL_NODE_LABELS);
+	const char *p = list && list->value ? list->value : "";
+	size_t len = strlen(key);
+
+	if (bs_str_starts_with(key, "io.bootstrap."))
+		return true;
+	for (; *p != '\0'; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+		if (strncmp(p, key, len) == 0 && (p[len] == ',' || p[len] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+/* The labels a node of the recipe carries in the swarm: the ones others
+ * set (docker node update --label-add) are kept, bootstrap's are the
+ * recipe's. */
+static void node_labels(const struct cw *w, const struct bs_node *n, const struct bs_kvlist *have,
+			struct bs_kvlist *out)
+{
+	struct bs_buf keys = BS_BUF_INIT;
+
+	for (size_t i = 0; i < have->n; i++)
+		if (!managed_label(have, have->v[i].key))
+			bs_kvlist_push(out, have->v[i].key, have->v[i].value, false);
+	for (size_t i = 0; i < n->labels.n; i++) {
+		if (bs_kvlist_find(out, n->labels.v[i].key) == NULL)
+			bs_kvlist_push(out, n->labels.v[i].key, n->labels.v[i].value, false);
+		bs_buf_printf(&keys, "%s%s", i ? "," : "", n->labels.v[i].key);
+	}
+	if (keys.len > 0)
+		bs_kvlist_push(out, BS_LABEL_NODE_LABELS, keys.data, false);
+	bs_buf_free(&keys);
 	bs_kvlist_push(out, BS_LABEL_PROJECT, w->r->project, false);
 	bs_kvlist_push(out, BS_LABEL_NODE, n->name, false);
 	bs_kvlist_push(out, BS_LABEL_GROUP, n->group, false);
@@ -229,8 +264,9 @@ static const char *label_of(const struct bs_kvlist *l, const char *key)
 	return kv ? kv->value : NULL;
 }
 
-/* Every node's own view; a node that cannot be asked fails alone. */
-static void read_members(struct cw *w)
+/* Every node's own view. plan and status go on without a node that
+ * cannot be asked; apply stops (it would leave it out of the swarm). */
+static int read_members(struct cw *w, struct bs_err *out)
 {
 	long long deadline = bs_now_ms() + PENDING_MS;
 	int rc;
@@ -252,11 +288,15 @@ static void read_members(struct cw *w)
 		}
 		if (rc == 0) {
 			m->have = true;
+		} else if (w->o->apply && !w->o->destroy) {
+			*out = err;
+			return rc;
 		} else {
 			m->failed = true;
 			message(w, m->in->node->name, "warning", err.msg);
 		}
 	}
+	return 0;
 }
 
 static int refresh_leader(struct cw *w, struct bs_err *err)
@@ -304,16 +344,20 @@ static int check_members(struct cw *w, struct bs_err *err)
 	return 0;
 }
 
+/* The manager to talk to: a recipe manager that is one, else (managers:
+ * changed) any node of the recipe that manages the swarm; without
+ * active, the manager that would init one. */
 static struct mem *pick_leader(struct cw *w, bool active)
 {
-	for (size_t i = 0; i < w->n; i++) {
-		struct mem *m = &w->v[i];
+	for (int any = 0; any < (active ? 2 : 1); any++)
+		for (size_t i = 0; i < w->n; i++) {
+			struct mem *m = &w->v[i];
 
-		if (!m->want_manager || (!m->have && (active || w->o->apply)))
-			continue;
-		if (!active || (m->m.state == BS_SWARM_ACTIVE && m->m.manager))
-			return m;
-	}
+			if ((!m->want_manager && !any) || (!m->have && (active || w->o->apply)))
+				continue;
+			if (!active || (m->m.state == BS_SWARM_ACTIVE && m->m.manager))
+				return m;
+		}
 	return NULL;
 }
 
@@ -327,8 +371,8 @@ static int init_swarm(struct cw *w, struct mem *m, struct bs_err *err)
 		return 0;
 	if (m->in->advertise == NULL)
 		rc = bs_err_set(err, BS_ERR_NOT_FOUND,
-				"node %s: no address to advertise to the other nodes (the node has "
-				"no default route)",
+				"node %s: no address to advertise to the other nodes (no default "
+				"route, or its interface name is not a plain one)",
 				m->in->node->name);
 	else
 		rc = m->in->d->ops->cluster_create(m->in->d, &cc, NULL, err);
@@ -352,7 +396,9 @@ static int join(struct cw *w, struct mem *m, struct bs_err *err)
 		return 0;
 	memset(&cj, 0, sizeof(cj));
 	at = w->leader->m.node_addr;
-	if (at != NULL)
+	if (at != NULL && strchr(at, ':') != strrchr(at, ':') && at[0] != '[')
+		remote = bs_xasprintf("[%s]:%d", at, SWARM_PORT); /* IPv6 */
+	else if (at != NULL)
 		remote = strchr(at, ':') ? bs_xstrdup(at) : bs_xasprintf("%s:%d", at, SWARM_PORT);
 	cj.advertise_addr = m->in->advertise;
 	cj.remote_addr = remote;
@@ -443,7 +489,7 @@ static int update_node(struct cw *w, struct mem *m, int pass, struct bs_err *err
 		return 0;
 	if (pass == 2 && (rc = check_quorum(w, cn, m->in->node->name, err)) != 0)
 		return rc;
-	node_labels(w, m->in->node, &labels);
+	node_labels(w, m->in->node, &cn->labels, &labels);
 	if (cn->role == NULL || strcmp(cn->role, role) != 0)
 		bs_buf_printf(&why, "role %s -> %s", cn->role ? cn->role : "?", role);
 	if (!same_labels(&labels, &cn->labels))
@@ -504,57 +550,94 @@ static int wait_promoted(struct cw *w, struct bs_err *err)
 	return rc;
 }
 
-/* Nodes of the project the recipe no longer names: demoted, removed. */
-static int drop_nodes(struct cw *w, struct bs_err *err)
+/* A node entry leaves the swarm's list: a manager is demoted first (one
+ * that is reachable only while the others keep a majority) and Raft lets
+ * it go; then it is removed (Swarm reschedules its tasks). The list is
+ * read again after. */
+static int remove_node(struct cw *w, struct step *s, const char *id_in, const char *shown_in,
+		       char what, struct bs_err *err)
 {
 	struct bs_cdriver *d = w->leader->in->d;
+	const struct bs_cluster_node *cn = listed(w, id_in);
+	char *id = bs_xstrdup(id_in), *shown = bs_xstrdup(shown_in);
 	int rc = 0;
 
-	for (size_t i = 0; i < w->nodes.n && rc == 0; i++) {
-		const struct bs_cluster_node *cn = &w->nodes.v[i];
-		const char *project = label_of(&cn->labels, BS_LABEL_PROJECT);
-		const char *name = label_of(&cn->labels, BS_LABEL_NODE);
-		const char *shown = name ? name : cn->hostname ? cn->hostname : cn->id;
-		struct step s;
+	s->object = shown;
+	if (cn != NULL && is_manager(cn)) {
+		struct bs_cluster_node_spec spec = {"worker", "drain", &cn->labels};
 
-		if (project == NULL || strcmp(project, w->r->project) != 0)
-			continue;
-		if (declared_node(w->r, name)) {
-			/* a node that left and joined again is listed twice: the
-			 * old entry, whose ID the node no longer has, goes */
-			const struct mem *m = member_named(w, name);
-
-			if (m == NULL || m->m.node_id == NULL || strcmp(m->m.node_id, cn->id) == 0)
-				continue;
-			if (!begin(w, &s, name, "remove-node", cn->id,
-				   "a stale entry: the node joined again", 'o'))
-				continue;
-			rc = d->ops->cluster_node_remove(d, cn->id, true, err);
-			end(w, &s, w->leader, rc, err, 'o');
-			continue;
-		}
-		if (!begin(w, &s, NULL, "leave-swarm", shown, "no longer in the recipe", 'r'))
-			continue;
-		if (is_manager(cn)) { /* the list is read again: go on from a copy */
-			struct bs_cluster_node_spec spec = {"worker", "drain", &cn->labels};
-			char *id = bs_xstrdup(cn->id), *shown2 = bs_xstrdup(shown);
-
+		rc = check_quorum(w, cn, shown, err);
+		if (rc == 0)
 			rc = d->ops->cluster_node_update(d, id, cn->version, &spec, err);
-			if (rc == 0)
-				rc = wait_demoted(w, id, shown2, err);
-			if (rc == 0)
-				rc = d->ops->cluster_node_remove(d, id, true, err);
-			if (rc == 0)
-				rc = refresh_leader(w, err);
-			s.object = shown2;
-			end(w, &s, w->leader, rc, err, 'r');
-			free(id);
-			free(shown2);
-			i = (size_t)-1; /* from the start of the new list */
-			continue;
+		if (rc == 0)
+			rc = wait_demoted(w, id, shown, err);
+	}
+	if (rc == 0)
+		rc = d->ops->cluster_node_remove(d, id, true, err);
+	end(w, s, w->leader, rc, err, what);
+	if (rc == 0)
+		rc = refresh_leader(w, err);
+	free(id);
+	free(shown);
+	return rc;
+}
+
+/* Should this entry go? 'd': a node the recipe no longer names; 's': a
+ * node's old entry after it left and joined again (its ID is not the one
+ * the node has now); 0: no. */
+static char to_drop(const struct cw *w, const struct bs_cluster_node *cn)
+{
+	const char *project = label_of(&cn->labels, BS_LABEL_PROJECT);
+	const char *name = label_of(&cn->labels, BS_LABEL_NODE);
+	const struct mem *m;
+
+	if (project == NULL || strcmp(project, w->r->project) != 0)
+		return 0;
+	if (!declared_node(w->r, name))
+		return 'd';
+	m = member_named(w, name);
+	return m != NULL && m->m.node_id != NULL && strcmp(m->m.node_id, cn->id) != 0 ? 's' : 0;
+}
+
+static int drop_one(struct cw *w, const struct bs_cluster_node *cn, char kind, struct bs_err *err)
+{
+	const char *name = label_of(&cn->labels, BS_LABEL_NODE);
+	const char *shown = name ? name : cn->hostname ? cn->hostname : cn->id;
+	struct step s;
+
+	if (kind == 's') {
+		if (begin(w, &s, name, "remove-node", cn->id,
+			  "a stale entry: the node joined again", 'o'))
+			return remove_node(w, &s, cn->id, cn->id, 'o', err);
+	} else if (begin(w, &s, NULL, "leave-swarm", shown, "no longer in the recipe", 'r')) {
+		return remove_node(w, &s, cn->id, shown, 'r', err);
+	}
+	return 0;
+}
+
+static int drop_nodes(struct cw *w, struct bs_err *err)
+{
+	int rc = 0;
+
+	if (!w->o->apply) { /* plan: report each */
+		for (size_t i = 0; i < w->nodes.n; i++) {
+			char kind = to_drop(w, &w->nodes.v[i]);
+
+			if (kind != 0)
+				drop_one(w, &w->nodes.v[i], kind, err);
 		}
-		rc = d->ops->cluster_node_remove(d, cn->id, true, err);
-		end(w, &s, w->leader, rc, err, 'r');
+		return 0;
+	}
+	/* each removal reads the list again: start over, bounded */
+	for (int guard = 0; rc == 0 && guard < 256; guard++) {
+		const struct bs_cluster_node *cn = NULL;
+		char kind = 0;
+
+		for (size_t i = 0; i < w->nodes.n && kind == 0; i++)
+			kind = to_drop(w, cn = &w->nodes.v[i]);
+		if (kind == 0)
+			break;
+		rc = drop_one(w, cn, kind, err);
 	}
 	return rc;
 }
@@ -583,11 +666,62 @@ static void report_managers(struct cw *w)
 	}
 }
 
+/* The node we talk to is about to be demoted: go on with a recipe
+ * manager (they were promoted and waited for above). */
+static int switch_leader(struct cw *w, struct bs_err *err)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		struct mem *m = &w->v[i];
+		struct bs_swarm_member fresh;
+		struct bs_err e2 = BS_ERR_INIT;
+
+		if (!m->have || !m->want_manager)
+			continue;
+		memset(&fresh, 0, sizeof(fresh));
+		if (m->in->d->ops->cluster_member(m->in->d, &fresh, &e2) == 0 && fresh.manager &&
+		    fresh.state == BS_SWARM_ACTIVE) {
+			bs_swarm_member_free(&m->m);
+			m->m = fresh;
+			w->leader = m;
+			return refresh_leader(w, err);
+		}
+		bs_swarm_member_free(&fresh);
+	}
+	return 0; /* none yet: the demotion's quorum check has the last word */
+}
+
+/* Managers that their own engine says are back (a restarted dockerd)
+ * while the leader still lists them unreachable: wait, bounded, so that
+ * the demotions' quorum count is right. */
+static int settle_managers(struct cw *w, struct bs_err *err)
+{
+	long long deadline = bs_now_ms() + PENDING_MS;
+	int rc = refresh_leader(w, err);
+
+	while (rc == 0 && bs_now_ms() < deadline && !cancelled(w)) {
+		bool waiting = false;
+
+		for (size_t i = 0; i < w->n && !waiting; i++) {
+			const struct mem *m = &w->v[i];
+			const struct bs_cluster_node *cn = m->have ? listed(w, m->m.node_id) : NULL;
+
+			waiting = cn != NULL && m->m.state == BS_SWARM_ACTIVE && m->m.manager &&
+				  is_manager(cn) && !reachable(cn);
+		}
+		if (!waiting)
+			break;
+		nap(POLL_MS);
+		rc = refresh_leader(w, err);
+	}
+	return rc;
+}
+
 static int membership(struct cw *w, struct bs_err *err)
 {
 	int before = w->counts->other + w->counts->removed, rc;
 
-	read_members(w);
+	if ((rc = read_members(w, err)) != 0)
+		return rc;
 	w->leader = pick_leader(w, true);
 	if (w->leader != NULL && (rc = refresh_leader(w, err)) != 0)
 		return rc;
@@ -636,10 +770,12 @@ static int membership(struct cw *w, struct bs_err *err)
 		rc = refresh_leader(w, err);
 	if (rc == 0 && w->o->apply)
 		rc = wait_promoted(w, err);
+	if (rc == 0 && w->o->apply && !w->leader->want_manager)
+		rc = switch_leader(w, err);
 	if (rc == 0)
 		rc = drop_nodes(w, err);
 	if (rc == 0 && w->o->apply)
-		rc = refresh_leader(w, err);
+		rc = settle_managers(w, err);
 	for (int pass = 1; pass <= 2; pass++)
 		for (size_t i = 0; i < w->n && rc == 0; i++)
 			if (w->v[i].have)
@@ -659,6 +795,7 @@ struct svc {
 	char *name;
 	char *spec_json;
 	char *hash;
+	char *task_hash; /* what the tasks run: the spec without update settings */
 	char *image_id;
 	const struct bs_service_info *have;
 	char *why;    /* of an update */
@@ -702,6 +839,7 @@ static void make_service(const struct cw *w, const struct svc *v, struct sstore 
 	bs_task_fill(r, c, &st->t);
 	bs_kvlist_push(&st->t.labels, BS_LABEL_CONTAINER, c->name, false);
 	bs_kvlist_push(&st->t.labels, BS_LABEL_DIGEST, v->image_id ? v->image_id : "", false);
+	bs_kvlist_push(&st->t.labels, BS_LABEL_TASK_HASH, v->task_hash, false);
 	bs_kvlist_push(&st->labels, BS_LABEL_PROJECT, r->project, false);
 	bs_kvlist_push(&st->labels, BS_LABEL_CONTAINER, c->name, false);
 	bs_kvlist_push(&st->labels, BS_LABEL_SPEC, v->spec_json, false);
@@ -725,6 +863,11 @@ static void make_service(const struct cw *w, const struct svc *v, struct sstore 
 	s->labels = &st->labels;
 	s->task = &st->t.spec;
 	s->stop_grace_ns = c->stop_timeout_ms * 1000000;
+	if (r->docker.daemon_json == NULL || strstr(r->docker.daemon_json, "\"log-") == NULL) {
+		st->t.spec.log_max_size =
+			"10m"; /* as containers: rotated unless docker.daemon says */
+		st->t.spec.log_max_file = "3";
+	}
 	s->replicas = c->replicas;
 	st->constraint[0] = bs_xasprintf("node.labels.%s==%s", BS_LABEL_PROJECT, r->project);
 	st->constraints[0] = st->constraint[0];
@@ -749,7 +892,9 @@ static void make_service(const struct cw *w, const struct svc *v, struct sstore 
 	s->restart_max_attempts = c->restart_max_retries;
 	s->memory_bytes = c->resources.memory_bytes;
 	s->nano_cpus = c->resources.nano_cpus;
-	s->pids_limit = c->resources.pids;
+	s->pids_limit = c->resources.pids == 0	? DEFAULT_PIDS
+			: c->resources.pids < 0 ? 0
+						: c->resources.pids;
 	s->update_parallelism = c->update.parallelism;
 	s->update_delay_ns = c->update.delay_ms * 1000000;
 	s->update_failure_action = bs_failure_action_name(c->update.failure_action);
@@ -839,8 +984,8 @@ static bool declared_container(const struct bs_recipe *r, const char *name)
 }
 
 /* Tasks wanted running and running, and the last task error seen. */
-static int running_tasks(struct bs_cdriver *d, const char *service, char **last_error,
-			 struct bs_err *err)
+static int running_tasks(struct bs_cdriver *d, const char *service, const char *task_hash,
+			 char **last_error, struct bs_err *err)
 {
 	struct bs_task_list tl = {0};
 	long long newest = -1;
@@ -850,8 +995,11 @@ static int running_tasks(struct bs_cdriver *d, const char *service, char **last_
 		const struct bs_task_info *t = &tl.v[i];
 		const char *why = t->error ? t->error : NULL;
 
+		const char *runs = label_of(&t->labels, BS_LABEL_TASK_HASH);
+
 		if (t->desired_state && strcmp(t->desired_state, "running") == 0 && t->state &&
-		    strcmp(t->state, "running") == 0)
+		    strcmp(t->state, "running") == 0 &&
+		    (task_hash == NULL || (runs != NULL && strcmp(runs, task_hash) == 0)))
 			n++;
 		if (why != NULL && t->updated >= newest) {
 			newest = t->updated;
@@ -882,7 +1030,8 @@ static int wait_service(struct cw *w, struct svc *v, struct bs_err *err)
 		if (rc != 0)
 			break;
 		st = si.update_state;
-		if (st != NULL &&
+		/* a settle wait (nothing sent) takes an earlier update's end as it is */
+		if (st != NULL && v->changed &&
 		    (strcmp(st, "paused") == 0 || strcmp(st, "rollback_completed") == 0 ||
 		     strcmp(st, "rollback_paused") == 0)) {
 			rc = bs_err_set(err, BS_ERR_REMOTE,
@@ -896,9 +1045,10 @@ static int wait_service(struct cw *w, struct svc *v, struct bs_err *err)
 			bs_service_info_free(&si);
 			break;
 		}
-		settled = st == NULL || strcmp(st, "completed") == 0;
+		settled = st == NULL ||
+			  (strcmp(st, "updating") != 0 && strcmp(st, "rollback_started") != 0);
 		bs_service_info_free(&si);
-		running = running_tasks(d, v->name, &last_error, err);
+		running = running_tasks(d, v->name, v->task_hash, &last_error, err);
 		if (running < 0) {
 			rc = running;
 			break;
@@ -922,6 +1072,22 @@ static int wait_service(struct cw *w, struct svc *v, struct bs_err *err)
 	}
 	free(last_error);
 	return rc;
+}
+
+/* The tasks' part of a service spec: without the update settings, which
+ * change how Swarm rolls, not what runs. */
+static char *task_hash(const char *spec_json, const char *image_id)
+{
+	cJSON *o = cJSON_Parse(spec_json);
+	char *text, *hash;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "service"),
+						"update");
+	text = cJSON_PrintUnformatted(o);
+	hash = bs_spec_hash(text ? text : spec_json, image_id);
+	cJSON_free(text);
+	cJSON_Delete(o);
+	return hash;
 }
 
 static char *change_reason(const struct svc *v)
@@ -962,9 +1128,24 @@ static int converge_service(struct cw *w, struct svc *v, struct bs_err *err)
 	}
 	why = change_reason(v);
 	if (why[0] == '\0') {
+		const char *st_ = v->have->update_state;
+
 		free(why);
+		if (st_ != NULL &&
+		    (strcmp(st_, "paused") == 0 || strcmp(st_, "rollback_paused") == 0)) {
+			w->counts->failed++;
+			return bs_err_set(
+				err, BS_ERR_REMOTE,
+				"service %s: its last update is %s%s%s, with some replicas on "
+				"the previous spec: fix the cause, then change the recipe or "
+				"resume it (docker service update --force %s)",
+				v->name, st_, v->have->update_message ? ": " : "",
+				v->have->update_message ? v->have->update_message : "", v->name);
+		}
 		w->counts->unchanged++;
-		v->settle = w->moved;
+		/* the nodes moved, or a run was interrupted during an update */
+		v->settle = w->moved || (st_ != NULL && (strcmp(st_, "updating") == 0 ||
+							 strcmp(st_, "rollback_started") == 0));
 		return 0;
 	}
 	v->why = why; /* the step's reason until it ends */
@@ -1016,7 +1197,7 @@ static void status_service(struct cw *w, struct svc *v)
 	if (v->have == NULL) {
 		state = bs_xstrdup("missing");
 	} else {
-		running = running_tasks(w->leader->in->d, v->name, &last, &err);
+		running = running_tasks(w->leader->in->d, v->name, v->task_hash, &last, &err);
 		state = bs_xasprintf("%d/%d running%s%s", running < 0 ? 0 : running, v->c->replicas,
 				     v->have->update_state ? ", update " : "",
 				     v->have->update_state ? v->have->update_state : "");
@@ -1083,6 +1264,7 @@ static int services(struct cw *w, struct bs_err *err)
 		s->spec_json = bs_service_spec_json(w->r, s->c);
 		s->image_id = image_id(w, s->c);
 		s->hash = bs_spec_hash(s->spec_json, s->image_id);
+		s->task_hash = task_hash(s->spec_json, s->image_id);
 		s->have = find_service(&have, s->name);
 		if (w->o->status)
 			status_service(w, s);
@@ -1112,11 +1294,34 @@ out:
 		free(v[i].name);
 		free(v[i].spec_json);
 		free(v[i].hash);
+		free(v[i].task_hash);
 		free(v[i].image_id);
 		free(v[i].why);
 	}
 	free(v);
 	bs_service_list_free(&have);
+	return rc;
+}
+
+/* destroy: the overlay goes once the removed services' tasks are gone
+ * (Swarm stops them after the removal returns): retried, bounded. */
+static int remove_overlay(struct cw *w, struct bs_err *err)
+{
+	struct bs_cdriver *d = w->leader->in->d;
+	char *net = bs_xasprintf("%s-swarm", w->r->project);
+	long long deadline = bs_now_ms() + PENDING_MS;
+	bool removed = false;
+	int rc;
+
+	while ((rc = d->ops->network_remove(d, net, &removed, err)) != 0 &&
+	       bs_now_ms() < deadline && !cancelled(w))
+		nap(POLL_MS);
+	if (rc == 0 && removed) {
+		count(w, 'r');
+		audit(w->leader, w->r->project, "remove-network", net, NULL);
+		event(w, BS_EV_ACTION_DONE, NULL, "remove-network", net, "destroy", NULL, 0);
+	}
+	free(net);
 	return rc;
 }
 
@@ -1161,21 +1366,17 @@ int bs_cluster_run(const struct bs_cluster_opts *o, struct bs_counts *counts, st
 		w.v[i].want_manager = bs_cluster_is_manager(w.r, o->nodes[i].node);
 	}
 	if (o->destroy || o->status) {
-		read_members(&w);
+		rc = read_members(&w, err);
+		if (rc != 0)
+			goto out;
 		w.leader = pick_leader(&w, true);
 		rc = 0;
 		if (w.leader != NULL) {
 			if (o->status && refresh_leader(&w, err) == 0)
 				report_managers(&w);
 			rc = services(&w, err);
-			if (rc == 0 && o->destroy) {
-				bool removed = false;
-				char *net = bs_xasprintf("%s-swarm", w.r->project);
-				struct bs_cdriver *d = w.leader->in->d;
-
-				rc = d->ops->network_remove(d, net, &removed, err);
-				free(net);
-			}
+			if (rc == 0 && o->destroy)
+				rc = remove_overlay(&w, err);
 		} else if (o->status) {
 			message(&w, NULL, "info", "the swarm does not exist yet");
 		}

@@ -542,6 +542,7 @@ static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t e
 	}
 	has_count = rctx_get_int(ctx, map, "count", 1, 100, &count);
 	rctx_get_kvlist(ctx, map, "labels", "label", false, &labels);
+	bs_recipe_check_reserved_labels(ctx, bs_ynode_get(map, "labels"));
 	rctx_get_str(ctx, map, "address", NULL, &address);
 	rctx_get_int(ctx, map, "port", 1, 65535, &port);
 	rctx_get_str(ctx, map, "user", NULL, &user);

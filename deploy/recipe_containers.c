@@ -741,7 +741,7 @@ static void parse_restart(struct bs_rctx *ctx, const struct bs_ynode *map, struc
 /* ---- sections --------------------------------------------------------- */
 
 /* io.bootstrap.* labels are how bootstrap finds its own containers. */
-static void check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode *labels)
+void bs_recipe_check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode *labels)
 {
 	static const char reserved[] = "io.bootstrap.";
 	size_t saved, s2, i;
@@ -768,7 +768,7 @@ static void check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode *la
 		if (bs_str_starts_with(key, reserved))
 			rctx_error(
 				ctx, at,
-				"the io.bootstrap. prefix is reserved: bootstrap labels its own containers with it (pick another name)");
+				"the io.bootstrap. prefix is reserved: bootstrap labels its own containers and nodes with it (pick another name)");
 		rctx_pop(ctx, s2);
 	}
 	rctx_pop(ctx, saved);
@@ -1012,7 +1012,7 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, str
 	parse_restart(ctx, map, c);
 	parse_healthcheck(ctx, map, &c->healthcheck);
 	rctx_get_kvlist(ctx, map, "labels", "label", false, &c->labels);
-	check_reserved_labels(ctx, bs_ynode_get(map, "labels"));
+	bs_recipe_check_reserved_labels(ctx, bs_ynode_get(map, "labels"));
 	rctx_get_str(ctx, map, "user", NULL, &c->user);
 	if (rctx_get_str(ctx, map, "working_dir", NULL, &c->working_dir) &&
 	    c->working_dir[0] != '/') {

@@ -89,6 +89,9 @@ void rctx_get_kvlist(struct bs_rctx *ctx, const struct bs_ynode *map, const char
 void rctx_get_selectors(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
 			struct bs_selectors *out);
 
+/* labels: keys may not use the io.bootstrap. prefix (bootstrap's own). */
+void bs_recipe_check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode *labels);
+
 /* Section parsers in recipe_containers.c. */
 void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq);
 void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq);

@@ -1221,7 +1221,10 @@ char *bs_dockerhost_wrap(const char *script, bool sudo)
 	"command -v curl >/dev/null 2>&1 && printf 'curl=1\\n'\n"                                  \
 	"while read -r i d _; do [ \"$d\" = 00000000 ] && { printf 'route-if=%s\\n' \"$i\"; "      \
 	"break; }; done 2>/dev/null </proc/net/route\n"                                            \
-	"[ -e /proc/net/ip_vs ] || [ -d /sys/module/ip_vs ] && printf 'ipvs=1\\n'\n"               \
+	"k=; read -r k </proc/sys/kernel/osrelease 2>/dev/null\n"                                  \
+	"{ [ -e /proc/net/ip_vs ] || [ -d /sys/module/ip_vs ] || grep -qs '/ip_vs\\.ko' "          \
+	"\"/lib/modules/$k/modules.dep\" \"/lib/modules/$k/modules.builtin\"; } && "               \
+	"printf 'ipvs=1\\n'\n"                                                                     \
 	"[ -f " DAEMON_JSON " ] && printf 'daemon-json=%s\\n' \"$(head -c 1048577 " DAEMON_JSON    \
 	" | b64)\"\n"                                                                              \
 	"for f in ca cert key; do\n"                                                               \

@@ -56,8 +56,10 @@ T0=$SECONDS
 PORT=18080
 
 # ---- the recipe ----------------------------------------------------------
-COUNT=3 REPLICAS=3 GREETING="hello v1" PUBLISH=host PRUNE=true MANAGERS=node-1
+COUNT=3 REPLICAS=3 GREETING="hello v1" PUBLISH=host PRUNE=true MANAGERS=node-1 HEALTH=good
 recipe() {
+	local check='[CMD, wget, -qO-, "http://127.0.0.1:8080/"]'
+	[ "$HEALTH" = good ] || check='[CMD, "false"]'
 	cat >"$R" <<EOF
 version: 1
 project: $PROJECT
@@ -76,7 +78,7 @@ containers:
     replicas: $REPLICAS
     environment: {GREETING: "$GREETING"}
     ports: ["$PORT:8080"]
-    healthcheck: {test: [CMD, wget, -qO-, "http://127.0.0.1:8080/"], interval: 1s, timeout: 2s, retries: 3}
+    healthcheck: {test: $check, interval: 1s, timeout: 2s, retries: 2}
     update: {parallelism: 1, delay: 1s, failure_action: rollback}
   - name: side
     image: local/busybox:1
@@ -200,6 +202,18 @@ check "... update ran one task at a time, to completion" \
 bs apply --json "$R"
 check "re-run after the update: nothing changed" counts_are 0 $NO_CHANGE unchanged=2
 
+phase "a failing update rolls back"
+GREETING="hello v3" HEALTH=bad
+recipe
+bs apply --json "$R"
+check "a new spec whose healthcheck fails: exit 1, web's update rolled back, said so" \
+	bash -c '[ "$0" = 1 ] && grep -q "rolled back" "$1"' "$rc" "$WORK/out"
+check "... every node still answers the previous greeting" answers "hello v2 from" node-1 node-2 node-3
+GREETING="hello v2" HEALTH=good
+recipe
+bs apply --json "$R"
+check "back to the previous recipe: nothing to change" counts_are 0 $NO_CHANGE unchanged=2
+
 phase "routing mesh without IPVS"
 PUBLISH=ingress
 recipe
@@ -249,20 +263,23 @@ done
 bs status --json "$R"
 check "status with node-3's engine stopped: the unreachable manager is reported" \
 	grep -q '"reason":"swarm manager node-3 is unreachable' "$WORK/out"
-MANAGERS="node-1"
+MANAGERS="node-1, node-3"
 recipe
 bs apply --json "$R"
-check "apply: node-3's engine started again, node-2 and node-3 demoted" \
-	bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_done update-node "node-[23]")" = 2 ] && $1 get $2 reason action_done update-node node-3 | grep -q "role manager -> worker"' "$rc" "$EVENTS" "$WORK/out"
-check "... one manager again" test "$(inner node-1 node ls --filter role=manager -q | wc -l)" = 1
+check "apply: node-3's engine started again, node-2 demoted" \
+	bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_done update-node "node-[23]")" = 1 ] && $1 get $2 reason action_done update-node node-2 | grep -q "role manager -> worker"' "$rc" "$EVENTS" "$WORK/out"
+check "... two managers, node-1 and node-3, reachable" \
+	test "$(inner node-1 node ls --filter role=manager --format '{{.Hostname}}:{{.ManagerStatus}}' | sort | tr '\n' ' ')" = "node-1:Leader node-3:Reachable "
+MANAGERS="node-1"
 
 phase "a node dropped from the recipe"
 COUNT=2 REPLICAS=2
 recipe
 bs apply --json "$R"
-check "node-3 dropped: exit 0, it leaves the swarm, its machine goes" \
+check "node-3, a manager, dropped: exit 0, it leaves the swarm, its machine goes" \
 	bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_done leave-swarm node-3)" = 1 ] && [ "$($1 count $2 action_done destroy-machine node-3)" = 1 ]' "$rc" "$EVENTS" "$WORK/out"
-check "... the swarm lists 2 nodes" bash -c '[ "$(wc -w <<<"$0")" = 2 ]' "$(swarm_nodes)"
+check "... the swarm lists 2 nodes, one manager" \
+	bash -c '[ "$(wc -w <<<"$0")" = 2 ] && [ "$(grep -o ":Leader:" <<<"$0" | wc -l)" = 1 ] && [ "$(grep -o ":Reachable:" <<<"$0" | wc -l)" = 0 ]' "$(swarm_nodes)"
 check "... web runs 2 replicas on node-1 and node-2" test "$(running_on web):$(spread)" = "2:2"
 bs apply --json "$R"
 check "re-run: nothing changed" counts_are 0 $NO_CHANGE unchanged=2
