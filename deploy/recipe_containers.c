@@ -1328,7 +1328,8 @@ static void check_cluster(struct bs_rctx *ctx)
 				c->ports[pi].host_ip);
 		}
 		set_path(ctx, "containers[%zu].name", ci);
-		if (c->name != NULL &&
+		if (c->name != NULL && c->name[0] != '\0' && r->project != NULL &&
+		    strlen(r->project) < 62 &&
 		    (strchr(c->name, '.') != NULL || c->name[strlen(c->name) - 1] == '-' ||
 		     c->name[strlen(c->name) - 1] == '_' ||
 		     strlen(r->project) + 1 + strlen(c->name) > 63))
