@@ -40,6 +40,7 @@ enum bs_verb {
 	BS_VERB_IMAGES,
 	BS_VERB_PULL,
 	BS_VERB_REMOVE,
+	BS_VERB_CLUSTER,      /* cluster [list|nodes|create [ADDR]|destroy] */
 	BS_VERB_CONTAINER_OP, /* NAME/OP */
 	BS_VERB_HELP,
 	BS_VERB_VERSION,

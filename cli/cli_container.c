@@ -765,6 +765,174 @@ static int cmd_container_op(const struct bs_cli *cli, struct bs_cdriver *d)
 	return code;
 }
 
+static void print_time(long long t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL)
+		snprintf(buf, size, "-");
+	else
+		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* cluster list: the cluster the engine is in (Libcloud's list_clusters). */
+static int cluster_list(const struct bs_cli *cli, struct bs_cdriver *d, struct bs_err *err)
+{
+	struct bs_swarm_member m;
+	struct bs_cluster cl;
+	struct bs_cluster_node_list nodes = {0};
+	int rc, managers = 0;
+	char when[32];
+
+	memset(&m, 0, sizeof(m));
+	memset(&cl, 0, sizeof(cl));
+	rc = d->ops->cluster_member(d, &m, err);
+	if (rc == 0 && m.state == BS_SWARM_ACTIVE && m.manager)
+		rc = d->ops->cluster_inspect(d, &cl, err);
+	if (rc == 0 && m.state == BS_SWARM_ACTIVE && m.manager)
+		rc = d->ops->cluster_node_list(d, &nodes, err);
+	for (size_t i = 0; i < nodes.n; i++)
+		managers += nodes.v[i].role != NULL && strcmp(nodes.v[i].role, "manager") == 0;
+	print_time(cl.created, when, sizeof(when));
+	if (rc == 0 && cli->json) {
+		cJSON *arr = cJSON_CreateArray();
+
+		if (m.state != BS_SWARM_INACTIVE) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(o, "id", cl.id ? cl.id : "");
+			cJSON_AddStringToObject(o, "state",
+						m.state == BS_SWARM_ACTIVE    ? "active"
+						: m.state == BS_SWARM_PENDING ? "pending"
+						: m.state == BS_SWARM_LOCKED  ? "locked"
+									      : "error");
+			cJSON_AddStringToObject(o, "node_id", m.node_id ? m.node_id : "");
+			cJSON_AddBoolToObject(o, "manager", m.manager);
+			if (cl.created > 0)
+				cJSON_AddStringToObject(o, "created", when);
+			if (m.manager) {
+				cJSON_AddNumberToObject(o, "nodes", (double)nodes.n);
+				cJSON_AddNumberToObject(o, "managers", managers);
+			}
+			cJSON_AddItemToArray(arr, o);
+		}
+		print_json(arr);
+		cJSON_Delete(arr);
+	} else if (rc == 0 && m.state == BS_SWARM_INACTIVE) {
+		printf("%s is in no cluster (bootstrap cluster create makes one)\n", d->display);
+	} else if (rc == 0 && !m.manager) {
+		printf("%s is a worker of a cluster (node %s); ask a manager for more\n",
+		       d->display, m.node_id ? m.node_id : "?");
+	} else if (rc == 0) {
+		printf("%-28s %-22s %-6s %s\n", "CLUSTER", "CREATED", "NODES", "MANAGERS");
+		printf("%-28s %-22s %-6zu %d\n", cl.id ? cl.id : "", when, nodes.n, managers);
+	}
+	bs_swarm_member_free(&m);
+	bs_cluster_free(&cl);
+	bs_cluster_node_list_free(&nodes);
+	return rc;
+}
+
+static int cluster_nodes(const struct bs_cli *cli, struct bs_cdriver *d, struct bs_err *err)
+{
+	struct bs_cluster_node_list nodes = {0};
+	int rc = d->ops->cluster_node_list(d, &nodes, err);
+
+	if (rc == 0 && cli->json) {
+		cJSON *arr = cJSON_CreateArray();
+
+		for (size_t i = 0; i < nodes.n; i++) {
+			const struct bs_cluster_node *n = &nodes.v[i];
+			cJSON *o = cJSON_CreateObject(), *labels;
+
+			cJSON_AddStringToObject(o, "id", n->id ? n->id : "");
+			cJSON_AddStringToObject(o, "hostname", n->hostname ? n->hostname : "");
+			cJSON_AddStringToObject(o, "role", n->role ? n->role : "");
+			cJSON_AddBoolToObject(o, "leader", n->leader);
+			cJSON_AddStringToObject(o, "state", n->state ? n->state : "");
+			cJSON_AddStringToObject(o, "availability",
+						n->availability ? n->availability : "");
+			if (n->reachability)
+				cJSON_AddStringToObject(o, "reachability", n->reachability);
+			cJSON_AddStringToObject(o, "addr", n->addr ? n->addr : "");
+			cJSON_AddStringToObject(o, "engine",
+						n->engine_version ? n->engine_version : "");
+			labels = cJSON_AddObjectToObject(o, "labels");
+			for (size_t k = 0; k < n->labels.n; k++)
+				cJSON_AddStringToObject(labels, n->labels.v[k].key,
+							n->labels.v[k].value ? n->labels.v[k].value
+									     : "");
+			cJSON_AddItemToArray(arr, o);
+		}
+		print_json(arr);
+		cJSON_Delete(arr);
+	} else if (rc == 0) {
+		printf("%-26s %-16s %-8s %-8s %-12s %-16s %s\n", "ID", "HOSTNAME", "ROLE", "STATE",
+		       "AVAILABILITY", "ADDRESS", "MANAGER");
+		for (size_t i = 0; i < nodes.n; i++) {
+			const struct bs_cluster_node *n = &nodes.v[i];
+
+			printf("%-26s %-16s %-8s %-8s %-12s %-16s %s\n", n->id ? n->id : "",
+			       n->hostname ? n->hostname : "", n->role ? n->role : "",
+			       n->state ? n->state : "", n->availability ? n->availability : "",
+			       n->addr ? n->addr : "",
+			       n->leader	 ? "leader"
+			       : n->reachability ? n->reachability
+						 : "");
+		}
+	}
+	bs_cluster_node_list_free(&nodes);
+	return rc;
+}
+
+static int cmd_cluster(const struct bs_cli *cli, struct bs_cdriver *d)
+{
+	const char *sub = cli->n_args > 0 ? cli->args[0] : "list";
+	struct bs_err err = BS_ERR_INIT;
+	bool create = strcmp(sub, "create") == 0;
+	int rc;
+
+	if (cli->n_args > (create ? 2 : 1) ||
+	    (strcmp(sub, "list") != 0 && strcmp(sub, "nodes") != 0 && !create &&
+	     strcmp(sub, "destroy") != 0)) {
+		bs_cli_error("cluster takes list, nodes, create [ADDR] or destroy, not '%s'",
+			     cli->n_args > (create ? 2 : 1) ? cli->args[cli->n_args - 1] : sub);
+		return BS_EXIT_USAGE;
+	}
+	if (strcmp(sub, "list") == 0) {
+		rc = cluster_list(cli, d, &err);
+	} else if (strcmp(sub, "nodes") == 0) {
+		rc = cluster_nodes(cli, d, &err);
+	} else if (create) {
+		struct bs_cluster_create cc = {NULL, cli->n_args == 2 ? cli->args[1] : NULL};
+		char *node_id = NULL;
+
+		rc = d->ops->cluster_create(d, &cc, &node_id, &err);
+		if (rc == 0 && cli->json) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(o, "node_id", node_id ? node_id : "");
+			print_json(o);
+			cJSON_Delete(o);
+		} else if (rc == 0) {
+			printf("cluster created on %s (node %s); join other engines with the tokens "
+			       "that docker swarm join-token shows, or let a recipe's cluster: do it\n",
+			       d->display, node_id ? node_id : "?");
+		}
+		free(node_id);
+	} else {
+		rc = d->ops->cluster_leave(d, true, &err);
+		if (rc == 0 && !cli->json)
+			printf("%s is in no cluster now\n", d->display);
+	}
+	if (rc != 0) {
+		bs_cli_error("%s", err.msg);
+		return exit_for_error(rc);
+	}
+	return BS_EXIT_OK;
+}
+
 int bs_cli_container(const struct bs_cli *cli)
 {
 	struct bs_endpoint ep;
@@ -779,6 +947,12 @@ int bs_cli_container(const struct bs_cli *cli)
 			bs_cli_error("%s takes no arguments", bs_cli_verb_name(cli->verb));
 			return BS_EXIT_USAGE;
 		}
+	} else if (cli->verb == BS_VERB_CLUSTER && cli->n_args > 0 &&
+		   strcmp(cli->args[0], "list") != 0 && strcmp(cli->args[0], "nodes") != 0 &&
+		   strcmp(cli->args[0], "create") != 0 && strcmp(cli->args[0], "destroy") != 0) {
+		bs_cli_error("cluster takes list, nodes, create [ADDR] or destroy, not '%s'",
+			     cli->args[0]);
+		return BS_EXIT_USAGE;
 	} else if (cli->verb == BS_VERB_PULL && cli->n_args != 1) {
 		bs_cli_error("pull takes one IMAGE, like: bootstrap pull nginx:1.25");
 		return BS_EXIT_USAGE;
@@ -793,6 +967,7 @@ int bs_cli_container(const struct bs_cli *cli)
 	case BS_VERB_BUILD: code = cmd_build(cli, d); break;
 	case BS_VERB_CREATE: code = cmd_create(cli, d); break;
 	case BS_VERB_REMOVE: code = cmd_remove(cli, d); break;
+	case BS_VERB_CLUSTER: code = cmd_cluster(cli, d); break;
 	default: code = cmd_container_op(cli, d); break;
 	}
 	if (cli->verbosity > 0)

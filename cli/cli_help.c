@@ -104,6 +104,18 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		{"remove", "bootstrap [-H URL] remove NAME",
 		 "Stop a container (10 s grace), then remove it and its anonymous volumes.\n"
 		 "On a swarm manager, a NAME that no container has removes that service.\n"},
+	[BS_VERB_CLUSTER] =
+		{"cluster",
+		 "bootstrap [-H URL] cluster [list | nodes | create [ADDR] | destroy] [--json]",
+		 "The engine's Docker Swarm cluster (recipes make theirs with cluster:).\n"
+		 "  list      the cluster the engine is in: ID, creation, nodes, managers\n"
+		 "            (the default; with --json an array, empty outside a swarm)\n"
+		 "  nodes     its nodes (on a manager): role, state, availability, address\n"
+		 "  create    a new cluster with this engine as its manager, advertising\n"
+		 "            ADDR (an address or interface; the engine picks when it can)\n"
+		 "  destroy   this engine leaves its cluster (as the last manager, the\n"
+		 "            cluster is gone); outside a cluster nothing happens\n"
+		 "Join tokens are never printed: docker swarm join-token shows them.\n"},
 	[BS_VERB_CONTAINER_OP] =
 		{"NAME/OP", "bootstrap [-H URL] NAME/inspect|logs|diff|top|start|stop|restart",
 		 "Act on one container, e.g. bootstrap web/restart.\n"

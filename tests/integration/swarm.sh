@@ -168,6 +168,12 @@ check "NAME/inspect takes a service: its spec and 3 running tasks" \
 	bash -c '[ "$0" = 0 ] && [ "$(grep -o "\"desired_state\":\"running\"" "$1" | wc -l)" = 3 ]' "$rc" "$WORK/out"
 bs -H "$N1" -i "$WORK/key" "$PROJECT-web/logs"
 check "NAME/logs takes a service (exit 0)" test "$rc" = 0
+bs -H "$N1" -i "$WORK/key" --json cluster
+check "cluster --json on node-1: one cluster, 3 nodes, 1 manager" \
+	bash -c '[ "$0" = 0 ] && grep -q "\"nodes\":3" "$1" && grep -q "\"managers\":1" "$1" && grep -q "\"id\":\"[a-z0-9]\{10,\}\"" "$1"' "$rc" "$WORK/out"
+bs -H "$N1" -i "$WORK/key" --json cluster nodes
+check "cluster nodes --json: node-1 the leader, node-2 and node-3 workers" \
+	bash -c '[ "$0" = 0 ] && [ "$(grep -o "\"role\":\"worker\"" "$1" | wc -l)" = 2 ] && grep -q "\"hostname\":\"node-1\",\"role\":\"manager\",\"leader\":true" "$1"' "$rc" "$WORK/out"
 
 phase "re-run: nothing to do"
 bs apply --json "$R"
@@ -225,13 +231,18 @@ PUBLISH=host
 recipe
 
 phase "a node in a swarm of its own"
-inner node-3 swarm leave --force >/dev/null 2>&1
-inner node-3 swarm init --advertise-addr eth0 >/dev/null 2>&1
+N3="ssh://root@$(docker port "$PROJECT-node-3" 22/tcp)"
+bs -H "$N3" -i "$WORK/key" cluster destroy
+check "cluster destroy on node-3: it leaves" \
+	bash -c '[ "$0" = 0 ] && [ "$(docker exec "$1-node-3" docker info -f "{{.Swarm.LocalNodeState}}")" = inactive ]' "$rc" "$PROJECT"
+bs -H "$N3" -i "$WORK/key" cluster create eth0
+check "cluster create eth0 on node-3: a swarm of its own" \
+	bash -c '[ "$0" = 0 ] && [ "$(docker exec "$1-node-3" docker info -f "{{.Swarm.ControlAvailable}}")" = true ]' "$rc" "$PROJECT"
 bs apply --json "$R"
 check "node-3 in another swarm: exit 1, named, with the fix" \
 	bash -c '[ "$0" = 1 ] && grep -q "node node-3 is in another swarm" "$1" && grep -q "swarm leave --force" "$1"' "$rc" "$WORK/out"
 check "... nothing changed on it" test "$(inner node-3 info -f '{{.Swarm.ControlAvailable}}')" = true
-inner node-3 swarm leave --force >/dev/null 2>&1
+bs -H "$N3" -i "$WORK/key" cluster destroy
 bs apply --json "$R"
 check "once it left: exit 0, node-3 joins again" \
 	bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_done join-swarm node-3)" = 1 ]' "$rc" "$EVENTS" "$WORK/out"

@@ -791,6 +791,18 @@ static void test_detect_script_runs_locally(void **state)
 		assert_string_equal(f.os_like, whole.os_like);
 		assert_string_equal(f.os_name, whole.os_name);
 	}
+	{ /* the default route's interface, as /proc/net/route has it */
+		FILE *rt = fopen("/proc/net/route", "r");
+		char line[256], ifc[64], dst[64], want[64] = "";
+
+		while (rt != NULL && fgets(line, sizeof(line), rt) != NULL && want[0] == '\0')
+			if (sscanf(line, "%63s %63s", ifc, dst) == 2 &&
+			    strcmp(dst, "00000000") == 0)
+				snprintf(want, sizeof(want), "%s", ifc);
+		if (rt != NULL)
+			fclose(rt);
+		assert_string_equal(f.route_if, want);
+	}
 	if (f.pid != 0) { /* a dockerd runs here: its socket is seen */
 		struct stat st;
 
@@ -817,7 +829,10 @@ static void test_parse_facts_lines(void **state)
 			  "os=VERSION_CODENAME=\n"
 			  "pid=12\n"
 			  "sock=1\n"
+			  "route-if=ens3\n"
+			  "ipvs=1\n"
 			  "end=1\n";
+	const char *odd = "bs-detect=1\nuid=0\nroute-if=eth0; rm -rf /\nipvs=yes\nend=1\n";
 
 	(void)state;
 	assert_int_equal(bs_dockerhost_parse_facts(out, strlen(out), &f, &err), 0);
@@ -830,6 +845,13 @@ static void test_parse_facts_lines(void **state)
 	assert_true(f.os_release);
 	assert_true(f.socket);
 	assert_string_equal(f.engine_version, "");
+	assert_string_equal(f.route_if, "ens3");
+	assert_true(f.ipvs);
+	bs_dockerhost_facts_free(&f);
+	/* an interface name that is not a plain one is dropped, not passed on */
+	assert_int_equal(bs_dockerhost_parse_facts(odd, strlen(odd), &f, &err), 0);
+	assert_string_equal(f.route_if, "");
+	assert_false(f.ipvs);
 	bs_dockerhost_facts_free(&f);
 }
 
