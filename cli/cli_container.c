@@ -886,6 +886,21 @@ static int cluster_nodes(const struct bs_cli *cli, struct bs_cdriver *d, struct 
 	return rc;
 }
 
+/* cluster [list | nodes | create [ADDR] | destroy], checked before connecting */
+static bool cluster_usage_ok(const struct bs_cli *cli)
+{
+	const char *sub = cli->n_args > 0 ? cli->args[0] : "list";
+	bool create = strcmp(sub, "create") == 0;
+
+	if (cli->n_args <= (create ? 2 : 1) &&
+	    (create || strcmp(sub, "list") == 0 || strcmp(sub, "nodes") == 0 ||
+	     strcmp(sub, "destroy") == 0))
+		return true;
+	bs_cli_error("cluster takes list, nodes, create [ADDR] or destroy, not '%s'",
+		     cli->n_args > (create ? 2 : 1) ? cli->args[cli->n_args - 1] : sub);
+	return false;
+}
+
 static int cmd_cluster(const struct bs_cli *cli, struct bs_cdriver *d)
 {
 	const char *sub = cli->n_args > 0 ? cli->args[0] : "list";
@@ -893,13 +908,6 @@ static int cmd_cluster(const struct bs_cli *cli, struct bs_cdriver *d)
 	bool create = strcmp(sub, "create") == 0;
 	int rc;
 
-	if (cli->n_args > (create ? 2 : 1) ||
-	    (strcmp(sub, "list") != 0 && strcmp(sub, "nodes") != 0 && !create &&
-	     strcmp(sub, "destroy") != 0)) {
-		bs_cli_error("cluster takes list, nodes, create [ADDR] or destroy, not '%s'",
-			     cli->n_args > (create ? 2 : 1) ? cli->args[cli->n_args - 1] : sub);
-		return BS_EXIT_USAGE;
-	}
 	if (strcmp(sub, "list") == 0) {
 		rc = cluster_list(cli, d, &err);
 	} else if (strcmp(sub, "nodes") == 0) {
@@ -947,11 +955,7 @@ int bs_cli_container(const struct bs_cli *cli)
 			bs_cli_error("%s takes no arguments", bs_cli_verb_name(cli->verb));
 			return BS_EXIT_USAGE;
 		}
-	} else if (cli->verb == BS_VERB_CLUSTER && cli->n_args > 0 &&
-		   strcmp(cli->args[0], "list") != 0 && strcmp(cli->args[0], "nodes") != 0 &&
-		   strcmp(cli->args[0], "create") != 0 && strcmp(cli->args[0], "destroy") != 0) {
-		bs_cli_error("cluster takes list, nodes, create [ADDR] or destroy, not '%s'",
-			     cli->args[0]);
+	} else if (cli->verb == BS_VERB_CLUSTER && !cluster_usage_ok(cli)) {
 		return BS_EXIT_USAGE;
 	} else if (cli->verb == BS_VERB_PULL && cli->n_args != 1) {
 		bs_cli_error("pull takes one IMAGE, like: bootstrap pull nginx:1.25");

@@ -908,9 +908,9 @@ static int docker_container_logs(struct bs_cdriver *d, const char *name,
 	return rc;
 }
 
-/* GET returning JSON, with a 404 message naming the object. */
-int dk_get_json(struct docker *dk, const char *path, const char *query, const char *what,
-		cJSON **out, struct bs_err *err)
+/* GET returning JSON; any other status than 200 goes to on_error. */
+int dk_get_json_with(struct docker *dk, const char *path, const char *query, const char *what,
+		     dk_status_fn on_error, cJSON **out, struct bs_err *err)
 {
 	struct bs_http_response resp;
 	int rc;
@@ -919,15 +919,29 @@ int dk_get_json(struct docker *dk, const char *path, const char *query, const ch
 	rc = dk_api(dk, "GET", path, query, NULL, &resp, err);
 	if (rc != 0)
 		return rc;
-	if (resp.status == 404)
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: %s: not found", dk->base.display, what);
-	else if (resp.status != 200)
-		rc = dk_status_error(dk, &resp, what, err);
+	if (resp.status != 200)
+		rc = on_error(dk, &resp, what, err);
 	else if ((*out = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len)) == NULL)
 		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: %s: the answer is not JSON",
 				dk->base.display, what);
 	bs_http_response_free(&resp);
 	return rc;
+}
+
+static int get_error(struct docker *dk, const struct bs_http_response *resp, const char *what,
+		     struct bs_err *err)
+{
+	if (resp->status == 404)
+		return bs_err_set(err, BS_ERR_NOT_FOUND, "%s: %s: not found", dk->base.display,
+				  what);
+	return dk_status_error(dk, resp, what, err);
+}
+
+/* GET returning JSON, with a 404 message naming the object. */
+int dk_get_json(struct docker *dk, const char *path, const char *query, const char *what,
+		cJSON **out, struct bs_err *err)
+{
+	return dk_get_json_with(dk, path, query, what, get_error, out, err);
 }
 
 static int docker_container_top(struct bs_cdriver *d, const char *name, const char *ps_args,

@@ -35,6 +35,11 @@ static inline struct docker *as_docker(struct bs_cdriver *d)
 int dk_api(struct docker *dk, const char *method, const char *path, const char *query,
 	   const char *body, struct bs_http_response *resp, struct bs_err *err);
 /* GET returning JSON (*out, the caller's); 404 is BS_ERR_NOT_FOUND naming what. */
+/* What a call makes of a status it did not want (err filled, a bs_error). */
+typedef int (*dk_status_fn)(struct docker *dk, const struct bs_http_response *resp,
+			    const char *what, struct bs_err *err);
+int dk_get_json_with(struct docker *dk, const char *path, const char *query, const char *what,
+		     dk_status_fn on_error, cJSON **out, struct bs_err *err);
 int dk_get_json(struct docker *dk, const char *path, const char *query, const char *what,
 		cJSON **out, struct bs_err *err);
 /* The engine's {"message": ...} of an error answer, on one line, in buf. */

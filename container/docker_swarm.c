@@ -241,28 +241,19 @@ static int swarm_error(struct docker *dk, const struct bs_http_response *resp, c
 	return rc;
 }
 
+static int swarm_get_error(struct docker *dk, const struct bs_http_response *resp, const char *what,
+			   struct bs_err *err)
+{
+	if (resp->status == 404)
+		return bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no %s", dk->base.display, what);
+	return swarm_error(dk, resp, what, err);
+}
+
 /* GET returning JSON; 404 is BS_ERR_NOT_FOUND with "ENGINE: no WHAT". */
 static int swarm_get(struct docker *dk, const char *path, const char *query, const char *what,
 		     cJSON **out, struct bs_err *err)
 {
-	struct bs_http_response resp;
-	int rc;
-
-	*out = NULL;
-	rc = dk_api(dk, "GET", path, query, NULL, &resp, err);
-	if (rc != 0)
-		return rc;
-	if (resp.status == 404)
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no %s", dk->base.display, what);
-	else if (resp.status != 200)
-		rc = swarm_error(dk, &resp, what, err);
-	else
-		*out = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
-	if (rc == 0 && *out == NULL)
-		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: %s: the answer is not JSON",
-				dk->base.display, what);
-	bs_http_response_free(&resp);
-	return rc;
+	return dk_get_json_with(dk, path, query, what, swarm_get_error, out, err);
 }
 
 /* POST a JSON body (wiped after: it may carry secrets), with the
