@@ -12,10 +12,20 @@
  *   - errors may come after a 200 inside a stream (errorDetail);
  *   - POST /networks/create makes duplicates without CheckDuplicate;
  *   - logs have no Content-Type in 1.41: Config.Tty says whether frames
- *     are multiplexed.
+ *     are multiplexed;
+ *   - a PUT of an archive must say Content-Type application/x-tar: a
+ *     form-typed body is read as parameters, and the empty archive left
+ *     "succeeds" with nothing written;
+ *   - the archive endpoints answer 404 for a missing container and a
+ *     missing path alike, and 500 (not the documented 400 or 403) for a
+ *     path that is not a directory or a read-only root filesystem;
+ *   - an attached exec start answers on a hijacked connection, framed like
+ *     logs though its type says raw-stream, and the exit code can be
+ *     recorded a moment after the output ends.
  * Clusters (Swarm) are docker_swarm.c; docker_priv.h is what both share.
  */
 #include <cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +33,8 @@
 #include <unistd.h>
 
 #include "container/docker_priv.h"
+#include "container/tar.h"
+#include "util/clock.h"
 
 static const struct bs_cdriver_ops docker_ops;
 
@@ -1070,6 +1082,500 @@ static int docker_container_rename(struct bs_cdriver *d, const char *name, const
 	return rc;
 }
 
+/* ---- files and exec -------------------------------------------------------- */
+
+/* A single file's archive is its data and a few blocks of headers; pax
+ * records (extended attributes, long names) make it a little longer. */
+#define ARCHIVE_OVERHEAD (64 * 1024)
+/* What container_exec keeps of a command's output. */
+#define EXEC_OUTPUT_MAX (64 * 1024)
+
+/* dir and file as one path for messages ("/etc/caddy" "Caddyfile"); caller frees. */
+static char *join_path(const char *dir, const char *file)
+{
+	return bs_xasprintf("%s%s%s", dir, bs_str_ends_with(dir, "/") ? "" : "/", file);
+}
+
+/* The archive endpoint of a container and its path query; caller frees both. */
+static void archive_target(char **url_path, char **query, struct docker *dk, const char *name,
+			   const char *path, const char *extra)
+{
+	char *seg = dk_path_name(name, false);
+	char *esc = bs_http_escape(path);
+
+	*url_path = bs_xasprintf("%s/containers/%s/archive", dk->prefix, seg);
+	*query = bs_xasprintf("path=%s%s", esc, extra);
+	free(seg);
+	free(esc);
+}
+
+/*
+ * The archive endpoints answer 404 for a missing container and for a
+ * missing path alike; the engine's message tells them apart ("No such
+ * container: X", "Could not find the file P in container X").
+ */
+static int archive_not_found(struct docker *dk, const struct bs_http_response *resp,
+			     const char *name, const char *path, bool dir, struct bs_err *err)
+{
+	char msg[768];
+
+	dk_error_message(resp, msg, sizeof(msg));
+	if (bs_str_starts_with(msg, "No such container"))
+		return bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s",
+				  dk->base.display, name);
+	if (strstr(msg, "Could not find the file") != NULL)
+		return bs_err_set(err, BS_ERR_NOT_FOUND, "%s: container %s: %s does not exist%s",
+				  dk->base.display, name, path,
+				  dir ? " (make it in the image, or mount a volume there)" : "");
+	return bs_err_set(err, BS_ERR_NOT_FOUND,
+			  "%s: container %s: no such container or directory %s (%s)",
+			  dk->base.display, name, path, msg);
+}
+
+static int docker_container_put_file(struct bs_cdriver *d, const char *name, const char *dir,
+				     const char *file, const char *data, size_t len, unsigned mode,
+				     struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_buf tar = BS_BUF_INIT;
+	struct bs_http_request req;
+	struct bs_http_response resp;
+	char *url_path = NULL, *query = NULL, *full = NULL;
+	char msg[768];
+	int rc;
+
+	memset(&resp, 0, sizeof(resp));
+	if (dir == NULL || dir[0] == '\0')
+		return bs_err_set(err, BS_ERR_INVALID,
+				  "%s: container %s: no directory to put %s in", d->display, name,
+				  file);
+	rc = bs_tar_one_file(&tar, file, data, len, mode, (long long)time(NULL), err);
+	if (rc != 0) {
+		bs_err_prefix(err, "%s: container %s", d->display, name);
+		goto out;
+	}
+	full = join_path(dir, file);
+	/* noOverwriteDirNonDir: a directory of the file's name is an error, not replaced */
+	archive_target(&url_path, &query, dk, name, dir, "&noOverwriteDirNonDir=1");
+	memset(&req, 0, sizeof(req));
+	req.method = "PUT";
+	req.path = url_path;
+	req.query = query;
+	/* The engine parses a form-encoded body as parameters (Go's ParseForm):
+	 * a body without its type can be swallowed, leaving an empty archive
+	 * that "succeeds" with nothing written. Always say what it is. */
+	req.content_type = "application/x-tar";
+	req.body = tar.data;
+	req.body_len = tar.len;
+	rc = bs_http_request(dk->http, &req, &resp, err);
+	if (rc != 0 || resp.status == 200)
+		goto out;
+	if (resp.status == 404) {
+		rc = archive_not_found(dk, &resp, name, dir, true, err);
+		goto out;
+	}
+	/* 1.41 answers 500 for these, not the 400 and 403 it documents */
+	dk_error_message(&resp, msg, sizeof(msg));
+	if (strstr(msg, "extraction point is not a directory") != NULL)
+		rc = bs_err_set(err, BS_ERR_INVALID, "%s: container %s: %s is not a directory",
+				d->display, name, dir);
+	else if (strstr(msg, "cannot overwrite directory") != NULL)
+		rc = bs_err_set(err, BS_ERR_CONFLICT,
+				"%s: container %s: %s is a directory: a file cannot replace it",
+				d->display, name, full);
+	else if (strstr(msg, "read-only") != NULL)
+		rc = bs_err_set(
+			err, BS_ERR_CONFLICT,
+			"%s: container %s: cannot write %s: %s (mount a writable volume at %s)",
+			d->display, name, full, msg, dir);
+	else {
+		char what[512];
+
+		snprintf(what, sizeof(what), "container %s: writing %s", name, full);
+		rc = dk_status_error(dk, &resp, what, err);
+	}
+out:
+	bs_http_response_free(&resp);
+	bs_buf_free(&tar);
+	free(url_path);
+	free(query);
+	free(full);
+	return rc;
+}
+
+/* The archive of a path as it arrives, cut at limit bytes. */
+struct archive_sink {
+	struct bs_buf tar;
+	size_t limit;
+	bool over; /* more was coming: the read stopped at limit */
+};
+
+static int archive_bytes(const char *data, size_t len, void *payload)
+{
+	struct archive_sink *as = payload;
+
+	if (len > as->limit - as->tar.len) {
+		bs_buf_append(&as->tar, data, as->limit - as->tar.len);
+		as->over = true;
+		return 1;
+	}
+	bs_buf_append(&as->tar, data, len);
+	return 0;
+}
+
+/* The resolved target of a symbolic link from the answer's path stat
+ * header (base64 JSON {"name", "size", "mode", "mtime", "linkTarget"}),
+ * or NULL; caller frees. */
+static char *stat_link_target(const struct bs_http_response *resp)
+{
+	const char *b64 = bs_http_header(resp, "x-docker-container-path-stat");
+	unsigned char *json;
+	char *target = NULL;
+	size_t n;
+	cJSON *o;
+
+	if (b64 == NULL)
+		return NULL;
+	json = bs_base64_decode(b64, &n);
+	if (json == NULL)
+		return NULL;
+	o = cJSON_ParseWithLength((const char *)json, n);
+	if (dk_json_str(o, "linkTarget") != NULL && dk_json_str(o, "linkTarget")[0] == '/')
+		target = dk_json_strdup(o, "linkTarget");
+	cJSON_Delete(o);
+	free(json);
+	return target;
+}
+
+/* GET the archive of path into as (reset first); *link_target: see above.
+ * shown is the path as messages give it. */
+static int fetch_archive(struct docker *dk, const char *name, const char *path, const char *shown,
+			 struct archive_sink *as, char **link_target, struct bs_err *err)
+{
+	struct bs_http_request req;
+	struct bs_http_response resp;
+	char *url_path, *query;
+	int rc;
+
+	bs_buf_reset(&as->tar);
+	as->over = false;
+	*link_target = NULL;
+	archive_target(&url_path, &query, dk, name, path, "");
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.path = url_path;
+	req.query = query;
+	req.on_data = archive_bytes;
+	req.payload = as;
+	rc = bs_http_request(dk->http, &req, &resp, err);
+	if (rc == 0 && resp.status == 404)
+		rc = archive_not_found(dk, &resp, name, shown, false, err);
+	else if (rc == 0 && resp.status != 200) {
+		char what[512];
+
+		snprintf(what, sizeof(what), "container %s: reading %s", name, shown);
+		rc = dk_status_error(dk, &resp, what, err);
+	} else if (rc == 0)
+		*link_target = stat_link_target(&resp);
+	bs_http_response_free(&resp);
+	free(url_path);
+	free(query);
+	return rc;
+}
+
+static int docker_container_get_file(struct bs_cdriver *d, const char *name, const char *path,
+				     size_t max, char **data, size_t *len, struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct archive_sink as;
+	struct bs_tar_entry entry;
+	struct bs_err tar_err = BS_ERR_INIT;
+	const char *want = path, *shown = path;
+	char *link_target = NULL, *followed = NULL, *followed_shown = NULL;
+	int rc, tar_rc;
+
+	*data = NULL;
+	*len = 0;
+	memset(&as, 0, sizeof(as));
+	as.limit = max > SIZE_MAX - ARCHIVE_OVERHEAD ? SIZE_MAX : max + ARCHIVE_OVERHEAD;
+	if (path == NULL || path[0] == '\0')
+		return bs_err_set(err, BS_ERR_INVALID, "%s: container %s: no file path to read",
+				  d->display, name);
+	/* The engine archives a symbolic link itself; its stat header gives
+	 * the resolved target, read once in the link's place (docker cp -L). */
+	for (int hop = 0;; hop++) {
+		rc = fetch_archive(dk, name, want, shown, &as, &link_target, err);
+		if (rc != 0)
+			goto out;
+		tar_rc = bs_tar_first_entry(as.tar.data, as.tar.len, &entry, &tar_err);
+		if (tar_rc != 0 || entry.kind != BS_TAR_SYMLINK || hop > 0 || link_target == NULL)
+			break;
+		followed = link_target;
+		link_target = NULL;
+		followed_shown = bs_xasprintf("%s (a link to %s)", path, followed);
+		want = followed;
+		shown = followed_shown;
+	}
+	if (entry.kind == BS_TAR_FILE && entry.size > max)
+		rc = bs_err_set(
+			err, BS_ERR_INVALID,
+			"%s: container %s: %s is %zu bytes, more than the %zu this read takes",
+			d->display, name, shown, entry.size, max);
+	else if (tar_rc != 0 && as.over)
+		rc = bs_err_set(
+			err, BS_ERR_PROTOCOL,
+			"%s: container %s: reading %s: the archive is bigger than a file of %zu bytes needs (%s)",
+			d->display, name, shown, max, tar_err.msg);
+	else if (tar_rc != 0)
+		rc = bs_err_set(err, tar_rc, "%s: container %s: reading %s: %s", d->display, name,
+				shown, tar_err.msg);
+	else if (entry.kind == BS_TAR_SYMLINK)
+		rc = bs_err_set(err, BS_ERR_INVALID,
+				"%s: container %s: %s is a symbolic link to %s, not a regular file",
+				d->display, name, shown, entry.link_name);
+	else if (entry.kind != BS_TAR_FILE)
+		rc = bs_err_set(err, BS_ERR_INVALID,
+				"%s: container %s: %s is a %s, not a regular file", d->display,
+				name, shown, bs_tar_kind_name(entry.kind));
+	else {
+		*data = bs_xmalloc(entry.size + 1);
+		memcpy(*data, entry.data, entry.size);
+		(*data)[entry.size] = '\0';
+		*len = entry.size;
+	}
+out:
+	bs_buf_free(&as.tar);
+	free(link_target);
+	free(followed);
+	free(followed_shown);
+	return rc;
+}
+
+struct exec_ctx {
+	struct bs_demux demux;
+	struct bs_buf *out; /* or NULL */
+	size_t kept;
+};
+
+static int exec_chunk(enum bs_log_stream stream, const char *data, size_t len, void *payload)
+{
+	struct exec_ctx *ec = payload;
+	size_t room = EXEC_OUTPUT_MAX - ec->kept;
+
+	(void)stream;
+	if (ec->out == NULL)
+		return 0;
+	if (len > room)
+		len = room;
+	/* past the cap the bytes are still read, or the command would block
+	 * on a full pipe */
+	bs_buf_append(ec->out, data, len);
+	ec->kept += len;
+	return 0;
+}
+
+static int exec_bytes(const char *data, size_t len, void *payload)
+{
+	struct exec_ctx *ec = payload;
+
+	return bs_demux_feed(&ec->demux, data, len) != 0;
+}
+
+/* argv as one line for messages, cut to fit. */
+static void argv_text(char *buf, size_t size, const char *const *argv)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (; *argv != NULL && used + 1 < size; argv++) {
+		int n = snprintf(buf + used, size - used, "%s%s", used ? " " : "", *argv);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* POST /containers/{name}/exec: the exec instance's ID, escaped for a
+ * path (caller frees). */
+static int exec_create(struct docker *dk, const char *name, const char *const *argv,
+		       const char *cmd_text, char **exec_id, struct bs_err *err)
+{
+	struct bs_http_response resp;
+	cJSON *body = cJSON_CreateObject(), *answer = NULL;
+	char *seg = dk_path_name(name, false);
+	char *path = bs_xasprintf("/containers/%s/exec", seg);
+	char *json;
+	int rc;
+
+	*exec_id = NULL;
+	cJSON_AddBoolToObject(body, "AttachStdin", false);
+	cJSON_AddBoolToObject(body, "AttachStdout", true);
+	cJSON_AddBoolToObject(body, "AttachStderr", true);
+	cJSON_AddBoolToObject(body, "Tty", false);
+	cJSON_AddItemToObject(body, "Cmd", dk_string_array(argv));
+	json = cJSON_PrintUnformatted(body);
+	rc = dk_api(dk, "POST", path, NULL, json, &resp, err);
+	if (rc != 0)
+		goto out;
+	if (resp.status == 404) {
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s",
+				dk->base.display, name);
+	} else if (resp.status == 409) {
+		rc = bs_err_set(
+			err, BS_ERR_CONFLICT,
+			"%s: container %s is not running: cannot run %s in it (start it first)",
+			dk->base.display, name, cmd_text);
+	} else if (resp.status != 201) {
+		char what[512];
+
+		snprintf(what, sizeof(what), "container %s: exec %s", name, cmd_text);
+		rc = dk_status_error(dk, &resp, what, err);
+	} else {
+		const char *id;
+
+		answer = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
+		id = dk_json_str(answer, "Id");
+		/* escaped: it goes into the next requests' paths */
+		*exec_id = id != NULL && id[0] != '\0' ? dk_path_name(id, false) : NULL;
+		if (*exec_id == NULL)
+			rc = bs_err_set(err, BS_ERR_PROTOCOL,
+					"%s: container %s: exec %s: the answer has no Id",
+					dk->base.display, name, cmd_text);
+	}
+out:
+	bs_http_response_free(&resp);
+	cJSON_Delete(body);
+	cJSON_Delete(answer);
+	free(json);
+	free(seg);
+	free(path);
+	return rc;
+}
+
+/* POST /exec/{id}/start, attached: the answer's body is the command's
+ * output, multiplexed (Tty false) on a hijacked connection that the engine
+ * closes when the command ends; 1.41 calls it raw-stream all the same. */
+static int exec_start(struct docker *dk, const char *name, const char *exec_id,
+		      const char *cmd_text, long long deadline_ms, int timeout_s,
+		      struct bs_buf *out, struct bs_err *err)
+{
+	static const char body[] = "{\"Detach\":false,\"Tty\":false}";
+	struct bs_http_request req;
+	struct bs_http_response resp;
+	struct exec_ctx ec;
+	char *path = bs_xasprintf("%s/exec/%s/start", dk->prefix, exec_id);
+	int rc;
+
+	memset(&ec, 0, sizeof(ec));
+	ec.out = out;
+	bs_demux_init(&ec.demux, 0, exec_chunk, &ec);
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.path = path;
+	req.content_type = "application/json";
+	req.body = body;
+	req.body_len = sizeof(body) - 1;
+	req.on_data = exec_bytes;
+	req.payload = &ec;
+	/* the whole command's time: the creation took its share already */
+	req.timeout_ms = (long)(deadline_ms - bs_now_ms());
+	if (req.timeout_ms < 1000)
+		req.timeout_ms = 1000;
+	rc = bs_http_request(dk->http, &req, &resp, err);
+	if (rc == BS_ERR_TIMEOUT)
+		rc = bs_err_set(
+			err, rc,
+			"%s: container %s: %s did not finish within %d s (it may still run there)",
+			dk->base.display, name, cmd_text, timeout_s);
+	else if (rc == 0 && resp.status != 200) {
+		char what[512];
+
+		snprintf(what, sizeof(what), "container %s: exec %s", name, cmd_text);
+		rc = dk_status_error(dk, &resp, what, err);
+	} else if (rc == 0 && ec.demux.bad)
+		rc = bs_err_set(
+			err, BS_ERR_PROTOCOL,
+			"%s: container %s: exec %s: the output stream is not framed as expected",
+			dk->base.display, name, cmd_text);
+	bs_http_response_free(&resp);
+	free(path);
+	return rc;
+}
+
+/* GET /exec/{id}/json until the command is seen ended: its output can
+ * close a moment before the engine records the exit code. */
+static int exec_wait_exit(struct docker *dk, const char *name, const char *exec_id,
+			  const char *cmd_text, long long deadline_ms, int *exit_code,
+			  struct bs_err *err)
+{
+	char *path = bs_xasprintf("/exec/%s/json", exec_id);
+	char what[512];
+	int rc;
+
+	snprintf(what, sizeof(what), "container %s: exec %s", name, cmd_text);
+	for (;;) {
+		cJSON *o;
+		const cJSON *code;
+		bool ended;
+
+		rc = dk_get_json(dk, path, NULL, what, &o, err);
+		if (rc != 0)
+			break;
+		code = cJSON_GetObjectItemCaseSensitive(o, "ExitCode");
+		ended = !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "Running")) &&
+			cJSON_IsNumber(code);
+		if (ended)
+			*exit_code = (int)code->valuedouble;
+		cJSON_Delete(o);
+		if (ended)
+			break;
+		if (bs_now_ms() >= deadline_ms) {
+			rc = bs_err_set(
+				err, BS_ERR_TIMEOUT,
+				"%s: container %s: %s: the engine did not report an exit code in time",
+				dk->base.display, name, cmd_text);
+			break;
+		}
+		nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+	}
+	free(path);
+	return rc;
+}
+
+static int docker_container_exec(struct bs_cdriver *d, const char *name, const char *const *argv,
+				 int timeout_s, struct bs_buf *out, int *exit_code,
+				 struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	long long deadline_ms = bs_now_ms() + (long long)timeout_s * 1000;
+	char cmd_text[160], *exec_id = NULL;
+	int rc;
+
+	*exit_code = -1;
+	if (out != NULL)
+		bs_buf_reset(out);
+	if (argv == NULL || argv[0] == NULL)
+		return bs_err_set(err, BS_ERR_INVALID, "%s: container %s: exec needs a command",
+				  d->display, name);
+	argv_text(cmd_text, sizeof(cmd_text), argv);
+	if (timeout_s <= 0)
+		return bs_err_set(err, BS_ERR_INVALID,
+				  "%s: container %s: exec %s needs a timeout (seconds, above 0)",
+				  d->display, name, cmd_text);
+	rc = exec_create(dk, name, argv, cmd_text, &exec_id, err);
+	if (rc != 0)
+		goto out;
+	rc = exec_start(dk, name, exec_id, cmd_text, deadline_ms, timeout_s, out, err);
+	if (rc != 0)
+		goto out;
+	/* a little grace past the deadline: the output already ended */
+	rc = exec_wait_exit(dk, name, exec_id, cmd_text, deadline_ms + 2000, exit_code, err);
+out:
+	free(exec_id);
+	return rc;
+}
+
 /* ---- images -------------------------------------------------------------- */
 
 static void parse_image(const cJSON *o, struct bs_iinfo *img)
@@ -1803,6 +2309,9 @@ static const struct bs_cdriver_ops docker_ops = {
 	.container_changes = docker_container_changes,
 	.container_update = docker_container_update,
 	.container_rename = docker_container_rename,
+	.container_put_file = docker_container_put_file,
+	.container_get_file = docker_container_get_file,
+	.container_exec = docker_container_exec,
 	.image_list = docker_image_list,
 	.image_inspect = docker_image_inspect,
 	.image_pull = docker_image_pull,

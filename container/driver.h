@@ -375,6 +375,29 @@ struct bs_cdriver_ops {
 				const struct bs_cupdate *update, struct bs_err *err);
 	int (*container_rename)(struct bs_cdriver *d, const char *name, const char *new_name,
 				struct bs_err *err);
+	/* A file into a container, created or running (PUT /containers/{id}/archive
+	 * with a one-file tar): file (a plain name) in dir, which must exist; mode
+	 * like 0644, owner root; an existing file is replaced. Missing container or
+	 * dir: BS_ERR_NOT_FOUND; dir not a directory: BS_ERR_INVALID; a directory
+	 * named file, or a read-only root filesystem: BS_ERR_CONFLICT. */
+	int (*container_put_file)(struct bs_cdriver *d, const char *name, const char *dir,
+				  const char *file, const char *data, size_t len, unsigned mode,
+				  struct bs_err *err);
+	/* A regular file's content (GET /containers/{id}/archive?path=...; a
+	 * symbolic link is followed once, as docker cp -L does). Absent file or
+	 * container: BS_ERR_NOT_FOUND; a directory or bigger than max bytes:
+	 * BS_ERR_INVALID. *data (NUL-terminated, *len bytes) is the caller's. */
+	int (*container_get_file)(struct bs_cdriver *d, const char *name, const char *path,
+				  size_t max, char **data, size_t *len, struct bs_err *err);
+	/* Run argv (NULL-terminated) in a running container, no tty, and wait for
+	 * it at most timeout_s (> 0) seconds: exec create, start attached, inspect.
+	 * out (reset first; may be NULL) gets stdout and stderr interleaved, the
+	 * first 64 KiB; *exit_code the command's (126/127: it could not start).
+	 * A stopped container: BS_ERR_CONFLICT; past the timeout: BS_ERR_TIMEOUT,
+	 * and the command may still run (the API cannot stop an exec). */
+	int (*container_exec)(struct bs_cdriver *d, const char *name, const char *const *argv,
+			      int timeout_s, struct bs_buf *out, int *exit_code,
+			      struct bs_err *err);
 
 	int (*image_list)(struct bs_cdriver *d, struct bs_iinfo_list *out, struct bs_err *err);
 	int (*image_inspect)(struct bs_cdriver *d, const char *ref, struct bs_iinfo *out,

@@ -10,6 +10,7 @@
 
 #include "container/auth.h"
 #include "deploy/converge.h"
+#include "deploy/proxy.h"
 #include "deploy/spec.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -96,6 +97,13 @@ struct bs_nodework {
 	pthread_mutex_t mu;
 	struct bs_cdriver **extra;
 	size_t n_extra;
+	/* the domain proxy, when a container with a domain runs here */
+	bool proxy;
+	struct bs_container proxy_c;
+	char *proxy_name;
+	char *routes_have; /* its Caddyfile as observed, or NULL */
+	char *routes_why;  /* planned: what a reload changes, or NULL */
+	bool routes_done;
 };
 
 static bool cancelled(const struct bs_nodework *w)
@@ -272,6 +280,22 @@ int bs_nodework_new(struct bs_nodework **out, const struct bs_converge_opts *opt
 		free(spec);
 		free(reps);
 	}
+	if (r->cluster.type == BS_CLUSTER_NONE && bs_proxy_wanted(r, opts->node)) {
+		struct want *x;
+
+		w->proxy = true;
+		bs_proxy_container(r, &w->proxy_c);
+		w->proxy_name = bs_proxy_name(r->project);
+		bs_xgrow((void **)&w->want, &cap_want, w->n_want + 1, sizeof(*w->want));
+		x = &w->want[w->n_want++];
+		memset(x, 0, sizeof(*x));
+		x->c = &w->proxy_c;
+		x->replica = 0; /* never one of a recipe container's */
+		x->name = bs_xstrdup(w->proxy_name);
+		x->spec = bs_spec_json(r, &w->proxy_c);
+		x->pids = pids_of(&w->proxy_c);
+		x->inplace = inplace_text(&w->proxy_c, x->pids);
+	}
 	/* images: those the node's containers use, and builds aimed at it */
 	for (i = 0; i < r->n_images; i++) {
 		const struct bs_image *im = &r->images[i];
@@ -320,6 +344,11 @@ void bs_nodework_free(struct bs_nodework *w)
 		if (w->extra[i] != NULL)
 			w->extra[i]->ops->free(w->extra[i]);
 	free(w->extra);
+	if (w->proxy)
+		bs_proxy_container_free(&w->proxy_c);
+	free(w->proxy_name);
+	free(w->routes_have);
+	free(w->routes_why);
 	pthread_mutex_destroy(&w->mu);
 	if (w->local != NULL)
 		w->local->ops->free(w->local);
@@ -502,6 +531,34 @@ static bool node_declared(const struct bs_recipe *r, const char *name)
 	return false;
 }
 
+static bool is_proxy(const struct have *h)
+{
+	const struct bs_kv *role = bs_kvlist_find(&h->info.labels, BS_LABEL_ROLE);
+
+	return role != NULL && strcmp(role->value, BS_PROXY_ROLE) == 0;
+}
+
+/* The proxy's routes as they are: its Caddyfile (one request). */
+static int observe_routes(struct bs_nodework *w, struct bs_err *err)
+{
+	char *path = bs_xasprintf("%s/%s", BS_PROXY_CONF_DIR, BS_PROXY_CONF_FILE);
+	size_t len = 0;
+	int rc = BS_ERR_NOT_FOUND;
+
+	for (size_t i = 0; i < w->n_have; i++)
+		if (is_proxy(&w->have[i]) && strcmp(w->have[i].info.name, w->proxy_name) == 0) {
+			rc = w->d->ops->container_get_file(w->d, w->have[i].info.id, path, 1 << 20,
+							   &w->routes_have, &len, err);
+			break;
+		}
+	free(path);
+	if (rc == BS_ERR_NOT_FOUND) { /* no proxy yet, or one without routes */
+		bs_err_clear(err);
+		rc = 0;
+	}
+	return rc;
+}
+
 int bs_nodework_observe(struct bs_nodework *w, struct bs_err *err)
 {
 	struct bs_kvlist filter = BS_KVLIST_INIT;
@@ -576,6 +633,10 @@ int bs_nodework_observe(struct bs_nodework *w, struct bs_err *err)
 		}
 	}
 	bs_cinfo_list_free(&list);
+	free(w->routes_have);
+	w->routes_have = NULL;
+	if (rc == 0 && w->proxy)
+		rc = observe_routes(w, err);
 	return rc;
 }
 
@@ -753,6 +814,14 @@ static void plan_leftovers(struct bs_nodework *w)
 
 		if (h->claimed)
 			continue;
+		if (is_proxy(h)) { /* bootstrap's own: no prune needed */
+			add_action(w, A_REMOVE, NULL, h,
+				   bs_xstrdup(w->proxy ? "a second domain proxy (left by an "
+							 "interrupted run)"
+						       : "no container with a domain runs on "
+							 "this node any more"));
+			continue;
+		}
 		c = declared(w->o.recipe, h->cname);
 		if (c == NULL && !w->o.recipe->prune) {
 			add_action(w, A_KEEP, NULL, h,
@@ -838,6 +907,30 @@ static void plan_images(struct bs_nodework *w)
 	}
 }
 
+/* The proxy's routes: a reload when its Caddyfile is not the recipe's
+ * (a new or replaced proxy gets the recipe's before it starts). */
+static void plan_routes(struct bs_nodework *w, bool report_planned)
+{
+	char *want;
+
+	free(w->routes_why);
+	w->routes_why = NULL;
+	w->routes_done = false;
+	if (!w->proxy)
+		return;
+	for (size_t i = 0; i < w->n_act; i++)
+		if (w->act[i].want != NULL && w->act[i].want->c == &w->proxy_c &&
+		    (w->act[i].kind == A_CREATE || w->act[i].kind == A_REPLACE))
+			return;
+	want = bs_proxy_config(w->o.recipe, w->o.node, NULL);
+	w->routes_why = bs_proxy_config_diff(w->routes_have, want);
+	free(want);
+	if (w->routes_why != NULL && report_planned) {
+		report(w, BS_EV_ACTION_PLANNED, "reload", w->proxy_name, w->routes_why, NULL, 0);
+		w->counts.updated++;
+	}
+}
+
 void bs_nodework_plan(struct bs_nodework *w, bool report_planned)
 {
 	size_t i;
@@ -887,6 +980,7 @@ void bs_nodework_plan(struct bs_nodework *w, bool report_planned)
 		report(w, BS_EV_ACTION_PLANNED, act_names[a->kind], object, a->reason, NULL, 0);
 		count(w, a->kind);
 	}
+	plan_routes(w, report_planned);
 }
 
 size_t bs_nodework_n_rolling(const struct bs_nodework *w)
@@ -1188,8 +1282,35 @@ static int create(struct bs_nodework *w, struct bs_cdriver *d, const struct want
 	int rc;
 
 	make_spec(w, x, name, &st);
-	rc = d->ops->container_deploy(d, &st.t.spec, id, err);
+	if (x->c != &w->proxy_c) {
+		rc = d->ops->container_deploy(d, &st.t.spec, id, err);
+		spec_free(w, &st);
+		return rc;
+	}
+	/* the proxy starts with the recipe's routes */
+	rc = d->ops->container_create(d, &st.t.spec, id, err);
 	spec_free(w, &st);
+	if (rc == 0) {
+		char *conf = bs_proxy_config(w->o.recipe, w->o.node, NULL);
+		bool changed;
+		struct bs_err e2 = BS_ERR_INIT;
+
+		rc = d->ops->container_put_file(d, *id, BS_PROXY_CONF_DIR, BS_PROXY_CONF_FILE, conf,
+						strlen(conf), 0644, err);
+		if (rc == BS_ERR_NOT_FOUND)
+			bs_err_prefix(err,
+				      "the proxy image %s has no %s (use an image of Caddy 2, "
+				      "like caddy:2)",
+				      x->c->image, BS_PROXY_CONF_DIR);
+		if (rc == 0)
+			rc = d->ops->container_start(d, *id, &changed, err);
+		if (rc != 0) { /* not half made: the next run creates it again */
+			d->ops->container_destroy(d, *id, 0, &e2);
+			free(*id);
+			*id = NULL;
+		}
+		free(conf);
+	}
 	return rc;
 }
 
@@ -1327,6 +1448,55 @@ static void clear_name(struct bs_nodework *w, const char *name, const struct hav
 		}
 }
 
+/* IP:PORT of container id on the project network, or NULL (not there, or
+ * no IPv4 address: the proxy keeps going by name then). */
+static char *project_addr(struct bs_nodework *w, const char *id, int port)
+{
+	struct bs_cinfo info;
+	struct bs_err e = BS_ERR_INIT;
+	char *raw = NULL, *addr = NULL;
+	cJSON *root, *ip;
+
+	memset(&info, 0, sizeof(info));
+	if (w->d->ops->container_inspect(w->d, id, &info, &raw, &e) != 0) {
+		bs_cinfo_free(&info);
+		return NULL;
+	}
+	root = cJSON_Parse(raw);
+	ip = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(root, "NetworkSettings"),
+				"Networks"),
+			w->network),
+		"IPAddress");
+	if (cJSON_IsString(ip) && ip->valuestring[0] != '\0' &&
+	    strspn(ip->valuestring, "0123456789.") == strlen(ip->valuestring))
+		addr = bs_xasprintf("%s:%d", ip->valuestring, port);
+	cJSON_Delete(root);
+	free(raw);
+	bs_cinfo_free(&info);
+	return addr;
+}
+
+/* During a start-first replacement of a container with a domain: the
+ * proxy sends the instance's requests to the new container by address
+ * (to) before the old one stops, and by name again (to NULL) once the new
+ * one carries it. */
+static int route_instance(struct bs_nodework *w, const struct want *x, const char *to,
+			  struct bs_err *err)
+{
+	struct bs_route_override ov = {x->name, to};
+	char *conf = bs_proxy_config(w->o.recipe, w->o.node, to ? &ov : NULL);
+	int rc = bs_proxy_load(w->d, w->proxy_name, conf, err);
+
+	free(conf);
+	if (rc != 0)
+		bs_err_prefix(err, "%s: routing %s to %s", x->name, x->c->domain,
+			      to ? "the new container" : "it by name again");
+	return rc;
+}
+
 /*
  * Replace a->have (old) with a new container for a->want, or finish a
  * replacement an interrupted run left (a->fresh is the new one then).
@@ -1347,7 +1517,7 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 	bool restart_old = running(old) || bs_str_ends_with(old->info.name, ".prev");
 	char *tmp = NULL, *id = NULL;
 	struct bs_err e2 = BS_ERR_INIT;
-	bool changed, old_gone = false;
+	bool changed, old_gone = false, routed = false;
 	int rc = 0;
 
 	if (a->fresh != NULL) {
@@ -1373,6 +1543,15 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 	}
 	if (rc == 0)
 		rc = wait_healthy(w, x, id, err);
+	if (rc == 0 && start_first && x->c->domain != NULL && w->proxy) {
+		char *addr = project_addr(w, id, bs_container_web_port(x->c));
+
+		if (addr != NULL) {
+			rc = route_instance(w, x, addr, err);
+			routed = rc == 0;
+		}
+		free(addr);
+	}
 	if (rc == 0) {
 		rc = w->d->ops->container_destroy(w->d, old->info.id, stop_timeout_s(x->c), err);
 		old_gone = rc == 0 || rc == BS_ERR_NOT_FOUND;
@@ -1392,6 +1571,8 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 				      "%s: the new container is healthy and the old one is gone, "
 				      "but the rename failed (the next run finishes it)",
 				      x->name);
+		else if (routed)
+			rc = route_instance(w, x, NULL, err);
 	} else if (rc != 0) {
 		struct bs_buf why = BS_BUF_INIT;
 
@@ -1405,6 +1586,8 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 			w->d->ops->container_rename(w->d, old->info.id, x->name, &e2);
 		if (restart_old)
 			w->d->ops->container_start(w->d, old->info.id, &changed, &e2);
+		if (routed) /* the old one by name again */
+			route_instance(w, x, NULL, &e2);
 		bs_err_set(err, rc,
 			   "the new container failed and was removed; the previous one %s: %s",
 			   restart_old ? "serves again" : "is back", bs_buf_str(&why));
@@ -1639,6 +1822,28 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 	for (size_t i = 0; rc == 0 && i < w->n_act; i++)
 		if (w->act[i].kind == A_KEEP)
 			rc = run_action(w, w->d, &w->act[i], err);
+	if (rc == 0 && w->routes_why != NULL && !w->routes_done) {
+		/* after the creates: a new domain's container is there first */
+		char *conf = bs_proxy_config(w->o.recipe, w->o.node, NULL);
+		long long t0 = bs_now_ms();
+
+		report(w, BS_EV_ACTION_STARTED, "reload", w->proxy_name, w->routes_why, NULL, 0);
+		rc = bs_proxy_load(w->d, w->proxy_name, conf, err);
+		w->routes_done = true;
+		free(conf);
+		if (rc != 0) {
+			w->counts.failed++;
+			bs_err_prefix(err, "node %s: reload %s", w->o.node->name, w->proxy_name);
+			report(w, BS_EV_ACTION_FAILED, "reload", w->proxy_name, w->routes_why,
+			       err->msg, bs_now_ms() - t0);
+			audit(w, "reload", w->proxy_name, "failed");
+		} else {
+			w->counts.updated++;
+			audit(w, "reload", w->proxy_name, w->routes_why);
+			report(w, BS_EV_ACTION_DONE, "reload", w->proxy_name, w->routes_why, NULL,
+			       bs_now_ms() - t0);
+		}
+	}
 	return rc;
 }
 
@@ -1735,6 +1940,8 @@ int bs_nodework_destroy_rest(struct bs_nodework *w, bool volumes, struct bs_err 
 			if (c->volumes[m].type == BS_MOUNT_VOLUME)
 				bs_strv_add_unique(&vols, c->volumes[m].source);
 	}
+	/* the domain proxy's certificates, whether domains are left or not */
+	bs_strv_add_unique(&vols, BS_PROXY_VOLUME);
 	for (size_t i = 0; i < vols.n && rc == 0; i++) {
 		char *name = bs_volume_name(w->o.recipe->project, vols.v[i]);
 

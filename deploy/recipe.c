@@ -73,6 +73,23 @@ const char *bs_publish_mode_name(enum bs_publish_mode mode)
 	return publish_names[mode];
 }
 
+const char *const bs_tls_mode_names[] = {"auto", "internal", "off", NULL};
+
+const char *bs_tls_mode_name(enum bs_tls_mode mode)
+{
+	return bs_tls_mode_names[mode];
+}
+
+int bs_container_web_port(const struct bs_container *c)
+{
+	if (c->expose > 0)
+		return c->expose;
+	if (c->n_ports == 1 && c->ports[0].container_start == c->ports[0].container_end &&
+	    c->ports[0].proto == BS_PROTO_TCP)
+		return c->ports[0].container_start;
+	return 0;
+}
+
 const struct bs_registry *bs_recipe_registry_for(const struct bs_recipe *r, const char *ref)
 {
 	char *server = bs_image_registry(ref);
@@ -1020,9 +1037,9 @@ out:
 
 static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
 {
-	static const char *const keys[] = {"version",	 "project", "provider",	  "ssh",
-					   "nodes",	 "docker",  "registries", "images",
-					   "containers", "prune",   "cluster",	  NULL};
+	static const char *const keys[] = {
+		"version", "project",	 "provider", "ssh",	"nodes",   "docker", "registries",
+		"images",  "containers", "prune",    "cluster", "domains", NULL};
 	struct bs_recipe *r = ctx->recipe;
 	const struct bs_ynode *v;
 	size_t i;
@@ -1044,7 +1061,7 @@ static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
 			else
 				rctx_error(
 					ctx, key,
-					"unknown key (top-level keys: version, project, provider, ssh, nodes, docker, cluster, registries, images, containers, prune; x-* for your own anchors)");
+					"unknown key (top-level keys: version, project, provider, ssh, nodes, docker, cluster, domains, registries, images, containers, prune; x-* for your own anchors)");
 			rctx_pop(ctx, saved);
 		}
 	}
@@ -1100,6 +1117,7 @@ static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
 	parse_cluster(ctx, bs_ynode_get(root, "cluster"));
 	parse_registries(ctx, bs_ynode_get(root, "registries"));
 	bs_recipe_parse_images(ctx, bs_ynode_get(root, "images"));
+	bs_recipe_parse_domains(ctx, bs_ynode_get(root, "domains"));
 	bs_recipe_parse_containers(ctx, bs_ynode_get(root, "containers"));
 	rctx_get_bool(ctx, root, "prune", &r->prune);
 	bs_recipe_check_containers(ctx, root);
@@ -1259,6 +1277,9 @@ void bs_recipe_free(struct bs_recipe *r)
 		free(r->cluster.managers.v[i].value);
 	}
 	free(r->cluster.managers.v);
+	free(r->domains.base);
+	free(r->domains.email);
+	free(r->domains.proxy);
 	bs_strv_wipe_free(&r->secrets);
 	free(r);
 }

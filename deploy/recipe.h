@@ -253,6 +253,21 @@ struct bs_cluster_conf {
 	struct bs_recipe_loc publish_loc;
 };
 
+/* domains: how the per-node reverse proxy (Caddy) serves containers' domains */
+enum bs_tls_mode {
+	BS_TLS_AUTO,	 /* certificates from a public ACME CA (real DNS needed) */
+	BS_TLS_INTERNAL, /* the proxy's own local CA (tests, private networks) */
+	BS_TLS_OFF,	 /* plain HTTP on port 80 (TLS ends in front of the node) */
+};
+
+struct bs_domains_conf {
+	char *base; /* CONTAINER.base for containers with expose:, or NULL */
+	enum bs_tls_mode tls;
+	char *email; /* ACME account contact, or NULL */
+	char *proxy; /* the proxy's image; default caddy:2 */
+	struct bs_recipe_loc loc;
+};
+
 struct bs_container {
 	char *name;
 	char *image;
@@ -278,11 +293,13 @@ struct bs_container {
 	int64_t stop_timeout_ms; /* SIGTERM to SIGKILL when bootstrap stops it; default 10 s */
 	enum bs_net_mode network;
 	struct bs_update_conf update;
-	char *domain;
+	char *domain; /* given, or CONTAINER.domains.base with expose */
+	int expose;   /* the port the proxy sends a domain's requests to; 0: unset */
 	struct bs_recipe_loc loc;
 	struct bs_recipe_loc name_loc; /* of the name, image, domain values */
 	struct bs_recipe_loc image_loc;
-	struct bs_recipe_loc domain_loc;
+	struct bs_recipe_loc domain_loc; /* of domain (or expose, when derived) */
+	struct bs_recipe_loc expose_loc;
 	struct bs_recipe_loc replicas_loc; /* of replicas (or the entry) */
 	struct bs_recipe_loc nodes_loc;	   /* of nodes (or the entry) */
 };
@@ -304,6 +321,7 @@ struct bs_recipe {
 	size_t n_containers;
 	bool prune;
 	struct bs_cluster_conf cluster;
+	struct bs_domains_conf domains;
 	struct bs_strv secrets; /* every secret value, for masking output */
 };
 
@@ -354,6 +372,12 @@ const char *bs_publish_mode_name(enum bs_publish_mode mode);
 
 /* The registries: entry with credentials for an image reference, or NULL. */
 const struct bs_registry *bs_recipe_registry_for(const struct bs_recipe *r, const char *ref);
+
+const char *bs_tls_mode_name(enum bs_tls_mode mode);
+
+/* The port a container's domain is routed to: expose:, else its only
+ * container port; 0 when neither says. */
+int bs_container_web_port(const struct bs_container *c);
 
 /* Is node a manager of the recipe's cluster? */
 bool bs_cluster_is_manager(const struct bs_recipe *r, const struct bs_node *node);

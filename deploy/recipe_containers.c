@@ -959,13 +959,14 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, str
 		"name",	       "image",	   "command", "entrypoint",  "environment", "secrets",
 		"ports",       "volumes",  "restart", "healthcheck", "labels",	    "user",
 		"working_dir", "replicas", "nodes",   "resources",   "domain",	    "stop_timeout",
-		"update",      "network",  NULL};
+		"update",      "network",  "expose",  NULL};
 	size_t i;
 
 	c->loc = rctx_loc(map);
 	c->name_loc = rctx_loc(bs_ynode_get(map, "name"));
 	c->image_loc = rctx_loc(bs_ynode_get(map, "image"));
 	c->domain_loc = rctx_loc(bs_ynode_get(map, "domain"));
+	c->expose_loc = rctx_loc(bs_ynode_get(map, "expose"));
 	c->replicas_loc =
 		rctx_loc(bs_ynode_get(map, "replicas") ? bs_ynode_get(map, "replicas") : map);
 	c->nodes_loc = rctx_loc(bs_ynode_get(map, "nodes") ? bs_ynode_get(map, "nodes") : map);
@@ -1059,8 +1060,88 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, str
 			ctx, bs_ynode_get(map, "domain"),
 			"'%.200s' is not a fully qualified domain name (lowercase, like shop.example.com)",
 			c->domain);
+		free(c->domain); /* one error for it, not more from its checks */
+		c->domain = NULL;
 		rctx_pop(ctx, s2);
 	}
+	rctx_get_int(ctx, map, "expose", 1, 65535, &c->expose);
+}
+
+/* An address the proxy's ACME account is registered with: written into
+ * the proxy's configuration, so only plain address characters. */
+static bool email_ok(const char *s)
+{
+	const char *at = strchr(s, '@');
+
+	if (at == NULL || at == s || strchr(at + 1, '@') != NULL || strchr(at, '.') == NULL ||
+	    strlen(s) > 254)
+		return false;
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || strchr("@._%+-", *s) != NULL))
+			return false;
+	return true;
+}
+
+/* domains: {base, tls: auto|internal|off, email, proxy: IMAGE} */
+void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map)
+{
+	static const char *const keys[] = {"base", "tls", "email", "proxy", NULL};
+	struct bs_domains_conf *d = &ctx->recipe->domains;
+	size_t saved;
+	int choice;
+
+	d->tls = BS_TLS_AUTO;
+	if (map == NULL || bs_ynode_is_null(map))
+		goto defaults;
+	saved = rctx_push_key(ctx, "domains");
+	d->loc = rctx_loc(map);
+	if (!rctx_want_map(ctx, map)) {
+		rctx_pop(ctx, saved);
+		goto defaults;
+	}
+	rctx_check_keys(ctx, map, keys);
+	if (rctx_get_str(ctx, map, "base", NULL, &d->base) &&
+	    (!bs_recipe_is_hostname(d->base) || strchr(d->base, '.') == NULL ||
+	     strlen(d->base) > 190)) {
+		size_t s2 = rctx_push_key(ctx, "base");
+
+		rctx_error(ctx, bs_ynode_get(map, "base"),
+			   "'%.200s' is not a domain (lowercase, like apps.example.com): each "
+			   "container with expose: is served as CONTAINER.base",
+			   d->base);
+		free(d->base);
+		d->base = NULL;
+		rctx_pop(ctx, s2);
+	}
+	if (rctx_get_choice(ctx, map, "tls", bs_tls_mode_names, &choice))
+		d->tls = (enum bs_tls_mode)choice;
+	if (rctx_get_str(ctx, map, "email", NULL, &d->email) && !email_ok(d->email)) {
+		size_t s2 = rctx_push_key(ctx, "email");
+
+		rctx_error(ctx, bs_ynode_get(map, "email"),
+			   "'%.200s' is not an email address (like ops@example.com): the "
+			   "certificate authority writes to it about expiring certificates",
+			   d->email);
+		rctx_pop(ctx, s2);
+	}
+	if (d->email != NULL && d->tls != BS_TLS_AUTO)
+		rctx_warn(ctx, bs_ynode_get(map, "email"),
+			  "email is for the public certificate authority (tls: auto); with "
+			  "tls: %s it is not used",
+			  bs_tls_mode_name(d->tls));
+	if (rctx_get_str(ctx, map, "proxy", NULL, &d->proxy)) {
+		size_t s2 = rctx_push_key(ctx, "proxy");
+
+		if (!check_image_ref(ctx, bs_ynode_get(map, "proxy"), d->proxy)) {
+			free(d->proxy);
+			d->proxy = NULL;
+		}
+		rctx_pop(ctx, s2);
+	}
+	rctx_pop(ctx, saved);
+defaults:
+	if (d->proxy == NULL)
+		d->proxy = bs_xstrdup("caddy:2");
 }
 
 void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq)
@@ -1264,6 +1345,9 @@ static void check_images(struct bs_rctx *ctx)
 				}
 			}
 		}
+		for (j = 0; j < r->n_containers && !used; j++) /* the domain proxy's */
+			used = r->containers[j].domain != NULL && r->domains.proxy != NULL &&
+			       strcmp(r->domains.proxy, img->name) == 0;
 		set_path(ctx, "images[%zu]", i);
 		if (!used)
 			rctx_error_loc(
@@ -1352,12 +1436,112 @@ static void check_cluster(struct bs_rctx *ctx)
 	}
 }
 
+static bool share_a_node(const struct bs_recipe *r, const struct bs_container *a,
+			 const struct bs_container *b)
+{
+	for (size_t i = 0; i < r->n_nodes; i++) {
+		bool in_a = a->nodes.n == 0, in_b = b->nodes.n == 0;
+
+		for (size_t k = 0; k < a->nodes.n; k++)
+			in_a = in_a || bs_selector_matches(&a->nodes.v[k], &r->nodes[i]);
+		for (size_t k = 0; k < b->nodes.n; k++)
+			in_b = in_b || bs_selector_matches(&b->nodes.v[k], &r->nodes[i]);
+		if (in_a && in_b && a->replicas > 0 && b->replicas > 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Domains: CONTAINER.base for containers with expose and no domain; each
+ * domain needs a port to reach and the project network (where the proxy
+ * finds the container by name); the proxy's ports 80 and 443 are its own.
+ */
+static void check_domains(struct bs_rctx *ctx)
+{
+	struct bs_recipe *r = ctx->recipe;
+	size_t i, j;
+
+	if (r->cluster.type != BS_CLUSTER_NONE) /* check_cluster refuses domains */
+		return;
+	for (i = 0; i < r->n_containers; i++) {
+		struct bs_container *c = &r->containers[i];
+
+		if (c->name == NULL)
+			continue;
+		if (c->domain == NULL && c->expose > 0 && r->domains.base != NULL) {
+			char *d = bs_xasprintf("%s.%s", c->name, r->domains.base);
+
+			set_path(ctx, "containers[%zu].expose", i);
+			if (bs_recipe_is_hostname(d) && strlen(d) <= 253) {
+				c->domain = d;
+				c->domain_loc = c->expose_loc;
+			} else {
+				rctx_error_loc(
+					ctx, c->expose_loc,
+					"container %s: %.200s is not a valid domain name (a name "
+					"with '_' or '.' cannot be one label): give domain: NAME",
+					c->name, d);
+				free(d);
+			}
+		} else if (c->domain == NULL && c->expose > 0) {
+			set_path(ctx, "containers[%zu].expose", i);
+			rctx_error_loc(ctx, c->expose_loc,
+				       "container %s: expose: is the port a domain is routed to, "
+				       "and this container has none: give domain: NAME, or "
+				       "domains: {base: apps.example.com} for %s.apps.example.com",
+				       c->name, c->name);
+		}
+		if (c->domain == NULL)
+			continue;
+		set_path(ctx, "containers[%zu].domain", i);
+		if (c->network != BS_NET_PROJECT)
+			rctx_error_loc(ctx, c->domain_loc,
+				       "container %s: the proxy reaches %s's container on the "
+				       "project network, and this one is on network: %s (remove "
+				       "network:, or the domain)",
+				       c->name, c->domain, bs_net_mode_name(c->network));
+		else if (bs_container_web_port(c) == 0)
+			rctx_error_loc(ctx, c->domain_loc,
+				       "container %s: which port serves %s? Give expose: PORT "
+				       "(the port inside the container; it need not be published)",
+				       c->name, c->domain);
+	}
+	for (i = 0; i < r->n_containers; i++) {
+		const struct bs_container *c = &r->containers[i];
+
+		for (size_t p = 0; p < c->n_ports; p++) {
+			const struct bs_port *pt = &c->ports[p];
+			int port = pt->host_start <= 80 && pt->host_end >= 80	  ? 80
+				   : pt->host_start <= 443 && pt->host_end >= 443 ? 443
+										  : 0;
+
+			if (pt->proto != BS_PROTO_TCP || port == 0)
+				continue;
+			for (j = 0; j < r->n_containers; j++) {
+				const struct bs_container *d = &r->containers[j];
+
+				if (d->domain == NULL || !share_a_node(r, c, d))
+					continue;
+				set_path(ctx, "containers[%zu].ports[%zu]", i, p);
+				rctx_error_loc(ctx, pt->loc,
+					       "container %s publishes port %d, which the domain "
+					       "proxy of a node it shares with %s holds (route it "
+					       "through a domain instead, or publish another port)",
+					       c->name ? c->name : "?", port, d->name);
+				break;
+			}
+		}
+	}
+}
+
 void bs_recipe_check_containers(struct bs_rctx *ctx, const struct bs_ynode *root)
 {
 	const struct bs_recipe *r = ctx->recipe;
 	size_t i, j;
 
 	(void)root;
+	check_domains(ctx);
 	for (i = 0; i < r->n_containers; i++) {
 		const struct bs_container *c = &r->containers[i];
 

@@ -254,6 +254,10 @@ static cJSON *container_json(const struct writer *w, const struct bs_container *
 		add_str(w, u, "failure_action", bs_failure_action_name(c->update.failure_action));
 	}
 	add_str(w, o, "domain", c->domain);
+	if (c->expose > 0)
+		cJSON_AddNumberToObject(o, "expose", c->expose);
+	else
+		cJSON_AddNullToObject(o, "expose");
 	return o;
 }
 
@@ -280,6 +284,14 @@ char *bs_recipe_to_json(const struct bs_recipe *r)
 		add_str(w, c, "publish", bs_publish_mode_name(r->cluster.publish));
 	} else {
 		cJSON_AddNullToObject(root, "cluster");
+	}
+	{
+		cJSON *d = cJSON_AddObjectToObject(root, "domains");
+
+		add_str(w, d, "base", r->domains.base);
+		add_str(w, d, "tls", bs_tls_mode_name(r->domains.tls));
+		add_str(w, d, "email", r->domains.email);
+		add_str(w, d, "proxy", r->domains.proxy);
 	}
 	arr = cJSON_AddArrayToObject(root, "registries");
 	for (i = 0; i < r->n_registries; i++) {

@@ -94,6 +94,8 @@ void bs_recipe_check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode 
 
 /* Section parsers in recipe_containers.c. */
 void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq);
+extern const char *const bs_tls_mode_names[];
+void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map);
 void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq);
 /* Cross references that involve images and containers. */
 void bs_recipe_check_containers(struct bs_rctx *ctx, const struct bs_ynode *root);

@@ -6,10 +6,12 @@
  * save/load between engines, the registry v2 client with and without
  * credentials, the refusal of an engine older than API 1.41, and the
  * Docker Swarm entries (cluster, nodes, services, tasks, logs, overlay
- * networks) on a swarm of this one engine, always left at the end.
+ * networks) on a swarm of this one engine, always left at the end, and
+ * files in and out of containers and exec.
  *
  * DRIVER_TEST_FILTER=test_swarm runs one test (a cmocka pattern); the
- * swarm test needs no lab, only local/busybox:1 (scripts/demo-image.sh).
+ * swarm test and test_files_and_exec need no lab, only local/busybox:1
+ * (scripts/demo-image.sh).
  *
  * Run by tests/integration/container.sh with LAB_* in the environment.
  */
@@ -1058,6 +1060,259 @@ static void test_swarm(void **state)
 	bs_endpoint_free(&ep);
 }
 
+/* ---- files and exec ---------------------------------------------------------------- */
+
+/* The containers of test_files_and_exec, removed by its teardown. */
+static const char *const files_suffixes[] = {"-files", "-files-created", "-files-ro"};
+
+static void files_name(char *buf, size_t size, size_t which)
+{
+	snprintf(buf, size, "%s%s", prefix, files_suffixes[which]);
+}
+
+static int files_teardown(void **state)
+{
+	struct bs_endpoint ep;
+	struct bs_cdriver *d = open_local(&ep);
+	struct bs_err err = BS_ERR_INIT;
+	char name[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(files_suffixes) / sizeof(files_suffixes[0]); i++) {
+		files_name(name, sizeof(name), i);
+		d->ops->container_destroy(d, name, 0, &err);
+	}
+	d->ops->free(d);
+	bs_endpoint_free(&ep);
+	return 0;
+}
+
+static void test_files_and_exec(void **state)
+{
+	static const char content[] = "first line\nsecond\x01\x02\xfe\xff\x00tail\r\nend";
+	static const char *const sleep_cmd[] = {"sleep", "300", NULL};
+	static const char *const cat_cmd[] = {"cat", "/tmp/x.txt", NULL};
+	static const char *const stat_cmd[] = {"busybox", "stat",	"-c",
+					       "%a %u",	  "/tmp/x.txt", NULL};
+	static const char *const fail_cmd[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
+	static const char *const big_cmd[] = {"seq", "1", "100000", NULL};
+	static const char *const slow_cmd[] = {"sleep", "30", NULL};
+	static const char *const missing_cmd[] = {"no-such-command", NULL};
+	const size_t content_len = sizeof(content) - 1;
+	struct bs_endpoint ep;
+	struct bs_cdriver *d = open_local(&ep);
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_buf out = BS_BUF_INIT;
+	struct bs_logs_opts lopts = {false, -1, false, 0};
+	struct logs_seen seen = {BS_BUF_INIT, BS_BUF_INIT};
+	struct bs_cspec spec;
+	struct bs_cinfo info;
+	char name[128], created[128], read_only[128], *id = NULL, *data = NULL;
+	size_t len = 0;
+	int exit_code = -1;
+	long long t0;
+
+	(void)state;
+	files_name(name, sizeof(name), 0);
+	files_name(created, sizeof(created), 1);
+	files_name(read_only, sizeof(read_only), 2);
+	memset(&spec, 0, sizeof(spec));
+	spec.name = name;
+	spec.image = swarm_image(); /* LAB_IMAGE, or local/busybox:1 */
+	spec.cmd = sleep_cmd;
+	spec.restart = "no";
+	if (d->ops->container_deploy(d, &spec, &id, &err) != 0)
+		fail_msg("%s", err.msg);
+	free(id);
+
+	/* a file in, the same bytes out */
+	if (d->ops->container_put_file(d, name, "/tmp", "x.txt", content, content_len, 0640,
+				       &err) != 0)
+		fail_msg("%s", err.msg);
+	if (d->ops->container_get_file(d, name, "/tmp/x.txt", 4096, &data, &len, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(len, content_len);
+	assert_memory_equal(data, content, content_len);
+	assert_int_equal(data[len], '\0');
+	free(data);
+	/* replaced in place; a limit of exactly its size is enough */
+	assert_int_equal(
+		d->ops->container_put_file(d, name, "/tmp/", "x.txt", content, 5, 0644, &err), 0);
+	assert_int_equal(d->ops->container_get_file(d, name, "/tmp/x.txt", 5, &data, &len, &err),
+			 0);
+	assert_int_equal(len, 5);
+	assert_memory_equal(data, content, 5);
+	free(data);
+	assert_int_equal(d->ops->container_get_file(d, name, "/tmp/x.txt", 4, &data, &len, &err),
+			 BS_ERR_INVALID);
+	assert_non_null(strstr(err.msg, "more than the 4"));
+	assert_null(data);
+	assert_int_equal(d->ops->container_put_file(d, name, "/tmp", "x.txt", content, content_len,
+						    0640, &err),
+			 0);
+	assert_int_equal(d->ops->container_exec(d, name, stat_cmd, 10, &out, &exit_code, &err), 0);
+	assert_string_equal(bs_buf_str(&out), "640 0\n");
+
+	/* what is not there, or not a file */
+	assert_int_equal(d->ops->container_get_file(d, name, "/tmp/none", 4096, &data, &len, &err),
+			 BS_ERR_NOT_FOUND);
+	assert_non_null(strstr(err.msg, "/tmp/none does not exist"));
+	assert_int_equal(d->ops->container_get_file(d, "bs-it-no-such", "/etc/passwd", 4096, &data,
+						    &len, &err),
+			 BS_ERR_NOT_FOUND);
+	assert_non_null(strstr(err.msg, "no container named bs-it-no-such"));
+	assert_int_equal(d->ops->container_get_file(d, name, "/etc", 4096, &data, &len, &err),
+			 BS_ERR_INVALID);
+	assert_non_null(strstr(err.msg, "/etc is a directory"));
+	/* a symbolic link is followed: /bin/sh is busybox, far over the limit
+	 * (the read stops early instead of taking the whole binary) */
+	assert_int_equal(d->ops->container_get_file(d, name, "/bin/sh", 4096, &data, &len, &err),
+			 BS_ERR_INVALID);
+	assert_non_null(strstr(err.msg, "/bin/sh (a link to /bin/busybox) is"));
+	assert_int_equal(
+		d->ops->container_put_file(d, name, "/nope/dir", "x.txt", "x", 1, 0644, &err),
+		BS_ERR_NOT_FOUND);
+	assert_non_null(strstr(err.msg, "/nope/dir does not exist"));
+	assert_int_equal(
+		d->ops->container_put_file(d, "bs-it-no-such", "/tmp", "x.txt", "x", 1, 0644, &err),
+		BS_ERR_NOT_FOUND);
+	assert_int_equal(
+		d->ops->container_put_file(d, name, "/etc/passwd", "x.txt", "x", 1, 0644, &err),
+		BS_ERR_INVALID);
+	assert_non_null(strstr(err.msg, "not a directory"));
+	assert_int_equal(d->ops->container_put_file(d, name, "/tmp", "a/b", "x", 1, 0644, &err),
+			 BS_ERR_INVALID);
+	/* a directory of the file's name stays */
+	assert_int_equal(d->ops->container_put_file(d, name, "/", "tmp", "x", 1, 0644, &err),
+			 BS_ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "/tmp is a directory"));
+
+	/* exec: output and exit codes */
+	if (d->ops->container_exec(d, name, cat_cmd, 10, &out, &exit_code, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(exit_code, 0);
+	assert_int_equal(out.len, content_len);
+	assert_memory_equal(out.data, content, content_len);
+	if (d->ops->container_exec(d, name, fail_cmd, 10, &out, &exit_code, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(exit_code, 3);
+	assert_non_null(strstr(bs_buf_str(&out), "out\n"));
+	assert_non_null(strstr(bs_buf_str(&out), "err\n"));
+	assert_int_equal(d->ops->container_exec(d, name, fail_cmd, 10, NULL, &exit_code, &err), 0);
+	assert_int_equal(exit_code, 3);
+	/* 64 KiB kept of about 590 KB, all of it read */
+	assert_int_equal(d->ops->container_exec(d, name, big_cmd, 30, &out, &exit_code, &err), 0);
+	assert_int_equal(exit_code, 0);
+	assert_int_equal(out.len, 64 * 1024);
+	assert_true(bs_str_starts_with(bs_buf_str(&out), "1\n2\n3\n"));
+	assert_int_equal(d->ops->container_exec(d, name, missing_cmd, 10, &out, &exit_code, &err),
+			 0);
+	assert_true(exit_code == 126 || exit_code == 127);
+	assert_non_null(strstr(bs_buf_str(&out), "no-such-command"));
+	t0 = (long long)time(NULL);
+	assert_int_equal(d->ops->container_exec(d, name, slow_cmd, 1, &out, &exit_code, &err),
+			 BS_ERR_TIMEOUT);
+	assert_non_null(strstr(err.msg, "did not finish within 1 s"));
+	assert_true((long long)time(NULL) - t0 < 10);
+	assert_int_equal(d->ops->container_exec(d, name, cat_cmd, 0, &out, &exit_code, &err),
+			 BS_ERR_INVALID);
+	assert_int_equal(
+		d->ops->container_exec(d, "bs-it-no-such", cat_cmd, 10, &out, &exit_code, &err),
+		BS_ERR_NOT_FOUND);
+	/* the same through a stream endpoint (the SSH tunnel's seam): the
+	 * exec answer comes on a hijacked connection that the engine closes */
+	{
+		struct loop_connector lc;
+		struct bs_endpoint sep;
+		struct bs_cdriver *sd = NULL;
+		char url[] = "stream://loopback";
+
+		lc_start(&lc);
+		memset(&sep, 0, sizeof(sep));
+		sep.kind = BS_ENDPOINT_STREAM;
+		sep.url = url;
+		sep.stream.socket_path = lc.path;
+		sep.stream.pump = lc_pump;
+		sep.stream.wait_fds = lc_wait_fds;
+		sep.stream.payload = &lc;
+		if (bs_docker_open(&sd, &sep, NULL, &err) != 0)
+			fail_msg("%s", err.msg);
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(sd->ops->container_exec(sd, name, cat_cmd, 10, &out,
+								 &exit_code, &err),
+					 0);
+			assert_int_equal(exit_code, 0);
+			assert_int_equal(out.len, content_len);
+			assert_memory_equal(out.data, content, content_len);
+		}
+		assert_int_equal(sd->ops->container_get_file(sd, name, "/tmp/x.txt", 4096, &data,
+							     &len, &err),
+				 0);
+		assert_memory_equal(data, content, content_len);
+		free(data);
+		sd->ops->free(sd);
+		lc_stop(&lc);
+	}
+
+	/* a stopped container: no exec, but its files can still be read */
+	assert_int_equal(d->ops->container_stop(d, name, 0, NULL, &err), 0);
+	assert_int_equal(d->ops->container_exec(d, name, cat_cmd, 10, &out, &exit_code, &err),
+			 BS_ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "is not running"));
+	assert_int_equal(d->ops->container_get_file(d, name, "/tmp/x.txt", 4096, &data, &len, &err),
+			 0);
+	assert_memory_equal(data, content, content_len);
+	free(data);
+
+	/* a file put into a created container is there when it starts */
+	spec.name = created;
+	spec.cmd = cat_cmd;
+	if (d->ops->container_create(d, &spec, &id, &err) != 0)
+		fail_msg("%s", err.msg);
+	free(id);
+	assert_int_equal(d->ops->container_put_file(d, created, "/tmp", "x.txt", content,
+						    content_len, 0644, &err),
+			 0);
+	assert_int_equal(
+		d->ops->container_get_file(d, created, "/tmp/x.txt", 4096, &data, &len, &err), 0);
+	assert_int_equal(len, content_len);
+	assert_memory_equal(data, content, content_len);
+	free(data);
+	assert_int_equal(d->ops->container_start(d, created, NULL, &err), 0);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(d->ops->container_inspect(d, created, &info, NULL, &err), 0);
+		if (info.state == BS_CSTATE_STOPPED)
+			break;
+		bs_cinfo_free(&info);
+		usleep(100000);
+	}
+	assert_int_equal(info.state, BS_CSTATE_STOPPED);
+	bs_cinfo_free(&info);
+	assert_int_equal(d->ops->container_logs(d, created, &lopts, collect_logs, &seen, &err), 0);
+	/* the json-file log driver keeps text: the bytes that are not UTF-8
+	 * come back as U+FFFD, so only the text before them is compared */
+	assert_true(seen.out.len > 19);
+	assert_memory_equal(seen.out.data, content, 19);
+
+	/* a read-only root filesystem says so */
+	spec.name = read_only;
+	spec.cmd = sleep_cmd;
+	spec.read_only_rootfs = true;
+	if (d->ops->container_create(d, &spec, &id, &err) != 0)
+		fail_msg("%s", err.msg);
+	free(id);
+	assert_int_equal(
+		d->ops->container_put_file(d, read_only, "/tmp", "x.txt", "x", 1, 0644, &err),
+		BS_ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "read-only"));
+
+	bs_buf_free(&out);
+	bs_buf_free(&seen.out);
+	bs_buf_free(&seen.err);
+	d->ops->free(d);
+	bs_endpoint_free(&ep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1069,6 +1324,7 @@ int main(void)
 		cmocka_unit_test(test_registry_client),
 		cmocka_unit_test(test_registry_bearer),
 		cmocka_unit_test_teardown(test_swarm, swarm_teardown),
+		cmocka_unit_test_teardown(test_files_and_exec, files_teardown),
 	};
 	const char *only = getenv("DRIVER_TEST_FILTER");
 	int rc;

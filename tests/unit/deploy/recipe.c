@@ -662,6 +662,7 @@ static void test_container_fields(void **state)
 		  "    replicas: 0\n"
 		  "    nodes: [role=web, db]\n"
 		  "    domain: shop.example.com\n"
+		  "    expose: 8080\n"
 		  "  - name: worker\n"
 		  "    image: nginx:1.25\n"
 		  "    environment: [MODE=batch, \"EQ=a=b\", LISTED, \"BLANK=\"]\n"
@@ -698,6 +699,8 @@ static void test_container_fields(void **state)
 	assert_int_equal(c->nodes.v[1].loc.col, 23);
 	assert_string_equal(c->domain, "shop.example.com");
 	assert_int_equal(c->domain_loc.line, 22);
+	assert_int_equal(c->expose, 8080);
+	assert_int_equal(bs_container_web_port(c), 8080);
 
 	c = &l.recipe->containers[1];
 	assert_int_equal(c->environment.n, 4);

@@ -164,7 +164,7 @@ static void test_unknown_key_top(void **state)
 	expect_error(&l.diags, 8, 1, "imagess", "unknown key (did you mean 'images'?)");
 	expect_error(
 		&l.diags, 9, 1, "flavour",
-		"unknown key (top-level keys: version, project, provider, ssh, nodes, docker, cluster, registries, images, containers, prune; x-* for your own anchors)");
+		"unknown key (top-level keys: version, project, provider, ssh, nodes, docker, cluster, domains, registries, images, containers, prune; x-* for your own anchors)");
 	expect_counts(&l.diags, 3, 0);
 	loaded_free(&l);
 }
@@ -201,7 +201,7 @@ static void test_unknown_key_nested(void **state)
 		     "unknown key (did you mean 'interval'?)");
 	expect_error(
 		&l.diags, 14, 5, "containers[0].flavour",
-		"unknown key (valid keys here: name, image, command, entrypoint, environment, secrets, ports, volumes, restart, healthcheck, labels, user, working_dir, replicas, nodes, resources, domain, stop_timeout, update, network)");
+		"unknown key (valid keys here: name, image, command, entrypoint, environment, secrets, ports, volumes, restart, healthcheck, labels, user, working_dir, replicas, nodes, resources, domain, stop_timeout, update, network, expose)");
 	expect_error(&l.diags, 15, 10, "docker.instal", "unknown key (did you mean 'install'?)");
 	expect_error(&l.diags, 16, 25, "provider.imag", "unknown key (did you mean 'image'?)");
 	expect_counts(&l.diags, 8, 0);
@@ -768,10 +768,14 @@ static void test_duplicate_containers_and_domains(void **state)
 		 NULL);
 	expect_error(&l.diags, 10, 11, "containers[1].name",
 		     "container name app is used twice (first at line 6); rename one");
+	/* app has no port for its domain (nor app2) */
+	expect_error(&l.diags, 8, 13, "containers[0].domain",
+		     "container app: which port serves shop.example.com? Give expose: PORT (the "
+		     "port inside the container; it need not be published)");
 	expect_error(
 		&l.diags, 13, 13, "containers[2].domain",
 		"domain shop.example.com is already used by container app (a domain routes to one container)");
-	expect_counts(&l.diags, 2, 0);
+	expect_counts(&l.diags, 4, 0);
 	loaded_free(&l);
 }
 
