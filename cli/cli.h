@@ -78,6 +78,10 @@ struct bs_cli {
 	long long pids_limit; /* default 512; -1: none */
 	const char *user;
 	bool read_only;
+	const char *domain;	 /* --domain: routed by the engine's proxy */
+	int expose;		 /* --expose: the port the domain goes to */
+	const char *domain_tls;	 /* --domain-tls: auto, internal, off */
+	const char *proxy_image; /* --proxy-image: default caddy:2 */
 	/* ssh:// engines */
 	const char *identity;  /* -i: private key file */
 	bool strict_host_keys; /* --strict-host-keys: no trust on first use */
@@ -96,6 +100,26 @@ void bs_cli_print_diags(const struct bs_cli *cli, const struct bs_diags *diags);
 
 /* cli_container.c: build, create, list, images, pull, remove, NAME/OP */
 int bs_cli_container(const struct bs_cli *cli);
+
+/* cli_domain.c: create --domain / remove on one engine (its domain proxy) */
+struct bs_cdriver;
+struct bs_cport_binding;
+struct bs_kvlist;
+struct bs_err;
+/* The flags checked; *port: the container port the domain goes to. */
+int bs_cli_domain_check(const struct bs_cli *cli, const struct bs_cport_binding *ports,
+			size_t n_ports, int *port);
+/* Before the create: the domain free, the network there; the container's
+ * labels and network set. An exit code. */
+int bs_cli_domain_prepare(const struct bs_cli *cli, struct bs_cdriver *d, int port,
+			  struct bs_kvlist *labels, const char **network);
+/* The proxy's routes made again from the containers' labels (the proxy
+ * made on first use, removed with the last route). */
+int bs_cli_domain_sync(const struct bs_cli *cli, struct bs_cdriver *d, struct bs_err *err);
+/* Does container name carry a route? */
+bool bs_cli_domain_routed(struct bs_cdriver *d, const char *name);
+/* cli_container.c: pull ref when the engine lacks it (an exit code). */
+int bs_cli_ensure_image(const struct bs_cli *cli, struct bs_cdriver *d, const char *ref);
 
 /* cli_ssh.c: an ssh:// engine (session + tunnel) for the container commands */
 struct bs_ssh;

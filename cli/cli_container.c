@@ -518,7 +518,7 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 	struct bs_err err = BS_ERR_INIT;
 	size_t n_ports = 0, i;
 	char *id = NULL;
-	int code, rc;
+	int code, rc, port = 0;
 	bool known = false;
 
 	if (cli->n_args < 2) {
@@ -536,6 +536,8 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 	code = parse_env_args(cli, &env);
 	if (code == BS_EXIT_OK)
 		code = parse_port_args(cli, &ports, &n_ports);
+	if (code == BS_EXIT_OK)
+		code = bs_cli_domain_check(cli, ports, n_ports, &port);
 	if (code != BS_EXIT_OK)
 		goto out;
 	bs_kvlist_push(&labels, "io.bootstrap.created-by", "bootstrap create", false);
@@ -560,20 +562,26 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 	spec.read_only_rootfs = cli->read_only;
 	spec.log_max_size = "10m";
 	spec.log_max_file = "3";
-	{
-		struct bs_iinfo img;
-
-		/* like docker run: fetch a missing image, then create */
-		rc = d->ops->image_inspect(d, spec.image, &img, &err);
-		bs_iinfo_free(&img);
-		if (rc == BS_ERR_NOT_FOUND) {
-			code = pull(cli, d, spec.image);
-			if (code != BS_EXIT_OK)
-				goto out;
-		}
-		bs_err_clear(&err);
-	}
+	/* like docker run: fetch a missing image, then create */
+	code = bs_cli_ensure_image(cli, d, spec.image);
+	if (code == BS_EXIT_OK)
+		code = bs_cli_domain_prepare(cli, d, port, &labels, &spec.network);
+	if (code != BS_EXIT_OK)
+		goto out;
 	rc = d->ops->container_deploy(d, &spec, &id, &err);
+	if (rc == 0 && cli->domain != NULL) {
+		rc = bs_cli_domain_sync(cli, d, &err);
+		if (rc != 0) { /* all or nothing: no container without its route */
+			struct bs_err e2 = BS_ERR_INIT;
+
+			bs_err_prefix(&err,
+				      "%s: the route to %s failed, so the container was "
+				      "removed again",
+				      spec.name, cli->domain);
+			d->ops->container_destroy(d, id, 0, &e2);
+			bs_cli_domain_sync(cli, d, &e2);
+		}
+	}
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
 		code = exit_for_error(rc);
@@ -584,8 +592,12 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 
 		cJSON_AddStringToObject(o, "id", id);
 		cJSON_AddStringToObject(o, "name", spec.name);
+		if (cli->domain != NULL)
+			cJSON_AddStringToObject(o, "domain", cli->domain);
 		print_json(o);
 		cJSON_Delete(o);
+	} else if (cli->domain != NULL) {
+		printf("%s started (%.12s), %s routed to it\n", spec.name, id, cli->domain);
 	} else {
 		printf("%s started (%.12s)\n", spec.name, id);
 	}
@@ -599,16 +611,34 @@ out:
 	return code;
 }
 
+int bs_cli_ensure_image(const struct bs_cli *cli, struct bs_cdriver *d, const char *ref)
+{
+	struct bs_iinfo img;
+	struct bs_err err = BS_ERR_INIT;
+	int rc = d->ops->image_inspect(d, ref, &img, &err);
+
+	bs_iinfo_free(&img);
+	return rc == BS_ERR_NOT_FOUND ? pull(cli, d, ref) : BS_EXIT_OK;
+}
+
 static int cmd_remove(const struct bs_cli *cli, struct bs_cdriver *d)
 {
 	struct bs_err err = BS_ERR_INIT;
+	bool had_route;
 	int rc;
 
 	if (cli->n_args != 1) {
 		bs_cli_error("remove takes one container NAME (it is stopped first)");
 		return BS_EXIT_USAGE;
 	}
+	had_route = bs_cli_domain_routed(d, cli->args[0]);
 	rc = d->ops->container_destroy(d, cli->args[0], 10, &err);
+	if (rc == 0 && had_route) {
+		rc = bs_cli_domain_sync(cli, d, &err);
+		if (rc != 0)
+			bs_err_prefix(&err, "%s removed, but its route is still there",
+				      cli->args[0]);
+	}
 	if (rc == BS_ERR_NOT_FOUND && is_manager(d)) { /* a swarm service of that name? */
 		struct bs_err e2 = BS_ERR_INIT;
 		bool removed = false;

@@ -77,7 +77,8 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "output streams as it comes; a failing step fails the command.\n"},
 	[BS_VERB_CREATE] =
 		{"create",
-		 "bootstrap [-H URL] create IMAGE NAME [-e K=V]... [-p PORTS]... [-- COMMAND...]",
+		 "bootstrap [-H URL] create IMAGE NAME [-e K=V]... [-p PORTS]... [--domain NAME\n"
+		 "         [--expose PORT]] [-- COMMAND...]",
 		 "Create a container and start it (the image is pulled when missing).\n"
 		 "Secure defaults: no-new-privileges, at most 512 processes, logs rotated\n"
 		 "at 10m x 3 files, restart unless-stopped, never privileged, no host\n"
@@ -91,7 +92,17 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "  --pids-limit N        process limit (default 512, -1: none)\n"
 		 "  --user USER[:GROUP]   run as this user\n"
 		 "  --read-only           read-only root filesystem\n"
-		 "Domain reservation arrives with the reverse proxy; create does not claim one.\n"},
+		 "  --domain NAME         route NAME (HTTPS on 443, HTTP on 80) to the container\n"
+		 "                        through the engine's domain proxy, bootstrap-proxy\n"
+		 "                        (Caddy, made on first use, on the network\n"
+		 "                        bootstrap-domains with the container); remove\n"
+		 "                        takes the route away again\n"
+		 "  --expose PORT         the container port NAME goes to (default: the only\n"
+		 "                        -p container port)\n"
+		 "  --domain-tls MODE     when the proxy is made: auto (public ACME\n"
+		 "                        certificates, the default), internal (the proxy's\n"
+		 "                        own CA), off (plain HTTP)\n"
+		 "  --proxy-image IMAGE   when the proxy is made (default caddy:2)\n"},
 	[BS_VERB_LIST] = {"list", "bootstrap [-H URL] list [--json]",
 			  "List containers, running or not; on a swarm manager, its services too\n"
 			  "(with --json, as entries of kind \"service\").\n"},

@@ -44,6 +44,10 @@ enum {
 	OPT_PUBLISH,
 	OPT_STRICT_HOST_KEYS,
 	OPT_REFRESH,
+	OPT_DOMAIN,
+	OPT_EXPOSE,
+	OPT_DOMAIN_TLS,
+	OPT_PROXY_IMAGE,
 	OPT_LAST_,
 };
 
@@ -69,6 +73,10 @@ static const struct option long_options[] = {
 	{"pids-limit", required_argument, NULL, OPT_PIDS},
 	{"user", required_argument, NULL, OPT_USER},
 	{"read-only", no_argument, NULL, OPT_READ_ONLY},
+	{"domain", required_argument, NULL, OPT_DOMAIN},
+	{"expose", required_argument, NULL, OPT_EXPOSE},
+	{"domain-tls", required_argument, NULL, OPT_DOMAIN_TLS},
+	{"proxy-image", required_argument, NULL, OPT_PROXY_IMAGE},
 	{"tls-skip-verify", no_argument, NULL, OPT_TLS_SKIP_VERIFY},
 	{"identity", required_argument, NULL, 'i'},
 	{"strict-host-keys", no_argument, NULL, OPT_STRICT_HOST_KEYS},
@@ -150,6 +158,10 @@ static int check_flags(const struct bs_cli *cli, const bool *seen)
 		{OPT_PIDS, "--pids-limit", 1u << BS_VERB_CREATE},
 		{OPT_USER, "--user", 1u << BS_VERB_CREATE},
 		{OPT_READ_ONLY, "--read-only", 1u << BS_VERB_CREATE},
+		{OPT_DOMAIN, "--domain", 1u << BS_VERB_CREATE},
+		{OPT_EXPOSE, "--expose", 1u << BS_VERB_CREATE},
+		{OPT_DOMAIN_TLS, "--domain-tls", 1u << BS_VERB_CREATE},
+		{OPT_PROXY_IMAGE, "--proxy-image", 1u << BS_VERB_CREATE},
 	};
 	size_t i;
 
@@ -212,6 +224,14 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 			break;
 		case OPT_USER: cli->user = optarg; break;
 		case OPT_READ_ONLY: cli->read_only = true; break;
+		case OPT_DOMAIN: cli->domain = optarg; break;
+		case OPT_EXPOSE:
+			if ((rc = parse_count(optarg, 1, 65535, "--expose", &n)) != 0)
+				return rc;
+			cli->expose = (int)n;
+			break;
+		case OPT_DOMAIN_TLS: cli->domain_tls = optarg; break;
+		case OPT_PROXY_IMAGE: cli->proxy_image = optarg; break;
 		case OPT_TLS_SKIP_VERIFY: cli->tls_skip_verify = true; break;
 		case 'i': cli->identity = optarg; break;
 		case OPT_STRICT_HOST_KEYS: cli->strict_host_keys = true; break;

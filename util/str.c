@@ -292,7 +292,7 @@ void bs_kvlist_push(struct bs_kvlist *l, const char *key, const char *value, boo
 {
 	bs_xgrow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v));
 	l->v[l->n].key = bs_xstrdup(key);
-	l->v[l->n].value = bs_xstrdup(value);
+	l->v[l->n].value = value ? bs_xstrdup(value) : NULL; /* NULL: a key alone */
 	l->v[l->n].secret = secret;
 	l->n++;
 }

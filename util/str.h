@@ -101,6 +101,7 @@ struct bs_kvlist {
 		NULL, 0, 0                                                                         \
 	}
 
+/* value NULL: the key alone (a label filter by key) */
 void bs_kvlist_push(struct bs_kvlist *l, const char *key, const char *value, bool secret);
 const struct bs_kv *bs_kvlist_find(const struct bs_kvlist *l, const char *key);
 void bs_kvlist_free(struct bs_kvlist *l);

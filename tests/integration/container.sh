@@ -239,6 +239,54 @@ expect_err "a server certificate from another CA is refused" 1 "certificate|SSL"
 DOCKER_CERT_PATH="$LAB_TLS_WRONG_CA" bs --tls-skip-verify -H "tcp://127.0.0.1:$LAB_TLS_PORT" list
 expect_rc "--tls-skip-verify, asked for by name, connects anyway" 0
 
+# ---- create --domain: the engine's domain proxy --------------------------------
+# Caddy from Debian's package (scripts/proxy-image.sh), on this engine's ports
+# 80 and 443: the routes come from the containers' labels, so remove takes
+# one away, and the last one takes the proxy with it.
+if ss -Hltn 'sport = :80 or sport = :443' 2>/dev/null | grep -q .; then
+	bad "create --domain: ports 80 and 443 of this host are free for the domain proxy" \
+		"$(ss -ltnp 'sport = :80 or sport = :443' 2>&1)"
+elif ! bash scripts/proxy-image.sh >"$LAB/proxy-image" 2>&1; then
+	bad "the proxy image local/caddy:2 (scripts/proxy-image.sh)" "$(cat "$LAB/proxy-image")"
+else
+	D1=$P-d1 D2=$P-d2
+	CREATED+=("$D1" "$D2" bootstrap-proxy)
+	PX=(--proxy-image local/caddy:2)
+	bs "${H[@]}" create "$LAB_IMAGE" "$D1" --domain d1.example.test --domain-tls internal "${PX[@]}" -- sh -c 'echo one >/www/index.html; exec httpd -f -p 8080 -h /www'
+	expect_err "create --domain without --expose or one -p port says which port" 64 "Give --expose PORT"
+	bs "${H[@]}" create "$LAB_IMAGE" "$D1" --domain d1.example.test --expose 8080 --domain-tls internal "${PX[@]}" -- sh -c 'echo one >/www/index.html; exec httpd -f -p 8080 -h /www'
+	expect_out "create --domain: the container, its route and the proxy" "d1.example.test routed to it"
+	bs "${H[@]}" create "$LAB_IMAGE" "$D2" --domain d1.example.test --expose 8080 "${PX[@]}" -- sh
+	expect_err "a domain routed already is refused, naming its container" 1 "routed to container $D1 already"
+	bs "${H[@]}" --json create "$LAB_IMAGE" "$D2" -p 127.0.0.1::8080 --domain d2.example.test "${PX[@]}" -- sh -c 'echo two >/www/index.html; exec httpd -f -p 8080 -h /www'
+	expect_out "create --domain --json, the port taken from -p" '"domain":"d2.example.test"'
+	docker exec bootstrap-proxy cat /data/caddy/pki/authorities/local/root.crt >"$LAB/proxy-root.crt" 2>/dev/null
+	fetch() { # DOMAIN: the body over HTTPS, verified with the proxy's own CA
+		local i body
+		for i in $(seq 1 20); do
+			body=$(curl -s --max-time 5 --cacert "$LAB/proxy-root.crt" --resolve "$1:443:127.0.0.1" "https://$1/") && { echo "$body"; return 0; }
+			sleep 0.5
+		done
+		return 1
+	}
+	[ "$(fetch d1.example.test)" = one ] && ok "d1.example.test answers through the proxy (TLS from its CA)" || bad "d1.example.test answers one" "$(docker logs bootstrap-proxy 2>&1 | tail -5)"
+	[ "$(fetch d2.example.test)" = two ] && ok "d2.example.test answers from the second container" || bad "d2.example.test answers two"
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --resolve d1.example.test:80:127.0.0.1 http://d1.example.test/)
+	[ "${code:0:1}" = 3 ] && ok "plain HTTP redirects to HTTPS ($code)" || bad "plain HTTP redirects (got $code)"
+	proxy_id=$(docker inspect -f '{{.Id}}' bootstrap-proxy 2>/dev/null)
+	bs "${H[@]}" remove "$D1"
+	expect_rc "remove takes a routed container" 0
+	body=$(curl -s --max-time 5 --cacert "$LAB/proxy-root.crt" --resolve d1.example.test:443:127.0.0.1 https://d1.example.test/)
+	[ "$body" != one ] && ok "its route is gone" || bad "d1.example.test no longer answers one"
+	[ "$(docker inspect -f '{{.Id}}' bootstrap-proxy 2>/dev/null)" = "$proxy_id" ] && ok "the proxy was reloaded, not replaced" || bad "the proxy kept its container"
+	[ "$(fetch d2.example.test)" = two ] && ok "the other route stays" || bad "d2.example.test still answers"
+	bs "${H[@]}" remove "$D2"
+	expect_out "the last route takes the proxy with it" "bootstrap-proxy removed"
+	docker inspect bootstrap-proxy >/dev/null 2>&1 && bad "no proxy container left" || ok "no proxy container left"
+	docker volume rm bootstrap-proxy-data >/dev/null 2>&1
+	docker network rm bootstrap-domains >/dev/null 2>&1
+fi
+
 # ---- the driver and registry client, in C ------------------------------------
 DRIVER_TEST=${DRIVER_TEST:-build/integration/driver}
 if [ -x "$DRIVER_TEST" ]; then

@@ -1,0 +1,293 @@
+/*
+ * cli_domain.c - `create --domain` and `remove` on one engine: the
+ * engine's domain proxy (Libcloud's "reserve a domain" for a container).
+ *
+ * Outside a recipe there is no project to hold the routes, so they live on
+ * the containers themselves: a container created with --domain carries
+ * io.bootstrap.domain (the name) and io.bootstrap.upstream (NAME:PORT),
+ * and sits on the network bootstrap-domains. The proxy, bootstrap-proxy
+ * (Caddy, ports 80 and 443, certificates in the volume
+ * bootstrap-proxy-data), is made on first use; after each create or
+ * remove its Caddyfile is computed again from those labels and reloaded
+ * (deploy/proxy.c), so nothing else needs to remember the routes. The
+ * proxy goes when the last route does (its volume stays).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "container/driver.h"
+#include "deploy/proxy.h"
+#include "deploy/recipe.h"
+#include "deploy/recipe_parse.h"
+#include "util/str.h"
+
+#define ENGINE_PROXY "bootstrap-proxy"
+#define ENGINE_NET "bootstrap-domains"
+#define ENGINE_VOLUME "bootstrap-proxy-data"
+#define LABEL_DOMAIN "io.bootstrap.domain"
+#define LABEL_UPSTREAM "io.bootstrap.upstream"
+#define LABEL_TLS "io.bootstrap.tls"
+
+static int code_for(int rc)
+{
+	return rc == BS_ERR_INTERRUPTED ? BS_EXIT_INTERRUPTED
+	       : rc == BS_ERR_INVALID	? BS_EXIT_USAGE
+					: BS_EXIT_FAILURE;
+}
+
+int bs_cli_domain_check(const struct bs_cli *cli, const struct bs_cport_binding *ports,
+			size_t n_ports, int *port)
+{
+	*port = 0;
+	if (cli->domain == NULL) {
+		if (cli->expose || cli->domain_tls || cli->proxy_image) {
+			bs_cli_error(
+				"--expose, --domain-tls and --proxy-image go with --domain NAME");
+			return BS_EXIT_USAGE;
+		}
+		return BS_EXIT_OK;
+	}
+	if (!bs_recipe_is_hostname(cli->domain) || strchr(cli->domain, '.') == NULL ||
+	    strlen(cli->domain) > 253) {
+		bs_cli_error("--domain %s: not a fully qualified domain name (lowercase, like "
+			     "shop.example.com)",
+			     cli->domain);
+		return BS_EXIT_USAGE;
+	}
+	if (cli->domain_tls != NULL) {
+		bool known = false;
+
+		for (size_t i = 0; bs_tls_mode_names[i] != NULL; i++)
+			known = known || strcmp(cli->domain_tls, bs_tls_mode_names[i]) == 0;
+		if (!known) {
+			bs_cli_error("--domain-tls %s: use auto, internal or off", cli->domain_tls);
+			return BS_EXIT_USAGE;
+		}
+	}
+	*port = cli->expose;
+	if (*port == 0 && n_ports == 1)
+		*port = ports[0].container_port;
+	if (*port == 0) {
+		bs_cli_error("--domain %s: which container port serves it? Give --expose PORT "
+			     "(it need not be published)",
+			     cli->domain);
+		return BS_EXIT_USAGE;
+	}
+	return BS_EXIT_OK;
+}
+
+/* The containers that carry a route, as the engine lists them. */
+static int routed(struct bs_cdriver *d, struct bs_cinfo_list *out, struct bs_err *err)
+{
+	struct bs_kvlist filter = BS_KVLIST_INIT;
+	int rc;
+
+	bs_kvlist_push(&filter, LABEL_DOMAIN, NULL, false);
+	rc = d->ops->container_list(d, true, &filter, out, err);
+	bs_kvlist_free(&filter);
+	return rc;
+}
+
+int bs_cli_domain_prepare(const struct bs_cli *cli, struct bs_cdriver *d, int port,
+			  struct bs_kvlist *labels, const char **network)
+{
+	struct bs_cinfo_list list = {0};
+	struct bs_err err = BS_ERR_INIT;
+	bool created;
+	int rc;
+
+	if (cli->domain == NULL)
+		return BS_EXIT_OK;
+	rc = routed(d, &list, &err);
+	for (size_t i = 0; rc == 0 && i < list.n; i++) {
+		const struct bs_kv *kv = bs_kvlist_find(&list.v[i].labels, LABEL_DOMAIN);
+
+		if (kv != NULL && strcmp(kv->value, cli->domain) == 0)
+			rc = bs_err_set(&err, BS_ERR_CONFLICT,
+					"domain %s is routed to container %s already (remove it "
+					"first: bootstrap remove %s)",
+					cli->domain, list.v[i].name, list.v[i].name);
+	}
+	bs_cinfo_list_free(&list);
+	if (rc == 0) {
+		struct bs_kvlist nl = BS_KVLIST_INIT;
+
+		bs_kvlist_push(&nl, BS_LABEL_ROLE, BS_PROXY_ROLE, false);
+		rc = d->ops->network_ensure(d, ENGINE_NET, &nl, &created, &err);
+		bs_kvlist_free(&nl);
+	}
+	if (rc != 0) {
+		bs_cli_error("%s", err.msg);
+		return code_for(rc);
+	}
+	{
+		char *up = bs_xasprintf("%s:%d", cli->args[1], port);
+
+		bs_kvlist_push(labels, LABEL_DOMAIN, cli->domain, false);
+		bs_kvlist_push(labels, LABEL_UPSTREAM, up, false);
+		free(up);
+	}
+	*network = ENGINE_NET;
+	return BS_EXIT_OK;
+}
+
+static int site_cmp(const void *a, const void *b)
+{
+	const struct bs_proxy_site *x = a, *y = b;
+
+	return strcmp(x->domain, y->domain);
+}
+
+/* A new proxy with conf in place, started. */
+static int make_proxy(const struct bs_cli *cli, struct bs_cdriver *d, enum bs_tls_mode tls,
+		      const char *conf, struct bs_err *err)
+{
+	static const char *const entry[] = {"caddy", NULL};
+	static const char *const cmd[] = {
+		"run",	     "--config",  BS_PROXY_CONF_DIR "/" BS_PROXY_CONF_FILE,
+		"--adapter", "caddyfile", NULL};
+	struct bs_kvlist env = BS_KVLIST_INIT, labels = BS_KVLIST_INIT;
+	struct bs_cport_binding ports[2];
+	struct bs_mount_spec mount = {"volume", ENGINE_VOLUME, "/data", false};
+	struct bs_cspec spec;
+	const char *image = cli->proxy_image ? cli->proxy_image : "caddy:2";
+	char *id = NULL;
+	bool changed;
+	int rc, code;
+
+	code = bs_cli_ensure_image(cli, d, image);
+	if (code != BS_EXIT_OK)
+		return bs_err_set(err, BS_ERR_NOT_FOUND, "the proxy image %s is not there", image);
+	memset(ports, 0, sizeof(ports));
+	ports[0].host_port = ports[0].container_port = 80;
+	ports[1].host_port = ports[1].container_port = 443;
+	bs_kvlist_push(&env, "XDG_DATA_HOME", "/data", false);
+	bs_kvlist_push(&env, "XDG_CONFIG_HOME", "/config", false);
+	bs_kvlist_push(&labels, BS_LABEL_ROLE, BS_PROXY_ROLE, false);
+	bs_kvlist_push(&labels, LABEL_TLS, bs_tls_mode_name(tls), false);
+	memset(&spec, 0, sizeof(spec));
+	spec.name = ENGINE_PROXY;
+	spec.image = image;
+	spec.entrypoint = entry;
+	spec.cmd = cmd;
+	spec.env = &env;
+	spec.labels = &labels;
+	spec.ports = ports;
+	spec.n_ports = 2;
+	spec.mounts = &mount;
+	spec.n_mounts = 1;
+	spec.restart = "unless-stopped";
+	spec.network = ENGINE_NET;
+	spec.no_new_privileges = true;
+	spec.pids_limit = 512;
+	spec.log_max_size = "10m";
+	spec.log_max_file = "3";
+	rc = d->ops->container_create(d, &spec, &id, err);
+	if (rc == 0)
+		rc = d->ops->container_put_file(d, id, BS_PROXY_CONF_DIR, BS_PROXY_CONF_FILE, conf,
+						strlen(conf), 0644, err);
+	if (rc == 0)
+		rc = d->ops->container_start(d, id, &changed, err);
+	if (rc != 0 && id != NULL) {
+		struct bs_err e2 = BS_ERR_INIT;
+
+		d->ops->container_destroy(d, id, 0, &e2);
+	}
+	free(id);
+	bs_kvlist_free(&env);
+	bs_kvlist_free(&labels);
+	return rc;
+}
+
+int bs_cli_domain_sync(const struct bs_cli *cli, struct bs_cdriver *d, struct bs_err *err)
+{
+	struct bs_cinfo_list list = {0};
+	struct bs_cinfo proxy;
+	struct bs_proxy_site *sites = NULL;
+	enum bs_tls_mode tls = BS_TLS_AUTO;
+	size_t n = 0, i;
+	char *conf = NULL, *have = NULL;
+	bool exists;
+	int rc;
+
+	memset(&proxy, 0, sizeof(proxy));
+	rc = routed(d, &list, err);
+	if (rc != 0)
+		return rc;
+	sites = bs_xcalloc(list.n ? list.n : 1, sizeof(*sites));
+	for (i = 0; i < list.n; i++) {
+		const struct bs_kv *dom = bs_kvlist_find(&list.v[i].labels, LABEL_DOMAIN);
+		const struct bs_kv *up = bs_kvlist_find(&list.v[i].labels, LABEL_UPSTREAM);
+
+		/* labels are what anyone could have set: only well-formed ones */
+		if (dom == NULL || up == NULL || !bs_recipe_is_hostname(dom->value) ||
+		    strspn(up->value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				      "0123456789_.-:") != strlen(up->value))
+			continue;
+		sites[n].domain = dom->value;
+		bs_strv_push(&sites[n].upstreams, up->value);
+		n++;
+	}
+	qsort(sites, n, sizeof(*sites), site_cmp);
+	rc = d->ops->container_inspect(d, ENGINE_PROXY, &proxy, NULL, err);
+	exists = rc == 0;
+	if (rc == BS_ERR_NOT_FOUND) {
+		bs_err_clear(err);
+		rc = 0;
+	}
+	if (rc == 0 && exists) {
+		const struct bs_kv *t = bs_kvlist_find(&proxy.labels, LABEL_TLS);
+
+		for (i = 0; t != NULL && bs_tls_mode_names[i] != NULL; i++)
+			if (strcmp(t->value, bs_tls_mode_names[i]) == 0)
+				tls = (enum bs_tls_mode)i;
+	} else if (cli->domain_tls != NULL) {
+		for (i = 0; bs_tls_mode_names[i] != NULL; i++)
+			if (strcmp(cli->domain_tls, bs_tls_mode_names[i]) == 0)
+				tls = (enum bs_tls_mode)i;
+	}
+	if (rc == 0 && n == 0 && exists) { /* the last route went: so does the proxy */
+		rc = d->ops->container_destroy(d, ENGINE_PROXY, 10, err);
+		if (rc == 0 && !cli->json)
+			printf("%s removed (no domain left)\n", ENGINE_PROXY);
+	} else if (rc == 0 && n > 0) {
+		size_t len = 0;
+
+		conf = bs_proxy_render("# The domains of this engine, written by bootstrap create "
+				       "--domain and remove\n# from its containers' labels: do not "
+				       "edit.\n",
+				       tls, NULL, sites, n);
+		if (!exists) {
+			rc = make_proxy(cli, d, tls, conf, err);
+		} else if (d->ops->container_get_file(d, ENGINE_PROXY,
+						      BS_PROXY_CONF_DIR "/" BS_PROXY_CONF_FILE,
+						      1 << 20, &have, &len, err) != 0 ||
+			   strcmp(have, conf) != 0) {
+			bs_err_clear(err);
+			rc = bs_proxy_load(d, ENGINE_PROXY, conf, err);
+		}
+	}
+	for (i = 0; i < n; i++)
+		bs_strv_free(&sites[i].upstreams);
+	free(sites);
+	free(conf);
+	free(have);
+	bs_cinfo_free(&proxy);
+	bs_cinfo_list_free(&list);
+	return rc;
+}
+
+bool bs_cli_domain_routed(struct bs_cdriver *d, const char *name)
+{
+	struct bs_cinfo info;
+	struct bs_err err = BS_ERR_INIT;
+	bool yes = false;
+
+	memset(&info, 0, sizeof(info));
+	if (d->ops->container_inspect(d, name, &info, NULL, &err) == 0)
+		yes = bs_kvlist_find(&info.labels, LABEL_DOMAIN) != NULL;
+	bs_cinfo_free(&info);
+	return yes;
+}
