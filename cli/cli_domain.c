@@ -59,7 +59,7 @@ int bs_cli_domain_check(const struct bs_cli *cli, const struct bs_cport_binding 
 	if (cli->domain_tls != NULL) {
 		bool known = false;
 
-		for (size_t i = 0; bs_tls_mode_names[i] != NULL; i++)
+		for (size_t i = 0; i <= BS_TLS_OFF; i++)
 			known = known || strcmp(cli->domain_tls, bs_tls_mode_names[i]) == 0;
 		if (!known) {
 			bs_cli_error("--domain-tls %s: use auto, internal or off", cli->domain_tls);
@@ -240,11 +240,11 @@ int bs_cli_domain_sync(const struct bs_cli *cli, struct bs_cdriver *d, struct bs
 	if (rc == 0 && exists) {
 		const struct bs_kv *t = bs_kvlist_find(&proxy.labels, LABEL_TLS);
 
-		for (i = 0; t != NULL && bs_tls_mode_names[i] != NULL; i++)
+		for (i = 0; t != NULL && i <= BS_TLS_OFF; i++)
 			if (strcmp(t->value, bs_tls_mode_names[i]) == 0)
 				tls = (enum bs_tls_mode)i;
 	} else if (cli->domain_tls != NULL) {
-		for (i = 0; bs_tls_mode_names[i] != NULL; i++)
+		for (i = 0; i <= BS_TLS_OFF; i++)
 			if (strcmp(cli->domain_tls, bs_tls_mode_names[i]) == 0)
 				tls = (enum bs_tls_mode)i;
 	}

@@ -1303,6 +1303,8 @@ static int create(struct bs_nodework *w, struct bs_cdriver *d, const struct want
 				      "like caddy:2)",
 				      x->c->image, BS_PROXY_CONF_DIR);
 		if (rc == 0)
+			rc = bs_proxy_put_certs(d, *id, w->o.recipe, err);
+		if (rc == 0)
 			rc = d->ops->container_start(d, *id, &changed, err);
 		if (rc != 0) { /* not half made: the next run creates it again */
 			d->ops->container_destroy(d, *id, 0, &e2);
@@ -1828,7 +1830,9 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 		long long t0 = bs_now_ms();
 
 		report(w, BS_EV_ACTION_STARTED, "reload", w->proxy_name, w->routes_why, NULL, 0);
-		rc = bs_proxy_load(w->d, w->proxy_name, conf, err);
+		rc = bs_proxy_put_certs(w->d, w->proxy_name, w->o.recipe, err);
+		if (rc == 0)
+			rc = bs_proxy_load(w->d, w->proxy_name, conf, err);
 		w->routes_done = true;
 		free(conf);
 		if (rc != 0) {

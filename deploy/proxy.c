@@ -130,6 +130,9 @@ char *bs_proxy_render(const char *header, enum bs_tls_mode tls, const char *emai
 		bs_buf_printf(&b, "\n%s%s {\n", tls == BS_TLS_OFF ? "http://" : "", st->domain);
 		if (tls == BS_TLS_INTERNAL)
 			bs_buf_puts(&b, "\ttls internal\n");
+		if (tls == BS_TLS_FILES)
+			bs_buf_puts(&b, "\ttls " BS_PROXY_CERT_DIR "/" BS_PROXY_CERT
+					" " BS_PROXY_CERT_DIR "/" BS_PROXY_KEY "\n");
 		bs_buf_puts(&b, "\treverse_proxy");
 		for (size_t k = 0; k < st->upstreams.n; k++)
 			bs_buf_printf(&b, " %s", st->upstreams.v[k]);
@@ -170,9 +173,18 @@ char *bs_proxy_config(const struct bs_recipe *r, const struct bs_node *node,
 		if (nr > 0)
 			sites[n++].domain = c->domain;
 	}
-	header = bs_xasprintf("# The routes of project %s on node %s, written by bootstrap on\n"
-			      "# each run that changes them: edit the recipe, not this file.\n",
-			      r->project, node->name);
+	{
+		/* a new certificate changes the file, so it is loaded */
+		char sha[65] = "";
+
+		if (r->domains.tls == BS_TLS_FILES && r->domains.cert_pem != NULL)
+			bs_sha256_hex(r->domains.cert_pem, strlen(r->domains.cert_pem), sha);
+		header = bs_xasprintf(
+			"# The routes of project %s on node %s, written by bootstrap on\n"
+			"# each run that changes them: edit the recipe, not this file.\n%s%s%s",
+			r->project, node->name, sha[0] ? "# certificate sha256:" : "", sha,
+			sha[0] ? "\n" : "");
+	}
 	conf = bs_proxy_render(header, r->domains.tls, r->domains.email, sites, n);
 	for (size_t i = 0; i < n; i++)
 		bs_strv_free(&sites[i].upstreams);
@@ -181,11 +193,38 @@ char *bs_proxy_config(const struct bs_recipe *r, const struct bs_node *node,
 	return conf;
 }
 
+int bs_proxy_put_certs(struct bs_cdriver *d, const char *proxy, const struct bs_recipe *r,
+		       struct bs_err *err)
+{
+	const struct bs_domains_conf *dc = &r->domains;
+	int rc;
+
+	if (dc->tls != BS_TLS_FILES)
+		return 0;
+	if (dc->cert_pem == NULL || dc->key_pem == NULL)
+		return bs_err_set(err, BS_ERR_INVALID, "tls: files without a certificate and key");
+	rc = d->ops->container_put_file(d, proxy, BS_PROXY_CERT_DIR, BS_PROXY_CERT, dc->cert_pem,
+					strlen(dc->cert_pem), 0644, err);
+	if (rc == 0)
+		rc = d->ops->container_put_file(d, proxy, BS_PROXY_CERT_DIR, BS_PROXY_KEY,
+						dc->key_pem, strlen(dc->key_pem), 0600, err);
+	if (rc != 0)
+		bs_err_prefix(err, "proxy %s: the certificate of tls: files", proxy);
+	return rc;
+}
+
 int bs_proxy_load(struct bs_cdriver *d, const char *proxy, const char *conf, struct bs_err *err)
 {
-	static const char *const argv[] = {
-		"caddy",     "reload",	  "--config", BS_PROXY_CONF_DIR "/" BS_PROXY_CONF_NEXT,
-		"--adapter", "caddyfile", NULL};
+	/* --force: Caddy skips a configuration equal to the running one, and
+	 * a new certificate in the same files (tls: files) is one */
+	static const char *const argv[] = {"caddy",
+					   "reload",
+					   "--force",
+					   "--config",
+					   BS_PROXY_CONF_DIR "/" BS_PROXY_CONF_NEXT,
+					   "--adapter",
+					   "caddyfile",
+					   NULL};
 	struct bs_buf out = BS_BUF_INIT;
 	int code = -1, rc;
 

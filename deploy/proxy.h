@@ -21,6 +21,10 @@
 #define BS_PROXY_CONF_DIR "/etc/caddy"
 #define BS_PROXY_CONF_FILE "Caddyfile"
 #define BS_PROXY_CONF_NEXT "Caddyfile.next"
+/* tls: files: the recipe's certificate and key, in the proxy's volume */
+#define BS_PROXY_CERT_DIR "/data"
+#define BS_PROXY_CERT "bootstrap-cert.pem"
+#define BS_PROXY_KEY "bootstrap-key.pem"
 #define BS_PROXY_VOLUME "proxy-data" /* a recipe volume name: PROJECT-proxy-data */
 
 struct bs_cdriver;
@@ -68,6 +72,11 @@ char *bs_proxy_render(const char *header, enum bs_tls_mode tls, const char *emai
  * Caddy's words).
  */
 int bs_proxy_load(struct bs_cdriver *d, const char *proxy, const char *conf, struct bs_err *err);
+
+/* tls: files: the recipe's certificate and key into the proxy (the key
+ * readable by its owner only); nothing for other modes. */
+int bs_proxy_put_certs(struct bs_cdriver *d, const char *proxy, const struct bs_recipe *r,
+		       struct bs_err *err);
 
 /* What changes between two configurations, by domain: "add a.example.com;
  * change b.example.com; remove c.example.com", or NULL when they are the

@@ -73,7 +73,7 @@ const char *bs_publish_mode_name(enum bs_publish_mode mode)
 	return publish_names[mode];
 }
 
-const char *const bs_tls_mode_names[] = {"auto", "internal", "off", NULL};
+const char *const bs_tls_mode_names[] = {"auto", "internal", "off", "files", NULL};
 
 const char *bs_tls_mode_name(enum bs_tls_mode mode)
 {
@@ -1280,6 +1280,11 @@ void bs_recipe_free(struct bs_recipe *r)
 	free(r->domains.base);
 	free(r->domains.email);
 	free(r->domains.proxy);
+	free(r->domains.cert_file);
+	free(r->domains.key_file);
+	free(r->domains.cert_pem);
+	if (r->domains.key_pem != NULL)
+		bs_secure_free_str(r->domains.key_pem);
 	bs_strv_wipe_free(&r->secrets);
 	free(r);
 }

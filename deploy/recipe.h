@@ -258,6 +258,7 @@ enum bs_tls_mode {
 	BS_TLS_AUTO,	 /* certificates from a public ACME CA (real DNS needed) */
 	BS_TLS_INTERNAL, /* the proxy's own local CA (tests, private networks) */
 	BS_TLS_OFF,	 /* plain HTTP on port 80 (TLS ends in front of the node) */
+	BS_TLS_FILES,	 /* a certificate and key the recipe names (PEM files) */
 };
 
 struct bs_domains_conf {
@@ -265,6 +266,9 @@ struct bs_domains_conf {
 	enum bs_tls_mode tls;
 	char *email; /* ACME account contact, or NULL */
 	char *proxy; /* the proxy's image; default caddy:2 */
+	/* tls: files: the paths as written, and what they hold */
+	char *cert_file, *key_file;
+	char *cert_pem, *key_pem; /* key_pem is a secret */
 	struct bs_recipe_loc loc;
 };
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "deploy/recipe_parse.h"
 #include "util/units.h"
@@ -1082,10 +1083,61 @@ static bool email_ok(const char *s)
 	return true;
 }
 
-/* domains: {base, tls: auto|internal|off, email, proxy: IMAGE} */
+/* A PEM file the proxy gets (tls: files): read now, so that a missing or
+ * wrong file is an error at its line before anything changes. */
+static void read_pem(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
+		     const char *marker, char **path, char **pem)
+{
+	const struct bs_ynode *v = bs_ynode_get(map, key);
+	size_t saved;
+	const char *problem = NULL;
+	char *full;
+	FILE *f;
+	struct stat st;
+
+	if (!rctx_get_str(ctx, map, key, NULL, path))
+		return;
+	saved = rctx_push_key(ctx, key);
+	if (bs_str_starts_with(*path, "~/") && ctx->getenv_fn("HOME", ctx->payload) != NULL)
+		full = bs_xasprintf("%s%s", ctx->getenv_fn("HOME", ctx->payload), *path + 1);
+	else
+		full = bs_xstrdup(*path);
+	f = fopen(full, "rb");
+	if (f == NULL)
+		problem = "cannot be read";
+	else if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+		problem = "is not a regular file";
+	else if (st.st_size > 1 << 20)
+		problem = "is over 1 MiB";
+	if (problem == NULL) {
+		size_t n = (size_t)st.st_size;
+
+		*pem = bs_xmalloc(n + 1);
+		if (fread(*pem, 1, n, f) != n)
+			problem = "cannot be read";
+		(*pem)[n] = '\0';
+		if (problem == NULL && (strlen(*pem) != n || strstr(*pem, marker) == NULL))
+			problem = strcmp(key, "key") == 0 ? "holds no PEM private key"
+							  : "holds no PEM certificate";
+	}
+	if (f != NULL)
+		fclose(f);
+	if (problem != NULL) {
+		rctx_error(ctx, v, "'%.200s' %s (give a PEM file%s)", *path, problem,
+			   strcmp(key, "key") == 0 ? ": -----BEGIN ... PRIVATE KEY-----"
+						   : ": the certificate, then its chain");
+		if (*pem != NULL)
+			bs_secure_free_str(*pem);
+		*pem = NULL;
+	}
+	free(full);
+	rctx_pop(ctx, saved);
+}
+
+/* domains: {base, tls: auto|internal|off|files, email, proxy: IMAGE, cert, key} */
 void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
-	static const char *const keys[] = {"base", "tls", "email", "proxy", NULL};
+	static const char *const keys[] = {"base", "tls", "email", "proxy", "cert", "key", NULL};
 	struct bs_domains_conf *d = &ctx->recipe->domains;
 	size_t saved;
 	int choice;
@@ -1129,6 +1181,26 @@ void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map)
 			  "email is for the public certificate authority (tls: auto); with "
 			  "tls: %s it is not used",
 			  bs_tls_mode_name(d->tls));
+	if (d->tls == BS_TLS_FILES) {
+		read_pem(ctx, map, "cert", "-----BEGIN CERTIFICATE-----", &d->cert_file,
+			 &d->cert_pem);
+		read_pem(ctx, map, "key", "PRIVATE KEY-----", &d->key_file, &d->key_pem);
+		if (d->key_pem != NULL)
+			bs_strv_add_unique(&ctx->recipe->secrets, d->key_pem);
+		if (bs_ynode_get(map, "cert") == NULL || bs_ynode_get(map, "key") == NULL)
+			rctx_error(ctx, map,
+				   "tls: files serves the certificate you give: add cert: FILE "
+				   "(PEM, with its chain) and key: FILE");
+	} else if (bs_ynode_get(map, "cert") != NULL || bs_ynode_get(map, "key") != NULL) {
+		const char *k = bs_ynode_get(map, "cert") ? "cert" : "key";
+		size_t s2 = rctx_push_key(ctx, k);
+
+		rctx_error(ctx, bs_ynode_get(map, k),
+			   "cert and key are for tls: files (with tls: %s the proxy gets its "
+			   "certificates itself): set tls: files, or remove them",
+			   bs_tls_mode_name(d->tls));
+		rctx_pop(ctx, s2);
+	}
 	if (rctx_get_str(ctx, map, "proxy", NULL, &d->proxy)) {
 		size_t s2 = rctx_push_key(ctx, "proxy");
 

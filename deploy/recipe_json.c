@@ -292,6 +292,8 @@ char *bs_recipe_to_json(const struct bs_recipe *r)
 		add_str(w, d, "tls", bs_tls_mode_name(r->domains.tls));
 		add_str(w, d, "email", r->domains.email);
 		add_str(w, d, "proxy", r->domains.proxy);
+		add_str(w, d, "cert", r->domains.cert_file);
+		add_str(w, d, "key", r->domains.key_file);
 	}
 	arr = cJSON_AddArrayToObject(root, "registries");
 	for (i = 0; i < r->n_registries; i++) {

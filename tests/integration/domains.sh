@@ -64,6 +64,7 @@ T0=$SECONDS
 # WEB_DOMAIN or API_EXPOSE drops that key (and web's expose with its domain);
 # STATIC_PORT set: the same project on the same node, as provider static
 DOMAINS=on WEB_DOMAIN=shop.example.test API_EXPOSE=8080 WEB_GREETING="web v1" STATIC_PORT=
+TLS=internal # files: the certificate $WORK/tls.crt and key $WORK/tls.key
 recipe() {
 	local serve="[\"sh\", \"-c\", \"trap 'exit 0' TERM; echo \\\"\$\$GREETING\\\" >/www/index.html; httpd -f -p 8080 -h /www & wait\"]"
 	{
@@ -90,9 +91,10 @@ EOF
 			cat <<EOF
 domains:
   base: apps.test
-  tls: internal
+  tls: $TLS
   proxy: "local/caddy:2"
 EOF
+			[ "$TLS" = files ] && printf '  cert: %s\n  key: %s\n' "$WORK/tls.crt" "$WORK/tls.key"
 		fi
 		echo "images:"
 		[ "$DOMAINS" = on ] && echo '  - {name: "local/caddy:2", pull: never}'
@@ -398,6 +400,38 @@ fetch_root
 check "... the same CA root as the first proxy's (kept in its volume)" cmp -s "$WORK/root-first.crt" "$WORK/root.crt"
 check "https://www.example.test/ answers web v2 (the old root trusted)" answers www.example.test "web v2"
 check "https://api.apps.test/ answers api v1" answers api.apps.test "api v1"
+
+# ---- tls: files ----------------------------------------------------------------
+phase "tls: files: the recipe's own certificate, by reload"
+selfsigned() { # a certificate for both names into $WORK/tls.crt, its key into tls.key
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days "$1" \
+		-subj /CN=www.example.test -addext "subjectAltName=DNS:www.example.test,DNS:api.apps.test" \
+		-keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null || give_up "openssl req"
+}
+selfsigned 2
+PROXY_ID=$(id_of "$PROJECT-proxy")
+TLS=files
+recipe
+apply
+check "apply: exit 0, a reload and nothing else" \
+	bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_done reload "$3-proxy")" = 1 ] && [ "$($1 count $2 action_done)" = 1 ]' \
+	"$rc" "$EVENTS" "$WORK/out" "$PROJECT"
+check "... the same proxy container" test "$(id_of "$PROJECT-proxy")" = "$PROXY_ID"
+check "... the key is in no output" bash -c '! grep -qF "$(sed -n 2p "$0")" "$1" "$2"' "$WORK/tls.key" "$WORK/out" "$WORK/err"
+check "... the key file in the proxy is its owner's only" \
+	bash -c '[[ "$0" == "-rw------- "* ]]' "$(inner exec "$PROJECT-proxy" ls -ln /data/bootstrap-key.pem 2>&1)"
+cp "$WORK/tls.crt" "$WORK/root.crt"
+check "https://www.example.test/ answers web v2, verified with the recipe's certificate" answers www.example.test "web v2"
+check "https://api.apps.test/ too" answers api.apps.test "api v1"
+apply
+check "re-run: nothing changed" counts_are 0 $NO_CHANGE
+selfsigned 3
+apply
+check "a new certificate: a reload" \
+	bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_done reload "$3-proxy")" = 1 ]' "$rc" "$EVENTS" "$WORK/out" "$PROJECT"
+cp "$WORK/tls.crt" "$WORK/root.crt"
+check "... served: verified with the new certificate" answers www.example.test "web v2"
+TLS=internal
 
 # ---- destroy -------------------------------------------------------------------
 # provider local's destroy removes the node container with all on it; to see

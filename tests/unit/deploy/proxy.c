@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "deploy/proxy.h"
 #include "deploy/spec.h"
@@ -173,6 +174,70 @@ static void test_proxy_container(void **state)
 	loaded_free(&l);
 }
 
+static char *temp_file(const char *text)
+{
+	char *path = bs_xstrdup("/tmp/bs-proxy-test.XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void test_tls_files(void **state)
+{
+	char *cert = temp_file("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+	char *key = temp_file("-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n");
+	char *text, *s, *json;
+	struct loaded l;
+
+	(void)state;
+	text = bs_xasprintf(
+		"domains: {tls: files, cert: %s, key: %s}\ncontainers:\n"
+		"  - {name: web, image: nginx:1.25, domain: shop.example.com, expose: 80}\n",
+		cert, key);
+	load(&l, text);
+	free(text);
+	assert_non_null(l.recipe->domains.key_pem);
+	s = bs_proxy_config(l.recipe, &l.recipe->nodes[0], NULL);
+	assert_non_null(strstr(s, "\ttls /data/bootstrap-cert.pem /data/bootstrap-key.pem\n"));
+	assert_non_null(strstr(s, "# certificate sha256:"));
+	assert_null(strstr(s, "c2VjcmV0")); /* the key stays out of the file */
+	free(s);
+	json = bs_recipe_to_json(l.recipe);
+	assert_null(strstr(json, "c2VjcmV0"));
+	assert_non_null(strstr(json, key)); /* its path is shown */
+	free(json);
+	loaded_free(&l);
+
+	/* the wrong file for the key, a missing certificate */
+	text = bs_xasprintf(
+		HEAD "domains: {tls: files, cert: %s.missing, key: %s}\ncontainers:\n"
+		     "  - {name: web, image: nginx:1.25, domain: shop.example.com, expose: 80}\n",
+		cert, cert);
+	load_text(&l, text, NULL);
+	free(text);
+	assert_null(l.recipe);
+	expect_error(&l.diags, 8, 29, "domains.cert", "cannot be read");
+	expect_error(&l.diags, 8, 69, "domains.key", "holds no PEM private key");
+	loaded_free(&l);
+
+	/* cert without tls: files; tls: files without key */
+	load_text(&l, HEAD "domains: {cert: /x.pem}\n", NULL);
+	expect_error(&l.diags, 8, 17, "domains.cert", "cert and key are for tls: files");
+	loaded_free(&l);
+	text = bs_xasprintf(HEAD "domains: {tls: files, cert: %s}\n", cert);
+	load_text(&l, text, NULL);
+	free(text);
+	expect_error(&l.diags, 8, 10, "domains", "add cert: FILE");
+	loaded_free(&l);
+	unlink(cert);
+	unlink(key);
+	free(cert);
+	free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_tls_modes_and_override),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_proxy_container),
+		cmocka_unit_test(test_tls_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
