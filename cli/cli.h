@@ -114,8 +114,11 @@ int bs_cli_domain_check(const struct bs_cli *cli, const struct bs_cport_binding 
 int bs_cli_domain_prepare(const struct bs_cli *cli, struct bs_cdriver *d, int port,
 			  struct bs_kvlist *labels, const char **network);
 /* The proxy's routes made again from the containers' labels (the proxy
- * made on first use, removed with the last route). */
-int bs_cli_domain_sync(const struct bs_cli *cli, struct bs_cdriver *d, struct bs_err *err);
+ * made on first use, removed with the last route). claimant: the
+ * container just created for --domain, which must hold it (else
+ * BS_ERR_CONFLICT), or NULL. */
+int bs_cli_domain_sync(const struct bs_cli *cli, struct bs_cdriver *d, const char *claimant,
+		       struct bs_err *err);
 /* Does container name carry a route? */
 bool bs_cli_domain_routed(struct bs_cdriver *d, const char *name);
 /* cli_container.c: pull ref when the engine lacks it (an exit code). */

@@ -570,7 +570,7 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 		goto out;
 	rc = d->ops->container_deploy(d, &spec, &id, &err);
 	if (rc == 0 && cli->domain != NULL) {
-		rc = bs_cli_domain_sync(cli, d, &err);
+		rc = bs_cli_domain_sync(cli, d, spec.name, &err);
 		if (rc != 0) { /* all or nothing: no container without its route */
 			struct bs_err e2 = BS_ERR_INIT;
 
@@ -579,7 +579,7 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 				      "removed again",
 				      spec.name, cli->domain);
 			d->ops->container_destroy(d, id, 0, &e2);
-			bs_cli_domain_sync(cli, d, &e2);
+			bs_cli_domain_sync(cli, d, NULL, &e2);
 		}
 	}
 	if (rc != 0) {
@@ -634,7 +634,7 @@ static int cmd_remove(const struct bs_cli *cli, struct bs_cdriver *d)
 	had_route = bs_cli_domain_routed(d, cli->args[0]);
 	rc = d->ops->container_destroy(d, cli->args[0], 10, &err);
 	if (rc == 0 && had_route) {
-		rc = bs_cli_domain_sync(cli, d, &err);
+		rc = bs_cli_domain_sync(cli, d, NULL, &err);
 		if (rc != 0)
 			bs_err_prefix(&err, "%s removed, but its route is still there",
 				      cli->args[0]);

@@ -4,8 +4,11 @@
  *
  * Outside a recipe there is no project to hold the routes, so they live on
  * the containers themselves: a container created with --domain carries
- * io.bootstrap.domain (the name) and io.bootstrap.upstream (NAME:PORT),
- * and sits on the network bootstrap-domains. The proxy, bootstrap-proxy
+ * io.bootstrap.domain (the name) and io.bootstrap.expose (the port), with
+ * io.bootstrap.created-by, and sits on the network bootstrap-domains. A
+ * route goes to the container's own name only, so a label (one an image
+ * brings along, say) can never send a domain elsewhere; of two containers
+ * claiming one domain the older keeps it. The proxy, bootstrap-proxy
  * (Caddy, ports 80 and 443, certificates in the volume
  * bootstrap-proxy-data), is made on first use; after each create or
  * remove its Caddyfile is computed again from those labels and reloaded
@@ -27,7 +30,9 @@
 #define ENGINE_NET "bootstrap-domains"
 #define ENGINE_VOLUME "bootstrap-proxy-data"
 #define LABEL_DOMAIN "io.bootstrap.domain"
-#define LABEL_UPSTREAM "io.bootstrap.upstream"
+#define LABEL_EXPOSE "io.bootstrap.expose"
+#define LABEL_CREATED_BY "io.bootstrap.created-by"
+#define CREATED_BY "bootstrap create"
 #define LABEL_TLS "io.bootstrap.tls"
 
 static int code_for(int rc)
@@ -85,9 +90,61 @@ static int routed(struct bs_cdriver *d, struct bs_cinfo_list *out, struct bs_err
 	int rc;
 
 	bs_kvlist_push(&filter, LABEL_DOMAIN, NULL, false);
+	bs_kvlist_push(&filter, LABEL_CREATED_BY, CREATED_BY, false);
 	rc = d->ops->container_list(d, true, &filter, out, err);
 	bs_kvlist_free(&filter);
 	return rc;
+}
+
+struct route {
+	const char *domain, *name;
+	int port;
+	long long created;
+};
+
+static int route_cmp(const void *a, const void *b)
+{
+	const struct route *x = a, *y = b;
+	int c = strcmp(x->domain, y->domain);
+
+	if (c == 0)
+		c = x->created < y->created ? -1 : x->created > y->created;
+	return c ? c : strcmp(x->name, y->name);
+}
+
+/* The engine's routes from its containers' labels, one per domain (the
+ * oldest container's), sorted by domain; strings borrowed from list.
+ * Labels anyone could set: only well-formed ones count. */
+static size_t routes_of(const struct bs_cinfo_list *list, struct route **out)
+{
+	struct route *v = bs_xcalloc(list->n ? list->n : 1, sizeof(*v));
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < list->n; i++) {
+		const struct bs_kv *dom = bs_kvlist_find(&list->v[i].labels, LABEL_DOMAIN);
+		const struct bs_kv *port = bs_kvlist_find(&list->v[i].labels, LABEL_EXPOSE);
+		const char *name = list->v[i].name;
+		long long p = 0;
+
+		if (dom == NULL || port == NULL || name == NULL || name[0] == '\0' ||
+		    !bs_recipe_is_hostname(dom->value) || strchr(dom->value, '.') == NULL ||
+		    bs_parse_int64(port->value, &p) != 0 || p < 1 || p > 65535 ||
+		    strspn(name,
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+			    strlen(name))
+			continue;
+		v[n].domain = dom->value;
+		v[n].name = name;
+		v[n].port = (int)p;
+		v[n].created = list->v[i].created;
+		n++;
+	}
+	qsort(v, n, sizeof(*v), route_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || strcmp(v[k - 1].domain, v[i].domain) != 0)
+			v[k++] = v[i];
+	*out = v;
+	return k;
 }
 
 int bs_cli_domain_prepare(const struct bs_cli *cli, struct bs_cdriver *d, int port,
@@ -98,17 +155,25 @@ int bs_cli_domain_prepare(const struct bs_cli *cli, struct bs_cdriver *d, int po
 	bool created;
 	int rc;
 
+	if (strcmp(cli->args[1], ENGINE_PROXY) == 0) {
+		bs_cli_error("%s is the name of the engine's domain proxy: choose another",
+			     ENGINE_PROXY);
+		return BS_EXIT_USAGE;
+	}
 	if (cli->domain == NULL)
 		return BS_EXIT_OK;
 	rc = routed(d, &list, &err);
-	for (size_t i = 0; rc == 0 && i < list.n; i++) {
-		const struct bs_kv *kv = bs_kvlist_find(&list.v[i].labels, LABEL_DOMAIN);
+	if (rc == 0) {
+		struct route *v;
+		size_t n = routes_of(&list, &v);
 
-		if (kv != NULL && strcmp(kv->value, cli->domain) == 0)
-			rc = bs_err_set(&err, BS_ERR_CONFLICT,
-					"domain %s is routed to container %s already (remove it "
-					"first: bootstrap remove %s)",
-					cli->domain, list.v[i].name, list.v[i].name);
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(v[i].domain, cli->domain) == 0)
+				rc = bs_err_set(&err, BS_ERR_CONFLICT,
+						"domain %s is routed to container %s already "
+						"(remove it first: bootstrap remove %s)",
+						cli->domain, v[i].name, v[i].name);
+		free(v);
 	}
 	bs_cinfo_list_free(&list);
 	if (rc == 0) {
@@ -123,21 +188,14 @@ int bs_cli_domain_prepare(const struct bs_cli *cli, struct bs_cdriver *d, int po
 		return code_for(rc);
 	}
 	{
-		char *up = bs_xasprintf("%s:%d", cli->args[1], port);
+		char text[16];
 
+		snprintf(text, sizeof(text), "%d", port);
 		bs_kvlist_push(labels, LABEL_DOMAIN, cli->domain, false);
-		bs_kvlist_push(labels, LABEL_UPSTREAM, up, false);
-		free(up);
+		bs_kvlist_push(labels, LABEL_EXPOSE, text, false);
 	}
 	*network = ENGINE_NET;
 	return BS_EXIT_OK;
-}
-
-static int site_cmp(const void *a, const void *b)
-{
-	const struct bs_proxy_site *x = a, *y = b;
-
-	return strcmp(x->domain, y->domain);
 }
 
 /* A new proxy with conf in place, started. */
@@ -201,49 +259,60 @@ static int make_proxy(const struct bs_cli *cli, struct bs_cdriver *d, enum bs_tl
 	return rc;
 }
 
-int bs_cli_domain_sync(const struct bs_cli *cli, struct bs_cdriver *d, struct bs_err *err)
+int bs_cli_domain_sync(const struct bs_cli *cli, struct bs_cdriver *d, const char *claimant,
+		       struct bs_err *err)
 {
 	struct bs_cinfo_list list = {0};
 	struct bs_cinfo proxy;
 	struct bs_proxy_site *sites = NULL;
+	struct route *v = NULL;
 	enum bs_tls_mode tls = BS_TLS_AUTO;
 	size_t n = 0, i;
 	char *conf = NULL, *have = NULL;
-	bool exists;
-	int rc;
+	bool exists = false;
+	int rc, tries = 0;
 
+again:
 	memset(&proxy, 0, sizeof(proxy));
 	rc = routed(d, &list, err);
 	if (rc != 0)
 		return rc;
-	sites = bs_xcalloc(list.n ? list.n : 1, sizeof(*sites));
-	for (i = 0; i < list.n; i++) {
-		const struct bs_kv *dom = bs_kvlist_find(&list.v[i].labels, LABEL_DOMAIN);
-		const struct bs_kv *up = bs_kvlist_find(&list.v[i].labels, LABEL_UPSTREAM);
+	n = routes_of(&list, &v);
+	sites = bs_xcalloc(n ? n : 1, sizeof(*sites));
+	for (i = 0; i < n; i++) {
+		char *up = bs_xasprintf("%s:%d", v[i].name, v[i].port);
 
-		/* labels are what anyone could have set: only well-formed ones */
-		if (dom == NULL || up == NULL || !bs_recipe_is_hostname(dom->value) ||
-		    strspn(up->value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				      "0123456789_.-:") != strlen(up->value))
-			continue;
-		sites[n].domain = dom->value;
-		bs_strv_push(&sites[n].upstreams, up->value);
-		n++;
+		sites[i].domain = v[i].domain;
+		bs_strv_push(&sites[i].upstreams, up);
+		free(up);
+		/* create: another container took the domain meanwhile */
+		if (claimant != NULL && cli->domain != NULL &&
+		    strcmp(v[i].domain, cli->domain) == 0 && strcmp(v[i].name, claimant) != 0)
+			rc = bs_err_set(err, BS_ERR_CONFLICT,
+					"domain %s was routed to container %s meanwhile",
+					cli->domain, v[i].name);
 	}
-	qsort(sites, n, sizeof(*sites), site_cmp);
-	rc = d->ops->container_inspect(d, ENGINE_PROXY, &proxy, NULL, err);
-	exists = rc == 0;
-	if (rc == BS_ERR_NOT_FOUND) {
-		bs_err_clear(err);
-		rc = 0;
+	if (rc == 0) {
+		rc = d->ops->container_inspect(d, ENGINE_PROXY, &proxy, NULL, err);
+		exists = rc == 0;
+		if (rc == BS_ERR_NOT_FOUND) {
+			bs_err_clear(err);
+			rc = 0;
+		}
 	}
 	if (rc == 0 && exists) {
+		const struct bs_kv *role = bs_kvlist_find(&proxy.labels, BS_LABEL_ROLE);
 		const struct bs_kv *t = bs_kvlist_find(&proxy.labels, LABEL_TLS);
 
+		if (role == NULL || strcmp(role->value, BS_PROXY_ROLE) != 0)
+			rc = bs_err_set(err, BS_ERR_CONFLICT,
+					"a container named %s that is not bootstrap's domain proxy "
+					"is in the way (rename or remove it)",
+					ENGINE_PROXY);
 		for (i = 0; t != NULL && i <= BS_TLS_OFF; i++)
 			if (strcmp(t->value, bs_tls_mode_names[i]) == 0)
 				tls = (enum bs_tls_mode)i;
-	} else if (cli->domain_tls != NULL) {
+	} else if (rc == 0 && cli->domain_tls != NULL) {
 		for (i = 0; i <= BS_TLS_OFF; i++)
 			if (strcmp(cli->domain_tls, bs_tls_mode_names[i]) == 0)
 				tls = (enum bs_tls_mode)i;
@@ -254,6 +323,7 @@ int bs_cli_domain_sync(const struct bs_cli *cli, struct bs_cdriver *d, struct bs
 			printf("%s removed (no domain left)\n", ENGINE_PROXY);
 	} else if (rc == 0 && n > 0) {
 		size_t len = 0;
+		bool changed;
 
 		conf = bs_proxy_render("# The domains of this engine, written by bootstrap create "
 				       "--domain and remove\n# from its containers' labels: do not "
@@ -261,17 +331,34 @@ int bs_cli_domain_sync(const struct bs_cli *cli, struct bs_cdriver *d, struct bs
 				       tls, NULL, sites, n);
 		if (!exists) {
 			rc = make_proxy(cli, d, tls, conf, err);
+			if (rc == BS_ERR_CONFLICT && tries++ == 0) {
+				/* another create made it meanwhile: load into that one */
+				bs_err_clear(err);
+				free(conf);
+				conf = NULL;
+				for (i = 0; i < n; i++)
+					bs_strv_free(&sites[i].upstreams);
+				free(sites);
+				free(v);
+				bs_cinfo_free(&proxy);
+				bs_cinfo_list_free(&list);
+				goto again;
+			}
+		} else if (proxy.state != BS_CSTATE_RUNNING &&
+			   (rc = d->ops->container_start(d, ENGINE_PROXY, &changed, err)) != 0) {
+			bs_err_prefix(err, "starting %s", ENGINE_PROXY);
 		} else if (d->ops->container_get_file(d, ENGINE_PROXY,
 						      BS_PROXY_CONF_DIR "/" BS_PROXY_CONF_FILE,
 						      1 << 20, &have, &len, err) != 0 ||
 			   strcmp(have, conf) != 0) {
 			bs_err_clear(err);
-			rc = bs_proxy_load(d, ENGINE_PROXY, conf, err);
+			rc = bs_proxy_load(d, ENGINE_PROXY, conf, false, err);
 		}
 	}
 	for (i = 0; i < n; i++)
 		bs_strv_free(&sites[i].upstreams);
 	free(sites);
+	free(v);
 	free(conf);
 	free(have);
 	bs_cinfo_free(&proxy);

@@ -83,7 +83,10 @@ long long dk_json_num(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 
-	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+	/* an engine's number: outside long long's range (or NaN) is no number */
+	return cJSON_IsNumber(v) && v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18
+		       ? (long long)v->valuedouble
+		       : 0;
 }
 
 void dk_json_labels(const cJSON *obj, struct bs_kvlist *out)
@@ -1525,8 +1528,10 @@ static int exec_wait_exit(struct docker *dk, const char *name, const char *exec_
 		code = cJSON_GetObjectItemCaseSensitive(o, "ExitCode");
 		ended = !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "Running")) &&
 			cJSON_IsNumber(code);
-		if (ended)
-			*exit_code = (int)code->valuedouble;
+		if (ended) /* an engine's number: kept in range before the cast */
+			*exit_code = code->valuedouble >= 0 && code->valuedouble <= 255
+					     ? (int)code->valuedouble
+					     : 255;
 		cJSON_Delete(o);
 		if (ended)
 			break;

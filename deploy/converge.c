@@ -552,7 +552,9 @@ static int observe_routes(struct bs_nodework *w, struct bs_err *err)
 			break;
 		}
 	free(path);
-	if (rc == BS_ERR_NOT_FOUND) { /* no proxy yet, or one without routes */
+	/* no proxy yet, one without routes, or a file that is not one (too
+	 * big, not a regular file): the reload writes the recipe's */
+	if (rc == BS_ERR_NOT_FOUND || rc == BS_ERR_INVALID || rc == BS_ERR_PROTOCOL) {
 		bs_err_clear(err);
 		rc = 0;
 	}
@@ -920,7 +922,8 @@ static void plan_routes(struct bs_nodework *w, bool report_planned)
 		return;
 	for (size_t i = 0; i < w->n_act; i++)
 		if (w->act[i].want != NULL && w->act[i].want->c == &w->proxy_c &&
-		    (w->act[i].kind == A_CREATE || w->act[i].kind == A_REPLACE))
+		    (w->act[i].kind == A_CREATE ||
+		     (w->act[i].kind == A_REPLACE && w->act[i].fresh == NULL)))
 			return;
 	want = bs_proxy_config(w->o.recipe, w->o.node, NULL);
 	w->routes_why = bs_proxy_config_diff(w->routes_have, want);
@@ -1490,7 +1493,7 @@ static int route_instance(struct bs_nodework *w, const struct want *x, const cha
 {
 	struct bs_route_override ov = {x->name, to};
 	char *conf = bs_proxy_config(w->o.recipe, w->o.node, to ? &ov : NULL);
-	int rc = bs_proxy_load(w->d, w->proxy_name, conf, err);
+	int rc = bs_proxy_load(w->d, w->proxy_name, conf, to != NULL, err);
 
 	free(conf);
 	if (rc != 0)
@@ -1549,8 +1552,9 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 		char *addr = project_addr(w, id, bs_container_web_port(x->c));
 
 		if (addr != NULL) {
+			/* routed even when this fails: the reload may have taken */
+			routed = true;
 			rc = route_instance(w, x, addr, err);
-			routed = rc == 0;
 		}
 		free(addr);
 	}
@@ -1579,6 +1583,13 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 		struct bs_buf why = BS_BUF_INIT;
 
 		bs_buf_puts(&why, err->msg);
+		/* start-first: the old one still holds the name; the domain goes
+		 * back to it before the new one goes */
+		if (routed && route_instance(w, x, NULL, &e2) != 0)
+			bs_buf_printf(&why,
+				      "; and the route back to the previous one failed: %s "
+				      "(the next run loads the recipe's routes)",
+				      e2.msg);
 		if (id != NULL) {
 			last_logs(w, id, &why);
 			w->d->ops->container_destroy(w->d, id, 0, &e2);
@@ -1588,8 +1599,6 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 			w->d->ops->container_rename(w->d, old->info.id, x->name, &e2);
 		if (restart_old)
 			w->d->ops->container_start(w->d, old->info.id, &changed, &e2);
-		if (routed) /* the old one by name again */
-			route_instance(w, x, NULL, &e2);
 		bs_err_set(err, rc,
 			   "the new container failed and was removed; the previous one %s: %s",
 			   restart_old ? "serves again" : "is back", bs_buf_str(&why));
@@ -1805,16 +1814,61 @@ static int run_kinds(struct bs_nodework *w, enum act_kind from, enum act_kind to
 	return rc;
 }
 
+/* The planned reload of the proxy's routes, as an action of its own. */
+static int reload_routes(struct bs_nodework *w, struct bs_err *err)
+{
+	char *conf = bs_proxy_config(w->o.recipe, w->o.node, NULL);
+	long long t0 = bs_now_ms();
+	int rc;
+
+	report(w, BS_EV_ACTION_STARTED, "reload", w->proxy_name, w->routes_why, NULL, 0);
+	rc = bs_proxy_put_certs(w->d, w->proxy_name, w->o.recipe, err);
+	if (rc == 0)
+		rc = bs_proxy_load(w->d, w->proxy_name, conf, false, err);
+	w->routes_done = true;
+	free(conf);
+	if (rc != 0) {
+		w->counts.failed++;
+		bs_err_prefix(err, "node %s: reload %s", w->o.node->name, w->proxy_name);
+		report(w, BS_EV_ACTION_FAILED, "reload", w->proxy_name, w->routes_why, err->msg,
+		       bs_now_ms() - t0);
+		audit(w, "reload", w->proxy_name, "failed");
+	} else {
+		w->counts.updated++;
+		audit(w, "reload", w->proxy_name, w->routes_why);
+		report(w, BS_EV_ACTION_DONE, "reload", w->proxy_name, w->routes_why, NULL,
+		       bs_now_ms() - t0);
+	}
+	return rc;
+}
+
+/* The proxy's own action this run (A_KEEP: none). */
+static enum act_kind proxy_action(const struct bs_nodework *w)
+{
+	for (size_t i = 0; w->proxy && i < w->n_act; i++)
+		if (w->act[i].want != NULL && w->act[i].want->c == &w->proxy_c &&
+		    w->act[i].kind != A_UPDATE)
+			return w->act[i].kind;
+	return A_KEEP;
+}
+
 int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 {
-	int rc;
+	enum act_kind proxy_act = proxy_action(w);
+	int rc = 0;
 
 	stage(w, "containers");
 	if (cancelled(w))
 		return bs_err_set(err, BS_ERR_INTERRUPTED, "interrupted");
+	/* a running proxy lets go of what leaves before it goes (a removed
+	 * domain, a replica scaled down or moved): the reload comes first;
+	 * what comes new is retried by the proxy until it answers */
+	if (w->routes_why != NULL && proxy_act == A_KEEP)
+		rc = reload_routes(w, err);
 	/* removals free names and ports first; a rename needs its name free;
 	 * an update and a start may be for one container: update first */
-	rc = run_kinds(w, A_REMOVE, A_REMOVE, err);
+	if (rc == 0)
+		rc = run_kinds(w, A_REMOVE, A_REMOVE, err);
 	if (rc == 0)
 		rc = run_kinds(w, A_RENAME, A_RENAME, err);
 	if (rc == 0)
@@ -1824,29 +1878,26 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 	for (size_t i = 0; rc == 0 && i < w->n_act; i++)
 		if (w->act[i].kind == A_KEEP)
 			rc = run_action(w, w->d, &w->act[i], err);
-	if (rc == 0 && w->routes_why != NULL && !w->routes_done) {
-		/* after the creates: a new domain's container is there first */
-		char *conf = bs_proxy_config(w->o.recipe, w->o.node, NULL);
-		long long t0 = bs_now_ms();
+	/* a proxy renamed or started now takes its routes now */
+	if (rc == 0 && w->routes_why != NULL && !w->routes_done)
+		rc = reload_routes(w, err);
+	if (rc == 0 && proxy_act == A_CREATE) {
+		/* a proxy that cannot start (a port taken, an image without
+		 * Caddy) restarts in a loop: say so now, not never */
+		for (size_t i = 0; i < w->n_want; i++)
+			if (w->want[i].c == &w->proxy_c) {
+				rc = wait_healthy(w, &w->want[i], w->proxy_name, err);
+				if (rc != 0) {
+					struct bs_buf why = BS_BUF_INIT;
 
-		report(w, BS_EV_ACTION_STARTED, "reload", w->proxy_name, w->routes_why, NULL, 0);
-		rc = bs_proxy_put_certs(w->d, w->proxy_name, w->o.recipe, err);
-		if (rc == 0)
-			rc = bs_proxy_load(w->d, w->proxy_name, conf, err);
-		w->routes_done = true;
-		free(conf);
-		if (rc != 0) {
-			w->counts.failed++;
-			bs_err_prefix(err, "node %s: reload %s", w->o.node->name, w->proxy_name);
-			report(w, BS_EV_ACTION_FAILED, "reload", w->proxy_name, w->routes_why,
-			       err->msg, bs_now_ms() - t0);
-			audit(w, "reload", w->proxy_name, "failed");
-		} else {
-			w->counts.updated++;
-			audit(w, "reload", w->proxy_name, w->routes_why);
-			report(w, BS_EV_ACTION_DONE, "reload", w->proxy_name, w->routes_why, NULL,
-			       bs_now_ms() - t0);
-		}
+					bs_buf_printf(&why, "%s", err->msg);
+					last_logs(w, w->proxy_name, &why);
+					bs_err_set(err, rc,
+						   "node %s: the domain proxy does not stay up: %s",
+						   w->o.node->name, bs_buf_str(&why));
+					bs_buf_free(&why);
+				}
+			}
 	}
 	return rc;
 }

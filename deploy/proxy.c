@@ -12,6 +12,7 @@
 
 #include "deploy/converge.h"
 #include "deploy/proxy.h"
+#include "deploy/recipe_parse.h"
 #include "container/driver.h"
 #include "deploy/spec.h"
 #include "util/error.h"
@@ -213,7 +214,22 @@ int bs_proxy_put_certs(struct bs_cdriver *d, const char *proxy, const struct bs_
 	return rc;
 }
 
-int bs_proxy_load(struct bs_cdriver *d, const char *proxy, const char *conf, struct bs_err *err)
+/* Text from the proxy (Caddy's words, its file) made fit for one line of
+ * output: control characters become spaces. */
+static char *printable(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	const char *from = n > max ? s + n - max : s;
+	char *out = bs_xasprintf("%s%s", n > max ? "..." : "", from);
+
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return out;
+}
+
+int bs_proxy_load(struct bs_cdriver *d, const char *proxy, const char *conf, bool keep_first,
+		  struct bs_err *err)
 {
 	/* --force: Caddy skips a configuration equal to the running one, and
 	 * a new certificate in the same files (tls: files) is one */
@@ -230,18 +246,20 @@ int bs_proxy_load(struct bs_cdriver *d, const char *proxy, const char *conf, str
 
 	rc = d->ops->container_put_file(d, proxy, BS_PROXY_CONF_DIR, BS_PROXY_CONF_NEXT, conf,
 					strlen(conf), 0644, err);
+	if (rc == 0 && keep_first)
+		rc = d->ops->container_put_file(d, proxy, BS_PROXY_CONF_DIR, BS_PROXY_CONF_FILE,
+						conf, strlen(conf), 0644, err);
 	if (rc == 0)
 		rc = d->ops->container_exec(d, proxy, argv, 60, &out, &code, err);
 	if (rc == 0 && code != 0) {
-		const char *text = bs_buf_str(&out);
-		size_t len = strlen(text);
+		char *text = printable(bs_buf_str(&out), 1500);
 
 		rc = bs_err_set(err, BS_ERR_REMOTE,
-				"proxy %s refused its new routes (caddy reload exited %d): %s%s",
-				proxy, code, len > 1500 ? "..." : "",
-				len > 1500 ? text + len - 1500 : text);
+				"proxy %s refused its new routes (caddy reload exited %d): %s",
+				proxy, code, text);
+		free(text);
 	}
-	if (rc == 0)
+	if (rc == 0 && !keep_first)
 		rc = d->ops->container_put_file(d, proxy, BS_PROXY_CONF_DIR, BS_PROXY_CONF_FILE,
 						conf, strlen(conf), 0644, err);
 	bs_buf_free(&out);
@@ -335,6 +353,11 @@ char *bs_proxy_config_diff(const char *have, const char *want)
 		return bs_xstrdup("the proxy has no routes yet");
 	split(have, &h);
 	split(want, &w);
+	for (i = 0; i < h.n; i++) /* read from the proxy: shown only if a name */
+		if (!bs_recipe_is_hostname(h.v[i].addr)) {
+			free(h.v[i].addr);
+			h.v[i].addr = bs_xstrdup("(a site the recipe does not name)");
+		}
 	for (i = 0; i < w.n; i++) {
 		const struct block *o = find(&h, w.v[i].addr);
 

@@ -25,7 +25,7 @@
 #define BS_PROXY_CERT_DIR "/data"
 #define BS_PROXY_CERT "bootstrap-cert.pem"
 #define BS_PROXY_KEY "bootstrap-key.pem"
-#define BS_PROXY_VOLUME "proxy-data" /* a recipe volume name: PROJECT-proxy-data */
+#define BS_PROXY_VOLUME BS_DOMAIN_PROXY_VOLUME /* a recipe volume name: PROJECT-proxy-data */
 
 struct bs_cdriver;
 struct bs_err;
@@ -69,9 +69,12 @@ char *bs_proxy_render(const char *header, enum bs_tls_mode tls, const char *emai
  * proxy keeps its connections, requests in flight finish on the routes
  * they started with), then kept as the Caddyfile the proxy starts with.
  * A configuration Caddy refuses changes nothing (BS_ERR_REMOTE, with
- * Caddy's words).
+ * Caddy's words). keep_first: the Caddyfile is kept before the reload
+ * (a temporary configuration: whatever happens, the next run sees that
+ * the file is not the recipe's, and loads the recipe's).
  */
-int bs_proxy_load(struct bs_cdriver *d, const char *proxy, const char *conf, struct bs_err *err);
+int bs_proxy_load(struct bs_cdriver *d, const char *proxy, const char *conf, bool keep_first,
+		  struct bs_err *err);
 
 /* tls: files: the recipe's certificate and key into the proxy (the key
  * readable by its owner only); nothing for other modes. */

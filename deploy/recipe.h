@@ -261,6 +261,10 @@ enum bs_tls_mode {
 	BS_TLS_FILES,	 /* a certificate and key the recipe names (PEM files) */
 };
 
+/* The recipe volume name of the domain proxy's data (PROJECT-proxy-data):
+ * a container's volume of that name is refused. */
+#define BS_DOMAIN_PROXY_VOLUME "proxy-data"
+
 struct bs_domains_conf {
 	char *base; /* CONTAINER.base for containers with expose:, or NULL */
 	enum bs_tls_mode tls;

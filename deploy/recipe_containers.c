@@ -1471,6 +1471,13 @@ static void check_cluster(struct bs_rctx *ctx)
 
 	if (r->cluster.type == BS_CLUSTER_NONE)
 		return;
+	if (r->domains.loc.line > 0) {
+		set_path(ctx, "domains");
+		rctx_error_loc(
+			ctx, r->domains.loc,
+			"domains are not routed to cluster services yet: remove domains:, or "
+			"run the containers without cluster:");
+	}
 	for (size_t ci = 0; ci < r->n_containers; ci++) {
 		const struct bs_container *c = &r->containers[ci];
 
@@ -1505,6 +1512,12 @@ static void check_cluster(struct bs_rctx *ctx)
 				ctx, c->domain_loc,
 				"container %s: domains are not routed to cluster services yet (remove domain:, or run the container without cluster:)",
 				c->name ? c->name : "?");
+		set_path(ctx, "containers[%zu].expose", ci);
+		if (c->domain == NULL && c->expose > 0)
+			rctx_error_loc(
+				ctx, c->expose_loc,
+				"container %s: expose: is the port of a domain, and domains are not routed to cluster services yet (remove it)",
+				c->name ? c->name : "?");
 	}
 }
 
@@ -1521,6 +1534,28 @@ static bool share_a_node(const struct bs_recipe *r, const struct bs_container *a
 		if (in_a && in_b && a->replicas > 0 && b->replicas > 0)
 			return true;
 	}
+	return false;
+}
+
+/* Two node entries that are one engine (the same static address, or the
+ * same engine URL): one domain proxy there, so one of them has domains. */
+static bool same_host(const struct bs_recipe *r, const struct bs_node *a, const struct bs_node *b)
+{
+	if (a->address != NULL && b->address != NULL)
+		return strcmp(a->address, b->address) == 0;
+	if (r->provider.type == BS_PROVIDER_ENGINE)
+		return (a->engine == NULL && b->engine == NULL) ||
+		       (a->engine != NULL && b->engine != NULL &&
+			strcmp(a->engine, b->engine) == 0);
+	return false;
+}
+
+static bool has_domains(const struct bs_recipe *r, const struct bs_node *n)
+{
+	for (size_t i = 0; i < r->n_containers; i++)
+		if (r->containers[i].domain != NULL && r->containers[i].replicas > 0 &&
+		    runs_on(&r->containers[i], n))
+			return true;
 	return false;
 }
 
@@ -1567,7 +1602,12 @@ static void check_domains(struct bs_rctx *ctx)
 		if (c->domain == NULL)
 			continue;
 		set_path(ctx, "containers[%zu].domain", i);
-		if (c->network != BS_NET_PROJECT)
+		if (strspn(c->domain, "0123456789.") == strlen(c->domain))
+			rctx_error_loc(ctx, c->domain_loc,
+				       "container %s: %s is an address, not a domain name (the "
+				       "proxy serves names; give one, like shop.example.com)",
+				       c->name, c->domain);
+		else if (c->network != BS_NET_PROJECT)
 			rctx_error_loc(ctx, c->domain_loc,
 				       "container %s: the proxy reaches %s's container on the "
 				       "project network, and this one is on network: %s (remove "
@@ -1581,7 +1621,19 @@ static void check_domains(struct bs_rctx *ctx)
 	}
 	for (i = 0; i < r->n_containers; i++) {
 		const struct bs_container *c = &r->containers[i];
+		bool any = false;
 
+		for (j = 0; j < r->n_containers; j++)
+			any = any || r->containers[j].domain != NULL;
+		for (size_t v = 0; any && v < c->n_volumes; v++)
+			if (c->volumes[v].type == BS_MOUNT_VOLUME && c->volumes[v].source != NULL &&
+			    strcmp(c->volumes[v].source, BS_DOMAIN_PROXY_VOLUME) == 0) {
+				set_path(ctx, "containers[%zu].volumes[%zu]", i, v);
+				rctx_error_loc(ctx, c->volumes[v].loc,
+					       "the volume %s is the domain proxy's (its "
+					       "certificates and keys): give yours another name",
+					       BS_DOMAIN_PROXY_VOLUME);
+			}
 		for (size_t p = 0; p < c->n_ports; p++) {
 			const struct bs_port *pt = &c->ports[p];
 			int port = pt->host_start <= 80 && pt->host_end >= 80	  ? 80
@@ -1605,6 +1657,21 @@ static void check_domains(struct bs_rctx *ctx)
 			}
 		}
 	}
+	for (i = 0; i < r->n_nodes; i++)
+		for (j = 0; j < i; j++)
+			if (same_host(r, &r->nodes[i], &r->nodes[j]) &&
+			    has_domains(r, &r->nodes[i]) && has_domains(r, &r->nodes[j])) {
+				set_path(ctx, "nodes[%zu]", i);
+				rctx_error_loc(
+					ctx, r->nodes[i].loc,
+					"nodes %s and %s are one host (%s): it has one "
+					"domain proxy (ports 80 and 443), so only one of them "
+					"can have containers with domains (narrow their nodes:)",
+					r->nodes[j].name, r->nodes[i].name,
+					r->nodes[i].address ? r->nodes[i].address
+							    : "the same engine");
+				break;
+			}
 }
 
 void bs_recipe_check_containers(struct bs_rctx *ctx, const struct bs_ynode *root)

@@ -258,8 +258,17 @@ else
 	expect_out "create --domain: the container, its route and the proxy" "d1.example.test routed to it"
 	bs "${H[@]}" create "$LAB_IMAGE" "$D2" --domain d1.example.test --expose 8080 "${PX[@]}" -- sh
 	expect_err "a domain routed already is refused, naming its container" 1 "routed to container $D1 already"
+	# labels anyone can set (an image's, say) route nothing: only create's count
+	CREATED+=("$P-forged")
+	docker run -d --name "$P-forged" --label io.bootstrap.domain=evil.example.test \
+		--label io.bootstrap.expose=80 "$LAB_IMAGE" sleep 300 >/dev/null
 	bs "${H[@]}" --json create "$LAB_IMAGE" "$D2" -p 127.0.0.1::8080 --domain d2.example.test "${PX[@]}" -- sh -c 'echo two >/www/index.html; exec httpd -f -p 8080 -h /www'
 	expect_out "create --domain --json, the port taken from -p" '"domain":"d2.example.test"'
+	conf=$(docker exec bootstrap-proxy cat /etc/caddy/Caddyfile 2>&1)
+	grep -q "d2.example.test" <<<"$conf" && ! grep -q "evil" <<<"$conf" &&
+		ok "the routes: both created domains, not a forged label's" || bad "routes from create only" "$conf"
+	bs "${H[@]}" create "$LAB_IMAGE" bootstrap-proxy -- sh
+	expect_err "the proxy's name is refused for a container" 64 "name of the engine's domain proxy"
 	docker exec bootstrap-proxy cat /data/caddy/pki/authorities/local/root.crt >"$LAB/proxy-root.crt" 2>/dev/null
 	fetch() { # DOMAIN: the body over HTTPS, verified with the proxy's own CA
 		local i body
