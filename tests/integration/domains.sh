@@ -65,6 +65,7 @@ T0=$SECONDS
 # STATIC_PORT set: the same project on the same node, as provider static
 DOMAINS=on WEB_DOMAIN=shop.example.test API_EXPOSE=8080 WEB_GREETING="web v1" STATIC_PORT=
 TLS=internal # files: the certificate $WORK/tls.crt and key $WORK/tls.key
+WEB_REPLICAS=1 WEB_HEALTH=good
 recipe() {
 	local serve="[\"sh\", \"-c\", \"trap 'exit 0' TERM; echo \\\"\$\$GREETING\\\" >/www/index.html; httpd -f -p 8080 -h /www & wait\"]"
 	{
@@ -105,7 +106,8 @@ containers:
     image: local/busybox:1
     command: $serve
     environment: {GREETING: "$WEB_GREETING"}
-    healthcheck: {test: [CMD, wget, -qO-, "http://127.0.0.1:8080/"], interval: 1s, timeout: 2s, retries: 3}
+    replicas: $WEB_REPLICAS
+    healthcheck: {test: $(if [ "$WEB_HEALTH" = good ]; then echo '[CMD, wget, -qO-, "http://127.0.0.1:8080/"]'; else echo '[CMD, "false"]'; fi), interval: 1s, timeout: 2s, retries: 3}
 EOF
 		[ -n "$WEB_DOMAIN" ] && printf '    expose: 8080\n    domain: %s\n' "$WEB_DOMAIN"
 		cat <<EOF
@@ -356,6 +358,70 @@ check "... no container left over from the switch" \
 	test "$(names)" = "$PROJECT-api-1 $PROJECT-proxy $PROJECT-web-1 "
 apply
 check "re-run after the update: nothing changed" counts_are 0 $NO_CHANGE
+
+# ---- two replicas behind one domain -------------------------------------------
+phase "web scaled to two replicas on the node"
+WEB_REPLICAS=2
+recipe
+apply
+check "apply: exit 0, web-2 created and the proxy reloaded, nothing else" \
+	bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_done create "$3-web-2")" = 1 ] && [ "$($1 count $2 action_done reload "$3-proxy")" = 1 ] && [ "$($1 count $2 action_done)" = 2 ]' \
+	"$rc" "$EVENTS" "$WORK/out" "$PROJECT"
+check "... the proxy sends www.example.test to both" \
+	bash -c 'grep -q "reverse_proxy $1-web-1:8080 $1-web-2:8080 " <<<"$0"' "$(routes)" "$PROJECT"
+check "https://www.example.test/ answers web v2" answers www.example.test "web v2"
+
+under_load() { # the recipe written and applied while www.example.test is asked
+	recipe
+	: >"$L"
+	rm -f "$STOP"
+	load www.example.test "$L" "$STOP" &
+	LOAD=$!
+	lab_wait_until 30 lines_at_least "$L" 5
+	apply
+	n=$(wc -l <"$L")
+	lab_wait_until 30 lines_at_least "$L" $((n + 5))
+	touch "$STOP"
+	wait "$LOAD"
+	LOAD=
+	echo "     $(wc -l <"$L") requests, $(grep -vc '^ok ' "$L") failed: $(sed -n 's/^ok //p' "$L" | uniq -c | tr -s ' \n' ' ')"
+}
+phase "both replicas rolled under requests"
+WEB_GREETING="web v3"
+under_load
+check "apply: exit 0, web-1 and web-2 replaced" \
+	bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_done replace)" = 2 ]' "$rc" "$EVENTS" "$WORK/out"
+check "... no request failed" bash -c '! grep -v "^ok " "$0" >&2' "$L"
+check "... the last answer is web v3" test "$(tail -n 1 "$L")" = "ok web v3"
+check "... both by name again" \
+	bash -c 'grep -q "reverse_proxy $1-web-1:8080 $1-web-2:8080 " <<<"$0" && ! grep -qE "reverse_proxy [0-9.]+:| [0-9.]+:8080" <<<"$0"' "$(routes)" "$PROJECT"
+
+phase "an update that fails its healthcheck, under requests"
+WEB_GREETING="web v4" WEB_HEALTH=bad
+under_load
+check "apply: fails (the new container is unhealthy)" test "$rc" != 0
+check "... no request failed" bash -c '! grep -v "^ok " "$0" >&2' "$L"
+check "... every answer is web v3 (the old containers serve on)" \
+	test "$(sed -n 's/^ok //p' "$L" | sort -u)" = "web v3"
+check "... the proxy routes both by name (the switch undone)" \
+	bash -c 'grep -q "reverse_proxy $1-web-1:8080 $1-web-2:8080 " <<<"$0" && ! grep -qE " [0-9.]+:8080" <<<"$0"' "$(routes)" "$PROJECT"
+check "... no container left over" test "$(names)" = "$PROJECT-api-1 $PROJECT-proxy $PROJECT-web-1 $PROJECT-web-2 "
+WEB_GREETING="web v3" WEB_HEALTH=good
+recipe
+apply
+check "the recipe back as it was: nothing changed" counts_are 0 $NO_CHANGE
+
+phase "back to one replica of web v2, under requests"
+WEB_GREETING="web v2" WEB_REPLICAS=1
+under_load
+check "apply: exit 0, web-2 removed, web-1 replaced, one reload" \
+	bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_done remove "$3-web-2")" = 1 ] && [ "$($1 count $2 action_done replace "$3-web-1")" = 1 ] && [ "$($1 count $2 action_done reload)" -ge 1 ]' \
+	"$rc" "$EVENTS" "$WORK/out" "$PROJECT"
+check "... no request failed (web-2 left the routes before it went)" bash -c '! grep -v "^ok " "$0" >&2' "$L"
+check "... the last answer is web v2" test "$(tail -n 1 "$L")" = "ok web v2"
+check "... no container left over" test "$(names)" = "$PROJECT-api-1 $PROJECT-proxy $PROJECT-web-1 "
+apply
+check "re-run: nothing changed" counts_are 0 $NO_CHANGE
 
 # ---- a domain taken away -----------------------------------------------------
 phase "api loses its domain (expose removed)"
