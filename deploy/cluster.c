@@ -550,10 +550,87 @@ static int wait_promoted(struct cw *w, struct bs_err *err)
 	return rc;
 }
 
+/* Is the project's work off node id: no task of its services running
+ * there, and none of their tasks on the way to running elsewhere (one
+ * that cannot be placed, pending, is not waited for)? */
+static int drained(struct cw *w, const char *id, bool *done, struct bs_err *err)
+{
+	static const char *const starting[] = {"assigned", "accepted", "preparing",
+					       "ready",	   "starting", NULL};
+	struct bs_cdriver *d = w->leader->in->d;
+	struct bs_kvlist filter = BS_KVLIST_INIT;
+	struct bs_service_list l = {0};
+	int rc;
+
+	*done = true;
+	bs_kvlist_push(&filter, BS_LABEL_PROJECT, w->r->project, false);
+	rc = d->ops->service_list(d, &filter, &l, err);
+	bs_kvlist_free(&filter);
+	for (size_t i = 0; rc == 0 && i < l.n && *done; i++) {
+		struct bs_task_list tl = {0};
+
+		rc = d->ops->task_list(d, l.v[i].id, &tl, err);
+		for (size_t k = 0; rc == 0 && k < tl.n; k++) {
+			const struct bs_task_info *t = &tl.v[k];
+			bool here = t->node_id != NULL && strcmp(t->node_id, id) == 0;
+
+			if (t->state == NULL)
+				continue;
+			if (here && strcmp(t->state, "running") == 0)
+				*done = false;
+			for (size_t s = 0; starting[s] != NULL && t->desired_state != NULL &&
+					   strcmp(t->desired_state, "running") == 0;
+			     s++)
+				if (strcmp(t->state, starting[s]) == 0)
+					*done = false;
+		}
+		bs_task_list_free(&tl);
+	}
+	bs_service_list_free(&l);
+	return rc;
+}
+
+/* A node that still answers is drained before it goes: Swarm starts its
+ * tasks elsewhere first (bounded: when they cannot be placed, the node
+ * goes anyway, with a warning). */
+static int drain_first(struct cw *w, const struct bs_cluster_node *cn, const char *id,
+		       const char *shown, struct bs_err *err)
+{
+	long long deadline = bs_now_ms() + PENDING_MS;
+	bool done = false;
+	int rc = 0;
+
+	if (cn->state == NULL || strcmp(cn->state, "ready") != 0)
+		return 0; /* down: its tasks are rescheduled already */
+	if (cn->availability == NULL || strcmp(cn->availability, "drain") != 0) {
+		struct bs_cluster_node_spec spec = {cn->role ? cn->role : "worker", "drain",
+						    &cn->labels};
+
+		rc = w->leader->in->d->ops->cluster_node_update(w->leader->in->d, id, cn->version,
+								&spec, err);
+	}
+	while (rc == 0 && (rc = drained(w, id, &done, err)) == 0 && !done) {
+		if (cancelled(w))
+			return bs_err_set(err, BS_ERR_INTERRUPTED, "interrupted");
+		if (bs_now_ms() >= deadline) {
+			char *text = bs_xasprintf(
+				"swarm node %s: its tasks did not all stop or start elsewhere within "
+				"%d s of draining; it leaves anyway",
+				shown, PENDING_MS / 1000);
+
+			message(w, shown, "warning", text);
+			free(text);
+			return 0;
+		}
+		nap(POLL_MS);
+	}
+	return rc;
+}
+
 /* A node entry leaves the swarm's list: a manager is demoted first (one
  * that is reachable only while the others keep a majority) and Raft lets
- * it go; then it is removed (Swarm reschedules its tasks). The list is
- * read again after. */
+ * it go; a node that answers is drained, its tasks started elsewhere;
+ * then it is removed. The list is read again after. */
 static int remove_node(struct cw *w, struct step *s, const char *id_in, const char *shown_in,
 		       char what, struct bs_err *err)
 {
@@ -571,7 +648,10 @@ static int remove_node(struct cw *w, struct step *s, const char *id_in, const ch
 			rc = d->ops->cluster_node_update(d, id, cn->version, &spec, err);
 		if (rc == 0)
 			rc = wait_demoted(w, id, shown, err);
+		cn = rc == 0 ? listed(w, id) : NULL; /* the list was read again */
 	}
+	if (rc == 0 && cn != NULL && what == 'r')
+		rc = drain_first(w, cn, id, shown, err);
 	if (rc == 0)
 		rc = d->ops->cluster_node_remove(d, id, true, err);
 	end(w, s, w->leader, rc, err, what);
