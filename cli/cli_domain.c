@@ -24,6 +24,7 @@
 #include "deploy/proxy.h"
 #include "deploy/recipe.h"
 #include "deploy/recipe_parse.h"
+#include "deploy/spec.h"
 #include "util/str.h"
 
 #define ENGINE_PROXY "bootstrap-proxy"
@@ -304,7 +305,9 @@ again:
 		const struct bs_kv *role = bs_kvlist_find(&proxy.labels, BS_LABEL_ROLE);
 		const struct bs_kv *t = bs_kvlist_find(&proxy.labels, LABEL_TLS);
 
-		if (role == NULL || strcmp(role->value, BS_PROXY_ROLE) != 0)
+		/* the CLI's own: not a recipe's proxy (a project named bootstrap) */
+		if (role == NULL || strcmp(role->value, BS_PROXY_ROLE) != 0 || t == NULL ||
+		    bs_kvlist_find(&proxy.labels, BS_LABEL_PROJECT) != NULL)
 			rc = bs_err_set(err, BS_ERR_CONFLICT,
 					"a container named %s that is not bootstrap's domain proxy "
 					"is in the way (rename or remove it)",
@@ -344,9 +347,16 @@ again:
 				bs_cinfo_list_free(&list);
 				goto again;
 			}
-		} else if (proxy.state != BS_CSTATE_RUNNING &&
-			   (rc = d->ops->container_start(d, ENGINE_PROXY, &changed, err)) != 0) {
-			bs_err_prefix(err, "starting %s", ENGINE_PROXY);
+		} else if (proxy.state != BS_CSTATE_RUNNING) {
+			/* stopped: it starts with its routes (its admin endpoint
+			 * would not answer a reload at once) */
+			rc = d->ops->container_put_file(d, ENGINE_PROXY, BS_PROXY_CONF_DIR,
+							BS_PROXY_CONF_FILE, conf, strlen(conf),
+							0644, err);
+			if (rc == 0)
+				rc = d->ops->container_start(d, ENGINE_PROXY, &changed, err);
+			if (rc != 0)
+				bs_err_prefix(err, "starting %s", ENGINE_PROXY);
 		} else if (d->ops->container_get_file(d, ENGINE_PROXY,
 						      BS_PROXY_CONF_DIR "/" BS_PROXY_CONF_FILE,
 						      1 << 20, &have, &len, err) != 0 ||

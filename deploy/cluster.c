@@ -555,8 +555,8 @@ static int wait_promoted(struct cw *w, struct bs_err *err)
  * that cannot be placed, pending, is not waited for)? */
 static int drained(struct cw *w, const char *id, bool *done, struct bs_err *err)
 {
-	static const char *const starting[] = {"assigned", "accepted", "preparing",
-					       "ready",	   "starting", NULL};
+	static const char *const starting[] = {"new",	    "allocated", "assigned", "accepted",
+					       "preparing", "ready",	 "starting", NULL};
 	struct bs_cdriver *d = w->leader->in->d;
 	struct bs_kvlist filter = BS_KVLIST_INIT;
 	struct bs_service_list l = {0};

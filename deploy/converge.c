@@ -922,9 +922,9 @@ static void plan_routes(struct bs_nodework *w, bool report_planned)
 		return;
 	for (size_t i = 0; i < w->n_act; i++)
 		if (w->act[i].want != NULL && w->act[i].want->c == &w->proxy_c &&
-		    (w->act[i].kind == A_CREATE ||
-		     (w->act[i].kind == A_REPLACE && w->act[i].fresh == NULL)))
-			return;
+		    (w->act[i].kind == A_CREATE || w->act[i].kind == A_REPLACE))
+			return; /* the new one starts with them (a replacement an
+				   interrupted run left: the next run sees) */
 	want = bs_proxy_config(w->o.recipe, w->o.node, NULL);
 	w->routes_why = bs_proxy_config_diff(w->routes_have, want);
 	free(want);
@@ -1522,7 +1522,7 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 	bool restart_old = running(old) || bs_str_ends_with(old->info.name, ".prev");
 	char *tmp = NULL, *id = NULL;
 	struct bs_err e2 = BS_ERR_INIT;
-	bool changed, old_gone = false, routed = false;
+	bool changed, old_gone = false, routed = false, healthy = false;
 	int rc = 0;
 
 	if (a->fresh != NULL) {
@@ -1548,6 +1548,7 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 	}
 	if (rc == 0)
 		rc = wait_healthy(w, x, id, err);
+	healthy = rc == 0;
 	if (rc == 0 && start_first && x->c->domain != NULL && w->proxy) {
 		char *addr = project_addr(w, id, bs_container_web_port(x->c));
 
@@ -1579,19 +1580,41 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 				      x->name);
 		else if (routed)
 			rc = route_instance(w, x, NULL, err);
+	} else if (rc != 0 && routed) {
+		/* start-first, the domain switched to the new container: the old
+		 * one (it still holds the name) runs again first, then takes the
+		 * domain back, and only then does the new one go. When the route
+		 * back fails (or the run is interrupted), the new container stays
+		 * and serves: the next run finishes the replacement. */
+		struct bs_buf why = BS_BUF_INIT;
+		int r2;
+
+		bs_buf_puts(&why, err->msg);
+		if (!running(old))
+			w->d->ops->container_start(w->d, old->info.id, &changed, &e2);
+		r2 = route_instance(w, x, NULL, &e2);
+		if (r2 == 0) {
+			w->d->ops->container_destroy(w->d, id, 0, &e2);
+			bs_err_set(err, rc,
+				   "the replacement was undone (the new container was healthy): "
+				   "the previous one serves %s again: %s",
+				   x->c->domain, bs_buf_str(&why));
+		} else {
+			bs_err_set(
+				err, rc,
+				"%s: the new container serves %s, but the previous one is still "
+				"there (%s; the route back failed: %s); the next run finishes the "
+				"replacement",
+				x->name, x->c->domain, bs_buf_str(&why), e2.msg);
+		}
+		bs_buf_free(&why);
 	} else if (rc != 0) {
 		struct bs_buf why = BS_BUF_INIT;
 
 		bs_buf_puts(&why, err->msg);
-		/* start-first: the old one still holds the name; the domain goes
-		 * back to it before the new one goes */
-		if (routed && route_instance(w, x, NULL, &e2) != 0)
-			bs_buf_printf(&why,
-				      "; and the route back to the previous one failed: %s "
-				      "(the next run loads the recipe's routes)",
-				      e2.msg);
 		if (id != NULL) {
-			last_logs(w, id, &why);
+			if (!healthy)
+				last_logs(w, id, &why);
 			w->d->ops->container_destroy(w->d, id, 0, &e2);
 		}
 		/* the previous container back, as it was */
@@ -1599,8 +1622,9 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 			w->d->ops->container_rename(w->d, old->info.id, x->name, &e2);
 		if (restart_old)
 			w->d->ops->container_start(w->d, old->info.id, &changed, &e2);
-		bs_err_set(err, rc,
-			   "the new container failed and was removed; the previous one %s: %s",
+		bs_err_set(err, rc, "%s; the previous one %s: %s",
+			   healthy ? "the replacement was undone (the new container was healthy)"
+				   : "the new container failed and was removed",
 			   restart_old ? "serves again" : "is back", bs_buf_str(&why));
 		bs_buf_free(&why);
 	}
@@ -1842,19 +1866,51 @@ static int reload_routes(struct bs_nodework *w, struct bs_err *err)
 	return rc;
 }
 
-/* The proxy's own action this run (A_KEEP: none). */
-static enum act_kind proxy_action(const struct bs_nodework *w)
+/* Does the proxy have an action of this kind this run? */
+static bool proxy_has(const struct bs_nodework *w, enum act_kind kind)
 {
 	for (size_t i = 0; w->proxy && i < w->n_act; i++)
 		if (w->act[i].want != NULL && w->act[i].want->c == &w->proxy_c &&
-		    w->act[i].kind != A_UPDATE)
-			return w->act[i].kind;
-	return A_KEEP;
+		    w->act[i].kind == kind)
+			return true;
+	return false;
+}
+
+/* A stopped proxy gets its routes as the file it starts with: Caddy's
+ * admin endpoint would not answer a reload yet right after the start. */
+static int routes_before_start(struct bs_nodework *w, struct bs_err *err)
+{
+	char *conf = bs_proxy_config(w->o.recipe, w->o.node, NULL);
+	long long t0 = bs_now_ms();
+	int rc;
+
+	report(w, BS_EV_ACTION_STARTED, "reload", w->proxy_name, w->routes_why, NULL, 0);
+	rc = bs_proxy_put_certs(w->d, w->proxy_name, w->o.recipe, err);
+	if (rc == 0)
+		rc = w->d->ops->container_put_file(w->d, w->proxy_name, BS_PROXY_CONF_DIR,
+						   BS_PROXY_CONF_FILE, conf, strlen(conf), 0644,
+						   err);
+	w->routes_done = true;
+	free(conf);
+	if (rc != 0) {
+		w->counts.failed++;
+		bs_err_prefix(err, "node %s: the routes of %s", w->o.node->name, w->proxy_name);
+		report(w, BS_EV_ACTION_FAILED, "reload", w->proxy_name, w->routes_why, err->msg,
+		       bs_now_ms() - t0);
+		audit(w, "reload", w->proxy_name, "failed");
+		return rc;
+	}
+	w->counts.updated++;
+	audit(w, "reload", w->proxy_name, w->routes_why);
+	report(w, BS_EV_ACTION_DONE, "reload", w->proxy_name, w->routes_why, NULL,
+	       bs_now_ms() - t0);
+	return 0;
 }
 
 int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 {
-	enum act_kind proxy_act = proxy_action(w);
+	bool proxy_busy = proxy_has(w, A_RENAME) || proxy_has(w, A_START) ||
+			  proxy_has(w, A_CREATE) || proxy_has(w, A_REPLACE);
 	int rc = 0;
 
 	stage(w, "containers");
@@ -1863,7 +1919,7 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 	/* a running proxy lets go of what leaves before it goes (a removed
 	 * domain, a replica scaled down or moved): the reload comes first;
 	 * what comes new is retried by the proxy until it answers */
-	if (w->routes_why != NULL && proxy_act == A_KEEP)
+	if (w->routes_why != NULL && !proxy_busy)
 		rc = reload_routes(w, err);
 	/* removals free names and ports first; a rename needs its name free;
 	 * an update and a start may be for one container: update first */
@@ -1873,15 +1929,17 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 		rc = run_kinds(w, A_RENAME, A_RENAME, err);
 	if (rc == 0)
 		rc = run_kinds(w, A_UPDATE, A_UPDATE, err);
+	if (rc == 0 && w->routes_why != NULL && !w->routes_done && proxy_has(w, A_START))
+		rc = routes_before_start(w, err);
 	if (rc == 0)
 		rc = run_kinds(w, A_START, A_CREATE, err);
 	for (size_t i = 0; rc == 0 && i < w->n_act; i++)
 		if (w->act[i].kind == A_KEEP)
 			rc = run_action(w, w->d, &w->act[i], err);
-	/* a proxy renamed or started now takes its routes now */
+	/* a running proxy renamed now takes its routes now */
 	if (rc == 0 && w->routes_why != NULL && !w->routes_done)
 		rc = reload_routes(w, err);
-	if (rc == 0 && proxy_act == A_CREATE) {
+	if (rc == 0 && proxy_has(w, A_CREATE)) {
 		/* a proxy that cannot start (a port taken, an image without
 		 * Caddy) restarts in a loop: say so now, not never */
 		for (size_t i = 0; i < w->n_want; i++)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "deploy/converge.h"
 #include "deploy/proxy.h"
@@ -249,8 +250,17 @@ int bs_proxy_load(struct bs_cdriver *d, const char *proxy, const char *conf, boo
 	if (rc == 0 && keep_first)
 		rc = d->ops->container_put_file(d, proxy, BS_PROXY_CONF_DIR, BS_PROXY_CONF_FILE,
 						conf, strlen(conf), 0644, err);
-	if (rc == 0)
+	/* a proxy that just started may not listen on its admin port yet:
+	 * a few tries, half a second apart */
+	for (int tries = 0; rc == 0; tries++) {
+		struct timespec ts = {0, 500 * 1000000L};
+
 		rc = d->ops->container_exec(d, proxy, argv, 60, &out, &code, err);
+		if (rc != 0 || code == 0 || tries >= 9 ||
+		    strstr(bs_buf_str(&out), "connection refused") == NULL)
+			break;
+		nanosleep(&ts, NULL);
+	}
 	if (rc == 0 && code != 0) {
 		char *text = printable(bs_buf_str(&out), 1500);
 

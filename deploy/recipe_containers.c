@@ -1521,19 +1521,15 @@ static void check_cluster(struct bs_rctx *ctx)
 	}
 }
 
+static bool placed(const struct bs_recipe *r, const struct bs_container *c,
+		   const struct bs_node *n);
+
 static bool share_a_node(const struct bs_recipe *r, const struct bs_container *a,
 			 const struct bs_container *b)
 {
-	for (size_t i = 0; i < r->n_nodes; i++) {
-		bool in_a = a->nodes.n == 0, in_b = b->nodes.n == 0;
-
-		for (size_t k = 0; k < a->nodes.n; k++)
-			in_a = in_a || bs_selector_matches(&a->nodes.v[k], &r->nodes[i]);
-		for (size_t k = 0; k < b->nodes.n; k++)
-			in_b = in_b || bs_selector_matches(&b->nodes.v[k], &r->nodes[i]);
-		if (in_a && in_b && a->replicas > 0 && b->replicas > 0)
+	for (size_t i = 0; i < r->n_nodes; i++)
+		if (placed(r, a, &r->nodes[i]) && placed(r, b, &r->nodes[i]))
 			return true;
-	}
 	return false;
 }
 
@@ -1550,11 +1546,24 @@ static bool same_host(const struct bs_recipe *r, const struct bs_node *a, const 
 	return false;
 }
 
+/* Does a replica of c run on n? Replica r runs on the ((r-1) mod N)th of
+ * the N nodes c selects (as deploy places them): the ith gets one when
+ * i < replicas. */
+static bool placed(const struct bs_recipe *r, const struct bs_container *c, const struct bs_node *n)
+{
+	int idx = 0;
+
+	if (!runs_on(c, n))
+		return false;
+	for (size_t i = 0; i < r->n_nodes && &r->nodes[i] != n; i++)
+		idx += runs_on(c, &r->nodes[i]);
+	return idx < c->replicas;
+}
+
 static bool has_domains(const struct bs_recipe *r, const struct bs_node *n)
 {
 	for (size_t i = 0; i < r->n_containers; i++)
-		if (r->containers[i].domain != NULL && r->containers[i].replicas > 0 &&
-		    runs_on(&r->containers[i], n))
+		if (r->containers[i].domain != NULL && placed(r, &r->containers[i], n))
 			return true;
 	return false;
 }

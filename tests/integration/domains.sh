@@ -467,6 +467,24 @@ check "... the same CA root as the first proxy's (kept in its volume)" cmp -s "$
 check "https://www.example.test/ answers web v2 (the old root trusted)" answers www.example.test "web v2"
 check "https://api.apps.test/ answers api v1" answers api.apps.test "api v1"
 
+phase "the proxy stopped by hand while a route changes"
+inner stop "$PROJECT-proxy" >/dev/null
+PROXY_ID=$(id_of "$PROJECT-proxy")
+WEB_DOMAIN=www2.example.test
+recipe
+apply
+check "apply: exit 0, the proxy started with its new routes (no reload into a proxy not yet up)" \
+	bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_done start "$3-proxy")" = 1 ] && [ "$($1 count $2 action_done reload "$3-proxy")" = 1 ]' \
+	"$rc" "$EVENTS" "$WORK/out" "$PROJECT"
+check "... the same proxy container" test "$(id_of "$PROJECT-proxy")" = "$PROXY_ID"
+check "https://www2.example.test/ answers web v2" answers www2.example.test "web v2"
+WEB_DOMAIN=www.example.test
+recipe
+apply
+check "the domain back: a reload" \
+	bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_done reload "$3-proxy")" = 1 ]' "$rc" "$EVENTS" "$WORK/out" "$PROJECT"
+check "https://www.example.test/ answers web v2" answers www.example.test "web v2"
+
 # ---- tls: files ----------------------------------------------------------------
 phase "tls: files: the recipe's own certificate, by reload"
 selfsigned() { # a certificate for both names into $WORK/tls.crt, its key into tls.key

@@ -238,6 +238,50 @@ static void test_tls_files(void **state)
 	free(key);
 }
 
+/* The checks go by where replicas run, not by what selectors allow. */
+static void test_checks_by_placement(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	/* web's only replica runs on a: legacy's port 80 on b is fine */
+	load(&l, "containers:\n"
+		 "  - {name: web, image: nginx:1.25, nodes: [role=web], domain: shop.example.com,"
+		 " expose: 80}\n"
+		 "  - {name: legacy, image: nginx:1.25, nodes: [b], ports: ['80:80']}\n");
+	loaded_free(&l);
+	/* with two replicas web runs on b too */
+	load_text(&l,
+		  HEAD "containers:\n"
+		       "  - {name: web, image: nginx:1.25, nodes: [role=web], replicas: 2,"
+		       " domain: shop.example.com, expose: 80}\n"
+		       "  - {name: legacy, image: nginx:1.25, nodes: [b], ports: ['80:80']}\n",
+		  NULL);
+	expect_error(&l.diags, 10, 59, "containers[1].ports[0]", "publishes port 80");
+	loaded_free(&l);
+	/* a and a2 are one host: fine while only one of them runs a domain */
+	load_text(&l,
+		  "version: 1\nproject: shop\nprovider: {type: static}\nnodes:\n"
+		  "  - {name: a, address: 127.0.0.1, labels: {role: web}}\n"
+		  "  - {name: a2, address: 127.0.0.1, port: 2222, labels: {role: web}}\n"
+		  "containers:\n"
+		  "  - {name: web, image: nginx:1.25, nodes: [role=web], domain: shop.example.com,"
+		  " expose: 80}\n",
+		  NULL);
+	assert_non_null(l.recipe);
+	loaded_free(&l);
+	load_text(&l,
+		  "version: 1\nproject: shop\nprovider: {type: static}\nnodes:\n"
+		  "  - {name: a, address: 127.0.0.1, labels: {role: web}}\n"
+		  "  - {name: a2, address: 127.0.0.1, port: 2222, labels: {role: web}}\n"
+		  "containers:\n"
+		  "  - {name: web, image: nginx:1.25, nodes: [role=web], replicas: 2,"
+		  " domain: shop.example.com, expose: 80}\n",
+		  NULL);
+	expect_error(&l.diags, 6, 5, "nodes[1]", "are one host (127.0.0.1)");
+	loaded_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_proxy_container),
 		cmocka_unit_test(test_tls_files),
+		cmocka_unit_test(test_checks_by_placement),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
