@@ -122,6 +122,7 @@ int bs_cli_domain_sync(const struct bs_cli *cli, struct bs_cdriver *d, const cha
 /* Does container name carry a route? */
 bool bs_cli_domain_routed(struct bs_cdriver *d, const char *name);
 /* cli_container.c: pull ref when the engine lacks it (an exit code). */
+int bs_cli_exit_for_error(int rc); /* an error code's exit code */
 int bs_cli_ensure_image(const struct bs_cli *cli, struct bs_cdriver *d, const char *ref);
 
 /* cli_ssh.c: an ssh:// engine (session + tunnel) for the container commands */

@@ -39,7 +39,7 @@ static void install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-static int exit_for_error(int rc)
+int bs_cli_exit_for_error(int rc)
 {
 	if (rc == BS_ERR_INTERRUPTED)
 		return BS_EXIT_INTERRUPTED;
@@ -80,7 +80,7 @@ static int open_engine(const struct bs_cli *cli, struct bs_endpoint *ep, struct 
 		bs_cli_error("%s", err.msg);
 		bs_endpoint_free(ep);
 		bs_cli_ssh_close(ssh);
-		return exit_for_error(rc);
+		return bs_cli_exit_for_error(rc);
 	}
 	return BS_EXIT_OK;
 }
@@ -189,7 +189,7 @@ static int cmd_list(const struct bs_cli *cli, struct bs_cdriver *d)
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
 		bs_cinfo_list_free(&list);
-		return exit_for_error(rc);
+		return bs_cli_exit_for_error(rc);
 	}
 	if (cli->json) {
 		cJSON *arr = cJSON_CreateArray();
@@ -245,7 +245,7 @@ static int cmd_images(const struct bs_cli *cli, struct bs_cdriver *d)
 
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
-		return exit_for_error(rc);
+		return bs_cli_exit_for_error(rc);
 	}
 	if (cli->json) {
 		cJSON *arr = cJSON_CreateArray();
@@ -394,7 +394,7 @@ static int pull(const struct bs_cli *cli, struct bs_cdriver *d, const char *ref)
 	if (rc != 0) {
 		if (rc != BS_ERR_INTERRUPTED)
 			bs_cli_error("%s", err.msg);
-		return exit_for_error(rc);
+		return bs_cli_exit_for_error(rc);
 	}
 	return BS_EXIT_OK;
 }
@@ -433,7 +433,7 @@ static int cmd_build(const struct bs_cli *cli, struct bs_cdriver *d)
 	if (rc != 0) {
 		if (rc != BS_ERR_INTERRUPTED)
 			bs_cli_error("%s", err.msg);
-		return exit_for_error(rc);
+		return bs_cli_exit_for_error(rc);
 	}
 	if (!cli->json)
 		printf("built %s (%s)\n", opts.tag, image_id);
@@ -584,7 +584,7 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 	}
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
-		code = exit_for_error(rc);
+		code = bs_cli_exit_for_error(rc);
 		goto out;
 	}
 	if (cli->json) {
@@ -651,7 +651,7 @@ static int cmd_remove(const struct bs_cli *cli, struct bs_cdriver *d)
 	}
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
-		return exit_for_error(rc);
+		return bs_cli_exit_for_error(rc);
 	}
 	if (!cli->json)
 		printf("%s removed\n", cli->args[0]);
@@ -789,7 +789,7 @@ static int cmd_container_op(const struct bs_cli *cli, struct bs_cdriver *d)
 	}
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
-		code = exit_for_error(rc);
+		code = bs_cli_exit_for_error(rc);
 	}
 	free(name);
 	return code;
@@ -966,7 +966,7 @@ static int cmd_cluster(const struct bs_cli *cli, struct bs_cdriver *d)
 	}
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
-		return exit_for_error(rc);
+		return bs_cli_exit_for_error(rc);
 	}
 	return BS_EXIT_OK;
 }

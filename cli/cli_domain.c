@@ -36,16 +36,22 @@
 #define CREATED_BY "bootstrap create"
 #define LABEL_TLS "io.bootstrap.tls"
 
-static int code_for(int rc)
+/* A mode the CLI's proxy can have (files is for recipes): *out set. */
+static bool cli_tls(const char *name, enum bs_tls_mode *out)
 {
-	return rc == BS_ERR_INTERRUPTED ? BS_EXIT_INTERRUPTED
-	       : rc == BS_ERR_INVALID	? BS_EXIT_USAGE
-					: BS_EXIT_FAILURE;
+	for (int i = 0; name != NULL && i <= BS_TLS_OFF; i++)
+		if (strcmp(name, bs_tls_mode_names[i]) == 0) {
+			*out = (enum bs_tls_mode)i;
+			return true;
+		}
+	return false;
 }
 
 int bs_cli_domain_check(const struct bs_cli *cli, const struct bs_cport_binding *ports,
 			size_t n_ports, int *port)
 {
+	enum bs_tls_mode tls;
+
 	*port = 0;
 	if (cli->domain == NULL) {
 		if (cli->expose || cli->domain_tls || cli->proxy_image) {
@@ -62,15 +68,9 @@ int bs_cli_domain_check(const struct bs_cli *cli, const struct bs_cport_binding 
 			     cli->domain);
 		return BS_EXIT_USAGE;
 	}
-	if (cli->domain_tls != NULL) {
-		bool known = false;
-
-		for (size_t i = 0; i <= BS_TLS_OFF; i++)
-			known = known || strcmp(cli->domain_tls, bs_tls_mode_names[i]) == 0;
-		if (!known) {
-			bs_cli_error("--domain-tls %s: use auto, internal or off", cli->domain_tls);
-			return BS_EXIT_USAGE;
-		}
+	if (cli->domain_tls != NULL && !cli_tls(cli->domain_tls, &tls)) {
+		bs_cli_error("--domain-tls %s: use auto, internal or off", cli->domain_tls);
+		return BS_EXIT_USAGE;
 	}
 	*port = cli->expose;
 	if (*port == 0 && n_ports == 1)
@@ -186,7 +186,7 @@ int bs_cli_domain_prepare(const struct bs_cli *cli, struct bs_cdriver *d, int po
 	}
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
-		return code_for(rc);
+		return bs_cli_exit_for_error(rc);
 	}
 	{
 		char text[16];
@@ -203,15 +203,11 @@ int bs_cli_domain_prepare(const struct bs_cli *cli, struct bs_cdriver *d, int po
 static int make_proxy(const struct bs_cli *cli, struct bs_cdriver *d, enum bs_tls_mode tls,
 		      const char *conf, struct bs_err *err)
 {
-	static const char *const entry[] = {"caddy", NULL};
-	static const char *const cmd[] = {
-		"run",	     "--config",  BS_PROXY_CONF_DIR "/" BS_PROXY_CONF_FILE,
-		"--adapter", "caddyfile", NULL};
 	struct bs_kvlist env = BS_KVLIST_INIT, labels = BS_KVLIST_INIT;
 	struct bs_cport_binding ports[2];
 	struct bs_mount_spec mount = {"volume", ENGINE_VOLUME, "/data", false};
 	struct bs_cspec spec;
-	const char *image = cli->proxy_image ? cli->proxy_image : "caddy:2";
+	const char *image = cli->proxy_image ? cli->proxy_image : BS_PROXY_IMAGE;
 	char *id = NULL;
 	bool changed;
 	int rc, code;
@@ -229,8 +225,8 @@ static int make_proxy(const struct bs_cli *cli, struct bs_cdriver *d, enum bs_tl
 	memset(&spec, 0, sizeof(spec));
 	spec.name = ENGINE_PROXY;
 	spec.image = image;
-	spec.entrypoint = entry;
-	spec.cmd = cmd;
+	spec.entrypoint = bs_proxy_entrypoint;
+	spec.cmd = bs_proxy_cmd;
 	spec.env = &env;
 	spec.labels = &labels;
 	spec.ports = ports;
@@ -312,13 +308,10 @@ again:
 					"a container named %s that is not bootstrap's domain proxy "
 					"is in the way (rename or remove it)",
 					ENGINE_PROXY);
-		for (i = 0; t != NULL && i <= BS_TLS_OFF; i++)
-			if (strcmp(t->value, bs_tls_mode_names[i]) == 0)
-				tls = (enum bs_tls_mode)i;
-	} else if (rc == 0 && cli->domain_tls != NULL) {
-		for (i = 0; i <= BS_TLS_OFF; i++)
-			if (strcmp(cli->domain_tls, bs_tls_mode_names[i]) == 0)
-				tls = (enum bs_tls_mode)i;
+		if (t != NULL)
+			cli_tls(t->value, &tls);
+	} else if (rc == 0) {
+		cli_tls(cli->domain_tls, &tls);
 	}
 	if (rc == 0 && n == 0 && exists) { /* the last route went: so does the proxy */
 		rc = d->ops->container_destroy(d, ENGINE_PROXY, 10, err);

@@ -1838,8 +1838,13 @@ static int run_kinds(struct bs_nodework *w, enum act_kind from, enum act_kind to
 	return rc;
 }
 
-/* The planned reload of the proxy's routes, as an action of its own. */
-static int reload_routes(struct bs_nodework *w, struct bs_err *err)
+/*
+ * The planned reload of the proxy's routes, as an action of its own. A
+ * stopped proxy (stopped true) gets them as the file it starts with
+ * instead: Caddy's admin endpoint would not answer a reload yet right
+ * after the start.
+ */
+static int reload_routes(struct bs_nodework *w, bool stopped, struct bs_err *err)
 {
 	char *conf = bs_proxy_config(w->o.recipe, w->o.node, NULL);
 	long long t0 = bs_now_ms();
@@ -1847,7 +1852,11 @@ static int reload_routes(struct bs_nodework *w, struct bs_err *err)
 
 	report(w, BS_EV_ACTION_STARTED, "reload", w->proxy_name, w->routes_why, NULL, 0);
 	rc = bs_proxy_put_certs(w->d, w->proxy_name, w->o.recipe, err);
-	if (rc == 0)
+	if (rc == 0 && stopped)
+		rc = w->d->ops->container_put_file(w->d, w->proxy_name, BS_PROXY_CONF_DIR,
+						   BS_PROXY_CONF_FILE, conf, strlen(conf), 0644,
+						   err);
+	else if (rc == 0)
 		rc = bs_proxy_load(w->d, w->proxy_name, conf, false, err);
 	w->routes_done = true;
 	free(conf);
@@ -1876,37 +1885,6 @@ static bool proxy_has(const struct bs_nodework *w, enum act_kind kind)
 	return false;
 }
 
-/* A stopped proxy gets its routes as the file it starts with: Caddy's
- * admin endpoint would not answer a reload yet right after the start. */
-static int routes_before_start(struct bs_nodework *w, struct bs_err *err)
-{
-	char *conf = bs_proxy_config(w->o.recipe, w->o.node, NULL);
-	long long t0 = bs_now_ms();
-	int rc;
-
-	report(w, BS_EV_ACTION_STARTED, "reload", w->proxy_name, w->routes_why, NULL, 0);
-	rc = bs_proxy_put_certs(w->d, w->proxy_name, w->o.recipe, err);
-	if (rc == 0)
-		rc = w->d->ops->container_put_file(w->d, w->proxy_name, BS_PROXY_CONF_DIR,
-						   BS_PROXY_CONF_FILE, conf, strlen(conf), 0644,
-						   err);
-	w->routes_done = true;
-	free(conf);
-	if (rc != 0) {
-		w->counts.failed++;
-		bs_err_prefix(err, "node %s: the routes of %s", w->o.node->name, w->proxy_name);
-		report(w, BS_EV_ACTION_FAILED, "reload", w->proxy_name, w->routes_why, err->msg,
-		       bs_now_ms() - t0);
-		audit(w, "reload", w->proxy_name, "failed");
-		return rc;
-	}
-	w->counts.updated++;
-	audit(w, "reload", w->proxy_name, w->routes_why);
-	report(w, BS_EV_ACTION_DONE, "reload", w->proxy_name, w->routes_why, NULL,
-	       bs_now_ms() - t0);
-	return 0;
-}
-
 int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 {
 	bool proxy_busy = proxy_has(w, A_RENAME) || proxy_has(w, A_START) ||
@@ -1920,7 +1898,7 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 	 * domain, a replica scaled down or moved): the reload comes first;
 	 * what comes new is retried by the proxy until it answers */
 	if (w->routes_why != NULL && !proxy_busy)
-		rc = reload_routes(w, err);
+		rc = reload_routes(w, false, err);
 	/* removals free names and ports first; a rename needs its name free;
 	 * an update and a start may be for one container: update first */
 	if (rc == 0)
@@ -1930,7 +1908,7 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 	if (rc == 0)
 		rc = run_kinds(w, A_UPDATE, A_UPDATE, err);
 	if (rc == 0 && w->routes_why != NULL && !w->routes_done && proxy_has(w, A_START))
-		rc = routes_before_start(w, err);
+		rc = reload_routes(w, true, err);
 	if (rc == 0)
 		rc = run_kinds(w, A_START, A_CREATE, err);
 	for (size_t i = 0; rc == 0 && i < w->n_act; i++)
@@ -1938,7 +1916,7 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 			rc = run_action(w, w->d, &w->act[i], err);
 	/* a running proxy renamed now takes its routes now */
 	if (rc == 0 && w->routes_why != NULL && !w->routes_done)
-		rc = reload_routes(w, err);
+		rc = reload_routes(w, false, err);
 	if (rc == 0 && proxy_has(w, A_CREATE)) {
 		/* a proxy that cannot start (a port taken, an image without
 		 * Caddy) restarts in a loop: say so now, not never */

@@ -52,21 +52,22 @@ char *bs_proxy_volume(const char *project)
 	return bs_volume_name(project, BS_PROXY_VOLUME);
 }
 
+const char *const bs_proxy_entrypoint[] = {"caddy", NULL};
+const char *const bs_proxy_cmd[] = {
+	"run",	     "--config",  BS_PROXY_CONF_DIR "/" BS_PROXY_CONF_FILE,
+	"--adapter", "caddyfile", NULL};
+
 void bs_proxy_container(const struct bs_recipe *r, struct bs_container *c)
 {
-	static const char *const cmd[] = {"run", "--config",
-					  BS_PROXY_CONF_DIR "/" BS_PROXY_CONF_FILE, "--adapter",
-					  "caddyfile"};
-
 	memset(c, 0, sizeof(*c));
 	c->name = bs_xstrdup(BS_PROXY_CNAME);
-	c->image = bs_xstrdup(r->domains.proxy ? r->domains.proxy : "caddy:2");
-	/* the same on the official image and on any image with caddy on PATH */
+	c->image = bs_xstrdup(r->domains.proxy ? r->domains.proxy : BS_PROXY_IMAGE);
 	c->has_entrypoint = true;
-	bs_strv_push(&c->entrypoint, "caddy");
+	for (size_t i = 0; bs_proxy_entrypoint[i] != NULL; i++)
+		bs_strv_push(&c->entrypoint, bs_proxy_entrypoint[i]);
 	c->has_command = true;
-	for (size_t i = 0; i < sizeof(cmd) / sizeof(cmd[0]); i++)
-		bs_strv_push(&c->command, cmd[i]);
+	for (size_t i = 0; bs_proxy_cmd[i] != NULL; i++)
+		bs_strv_push(&c->command, bs_proxy_cmd[i]);
 	bs_kvlist_push(&c->environment, "XDG_DATA_HOME", "/data", false);
 	bs_kvlist_push(&c->environment, "XDG_CONFIG_HOME", "/config", false);
 	bs_kvlist_push(&c->labels, BS_LABEL_ROLE, BS_PROXY_ROLE, false);

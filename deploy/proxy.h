@@ -30,6 +30,13 @@
 struct bs_cdriver;
 struct bs_err;
 
+#define BS_PROXY_IMAGE BS_DOMAIN_PROXY_IMAGE
+
+/* How the proxy runs (NULL-terminated): caddy run with the Caddyfile, the
+ * same on the official image and on any image with caddy on its PATH. */
+extern const char *const bs_proxy_entrypoint[];
+extern const char *const bs_proxy_cmd[];
+
 /* Does a container with a domain run on node? Then the node needs a proxy. */
 bool bs_proxy_wanted(const struct bs_recipe *r, const struct bs_node *node);
 

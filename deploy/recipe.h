@@ -264,6 +264,7 @@ enum bs_tls_mode {
 /* The recipe volume name of the domain proxy's data (PROJECT-proxy-data):
  * a container's volume of that name is refused. */
 #define BS_DOMAIN_PROXY_VOLUME "proxy-data"
+#define BS_DOMAIN_PROXY_IMAGE "caddy:2" /* domains.proxy's default */
 
 struct bs_domains_conf {
 	char *base; /* CONTAINER.base for containers with expose:, or NULL */

@@ -1213,7 +1213,7 @@ void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map)
 	rctx_pop(ctx, saved);
 defaults:
 	if (d->proxy == NULL)
-		d->proxy = bs_xstrdup("caddy:2");
+		d->proxy = bs_xstrdup(BS_DOMAIN_PROXY_IMAGE);
 }
 
 void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq)
