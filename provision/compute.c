@@ -31,6 +31,7 @@ void bs_machine_free(struct bs_machine *m)
 	free(m->size);
 	free(m->image);
 	free(m->region);
+	free(m->ssh_key);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -40,6 +41,49 @@ void bs_machine_list_free(struct bs_machine_list *l)
 		bs_machine_free(&l->v[i]);
 	free(l->v);
 	memset(l, 0, sizeof(*l));
+}
+
+char *bs_compute_key_label(const char *fingerprint)
+{
+	char *out;
+
+	if (fingerprint == NULL || !bs_str_starts_with(fingerprint, "SHA256:") ||
+	    strlen(fingerprint) != 7 + 43)
+		return NULL;
+	out = bs_xasprintf("SHA256_%s", fingerprint + 7);
+	for (char *p = out + 7; *p; p++) {
+		if (*p == '+')
+			*p = '-';
+		else if (*p == '/')
+			*p = '_';
+		else if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			   (*p >= '0' && *p <= '9'))) {
+			free(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+char *bs_compute_key_from_label(const char *label)
+{
+	char *out;
+
+	if (label == NULL || !bs_str_starts_with(label, "SHA256_") || strlen(label) != 7 + 43)
+		return NULL;
+	out = bs_xasprintf("SHA256:%s", label + 7);
+	for (char *p = out + 7; *p; p++) {
+		if (*p == '-')
+			*p = '+';
+		else if (*p == '_')
+			*p = '/';
+		else if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			   (*p >= '0' && *p <= '9'))) {
+			free(out);
+			return NULL;
+		}
+	}
+	return out;
 }
 
 int bs_compute_open(struct bs_compute **out, const struct bs_recipe *recipe,
@@ -97,8 +141,16 @@ int bs_compute_ensure(struct bs_compute *c, const char *only, struct bs_machine_
 			slot->state = m->state;
 			slot->ssh_host = m->ssh_host ? bs_xstrdup(m->ssh_host) : NULL;
 			slot->ssh_port = m->ssh_port;
+			slot->ssh_key = m->ssh_key ? bs_xstrdup(m->ssh_key) : NULL;
 			out->n++;
 			report->found++;
+			if (m->state == BS_NODE_STOPPED && c->ops->start != NULL) {
+				rc = c->ops->start(c, slot, err);
+				if (rc == 0) {
+					slot->started = true;
+					report->started++;
+				}
+			}
 			continue;
 		}
 		if (!c->creates) {
@@ -107,6 +159,7 @@ int bs_compute_ensure(struct bs_compute *c, const char *only, struct bs_machine_
 		}
 		rc = c->ops->create(c, n, slot, err);
 		if (rc == 0) {
+			slot->created = true;
 			out->n++;
 			report->created++;
 		}

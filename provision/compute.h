@@ -13,6 +13,16 @@
  * label, so a run from another machine with an empty disk sees the same
  * fleet, and nothing of another project is ever touched.
  *
+ * A machine also records the SSH public key it was created with, by its
+ * fingerprint (Hetzner label bootstrap.ssh-key, DigitalOcean tag
+ * "bootstrap-key:...", both in the form bs_compute_key_label() gives; local
+ * nodes: container label io.bootstrap.ssh-key, "SHA256:..."), so that a run
+ * whose key a found machine refuses can say which key it wants.
+ *
+ * Power: a stopped machine is found by list() like any other and powered
+ * on by start() (Hetzner poweron, DigitalOcean power_on, docker start);
+ * destroy() removes a machine in any power state.
+ *
  * A driver instance belongs to one thread. Drivers never print; errors
  * name the provider, the node and the fix (BS_ERR_AUTH for 401/403,
  * BS_ERR_NOT_FOUND, BS_ERR_CONFLICT for a name taken, BS_ERR_API for a
@@ -56,6 +66,10 @@ struct bs_machine {
 	char *size;	/* server type / droplet size, as the provider says */
 	char *image;
 	char *region;
+	char *ssh_key; /* fingerprint ("SHA256:...") of the public key it was
+			* created with, from its label/tag; NULL when not recorded */
+	bool created;  /* bs_compute_ensure created it in this run */
+	bool started;  /* bs_compute_ensure powered it on in this run */
 };
 
 void bs_machine_free(struct bs_machine *m);
@@ -71,7 +85,12 @@ struct bs_compute_opts {
 	long request_timeout_ms;    /* one API call; 0: 30 s */
 	long running_timeout_ms;    /* create -> running with an address; 0: 10 min */
 	const char *ssh_public_key; /* OpenSSH one-line public key to install */
-	const char *state_dir;	    /* $BOOTSTRAP_DIR */
+	/* "SHA256:..." of ssh_public_key, recorded on each machine created
+	 * (see the top of this file); NULL: nothing recorded */
+	const char *ssh_key_fingerprint;
+	const char *state_dir; /* $BOOTSTRAP_DIR */
+	/* set by the first Ctrl-C or SIGTERM: every wait and poll returns
+	 * BS_ERR_INTERRUPTED within 200 ms, requests in flight are abandoned */
 	volatile sig_atomic_t *cancel;
 };
 
@@ -89,6 +108,15 @@ struct bs_compute_ops {
 	int (*destroy)(struct bs_compute *c, const struct bs_machine *m, struct bs_err *err);
 	/* poll until m runs and has an SSH address, updating *m */
 	int (*wait_running)(struct bs_compute *c, struct bs_machine *m, struct bs_err *err);
+	/* power on a stopped machine; returns once the provider took the
+	 * request (wait_running follows). NULL: the provider has no power state */
+	int (*start)(struct bs_compute *c, struct bs_machine *m, struct bs_err *err);
+	/* before anything is created (plan and apply): the recipe's server
+	 * types/sizes, image and location/region exist at the provider and can
+	 * still be ordered. An unknown or deprecated one is BS_ERR_INVALID, the
+	 * message names the recipe key (with FILE:LINE:COL) and lists valid
+	 * names. NULL: nothing to check */
+	int (*check)(struct bs_compute *c, struct bs_err *err);
 	void (*free)(struct bs_compute *c);
 };
 
@@ -106,6 +134,7 @@ int bs_compute_open(struct bs_compute **out, const struct bs_recipe *recipe,
 struct bs_compute_report {
 	int found;   /* machines already there (adopted) */
 	int created; /* machines created by this call */
+	int started; /* stopped machines powered on by this call */
 	int extra;   /* machines of the project that the recipe no longer names */
 };
 
@@ -113,11 +142,22 @@ struct bs_compute_report {
  * The machines for the recipe's nodes (only the node or entry named only,
  * when not NULL), in recipe order: found again by label, created when
  * missing (never twice: a machine a killed run created is found and
- * adopted), then waited for until each runs with an SSH address. Extra
- * machines are counted, not touched.
+ * adopted), powered on when stopped, then waited for until each runs with
+ * an SSH address. Extra machines are counted, not touched.
  */
 int bs_compute_ensure(struct bs_compute *c, const char *only, struct bs_machine_list *out,
 		      struct bs_compute_report *report, struct bs_err *err);
+
+/*
+ * Key identity. bs_compute_key_label: the label/tag-safe form of a
+ * fingerprint "SHA256:<base64>": "SHA256_<base64url>" (50 characters: a
+ * valid Hetzner label value, since the last base64 character of a 32-byte
+ * digest is always alphanumeric, and a valid DigitalOcean tag part).
+ * bs_compute_key_from_label: back to "SHA256:<base64>"; NULL when label is
+ * not one. Both return NULL on bad input; the caller frees.
+ */
+char *bs_compute_key_label(const char *fingerprint);
+char *bs_compute_key_from_label(const char *label);
 
 /* One constructor per driver file. */
 int bs_compute_static_open(struct bs_compute **out, const struct bs_recipe *recipe,
