@@ -14,7 +14,7 @@
 #   make format / format-check    clang-format with the committed .clang-format
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages for the build and the test lab
-#   make node-image build the test lab's node image (scripts/node-image.sh; root)
+#   make node-image build the test lab's node image (scripts/node-image.sh; root; RELEASE=11|12|13)
 #   make quickstart deps, build, dockerd, images, then bootstrap recipes/local.yaml
 #
 # WERROR=1 turns warnings into errors (CI sets it).
@@ -55,7 +55,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/integration/%)
 LIBBS    := $(BUILD)/libbootstrap.a
 
-.PHONY: all test e2e integration check asan valgrind fuzz format format-check install \
+.PHONY: all test e2e integration check check-start asan valgrind fuzz format format-check install \
         uninstall clean deps
 .DELETE_ON_ERROR:
 
@@ -83,39 +83,55 @@ $(BUILD)/integration/%: tests/integration/%.c $(LIBBS) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBBS) $(LIBS) $(TEST_LIBS)
 
+# Wall time of every suite, stage by stage: tests/timed.sh appends a line
+# to SUITE_TIMES; `make check` starts it afresh and prints it at the end.
+SUITE_TIMES ?= $(CURDIR)/build/suite-times
+export SUITE_TIMES
+timed = bash tests/timed.sh
+
 # Unit tests run from the repository root: fixtures are found by path.
 test: $(TEST_BIN)
-	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
+	@$(timed) unit "tests/unit ($(notdir $(BUILD)))" sh -c \
+	    'set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done'
 
 e2e: bootstrap
-	BOOTSTRAP=./bootstrap bash tests/e2e/run.sh
+	@$(timed) e2e tests/e2e/run.sh env BOOTSTRAP=./bootstrap bash tests/e2e/run.sh
 
 # Every tests/integration/*.sh suite, in name order. Each gets the program
 # under test (BOOTSTRAP), the directory of the integration test programs
 # (INTEG_BIN) and BS_WRAP (valgrind, or empty) in its environment.
+# PLAIN_ONLY suites run in the plain stage only: they prove what happens on
+# the nodes (Debian releases, systemd), where a sanitizer adds nothing but
+# minutes; every code path they use runs under ASan and valgrind in the
+# other suites.
 INTEG_SUITES := $(sort $(wildcard tests/integration/*.sh))
-run_integration = set -e; for s in $(INTEG_SUITES); do echo "== $$s"; \
-	BOOTSTRAP=$(1)/bootstrap INTEG_BIN=$(1)/integration \
+PLAIN_ONLY := tests/integration/releases.sh
+run_integration = set -e; for s in $(INTEG_SUITES); do \
+	case "$(2): $(PLAIN_ONLY) " in integration:*) ;; \
+	*" $$s "*) echo "== $$s: in the plain stage only"; continue ;; esac; \
+	echo "== $$s"; \
+	$(timed) $(2) $$s env BOOTSTRAP=$(1)/bootstrap INTEG_BIN=$(1)/integration \
 	DRIVER_TEST=$(1)/integration/driver SSH_TEST=$(1)/integration/ssh bash $$s; done
 
 integration: bootstrap $(INTEG_BIN)
-	@$(call run_integration,$(BUILD))
+	@$(call run_integration,$(BUILD),integration)
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=all
 asan:
 	$(MAKE) BUILD=$(BUILD)/asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
 	    $(BUILD)/asan/bootstrap $(INTEG_BIN:$(BUILD)/%=$(BUILD)/asan/%) test
-	ASAN_OPTIONS=detect_leaks=1 BOOTSTRAP=$(BUILD)/asan/bootstrap bash tests/e2e/run.sh
+	@$(timed) asan tests/e2e/run.sh env ASAN_OPTIONS=detect_leaks=1 \
+	    BOOTSTRAP=$(BUILD)/asan/bootstrap bash tests/e2e/run.sh
 	@export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 \
 	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp; \
-	    $(call run_integration,$(BUILD)/asan)
+	    $(call run_integration,$(BUILD)/asan,asan)
 
 VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
             --error-exitcode=99 --suppressions=$(CURDIR)/tests/sanitizers/valgrind.supp
 valgrind: bootstrap $(INTEG_BIN)
-	BOOTSTRAP=./bootstrap bash tests/e2e/valgrind.sh
-	@export BS_WRAP="$(VALGRIND)"; $(call run_integration,$(BUILD))
+	@$(timed) valgrind tests/e2e/valgrind.sh env BOOTSTRAP=./bootstrap bash tests/e2e/valgrind.sh
+	@export BS_WRAP="$(VALGRIND)"; $(call run_integration,$(BUILD),valgrind)
 
 FUZZ_CC ?= clang
 FUZZ_BIN := $(BUILD)/fuzz/recipe_fuzz
@@ -126,10 +142,14 @@ $(FUZZ_BIN): tests/fuzz/recipe_fuzz.c $(LIB_SRC) $(HEADERS)
 	    $(shell $(PKG_CONFIG) --cflags $(PKGS)) -o $@ $< $(LIB_SRC) $(LIBS)
 
 fuzz: $(FUZZ_BIN)
-	bash tests/fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SECONDS)
+	@$(timed) fuzz tests/fuzz/run.sh bash tests/fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SECONDS)
 
-check: format-check test e2e integration asan valgrind fuzz
-	@echo "make check: all suites passed"
+check-start:
+	@mkdir -p $(dir $(SUITE_TIMES)); : >$(SUITE_TIMES)
+
+check: check-start format-check test e2e integration asan valgrind fuzz
+	@echo "make check: all suites passed"; echo "suite times (wall clock):"; \
+	    cat $(SUITE_TIMES); awk '{ s += $$(NF-1) } END { printf "total %d s\n", s }' $(SUITE_TIMES)
 
 format:
 	clang-format -i $(CLI_SRC) $(LIB_SRC) $(TEST_SRC) $(INTEG_SRC) $(HEADERS) tests/fuzz/*.c
@@ -157,11 +177,13 @@ quickstart: deps
 	$(MAKE) bootstrap
 	bash scripts/quickstart.sh
 
-# The Debian image of tests/lab/node.sh (debootstrap + docker import); quick
-# when it is up to date.
+# The Debian image of tests/lab/node.sh and provider local (debootstrap +
+# docker import, systemd inside); quick when it is up to date. RELEASE picks
+# Debian's release: bullseye, bookworm (the default) or trixie, or 11, 12, 13.
+RELEASE ?= bookworm
 .PHONY: node-image
 node-image:
-	bash scripts/node-image.sh
+	bash scripts/node-image.sh $(RELEASE)
 
 # Side-by-side benchmarks (bench/README.md): installs the peers from
 # Debian's packages, runs every workload for bootstrap and each peer, prints

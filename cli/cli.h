@@ -24,7 +24,8 @@ enum bs_exit {
 	BS_EXIT_NOINPUT = 66,	   /* the recipe file cannot be read */
 	BS_EXIT_UNAVAILABLE = 69,  /* the verb is not in this version yet */
 	BS_EXIT_LOCKED = 75,	   /* another run holds the lock */
-	BS_EXIT_INTERRUPTED = 130, /* stopped by Ctrl-C / SIGTERM */
+	BS_EXIT_INTERRUPTED = 130, /* stopped by Ctrl-C (SIGINT) */
+	BS_EXIT_TERMINATED = 143,  /* stopped by SIGTERM (timeout, CI, a service manager) */
 };
 
 enum bs_verb {
@@ -86,6 +87,20 @@ struct bs_cli {
 	const char *identity;  /* -i: private key file */
 	bool strict_host_keys; /* --strict-host-keys: no trust on first use */
 };
+
+/*
+ * cli_main.c: SIGINT and SIGTERM, one handler for every verb. The first
+ * signal sets bs_cli_interrupted: no new action starts, every wait (SSH,
+ * locks, health, image pulls, cloud polls, the engine's start) ends within
+ * 200 ms, and an action in flight finishes or is rolled back. A second
+ * sets bs_cli_aborted too: network calls stop at once. note (may be NULL)
+ * is written to stderr on the first signal. A verb that ends after a
+ * signal returns BS_EXIT_INTERRUPTED (any failing code will do); main()
+ * turns it into 128 + the first signal's number (130, 143).
+ */
+extern volatile sig_atomic_t bs_cli_interrupted;
+extern volatile sig_atomic_t bs_cli_aborted;
+void bs_cli_signals_install(const char *note);
 
 /* cli_help.c */
 const char *bs_cli_verb_name(enum bs_verb verb);

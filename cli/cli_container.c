@@ -21,24 +21,6 @@
 #include "util/log.h"
 #include "util/str.h"
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 int bs_cli_exit_for_error(int rc)
 {
 	if (rc == BS_ERR_INTERRUPTED)
@@ -57,7 +39,7 @@ static int open_engine(const struct bs_cli *cli, struct bs_endpoint *ep, struct 
 	int rc;
 
 	if (url != NULL && bs_str_starts_with(url, "ssh://")) {
-		int code = bs_cli_ssh_open(cli, url, &interrupted, ssh, ep);
+		int code = bs_cli_ssh_open(cli, url, &bs_cli_interrupted, ssh, ep);
 
 		if (code != BS_EXIT_OK)
 			return code;
@@ -70,7 +52,9 @@ static int open_engine(const struct bs_cli *cli, struct bs_endpoint *ep, struct 
 		}
 	}
 	ep->tls_skip_verify = cli->tls_skip_verify;
-	opts.cancel = &interrupted;
+	/* one call at a time: the first signal stops it, wait or not */
+	opts.cancel = &bs_cli_interrupted;
+	opts.interrupt = &bs_cli_interrupted;
 	if (cli->timeout_ms > 0) {
 		opts.request_timeout_ms = (long)cli->timeout_ms;
 		opts.stream_timeout_ms = (long)cli->timeout_ms;
@@ -979,7 +963,7 @@ int bs_cli_container(const struct bs_cli *cli)
 	int code;
 
 	memset(&ssh, 0, sizeof(ssh));
-	install_signals();
+	bs_cli_signals_install(NULL);
 	if (cli->verb == BS_VERB_LIST || cli->verb == BS_VERB_IMAGES) {
 		if (cli->n_args != 0) {
 			bs_cli_error("%s takes no arguments", bs_cli_verb_name(cli->verb));

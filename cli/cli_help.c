@@ -207,7 +207,7 @@ void bs_cli_print_help(FILE *out, enum bs_verb verb, bool verb_given)
 		"\n%s\n"
 		"Exit codes: 0 ok, 1 failure, 2 changes (plan --detailed-exitcode),\n"
 		"64 usage, 65 invalid recipe, 66 unreadable recipe, 69 not available,\n"
-		"75 locked, 130 interrupted.\n",
+		"75 locked, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).\n",
 		common_options);
 }
 

@@ -300,6 +300,40 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 	return check_flags(cli, seen);
 }
 
+/* ---- signals (cli.h) ---- */
+
+volatile sig_atomic_t bs_cli_interrupted;
+volatile sig_atomic_t bs_cli_aborted;
+static volatile sig_atomic_t first_signal; /* its number, 0 before any */
+static const char *signal_note;		   /* set before the handler is */
+static size_t signal_note_len;
+
+static void on_signal(int sig)
+{
+	if (bs_cli_interrupted) {
+		bs_cli_aborted = 1;
+		return;
+	}
+	first_signal = sig;
+	bs_cli_interrupted = 1;
+	if (signal_note != NULL && write(STDERR_FILENO, signal_note, signal_note_len) < 0) {
+		/* nothing to do: the run stops anyway */
+	}
+}
+
+void bs_cli_signals_install(const char *note)
+{
+	struct sigaction sa;
+
+	signal_note = note;
+	signal_note_len = note ? strlen(note) : 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	struct bs_cli cli;
@@ -358,6 +392,9 @@ int main(int argc, char **argv)
 	case BS_VERB_STATUS: code = bs_cli_run(&cli); break;
 	default: code = bs_cli_container(&cli); break;
 	}
+	/* a run a signal ended says which: 130 for Ctrl-C, 143 for SIGTERM */
+	if (first_signal != 0 && code != BS_EXIT_OK)
+		code = 128 + first_signal;
 	bs_strv_free(&cli.env_args);
 	bs_strv_free(&cli.port_args);
 	bs_secret_clear();

@@ -7,6 +7,10 @@
  * its node's SSH session, tunnel and engine client (libssh2 sessions are
  * not thread-safe). Results are printed by the main thread as workers
  * finish, one line (or one JSON object with --json) per node.
+ *
+ * Interrupts (cli.h): the first SIGINT or SIGTERM ends the waits (SSH, the
+ * node lock, cloud polls, the engine's start) and starts no other node; an
+ * install or configuration in flight finishes. A second aborts it.
  */
 #include <cJSON.h>
 #include <pthread.h>
@@ -23,14 +27,6 @@
 #include "provision/tunnel.h"
 #include "util/log.h"
 #include "util/str.h"
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
 
 struct job {
 	const struct bs_recipe *recipe;
@@ -83,7 +79,7 @@ static void *worker(void *arg)
 		struct job *j;
 
 		pthread_mutex_lock(&p->lock);
-		if (p->next == p->n || interrupted) {
+		if (p->next == p->n || bs_cli_interrupted) {
 			pthread_mutex_unlock(&p->lock);
 			return NULL;
 		}
@@ -165,8 +161,10 @@ static void print_job(const struct bs_cli *cli, const struct job *j)
 	fflush(stdout);
 }
 
+/* opts for every node, or per_node[i] for recipe->nodes[i] when given */
 static int run_pool(const struct bs_cli *cli, const struct bs_recipe *recipe,
-		    const struct bs_node_prepare_opts *opts)
+		    const struct bs_node_prepare_opts *opts,
+		    const struct bs_node_prepare_opts *per_node)
 {
 	struct pool p;
 	pthread_t threads[256];
@@ -185,7 +183,7 @@ static int run_pool(const struct bs_cli *cli, const struct bs_recipe *recipe,
 			continue;
 		p.jobs[p.n].recipe = recipe;
 		p.jobs[p.n].node = n;
-		p.jobs[p.n].opts = opts;
+		p.jobs[p.n].opts = per_node != NULL ? &per_node[i] : opts;
 		p.jobs[p.n].err = (struct bs_err)BS_ERR_INIT;
 		p.n++;
 	}
@@ -225,7 +223,7 @@ static int run_pool(const struct bs_cli *cli, const struct bs_recipe *recipe,
 		for (i = 0; i < p.next; i++)
 			all_started_done &= p.jobs[i].done && shown[i];
 		/* after Ctrl-C the workers finish the node they are on, no more */
-		if (all_started_done && (p.next == p.n || interrupted))
+		if (all_started_done && (p.next == p.n || bs_cli_interrupted))
 			break;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += 200 * 1000000L;
@@ -238,7 +236,7 @@ static int run_pool(const struct bs_cli *cli, const struct bs_recipe *recipe,
 	pthread_mutex_unlock(&p.lock);
 	for (i = 0; i < n_threads; i++)
 		pthread_join(threads[i], NULL);
-	if (interrupted)
+	if (bs_cli_interrupted)
 		code = BS_EXIT_INTERRUPTED;
 	else if (failed > 0)
 		code = locked ? BS_EXIT_LOCKED : BS_EXIT_FAILURE; /* as apply */
@@ -284,7 +282,7 @@ static int prepare_url(const struct bs_cli *cli, const char *url,
 	n.user = u.user;
 	r.nodes = &n;
 	r.n_nodes = 1;
-	code = run_pool(cli, &r, opts);
+	code = run_pool(cli, &r, opts, NULL);
 	free(r.file);
 	bs_ssh_url_free(&u);
 	return code;
@@ -348,7 +346,9 @@ static int prepare_machines(const struct bs_cli *cli, const struct bs_recipe *re
 	struct bs_err err = BS_ERR_INIT;
 	struct bs_recipe view;
 	struct bs_node *nodes = NULL;
-	char *pub;
+	struct bs_node_prepare_opts *per_node = NULL;
+	char **tags = NULL;
+	char *pub, *fingerprint;
 	int code = BS_EXIT_FAILURE;
 
 	pub = bs_cli_public_key(cli, recipe, &err);
@@ -357,9 +357,11 @@ static int prepare_machines(const struct bs_cli *cli, const struct bs_recipe *re
 		return BS_EXIT_USAGE;
 	}
 	memset(&copts, 0, sizeof(copts));
+	fingerprint = bs_ssh_key_fingerprint(pub);
 	copts.ssh_public_key = pub;
+	copts.ssh_key_fingerprint = fingerprint;
 	copts.state_dir = bs_state_dir();
-	copts.cancel = &interrupted;
+	copts.cancel = &bs_cli_interrupted;
 	if (bs_compute_open(&c, recipe, &copts, &err) != 0 ||
 	    bs_compute_ensure(c, cli->node, &ml, &rep, &err) != 0) {
 		bs_cli_error("%s", err.msg);
@@ -374,24 +376,41 @@ static int prepare_machines(const struct bs_cli *cli, const struct bs_recipe *re
 	/* the recipe's nodes, at the addresses the machines have */
 	view = *recipe;
 	nodes = bs_xcalloc(ml.n ? ml.n : 1, sizeof(*nodes));
+	per_node = bs_xcalloc(ml.n ? ml.n : 1, sizeof(*per_node));
+	tags = bs_xcalloc(ml.n ? ml.n : 1, sizeof(*tags));
 	view.n_nodes = 0;
 	for (size_t i = 0; i < ml.n; i++) {
 		for (size_t j = 0; j < recipe->n_nodes; j++) {
+			struct bs_node_prepare_opts *o = &per_node[view.n_nodes];
+
 			if (strcmp(recipe->nodes[j].name, ml.v[i].name) != 0)
 				continue;
 			nodes[view.n_nodes] = recipe->nodes[j];
 			nodes[view.n_nodes].address = ml.v[i].ssh_host;
 			nodes[view.n_nodes].port = ml.v[i].ssh_port;
+			/* only a machine just made or powered on is waited for */
+			*o = *opts;
+			o->origin = ml.v[i].created   ? BS_NODE_CREATED
+				    : ml.v[i].started ? BS_NODE_STARTED
+						      : BS_NODE_FOUND;
+			o->machine_key = ml.v[i].ssh_key;
+			tags[view.n_nodes] = bs_compute_host_key_tag(c, &ml.v[i]);
+			o->host_key_tag = tags[view.n_nodes];
 			view.n_nodes++;
 		}
 	}
 	view.nodes = nodes;
-	code = view.n_nodes > 0 ? run_pool(cli, &view, opts) : BS_EXIT_OK;
+	code = view.n_nodes > 0 ? run_pool(cli, &view, opts, per_node) : BS_EXIT_OK;
 out:
+	for (size_t i = 0; tags != NULL && i < ml.n; i++)
+		free(tags[i]);
+	free(tags);
+	free(per_node);
 	free(nodes);
 	bs_machine_list_free(&ml);
 	if (c != NULL)
 		c->ops->free(c);
+	free(fingerprint);
 	free(pub);
 	return code;
 }
@@ -434,7 +453,7 @@ static int prepare_main(const struct bs_cli *cli, const struct bs_node_prepare_o
 			     recipe->file);
 		code = BS_EXIT_USAGE;
 	} else if (recipe->provider.type == BS_PROVIDER_STATIC)
-		code = run_pool(cli, recipe, &opts);
+		code = run_pool(cli, recipe, &opts, NULL);
 	else
 		code = prepare_machines(cli, recipe, &opts);
 	bs_recipe_free(recipe);
@@ -445,24 +464,24 @@ int bs_cli_prepare(const struct bs_cli *cli)
 {
 	struct bs_node_prepare_opts opts;
 	struct bs_nodelock_opts lock = BS_NODELOCK_OPTS_INIT;
-	struct sigaction sa;
 	char *owner;
 	int code;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	bs_cli_signals_install(
+		"\nbootstrap: stopping: waits end now, a node's install or configuration in "
+		"flight finishes (a second signal aborts it)\n");
 	memset(&opts, 0, sizeof(opts));
 	opts.strict_host_keys = cli->strict_host_keys;
 	opts.key_override = cli->identity;
-	opts.cancel = &interrupted;
+	opts.cancel = &bs_cli_aborted;
+	opts.interrupt = &bs_cli_interrupted;
 	if (cli->timeout_ms > 0)
 		opts.command_timeout_ms = (long)cli->timeout_ms;
 	/* Docker is installed and configured under the node lock */
 	owner = bs_lock_owner_text("bootstrap prepare");
 	lock.owner = owner;
 	lock.wait_ms = (long)cli->lock_wait_s * 1000;
+	lock.cancel = &bs_cli_interrupted;
 	opts.lock = &lock;
 	code = prepare_main(cli, &opts);
 	free(owner);

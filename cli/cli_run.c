@@ -19,11 +19,13 @@
  * tunnel and engine client are used by one thread at a time (the pool
  * hands a node to one worker), and closed by the main thread at the end.
  *
- * Interrupts: the first Ctrl-C stops new actions; the ones in flight end
- * (a replacement in flight is rolled back); the second aborts network
- * calls at once. Locks are released on every path; a SIGKILL releases
- * them too (the local lock is a flock, the node lock lives with the SSH
- * connection).
+ * Interrupts (SIGINT, SIGTERM; cli.h): the first stops new actions and
+ * ends every wait within 200 ms (bs_cli_interrupted: the SSH wait, both
+ * locks, health waits, pulls, cloud polls); the actions in flight end (a
+ * replacement in flight is rolled back); the second aborts network calls
+ * at once (bs_cli_aborted). Locks are released on every path; a SIGKILL
+ * releases them too (the local lock is a flock, the node lock lives with
+ * the SSH connection).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -46,25 +48,6 @@
 #include "util/log.h"
 #include "util/str.h"
 
-static volatile sig_atomic_t interrupted; /* stop starting actions */
-static volatile sig_atomic_t aborted;	  /* stop network calls now */
-
-static void on_signal(int sig)
-{
-	static const char msg[] =
-		"\nbootstrap: stopping after the actions in flight (Ctrl-C again aborts them)\n";
-
-	(void)sig;
-	if (interrupted) {
-		aborted = 1;
-		return;
-	}
-	interrupted = 1;
-	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
-		/* nothing to do: the run stops anyway */
-	}
-}
-
 struct nodejob {
 	struct bs_node node; /* the recipe's, at the machine's address */
 	struct bs_node_session s;
@@ -73,9 +56,13 @@ struct nodejob {
 	int rc;
 	struct bs_err err;
 	long long t0;
-	bool missing;	      /* plan/status: the machine does not exist yet */
-	bool machine_planned; /* plan: create-machine reported */
-	size_t *tasks;	      /* phase 2: indexes of rolling replacements this wave */
+	bool missing;		    /* plan/status: the machine does not exist yet */
+	bool off;		    /* plan/status: the machine is there, powered off */
+	bool machine_planned;	    /* plan: create-machine or start-machine reported */
+	enum bs_node_origin origin; /* found, or created/started by this run */
+	const char *machine_key;    /* the key it was created with (the machine list's) */
+	char *host_key_tag;	    /* its pins' comment in known_hosts */
+	size_t *tasks;		    /* phase 2: indexes of rolling replacements this wave */
 	size_t n_tasks;
 };
 
@@ -139,7 +126,7 @@ static void *pool_worker(void *arg)
 		struct nodejob *j = NULL;
 
 		pthread_mutex_lock(&run->mu);
-		while (run->next < run->n_jobs && !interrupted) {
+		while (run->next < run->n_jobs && !bs_cli_interrupted) {
 			size_t i = run->next++;
 
 			if (run->in_wave == NULL || run->in_wave[i]) {
@@ -217,9 +204,13 @@ static void phase1(struct run *run, struct nodejob *j)
 
 	j->t0 = bs_now_ms();
 	memset(&po, 0, sizeof(po));
+	po.origin = j->origin;
+	po.machine_key = j->machine_key;
+	po.host_key_tag = j->host_key_tag;
 	po.strict_host_keys = run->cli->strict_host_keys;
 	po.key_override = run->cli->identity;
-	po.cancel = &aborted;
+	po.cancel = &bs_cli_aborted;
+	po.interrupt = &bs_cli_interrupted;
 	po.dry_run = !run->apply;
 	if (run->cli->timeout_ms > 0)
 		po.command_timeout_ms = (long)run->cli->timeout_ms;
@@ -230,8 +221,8 @@ static void phase1(struct run *run, struct nodejob *j)
 	co.payload = run->rep;
 	co.audit = audit_line;
 	co.audit_payload = j;
-	co.cancel = &interrupted;
-	co.abort = &aborted;
+	co.cancel = &bs_cli_interrupted;
+	co.abort = &bs_cli_aborted;
 	co.refresh = run->status || run->cli->refresh;
 	co.parallel = run->cli->parallel > 0 ? run->cli->parallel : 8;
 	if (j->missing && run->apply) { /* the provider gave no address */
@@ -239,6 +230,19 @@ static void phase1(struct run *run, struct nodejob *j)
 				   "node %s: the machine has no SSH address yet (the provider "
 				   "reports it without one); run again when it has one",
 				   j->node.name);
+		return;
+	}
+	if (j->off) { /* plan/status: a machine powered off */
+		if (run->status) {
+			message(run, j->node.name, "info",
+				"the machine is off: apply powers it on, then looks at its containers");
+		} else {
+			node_event(run, BS_EV_ACTION_PLANNED, j->node.name, NULL, "start-machine",
+				   j->node.name, "the machine is off");
+			message(run, j->node.name, "info",
+				"its containers are looked at once it runs (apply powers it on)");
+			j->machine_planned = true;
+		}
 		return;
 	}
 	if (j->missing) { /* plan/status: a machine still to be made */
@@ -259,6 +263,7 @@ static void phase1(struct run *run, struct nodejob *j)
 	if (run->apply || run->destroy) {
 		lo.owner = run->owner;
 		lo.wait_ms = (long)run->cli->lock_wait_s * 1000;
+		lo.cancel = &bs_cli_interrupted;
 		po.lock = &lo;
 	}
 	node_event(run, BS_EV_NODE_STAGE, j->node.name, "ssh", NULL, NULL, NULL);
@@ -359,7 +364,7 @@ static void rolling(struct run *run)
 		}
 	}
 	free(next_wave);
-	for (size_t wv = 0; wv < n_waves && !interrupted; wv++) {
+	for (size_t wv = 0; wv < n_waves && !bs_cli_interrupted; wv++) {
 		bool failed = false;
 
 		for (i = 0; i < run->n_jobs; i++) {
@@ -377,12 +382,12 @@ static void rolling(struct run *run)
 		pool_run(run, phase2, in_wave);
 		for (i = 0; i < run->n_jobs; i++)
 			failed = failed || (in_wave[i] && run->jobs[i].rc != 0);
-		if (failed) {
+		if (failed && !bs_cli_interrupted)
 			message(run, NULL, "warning",
 				"a replacement failed: the rolling update stops here; replicas not "
 				"yet replaced keep running the previous version");
+		if (failed)
 			break;
-		}
 	}
 out:
 	for (i = 0; i < run->n_jobs; i++)
@@ -423,7 +428,7 @@ static int cluster(struct run *run, struct bs_counts *total)
 	o.report = bs_reporter_event;
 	o.payload = run->rep;
 	o.wait_ms = run->cli->timeout_ms > 0 ? (long)run->cli->timeout_ms : 0;
-	o.cancel = &interrupted;
+	o.cancel = &bs_cli_interrupted;
 	node_event(run, BS_EV_NODE_STAGE, NULL, "cluster", NULL, NULL, NULL);
 	before = total->failed;
 	rc = bs_cluster_run(&o, total, &err);
@@ -437,37 +442,65 @@ static int cluster(struct run *run, struct bs_counts *total)
 
 /* ---- machines -------------------------------------------------------- */
 
+static bool selected_node(const struct run *run, const struct bs_node *n)
+{
+	return run->cli->node == NULL || strcmp(run->cli->node, n->name) == 0 ||
+	       strcmp(run->cli->node, n->group) == 0;
+}
+
+static const struct bs_machine *find_machine(const struct bs_machine_list *ml, const char *name);
+
+/* The recipe's nodes (those --node selects) that have no machine yet. */
+static size_t missing_machines(const struct run *run, const struct bs_machine_list *ml)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < run->recipe->n_nodes; i++)
+		n += selected_node(run, &run->recipe->nodes[i]) &&
+		     find_machine(ml, run->recipe->nodes[i].name) == NULL;
+	return n;
+}
+
 static int machines(struct run *run, struct bs_compute **c, struct bs_machine_list *ml,
 		    struct bs_err *err)
 {
 	struct bs_compute_opts copts;
 	struct bs_compute_report rep;
-	char *pub = NULL;
+	char *pub = NULL, *fingerprint = NULL;
 	int rc;
 
 	memset(&copts, 0, sizeof(copts));
 	copts.state_dir = bs_state_dir();
-	copts.cancel = &aborted;
+	copts.cancel = &bs_cli_interrupted; /* polls and waits end at the first signal */
+	if (run->cli->timeout_ms > 0)	    /* --timeout bounds the provider's waits too */
+		copts.running_timeout_ms = (long)run->cli->timeout_ms;
 	if (run->apply && !bs_provider_existing(run->recipe->provider.type)) {
 		pub = bs_cli_public_key(run->cli, run->recipe, err);
 		if (pub == NULL)
 			return err->code ? err->code : BS_ERR_INVALID;
+		fingerprint = bs_ssh_key_fingerprint(pub);
 	}
 	copts.ssh_public_key = pub;
+	copts.ssh_key_fingerprint = fingerprint;
 	rc = bs_compute_open(c, run->recipe, &copts, err);
 	if (rc == 0 && run->apply) {
 		node_event(run, BS_EV_NODE_STAGE, NULL, "machine", NULL, NULL, NULL);
 		rc = bs_compute_ensure(*c, run->cli->node, ml, &rep, err);
-		if (rc == 0 && rep.created > 0) {
-			char *text = bs_xasprintf("%s: %d machine(s) created, %d found",
-						  (*c)->ops->name, rep.created, rep.found);
+		if (rc == 0 && (rep.created > 0 || rep.started > 0)) {
+			char *text = bs_xasprintf(
+				"%s: %d machine(s) created, %d powered on, %d found",
+				(*c)->ops->name, rep.created, rep.started, rep.found - rep.started);
 
 			message(run, NULL, "info", text);
 			free(text);
 		}
 	} else if (rc == 0) {
 		rc = (*c)->ops->list(*c, ml, err);
+		if (rc == 0 && run->plan && (*c)->ops->check != NULL &&
+		    missing_machines(run, ml) > 0)
+			rc = (*c)->ops->check(*c, err);
 	}
+	free(fingerprint);
 	free(pub);
 	return rc;
 }
@@ -479,6 +512,32 @@ static const struct bs_machine *find_machine(const struct bs_machine_list *ml, c
 		    ml->v[i].state != BS_NODE_TERMINATED)
 			return &ml->v[i];
 	return NULL;
+}
+
+/* A machine that is gone takes its pinned host keys with it: a new
+ * machine that gets its address (clouds hand addresses out again) is
+ * trusted on first use, as any new machine. */
+static void forget_host_keys(struct run *run, const struct bs_compute *c,
+			     const struct bs_machine *m)
+{
+	struct bs_node_ssh ns;
+	struct bs_err err = BS_ERR_INIT;
+	char *tag = bs_compute_host_key_tag(c, m);
+	int removed = 0;
+
+	bs_node_ssh_init(&ns, &run->recipe->ssh, m->ssh_host ? m->ssh_host : "", m->ssh_port, NULL,
+			 NULL);
+	if (ns.opts.known_hosts != NULL &&
+	    bs_ssh_known_hosts_forget(ns.opts.known_hosts, m->ssh_host, ns.opts.port, tag, &removed,
+				      &err) != 0) {
+		char *text =
+			bs_xasprintf("%s: its host keys are still pinned: %s", m->name, err.msg);
+
+		message(run, m->name, "warning", text);
+		free(text);
+	}
+	bs_node_ssh_free(&ns);
+	free(tag);
 }
 
 /* One machine goes, reported and counted. */
@@ -501,10 +560,12 @@ static int destroy_machine(struct run *run, struct bs_compute *c, const struct b
 	ev.error = rc == 0 ? NULL : err.msg;
 	ev.ms = bs_now_ms() - t0;
 	emit(run, &ev);
-	if (rc == 0)
+	if (rc == 0) {
 		total->removed++;
-	else
+		forget_host_keys(run, c, m);
+	} else {
 		total->failed++;
+	}
 	return rc;
 }
 
@@ -591,6 +652,8 @@ static void finish_node(struct run *run, struct nodejob *j, struct bs_counts *to
 	j->s.name = NULL;
 	j->session_open = false;
 	free(j->tasks);
+	free(j->host_key_tag);
+	j->host_key_tag = NULL;
 }
 
 static enum bs_report_mode report_mode(const struct bs_cli *cli)
@@ -641,14 +704,21 @@ static int run_verb(struct run *run)
 		j->t0 = bs_now_ms();
 		j->node = *n;
 		j->err = (struct bs_err)BS_ERR_INIT;
-		if (m != NULL && m->ssh_host != NULL) {
+		if (m != NULL) {
+			j->origin = m->created	 ? BS_NODE_CREATED
+				    : m->started ? BS_NODE_STARTED
+						 : BS_NODE_FOUND;
+			j->machine_key = m->ssh_key;
+			j->host_key_tag = bs_compute_host_key_tag(c, m);
+		}
+		if (m != NULL && m->state == BS_NODE_STOPPED && !run->apply) {
+			j->off = true; /* plan/status: apply powers it on */
+		} else if (m != NULL && m->ssh_host != NULL) {
 			j->node.address = m->ssh_host;
 			j->node.port = m->ssh_port;
 		} else if (!bs_provider_existing(r->provider.type)) {
 			j->missing = true; /* apply created every one: only plan/status */
 		}
-		if (run->destroy && j->missing)
-			run->n_jobs--; /* nothing there to clean */
 	}
 	if (run->cli->node != NULL) {
 		bool known = false;
@@ -662,29 +732,32 @@ static int run_verb(struct run *run)
 			goto out;
 		}
 	}
-	/* destroy on machines bootstrap made: the machines go, and all on them */
+	/* destroy on machines bootstrap made: the machines go, whatever their
+	 * power state, and all on them */
 	if (run->destroy && !bs_provider_existing(r->provider.type)) {
 		for (i = 0; i < run->n_jobs; i++) {
 			const struct bs_machine *m = find_machine(&ml, run->jobs[i].node.name);
 
-			if (destroy_machine(run, c, m, "destroy", &total) != 0)
+			if (m != NULL && destroy_machine(run, c, m, "destroy", &total) != 0)
 				failed = true;
 		}
 		if (run->cli->node == NULL && extra_machines(run, c, &total) != 0)
 			failed = true;
+		for (i = 0; i < run->n_jobs; i++)
+			free(run->jobs[i].host_key_tag);
 		run->n_jobs = 0;
 	}
 	pool_run(run, phase1, NULL);
 	for (i = 0; i < run->n_jobs; i++)
 		failed = failed || run->jobs[i].rc != 0;
-	if (r->cluster.type != BS_CLUSTER_NONE && run->n_jobs > 0 && !interrupted &&
+	if (r->cluster.type != BS_CLUSTER_NONE && run->n_jobs > 0 && !bs_cli_interrupted &&
 	    (run->plan || run->status || !failed) && cluster(run, &total) != 0)
 		failed = true;
-	if (run->destroy && !failed && !interrupted)
+	if (run->destroy && !failed && !bs_cli_interrupted)
 		pool_run(run, destroy_rest, NULL);
-	if (run->apply && !failed && !interrupted) {
+	if (run->apply && !failed && !bs_cli_interrupted) {
 		rolling(run);
-	} else if (run->apply && !interrupted) {
+	} else if (run->apply && !bs_cli_interrupted) {
 		size_t skipped = 0;
 
 		for (i = 0; i < run->n_jobs; i++)
@@ -705,7 +778,7 @@ static int run_verb(struct run *run)
 		run->locked = run->locked || run->jobs[i].rc == BS_ERR_LOCKED;
 		finish_node(run, &run->jobs[i], &total);
 	}
-	if (c != NULL && c->creates && !failed && !interrupted && run->cli->node == NULL &&
+	if (c != NULL && c->creates && !failed && !bs_cli_interrupted && run->cli->node == NULL &&
 	    (run->apply || run->plan) && extra_machines(run, c, &total) != 0)
 		failed = true;
 	goto out;
@@ -720,7 +793,7 @@ out:
 	ev.ms = bs_now_ms() - t0;
 	ev.requests = run->requests;
 	emit(run, &ev);
-	if (interrupted)
+	if (bs_cli_interrupted)
 		code = BS_EXIT_INTERRUPTED;
 	else if (code == BS_EXIT_OK && failed)
 		code = run->locked ? BS_EXIT_LOCKED : BS_EXIT_FAILURE;
@@ -739,7 +812,6 @@ int bs_cli_run(const struct bs_cli *cli)
 	struct bs_local_lock *lock = NULL;
 	struct bs_recipe *recipe;
 	struct bs_err err = BS_ERR_INIT;
-	struct sigaction sa;
 	struct run run;
 	char *what;
 	int code;
@@ -765,15 +837,24 @@ int bs_cli_run(const struct bs_cli *cli)
 	pthread_mutex_init(&run.mu, NULL);
 	what = bs_xasprintf("bootstrap %s %s", run.verb, cli->args[0]);
 	run.owner = bs_lock_owner_text(what);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	bs_cli_signals_install(
+		"\nbootstrap: stopping: waits end now, actions in flight finish or roll back "
+		"(a second signal aborts them)\n");
 	/* plan and status only look: they take no lock */
 	if (run.apply || run.destroy) {
-		int rc = bs_local_lock_acquire(&lock, bs_state_dir(), recipe->project, what,
-					       (long)cli->lock_wait_s * 1000, &interrupted, &err);
+		int rc = bs_local_lock_acquire(&lock, bs_state_dir(), recipe->project, what, 0,
+					       &bs_cli_interrupted, &err);
 
+		if (rc == BS_ERR_LOCKED && cli->lock_wait_s > 0) {
+			/* say why nothing happens yet: a wait may be long */
+			bs_log(BS_LOG_INFO,
+			       "project %s is locked by another run: waiting up to %lld s",
+			       recipe->project, cli->lock_wait_s);
+			bs_err_clear(&err);
+			rc = bs_local_lock_acquire(&lock, bs_state_dir(), recipe->project, what,
+						   (long)cli->lock_wait_s * 1000,
+						   &bs_cli_interrupted, &err);
+		}
 		if (rc != 0) {
 			bs_cli_error("%s", err.msg);
 			code = rc == BS_ERR_LOCKED	  ? BS_EXIT_LOCKED

@@ -607,6 +607,15 @@ static cJSON *create_body(const struct bs_cspec *s)
 	}
 	if (s->cgroupns_mode)
 		cJSON_AddStringToObject(host, "CgroupnsMode", s->cgroupns_mode);
+	if (s->tmpfs) {
+		cJSON *tmpfs = cJSON_AddObjectToObject(host, "Tmpfs");
+
+		/* "": the engine's default options, as docker run --tmpfs PATH */
+		for (i = 0; s->tmpfs[i] != NULL; i++)
+			cJSON_AddStringToObject(tmpfs, s->tmpfs[i], "");
+	}
+	if (s->stop_signal)
+		cJSON_AddStringToObject(root, "StopSignal", s->stop_signal);
 	if (s->log_max_size || s->log_max_file) {
 		cJSON *log = cJSON_AddObjectToObject(host, "LogConfig");
 		cJSON *cfg;
@@ -1685,6 +1694,8 @@ static int progress_request(struct docker *dk, struct bs_http_request *req, stru
 	req->payload = pc;
 	req->stream = true;
 	rc = bs_http_request(dk->http, req, &resp, err);
+	if (rc == BS_ERR_INTERRUPTED) /* say what stopped */
+		bs_err_set(err, rc, "%s: %s: interrupted", dk->base.display, what);
 	if (rc != 0)
 		goto out;
 	if (resp.status < 200 || resp.status >= 300) {
@@ -1766,6 +1777,66 @@ static int docker_image_pull(struct bs_cdriver *d, const char *ref,
 	free(erepo);
 	free(etag);
 	free(query);
+	return rc;
+}
+
+static int docker_image_distribution(struct bs_cdriver *d, const char *ref,
+				     const struct bs_registry_cred *cred, char **digest,
+				     struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_request req;
+	struct bs_http_response resp;
+	char *seg = dk_path_name(ref, true);
+	char *path = bs_xasprintf("%s/distribution/%s/json", dk->prefix, seg);
+	char *auth = bs_registry_auth_header(cred);
+	char *registry = bs_image_registry(ref);
+	const char *headers[2] = {auth, NULL};
+	const char *value;
+	char msg[768];
+	cJSON *o = NULL;
+	int rc;
+
+	*digest = NULL;
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.path = path;
+	req.headers = headers;
+	rc = bs_http_request(dk->http, &req, &resp, err);
+	if (rc != 0)
+		goto out;
+	if (resp.status != 200) {
+		dk_error_message(&resp, msg, sizeof(msg));
+		if (looks_like_auth_failure(msg))
+			rc = bs_err_set(
+				err, BS_ERR_AUTH,
+				"%s: asking %s for %s: authentication failed (%s)", d->display,
+				registry, ref,
+				cred && cred->username
+					? "check the username and password given for it"
+					: "no credentials were given for it: add it to registries: or run docker login");
+		else if (resp.status == 404 || strstr(msg, "not found") || strstr(msg, "unknown"))
+			rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: %s has no %s (%s)", d->display,
+					registry, ref, msg);
+		else
+			rc = bs_err_set(err, BS_ERR_API, "%s: asking %s for %s: %s", d->display,
+					registry, ref, msg);
+		goto out;
+	}
+	o = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
+	value = dk_json_str(cJSON_GetObjectItemCaseSensitive(o, "Descriptor"), "digest");
+	if (value == NULL || !bs_str_starts_with(value, "sha256:"))
+		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: %s sent no digest for %s", d->display,
+				registry, ref);
+	else
+		*digest = bs_xstrdup(value);
+out:
+	cJSON_Delete(o);
+	bs_http_response_free(&resp);
+	bs_secure_free_str(auth);
+	free(registry);
+	free(path);
+	free(seg);
 	return rc;
 }
 
@@ -2253,6 +2324,7 @@ int bs_docker_open(struct bs_cdriver **out, const struct bs_endpoint *ep,
 			hopts.request_timeout_ms = opts->request_timeout_ms;
 		hopts.stream_total_ms = opts->stream_timeout_ms;
 		hopts.cancel = opts->cancel;
+		hopts.interrupt = opts->interrupt;
 	}
 	rc = bs_http_new(&dk->http, ep, &hopts, err);
 	if (rc != 0)
@@ -2260,6 +2332,7 @@ int bs_docker_open(struct bs_cdriver **out, const struct bs_endpoint *ep,
 	memset(&req, 0, sizeof(req));
 	req.method = "GET";
 	req.path = "/_ping";
+	req.interruptible = true; /* the engine-ready wait ends on Ctrl-C */
 	rc = bs_http_request(dk->http, &req, &resp, err);
 	if (rc != 0)
 		goto fail;
@@ -2320,6 +2393,7 @@ static const struct bs_cdriver_ops docker_ops = {
 	.image_list = docker_image_list,
 	.image_inspect = docker_image_inspect,
 	.image_pull = docker_image_pull,
+	.image_distribution = docker_image_distribution,
 	.image_build = docker_image_build,
 	.image_remove = docker_image_remove,
 	.image_save = docker_image_save,

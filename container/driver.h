@@ -116,6 +116,8 @@ struct bs_cspec {
 	bool unmask_paths;	   /* MaskedPaths/ReadonlyPaths empty */
 	const char *cgroupns_mode; /* "host" */
 	const char *hostname;
+	const char *const *tmpfs; /* NULL-terminated mount points, each a fresh tmpfs */
+	const char *stop_signal;  /* "SIGRTMIN+3" for systemd; NULL: the image's */
 };
 
 struct bs_cupdate {	     /* in-place: no recreate */
@@ -406,6 +408,14 @@ struct bs_cdriver_ops {
 	int (*image_pull)(struct bs_cdriver *d, const char *ref,
 			  const struct bs_registry_cred *cred, bs_progress_fn fn, void *payload,
 			  struct bs_err *err);
+	/* The digest the registry serves for ref now, asked through the engine
+	 * (GET /distribution/{ref}/json), which uses its own TLS settings
+	 * (certs.d CAs) and cred: for a multi-platform image the digest of the
+	 * index, which is what a pull by tag records in RepoDigests, not the
+	 * platform manifest's. *digest ("sha256:...") is the caller's. */
+	int (*image_distribution)(struct bs_cdriver *d, const char *ref,
+				  const struct bs_registry_cred *cred, char **digest,
+				  struct bs_err *err);
 	int (*image_build)(struct bs_cdriver *d, const struct bs_build_opts *opts,
 			   bs_progress_fn fn, void *payload, char **image_id, struct bs_err *err);
 	int (*image_remove)(struct bs_cdriver *d, const char *ref, bool force, struct bs_err *err);
@@ -491,11 +501,15 @@ struct bs_cdriver_opts {
 	long request_timeout_ms;       /* one ordinary call */
 	long stream_timeout_ms;	       /* a whole pull, build, save, load; 0: none */
 	volatile sig_atomic_t *cancel; /* set from a signal handler: stop now */
+	/* set from a signal handler (the first Ctrl-C): the calls that only
+	 * wait or fetch (pull, build, save, load, logs --follow) stop now;
+	 * the others (create, stop, remove...) finish. NULL: only cancel */
+	volatile sig_atomic_t *interrupt;
 };
 
 #define BS_CDRIVER_OPTS_INIT                                                                       \
 	{                                                                                          \
-		0, 0, 0, NULL                                                                      \
+		0, 0, 0, NULL, NULL                                                                \
 	}
 
 /*

@@ -336,6 +336,18 @@ static void setup(struct bs_http *h, struct transfer *t, struct curl_slist **hdr
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
 }
 
+/* Cancelled: every request but clean-up; interrupted: streams and
+ * requests that only look. */
+static bool stop_now(const struct bs_http *h, const struct bs_http_request *req)
+{
+	if (req->ignore_cancel)
+		return false;
+	if (h->opts.cancel != NULL && *h->opts.cancel)
+		return true;
+	return (req->stream || req->interruptible) && h->opts.interrupt != NULL &&
+	       *h->opts.interrupt;
+}
+
 static int run_loop(struct bs_http *h, struct transfer *t, CURLcode *result, struct bs_err *err)
 {
 	const struct bs_stream_connector *sc =
@@ -355,7 +367,7 @@ static int run_loop(struct bs_http *h, struct transfer *t, CURLcode *result, str
 			return rc;
 		if (!running)
 			break;
-		if (h->opts.cancel != NULL && *h->opts.cancel && !t->req->ignore_cancel)
+		if (stop_now(h, t->req))
 			return bs_err_set(err, BS_ERR_INTERRUPTED, "%s: interrupted", h->display);
 		if (t->req->stream && bs_now_ms() - t->last_byte_ms > h->opts.stream_idle_ms)
 			return bs_err_set(

@@ -5,7 +5,8 @@
  * keep-alive connections are reused (one SSH channel, one TLS handshake).
  * Requests run through libcurl's multi interface in a loop owned by this
  * module: it waits on libcurl's sockets and on a stream connector's, pumps
- * the connector, checks the cancel flag (Ctrl-C) and enforces the timeouts.
+ * the connector, checks the cancel flags (Ctrl-C) every 200 ms at most
+ * and enforces the timeouts.
  * Every request is bounded: a total timeout for ordinary calls, a
  * low-speed limit for streams (pulls, builds, logs --follow).
  */
@@ -45,6 +46,7 @@ struct bs_http_request {
 	bool stream;	    /* bounded by the stream limits below */
 	long timeout_ms;    /* 0: the client's default */
 	bool ignore_cancel; /* clean-up that must run after Ctrl-C */
+	bool interruptible; /* only looks: stops on opts.interrupt, as streams do */
 };
 
 struct bs_http_response {
@@ -61,11 +63,15 @@ struct bs_http_opts {
 	long stream_total_ms; /* streams: overall bound, 0 for none */
 	volatile sig_atomic_t *cancel; /* set by a signal handler: stop now */
 	const char *user_agent;
+	/* set by a signal handler: streams (pulls, builds, loads, logs
+	 * --follow) and interruptible requests stop now, the other requests
+	 * run on; NULL: only cancel */
+	volatile sig_atomic_t *interrupt;
 };
 
 #define BS_HTTP_OPTS_INIT                                                                          \
 	{                                                                                          \
-		10000, 120000, 300000, 0, NULL, NULL                                               \
+		10000, 120000, 300000, 0, NULL, NULL, NULL                                         \
 	}
 
 /* Client for an engine endpoint (borrowed: must outlive the client). */

@@ -1,14 +1,19 @@
 /*
  * registry.h - a Docker registry HTTP API v2 client (any registry, not
  * only Docker Hub): list a repository's tags, resolve a tag to the digest
- * the registry serves. The deploy pipeline uses the digest to pull only
- * when it changed.
+ * the registry serves (an index's for a multi-platform image: the HEAD
+ * accepts index types first, as a pull does; offered only single-image
+ * manifest types, a registry answers with one platform's manifest, or a
+ * converted one, whose digest is not the tag's). The deploy pipeline asks
+ * the node's engine instead (image_distribution in driver.h), which
+ * reaches the registry from the node, with the node's CAs.
  *
  * Authentication follows the registry's challenge: a 401 with
  * "WWW-Authenticate: Basic" is answered with the credentials; "Bearer
  * realm=...,service=...,scope=..." sends them to the token service and
  * retries with the token. Registries on loopback are spoken to over plain
- * HTTP (as the engine allows them), all others over verified HTTPS.
+ * HTTP (as the engine allows them), all others over HTTPS verified with
+ * the system's CA store (a private CA goes there: update-ca-certificates).
  *
  * One client per thread. Results are the caller's.
  */

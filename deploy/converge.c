@@ -37,6 +37,10 @@ struct image {
 	const struct bs_image *decl; /* the images: entry, or NULL */
 	char *id;		     /* NULL: not on the node */
 	char *digest;		     /* repo@sha256:..., or NULL */
+	struct bs_strv digests;	     /* the image's RepoDigests */
+	/* the digest the registry serves for ref (the index's for a
+	 * multi-platform image), from this run's pull or plan's check */
+	char *served;
 };
 
 struct want {
@@ -117,6 +121,18 @@ static void send(struct bs_nodework *w, struct bs_event *ev)
 	ev->node = w->o.node->name;
 	if (w->o.report != NULL)
 		w->o.report(ev, w->o.payload);
+}
+
+/* A warning about this node; text is the caller's. */
+static void warn(struct bs_nodework *w, const char *text)
+{
+	struct bs_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = BS_EV_MESSAGE;
+	ev.state = "warning";
+	ev.reason = text;
+	send(w, &ev);
 }
 
 static void report(struct bs_nodework *w, enum bs_ev_kind kind, const char *action,
@@ -337,6 +353,8 @@ void bs_nodework_free(struct bs_nodework *w)
 	for (i = 0; i < w->n_img; i++) {
 		free(w->img[i].id);
 		free(w->img[i].digest);
+		bs_strv_free(&w->img[i].digests);
+		free(w->img[i].served);
 	}
 	for (i = 0; i < w->n_act; i++)
 		free(w->act[i].reason);
@@ -379,24 +397,6 @@ const struct bs_counts *bs_nodework_counts(const struct bs_nodework *w)
 
 /* ---- observe --------------------------------------------------------- */
 
-/* The digest of ref's own repository among an image's RepoDigests (an
- * image pulled under two names has one per repository); NULL if none. */
-static char *repo_digest(const char *ref, const struct bs_strv *digests)
-{
-	size_t len = strcspn(ref, "@");
-	const char *slash, *colon;
-	char *found = NULL;
-
-	slash = memrchr(ref, '/', len);
-	colon = memrchr(slash ? slash : ref, ':', len - (size_t)((slash ? slash : ref) - ref));
-	if (colon != NULL)
-		len = (size_t)(colon - ref);
-	for (size_t i = 0; i < digests->n && found == NULL; i++)
-		if (strncmp(digests->v[i], ref, len) == 0 && digests->v[i][len] == '@')
-			found = bs_xstrdup(digests->v[i]);
-	return found;
-}
-
 static int observe_image(struct bs_nodework *w, struct image *im, struct bs_err *err)
 {
 	struct bs_iinfo info;
@@ -405,6 +405,7 @@ static int observe_image(struct bs_nodework *w, struct image *im, struct bs_err 
 	free(im->id);
 	free(im->digest);
 	im->id = im->digest = NULL;
+	bs_strv_free(&im->digests);
 	memset(&info, 0, sizeof(info));
 	rc = w->d->ops->image_inspect(w->d, im->ref, &info, err);
 	if (rc == BS_ERR_NOT_FOUND) {
@@ -414,10 +415,24 @@ static int observe_image(struct bs_nodework *w, struct image *im, struct bs_err 
 	}
 	if (rc == 0) {
 		im->id = bs_xstrdup(info.id);
-		im->digest = repo_digest(im->ref, &info.digests);
+		im->digests = info.digests;
+		memset(&info.digests, 0, sizeof(info.digests));
+		im->digest = bs_image_repo_digest(im->ref, &im->digests, im->served);
 	}
 	bs_iinfo_free(&info);
 	return rc;
+}
+
+/* Does the registry serve another image for ref than the node has? Only
+ * known when this run asked (plan with pull: always). The index digest is
+ * compared with the RepoDigests, never with the image ID (the platform's
+ * config digest) or a platform manifest's digest: those always differ. */
+static bool image_stale(const struct image *im)
+{
+	const char *at = im->digest ? strchr(im->digest, '@') : NULL;
+
+	return im->served != NULL && im->id != NULL &&
+	       (at == NULL || strcmp(at + 1, im->served) != 0);
 }
 
 static void hashes(struct bs_nodework *w)
@@ -786,6 +801,20 @@ static void plan_want(struct bs_nodework *w, struct want *x)
 			return;
 		}
 	}
+	if (image_stale(x->img)) {
+		/* apply pulls first; a new image for this platform gives a new
+		 * hash (the index can also change for other platforms only:
+		 * then apply finds the same image ID and keeps the container) */
+		const struct bs_kv *made = bs_kvlist_find(&keep->info.labels, BS_LABEL_DIGEST);
+		const char *at = made ? strchr(made->value, '@') : NULL;
+
+		add_action(w, A_REPLACE, x, keep,
+			   bs_xasprintf("image %s: the registry serves %.19s, the container "
+					"was made from %.19s",
+					x->c->image, x->img->served,
+					at ? at + 1 : "another image"));
+		return;
+	}
 	if (strcmp(keep->info.name, x->name) != 0)
 		add_action(w, A_RENAME, x, keep,
 			   bs_xasprintf("%s -> %s (left by an interrupted run)", keep->info.name,
@@ -903,9 +932,64 @@ static void plan_images(struct bs_nodework *w)
 
 		if (action == NULL)
 			continue;
+		if (image_stale(im)) {
+			char *text =
+				bs_xasprintf("pull: always: the registry serves %.19s", im->served);
+
+			report(w, BS_EV_ACTION_PLANNED, action, im->ref, text, NULL, 0);
+			w->counts.other++;
+			free(text);
+			continue;
+		}
 		report(w, BS_EV_ACTION_PLANNED, action, im->ref, why, NULL, 0);
 		if (im->id == NULL) /* a check of the registry is not a change */
 			w->counts.other++;
+	}
+}
+
+static bool registry_cred(const struct bs_nodework *w, const char *ref,
+			  struct bs_registry_cred *cred)
+{
+	const struct bs_registry *reg = bs_recipe_registry_for(w->o.recipe, ref);
+
+	memset(cred, 0, sizeof(*cred));
+	if (reg == NULL)
+		return false;
+	cred->server = reg->server;
+	cred->username = reg->username;
+	cred->password = reg->password;
+	return true;
+}
+
+/* plan: what the registry serves now for the images apply would pull
+ * again (pull: always), asked through the node's engine, so that a new
+ * image shows as the replacements it brings. A registry that cannot be
+ * asked is a warning: the plan then assumes the node's image. */
+static void check_registry(struct bs_nodework *w)
+{
+	for (size_t i = 0; i < w->n_img && !cancelled(w); i++) {
+		struct image *im = &w->img[i];
+		struct bs_registry_cred cred;
+		struct bs_err err = BS_ERR_INIT;
+		const char *why, *action = image_action(im, &why);
+		char *served = NULL;
+		bool has_cred;
+
+		if (action == NULL || strcmp(action, "pull") != 0 || im->id == NULL)
+			continue;
+		has_cred = registry_cred(w, im->ref, &cred);
+		if (w->d->ops->image_distribution(w->d, im->ref, has_cred ? &cred : NULL, &served,
+						  &err) != 0) {
+			char *text = bs_xasprintf("%s; the plan assumes the node's image", err.msg);
+
+			warn(w, text);
+			free(text);
+			continue;
+		}
+		free(im->served);
+		im->served = served;
+		free(im->digest);
+		im->digest = bs_image_repo_digest(im->ref, &im->digests, im->served);
 	}
 }
 
@@ -952,6 +1036,8 @@ void bs_nodework_plan(struct bs_nodework *w, bool report_planned)
 	}
 	for (i = 0; i < w->n_have; i++)
 		w->have[i].claimed = false;
+	if (report_planned && w->d != NULL)
+		check_registry(w);
 	for (i = 0; i < w->n_want; i++)
 		plan_want(w, &w->want[i]);
 	plan_leftovers(w);
@@ -1015,6 +1101,7 @@ static int open_local(struct bs_nodework *w, struct bs_err *err)
 	if (bs_endpoint_parse(&w->local_ep, url, NULL, err) != 0)
 		return err->code;
 	co.cancel = w->o.abort;
+	co.interrupt = w->o.cancel; /* an image save is a wait */
 	co.connect_timeout_ms = 5000;
 	return bs_docker_open(&w->local, &w->local_ep, &co, err);
 }
@@ -1034,18 +1121,26 @@ static bool local_has(struct bs_nodework *w, const char *ref)
 	return has;
 }
 
+/* The pull's "Digest: sha256:..." line: what the tag resolved to (the
+ * index for a multi-platform image), as docker pull prints it. */
+static int pull_progress(const struct bs_progress *ev, void *payload)
+{
+	struct image *im = payload;
+
+	if (ev->status != NULL && bs_str_starts_with(ev->status, "Digest: sha256:")) {
+		free(im->served);
+		im->served = bs_xstrdup(ev->status + strlen("Digest: "));
+	}
+	return 0;
+}
+
 static int pull(struct bs_nodework *w, struct image *im, struct bs_err *err)
 {
-	const struct bs_registry *reg = bs_recipe_registry_for(w->o.recipe, im->ref);
 	struct bs_registry_cred cred;
+	bool has_cred = registry_cred(w, im->ref, &cred);
 
-	memset(&cred, 0, sizeof(cred));
-	if (reg != NULL) {
-		cred.server = reg->server;
-		cred.username = reg->username;
-		cred.password = reg->password;
-	}
-	return w->d->ops->image_pull(w->d, im->ref, reg ? &cred : NULL, NULL, NULL, err);
+	return w->d->ops->image_pull(w->d, im->ref, has_cred ? &cred : NULL, pull_progress, im,
+				     err);
 }
 
 static int build(struct bs_nodework *w, struct image *im, struct bs_err *err)
@@ -1089,15 +1184,10 @@ static int ensure_image(struct bs_nodework *w, struct image *im, struct bs_err *
 			/* no registry has it (or none answers): the engine next
 			 * to bootstrap does. Not after refused credentials: that
 			 * must be fixed, not worked around with another image */
-			struct bs_event ev;
 			char *text = bs_xasprintf("%s; copying %s from the local engine instead",
 						  err->msg, im->ref);
 
-			memset(&ev, 0, sizeof(ev));
-			ev.kind = BS_EV_MESSAGE;
-			ev.state = "warning";
-			ev.reason = text;
-			send(w, &ev);
+			warn(w, text);
 			free(text);
 			bs_err_clear(err);
 			action = "transfer";
@@ -1379,7 +1469,10 @@ static void last_logs(struct bs_nodework *w, const char *id, struct bs_buf *out)
 
 /* Wait until id is healthy (or, without a healthcheck, still running
  * update.monitor after the start, 1 s by default: a process that dies at
- * once is caught). */
+ * once is caught). The cancel flag (the first Ctrl-C) ends the wait; the
+ * caller rolls back. */
+#define HEALTH_POLL_MS 250
+#define HEALTH_STEP_MS 50
 static int wait_healthy(struct bs_nodework *w, const struct want *x, const char *id,
 			struct bs_err *err)
 {
@@ -1419,9 +1512,14 @@ static int wait_healthy(struct bs_nodework *w, const struct want *x, const char 
 			return bs_err_set(err, BS_ERR_TIMEOUT,
 					  "%s did not become healthy within %ld s", x->name,
 					  health_budget_ms(w, x->c) / 1000);
-		{
-			struct timespec ts = {0, 250 * 1000000L};
+		/* a look every 250 ms; an interrupt is seen within 50 */
+		for (int step = 0; step < HEALTH_POLL_MS / HEALTH_STEP_MS; step++) {
+			struct timespec ts = {0, HEALTH_STEP_MS * 1000000L};
 
+			if (cancelled(w))
+				return bs_err_set(err, BS_ERR_INTERRUPTED,
+						  "interrupted while waiting for %s to be healthy",
+						  x->name);
 			nanosleep(&ts, NULL);
 		}
 	}
@@ -1613,7 +1711,7 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 
 		bs_buf_puts(&why, err->msg);
 		if (id != NULL) {
-			if (!healthy)
+			if (!healthy && rc != BS_ERR_INTERRUPTED)
 				last_logs(w, id, &why);
 			w->d->ops->container_destroy(w->d, id, 0, &e2);
 		}
@@ -1624,7 +1722,8 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 			w->d->ops->container_start(w->d, old->info.id, &changed, &e2);
 		bs_err_set(err, rc, "%s; the previous one %s: %s",
 			   healthy ? "the replacement was undone (the new container was healthy)"
-				   : "the new container failed and was removed",
+			   : rc == BS_ERR_INTERRUPTED ? "the new container was removed"
+						      : "the new container failed and was removed",
 			   restart_old ? "serves again" : "is back", bs_buf_str(&why));
 		bs_buf_free(&why);
 	}

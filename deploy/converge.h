@@ -64,8 +64,9 @@ struct bs_converge_opts {
 	 * stream endpoint: its session belongs to one thread) */
 	const struct bs_endpoint *ep;
 	int parallel;
-	volatile sig_atomic_t *cancel; /* set: start no new action */
-	volatile sig_atomic_t *abort;  /* set: stop network calls now */
+	/* set: start no new action, end the waits (health, pulls) */
+	volatile sig_atomic_t *cancel;
+	volatile sig_atomic_t *abort; /* set: stop network calls now */
 };
 
 /* Replicas of c that run on node (1-based numbers into *out, caller frees);

@@ -291,9 +291,31 @@ static void warn_literal_secret(struct bs_rctx *ctx, const struct bs_ynode *map,
 
 /* ---- step 4: sections ------------------------------------------------- */
 
+/* provider.init of a local node: systemd (default) or none. */
+static void parse_node_init(struct bs_rctx *ctx, const struct bs_ynode *map, enum bs_node_init *out)
+{
+	char *init = NULL;
+
+	*out = BS_NODE_INIT_SYSTEMD;
+	if (!rctx_get_str(ctx, map, "init", NULL, &init))
+		return;
+	if (strcmp(init, "none") == 0) {
+		*out = BS_NODE_INIT_NONE;
+	} else if (strcmp(init, "systemd") != 0) {
+		size_t saved = rctx_push_key(ctx, "init");
+
+		rctx_error(
+			ctx, bs_ynode_get(map, "init"),
+			"'%.100s' is not an init of a local node: write systemd (the node boots systemd, like a VM; the default) or none (sshd alone, like a host without an init)",
+			init);
+		rctx_pop(ctx, saved);
+	}
+	free(init);
+}
+
 static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
-	static const char *const local_keys[] = {"type", "image", "engine", NULL};
+	static const char *const local_keys[] = {"type", "image", "engine", "init", NULL};
 	static const char *const static_keys[] = {"type", NULL};
 	static const char *const hetzner_keys[] = {"type",	  "token", "token_env", "location",
 						   "server_type", "image", "api_url",	NULL};
@@ -374,6 +396,7 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 	case BS_PROVIDER_LOCAL:
 		if (!rctx_get_str(ctx, map, "image", NULL, &p->image))
 			p->image = bs_xstrdup("bootstrap/node:bookworm");
+		parse_node_init(ctx, map, &p->init);
 		if (!rctx_get_str(ctx, map, "engine", NULL, &p->engine))
 			p->engine = bs_xstrdup("unix:///var/run/docker.sock");
 		else if (!bs_str_starts_with(p->engine, "unix://") &&

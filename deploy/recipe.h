@@ -51,15 +51,23 @@ static inline bool bs_provider_existing(enum bs_provider_type type)
 	return type == BS_PROVIDER_STATIC || type == BS_PROVIDER_ENGINE;
 }
 
+/* What runs as PID 1 in a local node: systemd, as on a real VM (the
+ * default), or sshd alone, as on a host without an init. */
+enum bs_node_init {
+	BS_NODE_INIT_SYSTEMD,
+	BS_NODE_INIT_NONE,
+};
+
 struct bs_provider {
 	enum bs_provider_type type;
-	char *image;	 /* local: node image; clouds: OS image */
-	char *engine;	 /* local: URL of the Docker engine hosting the nodes */
-	char *region;	 /* hetzner "location", digitalocean "region" */
-	char *size;	 /* hetzner "server_type", digitalocean "size" */
-	char *token;	 /* secret; NULL: read token_env when the driver runs */
-	char *token_env; /* HCLOUD_TOKEN, DIGITALOCEAN_TOKEN by default */
-	char *api_url;	 /* API base URL (default: the provider's) */
+	enum bs_node_init init; /* local only */
+	char *image;		/* local: node image; clouds: OS image */
+	char *engine;		/* local: URL of the Docker engine hosting the nodes */
+	char *region;		/* hetzner "location", digitalocean "region" */
+	char *size;		/* hetzner "server_type", digitalocean "size" */
+	char *token;		/* secret; NULL: read token_env when the driver runs */
+	char *token_env;	/* HCLOUD_TOKEN, DIGITALOCEAN_TOKEN by default */
+	char *api_url;		/* API base URL (default: the provider's) */
 	struct bs_recipe_loc loc;
 };
 

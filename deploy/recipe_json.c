@@ -88,6 +88,7 @@ static cJSON *provider_json(const struct writer *w, const struct bs_provider *p)
 	switch (p->type) {
 	case BS_PROVIDER_LOCAL:
 		add_str(w, o, "image", p->image);
+		add_str(w, o, "init", p->init == BS_NODE_INIT_NONE ? "none" : "systemd");
 		add_str(w, o, "engine", p->engine);
 		break;
 	case BS_PROVIDER_STATIC:

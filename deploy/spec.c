@@ -407,3 +407,26 @@ char *bs_network_name(const char *project)
 {
 	return bs_xasprintf("%s-net", project);
 }
+
+char *bs_image_repo_digest(const char *ref, const struct bs_strv *digests, const char *served)
+{
+	size_t len = strcspn(ref, "@");
+	const char *slash = memrchr(ref, '/', len);
+	const char *base = slash ? slash : ref;
+	const char *colon = memrchr(base, ':', len - (size_t)(base - ref));
+	const char *first = NULL;
+
+	if (colon != NULL)
+		len = (size_t)(colon - ref);
+	for (size_t i = 0; i < digests->n; i++) {
+		const char *d = digests->v[i];
+
+		if (strncmp(d, ref, len) != 0 || d[len] != '@')
+			continue;
+		if (served != NULL && strcmp(d + len + 1, served) == 0)
+			return bs_xstrdup(d);
+		if (first == NULL)
+			first = d;
+	}
+	return first ? bs_xstrdup(first) : NULL;
+}

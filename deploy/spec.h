@@ -79,6 +79,17 @@ char *bs_spec_hash(const char *spec_json, const char *image_id);
  */
 char *bs_spec_diff(const char *old_json, const char *new_json);
 
+/*
+ * The digest to record for an image pulled as ref: the "REPO@sha256:..."
+ * among its RepoDigests whose repository is ref's. An image can hold
+ * several for one repository (pulled by two tags, or a tag whose index
+ * changed only for other platforms): served, the digest the registry
+ * serves for ref now (the index's for a multi-platform image), picks
+ * among them; without it (or when it is not there) the first. NULL if
+ * none. Caller frees.
+ */
+char *bs_image_repo_digest(const char *ref, const struct bs_strv *digests, const char *served);
+
 /* "PROJECT-CONTAINER-REPLICA"; caller frees. */
 char *bs_instance_name(const char *project, const char *container, int replica);
 

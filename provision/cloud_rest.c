@@ -1,7 +1,8 @@
 /*
  * cloud_rest.c - the REST client of the cloud compute drivers (one libcurl
- * easy handle, one thread), their error mapping and pagination, and the
- * SSH key fingerprint. See cloud_rest.h for the retry rules and what
+ * easy handle run in a multi handle, one thread), their error mapping,
+ * retries and pagination, the SSH key fingerprint and the "valid: ..."
+ * lists of the plan-time checks. See cloud_rest.h for the retry rules and what
  * happens to the token.
  */
 #include "provision/cloud_rest.h"
@@ -27,6 +28,7 @@
 
 struct bs_rest {
 	CURL *curl;
+	CURLM *multi; /* runs each transfer, so that the cancel flag is seen every 100 ms */
 	struct curl_slist *headers; /* holds the token: wiped on free */
 	char *auth_header;
 	char *base_url;
@@ -244,6 +246,14 @@ void bs_rest_parse_error(enum bs_rest_dialect d, const char *body, size_t len, c
 	cJSON_Delete(root);
 }
 
+bool bs_rest_transient(enum bs_rest_dialect d, long status, const char *code)
+{
+	if (d != BS_REST_HETZNER || code == NULL)
+		return false;
+	return (status == 409 && strcmp(code, "conflict") == 0) ||
+	       (status >= 400 && strcmp(code, "maintenance") == 0);
+}
+
 long bs_rest_rate_limit_wait_ms(const char *retry_after, const char *ratelimit_reset,
 				long long now_ms, long backoff_ms)
 {
@@ -281,6 +291,24 @@ int bs_rest_status_error(struct bs_err *err, enum bs_rest_dialect d, const char 
 		 message ? ": " : "", message ? message : "");
 	if (!token_source)
 		token_source = "the recipe";
+	/* Hetzner answers a write with a read-only token 401 token_readonly
+	 * ("The token is only allowed to perform GET requests",
+	 * https://docs.hetzner.cloud/#errors; hcloud-go ErrorCodeTokenReadonly) */
+	if (hz && status == 401 && code && strcmp(code, "token_readonly") == 0)
+		return bs_err_set(
+			err, BS_ERR_AUTH,
+			"%s: the token in %s may not do this (%s %s: %s): it is read-only: give bootstrap a token with Read & Write permission (Hetzner Console > Security > API tokens)",
+			prov, token_source, method, path, said);
+	if (hz && code && strcmp(code, "maintenance") == 0)
+		return bs_err_set(
+			err, BS_ERR_API,
+			"%s: %s %s: %s: Hetzner is under maintenance and it outlasted the wait: run again later (status: https://status.hetzner.com)",
+			prov, method, path, said);
+	if (hz && status == 409 && code && strcmp(code, "conflict") == 0)
+		return bs_err_set(
+			err, BS_ERR_API,
+			"%s: %s %s: %s: the resource kept changing while the request ran: run again",
+			prov, method, path, said);
 	if (status == 401)
 		return bs_err_set(
 			err, BS_ERR_AUTH,
@@ -294,7 +322,12 @@ int bs_rest_status_error(struct bs_err *err, enum bs_rest_dialect d, const char 
 			err, BS_ERR_AUTH, "%s: the token in %s may not do this (%s %s: %s): %s",
 			prov, token_source, method, path, said,
 			hz ? "give bootstrap a token with Read & Write permission (Hetzner Console > Security > API tokens)"
-			   : "give bootstrap a token with read and write scope (or the droplet, ssh_key, tag and actions scopes)");
+			   /* the custom scopes of the calls the driver makes, as the
+			    * OpenAPI document names them for each operation
+			    * (github.com/digitalocean/openapi, x-scopes): droplet
+			    * create/read/update (power)/delete, SSH keys, tags, the
+			    * image, actions, sizes and regions looked at */
+			   : "give bootstrap a token with read and write scope, or a custom-scoped token with droplet:create, droplet:read, droplet:update, droplet:delete, ssh_key:create, ssh_key:read, tag:create, tag:read, image:read, actions:read, sizes:read and regions:read (control panel > API > Tokens)");
 	switch (status) {
 	case 400: rc = BS_ERR_INVALID; break;
 	case 422:
@@ -427,6 +460,51 @@ char *bs_digitalocean_tag(const char *prefix, const char *value)
 	return NULL;
 }
 
+/* ---- plan-time checks ------------------------------------------------------------ */
+
+struct ranked {
+	const char *name;
+	size_t dist;
+};
+
+static int ranked_cmp(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+
+	if (x->dist != y->dist)
+		return x->dist < y->dist ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+char *bs_rest_closest(const char *word, const struct bs_strv *names, size_t max)
+{
+	struct ranked *r = bs_xcalloc(names->n ? names->n : 1, sizeof(*r));
+	struct bs_buf b = BS_BUF_INIT;
+	size_t i, n = 0;
+
+	for (i = 0; i < names->n; i++) {
+		bool seen = false;
+
+		for (size_t j = 0; j < n && !seen; j++)
+			seen = strcmp(r[j].name, names->v[i]) == 0;
+		if (seen)
+			continue;
+		r[n].name = names->v[i];
+		r[n].dist = bs_edit_distance(word, names->v[i], 64);
+		n++;
+	}
+	qsort(r, n, sizeof(*r), ranked_cmp);
+	bs_buf_puts(&b, "");
+	for (i = 0; i < n && i < max; i++)
+		bs_buf_printf(&b, "%s%s", i ? ", " : "", r[i].name);
+	if (n > max)
+		bs_buf_puts(&b, ", ...");
+	if (n == 0)
+		bs_buf_puts(&b, "none");
+	free(r);
+	return bs_buf_detach(&b);
+}
+
 /* ---- machines ------------------------------------------------------------------- */
 
 char *bs_rest_id_string(const cJSON *id)
@@ -529,6 +607,8 @@ int bs_rest_open(struct bs_rest **out, const struct bs_rest_opts *opts, struct b
 		r->opts.backoff_max_ms = 8000;
 	if (r->opts.per_page <= 0)
 		r->opts.per_page = opts->dialect == BS_REST_HETZNER ? 50 : 200;
+	if (r->opts.transient_wait_ms <= 0)
+		r->opts.transient_wait_ms = 60000;
 
 	bs_secret_add(opts->token);
 	r->auth_header = bs_xasprintf("Authorization: Bearer %s", opts->token);
@@ -537,7 +617,8 @@ int bs_rest_open(struct bs_rest **out, const struct bs_rest_opts *opts, struct b
 	r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
 	r->headers = curl_slist_append(r->headers, "Expect:");
 	r->curl = curl_easy_init();
-	if (r->curl == NULL || r->headers == NULL) {
+	r->multi = curl_multi_init();
+	if (r->curl == NULL || r->multi == NULL || r->headers == NULL) {
 		bs_rest_free(r);
 		return bs_err_set(err, BS_ERR_NOMEM, "%s: cannot set up libcurl", prov);
 	}
@@ -551,6 +632,8 @@ void bs_rest_free(struct bs_rest *r)
 		return;
 	if (r->curl != NULL)
 		curl_easy_cleanup(r->curl);
+	if (r->multi != NULL)
+		curl_multi_cleanup(r->multi);
 	curl_slist_free_all(r->headers); /* its copy of the token: see auth_header */
 	bs_secure_free_str(r->auth_header);
 	free(r->base_url);
@@ -633,6 +716,47 @@ static void attempt_reset(struct attempt *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* Run the easy handle to its end in the multi handle, looking at the
+ * cancel flag every 100 ms (the progress callback alone may wait a second
+ * while nothing moves): a cancelled transfer is abandoned. */
+static CURLcode transfer(struct bs_rest *r)
+{
+	CURLcode cc = CURLE_OK;
+	bool done = false;
+
+	if (curl_multi_add_handle(r->multi, r->curl) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	while (!done) {
+		int running = 0, fds = 0, left = 0;
+		CURLMsg *msg;
+
+		if (curl_multi_perform(r->multi, &running) != CURLM_OK) {
+			cc = CURLE_FAILED_INIT;
+			break;
+		}
+		msg = curl_multi_info_read(r->multi, &left);
+		while (msg != NULL) {
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == r->curl) {
+				cc = msg->data.result;
+				done = true;
+			}
+			msg = curl_multi_info_read(r->multi, &left);
+		}
+		if (done)
+			break;
+		if (cancelled(r)) {
+			cc = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		if (running > 0 && curl_multi_poll(r->multi, NULL, 0, 100, &fds) != CURLM_OK) {
+			cc = CURLE_FAILED_INIT;
+			break;
+		}
+	}
+	curl_multi_remove_handle(r->multi, r->curl);
+	return cc;
+}
+
 /* One HTTP exchange; returns the CURLcode, a->status when an answer came. */
 static CURLcode perform(struct bs_rest *r, const char *method, const char *url, const char *body,
 			struct attempt *a, bool *sent)
@@ -670,7 +794,7 @@ static CURLcode perform(struct bs_rest *r, const char *method, const char *url, 
 	}
 	r->curl_error[0] = '\0';
 	r->requests++;
-	cc = curl_easy_perform(e);
+	cc = transfer(r);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &a->status);
 	curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &req_size);
 	*sent = req_size > 0;
@@ -696,6 +820,7 @@ int bs_rest_call(struct bs_rest *r, const char *method, const char *path, const 
 	bool idempotent = retry == BS_REST_IDEMPOTENT;
 	long backoff = r->opts.backoff_first_ms, rate_backoff = RATE_BACKOFF_FIRST;
 	long rate_waited = 0;
+	long long transient_since = 0;
 	struct attempt a;
 	char *url = bs_xasprintf("%s%s", r->base_url, path);
 	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
@@ -807,6 +932,22 @@ int bs_rest_call(struct bs_rest *r, const char *method, const char *path, const 
 			       path, wait);
 			goto sleep;
 		}
+		if (bs_rest_transient(r->opts.dialect, a.status, reply->code)) {
+			long long now = mono_ms();
+
+			if (transient_since == 0)
+				transient_since = now;
+			if (now - transient_since < r->opts.transient_wait_ms) {
+				wait = backoff;
+				backoff = next_backoff(r, backoff);
+				if (wait > r->opts.transient_wait_ms - (now - transient_since))
+					wait = (long)(r->opts.transient_wait_ms -
+						      (now - transient_since));
+				bs_log(BS_LOG_INFO, "%s: %s %s answered %ld %s; retrying in %ld ms",
+				       prov, method, path, a.status, reply->code, wait);
+				goto sleep;
+			}
+		}
 		if (retryable_status(a.status, reply->code) && (idempotent || a.status == 423) &&
 		    reply->attempts < r->opts.max_attempts) {
 			wait = backoff;
@@ -817,7 +958,8 @@ int bs_rest_call(struct bs_rest *r, const char *method, const char *path, const 
 			       r->opts.max_attempts);
 			goto sleep;
 		}
-		reply->maybe_applied = !idempotent && a.status >= 500;
+		reply->maybe_applied = !idempotent && a.status >= 500 &&
+				       !bs_rest_transient(r->opts.dialect, a.status, reply->code);
 		rc = bs_rest_status_error(err, r->opts.dialect, r->token_source, method, path,
 					  a.status, reply->code, reply->message);
 		if (a.status >= 500 && reply->attempts > 1) {

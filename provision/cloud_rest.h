@@ -6,8 +6,8 @@
  * SSH key.
  *
  * One struct bs_rest per driver instance: it owns one libcurl easy handle
- * (so one kept-alive connection serves the whole run) and belongs to one
- * thread. The program has called curl_global_init() once.
+ * and the multi handle it runs in (so one kept-alive connection serves the
+ * whole run) and belongs to one thread. The program has called curl_global_init() once.
  *
  * Retries, per call:
  *   - 429: wait (Retry-After when given, else a backoff from 1 s that never
@@ -21,8 +21,16 @@
  *     it fails with reply->maybe_applied set, and the driver looks for the
  *     machine by name before it tries again, so a server is never made
  *     twice.
+ *   - Hetzner's "the resource has changed during the request, please retry"
+ *     (409 conflict) and "cannot perform operation due to maintenance"
+ *     (maintenance) did nothing: any call (a create too) is tried again with
+ *     the same backoff for up to transient_wait_ms (the run's timeout), then
+ *     fails as BS_ERR_API (error codes: https://docs.hetzner.cloud/#errors;
+ *     hcloud-go hcloud/error.go ErrorCodeConflict, ErrorCodeMaintenance);
  *   - the cancel flag is checked between attempts, during every wait (in
- *     100 ms steps) and during transfers.
+ *     100 ms steps) and during transfers: a request in flight runs in a
+ *     libcurl multi loop that looks at the flag every 100 ms and abandons
+ *     the transfer when it is set.
  *
  * The token is copied, registered with bs_secret_add() so that no log line
  * shows it, sent only in the Authorization header to the base URL (redirects
@@ -33,7 +41,9 @@
  * Errors name the provider, the request and the fix; the provider's own
  * code and message are quoted (sanitised, shortened):
  *   401, 403 -> BS_ERR_AUTH (which variable held the token, and the scope it
- *   needs), Hetzner's 403 resource_limit_exceeded -> BS_ERR_API (quota);
+ *   needs: Hetzner answers a read-only token 401 token_readonly, which gets
+ *   the Read & Write advice; DigitalOcean's 403 lists the custom scopes),
+ *   Hetzner's 403 resource_limit_exceeded -> BS_ERR_API (quota);
  *   404 -> BS_ERR_NOT_FOUND; 409 -> BS_ERR_CONFLICT; 400 -> BS_ERR_INVALID;
  *   422, other 4xx, 5xx after the retries -> BS_ERR_API; a 2xx answer that
  *   is not JSON -> BS_ERR_PROTOCOL; transport -> BS_ERR_NETWORK or
@@ -69,12 +79,13 @@ struct bs_rest_opts {
 	long backoff_first_ms;	  /* 0: 500 */
 	long backoff_max_ms;	  /* 0: 8000 */
 	long per_page;		  /* list page size; 0: the most the provider gives (50, 200) */
+	long transient_wait_ms;	  /* conflict/maintenance retried this long; 0: 60 s */
 	volatile sig_atomic_t *cancel;
 };
 
 #define BS_REST_OPTS_INIT                                                                          \
 	{                                                                                          \
-		BS_REST_HETZNER, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL                       \
+		BS_REST_HETZNER, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, NULL                    \
 	}
 
 struct bs_rest;
@@ -154,6 +165,10 @@ void bs_rest_parse_error(enum bs_rest_dialect d, const char *body, size_t len, c
 long bs_rest_rate_limit_wait_ms(const char *retry_after, const char *ratelimit_reset,
 				long long now_ms, long backoff_ms);
 
+/* An answer that did nothing and says to try again (Hetzner's 409
+ * conflict, maintenance): retried by bs_rest_call within transient_wait_ms. */
+bool bs_rest_transient(enum bs_rest_dialect d, long status, const char *code);
+
 /*
  * Fill err for an error answer and return its bs_error: the mapping and
  * the sentences described at the top of this file.
@@ -191,6 +206,9 @@ char *bs_ssh_public_key_clean(const char *public_key);
 #define BS_HETZNER_LABEL_NODE "bootstrap.node"
 #define BS_DO_TAG_PROJECT "bootstrap-project:"
 #define BS_DO_TAG_NODE "bootstrap-node:"
+/* the key a machine was created with, as bs_compute_key_label() gives it */
+#define BS_HETZNER_LABEL_KEY "bootstrap.ssh-key"
+#define BS_DO_TAG_KEY "bootstrap-key:"
 
 bool bs_hetzner_label_value_ok(const char *value);
 bool bs_digitalocean_tag_ok(const char *tag);
@@ -198,6 +216,14 @@ bool bs_digitalocean_tag_ok(const char *tag);
 char *bs_hetzner_label_selector(const char *project);
 /* prefix + value when the result is a valid tag, else NULL. Caller frees. */
 char *bs_digitalocean_tag(const char *prefix, const char *value);
+
+/* ---- plan-time checks (the drivers' check op) -----------------------------
+ *
+ * The closest few of names to word, for "valid: ..." in an error: at most
+ * max, by edit distance then name, duplicates once, ", ..." when there are
+ * more, "none" when names is empty. Caller frees.
+ */
+char *bs_rest_closest(const char *word, const struct bs_strv *names, size_t max);
 
 /* ---- provider objects -> struct bs_machine (the drivers' mappings) ------ */
 
@@ -214,8 +240,11 @@ enum bs_node_state bs_digitalocean_state(const char *status);
  * A Hetzner server or a DigitalOcean droplet object as a machine: id, the
  * node and project from its labels/tags (the provider's name when the node
  * label is missing), state, public IPv4 as ssh_host (NULL when none yet),
- * port 22, size, image, region. *out is filled on success (free with
- * bs_machine_free). BS_ERR_PROTOCOL when the object lacks id or status.
+ * port 22, size, image, region (Hetzner: "location", else the deprecated
+ * "datacenter.location"), ssh_key from the bootstrap.ssh-key label /
+ * bootstrap-key: tag (NULL when absent or not a key label). *out is
+ * filled on success (free with bs_machine_free). BS_ERR_PROTOCOL when the
+ * object lacks id or status.
  */
 int bs_hetzner_machine(struct bs_machine *out, const cJSON *server, struct bs_err *err);
 int bs_digitalocean_machine(struct bs_machine *out, const cJSON *droplet, struct bs_err *err);

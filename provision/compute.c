@@ -4,6 +4,7 @@
  */
 #include "provision/compute.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +87,26 @@ char *bs_compute_key_from_label(const char *label)
 	return out;
 }
 
+char *bs_compute_host_key_tag(const struct bs_compute *c, const struct bs_machine *m)
+{
+	if (c == NULL || !c->creates || m->id == NULL)
+		return NULL;
+	return bs_xasprintf("bootstrap:%s:%s", c->ops->name, m->id);
+}
+
+void bs_compute_where(const struct bs_compute *c, const struct bs_node *node, const char *key,
+		      char *out, size_t len)
+{
+	const struct bs_recipe *r = c->recipe;
+
+	if (node != NULL)
+		snprintf(out, len, "%s:%d:%d: nodes (%s): %s", r->file, node->loc.line,
+			 node->loc.col, node->name, key);
+	else
+		snprintf(out, len, "%s:%d:%d: provider.%s", r->file, r->provider.loc.line,
+			 r->provider.loc.col, key);
+}
+
 int bs_compute_open(struct bs_compute **out, const struct bs_recipe *recipe,
 		    const struct bs_compute_opts *opts, struct bs_err *err)
 {
@@ -118,6 +139,7 @@ int bs_compute_ensure(struct bs_compute *c, const char *only, struct bs_machine_
 {
 	const struct bs_recipe *r = c->recipe;
 	struct bs_machine_list have;
+	bool checked = false;
 	size_t i;
 	int rc;
 
@@ -157,6 +179,14 @@ int bs_compute_ensure(struct bs_compute *c, const char *only, struct bs_machine_
 			rc = bs_err_set(err, BS_ERR_NOT_FOUND, "node %s: no such machine", n->name);
 			break;
 		}
+		/* the recipe's sizes, image and location, checked once before
+		 * the first machine is ordered (a no-op run asks nothing) */
+		if (!checked && c->ops->check != NULL) {
+			checked = true;
+			rc = c->ops->check(c, err);
+			if (rc != 0)
+				break;
+		}
 		rc = c->ops->create(c, n, slot, err);
 		if (rc == 0) {
 			slot->created = true;
@@ -165,9 +195,18 @@ int bs_compute_ensure(struct bs_compute *c, const char *only, struct bs_machine_
 		}
 	}
 	/* every machine is started before any is waited for: they boot together */
-	for (i = 0; i < out->n && rc == 0; i++)
-		if (out->v[i].state != BS_NODE_RUNNING || out->v[i].ssh_host == NULL)
-			rc = c->ops->wait_running(c, &out->v[i], err);
+	for (i = 0; i < out->n && rc == 0; i++) {
+		struct bs_machine *m = &out->v[i];
+		bool created = m->created, started = m->started;
+
+		if (m->state == BS_NODE_RUNNING && m->ssh_host != NULL)
+			continue;
+		/* drivers refill the machine from the provider: what this run
+		 * did to it is ours to keep */
+		rc = c->ops->wait_running(c, m, err);
+		m->created = created;
+		m->started = started;
+	}
 	for (i = 0; i < have.n; i++) {
 		bool declared = false;
 

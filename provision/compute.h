@@ -159,6 +159,18 @@ int bs_compute_ensure(struct bs_compute *c, const char *only, struct bs_machine_
 char *bs_compute_key_label(const char *fingerprint);
 char *bs_compute_key_from_label(const char *label);
 
+/* The comment a machine's host keys are pinned with in known_hosts,
+ * "bootstrap:PROVIDER:ID", so that they can be forgotten when it goes even
+ * when its address is no longer known (a stopped local node publishes no
+ * port). NULL for machines bootstrap does not make (static). Caller frees. */
+char *bs_compute_host_key_tag(const struct bs_compute *c, const struct bs_machine *m);
+
+/* "FILE:LINE:COL: provider.KEY", or the node entry's place and
+ * "nodes (NAME): KEY" when node is not NULL: where the recipe sets what a
+ * check() refuses. */
+void bs_compute_where(const struct bs_compute *c, const struct bs_node *node, const char *key,
+		      char *out, size_t len);
+
 /* One constructor per driver file. */
 int bs_compute_static_open(struct bs_compute **out, const struct bs_recipe *recipe,
 			   const struct bs_compute_opts *opts, struct bs_err *err);

@@ -19,6 +19,15 @@
  *     reason for an errored action.
  *   - SSH keys are looked up by MD5 fingerprint (GET /account/keys/{fp}).
  *   - a deleted droplet is waited for until GET answers 404.
+ *   - GET /droplets lists only non-GPU droplets unless type=gpus is asked,
+ *     and type cannot be combined with tag_name: GPU droplets are listed
+ *     apart and filtered by tag, else a GPU node would be created anew on
+ *     every run.
+ *   - the SHA256 fingerprint of the key a droplet was created with goes
+ *     into its tag bootstrap-key:...; a droplet "off" is powered on by
+ *     start() (a power_on action); DELETE removes it in any power state.
+ *   - check() reads /regions, /sizes ("available", "regions") and the
+ *     image before the first droplet is ordered.
  *
  * One driver instance (and its REST client) belongs to one thread.
  */
@@ -138,6 +147,7 @@ int bs_digitalocean_machine(struct bs_machine *out, const cJSON *droplet, struct
 		dup_or_null(str_at(image, "slug") ? str_at(image, "slug") : str_at(image, "name"));
 	out->region =
 		dup_or_null(str_at(cJSON_GetObjectItemCaseSensitive(droplet, "region"), "slug"));
+	out->ssh_key = bs_compute_key_from_label(tag_value(droplet, BS_DO_TAG_KEY));
 	return 0;
 }
 
@@ -250,11 +260,14 @@ static int find_by_name(struct digitalocean *d, const char *name, cJSON **found,
 {
 	char *esc = bs_rest_escape(name);
 	char *path = bs_xasprintf("/droplets?name=%s", esc);
+	char *gpus = bs_xasprintf("/droplets?name=%s&type=gpus", esc);
 	cJSON *items = NULL, *it;
 	int rc;
 
 	*found = cJSON_CreateArray();
 	rc = bs_rest_get_all(d->rest, path, "droplets", &items, err);
+	if (rc == 0) /* GPU droplets are listed only when asked for: see do_list */
+		rc = bs_rest_get_all(d->rest, gpus, "droplets", &items, err);
 	cJSON_ArrayForEach(it, items)
 	{
 		const char *n = str_at(it, "name");
@@ -263,6 +276,7 @@ static int find_by_name(struct digitalocean *d, const char *name, cJSON **found,
 			cJSON_AddItemToArray(*found, cJSON_Duplicate(it, 1));
 	}
 	cJSON_Delete(items);
+	free(gpus);
 	free(path);
 	free(esc);
 	return rc;
@@ -410,6 +424,18 @@ static int ensure_key(struct digitalocean *d, struct bs_err *err)
 
 /* ---- operations -------------------------------------------------------------------- */
 
+static bool tag_present(const cJSON *droplet, const char *tag)
+{
+	const cJSON *t;
+
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(droplet, "tags"))
+	{
+		if (cJSON_IsString(t) && strcmp(t->valuestring, tag) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int do_list(struct bs_compute *c, struct bs_machine_list *out, struct bs_err *err)
 {
 	struct digitalocean *d = (struct digitalocean *)c;
@@ -420,12 +446,24 @@ static int do_list(struct bs_compute *c, struct bs_machine_list *out, struct bs_
 
 	memset(out, 0, sizeof(*out));
 	rc = bs_rest_get_all(d->rest, path, "droplets", &items, err);
+	/*
+	 * "By default, only non-GPU Droplets are returned. To list only GPU
+	 * Droplets, set the type query parameter to gpus", and type "can not be
+	 * combined with tag_name" (OpenAPI document, GET /v2/droplets,
+	 * droplets_list; github.com/digitalocean/openapi): GPU droplets are
+	 * listed apart and filtered by tag here, or a GPU node would never be
+	 * found again and every run would create another (billed) one.
+	 */
+	if (rc == 0)
+		rc = bs_rest_get_all(d->rest, "/droplets?type=gpus", "droplets", &items, err);
 	cJSON_ArrayForEach(it, items)
 	{
 		struct bs_machine m;
 
 		if (rc != 0)
 			break;
+		if (!tag_present(it, d->project_tag))
+			continue;
 		rc = bs_digitalocean_machine(&m, it, err);
 		if (rc != 0)
 			break;
@@ -450,6 +488,7 @@ static cJSON *create_body(const struct digitalocean *d, const struct bs_node *no
 {
 	const struct bs_provider *p = &d->base.recipe->provider;
 	cJSON *body = cJSON_CreateObject(), *tags, *keys;
+	char *key = bs_compute_key_label(d->base.opts.ssh_key_fingerprint), *key_tag = NULL;
 	long long image_id;
 
 	cJSON_AddStringToObject(body, "name", node->name);
@@ -466,6 +505,12 @@ static cJSON *create_body(const struct digitalocean *d, const struct bs_node *no
 	tags = cJSON_AddArrayToObject(body, "tags");
 	cJSON_AddItemToArray(tags, cJSON_CreateString(d->project_tag));
 	cJSON_AddItemToArray(tags, cJSON_CreateString(node_tag));
+	if (key != NULL)
+		key_tag = bs_digitalocean_tag(BS_DO_TAG_KEY, key);
+	if (key_tag != NULL)
+		cJSON_AddItemToArray(tags, cJSON_CreateString(key_tag));
+	free(key_tag);
+	free(key);
 	return body;
 }
 
@@ -601,6 +646,10 @@ static int do_wait_running(struct bs_compute *c, struct bs_machine *m, struct bs
 		}
 		if (rc != 0)
 			break;
+		/* what bs_compute_ensure knows of it stays: made or powered on
+		 * in this run */
+		fresh.created = m->created;
+		fresh.started = m->started;
 		bs_machine_free(m);
 		*m = fresh;
 		if (m->state == BS_NODE_RUNNING && m->ssh_host != NULL)
@@ -699,6 +748,162 @@ out:
 	return rc;
 }
 
+/* POST /droplets/{id}/actions {"type": "power_on"}: 201 {action} (OpenAPI
+ * document, dropletActions_post). The action is remembered: wait_running
+ * fails the node when it errors. */
+static int do_start(struct bs_compute *c, struct bs_machine *m, struct bs_err *err)
+{
+	struct digitalocean *d = (struct digitalocean *)c;
+	char *path = bs_xasprintf("/droplets/%s/actions", m->id);
+	cJSON *body = cJSON_CreateObject();
+	struct bs_rest_reply reply;
+	int rc;
+
+	cJSON_AddStringToObject(body, "type", "power_on");
+	rc = bs_rest_call(d->rest, "POST", path, body, BS_REST_ONCE, &reply, err);
+	if (rc == 0) {
+		remember_action(d, m->id, cJSON_GetObjectItemCaseSensitive(reply.json, "action"));
+		m->state = BS_NODE_STARTING;
+		bs_log(BS_LOG_INFO, "node %s: digitalocean: droplet %s was off; powering it on",
+		       m->name ? m->name : m->id, m->id);
+	}
+	bs_rest_reply_free(&reply);
+	cJSON_Delete(body);
+	free(path);
+	if (rc != 0)
+		bs_err_prefix(err, "node %s", m->name ? m->name : m->id);
+	return rc;
+}
+
+/* ---- plan-time check --------------------------------------------------------------- */
+
+static const cJSON *by_slug(const cJSON *items, const char *slug)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, items)
+	{
+		if (str_at(it, "slug") != NULL && strcmp(str_at(it, "slug"), slug) == 0)
+			return it;
+	}
+	return NULL;
+}
+
+/* The slugs of the available objects of items (and offered in region,
+ * when given: a size's "regions" list). */
+static void available_slugs(const cJSON *items, const char *region, struct bs_strv *out)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, items)
+	{
+		const cJSON *regions = cJSON_GetObjectItemCaseSensitive(it, "regions"), *r;
+		bool there = region == NULL || !cJSON_IsArray(regions);
+
+		cJSON_ArrayForEach(r, regions)
+		{
+			there = there || (cJSON_IsString(r) && strcmp(r->valuestring, region) == 0);
+		}
+		if (str_at(it, "slug") != NULL &&
+		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "available")) && there)
+			bs_strv_push(out, str_at(it, "slug"));
+	}
+}
+
+static int check_size(struct digitalocean *d, const cJSON *sizes, const struct bs_node *node,
+		      const char *size, struct bs_err *err)
+{
+	const char *region = d->base.recipe->provider.region;
+	const cJSON *s = by_slug(sizes, size);
+	struct bs_strv ok = BS_STRV_INIT;
+	char at[600];
+	char *valid;
+	int rc = 0;
+
+	bs_compute_where(&d->base, node, "size", at, sizeof(at));
+	available_slugs(sizes, region, &ok);
+	valid = bs_rest_closest(size, &ok, 5);
+	if (s == NULL)
+		rc = bs_err_set(err, BS_ERR_INVALID,
+				"%s: digitalocean has no size '%s' (valid: %s)", at, size, valid);
+	else if (!bs_strv_contains(&ok, size))
+		rc = bs_err_set(
+			err, BS_ERR_INVALID,
+			"%s: digitalocean's size '%s' cannot be ordered%s%s now (\"available\": false, or not in the region's list): choose another (valid: %s)",
+			at, size, region ? " in " : "", region ? region : "", valid);
+	free(valid);
+	bs_strv_free(&ok);
+	return rc;
+}
+
+/*
+ * GET /sizes ("available", "regions"), /regions ("available") and
+ * /images/{id or slug} (OpenAPI document: sizes_list, regions_list,
+ * images_get). An unknown or unavailable one is BS_ERR_INVALID, before
+ * anything is created.
+ */
+static int do_check(struct bs_compute *c, struct bs_err *err)
+{
+	struct digitalocean *d = (struct digitalocean *)c;
+	const struct bs_recipe *r = c->recipe;
+	cJSON *sizes = NULL, *regions = NULL;
+	char at[600];
+	size_t i;
+	int rc = 0;
+
+	/* the region first: a size "not in the region" says little when the
+	 * region itself is wrong */
+	if (r->provider.region != NULL)
+		rc = bs_rest_get_all(d->rest, "/regions", "regions", &regions, err);
+	if (rc == 0 && r->provider.region != NULL) {
+		struct bs_strv ok = BS_STRV_INIT;
+
+		available_slugs(regions, NULL, &ok);
+		if (!bs_strv_contains(&ok, r->provider.region)) {
+			char *valid = bs_rest_closest(r->provider.region, &ok, 5);
+
+			bs_compute_where(&d->base, NULL, "region", at, sizeof(at));
+			rc = bs_err_set(err, BS_ERR_INVALID,
+					"%s: digitalocean has no region '%s'%s (valid: %s)", at,
+					r->provider.region,
+					by_slug(regions, r->provider.region)
+						? " open for new droplets"
+						: "",
+					valid);
+			free(valid);
+		}
+		bs_strv_free(&ok);
+	}
+	if (rc == 0)
+		rc = bs_rest_get_all(d->rest, "/sizes", "sizes", &sizes, err);
+	if (rc == 0 && r->provider.size != NULL)
+		rc = check_size(d, sizes, NULL, r->provider.size, err);
+	for (i = 0; rc == 0 && i < r->n_nodes; i++)
+		if (r->nodes[i].size != NULL &&
+		    (i == 0 || r->nodes[i - 1].entry != r->nodes[i].entry))
+			rc = check_size(d, sizes, &r->nodes[i], r->nodes[i].size, err);
+	if (rc == 0 && r->provider.image != NULL) {
+		char *esc = bs_rest_escape(r->provider.image);
+		char *path = bs_xasprintf("/images/%s", esc);
+		struct bs_rest_reply reply;
+
+		rc = bs_rest_call(d->rest, "GET", path, NULL, BS_REST_IDEMPOTENT, &reply, err);
+		if (rc == BS_ERR_NOT_FOUND) {
+			bs_compute_where(&d->base, NULL, "image", at, sizeof(at));
+			rc = bs_err_set(
+				err, BS_ERR_INVALID,
+				"%s: digitalocean has no image '%s' (a public image's slug, such as debian-12-x64, or a private image's number)",
+				at, r->provider.image);
+		}
+		bs_rest_reply_free(&reply);
+		free(path);
+		free(esc);
+	}
+	cJSON_Delete(sizes);
+	cJSON_Delete(regions);
+	return rc;
+}
+
 static void do_free(struct bs_compute *c)
 {
 	struct digitalocean *d = (struct digitalocean *)c;
@@ -722,6 +927,8 @@ static const struct bs_compute_ops digitalocean_ops = {
 	.create = do_create,
 	.destroy = do_destroy,
 	.wait_running = do_wait_running,
+	.start = do_start,
+	.check = do_check,
 	.free = do_free,
 };
 

@@ -17,7 +17,16 @@
  *     the node with Hetzner's own message instead of a silent timeout.
  *   - SSH keys are found by MD5 fingerprint (GET /ssh_keys?fingerprint=);
  *     key names are unique too, so a name taken by another key gets the
- *     fingerprint as a suffix.
+ *     fingerprint as a suffix. The SHA256 fingerprint of the key a server
+ *     was created with goes into its label bootstrap.ssh-key.
+ *   - a server "off" is powered on by start() (POST .../actions/poweron);
+ *     DELETE removes a server in any power state.
+ *   - a read-only token is answered 401 token_readonly, maintenance and
+ *     409 conflict are retried (cloud_rest.c).
+ *   - check() reads /locations, /server_types (their "deprecation", per
+ *     type and per location) and /images before the first server is
+ *     ordered: a name Hetzner does not know, or no longer sells, is an
+ *     error at its recipe line with the closest valid names.
  *
  * One driver instance (and its REST client) belongs to one thread.
  */
@@ -100,7 +109,10 @@ int bs_hetzner_machine(struct bs_machine *out, const cJSON *server, struct bs_er
 		return bs_err_set(err, BS_ERR_PROTOCOL,
 				  "hetzner: a server object lacks its id or status");
 	}
-	if (!cJSON_IsObject(loc)) /* older answers: only datacenter.location */
+	/* "location" is the current field; "datacenter" (with its location) is
+	 * deprecated but still sent (docs.hetzner.cloud, Servers: the Server
+	 * object; changelog "datacenter property of servers deprecated") */
+	if (!cJSON_IsObject(loc))
 		loc = cJSON_GetObjectItemCaseSensitive(
 			cJSON_GetObjectItemCaseSensitive(server, "datacenter"), "location");
 	out->id = id;
@@ -113,6 +125,7 @@ int bs_hetzner_machine(struct bs_machine *out, const cJSON *server, struct bs_er
 		str_at(cJSON_GetObjectItemCaseSensitive(server, "server_type"), "name"));
 	out->image = dup_or_null(str_at(cJSON_GetObjectItemCaseSensitive(server, "image"), "name"));
 	out->region = dup_or_null(str_at(loc, "name"));
+	out->ssh_key = bs_compute_key_from_label(str_at(labels, BS_HETZNER_LABEL_KEY));
 	return 0;
 }
 
@@ -484,6 +497,7 @@ static cJSON *create_body(const struct hetzner *h, const struct bs_node *node)
 {
 	const struct bs_provider *p = &h->base.recipe->provider;
 	cJSON *body = cJSON_CreateObject(), *labels, *keys;
+	char *key = bs_compute_key_label(h->base.opts.ssh_key_fingerprint);
 
 	cJSON_AddStringToObject(body, "name", node->name);
 	cJSON_AddStringToObject(body, "server_type", node->size ? node->size : p->size);
@@ -495,7 +509,10 @@ static cJSON *create_body(const struct hetzner *h, const struct bs_node *node)
 	labels = cJSON_AddObjectToObject(body, "labels");
 	cJSON_AddStringToObject(labels, BS_HETZNER_LABEL_PROJECT, h->project);
 	cJSON_AddStringToObject(labels, BS_HETZNER_LABEL_NODE, node->name);
+	if (key != NULL)
+		cJSON_AddStringToObject(labels, BS_HETZNER_LABEL_KEY, key);
 	cJSON_AddBoolToObject(body, "start_after_create", 1);
+	free(key);
 	return body;
 }
 
@@ -676,6 +693,10 @@ static int hz_wait_running(struct bs_compute *c, struct bs_machine *m, struct bs
 		}
 		if (rc != 0)
 			break;
+		/* what bs_compute_ensure knows of it stays: made or powered on
+		 * in this run */
+		fresh.created = m->created;
+		fresh.started = m->started;
 		bs_machine_free(m);
 		*m = fresh;
 		if (m->state == BS_NODE_RUNNING && m->ssh_host != NULL)
@@ -737,6 +758,240 @@ static int hz_destroy(struct bs_compute *c, const struct bs_machine *m, struct b
 	return rc;
 }
 
+/* POST /servers/{id}/actions/poweron: 201 {action (command start_server)}
+ * (docs.hetzner.cloud, Server Actions: "Power on a Server"). The action is
+ * remembered: wait_running fails the node when it ends in error. */
+static int hz_start(struct bs_compute *c, struct bs_machine *m, struct bs_err *err)
+{
+	struct hetzner *h = (struct hetzner *)c;
+	char *path = bs_xasprintf("/servers/%s/actions/poweron", m->id);
+	struct bs_rest_reply reply;
+	int rc;
+
+	rc = bs_rest_call(h->rest, "POST", path, NULL, BS_REST_ONCE, &reply, err);
+	if (rc == 0) {
+		const cJSON *action = cJSON_GetObjectItemCaseSensitive(reply.json, "action");
+		char *what = bs_xasprintf("server %s", m->id);
+		bool done;
+
+		rc = action_outcome(action, what, &done, err);
+		if (rc == 0 && !done)
+			remember_action(h, m->id, action);
+		free(what);
+		m->state = BS_NODE_STARTING;
+		bs_log(BS_LOG_INFO, "node %s: hetzner: server %s was off; powering it on",
+		       m->name ? m->name : m->id, m->id);
+	}
+	bs_rest_reply_free(&reply);
+	free(path);
+	if (rc != 0)
+		bs_err_prefix(err, "node %s", m->name ? m->name : m->id);
+	return rc;
+}
+
+/* ---- plan-time check --------------------------------------------------------------- */
+
+/* The names (key "name") of the objects in items. */
+static void names_of(const cJSON *items, struct bs_strv *out)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, items)
+	{
+		if (str_at(it, "name") != NULL)
+			bs_strv_push(out, str_at(it, "name"));
+	}
+}
+
+static const cJSON *named(const cJSON *items, const char *name)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, items)
+	{
+		if (str_at(it, "name") != NULL && strcmp(str_at(it, "name"), name) == 0)
+			return it;
+	}
+	return NULL;
+}
+
+/* A deprecation object {announced, unavailable_after} (server types,
+ * their per-location entries): not null means it is being phased out;
+ * "until DATE" or "since DATE" for the message. */
+static bool deprecated(const cJSON *obj, char *when, size_t len)
+{
+	const cJSON *dep = cJSON_GetObjectItemCaseSensitive(obj, "deprecation");
+	const char *after = str_at(dep, "unavailable_after");
+
+	if (!cJSON_IsObject(dep)) {
+		/* the older boolean, where no deprecation object is given */
+		snprintf(when, len, "deprecated");
+		return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, "deprecated"));
+	}
+	snprintf(when, len, "%s%.40s", after ? "unavailable after " : "announced ",
+		 after			    ? after
+		 : str_at(dep, "announced") ? str_at(dep, "announced")
+					    : "?");
+	return true;
+}
+
+static int check_type(struct hetzner *h, const cJSON *types, const struct bs_node *node,
+		      const char *type, struct bs_err *err)
+{
+	const char *loc = h->base.recipe->provider.region;
+	const cJSON *t = named(types, type);
+	const cJSON *it;
+	struct bs_strv ok = BS_STRV_INIT;
+	char at[600], when[64];
+	char *valid;
+	int rc = 0;
+
+	bs_compute_where(&h->base, node, "server_type", at, sizeof(at));
+	cJSON_ArrayForEach(it, types)
+	{
+		if (str_at(it, "name") != NULL && !deprecated(it, when, sizeof(when)))
+			bs_strv_push(&ok, str_at(it, "name"));
+	}
+	valid = bs_rest_closest(type, &ok, 5);
+	if (t == NULL) {
+		rc = bs_err_set(err, BS_ERR_INVALID,
+				"%s: hetzner has no server type '%s' (valid: %s)", at, type, valid);
+	} else if (deprecated(t, when, sizeof(when))) {
+		rc = bs_err_set(
+			err, BS_ERR_INVALID,
+			"%s: hetzner's server type '%s' is deprecated (%s) and can no longer be ordered: choose another (valid: %s)",
+			at, type, when, valid);
+	} else if (loc != NULL && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(t, "locations"))) {
+		/* per location: absent means not offered there */
+		const cJSON *l = named(cJSON_GetObjectItemCaseSensitive(t, "locations"), loc);
+
+		if (l == NULL)
+			rc = bs_err_set(
+				err, BS_ERR_INVALID,
+				"%s: hetzner's server type '%s' is not offered in location %s: choose another type or location",
+				at, type, loc);
+		else if (deprecated(l, when, sizeof(when)))
+			rc = bs_err_set(
+				err, BS_ERR_INVALID,
+				"%s: hetzner's server type '%s' is deprecated in location %s (%s): choose another (valid: %s)",
+				at, type, loc, when, valid);
+	}
+	free(valid);
+	bs_strv_free(&ok);
+	return rc;
+}
+
+static int check_image(struct hetzner *h, struct bs_err *err)
+{
+	const char *image = h->base.recipe->provider.image;
+	char *esc = bs_rest_escape(image);
+	char *path = bs_xasprintf("/images?name=%s", esc);
+	cJSON *items = NULL;
+	long long id;
+	char at[600];
+	int rc;
+
+	bs_compute_where(&h->base, NULL, "image", at, sizeof(at));
+	if (bs_parse_int64(image, &id) == 0 && id > 0) {
+		/* a snapshot or backup, by its id */
+		struct bs_rest_reply reply;
+
+		free(path);
+		path = bs_xasprintf("/images/%lld", id);
+		rc = bs_rest_call(h->rest, "GET", path, NULL, BS_REST_IDEMPOTENT, &reply, err);
+		bs_rest_reply_free(&reply);
+		if (rc == BS_ERR_NOT_FOUND)
+			rc = bs_err_set(err, BS_ERR_INVALID,
+					"%s: hetzner has no image with id %lld in this project", at,
+					id);
+		goto out;
+	}
+	rc = bs_rest_get_all(h->rest, path, "images", &items, err);
+	if (rc == 0 && cJSON_GetArraySize(items) == 0) {
+		/* none by that name: the system images, to say which exist */
+		struct bs_strv names = BS_STRV_INIT;
+		char *valid;
+
+		cJSON_Delete(items);
+		items = NULL;
+		rc = bs_rest_get_all(h->rest, "/images?type=system", "images", &items, err);
+		names_of(items, &names);
+		valid = bs_rest_closest(image, &names, 5);
+		if (rc == 0)
+			rc = bs_err_set(err, BS_ERR_INVALID,
+					"%s: hetzner has no image '%s' (valid: %s)", at, image,
+					valid);
+		free(valid);
+		bs_strv_free(&names);
+	} else if (rc == 0) {
+		const cJSON *it;
+		bool current = false;
+
+		/* "deprecated": the time it was, null while current */
+		cJSON_ArrayForEach(it, items)
+		{
+			const cJSON *dep = cJSON_GetObjectItemCaseSensitive(it, "deprecated");
+
+			current = current || dep == NULL || cJSON_IsNull(dep);
+		}
+		if (!current)
+			rc = bs_err_set(
+				err, BS_ERR_INVALID,
+				"%s: hetzner's image '%s' is deprecated: choose a current one (GET /images?type=system)",
+				at, image);
+	}
+out:
+	cJSON_Delete(items);
+	free(path);
+	free(esc);
+	return rc;
+}
+
+/*
+ * GET /server_types, /images?name=, /locations (docs.hetzner.cloud: Server
+ * Types, with "deprecation" {announced, unavailable_after} per type and per
+ * location; Images, with "deprecated"; Locations).
+ */
+static int hz_check(struct bs_compute *c, struct bs_err *err)
+{
+	struct hetzner *h = (struct hetzner *)c;
+	const struct bs_recipe *r = c->recipe;
+	cJSON *types = NULL, *locations = NULL;
+	size_t i;
+	int rc = 0;
+
+	/* the location first: a type "not offered" there says little when
+	 * the location itself is wrong */
+	if (r->provider.region != NULL)
+		rc = bs_rest_get_all(h->rest, "/locations", "locations", &locations, err);
+	if (rc == 0 && r->provider.region != NULL && named(locations, r->provider.region) == NULL) {
+		struct bs_strv names = BS_STRV_INIT;
+		char at[600];
+		char *valid;
+
+		names_of(locations, &names);
+		valid = bs_rest_closest(r->provider.region, &names, 5);
+		bs_compute_where(&h->base, NULL, "location", at, sizeof(at));
+		rc = bs_err_set(err, BS_ERR_INVALID, "%s: hetzner has no location '%s' (valid: %s)",
+				at, r->provider.region, valid);
+		free(valid);
+		bs_strv_free(&names);
+	}
+	if (rc == 0)
+		rc = bs_rest_get_all(h->rest, "/server_types", "server_types", &types, err);
+	if (rc == 0 && r->provider.size != NULL)
+		rc = check_type(h, types, NULL, r->provider.size, err);
+	for (i = 0; rc == 0 && i < r->n_nodes; i++)
+		if (r->nodes[i].size != NULL &&
+		    (i == 0 || r->nodes[i - 1].entry != r->nodes[i].entry))
+			rc = check_type(h, types, &r->nodes[i], r->nodes[i].size, err);
+	if (rc == 0 && r->provider.image != NULL)
+		rc = check_image(h, err);
+	cJSON_Delete(types);
+	cJSON_Delete(locations);
+	return rc;
+}
+
 static void hz_free(struct bs_compute *c)
 {
 	struct hetzner *h = (struct hetzner *)c;
@@ -759,6 +1014,8 @@ static const struct bs_compute_ops hetzner_ops = {
 	.create = hz_create,
 	.destroy = hz_destroy,
 	.wait_running = hz_wait_running,
+	.start = hz_start,
+	.check = hz_check,
 	.free = hz_free,
 };
 
@@ -795,6 +1052,7 @@ int bs_compute_hetzner_open(struct bs_compute **out, const struct bs_recipe *rec
 	ro.token = token;
 	ro.token_source = source;
 	ro.request_timeout_ms = opts->request_timeout_ms;
+	ro.transient_wait_ms = opts->running_timeout_ms > 0 ? opts->running_timeout_ms : 600000;
 	ro.cancel = opts->cancel;
 	h = bs_xcalloc(1, sizeof(*h));
 	rc = bs_rest_open(&h->rest, &ro, err);

@@ -10,9 +10,12 @@
  * Each node: container PROJECT-NODE, labels io.bootstrap.project,
  * io.bootstrap.node and io.bootstrap.kind=node; its own volume
  * PROJECT-NODE-docker for /var/lib/docker (overlay2 inside needs a real
- * filesystem under it); its own host keys (ssh-keygen -A at first start);
- * the user's public key written to root's authorized_keys before sshd
- * starts; sshd published on 127.0.0.1 only, on a port the engine picks.
+ * filesystem under it); its own host keys (made at first start); the
+ * user's public key written to root's authorized_keys through the engine's
+ * archive API before the container starts; sshd published on 127.0.0.1
+ * only, on a port the engine picks. PID 1 is systemd (provider.init:
+ * systemd, the default: tmpfs on /run, /run/lock and /tmp, stop signal
+ * SIGRTMIN+3, as a VM boots) or sshd alone (init: none).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +30,16 @@
 #define LABEL_PROJECT "io.bootstrap.project"
 #define LABEL_NODE "io.bootstrap.node"
 #define LABEL_KIND "io.bootstrap.kind"
+#define LABEL_SSH_KEY "io.bootstrap.ssh-key"
 
-/* sshd needs /run/sshd; the key comes in the environment (it is public) */
-static const char *const node_cmd[] = {
-	"sh", "-c",
-	"mkdir -p /run/sshd /root/.ssh && chmod 700 /root/.ssh && "
-	"printf '%s\\n' \"$BOOTSTRAP_AUTHORIZED_KEY\" >/root/.ssh/authorized_keys && "
-	"chmod 600 /root/.ssh/authorized_keys && ssh-keygen -A >/dev/null && "
-	"exec /usr/sbin/sshd -D -e",
-	NULL};
+/* init: systemd boots the node as a VM boots (its units make the host keys
+ * and start sshd); init: none runs sshd alone, which needs /run/sshd and
+ * host keys of its own first */
+static const char *const systemd_cmd[] = {"/sbin/init", NULL};
+static const char *const no_init_cmd[] = {
+	"sh", "-c", "mkdir -p /run/sshd && ssh-keygen -A && exec /usr/sbin/sshd -D -e", NULL};
+/* systemd in a container wants these fresh at every boot (docker run --tmpfs) */
+static const char *const systemd_tmpfs[] = {"/run", "/run/lock", "/tmp", NULL};
 
 struct local {
 	struct bs_compute base;
@@ -80,6 +84,8 @@ static void fill_machine(struct bs_machine *m, const struct bs_cinfo *ci, const 
 	m->state = node_state(ci->state);
 	m->image = bs_xstrdup(ci->image ? ci->image : image);
 	m->region = bs_xstrdup("local");
+	if (label(&ci->labels, LABEL_SSH_KEY) != NULL)
+		m->ssh_key = bs_xstrdup(label(&ci->labels, LABEL_SSH_KEY));
 	for (size_t i = 0; i < ci->n_ports; i++) {
 		if (ci->ports[i].container_port == 22 && !ci->ports[i].udp &&
 		    ci->ports[i].host_port > 0) {
@@ -133,6 +139,50 @@ static int inspect_machine(struct local *l, const char *name, struct bs_machine 
 	return 0;
 }
 
+/*
+ * Create the node container, put the user's public key in root's
+ * authorized_keys (the image has an empty /root/.ssh, 0700), then start
+ * it: the key is in place before sshd or systemd starts, and never in the
+ * container's command line or environment. A node that cannot get its key
+ * or start is removed, so that no keyless node is found by the next run.
+ */
+static int create_with_key(struct local *l, const struct bs_cspec *spec, const char *public_key,
+			   char **id, struct bs_err *err)
+{
+	struct bs_err cleanup = BS_ERR_INIT;
+	char *line = bs_xasprintf("%s\n", public_key);
+	int rc;
+
+	rc = l->d->ops->container_create(l->d, spec, id, err);
+	if (rc != 0)
+		goto out;
+	rc = l->d->ops->container_put_file(l->d, spec->name, "/root/.ssh", "authorized_keys", line,
+					   strlen(line), 0600, err);
+	if (rc == BS_ERR_NOT_FOUND)
+		rc = bs_err_set(
+			err, rc,
+			"the image %s has no /root/.ssh for the authorized key: build the node image with `make node-image` (or make /root/.ssh, 0700, in your own image)",
+			spec->image);
+	if (rc == 0)
+		rc = l->d->ops->container_start(l->d, spec->name, NULL, err);
+	if (rc == 0)
+		goto out;
+	if (l->d->ops->container_destroy(l->d, *id, 0, &cleanup) == 0)
+		bs_err_prefix(err,
+			      "container %s was created but could not be set up, and was removed",
+			      spec->name);
+	else
+		bs_err_prefix(
+			err,
+			"container %s was created but could not be set up; removing it failed too (%s)",
+			spec->name, cleanup.msg);
+	free(*id);
+	*id = NULL;
+out:
+	free(line);
+	return rc;
+}
+
 static int local_create(struct bs_compute *c, const struct bs_node *node, struct bs_machine *out,
 			struct bs_err *err)
 {
@@ -140,7 +190,7 @@ static int local_create(struct bs_compute *c, const struct bs_node *node, struct
 	const struct bs_recipe *r = c->recipe;
 	char *name = container_name(r, node->name);
 	char *volume = bs_xasprintf("%s-docker", name);
-	struct bs_kvlist labels = {0}, env = {0};
+	struct bs_kvlist labels = {0};
 	struct bs_mount_spec mounts[2];
 	struct bs_cport_binding port;
 	static const char *const cap_add[] = {"ALL", NULL};
@@ -182,10 +232,11 @@ static int local_create(struct bs_compute *c, const struct bs_node *node, struct
 	bs_kvlist_push(&labels, LABEL_PROJECT, r->project, false);
 	bs_kvlist_push(&labels, LABEL_NODE, node->name, false);
 	bs_kvlist_push(&labels, LABEL_KIND, "node", false);
+	if (c->opts.ssh_key_fingerprint != NULL)
+		bs_kvlist_push(&labels, LABEL_SSH_KEY, c->opts.ssh_key_fingerprint, false);
 	rc = l->d->ops->volume_ensure(l->d, volume, &labels, &created, err);
 	if (rc != 0)
 		goto out;
-	bs_kvlist_push(&env, "BOOTSTRAP_AUTHORIZED_KEY", c->opts.ssh_public_key, false);
 	memset(mounts, 0, sizeof(mounts));
 	mounts[0].type = "volume";
 	mounts[0].source = volume;
@@ -200,8 +251,7 @@ static int local_create(struct bs_compute *c, const struct bs_node *node, struct
 	memset(&spec, 0, sizeof(spec));
 	spec.name = name;
 	spec.image = r->provider.image;
-	spec.cmd = node_cmd;
-	spec.env = &env;
+	spec.cmd = r->provider.init == BS_NODE_INIT_NONE ? no_init_cmd : systemd_cmd;
 	spec.labels = &labels;
 	spec.ports = &port;
 	spec.n_ports = 1;
@@ -214,7 +264,12 @@ static int local_create(struct bs_compute *c, const struct bs_node *node, struct
 	spec.unmask_paths = true;
 	spec.cgroupns_mode = "host";
 	spec.hostname = node->name;
-	rc = l->d->ops->container_deploy(l->d, &spec, &id, err);
+	if (r->provider.init == BS_NODE_INIT_SYSTEMD) {
+		spec.tmpfs = systemd_tmpfs;
+		/* what systemd takes as "halt": docker stop shuts the node down cleanly */
+		spec.stop_signal = "SIGRTMIN+3";
+	}
+	rc = create_with_key(l, &spec, c->opts.ssh_public_key, &id, err);
 	if (rc == 0)
 		rc = inspect_machine(l, name, out, err);
 out:
@@ -222,7 +277,6 @@ out:
 		bs_err_prefix(err, "local node %s", node->name);
 	free(id);
 	bs_kvlist_free(&labels);
-	bs_kvlist_free(&env);
 	free(volume);
 	free(name);
 	return rc;
@@ -250,6 +304,36 @@ static int local_destroy(struct bs_compute *c, const struct bs_machine *m, struc
 out:
 	free(volume);
 	free(name);
+	return rc;
+}
+
+static int local_start(struct bs_compute *c, struct bs_machine *m, struct bs_err *err)
+{
+	struct local *l = (struct local *)c;
+	bool started;
+	int rc = 0;
+
+	/* a run killed between create and start left it without its key: put
+	 * it in again, but only the key it was created with (another key
+	 * must not take the machine over; that run is told which key to use) */
+	if (c->opts.ssh_public_key != NULL && c->opts.ssh_key_fingerprint != NULL &&
+	    m->ssh_key != NULL && strcmp(m->ssh_key, c->opts.ssh_key_fingerprint) == 0) {
+		char *line = bs_xasprintf("%s\n", c->opts.ssh_public_key);
+
+		rc = l->d->ops->container_put_file(l->d, m->id, "/root/.ssh", "authorized_keys",
+						   line, strlen(line), 0600, err);
+		free(line);
+	}
+	if (rc == 0)
+		rc = l->d->ops->container_start(l->d, m->id, &started, err);
+	if (rc == 0) {
+		char *id = bs_xstrdup(m->id);
+
+		rc = inspect_machine(l, id, m, err);
+		free(id);
+	}
+	if (rc != 0)
+		bs_err_prefix(err, "local node %s: cannot start it", m->name);
 	return rc;
 }
 
@@ -298,6 +382,7 @@ static const struct bs_compute_ops local_ops = {
 	.create = local_create,
 	.destroy = local_destroy,
 	.wait_running = local_wait,
+	.start = local_start,
 	.free = local_free,
 };
 

@@ -930,6 +930,15 @@ static int fact(struct bs_dockerhost_facts *f, const char *k, size_t klen, const
 		f->systemd = vlen == 1 && v[0] == '1';
 	} else if (strcmp(key, "unit-enabled") == 0) {
 		f->unit_enabled = vlen == 1 && v[0] == '1';
+	} else if (strcmp(key, "unit-LoadState") == 0) {
+		f->unit_loaded = vlen == 6 && memcmp(v, "loaded", 6) == 0;
+	} else if (strcmp(key, "unit-MainPID") == 0) {
+		char num[24];
+
+		copy_clean(num, sizeof(num), v, vlen);
+		if (vlen >= sizeof(num) || bs_parse_int64(num, &n) != 0 || n < 0 || n > 0x7fffffff)
+			return bad_value(err, key);
+		f->unit_pid = (long)n;
 	} else if (strcmp(key, "apt") == 0) {
 		f->apt = vlen == 1 && v[0] == '1';
 	} else if (strcmp(key, "docker") == 0 || strcmp(key, "dockerd") == 0 ||
@@ -1202,6 +1211,8 @@ char *bs_dockerhost_wrap(const char *script, bool sudo)
 	"if [ -d /run/systemd/system ]; then\n"                                                    \
 	"  printf 'systemd=1\\n'\n"                                                                \
 	"  systemctl is-enabled docker >/dev/null 2>&1 && printf 'unit-enabled=1\\n'\n"            \
+	"  systemctl show -p LoadState -p MainPID docker 2>/dev/null | while IFS== read -r k v; "  \
+	"do printf 'unit-%s=%s\\n' \"$k\" \"$v\"; done\n"                                          \
 	"  s=$(sha256sum <" TLS_DROPIN " 2>/dev/null | cut -c1-64) && [ -n \"$s\" ] && printf "    \
 	"'tls-dropin=%s\\n' \"$s\"\n"                                                              \
 	"fi\n"                                                                                     \
@@ -1280,13 +1291,35 @@ const char *bs_dockerhost_detect_script(void)
 	"    fail install\n"                                                                          \
 	"  fi\n"                                                                                      \
 	"fi\n"                                                                                        \
+	"if [ -n \"$cli\" ] && ! command -v docker >/dev/null 2>&1 && ! command -v curl >/dev/null "  \
+	"2>&1; then\n"                                                                                \
+	"  apt_run install -y --no-install-recommends \"$cli\" || fail install\n"                     \
+	"fi\n"                                                                                        \
 	"rm -f \"$alog\"\n"                                                                           \
 	"printf 'installed=1\\n'\n"
+
+/*
+ * The package of the docker CLI that goes with an engine package, when it
+ * is a separate one that apt may leave out: Debian 13 split docker-cli out
+ * of docker.io and only recommends it (installs run without recommends),
+ * Docker's docker-ce only recommends docker-ce-cli. Both are built from
+ * the engine's source, so a version pin applies to them too. Without a
+ * client (or curl) nothing on the node can tell that dockerd answers.
+ */
+static const char *cli_package(const char *package)
+{
+	if (strcmp(package, "docker.io") == 0)
+		return "docker-cli";
+	if (strcmp(package, "docker-ce") == 0)
+		return "docker-ce-cli";
+	return NULL;
+}
 
 int bs_dockerhost_install_script(const struct bs_docker_conf *conf, char **out, struct bs_err *err)
 {
 	const char *package = conf->package != NULL ? conf->package : "docker.io";
-	char *spec, *q;
+	const char *cli = cli_package(package);
+	char *spec, *cli_spec, *q, *qcli;
 	int rc;
 
 	*out = NULL;
@@ -1295,9 +1328,15 @@ int bs_dockerhost_install_script(const struct bs_docker_conf *conf, char **out, 
 		return rc;
 	spec = conf->version != NULL ? bs_xasprintf("%s=%s", package, conf->version)
 				     : bs_xstrdup(package);
+	cli_spec = cli == NULL		   ? bs_xstrdup("")
+		   : conf->version != NULL ? bs_xasprintf("%s=%s", cli, conf->version)
+					   : bs_xstrdup(cli);
 	q = bs_shell_quote(spec);
-	*out = bs_xasprintf("%spkg=%s\n%s%s", PRELUDE, q, INSTALL_BODY, DETECT_BODY);
+	qcli = bs_shell_quote(cli_spec);
+	*out = bs_xasprintf("%spkg=%s\ncli=%s\n%s%s", PRELUDE, q, qcli, INSTALL_BODY, DETECT_BODY);
 	free(q);
+	free(qcli);
+	free(cli_spec);
 	free(spec);
 	return 0;
 }
@@ -2087,13 +2126,34 @@ static int upload(struct ctx *c, const char *tag, const char *data, char **tmp)
 	return rc;
 }
 
+/* Whether the node's daemon.json names listeners or TLS files at all. */
+static bool has_listener_keys(const struct bs_dockerhost_facts *f)
+{
+	static const char *const keys[] = {"hosts",	"tls",	   "tlsverify",
+					   "tlscacert", "tlscert", "tlskey"};
+	cJSON *obj = NULL;
+	bool found = false;
+	size_t i;
+
+	if (f->daemon_json == NULL ||
+	    parse_object(f->daemon_json, f->daemon_json_len, "daemon.json", &obj, NULL) != 0)
+		return false;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]) && !found; i++)
+		found = last_member(obj, keys[i]) != NULL;
+	cJSON_Delete(obj);
+	return found;
+}
+
 /* The daemon.json to have on the node, or NULL when it is not ours to
  * manage: the node's file, the recipe's keys over it, then the TCP
- * listener's keys (no systemd) or their removal (no TLS any more). */
+ * listener's keys (no systemd) or their removal (no TLS any more; or TLS
+ * through the systemd drop-in, whose -H and --tls flags dockerd refuses
+ * to see a second time in daemon.json: "specified both as a flag and in
+ * the configuration file"). */
 static int wanted_daemon_json(struct ctx *c, const struct bs_dockerhost_facts *f, char **out)
 {
 	const struct bs_dockerhost_tls *tls = c->o->tls;
-	bool ours = has_our_tls_keys(f);
+	bool ours = has_our_tls_keys(f) || (tls != NULL && f->systemd && has_listener_keys(f));
 	char *step = NULL, *overlay = NULL;
 	int rc;
 
@@ -2186,6 +2246,23 @@ static void free_temps(struct temps *t)
 	free(t->dropin);
 }
 
+/*
+ * A dockerd that systemd did not start, on a node whose docker.service
+ * systemd knows: reloads and restarts through systemctl would reach the
+ * unit, not that process, and a start would race it for the pidfile and
+ * the socket. Reported, never fought.
+ */
+static int check_hand_started(struct ctx *c, const struct bs_dockerhost_facts *f)
+{
+	if (!f->systemd || !f->unit_loaded || f->pid == 0 || f->unit_pid == f->pid)
+		return 0;
+	return bs_err_set(
+		c->err, BS_ERR_CONFLICT,
+		"node %s: a dockerd (pid %ld) runs outside systemd's docker.service (%s), started by hand or by another tool: bootstrap leaves it alone rather than run a second one. Stop it (kill %ld) and let systemd run Docker (systemctl enable --now docker), then run bootstrap again",
+		c->label, f->pid,
+		f->unit_pid != 0 ? "which runs another process" : "which is not running", f->pid);
+}
+
 int bs_dockerhost_ensure(struct bs_ssh *s, const struct bs_dockerhost_opts *opts,
 			 struct bs_dockerhost_report *report, struct bs_err *err)
 {
@@ -2242,6 +2319,8 @@ int bs_dockerhost_ensure(struct bs_ssh *s, const struct bs_dockerhost_opts *opts
 	if (rc == 0)
 		rc = read_facts(&c, "detecting the engine", &r, &f);
 	bs_ssh_result_free(&r);
+	if (rc == 0)
+		rc = check_hand_started(&c, &f);
 	if (rc != 0)
 		goto out;
 	fill_report_os(report, &f);
@@ -2262,6 +2341,8 @@ int bs_dockerhost_ensure(struct bs_ssh *s, const struct bs_dockerhost_opts *opts
 	}
 	if (f.dockerd_path[0] == '\0') {
 		rc = install_engine(&c, &f);
+		if (rc == 0)
+			rc = check_hand_started(&c, &f);
 		if (rc != 0)
 			goto out;
 		fill_report_os(report, &f);
@@ -2295,7 +2376,7 @@ int bs_dockerhost_ensure(struct bs_ssh *s, const struct bs_dockerhost_opts *opts
 	if (f.docker_path[0] == '\0' && !f.curl) {
 		rc = bs_err_set(
 			err, BS_ERR_UNSUPPORTED,
-			"node %s: the node has dockerd but neither the docker CLI nor curl, so bootstrap cannot check that the engine answers: install the docker CLI (docker-ce-cli with docker-ce) or curl",
+			"node %s: the node has dockerd but neither the docker CLI nor curl, so bootstrap cannot check that the engine answers: install the docker CLI (docker-cli with docker.io on Debian 13, docker-ce-cli with docker-ce) or curl",
 			c.label);
 		goto out;
 	}

@@ -184,6 +184,8 @@ struct bs_dockerhost_facts {
 	bool os_release;   /* /etc/os-release was read */
 	bool systemd;	   /* [ -d /run/systemd/system ] */
 	bool unit_enabled; /* systemctl is-enabled docker */
+	bool unit_loaded;  /* systemd knows docker.service (LoadState=loaded) */
+	long unit_pid;	   /* docker.service's main process, 0 when it runs none */
 	bool apt;	   /* apt-get present */
 	char docker_path[256];
 	char dockerd_path[256];

@@ -72,6 +72,7 @@ static int engine_direct(struct bs_node_session *out, const struct bs_node *n,
 	rc = bs_endpoint_parse(&out->ep, n->engine, NULL, err);
 	if (rc == 0) {
 		copts.cancel = po->cancel;
+		copts.interrupt = po->interrupt;
 		rc = bs_docker_open(&out->driver, &out->ep, &copts, err);
 	}
 	if (rc != 0) {
@@ -92,13 +93,21 @@ static int engine_direct(struct bs_node_session *out, const struct bs_node *n,
  * fails (BS_ERR_NETWORK: the socket does not take it yet) is tried again
  * with backoff until READY_WAIT_MS have passed. A timeout is not retried:
  * the attempt already waited its full request timeout for an engine that
- * took the connection and did not answer.
+ * took the connection and did not answer. Either flag ends the wait
+ * (in pauses of 100 ms at most).
  */
 #define READY_WAIT_MS 60000
+#define READY_STEP_MS 100
+
+static bool flag_set(volatile sig_atomic_t *flag)
+{
+	return flag != NULL && *flag;
+}
+
 static int open_engine(struct bs_node_session *out, const struct bs_cdriver_opts *copts,
 		       struct bs_err *err)
 {
-	long long t0 = bs_now_ms(), deadline = t0 + READY_WAIT_MS;
+	long long t0 = bs_now_ms(), deadline = t0 + READY_WAIT_MS, until;
 	long pause_ms = 100;
 	int rc, tries = 0;
 
@@ -107,12 +116,15 @@ static int open_engine(struct bs_node_session *out, const struct bs_cdriver_opts
 		tries++;
 		if (rc != BS_ERR_NETWORK)
 			return rc;
-		if (copts->cancel != NULL && *copts->cancel)
-			return bs_err_set(err, BS_ERR_INTERRUPTED,
-					  "interrupted while waiting for the engine to answer");
 		if (bs_now_ms() + pause_ms >= deadline)
 			break;
-		usleep((useconds_t)pause_ms * 1000);
+		until = bs_now_ms() + pause_ms;
+		while (!flag_set(copts->cancel) && !flag_set(copts->interrupt) &&
+		       bs_now_ms() < until)
+			usleep(READY_STEP_MS * 1000);
+		if (flag_set(copts->cancel) || flag_set(copts->interrupt))
+			return bs_err_set(err, BS_ERR_INTERRUPTED,
+					  "interrupted while waiting for the engine to answer");
 		if (pause_ms < 1000)
 			pause_ms *= 2;
 	}
@@ -143,8 +155,17 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 	bs_node_ssh_init(&ns, &r->ssh, n->address, n->port, n->user, po->key_override);
 	if (po->strict_host_keys)
 		ns.opts.policy = BS_HOSTKEY_STRICT;
-	ns.opts.cancel = po->cancel;
-	rc = bs_ssh_wait(&out->ssh, &ns.opts, ns.wait_ms, &out->ssh_attempts, err);
+	/* the SSH wait and connect end at the first signal */
+	ns.opts.cancel = po->interrupt != NULL ? po->interrupt : po->cancel;
+	ns.opts.expected_key = po->machine_key;
+	ns.opts.known_hosts_comment = po->host_key_tag;
+	/* a refused key is final unless the machine was just created (its
+	 * key may not be installed yet); a machine that does not answer yet
+	 * may be booting, and is waited for */
+	rc = bs_ssh_wait(&out->ssh, &ns.opts, ns.wait_ms, po->origin == BS_NODE_CREATED,
+			 &out->ssh_attempts, err);
+	if (rc == 0) /* connected: what runs on it stops only when cancelled */
+		bs_ssh_set_cancel(out->ssh, po->cancel);
 	bs_node_ssh_free(&ns);
 	if (rc != 0)
 		goto fail;
@@ -201,6 +222,7 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 		bs_tunnel_endpoint(out->tunnel, &out->ep);
 	}
 	copts.cancel = po->cancel;
+	copts.interrupt = po->interrupt;
 	rc = open_engine(out, &copts, err);
 	if (rc != 0)
 		goto fail;

@@ -52,11 +52,35 @@ const char *bs_state_dir(void);
  * afterwards as the default key. *path is owned by the caller. */
 int bs_state_key(char **path, struct bs_err *err);
 
+/* How a node's machine came to be in this run. SSH is waited for (up to
+ * ssh.wait_timeout) in every case, since a machine may be booting; but
+ * only one just created may refuse the key for a while (cloud-init has not
+ * installed it yet): for the others a refused key fails at once, naming
+ * the key the machine was created with. */
+enum bs_node_origin {
+	BS_NODE_FOUND,	 /* there already */
+	BS_NODE_CREATED, /* created by this run */
+	BS_NODE_STARTED, /* powered on by this run */
+};
+
 struct bs_node_prepare_opts {
+	enum bs_node_origin origin;
+	/* "SHA256:..." of the key the machine was created with (its label or
+	 * tag), or NULL: named in the error when the key is refused */
+	const char *machine_key;
+	/* the comment its host key is pinned with in known_hosts (see
+	 * bs_ssh_known_hosts_forget), or NULL: "bootstrap" */
+	const char *host_key_tag;
 	bool strict_host_keys;	  /* on top of the recipe's policy */
 	const char *key_override; /* -i */
 	long command_timeout_ms;  /* one remote command; 0: dockerhost's default */
+	/* set by a signal handler: every SSH command and engine call stops */
 	volatile sig_atomic_t *cancel;
+	/* set by the first signal (cancel by a second): the waits end within
+	 * 200 ms (the engine's start here, the SSH wait) and the engine
+	 * client's streams (pulls, builds) stop; what changes things runs
+	 * on. NULL: only cancel */
+	volatile sig_atomic_t *interrupt;
 	/* plan/status: change nothing on the node; when its engine is not
 	 * installed or not running, return 0 with driver NULL */
 	bool dry_run;

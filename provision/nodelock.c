@@ -57,6 +57,8 @@ struct bs_nodelock {
 	struct bs_buf then;	/* what opts->then printed */
 	size_t answer_max;	/* stdout kept while acquiring */
 	bool want_then;		/* the answer is complete at THEN_END */
+	/* opts->cancel: ends the wait for the lock */
+	volatile sig_atomic_t *interrupt;
 };
 
 /* One bounded step: its deadline, and what it is for messages. */
@@ -284,13 +286,15 @@ static int op_timeout(const struct bs_nodelock *l, const struct op *o, struct bs
 			  l->node, o->doing, (o->budget_ms + 999) / 1000);
 }
 
-/* Between two tries: stop at the deadline or on cancel (when o allows),
- * else wait for the socket, at most 100 ms. */
+/* Between two tries: stop at the deadline or on cancel, the session's or
+ * the lock's own (when o allows), else wait for the socket, at most
+ * 100 ms. */
 static int pause_op(struct bs_nodelock *l, const struct op *o, struct bs_err *err)
 {
 	volatile sig_atomic_t *cancel = bs_ssh_cancel(l->ssh);
 
-	if (o->cancellable && cancel != NULL && *cancel)
+	if (o->cancellable &&
+	    ((cancel != NULL && *cancel) || (l->interrupt != NULL && *l->interrupt)))
 		return bs_err_set(err, BS_ERR_INTERRUPTED, "node %s: %s: interrupted", l->node,
 				  o->doing);
 	if (op_over(o))
@@ -611,6 +615,7 @@ int bs_nodelock_acquire(struct bs_nodelock **out, struct bs_ssh *s, const char *
 	int rc;
 
 	*out = NULL;
+	l->interrupt = o->cancel;
 	if (send_pending(s)) {
 		rc = pending_error(l->node, op.doing, err);
 		goto out;

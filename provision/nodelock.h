@@ -68,11 +68,14 @@ struct bs_nodelock_opts {
 	 * after it (a line BS-THEN-END of its own would cut it short).
 	 * NULL: none */
 	const char *then;
+	/* set by a signal handler: the wait for the lock ends within 100 ms
+	 * (as with the session's own cancel flag); NULL: the session's only */
+	volatile sig_atomic_t *cancel;
 };
 
 #define BS_NODELOCK_OPTS_INIT                                                                      \
 	{                                                                                          \
-		NULL, 0, false, NULL, NULL                                                         \
+		NULL, 0, false, NULL, NULL, NULL                                                   \
 	}
 
 struct bs_nodelock;
@@ -83,7 +86,7 @@ struct bs_nodelock;
  * another run: the message names the holder and the fix), BS_ERR_AUTH
  * (sudo refused), BS_ERR_REMOTE (the node could not make the lock: the
  * message carries its stderr), BS_ERR_UNSUPPORTED (no flock(1) on the
- * node), BS_ERR_TIMEOUT, BS_ERR_INTERRUPTED (the session's cancel flag),
+ * node), BS_ERR_TIMEOUT, BS_ERR_INTERRUPTED (opts->cancel or the session's),
  * BS_ERR_NETWORK, BS_ERR_CONFLICT (the session has a send pending).
  * On success *out is the caller's; free it with bs_nodelock_release().
  */

@@ -9,10 +9,12 @@
 #include <fcntl.h>
 #include <libssh2.h>
 #include <netdb.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -56,6 +58,11 @@ int bs_ssh_socket(const struct bs_ssh *s)
 	return s->sock;
 }
 
+void bs_ssh_set_cancel(struct bs_ssh *s, volatile sig_atomic_t *cancel)
+{
+	s->cancel = cancel;
+}
+
 volatile sig_atomic_t *bs_ssh_cancel(const struct bs_ssh *s)
 {
 	return s->cancel;
@@ -81,9 +88,34 @@ static const char *session_error(LIBSSH2_SESSION *session)
 	return msg ? msg : "unknown error";
 }
 
+static bool cancelled(volatile sig_atomic_t *cancel)
+{
+	return cancel != NULL && *cancel;
+}
+
+/* poll() in slices of at most 100 ms, so that cancel is seen promptly:
+ * like poll(), or -2 when cancelled. */
+static int poll_cancellable(struct pollfd *pfd, long timeout_ms, volatile sig_atomic_t *cancel)
+{
+	long long deadline = bs_now_ms() + timeout_ms;
+
+	for (;;) {
+		long long left = deadline - bs_now_ms();
+		int rc;
+
+		if (cancelled(cancel))
+			return -2;
+		if (left < 0)
+			left = 0;
+		rc = poll(pfd, 1, (int)(left < 100 ? left : 100));
+		if (rc != 0 || left <= 100)
+			return rc;
+	}
+}
+
 /* Non-blocking connect bounded by timeout_ms, trying each address. */
-static int tcp_connect(const char *host, int port, long timeout_ms, const char *display, int *out,
-		       struct bs_err *err)
+static int tcp_connect(const char *host, int port, long timeout_ms, const char *display,
+		       volatile sig_atomic_t *cancel, int *out, struct bs_err *err)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char service[16];
@@ -116,7 +148,12 @@ static int tcp_connect(const char *host, int port, long timeout_ms, const char *
 		}
 		pfd.fd = fd;
 		pfd.events = POLLOUT;
-		rc = rc == 0 ? 1 : poll(&pfd, 1, (int)timeout_ms);
+		rc = rc == 0 ? 1 : poll_cancellable(&pfd, timeout_ms, cancel);
+		if (rc == -2) {
+			close(fd);
+			freeaddrinfo(res);
+			return bs_err_set(err, BS_ERR_INTERRUPTED, "ssh %s: interrupted", display);
+		}
 		if (rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 &&
 		    so_error == 0) {
 			/* libssh2 runs this socket in blocking mode with its own timeout */
@@ -211,8 +248,8 @@ static void make_parent_dirs(const char *path)
 /* Record a first-seen host key: one line appended, the file never
  * rewritten (other tools may share it). */
 static int append_known_host(LIBSSH2_KNOWNHOSTS *kh, const char *path, const char *host, int port,
-			     const char *key, size_t len, int typebit, const char *display,
-			     struct bs_err *err)
+			     const char *key, size_t len, int typebit, const char *comment,
+			     const char *display, struct bs_err *err)
 {
 	struct libssh2_knownhost *entry = NULL;
 	char name[300], line[4096];
@@ -223,7 +260,7 @@ static int append_known_host(LIBSSH2_KNOWNHOSTS *kh, const char *path, const cha
 		snprintf(name, sizeof(name), "%s", host);
 	else
 		snprintf(name, sizeof(name), "[%s]:%d", host, port);
-	if (libssh2_knownhost_addc(kh, name, NULL, key, len, "bootstrap", 9,
+	if (libssh2_knownhost_addc(kh, name, NULL, key, len, comment, strlen(comment),
 				   LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
 					   typebit,
 				   &entry) != 0 ||
@@ -237,6 +274,7 @@ static int append_known_host(LIBSSH2_KNOWNHOSTS *kh, const char *path, const cha
 		return bs_err_set(err, BS_ERR_IO, "ssh %s: cannot write %s: %s", display, path,
 				  strerror(errno));
 	fchmod(fileno(f), 0600);
+	flock(fileno(f), LOCK_EX); /* bs_ssh_known_hosts_forget may be rewriting it */
 	fwrite(line, 1, line_len, f);
 	if (fclose(f) != 0)
 		return bs_err_set(err, BS_ERR_IO, "ssh %s: cannot write %s", display, path);
@@ -259,6 +297,122 @@ static void compute_fingerprint(struct bs_ssh *s)
 		b64[--n] = '\0';
 	snprintf(s->fingerprint, sizeof(s->fingerprint), "SHA256:%s", b64);
 	free(b64);
+}
+
+/* "SHA256:<base64 without padding>" of a public key blob. Caller frees. */
+static char *blob_fingerprint(const void *blob, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	char *b64, *out;
+	size_t n;
+
+	if (EVP_Digest(blob, len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
+		return NULL;
+	b64 = bs_base64_encode(md, md_len, false);
+	n = strlen(b64);
+	while (n > 0 && b64[n - 1] == '=')
+		b64[--n] = '\0';
+	out = bs_xasprintf("SHA256:%s", b64);
+	free(b64);
+	return out;
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+char *bs_ssh_key_fingerprint(const char *public_key)
+{
+	const char *p = public_key, *type, *b64;
+	size_t type_len, b64_len, blob_len;
+	unsigned char *blob;
+	char *text, *fp = NULL;
+
+	if (p == NULL)
+		return NULL;
+	p += strspn(p, " \t");
+	type = p;
+	type_len = strcspn(p, " \t\r\n");
+	p += type_len;
+	p += strspn(p, " \t");
+	b64 = p;
+	b64_len = strcspn(p, " \t\r\n");
+	if (type_len == 0 || b64_len == 0)
+		return NULL;
+	text = bs_xstrndup(b64, b64_len);
+	blob = bs_base64_decode(text, &blob_len);
+	free(text);
+	/* the blob starts with its own type name: string TYPE */
+	if (blob != NULL && blob_len > 4 && get_u32(blob) == type_len && blob_len >= 4 + type_len &&
+	    memcmp(blob + 4, type, type_len) == 0)
+		fp = blob_fingerprint(blob, blob_len);
+	free(blob);
+	return fp;
+}
+
+/*
+ * The fingerprint of a private key file's public half: from KEY.pub when
+ * it is there, else from the OpenSSH private key format's header, which
+ * carries the public key in clear even when the key is encrypted
+ * (PROTOCOL.key: "openssh-key-v1\0", cipher, kdf, kdf options, number of
+ * keys, then the public key). NULL when neither says.
+ */
+static char *key_file_fingerprint(const char *path)
+{
+	static const char magic[] = "openssh-key-v1";
+	char *pub = bs_xasprintf("%s.pub", path);
+	struct bs_buf b64 = BS_BUF_INIT;
+	char line[4096], *fp = NULL;
+	unsigned char *raw = NULL;
+	size_t n = 0, off;
+	bool body = false;
+	FILE *f = fopen(pub, "r");
+
+	free(pub);
+	if (f != NULL) {
+		if (fgets(line, sizeof(line), f) != NULL)
+			fp = bs_ssh_key_fingerprint(line);
+		fclose(f);
+		if (fp != NULL)
+			return fp;
+	}
+	f = fopen(path, "r");
+	if (f == NULL)
+		return NULL;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "BEGIN OPENSSH PRIVATE KEY") != NULL) {
+			body = true;
+			continue;
+		}
+		if (strstr(line, "END OPENSSH PRIVATE KEY") != NULL)
+			break;
+		if (body)
+			bs_buf_append(&b64, line, strcspn(line, "\r\n"));
+	}
+	fclose(f);
+	if (b64.len > 0)
+		raw = bs_base64_decode(bs_buf_str(&b64), &n);
+	bs_buf_wipe_free(&b64);
+	if (raw == NULL || n < sizeof(magic) || memcmp(raw, magic, sizeof(magic)) != 0)
+		goto out;
+	off = sizeof(magic);
+	for (int field = 0; field < 3; field++) { /* cipher, kdf, kdf options */
+		if (off + 4 > n || get_u32(raw + off) > n - off - 4)
+			goto out;
+		off += 4 + get_u32(raw + off);
+	}
+	if (off + 8 > n || get_u32(raw + off) < 1)
+		goto out;
+	off += 4;
+	if (get_u32(raw + off) > n - off - 4)
+		goto out;
+	fp = blob_fingerprint(raw + off + 4, get_u32(raw + off));
+out:
+	if (raw != NULL)
+		bs_secure_free(raw, n);
+	return fp;
 }
 
 static int verify_host(struct bs_ssh *s, LIBSSH2_KNOWNHOSTS *kh, const struct bs_ssh_opts *o,
@@ -290,8 +444,79 @@ static int verify_host(struct bs_ssh *s, LIBSSH2_KNOWNHOSTS *kh, const struct bs
 			err, BS_ERR_HOSTKEY,
 			"ssh %s: unknown host (key %s) and host_keys is strict: add its key to %s, or use host_keys: accept-new",
 			s->display, s->fingerprint, o->known_hosts);
-	return append_known_host(kh, o->known_hosts, o->host, port, key, len, typebit, s->display,
-				 err);
+	return append_known_host(kh, o->known_hosts, o->host, port, key, len, typebit,
+				 o->known_hosts_comment ? o->known_hosts_comment : "bootstrap",
+				 s->display, err);
+}
+
+/* Does a known_hosts line belong to the machine: its comment is tag, or
+ * its host field is name. */
+static bool known_line_matches(const char *line, const char *name, const char *tag)
+{
+	const char *p = line + strspn(line, " \t"), *last = NULL;
+	size_t len = strcspn(p, " \t\r\n");
+
+	if (*p == '#' || len == 0)
+		return false;
+	if (name != NULL && len == strlen(name) && strncmp(p, name, len) == 0)
+		return true;
+	if (tag == NULL)
+		return false;
+	/* fields: hosts, type, key, comment (markers would shift them; we
+	 * write none) */
+	for (int field = 0; *p != '\0' && *p != '\n'; field++) {
+		len = strcspn(p, " \t\r\n");
+		if (field == 3)
+			last = p;
+		p += len;
+		p += strspn(p, " \t");
+		if (field == 3 && (*p == '\0' || *p == '\r' || *p == '\n'))
+			return strncmp(last, tag, len) == 0 && strlen(tag) == len;
+	}
+	return false;
+}
+
+int bs_ssh_known_hosts_forget(const char *path, const char *host, int port, const char *tag,
+			      int *removed, struct bs_err *err)
+{
+	struct bs_buf keep = BS_BUF_INIT;
+	char *name = NULL, *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+	int rc = 0;
+
+	*removed = 0;
+	f = fopen(path, "r+");
+	if (f == NULL)
+		return errno == ENOENT ? 0
+				       : bs_err_set(err, BS_ERR_IO, "cannot open %s: %s", path,
+						    strerror(errno));
+	if (flock(fileno(f), LOCK_EX) != 0) {
+		rc = bs_err_set(err, BS_ERR_IO, "cannot lock %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (host != NULL)
+		name = port == 22 || port == 0 ? bs_xstrdup(host)
+					       : bs_xasprintf("[%s]:%d", host, port);
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (known_line_matches(line, name, tag))
+			(*removed)++;
+		else
+			bs_buf_append(&keep, line, (size_t)n);
+	}
+	if (*removed == 0)
+		goto out;
+	if (fseek(f, 0, SEEK_SET) != 0 || ftruncate(fileno(f), 0) != 0 ||
+	    (keep.len > 0 && fwrite(keep.data, 1, keep.len, f) != keep.len) || fflush(f) != 0)
+		rc = bs_err_set(err, BS_ERR_IO, "cannot rewrite %s: %s", path, strerror(errno));
+out:
+	if (fclose(f) != 0 && rc == 0)
+		rc = bs_err_set(err, BS_ERR_IO, "cannot write %s", path);
+	free(line);
+	free(name);
+	bs_buf_free(&keep);
+	return rc;
 }
 
 /* The key type of a private key file, from its .pub beside it or its
@@ -370,7 +595,15 @@ static void kbd_callback(const char *name, int name_len, const char *instruction
 	}
 }
 
-static int try_agent(struct bs_ssh *s, const char *user, bool *authed)
+/* "SHA256:... (WHERE)" appended to a comma-separated list */
+static void offered_add(struct bs_buf *offered, char *fingerprint, const char *where)
+{
+	bs_buf_printf(offered, "%s%s (%s)", offered->len ? ", " : "",
+		      fingerprint ? fingerprint : "a key", where);
+	free(fingerprint);
+}
+
+static int try_agent(struct bs_ssh *s, const char *user, struct bs_buf *offered, bool *authed)
 {
 	LIBSSH2_AGENT *agent = libssh2_agent_init(s->session);
 	struct libssh2_agent_publickey *id = NULL, *prev = NULL;
@@ -388,6 +621,7 @@ static int try_agent(struct bs_ssh *s, const char *user, bool *authed)
 		if (id->blob_len > 11 && memmem(id->blob, id->blob_len, "ssh-rsa", 7) &&
 		    !rsa_supported())
 			continue;
+		offered_add(offered, blob_fingerprint(id->blob, id->blob_len), "ssh-agent");
 		if (libssh2_agent_userauth(agent, user, id) == 0)
 			*authed = true;
 	}
@@ -400,6 +634,7 @@ static int authenticate(struct bs_ssh *s, const struct bs_ssh_opts *o, struct bs
 {
 	const char *user = o->user ? o->user : "root";
 	char *methods = libssh2_userauth_list(s->session, user, (unsigned)strlen(user));
+	struct bs_buf offered = BS_BUF_INIT;
 	bool authed = false, tried = false;
 	int rc;
 
@@ -411,20 +646,23 @@ static int authenticate(struct bs_ssh *s, const struct bs_ssh_opts *o, struct bs
 				  session_error(s->session));
 	if (o->agent && strstr(methods, "publickey")) {
 		tried = true;
-		try_agent(s, user, &authed);
+		try_agent(s, user, &offered, &authed);
 	}
 	if (!authed && o->key_path != NULL && strstr(methods, "publickey")) {
 		tried = true;
+		offered_add(&offered, key_file_fingerprint(o->key_path), o->key_path);
 		rc = libssh2_userauth_publickey_fromfile_ex(
 			s->session, user, (unsigned)strlen(user), NULL, o->key_path, o->passphrase);
 		if (rc == 0)
 			authed = true;
 		else if (rc == LIBSSH2_ERROR_FILE || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED ||
-			 rc == -48)
+			 rc == -48) {
+			bs_buf_free(&offered);
 			return bs_err_set(
 				err, BS_ERR_INVALID,
 				"ssh %s: cannot use the key %s: %s (check the file, and its passphrase)",
 				s->display, o->key_path, session_error(s->session));
+		}
 	}
 	if (!authed && o->password != NULL && strstr(methods, "password")) {
 		tried = true;
@@ -443,22 +681,63 @@ static int authenticate(struct bs_ssh *s, const struct bs_ssh_opts *o, struct bs
 				 s->session, user, (unsigned)strlen(user), kbd_callback) == 0;
 		*abstract = saved;
 	}
-	if (authed)
+	if (authed) {
+		bs_buf_free(&offered);
 		return 0;
+	}
 	if (!tried)
-		return bs_err_set(
+		rc = bs_err_set(
 			err, BS_ERR_AUTH,
 			"ssh %s: no way to log in as %s: the server offers %s, and the recipe gives %s (set ssh.key, ssh.agent or ssh.password)",
 			s->display, user, methods,
 			o->key_path || o->agent ? "no matching credential" : "no credential");
-	return bs_err_set(
-		err, BS_ERR_AUTH,
-		"ssh %s: %s was refused (%s%s%s); check that the key is in ~%s/.ssh/authorized_keys on the machine",
-		s->display, user, o->key_path ? "key " : "",
-		o->key_path ? o->key_path
-		: o->agent  ? "agent keys"
-			    : "password",
-		o->password && o->key_path ? " and password" : "", user);
+	else if (o->expected_key != NULL && offered.len > 0 &&
+		 strstr(bs_buf_str(&offered), o->expected_key) == NULL)
+		rc = bs_err_set(
+			err, BS_ERR_AUTH,
+			"ssh %s: %s was refused: the machine was created with the key %s, and this run offered %s. Use that key: point ssh.key at it, add it to ssh-agent, or run with BOOTSTRAP_DIR set to the directory of the run that created the machine (its ssh/id_ed25519)",
+			s->display, user, o->expected_key, bs_buf_str(&offered));
+	else
+		rc = bs_err_set(
+			err, BS_ERR_AUTH,
+			"ssh %s: %s was refused (%s%s%s%s%s); check that the key is in ~%s/.ssh/authorized_keys on the machine",
+			s->display, user, offered.len ? "offered " : "",
+			offered.len   ? bs_buf_str(&offered)
+			: o->key_path ? o->key_path
+			: o->agent    ? "agent keys"
+				      : "password",
+			o->password && offered.len ? " and a password" : "",
+			o->expected_key ? "; it was created with " : "",
+			o->expected_key ? o->expected_key : "", user);
+	bs_buf_free(&offered);
+	return rc;
+}
+
+/*
+ * The key exchange, non-blocking so that a server that takes the
+ * connection and never answers (or a Ctrl-C) does not hold us for the
+ * whole timeout: 0, BS_ERR_TIMEOUT, BS_ERR_INTERRUPTED, or -1 for
+ * libssh2's own error (last_errno says which).
+ */
+static int handshake(struct bs_ssh *s, long timeout_ms)
+{
+	long long deadline = bs_now_ms() + timeout_ms;
+	int rc;
+
+	libssh2_session_set_blocking(s->session, 0);
+	while ((rc = libssh2_session_handshake(s->session, s->sock)) == LIBSSH2_ERROR_EAGAIN) {
+		if (cancelled(s->cancel)) {
+			libssh2_session_set_blocking(s->session, 1);
+			return BS_ERR_INTERRUPTED;
+		}
+		if (bs_now_ms() > deadline) {
+			libssh2_session_set_blocking(s->session, 1);
+			return BS_ERR_TIMEOUT;
+		}
+		bs_ssh_wait_socket(s, 100);
+	}
+	libssh2_session_set_blocking(s->session, 1);
+	return rc == 0 ? 0 : -1; /* libssh2's codes overlap ours: last_errno says */
 }
 
 int bs_ssh_connect(struct bs_ssh **out, const struct bs_ssh_opts *o, struct bs_err *err)
@@ -495,7 +774,7 @@ int bs_ssh_connect(struct bs_ssh **out, const struct bs_ssh_opts *o, struct bs_e
 			goto fail;
 		}
 	}
-	rc = tcp_connect(o->host, port, timeout, s->display, &s->sock, err);
+	rc = tcp_connect(o->host, port, timeout, s->display, o->cancel, &s->sock, err);
 	if (rc != 0)
 		goto fail;
 	s->session = libssh2_session_init();
@@ -518,10 +797,15 @@ int bs_ssh_connect(struct bs_ssh **out, const struct bs_ssh_opts *o, struct bs_e
 			? key_types[pinned].method
 			: "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,ssh-rsa");
 	libssh2_session_set_timeout(s->session, timeout);
-	if (libssh2_session_handshake(s->session, s->sock) != 0) {
+	rc = handshake(s, timeout);
+	if (rc == BS_ERR_INTERRUPTED) {
+		rc = bs_err_set(err, rc, "ssh %s: interrupted", s->display);
+		goto fail;
+	}
+	if (rc != 0) {
 		int last = libssh2_session_last_errno(s->session);
 
-		if (last == LIBSSH2_ERROR_TIMEOUT)
+		if (last == LIBSSH2_ERROR_TIMEOUT || rc == BS_ERR_TIMEOUT)
 			rc = bs_err_set(err, BS_ERR_TIMEOUT,
 					"ssh %s: the handshake did not finish within %ld ms",
 					s->display, timeout);
@@ -556,8 +840,8 @@ fail:
 	return rc;
 }
 
-int bs_ssh_wait(struct bs_ssh **out, const struct bs_ssh_opts *o, long wait_ms, int *attempts,
-		struct bs_err *err)
+int bs_ssh_wait(struct bs_ssh **out, const struct bs_ssh_opts *o, long wait_ms, bool retry_auth,
+		int *attempts, struct bs_err *err)
 {
 	long long deadline = bs_now_ms() + wait_ms;
 	long pause = 500;
@@ -565,19 +849,28 @@ int bs_ssh_wait(struct bs_ssh **out, const struct bs_ssh_opts *o, long wait_ms, 
 
 	*attempts = 0;
 	for (;;) {
+		long long until;
+
 		(*attempts)++;
 		rc = bs_ssh_connect(out, o, err);
 		if (rc == 0 || rc == BS_ERR_HOSTKEY || rc == BS_ERR_INVALID ||
-		    rc == BS_ERR_UNSUPPORTED || rc == BS_ERR_NOMEM || rc == BS_ERR_IO)
+		    rc == BS_ERR_UNSUPPORTED || rc == BS_ERR_NOMEM || rc == BS_ERR_IO ||
+		    rc == BS_ERR_INTERRUPTED || (rc == BS_ERR_AUTH && !retry_auth))
 			return rc;
-		if (o->cancel != NULL && *o->cancel)
-			return bs_err_set(err, BS_ERR_INTERRUPTED, "waiting for ssh: interrupted");
 		if (bs_now_ms() + pause >= deadline) {
-			bs_err_prefix(err, "gave up after %d attempts in %ld s", *attempts,
-				      wait_ms / 1000);
+			if (*attempts > 1)
+				bs_err_prefix(err, "gave up after %d attempts in %ld s", *attempts,
+					      wait_ms / 1000);
 			return rc == BS_ERR_AUTH ? rc : BS_ERR_TIMEOUT;
 		}
-		usleep((useconds_t)pause * 1000);
+		/* the pause in small steps: a Ctrl-C ends it at once */
+		until = bs_now_ms() + pause;
+		while (bs_now_ms() < until) {
+			if (cancelled(o->cancel))
+				return bs_err_set(err, BS_ERR_INTERRUPTED,
+						  "waiting for ssh: interrupted");
+			usleep(50 * 1000);
+		}
 		pause = pause * 2 > 5000 ? 5000 : pause * 2;
 	}
 }

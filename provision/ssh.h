@@ -46,6 +46,12 @@ struct bs_ssh_opts {
 	const char *extra_known_hosts; /* read too, never written (~/.ssh/known_hosts) */
 	enum bs_hostkey_policy policy;
 	long connect_timeout_ms; /* 0: 10 s */
+	/* the fingerprint ("SHA256:...") of the key the machine was created
+	 * with, when known: a refusal then says whether it was offered */
+	const char *expected_key;
+	/* the comment a first-seen host key is recorded with; NULL: "bootstrap" */
+	const char *known_hosts_comment;
+	/* connect, handshake and waits end within 200 ms once it is set */
 	volatile sig_atomic_t *cancel;
 };
 
@@ -68,13 +74,29 @@ struct bs_ssh_result {
 int bs_ssh_connect(struct bs_ssh **out, const struct bs_ssh_opts *opts, struct bs_err *err);
 
 /*
- * Wait for a new machine's SSH: retry refused connections, timeouts and
- * refused keys (cloud-init may not have installed them yet) with a growing
- * pause, until wait_ms has passed. Host key problems and unusable key
- * files fail at once: waiting cannot fix them. *attempts counts tries.
+ * Wait for a machine's SSH: retry refused connections and timeouts with a
+ * growing pause until wait_ms has passed; refused keys too with retry_auth
+ * (a machine just created: cloud-init may not have installed the key yet).
+ * Host key problems and unusable key files fail at once: waiting cannot
+ * fix them. *attempts counts tries.
  */
-int bs_ssh_wait(struct bs_ssh **out, const struct bs_ssh_opts *opts, long wait_ms, int *attempts,
-		struct bs_err *err);
+int bs_ssh_wait(struct bs_ssh **out, const struct bs_ssh_opts *opts, long wait_ms, bool retry_auth,
+		int *attempts, struct bs_err *err);
+
+/*
+ * Forget the host keys pinned in known_hosts for a machine that is gone:
+ * every line recorded with the comment tag (when not NULL), and every
+ * line for host:port (the "[host]:port" form, or "host" for port 22; when
+ * host is not NULL). The file is rewritten in place under a lock that
+ * first-use pinning takes too. *removed counts the lines dropped. A
+ * missing file is nothing to forget.
+ */
+int bs_ssh_known_hosts_forget(const char *path, const char *host, int port, const char *tag,
+			      int *removed, struct bs_err *err);
+
+/* "SHA256:<base64>" (as ssh-keygen -l prints it) of an OpenSSH one-line
+ * public key "TYPE BASE64 [COMMENT]"; NULL when malformed. Caller frees. */
+char *bs_ssh_key_fingerprint(const char *public_key);
 
 /* Run command (a shell command line: quote every value with
  * bs_shell_quote). Returns 0 when it ran, whatever its exit status; an
@@ -84,6 +106,9 @@ int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms,
 
 void bs_ssh_result_free(struct bs_ssh_result *result);
 void bs_ssh_close(struct bs_ssh *s);
+
+/* The flag that stops commands and waits on this session from now on. */
+void bs_ssh_set_cancel(struct bs_ssh *s, volatile sig_atomic_t *cancel);
 
 /* "user@host:port" for messages. */
 const char *bs_ssh_display(const struct bs_ssh *s);

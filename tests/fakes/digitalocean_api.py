@@ -43,6 +43,55 @@ from hetzner_api import (  # noqa: E402  (the shared machinery, see above)
     Fail, FakeCloud, NodeError, int_param, log, md5_fingerprint, parse_public_key, serve)
 
 TAG_RX = r"[A-Za-z0-9_:-]{1,255}"
+
+# The catalogue GET /v2/sizes, /v2/regions and /v2/images/{id or slug}
+# answer from, in the OpenAPI document's shapes (github.com/digitalocean/
+# openapi: size "available", "regions"; region "available", "sizes";
+# image id, slug, distribution). A small, fixed excerpt: s-1vcpu-512mb-10gb
+# stands for a size that is not available, nyc2 for a region closed to new
+# droplets; gpu-* sizes make GPU droplets.
+REGIONS = [("ams3", "Amsterdam 3", True), ("fra1", "Frankfurt 1", True),
+           ("lon1", "London 1", True), ("nyc1", "New York 1", True),
+           ("nyc2", "New York 2", False), ("nyc3", "New York 3", True),
+           ("sfo3", "San Francisco 3", True), ("sgp1", "Singapore 1", True),
+           ("tor1", "Toronto 1", True)]
+SIZES = [  # slug, memory MB, vcpus, disk GB, available, regions
+    ("s-1vcpu-512mb-10gb", 512, 1, 10, False, ["fra1", "nyc1"]),
+    ("s-1vcpu-1gb", 1024, 1, 25, True, None),
+    ("s-1vcpu-2gb", 2048, 1, 50, True, None),
+    ("s-2vcpu-2gb", 2048, 2, 60, True, None),
+    ("s-2vcpu-4gb", 4096, 2, 80, True, None),
+    ("s-4vcpu-8gb", 8192, 4, 160, True, None),
+    ("c-2", 4096, 2, 25, True, None),
+    ("g-2vcpu-8gb", 8192, 2, 25, True, None),
+    ("gpu-h100x1-80gb", 245760, 20, 720, True, ["nyc2", "tor1"]),
+    ("gpu-4000adax1-20gb", 32768, 8, 500, True, ["tor1"]),
+]
+IMAGES = [(106569146, "debian-11-x64", "Debian", "11 x64"),
+          (155440340, "debian-12-x64", "Debian", "12 x64"),
+          (189287621, "debian-13-x64", "Debian", "13 x64"),
+          (129211873, "ubuntu-22-04-x64", "Ubuntu", "22.04 (LTS) x64"),
+          (163257185, "ubuntu-24-04-x64", "Ubuntu", "24.04 (LTS) x64")]
+
+
+def size_json(entry):
+    slug, memory, vcpus, disk, available, regions = entry
+    return {"slug": slug, "memory": memory, "vcpus": vcpus, "disk": disk, "transfer": 1.0,
+            "price_monthly": 6.0, "price_hourly": 0.00893, "available": available,
+            "regions": regions if regions is not None else [r[0] for r in REGIONS if r[2]],
+            "description": "GPU" if slug.startswith("gpu-") else "Basic"}
+
+
+def region_json(entry):
+    slug, name, available = entry
+    return {"slug": slug, "name": name, "available": available,
+            "features": ["backups", "ipv6", "metadata", "install_agent"],
+            "sizes": [s[0] for s in SIZES if s[4] and available
+                      and (s[5] is None or slug in s[5])]}
+
+
+def is_gpu(size):
+    return isinstance(size, str) and size.startswith("gpu-")
 NAME_RX = r"[A-Za-z0-9.-]{1,255}"
 NOT_FOUND = "The resource you were accessing could not be found."
 
@@ -68,6 +117,10 @@ class DigitalOcean(FakeCloud):
         self.route("DELETE", r"/v2/droplets/([^/]+)", self.delete_droplet)
         self.route("GET", r"/v2/droplets/([^/]+)/actions/([^/]+)", self.get_droplet_action)
         self.route("GET", r"/v2/actions/([^/]+)", self.get_action)
+        self.route("POST", r"/v2/droplets/([^/]+)/actions", self.droplet_action)
+        self.route("GET", r"/v2/sizes", self.list_sizes)
+        self.route("GET", r"/v2/regions", self.list_regions)
+        self.route("GET", r"/v2/images/([^/]+)", self.get_image)
 
     # --- error shapes -----------------------------------------------------
     def error(self, status, code, message, details=None):
@@ -190,8 +243,8 @@ class DigitalOcean(FakeCloud):
 
     # --- Droplets -------------------------------------------------------------
     def droplet_json(self, rec):
-        v4 = []
-        if rec["status"] == "active" and rec["ip"]:
+        v4 = []   # assigned once the Droplet is up; kept while it is off
+        if rec["status"] in ("active", "off") and rec["ip"] and rec["node"]:
             v4 = [{"ip_address": rec["ip"], "netmask": "255.0.0.0", "gateway": "127.0.0.1",
                    "type": "public"}]
         image = rec["image"]
@@ -210,14 +263,24 @@ class DigitalOcean(FakeCloud):
         }
 
     def list_droplets(self, match, query, body, headers, fault):
+        # OpenAPI droplets_list: tag_name "can not be combined with name or
+        # type"; type "gpus" lists only GPU Droplets, and "by default, only
+        # non-GPU Droplets are returned"
         tag = (query.get("tag_name") or [None])[-1]
         name = (query.get("name") or [None])[-1]
+        kind = (query.get("type") or [None])[-1]
         if tag is not None and name is not None:
             self.unprocessable("tag_name can not be combined with name")
+        if tag is not None and kind is not None:
+            self.unprocessable("tag_name can not be combined with type")
+        if kind not in (None, "droplets", "gpus"):
+            self.unprocessable("type must be one of droplets, gpus")
+        gpus = kind == "gpus"
         with self.lock:
             droplets = [self.droplet_json(r) for _, r in sorted(self.droplets.items())
                         if (tag is None or tag in r["tags"])
-                        and (name is None or r["name"].lower() == name.lower())]
+                        and (name is None or r["name"].lower() == name.lower())
+                        and is_gpu(r["size"]) == gpus]
         return self.paginate(query, droplets, "droplets", "/v2/droplets", headers)
 
     def create_droplets(self, match, query, body, headers, fault):
@@ -318,12 +381,14 @@ class DigitalOcean(FakeCloud):
             rec["ip"] = ip
         result = self.nodes.wait_ssh(did, ip, rec["cancel"])
         if result == "ok":
-            with self.lock:
-                if rec["status"] == "new":
-                    rec["status"] = "active"
-            self.end_action(action)
-            log(self.provider, "droplet %d (%s) active on %s:22 after %.1f s" % (
-                did, rec["name"], ip, time.time() - rec["t0"]))
+            def mark_running():
+                with self.lock:
+                    if rec["status"] == "new":
+                        rec["status"] = "active"
+                self.end_action(action)
+                log(self.provider, "droplet %d (%s) active on %s:22 after %.1f s" % (
+                    did, rec["name"], ip, time.time() - rec["t0"]))
+            self.cloud_init(did, keys, rec["cancel"], mark_running)
         elif result != "cancelled":
             with self.lock:
                 if rec["status"] == "new":
@@ -357,6 +422,8 @@ class DigitalOcean(FakeCloud):
             self.removing[rec["id"]] = rec["name"]
             action = self.new_action("destroy", rec["id"], rec["region"])
         t = threading.Thread(target=self.teardown, args=(rec, action), daemon=True)
+        with self.lock:
+            self.teardowns.append(t)
         t.start()
         return t
 
@@ -372,6 +439,61 @@ class DigitalOcean(FakeCloud):
         log(self.provider, "droplet %d (%s) destroyed, %s" % (
             rec["id"], rec["name"], "node removed in %.1f s" % (time.time() - t0) if ok
             else "but its node could not be removed"))
+
+    # --- power ----------------------------------------------------------------
+    def droplet_action(self, match, query, body, headers, fault):
+        """POST /v2/droplets/{id}/actions {type: power_on|power_off}: 201
+        {action} (OpenAPI dropletActions_post); the node is started /
+        stopped behind it: the Droplet is "off", then "active" again once
+        its sshd answers"""
+        rec = self.find_droplet(match.group(1))
+        kind = body.get("type")
+        if kind not in ("power_on", "power_off"):
+            self.unprocessable("the fake knows the action types power_on and power_off")
+        on = kind == "power_on"
+        with self.lock:
+            if not rec["node"] or rec["status"] == "new":
+                self.unprocessable("Droplet is currently processing an event")
+            action = self.new_action(kind, rec["id"], rec["region"])
+            if (rec["status"] == "active") == on:
+                action["status"], action["completed_at"] = "completed", self.now()
+                return 201, {"action": dict(action)}, {}
+            threading.Thread(target=self.power, args=(rec, on, action), daemon=True).start()
+            return 201, {"action": dict(action)}, {}
+
+    def power(self, rec, on, action):
+        try:
+            self.nodes.power(rec["id"], on)
+        except NodeError as e:
+            self.end_action(action, ok=False)
+            log(self.provider, "droplet %d: %s" % (rec["id"], e))
+            return
+        result = self.nodes.wait_ssh(rec["id"], rec["ip"], rec["cancel"]) if on else "ok"
+        with self.lock:
+            if rec["id"] in self.droplets:
+                rec["status"] = "active" if on and result == "ok" else "off"
+        self.end_action(action, result == "ok")
+        log(self.provider, "droplet %d (%s) powered %s: %s" % (
+            rec["id"], rec["name"], "on" if on else "off", result))
+
+    # --- catalogue -------------------------------------------------------------
+    def list_sizes(self, match, query, body, headers, fault):
+        return self.paginate(query, [size_json(e) for e in SIZES], "sizes", "/v2/sizes", headers)
+
+    def list_regions(self, match, query, body, headers, fault):
+        return self.paginate(query, [region_json(e) for e in REGIONS], "regions", "/v2/regions",
+                             headers)
+
+    def get_image(self, match, query, body, headers, fault):
+        text = match.group(1)
+        for iid, slug, dist, name in IMAGES:
+            if text in (str(iid), slug):
+                return 200, {"image": {
+                    "id": iid, "name": name, "type": "base", "distribution": dist, "slug": slug,
+                    "public": True, "regions": [r[0] for r in REGIONS if r[2]],
+                    "created_at": "2023-06-12T15:05:48Z", "min_disk_size": 7, "size_gigabytes": 2.4,
+                    "description": "", "tags": [], "status": "available", "error_message": ""}}, {}
+        self.fail(404, "not_found", NOT_FOUND)
 
     # --- actions --------------------------------------------------------------
     def action_answer(self, text, droplet=None):

@@ -182,7 +182,7 @@ check "read-only token may GET" 200 'd["servers"] == [] and d["meta"]["paginatio
 [ "$(hdr RateLimit-Limit)" = 3600 ] && [ "$(hdr RateLimit-Remaining)" -gt 0 ] && [ "$(hdr RateLimit-Reset)" -ge "$(date +%s)" ] &&
 	ok "RateLimit-Limit/-Remaining/-Reset headers" || bad "RateLimit headers" "$(cat "$DIR/headers")"
 api POST /v1/ssh_keys '{"name":"x","public_key":"'"$PUB"'"}' "$RO"
-check "read-only token may not write: 403 token_readonly" 403 'd["error"]["code"] == "token_readonly"'
+check "read-only token may not write: 401 token_readonly (docs.hetzner.cloud, errors)" 401 'd["error"]["code"] == "token_readonly"'
 
 api POST /v1/ssh_keys '{"name":"selftest","public_key":"'"$PUB"'","labels":{"env":"test"}}'
 check "ssh key created, MD5 fingerprint as ssh-keygen -E md5" 201 'd["ssh_key"]["fingerprint"] == "'"$FP"'"'
@@ -270,6 +270,28 @@ out=$(ssh_as_root "$A1_IP" "$KH" 'hostname; id -u' 2>&1)
 [ "$out" = "a1
 0" ] && ok "ssh -i KEY root@$A1_IP: hostname a1, root" || bad "ssh root@$A1_IP" "$out"
 ssh_as_root "$A2_IP" "$KH" true >/dev/null 2>&1 && ok "ssh root@$A2_IP true" || bad "ssh root@$A2_IP true"
+api GET "/v1/servers/$A1"
+check "server: the current location, and the deprecated datacenter.location" 200 \
+	'd["server"]["location"]["name"] == d["server"]["datacenter"]["location"]["name"]'
+api POST "/v1/servers/$A2/actions/poweroff"
+check "poweroff: 201 stop_server" 201 'd["action"]["command"] == "stop_server"'
+if wait_for "/v1/servers/$A2" 'd["server"]["status"] == "off"'; then
+	ok "a2 is off, its node stopped: $(docker inspect -f '{{.State.Running}}' "$RUN-hetzner-$A2" 2>&1)"
+else
+	bad "a2 off after poweroff" "$body"
+fi
+api POST "/v1/servers/$A2/actions/poweron"
+check "poweron: 201 start_server" 201 'd["action"]["command"] == "start_server"'
+wait_for "/v1/servers/$A2" 'd["server"]["status"] == "running"' && ssh_as_root "$A2_IP" "$KH" true >/dev/null 2>&1 &&
+	ok "a2 running again, ssh works" || bad "a2 running again after poweron" "$body"
+api GET "/v1/server_types?name=cx11"
+check "server_types: cx11 deprecated (deprecation.unavailable_after)" 200 \
+	'd["server_types"][0]["deprecation"]["unavailable_after"].startswith("2024")'
+api GET "/v1/images?name=debian-12&type=system"
+check "images ?name=debian-12: x86 and arm, not deprecated" 200 \
+	'sorted(i["architecture"] for i in d["images"]) == ["arm", "x86"] and d["images"][0]["deprecated"] is None'
+api GET /v1/locations
+check "locations" 200 '"fsn1" in [l["name"] for l in d["locations"]]'
 
 fault '{"match":"POST /v1/servers","action_error":true}' >/dev/null
 api POST /v1/servers "$(server c1 alpha '"selftest"')"
@@ -400,6 +422,25 @@ api GET "/v2/actions/$D1_ACTION"
 check "create action completed" 200 'd["action"]["status"] == "completed" and d["action"]["resource_id"] == '"${D1:-0}"
 out=$(ssh_as_root "$D1_IP" "$KH" hostname 2>&1)
 [ "$out" = d1 ] && ok "ssh -i KEY root@$D1_IP: hostname d1" || bad "ssh root@$D1_IP" "$out"
+api POST "/v2/droplets/$D1/actions" '{"type":"power_off"}'
+check "power_off: 201 with an action" 201 'd["action"]["type"] == "power_off"'
+wait_for "/v2/droplets/$D1" 'd["droplet"]["status"] == "off" and d["droplet"]["networks"]["v4"] != []' &&
+	ok "d1 off, its address kept" || bad "d1 off after power_off" "$body"
+api POST "/v2/droplets/$D1/actions" '{"type":"power_on"}'
+check "power_on: 201" 201 'd["action"]["type"] == "power_on"'
+wait_for "/v2/droplets/$D1" 'd["droplet"]["status"] == "active"' && [ "$(ssh_as_root "$D1_IP" "$KH" hostname 2>&1)" = d1 ] &&
+	ok "d1 active again, ssh works" || bad "d1 active again after power_on" "$body"
+api GET "/v2/droplets?type=gpus"
+check "type=gpus: only GPU droplets (none here)" 200 'd["droplets"] == []'
+api GET "/v2/droplets?type=gpus&tag_name=x"
+check "type with tag_name: 422" 422
+api GET /v2/sizes
+check "sizes: available flags and regions" 200 \
+	'[s["available"] for s in d["sizes"] if s["slug"] == "s-1vcpu-512mb-10gb"] == [False] and "fra1" in [s for s in d["sizes"] if s["slug"] == "s-1vcpu-1gb"][0]["regions"]'
+api GET /v2/regions
+check "regions: nyc2 closed" 200 '[r["available"] for r in d["regions"] if r["slug"] == "nyc2"] == [False]'
+api GET /v2/images/debian-12-x64
+check "images/{slug}" 200 'd["image"]["slug"] == "debian-12-x64"'
 
 fault '{"match":"POST /v2/droplets","action_error":true}' >/dev/null
 api POST /v2/droplets "$(droplet f1 alpha "\"$FP\"")"

@@ -2,13 +2,15 @@
 """A stateful fake of the Hetzner Cloud API (v1) whose servers are real nodes.
 
 Every server it creates is a container of the test lab's node image
-(tests/lab/node.sh: Debian, sshd as PID 1, enough privilege to run its own
-Docker engine), with the keys named in the request in
-/root/.ssh/authorized_keys and sshd published on its own loopback address
-port 22 (127.0.0.2, 127.0.0.3, ...): the server's public IPv4. A server is
+(tests/lab/node.sh: Debian, systemd as PID 1 when the image has /sbin/init,
+enough privilege to run its own Docker engine), with sshd published on its
+own loopback address port 22 (127.0.0.2, 127.0.0.3, ...): the server's
+public IPv4, handed to the next server when it is deleted. A server is
 "initializing", then "starting", and "running" only once that sshd answers
-with an SSH banner, as a real machine boots. DELETE removes the container
-and its volume. State is in memory only.
+with an SSH banner, as a real machine boots; the keys named in the request
+reach /root/.ssh/authorized_keys then, or --cloud-init-delay seconds later,
+as cloud-init writes them. Power off/on stop and start the node. DELETE
+removes the container and its volume. State is in memory only.
 
   hetzner_api.py --token T [--readonly-token R] [--port 0] [--run-label L]
                  [--node-image bootstrap/node:bookworm] [--first-ip 127.0.0.2]
@@ -188,9 +190,12 @@ class Nodes:
         self.first_ip = ipaddress.IPv4Address(args.first_ip)
         self.boot_timeout = args.boot_timeout
         self.boot_delay = args.boot_delay
+        self.cloud_init_delay = args.cloud_init_delay
+        self.systemd = False    # set by detect_init(): the image boots /sbin/init
         self.lock = threading.Lock()
         self.reserved = set()   # addresses this fake hands out or holds
         self.refused = set()    # addresses the engine could not publish on
+        self.released = []      # addresses given back, the latest last
         self.busy = 0           # docker create/start in flight
         self.idle = threading.Condition(self.lock)
         self.closing = False
@@ -219,6 +224,10 @@ class Nodes:
         """Something listens on IP:22 already (a bind test; as non-root, where
         binding port 22 is refused, a connect test)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # connections of a node just removed linger in TIME_WAIT on IP:22;
+        # they do not keep the engine from publishing there (its proxy sets
+        # SO_REUSEADDR too), only a listener does
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((ip, 22))
             return False
@@ -234,9 +243,18 @@ class Nodes:
             return False
 
     def reserve_ip(self):
-        """The next free public address: 127.0.0.N upwards from --first-ip,
-        skipping the ones this fake holds and those where port 22 is taken."""
+        """The next free public address: the one deleted last, else
+        127.0.0.N upwards from --first-ip, skipping the ones this fake holds
+        and those where port 22 is taken."""
         with self.lock:
+            # the address of the machine deleted last goes to the next one,
+            # as on Hetzner and DigitalOcean (a re-created machine often gets
+            # the address it had, with new host keys)
+            while self.released:
+                ip = self.released.pop()
+                if ip not in self.reserved and ip not in self.refused and not self.port22_taken(ip):
+                    self.reserved.add(ip)
+                    return ip
             addr = self.first_ip
             for _ in range(1024):
                 ip = str(addr)
@@ -255,7 +273,9 @@ class Nodes:
 
     def release_ip(self, ip):
         with self.lock:
-            self.reserved.discard(ip)
+            if ip in self.reserved:
+                self.reserved.discard(ip)
+                self.released.append(ip)
 
     @staticmethod
     def ssh_dir_tar(public_keys):
@@ -271,10 +291,28 @@ class Nodes:
             tar.addfile(info, io.BytesIO(data))
         return buf.getvalue()
 
+    # how a node runs: the run options of the shared test-lab notes, plus,
+    # for systemd as PID 1, what systemd needs in a container (its own /run,
+    # /run/lock and /tmp, the host's cgroup hierarchy, SIGRTMIN+3 to halt)
+    NOINIT_CMD = ["sh", "-c", "mkdir -p /run/sshd && ssh-keygen -A && exec /usr/sbin/sshd -D -e"]
+    SYSTEMD_OPTS = ["--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+                    "--stop-signal", "SIGRTMIN+3"]
+
+    def detect_init(self, mode):
+        """systemd when the image has /sbin/init (mode auto), or as told"""
+        if mode == "auto":
+            r = self.cmd("run", "--rm", "--network", "none", "--entrypoint", "test", self.image,
+                         "-e", "/sbin/init", timeout=60)
+            self.systemd = r.returncode == 0
+        else:
+            self.systemd = mode == "systemd"
+        return "systemd" if self.systemd else "none"
+
     def create(self, ident, hostname, public_keys, ip, cancel):
-        """Volume, container (keys in place before it starts), started, with
-        sshd published on IP:22. Returns the address it got: another one when
-        the engine could not publish on IP (taken meanwhile)."""
+        """Volume, container, started, with sshd published on IP:22. Returns
+        the address it got: another one when the engine could not publish on
+        IP (taken meanwhile). The keys are written later (write_keys), as
+        cloud-init does on a real machine."""
         with self.lock:
             if self.closing:
                 raise NodeError("the fake is shutting down")
@@ -301,12 +339,11 @@ class Nodes:
                 "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
                 "--security-opt", "systempaths=unconfined",
                 "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-                "-v", "%s:/var/lib/docker" % vol, "-p", "%s:22:22" % ip, self.image)
+                *(self.SYSTEMD_OPTS if self.systemd else []),
+                "-v", "%s:/var/lib/docker" % vol, "-p", "%s:22:22" % ip, self.image,
+                *(["/sbin/init"] if self.systemd else self.NOINIT_CMD))
             if r.returncode != 0:
                 raise NodeError("docker create: " + r.stderr.decode(errors="replace").strip())
-            r = self.cmd("cp", "-", ctr + ":/root", data=self.ssh_dir_tar(public_keys))
-            if r.returncode != 0:
-                raise NodeError("docker cp: " + r.stderr.decode(errors="replace").strip())
             r = self.cmd("start", ctr)
             if r.returncode == 0:
                 return ip
@@ -320,6 +357,22 @@ class Nodes:
                 self.reserved.discard(ip)
             ip = self.reserve_ip()
         raise NodeError("unreachable")
+
+    def write_keys(self, ident, public_keys):
+        """/root/.ssh/authorized_keys into the running node, as cloud-init
+        writes it on a real machine: after it boots"""
+        ctr, _ = self.names(ident)
+        r = self.cmd("cp", "-", ctr + ":/root", data=self.ssh_dir_tar(public_keys))
+        if r.returncode != 0:
+            raise NodeError("docker cp: " + r.stderr.decode(errors="replace").strip())
+
+    def power(self, ident, on):
+        """docker start / stop of the node (the machine powered on / off)"""
+        ctr, _ = self.names(ident)
+        r = self.cmd(*(["start", ctr] if on else ["stop", "-t", "10", ctr]))
+        if r.returncode != 0:
+            raise NodeError("docker %s: %s" % ("start" if on else "stop",
+                                                r.stderr.decode(errors="replace").strip()))
 
     @staticmethod
     def banner(ip):
@@ -454,6 +507,7 @@ class FakeCloud:
         self.port = 0
         self.stopped = False
         self.routes = []  # (method, compiled path regex, function)
+        self.teardowns = []  # threads removing deleted machines' nodes
 
     # --- hooks a provider fills in ------------------------------------
     def error(self, status, code, message, details=None):
@@ -563,6 +617,24 @@ class FakeCloud:
     def base_url(self, headers):
         return "http://%s" % (headers.get("Host") or "127.0.0.1:%d" % self.port)
 
+    # --- nodes ------------------------------------------------------------
+    def cloud_init(self, ident, keys, cancel, mark_running):
+        """The machine's authorized keys, as cloud-init writes them on a real
+        one: some time after the provider reports it running
+        (--cloud-init-delay; with 0, just before)."""
+        delay = self.args.cloud_init_delay
+        try:
+            if delay <= 0:
+                self.nodes.write_keys(ident, keys)
+                mark_running()
+                return
+            mark_running()
+            if not cancel.wait(delay):
+                self.nodes.write_keys(ident, keys)
+                log(self.provider, "%s: keys written %.1f s after it runs (cloud-init)" % (ident, delay))
+        except NodeError as e:
+            log(self.provider, "%s: keys not written: %s" % (ident, e))
+
     # --- faults -----------------------------------------------------------
     def take_fault(self, method, path):
         with self.lock:
@@ -646,6 +718,11 @@ class FakeCloud:
             if self.stopped:
                 return
             self.stopped = True
+            pending = list(self.teardowns)
+        # deletes still removing their nodes (DigitalOcean answers a DELETE
+        # at once): let them finish, or the process exits in the middle of one
+        for t in pending:
+            t.join(120)
         n = self.nodes.sweep()
         if n:
             log(self.provider, "removed %d node%s" % (n, "" if n == 1 else "s"))
@@ -722,6 +799,12 @@ def parse_args(provider, argv):
                    help="seconds a node may take to show its SSH banner")
     p.add_argument("--boot-delay", type=float, default=0,
                    help="extra seconds before a started node counts as booting (a slow cloud)")
+    p.add_argument("--cloud-init-delay", type=float, default=0,
+                   help="seconds after a machine reports running before its SSH keys are in "
+                        "place (cloud-init); 0: written as it turns running")
+    p.add_argument("--init", choices=("auto", "systemd", "none"), default="auto",
+                   help="nodes boot /sbin/init (systemd) or run sshd alone; auto: systemd "
+                        "when the image has /sbin/init")
     p.add_argument("--rate-limit", type=int, default=0,
                    help="requests per hour before real 429s (default: the provider's)")
     p.add_argument("--server-limit", type=int, default=0,
@@ -750,6 +833,7 @@ def serve(cloud_class, argv):
         log(cloud.provider, "no image %s on %s (bash scripts/node-image.sh builds it): %s" % (
             args.node_image, args.docker_host, r.stderr.decode(errors="replace").strip()))
         return 2
+    init = cloud.nodes.detect_init(args.init)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     server.cloud = cloud
@@ -766,8 +850,8 @@ def serve(cloud_class, argv):
         timer.daemon = True
         timer.start()
     print("listening on %d" % cloud.port, flush=True)
-    log(cloud.provider, "serving on 127.0.0.1:%d, run label %s, nodes from %s" % (
-        cloud.port, args.run_label, args.node_image))
+    log(cloud.provider, "serving on 127.0.0.1:%d, run label %s, nodes from %s (init: %s)" % (
+        cloud.port, args.run_label, args.node_image, init))
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
@@ -786,6 +870,79 @@ LABEL_NAME_RX = r"[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?"
 LABEL_VALUE_RX = r"(%s)?" % LABEL_NAME_RX
 DATACENTERS = {"fsn1": "fsn1-dc14", "nbg1": "nbg1-dc3", "hel1": "hel1-dc2", "ash": "ash-dc1",
                "hil": "hil-dc1", "sin": "sin-dc1"}
+
+
+# The catalogue GET /server_types, /images and /locations answer from, in the
+# shapes of docs.hetzner.cloud (Server Types: "deprecation" {announced,
+# unavailable_after} or null, per type and per location in "locations";
+# Images: "deprecated" a time or null; Locations). A small, fixed excerpt:
+# cx11 stands for a type no longer orderable, debian-10 for a deprecated
+# image.
+LOCATIONS = [(1, "fsn1", "Falkenstein DC Park 1", "DE", "Falkenstein", "eu-central"),
+             (2, "nbg1", "Nuremberg DC Park 1", "DE", "Nuremberg", "eu-central"),
+             (3, "hel1", "Helsinki DC Park 1", "FI", "Helsinki", "eu-central"),
+             (4, "ash", "Ashburn, VA", "US", "Ashburn, VA", "us-east"),
+             (5, "hil", "Hillsboro, OR", "US", "Hillsboro, OR", "us-west"),
+             (6, "sin", "Singapore", "SG", "Singapore", "ap-southeast")]
+EU = ("fsn1", "nbg1", "hel1")
+ALL = tuple(loc[1] for loc in LOCATIONS)
+GONE = {"announced": "2023-09-01T00:00:00+00:00", "unavailable_after": "2024-01-01T00:00:00+00:00"}
+SERVER_TYPES = [  # id, name, cores, memory GB, disk GB, cpu_type, architecture, where, deprecation
+    (1, "cx11", 1, 2.0, 20, "shared", "x86", EU, GONE),
+    (22, "cx22", 2, 4.0, 40, "shared", "x86", EU, None),
+    (23, "cx32", 4, 8.0, 80, "shared", "x86", EU, None),
+    (24, "cx42", 8, 16.0, 160, "shared", "x86", EU, None),
+    (25, "cx52", 16, 32.0, 320, "shared", "x86", EU, None),
+    (45, "cax11", 2, 4.0, 40, "shared", "arm", EU, None),
+    (93, "cax21", 4, 8.0, 80, "shared", "arm", EU, None),
+    (98, "cpx11", 2, 2.0, 40, "shared", "x86", ALL, None),
+    (99, "cpx21", 3, 4.0, 80, "shared", "x86", ALL, None),
+    (100, "cpx31", 4, 8.0, 160, "shared", "x86", ALL, None),
+    (96, "ccx13", 2, 8.0, 80, "dedicated", "x86", ALL, None),
+]
+IMAGES = [  # id, name, os_flavor, os_version, deprecated
+    (5924233, "debian-10", "debian", "10", "2024-07-01T00:00:00+00:00"),
+    (45557056, "debian-11", "debian", "11", None),
+    (114690387, "debian-12", "debian", "12", None),
+    (231450501, "debian-13", "debian", "13", None),
+    (67794396, "ubuntu-22.04", "ubuntu", "22.04", None),
+    (161547269, "ubuntu-24.04", "ubuntu", "24.04", None),
+]
+
+
+def location_json(name):
+    for lid, lname, desc, country, city, zone in LOCATIONS:
+        if lname == name:
+            return {"id": lid, "name": lname, "description": desc, "country": country, "city": city,
+                    "latitude": 50.0, "longitude": 12.0, "network_zone": zone}
+    return {"id": 99, "name": name, "description": name, "country": "DE", "city": name,
+            "latitude": 50.0, "longitude": 12.0, "network_zone": "eu-central"}
+
+
+def server_type_json(name):
+    for tid, tname, cores, mem, disk, cpu, arch, where, dep in SERVER_TYPES:
+        if tname == name:
+            break
+    else:
+        tid, tname, cores, mem, disk, cpu, arch, where, dep = (
+            9, name, 2, 4.0, 40, "shared", "x86", ALL, None)
+    return {"id": tid, "name": tname, "description": tname.upper(), "cores": cores, "memory": mem,
+            "disk": disk, "storage_type": "local", "cpu_type": cpu, "architecture": arch,
+            "deprecated": dep is not None, "deprecation": dep,
+            "prices": [{"location": loc, "price_hourly": {"net": "0.0080", "gross": "0.0095"},
+                        "price_monthly": {"net": "4.5100", "gross": "5.3700"}} for loc in where],
+            "locations": [{"id": location_json(loc)["id"], "name": loc, "deprecation": dep}
+                          for loc in where]}
+
+
+def image_json(entry, arch):
+    iid, name, flavor, version, deprecated = entry
+    return {"id": iid + (1 if arch == "arm" else 0), "type": "system", "status": "available",
+            "name": name, "description": "%s %s" % (flavor.capitalize(), version),
+            "image_size": None, "disk_size": 5, "created": "2023-06-13T06:00:02+00:00",
+            "created_from": None, "bound_to": None, "os_flavor": flavor, "os_version": version,
+            "rapid_deploy": True, "protection": {"delete": False}, "deprecated": deprecated,
+            "deleted": None, "labels": {}, "architecture": arch}
 
 
 def label_key_ok(key):
@@ -889,6 +1046,11 @@ class Hetzner(FakeCloud):
         self.route("GET", r"/v1/servers/([^/]+)", self.get_server)
         self.route("DELETE", r"/v1/servers/([^/]+)", self.delete_server)
         self.route("GET", r"/v1/servers/([^/]+)/actions", self.server_actions)
+        self.route("POST", r"/v1/servers/([^/]+)/actions/(poweron|poweroff)", self.power_action)
+        self.route("GET", r"/v1/server_types", self.list_server_types)
+        self.route("GET", r"/v1/images", self.list_images)
+        self.route("GET", r"/v1/images/([^/]+)", self.get_image)
+        self.route("GET", r"/v1/locations", self.list_locations)
         self.route("GET", r"/v1/actions", self.list_actions)
         self.route("GET", r"/v1/actions/([^/]+)", self.get_action)
 
@@ -907,7 +1069,10 @@ class Hetzner(FakeCloud):
         return self.error(401, "unauthorized", "unable to authenticate")
 
     def read_only(self):
-        return self.error(403, "token_readonly", "The token is only allowed to perform GET requests")
+        # 401, not 403: the status the reference gives token_readonly
+        # (https://docs.hetzner.cloud/#errors, "Error codes" table;
+        # hcloud-go hcloud/error.go ErrorCodeTokenReadonly)
+        return self.error(401, "token_readonly", "The token is only allowed to perform GET requests")
 
     def rate_limited(self):
         return self.error(429, "rate_limit_exceeded",
@@ -1062,9 +1227,10 @@ class Hetzner(FakeCloud):
             "labels": rec["labels"],
             "public_net": {"ipv4": ipv4, "ipv6": None, "floating_ips": [], "firewalls": []},
             "private_net": [],
-            "server_type": {"id": 22, "name": rec["server_type"], "description": rec["server_type"].upper(),
-                            "cores": 2, "memory": 4.0, "disk": 40, "cpu_type": "shared",
-                            "architecture": "x86", "deprecated": False},
+            "server_type": server_type_json(rec["server_type"]),
+            # "location" is the current field; "datacenter" is deprecated
+            # but still sent (docs.hetzner.cloud, Servers: the Server object)
+            "location": location_json(location),
             "datacenter": {"id": 4, "name": DATACENTERS.get(location, location + "-dc1"),
                            "description": location, "location": {"id": 1, "name": location,
                                                                  "network_zone": "eu-central"}},
@@ -1182,16 +1348,22 @@ class Hetzner(FakeCloud):
                 rec["status"] = "starting" if nxt else "off"
         self.end_action(create)
         if not nxt:
+            try:   # cloud-init ran on the first boot
+                self.nodes.write_keys(sid, keys)
+            except NodeError as e:
+                log(self.provider, "server %d: keys not written: %s" % (sid, e))
             self.nodes.cmd("stop", "-t", "1", self.nodes.names(sid)[0])
             return
         result = self.nodes.wait_ssh(sid, ip, rec["cancel"])
         if result == "ok":
-            with self.lock:
-                if rec["status"] == "starting":
-                    rec["status"] = "running"
-            self.end_action(nxt[0])
-            log(self.provider, "server %d (%s) running on %s:22 after %.1f s" % (
-                sid, rec["name"], ip, time.time() - rec["t0"]))
+            def mark_running():
+                with self.lock:
+                    if rec["status"] == "starting":
+                        rec["status"] = "running"
+                self.end_action(nxt[0])
+                log(self.provider, "server %d (%s) running on %s:22 after %.1f s" % (
+                    sid, rec["name"], ip, time.time() - rec["t0"]))
+            self.cloud_init(sid, keys, rec["cancel"], mark_running)
         elif result != "cancelled":
             with self.lock:
                 if rec["status"] == "starting":
@@ -1225,7 +1397,9 @@ class Hetzner(FakeCloud):
             action = self.new_action("delete_server", rec["id"])
             rec["status"] = "deleting"
             rec["cancel"].set()
-            threading.Thread(target=self.teardown, args=(rec, action), daemon=True).start()
+            t = threading.Thread(target=self.teardown, args=(rec, action), daemon=True)
+            self.teardowns.append(t)
+            t.start()
             return 200, {"action": dict(action)}, {}
 
     def teardown(self, rec, action):
@@ -1246,6 +1420,77 @@ class Hetzner(FakeCloud):
         else:
             self.end_action(action, ("server_error", "could not remove the node"))
             log(self.provider, "server %d (%s): could not remove its node" % (rec["id"], rec["name"]))
+
+    # --- power ----------------------------------------------------------------
+    def power_action(self, match, query, body, headers, fault):
+        """POST /servers/{id}/actions/poweron|poweroff: 201 {action} with the
+        commands start_server / stop_server (docs.hetzner.cloud, Server
+        Actions: "Power on a Server", "Power off a Server"); the node is
+        started / stopped behind it, the status goes starting -> running
+        (once sshd answers) / off"""
+        rec = self.find_server(match.group(1))
+        on = match.group(2) == "poweron"
+        with self.lock:
+            if rec["status"] == "deleting" or not rec["node"]:
+                self.fail(423, "locked", "server %d is locked (an action is running)" % rec["id"])
+            action = self.new_action("start_server" if on else "stop_server", rec["id"])
+            if (rec["status"] == "running") == on:
+                self.end_action(action)   # already so
+                return 201, {"action": dict(action)}, {}
+            rec["status"] = "starting" if on else "stopping"
+            threading.Thread(target=self.power, args=(rec, on, action), daemon=True).start()
+            return 201, {"action": dict(action)}, {}
+
+    def power(self, rec, on, action):
+        try:
+            self.nodes.power(rec["id"], on)
+        except NodeError as e:
+            with self.lock:
+                rec["status"] = "unknown"
+            self.end_action(action, ("action_failed", str(e)))
+            return
+        if not on:
+            with self.lock:
+                if rec["status"] == "stopping":
+                    rec["status"] = "off"
+            self.end_action(action)
+            log(self.provider, "server %d (%s) powered off" % (rec["id"], rec["name"]))
+            return
+        result = self.nodes.wait_ssh(rec["id"], rec["ip"], rec["cancel"])
+        with self.lock:
+            if rec["status"] == "starting":
+                rec["status"] = "running" if result == "ok" else "unknown"
+        self.end_action(action, None if result == "ok" else ("timeout", "sshd %s" % result))
+        log(self.provider, "server %d (%s) powered on: %s" % (rec["id"], rec["name"], result))
+
+    # --- catalogue -------------------------------------------------------------
+    def list_server_types(self, match, query, body, headers, fault):
+        name = (query.get("name") or [None])[-1]
+        types = [server_type_json(t[1]) for t in SERVER_TYPES if name is None or t[1] == name]
+        return self.paginate(query, types, "server_types", "/v1/server_types", headers)
+
+    def images(self):
+        return [image_json(e, arch) for e in IMAGES for arch in ("x86", "arm")]
+
+    def list_images(self, match, query, body, headers, fault):
+        name = (query.get("name") or [None])[-1]
+        types = {t for v in query.get("type", []) for t in v.split(",") if t}
+        arch = (query.get("architecture") or [None])[-1]
+        images = [i for i in self.images() if (name is None or i["name"] == name)
+                  and (not types or i["type"] in types) and (arch is None or i["architecture"] == arch)]
+        return self.paginate(query, images, "images", "/v1/images", headers)
+
+    def get_image(self, match, query, body, headers, fault):
+        iid = self.object_id(match.group(1))
+        for i in self.images():
+            if i["id"] == iid:
+                return 200, {"image": i}, {}
+        self.fail(404, "not_found", "image with ID '%s' not found" % match.group(1))
+
+    def list_locations(self, match, query, body, headers, fault):
+        name = (query.get("name") or [None])[-1]
+        locs = [location_json(loc[1]) for loc in LOCATIONS if name is None or loc[1] == name]
+        return self.paginate(query, locs, "locations", "/v1/locations", headers)
 
     # --- actions --------------------------------------------------------------
     def get_action(self, match, query, body, headers, fault):

@@ -12,6 +12,9 @@
  *   cloud hetzner|digitalocean destroy [NODE...] destroy the project's machines of
  *                                               those names (all when none named):
  *                                               "destroyed NAME ID", then "count N"
+ *   cloud hetzner|digitalocean check            the plan-time check: "check ok"
+ *   cloud hetzner|digitalocean start NODE...    power on each machine found off,
+ *                                               then wait: "up NAME ID STATE HOST:PORT"
  *   cloud hetzner|digitalocean pages PATH KEY PER_PAGE
  *                                               the REST client alone: every page of
  *                                               the list at PATH, PER_PAGE a page:
@@ -20,6 +23,9 @@
  * The environment says the rest: CLOUD_URL (the API base URL), CLOUD_PROJECT,
  * CLOUD_PUBKEY (an OpenSSH .pub file), CLOUD_REGION, CLOUD_REQUEST_TIMEOUT_MS,
  * CLOUD_RUNNING_TIMEOUT_MS, CLOUD_RATE_LIMIT_WAIT_MS (pages only),
+ * CLOUD_SIZE, CLOUD_IMAGE (the provider's), CLOUD_NODE_SIZE (a size
+ * override on every node), CLOUD_KEY_FP (the "SHA256:..." recorded on
+ * new machines; list prints it last, "-" when none),
  * CLOUD_DEBUG=1 for every request; the token comes
  * from HCLOUD_TOKEN or DIGITALOCEAN_TOKEN as the drivers read it. The
  * drivers' log lines go to stderr as "log: ...", the time each step took as
@@ -94,9 +100,10 @@ static int fail(const struct bs_err *err)
 
 static void print_machine(const char *what, const struct bs_machine *m)
 {
-	printf("%s%s%s %s %s %s:%d %s %s %s\n", what, what[0] ? " " : "", m->name, m->id,
+	printf("%s%s%s %s %s %s:%d %s %s %s %s\n", what, what[0] ? " " : "", m->name, m->id,
 	       bs_node_state_name(m->state), m->ssh_host ? m->ssh_host : "-", m->ssh_port,
-	       m->size ? m->size : "-", m->image ? m->image : "-", m->region ? m->region : "-");
+	       m->size ? m->size : "-", m->image ? m->image : "-", m->region ? m->region : "-",
+	       m->ssh_key ? m->ssh_key : "-");
 }
 
 static int cmd_list(struct bs_compute *c)
@@ -184,6 +191,51 @@ static int cmd_destroy(struct bs_compute *c, char **names, int n_names)
 	return 0;
 }
 
+static int cmd_check(struct bs_compute *c)
+{
+	struct bs_err err = BS_ERR_INIT;
+	long long t0 = ms_now();
+
+	if (c->ops->check(c, &err) != 0)
+		return fail(&err);
+	fprintf(stderr, "time: check %lld ms\n", ms_now() - t0);
+	printf("check ok\n");
+	return 0;
+}
+
+static int cmd_start(struct bs_compute *c, char **names, int n_names)
+{
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_machine_list l;
+	size_t i;
+	int rc = 0, j;
+
+	if (c->ops->list(c, &l, &err) != 0)
+		return fail(&err);
+	for (i = 0; i < l.n && rc == 0; i++) {
+		bool wanted = false;
+		long long t0 = ms_now();
+
+		for (j = 0; j < n_names && !wanted; j++)
+			wanted = strcmp(names[j], l.v[i].name) == 0;
+		if (!wanted)
+			continue;
+		printf("found %s %s %s\n", l.v[i].name, l.v[i].id,
+		       bs_node_state_name(l.v[i].state));
+		if (l.v[i].state == BS_NODE_STOPPED)
+			rc = c->ops->start(c, &l.v[i], &err);
+		if (rc == 0)
+			rc = c->ops->wait_running(c, &l.v[i], &err);
+		if (rc == 0) {
+			fprintf(stderr, "time: start %s %lld ms\n", l.v[i].name, ms_now() - t0);
+			print_machine("up", &l.v[i]);
+		}
+	}
+	bs_machine_list_free(&l);
+	fflush(stdout);
+	return rc == 0 ? 0 : fail(&err);
+}
+
 static int cmd_pages(bool hetzner, const char *path, const char *key, const char *per_page)
 {
 	struct bs_rest_opts o = BS_REST_OPTS_INIT;
@@ -213,8 +265,9 @@ static int cmd_pages(bool hetzner, const char *path, const char *key, const char
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: cloud hetzner|digitalocean list|create|up|destroy [NODE...]\n"
-			"       cloud hetzner|digitalocean pages PATH KEY PER_PAGE\n");
+	fprintf(stderr,
+		"usage: cloud hetzner|digitalocean list|create|up|destroy|check|start [NODE...]\n"
+		"       cloud hetzner|digitalocean pages PATH KEY PER_PAGE\n");
 	return 2;
 }
 
@@ -245,7 +298,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (strcmp(cmd, "list") != 0 && strcmp(cmd, "create") != 0 && strcmp(cmd, "up") != 0 &&
-	    strcmp(cmd, "destroy") != 0)
+	    strcmp(cmd, "destroy") != 0 && strcmp(cmd, "check") != 0 && strcmp(cmd, "start") != 0)
 		return usage();
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -260,15 +313,25 @@ int main(int argc, char **argv)
 	recipe.provider.type = hetzner ? BS_PROVIDER_HETZNER : BS_PROVIDER_DIGITALOCEAN;
 	recipe.provider.api_url = getenv("CLOUD_URL");
 	recipe.provider.region = getenv("CLOUD_REGION");
-	recipe.provider.size = hetzner ? "cx22" : "s-1vcpu-1gb";
-	recipe.provider.image = hetzner ? "debian-12" : "debian-12-x64";
-	if (strcmp(cmd, "create") == 0 || strcmp(cmd, "up") == 0) {
+	recipe.provider.size = getenv("CLOUD_SIZE") ? getenv("CLOUD_SIZE")
+			       : hetzner	    ? "cx22"
+						    : "s-1vcpu-1gb";
+	recipe.provider.image = getenv("CLOUD_IMAGE") ? getenv("CLOUD_IMAGE")
+				: hetzner	      ? "debian-12"
+						      : "debian-12-x64";
+	recipe.provider.loc.line = 3; /* as if the provider block were there */
+	recipe.provider.loc.col = 11;
+	if (strcmp(cmd, "create") == 0 || strcmp(cmd, "up") == 0 || strcmp(cmd, "check") == 0) {
 		recipe.n_nodes = (size_t)(argc - 3);
 		recipe.nodes =
 			bs_xcalloc(recipe.n_nodes ? recipe.n_nodes : 1, sizeof(*recipe.nodes));
 		for (i = 3; i < argc; i++) {
 			recipe.nodes[i - 3].name = argv[i];
 			recipe.nodes[i - 3].group = argv[i];
+			recipe.nodes[i - 3].entry = (size_t)(i - 3);
+			recipe.nodes[i - 3].size = getenv("CLOUD_NODE_SIZE");
+			recipe.nodes[i - 3].loc.line = 5 + (i - 3);
+			recipe.nodes[i - 3].loc.col = 5;
 		}
 	}
 	if (getenv("CLOUD_PUBKEY") != NULL) {
@@ -281,6 +344,7 @@ int main(int argc, char **argv)
 	opts.request_timeout_ms = env_long("CLOUD_REQUEST_TIMEOUT_MS", 0);
 	opts.running_timeout_ms = env_long("CLOUD_RUNNING_TIMEOUT_MS", 0);
 	opts.ssh_public_key = pubkey;
+	opts.ssh_key_fingerprint = getenv("CLOUD_KEY_FP");
 	opts.cancel = &stop_flag;
 
 	rc = hetzner ? bs_compute_hetzner_open(&c, &recipe, &opts, &err)
@@ -291,6 +355,10 @@ int main(int argc, char **argv)
 		rc = cmd_list(c);
 	} else if (strcmp(cmd, "destroy") == 0) {
 		rc = cmd_destroy(c, argv + 3, argc - 3);
+	} else if (strcmp(cmd, "check") == 0) {
+		rc = cmd_check(c);
+	} else if (strcmp(cmd, "start") == 0) {
+		rc = cmd_start(c, argv + 3, argc - 3);
 	} else {
 		rc = cmd_create(c, &recipe, strcmp(cmd, "up") == 0);
 	}

@@ -19,9 +19,26 @@
 #     (adopted, made once); a bad token (the variable named, the token
 #     never shown); a read-only token (the permission needed); a create action that ends in error (the provider's
 #     message);
+#   - the key a machine was created with is recorded (Hetzner label,
+#     DigitalOcean tag) and listed back;
+#   - the answers the published definitions give and the drivers once
+#     missed: a read-only token (Hetzner 401 token_readonly: the Read &
+#     Write advice; DigitalOcean 403: the custom scopes, image:read and
+#     actions:read among them), Hetzner maintenance and conflict answers
+#     retried, a GPU droplet found again and never made twice (GPU droplets
+#     are listed only with type=gpus), the plan-time check of server types /
+#     sizes, images and locations / regions (deprecated, unavailable,
+#     unknown: FILE:LINE:COL, the key, valid names; nothing created);
+#   - a machine powered off from the console lists as stopped, is powered on
+#     by start() and answers SSH again; one powered off is destroyed too;
 #   - destroy removes every machine of the project and their containers.
 # The fake runs with a run label; its containers and volumes (ours only)
 # are removed on exit, by the fake on SIGTERM and by label as a backstop.
+#
+# Then the real binary on a cloud recipe per provider (cli below), with
+# keys that arrive late (the fake's --cloud-init-delay), a machine powered
+# off and started by the next apply, destroy with a machine off, and a
+# destroy then re-create at the same address (no "host key changed").
 #
 #   make build/integration/cloud && INTEG_BIN=build/integration bash tests/integration/cloud.sh
 #   CLOUD_PROVIDERS=hetzner ...   one provider only
@@ -86,22 +103,28 @@ trap 'exit 130' INT TERM
 
 ssh-keygen -q -t ed25519 -N '' -C "cloud-itest-$RUN" -f "$T/id_ed25519" || exit 1
 export CLOUD_PUBKEY=$T/id_ed25519.pub CLOUD_PROJECT=itest
+# the key's SHA256 fingerprint, recorded on every machine created
+KEY_FP=$(ssh-keygen -l -f "$T/id_ed25519.pub" | awk '{print $2}')
+export CLOUD_KEY_FP=$KEY_FP
 : >"$T/times"
 
-# start_fake PROVIDER: on a free port; sets BASE (http://127.0.0.1:PORT)
+# start_fake PROVIDER [OPTION...]: on a free port; sets BASE (http://127.0.0.1:PORT)
 start_fake() {
-	python3 "tests/fakes/$1_api.py" --port 0 --token "$TOKEN" --readonly-token "ro-$TOKEN" --run-label "$RUN" \
-		>"$T/$1.out" 2>"$T/$1.err" &
+	local p=$1
+	shift
+	rm -f "$T/$p.out" # a previous fake's line must not be read as this one's
+	python3 "tests/fakes/${p}_api.py" --port 0 --token "$TOKEN" --readonly-token "ro-$TOKEN" --run-label "$RUN" \
+		"$@" >"$T/$p.out" 2>"$T/$p.err" &
 	FAKE_PID=$!
 	local end=$((SECONDS + 20))
-	until grep -q '^listening on ' "$T/$1.out" 2>/dev/null; do
+	until grep -q '^listening on ' "$T/$p.out" 2>/dev/null; do
 		if ! kill -0 "$FAKE_PID" 2>/dev/null || [ $SECONDS -ge $end ]; then
-			cat "$T/$1.err" >&2
+			cat "$T/$p.err" >&2
 			return 1
 		fi
 		sleep 0.1
 	done
-	BASE=http://127.0.0.1:$(awk '/^listening on /{print $3}' "$T/$1.out")
+	BASE=http://127.0.0.1:$(awk '/^listening on /{print $3}' "$T/$p.out")
 }
 
 # run ARGS...: the program (under BS_WRAP); sets rc, out, err, ms
@@ -153,6 +176,9 @@ ssh_works() {
 		-o UserKnownHostsFile=/dev/null -o ConnectTimeout=10 -o LogLevel=ERROR \
 		"root@$1" 'echo ssh-ok' 2>&1
 }
+# ssh_ok HOST: ssh_works, quietly (for wait_until: sshd answers before a
+# booting machine lets logins in)
+ssh_ok() { [ "$(ssh_works "$1")" = ssh-ok ]; }
 # containers ID...: how many node containers of these machine ids exist
 containers() {
 	local n=0 id
@@ -162,6 +188,20 @@ containers() {
 			--filter "label=io.bootstrap.fake-cloud.id=$id" | wc -l)))
 	done
 	echo "$n"
+}
+# power P ID on|off: the machine powered on/off through the API, as from the console
+power() {
+	if [ "$1" = hetzner ]; then
+		api POST "/v1/servers/$2/actions/power$3" ''
+	else
+		api POST "/v2/droplets/$2/actions" "{\"type\":\"power_$3\"}"
+	fi
+}
+# status_is P ID STATUS: the provider shows the machine in that status
+status_is() {
+	local items=servers
+	[ "$1" = digitalocean ] && items=droplets
+	[ "$(state "[s['status'] for s in d['$items'] if s['id'] == $2]")" = "[\"$3\"]" ]
 }
 wait_until() { # SECONDS COMMAND...
 	local end=$((SECONDS + $1))
@@ -176,6 +216,7 @@ no_containers() { [ "$(containers "$@")" = 0 ]; }
 suite() {
 	P=$1
 	local list_path other_body key_var region size image items host1 host2 id1 id2 id3 id4 pair name addr ids fault_clear pid t0 fp
+	local off=off gpu label writes
 	if [ "$P" = hetzner ]; then
 		PREFIX=/v1 key_var=HCLOUD_TOKEN region=nbg1 items=servers list_path=/v1/servers
 		size=cx22 image=debian-12
@@ -186,6 +227,7 @@ suite() {
 		other_body='{"name":"other-1","region":"fra1","size":"s-1vcpu-1gb","image":"debian-12-x64","tags":["bootstrap-project:other","bootstrap-node:other-1"]}'
 	fi
 	echo "== $P"
+	local t_suite=$SECONDS
 	if ! start_fake "$P"; then
 		bad "$P: the fake starts"
 		return
@@ -224,13 +266,91 @@ suite() {
 	done
 
 	run list
-	if [ $rc -eq 0 ] && [ "$out" = "web-1 $id1 running $host1 $size $image $region
-web-2 $id2 running $host2 $size $image $region
+	if [ $rc -eq 0 ] && [ "$out" = "web-1 $id1 running $host1 $size $image $region $KEY_FP
+web-2 $id2 running $host2 $size $image $region $KEY_FP
 count 2" ]; then
-		ok "$P: list shows web-1 and web-2, sorted, running, with address, size, image, region"
+		ok "$P: list shows web-1 and web-2, sorted, running, with address, size, image, region, the key they were created with"
 	else
 		bad "$P: list shows web-1 and web-2" "$(said)"
 	fi
+
+	label=$(sed 's/^SHA256:/SHA256_/; y|+/|-_|' <<<"$KEY_FP")
+	if [ "$P" = hetzner ]; then
+		pair=$(state "sorted({s['labels'].get('bootstrap.ssh-key') for s in d['servers']})")
+	else
+		pair=$(state "sorted({t for s in d['droplets'] for t in s['tags'] if t.startswith('bootstrap-key:')})")
+	fi
+	[ "$pair" = "[\"$([ "$P" = digitalocean ] && echo bootstrap-key:)$label\"]" ] &&
+		ok "$P: each machine carries the key it was created with ($([ "$P" = hetzner ] && echo label bootstrap.ssh-key || echo tag bootstrap-key:...))" ||
+		bad "$P: each machine carries the key it was created with" "$pair (want $label)"
+
+	# powered off from the console: listed as stopped, started, reachable again
+	code=$(power "$P" "$id2" off)
+	if [[ $code == 20? ]] && wait_until 60 status_is "$P" "$id2" "$off"; then
+		run list
+		[ $rc -eq 0 ] && [[ $out == *"web-2 $id2 stopped "* ]] &&
+			ok "$P: a machine powered off from the console lists as stopped" ||
+			bad "$P: a machine powered off lists as stopped" "$(said)"
+		run start web-2
+		[ $rc -eq 0 ] && [[ $out == *"found web-2 $id2 stopped"* ]] && [[ $out == *"up web-2 $id2 running $host2 "* ]] &&
+			[[ $err == *"was off; powering it on"* ]] && wait_until 30 ssh_ok "${host2%:22}" &&
+			[ "$(state "[r['path'] for r in d['requests'] if r['method'] == 'POST'][-1]")" = "$([ "$P" = hetzner ] && echo "/v1/servers/$id2/actions/poweron" || echo "/v2/droplets/$id2/actions")" ] &&
+			ok "$P: start powers it on ($([ "$P" = hetzner ] && echo poweron || echo power_on)), waits until it runs, SSH answers ($ms ms)" ||
+			bad "$P: start powers a stopped machine on" "$(said)
+ssh: $(ssh_works "${host2%:22}")"
+	else
+		bad "$P: a machine powered off through the API" "$code $(cat "$T/api.json")"
+	fi
+
+	# the plan-time check: the provider's catalogue, before anything is made
+	writes=$(state "len([r for r in d['requests'] if r['method'] != 'GET'])")
+	run check
+	[ $rc -eq 0 ] && [ "$out" = "check ok" ] && ok "$P: check: the recipe's size, image and region exist ($ms ms)" ||
+		bad "$P: check: the recipe's size, image and region exist" "$(said)"
+	if [ "$P" = hetzner ]; then
+		CLOUD_SIZE=cx11 run check
+		[ $rc -eq 1 ] && [[ $err == *"error [-2 invalid input]: cloud-test:3:11: provider.server_type: hetzner's server type 'cx11' is deprecated (unavailable after 2024-01-01"*"can no longer be ordered"*"(valid: cax11, cpx11, "*", ...)"* ]] &&
+			ok "$P: check: a deprecated server type is an error with FILE:LINE:COL, the key, valid types" ||
+			bad "$P: check: a deprecated server type is an error" "$(said)"
+		CLOUD_SIZE=cx23 run check
+		[ $rc -eq 1 ] && [[ $err == *"cloud-test:3:11: provider.server_type: hetzner has no server type 'cx23' (valid: cx22, cx32, "* ]] &&
+			ok "$P: check: an unknown server type lists the closest valid ones" ||
+			bad "$P: check: an unknown server type lists the closest valid ones" "$(said)"
+		CLOUD_NODE_SIZE=cpx99 run check web-9
+		[ $rc -eq 1 ] && [[ $err == *"cloud-test:5:5: nodes (web-9): server_type: hetzner has no server type 'cpx99' (valid: cpx11, "* ]] &&
+			ok "$P: check: a node's own server_type is checked, named at its entry" ||
+			bad "$P: check: a node's own server_type is checked" "$(said)"
+		CLOUD_SIZE=cpx11 CLOUD_REGION=ash CLOUD_NODE_SIZE=cx32 run check web-9
+		[ $rc -eq 1 ] && [[ $err == *"nodes (web-9): server_type: hetzner's server type 'cx32' is not offered in location ash"* ]] &&
+			ok "$P: check: a server type not offered in the location" ||
+			bad "$P: check: a server type not offered in the location" "$(said)"
+		CLOUD_IMAGE=debian-10 run check
+		[ $rc -eq 1 ] && [[ $err == *"provider.image: hetzner's image 'debian-10' is deprecated"* ]] &&
+			ok "$P: check: a deprecated image" || bad "$P: check: a deprecated image" "$(said)"
+		CLOUD_IMAGE=debain-12 run check
+		[ $rc -eq 1 ] && [[ $err == *"provider.image: hetzner has no image 'debain-12' (valid: debian-12, "* ]] &&
+			ok "$P: check: an unknown image, the closest first" || bad "$P: check: an unknown image" "$(said)"
+		CLOUD_REGION=fsn2 run check
+		[ $rc -eq 1 ] && [[ $err == *"provider.location: hetzner has no location 'fsn2' (valid: fsn1, "* ]] &&
+			ok "$P: check: an unknown location" || bad "$P: check: an unknown location" "$(said)"
+	else
+		CLOUD_SIZE=s-1vcpu-512mb-10gb run check
+		[ $rc -eq 1 ] && [[ $err == *"error [-2 invalid input]: cloud-test:3:11: provider.size: digitalocean's size 's-1vcpu-512mb-10gb' cannot be ordered in fra1 now"*"(valid: s-1vcpu-1gb, "* ]] &&
+			ok "$P: check: a size not available is an error with FILE:LINE:COL, the key, valid sizes" ||
+			bad "$P: check: a size not available is an error" "$(said)"
+		CLOUD_NODE_SIZE=s-1vcpu-3gb run check web-9
+		[ $rc -eq 1 ] && [[ $err == *"cloud-test:5:5: nodes (web-9): size: digitalocean has no size 's-1vcpu-3gb' (valid: s-1vcpu-1gb, s-1vcpu-2gb, "* ]] &&
+			ok "$P: check: a node's unknown size, the closest valid ones first" ||
+			bad "$P: check: a node's unknown size" "$(said)"
+		CLOUD_REGION=nyc2 run check
+		[ $rc -eq 1 ] && [[ $err == *"provider.region: digitalocean has no region 'nyc2' open for new droplets (valid: "* ]] &&
+			ok "$P: check: a region closed to new droplets" || bad "$P: check: a region closed to new droplets" "$(said)"
+		CLOUD_IMAGE=debian-99-x64 run check
+		[ $rc -eq 1 ] && [[ $err == *"provider.image: digitalocean has no image 'debian-99-x64'"* ]] &&
+			ok "$P: check: an unknown image" || bad "$P: check: an unknown image" "$(said)"
+	fi
+	[ "$(state "len([r for r in d['requests'] if r['method'] != 'GET'])")" = "$writes" ] &&
+		ok "$P: the checks only read" || bad "$P: the checks only read" "$(head -c 800 "$T/state.json")"
 
 	code=$(api POST "$list_path" "$other_body")
 	[[ $code == 20? ]] && ok "$P: a machine of another project made through the API ($code)" ||
@@ -265,7 +385,7 @@ count 2" ]; then
 	run list
 	[ $rc -eq 0 ] && [[ $out == *"count 2" ]] && [ $ms -ge 2000 ] &&
 		[ "$(grep -c 'rate limited; waiting 1000 ms' <<<"$err")" = 2 ] &&
-		[ "$(state "[r['status'] for r in d['requests'] if r['path'] == '$list_path'][-3:]")" = "[429, 429, 200]" ] &&
+		[ "$(state "[r['status'] for r in d['requests'] if r['path'] == '$list_path' and r['method'] == 'GET'][-$([ "$P" = hetzner ] && echo 3 || echo 4):]")" = "$([ "$P" = hetzner ] && echo "[429, 429, 200]" || echo "[429, 429, 200, 200]")" ] &&
 		ok "$P: 429 twice then success: Retry-After waited, then listed ($ms ms)" ||
 		bad "$P: 429 twice then success" "$(said)"
 
@@ -295,6 +415,19 @@ count 2" ]; then
 	[ $rc -eq 1 ] && [[ $err == *"error [-13 interrupted]: $P: GET "*"interrupted"* ]] && [ $ms -lt 1500 ] &&
 		ok "$P: SIGINT stops a rate-limit wait within $ms ms" ||
 		bad "$P: SIGINT stops a rate-limit wait" "$(said)"
+
+	# Ctrl-C while a request is in flight (the answer takes 10 s): abandoned at once
+	fault "{\"match\":\"GET $list_path\",\"delay\":10,\"times\":1}"
+	"${WRAP[@]}" "$CLOUD" "$P" list >"$T/out" 2>"$T/err" &
+	pid=$!
+	sleep "$([ ${#WRAP[@]} -gt 0 ] && echo 5 || echo 1.5)" # under valgrind the program starts slowly
+	t0=$(date +%s%N)
+	kill -INT "$pid"
+	wait "$pid"
+	rc=$? ms=$((($(date +%s%N) - t0) / 1000000)) out=$(cat "$T/out") err=$(cat "$T/err")
+	[ $rc -eq 1 ] && [[ $err == *"error [-13 interrupted]: $P: GET "*"interrupted"* ]] && [ $ms -lt 1000 ] &&
+		ok "$P: SIGINT abandons a request in flight within $ms ms" ||
+		bad "$P: SIGINT abandons a request in flight" "$(said) ($ms ms)"
 
 	fault "{\"match\":\"GET $list_path\",\"status\":500,\"times\":1}"
 	run list
@@ -332,10 +465,42 @@ count 2" ]; then
 		ok "$P: a bad token names \$$key_var and never shows the token" ||
 		bad "$P: a bad token names \$$key_var" "$(said)"
 	run_env "$key_var=ro-$TOKEN" create web-5
-	[ $rc -eq 1 ] && [[ $err == *"error [-7 authentication failed]: node web-5: $P: the token in \$$key_var may not do this (POST "*" 403 "*"give bootstrap a token with"*[Ww]rite* ]] &&
-		[[ $err != *"ro-$TOKEN"* ]] &&
-		ok "$P: a read-only token: a write is refused, naming the permission it needs" ||
-		bad "$P: a read-only token: a write is refused" "$(said)"
+	if [ "$P" = hetzner ]; then
+		[ $rc -eq 1 ] && [[ $err == *"error [-7 authentication failed]: node web-5: $P: the token in \$$key_var may not do this (POST "*" 401 token_readonly: "*"it is read-only: give bootstrap a token with Read & Write permission"* ]] &&
+			[[ $err != *"ro-$TOKEN"* ]] &&
+			ok "$P: a read-only token (401 token_readonly): the Read & Write advice" ||
+			bad "$P: a read-only token (401 token_readonly)" "$(said)"
+	else
+		[ $rc -eq 1 ] && [[ $err == *"error [-7 authentication failed]: node web-5: $P: the token in \$$key_var may not do this (POST "*" 403 "*"give bootstrap a token with read and write scope, or a custom-scoped token with "*"image:read, actions:read"* ]] &&
+			[[ $err != *"ro-$TOKEN"* ]] &&
+			ok "$P: a read-only token (403): the scopes a custom token needs, image:read and actions:read too" ||
+			bad "$P: a read-only token (403): the scopes" "$(said)"
+	fi
+	if [ "$P" = hetzner ]; then
+		fault '{"match":"GET /v1/servers","status":403,"times":2,"body":{"error":{"code":"maintenance","message":"Cannot perform operation due to maintenance","details":{}}}}'
+		run list
+		[ $rc -eq 0 ] && [[ $out == *"count "* ]] && [ "$(grep -c 'answered 403 maintenance; retrying' <<<"$err")" = 2 ] &&
+			ok "$P: 403 maintenance is retried, not a permission problem ($ms ms)" ||
+			bad "$P: 403 maintenance is retried" "$(said)"
+		fault '{"match":"POST /v1/servers","status":409,"times":1,"body":{"error":{"code":"conflict","message":"The resource has changed during the request, please retry","details":{}}}}'
+		run create web-6
+		[ $rc -eq 0 ] && [[ $out == "created web-6 "* ]] && [[ $err == *"answered 409 conflict; retrying"* ]] &&
+			[ "$(state "len([s for s in d['servers'] if s['name'] == 'web-6'])")" = 1 ] &&
+			ok "$P: 409 conflict on a create is retried, made once ($ms ms)" ||
+			bad "$P: 409 conflict on a create is retried" "$(said)"
+	else
+		# GPU droplets are listed only with type=gpus
+		CLOUD_SIZE=gpu-h100x1-80gb CLOUD_REGION=tor1 run create gpu-1
+		gpu=$(awk '$1 == "created" && $2 == "gpu-1" {print $3}' <<<"$out")
+		run list
+		[ -n "$gpu" ] && [ $rc -eq 0 ] && [[ $out == *"gpu-1 $gpu "*" gpu-h100x1-80gb "* ]] &&
+			ok "$P: a GPU droplet is listed (type=gpus asked too)" || bad "$P: a GPU droplet is listed" "$(said)"
+		CLOUD_SIZE=gpu-h100x1-80gb CLOUD_REGION=tor1 run create gpu-1
+		[ $rc -eq 0 ] && [[ $out == "created gpu-1 $gpu "* ]] && [[ $err == *adopted* ]] &&
+			[ "$(state "len([s for s in d['droplets'] if s['name'] == 'gpu-1'])")" = 1 ] &&
+			ok "$P: the GPU droplet is found again, never made twice" ||
+			bad "$P: the GPU droplet is found again" "$(said)"
+	fi
 	run_env -u "$key_var" list
 	[ $rc -eq 1 ] && [[ $err == *"error [-7 authentication failed]: $P: no API token: set $key_var"* ]] &&
 		ok "$P: no token: the variable to set is named" ||
@@ -358,8 +523,14 @@ count 2" ]; then
 	fi
 
 	ids=$(state "' '.join(str(s['id']) for s in d['$items'] if s['name'] != 'other-1')")
+	power "$P" "$id1" off >/dev/null
+	wait_until 60 status_is "$P" "$id1" "$off" || bad "$P: web-1 powered off before destroy"
+	[ "$P" = hetzner ] &&
+		fault '{"match":"DELETE /v1/servers/*","status":409,"times":1,"body":{"error":{"code":"conflict","message":"The resource has changed during the request, please retry","details":{}}}}'
 	run destroy
-	[ $rc -eq 0 ] && [[ $out == *"count 5" ]] && ok "$P: destroy removes the project's 5 machines ($ms ms)" ||
+	[ $rc -eq 0 ] && [[ $out == *"count 6" ]] && [[ $out == *"destroyed web-1 $id1"* ]] &&
+		{ [ "$P" != hetzner ] || [[ $err == *"answered 409 conflict; retrying"* ]]; } &&
+		ok "$P: destroy removes the project's 6 machines, web-1 powered off$([ "$P" = hetzner ] && echo ", a 409 conflict on a DELETE retried") ($ms ms)" ||
 		bad "$P: destroy removes the project's machines" "$(said)"
 	run list
 	[ $rc -eq 0 ] && [ "$out" = "count 0" ] && ok "$P: then the project lists nothing" ||
@@ -379,6 +550,7 @@ count 2" ]; then
 		ok "$P: the fake removed its containers on SIGTERM" ||
 		bad "$P: the fake removed its containers on SIGTERM" "$(tail -5 "$T/$P.err")"
 	unset "$key_var"
+	echo "   ($P: $((SECONDS - t_suite)) s)"
 }
 
 for p in $PROVIDERS; do
@@ -386,17 +558,22 @@ for p in $PROVIDERS; do
 done
 
 # cli P: the real binary on the example recipe's shape pointed at the fake:
-# `prepare` creates the machine, reaches it over SSH at its "public" address
-# and makes it a Docker host; `apply` deploys a container on it (its image
-# copied from the local engine); a second apply changes nothing; destroy
-# leaves nothing.
+# plan refuses a server type that cannot be ordered before anything is made;
+# `prepare` creates the machine (its key arrives 3 s after it runs, and is
+# waited for), reaches it over SSH at its "public" address and makes it a
+# Docker host; `apply` deploys a container on it (its image copied from the
+# local engine); a second apply changes nothing; powered off from the
+# console, status says so, plan shows start-machine and apply powers it on
+# and converges; destroy removes it while it is off; a new machine at the
+# same address is trusted on first use; destroy leaves nothing.
 BOOTSTRAP=${BOOTSTRAP:-./bootstrap}
 read -r -a WRAP <<<"${BS_WRAP:-}"
 cli() {
-	local P=$1 var type ver
-	if [ "$P" = hetzner ]; then var=HCLOUD_TOKEN ver=v1 type="type: hetzner, location: fsn1, server_type: cx22, image: debian-12"
-	else var=DIGITALOCEAN_TOKEN ver=v2 type="type: digitalocean, region: fra1, size: s-1vcpu-1gb, image: debian-12-x64"; fi
-	start_fake "$P" || { bad "$P cli: the fake starts"; return; }
+	local P=$1 var type ver items id ip ip2 fid t0=$SECONDS
+	if [ "$P" = hetzner ]; then var=HCLOUD_TOKEN ver=v1 items=servers type="type: hetzner, location: fsn1, server_type: cx22, image: debian-12"
+	else var=DIGITALOCEAN_TOKEN ver=v2 items=droplets type="type: digitalocean, region: fra1, size: s-1vcpu-1gb, image: debian-12-x64"; fi
+	# the machine's key arrives 3 s after it reports running, as cloud-init writes it
+	start_fake "$P" --cloud-init-delay 3 || { bad "$P cli: the fake starts"; return; }
 	cat >"$T/$P.yaml" <<EOF
 version: 1
 project: clitest
@@ -411,39 +588,112 @@ containers:
 EOF
 	export "$var=$TOKEN"
 	local state=$T/state-$P
-	BOOTSTRAP_DIR=$state timeout 600 "${WRAP[@]}" "$BOOTSTRAP" prepare "$T/$P.yaml" >"$T/cli.out" 2>"$T/cli.err"
-	rc=$?
+	# bs ARGS...: the binary with this provider's state dir; sets rc
+	bs() {
+		BOOTSTRAP_DIR=$state timeout 600 "${WRAP[@]}" "$BOOTSTRAP" "$@" >"$T/cli.out" 2>"$T/cli.err"
+		rc=$?
+	}
+	said_cli() {
+		printf 'exit %s\n' "$rc"
+		cat "$T/cli.out" "$T/cli.err"
+	}
+
+	# a server type / size that cannot be ordered: plan fails before anything is made
+	if [ "$P" = hetzner ]; then
+		sed 's/server_type: cx22/server_type: cx11/' "$T/$P.yaml" >"$T/$P-bad.yaml"
+	else
+		sed 's/size: s-1vcpu-1gb/size: s-1vcpu-512mb-10gb/' "$T/$P.yaml" >"$T/$P-bad.yaml"
+	fi
+	bs plan "$T/$P-bad.yaml"
+	[ $rc -ne 0 ] && grep -q "$P-bad.yaml:3:[0-9]*: provider.$([ "$P" = hetzner ] && echo server_type || echo size): .*(valid: " "$T/cli.err" &&
+		[ "$(state "len([r for r in d['requests'] if r['method'] != 'GET'])")" = 0 ] &&
+		ok "$P cli: plan with a server type that cannot be ordered fails at its line, valid names listed, nothing made" ||
+		bad "$P cli: plan with a server type that cannot be ordered fails" "$(said_cli)"
+
+	bs prepare "$T/$P.yaml"
 	if [ $rc -eq 0 ] && grep -q "^$P: 0 machine(s) found, 1 created" "$T/cli.out" &&
-		grep -q "^app: ready: debian 12, Docker .* Docker installed" "$T/cli.out"; then
+		grep -q "^app: ready: debian 12\( (systemd)\)\?, Docker .* Docker installed" "$T/cli.out"; then
 		ok "$P cli: bootstrap prepare creates the machine and makes it a Docker host"
 	else
-		bad "$P cli: bootstrap prepare creates the machine and makes it a Docker host" "$(cat "$T/cli.out" "$T/cli.err")"
+		bad "$P cli: bootstrap prepare creates the machine and makes it a Docker host" "$(said_cli)"
 	fi
-	BOOTSTRAP_DIR=$state timeout 600 "${WRAP[@]}" "$BOOTSTRAP" prepare --json "$T/$P.yaml" >"$T/cli.out" 2>"$T/cli.err"
-	rc=$?
+	wait_until 20 grep -q "keys written 3.0 s after it runs" "$T/$P.err"
+	grep -q "keys written 3.0 s after it runs" "$T/$P.err" && [ $rc -eq 0 ] &&
+		ok "$P cli: the new machine's key arrived 3 s after it ran, and was waited for" ||
+		bad "$P cli: the new machine's key arrived late and was waited for" "$(tail -5 "$T/$P.err")"
+	bs prepare --json "$T/$P.yaml"
 	[ $rc -eq 0 ] && grep -q '"node":"app","ok":true.*"daemon":"none","commands":1,"uploads":0' "$T/cli.out" &&
 		ok "$P cli: the second run finds it (nothing created, one command)" ||
-		bad "$P cli: the second run finds it" "$(cat "$T/cli.out" "$T/cli.err")"
-	BOOTSTRAP_DIR=$state timeout 600 "${WRAP[@]}" "$BOOTSTRAP" --json "$T/$P.yaml" >"$T/cli.out" 2>"$T/cli.err"
-	rc=$?
+		bad "$P cli: the second run finds it" "$(said_cli)"
+	bs --json "$T/$P.yaml"
 	[ $rc -eq 0 ] && grep -q '"event":"action_done","time":"[^"]*","node":"app","action":"create","object":"clitest-web-1"' "$T/cli.out" &&
 		grep -q '"event":"summary".*"counts":{"created":1,"replaced":0,"updated":0,"started":0,"removed":0,"unchanged":0,"failed":0' "$T/cli.out" &&
 		ok "$P cli: bootstrap apply deploys the container on the cloud machine" ||
-		bad "$P cli: bootstrap apply deploys the container on the cloud machine" "$(cat "$T/cli.out" "$T/cli.err")"
-	BOOTSTRAP_DIR=$state timeout 600 "${WRAP[@]}" "$BOOTSTRAP" --json "$T/$P.yaml" >"$T/cli.out" 2>"$T/cli.err"
-	rc=$?
+		bad "$P cli: bootstrap apply deploys the container on the cloud machine" "$(said_cli)"
+	bs --json "$T/$P.yaml"
 	[ $rc -eq 0 ] && ! grep -q '"event":"action_started"' "$T/cli.out" &&
 		grep -q '"event":"summary".*"counts":{"created":0,"replaced":0,"updated":0,"started":0,"removed":0,"unchanged":1,"failed":0,"other":0}' "$T/cli.out" &&
 		ok "$P cli: a second apply changes nothing" ||
-		bad "$P cli: a second apply changes nothing" "$(cat "$T/cli.out" "$T/cli.err")"
-	BOOTSTRAP_DIR=$state timeout 600 "${WRAP[@]}" "$BOOTSTRAP" --json destroy "$T/$P.yaml" >"$T/cli.out" 2>"$T/cli.err"
-	rc=$?
+		bad "$P cli: a second apply changes nothing" "$(said_cli)"
+
+	# powered off from the console: status says so, plan says start-machine,
+	# the next apply powers it on and converges
+	id=$(state "d['$items'][0]['id']")
+	ip=$(state "d['$items'][0]['fake']['ip']")
+	power "$P" "$id" off >/dev/null
+	if wait_until 60 status_is "$P" "$id" off; then
+		bs status "$T/$P.yaml"
+		grep -q "the machine is off" "$T/cli.out" "$T/cli.err" &&
+			ok "$P cli: status shows the machine off" || bad "$P cli: status shows the machine off" "$(said_cli)"
+		bs plan --json "$T/$P.yaml"
+		grep -q '"action":"start-machine","object":"app"' "$T/cli.out" &&
+			ok "$P cli: plan shows start-machine" || bad "$P cli: plan shows start-machine" "$(said_cli)"
+		bs --json "$T/$P.yaml"
+		[ $rc -eq 0 ] && status_is "$P" "$id" "$([ "$P" = hetzner ] && echo running || echo active)" &&
+			grep -q '"event":"summary".*"failed":0' "$T/cli.out" &&
+			ok "$P cli: the next apply powers it on and converges" ||
+			bad "$P cli: the next apply powers it on and converges" "$(said_cli)"
+		bs --json "$T/$P.yaml"
+		[ $rc -eq 0 ] && ! grep -q '"event":"action_started"' "$T/cli.out" &&
+			ok "$P cli: then a run changes nothing" || bad "$P cli: then a run changes nothing" "$(said_cli)"
+	else
+		bad "$P cli: the machine powered off from the console" "$(cat "$T/api.json")"
+	fi
+
+	# destroy with the machine off; then a new machine of that name at the
+	# same address (made through the API, as another run would: an apply
+	# would install Docker again for nothing), with new host keys: status
+	# trusts it on first use, as the destroy forgot the old keys
+	power "$P" "$id" off >/dev/null
+	wait_until 60 status_is "$P" "$id" off || bad "$P cli: powered off before destroy"
+	bs --json destroy "$T/$P.yaml"
 	[ $rc -eq 0 ] && grep -q '"event":"action_done".*"action":"destroy-machine","object":"app"' "$T/cli.out" &&
-		[ "$(state "len(d['$( [ "$P" = hetzner ] && echo servers || echo droplets)'])")" = 0 ] &&
+		[ "$(state "len(d['$items'])")" = 0 ] &&
+		ok "$P cli: bootstrap destroy removes the machine while it is off" ||
+		bad "$P cli: bootstrap destroy removes the machine while it is off" "$(said_cli)"
+	# DigitalOcean forgets a droplet at once and frees its address later
+	removed() { [ "$(state "len(d.get('removing', []))")" = 0 ]; }
+	wait_until 60 removed
+	if [ "$P" = hetzner ]; then
+		api POST /v1/servers '{"name":"app","server_type":"cx22","image":"debian-12","location":"fsn1","ssh_keys":["bootstrap-clitest"],"labels":{"bootstrap.project":"clitest","bootstrap.node":"app"}}' >/dev/null
+	else
+		api POST /v2/droplets "{\"name\":\"app\",\"region\":\"fra1\",\"size\":\"s-1vcpu-1gb\",\"image\":\"debian-12-x64\",\"ssh_keys\":[\"$(ssh-keygen -l -E md5 -f "$T/id_ed25519.pub" | awk '{print $2}' | sed 's/^MD5://')\"],\"tags\":[\"bootstrap-project:clitest\",\"bootstrap-node:app\"]}" >/dev/null
+	fi
+	fid=$(state "d['$items'][0]['id'] if d['$items'] else None")
+	ip2=$(state "d['$items'][0]['fake']['ip'] if d['$items'] else None")
+	keys_twice() { [ "$(grep -c "keys written" "$T/$P.err")" -ge 2 ]; }
+	wait_until 60 keys_twice
+	bs status "$T/$P.yaml"
+	[ $rc -eq 0 ] && [ "$ip2" = "$ip" ] && [ "$fid" != "$id" ] && ! grep -qi "host key" "$T/cli.out" "$T/cli.err" &&
+		ok "$P cli: destroy, then a new machine at the same address $ip: trusted on first use again" ||
+		bad "$P cli: destroy then a new machine at the same address ($ip -> $ip2)" "$(said_cli)"
+	bs --json destroy "$T/$P.yaml"
+	[ $rc -eq 0 ] && [ "$(state "len(d['$items'])")" = 0 ] &&
 		ok "$P cli: bootstrap destroy leaves nothing" ||
-		bad "$P cli: bootstrap destroy leaves nothing" "$(cat "$T/cli.out" "$T/cli.err")"
+		bad "$P cli: bootstrap destroy leaves nothing" "$(said_cli)"
 	unset "$var"
 	stop_fake
+	echo "   ($P cli: $((SECONDS - t0)) s)"
 }
 bash scripts/demo-image.sh || bad "the demo image (scripts/demo-image.sh)"
 for p in $PROVIDERS; do

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # tests/integration/dockerhost.sh - bs_dockerhost_ensure against real nodes
-# (Debian containers with sshd and no init, tests/lab/node.sh), through
+# (Debian containers with sshd, tests/lab/node.sh), through
 # tests/integration/dockerhost.c, which prints the report as JSON. The
-# node is changed between runs (dockerd killed, files edited, users added)
+# node is changed between runs (dockerd stopped, files edited, users added)
 # and checked from the inside with node_exec.
 #
 #   INTEG_BIN=build/integration bash tests/integration/dockerhost.sh
 #
-# BS_WRAP (valgrind ...) wraps the test program. Node n1 gets Docker
-# installed once and is then reconfigured; n2 never gets Docker (the
-# failure paths before an install). Everything is removed on EXIT.
+# BS_WRAP (valgrind ...) wraps the test program. Node n1 boots systemd, as
+# real machines do: Docker installed once as docker.service, then
+# reconfigured (reload with the PID kept, restart, rollback with the
+# journal's lines, the TLS drop-in, a dockerd started by hand beside the
+# unit). n3 is the suite's one node without an init (sshd as PID 1):
+# bootstrap starts dockerd itself and reads /var/log/dockerd.log. n2 never
+# gets Docker (the failure paths before an install). Everything is removed
+# on EXIT.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 INTEG_BIN=${INTEG_BIN:-build/integration}
@@ -37,6 +42,7 @@ fi
 node_lab_up || give_up "node lab failed to start"
 node_up n1 || give_up "node n1 failed to start"
 node_up n2 || give_up "node n2 failed to start"
+NODE_INIT=none node_up n3 || give_up "node n3 (no init) failed to start"
 OUT=$NODE_DIR/dockerhost.json
 ERR=$NODE_DIR/dockerhost.err
 
@@ -84,25 +90,49 @@ check() { # NAME COMMAND...: a check on the node's side
 	shift
 	if "$@"; then ok "$name"; else bad "$name"; fi
 }
-node_pid() { node_exec n1 cat /var/run/docker.pid 2>/dev/null; }
-node_info() { node_exec n1 timeout 20 docker info --format "$1" 2>/dev/null; }
-node_conf() { node_exec n1 cat /etc/docker/daemon.json 2>/dev/null; }
+# the node the helpers below look at (n1, then n3)
+N=n1
+node_pid() { node_exec "$N" cat /var/run/docker.pid 2>/dev/null; }
+node_info() { node_exec "$N" timeout 20 docker info --format "$1" 2>/dev/null; }
+node_conf() { node_exec "$N" cat /etc/docker/daemon.json 2>/dev/null; }
 same_pid() { [ -n "$1" ] && [ "$1" = "$(node_pid)" ]; }
+# systemd's view of docker.service
+unit() { node_exec "$N" systemctl show -p "$1" --value docker 2>/dev/null; }
+unit_up() { # enabled, active, and its main process is the pidfile's dockerd
+	[ "$(node_exec "$N" systemctl is-enabled docker 2>/dev/null)" = enabled ] &&
+		[ "$(unit ActiveState)" = active ] && same_pid "$(unit MainPID)"
+}
+# how many times dockerd logged a SIGHUP in the journal
+reload_signals() {
+	node_exec "$N" journalctl -u docker -q --no-pager 2>/dev/null | grep -c 'Got signal to reload configuration'
+}
 
 D1='{"log-opts":{"max-size":"10m"}}'
 D2='{"log-opts":{"max-size":"10m"},"debug":true}'
 D3='{"log-opts":{"max-size":"10m"},"debug":true,"log-driver":"local"}'
 D4='{"log-opts":{"max-size":"10m"},"debug":true,"log-driver":"local","storage-driver":"nonexistent"}'
 
-# --- install, then converged -------------------------------------------------
+# n3's install runs beside n1's: both wait on apt and the network, not on
+# each other; its report is read in n3's section
+(
+	OUT=$NODE_DIR/n3-install.json ERR=$NODE_DIR/n3-install.err
+	dh n3 --daemon "$D1"
+	echo "$rc" >"$NODE_DIR/n3-install.rc"
+) &
+n3_install=$!
+
+# --- install under systemd, then converged ------------------------------------
 dh n1 --daemon "$D1"
-expect "fresh node: Docker installed over SSH, started, answers" \
-	installed=true started=true action=none config_written=true uploads=1 commands=3 \
-	os_id=debian os_codename=bookworm systemd=false
+# the package starts docker.service before daemon.json is written: the
+# file comes right after, with a restart
+expect "fresh systemd node: Docker installed over SSH as docker.service, configured, answers" \
+	installed=true action=restart config_written=true uploads=1 commands=3 \
+	os_id=debian os_codename=bookworm systemd=true
 info "install, configure and start: $(j ms) ms, $(j commands) commands, engine $(j engine_version)"
 v=$(node_exec n1 timeout 20 docker version --format '{{.Server.Version}}' 2>/dev/null)
 check "the engine answers inside the node, the version reported" [ -n "$v" -a "$v" = "$(j engine_version)" ]
 check "the report's pid is dockerd's" same_pid "$(j pid)"
+check "docker.service enabled and active, its main process the pidfile's dockerd" unit_up
 want=$'{\n  "log-opts": {\n    "max-size": "10m"\n  }\n}'
 check "daemon.json is the canonical merge" [ "$(node_conf)" = "$want" ]
 pid=$(node_pid)
@@ -113,32 +143,35 @@ expect "second run: one command, nothing uploaded, nothing touched" \
 info "converged run: $(j ms) ms, $(j commands) command"
 check "second run: same dockerd" same_pid "$pid"
 
-# --- reload, restart, rollback ------------------------------------------------
+# --- reload, restart, rollback through systemctl ----------------------------------
+hups=$(reload_signals)
 dh n1 --daemon "$D2"
-expect "debug: true only: reload" action=reload config_written=true uploads=1 commands=2 started=false
-info "reload: $(j ms) ms"
-check "reload: same dockerd" same_pid "$pid"
+expect "debug: true only: systemctl reload" action=reload config_written=true uploads=1 commands=2 started=false
+info "reload: $(j ms) ms, dockerd pid $pid -> $(node_pid)"
+check "reload: same dockerd (pid $pid)" same_pid "$pid"
+check "reload: the journal has dockerd's 'Got signal to reload configuration'" \
+	[ "$(reload_signals)" -gt "${hups:-0}" ]
 check "reload: dockerd runs in debug mode" [ "$(node_info '{{.Debug}}')" = true ]
 
 dh n1 --daemon "$D3"
-expect "log-driver local: restart" action=restart config_written=true uploads=1 commands=2
+expect "log-driver local: systemctl restart" action=restart config_written=true uploads=1 commands=2
 info "restart: $(j ms) ms"
 check "restart: a new dockerd" [ -n "$(node_pid)" -a "$(node_pid)" != "$pid" ]
+check "restart: docker.service runs it" unit_up
 check "restart: the new log driver is in use" [ "$(node_info '{{.LoggingDriver}}')" = local ]
 pid=$(node_pid)
 good_conf=$(node_conf)
 
 dh n1 --daemon "$D4"
-expect_fail "a broken config: error with dockerd's own log line, rolled back" \
-	'storage-driver.*driver not supported.*|driver not supported' config_written=false
-j message | grep -q 'previous daemon.json is back' ||
-	bad "the rollback is in the message" "$(report)"
+expect_fail "a broken config: error with the journal's own line, rolled back" \
+	'did not restart.*storage-driver.*previous daemon.json is back.*dockerd said: .*dockerd\[[0-9]+\]: .*driver not supported' \
+	config_written=false
 info "rollback: $(j ms) ms; message: $(j message)"
 check "rollback: daemon.json restored" [ "$(node_conf)" = "$good_conf" ]
 check "rollback: the file before the change is kept as daemon.json.bootstrap-prev" \
 	node_exec n1 test -f /etc/docker/daemon.json.bootstrap-prev
-check "rollback: dockerd answers again, with the previous config" \
-	[ "$(node_info '{{.LoggingDriver}}')" = local ]
+check "rollback: docker.service active again, with the previous config" unit_up
+check "rollback: dockerd answers with the previous config" [ "$(node_info '{{.LoggingDriver}}')" = local ]
 
 dh n1 --daemon "$D3"
 expect "after the rollback: converged" commands=1 uploads=0 action=none
@@ -160,13 +193,19 @@ expect "same settings, other formatting: rewritten, daemon untouched" \
 check "rewrite: same dockerd" same_pid "$pid"
 check "rewrite: canonical again" [ "$(node_conf)" = "$good_conf" ]
 
-# shellcheck disable=SC2016 # expanded by the node's shell
-node_exec n1 sh -c 'kill $(cat /var/run/docker.pid); for i in $(seq 100); do [ -e /var/run/docker.pid ] || exit 0; sleep 0.1; done; exit 1' ||
-	bad "dockerd did not stop in the node"
+# docker.socket too: a connection to it would start the service again
+node_exec n1 systemctl stop docker.service docker.socket || bad "docker.service did not stop in the node"
 dh n1 --daemon "$D3"
-expect "a stopped dockerd is started" started=true action=none uploads=0 commands=2
+expect "a stopped docker.service is started" started=true action=none uploads=0 commands=2
+check "started: docker.service enabled and active" unit_up
 check "started: the engine answers" [ "$(node_info '{{.LoggingDriver}}')" = local ]
 pid=$(node_pid)
+
+node_exec n1 systemctl disable docker.service >/dev/null 2>&1
+dh n1 --daemon "$D3"
+expect "a disabled docker.service is enabled again, dockerd left alone" action=none uploads=0 commands=2
+check "enabled: same dockerd" same_pid "$pid"
+check "enabled: docker.service enabled and active" unit_up
 
 dh n1 --daemon '{"debug":null}'
 expect "a key removed (null): restart (a reload keeps an absent key's value)" action=restart
@@ -187,37 +226,115 @@ expect_fail "hosts in docker.daemon is refused before any command" 'SSH tunnel' 
 dh n1 --daemon '{"log-driverr":"local"}'
 expect_fail "a typo in a daemon key is refused with the suggestion" "did you mean 'log-driver'" commands=0
 
-# --- the API over TCP with mutual TLS (no systemd: the keys in daemon.json) ---------
+# --- a dockerd started by hand beside docker.service --------------------------------
+# shellcheck disable=SC2016 # expanded by the node's shell
+node_exec n1 sh -c 'systemctl stop docker.service docker.socket || exit 1
+	setsid dockerd >/var/log/dockerd-by-hand.log 2>&1 </dev/null &
+	for i in $(seq 100); do [ -S /var/run/docker.sock ] && [ -s /var/run/docker.pid ] && exit 0; sleep 0.1; done; exit 1' ||
+	bad "no dockerd started by hand in the node"
+hand=$(node_pid)
+dh n1 --daemon '{"debug":true}'
+expect_fail "a dockerd started by hand beside docker.service: reported, not fought" \
+	"dockerd \\(pid $hand\\) runs outside systemd's docker.service.*kill $hand.*systemctl enable --now docker" \
+	commands=1 uploads=0
+check "by hand: that dockerd still runs, docker.service still stopped" \
+	[ "$(node_pid)" = "$hand" -a "$(unit ActiveState)" = inactive ]
+check "by hand: daemon.json untouched" node_exec n1 sh -c '! grep -q debug /etc/docker/daemon.json'
+# shellcheck disable=SC2016 # expanded by the node's shell
+node_exec n1 sh -c 'kill $(cat /var/run/docker.pid); for i in $(seq 100); do [ -e /var/run/docker.pid ] || exit 0; sleep 0.1; done; exit 1' ||
+	bad "the dockerd started by hand did not stop"
+dh n1 --daemon "$D3"
+expect "by hand, then stopped: docker.service started again" started=true
+check "docker.service enabled and active" unit_up
+
+# --- the API over TCP with mutual TLS (systemd: the drop-in) -----------------------
 TLS=$NODE_DIR/tls
-dh n1 --daemon "$D3" --tls-dir "$TLS"
-expect "docker.endpoint tls: certificates and listener in place, restart" \
-	action=restart uploads=4 commands=2 config_written=true
-for f in ca cert key; do
-	node_exec n1 sh -c "mkdir -p /root/client && cat >/root/client/$f.pem" <"$TLS/$f.pem"
-done
+# tls_docker NODE: the engine's version over TCP with the project's client certificate
 tls_docker() {
-	node_exec n1 timeout 20 docker --tlsverify --tlscacert /root/client/ca.pem \
+	node_exec "$1" timeout 20 docker --tlsverify --tlscacert /root/client/ca.pem \
 		--tlscert /root/client/cert.pem --tlskey /root/client/key.pem \
 		-H tcp://127.0.0.1:2376 version --format '{{.Server.Version}}' 2>/dev/null
 }
 no_cert_docker() {
-	node_exec n1 timeout 20 docker --tls --tlscacert /root/client/ca.pem \
+	node_exec "$1" timeout 20 docker --tls --tlscacert /root/client/ca.pem \
 		-H tcp://127.0.0.1:2376 version >/dev/null 2>&1
 }
+client_certs() {
+	for f in ca cert key; do
+		node_exec "$1" sh -c "mkdir -p /root/client && cat >/root/client/$f.pem" <"$TLS/$f.pem"
+	done
+}
 no() { ! "$@"; }
-check "TLS: the engine answers on TCP 2376 to the project's client" [ -n "$(tls_docker)" ]
-check "TLS: a client without a certificate is refused" no no_cert_docker
+# a hosts key left in daemon.json (by hand, or from the time the node had
+# no init) would clash with the drop-in's -H flags: dockerd refuses both
+node_exec n1 sh -c 'printf "%s\n" "{\"hosts\":[\"unix:///var/run/docker.sock\"],\"log-driver\":\"local\",\"log-opts\":{\"max-size\":\"10m\"}}" >/etc/docker/daemon.json'
+dh n1 --daemon "$D3" --tls-dir "$TLS"
+expect "docker.endpoint tls: certificates and the drop-in in place, hosts taken out of daemon.json, restart" \
+	action=restart uploads=5 commands=2 config_written=true
+client_certs n1
+check "TLS: the engine answers on TCP 2376 to the project's client" [ -n "$(tls_docker n1)" ]
+check "TLS: a client without a certificate is refused" no no_cert_docker n1
 check "TLS: the socket still answers" [ "$(node_info '{{.LoggingDriver}}')" = local ]
+check "TLS: no hosts or tls keys in daemon.json (the drop-in has them)" \
+	node_exec n1 sh -c '! grep -qE "hosts|tls" /etc/docker/daemon.json'
+check "TLS: the drop-in's ExecStart replaces the unit's (one command, with the TLS flags)" \
+	[ "$(unit ExecStart | grep -c 'argv\[\]=')" = 1 -a -n "$(unit ExecStart | grep -- '-H tcp://0.0.0.0:2376 --tlsverify')" ]
+check "TLS: docker.service runs it" unit_up
 check "TLS: the server key is 0600, root's" \
 	[ "$(node_exec n1 stat -c '%U %a' /etc/docker/tls/key.pem)" = "root 600" ]
 dh n1 --daemon "$D3" --tls-dir "$TLS"
 expect "TLS: a second run is converged" commands=1 uploads=0 action=none
 dh n1 --daemon "$D3"
-expect "TLS off again: the listener goes, restart" action=restart uploads=1 commands=2
-check "TLS off: no hosts or tls keys left in daemon.json" \
-	node_exec n1 sh -c '! grep -qE "hosts|tls" /etc/docker/daemon.json'
-check "TLS off: nothing answers on TCP 2376" no tls_docker
+expect "TLS off again: the drop-in goes, restart" action=restart uploads=0 commands=2
+check "TLS off: no drop-in left" node_exec n1 test ! -e /etc/systemd/system/docker.service.d/bootstrap-tls.conf
+check "TLS off: nothing answers on TCP 2376" no tls_docker n1 >/dev/null
+check "TLS off: docker.service runs the unit's own command again" unit_up
 pid=$(node_pid)
+
+# --- a node without an init (the suite's one): dockerd started by bootstrap ----------
+N=n3
+wait "$n3_install"
+cp "$NODE_DIR/n3-install.json" "$OUT"
+cp "$NODE_DIR/n3-install.err" "$ERR"
+rc=$(cat "$NODE_DIR/n3-install.rc" 2>/dev/null || echo 1)
+expect "no init: Docker installed over SSH, dockerd started by bootstrap, answers" \
+	installed=true started=true action=none config_written=true uploads=1 commands=3 \
+	os_id=debian systemd=false
+info "no init: install, configure and start: $(j ms) ms"
+check "no init: the report's pid is dockerd's" same_pid "$(j pid)"
+check "no init: dockerd logs to /var/log/dockerd.log" node_exec n3 test -s /var/log/dockerd.log
+pid3=$(node_pid)
+dh n3 --daemon "$D1"
+expect "no init: second run: one command, nothing touched" commands=1 uploads=0 action=none
+dh n3 --daemon "$D2"
+expect "no init: debug: true only: SIGHUP" action=reload commands=2
+check "no init: reload: same dockerd" same_pid "$pid3"
+dh n3 --daemon "$D3"
+expect "no init: log-driver local: dockerd stopped and started again" action=restart commands=2
+check "no init: restart: a new dockerd" [ -n "$(node_pid)" -a "$(node_pid)" != "$pid3" ]
+good3=$(node_conf)
+dh n3 --daemon "$D4"
+expect_fail "no init: a broken config: dockerd's own log line, rolled back" \
+	'did not restart.*previous daemon.json is back.*driver not supported' config_written=false
+check "no init: rollback: daemon.json restored" [ "$(node_conf)" = "$good3" ]
+check "no init: rollback: dockerd answers with the previous config" \
+	[ "$(node_info '{{.LoggingDriver}}')" = local ]
+# shellcheck disable=SC2016 # expanded by the node's shell
+node_exec n3 sh -c 'kill $(cat /var/run/docker.pid); for i in $(seq 100); do [ -e /var/run/docker.pid ] || exit 0; sleep 0.1; done; exit 1' ||
+	bad "dockerd did not stop in n3"
+dh n3 --daemon "$D3"
+expect "no init: a stopped dockerd is started" started=true action=none uploads=0 commands=2
+dh n3 --daemon "$D3" --tls-dir "$TLS"
+expect "no init: docker.endpoint tls: the listener in daemon.json, restart" \
+	action=restart uploads=4 commands=2 config_written=true
+client_certs n3
+check "no init: TLS: the engine answers on TCP 2376 to the project's client" [ -n "$(tls_docker n3)" ]
+check "no init: TLS: a client without a certificate is refused" no no_cert_docker n3
+dh n3 --daemon "$D3"
+expect "no init: TLS off again: the listener goes, restart" action=restart uploads=1 commands=2
+check "no init: TLS off: no hosts or tls keys left in daemon.json" \
+	node_exec n3 sh -c '! grep -qE "hosts|tls" /etc/docker/daemon.json'
+N=n1
 
 # --- users ------------------------------------------------------------------------
 node_user n1 alice nopasswd || bad "node_user alice"

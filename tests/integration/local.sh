@@ -2,7 +2,10 @@
 # tests/integration/local.sh - provider: local end to end: node containers
 # created through the container driver, found again by label (never
 # twice), made Docker hosts over SSH, counted up, adopted after a killed
-# run, a foreign container never touched, destroy leaving nothing.
+# run, a foreign container never touched; the key a node was created with
+# recorded and named when another is offered; a node stopped by hand
+# planned, started and converged; destroy leaving nothing, a stopped node
+# and pinned host keys included.
 #
 #   BOOTSTRAP=./bootstrap bash tests/integration/local.sh
 set -uo pipefail
@@ -145,15 +148,64 @@ bs plan --detailed-exitcode "$WORK/r.yaml"
 [ "$rc" -eq 0 ] && ok "... then plan: no change (exit 0)" || bad "... then plan: no change" "exit $rc: $out
 $errout"
 
+# ---- the key is part of the machine's identity --------------------------
+fp() { ssh-keygen -lf "$1" | awk '{print $2}'; }
+key_fp=$(fp "$WORK/key.pub")
+[ "$(docker inspect -f '{{index .Config.Labels "io.bootstrap.ssh-key"}}' "$PROJECT-node-1")" = "$key_fp" ] &&
+	ok "the node records the key it was created with ($key_fp)" ||
+	bad "the node records its key" "$(docker inspect -f '{{json .Config.Labels}}' "$PROJECT-node-1")"
+# another directory: no known_hosts, no state; the recipe and its key only
+BOOTSTRAP_DIR="$WORK/state2" bs plan --detailed-exitcode "$WORK/r.yaml"
+[ "$rc" -eq 0 ] && ok "from another directory with the same key: plan finds no change (exit 0)" ||
+	bad "from another directory: plan exit 0" "exit $rc: $out
+$errout"
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/other" || give_up "ssh-keygen"
+other_fp=$(fp "$WORK/other.pub")
+t0=$(date +%s%N)
+BOOTSTRAP_DIR="$WORK/state3" bs plan -i "$WORK/other" "$WORK/r.yaml"
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$rc" -eq 1 ] && [[ $out == *"created with the key $key_fp"* ]] && [[ $out == *"$other_fp ($WORK/other)"* ]] &&
+	[ "$ms" -lt 10000 ] &&
+	ok "another key: fails at once naming both fingerprints and the fix ($ms ms)" ||
+	bad "another key: fails at once naming both fingerprints" "exit $rc, $ms ms: $out $errout"
+
+# ---- a machine stopped by hand -------------------------------------------
+docker stop "$PROJECT-node-1" >/dev/null
+bs status --json "$WORK/r.yaml"
+grep -q '"node":"node-1".*the machine is off' <<<"$out$errout" && ok "status: node-1 is off" ||
+	bad "status: node-1 is off" "exit $rc: $out
+$errout"
+bs plan --detailed-exitcode --json "$WORK/r.yaml"
+[ "$rc" -eq 2 ] && grep -q '"action_planned".*"action":"start-machine","object":"node-1"' <<<"$out" &&
+	[ "$(docker inspect -f '{{.State.Running}}' "$PROJECT-node-1")" = false ] &&
+	ok "plan: start-machine node-1 (exit 2), and starts nothing" ||
+	bad "plan: start-machine node-1" "exit $rc: $out
+$errout"
+t0=$SECONDS
+bs --json "$WORK/r.yaml"
+[ "$rc" -eq 0 ] && [ "$(docker inspect -f '{{.State.Running}}' "$PROJECT-node-1")" = true ] &&
+	grep -q '1 powered on' <<<"$out$errout" &&
+	ok "apply powers node-1 on and converges ($((SECONDS - t0)) s)" ||
+	bad "apply powers node-1 on" "exit $rc: $out
+$errout"
+bs plan --detailed-exitcode "$WORK/r.yaml"
+[ "$rc" -eq 0 ] && ok "... then plan: no change (exit 0)" || bad "... then plan: no change" "exit $rc: $out
+$errout"
+
 # ---- destroy -------------------------------------------------------------
+grep -q ' bootstrap:local:' "$BOOTSTRAP_DIR/known_hosts" && ok "pins carry their machine (bootstrap:local:ID)" ||
+	bad "pins carry their machine" "$(cat "$BOOTSTRAP_DIR/known_hosts")"
+docker stop "$PROJECT-node-1" >/dev/null
 recipe 1
 bs --json destroy "$WORK/r.yaml"
 [ "$rc" -eq 0 ] && [ "$(grep -c '"action_done".*"action":"destroy-machine"' <<<"$out")" = 2 ] &&
 	ok "destroy: the project's nodes, node-2 too (no longer in the recipe)" ||
 	bad "destroy: the project's nodes" "exit $rc: $out
 $errout"
-[ -z "$(nodes)" ] && [ -z "$(volumes)" ] && ok "... no container, no volume left" ||
+[ -z "$(nodes)" ] && [ -z "$(volumes)" ] && ok "... no container, no volume left (node-1 was stopped)" ||
 	bad "... nothing left" "$(nodes) / $(volumes)"
+! grep -q 'bootstrap:local:' "$BOOTSTRAP_DIR/known_hosts" && ok "... and their pinned host keys are forgotten" ||
+	bad "... pinned host keys forgotten" "$(cat "$BOOTSTRAP_DIR/known_hosts")"
 docker inspect "$PROJECT-other-node" >/dev/null 2>&1 && ok "... another project's node untouched" ||
 	bad "... another project's node untouched"
 docker rm -f "$PROJECT-other-node" >/dev/null 2>&1

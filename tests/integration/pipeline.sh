@@ -209,6 +209,12 @@ for n in node-1 node-2; do
 		grep -q "$PROJECT-web-${n#node-}" "$WORK/out"
 done
 check "HTTP on each node's 127.0.0.1:8080 answers the GREETING" http_is "hello v1"
+# provider local's default: nodes boot systemd, Docker runs as docker.service
+systemd_node() {
+	[ "$(docker exec "$PROJECT-$1" cat /proc/1/comm 2>/dev/null)" = systemd ] &&
+		[ "$(docker exec "$PROJECT-$1" systemctl is-active docker 2>/dev/null)" = active ]
+}
+check "the nodes boot systemd, and Docker runs there as docker.service" systemd_node node-1
 bind=$(inner node-1 port "$PROJECT-web-1" 8080/tcp 2>&1)
 [ "$bind" = "127.0.0.1:8080" ] && ok "the port is published on the node's loopback only ($bind)" ||
 	bad "the port is published on the node's loopback only" "$bind"

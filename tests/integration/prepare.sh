@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # tests/integration/prepare.sh - `bootstrap prepare` end to end on real
-# nodes (Debian containers with sshd and no init, tests/lab/node.sh):
-# Docker installed over SSH with apt, configured, started, reached through
-# the SSH tunnel; the second run changes nothing (counted from --json);
-# a recipe of two static nodes in parallel; hostile recipe values.
+# nodes (Debian containers booting systemd, tests/lab/node.sh): Docker
+# installed over SSH with apt as docker.service, configured, reached
+# through the SSH tunnel; the second run changes nothing (counted from
+# --json); a recipe of two static nodes in parallel; the TLS endpoint
+# through the systemd drop-in; hostile recipe values.
 #
 #   BOOTSTRAP=./bootstrap bash tests/integration/prepare.sh
 set -uo pipefail
@@ -62,8 +63,16 @@ dockerd_pid() { node_exec "$1" cat /var/run/docker.pid </dev/null 2>/dev/null; }
 # ---- one host by URL: install, then nothing -----------------------------
 start=$SECONDS
 bs -H "$URL1" -i "$NODE_KEY" prepare --json
-expect "fresh Debian node: Docker installed over SSH, started, reached through the tunnel" \
-	127.0.0.1 ok=true installed=true started=true os=debian "endpoint=ssh (direct-streamlocal)"
+# the package starts docker.service itself (started: false, bootstrap did not)
+expect "fresh Debian node: Docker installed over SSH as docker.service, reached through the tunnel" \
+	127.0.0.1 ok=true installed=true systemd=true os=debian "endpoint=ssh (direct-streamlocal)"
+unit_up() { # NODE: docker.service enabled and active, running the pidfile's dockerd
+	[ "$(node_exec "$1" systemctl is-enabled docker </dev/null 2>/dev/null)" = enabled ] &&
+		[ "$(node_exec "$1" systemctl is-active docker </dev/null 2>/dev/null)" = active ] &&
+		[ "$(node_exec "$1" systemctl show -p MainPID --value docker </dev/null 2>/dev/null)" = "$(dockerd_pid "$1")" ]
+}
+unit_up n1 && ok "... docker.service enabled and active, running the pidfile's dockerd" ||
+	bad "... docker.service enabled and active"
 echo "     install: $((SECONDS - start)) s, $(field 127.0.0.1 commands) commands"
 pid1=$(dockerd_pid n1)
 bs -H "$URL1" -i "$NODE_KEY" prepare --json
@@ -186,8 +195,12 @@ docker:
   endpoint: tls
 EOF
 bs prepare --json "$NODE_DIR/tls.yaml"
+# with systemd the listener is a drop-in: daemon.json stays as it was
 expect "docker.endpoint: tls: certificates made, installed, dockerd listens with --tlsverify" \
-	n2 ok=true config_written=true daemon=restart "endpoint=tcp://$IP2:2376"
+	n2 ok=true config_written=false daemon=restart uploads=4 "endpoint=tcp://$IP2:2376"
+node_exec n2 grep -q -- '--tlsverify' /etc/systemd/system/docker.service.d/bootstrap-tls.conf </dev/null &&
+	unit_up n2 && ok "... through the systemd drop-in, docker.service active" ||
+	bad "... through the systemd drop-in, docker.service active"
 TLSDIR=$BOOTSTRAP_DIR/tls/preptls
 bs -H "tcp://$IP2:2376" list
 rc_nocert=$rc

@@ -290,7 +290,7 @@ static void phase_wait(bool comes_up)
 	time_t t0 = time(NULL);
 
 	o.connect_timeout_ms = 3000;
-	rc = bs_ssh_wait(&s, &o, comes_up ? 30000 : 3000, &attempts, &err);
+	rc = bs_ssh_wait(&s, &o, comes_up ? 30000 : 3000, true, &attempts, &err);
 	if (comes_up) {
 		if (rc != 0)
 			fail_msg("%s", err.msg);

@@ -1,7 +1,8 @@
 # tests/lab/lab.sh - a real lab on this machine, sourced by integration tests:
-#   a Docker engine, two registries on loopback (one anonymous, one with
-#   htpasswd), a git daemon on loopback serving repositories with
-#   Dockerfiles, and a tiny busybox image imported locally (no hub needed).
+#   a Docker engine, three registries on loopback (one anonymous, one with
+#   htpasswd, one on HTTPS with a test CA), a git daemon on loopback serving
+#   repositories with Dockerfiles, and a tiny busybox image imported locally
+#   (no hub needed).
 #
 #   . tests/lab/lab.sh; lab_up; ...; lab_down     (lab_down runs on EXIT too)
 #
@@ -15,6 +16,8 @@ LAB_REGISTRY_PORT=${LAB_REGISTRY_PORT:-}
 LAB_AUTH_REGISTRY_PORT=${LAB_AUTH_REGISTRY_PORT:-}
 LAB_GIT_PORT=${LAB_GIT_PORT:-}
 LAB_TLS_PORT=${LAB_TLS_PORT:-}
+LAB_HTTPS_REGISTRY_PORT=${LAB_HTTPS_REGISTRY_PORT:-}
+LAB_CERTS_D=${LAB_CERTS_D:-/etc/docker/certs.d}
 LAB_IMAGE=local/busybox:1
 LAB_WEB_IMAGE=local/web:2
 LAB_USER=tester
@@ -33,10 +36,11 @@ lab_alive_and() {
 	kill -0 "$pid" 2>/dev/null && "$@"
 }
 
-# an HTTP answer from the registry itself (200 open, 401 with auth)
+# an HTTP answer from the registry itself (200 open, 401 with auth);
+# curl options (--cacert) may follow the URL
 lab_registry_answers() {
 	local code
-	code=$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "$1") || return 1
+	code=$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "$@") || return 1
 	[ "$code" = 200 ] || [ "$code" = 401 ]
 }
 
@@ -100,22 +104,31 @@ lab_web_image() {
 		- "$LAB_WEB_IMAGE" >/dev/null
 }
 
-lab_registry() { # NAME PORT [htpasswd]
-	local name=$1 port=$2 auth=${3:-}
+lab_registry() { # NAME PORT [htpasswd [TLS-DIR]]
+	local name=$1 port=$2 auth=${3:-} tls=${4:-} url="http://127.0.0.1:$2/v2/"
+	local curl_opts=()
 	mkdir -p "$LAB/$name"
 	{
 		echo "version: 0.1"
 		echo "log: {level: error}"
 		echo "storage: {filesystem: {rootdirectory: $LAB/$name/data}, delete: {enabled: true}}"
-		echo "http: {addr: 127.0.0.1:$port}"
+		if [ -n "$tls" ]; then
+			echo "http: {addr: 127.0.0.1:$port, tls: {certificate: $tls/server.pem, key: $tls/server-key.pem}}"
+		else
+			echo "http: {addr: 127.0.0.1:$port}"
+		fi
 		if [ -n "$auth" ]; then
 			echo "auth: {htpasswd: {realm: bootstrap-lab, path: $auth}}"
 		fi
 	} >"$LAB/$name/config.yml"
+	if [ -n "$tls" ]; then
+		url="https://127.0.0.1:$port/v2/"
+		curl_opts=(--cacert "$tls/ca.crt")
+	fi
 	docker-registry serve "$LAB/$name/config.yml" >"$LAB/$name/log" 2>&1 &
 	local pid=$!
 	LAB_PIDS+=($pid)
-	lab_wait_until 20 lab_alive_and "$pid" lab_registry_answers "http://127.0.0.1:$port/v2/" || {
+	lab_wait_until 20 lab_alive_and "$pid" lab_registry_answers "$url" "${curl_opts[@]}" || {
 		cat "$LAB/$name/log" >&2
 		lab_log "registry $name did not start on 127.0.0.1:$port"
 		return 1
@@ -186,6 +199,58 @@ lab_tls() {
 	LAB_TLS_WRONG_CA="$d/wrong"
 }
 
+# A registry on HTTPS whose certificate a throwaway CA signed, as a
+# company registry is: the CA goes where the engine looks for a
+# registry's CA (certs.d/HOST:PORT/ca.crt, read at each pull, no restart)
+# and is LAB_HTTPS_CA for bootstrap and curl. Loopback registries are
+# "insecure" to dockerd (127.0.0.0/8 always is), so the engine speaks TLS
+# to this one but would not refuse a wrong CA: the CA check of the engine
+# can only be seen on a registry off loopback.
+lab_https_registry() {
+	local d="$LAB/reg-https-tls" ext
+	mkdir -p "$d"
+	ext="$d/ext"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+		-subj /CN=bootstrap-lab-registry-ca -keyout "$d/ca-key.pem" -out "$d/ca.crt" 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 \
+		-keyout "$d/server-key.pem" -out "$d/server.csr" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$ext"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca-key.pem" \
+		-CAcreateserial -days 1 -extfile "$ext" -out "$d/server.pem" 2>/dev/null || return 1
+	LAB_HTTPS_REGISTRY="127.0.0.1:$LAB_HTTPS_REGISTRY_PORT"
+	LAB_HTTPS_CA="$d/ca.crt"
+	LAB_HTTPS_CERTS_DIR="$LAB_CERTS_D/$LAB_HTTPS_REGISTRY"
+	mkdir -p "$LAB_HTTPS_CERTS_DIR" && cp "$d/ca.crt" "$LAB_HTTPS_CERTS_DIR/ca.crt" || return 1
+	lab_registry reg-https "$LAB_HTTPS_REGISTRY_PORT" "" "$d"
+}
+
+# lab_push_index REPO TAG [--oci] OS/ARCH=IMAGE...: pushes each local IMAGE
+# to the HTTPS registry as REPO:TAG-ARCH (one single-platform manifest
+# each), then puts an index of them under REPO:TAG (a Docker manifest
+# list, or an OCI index with --oci). Prints the index digest. The local
+# tags it made are removed again (the images stay); lab_down removes the
+# names of images pulled from the registry.
+lab_push_index() {
+	local repo=$1 tag=$2 oci= item image arch refs=() pushed=()
+	shift 2
+	if [ "${1:-}" = --oci ]; then
+		oci=--oci
+		shift
+	fi
+	for item in "$@"; do
+		image=${item#*=}
+		arch=${item%%=*}
+		arch=${arch#*/}
+		docker tag "$image" "$LAB_HTTPS_REGISTRY/$repo:$tag-$arch" || return 1
+		pushed+=("$LAB_HTTPS_REGISTRY/$repo:$tag-$arch")
+		docker push -q "$LAB_HTTPS_REGISTRY/$repo:$tag-$arch" >/dev/null || return 1
+		refs+=("${item%%=*}=$tag-$arch")
+	done
+	docker rmi "${pushed[@]}" >/dev/null || return 1
+	python3 "$(dirname "${BASH_SOURCE[0]}")/image-index.py" --cacert "$LAB_HTTPS_CA" $oci \
+		"$LAB_HTTPS_REGISTRY" "$repo" "$tag" "${refs[@]}"
+}
+
 lab_up() {
 	LAB=$(mktemp -d "${TMPDIR:-/tmp}/bootstrap-lab.XXXXXX")
 	trap lab_down EXIT
@@ -193,6 +258,7 @@ lab_up() {
 	mkdir -p "$DOCKER_CONFIG"
 	: "${LAB_REGISTRY_PORT:=$(lab_free_port)}" "${LAB_AUTH_REGISTRY_PORT:=$(lab_free_port)}"
 	: "${LAB_GIT_PORT:=$(lab_free_port)}" "${LAB_TLS_PORT:=$(lab_free_port)}"
+	: "${LAB_HTTPS_REGISTRY_PORT:=$(lab_free_port)}"
 	lab_dockerd || return 1
 	lab_busybox_image || return 1
 	lab_web_image || return 1
@@ -209,9 +275,10 @@ lab_up() {
 	docker push -q "$LAB_AUTH_REGISTRY/lab/busybox:1" >/dev/null || return 1
 	docker logout "$LAB_AUTH_REGISTRY" >/dev/null 2>&1
 	docker rmi "$LAB_REGISTRY/lab/busybox:1" "$LAB_AUTH_REGISTRY/lab/busybox:1" >/dev/null || return 1
+	lab_https_registry || return 1
 	lab_git || return 1
 	lab_tls || return 1
-	lab_log "up: engine, registries $LAB_REGISTRY and $LAB_AUTH_REGISTRY (auth), git $LAB_GIT_URL, TLS 127.0.0.1:$LAB_TLS_PORT"
+	lab_log "up: engine, registries $LAB_REGISTRY, $LAB_AUTH_REGISTRY (auth) and $LAB_HTTPS_REGISTRY (https), git $LAB_GIT_URL, TLS 127.0.0.1:$LAB_TLS_PORT"
 }
 
 lab_down() {
@@ -225,6 +292,15 @@ lab_down() {
 	for pid in "${LAB_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
+	# names of images pulled from the HTTPS registry (the images stay),
+	# and only the certs.d directory this run made (the port is its own)
+	if [ -n "${LAB_HTTPS_REGISTRY:-}" ]; then
+		docker image ls --digests --filter "reference=$LAB_HTTPS_REGISTRY/*" \
+			--format '{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}' 2>/dev/null |
+			tr ' ' '\n' | grep -v '<none>' | sort -u | xargs -r docker rmi >/dev/null 2>&1
+	fi
+	[ -n "${LAB_HTTPS_CERTS_DIR:-}" ] && rm -rf "$LAB_HTTPS_CERTS_DIR"
+	LAB_HTTPS_CERTS_DIR=
 	rm -rf "$LAB"
 	LAB=
 }

@@ -1,8 +1,8 @@
 # tests/lab/node.sh - "nodes" for integration tests: Debian containers that
-# run sshd and can run their own Docker engine (docker-in-docker, as kind
-# does), reached over SSH on loopback like a fresh cloud host. Needs root, a
-# running dockerd (lab_up starts one), debootstrap (for the image), ssh,
-# ssh-keygen, python3.
+# boot systemd (or run sshd alone) and can run their own Docker engine
+# (docker-in-docker, as kind does), reached over SSH on loopback like a
+# fresh cloud host. Needs root, a running dockerd (lab_up starts one),
+# debootstrap (for the image), ssh, ssh-keygen, python3.
 #
 #   . tests/lab/node.sh
 #   node_lab_up                      # key, known_hosts, image; node_down on EXIT
@@ -10,6 +10,8 @@
 #   node_up n2 127.0.0.2             # sshd on 127.0.0.2:22
 #   node_ssh n1 'apt-get update'     # as root, with NODE_KEY
 #   node_down                        # also on EXIT
+#   NODE_INIT=none node_up n3        # sshd as PID 1, no init (default: systemd)
+#   NODE_IMAGE=$(node_image 11) node_up n4   # a Debian 11 node
 #
 # node_lab_up        private dir NODE_DIR, user key NODE_KEY (ed25519, no
 #                    passphrase; NODE_KEY.pub is authorized for root in every
@@ -19,8 +21,14 @@
 # node_up NAME [ADDR]  creates and starts node NAME (container NODE_RUN-NAME,
 #                    hostname NAME), sshd published on 127.0.0.1:<free port>,
 #                    or on ADDR:22 (ADDR in 127.0.0.0/8); waits (NODE_WAIT, 20 s)
-#                    for its SSH banner; sets NODE_ADDR, NODE_PORT, also kept in
-#                    $NODE_DIR/NAME.addr and NAME.port
+#                    for its SSH banner and, with systemd, for `systemctl
+#                    is-system-running --wait` to say "running" (a failed unit
+#                    fails node_up, with the list); sets NODE_ADDR, NODE_PORT,
+#                    also kept in $NODE_DIR/NAME.addr and NAME.port. NODE_INIT
+#                    (systemd or none) and NODE_IMAGE are read at each call
+# node_image RELEASE  builds (if needed) and prints the image of a Debian
+#                    release (bullseye, bookworm, trixie or 11, 12, 13)
+# node_init NAME     prints the node's init: systemd or none
 # node_ssh NAME CMD... runs CMD in the node over SSH with the OpenSSH client,
 #                    as root (NODE_SSH_USER=USER node_ssh ... as another user).
 #                    CMD is joined by ssh into one shell command line. Like ssh,
@@ -34,7 +42,8 @@
 # node_down          removes the run's containers and volumes (by the run
 #                    label) and NODE_DIR; idempotent. Containers of a node's
 #                    own engine are removed first (their cgroups would outlive
-#                    the node otherwise)
+#                    the node otherwise); systemd nodes are halted (docker stop:
+#                    SIGRTMIN+3) before they are removed
 #
 # Containers and volumes carry io.bootstrap.test=node and
 # io.bootstrap.test.run=$NODE_RUN: node_down of one run never touches another
@@ -42,15 +51,33 @@
 # this kind of machine, so all capabilities but SYS_RESOURCE, no seccomp or
 # AppArmor profile, unmasked /proc and /sys, the host's cgroup namespace with
 # /sys/fs/cgroup bound read-write, and a volume for /var/lib/docker (overlay2
-# cannot stack on the container's own overlay root). The node has no init:
-# sshd is PID 1 (and reaps orphans), so a daemon started over SSH must detach
-# itself (setsid), and there is no systemd to start dockerd after install.
+# cannot stack on the container's own overlay root). A systemd node also gets
+# tmpfs on /run, /run/lock and /tmp and stops with SIGRTMIN+3 (systemd's
+# "halt"); the host's cgroup namespace is needed (this kind of host has
+# cgroup v1, and with a private one the node's runc cannot start
+# containers). A node without an init runs sshd as PID 1 (it reaps
+# orphans), so a daemon started over SSH must detach itself (setsid), and
+# nothing starts dockerd after install.
 #
 # node_lab_up chains node_down in front of any EXIT trap already set (as
 # sshd.sh does). A trap set afterwards replaces it: call lab_up first.
 
-NODE_IMAGE=${NODE_IMAGE:-bootstrap/node:bookworm}
-NODE_WAIT=${NODE_WAIT:-20}   # seconds a node may take to show its SSH banner
+# node__codename RELEASE: bullseye, bookworm or trixie, from a name or a number
+node__codename() {
+	case $1 in
+	bullseye | 11) echo bullseye ;;
+	bookworm | 12) echo bookworm ;;
+	trixie | 13) echo trixie ;;
+	*) return 1 ;;
+	esac
+}
+
+NODE_INIT=${NODE_INIT:-systemd}   # systemd or none
+NODE_RELEASE=${NODE_RELEASE:-bookworm}
+NODE_IMAGE=${NODE_IMAGE:-bootstrap/node:$(node__codename "$NODE_RELEASE" || echo "$NODE_RELEASE")}
+NODE_WAIT=${NODE_WAIT:-20}   # seconds a node may take to show its SSH banner and boot
+# what a node without an init runs (the image's command is /sbin/init)
+NODE_NO_INIT_CMD='mkdir -p /run/sshd && ssh-keygen -A && exec /usr/sbin/sshd -D -e'
 NODE_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 node_log() { printf 'node: %s\n' "$*" >&2; }
@@ -91,6 +118,22 @@ node__banner() {
 		case $banner in SSH-2.0-*) exit 0 ;; esac
 		exit 1
 	) 2>/dev/null
+}
+
+node_init() {
+	node__ready || return 1
+	[ -f "$NODE_DIR/$1.init" ] || { node_log "no node $1 in this run"; return 1; }
+	cat "$NODE_DIR/$1.init"
+}
+
+node_image() {
+	local codename
+	codename=$(node__codename "${1:-}") || {
+		node_log "node_image: '${1:-}' is not a release (bullseye, bookworm, trixie or 11, 12, 13)"
+		return 1
+	}
+	bash "$NODE_REPO/scripts/node-image.sh" "$codename" >&2 || return 1
+	printf 'bootstrap/node:%s\n' "$codename"
 }
 
 node__running() {
@@ -150,15 +193,25 @@ node_lab_up() {
 # node__create NAME ADDR PORT: the container, authorized key in place, not started
 node__create() {
 	local name=$1 addr=$2 port=$3 ctr
+	local -a init_opts cmd
 	ctr=$(node__ctr "$name")
+	if [ "$NODE_INIT" = systemd ]; then
+		init_opts=(--tmpfs /run --tmpfs /run/lock --tmpfs /tmp --stop-signal SIGRTMIN+3)
+		cmd=(/sbin/init)
+	else
+		init_opts=()
+		cmd=(sh -c "$NODE_NO_INIT_CMD")
+	fi
 	docker create --name "$ctr" --hostname "$name" \
 		--label io.bootstrap.test=node --label "io.bootstrap.test.run=$NODE_RUN" \
+		--label "io.bootstrap.test.init=$NODE_INIT" \
 		--cap-add ALL --cap-drop SYS_RESOURCE \
 		--security-opt seccomp=unconfined --security-opt apparmor=unconfined \
 		--security-opt systempaths=unconfined \
 		--cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+		${init_opts[@]+"${init_opts[@]}"} \
 		-v "$ctr-docker:/var/lib/docker" \
-		-p "$addr:$port:22" "$NODE_IMAGE" >/dev/null || return 1
+		-p "$addr:$port:22" "$NODE_IMAGE" "${cmd[@]}" >/dev/null || return 1
 	tar -C "$NODE_DIR/root-home" --owner=0 --group=0 --numeric-owner -c .ssh |
 		docker cp - "$ctr:/root" || return 1
 }
@@ -178,6 +231,13 @@ node_up() {
 		node_log "node_up: ADDR must be a loopback address 127.x.y.z, not '$addr'"
 		return 1
 	fi
+	case $NODE_INIT in
+	systemd | none) ;;
+	*)
+		node_log "node_up: NODE_INIT must be systemd or none, not '$NODE_INIT'"
+		return 1
+		;;
+	esac
 	t0=$EPOCHREALTIME
 	ctr=$(node__ctr "$name")
 	err=$NODE_DIR/$name.start.err
@@ -211,6 +271,7 @@ node_up() {
 	export NODE_ADDR NODE_PORT
 	printf '%s\n' "$NODE_ADDR" >"$NODE_DIR/$name.addr"
 	printf '%s\n' "$NODE_PORT" >"$NODE_DIR/$name.port"
+	printf '%s\n' "$NODE_INIT" >"$NODE_DIR/$name.init"
 	# a node of this run that had this address before had other host keys
 	ssh-keygen -R "[$NODE_ADDR]:$NODE_PORT" -f "$NODE_KNOWN_HOSTS" >/dev/null 2>&1
 	ssh-keygen -R "$NODE_ADDR" -f "$NODE_KNOWN_HOSTS" >/dev/null 2>&1
@@ -224,7 +285,27 @@ node_up() {
 		fi
 		sleep 0.1
 	done
+	if [ "$NODE_INIT" = systemd ]; then
+		node__booted "$name" "$ctr" $((end > SECONDS ? end - SECONDS : 1)) || return 1
+	fi
 	node_log "$name up on $NODE_ADDR:$NODE_PORT in $(node__since "$t0") s"
+}
+
+# node__booted NAME CONTAINER SECONDS: systemd in the node finished booting
+# with every unit up ("running"); "degraded" names the failed units
+node__booted() {
+	local name=$1 ctr=$2 end=$((SECONDS + $3)) state=
+	# systemctl cannot ask before systemd has its bus ("offline", or
+	# nothing): ask again until it answers with a state it settled on
+	while [ $SECONDS -lt $end ]; do
+		state=$(timeout $((end - SECONDS)) docker exec "$ctr" systemctl is-system-running --wait 2>/dev/null </dev/null)
+		case $state in running | degraded | maintenance | stopping) break ;; esac
+		sleep 0.2
+	done
+	[ "$state" = running ] && return 0
+	docker exec "$ctr" systemctl --failed --no-legend --no-pager </dev/null >&2 2>&1
+	node_log "node $name: systemd says '${state:-nothing}' (wanted running) after $NODE_WAIT s"
+	return 1
 }
 
 # seconds since EPOCHREALTIME value $1, to the tenth
@@ -320,7 +401,7 @@ node__cgroups_down() {
 
 node_down() {
 	local id
-	local -a ids vols inner=()
+	local -a ids vols sysd inner=()
 	if [ -n "${NODE_RUN:-}" ]; then
 		mapfile -t ids < <(docker ps -aq --filter "label=io.bootstrap.test.run=$NODE_RUN" 2>/dev/null)
 		if [ ${#ids[@]} -gt 0 ]; then
@@ -328,6 +409,14 @@ node_down() {
 				node__running "$id" || continue
 				mapfile -t -O "${#inner[@]}" inner < <(node__inner_down "$id")
 			done
+			# systemd nodes halt (their stop signal, SIGRTMIN+3): units
+			# stop in order, as on a machine shut down; all at once
+			mapfile -t sysd < <(docker ps -q --filter "label=io.bootstrap.test.run=$NODE_RUN" \
+				--filter label=io.bootstrap.test.init=systemd 2>/dev/null)
+			if [ ${#sysd[@]} -gt 0 ]; then
+				docker stop -t 20 "${sysd[@]}" >/dev/null 2>&1 ||
+					node_log "could not stop nodes ${sysd[*]} cleanly"
+			fi
 			docker rm -f -v "${ids[@]}" >/dev/null 2>&1 ||
 				node_log "could not remove containers ${ids[*]}"
 			node__cgroups_down ${inner[@]+"${inner[@]}"}

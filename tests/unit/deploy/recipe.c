@@ -272,6 +272,27 @@ static void test_load_directory(void **state)
 	loaded_free(&l);
 }
 
+/* provider.init: systemd unless none is asked; local nodes only */
+static void test_provider_init(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load_text(&l, RECIPE_HEAD "provider: {type: local, init: none}\n", NULL);
+	expect_loaded(&l);
+	expect_counts(&l.diags, 0, 0);
+	assert_int_equal(l.recipe->provider.init, BS_NODE_INIT_NONE);
+	loaded_free(&l);
+	load_text(&l, RECIPE_HEAD "provider: {type: local, init: systemd}\n", NULL);
+	expect_loaded(&l);
+	assert_int_equal(l.recipe->provider.init, BS_NODE_INIT_SYSTEMD);
+	loaded_free(&l);
+	load_text(&l, RECIPE_HEAD "provider: {type: local, init: runit}\n", NULL);
+	assert_null(l.recipe);
+	expect_counts(&l.diags, 1, 0);
+	loaded_free(&l);
+}
+
 static void test_defaults(void **state)
 {
 	const struct bs_container *c;
@@ -284,6 +305,7 @@ static void test_defaults(void **state)
 	assert_string_equal(l.recipe->file, "test.yaml");
 	assert_int_equal(l.recipe->provider.type, BS_PROVIDER_LOCAL);
 	assert_string_equal(l.recipe->provider.image, "bootstrap/node:bookworm");
+	assert_int_equal(l.recipe->provider.init, BS_NODE_INIT_SYSTEMD);
 	assert_string_equal(l.recipe->provider.engine, "unix:///var/run/docker.sock");
 	assert_string_equal(l.recipe->ssh.user, "root");
 	assert_int_equal(l.recipe->ssh.port, 22);
@@ -1072,6 +1094,7 @@ int main(void)
 		cmocka_unit_test(test_load_missing_file),
 		cmocka_unit_test(test_load_directory),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_provider_init),
 		cmocka_unit_test(test_minimal_json),
 		cmocka_unit_test(test_node_expansion),
 		cmocka_unit_test(test_providers),

@@ -1,6 +1,7 @@
 /*
  * Unit tests for deploy/spec.c (the canonical spec, its hash, the diff for
- * people) and bs_placement (which replicas run where).
+ * people, the image digest recorded) and bs_placement (which replicas run
+ * where).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -212,6 +213,49 @@ static void test_names(void **state)
 	free(c);
 }
 
+#define INDEX "sha256:ee0a58d60a92e6fcc72b7ff7c1ca5dfced088c9e136f0dd51fbea6dd718ba729"
+#define PLATFORM "sha256:375050ad60233b386389f3d457a97ffab984a498e06fb35e0f6349d091a95ec0"
+
+/* The digest recorded for an image: its repository's, and among several
+ * for one repository (a multi-platform tag's index and the platform's
+ * manifest, say) the one the registry serves for the tag. */
+static void test_repo_digest(void **state)
+{
+	struct bs_strv d = BS_STRV_INIT;
+	char *got;
+
+	(void)state;
+	bs_strv_push(&d, "127.0.0.1:5000/other@" INDEX);
+	assert_null(bs_image_repo_digest("127.0.0.1:5000/multi:1", &d, NULL));
+	/* the registry's port is not a tag; a repository that only starts
+	 * like ours is not ours */
+	bs_strv_push(&d, "127.0.0.1:5000/multi-x@" INDEX);
+	bs_strv_push(&d, "127.0.0.1:5000/multi@" PLATFORM);
+	bs_strv_push(&d, "127.0.0.1:5000/multi@" INDEX);
+	got = bs_image_repo_digest("127.0.0.1:5000/multi:1", &d, NULL);
+	assert_string_equal(got, "127.0.0.1:5000/multi@" PLATFORM); /* nothing known: the first */
+	free(got);
+	got = bs_image_repo_digest("127.0.0.1:5000/multi:1", &d, INDEX);
+	assert_string_equal(got, "127.0.0.1:5000/multi@" INDEX);
+	free(got);
+	got = bs_image_repo_digest("127.0.0.1:5000/multi", &d, INDEX); /* no tag */
+	assert_string_equal(got, "127.0.0.1:5000/multi@" INDEX);
+	free(got);
+	got = bs_image_repo_digest("127.0.0.1:5000/multi@" PLATFORM, &d, NULL);
+	assert_string_equal(got, "127.0.0.1:5000/multi@" PLATFORM);
+	free(got);
+	/* served but not among them (the registry has a newer index) */
+	got = bs_image_repo_digest("127.0.0.1:5000/multi:1", &d, "sha256:0123");
+	assert_string_equal(got, "127.0.0.1:5000/multi@" PLATFORM);
+	free(got);
+	bs_strv_free(&d);
+	bs_strv_push(&d, "nginx@" INDEX);
+	got = bs_image_repo_digest("nginx:1.25", &d, INDEX);
+	assert_string_equal(got, "nginx@" INDEX);
+	free(got);
+	bs_strv_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +267,7 @@ int main(void)
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_placement),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_repo_digest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

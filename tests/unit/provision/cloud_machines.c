@@ -138,6 +138,35 @@ static void test_hetzner_variants(void **state)
 	bs_machine_free(&m);
 	free(j);
 
+	/* the key it was created with, from its label; a label that is not a
+	 * key's is ignored */
+	j = edit(hetzner_server, "\"bootstrap.node\":\"web-1\"",
+		 "\"bootstrap.node\":\"web-1\","
+		 "\"bootstrap.ssh-key\":\"SHA256_nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8\"");
+	assert_int_equal(map_text(bs_hetzner_machine, j, &m, &err), 0);
+	assert_string_equal(m.ssh_key, "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8");
+	bs_machine_free(&m);
+	free(j);
+	assert_int_equal(map_text(bs_hetzner_machine, hetzner_server, &m, &err), 0);
+	assert_null(m.ssh_key);
+	bs_machine_free(&m);
+	j = edit(hetzner_server, "\"bootstrap.node\":\"web-1\"",
+		 "\"bootstrap.node\":\"web-1\",\"bootstrap.ssh-key\":\"md5-aa-bb\"");
+	assert_int_equal(map_text(bs_hetzner_machine, j, &m, &err), 0);
+	assert_null(m.ssh_key);
+	bs_machine_free(&m);
+	free(j);
+
+	/* only the current top-level location (no datacenter) */
+	j = edit(hetzner_server,
+		 "\"datacenter\":{\"id\":1,\"name\":\"fsn1-dc8\","
+		 "\"location\":{\"id\":1,\"name\":\"fsn1\",\"city\":\"Falkenstein\"}},",
+		 "\"location\":{\"id\":2,\"name\":\"nbg1\"},");
+	assert_int_equal(map_text(bs_hetzner_machine, j, &m, &err), 0);
+	assert_string_equal(m.region, "nbg1");
+	bs_machine_free(&m);
+	free(j);
+
 	/* the newer top-level location wins over the datacenter's */
 	j = edit(hetzner_server, "\"labels\"",
 		 "\"location\":{\"id\":3,\"name\":\"hel1\"},\"labels\"");
@@ -211,6 +240,22 @@ static void test_digitalocean_variants(void **state)
 	char *j, *k;
 
 	(void)state;
+	/* the key it was created with, from its tag; an "off" droplet keeps its address */
+	j = edit(do_droplet, "\"bootstrap-node:web-1\"",
+		 "\"bootstrap-node:web-1\","
+		 "\"bootstrap-key:SHA256_nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8\"");
+	k = edit(j, "\"status\":\"active\"", "\"status\":\"off\"");
+	assert_int_equal(map_text(bs_digitalocean_machine, k, &m, &err), 0);
+	assert_string_equal(m.ssh_key, "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8");
+	assert_int_equal(m.state, BS_NODE_STOPPED);
+	assert_string_equal(m.ssh_host, "192.241.165.154");
+	bs_machine_free(&m);
+	free(j);
+	free(k);
+	assert_int_equal(map_text(bs_digitalocean_machine, do_droplet, &m, &err), 0);
+	assert_null(m.ssh_key);
+	bs_machine_free(&m);
+
 	/* a new droplet has no addresses yet */
 	j = edit(do_droplet, "\"status\":\"active\"", "\"status\":\"new\"");
 	k = edit(j, "\"networks\":{\"v4\":[", "\"networks\":{\"v0\":[");

@@ -308,6 +308,60 @@ static void test_status_mapping(void **state)
 	assert_int_equal(status_err(&err, BS_REST_HETZNER, 429, "rate_limit_exceeded", "limit"),
 			 BS_ERR_API);
 	expect_contains(err.msg, "try again later");
+	/* a read-only token: 401 token_readonly, with the Read & Write advice */
+	assert_int_equal(status_err(&err, BS_REST_HETZNER, 401, "token_readonly",
+				    "The token is only allowed to perform GET requests"),
+			 BS_ERR_AUTH);
+	expect_contains(err.msg, "401 token_readonly");
+	expect_contains(err.msg, "read-only: give bootstrap a token with Read & Write permission");
+	/* DigitalOcean's 403 names the custom scopes, image:read and actions:read too */
+	assert_int_equal(status_err(&err, BS_REST_DIGITALOCEAN, 403, "forbidden", "no"),
+			 BS_ERR_AUTH);
+	expect_contains(err.msg, "image:read");
+	expect_contains(err.msg, "actions:read");
+	expect_contains(err.msg, "droplet:update");
+	/* maintenance and conflict once their retries ran out: not permission,
+	 * not a name taken */
+	assert_int_equal(status_err(&err, BS_REST_HETZNER, 403, "maintenance",
+				    "Cannot perform operation due to maintenance"),
+			 BS_ERR_API);
+	expect_contains(err.msg, "under maintenance");
+	assert_int_equal(status_err(&err, BS_REST_HETZNER, 409, "conflict", "changed"), BS_ERR_API);
+	expect_contains(err.msg, "kept changing");
+}
+
+static void test_transient(void **state)
+{
+	(void)state;
+	assert_true(bs_rest_transient(BS_REST_HETZNER, 409, "conflict"));
+	assert_true(bs_rest_transient(BS_REST_HETZNER, 403, "maintenance"));
+	assert_true(bs_rest_transient(BS_REST_HETZNER, 503, "maintenance"));
+	assert_false(bs_rest_transient(BS_REST_HETZNER, 409, "uniqueness_error"));
+	assert_false(bs_rest_transient(BS_REST_HETZNER, 403, "forbidden"));
+	assert_false(bs_rest_transient(BS_REST_HETZNER, 409, NULL));
+	assert_false(bs_rest_transient(BS_REST_DIGITALOCEAN, 409, "conflict"));
+}
+
+static void test_closest(void **state)
+{
+	struct bs_strv names = BS_STRV_INIT;
+	const char *const all[] = {"cx22",  "cx32",  "cx42",  "cx52",
+				   "cpx11", "cpx21", "cax11", "cx22"};
+	char *s;
+
+	(void)state;
+	s = bs_rest_closest("cx23", &names, 3);
+	assert_string_equal(s, "none");
+	free(s);
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		bs_strv_push(&names, all[i]);
+	s = bs_rest_closest("cx23", &names, 3);
+	assert_string_equal(s, "cx22, cx32, cpx21, ...");
+	free(s);
+	s = bs_rest_closest("cpx12", &names, 10);
+	assert_string_equal(s, "cpx11, cpx21, cax11, cx22, cx32, cx42, cx52");
+	free(s);
+	bs_strv_free(&names);
 }
 
 static void test_token_checks_and_masking(void **state)
@@ -408,6 +462,8 @@ int main(void)
 		cmocka_unit_test(test_status_mapping),
 		cmocka_unit_test(test_token_checks_and_masking),
 		cmocka_unit_test(test_labels_and_tags),
+		cmocka_unit_test(test_transient),
+		cmocka_unit_test(test_closest),
 	};
 	int failed;
 

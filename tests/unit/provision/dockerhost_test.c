@@ -629,6 +629,8 @@ static void test_install_script(void **state)
 	conf.version = (char *)"20.10.24+dfsg1-1+deb12u1";
 	assert_int_equal(bs_dockerhost_install_script(&conf, &script, &err), 0);
 	assert_non_null(strstr(script, "pkg='docker.io=20.10.24+dfsg1-1+deb12u1'\n"));
+	/* Debian 13's docker.io leaves its CLI to docker-cli, of the same version */
+	assert_non_null(strstr(script, "cli='docker-cli=20.10.24+dfsg1-1+deb12u1'\n"));
 	assert_non_null(strstr(script, "apt-get -q -o DPkg::Lock::Timeout=60"));
 	assert_non_null(strstr(script, "--no-install-recommends \"$pkg\""));
 	assert_non_null(strstr(script, "DEBIAN_FRONTEND=noninteractive"));
@@ -640,6 +642,15 @@ static void test_install_script(void **state)
 	conf.version = NULL;
 	assert_int_equal(bs_dockerhost_install_script(&conf, &script, &err), 0);
 	assert_non_null(strstr(script, "pkg='docker.io'\n"));
+	assert_non_null(strstr(script, "cli='docker-cli'\n"));
+	free(script);
+	conf.package = (char *)"docker-ce";
+	assert_int_equal(bs_dockerhost_install_script(&conf, &script, &err), 0);
+	assert_non_null(strstr(script, "cli='docker-ce-cli'\n"));
+	free(script);
+	conf.package = (char *)"moby-engine";
+	assert_int_equal(bs_dockerhost_install_script(&conf, &script, &err), 0);
+	assert_non_null(strstr(script, "cli=''\n"));
 	free(script);
 	/* hostile values never make it into a script */
 	conf.package = (char *)"x'; touch /tmp/owned; '";
@@ -855,6 +866,33 @@ static void test_parse_facts_lines(void **state)
 	bs_dockerhost_facts_free(&f);
 }
 
+/* systemd's view of docker.service: whether it is known, its main process */
+static void test_parse_facts_unit(void **state)
+{
+	struct bs_dockerhost_facts f;
+	struct bs_err err = BS_ERR_INIT;
+	const char *out = "bs-detect=1\nuid=0\nsystemd=1\nunit-enabled=1\n"
+			  "unit-LoadState=loaded\nunit-MainPID=321\npid=321\nend=1\n";
+	const char *gone = "bs-detect=1\nuid=0\nsystemd=1\nunit-LoadState=not-found\n"
+			   "unit-MainPID=0\npid=99\nend=1\n";
+	const char *bad = "bs-detect=1\nuid=0\nunit-MainPID=12; reboot\nend=1\n";
+
+	(void)state;
+	assert_int_equal(bs_dockerhost_parse_facts(out, strlen(out), &f, &err), 0);
+	assert_true(f.systemd);
+	assert_true(f.unit_enabled);
+	assert_true(f.unit_loaded);
+	assert_int_equal(f.unit_pid, 321);
+	assert_int_equal(f.pid, 321);
+	bs_dockerhost_facts_free(&f);
+	assert_int_equal(bs_dockerhost_parse_facts(gone, strlen(gone), &f, &err), 0);
+	assert_false(f.unit_loaded);
+	assert_int_equal(f.unit_pid, 0);
+	bs_dockerhost_facts_free(&f);
+	assert_int_equal(bs_dockerhost_parse_facts(bad, strlen(bad), &f, &err), BS_ERR_PROTOCOL);
+	bs_dockerhost_facts_free(&f);
+}
+
 static void test_log_excerpt(void **state)
 {
 	const char *log =
@@ -919,6 +957,7 @@ int main(void)
 		cmocka_unit_test(test_os_release),
 		cmocka_unit_test(test_check_package),
 		cmocka_unit_test(test_install_script),
+		cmocka_unit_test(test_parse_facts_unit),
 		cmocka_unit_test(test_wrap_runs_script_verbatim),
 		cmocka_unit_test(test_apply_script_quotes),
 		cmocka_unit_test(test_tls_listener),
