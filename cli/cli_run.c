@@ -700,7 +700,7 @@ static int run_verb(struct run *run)
 		    strcmp(run->cli->node, n->group) != 0)
 			continue;
 		j = &run->jobs[run->n_jobs++];
-		memset(j, 0, sizeof(*j)); /* a slot given back below is reused */
+		memset(j, 0, sizeof(*j));
 		j->t0 = bs_now_ms();
 		j->node = *n;
 		j->err = (struct bs_err)BS_ERR_INIT;

@@ -1802,6 +1802,7 @@ static int docker_image_distribution(struct bs_cdriver *d, const char *ref,
 	req.method = "GET";
 	req.path = path;
 	req.headers = headers;
+	req.interruptible = true; /* only looks, and may wait on a slow registry */
 	rc = bs_http_request(dk->http, &req, &resp, err);
 	if (rc != 0)
 		goto out;

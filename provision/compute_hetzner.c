@@ -775,12 +775,14 @@ static int hz_start(struct bs_compute *c, struct bs_machine *m, struct bs_err *e
 		bool done;
 
 		rc = action_outcome(action, what, &done, err);
+		free(what);
 		if (rc == 0 && !done)
 			remember_action(h, m->id, action);
-		free(what);
-		m->state = BS_NODE_STARTING;
-		bs_log(BS_LOG_INFO, "node %s: hetzner: server %s was off; powering it on",
-		       m->name ? m->name : m->id, m->id);
+		if (rc == 0) {
+			m->state = BS_NODE_STARTING;
+			bs_log(BS_LOG_INFO, "node %s: hetzner: server %s was off; powering it on",
+			       m->name ? m->name : m->id, m->id);
+		}
 	}
 	bs_rest_reply_free(&reply);
 	free(path);
@@ -815,24 +817,54 @@ static const cJSON *named(const cJSON *items, const char *name)
 	return NULL;
 }
 
-/* A deprecation object {announced, unavailable_after} (server types,
- * their per-location entries): not null means it is being phased out;
- * "until DATE" or "since DATE" for the message. */
+/* An ISO-8601 time as the API writes it ("2023-09-01T00:00:00+00:00",
+ * "...Z") in Unix seconds; -1 when it is not one. */
+static long long iso_time(const char *text)
+{
+	struct tm tm;
+	const char *rest;
+	long long t;
+	int sign = 1, hh = 0, mm = 0;
+
+	if (text == NULL)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	rest = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (rest == NULL)
+		return -1;
+	if (*rest == '.')
+		rest += 1 + strspn(rest + 1, "0123456789");
+	t = (long long)timegm(&tm);
+	if (*rest == '+' || *rest == '-') {
+		sign = *rest == '-' ? -1 : 1;
+		if (sscanf(rest + 1, "%2d:%2d", &hh, &mm) < 1)
+			return -1;
+		t -= sign * (hh * 3600LL + mm * 60LL);
+	}
+	return t;
+}
+
+/*
+ * Can no longer be ordered: a deprecation object {announced,
+ * unavailable_after} (server types, their per-location entries) whose
+ * unavailable_after has passed. Hetzner's reference: a deprecated type is
+ * announced first and "can still be used until" unavailable_after, so an
+ * announcement alone is no error. "until DATE" for the message.
+ */
 static bool deprecated(const cJSON *obj, char *when, size_t len)
 {
 	const cJSON *dep = cJSON_GetObjectItemCaseSensitive(obj, "deprecation");
 	const char *after = str_at(dep, "unavailable_after");
+	long long t;
 
 	if (!cJSON_IsObject(dep)) {
 		/* the older boolean, where no deprecation object is given */
 		snprintf(when, len, "deprecated");
 		return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, "deprecated"));
 	}
-	snprintf(when, len, "%s%.40s", after ? "unavailable after " : "announced ",
-		 after			    ? after
-		 : str_at(dep, "announced") ? str_at(dep, "announced")
-					    : "?");
-	return true;
+	t = iso_time(after);
+	snprintf(when, len, "unavailable after %.40s", after ? after : "?");
+	return t >= 0 && t <= (long long)time(NULL);
 }
 
 static int check_type(struct hetzner *h, const cJSON *types, const struct bs_node *node,
@@ -927,12 +959,15 @@ static int check_image(struct hetzner *h, struct bs_err *err)
 		const cJSON *it;
 		bool current = false;
 
-		/* "deprecated": the time it was, null while current */
+		/* "deprecated": the time it is or was, null while current */
 		cJSON_ArrayForEach(it, items)
 		{
 			const cJSON *dep = cJSON_GetObjectItemCaseSensitive(it, "deprecated");
 
-			current = current || dep == NULL || cJSON_IsNull(dep);
+			/* a deprecation in the future: still there until then */
+			current = current || dep == NULL || cJSON_IsNull(dep) ||
+				  (cJSON_IsString(dep) &&
+				   iso_time(dep->valuestring) > (long long)time(NULL));
 		}
 		if (!current)
 			rc = bs_err_set(

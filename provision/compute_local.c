@@ -314,15 +314,29 @@ static int local_start(struct bs_compute *c, struct bs_machine *m, struct bs_err
 	int rc = 0;
 
 	/* a run killed between create and start left it without its key: put
-	 * it in again, but only the key it was created with (another key
-	 * must not take the machine over; that run is told which key to use) */
+	 * it in, when it is missing, and only the key the node was created
+	 * with (another key must not take the node over; that run is told
+	 * which key to use) */
 	if (c->opts.ssh_public_key != NULL && c->opts.ssh_key_fingerprint != NULL &&
 	    m->ssh_key != NULL && strcmp(m->ssh_key, c->opts.ssh_key_fingerprint) == 0) {
-		char *line = bs_xasprintf("%s\n", c->opts.ssh_public_key);
+		char *data = NULL;
+		size_t len = 0;
 
-		rc = l->d->ops->container_put_file(l->d, m->id, "/root/.ssh", "authorized_keys",
-						   line, strlen(line), 0600, err);
-		free(line);
+		rc = l->d->ops->container_get_file(l->d, m->id, "/root/.ssh/authorized_keys", 65536,
+						   &data, &len, err);
+		free(data);
+		if (rc == BS_ERR_NOT_FOUND) {
+			char *line = bs_xasprintf("%s\n", c->opts.ssh_public_key);
+
+			bs_err_clear(err);
+			rc = l->d->ops->container_put_file(l->d, m->id, "/root/.ssh",
+							   "authorized_keys", line, strlen(line),
+							   0600, err);
+			free(line);
+		} else if (rc != 0) { /* the key cannot be checked: start it as it is */
+			bs_err_clear(err);
+			rc = 0;
+		}
 	}
 	if (rc == 0)
 		rc = l->d->ops->container_start(l->d, m->id, &started, err);
@@ -402,7 +416,9 @@ int bs_compute_local_open(struct bs_compute **out, const struct bs_recipe *recip
 	l->base.creates = true;
 	rc = bs_endpoint_parse(&l->ep, recipe->provider.engine, NULL, err);
 	if (rc == 0) {
-		copts.cancel = l->base.opts.cancel;
+		/* no cancel on the engine's requests: they are short, and a node
+		 * created, given its key and started must not be cut half-way
+		 * by a Ctrl-C (local_wait sees opts.cancel itself) */
 		rc = bs_docker_open(&l->d, &l->ep, &copts, err);
 	}
 	if (rc == 0) {

@@ -133,6 +133,20 @@ static int open_engine(struct bs_node_session *out, const struct bs_cdriver_opts
 	return rc;
 }
 
+/* The key file SSH will offer is the one the machine was created with. */
+static bool offers_machine_key(const struct bs_node_ssh *ns, const char *machine_key)
+{
+	char *fp;
+	bool same;
+
+	if (machine_key == NULL || ns->opts.key_path == NULL)
+		return false;
+	fp = bs_ssh_key_file_fingerprint(ns->opts.key_path);
+	same = fp != NULL && strcmp(fp, machine_key) == 0;
+	free(fp);
+	return same;
+}
+
 int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, const struct bs_node *n,
 		    const struct bs_node_prepare_opts *po, struct bs_err *err)
 {
@@ -159,10 +173,12 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 	ns.opts.cancel = po->interrupt != NULL ? po->interrupt : po->cancel;
 	ns.opts.expected_key = po->machine_key;
 	ns.opts.known_hosts_comment = po->host_key_tag;
-	/* a refused key is final unless the machine was just created (its
-	 * key may not be installed yet); a machine that does not answer yet
+	/* a refused key is final unless the machine was just created, or was
+	 * created with the very key offered (a run that made it was stopped
+	 * before cloud-init installed it); a machine that does not answer yet
 	 * may be booting, and is waited for */
-	rc = bs_ssh_wait(&out->ssh, &ns.opts, ns.wait_ms, po->origin == BS_NODE_CREATED,
+	rc = bs_ssh_wait(&out->ssh, &ns.opts, ns.wait_ms,
+			 po->origin == BS_NODE_CREATED || offers_machine_key(&ns, po->machine_key),
 			 &out->ssh_attempts, err);
 	if (rc == 0) /* connected: what runs on it stops only when cancelled */
 		bs_ssh_set_cancel(out->ssh, po->cancel);

@@ -54,9 +54,10 @@ int bs_state_key(char **path, struct bs_err *err);
 
 /* How a node's machine came to be in this run. SSH is waited for (up to
  * ssh.wait_timeout) in every case, since a machine may be booting; but
- * only one just created may refuse the key for a while (cloud-init has not
- * installed it yet): for the others a refused key fails at once, naming
- * the key the machine was created with. */
+ * only one just created, or one created with the very key file offered
+ * (its run was stopped before cloud-init installed it), may refuse the key
+ * for a while: for the others a refused key fails at once, naming the key
+ * the machine was created with. */
 enum bs_node_origin {
 	BS_NODE_FOUND,	 /* there already */
 	BS_NODE_CREATED, /* created by this run */

@@ -247,6 +247,29 @@ static void make_parent_dirs(const char *path)
 
 /* Record a first-seen host key: one line appended, the file never
  * rewritten (other tools may share it). */
+/*
+ * Writers of a known_hosts file (first-use pins append, forgetting
+ * rewrites) take an exclusive flock on PATH.lock beside it, so that no
+ * append is lost to a rewrite. A rewrite is a new file renamed over the
+ * old one, so a reader (which takes no lock) sees the old pins or the new,
+ * never a partial file. Returns the lock's descriptor, or -1 (errno).
+ */
+static int known_hosts_lock(const char *path)
+{
+	char *lock_path = bs_xasprintf("%s.lock", path);
+	int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	free(lock_path);
+	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 static int append_known_host(LIBSSH2_KNOWNHOSTS *kh, const char *path, const char *host, int port,
 			     const char *key, size_t len, int typebit, const char *comment,
 			     const char *display, struct bs_err *err)
@@ -254,6 +277,7 @@ static int append_known_host(LIBSSH2_KNOWNHOSTS *kh, const char *path, const cha
 	struct libssh2_knownhost *entry = NULL;
 	char name[300], line[4096];
 	size_t line_len = 0;
+	int lock, rc = 0;
 	FILE *f;
 
 	if (port == 22)
@@ -269,16 +293,23 @@ static int append_known_host(LIBSSH2_KNOWNHOSTS *kh, const char *path, const cha
 		return bs_err_set(err, BS_ERR_HOSTKEY, "ssh %s: cannot record its host key",
 				  display);
 	make_parent_dirs(path);
-	f = fopen(path, "a");
-	if (f == NULL)
-		return bs_err_set(err, BS_ERR_IO, "ssh %s: cannot write %s: %s", display, path,
+	lock = known_hosts_lock(path);
+	if (lock < 0)
+		return bs_err_set(err, BS_ERR_IO, "ssh %s: cannot lock %s.lock: %s", display, path,
 				  strerror(errno));
+	f = fopen(path, "a");
+	if (f == NULL) {
+		rc = bs_err_set(err, BS_ERR_IO, "ssh %s: cannot write %s: %s", display, path,
+				strerror(errno));
+		goto out;
+	}
 	fchmod(fileno(f), 0600);
-	flock(fileno(f), LOCK_EX); /* bs_ssh_known_hosts_forget may be rewriting it */
 	fwrite(line, 1, line_len, f);
 	if (fclose(f) != 0)
-		return bs_err_set(err, BS_ERR_IO, "ssh %s: cannot write %s", display, path);
-	return 0;
+		rc = bs_err_set(err, BS_ERR_IO, "ssh %s: cannot write %s", display, path);
+out:
+	close(lock);
+	return rc;
 }
 
 static void compute_fingerprint(struct bs_ssh *s)
@@ -359,7 +390,7 @@ char *bs_ssh_key_fingerprint(const char *public_key)
  * (PROTOCOL.key: "openssh-key-v1\0", cipher, kdf, kdf options, number of
  * keys, then the public key). NULL when neither says.
  */
-static char *key_file_fingerprint(const char *path)
+char *bs_ssh_key_file_fingerprint(const char *path)
 {
 	static const char magic[] = "openssh-key-v1";
 	char *pub = bs_xasprintf("%s.pub", path);
@@ -480,20 +511,23 @@ int bs_ssh_known_hosts_forget(const char *path, const char *host, int port, cons
 			      int *removed, struct bs_err *err)
 {
 	struct bs_buf keep = BS_BUF_INIT;
-	char *name = NULL, *line = NULL;
+	char *name = NULL, *line = NULL, *tmp = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	FILE *f;
-	int rc = 0;
+	FILE *f = NULL, *out = NULL;
+	int lock, rc = 0;
 
 	*removed = 0;
-	f = fopen(path, "r+");
-	if (f == NULL)
-		return errno == ENOENT ? 0
-				       : bs_err_set(err, BS_ERR_IO, "cannot open %s: %s", path,
-						    strerror(errno));
-	if (flock(fileno(f), LOCK_EX) != 0) {
-		rc = bs_err_set(err, BS_ERR_IO, "cannot lock %s: %s", path, strerror(errno));
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		return 0;
+	lock = known_hosts_lock(path);
+	if (lock < 0)
+		return bs_err_set(err, BS_ERR_IO, "cannot lock %s.lock: %s", path, strerror(errno));
+	f = fopen(path, "r");
+	if (f == NULL) {
+		if (errno != ENOENT)
+			rc = bs_err_set(err, BS_ERR_IO, "cannot open %s: %s", path,
+					strerror(errno));
 		goto out;
 	}
 	if (host != NULL)
@@ -507,12 +541,31 @@ int bs_ssh_known_hosts_forget(const char *path, const char *host, int port, cons
 	}
 	if (*removed == 0)
 		goto out;
-	if (fseek(f, 0, SEEK_SET) != 0 || ftruncate(fileno(f), 0) != 0 ||
-	    (keep.len > 0 && fwrite(keep.data, 1, keep.len, f) != keep.len) || fflush(f) != 0)
-		rc = bs_err_set(err, BS_ERR_IO, "cannot rewrite %s: %s", path, strerror(errno));
+	tmp = bs_xasprintf("%s.tmp", path);
+	out = fopen(tmp, "w");
+	if (out == NULL) {
+		rc = bs_err_set(err, BS_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fchmod(fileno(out), 0600);
+	if ((keep.len > 0 && fwrite(keep.data, 1, keep.len, out) != keep.len) || fflush(out) != 0 ||
+	    fsync(fileno(out)) != 0) {
+		rc = bs_err_set(err, BS_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	rc = fclose(out);
+	out = NULL;
+	if (rc != 0 || rename(tmp, path) != 0)
+		rc = bs_err_set(err, BS_ERR_IO, "cannot replace %s: %s", path, strerror(errno));
 out:
-	if (fclose(f) != 0 && rc == 0)
-		rc = bs_err_set(err, BS_ERR_IO, "cannot write %s", path);
+	if (out != NULL)
+		fclose(out);
+	if (rc != 0 && tmp != NULL)
+		unlink(tmp);
+	if (f != NULL)
+		fclose(f);
+	close(lock);
+	free(tmp);
 	free(line);
 	free(name);
 	bs_buf_free(&keep);
@@ -650,7 +703,7 @@ static int authenticate(struct bs_ssh *s, const struct bs_ssh_opts *o, struct bs
 	}
 	if (!authed && o->key_path != NULL && strstr(methods, "publickey")) {
 		tried = true;
-		offered_add(&offered, key_file_fingerprint(o->key_path), o->key_path);
+		offered_add(&offered, bs_ssh_key_file_fingerprint(o->key_path), o->key_path);
 		rc = libssh2_userauth_publickey_fromfile_ex(
 			s->session, user, (unsigned)strlen(user), NULL, o->key_path, o->passphrase);
 		if (rc == 0)
@@ -692,7 +745,8 @@ static int authenticate(struct bs_ssh *s, const struct bs_ssh_opts *o, struct bs
 			s->display, user, methods,
 			o->key_path || o->agent ? "no matching credential" : "no credential");
 	else if (o->expected_key != NULL && offered.len > 0 &&
-		 strstr(bs_buf_str(&offered), o->expected_key) == NULL)
+		 strstr(bs_buf_str(&offered), o->expected_key) == NULL &&
+		 strstr(bs_buf_str(&offered), "a key (") == NULL)
 		rc = bs_err_set(
 			err, BS_ERR_AUTH,
 			"ssh %s: %s was refused: the machine was created with the key %s, and this run offered %s. Use that key: point ssh.key at it, add it to ssh-agent, or run with BOOTSTRAP_DIR set to the directory of the run that created the machine (its ssh/id_ed25519)",

@@ -87,12 +87,18 @@ int bs_ssh_wait(struct bs_ssh **out, const struct bs_ssh_opts *opts, long wait_m
  * Forget the host keys pinned in known_hosts for a machine that is gone:
  * every line recorded with the comment tag (when not NULL), and every
  * line for host:port (the "[host]:port" form, or "host" for port 22; when
- * host is not NULL). The file is rewritten in place under a lock that
- * first-use pinning takes too. *removed counts the lines dropped. A
- * missing file is nothing to forget.
+ * host is not NULL). A new file is renamed over the old one (readers see
+ * the old pins or the new), under the lock PATH.lock that first-use
+ * pinning takes too. *removed counts the lines dropped. A missing file is
+ * nothing to forget.
  */
 int bs_ssh_known_hosts_forget(const char *path, const char *host, int port, const char *tag,
 			      int *removed, struct bs_err *err);
+
+/* The same for a private key file's public half: from KEY.pub, else from
+ * the OpenSSH private key format's header (in clear even when the key is
+ * encrypted). NULL when neither says. Caller frees. */
+char *bs_ssh_key_file_fingerprint(const char *path);
 
 /* "SHA256:<base64>" (as ssh-keygen -l prints it) of an OpenSSH one-line
  * public key "TYPE BASE64 [COMMENT]"; NULL when malformed. Caller frees. */

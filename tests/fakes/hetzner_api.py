@@ -887,8 +887,20 @@ LOCATIONS = [(1, "fsn1", "Falkenstein DC Park 1", "DE", "Falkenstein", "eu-centr
 EU = ("fsn1", "nbg1", "hel1")
 ALL = tuple(loc[1] for loc in LOCATIONS)
 GONE = {"announced": "2023-09-01T00:00:00+00:00", "unavailable_after": "2024-01-01T00:00:00+00:00"}
+
+
+def _iso_in(days):
+    """an ISO-8601 time `days` from now, as the API writes times"""
+    t = time.gmtime(time.time() + days * 86400)
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", t)
+
+
+# announced, still orderable until unavailable_after (the reference: a
+# deprecated server type "can still be used until" that date)
+PHASING_OUT = {"announced": _iso_in(-30), "unavailable_after": _iso_in(90)}
 SERVER_TYPES = [  # id, name, cores, memory GB, disk GB, cpu_type, architecture, where, deprecation
     (1, "cx11", 1, 2.0, 20, "shared", "x86", EU, GONE),
+    (21, "cx21", 2, 4.0, 40, "shared", "x86", EU, PHASING_OUT),
     (22, "cx22", 2, 4.0, 40, "shared", "x86", EU, None),
     (23, "cx32", 4, 8.0, 80, "shared", "x86", EU, None),
     (24, "cx42", 8, 16.0, 160, "shared", "x86", EU, None),
@@ -905,6 +917,7 @@ IMAGES = [  # id, name, os_flavor, os_version, deprecated
     (45557056, "debian-11", "debian", "11", None),
     (114690387, "debian-12", "debian", "12", None),
     (231450501, "debian-13", "debian", "13", None),
+    (15512617, "ubuntu-20.04", "ubuntu", "20.04", _iso_in(30)),  # deprecated from then on
     (67794396, "ubuntu-22.04", "ubuntu", "22.04", None),
     (161547269, "ubuntu-24.04", "ubuntu", "24.04", None),
 ]

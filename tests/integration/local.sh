@@ -195,6 +195,10 @@ $errout"
 # ---- destroy -------------------------------------------------------------
 grep -q ' bootstrap:local:' "$BOOTSTRAP_DIR/known_hosts" && ok "pins carry their machine (bootstrap:local:ID)" ||
 	bad "pins carry their machine" "$(cat "$BOOTSTRAP_DIR/known_hosts")"
+# pins that are not this project's machines' must stay
+foreign1="[198.51.100.7]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFWw5Rs6nOCTt7tMWQZ+eCFUQvlL94zeso3x9zpTtwF4 bootstrap"
+foreign2="[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFWw5Rs6nOCTt7tMWQZ+eCFUQvlL94zeso3x9zpTtwF4 bootstrap:local:0123456789ab"
+printf '%s\n%s\n' "$foreign1" "$foreign2" >>"$BOOTSTRAP_DIR/known_hosts"
 docker stop "$PROJECT-node-1" >/dev/null
 recipe 1
 bs --json destroy "$WORK/r.yaml"
@@ -204,7 +208,9 @@ bs --json destroy "$WORK/r.yaml"
 $errout"
 [ -z "$(nodes)" ] && [ -z "$(volumes)" ] && ok "... no container, no volume left (node-1 was stopped)" ||
 	bad "... nothing left" "$(nodes) / $(volumes)"
-! grep -q 'bootstrap:local:' "$BOOTSTRAP_DIR/known_hosts" && ok "... and their pinned host keys are forgotten" ||
+[ "$(grep -c 'bootstrap:local:' "$BOOTSTRAP_DIR/known_hosts")" = 1 ] &&
+	grep -qxF "$foreign1" "$BOOTSTRAP_DIR/known_hosts" && grep -qxF "$foreign2" "$BOOTSTRAP_DIR/known_hosts" &&
+	ok "... and their pinned host keys are forgotten, no other pin" ||
 	bad "... pinned host keys forgotten" "$(cat "$BOOTSTRAP_DIR/known_hosts")"
 docker inspect "$PROJECT-other-node" >/dev/null 2>&1 && ok "... another project's node untouched" ||
 	bad "... another project's node untouched"

@@ -128,6 +128,7 @@ lab_registry() { # NAME PORT [htpasswd [TLS-DIR]]
 	docker-registry serve "$LAB/$name/config.yml" >"$LAB/$name/log" 2>&1 &
 	local pid=$!
 	LAB_PIDS+=($pid)
+	echo "$pid" >"$LAB/$name/pid" # a test can stop this registry alone
 	lab_wait_until 20 lab_alive_and "$pid" lab_registry_answers "$url" "${curl_opts[@]}" || {
 		cat "$LAB/$name/log" >&2
 		lab_log "registry $name did not start on 127.0.0.1:$port"

@@ -141,6 +141,12 @@ static void test_forget(void **state)
 				  "other ssh-ed25519 AAAA6 bootstrap:local:aaa-not\n");
 	free(text);
 	unlink(path);
+	{
+		char lock[sizeof(path) + 5];
+
+		snprintf(lock, sizeof(lock), "%s.lock", path);
+		unlink(lock);
+	}
 	/* no file: nothing to forget */
 	assert_int_equal(bs_ssh_known_hosts_forget(path, "203.0.113.7", 22, "t", &removed, &err),
 			 0);
