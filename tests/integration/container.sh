@@ -137,7 +137,28 @@ bs "${H[@]}" create "$LAB_WEB_IMAGE" "$web"
 expect_err "name conflict (409) is a clear message" 1 "container name $web is already in use"
 ranged=$P-ranged
 CREATED+=("$ranged")
-rport=$(( 40000 + RANDOM % 10000 ))
+# 11 ports in a row, free now, below the kernel's ephemeral range (an
+# outgoing connection of anything on the machine may take one there)
+rport=$(python3 -c '
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    base = random.randrange(20000, lo - 20)
+    held = []
+    try:
+        for p in range(base, base + 11):
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                s = socket.socket(socket.AF_INET, kind)
+                held.append(s)
+                s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        for s in held:
+            s.close()
+    print(base)
+    break
+')
 bs "${H[@]}" create "$LAB_WEB_IMAGE" "$ranged" -p "127.0.0.1:$rport-$((rport + 7)):9000-9007" \
 	-p "127.0.0.1:$((rport + 8)):8080" -p "127.0.0.1:$((rport + 9)):9100" -p "127.0.0.1:$((rport + 10)):9101/udp" \
 	-e "TOKEN=never-shown-$$"
