@@ -334,6 +334,15 @@ char *bs_cli_public_key(const struct bs_cli *cli, const struct bs_recipe *r, str
 	return text;
 }
 
+void bs_cli_machine_opts(struct bs_node_prepare_opts *po, const struct bs_compute *c,
+			 const struct bs_machine *m, char **tag)
+{
+	po->origin = m->created ? BS_NODE_CREATED : m->started ? BS_NODE_STARTED : BS_NODE_FOUND;
+	po->machine_key = m->ssh_key;
+	*tag = bs_compute_host_key_tag(c, m);
+	po->host_key_tag = *tag;
+}
+
 /* provider local (and the clouds): find or create the machines, then
  * prepare each at the address the provider gives it. */
 static int prepare_machines(const struct bs_cli *cli, const struct bs_recipe *recipe,
@@ -390,12 +399,7 @@ static int prepare_machines(const struct bs_cli *cli, const struct bs_recipe *re
 			nodes[view.n_nodes].port = ml.v[i].ssh_port;
 			/* only a machine just made or powered on is waited for */
 			*o = *opts;
-			o->origin = ml.v[i].created   ? BS_NODE_CREATED
-				    : ml.v[i].started ? BS_NODE_STARTED
-						      : BS_NODE_FOUND;
-			o->machine_key = ml.v[i].ssh_key;
-			tags[view.n_nodes] = bs_compute_host_key_tag(c, &ml.v[i]);
-			o->host_key_tag = tags[view.n_nodes];
+			bs_cli_machine_opts(o, c, &ml.v[i], &tags[view.n_nodes]);
 			view.n_nodes++;
 		}
 	}

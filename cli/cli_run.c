@@ -56,13 +56,11 @@ struct nodejob {
 	int rc;
 	struct bs_err err;
 	long long t0;
-	bool missing;		    /* plan/status: the machine does not exist yet */
-	bool off;		    /* plan/status: the machine is there, powered off */
-	bool machine_planned;	    /* plan: create-machine or start-machine reported */
-	enum bs_node_origin origin; /* found, or created/started by this run */
-	const char *machine_key;    /* the key it was created with (the machine list's) */
-	char *host_key_tag;	    /* its pins' comment in known_hosts */
-	size_t *tasks;		    /* phase 2: indexes of rolling replacements this wave */
+	bool missing;			  /* plan/status: the machine does not exist yet */
+	bool off;			  /* plan/status: the machine is there, powered off */
+	bool machine_planned;		  /* plan: create-machine or start-machine reported */
+	const struct bs_machine *machine; /* its machine (the run's list), or NULL */
+	size_t *tasks;			  /* phase 2: indexes of rolling replacements this wave */
 	size_t n_tasks;
 };
 
@@ -76,7 +74,8 @@ struct run {
 	struct nodejob *jobs;
 	size_t n_jobs;
 	char *owner;
-	unsigned long requests; /* Docker API requests, all nodes */
+	const struct bs_compute *compute; /* the recipe's provider */
+	unsigned long requests;		  /* Docker API requests, all nodes */
 	/* pool */
 	size_t next;
 	pthread_mutex_t mu;
@@ -200,13 +199,11 @@ static void phase1(struct run *run, struct nodejob *j)
 	struct bs_node_prepare_opts po;
 	struct bs_nodelock_opts lo = BS_NODELOCK_OPTS_INIT;
 	struct bs_converge_opts co;
+	char *host_key_tag = NULL;
 	int rc;
 
 	j->t0 = bs_now_ms();
 	memset(&po, 0, sizeof(po));
-	po.origin = j->origin;
-	po.machine_key = j->machine_key;
-	po.host_key_tag = j->host_key_tag;
 	po.strict_host_keys = run->cli->strict_host_keys;
 	po.key_override = run->cli->identity;
 	po.cancel = &bs_cli_aborted;
@@ -267,7 +264,10 @@ static void phase1(struct run *run, struct nodejob *j)
 		po.lock = &lo;
 	}
 	node_event(run, BS_EV_NODE_STAGE, j->node.name, "ssh", NULL, NULL, NULL);
+	if (j->machine != NULL)
+		bs_cli_machine_opts(&po, run->compute, j->machine, &host_key_tag);
 	rc = bs_node_prepare(&j->s, run->recipe, &j->node, &po, &j->err);
+	free(host_key_tag);
 	j->session_open = rc == 0;
 	if (rc != 0)
 		goto fail;
@@ -652,8 +652,6 @@ static void finish_node(struct run *run, struct nodejob *j, struct bs_counts *to
 	j->s.name = NULL;
 	j->session_open = false;
 	free(j->tasks);
-	free(j->host_key_tag);
-	j->host_key_tag = NULL;
 }
 
 static enum bs_report_mode report_mode(const struct bs_cli *cli)
@@ -690,27 +688,21 @@ static int run_verb(struct run *run)
 	rc = machines(run, &c, &ml, &err);
 	if (rc != 0)
 		goto fail;
+	run->compute = c;
 	run->jobs = bs_xcalloc(r->n_nodes ? r->n_nodes : 1, sizeof(*run->jobs));
 	for (i = 0; i < r->n_nodes; i++) {
 		const struct bs_node *n = &r->nodes[i];
 		const struct bs_machine *m = find_machine(&ml, n->name);
 		struct nodejob *j;
 
-		if (run->cli->node != NULL && strcmp(run->cli->node, n->name) != 0 &&
-		    strcmp(run->cli->node, n->group) != 0)
+		if (!selected_node(run, n))
 			continue;
 		j = &run->jobs[run->n_jobs++];
 		memset(j, 0, sizeof(*j));
 		j->t0 = bs_now_ms();
 		j->node = *n;
 		j->err = (struct bs_err)BS_ERR_INIT;
-		if (m != NULL) {
-			j->origin = m->created	 ? BS_NODE_CREATED
-				    : m->started ? BS_NODE_STARTED
-						 : BS_NODE_FOUND;
-			j->machine_key = m->ssh_key;
-			j->host_key_tag = bs_compute_host_key_tag(c, m);
-		}
+		j->machine = m;
 		if (m != NULL && m->state == BS_NODE_STOPPED && !run->apply) {
 			j->off = true; /* plan/status: apply powers it on */
 		} else if (m != NULL && m->ssh_host != NULL) {
@@ -743,8 +735,6 @@ static int run_verb(struct run *run)
 		}
 		if (run->cli->node == NULL && extra_machines(run, c, &total) != 0)
 			failed = true;
-		for (i = 0; i < run->n_jobs; i++)
-			free(run->jobs[i].host_key_tag);
 		run->n_jobs = 0;
 	}
 	pool_run(run, phase1, NULL);

@@ -44,19 +44,24 @@ void bs_machine_list_free(struct bs_machine_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-char *bs_compute_key_label(const char *fingerprint)
+/*
+ * "FROM<43 base64 characters>" to "TO<the same>", with the two characters
+ * that differ between base64 and base64url swapped (a, b for c, d); NULL
+ * when text is not of that shape.
+ */
+static char *key_form(const char *text, const char *from, const char *to, char a, char b, char c,
+		      char d)
 {
 	char *out;
 
-	if (fingerprint == NULL || !bs_str_starts_with(fingerprint, "SHA256:") ||
-	    strlen(fingerprint) != 7 + 43)
+	if (text == NULL || !bs_str_starts_with(text, from) || strlen(text) != strlen(from) + 43)
 		return NULL;
-	out = bs_xasprintf("SHA256_%s", fingerprint + 7);
-	for (char *p = out + 7; *p; p++) {
-		if (*p == '+')
-			*p = '-';
-		else if (*p == '/')
-			*p = '_';
+	out = bs_xasprintf("%s%s", to, text + strlen(from));
+	for (char *p = out + strlen(to); *p; p++) {
+		if (*p == a)
+			*p = c;
+		else if (*p == b)
+			*p = d;
 		else if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
 			   (*p >= '0' && *p <= '9'))) {
 			free(out);
@@ -66,25 +71,14 @@ char *bs_compute_key_label(const char *fingerprint)
 	return out;
 }
 
+char *bs_compute_key_label(const char *fingerprint)
+{
+	return key_form(fingerprint, "SHA256:", "SHA256_", '+', '/', '-', '_');
+}
+
 char *bs_compute_key_from_label(const char *label)
 {
-	char *out;
-
-	if (label == NULL || !bs_str_starts_with(label, "SHA256_") || strlen(label) != 7 + 43)
-		return NULL;
-	out = bs_xasprintf("SHA256:%s", label + 7);
-	for (char *p = out + 7; *p; p++) {
-		if (*p == '-')
-			*p = '+';
-		else if (*p == '_')
-			*p = '/';
-		else if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-			   (*p >= '0' && *p <= '9'))) {
-			free(out);
-			return NULL;
-		}
-	}
-	return out;
+	return key_form(label, "SHA256_", "SHA256:", '-', '_', '+', '/');
 }
 
 char *bs_compute_host_key_tag(const struct bs_compute *c, const struct bs_machine *m)
