@@ -10,7 +10,8 @@
 #   make asan       unit + end-to-end tests under ASan+UBSan
 #   make valgrind   bootstrap validate on every recipe, and the integration
 #                   suite, under valgrind
-#   make fuzz       libFuzzer on the recipe loader for FUZZ_SECONDS (60)
+#   make fuzz       every libFuzzer target (tests/fuzz/*_fuzz.c) for FUZZ_SECONDS
+#                   (15) each, FUZZ_JOBS (2) at a time
 #   make format / format-check    clang-format with the committed .clang-format
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages for the build and the test lab
@@ -24,7 +25,7 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 PKG_CONFIG ?= pkg-config
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 15
 VERSION := 0.1.0
 
 PKGS := libssh2 libcurl libcjson yaml-0.1 libcrypto
@@ -133,16 +134,34 @@ valgrind: bootstrap $(INTEG_BIN)
 	@$(timed) valgrind tests/e2e/valgrind.sh env BOOTSTRAP=./bootstrap bash tests/e2e/valgrind.sh
 	@export BS_WRAP="$(VALGRIND)"; $(call run_integration,$(BUILD),valgrind)
 
+# Every tests/fuzz/NAME_fuzz.c is a libFuzzer target (ASan, UBSan,
+# LeakSanitizer), linked against the library built once with the fuzzer's
+# coverage; tests/fuzz/run.sh runs each for FUZZ_SECONDS on the seeds in
+# tests/fuzz/corpus/NAME/, FUZZ_JOBS at a time (tests/fuzz/README.md).
 FUZZ_CC ?= clang
-FUZZ_BIN := $(BUILD)/fuzz/recipe_fuzz
-$(FUZZ_BIN): tests/fuzz/recipe_fuzz.c $(LIB_SRC) $(HEADERS)
+FUZZ_JOBS ?= 2
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/*_fuzz.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DBS_VERSION='"$(VERSION)"' -I. $(WARN) -Werror -g -O1 \
+               $(FUZZ_SAN) $(shell $(PKG_CONFIG) --cflags $(PKGS))
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_LIB := $(BUILD)/fuzz/libbootstrap-fuzz.a
+
+$(BUILD)/fuzz/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -DBS_VERSION='"$(VERSION)"' -I. -g -O1 \
-	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    $(shell $(PKG_CONFIG) --cflags $(PKGS)) -o $@ $< $(LIB_SRC) $(LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $(FUZZ_LIB) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LIBS)
 
 fuzz: $(FUZZ_BIN)
-	@$(timed) fuzz tests/fuzz/run.sh bash tests/fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SECONDS)
+	@$(timed) fuzz tests/fuzz/run.sh bash tests/fuzz/run.sh -j $(FUZZ_JOBS) $(FUZZ_SECONDS) $(FUZZ_BIN)
 
 check-start:
 	@mkdir -p $(dir $(SUITE_TIMES)); : >$(SUITE_TIMES)

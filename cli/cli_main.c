@@ -18,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "deploy/recipe.h"
+#include "provision/node.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/units.h"
@@ -334,12 +335,27 @@ void bs_cli_signals_install(const char *note)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+/* bs_state_check() for the verbs that read the state directory. */
+static int state_checked(void)
+{
+	struct bs_err err = BS_ERR_INIT;
+
+	if (bs_state_check(&err) == 0)
+		return BS_EXIT_OK;
+	bs_cli_error("%s", err.msg);
+	return BS_EXIT_FAILURE;
+}
+
 int main(int argc, char **argv)
 {
 	struct bs_cli cli;
 	const char *no_color = getenv("NO_COLOR");
 	int code;
 
+	/* The environment's SSH secrets, whichever verb and path reads them
+	 * (provision/node_ssh.c): masked from the start, in every output. */
+	bs_secret_add(getenv("BOOTSTRAP_SSH_PASSWORD"));
+	bs_secret_add(getenv("BOOTSTRAP_SSH_PASSPHRASE"));
 	memset(&cli, 0, sizeof(cli));
 	cli.tail = -1;
 	cli.parallel = 8;
@@ -385,11 +401,17 @@ int main(int argc, char **argv)
 		code = BS_EXIT_OK;
 		break;
 	case BS_VERB_VALIDATE: code = bs_cli_validate(&cli); break;
-	case BS_VERB_PREPARE: code = bs_cli_prepare(&cli); break;
+	case BS_VERB_PREPARE:
 	case BS_VERB_APPLY:
 	case BS_VERB_PLAN:
 	case BS_VERB_DESTROY:
-	case BS_VERB_STATUS: code = bs_cli_run(&cli); break;
+	case BS_VERB_STATUS:
+		/* the key and the pins they use are checked before any is read */
+		code = state_checked();
+		if (code == BS_EXIT_OK)
+			code = cli.verb == BS_VERB_PREPARE ? bs_cli_prepare(&cli)
+							   : bs_cli_run(&cli);
+		break;
 	default: code = bs_cli_container(&cli); break;
 	}
 	/* a run a signal ended says which: 130 for Ctrl-C, 143 for SIGTERM */

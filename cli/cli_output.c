@@ -48,21 +48,17 @@ void bs_cli_output_init(const struct bs_cli *cli)
 
 void bs_cli_error(const char *fmt, ...)
 {
-	struct bs_buf raw = BS_BUF_INIT, masked = BS_BUF_INIT;
 	va_list ap;
 	char line[2048];
 
+	/* masked before it is cut to the line (util/log.h) */
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	bs_secret_vformat(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	bs_buf_puts(&raw, line);
-	bs_secret_mask(&masked, bs_buf_str(&raw));
 	if (use_color)
-		fprintf(stderr, "\033[1;31mbootstrap: error:\033[0m %s\n", bs_buf_str(&masked));
+		fprintf(stderr, "\033[1;31mbootstrap: error:\033[0m %s\n", line);
 	else
-		fprintf(stderr, "bootstrap: error: %s\n", bs_buf_str(&masked));
-	bs_buf_free(&raw);
-	bs_buf_wipe_free(&masked);
+		fprintf(stderr, "bootstrap: error: %s\n", line);
 }
 
 void bs_cli_print_diags(const struct bs_cli *cli, const struct bs_diags *diags)

@@ -128,7 +128,11 @@ static void print_job(const struct bs_cli *cli, const struct job *j)
 		cJSON_AddStringToObject(o, "node", j->node->name);
 		cJSON_AddBoolToObject(o, "ok", j->rc == 0);
 		if (j->rc != 0) {
-			cJSON_AddStringToObject(o, "error", j->err.msg);
+			struct bs_buf masked = BS_BUF_INIT;
+
+			bs_secret_mask(&masked, j->err.msg);
+			cJSON_AddStringToObject(o, "error", bs_buf_str(&masked));
+			bs_buf_free(&masked);
 		} else {
 			cJSON_AddStringToObject(o, "os", r->os_id);
 			cJSON_AddStringToObject(o, "os_version", r->os_version);

@@ -194,6 +194,14 @@ static void report_docker(struct run *run, struct nodejob *j)
 			   "the engine was not running");
 }
 
+/* BOOTSTRAP_ASSUME_ESP=1: skip the kernel check for IPsec ESP (README). */
+static bool assume_esp(void)
+{
+	const char *v = getenv("BOOTSTRAP_ASSUME_ESP");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
 static void phase1(struct run *run, struct nodejob *j)
 {
 	struct bs_node_prepare_opts po;
@@ -209,6 +217,11 @@ static void phase1(struct run *run, struct nodejob *j)
 	po.cancel = &bs_cli_aborted;
 	po.interrupt = &bs_cli_interrupted;
 	po.dry_run = !run->apply;
+	/* encrypt: true needs ESP on every node whatever the addresses: refused
+	 * before Docker is installed or anything else changes (auto depends
+	 * on every node's address, and is decided by the cluster stage) */
+	po.need_esp = run->recipe->cluster.type == BS_CLUSTER_SWARM &&
+		      run->recipe->cluster.encrypt == BS_ENCRYPT_TRUE && !assume_esp();
 	if (run->cli->timeout_ms > 0)
 		po.command_timeout_ms = (long)run->cli->timeout_ms;
 	memset(&co, 0, sizeof(co));
@@ -412,8 +425,12 @@ static int cluster(struct run *run, struct bs_counts *total)
 
 		in[i].node = &j->node;
 		in[i].d = j->session_open ? j->s.driver : NULL;
-		in[i].advertise = j->s.report.route_if[0] ? j->s.report.route_if : NULL;
+		in[i].route_if = j->s.report.route_if[0] ? j->s.report.route_if : NULL;
 		in[i].ipvs = j->s.report.ipvs;
+		in[i].esp = j->s.report.esp;
+		in[i].esp_error = j->s.report.esp_error;
+		in[i].addrs = j->s.report.addrs;
+		in[i].n_addrs = j->s.report.n_addrs;
 		in[i].audit = audit_line;
 		in[i].audit_payload = j;
 	}
@@ -429,6 +446,7 @@ static int cluster(struct run *run, struct bs_counts *total)
 	o.payload = run->rep;
 	o.wait_ms = run->cli->timeout_ms > 0 ? (long)run->cli->timeout_ms : 0;
 	o.cancel = &bs_cli_interrupted;
+	o.assume_esp = assume_esp();
 	node_event(run, BS_EV_NODE_STAGE, NULL, "cluster", NULL, NULL, NULL);
 	before = total->failed;
 	rc = bs_cluster_run(&o, total, &err);

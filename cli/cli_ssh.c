@@ -70,6 +70,11 @@ int bs_cli_ssh_open(const struct bs_cli *cli, const char *url, volatile sig_atom
 		bs_cli_error("%s", err.msg);
 		return BS_EXIT_USAGE;
 	}
+	if (bs_state_check(&err) != 0) {
+		bs_cli_error("%s", err.msg);
+		bs_ssh_url_free(&u);
+		return BS_EXIT_FAILURE;
+	}
 	recipe = bs_cli_load_recipe(cli, cli->recipe, &code);
 	if (code != BS_EXIT_OK) {
 		bs_ssh_url_free(&u);
@@ -83,11 +88,9 @@ int bs_cli_ssh_open(const struct bs_cli *cli, const char *url, volatile sig_atom
 	if (conf == NULL && cli->timeout_ms > 0 && cli->timeout_ms < 10000)
 		ns.opts.connect_timeout_ms = (long)cli->timeout_ms;
 	ns.opts.cancel = cancel;
+	/* o's passphrase and password are the recipe's secrets or the
+	 * environment's, both registered for masking already (main) */
 	o = &ns.opts;
-	if (o->passphrase != NULL)
-		bs_secret_add(o->passphrase);
-	if (o->password != NULL)
-		bs_secret_add(o->password);
 	if (o->key_path == NULL && !o->agent && o->password == NULL) {
 		bs_cli_error(
 			"%s: no SSH credentials: give a key with -i FILE (or ssh.key in a recipe with -r), start ssh-agent, or set BOOTSTRAP_SSH_PASSWORD",

@@ -93,7 +93,11 @@ void dk_json_labels(const cJSON *obj, struct bs_kvlist *out)
 {
 	const cJSON *item;
 
-	cJSON_ArrayForEach(item, obj) if (cJSON_IsString(item))
+	/* an object of strings; a list ("Labels": ["a"]) has items without a
+	 * key, which crashed here (found by tests/fuzz/docker_fuzz.c) */
+	if (!cJSON_IsObject(obj))
+		return;
+	cJSON_ArrayForEach(item, obj) if (cJSON_IsString(item) && item->string != NULL)
 		bs_kvlist_push(out, item->string, item->valuestring, false);
 }
 
@@ -306,7 +310,7 @@ static char *health_from_status(const char *status)
 	return NULL;
 }
 
-static void parse_list_item(const cJSON *o, struct bs_cinfo *c)
+void dk_parse_container_item(const cJSON *o, struct bs_cinfo *c)
 {
 	const cJSON *names = cJSON_GetObjectItemCaseSensitive(o, "Names");
 	const cJSON *first = cJSON_GetArrayItem(names, 0);
@@ -388,7 +392,7 @@ static int docker_container_list(struct bs_cdriver *d, bool all, const struct bs
 		goto out;
 	}
 	out->v = bs_xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*out->v));
-	cJSON_ArrayForEach(item, arr) parse_list_item(item, &out->v[out->n++]);
+	cJSON_ArrayForEach(item, arr) dk_parse_container_item(item, &out->v[out->n++]);
 out:
 	cJSON_Delete(arr);
 	bs_http_response_free(&resp);
@@ -397,43 +401,10 @@ out:
 	return rc;
 }
 
-static int docker_container_inspect(struct bs_cdriver *d, const char *name, struct bs_cinfo *out,
-				    char **raw_json, struct bs_err *err)
+void dk_parse_container_inspect(const cJSON *o, struct bs_cinfo *out)
 {
-	struct docker *dk = as_docker(d);
-	struct bs_http_response resp;
-	char *seg = dk_path_name(name, false);
-	char *path = bs_xasprintf("/containers/%s/json", seg);
 	const cJSON *state, *config, *health, *ports, *port;
-	cJSON *o = NULL;
-	int rc;
 
-	if (out)
-		memset(out, 0, sizeof(*out));
-	if (raw_json)
-		*raw_json = NULL;
-	rc = dk_api(dk, "GET", path, NULL, NULL, &resp, err);
-	if (rc != 0)
-		goto out;
-	if (resp.status == 404) {
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", d->display,
-				name);
-		goto out;
-	}
-	if (resp.status != 200) {
-		rc = dk_status_error(dk, &resp, name, err);
-		goto out;
-	}
-	o = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
-	if (o == NULL) {
-		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: inspect %s: the answer is not JSON",
-				d->display, name);
-		goto out;
-	}
-	if (raw_json)
-		*raw_json = bs_xstrdup(bs_buf_str(&resp.body));
-	if (out == NULL)
-		goto out;
 	state = cJSON_GetObjectItemCaseSensitive(o, "State");
 	config = cJSON_GetObjectItemCaseSensitive(o, "Config");
 	health = cJSON_GetObjectItemCaseSensitive(state, "Health");
@@ -474,6 +445,44 @@ static int docker_container_inspect(struct bs_cdriver *d, const char *name, stru
 			pb->udp = udp;
 		}
 	}
+}
+
+static int docker_container_inspect(struct bs_cdriver *d, const char *name, struct bs_cinfo *out,
+				    char **raw_json, struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_response resp;
+	char *seg = dk_path_name(name, false);
+	char *path = bs_xasprintf("/containers/%s/json", seg);
+	cJSON *o = NULL;
+	int rc;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (raw_json)
+		*raw_json = NULL;
+	rc = dk_api(dk, "GET", path, NULL, NULL, &resp, err);
+	if (rc != 0)
+		goto out;
+	if (resp.status == 404) {
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s", d->display,
+				name);
+		goto out;
+	}
+	if (resp.status != 200) {
+		rc = dk_status_error(dk, &resp, name, err);
+		goto out;
+	}
+	o = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
+	if (o == NULL) {
+		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: inspect %s: the answer is not JSON",
+				d->display, name);
+		goto out;
+	}
+	if (raw_json)
+		*raw_json = bs_xstrdup(bs_buf_str(&resp.body));
+	if (out != NULL)
+		dk_parse_container_inspect(o, out);
 out:
 	cJSON_Delete(o);
 	bs_http_response_free(&resp);
@@ -1592,7 +1601,7 @@ out:
 
 /* ---- images -------------------------------------------------------------- */
 
-static void parse_image(const cJSON *o, struct bs_iinfo *img)
+void dk_parse_image(const cJSON *o, struct bs_iinfo *img)
 {
 	const cJSON *config = cJSON_GetObjectItemCaseSensitive(o, "Config");
 	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(o, "Labels");
@@ -1617,7 +1626,7 @@ static int docker_image_list(struct bs_cdriver *d, struct bs_iinfo_list *out, st
 	if (rc != 0)
 		return rc;
 	out->v = bs_xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*out->v));
-	cJSON_ArrayForEach(item, arr) parse_image(item, &out->v[out->n++]);
+	cJSON_ArrayForEach(item, arr) dk_parse_image(item, &out->v[out->n++]);
 	cJSON_Delete(arr);
 	return 0;
 }
@@ -1635,7 +1644,7 @@ static int docker_image_inspect(struct bs_cdriver *d, const char *ref, struct bs
 	snprintf(what, sizeof(what), "image %s", ref);
 	rc = dk_get_json(as_docker(d), path, NULL, what, &o, err);
 	if (rc == 0) {
-		parse_image(o, out);
+		dk_parse_image(o, out);
 		out->created = 0; /* a timestamp string here; list has the number */
 	}
 	cJSON_Delete(o);
@@ -1700,6 +1709,13 @@ static int progress_request(struct docker *dk, struct bs_http_request *req, stru
 		goto out;
 	if (resp.status < 200 || resp.status >= 300) {
 		rc = dk_status_error(dk, &resp, what, err);
+		goto out;
+	}
+	if (resp.stopped && pc->parser.too_long) {
+		rc = bs_err_set(
+			err, BS_ERR_PROTOCOL,
+			"%s: %s: the engine's progress stream sent a line over %u MiB without a newline; stopped reading it",
+			dk->base.display, what, (unsigned)(pc->parser.max_line >> 20));
 		goto out;
 	}
 	if (resp.stopped) {
@@ -2053,7 +2069,8 @@ int bs_cdriver_image_transfer(struct bs_cdriver *from, struct bs_cdriver *to, co
 /* ---- networks, volumes, events ------------------------------------------- */
 
 int dk_network_ensure(struct docker *dk, const char *name, const char *driver,
-		      const struct bs_kvlist *labels, bool *created, struct bs_err *err)
+		      const struct bs_kvlist *labels, const struct bs_kvlist *options,
+		      struct bs_kvlist *have, bool *created, struct bs_err *err)
 {
 	struct bs_http_response resp;
 	struct bs_kvlist by_name = BS_KVLIST_INIT;
@@ -2065,7 +2082,8 @@ int dk_network_ensure(struct docker *dk, const char *name, const char *driver,
 	char what[320];
 	int rc;
 
-	*created = false;
+	if (created != NULL)
+		*created = false;
 	bs_kvlist_push(&by_name, "name", name, false);
 	filters = bs_http_filters(&by_name);
 	bs_kvlist_free(&by_name);
@@ -2087,6 +2105,20 @@ int dk_network_ensure(struct docker *dk, const char *name, const char *driver,
 				err, BS_ERR_CONFLICT,
 				"%s: network %s exists with driver %s, not %s (remove it, or pick another name)",
 				dk->base.display, name, has, driver);
+		if (rc == 0 && have != NULL) {
+			const cJSON *opts = cJSON_GetObjectItemCaseSensitive(item, "Options");
+			const cJSON *opt;
+
+			cJSON_ArrayForEach(opt, opts)
+			{
+				if (cJSON_IsString(opt) && opt->string != NULL) /* as labels */
+					bs_kvlist_push(have, opt->string, opt->valuestring, false);
+			}
+		}
+		goto out;
+	}
+	if (created == NULL) { /* look only */
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no network %s", dk->base.display, name);
 		goto out;
 	}
 	body = cJSON_CreateObject();
@@ -2095,6 +2127,8 @@ int dk_network_ensure(struct docker *dk, const char *name, const char *driver,
 	cJSON_AddStringToObject(body, "Driver", driver);
 	if (overlay)
 		cJSON_AddBoolToObject(body, "Attachable", true);
+	if (options != NULL && options->n > 0)
+		cJSON_AddItemToObject(body, "Options", dk_kv_object(options));
 	cJSON_AddItemToObject(body, "Labels", dk_kv_object(labels));
 	json = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
@@ -2118,7 +2152,7 @@ out:
 static int docker_network_ensure(struct bs_cdriver *d, const char *name,
 				 const struct bs_kvlist *labels, bool *created, struct bs_err *err)
 {
-	return dk_network_ensure(as_docker(d), name, "bridge", labels, created, err);
+	return dk_network_ensure(as_docker(d), name, "bridge", labels, NULL, NULL, created, err);
 }
 
 static int docker_volume_ensure(struct bs_cdriver *d, const char *name,
@@ -2264,6 +2298,11 @@ static int docker_events(struct bs_cdriver *d, long long since, long long until,
 	req.payload = &ec;
 	req.timeout_ms = (wait_s > 0 ? wait_s : 0) * 1000 + 30000;
 	rc = bs_http_request(dk->http, &req, &resp, err);
+	if (rc == 0 && resp.stopped && ec.parser.too_long)
+		rc = bs_err_set(
+			err, BS_ERR_PROTOCOL,
+			"%s: reading events: the engine's event stream sent a line over %u MiB without a newline; stopped reading it",
+			d->display, (unsigned)(ec.parser.max_line >> 20));
 	if (rc == 0 && resp.status != 200)
 		rc = dk_status_error(dk, &resp, "reading events", err);
 	if (rc == 0)

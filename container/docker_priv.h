@@ -2,7 +2,7 @@
  * docker_priv.h - what the Docker driver's files share: the driver's
  * struct, the request helpers and the JSON readers of docker.c, used by
  * docker_swarm.c (clusters). Not a public header: only container/docker*.c
- * include it.
+ * include it, and the fuzz targets of the answers' readers (tests/fuzz/).
  *
  * Same rules as the driver: one struct docker per thread; results are the
  * caller's; every function returns 0 or a negative bs_error and fills err
@@ -62,6 +62,25 @@ void dk_json_strings(const cJSON *arr, struct bs_strv *out);
 cJSON *dk_kv_object(const struct bs_kvlist *l);
 cJSON *dk_string_array(const char *const *v);
 
+/* ---- readers of the engine's answers ------------------------------------- */
+
+/* Each fills *out (zeroed by the caller; freed with the type's _free even
+ * when fields are missing) from one object of an answer, whatever its
+ * shape: the engine is untrusted input (tests/fuzz/docker_fuzz.c and
+ * swarm_fuzz.c feed them anything). */
+/* an item of GET /containers/json */
+void dk_parse_container_item(const cJSON *o, struct bs_cinfo *out);
+/* GET /containers/ID/json */
+void dk_parse_container_inspect(const cJSON *o, struct bs_cinfo *out);
+/* an item of GET /images/json, or GET /images/ID/json */
+void dk_parse_image(const cJSON *o, struct bs_iinfo *out);
+/* GET /swarm; the join tokens are moved out of o */
+void dk_parse_swarm(cJSON *o, struct bs_cluster *out);
+/* an item of GET /nodes, /services (or GET /services/ID), /tasks */
+void dk_parse_node(const cJSON *o, struct bs_cluster_node *out);
+void dk_parse_service(const cJSON *o, struct bs_service_info *out);
+void dk_parse_task(const cJSON *o, struct bs_task_info *out);
+
 /* ---- shared pieces of the driver ------------------------------------------ */
 
 /* The two APIs name a container's fields differently. */
@@ -86,10 +105,13 @@ int dk_logs(struct docker *dk, const char *kind, const char *name, bool tty,
 	    const struct bs_logs_opts *opts, bs_log_fn fn, void *payload, struct bs_err *err);
 
 /* Ensure a network of driver ("bridge", "overlay": attachable) by exact
- * name. An overlay's name held by a network of another driver is
- * BS_ERR_CONFLICT. */
+ * name, created with options (NULL: none); an existing one's options go
+ * to have (when not NULL); created NULL: look only (missing:
+ * BS_ERR_NOT_FOUND). An overlay's name held by a network of another
+ * driver is BS_ERR_CONFLICT. */
 int dk_network_ensure(struct docker *dk, const char *name, const char *driver,
-		      const struct bs_kvlist *labels, bool *created, struct bs_err *err);
+		      const struct bs_kvlist *labels, const struct bs_kvlist *options,
+		      struct bs_kvlist *have, bool *created, struct bs_err *err);
 
 /* ---- clusters (docker_swarm.c): the entries of the ops table --------------- */
 
@@ -122,6 +144,7 @@ int bs_docker_service_logs(struct bs_cdriver *d, const char *service,
 			   const struct bs_logs_opts *opts, bs_log_fn fn, void *payload,
 			   struct bs_err *err);
 int bs_docker_overlay_ensure(struct bs_cdriver *d, const char *name, const struct bs_kvlist *labels,
-			     bool *created, struct bs_err *err);
+			     const struct bs_kvlist *options, struct bs_kvlist *have, bool *created,
+			     struct bs_err *err);
 
 #endif

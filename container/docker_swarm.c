@@ -477,11 +477,22 @@ static char *take_token(cJSON *tokens, const char *key)
 	return s;
 }
 
+void dk_parse_swarm(cJSON *o, struct bs_cluster *out)
+{
+	cJSON *tokens = cJSON_GetObjectItemCaseSensitive(o, "JoinTokens");
+
+	out->id = dk_json_strdup(o, "ID");
+	out->version = json_version(o);
+	out->created = json_time(o, "CreatedAt");
+	out->worker_token = take_token(tokens, "Worker");
+	out->manager_token = take_token(tokens, "Manager");
+}
+
 int bs_docker_cluster_inspect(struct bs_cdriver *d, struct bs_cluster *out, struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
-	cJSON *o = NULL, *tokens;
+	cJSON *o = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -498,12 +509,7 @@ int bs_docker_cluster_inspect(struct bs_cdriver *d, struct bs_cluster *out, stru
 				"%s: reading the cluster: the answer is not JSON", d->display);
 		goto out;
 	}
-	out->id = dk_json_strdup(o, "ID");
-	out->version = json_version(o);
-	out->created = json_time(o, "CreatedAt");
-	tokens = cJSON_GetObjectItemCaseSensitive(o, "JoinTokens");
-	out->worker_token = take_token(tokens, "Worker");
-	out->manager_token = take_token(tokens, "Manager");
+	dk_parse_swarm(o, out);
 out:
 	cJSON_Delete(o);
 	bs_buf_wipe_free(&resp.body); /* it holds the join tokens */
@@ -522,7 +528,7 @@ static char *addr_host(const char *addr)
 	return bs_xstrndup(addr, n);
 }
 
-static void parse_node(const cJSON *o, struct bs_cluster_node *n)
+void dk_parse_node(const cJSON *o, struct bs_cluster_node *n)
 {
 	const cJSON *spec = item(o, "Spec"), *desc = item(o, "Description");
 	const cJSON *status = item(o, "Status"), *ms = item(o, "ManagerStatus");
@@ -559,7 +565,7 @@ int bs_docker_cluster_node_list(struct bs_cdriver *d, struct bs_cluster_node_lis
 	if (rc != 0)
 		return rc;
 	out->v = bs_xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*out->v));
-	cJSON_ArrayForEach(o, arr) parse_node(o, &out->v[out->n++]);
+	cJSON_ArrayForEach(o, arr) dk_parse_node(o, &out->v[out->n++]);
 	cJSON_Delete(arr);
 	return 0;
 }
@@ -646,7 +652,7 @@ int bs_docker_cluster_node_remove(struct bs_cdriver *d, const char *id, bool for
 
 /* ---- services ---------------------------------------------------------------------- */
 
-static void parse_service(const cJSON *o, struct bs_service_info *s)
+void dk_parse_service(const cJSON *o, struct bs_service_info *s)
 {
 	const cJSON *spec = item(o, "Spec"), *mode = item(spec, "Mode");
 	const cJSON *status = item(o, "UpdateStatus");
@@ -683,7 +689,7 @@ int bs_docker_service_list(struct bs_cdriver *d, const struct bs_kvlist *labels,
 	if (rc != 0)
 		return rc;
 	out->v = bs_xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*out->v));
-	cJSON_ArrayForEach(o, arr) parse_service(o, &out->v[out->n++]);
+	cJSON_ArrayForEach(o, arr) dk_parse_service(o, &out->v[out->n++]);
 	cJSON_Delete(arr);
 	return 0;
 }
@@ -712,7 +718,7 @@ int bs_docker_service_inspect(struct bs_cdriver *d, const char *name, struct bs_
 	memset(out, 0, sizeof(*out));
 	rc = get_service(as_docker(d), name, &o, err);
 	if (rc == 0)
-		parse_service(o, out);
+		dk_parse_service(o, out);
 	cJSON_Delete(o);
 	return rc;
 }
@@ -931,7 +937,7 @@ int bs_docker_service_remove(struct bs_cdriver *d, const char *name, bool *remov
 
 /* ---- tasks, logs, networks ------------------------------------------------------------ */
 
-static void parse_task(const cJSON *o, struct bs_task_info *t)
+void dk_parse_task(const cJSON *o, struct bs_task_info *t)
 {
 	const cJSON *status = item(o, "Status");
 
@@ -971,7 +977,7 @@ int bs_docker_task_list(struct bs_cdriver *d, const char *service, struct bs_tas
 	if (rc != 0)
 		return rc;
 	out->v = bs_xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*out->v));
-	cJSON_ArrayForEach(o, arr) parse_task(o, &out->v[out->n++]);
+	cJSON_ArrayForEach(o, arr) dk_parse_task(o, &out->v[out->n++]);
 	cJSON_Delete(arr);
 	return 0;
 }
@@ -997,11 +1003,12 @@ int bs_docker_service_logs(struct bs_cdriver *d, const char *service,
 }
 
 int bs_docker_overlay_ensure(struct bs_cdriver *d, const char *name, const struct bs_kvlist *labels,
-			     bool *created, struct bs_err *err)
+			     const struct bs_kvlist *options, struct bs_kvlist *have, bool *created,
+			     struct bs_err *err)
 {
 	struct docker *dk = as_docker(d);
 	char what[320];
-	int rc = dk_network_ensure(dk, name, "overlay", labels, created, err);
+	int rc = dk_network_ensure(dk, name, "overlay", labels, options, have, created, err);
 
 	if (rc != 0 && err != NULL && is_not_manager(err->msg)) {
 		char msg[BS_ERR_MSG_MAX];

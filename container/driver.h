@@ -478,9 +478,15 @@ struct bs_cdriver_ops {
 	int (*service_logs)(struct bs_cdriver *d, const char *service,
 			    const struct bs_logs_opts *opts, bs_log_fn fn, void *payload,
 			    struct bs_err *err);
-	/* An attachable overlay network, by exact name (swarm scope). */
+	/* An attachable overlay network, by exact name (swarm scope), created
+	 * with the driver options given ("encrypted", the MTU; NULL: none).
+	 * One that exists is left as it is (an engine cannot change a
+	 * network's options): *created false, and have (when not NULL) gets
+	 * its options as the engine lists them, for the caller to compare.
+	 * created NULL: look only; a missing network is BS_ERR_NOT_FOUND. */
 	int (*overlay_ensure)(struct bs_cdriver *d, const char *name,
-			      const struct bs_kvlist *labels, bool *created, struct bs_err *err);
+			      const struct bs_kvlist *labels, const struct bs_kvlist *options,
+			      struct bs_kvlist *have, bool *created, struct bs_err *err);
 };
 
 struct bs_engine_info {

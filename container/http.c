@@ -21,6 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The largest answer kept whole (streams are handed on, not kept): an
+ * engine or registry never needs to send more at once; past it the
+ * request fails with BS_ERR_PROTOCOL instead of growing memory. Header
+ * lines are bounded by libcurl (100 KiB each, 300 KiB in all). */
+#define BODY_MAX (256u << 20)
+
 struct bs_http {
 	CURL *easy;
 	CURLM *multi;
@@ -41,6 +47,7 @@ struct transfer {
 	long long last_byte_ms;
 	bool status_known;
 	bool streaming; /* 2xx answer to a request with on_data */
+	bool too_big;	/* the body passed BODY_MAX */
 };
 
 static int http_init(struct bs_http *h, const struct bs_http_opts *opts, struct bs_err *err)
@@ -242,8 +249,10 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 		return len;
 	}
 	/* bounded: an engine never needs to send us more than this at once */
-	if (t->resp->body.len + len > 256u * 1024 * 1024)
+	if (t->resp->body.len + len > BODY_MAX) {
+		t->too_big = true;
 		return 0;
+	}
 	bs_buf_append(&t->resp->body, data, len);
 	return len;
 }
@@ -431,6 +440,12 @@ int bs_http_request(struct bs_http *h, const struct bs_http_request *req,
 		curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (result == CURLE_WRITE_ERROR && resp->stopped)
 		goto out;
+	if (result == CURLE_WRITE_ERROR && t.too_big) {
+		rc = bs_err_set(err, BS_ERR_PROTOCOL,
+				"%s: %s %s: the answer is over %u MiB; stopped reading it",
+				h->display, req->method, req->path, BODY_MAX >> 20);
+		goto out;
+	}
 	if (result != CURLE_OK) {
 		int code = result == CURLE_OPERATION_TIMEDOUT ? BS_ERR_TIMEOUT : BS_ERR_NETWORK;
 		const char *detail = h->curl_error[0] ? h->curl_error : curl_easy_strerror(result);

@@ -4,11 +4,12 @@
 #include "container/registry.h"
 
 #include <cJSON.h>
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/url.h"
 
 #define MAX_PAGES 50
 
@@ -29,53 +30,6 @@ struct bs_registry_client {
 	char *authorization; /* "Authorization: ..." once a challenge was met */
 };
 
-/* Is the host of "host[:port]" (or "[v6]:port") a loopback address? Only
- * those are spoken to over plain HTTP, as the engine allows them; a name
- * that merely starts like one ("127.evil.example") is not. */
-static bool is_loopback(const char *server)
-{
-	unsigned char addr[16];
-	char host[256];
-	const char *end;
-	size_t len;
-
-	if (server[0] == '[') {
-		end = strchr(server, ']');
-		if (end == NULL)
-			return false;
-		server++;
-	} else {
-		end = strchr(server, ':');
-		if (end == NULL)
-			end = server + strlen(server);
-	}
-	len = (size_t)(end - server);
-	if (len == 0 || len >= sizeof(host))
-		return false;
-	memcpy(host, server, len);
-	host[len] = '\0';
-	if (strcmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, addr) == 1)
-		return addr[0] == 127;
-	return inet_pton(AF_INET6, host, addr) == 1 && strcmp(host, "::1") == 0;
-}
-
-/* The host[:port] part of an http(s) URL, into buf. */
-static const char *url_host(const char *url, char *buf, size_t size)
-{
-	const char *start = strstr(url, "://");
-	size_t len;
-
-	start = start ? start + 3 : url;
-	len = strcspn(start, "/?#");
-	if (len >= size)
-		len = size - 1;
-	memcpy(buf, start, len);
-	buf[len] = '\0';
-	return buf;
-}
-
 int bs_registry_client_new(struct bs_registry_client **out, const char *server,
 			   const struct bs_registry_cred *cred, const struct bs_http_opts *opts,
 			   struct bs_err *err)
@@ -83,7 +37,7 @@ int bs_registry_client_new(struct bs_registry_client **out, const char *server,
 	struct bs_registry_client *c = bs_xcalloc(1, sizeof(*c));
 	struct bs_http_opts defaults = BS_HTTP_OPTS_INIT;
 	const char *host = strcmp(server, "docker.io") == 0 ? "registry-1.docker.io" : server;
-	char *base = bs_xasprintf("%s://%s", is_loopback(host) ? "http" : "https", host);
+	char *base = bs_xasprintf("%s://%s", bs_host_is_loopback(host) ? "http" : "https", host);
 	int rc;
 
 	*out = NULL;
@@ -166,6 +120,22 @@ char *bs_registry_parse_challenge(const char *header, struct bs_kvlist *params)
 	return scheme;
 }
 
+char *bs_registry_parse_token(const char *body, size_t len)
+{
+	cJSON *o = cJSON_ParseWithLength(body, len);
+	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(o, "token");
+	char *token = NULL;
+
+	if (!cJSON_IsString(tok))
+		tok = cJSON_GetObjectItemCaseSensitive(o, "access_token");
+	if (cJSON_IsString(tok) && tok->valuestring[0] != '\0')
+		token = bs_xstrdup(tok->valuestring);
+	if (cJSON_IsString(tok))
+		explicit_bzero(tok->valuestring, strlen(tok->valuestring));
+	cJSON_Delete(o);
+	return token;
+}
+
 static char *basic_header(const struct bs_registry_client *c)
 {
 	char *pair = bs_xasprintf("%s:%s", c->username, c->password);
@@ -190,9 +160,7 @@ static int fetch_token(struct bs_registry_client *c, const struct bs_kvlist *par
 	struct bs_http_response resp;
 	struct bs_buf query = BS_BUF_INIT;
 	const char *headers[2] = {NULL, NULL};
-	char *basic = NULL, *esc;
-	const cJSON *tok;
-	cJSON *o = NULL;
+	char *basic = NULL, *esc, *token = NULL;
 	int rc;
 
 	if (realm == NULL || !(bs_str_starts_with(realm->value, "https://") ||
@@ -202,7 +170,7 @@ static int fetch_token(struct bs_registry_client *c, const struct bs_kvlist *par
 				  c->server);
 	/* credentials go to a token service over TLS, or on this machine */
 	if (bs_str_starts_with(realm->value, "http://") &&
-	    !is_loopback(url_host(realm->value, realm_host, sizeof(realm_host))))
+	    !bs_host_is_loopback(bs_url_host(realm->value, realm_host, sizeof(realm_host))))
 		return bs_err_set(
 			err, BS_ERR_AUTH,
 			"registry %s sends its credentials to %s over plain HTTP; refused (the token service must use https)",
@@ -241,23 +209,19 @@ static int fetch_token(struct bs_registry_client *c, const struct bs_kvlist *par
 		rc = bs_err_set(err, BS_ERR_API, "registry %s: token service answered HTTP %ld",
 				c->server, resp.status);
 	else {
-		o = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
-		tok = cJSON_GetObjectItemCaseSensitive(o, "token");
-		if (!cJSON_IsString(tok))
-			tok = cJSON_GetObjectItemCaseSensitive(o, "access_token");
-		if (!cJSON_IsString(tok))
+		token = bs_registry_parse_token(bs_buf_str(&resp.body), resp.body.len);
+		if (token == NULL)
 			rc = bs_err_set(err, BS_ERR_PROTOCOL,
 					"registry %s: the token service sent no token", c->server);
 		else {
 			bs_secure_free_str(c->authorization);
-			c->authorization =
-				bs_xasprintf("Authorization: Bearer %s", tok->valuestring);
+			c->authorization = bs_xasprintf("Authorization: Bearer %s", token);
 		}
 	}
 	bs_buf_wipe_free(&resp.body);
 	bs_http_response_free(&resp);
 out:
-	cJSON_Delete(o);
+	bs_secure_free_str(token);
 	bs_http_free(tokens);
 	bs_secure_free_str(basic);
 	bs_buf_free(&query);

@@ -46,4 +46,9 @@ int bs_registry_digest(struct bs_registry_client *c, const char *repository, con
  * unit tests. Caller frees the result. */
 char *bs_registry_parse_challenge(const char *header, struct bs_kvlist *params);
 
+/* The token of a token service's answer ({"token": ...}, or OAuth2's
+ * {"access_token": ...}), or NULL when it has none. Caller frees with
+ * bs_secure_free_str. Exposed for tests. */
+char *bs_registry_parse_token(const char *body, size_t len);
+
 #endif

@@ -1,5 +1,6 @@
 /*
- * stream.c - JSON-lines and log-frame state machines.
+ * stream.c - JSON-lines and log-frame state machines (see stream.h; the
+ * JSON line buffer is bounded by max_line).
  */
 #include "container/stream.h"
 
@@ -12,6 +13,7 @@ void bs_jsonl_init(struct bs_jsonl *p, bs_jsonl_fn on_message, void *payload)
 	memset(p, 0, sizeof(*p));
 	p->on_message = on_message;
 	p->payload = payload;
+	p->max_line = BS_JSONL_MAX_LINE;
 }
 
 void bs_jsonl_free(struct bs_jsonl *p)
@@ -64,8 +66,16 @@ int bs_jsonl_feed(struct bs_jsonl *p, const char *data, size_t len)
 		const char *nl = memchr(data, '\n', (size_t)(end - data));
 		int rc;
 
+		size_t piece = (size_t)((nl != NULL ? nl : end) - data);
+
+		if (piece > p->max_line || p->line.len > p->max_line - piece) {
+			bs_buf_free(&p->line);
+			p->too_long = 1;
+			p->stopped = BS_JSONL_TOO_LONG;
+			return p->stopped;
+		}
 		if (nl == NULL) {
-			bs_buf_append(&p->line, data, (size_t)(end - data));
+			bs_buf_append(&p->line, data, piece);
 			break;
 		}
 		if (p->line.len > 0) {

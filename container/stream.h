@@ -9,7 +9,13 @@
  *   - multiplexed logs (Tty=false): 8-byte headers [stream,0,0,0,size BE]
  *     followed by size bytes; or raw bytes for Tty=true containers.
  * Both are plain state machines with no I/O: unit tests feed them one byte
- * at a time and in random splits.
+ * at a time and in random splits; tests/fuzz/ feeds them anything.
+ *
+ * The engine is a remote party: a JSON line is kept only up to
+ * BS_JSONL_MAX_LINE bytes. A longer line (an engine that streams without
+ * newlines) stops the parser with too_long set, and the caller reports it
+ * by the stream's name; memory never grows past the limit. The log frames
+ * are handed on as they arrive and need no buffer.
  */
 #ifndef BS_CONTAINER_STREAM_H
 #define BS_CONTAINER_STREAM_H
@@ -21,6 +27,11 @@
 
 struct cJSON;
 
+/* The longest JSON line kept (a progress or event line is under 1 KiB). */
+#define BS_JSONL_MAX_LINE (1u << 20)
+/* What bs_jsonl_feed returns for a line over the limit. */
+#define BS_JSONL_TOO_LONG (-2)
+
 /* Called with each parsed line; return non-zero to stop. */
 typedef int (*bs_jsonl_fn)(const struct cJSON *msg, void *payload);
 
@@ -31,13 +42,17 @@ struct bs_jsonl {
 	char *error;	  /* first errorDetail message, owned */
 	long error_code;  /* errorDetail.code, 0 if none */
 	size_t bad_lines; /* lines that were not JSON */
+	size_t max_line;  /* BS_JSONL_MAX_LINE; tests may lower it */
 	int stopped;
+	int too_long; /* a line passed max_line: stopped with BS_JSONL_TOO_LONG */
 };
 
 void bs_jsonl_init(struct bs_jsonl *p, bs_jsonl_fn on_message, void *payload);
-/* Feed bytes; returns non-zero when the callback asked to stop. */
+/* Feed bytes; returns non-zero when the callback asked to stop (its
+ * value), BS_JSONL_TOO_LONG when a line passed max_line. Once stopped,
+ * it returns the same value and ignores the bytes. */
 int bs_jsonl_feed(struct bs_jsonl *p, const char *data, size_t len);
-/* Flush a last line without newline. */
+/* Flush a last line without newline (nothing once stopped). */
 int bs_jsonl_finish(struct bs_jsonl *p);
 void bs_jsonl_free(struct bs_jsonl *p);
 

@@ -2,6 +2,7 @@
  * cluster.c - the recipe's swarm: membership, node labels, services.
  * See cluster.h for the rules.
  */
+#include <arpa/inet.h>
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@
 
 struct mem {
 	struct bs_cluster_member_in *in;
+	struct bs_cluster_advert adv; /* what it advertises (plan_network) */
+	bool adv_ok;
 	struct bs_swarm_member m;
 	bool have;	   /* m was read */
 	bool want_manager; /* the recipe says so */
@@ -38,8 +41,9 @@ struct cw {
 	struct bs_cluster cl;
 	struct bs_cluster_node_list nodes;
 	struct bs_counts *counts;
-	bool moved;		 /* membership changed: services may move, wait for them */
-	struct bs_strv promoted; /* node IDs promoted by this run */
+	bool moved;		   /* membership changed: services may move, wait for them */
+	struct bs_strv promoted;   /* node IDs promoted by this run */
+	struct bs_cluster_net net; /* the overlay's options (plan_network) */
 };
 
 char *bs_service_name(const char *project, const char *container)
@@ -154,6 +158,286 @@ static int end(struct cw *w, struct step *s, struct mem *m, int rc, const struct
 	} else {
 		w->counts->failed++;
 	}
+	return rc;
+}
+
+/* ---- the overlay network: encryption, advertise, MTU ----------------- */
+
+#define MTU_OPTION "com.docker.network.driver.mtu"
+
+bool bs_cluster_addr_is_public(const char *addr)
+{
+	unsigned char a[16];
+
+	if (addr == NULL)
+		return false;
+	if (inet_pton(AF_INET, addr, a) == 1)
+		return !(a[0] == 10 || a[0] == 127 || a[0] == 0 || a[0] >= 224 ||
+			 (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
+			 (a[0] == 169 && a[1] == 254) || (a[0] == 100 && (a[1] & 0xc0) == 64));
+	if (inet_pton(AF_INET6, addr, a) == 1) {
+		static const unsigned char zero[16];
+		static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+		if (memcmp(a, mapped, 12) == 0) { /* ::ffff:a.b.c.d */
+			char v4[INET_ADDRSTRLEN];
+
+			return inet_ntop(AF_INET, a + 12, v4, sizeof(v4)) != NULL &&
+			       bs_cluster_addr_is_public(v4);
+		}
+		return !(memcmp(a, zero, 15) == 0 ||		    /* :: and ::1 */
+			 (a[0] & 0xfe) == 0xfc ||		    /* ULA fc00::/7 */
+			 (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || /* link-local fe80::/10 */
+			 a[0] == 0xff);				    /* multicast */
+	}
+	return false;
+}
+
+static bool is_address(const char *s)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+/* Interfaces Docker makes on a node: never what it advertises. */
+static bool docker_made(const char *ifname)
+{
+	return strcmp(ifname, "docker0") == 0 || strcmp(ifname, "docker_gwbridge") == 0 ||
+	       bs_str_starts_with(ifname, "br-") || bs_str_starts_with(ifname, "veth") ||
+	       bs_str_starts_with(ifname, "vx-") || strcmp(ifname, "lo") == 0;
+}
+
+/* The first address of ifname (IPv4 before IPv6), or NULL. */
+static const struct bs_dockerhost_addr *addr_of(const struct bs_dockerhost_addr *v, size_t n,
+						const char *ifname)
+{
+	const struct bs_dockerhost_addr *v6 = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].ifname, ifname) != 0)
+			continue;
+		if (strchr(v[i].addr, ':') == NULL)
+			return &v[i];
+		if (v6 == NULL)
+			v6 = &v[i];
+	}
+	return v6;
+}
+
+static void list_addrs(struct bs_buf *b, const struct bs_dockerhost_addr *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!docker_made(v[i].ifname))
+			bs_buf_printf(b, "%s%s %s", b->len ? ", " : "", v[i].ifname, v[i].addr);
+	if (b->len == 0)
+		bs_buf_puts(b, "none found");
+}
+
+static void advert_set(struct bs_cluster_advert *out, const char *value,
+		       const struct bs_dockerhost_addr *a)
+{
+	snprintf(out->value, sizeof(out->value), "%s", value);
+	snprintf(out->addr, sizeof(out->addr), "%s", a ? a->addr : "");
+	out->mtu = a ? a->mtu : 0;
+}
+
+int bs_cluster_advertise_resolve(const char *want, const char *node, const char *route_if,
+				 const struct bs_dockerhost_addr *addrs, size_t n_addrs,
+				 struct bs_cluster_advert *out, struct bs_err *err)
+{
+	const struct bs_dockerhost_addr *a = NULL;
+	struct bs_buf have = BS_BUF_INIT;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (want == NULL) {
+		if (route_if == NULL || route_if[0] == '\0')
+			return bs_err_set(
+				err, BS_ERR_NOT_FOUND,
+				"node %s: no address to advertise to the other nodes (no "
+				"default route, or its interface name is not a plain one): "
+				"set cluster.advertise to an interface or address",
+				node);
+		advert_set(out, route_if, addr_of(addrs, n_addrs, route_if));
+		return 0;
+	}
+	if (strcmp(want, "private") == 0) {
+		for (size_t i = 0; i < n_addrs && a == NULL; i++)
+			if (!docker_made(addrs[i].ifname) &&
+			    (route_if == NULL || strcmp(addrs[i].ifname, route_if) != 0) &&
+			    !bs_cluster_addr_is_public(addrs[i].addr))
+				a = &addrs[i];
+		if (a == NULL && route_if != NULL && route_if[0] != '\0') {
+			a = addr_of(addrs, n_addrs, route_if);
+			if (a != NULL && bs_cluster_addr_is_public(a->addr))
+				a = NULL;
+		}
+		if (a != NULL) {
+			advert_set(out, a->addr, a);
+			return 0;
+		}
+		list_addrs(&have, addrs, n_addrs);
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND,
+				"node %s: cluster.advertise: private, but the node has no private "
+				"address (its addresses: %s): attach it to a private network (a "
+				"cloud network, a VLAN), or set cluster.advertise to an interface "
+				"or address",
+				node, have.data);
+		bs_buf_free(&have);
+		return rc;
+	}
+	if (is_address(want)) {
+		for (size_t i = 0; i < n_addrs && a == NULL; i++)
+			if (strcmp(addrs[i].addr, want) == 0)
+				a = &addrs[i];
+		if (a == NULL && n_addrs > 0) {
+			list_addrs(&have, addrs, n_addrs);
+			rc = bs_err_set(
+				err, BS_ERR_NOT_FOUND,
+				"node %s: cluster.advertise: %s is not one of its addresses "
+				"(%s)",
+				node, want, have.data);
+			bs_buf_free(&have);
+			return rc;
+		}
+		advert_set(out, want, a);
+		if (a == NULL)
+			snprintf(out->addr, sizeof(out->addr), "%s", want);
+		return 0;
+	}
+	a = addr_of(addrs, n_addrs, want);
+	if (a == NULL && n_addrs > 0) {
+		list_addrs(&have, addrs, n_addrs);
+		rc = bs_err_set(
+			err, BS_ERR_NOT_FOUND,
+			"node %s: cluster.advertise: it has no interface %s with an address "
+			"(its addresses: %s)",
+			node, want, have.data);
+		bs_buf_free(&have);
+		return rc;
+	}
+	advert_set(out, want, a);
+	return 0;
+}
+
+int bs_cluster_net_decide(enum bs_encrypt_mode mode, bool assume_esp,
+			  const struct bs_cluster_netnode *v, size_t n, struct bs_cluster_net *out,
+			  struct bs_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		if (v[i].mtu > 0 && (out->mtu == 0 || v[i].mtu < out->mtu))
+			out->mtu = v[i].mtu;
+	if (mode == BS_ENCRYPT_TRUE) {
+		out->encrypted = true;
+		snprintf(out->why, sizeof(out->why), "cluster.encrypt: true");
+	}
+	for (size_t i = 0; i < n && mode == BS_ENCRYPT_AUTO && !out->encrypted; i++) {
+		bool unknown = v[i].addr == NULL || v[i].addr[0] == '\0';
+
+		if (unknown || bs_cluster_addr_is_public(v[i].addr)) {
+			out->encrypted = true;
+			if (unknown)
+				snprintf(
+					out->why, sizeof(out->why),
+					"cluster.encrypt: auto, and node %.40s advertises an address "
+					"the detection could not tell",
+					v[i].name);
+			else
+				snprintf(
+					out->why, sizeof(out->why),
+					"cluster.encrypt: auto, and node %.40s advertises the public "
+					"address %s",
+					v[i].name, v[i].addr);
+		}
+	}
+	if (!out->encrypted || assume_esp)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].esp == BS_ESP_YES)
+			continue;
+		return bs_err_set(
+			err, BS_ERR_UNSUPPORTED,
+			"node %s: the kernel has no IPsec ESP (%s), which an encrypted overlay "
+			"network needs (%s): load the kernel modules esp4 and xfrm_user (esp6 for "
+			"IPv6; modprobe esp4 xfrm_user) or use a kernel that has them; or set "
+			"cluster.encrypt: false, and the containers' traffic between nodes crosses "
+			"the network as plain VXLAN (4789/udp), readable and forgeable on the way: "
+			"only on a private network (cluster.advertise: private) with 4789/udp "
+			"firewalled. If the probe is wrong, BOOTSTRAP_ASSUME_ESP=1 skips it",
+			v[i].name,
+			v[i].esp == BS_ESP_UNKNOWN
+				? "it could not be probed: no unshare or ip on the node, or no new "
+				  "network namespace allowed"
+			: v[i].esp_error != NULL && v[i].esp_error[0] != '\0'
+				? v[i].esp_error
+				: "ip xfrm refused an ESP state with rfc4106(gcm(aes))",
+			out->why);
+	}
+	return 0;
+}
+
+char *bs_cluster_overlay_drift(const struct bs_kvlist *have, const struct bs_cluster_net *net)
+{
+	const struct bs_kv *mtu = bs_kvlist_find(have, MTU_OPTION);
+	bool encrypted = bs_kvlist_find(have, "encrypted") != NULL;
+	long long has_mtu = 1500;
+	struct bs_buf b = BS_BUF_INIT;
+
+	if (mtu != NULL && mtu->value != NULL && bs_parse_int64(mtu->value, &has_mtu) != 0)
+		has_mtu = 0;
+	if (encrypted != net->encrypted)
+		bs_buf_printf(&b, "encrypted: %s -> %s", encrypted ? "yes" : "no",
+			      net->encrypted ? "yes" : "no");
+	if (has_mtu != (net->mtu > 0 ? net->mtu : 1500))
+		bs_buf_printf(&b, "%smtu %lld -> %d", b.len ? "; " : "", has_mtu,
+			      net->mtu > 0 ? net->mtu : 1500);
+	if (b.len == 0)
+		return bs_xstrdup("");
+	return bs_buf_detach(&b);
+}
+
+/* Every reached node's advertise resolved, then the overlay's options
+ * decided: before anything changes. A node already in the swarm is
+ * judged by the address it advertises there. */
+static int plan_network(struct cw *w, struct bs_err *err)
+{
+	struct bs_cluster_netnode *v = bs_xcalloc(w->n + 1, sizeof(*v));
+	size_t k = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < w->n && rc == 0; i++) {
+		struct mem *m = &w->v[i];
+
+		if (m->in->d == NULL)
+			continue;
+		rc = bs_cluster_advertise_resolve(w->r->cluster.advertise, m->in->node->name,
+						  m->in->route_if, m->in->addrs, m->in->n_addrs,
+						  &m->adv, err);
+		if (rc != 0) {
+			/* a node in the swarm already advertises: only joins need it */
+			if (m->have && m->m.state == BS_SWARM_ACTIVE && m->m.node_addr != NULL) {
+				rc = 0;
+				bs_err_clear(err);
+			} else {
+				break;
+			}
+		}
+		m->adv_ok = rc == 0 && m->adv.value[0] != '\0';
+		v[k].name = m->in->node->name;
+		v[k].addr = m->have && m->m.state == BS_SWARM_ACTIVE && m->m.node_addr != NULL
+				    ? m->m.node_addr
+				    : m->adv.addr;
+		v[k].mtu = m->adv.mtu;
+		v[k].esp = m->in->esp;
+		v[k].esp_error = m->in->esp_error;
+		k++;
+	}
+	if (rc == 0)
+		rc = bs_cluster_net_decide(w->r->cluster.encrypt, w->o->assume_esp, v, k, &w->net,
+					   err);
+	free(v);
 	return rc;
 }
 
@@ -363,13 +647,13 @@ static struct mem *pick_leader(struct cw *w, bool active)
 
 static int init_swarm(struct cw *w, struct mem *m, struct bs_err *err)
 {
-	struct bs_cluster_create cc = {NULL, m->in->advertise};
+	struct bs_cluster_create cc = {NULL, m->adv.value};
 	struct step s;
 	int rc;
 
 	if (!begin(w, &s, m->in->node->name, "init-swarm", m->in->node->name, "no swarm yet", 'o'))
 		return 0;
-	if (m->in->advertise == NULL)
+	if (!m->adv_ok)
 		rc = bs_err_set(err, BS_ERR_NOT_FOUND,
 				"node %s: no address to advertise to the other nodes (no default "
 				"route, or its interface name is not a plain one)",
@@ -400,14 +684,14 @@ static int join(struct cw *w, struct mem *m, struct bs_err *err)
 		remote = bs_xasprintf("[%s]:%d", at, SWARM_PORT); /* IPv6 */
 	else if (at != NULL)
 		remote = strchr(at, ':') ? bs_xstrdup(at) : bs_xasprintf("%s:%d", at, SWARM_PORT);
-	cj.advertise_addr = m->in->advertise;
+	cj.advertise_addr = m->adv.value;
 	cj.remote_addr = remote;
 	cj.token = m->want_manager ? w->cl.manager_token : w->cl.worker_token;
-	if (m->in->advertise == NULL || remote == NULL || cj.token == NULL)
-		rc = bs_err_set(
-			err, BS_ERR_NOT_FOUND, "node %s: cannot join: %s", m->in->node->name,
-			m->in->advertise == NULL ? "no address to advertise (no default route)"
-			: remote == NULL	 ? "the manager advertises no address"
+	if (!m->adv_ok || remote == NULL || cj.token == NULL)
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "node %s: cannot join: %s",
+				m->in->node->name,
+				!m->adv_ok	 ? "no address to advertise (no default route)"
+				: remote == NULL ? "the manager advertises no address"
 						 : "the manager gave no join token");
 	else
 		rc = m->in->d->ops->cluster_join(m->in->d, &cj, err);
@@ -806,6 +1090,8 @@ static int membership(struct cw *w, struct bs_err *err)
 	if (w->leader != NULL && (rc = refresh_leader(w, err)) != 0)
 		return rc;
 	if ((rc = check_members(w, err)) != 0)
+		return rc;
+	if ((rc = plan_network(w, err)) != 0)
 		return rc;
 	if (w->leader == NULL) {
 		struct mem *first = pick_leader(w, false);
@@ -1299,6 +1585,102 @@ static void status_service(struct cw *w, struct svc *v)
 	free(last);
 }
 
+static void overlay_options(const struct cw *w, struct bs_kvlist *opts)
+{
+	if (w->net.encrypted)
+		bs_kvlist_push(opts, "encrypted", "", false);
+	if (w->net.mtu > 0) {
+		char mtu[16];
+
+		snprintf(mtu, sizeof(mtu), "%d", w->net.mtu);
+		bs_kvlist_push(opts, MTU_OPTION, mtu, false);
+	}
+}
+
+/* The project's overlay, created with the options plan_network chose. An
+ * engine cannot change a network's options: one that differs is removed
+ * and created again while no service of the project exists (used is
+ * false); otherwise a missing encryption stops the run before services
+ * change, and other differences are a warning; both name the fix. plan
+ * only looks. */
+static int ensure_overlay(struct cw *w, bool used, struct bs_err *err)
+{
+	struct bs_cdriver *d = w->leader->in->d;
+	struct bs_kvlist labels = BS_KVLIST_INIT, opts = BS_KVLIST_INIT, have = BS_KVLIST_INIT;
+	char *net = bs_xasprintf("%s-swarm", w->r->project), *drift = NULL, *why = NULL;
+	bool created = false, removed = false;
+	struct step s;
+	int rc;
+
+	bs_kvlist_push(&labels, BS_LABEL_PROJECT, w->r->project, false);
+	overlay_options(w, &opts);
+	rc = d->ops->overlay_ensure(d, net, &labels, &opts, &have, w->o->apply ? &created : NULL,
+				    err);
+	if (!w->o->apply && rc == BS_ERR_NOT_FOUND) { /* plan: made with the services */
+		bs_err_clear(err);
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	if (created) {
+		why = bs_xasprintf("missing%s%s", w->net.encrypted ? "; encrypted: " : "",
+				   w->net.encrypted ? w->net.why : "");
+		count(w, 'o');
+		audit(w->leader, w->r->project, "create-network", net, why);
+		event(w, BS_EV_ACTION_DONE, NULL, "create-network", net, why, NULL, 0);
+		goto out;
+	}
+	drift = bs_cluster_overlay_drift(&have, &w->net);
+	if (drift[0] == '\0')
+		goto out;
+	if (!used) {
+		if (!begin(w, &s, NULL, "recreate-network", net, drift, 'o'))
+			goto out;
+		{ /* the tasks of services removed lately may still hold it: bounded */
+			long long deadline = bs_now_ms() + PENDING_MS;
+
+			while ((rc = d->ops->network_remove(d, net, &removed, err)) != 0 &&
+			       bs_now_ms() < deadline && !cancelled(w))
+				nap(POLL_MS);
+		}
+		/* the swarm's list may show the removed network for a moment */
+		for (long long deadline = bs_now_ms() + PENDING_MS; rc == 0;) {
+			rc = d->ops->overlay_ensure(d, net, &labels, &opts, NULL, &created, err);
+			if (rc != 0 || created)
+				break;
+			if (bs_now_ms() >= deadline || cancelled(w))
+				rc = bs_err_set(err, BS_ERR_TIMEOUT,
+						"overlay network %s: still listed %d s after its "
+						"removal; run again",
+						net, PENDING_MS / 1000);
+			else
+				nap(POLL_MS / 5);
+		}
+		end(w, &s, w->leader, rc, err, 'o');
+		goto out;
+	}
+	why = bs_xasprintf(
+		"overlay network %s: %s (%s), but a network's options cannot change while "
+		"services use it: remove the project's services (docker service rm on a manager, "
+		"or bootstrap destroy) and apply again, which creates the network anew and the "
+		"services on it (they stop meanwhile)",
+		net, drift, w->net.encrypted ? w->net.why : "the recipe's cluster settings");
+	if (w->net.encrypted && bs_kvlist_find(&have, "encrypted") == NULL) {
+		rc = bs_err_set(err, BS_ERR_CONFLICT, "%s", why);
+	} else {
+		message(w, NULL, "warning", why);
+	}
+out:
+	bs_kvlist_free(&labels);
+	bs_kvlist_free(&opts);
+	bs_kvlist_free(&have);
+	free(drift);
+	free(why);
+	free(net);
+	return rc;
+}
+
 static int services(struct cw *w, struct bs_err *err)
 {
 	struct bs_cdriver *d = w->leader->in->d;
@@ -1315,26 +1697,13 @@ static int services(struct cw *w, struct bs_err *err)
 		rc = prune_services(w, &have, err);
 		goto out;
 	}
-	if (rc == 0 && w->o->apply) {
-		bool need_net = false, created = false;
+	if (rc == 0 && !w->o->status) {
+		bool need_net = false;
 
 		for (i = 0; i < w->r->n_containers; i++)
 			need_net = need_net || w->r->containers[i].network == BS_NET_PROJECT;
-		if (need_net) {
-			struct bs_kvlist labels = BS_KVLIST_INIT;
-			char *net = bs_xasprintf("%s-swarm", w->r->project);
-
-			bs_kvlist_push(&labels, BS_LABEL_PROJECT, w->r->project, false);
-			rc = d->ops->overlay_ensure(d, net, &labels, &created, err);
-			if (rc == 0 && created) {
-				count(w, 'o');
-				audit(w->leader, w->r->project, "create-network", net, NULL);
-				event(w, BS_EV_ACTION_DONE, NULL, "create-network", net, "missing",
-				      NULL, 0);
-			}
-			bs_kvlist_free(&labels);
-			free(net);
-		}
+		if (need_net)
+			rc = ensure_overlay(w, have.n > 0, err);
 	}
 	for (i = 0; rc == 0 && i < w->r->n_containers && !cancelled(w); i++) {
 		struct svc *s = &v[i];

@@ -7,8 +7,9 @@
  *   - a node in another swarm, or in a swarm that none of the recipe's
  *     managers is in, is an error that names it, found before anything is
  *     changed;
- *   - no recipe manager in a swarm: the first manager inits one,
- *     advertising the interface of its default route;
+ *   - no recipe manager in a swarm: the first manager inits one; each
+ *     node advertises cluster.advertise resolved against its detection
+ *     (default: the interface of its default route);
  *   - the others join with the manager or the worker token (tokens are
  *     secrets: never reported); roles follow the recipe (promote, demote);
  *   - each node's labels: io.bootstrap.project, .node, .group, the
@@ -16,6 +17,14 @@
  *     a container's selectors choose the node (a service's constraint);
  *   - a node of the project that the recipe no longer names is drained and
  *     removed from the swarm; an unreachable manager is reported.
+ * The overlay (PROJECT-swarm, when a container uses the project network)
+ * is encrypted (IPsec ESP) for cluster.encrypt: true, or auto with a node
+ * advertising a public address; a node whose kernel has no ESP is then an
+ * error before anything changes. Its MTU option is the smallest advertised
+ * interface's (Docker subtracts the VXLAN and ESP overheads). An existing
+ * overlay whose options differ is recreated when the project has no
+ * service yet; otherwise apply refuses when it should be encrypted and is
+ * not (and warns for the rest), naming the fix.
  * Services (one per container, PROJECT-NAME, on the leader): created when
  * missing, updated through the version-index protocol when the spec hash
  * (bs_service_spec_json and the image ID) or the replicas differ, removed
@@ -34,12 +43,17 @@
 #include "container/driver.h"
 #include "deploy/events.h"
 #include "deploy/recipe.h"
+#include "provision/dockerhost.h"
 
 struct bs_cluster_member_in {
 	const struct bs_node *node;
 	struct bs_cdriver *d;  /* NULL: not reached (a failed node, plan of a new machine) */
-	const char *advertise; /* interface or address other nodes reach it at; NULL: unknown */
+	const char *route_if;  /* the default route's interface; NULL: unknown */
 	bool ipvs;	       /* the kernel has IPVS */
+	enum bs_esp esp;       /* the kernel has IPsec ESP (encrypted overlays) */
+	const char *esp_error; /* the probe's answer when not; may be NULL */
+	const struct bs_dockerhost_addr *addrs; /* its global addresses (detection) */
+	size_t n_addrs;
 	/* an audit line per action on this node (its node lock); may be NULL */
 	int (*audit)(void *payload, const char *line);
 	void *audit_payload;
@@ -56,8 +70,67 @@ struct bs_cluster_opts {
 	bs_report_fn report;
 	void *payload;
 	long wait_ms; /* per service convergence; 0: 5 min */
+	/* skip the ESP check (BOOTSTRAP_ASSUME_ESP=1: the probe is wrong) */
+	bool assume_esp;
 	volatile sig_atomic_t *cancel;
 };
+
+/* ---- the overlay network: pure parts, for the tests ---------------------- */
+
+/* Is addr (IPv4 or IPv6 text) an address of the public internet: not
+ * RFC 1918, 100.64.0.0/10 (CGNAT), loopback, link-local, IPv6 ULA
+ * (fc00::/7) or link-local (fe80::/10), unspecified or multicast? Text
+ * that is not an address is not public. */
+bool bs_cluster_addr_is_public(const char *addr);
+
+/* What a node advertises to the others (cluster.advertise resolved). */
+struct bs_cluster_advert {
+	char value[64]; /* sent as AdvertiseAddr: an interface name or an address */
+	char addr[46];	/* the address it stands for, "" unknown */
+	int mtu;	/* its interface's MTU, 0 unknown */
+};
+
+/*
+ * Resolve want (cluster.advertise: NULL for the default route's
+ * interface, an interface name, an address, or "private") against a
+ * node's detection. "private" takes an interface with a private address
+ * other than the default route's, else the default route's when its
+ * address is private; Docker's own bridges are never chosen. Errors name
+ * the node and what it has.
+ */
+int bs_cluster_advertise_resolve(const char *want, const char *node, const char *route_if,
+				 const struct bs_dockerhost_addr *addrs, size_t n_addrs,
+				 struct bs_cluster_advert *out, struct bs_err *err);
+
+/* One node as the overlay's decision sees it. */
+struct bs_cluster_netnode {
+	const char *name;
+	const char *addr; /* advertised address; NULL or "": unknown (counts as public) */
+	int mtu;	  /* 0 unknown */
+	enum bs_esp esp;
+	const char *esp_error;
+};
+
+struct bs_cluster_net {
+	bool encrypted;
+	int mtu; /* of the underlay (com.docker.network.driver.mtu): the smallest known; 0 none */
+	char why[160]; /* why encrypted ("node web-1 advertises the public address ...") */
+};
+
+/*
+ * Decide the overlay's options: encrypted for encrypt: true, or for auto
+ * when a node advertises a public (or unknown) address; then every node
+ * must have ESP (unless assume_esp): BS_ERR_UNSUPPORTED naming the first
+ * that has not, the missing kernel support and the fixes.
+ */
+int bs_cluster_net_decide(enum bs_encrypt_mode mode, bool assume_esp,
+			  const struct bs_cluster_netnode *v, size_t n, struct bs_cluster_net *out,
+			  struct bs_err *err);
+
+/* How an existing overlay's options (as the engine lists them) differ from
+ * net: "encrypted: no -> yes; mtu 1500 -> 1450", "" when they do not (no
+ * mtu option is 1500, Docker's default). Caller frees. */
+char *bs_cluster_overlay_drift(const struct bs_kvlist *have, const struct bs_cluster_net *net);
 
 /* Converge (or plan, status, destroy) the cluster; counts are added to. */
 int bs_cluster_run(const struct bs_cluster_opts *o, struct bs_counts *counts, struct bs_err *err);

@@ -28,7 +28,34 @@ void bs_diags_free(struct bs_diags *d)
 }
 
 /*
- * The message as stored: secrets replaced by ***, and control characters
+ * The start of a secret is masked like the whole secret: a value quoted cut
+ * to a length ('%.100s') shows only the start of a long secret, which a
+ * whole-value match misses. A start counts from 16 characters, or from 8
+ * where the text ends (a message cut there); shorter ones would mask
+ * ordinary words that a secret happens to begin with.
+ */
+#define CUT_SECRET_MIN 16
+#define CUT_SECRET_MIN_AT_END 8
+
+static size_t cut_secret_match(const char *text, const struct bs_strv *mask)
+{
+	size_t best = 0, i, n;
+
+	for (i = 0; mask != NULL && i < mask->n; i++) {
+		const char *s = mask->v[i];
+
+		for (n = 0; s[n] != '\0' && text[n] == s[n]; n++)
+			;
+		if (n > best &&
+		    (n >= CUT_SECRET_MIN || (n >= CUT_SECRET_MIN_AT_END && text[n] == '\0')))
+			best = n;
+	}
+	return best;
+}
+
+/*
+ * The message as stored: secrets (and the start of one cut short) replaced
+ * by ***, and control characters
  * (a newline or an escape sequence quoted from a recipe value) written as
  * \n or \xHH, so that a diagnostic is always one line of plain text that
  * cannot drive the terminal.
@@ -41,6 +68,9 @@ static char *clean_text(const struct bs_diags *d, const char *text)
 	while (*p != '\0') {
 		unsigned char c = (unsigned char)*p;
 		size_t best = bs_mask_match(p, d->mask);
+
+		if (best == 0)
+			best = cut_secret_match(p, d->mask);
 
 		if (best > 0) {
 			bs_buf_puts(&out, "***");

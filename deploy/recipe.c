@@ -15,6 +15,7 @@
  */
 #include "deploy/recipe.h"
 
+#include <arpa/inet.h>
 #include <cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include "deploy/yamltree.h"
 #include "provision/dockerhost.h"
 #include "util/error.h"
+#include "util/url.h"
 
 static const char *const provider_names[] = {"local",	     "static", "hetzner",
 					     "digitalocean", "engine", NULL};
@@ -37,6 +39,7 @@ static const char *const restart_names[] = {"no", "always", "on-failure", "unles
 static const char *const pull_names[] = {"missing", "always", "never", NULL};
 static const char *const failure_names[] = {"rollback", "pause", "continue", NULL};
 static const char *const publish_names[] = {"ingress", "host", NULL};
+static const char *const encrypt_names[] = {"auto", "true", "false", NULL};
 
 const char *bs_provider_type_name(enum bs_provider_type type)
 {
@@ -71,6 +74,11 @@ const char *bs_failure_action_name(enum bs_failure_action action)
 const char *bs_publish_mode_name(enum bs_publish_mode mode)
 {
 	return publish_names[mode];
+}
+
+const char *bs_encrypt_mode_name(enum bs_encrypt_mode mode)
+{
+	return encrypt_names[mode];
 }
 
 const char *const bs_tls_mode_names[] = {"auto", "internal", "off", "files", NULL};
@@ -461,6 +469,14 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 
 			rctx_error(ctx, bs_ynode_get(map, "api_url"),
 				   "'%.200s' is not an http(s) URL", p->api_url);
+			rctx_pop(ctx, s2);
+		} else if (bs_url_is_cleartext_remote(p->api_url)) {
+			size_t s2 = rctx_push_key(ctx, "api_url");
+
+			rctx_error(ctx, bs_ynode_get(map, "api_url"),
+				   "'%.200s' would send the API token in clear text: use https:// "
+				   "(plain http:// only to a loopback address such as 127.0.0.1)",
+				   p->api_url);
 			rctx_pop(ctx, s2);
 		}
 		break;
@@ -945,10 +961,37 @@ defaults:
 		d->package = bs_xstrdup("docker.io");
 }
 
-/* cluster: {type: swarm, managers: [...], publish: ingress|host} */
+static bool is_ip_address(const char *v)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, v, addr) == 1 || inet_pton(AF_INET6, v, addr) == 1;
+}
+
+/* What cluster.advertise may name: "private", an interface (Linux: 1 to
+ * 15 bytes, no '/', ':' or space), or an IPv4/IPv6 address. */
+static bool advertise_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (strcmp(v, "private") == 0)
+		return true;
+	if (is_ip_address(v))
+		return true;
+	if (n == 0 || n > 15 || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && strchr(".-_", v[i]) == NULL)
+			return false;
+	return true;
+}
+
+/* cluster: {type: swarm, managers: [...], publish: ingress|host,
+ * encrypt: auto|true|false, advertise: IFACE|ADDRESS|private} */
 static void parse_cluster(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
-	static const char *const keys[] = {"type", "managers", "publish", NULL};
+	static const char *const keys[] = {"type",    "managers",  "publish",
+					   "encrypt", "advertise", NULL};
 	static const char *const types[] = {"swarm", NULL};
 	struct bs_recipe *r = ctx->recipe;
 	struct bs_cluster_conf *c = &r->cluster;
@@ -971,6 +1014,28 @@ static void parse_cluster(struct bs_rctx *ctx, const struct bs_ynode *map)
 		rctx_loc(bs_ynode_get(map, "publish") ? bs_ynode_get(map, "publish") : map);
 	if (rctx_get_choice(ctx, map, "publish", publish_names, &choice))
 		c->publish = (enum bs_publish_mode)choice;
+	if (rctx_get_choice(ctx, map, "encrypt", encrypt_names, &choice))
+		c->encrypt = (enum bs_encrypt_mode)choice;
+	if (rctx_get_str(ctx, map, "advertise", NULL, &c->advertise) &&
+	    !advertise_ok(c->advertise)) {
+		size_t s2 = rctx_push_key(ctx, "advertise");
+
+		rctx_error(ctx, bs_ynode_get(map, "advertise"),
+			   "'%.100s' is not an interface name, an IP address or 'private' (for "
+			   "example eth1, 10.0.0.2 or private)",
+			   c->advertise);
+		rctx_pop(ctx, s2);
+		free(c->advertise);
+		c->advertise = NULL;
+	} else if (c->advertise != NULL && r->n_nodes > 1 && is_ip_address(c->advertise)) {
+		size_t s2 = rctx_push_key(ctx, "advertise");
+
+		rctx_error(ctx, bs_ynode_get(map, "advertise"),
+			   "an address is one node's, and the recipe has %zu nodes: name the "
+			   "interface (eth1), or use private",
+			   r->n_nodes);
+		rctx_pop(ctx, s2);
+	}
 	for (i = 0; i < c->managers.n; i++) {
 		const struct bs_selector *sel = &c->managers.v[i];
 		size_t hits = 0, s2 = rctx_push_key(ctx, "managers"), s3 = rctx_push_index(ctx, i);
@@ -1028,8 +1093,10 @@ static void parse_registries(struct bs_rctx *ctx, const struct bs_ynode *seq)
 		if (rctx_get_str(ctx, map, "server", "server: registry.example.com",
 				 &reg->server)) {
 			const char *s = reg->server;
-			bool ok = strstr(s, "://") == NULL && strchr(s, '/') == NULL &&
-				  strchr(s, ' ') == NULL;
+			bool ok = s[0] != '\0' && strcspn(s, "/@?#\\ ") == strlen(s);
+
+			for (const char *c = s; ok && *c != '\0'; c++)
+				ok = (unsigned char)*c > 0x20 && *c != 0x7f;
 			size_t s3 = rctx_push_key(ctx, "server");
 
 			if (!ok)
@@ -1056,6 +1123,122 @@ static void parse_registries(struct bs_rctx *ctx, const struct bs_ynode *seq)
 	}
 out:
 	rctx_pop(ctx, saved);
+}
+
+/* Is host[:port] covered by an insecure-registries entry: the same text, or
+ * an IPv4 CIDR holding its address? */
+static bool insecure_entry_covers(const char *entry, const char *server)
+{
+	char host[64], net[64];
+	const char *slash = strchr(entry, '/');
+	const char *colon = server[0] == '[' ? strstr(server, "]:") : strchr(server, ':');
+	struct in_addr a, n;
+	unsigned char a6[16], n6[16];
+	size_t hlen = colon ? (size_t)(colon - server) + (server[0] == '[') : strlen(server);
+	long bits;
+	uint32_t mask;
+
+	if (strcmp(entry, server) == 0)
+		return true;
+	if (slash == NULL || (size_t)(slash - entry) >= sizeof(net) || hlen >= sizeof(host))
+		return false;
+	memcpy(net, entry, (size_t)(slash - entry));
+	net[slash - entry] = '\0';
+	memcpy(host, server, hlen);
+	host[hlen] = '\0';
+	if (strspn(slash + 1, "0123456789") != strlen(slash + 1) || slash[1] == '\0' ||
+	    strlen(slash + 1) > 3)
+		return false;
+	bits = strtol(slash + 1, NULL, 10);
+	if (inet_pton(AF_INET, net, &n) == 1) {
+		if (bits > 32 || inet_pton(AF_INET, host, &a) != 1)
+			return false;
+		mask = bits == 0 ? 0 : htonl(0xffffffffu << (32 - bits));
+		return (a.s_addr & mask) == (n.s_addr & mask);
+	}
+	if (inet_pton(AF_INET6, net, n6) == 1) {
+		/* a v6 registry is written [addr]:port */
+		if (bits > 128 || host[0] != '[')
+			return false;
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+		if (inet_pton(AF_INET6, host, a6) != 1)
+			return false;
+		for (long k = 0; k < bits; k++) {
+			unsigned m = 0x80u >> (k % 8);
+
+			if ((a6[k / 8] & m) != (n6[k / 8] & m))
+				return false;
+		}
+		return true;
+	}
+	return false;
+}
+
+/* An address range in insecure-registries covers a registry given by name
+ * when the name resolves into it, which only the engines know: say so. */
+static bool is_cidr(const char *entry)
+{
+	return strchr(entry, '/') != NULL;
+}
+
+/* A registry the engines may speak plain HTTP to (docker.daemon's
+ * insecure-registries) gets no credentials unless it is on loopback: the
+ * engine would send them in clear text. */
+static void check_insecure_credentials(struct bs_rctx *ctx, const struct bs_ynode *root)
+{
+	const struct bs_ynode *docker = bs_ynode_get(root, "docker");
+	const struct bs_ynode *daemon = docker ? bs_ynode_get(docker, "daemon") : NULL;
+	const struct bs_ynode *seq = daemon ? bs_ynode_get(daemon, "insecure-registries") : NULL;
+	struct bs_recipe *r = ctx->recipe;
+	size_t i, j;
+
+	if (seq == NULL || seq->kind != BS_YNODE_SEQ)
+		return;
+	for (i = 0; i < r->n_registries; i++) {
+		const struct bs_registry *reg = &r->registries[i];
+		const struct bs_ynode *hit = NULL, *range = NULL;
+		unsigned char ip[16];
+		char bare[64];
+		size_t blen = strcspn(reg->server ? reg->server : "", ":"), s1, s2;
+		bool named;
+
+		if (reg->server == NULL || reg->password == NULL ||
+		    bs_host_is_loopback(reg->server))
+			continue;
+		snprintf(bare, sizeof(bare), "%.*s", (int)(blen < 63 ? blen : 63), reg->server);
+		named = reg->server[0] != '[' && inet_pton(AF_INET, bare, ip) != 1;
+		for (j = 0; j < seq->n && hit == NULL; j++) {
+			const struct bs_ynode *e = seq->items[j];
+
+			if (e->kind != BS_YNODE_SCALAR || e->value == NULL)
+				continue;
+			if (insecure_entry_covers(e->value, reg->server))
+				hit = e;
+			else if (named && is_cidr(e->value) && range == NULL)
+				range = e;
+		}
+		if (hit == NULL && range == NULL)
+			continue;
+		s1 = rctx_push_key(ctx, "registries");
+		s2 = rctx_push_index(ctx, i);
+		if (hit != NULL)
+			rctx_error_loc(
+				ctx, reg->loc,
+				"%.200s has credentials but docker.daemon.insecure-registries lists it "
+				"(line %d): the engines would send them over plain HTTP; serve the "
+				"registry over TLS and drop it from insecure-registries",
+				reg->server, hit->line);
+		else
+			rctx_warn_loc(
+				ctx, reg->loc,
+				"%.200s has credentials, and docker.daemon.insecure-registries lists "
+				"the range %.60s (line %d): if the name resolves into it, the engines "
+				"send them over plain HTTP; serve the registry over TLS",
+				reg->server, range->value, range->line);
+		rctx_pop(ctx, s2);
+		rctx_pop(ctx, s1);
+	}
 }
 
 static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
@@ -1139,6 +1322,7 @@ static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
 		}
 	parse_cluster(ctx, bs_ynode_get(root, "cluster"));
 	parse_registries(ctx, bs_ynode_get(root, "registries"));
+	check_insecure_credentials(ctx, root);
 	bs_recipe_parse_images(ctx, bs_ynode_get(root, "images"));
 	bs_recipe_parse_domains(ctx, bs_ynode_get(root, "domains"));
 	bs_recipe_parse_containers(ctx, bs_ynode_get(root, "containers"));
@@ -1300,6 +1484,7 @@ void bs_recipe_free(struct bs_recipe *r)
 		free(r->cluster.managers.v[i].value);
 	}
 	free(r->cluster.managers.v);
+	free(r->cluster.advertise);
 	free(r->domains.base);
 	free(r->domains.email);
 	free(r->domains.proxy);

@@ -252,11 +252,23 @@ enum bs_publish_mode {
 	BS_PUBLISH_HOST,    /* only the nodes that run a task answer */
 };
 
+/* cluster.encrypt: the overlay network's IPsec (ESP) encryption */
+enum bs_encrypt_mode {
+	BS_ENCRYPT_AUTO,  /* encrypted when any node advertises a public address */
+	BS_ENCRYPT_TRUE,  /* always (every node's kernel must have ESP) */
+	BS_ENCRYPT_FALSE, /* plain VXLAN (keep the nodes on a private network) */
+};
+
 /* cluster: the recipe's nodes form one cluster; containers are services. */
 struct bs_cluster_conf {
 	enum bs_cluster_type type;
 	struct bs_selectors managers; /* empty: the first node */
 	enum bs_publish_mode publish;
+	enum bs_encrypt_mode encrypt;
+	/* what each node advertises to the others: an interface name, an
+	 * address, "private" (the interface of its private network); NULL:
+	 * the default route's interface */
+	char *advertise;
 	struct bs_recipe_loc loc;
 	struct bs_recipe_loc publish_loc;
 };
@@ -398,6 +410,9 @@ int bs_container_web_port(const struct bs_container *c);
 
 /* Is node a manager of the recipe's cluster? */
 bool bs_cluster_is_manager(const struct bs_recipe *r, const struct bs_node *node);
+
+/* "auto", "true", "false". */
+const char *bs_encrypt_mode_name(enum bs_encrypt_mode mode);
 
 /*
  * The normalised model as JSON text (defaults filled in, counts expanded,

@@ -16,6 +16,7 @@
 
 #include "deploy/recipe_parse.h"
 #include "util/units.h"
+#include "util/url.h"
 
 /* ---- image references ------------------------------------------------- */
 
@@ -165,6 +166,8 @@ static const char *git_url_problem(const char *url)
 	    bs_str_starts_with(url, "ssh://"))
 		return NULL;
 	if (bs_str_starts_with(url, "https://") || bs_str_starts_with(url, "http://")) {
+		if (bs_url_has_userinfo(url) && bs_url_is_cleartext_remote(url))
+			return "its login would cross the network in clear text (use https://)";
 		if (len >= 4 && memcmp(url + len - 4, ".git", 4) == 0)
 			return NULL;
 		return "Docker treats an http(s) URL as a git repository only when its path ends in .git (add .git before any #ref)";
@@ -830,8 +833,14 @@ static void parse_image(struct bs_rctx *ctx, const struct bs_ynode *map, struct 
 			size_t s3 = git != build ? rctx_push_key(ctx, "git") : ctx->path_len;
 
 			if (!git->bad && rctx_want_scalar(ctx, git)) {
-				const char *problem = git_url_problem(git->value);
+				const char *problem;
+				char *login = bs_url_userinfo_secret(git->value);
 
+				/* a token in the URL is a secret like any other */
+				if (login != NULL)
+					bs_strv_add_unique(&ctx->recipe->secrets, login);
+				bs_secure_free_str(login);
+				problem = git_url_problem(git->value);
 				if (problem != NULL)
 					rctx_error(ctx, git, "'%.200s': %s", git->value, problem);
 				else

@@ -283,6 +283,11 @@ char *bs_recipe_to_json(const struct bs_recipe *r)
 		add_str(w, c, "type", "swarm");
 		cJSON_AddItemToObject(c, "managers", selectors_array(w, &r->cluster.managers));
 		add_str(w, c, "publish", bs_publish_mode_name(r->cluster.publish));
+		add_str(w, c, "encrypt", bs_encrypt_mode_name(r->cluster.encrypt));
+		if (r->cluster.advertise != NULL)
+			add_str(w, c, "advertise", r->cluster.advertise);
+		else
+			cJSON_AddNullToObject(c, "advertise");
 	} else {
 		cJSON_AddNullToObject(root, "cluster");
 	}

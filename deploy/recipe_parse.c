@@ -51,12 +51,26 @@ struct bs_recipe_loc rctx_loc(const struct bs_ynode *node)
 }
 
 static void vreport(struct bs_rctx *ctx, enum bs_diag_severity sev, struct bs_recipe_loc loc,
+		    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void vreport(struct bs_rctx *ctx, enum bs_diag_severity sev, struct bs_recipe_loc loc,
 		    const char *fmt, va_list ap)
 {
-	char msg[1024];
+	struct bs_buf msg = BS_BUF_INIT;
+	va_list copy;
+	int n;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	bs_diags_add(ctx->diags, sev, loc.line, loc.col, ctx->path, "%s", msg);
+	/* in full: the diagnostics mask secrets, and a value cut here first
+	 * would leave half a secret they cannot recognise */
+	va_copy(copy, ap);
+	n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	if (n < 0)
+		return;
+	bs_xgrow((void **)&msg.data, &msg.cap, (size_t)n + 1, 1);
+	vsnprintf(msg.data, (size_t)n + 1, fmt, ap);
+	bs_diags_add(ctx->diags, sev, loc.line, loc.col, ctx->path, "%s", msg.data);
+	bs_buf_wipe_free(&msg);
 }
 
 void rctx_error(struct bs_rctx *ctx, const struct bs_ynode *at, const char *fmt, ...)
@@ -83,6 +97,15 @@ void rctx_error_loc(struct bs_rctx *ctx, struct bs_recipe_loc loc, const char *f
 
 	va_start(ap, fmt);
 	vreport(ctx, BS_DIAG_ERROR, loc, fmt, ap);
+	va_end(ap);
+}
+
+void rctx_warn_loc(struct bs_rctx *ctx, struct bs_recipe_loc loc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(ctx, BS_DIAG_WARNING, loc, fmt, ap);
 	va_end(ap);
 }
 

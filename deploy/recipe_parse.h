@@ -38,6 +38,8 @@ void rctx_warn(struct bs_rctx *ctx, const struct bs_ynode *at, const char *fmt, 
 /* An error at a given place (for values inside a scalar). */
 void rctx_error_loc(struct bs_rctx *ctx, struct bs_recipe_loc loc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+void rctx_warn_loc(struct bs_rctx *ctx, struct bs_recipe_loc loc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 struct bs_recipe_loc rctx_loc(const struct bs_ynode *node);
 

@@ -20,10 +20,12 @@
 
 #include "util/log.h"
 #include "util/str.h"
+#include "util/url.h"
 
 #define BODY_MAX (16u << 20)	/* a list page is far smaller */
 #define TEXT_MAX 300		/* provider messages quoted in errors */
 #define PAGES_MAX 10000		/* a list that never ends is an error */
+#define LIST_MAX (64u << 20)	/* all pages of one list, in bytes (a project's are < 1 MiB) */
 #define RATE_BACKOFF_FIRST 1000 /* ms; Hetzner refills one request a second */
 
 struct bs_rest {
@@ -190,11 +192,18 @@ long bs_rest_next_page(enum bs_rest_dialect d, const cJSON *root)
 
 /* A provider string made safe to quote: control characters become ' ',
  * cut at TEXT_MAX bytes (on a UTF-8 boundary) with "...". */
-static char *sanitize(const char *s)
+static char *sanitize(const char *text)
 {
-	size_t len = strlen(s), i;
+	struct bs_buf masked = BS_BUF_INIT;
+	const char *s;
+	size_t len, i;
 	char *out;
 
+	/* masked before the cut: an answer that quotes the token, cut in the
+	 * middle of it, would show its start */
+	bs_secret_mask(&masked, text);
+	s = masked.data;
+	len = strlen(s);
 	if (len > TEXT_MAX) {
 		len = TEXT_MAX;
 		while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
@@ -210,6 +219,7 @@ static char *sanitize(const char *s)
 	out[len] = '\0';
 	while (len > 0 && out[len - 1] == ' ')
 		out[--len] = '\0';
+	bs_buf_wipe_free(&masked);
 	return out;
 }
 
@@ -262,7 +272,9 @@ long bs_rest_rate_limit_wait_ms(const char *retry_after, const char *ratelimit_r
 
 	if (retry_after != NULL && bs_parse_int64(retry_after, &n) == 0 && n >= 0) {
 		wait = n > 86400 ? 86400000LL : n * 1000;
-	} else if (date > 0) {
+	} else if (date > 0 && (long long)date < 100000000000LL) {
+		/* bounded like RateLimit-Reset: curl_getdate takes years far
+		 * ahead, whose milliseconds overflow (found by tests/fuzz) */
 		wait = (long long)date * 1000 - now_ms;
 	} else if (ratelimit_reset != NULL && bs_parse_int64(ratelimit_reset, &n) == 0 && n > 0 &&
 		   n < 100000000000LL) {
@@ -576,6 +588,11 @@ int bs_rest_open(struct bs_rest **out, const struct bs_rest_opts *opts, struct b
 			err, BS_ERR_INVALID,
 			"%s: the API URL '%.200s' is not an http(s) URL: fix provider.api_url",
 			prov, opts->base_url ? opts->base_url : "");
+	if (bs_url_is_cleartext_remote(opts->base_url))
+		return bs_err_set(
+			err, BS_ERR_INVALID,
+			"%s: the API URL '%.200s' would send the token in clear text: use https:// in provider.api_url (http:// only to a loopback address)",
+			prov, opts->base_url);
 	if (!token_ok(opts->token))
 		return bs_err_set(
 			err, BS_ERR_AUTH,
@@ -885,6 +902,7 @@ int bs_rest_call(struct bs_rest *r, const char *method, const char *path, const 
 		if (a.status >= 200 && a.status < 300) {
 			if (a.body.len > 0) {
 				reply->json = cJSON_ParseWithLength(a.body.data, a.body.len);
+				reply->body_len = a.body.len;
 				if (reply->json == NULL) {
 					rc = bs_err_set(
 						err, BS_ERR_PROTOCOL,
@@ -992,6 +1010,7 @@ int bs_rest_get_all(struct bs_rest *r, const char *path, const char *key, cJSON 
 	const char *prov = bs_rest_provider_name(r->opts.dialect);
 	long per_page = r->opts.per_page;
 	long page = 1;
+	size_t total = 0;
 	int n, rc = 0;
 
 	if (*items == NULL)
@@ -1005,14 +1024,22 @@ int bs_rest_get_all(struct bs_rest *r, const char *path, const char *key, cJSON 
 		rc = bs_rest_call(r, "GET", p, NULL, BS_REST_IDEMPOTENT, &reply, err);
 		if (rc == 0) {
 			arr = cJSON_GetObjectItemCaseSensitive(reply.json, key);
+			total += reply.body_len;
 			if (!cJSON_IsArray(arr)) {
 				rc = bs_err_set(err, BS_ERR_PROTOCOL,
 						"%s: GET %s: the answer has no \"%s\" list", prov,
 						p, key);
+			} else if (total > LIST_MAX) {
+				rc = bs_err_set(
+					err, BS_ERR_PROTOCOL,
+					"%s: GET %s: the list passed %u MiB at page %ld; stopped reading it",
+					prov, path, LIST_MAX >> 20, page);
 			} else {
-				while (cJSON_GetArraySize(arr) > 0)
-					cJSON_AddItemToArray(*items,
-							     cJSON_DetachItemFromArray(arr, 0));
+				cJSON *item;
+
+				/* the first item each time: linear, whatever the page holds */
+				while ((item = cJSON_DetachItemFromArray(arr, 0)) != NULL)
+					cJSON_AddItemToArray(*items, item);
 				next = bs_rest_next_page(r->opts.dialect, reply.json);
 				if (next < 0 || (next > 0 && next <= page))
 					rc = bs_err_set(

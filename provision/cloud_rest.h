@@ -99,6 +99,7 @@ enum bs_rest_retry {
 struct bs_rest_reply {
 	long status;	    /* the last HTTP status, 0 when no answer came */
 	cJSON *json;	    /* a 2xx answer's body; NULL when empty (204) */
+	size_t body_len;    /* its length in bytes (at most 16 MiB) */
 	char *code;	    /* an error answer's code ("uniqueness_error"), or NULL */
 	char *message;	    /* an error answer's message (sanitised), or NULL */
 	bool maybe_applied; /* failed, yet the provider may have acted on it */
@@ -248,6 +249,12 @@ enum bs_node_state bs_digitalocean_state(const char *status);
  */
 int bs_hetzner_machine(struct bs_machine *out, const cJSON *server, struct bs_err *err);
 int bs_digitalocean_machine(struct bs_machine *out, const cJSON *droplet, struct bs_err *err);
+
+/* A Hetzner action object: *done once it is no longer "running"; an action
+ * that ended in "error" is BS_ERR_API with its code and message, what
+ * naming the step ("creating server web-1"). 0 otherwise. */
+int bs_hetzner_action_outcome(const cJSON *action, const char *what, bool *done,
+			      struct bs_err *err);
 
 /* A JSON id (integral number, or string) as text; NULL when absent or not integral. Caller frees. */
 char *bs_rest_id_string(const cJSON *id);

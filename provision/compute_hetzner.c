@@ -196,9 +196,7 @@ static void remember_action(struct hetzner *h, const char *server_id, const cJSO
 	h->n_pending++;
 }
 
-/* An action object that ended in error, as a sentence; else 0 (running or
- * success: *done tells). */
-static int action_outcome(const cJSON *action, const char *what, bool *done, struct bs_err *err)
+int bs_hetzner_action_outcome(const cJSON *action, const char *what, bool *done, struct bs_err *err)
 {
 	const char *status = str_at(action, "status");
 	const cJSON *aerr = cJSON_GetObjectItemCaseSensitive(action, "error");
@@ -236,8 +234,9 @@ static int check_actions(struct hetzner *h, const char *server_id, const char *w
 			rc = 0;
 			done = true;
 		} else if (rc == 0) {
-			rc = action_outcome(cJSON_GetObjectItemCaseSensitive(reply.json, "action"),
-					    what, &done, err);
+			rc = bs_hetzner_action_outcome(
+				cJSON_GetObjectItemCaseSensitive(reply.json, "action"), what, &done,
+				err);
 		}
 		free(path);
 		bs_rest_reply_free(&reply);
@@ -262,7 +261,7 @@ static int wait_action(struct hetzner *h, const cJSON *action, const char *what,
 	bool done = false;
 	int rc;
 
-	rc = action_outcome(action, what, &done, err);
+	rc = bs_hetzner_action_outcome(action, what, &done, err);
 	while (rc == 0 && !done && path != NULL) {
 		struct bs_rest_reply reply;
 
@@ -283,8 +282,9 @@ static int wait_action(struct hetzner *h, const cJSON *action, const char *what,
 			rc = 0;
 			done = true;
 		} else if (rc == 0) {
-			rc = action_outcome(cJSON_GetObjectItemCaseSensitive(reply.json, "action"),
-					    what, &done, err);
+			rc = bs_hetzner_action_outcome(
+				cJSON_GetObjectItemCaseSensitive(reply.json, "action"), what, &done,
+				err);
 		}
 		bs_rest_reply_free(&reply);
 	}
@@ -580,7 +580,7 @@ static int take_created(struct hetzner *h, const cJSON *answer, struct bs_machin
 	if (rc != 0)
 		return rc;
 	what = bs_xasprintf("server %s", out->id);
-	rc = action_outcome(action, what, &done, err);
+	rc = bs_hetzner_action_outcome(action, what, &done, err);
 	free(what);
 	forget_actions(h, out->id);
 	remember_action(h, out->id, action);
@@ -774,7 +774,7 @@ static int hz_start(struct bs_compute *c, struct bs_machine *m, struct bs_err *e
 		char *what = bs_xasprintf("server %s", m->id);
 		bool done;
 
-		rc = action_outcome(action, what, &done, err);
+		rc = bs_hetzner_action_outcome(action, what, &done, err);
 		free(what);
 		if (rc == 0 && !done)
 			remember_action(h, m->id, action);

@@ -22,6 +22,7 @@
 #include "provision/dockerhost.h"
 #include "provision/sftp.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <math.h>
@@ -894,6 +895,41 @@ static int bad_value(struct bs_err *err, const char *key)
 }
 
 /* One key=value of the detection section. */
+/* "addr=IFACE MTU ADDRESS[/PREFIX]": a line that does not read so is
+ * skipped (a newer ip, an odd name); more than the bound are dropped. */
+static int parse_addr(struct bs_dockerhost_facts *f, const char *v, size_t vlen)
+{
+	struct bs_dockerhost_addr a;
+	const char *sp1 = memchr(v, ' ', vlen), *sp2, *slash, *end = v + vlen;
+	char num[8];
+	unsigned char bin[16];
+	long long mtu;
+
+	if (f->n_addrs >= BS_DOCKERHOST_MAX_ADDRS || sp1 == NULL)
+		return 0;
+	sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
+	if (sp2 == NULL)
+		return 0;
+	slash = memchr(sp2 + 1, '/', (size_t)(end - sp2 - 1));
+	if (slash == NULL)
+		slash = end;
+	memset(&a, 0, sizeof(a));
+	if (sp1 == v || (size_t)(sp1 - v) >= sizeof(a.ifname) ||
+	    !all_in(v, (size_t)(sp1 - v), ".-_") || (size_t)(sp2 - sp1 - 1) >= sizeof(num) ||
+	    (size_t)(slash - sp2 - 1) >= sizeof(a.addr) || slash == sp2 + 1)
+		return 0;
+	copy_clean(a.ifname, sizeof(a.ifname), v, (size_t)(sp1 - v));
+	copy_clean(num, sizeof(num), sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	if (bs_parse_int64(num, &mtu) != 0 || mtu < 0 || mtu > 65535)
+		return 0;
+	a.mtu = (int)mtu;
+	copy_clean(a.addr, sizeof(a.addr), sp2 + 1, (size_t)(slash - sp2 - 1));
+	if (inet_pton(AF_INET, a.addr, bin) != 1 && inet_pton(AF_INET6, a.addr, bin) != 1)
+		return 0;
+	f->addrs[f->n_addrs++] = a;
+	return 0;
+}
+
 static int fact(struct bs_dockerhost_facts *f, const char *k, size_t klen, const char *v,
 		size_t vlen, struct bs_err *err)
 {
@@ -987,6 +1023,22 @@ static int fact(struct bs_dockerhost_facts *f, const char *k, size_t klen, const
 			f->route_if[0] = '\0';
 	} else if (strcmp(key, "ipvs") == 0) {
 		f->ipvs = vlen == 1 && v[0] == '1';
+	} else if (strcmp(key, "esp") == 0) {
+		f->esp = vlen == 1 && v[0] == '1'   ? BS_ESP_YES
+			 : vlen == 1 && v[0] == '0' ? BS_ESP_NO
+						    : BS_ESP_UNKNOWN;
+	} else if (strcmp(key, "esp-error") == 0) {
+		size_t raw_len = 0;
+		unsigned char *raw = decode_value(v, vlen, 512, &raw_len);
+
+		copy_clean(f->esp_error, sizeof(f->esp_error), raw ? (const char *)raw : "",
+			   raw ? raw_len : 0);
+		for (size_t i = 0; f->esp_error[i] != '\0'; i++) /* one line */
+			if (f->esp_error[i] == '?')
+				f->esp_error[i] = ' ';
+		free(raw);
+	} else if (strcmp(key, "addr") == 0) {
+		return parse_addr(f, v, vlen);
 	} else if (strcmp(key, "containerd-sock") == 0) {
 		f->containerd_socket = vlen == 1 && v[0] == '1';
 	} else if (strcmp(key, "tls-ca") == 0 || strcmp(key, "tls-cert") == 0 ||
@@ -1194,6 +1246,28 @@ char *bs_dockerhost_wrap(const char *script, bool sudo)
 	"logfile_of() { l=$(readlink \"/proc/$1/fd/2\" 2>/dev/null); [ -f \"$l\" ] && printf "        \
 	"'%s\\n' \"$l\"; }\n"
 
+/* IPsec ESP as Docker's encrypted overlays use it: an SA with the same
+ * AEAD, added in a network namespace of its own that dies with the
+ * command, so nothing on the host changes. "Requested type not found"
+ * or "...algorithm not found" when the kernel lacks esp4/xfrm or the
+ * cipher. Without unshare, ip or the right to a new namespace: unknown. */
+#define ESP_PROBE                                                                                   \
+	"if command -v unshare >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 && to 10 unshare "  \
+	"--net true >/dev/null 2>&1; then\n"                                                        \
+	"  if e=$(to 10 unshare --net ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi " \
+	"0x100 reqid 1 mode transport aead 'rfc4106(gcm(aes))' "                                    \
+	"0x0102030405060708090a0b0c0d0e0f1011121314 128 2>&1 </dev/null); then printf "             \
+	"'esp=1\\n'\n"                                                                              \
+	"  else printf 'esp=0\\nesp-error=%s\\n' \"$(printf %s \"$e\" | head -c 200 | b64)\"; fi\n" \
+	"else printf 'esp=?\\n'; fi\n"
+
+/* The global addresses with their interface and its MTU, bounded: what
+ * cluster.advertise chooses from and the overlay's MTU comes from. */
+#define ADDRS_BODY                                                                                   \
+	"if command -v ip >/dev/null 2>&1; then ip -o addr show scope global 2>/dev/null | head -n " \
+	"32 | while read -r _ i _ a _; do i=${i%%@*}; m=0; read -r m </sys/class/net/$i/mtu "        \
+	"2>/dev/null; printf 'addr=%s %s %s\\n' \"$i\" \"${m:-0}\" \"$a\"; done; fi\n"
+
 #define DETECT_BODY                                                                                \
 	"printf 'bs-detect=1\\n'\n"                                                                \
 	"u=; while read -r k _ e _; do [ \"$k\" = Uid: ] && { u=$e; break; }; done 2>/dev/null "   \
@@ -1235,9 +1309,8 @@ char *bs_dockerhost_wrap(const char *script, bool sudo)
 	"k=; read -r k </proc/sys/kernel/osrelease 2>/dev/null\n"                                  \
 	"{ [ -e /proc/net/ip_vs ] || [ -d /sys/module/ip_vs ] || grep -qs '/ip_vs\\.ko' "          \
 	"\"/lib/modules/$k/modules.dep\" \"/lib/modules/$k/modules.builtin\"; } && "               \
-	"printf 'ipvs=1\\n'\n"                                                                     \
-	"[ -f " DAEMON_JSON " ] && printf 'daemon-json=%s\\n' \"$(head -c 1048577 " DAEMON_JSON    \
-	" | b64)\"\n"                                                                              \
+	"printf 'ipvs=1\\n'\n" ESP_PROBE ADDRS_BODY "[ -f " DAEMON_JSON                            \
+	" ] && printf 'daemon-json=%s\\n' \"$(head -c 1048577 " DAEMON_JSON " | b64)\"\n"          \
 	"for f in ca cert key; do\n"                                                               \
 	"  [ -f " TLS_DIR "/$f.pem ] && s=$(sha256sum <" TLS_DIR                                   \
 	"/$f.pem 2>/dev/null | cut -c1-64) && [ -n \"$s\" ] && printf "                            \
@@ -1606,10 +1679,13 @@ char *bs_dockerhost_log_excerpt(const char *log, size_t max)
 {
 	struct bs_strv lines = BS_STRV_INIT, picked = BS_STRV_INIT;
 	struct bs_buf out = BS_BUF_INIT, masked = BS_BUF_INIT;
-	const char *p = log;
+	const char *p;
 	int best = 0;
 	size_t i;
 
+	/* masked before lines are cut: half a secret would not be recognised */
+	bs_secret_mask(&masked, log != NULL ? log : "");
+	p = masked.data;
 	while (p != NULL && *p != '\0') {
 		const char *eol = strchr(p, '\n');
 		size_t n = eol ? (size_t)(eol - p) : strlen(p);
@@ -1666,13 +1742,13 @@ char *bs_dockerhost_log_excerpt(const char *log, size_t max)
 	}
 	bs_strv_free(&lines);
 	bs_strv_free(&picked);
-	/* the masked text can only be shorter or as long ("***") */
-	bs_secret_mask(&masked, bs_buf_str(&out));
-	bs_buf_free(&out);
-	for (i = 0; i < masked.len; i++)
-		if ((unsigned char)masked.data[i] < 0x20)
-			masked.data[i] = ' ';
-	return bs_buf_detach(&masked);
+	bs_buf_wipe_free(&masked);
+	if (out.data == NULL)
+		bs_buf_puts(&out, "");
+	for (i = 0; i < out.len; i++)
+		if ((unsigned char)out.data[i] < 0x20)
+			out.data[i] = ' ';
+	return bs_buf_detach(&out);
 }
 
 /* ---- converging ----------------------------------------------------------- */
@@ -1790,6 +1866,10 @@ static void fill_report_os(struct bs_dockerhost_report *rep, const struct bs_doc
 	rep->pid = f->pid;
 	snprintf(rep->route_if, sizeof(rep->route_if), "%s", f->route_if);
 	rep->ipvs = f->ipvs;
+	rep->esp = f->esp;
+	snprintf(rep->esp_error, sizeof(rep->esp_error), "%s", f->esp_error);
+	memcpy(rep->addrs, f->addrs, sizeof(rep->addrs));
+	rep->n_addrs = f->n_addrs;
 }
 
 /* Value of key in a key=value section that starts at marker; NULL when
@@ -2324,6 +2404,24 @@ int bs_dockerhost_ensure(struct bs_ssh *s, const struct bs_dockerhost_opts *opts
 	if (rc != 0)
 		goto out;
 	fill_report_os(report, &f);
+	if (opts->need_esp && !opts->dry_run && f.esp != BS_ESP_YES) {
+		rc = bs_err_set(
+			err, BS_ERR_UNSUPPORTED,
+			"node %s: the kernel has no IPsec ESP (%s), which cluster.encrypt: true needs "
+			"for the encrypted overlay network: load the kernel modules esp4 and "
+			"xfrm_user (esp6 for IPv6; modprobe esp4 xfrm_user) or use a kernel that has "
+			"them; or set cluster.encrypt: false, and the containers' traffic between "
+			"nodes crosses the network as plain VXLAN (4789/udp), readable and forgeable "
+			"on the way: only on a private network (cluster.advertise: private) with "
+			"4789/udp firewalled. If the probe is wrong, BOOTSTRAP_ASSUME_ESP=1 skips it",
+			c.label,
+			f.esp == BS_ESP_UNKNOWN ? "it could not be probed: no unshare or ip on the "
+						  "node, or no new network namespace allowed"
+			: f.esp_error[0] != '\0'
+				? f.esp_error
+				: "ip xfrm refused an ESP state with rfc4106(gcm(aes))");
+		goto out;
+	}
 	if (opts->dry_run) {
 		/* plan and status: say what a run would do, change nothing */
 		report->installed = f.dockerd_path[0] == '\0';

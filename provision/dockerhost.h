@@ -13,7 +13,10 @@
  * the report counts what was done so tests can prove it.
  *
  * Round trips (each one remote command, counted in report->commands):
- *   1. detection: OS, init, engine, pid, version, daemon.json, privileges;
+ *   1. detection: OS, init, engine, pid, version, daemon.json, privileges,
+ *      and for a cluster the kernel's IPVS and IPsec ESP (probed in a
+ *      throwaway network namespace) and the global addresses with their
+ *      interfaces' MTU (at most BS_DOCKERHOST_MAX_ADDRS);
  *   2. only when the engine is missing: the install, then detection again,
  *      in the same command;
  *   3. only when something must change: the new daemon.json (uploaded
@@ -52,6 +55,22 @@
 #include "util/error.h"
 #include "util/str.h"
 
+/* An address the node holds, with its interface (what cluster.advertise
+ * chooses from). */
+#define BS_DOCKERHOST_MAX_ADDRS 32
+struct bs_dockerhost_addr {
+	char ifname[16]; /* "eth1" */
+	int mtu;	 /* the interface's MTU; 0 unknown */
+	char addr[46];	 /* "10.0.0.2", "2a01:4f8::1" (no prefix length) */
+};
+
+/* The kernel's IPsec ESP, as the detection's probe found it. */
+enum bs_esp {
+	BS_ESP_UNKNOWN, /* no probe (no unshare or ip, or no new network namespace) */
+	BS_ESP_YES,
+	BS_ESP_NO,
+};
+
 enum bs_daemon_action {
 	BS_DAEMON_NONE,	   /* configuration unchanged: daemon untouched */
 	BS_DAEMON_RELOAD,  /* only keys dockerd reloads on SIGHUP changed */
@@ -83,6 +102,10 @@ struct bs_dockerhost_opts {
 	 * run it here */
 	const char *detected;
 	size_t detected_len;
+	/* a cluster's overlay is to be encrypted (cluster.encrypt: true):
+	 * a kernel without IPsec ESP is refused right after the detection,
+	 * before anything is installed or changed (dry_run: not checked) */
+	bool need_esp;
 };
 
 struct bs_dockerhost_report {
@@ -101,6 +124,10 @@ struct bs_dockerhost_report {
 	bool engine_ready;	      /* dry_run: dockerd runs and answers */
 	char route_if[16];	      /* the default route's interface, "" unknown */
 	bool ipvs;		      /* the kernel has IPVS */
+	enum bs_esp esp;	      /* the kernel has IPsec ESP (rfc4106(gcm(aes))) */
+	char esp_error[128];	      /* the probe's error when not, "" none */
+	struct bs_dockerhost_addr addrs[BS_DOCKERHOST_MAX_ADDRS]; /* global-scope addresses */
+	size_t n_addrs;
 };
 
 /* Converge the node. On failure err names the node, the step and the fix,
@@ -189,12 +216,20 @@ struct bs_dockerhost_facts {
 	bool apt;	   /* apt-get present */
 	char docker_path[256];
 	char dockerd_path[256];
-	long pid;		 /* running dockerd, 0 when none */
-	long stray_pid;		 /* a dockerd without /var/run/docker.pid, 0 when none */
-	bool curl;		 /* curl present (asks the engine when the CLI is missing) */
-	bool socket;		 /* dockerd runs and /var/run/docker.sock is there */
-	char route_if[16];	 /* the default route's interface ("eth0"), "" unknown */
-	bool ipvs;		 /* the kernel has IPVS (the swarm routing mesh needs it) */
+	long pid;	   /* running dockerd, 0 when none */
+	long stray_pid;	   /* a dockerd without /var/run/docker.pid, 0 when none */
+	bool curl;	   /* curl present (asks the engine when the CLI is missing) */
+	bool socket;	   /* dockerd runs and /var/run/docker.sock is there */
+	char route_if[16]; /* the default route's interface ("eth0"), "" unknown */
+	bool ipvs;	   /* the kernel has IPVS (the swarm routing mesh needs it) */
+	/* IPsec ESP, probed by adding an SA in a throwaway network namespace
+	 * (unshare --net ip xfrm state add ... aead 'rfc4106(gcm(aes))'):
+	 * what Docker's encrypted overlays use */
+	enum bs_esp esp;
+	char esp_error[128]; /* ip's answer when the probe failed */
+	/* the global-scope addresses (ip -o addr), at most BS_DOCKERHOST_MAX_ADDRS */
+	struct bs_dockerhost_addr addrs[BS_DOCKERHOST_MAX_ADDRS];
+	size_t n_addrs;
 	char engine_version[32]; /* from a step's wait; detection leaves it "" */
 	char log_path[256];	 /* where the running dockerd's stderr goes, if a file */
 	bool daemon_json_exists;

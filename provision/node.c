@@ -194,6 +194,7 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 	dopts.command_timeout_ms = po->command_timeout_ms;
 	dopts.node = n->name;
 	dopts.dry_run = po->dry_run;
+	dopts.need_esp = po->need_esp;
 	if (tls) {
 		rc = tls_endpoint(out, r, n, &server, err);
 		if (rc != 0)

@@ -46,6 +46,21 @@ void bs_node_ssh_free(struct bs_node_ssh *n);
 /* The state directory: $BOOTSTRAP_DIR, else ".bootstrap". */
 const char *bs_state_dir(void);
 
+/*
+ * Is the state directory safe to trust, as OpenSSH's StrictModes judges
+ * ~/.ssh? It holds the key put on new machines and the pinned host keys,
+ * so a directory or file that another user owns or may write (a cloned
+ * repository's .bootstrap/, a world-writable folder) could supply either.
+ * Refused, with the chmod or chown that fixes it, when:
+ *  - the directory, its ssh/ or its known_hosts is owned by another user
+ *    (neither us nor root) or writable by group or others;
+ *  - ssh/id_ed25519 is owned by another user or open to group or others at
+ *    all (as ssh(1) refuses an unprotected private key).
+ * What does not exist yet is fine: it is made 0700/0600. The TLS folder is
+ * checked where it is read (tlscerts.h). BS_ERR_AUTH on refusal.
+ */
+int bs_state_check(struct bs_err *err);
+
 /* For machines bootstrap creates when the user has no key (no ssh.key,
  * no ~/.ssh/id_ed25519 or id_ecdsa): $BOOTSTRAP_DIR/ssh/id_ed25519, made
  * with ssh-keygen on first use (0600 in a 0700 directory), and found
@@ -85,6 +100,9 @@ struct bs_node_prepare_opts {
 	/* plan/status: change nothing on the node; when its engine is not
 	 * installed or not running, return 0 with driver NULL */
 	bool dry_run;
+	/* refuse a kernel without IPsec ESP before anything changes (a
+	 * cluster whose overlay is to be encrypted; bs_dockerhost_opts) */
+	bool need_esp;
 	/* apply/destroy: take the node lock (nodelock.h) as soon as SSH is up,
 	 * before Docker is looked at, installed or configured; the detection
 	 * rides the lock's command; its sudo follows the node's user. NULL:

@@ -3,7 +3,10 @@
  * the command line and the environment. See node.h.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +21,166 @@ const char *bs_state_dir(void)
 	const char *dir = getenv("BOOTSTRAP_DIR");
 
 	return dir != NULL && dir[0] != '\0' ? dir : ".bootstrap";
+}
+
+/* The name of a user id, for a chown to copy: "alice", else "1000". */
+static void user_name(uid_t uid, char *buf, size_t size)
+{
+	struct passwd pw, *res = NULL;
+	char tmp[1024];
+
+	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res != NULL)
+		snprintf(buf, size, "%s", res->pw_name);
+	else
+		snprintf(buf, size, "%u", (unsigned)uid);
+}
+
+/* One path of the state: absent is fine; otherwise owned by us (or root)
+ * and not writable by others, or, for a private key (secret), open to
+ * nobody else at all. */
+static int check_state_path(const char *path, bool dir, bool secret, struct bs_err *err)
+{
+	mode_t bad = secret ? 077 : 022;
+	uid_t me = geteuid();
+	char owner[64], self[64];
+	struct stat st;
+
+	/* the directory may be a link the user made; a file in it may not (a
+	 * checkout can hold links to anywhere) */
+	if ((dir ? stat(path, &st) : lstat(path, &st)) != 0)
+		return errno == ENOENT ? 0
+				       : bs_err_set(err, BS_ERR_IO, "cannot read %s: %s", path,
+						    strerror(errno));
+	if (S_ISLNK(st.st_mode))
+		return bs_err_set(err, BS_ERR_AUTH,
+				  "%s is a symbolic link: bootstrap keeps its key and pinned host "
+				  "keys in plain files (replace the link with the file it points "
+				  "to, or remove it)",
+				  path);
+	if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+		return bs_err_set(err, BS_ERR_AUTH,
+				  "%s is not a %s: bootstrap keeps its state there (move it away, "
+				  "or point BOOTSTRAP_DIR elsewhere)",
+				  path, dir ? "directory" : "regular file");
+	if (st.st_uid != me && st.st_uid != 0) {
+		user_name(st.st_uid, owner, sizeof(owner));
+		user_name(me, self, sizeof(self));
+		return bs_err_set(
+			err, BS_ERR_AUTH,
+			"%s belongs to %s, not to you (%s): another user could supply the %s; if it is "
+			"yours, run chown %s %s; if it came from elsewhere (a checkout), remove it",
+			path, owner, self,
+			secret ? "SSH key put on new machines"
+			       : "SSH key or the host keys bootstrap trusts",
+			self, path);
+	}
+	if ((st.st_mode & bad) != 0) {
+		if (secret)
+			return bs_err_set(
+				err, BS_ERR_AUTH,
+				"%s is the private key bootstrap puts on new machines, but other users "
+				"may open it (mode %04o): if you made it, run chmod 600 %s; if it came "
+				"from elsewhere (a checkout), delete it and a new one is made",
+				path, (unsigned)(st.st_mode & 0777), path);
+		return bs_err_set(
+			err, BS_ERR_AUTH,
+			"%s may be written by other users (mode %04o), who could then supply the SSH "
+			"key or the host keys bootstrap trusts: run chmod go-w %s",
+			path, (unsigned)(st.st_mode & 0777), path);
+	}
+	return 0;
+}
+
+/* Does git track anything under dir? The state must never come with a
+ * checkout: a key or pins there were chosen by whoever wrote the
+ * repository. Only asked when a .git is found above dir; no git, no
+ * answer (false). */
+static bool tracked_by_git(const char *dir)
+{
+	char *abs = realpath(dir, NULL), *up;
+	bool in_tree = false, tracked = false;
+	struct stat st;
+
+	if (abs == NULL)
+		return false;
+	for (up = abs; !in_tree;) {
+		char *dot_git = bs_xasprintf("%s/.git", up[0] ? up : "");
+		char *slash;
+
+		in_tree = stat(dot_git, &st) == 0;
+		free(dot_git);
+		slash = strrchr(up, '/');
+		if (in_tree || slash == NULL)
+			break;
+		*slash = '\0';
+		if (up[0] == '\0')
+			break;
+	}
+	free(abs);
+	if (in_tree) {
+		char *where = bs_xstrdup(dir);
+		char *const argv[] = {(char *)"git", (char *)"-C", where, (char *)"ls-files",
+				      (char *)"--",  (char *)".",  NULL};
+		posix_spawn_file_actions_t fa;
+		int fds[2];
+		pid_t pid;
+		char buf[64];
+		int status;
+
+		if (pipe(fds) != 0) {
+			free(where);
+			return false;
+		}
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+		posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_addclose(&fa, fds[0]);
+		/* any name printed is an answer; the rest is not read (git
+		 * stops on the closed pipe) */
+		if (posix_spawnp(&pid, "git", &fa, NULL, argv, environ) == 0) {
+			close(fds[1]);
+			fds[1] = -1;
+			tracked = read(fds[0], buf, sizeof(buf)) > 0;
+			close(fds[0]);
+			fds[0] = -1;
+			waitpid(pid, &status, 0);
+		}
+		posix_spawn_file_actions_destroy(&fa);
+		free(where);
+		if (fds[0] >= 0)
+			close(fds[0]);
+		if (fds[1] >= 0)
+			close(fds[1]);
+	}
+	return tracked;
+}
+
+int bs_state_check(struct bs_err *err)
+{
+	const char *dir = bs_state_dir();
+	char *ssh = bs_xasprintf("%s/ssh", dir);
+	char *key = bs_xasprintf("%s/ssh/id_ed25519", dir);
+	char *kh = bs_xasprintf("%s/known_hosts", dir);
+	int rc = check_state_path(dir, true, false, err);
+
+	if (rc == 0)
+		rc = check_state_path(ssh, true, false, err);
+	if (rc == 0)
+		rc = check_state_path(key, false, true, err);
+	if (rc == 0)
+		rc = check_state_path(kh, false, false, err);
+	if (rc == 0 && tracked_by_git(dir))
+		rc = bs_err_set(
+			err, BS_ERR_AUTH,
+			"%s is tracked by git: a key or pinned host keys that come with a "
+			"checkout were chosen by whoever wrote the repository; run git rm -r "
+			"--cached %s, add it to .gitignore, and remove the files you did not "
+			"make yourself",
+			dir, dir);
+	free(ssh);
+	free(key);
+	free(kh);
+	return rc;
 }
 
 static char *home_path(const char *rest)
@@ -72,6 +235,9 @@ int bs_state_key(char **path, struct bs_err *err)
 	int status = 0, rc = 0;
 
 	*path = NULL;
+	rc = bs_state_check(err);
+	if (rc != 0)
+		goto out;
 	if (access(key, R_OK) == 0) {
 		*path = key;
 		free(dir);

@@ -25,6 +25,7 @@
 #include "provision/dockerhost.h"
 #include "provision/ssh_priv.h"
 #include "util/clock.h"
+#include "util/log.h"
 #include "util/str.h"
 
 #define START_MARGIN_MS 15000 /* channel, sudo and mkdir, on top of the wait */
@@ -107,12 +108,15 @@ static void put_clean(struct bs_buf *b, const char *s, size_t max, bool ascii_on
 		bs_buf_puts(b, "...");
 }
 
-/* Node output for a message: cleaned, bounded, without trailing blanks. */
+/* Node output for a message: masked, cleaned, bounded (in that order: half
+ * a secret is not recognised), without trailing blanks. */
 static char *shown(const char *text)
 {
-	struct bs_buf b = BS_BUF_INIT;
+	struct bs_buf b = BS_BUF_INIT, masked = BS_BUF_INIT;
 
-	put_clean(&b, text, SHOWN_MAX, true);
+	bs_secret_mask(&masked, text);
+	put_clean(&b, masked.data, SHOWN_MAX, true);
+	bs_buf_wipe_free(&masked);
 	while (b.len > 0 && b.data[b.len - 1] == ' ')
 		b.data[--b.len] = '\0';
 	return bs_buf_detach(&b);
@@ -685,7 +689,7 @@ int bs_nodelock_audit(struct bs_nodelock *l, const char *line, struct bs_err *er
 	/* not cancellable: a line cut half-way would leave a send pending */
 	struct op op = op_start("writing the audit log", AUDIT_TIMEOUT_MS, false);
 	LIBSSH2_SESSION *session = bs_ssh_session(l->ssh);
-	struct bs_buf text = BS_BUF_INIT;
+	struct bs_buf text = BS_BUF_INIT, masked = BS_BUF_INIT;
 	char now[32];
 	size_t off = 0;
 	int rc;
@@ -694,7 +698,10 @@ int bs_nodelock_audit(struct bs_nodelock *l, const char *line, struct bs_err *er
 		return pending_error(l->node, op.doing, err);
 	utc_now(now, sizeof(now));
 	bs_buf_printf(&text, "%s %s: ", now, l->who);
-	put_clean(&text, line ? line : "", AUDIT_LINE_MAX, false);
+	/* masked here too, whoever wrote the line, and before it is cut */
+	bs_secret_mask(&masked, line ? line : "");
+	put_clean(&text, masked.data, AUDIT_LINE_MAX, false);
+	bs_buf_wipe_free(&masked);
 	bs_buf_putc(&text, '\n');
 	libssh2_session_set_blocking(session, 0);
 	rc = check_held(l, err);

@@ -2,6 +2,7 @@
  * ssh.c - libssh2 sessions: connect, host keys, authentication, exec.
  */
 #include "provision/ssh.h"
+#include "provision/known_hosts.h"
 #include "provision/ssh_priv.h"
 #include "util/clock.h"
 
@@ -179,137 +180,51 @@ static int tcp_connect(const char *host, int port, long timeout_ms, const char *
 
 /* Host key types in the order we prefer them, with libssh2's names. */
 static const struct {
-	int knownhost_type;
 	int hostkey_type;
 	const char *method;
 } key_types[] = {
-	{LIBSSH2_KNOWNHOST_KEY_ED25519, LIBSSH2_HOSTKEY_TYPE_ED25519, "ssh-ed25519"},
-	{LIBSSH2_KNOWNHOST_KEY_ECDSA_256, LIBSSH2_HOSTKEY_TYPE_ECDSA_256, "ecdsa-sha2-nistp256"},
-	{LIBSSH2_KNOWNHOST_KEY_ECDSA_384, LIBSSH2_HOSTKEY_TYPE_ECDSA_384, "ecdsa-sha2-nistp384"},
-	{LIBSSH2_KNOWNHOST_KEY_ECDSA_521, LIBSSH2_HOSTKEY_TYPE_ECDSA_521, "ecdsa-sha2-nistp521"},
-	{LIBSSH2_KNOWNHOST_KEY_SSHRSA, LIBSSH2_HOSTKEY_TYPE_RSA, "ssh-rsa"},
+	{LIBSSH2_HOSTKEY_TYPE_ED25519, "ssh-ed25519"},
+	{LIBSSH2_HOSTKEY_TYPE_ECDSA_256, "ecdsa-sha2-nistp256"},
+	{LIBSSH2_HOSTKEY_TYPE_ECDSA_384, "ecdsa-sha2-nistp384"},
+	{LIBSSH2_HOSTKEY_TYPE_ECDSA_521, "ecdsa-sha2-nistp521"},
+	{LIBSSH2_HOSTKEY_TYPE_RSA, "ssh-rsa"},
 };
 
 #define N_KEY_TYPES (sizeof(key_types) / sizeof(key_types[0]))
 
-static int check_host(LIBSSH2_KNOWNHOSTS *kh, const char *host, int port, const char *key,
-		      size_t len, int typebit)
+static bool hostkey_type_known(const char *method)
 {
-	return libssh2_knownhost_checkp(
-		kh, host, port, key, len,
-		LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | typebit, NULL);
+	for (size_t i = 0; i < N_KEY_TYPES; i++)
+		if (strcmp(key_types[i].method, method) == 0)
+			return true;
+	return false;
 }
 
 /*
- * Which key type known_hosts pins for this host, probed with a key that
- * cannot match: MISMATCH means an entry of that type exists (this works
- * for hashed entries too). -1: the host is unknown.
+ * The host key methods to offer: the types known_hosts pins for the host,
+ * in our order (no downgrade to a type it does not pin), and *first the
+ * line of the first; a new host: every type, ed25519 first, as OpenSSH
+ * clients record it. Caller frees.
  */
-static int pinned_type(LIBSSH2_KNOWNHOSTS *kh, const char *host, int port)
+static char *hostkey_methods(const struct bs_known_hosts *kh, const char *host, int port,
+			     struct bs_known_hosts_hit *first)
 {
-	static const char probe[] = "bootstrap-probe-not-a-key";
-	size_t i;
+	struct bs_buf methods = BS_BUF_INIT;
+	struct bs_known_hosts_hit where;
 
-	for (i = 0; i < N_KEY_TYPES; i++)
-		if (check_host(kh, host, port, probe, sizeof(probe), key_types[i].knownhost_type) ==
-		    LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
-			return (int)i;
-	return -1;
-}
-
-static int read_known_hosts(LIBSSH2_KNOWNHOSTS *kh, const char *path, bool required,
-			    struct bs_err *err)
-{
-	if (path == NULL || access(path, F_OK) != 0)
-		return 0;
-	if (libssh2_knownhost_readfile(kh, path, LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0 && required)
-		return bs_err_set(
-			err, BS_ERR_INVALID,
-			"cannot read %s as an OpenSSH known_hosts file (fix or remove it)", path);
-	return 0;
-}
-
-/* mkdir -p for the directory of path, 0700 (it holds pinned keys). */
-static void make_parent_dirs(const char *path)
-{
-	char *copy = bs_xstrdup(path);
-	char *p;
-
-	for (p = copy + 1; *p != '\0'; p++) {
-		if (*p != '/')
+	memset(first, 0, sizeof(*first));
+	for (size_t i = 0; i < N_KEY_TYPES; i++) {
+		if (!bs_known_hosts_pinned(kh, host, port, key_types[i].method, &where))
 			continue;
-		*p = '\0';
-		mkdir(copy, 0700);
-		*p = '/';
+		if (methods.len == 0)
+			*first = where;
+		bs_buf_printf(&methods, "%s%s", methods.len ? "," : "", key_types[i].method);
 	}
-	free(copy);
-}
-
-/* Record a first-seen host key: one line appended, the file never
- * rewritten (other tools may share it). */
-/*
- * Writers of a known_hosts file (first-use pins append, forgetting
- * rewrites) take an exclusive flock on PATH.lock beside it, so that no
- * append is lost to a rewrite. A rewrite is a new file renamed over the
- * old one, so a reader (which takes no lock) sees the old pins or the new,
- * never a partial file. Returns the lock's descriptor, or -1 (errno).
- */
-static int known_hosts_lock(const char *path)
-{
-	char *lock_path = bs_xasprintf("%s.lock", path);
-	int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-	free(lock_path);
-	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-static int append_known_host(LIBSSH2_KNOWNHOSTS *kh, const char *path, const char *host, int port,
-			     const char *key, size_t len, int typebit, const char *comment,
-			     const char *display, struct bs_err *err)
-{
-	struct libssh2_knownhost *entry = NULL;
-	char name[300], line[4096];
-	size_t line_len = 0;
-	int lock, rc = 0;
-	FILE *f;
-
-	if (port == 22)
-		snprintf(name, sizeof(name), "%s", host);
-	else
-		snprintf(name, sizeof(name), "[%s]:%d", host, port);
-	if (libssh2_knownhost_addc(kh, name, NULL, key, len, comment, strlen(comment),
-				   LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-					   typebit,
-				   &entry) != 0 ||
-	    libssh2_knownhost_writeline(kh, entry, line, sizeof(line), &line_len,
-					LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0)
-		return bs_err_set(err, BS_ERR_HOSTKEY, "ssh %s: cannot record its host key",
-				  display);
-	make_parent_dirs(path);
-	lock = known_hosts_lock(path);
-	if (lock < 0)
-		return bs_err_set(err, BS_ERR_IO, "ssh %s: cannot lock %s.lock: %s", display, path,
-				  strerror(errno));
-	f = fopen(path, "a");
-	if (f == NULL) {
-		rc = bs_err_set(err, BS_ERR_IO, "ssh %s: cannot write %s: %s", display, path,
-				strerror(errno));
-		goto out;
-	}
-	fchmod(fileno(f), 0600);
-	fwrite(line, 1, line_len, f);
-	if (fclose(f) != 0)
-		rc = bs_err_set(err, BS_ERR_IO, "ssh %s: cannot write %s", display, path);
-out:
-	close(lock);
-	return rc;
+	if (methods.len > 0)
+		return bs_buf_detach(&methods);
+	for (size_t i = 0; i < N_KEY_TYPES; i++)
+		bs_buf_printf(&methods, "%s%s", i ? "," : "", key_types[i].method);
+	return bs_buf_detach(&methods);
 }
 
 static void compute_fingerprint(struct bs_ssh *s)
@@ -446,11 +361,98 @@ out:
 	return fp;
 }
 
-static int verify_host(struct bs_ssh *s, LIBSSH2_KNOWNHOSTS *kh, const struct bs_ssh_opts *o,
-		       int port, struct bs_err *err)
+/* known_hosts' word on the host's key: 0 when it is pinned or new (see
+ * hit->status), else the refusal, naming the line that decided it. */
+static int hostkey_verdict(const struct bs_ssh *s, const struct bs_ssh_opts *o, int port,
+			   const char *method, const struct bs_known_hosts_hit *hit,
+			   struct bs_err *err)
 {
+	switch (hit->status) {
+	case BS_KNOWN_HOSTS_MATCH:
+	case BS_KNOWN_HOSTS_UNKNOWN: return 0;
+	case BS_KNOWN_HOSTS_REVOKED:
+		return bs_err_set(
+			err, BS_ERR_HOSTKEY,
+			"ssh %s: the host key %s is revoked (@revoked in %s:%ld): refused. Someone may be intercepting the connection; if the host has a new key, pin that one",
+			s->display, s->fingerprint, hit->path, hit->line);
+	case BS_KNOWN_HOSTS_CHANGED:
+		if (strcmp(hit->type, method) != 0)
+			return bs_err_set(
+				err, BS_ERR_HOSTKEY,
+				"ssh %s: HOST KEY CHANGED: it presents the %s key %s, but %s:%ld pinned it with a %s key%s: remove that line if the host really changed keys, or add the host's own %s key beside it once checked on the host (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub). Someone may be intercepting the connection",
+				s->display, method, s->fingerprint, hit->path, hit->line, hit->type,
+				hostkey_type_known(hit->type) ? "" : ", which bootstrap cannot use",
+				method);
+		return bs_err_set(
+			err, BS_ERR_HOSTKEY,
+			"ssh %s: HOST KEY CHANGED: it now presents %s, not the key pinned in %s:%ld. Someone may be intercepting the connection; if the machine was rebuilt, remove its line from %s and run again",
+			s->display, s->fingerprint, hit->path, hit->line, hit->path);
+	case BS_KNOWN_HOSTS_CERT_AUTHORITY: {
+		char *name = bs_known_hosts_name(o->host, port);
+		int rc = bs_err_set(
+			err, BS_ERR_HOSTKEY,
+			"ssh %s: %s:%ld trusts a certificate authority for this host, and bootstrap does not verify host certificates: refused. Pin the host's own key: check that %s is its %s key (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the host), then add the line \"%s %s KEY\" to %s (ssh-keyscan prints KEY)",
+			s->display, hit->path, hit->line, s->fingerprint, method, name, method,
+			o->known_hosts);
+
+		free(name);
+		return rc;
+	}
+	case BS_KNOWN_HOSTS_BAD_LINE:
+		return bs_err_set(
+			err, BS_ERR_HOSTKEY,
+			"ssh %s: %s:%ld names this host, and bootstrap cannot parse the line that pins this host: fix it (or remove it), then run again. Not trusted on first use: that line may pin another key (the host presents %s)",
+			s->display, hit->path, hit->line, s->fingerprint);
+	}
+	return bs_err_set(err, BS_ERR_HOSTKEY, "ssh %s: host key check failed", s->display);
+}
+
+/* Every known_hosts file into a new set (*out, caller frees). */
+static int known_hosts_load(struct bs_known_hosts **out, const struct bs_ssh_opts *o,
+			    struct bs_err *err)
+{
+	struct bs_known_hosts *kh = bs_known_hosts_new();
+	int rc;
+
+	rc = bs_known_hosts_read(kh, o->known_hosts, err);
+	if (rc == 0 && o->extra_known_hosts != NULL)
+		rc = bs_known_hosts_read(kh, o->extra_known_hosts, err);
+	if (rc != 0) {
+		bs_known_hosts_free(kh);
+		kh = NULL;
+	}
+	*out = kh;
+	return rc;
+}
+
+/* Record a first-seen host key. The files are read and the host checked
+ * again under the lock (bs_known_hosts_pin): a run beside this one may
+ * have pinned it since, and its verdict then stands. */
+static int append_known_host(const struct bs_ssh *s, const struct bs_ssh_opts *o, int port,
+			     const char *method, const char *key, size_t len, struct bs_err *err)
+{
+	struct bs_known_hosts *kh = NULL;
+	struct bs_known_hosts_hit hit;
+	int rc;
+
+	rc = bs_known_hosts_pin(&kh, &hit, o->known_hosts, o->extra_known_hosts, o->host, port, key,
+				len, o->known_hosts_comment ? o->known_hosts_comment : "bootstrap",
+				err);
+	if (rc != 0)
+		bs_err_prefix(err, "ssh %s", s->display);
+	else
+		rc = hostkey_verdict(s, o, port, method, &hit, err);
+	bs_known_hosts_free(kh);
+	return rc;
+}
+
+static int verify_host(struct bs_ssh *s, const struct bs_known_hosts *kh,
+		       const struct bs_ssh_opts *o, int port, struct bs_err *err)
+{
+	const char *method = NULL;
+	struct bs_known_hosts_hit hit;
 	size_t len = 0, i;
-	int type = 0, typebit = 0, check;
+	int type = 0, rc;
 	const char *key = libssh2_session_hostkey(s->session, &len, &type);
 
 	if (key == NULL)
@@ -458,105 +460,108 @@ static int verify_host(struct bs_ssh *s, LIBSSH2_KNOWNHOSTS *kh, const struct bs
 				  s->display);
 	for (i = 0; i < N_KEY_TYPES; i++)
 		if (key_types[i].hostkey_type == type)
-			typebit = key_types[i].knownhost_type;
+			method = key_types[i].method;
 	compute_fingerprint(s);
-	/* always with the key-type bit: without it an entry of another type
-	 * for the host reads as a mismatch */
-	check = check_host(kh, o->host, port, key, len, typebit);
-	if (check == LIBSSH2_KNOWNHOST_CHECK_MATCH)
-		return 0;
-	if (check == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+	if (method == NULL)
 		return bs_err_set(
 			err, BS_ERR_HOSTKEY,
-			"ssh %s: HOST KEY CHANGED: it now presents %s, not the key pinned in %s. Someone may be intercepting the connection; if the machine was rebuilt, remove its line from %s and run again",
-			s->display, s->fingerprint, o->known_hosts, o->known_hosts);
+			"ssh %s: the server's host key (%s) is of a type bootstrap does not know",
+			s->display, s->fingerprint);
+	bs_known_hosts_check(kh, o->host, port, key, len, &hit);
+	rc = hostkey_verdict(s, o, port, method, &hit, err);
+	if (rc != 0 || hit.status == BS_KNOWN_HOSTS_MATCH)
+		return rc;
 	if (o->policy == BS_HOSTKEY_STRICT)
 		return bs_err_set(
 			err, BS_ERR_HOSTKEY,
 			"ssh %s: unknown host (key %s) and host_keys is strict: add its key to %s, or use host_keys: accept-new",
 			s->display, s->fingerprint, o->known_hosts);
-	return append_known_host(kh, o->known_hosts, o->host, port, key, len, typebit,
-				 o->known_hosts_comment ? o->known_hosts_comment : "bootstrap",
-				 s->display, err);
+	return append_known_host(s, o, port, method, key, len, err);
 }
 
-/* Does a known_hosts line belong to the machine: its comment is tag, or
- * its host field is name. */
-static bool known_line_matches(const char *line, const char *name, const char *tag)
-{
-	const char *p = line + strspn(line, " \t"), *last = NULL;
-	size_t len = strcspn(p, " \t\r\n");
-
-	if (*p == '#' || len == 0)
-		return false;
-	if (name != NULL && len == strlen(name) && strncmp(p, name, len) == 0)
-		return true;
-	if (tag == NULL)
-		return false;
-	/* fields: hosts, type, key, comment (markers would shift them; we
-	 * write none) */
-	for (int field = 0; *p != '\0' && *p != '\n'; field++) {
-		len = strcspn(p, " \t\r\n");
-		if (field == 3)
-			last = p;
-		p += len;
-		p += strspn(p, " \t");
-		if (field == 3 && (*p == '\0' || *p == '\r' || *p == '\n'))
-			return strncmp(last, tag, len) == 0 && strlen(tag) == len;
-	}
-	return false;
-}
-
+/*
+ * Rewriting: the lines kept go to a new file made with mkstemp beside the
+ * file (never a fixed name that a symlink could redirect), with the old
+ * file's mode, renamed over it. A known_hosts that is a symlink keeps its
+ * link: the file it points to is rewritten.
+ */
 int bs_ssh_known_hosts_forget(const char *path, const char *host, int port, const char *tag,
 			      int *removed, struct bs_err *err)
 {
 	struct bs_buf keep = BS_BUF_INIT;
-	char *name = NULL, *line = NULL, *tmp = NULL;
+	char *line = NULL, *target = NULL, *tmp = NULL;
 	size_t cap = 0;
 	ssize_t n;
+	struct stat st;
 	FILE *f = NULL, *out = NULL;
-	int lock, rc = 0;
+	int lock, fd, rc = 0;
 
 	*removed = 0;
 	if (access(path, F_OK) != 0 && errno == ENOENT)
 		return 0;
-	lock = known_hosts_lock(path);
+	lock = bs_known_hosts_lock(path);
 	if (lock < 0)
 		return bs_err_set(err, BS_ERR_IO, "cannot lock %s.lock: %s", path, strerror(errno));
-	f = fopen(path, "r");
+	target = realpath(path, NULL);
+	if (target == NULL) {
+		if (errno != ENOENT)
+			rc = bs_err_set(err, BS_ERR_IO, "cannot open %s: %s", path,
+					strerror(errno));
+		goto out;
+	}
+	f = fopen(target, "re");
 	if (f == NULL) {
 		if (errno != ENOENT)
 			rc = bs_err_set(err, BS_ERR_IO, "cannot open %s: %s", path,
 					strerror(errno));
 		goto out;
 	}
-	if (host != NULL)
-		name = port == 22 || port == 0 ? bs_xstrdup(host)
-					       : bs_xasprintf("[%s]:%d", host, port);
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = bs_err_set(err, BS_ERR_IO, "cannot rewrite %s: not a regular file", path);
+		goto out;
+	}
 	while ((n = getline(&line, &cap, f)) > 0) {
-		if (known_line_matches(line, name, tag))
+		size_t len = (size_t)n - (line[n - 1] == '\n');
+
+		if (bs_known_hosts_line_is_for(line, len, host, port, tag))
 			(*removed)++;
 		else
 			bs_buf_append(&keep, line, (size_t)n);
 	}
-	if (*removed == 0)
-		goto out;
-	tmp = bs_xasprintf("%s.tmp", path);
-	out = fopen(tmp, "w");
-	if (out == NULL) {
-		rc = bs_err_set(err, BS_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+	/* a read error ends the loop like the end of the file: rewriting
+	 * then would drop every line after it */
+	if (ferror(f)) {
+		rc = bs_err_set(err, BS_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+		*removed = 0;
 		goto out;
 	}
-	fchmod(fileno(out), 0600);
-	if ((keep.len > 0 && fwrite(keep.data, 1, keep.len, out) != keep.len) || fflush(out) != 0 ||
-	    fsync(fileno(out)) != 0) {
+	if (*removed == 0)
+		goto out;
+	tmp = bs_xasprintf("%s.XXXXXX", target);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		rc = bs_err_set(err, BS_ERR_IO, "cannot write beside %s: %s", target,
+				strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	out = fdopen(fd, "w");
+	if (out == NULL) {
+		rc = bs_err_set(err, BS_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	if (fchmod(fd, st.st_mode & 07777) != 0 ||
+	    (keep.len > 0 && fwrite(keep.data, 1, keep.len, out) != keep.len) || fflush(out) != 0 ||
+	    fsync(fd) != 0) {
 		rc = bs_err_set(err, BS_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	rc = fclose(out);
 	out = NULL;
-	if (rc != 0 || rename(tmp, path) != 0)
-		rc = bs_err_set(err, BS_ERR_IO, "cannot replace %s: %s", path, strerror(errno));
+	if (rc != 0 || rename(tmp, target) != 0)
+		rc = bs_err_set(err, BS_ERR_IO, "cannot replace %s: %s", target, strerror(errno));
 out:
 	if (out != NULL)
 		fclose(out);
@@ -566,8 +571,8 @@ out:
 		fclose(f);
 	close(lock);
 	free(tmp);
+	free(target);
 	free(line);
-	free(name);
 	bs_buf_free(&keep);
 	return rc;
 }
@@ -633,7 +638,7 @@ static void kbd_callback(const char *name, int name_len, const char *instruction
 			 const LIBSSH2_USERAUTH_KBDINT_PROMPT *prompts,
 			 LIBSSH2_USERAUTH_KBDINT_RESPONSE *responses, void **abstract)
 {
-	const char *password = *(const char **)abstract;
+	const char *password = *abstract; /* the session's abstract: the password */
 	int i;
 
 	(void)name;
@@ -797,10 +802,12 @@ static int handshake(struct bs_ssh *s, long timeout_ms)
 int bs_ssh_connect(struct bs_ssh **out, const struct bs_ssh_opts *o, struct bs_err *err)
 {
 	struct bs_ssh *s = bs_xcalloc(1, sizeof(*s));
-	LIBSSH2_KNOWNHOSTS *kh = NULL;
+	struct bs_known_hosts *kh = NULL;
+	struct bs_known_hosts_hit pinned = {BS_KNOWN_HOSTS_UNKNOWN, NULL, 0, NULL};
+	char *methods = NULL;
 	int port = o->port ? o->port : 22;
 	long timeout = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
-	int rc, pinned;
+	int rc;
 
 	*out = NULL;
 	s->sock = -1;
@@ -828,28 +835,23 @@ int bs_ssh_connect(struct bs_ssh **out, const struct bs_ssh_opts *o, struct bs_e
 			goto fail;
 		}
 	}
+	/* every known_hosts file before the network: a file that cannot be
+	 * read is an error, never an empty file (its pins would be lost) */
+	rc = known_hosts_load(&kh, o, err);
+	if (rc != 0) {
+		bs_err_prefix(err, "ssh %s", s->display);
+		goto fail;
+	}
 	rc = tcp_connect(o->host, port, timeout, s->display, o->cancel, &s->sock, err);
 	if (rc != 0)
 		goto fail;
 	s->session = libssh2_session_init();
-	kh = s->session ? libssh2_knownhost_init(s->session) : NULL;
-	if (kh == NULL) {
+	if (s->session == NULL) {
 		rc = bs_err_set(err, BS_ERR_NOMEM, "ssh %s: cannot create a session", s->display);
 		goto fail;
 	}
-	rc = read_known_hosts(kh, o->known_hosts, true, err);
-	if (rc == 0)
-		rc = read_known_hosts(kh, o->extra_known_hosts, false, err);
-	if (rc != 0)
-		goto fail;
-	pinned = pinned_type(kh, o->host, port);
-	/* pinned host: only its key type (no downgrade to another key); new
-	 * host: ed25519 first, as OpenSSH clients record it */
-	libssh2_session_method_pref(
-		s->session, LIBSSH2_METHOD_HOSTKEY,
-		pinned >= 0
-			? key_types[pinned].method
-			: "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,ssh-rsa");
+	methods = hostkey_methods(kh, o->host, port, &pinned);
+	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY, methods);
 	libssh2_session_set_timeout(s->session, timeout);
 	rc = handshake(s, timeout);
 	if (rc == BS_ERR_INTERRUPTED) {
@@ -863,13 +865,13 @@ int bs_ssh_connect(struct bs_ssh **out, const struct bs_ssh_opts *o, struct bs_e
 			rc = bs_err_set(err, BS_ERR_TIMEOUT,
 					"ssh %s: the handshake did not finish within %ld ms",
 					s->display, timeout);
-		else if (last == LIBSSH2_ERROR_KEX_FAILURE && pinned >= 0)
+		else if (last == LIBSSH2_ERROR_KEX_FAILURE && pinned.path != NULL)
 			/* no common host key type: it no longer has the pinned one */
 			rc = bs_err_set(
 				err, BS_ERR_HOSTKEY,
-				"ssh %s: handshake failed: %s (the host no longer offers the %s key pinned for it in %s; if it was rebuilt, remove its line there)",
-				s->display, session_error(s->session), key_types[pinned].method,
-				o->known_hosts);
+				"ssh %s: handshake failed: %s (it offers none of the host key types pinned for it, %s, the first at %s:%ld; if it was rebuilt, remove its lines)",
+				s->display, session_error(s->session), methods, pinned.path,
+				pinned.line);
 		else
 			rc = bs_err_set(err, BS_ERR_NETWORK, "ssh %s: handshake failed: %s",
 					s->display, session_error(s->session));
@@ -884,12 +886,13 @@ int bs_ssh_connect(struct bs_ssh **out, const struct bs_ssh_opts *o, struct bs_e
 	/* only now: configured before the handshake, libssh2 1.10 breaks the
 	 * key exchange ("Unable to exchange encryption keys") */
 	libssh2_keepalive_config(s->session, 1, 15);
-	libssh2_knownhost_free(kh);
+	bs_known_hosts_free(kh);
+	free(methods);
 	*out = s;
 	return 0;
 fail:
-	if (kh != NULL)
-		libssh2_knownhost_free(kh);
+	bs_known_hosts_free(kh);
+	free(methods);
 	bs_ssh_close(s);
 	return rc;
 }

@@ -14,7 +14,9 @@
  *  - no rsa-sha2 signatures: RSA user keys fail against OpenSSH >= 8.8, so
  *    they are refused up front with the fix, and agent RSA keys skipped;
  *  - libssh2 prefers ecdsa host keys while OpenSSH clients record ed25519:
- *    the host key method is pinned to the type known_hosts holds;
+ *    the host key method is pinned to the types known_hosts holds;
+ *  - its known_hosts reader stops at the first line it cannot parse and
+ *    knows no @revoked: known_hosts.c reads the files instead;
  *  - no read timeout: commands run in non-blocking mode with our own
  *    deadline, reading stdout and stderr together (one filling the shared
  *    window while we wait on the other would deadlock).

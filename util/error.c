@@ -1,11 +1,18 @@
 /*
  * error.c - strerror for enum bs_error and the caller-owned error buffer.
+ *
+ * A message is formatted in full, masked (util/log.h), and only then cut
+ * to the buffer: an API's answer or a remote command's output quoted in a
+ * message may hold a secret anywhere, also across the cut.
  */
 #include "util/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "util/log.h"
+#include "util/str.h"
 
 const char *bs_strerror(int code)
 {
@@ -38,31 +45,33 @@ int bs_err_set(struct bs_err *err, int code, const char *fmt, ...)
 		return code;
 	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	bs_secret_vformat(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 	return code;
 }
 
 void bs_err_prefix(struct bs_err *err, const char *fmt, ...)
 {
-	char old[BS_ERR_MSG_MAX];
-	size_t used;
+	struct bs_buf text = BS_BUF_INIT;
 	va_list ap;
 	int n;
 
 	if (err == NULL)
 		return;
-	memcpy(old, err->msg, sizeof(old));
 	va_start(ap, fmt);
-	n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	used = n < 0 ? 0 : (size_t)n;
-	if (used + 2 >= sizeof(err->msg))
+	if (n < 0)
 		return;
-	memcpy(err->msg + used, ": ", 2);
-	used += 2;
-	memcpy(err->msg + used, old, sizeof(err->msg) - used - 1);
-	err->msg[sizeof(err->msg) - 1] = '\0';
+	bs_xgrow((void **)&text.data, &text.cap, (size_t)n + 1, 1);
+	va_start(ap, fmt);
+	vsnprintf(text.data, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	text.len = (size_t)n;
+	bs_buf_puts(&text, ": ");
+	bs_buf_puts(&text, err->msg);
+	bs_secret_mask_cut(err->msg, sizeof(err->msg), text.data);
+	bs_buf_wipe_free(&text);
 }
 
 void bs_err_clear(struct bs_err *err)

@@ -4,6 +4,8 @@
  * Masking is a substring replacement, as CI systems do for their masked
  * variables: whatever path a secret takes into a message (an error from a
  * remote API echoing a header, a command line), it is caught here.
+ * Masking always comes before any cut to a bounded length: a secret cut in
+ * half is no longer recognised, and its first half would be printed.
  */
 #include "util/log.h"
 
@@ -86,11 +88,38 @@ void bs_log(enum bs_log_level level, const char *fmt, ...)
 	bs_buf_wipe_free(&masked);
 }
 
+/* RFC 3986 percent-encoding of everything but the unreserved characters,
+ * as curl_easy_escape writes it. */
+static char *url_encoded(const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct bs_buf b = BS_BUF_INIT;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)value; *p != '\0'; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL) {
+			bs_buf_putc(&b, (char)*p);
+		} else {
+			bs_buf_putc(&b, '%');
+			bs_buf_putc(&b, hex[*p >> 4]);
+			bs_buf_putc(&b, hex[*p & 15]);
+		}
+	}
+	return bs_buf_detach(&b);
+}
+
 void bs_secret_add(const char *value)
 {
+	char *encoded;
+
 	if (value == NULL || value[0] == '\0')
 		return;
 	bs_strv_add_unique(&secrets, value);
+	encoded = url_encoded(value);
+	if (strcmp(encoded, value) != 0)
+		bs_strv_add_unique(&secrets, encoded);
+	bs_secure_free_str(encoded);
 }
 
 void bs_secret_clear(void)
@@ -101,4 +130,45 @@ void bs_secret_clear(void)
 void bs_secret_mask(struct bs_buf *out, const char *text)
 {
 	bs_mask_append(out, text, &secrets);
+}
+
+void bs_secret_mask_cut(char *dst, size_t size, const char *text)
+{
+	struct bs_buf masked = BS_BUF_INIT;
+	size_t n;
+
+	if (size == 0)
+		return;
+	bs_secret_mask(&masked, text != NULL ? text : "");
+	n = masked.len;
+	if (n >= size) {
+		n = size - 1;
+		/* not inside a UTF-8 sequence: the message stays valid text */
+		while (n > 0 && ((unsigned char)masked.data[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(dst, masked.data, n);
+	dst[n] = '\0';
+	bs_buf_wipe_free(&masked);
+}
+
+void bs_secret_vformat(char *dst, size_t size, const char *fmt, va_list ap)
+{
+	struct bs_buf raw = BS_BUF_INIT;
+	va_list copy;
+	int n;
+
+	va_copy(copy, ap);
+	n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	if (n < 0) {
+		bs_secret_mask_cut(dst, size, "");
+		return;
+	}
+	/* formatted in full into its own buffer: an argument may be dst */
+	bs_xgrow((void **)&raw.data, &raw.cap, (size_t)n + 1, 1);
+	vsnprintf(raw.data, (size_t)n + 1, fmt, ap);
+	raw.len = (size_t)n;
+	bs_secret_mask_cut(dst, size, raw.data);
+	bs_buf_wipe_free(&raw);
 }

@@ -15,6 +15,9 @@
 #ifndef BS_UTIL_LOG_H
 #define BS_UTIL_LOG_H
 
+#include <stdarg.h>
+#include <stddef.h>
+
 #include "util/str.h"
 
 enum bs_log_level {
@@ -37,12 +40,25 @@ const char *bs_log_level_name(enum bs_log_level level);
 
 /*
  * Register a secret value: from now on it is replaced by "***" in every log
- * line and in bs_secret_mask(). Empty strings are ignored. The value is
- * copied; bs_secret_clear() wipes and frees all copies.
+ * line and in bs_secret_mask(), and so is its URL-encoded form (a password
+ * in a URL an error message quotes). Empty strings are ignored. The value
+ * is copied; bs_secret_clear() wipes and frees all copies.
  */
 void bs_secret_add(const char *value);
 void bs_secret_clear(void);
 /* Append text to out with every registered secret replaced by "***". */
 void bs_secret_mask(struct bs_buf *out, const char *text);
+
+/*
+ * Mask, then cut: text with every registered secret replaced by "***",
+ * written into dst (size bytes, NUL included), cut at a character boundary
+ * when it does not fit. Every bounded buffer that may hold a secret is
+ * filled this way: a secret cut first would be half there, and half a
+ * secret is not recognised by the mask. dst may be text itself.
+ */
+void bs_secret_mask_cut(char *dst, size_t size, const char *text);
+/* bs_secret_mask_cut() of the formatted text, formatted in full first. */
+void bs_secret_vformat(char *dst, size_t size, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #endif

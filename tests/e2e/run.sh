@@ -404,6 +404,78 @@ for verb in plan apply status destroy; do
 	fi
 done
 
+# The state directory is trusted only as OpenSSH trusts ~/.ssh: owned by
+# the user, not writable by others, its private key open to nobody else.
+# Each refusal comes before any host is reached (the node's port is closed:
+# reaching it would fail differently) and names the fix.
+state_refused() { # NAME FIX-PATTERN VERB...
+	local name=$1 fix=$2
+	shift 2
+	run BOOTSTRAP_DIR="$tmp/bad-state" -- "$@"
+	if [[ $rc == 1 ]] && grep -q "^bootstrap: error: $tmp/bad-state.*$fix" "$err" &&
+		! grep -q "far\|$closed_port" "$out" "$err"; then
+		pass "$name"
+	else
+		fail "$name" "exit $rc, want 1 naming '$fix'" "$(cat "$out" "$err")"
+	fi
+}
+mkdir -p "$tmp/bad-state" && chmod 0777 "$tmp/bad-state"
+for verb in plan apply status destroy prepare; do
+	state_refused "$verb: a state directory others may write (0777) is refused" \
+		"(mode 0777).*run chmod go-w $tmp/bad-state" "$verb" "$tmp/closed.yaml"
+done
+state_refused "-H ssh://: a state directory others may write is refused" \
+	"chmod go-w" -H "ssh://root@127.0.0.1:$closed_port" list
+chmod 0700 "$tmp/bad-state"
+mkdir -m 0700 "$tmp/bad-state/ssh"
+printf 'not a key\n' >"$tmp/bad-state/ssh/id_ed25519"
+chmod 0644 "$tmp/bad-state/ssh/id_ed25519"
+state_refused "a state key others may read (0644, as a checkout leaves it) is refused" \
+	"id_ed25519 is the private key .*(mode 0644).*chmod 600" apply "$tmp/closed.yaml"
+rm -rf "$tmp/bad-state/ssh"
+if [[ $(id -u) == 0 ]]; then
+	chown nobody "$tmp/bad-state"
+	state_refused "a state directory of another owner is refused" \
+		"belongs to nobody, not to you (root).*chown root $tmp/bad-state" plan "$tmp/closed.yaml"
+	chown root "$tmp/bad-state"
+	touch "$tmp/bad-state/known_hosts" && chown nobody "$tmp/bad-state/known_hosts"
+	state_refused "pinned host keys of another owner are refused" \
+		"known_hosts belongs to nobody" status "$tmp/closed.yaml"
+	rm -f "$tmp/bad-state/known_hosts"
+fi
+ln -s "$tmp/none" "$tmp/bad-state/known_hosts"
+state_refused "pinned host keys as a symbolic link are refused" \
+	"known_hosts is a symbolic link" plan "$tmp/closed.yaml"
+rm -f "$tmp/bad-state/known_hosts"
+# a state directory that came with a checkout: git tracks it
+if command -v git >/dev/null; then
+	git init -q "$tmp/repo" && mkdir -m 0700 "$tmp/repo/.bootstrap" &&
+		printf '* ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm2o4LZHjXDmM6SyWI8xCv0NlLDLq2MUXx2z8Sq5l9K\n' \
+			>"$tmp/repo/.bootstrap/known_hosts" &&
+		chmod 0600 "$tmp/repo/.bootstrap/known_hosts" &&
+		git -C "$tmp/repo" add .bootstrap/known_hosts
+	run BOOTSTRAP_DIR="$tmp/repo/.bootstrap" -- plan "$tmp/closed.yaml"
+	if [[ $rc == 1 ]] && grep -q "^bootstrap: error: $tmp/repo/.bootstrap is tracked by git.*git rm -r --cached" "$err" &&
+		! grep -q "far" "$out" "$err"; then
+		pass "a state directory git tracks (it came with a checkout) is refused"
+	else
+		fail "a state directory git tracks (it came with a checkout) is refused" "exit $rc" "$(cat "$out" "$err")"
+	fi
+	git -C "$tmp/repo" rm -q --cached .bootstrap/known_hosts
+	run BOOTSTRAP_DIR="$tmp/repo/.bootstrap" -- plan "$tmp/closed.yaml"
+	if [[ $rc == 1 ]] && grep -q "far" "$out" "$err" && ! grep -q "tracked by git" "$err"; then
+		pass "the same directory, untracked, is used"
+	else
+		fail "the same directory, untracked, is used" "exit $rc" "$(cat "$out" "$err")"
+	fi
+fi
+run BOOTSTRAP_DIR="$tmp/bad-state" -- plan "$tmp/closed.yaml"
+if [[ $rc == 1 ]] && grep -q "far" "$out" "$err" && ! grep -q "bad-state" "$err"; then
+	pass "a state directory made safe is used again"
+else
+	fail "a state directory made safe is used again" "exit $rc" "$(cat "$out" "$err")"
+fi
+
 run -- plan tests/recipes/bad/version-2.yaml
 if [[ $rc == 65 ]] && diff -q <(sed '$d' "$err") tests/recipes/bad/version-2.expect >/dev/null &&
 	! grep -q "not available" "$err"; then

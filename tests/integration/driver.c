@@ -807,7 +807,8 @@ static void test_swarm(void **state)
 	assert_non_null(strstr(err.msg, "is not a swarm manager (reading the cluster)"));
 	assert_non_null(strstr(err.msg, "create a cluster on it, or join it"));
 	assert_int_equal(d->ops->service_list(d, NULL, &sl, &err), BS_ERR_UNSUPPORTED);
-	assert_int_equal(d->ops->overlay_ensure(d, net, NULL, &created, &err), BS_ERR_UNSUPPORTED);
+	assert_int_equal(d->ops->overlay_ensure(d, net, NULL, NULL, NULL, &created, &err),
+			 BS_ERR_UNSUPPORTED);
 	assert_non_null(strstr(err.msg, "is not a swarm manager (creating overlay network"));
 	assert_int_equal(d->ops->cluster_leave(d, true, &err), 0);
 
@@ -883,13 +884,39 @@ static void test_swarm(void **state)
 	assert_int_equal(d->ops->cluster_node_remove(d, "nosuchnode", true, &err), 0);
 
 	/* overlay networks: by exact name; a bridge of that name is not one */
-	assert_int_equal(d->ops->overlay_ensure(d, net, &svc_labels, &created, &err), 0);
+	assert_int_equal(d->ops->overlay_ensure(d, net, &svc_labels, NULL, NULL, &created, &err),
+			 0);
 	assert_true(created);
-	if (d->ops->overlay_ensure(d, net, &svc_labels, &created, &err) != 0)
+	if (d->ops->overlay_ensure(d, net, &svc_labels, NULL, NULL, &created, &err) != 0)
 		fail_msg("%s", err.msg);
 	assert_false(created);
+	/* driver options: made with them, listed back on the next call;
+	 * created NULL only looks */
+	{
+		struct bs_kvlist opts = BS_KVLIST_INIT, have = BS_KVLIST_INIT;
+		char enc[160];
+
+		snprintf(enc, sizeof(enc), "%s-enc", net);
+		bs_kvlist_push(&opts, "encrypted", "", false);
+		bs_kvlist_push(&opts, "com.docker.network.driver.mtu", "1450", false);
+		assert_int_equal(d->ops->overlay_ensure(d, enc, NULL, NULL, &have, NULL, &err),
+				 BS_ERR_NOT_FOUND);
+		if (d->ops->overlay_ensure(d, enc, NULL, &opts, NULL, &created, &err) != 0)
+			fail_msg("%s", err.msg);
+		assert_true(created);
+		if (d->ops->overlay_ensure(d, enc, NULL, NULL, &have, NULL, &err) != 0)
+			fail_msg("%s", err.msg);
+		assert_non_null(bs_kvlist_find(&have, "encrypted"));
+		assert_non_null(bs_kvlist_find(&have, "com.docker.network.driver.mtu"));
+		assert_string_equal(bs_kvlist_find(&have, "com.docker.network.driver.mtu")->value,
+				    "1450");
+		assert_int_equal(d->ops->network_remove(d, enc, &removed, &err), 0);
+		bs_kvlist_free(&opts);
+		bs_kvlist_free(&have);
+	}
 	assert_int_equal(d->ops->network_ensure(d, bridge, NULL, &created, &err), 0);
-	assert_int_equal(d->ops->overlay_ensure(d, bridge, NULL, &created, &err), BS_ERR_CONFLICT);
+	assert_int_equal(d->ops->overlay_ensure(d, bridge, NULL, NULL, NULL, &created, &err),
+			 BS_ERR_CONFLICT);
 	assert_non_null(strstr(err.msg, "exists with driver bridge, not overlay"));
 	assert_int_equal(d->ops->network_remove(d, bridge, &removed, &err), 0);
 

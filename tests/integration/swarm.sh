@@ -5,8 +5,11 @@
 # and answer on host-mode published ports, re-runs that change nothing,
 # scale down and up, a rolling update, the routing mesh refused where the
 # kernel has no IPVS, a node in a swarm of its own refused by name and
-# taken back once it left, a node dropped from the recipe leaving, status,
-# destroy. Every check reads the --json events (pipeline/events.py) or
+# taken back once it left (advertising its private address), a node
+# dropped from the recipe leaving, status, destroy. The overlay: encrypt:
+# true refused before any change on kernels without IPsec ESP (this lab's),
+# auto plain on the lab's private addresses, and with the ESP check
+# overridden an encrypted overlay (recreated once no service uses it). Every check reads the --json events (pipeline/events.py) or
 # asks the nodes' engines; none measures time.
 #
 #   BOOTSTRAP=./bootstrap bash tests/integration/swarm.sh
@@ -57,6 +60,7 @@ PORT=18080
 
 # ---- the recipe ----------------------------------------------------------
 COUNT=3 REPLICAS=3 GREETING="hello v1" PUBLISH=host PRUNE=true MANAGERS=node-1 HEALTH=good
+ENCRYPT=auto ADVERTISE=
 recipe() {
 	local check='[CMD, wget, -qO-, "http://127.0.0.1:8080/"]'
 	[ "$HEALTH" = good ] || check='[CMD, "false"]'
@@ -67,7 +71,7 @@ provider: {type: local, image: bootstrap/node:bookworm}
 ssh: {key: $WORK/key, host_keys: accept-new, wait_timeout: 60s}
 nodes:
   - {name: node, count: $COUNT, labels: {role: web}}
-cluster: {type: swarm, managers: [$MANAGERS], publish: $PUBLISH}
+cluster: {type: swarm, managers: [$MANAGERS], publish: $PUBLISH, encrypt: $ENCRYPT${ADVERTISE:+, advertise: $ADVERTISE}}
 images:
   - {name: "local/busybox:1", pull: never}
 containers:
@@ -142,6 +146,17 @@ bs plan --json "$R"
 check "plan: 3 machines, a swarm on node-1, 2 joins, 2 services" \
 	bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_planned create-machine)" = 3 ] && [ "$($1 count $2 action_planned init-swarm node-1)" = 1 ] && [ "$($1 count $2 action_planned join-swarm "node-[23]")" = 2 ] && [ "$($1 count $2 action_planned create "web|side")" = 2 ]' "$rc" "$EVENTS" "$WORK/out"
 
+phase "encrypt: true on kernels without IPsec ESP"
+ENCRYPT=true
+recipe
+bs apply --json "$R"
+check "encrypt: true: exit 1, a node named, the missing ESP and the fixes said" \
+	bash -c '[ "$0" = 1 ] && grep -q "node node-[123]: the kernel has no IPsec ESP" "$1" && grep -q "modprobe esp4" "$1" && grep -q "cluster.encrypt: false" "$1"' "$rc" "$WORK/out"
+check "... refused right after the detection: no Docker installed, so no swarm and no overlay" \
+	bash -c 'for n in node-1 node-2 node-3; do docker exec "$0-$n" sh -c "! command -v dockerd" >/dev/null || exit 1; done' "$PROJECT"
+ENCRYPT=auto
+recipe
+
 phase "fresh apply: 3 nodes, Docker, one swarm, 2 services"
 bs apply --json "$R"
 check "apply from nothing: exit 0, 2 services created" counts_are 0 created=2 failed=0
@@ -157,6 +172,8 @@ check "... the swarm's actions are in node-1's audit log" \
 	bash -c 'grep -q "init-swarm node-1" <<<"$0" && grep -q "create web" <<<"$0" && grep -q "create-network $1-swarm" <<<"$0"' \
 	"$(docker exec "$PROJECT-node-1" cat /var/lib/bootstrap/audit.log 2>/dev/null)" "$PROJECT"
 check "... no join token in the output" bash -c '! grep -q SWMTKN "$0" "$1"' "$WORK/out" "$WORK/err"
+check "... encrypt: auto on the lab's private addresses: the overlay is plain, its MTU the interface's" \
+	test "$(inner node-1 network inspect "$PROJECT-swarm" -f '{{if index .Options "encrypted"}}encrypted{{else}}plain{{end}}/{{index .Options "com.docker.network.driver.mtu"}}')" = "plain/$(docker exec "$PROJECT-node-1" cat /sys/class/net/eth0/mtu)"
 
 phase "the container commands on a manager"
 N1="ssh://root@$(docker port "$PROJECT-node-1" 22/tcp)"
@@ -180,6 +197,13 @@ bs apply --json "$R"
 check "re-run: exit 0, nothing changed" counts_are 0 $NO_CHANGE unchanged=2
 bs plan --json --detailed-exitcode "$R"
 check "plan: exit 0, nothing to do" counts_are 0 $NO_CHANGE
+ENCRYPT=true
+recipe
+bs plan --json "$R"
+check "plan with encrypt: true: exit 1, a node without ESP named, nothing changed" \
+	bash -c '[ "$0" = 1 ] && grep -q "node node-[123]: the kernel has no IPsec ESP" "$1" && grep -q "(cluster.encrypt: true)" "$1" && [ -z "$(docker exec "$2-node-1" docker network inspect "$2-swarm" -f "{{index .Options \"encrypted\"}}")" ]' "$rc" "$WORK/out" "$PROJECT"
+ENCRYPT=auto
+recipe
 
 phase "scale down and up"
 REPLICAS=2
@@ -243,9 +267,15 @@ check "node-3 in another swarm: exit 1, named, with the fix" \
 	bash -c '[ "$0" = 1 ] && grep -q "node node-3 is in another swarm" "$1" && grep -q "swarm leave --force" "$1"' "$rc" "$WORK/out"
 check "... nothing changed on it" test "$(inner node-3 info -f '{{.Swarm.ControlAvailable}}')" = true
 bs -H "$N3" -i "$WORK/key" cluster destroy
+ADVERTISE=private
+recipe
 bs apply --json "$R"
 check "once it left: exit 0, node-3 joins again" \
 	bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_done join-swarm node-3)" = 1 ]' "$rc" "$EVENTS" "$WORK/out"
+check "... advertise: private: node-3 advertises its private address" \
+	test "$(inner node-3 info -f '{{.Swarm.NodeAddr}}')" = "$(ip_of node-3)"
+ADVERTISE=
+recipe
 check "... its stale entry is removed" \
 	bash -c '[ "$(grep -o ":Ready" <<<"$0" | wc -l)" = 3 ] && ! grep -q ":Down" <<<"$0"' "$(swarm_nodes)"
 check "... web runs on 3 nodes again" test "$(running_on web):$(spread)" = "3:3"
@@ -301,6 +331,24 @@ check "remove PROJECT-side on node-1: the service is gone" \
 	bash -c '[ "$0" = 0 ] && ! docker exec "$1-node-1" docker service inspect "$1-side" >/dev/null 2>&1' "$rc" "$PROJECT"
 bs apply --json "$R"
 check "apply puts it back" counts_are 0 created=1 failed=0
+
+phase "encrypt: true with the ESP check overridden"
+ENCRYPT=true
+recipe
+BOOTSTRAP_ASSUME_ESP=1 bs apply --json "$R"
+check "the plain overlay in use: exit 1, the drift and the fix named, nothing changed" \
+	bash -c '[ "$0" = 1 ] && grep -q "encrypted: no -> yes" "$1" && grep -q "docker service rm" "$1" && [ -z "$(docker exec "$2-node-1" docker network inspect "$2-swarm" -f "{{index .Options \"encrypted\"}}")" ]' "$rc" "$WORK/out" "$PROJECT"
+bs -H "$N1" -i "$WORK/key" remove "$PROJECT-side"
+bs -H "$N1" -i "$WORK/key" remove "$PROJECT-web"
+# the tasks need not carry traffic (no ESP here): a short wait for them
+BOOTSTRAP_ASSUME_ESP=1 bs apply --json --timeout 20s "$R"
+check "no service left: the overlay is recreated, encrypted" \
+	bash -c '[ "$($0 count $1 action_done recreate-network "$2-swarm")" = 1 ] && docker exec "$2-node-1" docker network inspect "$2-swarm" -f "{{json .Options}}" | grep -q "\"encrypted\":\"\""' "$EVENTS" "$WORK/out" "$PROJECT"
+BOOTSTRAP_ASSUME_ESP=1 bs plan --json "$R"
+check "... then plan finds its options as the recipe wants them" \
+	bash -c '[ "$($0 count $1 action_planned recreate-network)" = 0 ] && ! grep -q "cannot change while services use it" "$1"' "$EVENTS" "$WORK/out"
+ENCRYPT=auto
+recipe
 
 phase "destroy"
 PRUNE=false

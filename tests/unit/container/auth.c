@@ -203,6 +203,27 @@ static void test_challenge(void **state)
 	assert_null(bs_registry_parse_challenge("", &p));
 }
 
+/* The token service's answer: "token", or OAuth2's "access_token"; none,
+ * an empty one or a body that is not JSON is no token. */
+static void test_token_answer(void **state)
+{
+	static const char hub[] =
+		"{\"token\": \"t1\", \"access_token\": \"t1\", \"expires_in\": 300}";
+	char *t;
+
+	(void)state;
+	t = bs_registry_parse_token(hub, strlen(hub));
+	assert_string_equal(t, "t1");
+	bs_secure_free_str(t);
+	t = bs_registry_parse_token("{\"access_token\":\"t2\"}", 21);
+	assert_string_equal(t, "t2");
+	bs_secure_free_str(t);
+	assert_null(bs_registry_parse_token("{\"token\":\"\"}", 12));
+	assert_null(bs_registry_parse_token("{\"token\":7}", 11));
+	assert_null(bs_registry_parse_token("<html>", 6));
+	assert_null(bs_registry_parse_token("", 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_base64_roundtrip),
 		cmocka_unit_test(test_filters_query),
 		cmocka_unit_test(test_challenge),
+		cmocka_unit_test(test_token_answer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

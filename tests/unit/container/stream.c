@@ -164,6 +164,57 @@ static void test_jsonl_garbage_and_stop(void **state)
 	bs_buf_free(&c.statuses);
 }
 
+/* An engine that streams without a newline: the line stops at
+ * BS_JSONL_MAX_LINE with too_long set and the buffer freed, instead of
+ * growing until malloc fails. A line of exactly the limit still parses. */
+static void test_jsonl_line_limit(void **state)
+{
+	struct collected c = {BS_BUF_INIT, 0, 0};
+	const size_t piece = 64 * 1024;
+	char *big = malloc(BS_JSONL_MAX_LINE + 1);
+	struct bs_jsonl p;
+	size_t off;
+	int rc = 0;
+
+	(void)state;
+	assert_non_null(big);
+	/* {"status":"xxx...x"} of exactly BS_JSONL_MAX_LINE bytes, then "\n" */
+	memset(big, 'x', BS_JSONL_MAX_LINE);
+	memcpy(big, "{\"status\":\"", 11);
+	memcpy(big + BS_JSONL_MAX_LINE - 2, "\"}", 2);
+	big[BS_JSONL_MAX_LINE] = '\n';
+	bs_jsonl_init(&p, collect, &c);
+	assert_int_equal(p.max_line, BS_JSONL_MAX_LINE);
+	for (off = 0; off < BS_JSONL_MAX_LINE + 1 && rc == 0; off += piece)
+		rc = bs_jsonl_feed(&p, big + off,
+				   BS_JSONL_MAX_LINE + 1 - off < piece ? BS_JSONL_MAX_LINE + 1 - off
+								       : piece);
+	assert_int_equal(rc, 0);
+	assert_int_equal(c.messages, 1);
+	assert_int_equal(p.too_long, 0);
+
+	/* one byte more, without a newline: refused, in pieces or whole */
+	for (off = 0; off < BS_JSONL_MAX_LINE && rc == 0; off += piece)
+		rc = bs_jsonl_feed(&p, big + off, piece);
+	assert_int_equal(rc, 0);
+	assert_int_equal(bs_jsonl_feed(&p, "x", 1), BS_JSONL_TOO_LONG);
+	assert_int_equal(p.too_long, 1);
+	assert_int_equal(p.line.len, 0);
+	/* stopped: what follows is ignored, even a good line */
+	assert_int_equal(bs_jsonl_feed(&p, "{\"status\":\"a\"}\n", 15), BS_JSONL_TOO_LONG);
+	assert_int_equal(bs_jsonl_finish(&p), 0);
+	assert_int_equal(c.messages, 1);
+	bs_jsonl_free(&p);
+
+	bs_jsonl_init(&p, collect, &c);
+	assert_int_equal(bs_jsonl_feed(&p, big, BS_JSONL_MAX_LINE + 1 - 1), 0);
+	assert_int_equal(bs_jsonl_feed(&p, big, BS_JSONL_MAX_LINE), BS_JSONL_TOO_LONG);
+	assert_int_equal(p.too_long, 1);
+	bs_jsonl_free(&p);
+	bs_buf_free(&c.statuses);
+	free(big);
+}
+
 /* ---- log frames ----------------------------------------------------------- */
 
 struct logs {
@@ -297,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_jsonl_error_detail_after_200),
 		cmocka_unit_test(test_jsonl_error_without_detail),
 		cmocka_unit_test(test_jsonl_garbage_and_stop),
+		cmocka_unit_test(test_jsonl_line_limit),
 		cmocka_unit_test(test_demux_splits),
 		cmocka_unit_test(test_demux_raw_tty),
 		cmocka_unit_test(test_demux_bad_header_and_stop),

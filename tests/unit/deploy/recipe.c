@@ -383,6 +383,48 @@ static void test_minimal_json(void **state)
 	loaded_free(&l);
 }
 
+/* cluster.encrypt and cluster.advertise: defaults, values, JSON */
+static void test_cluster_network_json(void **state)
+{
+	static const char *const head = "version: 1\nproject: demo\nprovider: {type: local}\n"
+					"nodes:\n  - name: web\n"
+					"containers:\n  - {name: app, image: nginx:1.25}\n";
+	static const struct {
+		const char *cluster, *encrypt, *advertise;
+	} cases[] = {
+		{"cluster: {type: swarm}\n", "auto", NULL},
+		{"cluster: {type: swarm, encrypt: true, advertise: private}\n", "true", "private"},
+		{"cluster: {type: swarm, encrypt: false, advertise: enp7s0}\n", "false", "enp7s0"},
+		{"cluster: {type: swarm, encrypt: auto, advertise: \"10.0.0.2\"}\n", "auto",
+		 "10.0.0.2"},
+		{"cluster: {type: swarm, advertise: \"fd00::2\"}\n", "auto", "fd00::2"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct loaded l;
+		char *text = bs_xasprintf("%s%s", head, cases[i].cluster);
+		cJSON *j;
+
+		load_text(&l, text, NULL);
+		free(text);
+		expect_loaded(&l);
+		assert_string_equal(bs_encrypt_mode_name(l.recipe->cluster.encrypt),
+				    cases[i].encrypt);
+		j = json_of(l.recipe);
+		assert_jstr(j, JPATH("cluster", "encrypt"), cases[i].encrypt);
+		if (cases[i].advertise == NULL) {
+			assert_null(l.recipe->cluster.advertise);
+			assert_true(cJSON_IsNull(jget(j, JPATH("cluster", "advertise"))));
+		} else {
+			assert_string_equal(l.recipe->cluster.advertise, cases[i].advertise);
+			assert_jstr(j, JPATH("cluster", "advertise"), cases[i].advertise);
+		}
+		cJSON_Delete(j);
+		loaded_free(&l);
+	}
+}
+
 /* ---- sections ---------------------------------------------------------- */
 
 static void test_node_expansion(void **state)
@@ -1096,6 +1138,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_provider_init),
 		cmocka_unit_test(test_minimal_json),
+		cmocka_unit_test(test_cluster_network_json),
 		cmocka_unit_test(test_node_expansion),
 		cmocka_unit_test(test_providers),
 		cmocka_unit_test(test_ssh_section),

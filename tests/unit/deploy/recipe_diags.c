@@ -386,6 +386,54 @@ static void test_bad_choices(void **state)
 	loaded_free(&l);
 }
 
+/* cluster.encrypt and cluster.advertise: bad values at their place */
+static void test_cluster_network(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load_bad(&l,
+		 "version: 1\n"				 /* 1 */
+		 "project: demo\n"			 /* 2 */
+		 "provider: {type: local}\n"		 /* 3 */
+		 "nodes:\n"				 /* 4 */
+		 "  - name: web\n"			 /* 5 */
+		 "cluster:\n"				 /* 6 */
+		 "  type: swarm\n"			 /* 7 */
+		 "  encrypt: yes\n"			 /* 8 */
+		 "  advertise: \"eth0; rm -rf /\"\n"	 /* 9 */
+		 "containers:\n"			 /* 10 */
+		 "  - {name: app, image: nginx:1.25}\n", /* 11 */
+		 NULL);
+	expect_error(&l.diags, 8, 12, "cluster.encrypt", "'yes' is not one of auto, true, false");
+	expect_error(&l.diags, 9, 14, "cluster.advertise",
+		     "'eth0; rm -rf /' is not an interface name, an IP address or 'private'");
+	expect_counts(&l.diags, 2, 0);
+	loaded_free(&l);
+	load_bad(&l,
+		 "version: 1\nproject: demo\nprovider: {type: local}\nnodes:\n  - name: web\n"
+		 "cluster: {type: swarm, encrypt: tru, advertise: [eth1]}\n" /* 6 */
+		 "containers:\n  - {name: app, image: nginx:1.25}\n",
+		 NULL);
+	expect_error(&l.diags, 6, 33, "cluster.encrypt",
+		     "'tru' is not one of auto, true, false (did you mean 'true'?)");
+	expect_error(&l.diags, 6, 49, "cluster.advertise", "expected a single value, found a list");
+	expect_counts(&l.diags, 2, 0);
+	loaded_free(&l);
+	/* an address fits one node */
+	load_bad(&l,
+		 "version: 1\nproject: demo\nprovider: {type: local}\nnodes:\n"
+		 "  - {name: web, count: 2}\n"
+		 "cluster: {type: swarm, advertise: 10.0.0.2}\n" /* 6 */
+		 "containers:\n  - {name: app, image: nginx:1.25}\n",
+		 NULL);
+	expect_error(&l.diags, 6, 35, "cluster.advertise",
+		     "an address is one node's, and the recipe has 2 nodes: name the interface "
+		     "(eth1), or use private");
+	expect_counts(&l.diags, 1, 0);
+	loaded_free(&l);
+}
+
 static void test_host_keys_cannot_be_off(void **state)
 {
 	static const char *const offs[] = {"no", "off", "false", "ignore", "insecure"};
@@ -512,6 +560,24 @@ static void test_provider_values(void **state)
 	expect_error(&l.diags, 7, 12, "provider.api_url",
 		     "'ftp://api.example.com' is not an http(s) URL");
 	expect_counts(&l.diags, 4, 0);
+	loaded_free(&l);
+
+	/* the token goes in clear text only to this machine */
+	load_bad(&l,
+		 "version: 1\n"				  /* 1 */
+		 "project: demo\n"			  /* 2 */
+		 "provider:\n"				  /* 3 */
+		 "  type: hetzner\n"			  /* 4 */
+		 "  location: fsn1\n"			  /* 5 */
+		 "  token: ${DO_TOKEN}\n"		  /* 6 */
+		 "  api_url: http://api.example.com/v1\n" /* 7 */
+		 "nodes:\n"
+		 "  - name: web\n",
+		 env);
+	expect_error(&l.diags, 7, 12, "provider.api_url",
+		     "'http://api.example.com/v1' would send the API token in clear text: use "
+		     "https:// (plain http:// only to a loopback address such as 127.0.0.1)");
+	expect_counts(&l.diags, 1, 0);
 	loaded_free(&l);
 
 	load_bad(&l,
@@ -1923,6 +1989,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_bools),
 		cmocka_unit_test(test_bad_choices),
+		cmocka_unit_test(test_cluster_network),
 		cmocka_unit_test(test_host_keys_cannot_be_off),
 		cmocka_unit_test(test_provider_bad_type_no_cascade),
 		cmocka_unit_test(test_provider_keys_per_type),

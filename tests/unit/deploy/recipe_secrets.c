@@ -457,6 +457,50 @@ static void test_diagnostics_mask_secrets(void **state)
 	loaded_free(&l);
 }
 
+/* A long secret quoted in messages that cut values ('%.100s', '%.200s') or
+ * whole messages (1 KiB): no 8 characters of it in a row, anywhere. */
+static void test_diagnostics_mask_cut_secrets(void **state)
+{
+	char secret[1600];
+	struct test_var long_env[] = {{"LONG", secret}, {NULL, NULL}};
+	struct loaded l;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i + 1 < sizeof(secret); i++)
+		secret[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[(i * 7 + i / 36) % 36];
+	secret[sizeof(secret) - 1] = '\0';
+	load_text(&l,
+		  "version: 1\n"
+		  "project: demo\n"
+		  "nodes:\n"
+		  "  - name: web\n"
+		  "registries:\n"
+		  "  - server: registry.example.com\n"
+		  "    username: deploy\n"
+		  "    password: ${LONG}\n"
+		  "containers:\n"
+		  "  - name: app\n"
+		  "    image: \"${LONG}\"\n"
+		  "    restart: ${LONG}\n"
+		  "    domain: ${LONG}\n"
+		  "    ports: [\"${LONG}\"]\n"
+		  "    nodes: [\"${LONG}\"]\n"
+		  "    stop_timeout: ${LONG}\n"
+		  "    volumes: [\"x:${LONG}\"]\n",
+		  long_env);
+	expect_invalid(&l);
+	for (i = 0; i + 8 <= strlen(secret); i++) {
+		char part[9];
+
+		memcpy(part, secret + i, 8);
+		part[8] = '\0';
+		expect_no_diag_containing(&l.diags, part);
+	}
+	expect_error(&l.diags, 14, 13, "containers[0].ports[0]", "'***' is not a port mapping");
+	loaded_free(&l);
+}
+
 /* An interpolation error whose message is built from a secret variable. */
 static void test_interpolation_message_masked(void **state)
 {
@@ -594,6 +638,7 @@ int main(void)
 		cmocka_unit_test(test_json_masks_secret_in_plain_fields),
 		cmocka_unit_test(test_json_provider_token),
 		cmocka_unit_test(test_diagnostics_mask_secrets),
+		cmocka_unit_test(test_diagnostics_mask_cut_secrets),
 		cmocka_unit_test(test_interpolation_message_masked),
 		cmocka_unit_test(test_literal_secret_warnings),
 		cmocka_unit_test(test_literal_secret_masked_elsewhere),

@@ -228,6 +228,35 @@ static void test_error_shapes(void **state)
 	}
 }
 
+/* An answer that quotes the token across the 300-byte cut: masked whole
+ * before the cut, so not even its start shows. */
+static void test_error_masks_token_before_cut(void **state)
+{
+	static const char token[] = "hz-Tok3n/0123456789abcdefghijklmnopqrstuv";
+	char filler[300];
+	size_t at;
+
+	(void)state;
+	bs_secret_add(token);
+	for (at = 300 - sizeof(token); at < 300; at += 2) {
+		char *body, *c = NULL, *m = NULL;
+
+		memset(filler, 'f', at);
+		filler[at] = '\0';
+		body = bs_xasprintf("{\"error\":{\"code\":\"unauthorized\",\"message\":\"%s%s "
+				    "is not a valid token\"}}",
+				    filler, token);
+		bs_rest_parse_error(BS_REST_HETZNER, body, strlen(body), &c, &m);
+		assert_non_null(m);
+		assert_null(strstr(m, "hz-Tok3n"));
+		assert_null(strstr(m, "abcdefgh"));
+		free(c);
+		free(m);
+		free(body);
+	}
+	bs_secret_clear();
+}
+
 static void test_rate_limit_wait(void **state)
 {
 	const long long now = 1700000000000LL; /* ms */
@@ -248,6 +277,13 @@ static void test_rate_limit_wait(void **state)
 	/* garbage is ignored */
 	assert_int_equal(bs_rest_rate_limit_wait_ms("soon", "later", now, 2000), 2000);
 	assert_int_equal(bs_rest_rate_limit_wait_ms("-4", NULL, now, 2000), 2000);
+	/* a date curl reads as a year far ahead: its milliseconds overflowed
+	 * (found by tests/fuzz/cloud_fuzz.c); ignored, and a far date that
+	 * fits waits the day at most */
+	assert_int_equal(bs_rest_rate_limit_wait_ms("Dec 2 1796617970", NULL, now, 2000), 2000);
+	assert_int_equal(
+		bs_rest_rate_limit_wait_ms("Tue, 01 Jan 2999 00:00:00 GMT", NULL, now, 2000),
+		86400000);
 }
 
 static int status_err(struct bs_err *err, enum bs_rest_dialect d, long status, const char *code,
@@ -386,6 +422,13 @@ static void test_token_checks_and_masking(void **state)
 	o.token = "Zq8sTokenValue123";
 	o.base_url = "ftp://example.com";
 	assert_int_equal(bs_rest_open(&r, &o, &err), BS_ERR_INVALID);
+	/* the token crosses a network only over TLS */
+	o.base_url = "http://api.example.com/v1";
+	assert_int_equal(bs_rest_open(&r, &o, &err), BS_ERR_INVALID);
+	assert_null(r);
+	expect_contains(err.msg, "clear text");
+	o.base_url = "http://127.0.0.1.example.com/v1";
+	assert_int_equal(bs_rest_open(&r, &o, &err), BS_ERR_INVALID);
 	o.base_url = "http://127.0.0.1:1/v1/";
 	assert_int_equal(bs_rest_open(&r, &o, &err), 0);
 	assert_non_null(r);
@@ -458,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_next_page_hetzner),
 		cmocka_unit_test(test_next_page_digitalocean),
 		cmocka_unit_test(test_error_shapes),
+		cmocka_unit_test(test_error_masks_token_before_cut),
 		cmocka_unit_test(test_rate_limit_wait),
 		cmocka_unit_test(test_status_mapping),
 		cmocka_unit_test(test_token_checks_and_masking),

@@ -866,6 +866,78 @@ static void test_parse_facts_lines(void **state)
 	bs_dockerhost_facts_free(&f);
 }
 
+/* The ESP probe's answer and the addresses with their interfaces' MTU:
+ * bounded, and a line that does not read as one is skipped. */
+static void test_parse_facts_esp_addrs(void **state)
+{
+	struct bs_dockerhost_facts f;
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_buf many = BS_BUF_INIT;
+	/* "Error: Requested type not found." */
+	const char *out = "bs-detect=1\nuid=0\nroute-if=eth0\n"
+			  "esp=0\nesp-error=RXJyb3I6IFJlcXVlc3RlZCB0eXBlIG5vdCBmb3VuZC4K\n"
+			  "addr=eth0 1500 203.0.113.7/24\n"
+			  "addr=enp7s0 1450 10.0.0.2/32\n"
+			  "addr=eth0 1500 2a01:4f8::1/64\n"
+			  "addr=eth1;rm 1500 10.0.0.3/8\n" /* not a plain name */
+			  "addr=eth2 huge 10.0.0.4/8\n"	   /* not a number */
+			  "addr=eth3 1500 not-an-address\n"
+			  "addr=eth4 1500\n"
+			  "end=1\n";
+
+	(void)state;
+	assert_int_equal(bs_dockerhost_parse_facts(out, strlen(out), &f, &err), 0);
+	assert_int_equal(f.esp, BS_ESP_NO);
+	assert_string_equal(f.esp_error, "Error: Requested type not found. ");
+	assert_int_equal(f.n_addrs, 3);
+	assert_string_equal(f.addrs[0].ifname, "eth0");
+	assert_int_equal(f.addrs[0].mtu, 1500);
+	assert_string_equal(f.addrs[0].addr, "203.0.113.7");
+	assert_string_equal(f.addrs[1].ifname, "enp7s0");
+	assert_int_equal(f.addrs[1].mtu, 1450);
+	assert_string_equal(f.addrs[1].addr, "10.0.0.2");
+	assert_string_equal(f.addrs[2].addr, "2a01:4f8::1");
+	bs_dockerhost_facts_free(&f);
+
+	out = "bs-detect=1\nuid=0\nesp=1\nend=1\n";
+	assert_int_equal(bs_dockerhost_parse_facts(out, strlen(out), &f, &err), 0);
+	assert_int_equal(f.esp, BS_ESP_YES);
+	bs_dockerhost_facts_free(&f);
+	/* no unshare or ip on the node, or an older script: unknown */
+	out = "bs-detect=1\nuid=0\nesp=?\nend=1\n";
+	assert_int_equal(bs_dockerhost_parse_facts(out, strlen(out), &f, &err), 0);
+	assert_int_equal(f.esp, BS_ESP_UNKNOWN);
+	bs_dockerhost_facts_free(&f);
+	out = "bs-detect=1\nuid=0\nend=1\n";
+	assert_int_equal(bs_dockerhost_parse_facts(out, strlen(out), &f, &err), 0);
+	assert_int_equal(f.esp, BS_ESP_UNKNOWN);
+	assert_int_equal(f.n_addrs, 0);
+	bs_dockerhost_facts_free(&f);
+
+	/* at most BS_DOCKERHOST_MAX_ADDRS kept */
+	bs_buf_puts(&many, "bs-detect=1\nuid=0\n");
+	for (int i = 0; i < 100; i++)
+		bs_buf_printf(&many, "addr=veth%d 1500 10.1.%d.1/24\n", i, i);
+	bs_buf_puts(&many, "end=1\n");
+	assert_int_equal(bs_dockerhost_parse_facts(many.data, many.len, &f, &err), 0);
+	assert_int_equal(f.n_addrs, BS_DOCKERHOST_MAX_ADDRS);
+	bs_dockerhost_facts_free(&f);
+	bs_buf_free(&many);
+}
+
+/* The detection script carries the ESP probe (in a namespace of its own)
+ * and the address listing. */
+static void test_detect_script_probes(void **state)
+{
+	const char *s = bs_dockerhost_detect_script();
+
+	(void)state;
+	assert_non_null(strstr(s, "unshare --net ip xfrm state add"));
+	assert_non_null(strstr(s, "rfc4106(gcm(aes))"));
+	assert_non_null(strstr(s, "ip -o addr show scope global"));
+	assert_non_null(strstr(s, "head -n 32"));
+}
+
 /* systemd's view of docker.service: whether it is known, its main process */
 static void test_parse_facts_unit(void **state)
 {
@@ -938,9 +1010,41 @@ static void test_log_excerpt(void **state)
 	free(out);
 }
 
+/* A secret across the excerpt's cuts (240 per line, max in all) is masked
+ * whole: none of it shows, not even its start. */
+static void test_log_excerpt_masks_before_cut(void **state)
+{
+	static const char secret[] = "Tok3n/with+odd&chars=and-length-40-ish";
+	char line[400];
+	size_t at, max;
+	char *out;
+
+	(void)state;
+	bs_secret_add(secret);
+	for (at = 200; at < 250; at += 3) {
+		for (max = 180; max <= 300; max += 40) {
+			memset(line, 'e', at);
+			snprintf(line + at, sizeof(line) - at, "%s error\n", secret);
+			out = bs_dockerhost_log_excerpt(line, max);
+			assert_true(strlen(out) <= max);
+			for (size_t i = 0; i + 8 <= sizeof(secret) - 1; i++) {
+				char part[9];
+
+				memcpy(part, secret + i, 8);
+				part[8] = '\0';
+				assert_null(strstr(out, part));
+			}
+			free(out);
+		}
+	}
+	bs_secret_clear();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_facts_esp_addrs),
+		cmocka_unit_test(test_detect_script_probes),
 		cmocka_unit_test(test_canonical_form),
 		cmocka_unit_test(test_canonical_is_stable),
 		cmocka_unit_test(test_canonical_refuses),
@@ -964,6 +1068,7 @@ int main(void)
 		cmocka_unit_test(test_detect_script_runs_locally),
 		cmocka_unit_test(test_parse_facts_lines),
 		cmocka_unit_test(test_log_excerpt),
+		cmocka_unit_test(test_log_excerpt_masks_before_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -267,6 +268,82 @@ static void test_long_line(void **state)
 	bs_strv_free(&c.lines);
 }
 
+/* Mask, then cut: a secret across the cut is masked whole, never halved. */
+static void test_mask_cut(void **state)
+{
+	const char *secret = "0123456789-abcdefghij";
+	char text[64], out[16];
+	size_t at;
+
+	(void)state;
+	bs_secret_add(secret);
+	for (at = 0; at < 16; at++) {
+		memset(text, '.', at);
+		snprintf(text + at, sizeof(text) - at, "%s!", secret);
+		bs_secret_mask_cut(out, sizeof(out), text);
+		assert_true(strlen(out) < sizeof(out));
+		assert_null(strstr(out, "01234567"));
+		assert_null(strstr(out, "456789"));
+		if (at + 3 < sizeof(out))
+			assert_non_null(strstr(out, "***"));
+	}
+	/* in place */
+	snprintf(text, sizeof(text), "k=%s", secret);
+	bs_secret_mask_cut(text, sizeof(text), text);
+	assert_string_equal(text, "k=***");
+	/* size 1: the empty string; size 0: nothing written */
+	bs_secret_mask_cut(out, 1, secret);
+	assert_string_equal(out, "");
+	out[0] = 'z';
+	bs_secret_mask_cut(out, 0, secret);
+	assert_int_equal(out[0], 'z');
+}
+
+static void format_into(char *dst, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void format_into(char *dst, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	bs_secret_vformat(dst, size, fmt, ap);
+	va_end(ap);
+}
+
+static void test_vformat_masks_before_cut(void **state)
+{
+	char out[24];
+
+	(void)state;
+	bs_secret_add("correct horse battery staple");
+	/* the secret arrives split over arguments, and runs past the cut */
+	format_into(out, sizeof(out), "%d: %s%s", 401, "correct horse ", "battery staple!");
+	assert_string_equal(out, "401: ***!");
+	format_into(out, sizeof(out), "%s%s", "xxxxxxxxxxxxxxxxxxxx",
+		    "correct horse battery staple");
+	assert_string_equal(out, "xxxxxxxxxxxxxxxxxxxx***");
+	format_into(out, sizeof(out), "%s%s", "xxxxxxxxxxxxxxxxxxxxxx",
+		    "correct horse battery staple");
+	assert_string_equal(out, "xxxxxxxxxxxxxxxxxxxxxx*");
+}
+
+/* The URL-encoded form of a secret is masked too; a secret that encoding
+ * leaves as it is is registered once. */
+static void test_secret_url_encoded(void **state)
+{
+	char *s;
+
+	(void)state;
+	bs_secret_add("p@ss w/rd:1");
+	s = masked("https://u:p%40ss%20w%2Frd%3A1@registry/v2/ and p@ss w/rd:1");
+	assert_string_equal(s, "https://u:***@registry/v2/ and ***");
+	free(s);
+	bs_secret_add("plain-Token_1.2~3");
+	s = masked("plain-Token_1.2~3");
+	assert_string_equal(s, "***");
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +365,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_secret_clear, reset_logger, reset_logger),
 		cmocka_unit_test_setup_teardown(test_secret_copied, reset_logger, reset_logger),
 		cmocka_unit_test_setup_teardown(test_long_line, reset_logger, reset_logger),
+		cmocka_unit_test_setup_teardown(test_mask_cut, reset_logger, reset_logger),
+		cmocka_unit_test_setup_teardown(test_vformat_masks_before_cut, reset_logger,
+						reset_logger),
+		cmocka_unit_test_setup_teardown(test_secret_url_encoded, reset_logger,
+						reset_logger),
 	};
 
 	return cmocka_run_group_tests_name("util/log", tests, NULL, NULL);
