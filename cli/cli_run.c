@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -194,12 +195,14 @@ static void report_docker(struct run *run, struct nodejob *j)
 			   "the engine was not running");
 }
 
-/* BOOTSTRAP_ASSUME_ESP=1: skip the kernel check for IPsec ESP (README). */
+/* BOOTSTRAP_ASSUME_ESP=1 (true, yes): skip the kernel check for IPsec ESP
+ * (README). */
 static bool assume_esp(void)
 {
 	const char *v = getenv("BOOTSTRAP_ASSUME_ESP");
 
-	return v != NULL && strcmp(v, "1") == 0;
+	return v != NULL &&
+	       (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0);
 }
 
 static void phase1(struct run *run, struct nodejob *j)
@@ -218,10 +221,12 @@ static void phase1(struct run *run, struct nodejob *j)
 	po.interrupt = &bs_cli_interrupted;
 	po.dry_run = !run->apply;
 	/* encrypt: true needs ESP on every node whatever the addresses: refused
-	 * before Docker is installed or anything else changes (auto depends
-	 * on every node's address, and is decided by the cluster stage) */
+	 * right after this node's detection, before Docker is installed on it
+	 * (auto depends on every node's address, and is decided by the cluster
+	 * stage before the swarm or its networks change) */
 	po.need_esp = run->recipe->cluster.type == BS_CLUSTER_SWARM &&
-		      run->recipe->cluster.encrypt == BS_ENCRYPT_TRUE && !assume_esp();
+		      run->recipe->cluster.encrypt == BS_ENCRYPT_TRUE &&
+		      bs_cluster_needs_networks(run->recipe) && !assume_esp();
 	if (run->cli->timeout_ms > 0)
 		po.command_timeout_ms = (long)run->cli->timeout_ms;
 	memset(&co, 0, sizeof(co));
@@ -425,6 +430,9 @@ static int cluster(struct run *run, struct bs_counts *total)
 
 		in[i].node = &j->node;
 		in[i].d = j->session_open ? j->s.driver : NULL;
+		/* a node whose detection ran (its engine may still be missing) */
+		in[i].detected = j->s.report.route_if[0] != '\0' || j->s.report.n_addrs > 0 ||
+				 j->s.report.esp != BS_ESP_UNKNOWN;
 		in[i].route_if = j->s.report.route_if[0] ? j->s.report.route_if : NULL;
 		in[i].ipvs = j->s.report.ipvs;
 		in[i].esp = j->s.report.esp;

@@ -35,6 +35,7 @@
 #include "container/docker_priv.h"
 #include "container/tar.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 static const struct bs_cdriver_ops docker_ops;
 
@@ -188,18 +189,23 @@ int dk_api(struct docker *dk, const char *method, const char *path, const char *
 	return rc;
 }
 
-/* The engine's {"message": ...} from an error answer. */
+/* The engine's {"message": ...} from an error answer, masked whole before
+ * it is cut to size (a message may quote a registry password). A body
+ * that is not JSON is shown up to 300 bytes. */
 const char *dk_error_message(const struct bs_http_response *resp, char *buf, size_t size)
 {
 	cJSON *o = cJSON_ParseWithLength(bs_buf_str(&resp->body), resp->body.len);
 	const char *m = dk_json_str(o, "message");
+	char status[32];
 
-	if (m != NULL)
-		snprintf(buf, size, "%s", m);
-	else if (resp->body.len > 0)
-		snprintf(buf, size, "%.300s", bs_buf_str(&resp->body));
-	else
-		snprintf(buf, size, "HTTP %ld", resp->status);
+	if (m != NULL) {
+		bs_secret_mask_cut(buf, size, m);
+	} else if (resp->body.len > 0) {
+		bs_secret_mask_cut(buf, size < 301 ? size : 301, bs_buf_str(&resp->body));
+	} else {
+		snprintf(status, sizeof(status), "HTTP %ld", resp->status);
+		bs_secret_mask_cut(buf, size, status);
+	}
 	cJSON_Delete(o);
 	/* one line: the engine sometimes ends messages with a newline */
 	buf[strcspn(buf, "\r\n")] = '\0';
@@ -418,6 +424,7 @@ void dk_parse_container_inspect(const cJSON *o, struct bs_cinfo *out)
 	out->status = dk_json_strdup(state, "Status");
 	out->health = dk_json_strdup(health, "Status");
 	out->exit_code = (int)dk_json_num(state, "ExitCode");
+	out->restart_count = (int)dk_json_num(o, "RestartCount");
 	dk_json_labels(cJSON_GetObjectItemCaseSensitive(config, "Labels"), &out->labels);
 	ports = cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(o, "NetworkSettings"), "Ports");
@@ -1402,19 +1409,29 @@ static int exec_bytes(const char *data, size_t len, void *payload)
 	return bs_demux_feed(&ec->demux, data, len) != 0;
 }
 
-/* argv as one line for messages, cut to fit. */
+/* argv as one line for messages, masked whole, then cut to fit: a
+ * command may carry a secret (sh -c "echo $TOKEN | ..."). */
 static void argv_text(char *buf, size_t size, const char *const *argv)
 {
-	size_t used = 0;
+	struct bs_buf line = BS_BUF_INIT;
 
-	buf[0] = '\0';
-	for (; *argv != NULL && used + 1 < size; argv++) {
-		int n = snprintf(buf + used, size - used, "%s%s", used ? " " : "", *argv);
-
-		if (n < 0)
-			break;
-		used += (size_t)n;
+	for (; *argv != NULL; argv++) {
+		if (line.len > 0)
+			bs_buf_putc(&line, ' ');
+		bs_buf_puts(&line, *argv);
 	}
+	bs_secret_mask_cut(buf, size, bs_buf_str(&line));
+	bs_buf_wipe_free(&line);
+}
+
+/* "container NAME: exec CMD" for an exec's error messages, formatted in
+ * full and masked before it is cut to size. */
+static void exec_what(char *dst, size_t size, const char *name, const char *cmd_text)
+{
+	char *what = bs_xasprintf("container %s: exec %s", name, cmd_text);
+
+	bs_secret_mask_cut(dst, size, what);
+	bs_secure_free_str(what);
 }
 
 /* POST /containers/{name}/exec: the exec instance's ID, escaped for a
@@ -1450,7 +1467,7 @@ static int exec_create(struct docker *dk, const char *name, const char *const *a
 	} else if (resp.status != 201) {
 		char what[512];
 
-		snprintf(what, sizeof(what), "container %s: exec %s", name, cmd_text);
+		exec_what(what, sizeof(what), name, cmd_text);
 		rc = dk_status_error(dk, &resp, what, err);
 	} else {
 		const char *id;
@@ -1512,7 +1529,7 @@ static int exec_start(struct docker *dk, const char *name, const char *exec_id,
 	else if (rc == 0 && resp.status != 200) {
 		char what[512];
 
-		snprintf(what, sizeof(what), "container %s: exec %s", name, cmd_text);
+		exec_what(what, sizeof(what), name, cmd_text);
 		rc = dk_status_error(dk, &resp, what, err);
 	} else if (rc == 0 && ec.demux.bad)
 		rc = bs_err_set(
@@ -1534,7 +1551,7 @@ static int exec_wait_exit(struct docker *dk, const char *name, const char *exec_
 	char what[512];
 	int rc;
 
-	snprintf(what, sizeof(what), "container %s: exec %s", name, cmd_text);
+	exec_what(what, sizeof(what), name, cmd_text);
 	for (;;) {
 		cJSON *o;
 		const cJSON *code;
@@ -2125,7 +2142,10 @@ int dk_network_ensure(struct docker *dk, const char *name, const char *driver,
 	cJSON_AddStringToObject(body, "Name", name);
 	cJSON_AddBoolToObject(body, "CheckDuplicate", true);
 	cJSON_AddStringToObject(body, "Driver", driver);
-	if (overlay)
+	/* the routing mesh's network: Ingress, and never attachable */
+	if (overlay && strcmp(name, "ingress") == 0)
+		cJSON_AddBoolToObject(body, "Ingress", true);
+	else if (overlay)
 		cJSON_AddBoolToObject(body, "Attachable", true);
 	if (options != NULL && options->n > 0)
 		cJSON_AddItemToObject(body, "Options", dk_kv_object(options));

@@ -657,6 +657,7 @@ void dk_parse_service(const cJSON *o, struct bs_service_info *s)
 	const cJSON *spec = item(o, "Spec"), *mode = item(spec, "Mode");
 	const cJSON *status = item(o, "UpdateStatus");
 	const cJSON *replicated = item(mode, "Replicated");
+	const cJSON *ports, *p;
 
 	s->id = dk_json_strdup(o, "ID");
 	s->name = dk_json_strdup(spec, "Name");
@@ -668,6 +669,18 @@ void dk_parse_service(const cJSON *o, struct bs_service_info *s)
 	s->update_message = json_nonempty(status, "Message");
 	s->created = json_time(o, "CreatedAt");
 	s->updated = json_time(o, "UpdatedAt");
+	s->ingress_ports = 0;
+	/* PublishMode defaults to ingress; the spec when the endpoint is not there yet */
+	ports = item(item(o, "Endpoint"), "Ports");
+	if (ports == NULL)
+		ports = item(item(spec, "EndpointSpec"), "Ports");
+	cJSON_ArrayForEach(p, ports)
+	{
+		const char *publish = dk_json_str(p, "PublishMode");
+
+		if (publish == NULL || strcmp(publish, "ingress") == 0)
+			s->ingress_ports++;
+	}
 }
 
 int bs_docker_service_list(struct bs_cdriver *d, const struct bs_kvlist *labels,

@@ -59,6 +59,7 @@ struct bs_cinfo {
 	char *status; /* engine's human status: "Up 2 minutes" */
 	char *health; /* healthy, unhealthy, starting, or NULL */
 	int exit_code;
+	int restart_count; /* restarts by its restart policy (inspect only) */
 	long long created; /* unix seconds */
 	struct bs_kvlist labels;
 	struct bs_cport_binding *ports;
@@ -311,6 +312,7 @@ struct bs_service_info {
 	char *update_message;
 	long long created;
 	long long updated;
+	int ingress_ports; /* ports published through the routing mesh */
 };
 
 struct bs_service_list {
@@ -483,7 +485,8 @@ struct bs_cdriver_ops {
 	 * One that exists is left as it is (an engine cannot change a
 	 * network's options): *created false, and have (when not NULL) gets
 	 * its options as the engine lists them, for the caller to compare.
-	 * created NULL: look only; a missing network is BS_ERR_NOT_FOUND. */
+	 * created NULL: look only; a missing network is BS_ERR_NOT_FOUND.
+	 * "ingress" is the routing mesh's: created with Ingress, not attachable. */
 	int (*overlay_ensure)(struct bs_cdriver *d, const char *name,
 			      const struct bs_kvlist *labels, const struct bs_kvlist *options,
 			      struct bs_kvlist *have, bool *created, struct bs_err *err);

@@ -44,6 +44,7 @@ struct cw {
 	bool moved;		   /* membership changed: services may move, wait for them */
 	struct bs_strv promoted;   /* node IDs promoted by this run */
 	struct bs_cluster_net net; /* the overlay's options (plan_network) */
+	bool inited;		   /* this run made the swarm */
 };
 
 char *bs_service_name(const char *project, const char *container)
@@ -200,12 +201,23 @@ static bool is_address(const char *s)
 	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
 }
 
-/* Interfaces Docker makes on a node: never what it advertises. */
+/* Interfaces Docker makes on a node, and the virtual ones of other tools
+ * (libvirt, Tailscale, LXD, CNI/Flannel/Calico, WireGuard, Podman): never
+ * what it advertises. */
 static bool docker_made(const char *ifname)
 {
-	return strcmp(ifname, "docker0") == 0 || strcmp(ifname, "docker_gwbridge") == 0 ||
-	       bs_str_starts_with(ifname, "br-") || bs_str_starts_with(ifname, "veth") ||
-	       bs_str_starts_with(ifname, "vx-") || strcmp(ifname, "lo") == 0;
+	static const char *const virtual_[] = {
+		"docker", "br-",    "veth",    "vx-", "virbr", "tailscale", "lxdbr",
+		"lxcbr",  "cni",    "flannel", "wg",  "cali",  "vxlan",	    "podman",
+		"kube-",  "cilium", "weave",   "tun", "zt",    NULL,
+	};
+
+	if (strcmp(ifname, "lo") == 0)
+		return true;
+	for (size_t i = 0; virtual_[i] != NULL; i++)
+		if (bs_str_starts_with(ifname, virtual_[i]))
+			return true;
+	return false;
 }
 
 /* The first address of ifname (IPv4 before IPv6), or NULL. */
@@ -263,8 +275,10 @@ int bs_cluster_advertise_resolve(const char *want, const char *node, const char 
 		return 0;
 	}
 	if (strcmp(want, "private") == 0) {
+		/* a physical private network, then the default route's
+		 * interface when private, then any other private interface */
 		for (size_t i = 0; i < n_addrs && a == NULL; i++)
-			if (!docker_made(addrs[i].ifname) &&
+			if (addrs[i].phys && !docker_made(addrs[i].ifname) &&
 			    (route_if == NULL || strcmp(addrs[i].ifname, route_if) != 0) &&
 			    !bs_cluster_addr_is_public(addrs[i].addr))
 				a = &addrs[i];
@@ -273,6 +287,10 @@ int bs_cluster_advertise_resolve(const char *want, const char *node, const char 
 			if (a != NULL && bs_cluster_addr_is_public(a->addr))
 				a = NULL;
 		}
+		for (size_t i = 0; i < n_addrs && a == NULL; i++)
+			if (!docker_made(addrs[i].ifname) &&
+			    !bs_cluster_addr_is_public(addrs[i].addr))
+				a = &addrs[i];
 		if (a != NULL) {
 			advert_set(out, a->addr, a);
 			return 0;
@@ -321,7 +339,7 @@ int bs_cluster_advertise_resolve(const char *want, const char *node, const char 
 	return 0;
 }
 
-int bs_cluster_net_decide(enum bs_encrypt_mode mode, bool assume_esp,
+int bs_cluster_net_decide(enum bs_encrypt_mode mode, bool assume_esp, bool need,
 			  const struct bs_cluster_netnode *v, size_t n, struct bs_cluster_net *out,
 			  struct bs_err *err)
 {
@@ -329,6 +347,10 @@ int bs_cluster_net_decide(enum bs_encrypt_mode mode, bool assume_esp,
 	for (size_t i = 0; i < n; i++)
 		if (v[i].mtu > 0 && (out->mtu == 0 || v[i].mtu < out->mtu))
 			out->mtu = v[i].mtu;
+	/* jumbo frames (AWS's 9001) may not cross every path: Docker's default */
+	if (out->mtu > 1500)
+		out->mtu = 1500;
+	out->keep_encrypted = mode == BS_ENCRYPT_AUTO;
 	if (mode == BS_ENCRYPT_TRUE) {
 		out->encrypted = true;
 		snprintf(out->why, sizeof(out->why), "cluster.encrypt: true");
@@ -355,8 +377,12 @@ int bs_cluster_net_decide(enum bs_encrypt_mode mode, bool assume_esp,
 	if (!out->encrypted || assume_esp)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].esp == BS_ESP_YES)
+		if (v[i].esp == BS_ESP_YES || v[i].unprobed)
 			continue;
+		if (!need) { /* nothing crosses the networks: no reason to refuse */
+			out->encrypted = false;
+			return 0;
+		}
 		return bs_err_set(
 			err, BS_ERR_UNSUPPORTED,
 			"node %s: the kernel has no IPsec ESP (%s), which an encrypted overlay "
@@ -387,37 +413,86 @@ char *bs_cluster_overlay_drift(const struct bs_kvlist *have, const struct bs_clu
 
 	if (mtu != NULL && mtu->value != NULL && bs_parse_int64(mtu->value, &has_mtu) != 0)
 		has_mtu = 0;
-	if (encrypted != net->encrypted)
+	if (encrypted != net->encrypted && !(encrypted && net->keep_encrypted))
 		bs_buf_printf(&b, "encrypted: %s -> %s", encrypted ? "yes" : "no",
 			      net->encrypted ? "yes" : "no");
-	if (has_mtu != (net->mtu > 0 ? net->mtu : 1500))
-		bs_buf_printf(&b, "%smtu %lld -> %d", b.len ? "; " : "", has_mtu,
-			      net->mtu > 0 ? net->mtu : 1500);
+	/* an unknown MTU changes nothing: no churn */
+	if (net->mtu > 0 && has_mtu != net->mtu)
+		bs_buf_printf(&b, "%smtu %lld -> %d", b.len ? "; " : "", has_mtu, net->mtu);
 	if (b.len == 0)
 		return bs_xstrdup("");
 	return bs_buf_detach(&b);
 }
 
-/* Every reached node's advertise resolved, then the overlay's options
- * decided: before anything changes. A node already in the swarm is
- * judged by the address it advertises there. */
+enum bs_net_action bs_cluster_net_action(const struct bs_kvlist *have,
+					 const struct bs_cluster_net *net, bool used, char **drift)
+{
+	*drift = bs_cluster_overlay_drift(have, net);
+	if ((*drift)[0] == '\0')
+		return BS_NET_KEEP;
+	if (!used)
+		return BS_NET_RECREATE;
+	if (net->encrypted && bs_kvlist_find(have, "encrypted") == NULL)
+		return BS_NET_REFUSE;
+	return BS_NET_WARN;
+}
+
+/* A container on the project network: the overlay carries its traffic. */
+static bool needs_overlay(const struct bs_recipe *r)
+{
+	for (size_t i = 0; i < r->n_containers; i++)
+		if (r->containers[i].network == BS_NET_PROJECT)
+			return true;
+	return false;
+}
+
+/* Ports published through the routing mesh: ingress carries them. */
+static bool needs_ingress(const struct bs_recipe *r)
+{
+	if (r->cluster.publish != BS_PUBLISH_INGRESS)
+		return false;
+	for (size_t i = 0; i < r->n_containers; i++)
+		if (r->containers[i].n_ports > 0)
+			return true;
+	return false;
+}
+
+bool bs_cluster_needs_networks(const struct bs_recipe *r)
+{
+	return needs_overlay(r) || needs_ingress(r);
+}
+
+static bool is_member_node(const struct cw *w, const char *id)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->v[i].in->detected && w->v[i].m.node_id != NULL &&
+		    strcmp(w->v[i].m.node_id, id) == 0)
+			return true;
+	return false;
+}
+
+/* Every detected node's advertise resolved, then the overlay's options
+ * decided: before the swarm or a network changes. A node already in the
+ * swarm is judged by the address it advertises there; one the run did not
+ * detect (--node, a failed SSH) by the address the leader lists. */
 static int plan_network(struct cw *w, struct bs_err *err)
 {
-	struct bs_cluster_netnode *v = bs_xcalloc(w->n + 1, sizeof(*v));
+	struct bs_cluster_netnode *v = bs_xcalloc(w->n + w->nodes.n + 1, sizeof(*v));
 	size_t k = 0;
 	int rc = 0;
 
 	for (size_t i = 0; i < w->n && rc == 0; i++) {
 		struct mem *m = &w->v[i];
+		bool in_swarm = m->have && m->m.state == BS_SWARM_ACTIVE && m->m.node_addr != NULL;
 
-		if (m->in->d == NULL)
+		if (!m->in->detected)
 			continue;
 		rc = bs_cluster_advertise_resolve(w->r->cluster.advertise, m->in->node->name,
 						  m->in->route_if, m->in->addrs, m->in->n_addrs,
 						  &m->adv, err);
 		if (rc != 0) {
-			/* a node in the swarm already advertises: only joins need it */
-			if (m->have && m->m.state == BS_SWARM_ACTIVE && m->m.node_addr != NULL) {
+			/* in the swarm already, or not reached: only joins need it */
+			if (in_swarm || m->in->d == NULL) {
 				rc = 0;
 				bs_err_clear(err);
 			} else {
@@ -426,17 +501,25 @@ static int plan_network(struct cw *w, struct bs_err *err)
 		}
 		m->adv_ok = rc == 0 && m->adv.value[0] != '\0';
 		v[k].name = m->in->node->name;
-		v[k].addr = m->have && m->m.state == BS_SWARM_ACTIVE && m->m.node_addr != NULL
-				    ? m->m.node_addr
-				    : m->adv.addr;
+		v[k].addr = in_swarm ? m->m.node_addr : m->adv.addr;
 		v[k].mtu = m->adv.mtu;
 		v[k].esp = m->in->esp;
 		v[k].esp_error = m->in->esp_error;
 		k++;
 	}
+	for (size_t i = 0; i < w->nodes.n && rc == 0; i++) {
+		const struct bs_cluster_node *cn = &w->nodes.v[i];
+
+		if (cn->id == NULL || is_member_node(w, cn->id))
+			continue;
+		v[k].name = cn->hostname != NULL ? cn->hostname : cn->id;
+		v[k].addr = cn->addr;
+		v[k].unprobed = true;
+		k++;
+	}
 	if (rc == 0)
-		rc = bs_cluster_net_decide(w->r->cluster.encrypt, w->o->assume_esp, v, k, &w->net,
-					   err);
+		rc = bs_cluster_net_decide(w->r->cluster.encrypt, w->o->assume_esp,
+					   bs_cluster_needs_networks(w->r), v, k, &w->net, err);
 	free(v);
 	return rc;
 }
@@ -662,6 +745,7 @@ static int init_swarm(struct cw *w, struct mem *m, struct bs_err *err)
 		rc = m->in->d->ops->cluster_create(m->in->d, &cc, NULL, err);
 	end(w, &s, m, rc, err, 'o');
 	if (rc == 0) {
+		w->inited = true;
 		bs_swarm_member_free(&m->m);
 		rc = m->in->d->ops->cluster_member(m->in->d, &m->m, err);
 	}
@@ -1597,87 +1681,185 @@ static void overlay_options(const struct cw *w, struct bs_kvlist *opts)
 	}
 }
 
-/* The project's overlay, created with the options plan_network chose. An
- * engine cannot change a network's options: one that differs is removed
- * and created again while no service of the project exists (used is
- * false); otherwise a missing encryption stops the run before services
- * change, and other differences are a warning; both name the fix. plan
- * only looks. */
-static int ensure_overlay(struct cw *w, bool used, struct bs_err *err)
+/* A network of the swarm: the project's overlay or the routing mesh's. */
+struct swarm_net {
+	const char *name;
+	bool ingress;		/* the routing mesh's ("ingress") */
+	bool exists;		/* read from the leader */
+	bool created;		/* made by this run */
+	enum bs_net_action act; /* for one that exists */
+	char *drift;		/* how it differs; NULL or "" */
+};
+
+/* Removing a network fails for a moment while the tasks of services
+ * removed lately still hold it; anything else will not pass by waiting. */
+static bool remove_may_pass(const char *msg)
+{
+	return strstr(msg, "active endpoints") != NULL || strstr(msg, "in use") != NULL ||
+	       strstr(msg, "timed out") != NULL;
+}
+
+/* Look at the network (created when missing and applying, except
+ * ingress, which the swarm makes) and decide what it needs. */
+static int read_net(struct cw *w, struct swarm_net *n, bool used, struct bs_err *err)
 {
 	struct bs_cdriver *d = w->leader->in->d;
 	struct bs_kvlist labels = BS_KVLIST_INIT, opts = BS_KVLIST_INIT, have = BS_KVLIST_INIT;
-	char *net = bs_xasprintf("%s-swarm", w->r->project), *drift = NULL, *why = NULL;
-	bool created = false, removed = false;
-	struct step s;
+	bool create = w->o->apply && !n->ingress;
+	long long deadline;
 	int rc;
 
-	bs_kvlist_push(&labels, BS_LABEL_PROJECT, w->r->project, false);
+	if (!n->ingress)
+		bs_kvlist_push(&labels, BS_LABEL_PROJECT, w->r->project, false);
 	overlay_options(w, &opts);
-	rc = d->ops->overlay_ensure(d, net, &labels, &opts, &have, w->o->apply ? &created : NULL,
+	rc = d->ops->overlay_ensure(d, n->name, &labels, &opts, &have, create ? &n->created : NULL,
 				    err);
-	if (!w->o->apply && rc == BS_ERR_NOT_FOUND) { /* plan: made with the services */
+	/* a swarm made moments ago may not list its ingress yet: a short wait */
+	deadline = bs_now_ms() + 10000;
+	while (rc == BS_ERR_NOT_FOUND && n->ingress && w->inited && w->o->apply &&
+	       bs_now_ms() < deadline && !cancelled(w)) {
+		nap(POLL_MS);
+		bs_err_clear(err);
+		rc = d->ops->overlay_ensure(d, n->name, &labels, &opts, &have, NULL, err);
+	}
+	/* plan: the overlay is made with the services; a swarm without ingress
+	 * (removed by its owner) is left so */
+	if (rc == BS_ERR_NOT_FOUND && !create) {
 		bs_err_clear(err);
 		rc = 0;
-		goto out;
+	} else if (rc == 0 && !n->created) {
+		n->exists = true;
+		n->act = bs_cluster_net_action(&have, &w->net, used, &n->drift);
 	}
-	if (rc != 0)
-		goto out;
-	if (created) {
-		why = bs_xasprintf("missing%s%s", w->net.encrypted ? "; encrypted: " : "",
-				   w->net.encrypted ? w->net.why : "");
-		count(w, 'o');
-		audit(w->leader, w->r->project, "create-network", net, why);
-		event(w, BS_EV_ACTION_DONE, NULL, "create-network", net, why, NULL, 0);
-		goto out;
-	}
-	drift = bs_cluster_overlay_drift(&have, &w->net);
-	if (drift[0] == '\0')
-		goto out;
-	if (!used) {
-		if (!begin(w, &s, NULL, "recreate-network", net, drift, 'o'))
-			goto out;
-		{ /* the tasks of services removed lately may still hold it: bounded */
-			long long deadline = bs_now_ms() + PENDING_MS;
-
-			while ((rc = d->ops->network_remove(d, net, &removed, err)) != 0 &&
-			       bs_now_ms() < deadline && !cancelled(w))
-				nap(POLL_MS);
-		}
-		/* the swarm's list may show the removed network for a moment */
-		for (long long deadline = bs_now_ms() + PENDING_MS; rc == 0;) {
-			rc = d->ops->overlay_ensure(d, net, &labels, &opts, NULL, &created, err);
-			if (rc != 0 || created)
-				break;
-			if (bs_now_ms() >= deadline || cancelled(w))
-				rc = bs_err_set(err, BS_ERR_TIMEOUT,
-						"overlay network %s: still listed %d s after its "
-						"removal; run again",
-						net, PENDING_MS / 1000);
-			else
-				nap(POLL_MS / 5);
-		}
-		end(w, &s, w->leader, rc, err, 'o');
-		goto out;
-	}
-	why = bs_xasprintf(
-		"overlay network %s: %s (%s), but a network's options cannot change while "
-		"services use it: remove the project's services (docker service rm on a manager, "
-		"or bootstrap destroy) and apply again, which creates the network anew and the "
-		"services on it (they stop meanwhile)",
-		net, drift, w->net.encrypted ? w->net.why : "the recipe's cluster settings");
-	if (w->net.encrypted && bs_kvlist_find(&have, "encrypted") == NULL) {
-		rc = bs_err_set(err, BS_ERR_CONFLICT, "%s", why);
-	} else {
-		message(w, NULL, "warning", why);
-	}
-out:
 	bs_kvlist_free(&labels);
 	bs_kvlist_free(&opts);
 	bs_kvlist_free(&have);
-	free(drift);
-	free(why);
-	free(net);
+	return rc;
+}
+
+/* Recreate a network nothing uses: removed (retried, bounded, while tasks
+ * let go of it), then created with the options plan_network chose. */
+static int recreate_net(struct cw *w, struct swarm_net *n, struct bs_err *err)
+{
+	struct bs_cdriver *d = w->leader->in->d;
+	struct bs_kvlist labels = BS_KVLIST_INIT, opts = BS_KVLIST_INIT;
+	bool removed = false, created = false;
+	long long deadline = bs_now_ms() + PENDING_MS;
+	struct step s;
+	int rc;
+
+	if (!begin(w, &s, NULL, "recreate-network", n->name, n->drift, 'o'))
+		return 0;
+	if (!n->ingress)
+		bs_kvlist_push(&labels, BS_LABEL_PROJECT, w->r->project, false);
+	overlay_options(w, &opts);
+	for (;;) {
+		rc = d->ops->network_remove(d, n->name, &removed, err);
+		if (rc == 0 || !remove_may_pass(err->msg) || bs_now_ms() >= deadline ||
+		    cancelled(w))
+			break;
+		nap(POLL_MS);
+	}
+	if (rc != 0) {
+		char msg[BS_ERR_MSG_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		rc = bs_err_set(
+			err, rc,
+			"network %s: cannot be removed to recreate it with its new options (%s): "
+			"%s",
+			n->name, msg,
+			n->ingress
+				? "remove the services that publish ports through the routing mesh "
+				  "(docker service ls on a manager), or remove and create it yourself "
+				  "(docker network rm ingress; docker network create --ingress "
+				  "--driver overlay ingress), and apply again"
+				: "disconnect or remove the containers still attached to it on each "
+				  "node (docker network inspect on the node; docker network "
+				  "disconnect), or remove it yourself (docker network rm), and apply "
+				  "again");
+	}
+	/* the swarm's list may show the removed network for a moment */
+	for (deadline = bs_now_ms() + PENDING_MS; rc == 0;) {
+		rc = d->ops->overlay_ensure(d, n->name, &labels, &opts, NULL, &created, err);
+		if (rc != 0 || created)
+			break;
+		if (bs_now_ms() >= deadline || cancelled(w))
+			rc = bs_err_set(err, BS_ERR_TIMEOUT,
+					"network %s: still listed %d s after its removal: run "
+					"again, or remove it yourself (docker network rm %s on a "
+					"manager) and run again",
+					n->name, PENDING_MS / 1000, n->name);
+		else
+			nap(POLL_MS / 5);
+	}
+	end(w, &s, w->leader, rc, err, 'o');
+	bs_kvlist_free(&labels);
+	bs_kvlist_free(&opts);
+	return rc;
+}
+
+/* An engine cannot change a network's options. Both networks are read
+ * first; one that should be encrypted and is not while in use stops the
+ * run before anything changes (naming the fix); an MTU that differs in
+ * use is a warning; one nothing uses is recreated. plan only looks. */
+static int ensure_networks(struct cw *w, bool need_net, bool project_used, bool ingress_used,
+			   struct bs_err *err)
+{
+	struct swarm_net nets[2];
+	char *overlay = bs_xasprintf("%s-swarm", w->r->project);
+	size_t n = 0;
+	int rc = 0;
+
+	memset(nets, 0, sizeof(nets));
+	nets[n++] = (struct swarm_net){.name = "ingress", .ingress = true};
+	if (need_net)
+		nets[n++] = (struct swarm_net){.name = overlay};
+	/* ingress first: when it refuses, the overlay is not even created */
+	for (size_t i = 0; i < n && rc == 0 && (i == 0 || nets[i - 1].act != BS_NET_REFUSE); i++)
+		rc = read_net(w, &nets[i], nets[i].ingress ? ingress_used : project_used, err);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct swarm_net *sn = &nets[i];
+		char *why;
+
+		if (!sn->exists || (sn->act != BS_NET_REFUSE && sn->act != BS_NET_WARN))
+			continue;
+		why = bs_xasprintf(
+			"network %s: %s (%s), but a network's options cannot change while services "
+			"use it: %s, and apply again, which creates the network anew (the services "
+			"stop meanwhile)",
+			sn->name, sn->drift,
+			w->net.encrypted ? w->net.why : "the recipe's cluster settings",
+			sn->ingress
+				? "remove the services that publish ports through the routing "
+				  "mesh (docker service ls; docker service rm on a manager)"
+				: "remove the project's services (docker service rm on a manager, "
+				  "or bootstrap destroy)");
+		if (sn->act == BS_NET_REFUSE)
+			rc = bs_err_set(err, BS_ERR_CONFLICT, "%s", why);
+		else
+			message(w, NULL, "warning", why);
+		free(why);
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct swarm_net *sn = &nets[i];
+
+		if (sn->created) {
+			char *why =
+				bs_xasprintf("missing%s%s", w->net.encrypted ? "; encrypted: " : "",
+					     w->net.encrypted ? w->net.why : "");
+
+			count(w, 'o');
+			audit(w->leader, w->r->project, "create-network", sn->name, why);
+			event(w, BS_EV_ACTION_DONE, NULL, "create-network", sn->name, why, NULL, 0);
+			free(why);
+		} else if (sn->exists && sn->act == BS_NET_RECREATE && !cancelled(w)) {
+			rc = recreate_net(w, sn, err);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(nets[i].drift);
+	free(overlay);
 	return rc;
 }
 
@@ -1698,12 +1880,15 @@ static int services(struct cw *w, struct bs_err *err)
 		goto out;
 	}
 	if (rc == 0 && !w->o->status) {
-		bool need_net = false;
+		struct bs_service_list all = {0}; /* every service: who publishes via ingress */
+		bool ingress_used = false;
 
-		for (i = 0; i < w->r->n_containers; i++)
-			need_net = need_net || w->r->containers[i].network == BS_NET_PROJECT;
-		if (need_net)
-			rc = ensure_overlay(w, have.n > 0, err);
+		rc = d->ops->service_list(d, NULL, &all, err);
+		for (i = 0; rc == 0 && i < all.n; i++)
+			ingress_used = ingress_used || all.v[i].ingress_ports > 0;
+		if (rc == 0)
+			rc = ensure_networks(w, needs_overlay(w->r), have.n > 0, ingress_used, err);
+		bs_service_list_free(&all);
 	}
 	for (i = 0; rc == 0 && i < w->r->n_containers && !cancelled(w); i++) {
 		struct svc *s = &v[i];

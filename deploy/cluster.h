@@ -18,13 +18,22 @@
  *   - a node of the project that the recipe no longer names is drained and
  *     removed from the swarm; an unreachable manager is reported.
  * The overlay (PROJECT-swarm, when a container uses the project network)
- * is encrypted (IPsec ESP) for cluster.encrypt: true, or auto with a node
- * advertising a public address; a node whose kernel has no ESP is then an
- * error before anything changes. Its MTU option is the smallest advertised
- * interface's (Docker subtracts the VXLAN and ESP overheads). An existing
- * overlay whose options differ is recreated when the project has no
- * service yet; otherwise apply refuses when it should be encrypted and is
- * not (and warns for the rest), naming the fix.
+ * and the routing mesh's "ingress" are encrypted (IPsec ESP) for
+ * cluster.encrypt: true, or auto with a node advertising a public address
+ * (every node of the recipe detected in this run, by its detection, and
+ * the swarm's other nodes by the address the leader lists). When one of
+ * them carries the project's traffic (a container on the project
+ * network, or ports published through the routing mesh), a node whose
+ * kernel has no ESP is an error. encrypt: true is refused per node right
+ * after its detection, before Docker is installed on it; auto is decided
+ * here, before the swarm or the networks are touched. Their MTU option
+ * is the smallest advertised interface's, never above 1500 (Docker
+ * subtracts the VXLAN and ESP overheads). A network whose options differ
+ * is recreated while nothing uses it (no service of the project for the
+ * overlay; no service publishing through the routing mesh for ingress);
+ * otherwise apply refuses, before any service changes, when it should be
+ * encrypted and is not, and warns for the MTU, naming the fix. auto never
+ * turns an encrypted network plain (the run may not see every node).
  * Services (one per container, PROJECT-NAME, on the leader): created when
  * missing, updated through the version-index protocol when the spec hash
  * (bs_service_spec_json and the image ID) or the replicas differ, removed
@@ -48,6 +57,7 @@
 struct bs_cluster_member_in {
 	const struct bs_node *node;
 	struct bs_cdriver *d;  /* NULL: not reached (a failed node, plan of a new machine) */
+	bool detected;	       /* the fields below are its detection's (d may be NULL) */
 	const char *route_if;  /* the default route's interface; NULL: unknown */
 	bool ipvs;	       /* the kernel has IPVS */
 	enum bs_esp esp;       /* the kernel has IPsec ESP (encrypted overlays) */
@@ -83,6 +93,11 @@ struct bs_cluster_opts {
  * that is not an address is not public. */
 bool bs_cluster_addr_is_public(const char *addr);
 
+/* Does the project's traffic cross a swarm network: a container on the
+ * project network (the overlay), or ports published through the routing
+ * mesh (ingress)? Only then is a kernel without IPsec ESP refused. */
+bool bs_cluster_needs_networks(const struct bs_recipe *r);
+
 /* What a node advertises to the others (cluster.advertise resolved). */
 struct bs_cluster_advert {
 	char value[64]; /* sent as AdvertiseAddr: an interface name or an address */
@@ -93,9 +108,11 @@ struct bs_cluster_advert {
 /*
  * Resolve want (cluster.advertise: NULL for the default route's
  * interface, an interface name, an address, or "private") against a
- * node's detection. "private" takes an interface with a private address
- * other than the default route's, else the default route's when its
- * address is private; Docker's own bridges are never chosen. Errors name
+ * node's detection. "private" takes a private address: of a physical
+ * interface (phys) before others, other than the default route's, then
+ * the default route's when its address is private, then any other;
+ * Docker's bridges and known virtual interfaces (virbr, tailscale, lxdbr,
+ * cni, flannel, wg, podman, cali, vxlan) are never chosen. Errors name
  * the node and what it has.
  */
 int bs_cluster_advertise_resolve(const char *want, const char *node, const char *route_if,
@@ -109,28 +126,47 @@ struct bs_cluster_netnode {
 	int mtu;	  /* 0 unknown */
 	enum bs_esp esp;
 	const char *esp_error;
+	bool unprobed; /* not detected in this run (a swarm node only): ESP not checked */
 };
 
 struct bs_cluster_net {
 	bool encrypted;
-	int mtu; /* of the underlay (com.docker.network.driver.mtu): the smallest known; 0 none */
-	char why[160]; /* why encrypted ("node web-1 advertises the public address ...") */
+	int mtu;	     /* of the underlay (com.docker.network.driver.mtu): the smallest known,
+		  * at most 1500; 0 none */
+	char why[160];	     /* why encrypted ("node web-1 advertises the public address ...") */
+	bool keep_encrypted; /* auto: an encrypted network is never turned plain */
 };
 
 /*
  * Decide the overlay's options: encrypted for encrypt: true, or for auto
- * when a node advertises a public (or unknown) address; then every node
- * must have ESP (unless assume_esp): BS_ERR_UNSUPPORTED naming the first
- * that has not, the missing kernel support and the fixes.
+ * when a node advertises a public (or unknown) address. Then, when need
+ * (a network carries the project's traffic), every probed node must have
+ * ESP (unless assume_esp): BS_ERR_UNSUPPORTED naming the first that has
+ * not, the missing kernel support and the fixes. Without need a missing
+ * ESP leaves the networks plain: nothing would cross them.
  */
-int bs_cluster_net_decide(enum bs_encrypt_mode mode, bool assume_esp,
+int bs_cluster_net_decide(enum bs_encrypt_mode mode, bool assume_esp, bool need,
 			  const struct bs_cluster_netnode *v, size_t n, struct bs_cluster_net *out,
 			  struct bs_err *err);
 
 /* How an existing overlay's options (as the engine lists them) differ from
- * net: "encrypted: no -> yes; mtu 1500 -> 1450", "" when they do not (no
- * mtu option is 1500, Docker's default). Caller frees. */
+ * net: "encrypted: no -> yes; mtu 1500 -> 1450", "" when they do not. No
+ * mtu option is Docker's 1500; an unknown wanted MTU (0) is no drift, nor
+ * is an encrypted network that net->keep_encrypted keeps. Caller frees. */
 char *bs_cluster_overlay_drift(const struct bs_kvlist *have, const struct bs_cluster_net *net);
+
+/* What to do with an existing network whose options were read into have. */
+enum bs_net_action {
+	BS_NET_KEEP,	 /* as wanted */
+	BS_NET_RECREATE, /* differs, and nothing uses it: remove, create again */
+	BS_NET_REFUSE,	 /* should be encrypted and is not, and in use: stop the run */
+	BS_NET_WARN,	 /* differs otherwise (the MTU), in use: a warning */
+};
+
+/* The action for a network in use (used) or not; *drift (caller frees)
+ * says how it differs, "" for BS_NET_KEEP. */
+enum bs_net_action bs_cluster_net_action(const struct bs_kvlist *have,
+					 const struct bs_cluster_net *net, bool used, char **drift);
 
 /* Converge (or plan, status, destroy) the cluster; counts are added to. */
 int bs_cluster_run(const struct bs_cluster_opts *o, struct bs_counts *counts, struct bs_err *err);

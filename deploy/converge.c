@@ -1477,6 +1477,7 @@ static int wait_healthy(struct bs_nodework *w, const struct want *x, const char 
 			struct bs_err *err)
 {
 	long long start = bs_now_ms(), end = start + health_budget_ms(w, x->c);
+	int restarts = -1;
 
 	for (;;) {
 		struct bs_cinfo info;
@@ -1488,7 +1489,19 @@ static int wait_healthy(struct bs_nodework *w, const struct want *x, const char 
 			bs_cinfo_free(&info);
 			return rc;
 		}
-		if (info.state != BS_CSTATE_RUNNING) {
+		if (restarts < 0)
+			restarts = info.restart_count;
+		/* a container that exits and is started again by its restart
+		 * policy may be seen running at every look: it failed all the
+		 * same */
+		if (info.restart_count > restarts) {
+			rc = bs_err_set(
+				err, BS_ERR_REMOTE,
+				"%s exited and was restarted %d time%s while it was watched "
+				"(last exit code %d)",
+				x->name, info.restart_count - restarts,
+				info.restart_count - restarts == 1 ? "" : "s", info.exit_code);
+		} else if (info.state != BS_CSTATE_RUNNING) {
 			rc = bs_err_set(err, BS_ERR_REMOTE, "%s stopped (%s, exit code %d)",
 					x->name, bs_cstate_name(info.state), info.exit_code);
 		} else if (info.health == NULL) {

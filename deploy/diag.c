@@ -44,6 +44,8 @@ static size_t cut_secret_match(const char *text, const struct bs_strv *mask)
 	for (i = 0; mask != NULL && i < mask->n; i++) {
 		const char *s = mask->v[i];
 
+		if (s[0] != text[0])
+			continue;
 		for (n = 0; s[n] != '\0' && text[n] == s[n]; n++)
 			;
 		if (n > best &&
@@ -64,18 +66,30 @@ static char *clean_text(const struct bs_diags *d, const char *text)
 {
 	struct bs_buf out = BS_BUF_INIT;
 	const char *p = text;
+	const char *covered_end = text;
+	bool in_run = false;
 
+	/* as bs_mask_append(): each run covered by matches, overlapping or
+	 * not, becomes one "***", so no tail of an overlapping secret shows */
 	while (*p != '\0') {
 		unsigned char c = (unsigned char)*p;
 		size_t best = bs_mask_match(p, d->mask);
+		size_t cut = cut_secret_match(p, d->mask);
 
-		if (best == 0)
-			best = cut_secret_match(p, d->mask);
+		if (cut > best)
+			best = cut;
+		if (p + best > covered_end)
+			covered_end = p + best;
 
-		if (best > 0) {
-			bs_buf_puts(&out, "***");
-			p += best;
-		} else if (c == '\n') {
+		if (p < covered_end) {
+			if (!in_run)
+				bs_buf_puts(&out, "***");
+			in_run = true;
+			p++;
+			continue;
+		}
+		in_run = false;
+		if (c == '\n') {
 			bs_buf_puts(&out, "\\n");
 			p++;
 		} else if (c == '\t') {

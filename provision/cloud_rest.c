@@ -586,12 +586,12 @@ int bs_rest_open(struct bs_rest **out, const struct bs_rest_opts *opts, struct b
 				       !bs_str_starts_with(opts->base_url, "http://")))
 		return bs_err_set(
 			err, BS_ERR_INVALID,
-			"%s: the API URL '%.200s' is not an http(s) URL: fix provider.api_url",
-			prov, opts->base_url ? opts->base_url : "");
+			"%s: the API URL '%s' is not an http(s) URL: fix provider.api_url", prov,
+			opts->base_url ? opts->base_url : "");
 	if (bs_url_is_cleartext_remote(opts->base_url))
 		return bs_err_set(
 			err, BS_ERR_INVALID,
-			"%s: the API URL '%.200s' would send the token in clear text: use https:// in provider.api_url (http:// only to a loopback address)",
+			"%s: the API URL '%s' would send the token in clear text: use https:// in provider.api_url (http:// only to a loopback address)",
 			prov, opts->base_url);
 	if (!token_ok(opts->token))
 		return bs_err_set(

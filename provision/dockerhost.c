@@ -894,26 +894,30 @@ static int bad_value(struct bs_err *err, const char *key)
 			  "the node's detection output has a malformed '%s' value", key);
 }
 
-/* One key=value of the detection section. */
-/* "addr=IFACE MTU ADDRESS[/PREFIX]": a line that does not read so is
- * skipped (a newer ip, an odd name); more than the bound are dropped. */
+/* "addr=IFACE MTU ADDRESS[/PREFIX] [PHYS]": a line that does not read so
+ * is skipped (a newer ip, an odd name); more than the bound are dropped. */
 static int parse_addr(struct bs_dockerhost_facts *f, const char *v, size_t vlen)
 {
 	struct bs_dockerhost_addr a;
-	const char *sp1 = memchr(v, ' ', vlen), *sp2, *slash, *end = v + vlen;
+	const char *sp1 = memchr(v, ' ', vlen), *sp2, *sp3, *slash, *end = v + vlen;
 	char num[8];
 	unsigned char bin[16];
 	long long mtu;
 
+	memset(&a, 0, sizeof(a));
 	if (f->n_addrs >= BS_DOCKERHOST_MAX_ADDRS || sp1 == NULL)
 		return 0;
 	sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
 	if (sp2 == NULL)
 		return 0;
+	sp3 = memchr(sp2 + 1, ' ', (size_t)(end - sp2 - 1));
+	if (sp3 != NULL) {
+		a.phys = end - sp3 == 2 && sp3[1] == '1';
+		end = sp3;
+	}
 	slash = memchr(sp2 + 1, '/', (size_t)(end - sp2 - 1));
 	if (slash == NULL)
 		slash = end;
-	memset(&a, 0, sizeof(a));
 	if (sp1 == v || (size_t)(sp1 - v) >= sizeof(a.ifname) ||
 	    !all_in(v, (size_t)(sp1 - v), ".-_") || (size_t)(sp2 - sp1 - 1) >= sizeof(num) ||
 	    (size_t)(slash - sp2 - 1) >= sizeof(a.addr) || slash == sp2 + 1)
@@ -930,6 +934,7 @@ static int parse_addr(struct bs_dockerhost_facts *f, const char *v, size_t vlen)
 	return 0;
 }
 
+/* One key=value of the detection section. */
 static int fact(struct bs_dockerhost_facts *f, const char *k, size_t klen, const char *v,
 		size_t vlen, struct bs_err *err)
 {
@@ -1248,25 +1253,35 @@ char *bs_dockerhost_wrap(const char *script, bool sudo)
 
 /* IPsec ESP as Docker's encrypted overlays use it: an SA with the same
  * AEAD, added in a network namespace of its own that dies with the
- * command, so nothing on the host changes. "Requested type not found"
- * or "...algorithm not found" when the kernel lacks esp4/xfrm or the
- * cipher. Without unshare, ip or the right to a new namespace: unknown. */
-#define ESP_PROBE                                                                                   \
-	"if command -v unshare >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 && to 10 unshare "  \
-	"--net true >/dev/null 2>&1; then\n"                                                        \
-	"  if e=$(to 10 unshare --net ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi " \
-	"0x100 reqid 1 mode transport aead 'rfc4106(gcm(aes))' "                                    \
-	"0x0102030405060708090a0b0c0d0e0f1011121314 128 2>&1 </dev/null); then printf "             \
-	"'esp=1\\n'\n"                                                                              \
-	"  else printf 'esp=0\\nesp-error=%s\\n' \"$(printf %s \"$e\" | head -c 200 | b64)\"; fi\n" \
+ * command: no SA or namespace is left, but as root the kernel may load
+ * the esp4/xfrm/crypto modules on demand (as Docker would). "Requested
+ * type not found" or "...algorithm not found" when the kernel lacks
+ * esp4/xfrm or the cipher. Without unshare, ip, an ip that knows xfrm
+ * (busybox's does not), or the right to a new namespace: unknown. */
+#define ESP_PROBE                                                                                    \
+	"if command -v unshare >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 && to 10 unshare "   \
+	"--net true >/dev/null 2>&1; then\n"                                                         \
+	"  if e=$(to 10 unshare --net ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi "  \
+	"0x100 reqid 1 mode transport aead 'rfc4106(gcm(aes))' "                                     \
+	"0x0102030405060708090a0b0c0d0e0f1011121314 128 2>&1 </dev/null); then printf "              \
+	"'esp=1\\n'\n"                                                                               \
+	"  else case $e in *'is unknown'*|*'nknown command'*|*'invalid argument'*|*sage:*) printf "  \
+	"'esp=?\\n';;\n"                                                                             \
+	"  *) printf 'esp=0\\nesp-error=%s\\n' \"$(printf %s \"$e\" | head -c 200 | b64)\";; esac; " \
+	"fi\n"                                                                                       \
 	"else printf 'esp=?\\n'; fi\n"
 
-/* The global addresses with their interface and its MTU, bounded: what
- * cluster.advertise chooses from and the overlay's MTU comes from. */
+/* The global addresses with their interface, its MTU and whether a
+ * device is behind it (phys 1: not a bridge, tunnel or veth), bounded:
+ * what cluster.advertise chooses from and the overlay's MTU comes from. */
 #define ADDRS_BODY                                                                                   \
 	"if command -v ip >/dev/null 2>&1; then ip -o addr show scope global 2>/dev/null | head -n " \
 	"32 | while read -r _ i _ a _; do i=${i%%@*}; m=0; read -r m </sys/class/net/$i/mtu "        \
-	"2>/dev/null; printf 'addr=%s %s %s\\n' \"$i\" \"${m:-0}\" \"$a\"; done; fi\n"
+	"2>/dev/null; p=0; [ -e \"/sys/class/net/$i/device\" ] && p=1; printf 'addr=%s %s %s "       \
+	"%s\\n' \"$i\" \"${m:-0}\" \"$a\" \"$p\"; done; fi\n"
+
+/* Only for a recipe with a cluster (bs_cl set before the body). */
+#define CLUSTER_BODY "if [ -n \"${bs_cl:-}\" ]; then\n" ESP_PROBE ADDRS_BODY "fi\n"
 
 #define DETECT_BODY                                                                                \
 	"printf 'bs-detect=1\\n'\n"                                                                \
@@ -1309,7 +1324,7 @@ char *bs_dockerhost_wrap(const char *script, bool sudo)
 	"k=; read -r k </proc/sys/kernel/osrelease 2>/dev/null\n"                                  \
 	"{ [ -e /proc/net/ip_vs ] || [ -d /sys/module/ip_vs ] || grep -qs '/ip_vs\\.ko' "          \
 	"\"/lib/modules/$k/modules.dep\" \"/lib/modules/$k/modules.builtin\"; } && "               \
-	"printf 'ipvs=1\\n'\n" ESP_PROBE ADDRS_BODY "[ -f " DAEMON_JSON                            \
+	"printf 'ipvs=1\\n'\n" CLUSTER_BODY "[ -f " DAEMON_JSON                                    \
 	" ] && printf 'daemon-json=%s\\n' \"$(head -c 1048577 " DAEMON_JSON " | b64)\"\n"          \
 	"for f in ca cert key; do\n"                                                               \
 	"  [ -f " TLS_DIR "/$f.pem ] && s=$(sha256sum <" TLS_DIR                                   \
@@ -1318,9 +1333,9 @@ char *bs_dockerhost_wrap(const char *script, bool sudo)
 	"done\n"                                                                                   \
 	"printf 'end=1\\n'\n"
 
-const char *bs_dockerhost_detect_script(void)
+const char *bs_dockerhost_detect_script(bool cluster)
 {
-	return PRELUDE DETECT_BODY;
+	return cluster ? "bs_cl=1\n" PRELUDE DETECT_BODY : PRELUDE DETECT_BODY;
 }
 
 /*
@@ -1762,13 +1777,15 @@ struct ctx {
 	long cmd_timeout;
 };
 
-/* The first line of stderr, for messages about a script that broke. */
+/* The first line of stderr, for messages about a script that broke:
+ * masked whole before it is cut to size, so no part of a secret is left. */
 static void first_stderr_line(const struct bs_ssh_result *r, char *dst, size_t size)
 {
-	const char *e = bs_buf_str(&r->err);
-	size_t n = strcspn(e, "\n");
+	struct bs_buf masked = BS_BUF_INIT;
 
-	copy_clean(dst, size, e, n);
+	bs_secret_mask(&masked, bs_buf_str(&r->err));
+	copy_clean(dst, size, masked.data, strcspn(masked.data, "\n"));
+	bs_buf_wipe_free(&masked);
 }
 
 static int sudo_error(struct ctx *c, const struct bs_dockerhost_facts *f)
@@ -1839,10 +1856,9 @@ static int read_facts(struct ctx *c, const char *what, const struct bs_ssh_resul
 	if (rc != 0) {
 		first_stderr_line(r, line, sizeof(line));
 		bs_err_prefix(c->err, "node %s: %s", c->label, what);
-		if (line[0] != '\0' &&
-		    strlen(c->err->msg) + strlen(line) + 20 < sizeof(c->err->msg))
-			snprintf(c->err->msg + strlen(c->err->msg),
-				 sizeof(c->err->msg) - strlen(c->err->msg), " (stderr: %s)", line);
+		/* through bs_err_set: formatted in full, masked, then cut */
+		if (line[0] != '\0')
+			bs_err_set(c->err, c->err->code, "%s (stderr: %s)", c->err->msg, line);
 		return rc;
 	}
 	if (f->sudo != BS_SUDO_UNUSED && f->sudo != BS_SUDO_OK)
@@ -1939,6 +1955,12 @@ static int install_engine(struct ctx *c, struct bs_dockerhost_facts *f)
 	if (rc != 0) {
 		bs_err_prefix(c->err, "node %s", c->label);
 		return rc;
+	}
+	if (c->o->cluster) { /* its detection too probes what a cluster needs */
+		char *with = bs_xasprintf("bs_cl=1\n%s", script);
+
+		free(script);
+		script = with;
 	}
 	what = bs_xasprintf("installing %s", package);
 	rc = run(c, what, script, c->cmd_timeout, &r);
@@ -2393,7 +2415,7 @@ int bs_dockerhost_ensure(struct bs_ssh *s, const struct bs_dockerhost_opts *opts
 		bs_buf_append(&r.out, opts->detected, opts->detected_len);
 		rc = 0;
 	} else {
-		rc = run(&c, "detecting the engine", bs_dockerhost_detect_script(),
+		rc = run(&c, "detecting the engine", bs_dockerhost_detect_script(opts->cluster),
 			 c.cmd_timeout < 120000 ? c.cmd_timeout : 120000, &r);
 	}
 	if (rc == 0)

@@ -14,9 +14,11 @@
  *
  * Round trips (each one remote command, counted in report->commands):
  *   1. detection: OS, init, engine, pid, version, daemon.json, privileges,
- *      and for a cluster the kernel's IPVS and IPsec ESP (probed in a
- *      throwaway network namespace) and the global addresses with their
- *      interfaces' MTU (at most BS_DOCKERHOST_MAX_ADDRS);
+ *      the kernel's IPVS, and only for a cluster (opts->cluster) IPsec
+ *      ESP (probed in a throwaway network namespace: nothing is left, but
+ *      as root the kernel may load its esp4/xfrm modules) and the global
+ *      addresses with their interfaces' MTU and whether they are physical
+ *      (at most BS_DOCKERHOST_MAX_ADDRS);
  *   2. only when the engine is missing: the install, then detection again,
  *      in the same command;
  *   3. only when something must change: the new daemon.json (uploaded
@@ -62,6 +64,7 @@ struct bs_dockerhost_addr {
 	char ifname[16]; /* "eth1" */
 	int mtu;	 /* the interface's MTU; 0 unknown */
 	char addr[46];	 /* "10.0.0.2", "2a01:4f8::1" (no prefix length) */
+	bool phys;	 /* a device behind it (/sys/class/net/IFACE/device): not virtual */
 };
 
 /* The kernel's IPsec ESP, as the detection's probe found it. */
@@ -102,6 +105,9 @@ struct bs_dockerhost_opts {
 	 * run it here */
 	const char *detected;
 	size_t detected_len;
+	/* the recipe has a cluster: probe IPsec ESP (which may load the
+	 * kernel's esp4/xfrm modules when root) and list the addresses */
+	bool cluster;
 	/* a cluster's overlay is to be encrypted (cluster.encrypt: true):
 	 * a kernel without IPsec ESP is refused right after the detection,
 	 * before anything is installed or changed (dry_run: not checked) */
@@ -275,7 +281,7 @@ int bs_dockerhost_check_package(const char *package, const char *version, struct
 char *bs_dockerhost_wrap(const char *script, bool sudo);
 
 /* The detection script (run it through bs_dockerhost_wrap). */
-const char *bs_dockerhost_detect_script(void);
+const char *bs_dockerhost_detect_script(bool cluster);
 
 /* The install script for conf's package and version, followed by the
  * detection script. Checks the package first. *out is the caller's. */

@@ -195,6 +195,7 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 	dopts.node = n->name;
 	dopts.dry_run = po->dry_run;
 	dopts.need_esp = po->need_esp;
+	dopts.cluster = r->cluster.type != BS_CLUSTER_NONE;
 	if (tls) {
 		rc = tls_endpoint(out, r, n, &server, err);
 		if (rc != 0)
@@ -209,7 +210,7 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 		struct bs_nodelock_opts lo = *po->lock;
 
 		/* the lock first, and the detection on its channel */
-		lo.then = bs_dockerhost_detect_script();
+		lo.then = bs_dockerhost_detect_script(dopts.cluster);
 		lo.sudo = dopts.sudo;
 		rc = bs_nodelock_acquire(&out->lock, out->ssh, n->name, &lo, err);
 		if (rc != 0)

@@ -10,6 +10,7 @@
 #include "util/log.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,11 +89,15 @@ void bs_log(enum bs_log_level level, const char *fmt, ...)
 	bs_buf_wipe_free(&masked);
 }
 
-/* RFC 3986 percent-encoding of everything but the unreserved characters,
- * as curl_easy_escape writes it. */
-static char *url_encoded(const char *value)
+/*
+ * RFC 3986 percent-encoding of everything but the unreserved characters:
+ * upper-case hex as curl_easy_escape writes it, or lower-case hex as other
+ * encoders do; with plus_for_space, a space is '+' as in a form body
+ * (application/x-www-form-urlencoded).
+ */
+static char *url_encoded(const char *value, bool lower_hex, bool plus_for_space)
 {
-	static const char hex[] = "0123456789ABCDEF";
+	const char *hex = lower_hex ? "0123456789abcdef" : "0123456789ABCDEF";
 	struct bs_buf b = BS_BUF_INIT;
 	const unsigned char *p;
 
@@ -100,6 +105,8 @@ static char *url_encoded(const char *value)
 		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
 		    (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL) {
 			bs_buf_putc(&b, (char)*p);
+		} else if (*p == ' ' && plus_for_space) {
+			bs_buf_putc(&b, '+');
 		} else {
 			bs_buf_putc(&b, '%');
 			bs_buf_putc(&b, hex[*p >> 4]);
@@ -111,15 +118,19 @@ static char *url_encoded(const char *value)
 
 void bs_secret_add(const char *value)
 {
-	char *encoded;
+	int form;
 
 	if (value == NULL || value[0] == '\0')
 		return;
 	bs_strv_add_unique(&secrets, value);
-	encoded = url_encoded(value);
-	if (strcmp(encoded, value) != 0)
-		bs_strv_add_unique(&secrets, encoded);
-	bs_secure_free_str(encoded);
+	/* bit 0: lower-case hex, bit 1: '+' for a space */
+	for (form = 0; form < 4; form++) {
+		char *encoded = url_encoded(value, (form & 1) != 0, (form & 2) != 0);
+
+		if (strcmp(encoded, value) != 0)
+			bs_strv_add_unique(&secrets, encoded);
+		bs_secure_free_str(encoded);
+	}
 }
 
 void bs_secret_clear(void)
@@ -142,10 +153,16 @@ void bs_secret_mask_cut(char *dst, size_t size, const char *text)
 	bs_secret_mask(&masked, text != NULL ? text : "");
 	n = masked.len;
 	if (n >= size) {
+		size_t back = 0;
+
 		n = size - 1;
-		/* not inside a UTF-8 sequence: the message stays valid text */
-		while (n > 0 && ((unsigned char)masked.data[n] & 0xC0) == 0x80)
+		/* not inside a UTF-8 sequence: the message stays valid text. A
+		 * sequence has at most 3 continuation bytes; a longer run is not
+		 * UTF-8, and backing over all of it would cut the whole message. */
+		while (n > 0 && back < 3 && ((unsigned char)masked.data[n] & 0xC0) == 0x80) {
 			n--;
+			back++;
+		}
 	}
 	memcpy(dst, masked.data, n);
 	dst[n] = '\0';

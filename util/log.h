@@ -40,9 +40,20 @@ const char *bs_log_level_name(enum bs_log_level level);
 
 /*
  * Register a secret value: from now on it is replaced by "***" in every log
- * line and in bs_secret_mask(), and so is its URL-encoded form (a password
- * in a URL an error message quotes). Empty strings are ignored. The value
- * is copied; bs_secret_clear() wipes and frees all copies.
+ * line and in bs_secret_mask(), and so are its URL-encoded forms (a
+ * password in a URL or a form body an error message quotes): percent-
+ * encoding with upper- and lower-case hex, each with a space as %20 and as
+ * '+'. Empty strings are ignored. The value is copied; bs_secret_clear()
+ * wipes and frees all copies.
+ *
+ * Only before worker threads start: the list is not locked, and is
+ * read-only from then on, so that masking needs no lock on any thread.
+ *
+ * Related: deploy/diag.c also masks the first 16 characters of a secret
+ * (8 at the end of a text), because a value quoted cut short shows only its
+ * start. That rule errs on the side of masking: text that merely shares a
+ * secret's first 16 characters is masked too (every JWT with the same
+ * header, "eyJhbGciOiJIUzI1NiIs...", for example).
  */
 void bs_secret_add(const char *value);
 void bs_secret_clear(void);

@@ -327,28 +327,58 @@ size_t bs_mask_match(const char *text, const struct bs_strv *secrets)
 	size_t best = 0, i;
 
 	for (i = 0; secrets != NULL && i < secrets->n; i++) {
-		size_t len = strlen(secrets->v[i]);
+		size_t len;
 
+		if (secrets->v[i][0] != text[0])
+			continue;
+		len = strlen(secrets->v[i]);
 		if (len > best && strncmp(text, secrets->v[i], len) == 0)
 			best = len;
 	}
 	return best;
 }
 
+/*
+ * Every byte that lies inside any occurrence of any secret is covered, and
+ * each maximal covered run becomes one "***". Replacing the leftmost match
+ * and going on after it would leak the tail of a secret that overlaps it
+ * ("ab12" and "12cd34" in "ab12cd34"). One pass suffices: a byte is covered
+ * when the furthest end of the matches starting at or before it lies past it.
+ */
 void bs_mask_append(struct bs_buf *out, const char *text, const struct bs_strv *secrets)
 {
-	const char *p = text;
+	size_t n_secrets = secrets != NULL ? secrets->n : 0;
+	size_t *lens = NULL, pos, i, covered_end = 0;
+	bool first_byte[256] = {false};
+	bool in_run = false;
 
-	while (*p != '\0') {
-		size_t n = bs_mask_match(p, secrets);
-
-		if (n > 0) {
-			bs_buf_puts(out, "***");
-			p += n;
+	if (n_secrets > 0)
+		lens = bs_xmalloc(n_secrets * sizeof(*lens));
+	for (i = 0; i < n_secrets; i++) {
+		lens[i] = strlen(secrets->v[i]);
+		if (lens[i] > 0)
+			first_byte[(unsigned char)secrets->v[i][0]] = true;
+	}
+	for (pos = 0; text[pos] != '\0'; pos++) {
+		if (first_byte[(unsigned char)text[pos]]) {
+			for (i = 0; i < n_secrets; i++) {
+				if (lens[i] == 0 || secrets->v[i][0] != text[pos] ||
+				    pos + lens[i] <= covered_end)
+					continue;
+				if (strncmp(text + pos, secrets->v[i], lens[i]) == 0)
+					covered_end = pos + lens[i];
+			}
+		}
+		if (pos < covered_end) {
+			if (!in_run)
+				bs_buf_puts(out, "***");
+			in_run = true;
 		} else {
-			bs_buf_putc(out, *p++);
+			bs_buf_putc(out, text[pos]);
+			in_run = false;
 		}
 	}
+	free(lens);
 	if (out->data == NULL)
 		bs_buf_puts(out, "");
 }

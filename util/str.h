@@ -113,7 +113,9 @@ void bs_kvlist_free(struct bs_kvlist *l);
  */
 size_t bs_mask_match(const char *text, const struct bs_strv *secrets);
 
-/* Append text to out with every entry of secrets replaced by "***". */
+/* Append text to out with every entry of secrets replaced by "***": each
+ * run of bytes covered by occurrences of secrets, overlapping or adjacent,
+ * becomes one "***". O(text length * number of secrets). */
 void bs_mask_append(struct bs_buf *out, const char *text, const struct bs_strv *secrets);
 
 /* Base64 (RFC 4648); url_safe selects the "-_" alphabet, padding kept.

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # tests/integration/secrets.sh - no secret leaves bootstrap readable: a
 # static node reached with an SSH password from the environment
-# (BOOTSTRAP_SSH_PASSWORD; BOOTSTRAP_SSH_PASSPHRASE set too), an image
+# (BOOTSTRAP_SSH_PASSWORD) after a key with a passphrase
+# (BOOTSTRAP_SSH_PASSPHRASE, ~/.ssh/id_ecdsa, not authorized there, so it is
+# decrypted, offered and refused), an image
 # pulled from a registry with htpasswd auth (registries[].password), a
 # container with `secrets:` and an environment value built from a secret
 # variable; apply, prepare, plan, status, destroy, a changed secret (plan's
 # reason and the replacement), a replacement that fails with the secrets
 # in its container's output (the error quotes that output, cut at 1 KiB
 # across them), and `-H ssh://` list, in plain, --json and -v -v modes.
-# Then every secret's value, its URL-encoded and base64 forms, and its
-# first 16 characters (a secret cut in half) are searched for in all
-# stdout and stderr, the node's audit log and journal (sshd, and sudo's
-# command lines: the argv of remote commands), the labels of the
-# containers on the node, and every file under BOOTSTRAP_DIR. The search
-# is checked on a canary file holding each form, so a broken search
-# cannot pass. SECRETS_KEEP=1 keeps the work directory.
+# Then every secret's value, its URL-encoded (upper- and lower-case hex),
+# form-encoded ('+' for a space) and base64 forms, its first 16 and first 8
+# characters and its last 16 (a secret cut, or masked only in part) are
+# searched for in all stdout and stderr, the node's audit log and journal
+# (sshd, and sudo's command lines: the argv of remote commands), the labels
+# of the containers on the node, and every file under BOOTSTRAP_DIR. The
+# search is checked on canary files, one per secret and form, each written
+# by code of its own: every (secret, form) pair must be found, so a broken
+# form cannot pass. SECRETS_KEEP=1 keeps the work directory.
 #
 #   BOOTSTRAP=./bootstrap bash tests/integration/secrets.sh
 set -uo pipefail
@@ -93,8 +97,13 @@ NODE_USER_PASSWORD=$S_SSH node_user n1 deployer nopasswd || give_up "cannot add 
 PORT=$(node_port n1)
 export BOOTSTRAP_DIR="$WORK/state" HOME="$WORK/home"
 export BOOTSTRAP_SSH_PASSWORD=$S_SSH BOOTSTRAP_SSH_PASSPHRASE=$S_PHRASE
-mkdir -p "$HOME"
+mkdir -p "$HOME/.ssh"
 unset SSH_AUTH_SOCK HCLOUD_TOKEN DIGITALOCEAN_TOKEN
+# the default key, encrypted with S_PHRASE and not authorized on the node:
+# bootstrap decrypts it (a wrong passphrase fails the run), offers it, is
+# refused, and logs in with the password
+ssh-keygen -q -t ecdsa -m PEM -N "$S_PHRASE" -C secrets-test -f "$HOME/.ssh/id_ecdsa" ||
+	give_up "ssh-keygen"
 
 R="$WORK/r.yaml"
 recipe() { # COMMAND [RESTART]: app's command, as a YAML flow list; its restart policy
@@ -146,6 +155,11 @@ bs() { # WANT-EXIT ARGS...: run bootstrap, keep its output for the search
 
 start=$SECONDS
 recipe "$SLEEP"
+# the passphrase is really in play: a wrong one stops the run at the key
+BOOTSTRAP_SSH_PASSPHRASE=wrong-$S_PHRASE bs 1 status "$R"
+grep -q 'cannot use the key .*passphrase' "$OUT/$n.out" "$OUT/$n.err" &&
+	ok "... a wrong passphrase fails at the key (so the right one decrypts it)" ||
+	bad "... a wrong passphrase fails at the key" "$(tail -n 3 "$OUT/$n.out" "$OUT/$n.err")"
 bs 0 apply -v -v "$R"
 echo "     first apply (Docker installed over SSH, image pulled with credentials): $((SECONDS - start)) s"
 node_exec n1 docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$PROJECT-app" >"$WORK/env" 2>/dev/null ||
@@ -193,18 +207,21 @@ grep -q 'COMMAND=' "$OUT/journal" && ok "the node's journal (sudo's command line
 # leaks DIR...: every form of every secret found in the files under DIR
 leaks() {
 	python3 - "$@" <<'PY'
-import base64, os, sys, urllib.parse
+import base64, os, re, sys, urllib.parse
 names = ["S_SSH", "S_PHRASE", "S_REG", "S_TOKEN", "S_DB", "S_DB2"]
 forms = []
 for n in names:
     v = os.environ[n].encode()
     if len(v) < 16:
         sys.exit("secret %s is not set" % n)
+    url = urllib.parse.quote(v, safe="")
     forms += [(n, "value", v), (n, "first 16 characters", v[:16]),
-              (n, "URL-encoded", urllib.parse.quote(v, safe="").encode()),
-              (n, "URL-encoded (+ for space)", urllib.parse.quote_plus(v).encode())]
-    for b in (base64.b64encode(v), base64.urlsafe_b64encode(v)):
-        forms += [(n, "base64", b), (n, "base64 unpadded", b.rstrip(b"="))]
+              (n, "first 8 characters", v[:8]), (n, "last 16 characters", v[-16:]),
+              (n, "URL-encoded", url.encode()),
+              (n, "URL-encoded, lower-case hex", re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), url).encode()),
+              (n, "form-encoded", urllib.parse.quote_plus(v, safe="").encode())]
+    for kind, b in (("base64", base64.b64encode(v)), ("base64url", base64.urlsafe_b64encode(v))):
+        forms += [(n, kind, b), (n, kind + " unpadded", b.rstrip(b"="))]
 for top in sys.argv[1:]:
     for root, _, files in os.walk(top):
         for f in files:
@@ -219,15 +236,44 @@ for top in sys.argv[1:]:
 PY
 }
 export S_SSH S_PHRASE S_DB2
-# the search finds what it looks for: a canary file with every form
+# the search finds what it looks for: one canary file per secret and form,
+# written by code of its own (not the search's), and each one must be found
+# as that form of that secret
 mkdir -p "$WORK/canary"
-python3 -c 'import base64, os, urllib.parse
+python3 - "$WORK/canary" >"$WORK/canary.want" <<'PY'
+import binascii, os, sys
+def pct(v, lower, plus):
+    out = ""
+    for c in v:
+        if chr(c).isalnum() and c < 128 or chr(c) in "-._~":
+            out += chr(c)
+        elif plus and c == 32:
+            out += "+"
+        else:
+            out += ("%%%02x" if lower else "%%%02X") % c
+    return out.encode()
+def b64(v, url):
+    b = binascii.b2a_base64(v, newline=False)
+    return b.translate(bytes.maketrans(b"+/", b"-_")) if url else b
 for n in ["S_SSH", "S_PHRASE", "S_REG", "S_TOKEN", "S_DB", "S_DB2"]:
     v = os.environ[n].encode()
-    print(v.decode(), urllib.parse.quote(v, safe=""), base64.b64encode(v).decode())' >"$WORK/canary/c"
-found=$(leaks "$WORK/canary" | wc -l)
-[ "$found" -ge 18 ] && ok "the search finds each secret's value, URL-encoded and base64 forms in a canary" ||
-	bad "the search finds a canary's secrets ($found found)"
+    forms = [("value", v), ("first 16 characters", v[:16]), ("first 8 characters", v[:8]),
+             ("last 16 characters", v[-16:]), ("URL-encoded", pct(v, False, False)),
+             ("URL-encoded, lower-case hex", pct(v, True, False)),
+             ("form-encoded", pct(v, False, True))]
+    for kind, url in (("base64", False), ("base64url", True)):
+        forms += [(kind, b64(v, url)), (kind + " unpadded", b64(v, url).rstrip(b"="))]
+    for i, (form, data) in enumerate(forms):
+        path = os.path.join(sys.argv[1], "%s.%d" % (n, i))
+        with open(path, "wb") as f:
+            f.write(b"<<" + data + b">>\n")
+        print("%s: %s (%s)" % (path, n, form))
+PY
+leaks "$WORK/canary" >"$WORK/canary.found"
+missing=$(grep -vxFf "$WORK/canary.found" "$WORK/canary.want")
+[ -s "$WORK/canary.want" ] && [ -z "$missing" ] &&
+	ok "the search finds each of $(wc -l <"$WORK/canary.want") (secret, form) pairs in its own canary file" ||
+	bad "the search misses (secret, form) pairs in canaries" "$missing"
 S_DB=$S_DB1 # the first value again
 found=$(leaks "$OUT" "$BOOTSTRAP_DIR")
 if [ -z "$found" ]; then

@@ -7,10 +7,11 @@
 # kernel has no IPVS, a node in a swarm of its own refused by name and
 # taken back once it left (advertising its private address), a node
 # dropped from the recipe leaving, status, destroy. The overlay: encrypt:
-# true refused before any change on kernels without IPsec ESP (this lab's),
-# auto plain on the lab's private addresses, and with the ESP check
-# overridden an encrypted overlay (recreated once no service uses it). Every check reads the --json events (pipeline/events.py) or
-# asks the nodes' engines; none measures time.
+# true refused on kernels without IPsec ESP (this lab's) right after each
+# node's detection, auto plain on the lab's private addresses, and with
+# the ESP check overridden an encrypted overlay and ingress (recreated once
+# no service uses them). Every check reads the --json events
+# (pipeline/events.py) or asks the nodes' engines; none measures time.
 #
 #   BOOTSTRAP=./bootstrap bash tests/integration/swarm.sh
 #
@@ -344,6 +345,8 @@ bs -H "$N1" -i "$WORK/key" remove "$PROJECT-web"
 BOOTSTRAP_ASSUME_ESP=1 bs apply --json --timeout 20s "$R"
 check "no service left: the overlay is recreated, encrypted" \
 	bash -c '[ "$($0 count $1 action_done recreate-network "$2-swarm")" = 1 ] && docker exec "$2-node-1" docker network inspect "$2-swarm" -f "{{json .Options}}" | grep -q "\"encrypted\":\"\""' "$EVENTS" "$WORK/out" "$PROJECT"
+check "... and the routing mesh's ingress too (no service published through it)" \
+	bash -c '[ "$($0 count $1 action_done recreate-network ingress)" = 1 ] && docker exec "$2-node-1" docker network inspect ingress -f "{{.Ingress}} {{json .Options}}" | grep -q "^true .*\"encrypted\":\"\""' "$EVENTS" "$WORK/out" "$PROJECT"
 BOOTSTRAP_ASSUME_ESP=1 bs plan --json "$R"
 check "... then plan finds its options as the recipe wants them" \
 	bash -c '[ "$($0 count $1 action_planned recreate-network)" = 0 ] && ! grep -q "cannot change while services use it" "$1"' "$EVENTS" "$WORK/out"

@@ -107,6 +107,24 @@ static void test_mask(void **state)
 	bs_strv_free(&secrets);
 }
 
+/* Overlapping secrets leave no tail: "ab12" then "12cd34" in "ab12cd34". */
+static void test_mask_overlapping(void **state)
+{
+	struct bs_strv secrets = BS_STRV_INIT;
+	struct bs_diags d;
+
+	(void)state;
+	bs_strv_push(&secrets, "ab12");
+	bs_strv_push(&secrets, "12cd34");
+	bs_diags_init(&d, "f");
+	d.mask = &secrets;
+	bs_diags_add(&d, BS_DIAG_ERROR, 1, 1, "x", "token=%s\n", "ab12cd34");
+	d.mask = NULL;
+	assert_string_equal(d.items[0].message, "token=***\\n");
+	bs_diags_free(&d);
+	bs_strv_free(&secrets);
+}
+
 static void test_empty_message(void **state)
 {
 	struct bs_diags d;
@@ -121,8 +139,11 @@ static void test_empty_message(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format),	      cmocka_unit_test(test_sort_stable),
-		cmocka_unit_test(test_cap),	      cmocka_unit_test(test_mask),
+		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_sort_stable),
+		cmocka_unit_test(test_cap),
+		cmocka_unit_test(test_mask),
+		cmocka_unit_test(test_mask_overlapping),
 		cmocka_unit_test(test_empty_message),
 	};
 

@@ -770,12 +770,13 @@ static void test_detect_script_runs_locally(void **state)
 {
 	struct bs_dockerhost_facts f;
 	struct bs_err err = BS_ERR_INIT;
-	char *cmd = bs_dockerhost_wrap(bs_dockerhost_detect_script(), false);
+	char *cmd = bs_dockerhost_wrap(bs_dockerhost_detect_script(true), false);
 	char *out;
 	int status;
 
 	(void)state;
-	expect_parses(bs_dockerhost_detect_script());
+	expect_parses(bs_dockerhost_detect_script(true));
+	expect_parses(bs_dockerhost_detect_script(false));
 	out = run_sh(cmd, &status);
 	assert_int_equal(status, 0);
 	if (bs_dockerhost_parse_facts(out, strlen(out), &f, &err) != 0)
@@ -876,8 +877,8 @@ static void test_parse_facts_esp_addrs(void **state)
 	/* "Error: Requested type not found." */
 	const char *out = "bs-detect=1\nuid=0\nroute-if=eth0\n"
 			  "esp=0\nesp-error=RXJyb3I6IFJlcXVlc3RlZCB0eXBlIG5vdCBmb3VuZC4K\n"
-			  "addr=eth0 1500 203.0.113.7/24\n"
-			  "addr=enp7s0 1450 10.0.0.2/32\n"
+			  "addr=eth0 1500 203.0.113.7/24 1\n"
+			  "addr=enp7s0 1450 10.0.0.2/32 0\n"
 			  "addr=eth0 1500 2a01:4f8::1/64\n"
 			  "addr=eth1;rm 1500 10.0.0.3/8\n" /* not a plain name */
 			  "addr=eth2 huge 10.0.0.4/8\n"	   /* not a number */
@@ -893,6 +894,9 @@ static void test_parse_facts_esp_addrs(void **state)
 	assert_string_equal(f.addrs[0].ifname, "eth0");
 	assert_int_equal(f.addrs[0].mtu, 1500);
 	assert_string_equal(f.addrs[0].addr, "203.0.113.7");
+	assert_true(f.addrs[0].phys);
+	assert_false(f.addrs[1].phys);
+	assert_false(f.addrs[2].phys); /* an older script: no field */
 	assert_string_equal(f.addrs[1].ifname, "enp7s0");
 	assert_int_equal(f.addrs[1].mtu, 1450);
 	assert_string_equal(f.addrs[1].addr, "10.0.0.2");
@@ -926,12 +930,18 @@ static void test_parse_facts_esp_addrs(void **state)
 }
 
 /* The detection script carries the ESP probe (in a namespace of its own)
- * and the address listing. */
+ * and the address listing, run only for a recipe with a cluster; an ip
+ * without xfrm is an unknown answer, not a kernel without ESP. */
 static void test_detect_script_probes(void **state)
 {
-	const char *s = bs_dockerhost_detect_script();
+	const char *s = bs_dockerhost_detect_script(true);
+	const char *plain = bs_dockerhost_detect_script(false);
 
 	(void)state;
+	assert_true(bs_str_starts_with(s, "bs_cl=1\n"));
+	assert_false(bs_str_starts_with(plain, "bs_cl=1"));
+	assert_non_null(strstr(s, "*'is unknown'*"));
+	assert_non_null(strstr(s, "/sys/class/net/$i/device"));
 	assert_non_null(strstr(s, "unshare --net ip xfrm state add"));
 	assert_non_null(strstr(s, "rfc4106(gcm(aes))"));
 	assert_non_null(strstr(s, "ip -o addr show scope global"));
