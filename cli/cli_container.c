@@ -20,6 +20,7 @@
 #include "deploy/recipe.h"
 #include "util/log.h"
 #include "util/str.h"
+#include "util/url.h"
 
 int bs_cli_exit_for_error(int rc)
 {
@@ -401,16 +402,16 @@ static int cmd_build(const struct bs_cli *cli, struct bs_cdriver *d)
 	opts.git_url = cli->args[1];
 	{
 		/* https://user:TOKEN@host/...: the engine's git errors echo the
-		 * URL, so the token joins the masked secrets */
-		const char *host = strstr(opts.git_url, "://");
-		const char *at = host ? strchr(host + 3, '@') : NULL;
-		const char *colon = at ? memchr(host + 3, ':', (size_t)(at - host - 3)) : NULL;
+		 * URL, so the token joins the masked secrets; and it crosses the
+		 * network only over TLS */
+		char *token = bs_url_userinfo_secret(opts.git_url);
 
-		if (colon != NULL) {
-			char *token = bs_xstrndup(colon + 1, (size_t)(at - colon - 1));
-
-			bs_secret_add(token);
-			bs_secure_free_str(token);
+		bs_secret_add(token);
+		bs_secure_free_str(token);
+		if (bs_url_login_in_clear(opts.git_url)) {
+			bs_cli_error("the git URL's login would cross the network in clear text: "
+				     "use https://");
+			return BS_EXIT_USAGE;
 		}
 	}
 	rc = d->ops->image_build(d, &opts, show_progress, &po, &image_id, &err);

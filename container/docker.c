@@ -2161,6 +2161,9 @@ int dk_network_ensure(struct docker *dk, const char *name, const char *driver,
 	else if (resp.status != 409) /* 409: made meanwhile by someone else */
 		rc = dk_status_error(dk, &resp, what, err);
 	bs_http_response_free(&resp);
+	/* made meanwhile: its options are what the caller compares */
+	if (rc == 0 && !*created && have != NULL)
+		rc = dk_network_ensure(dk, name, driver, labels, options, have, NULL, err);
 out:
 	cJSON_Delete(arr);
 	free(json);

@@ -379,8 +379,10 @@ int bs_cluster_net_decide(enum bs_encrypt_mode mode, bool assume_esp, bool need,
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].esp == BS_ESP_YES || v[i].unprobed)
 			continue;
-		if (!need) { /* nothing crosses the networks: no reason to refuse */
+		if (!need) { /* nothing crosses the networks: no reason to refuse,
+			      * and no reason to turn an encrypted one plain */
 			out->encrypted = false;
+			out->keep_encrypted = true;
 			return 0;
 		}
 		return bs_err_set(
@@ -1728,8 +1730,13 @@ static int read_net(struct cw *w, struct swarm_net *n, bool used, struct bs_err 
 		bs_err_clear(err);
 		rc = 0;
 	} else if (rc == 0 && !n->created) {
+		/* ingress is the whole swarm's, which other projects may share:
+		 * this recipe may encrypt it, never turn it plain */
+		struct bs_cluster_net want = w->net;
+
+		want.keep_encrypted = want.keep_encrypted || n->ingress;
 		n->exists = true;
-		n->act = bs_cluster_net_action(&have, &w->net, used, &n->drift);
+		n->act = bs_cluster_net_action(&have, &want, used, &n->drift);
 	}
 	bs_kvlist_free(&labels);
 	bs_kvlist_free(&opts);
@@ -1812,6 +1819,8 @@ static int ensure_networks(struct cw *w, bool need_net, bool project_used, bool 
 	int rc = 0;
 
 	memset(nets, 0, sizeof(nets));
+	/* the routing mesh too, whether or not this recipe publishes through
+	 * it (another project on the swarm may): encrypted, never made plain */
 	nets[n++] = (struct swarm_net){.name = "ingress", .ingress = true};
 	if (need_net)
 		nets[n++] = (struct swarm_net){.name = overlay};

@@ -1473,11 +1473,13 @@ static void last_logs(struct bs_nodework *w, const char *id, struct bs_buf *out)
  * caller rolls back. */
 #define HEALTH_POLL_MS 250
 #define HEALTH_STEP_MS 50
-static int wait_healthy(struct bs_nodework *w, const struct want *x, const char *id,
+/* made_now: this run created the container, so any restart counts; else
+ * the restarts before the first look are its past. */
+static int wait_healthy(struct bs_nodework *w, const struct want *x, const char *id, bool made_now,
 			struct bs_err *err)
 {
 	long long start = bs_now_ms(), end = start + health_budget_ms(w, x->c);
-	int restarts = -1;
+	int restarts = made_now ? 0 : -1;
 
 	for (;;) {
 		struct bs_cinfo info;
@@ -1658,7 +1660,7 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 		}
 	}
 	if (rc == 0)
-		rc = wait_healthy(w, x, id, err);
+		rc = wait_healthy(w, x, id, a->fresh == NULL, err);
 	healthy = rc == 0;
 	if (rc == 0 && start_first && x->c->domain != NULL && w->proxy) {
 		char *addr = project_addr(w, id, bs_container_web_port(x->c));
@@ -2034,7 +2036,7 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 		 * Caddy) restarts in a loop: say so now, not never */
 		for (size_t i = 0; i < w->n_want; i++)
 			if (w->want[i].c == &w->proxy_c) {
-				rc = wait_healthy(w, &w->want[i], w->proxy_name, err);
+				rc = wait_healthy(w, &w->want[i], w->proxy_name, false, err);
 				if (rc != 0) {
 					struct bs_buf why = BS_BUF_INIT;
 

@@ -463,8 +463,20 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 		if (!rctx_get_str(ctx, map, "api_url", NULL, &p->api_url))
 			p->api_url = bs_xstrdup(hz ? "https://api.hetzner.cloud/v1"
 						   : "https://api.digitalocean.com/v2");
-		else if (!bs_str_starts_with(p->api_url, "https://") &&
-			 !bs_str_starts_with(p->api_url, "http://")) {
+		else if (bs_url_has_userinfo(p->api_url)) {
+			size_t s2 = rctx_push_key(ctx, "api_url");
+			char *login = bs_url_userinfo_secret(p->api_url);
+
+			if (login != NULL) /* masked in the message below */
+				bs_strv_add_unique(&ctx->recipe->secrets, login);
+			bs_secure_free_str(login);
+			rctx_error(ctx, bs_ynode_get(map, "api_url"),
+				   "'%.200s' carries a login (user:password@): the API token goes "
+				   "in a header; remove it from the URL",
+				   p->api_url);
+			rctx_pop(ctx, s2);
+		} else if (!bs_str_starts_with(p->api_url, "https://") &&
+			   !bs_str_starts_with(p->api_url, "http://")) {
 			size_t s2 = rctx_push_key(ctx, "api_url");
 
 			rctx_error(ctx, bs_ynode_get(map, "api_url"),

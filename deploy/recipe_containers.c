@@ -162,12 +162,12 @@ static const char *git_url_problem(const char *url)
 	const char *hash = strchr(url, '#');
 	size_t len = hash ? (size_t)(hash - url) : strlen(url);
 
+	if (bs_url_login_in_clear(url))
+		return "its login would cross the network in clear text (use https:// or ssh://)";
 	if (bs_str_starts_with(url, "git://") || bs_str_starts_with(url, "git@") ||
 	    bs_str_starts_with(url, "ssh://"))
 		return NULL;
 	if (bs_str_starts_with(url, "https://") || bs_str_starts_with(url, "http://")) {
-		if (bs_url_has_userinfo(url) && bs_url_is_cleartext_remote(url))
-			return "its login would cross the network in clear text (use https://)";
 		if (len >= 4 && memcmp(url + len - 4, ".git", 4) == 0)
 			return NULL;
 		return "Docker treats an http(s) URL as a git repository only when its path ends in .git (add .git before any #ref)";

@@ -1274,10 +1274,10 @@ char *bs_dockerhost_wrap(const char *script, bool sudo)
 /* The global addresses with their interface, its MTU and whether a
  * device is behind it (phys 1: not a bridge, tunnel or veth), bounded:
  * what cluster.advertise chooses from and the overlay's MTU comes from. */
-#define ADDRS_BODY                                                                                   \
-	"if command -v ip >/dev/null 2>&1; then ip -o addr show scope global 2>/dev/null | head -n " \
-	"32 | while read -r _ i _ a _; do i=${i%%@*}; m=0; read -r m </sys/class/net/$i/mtu "        \
-	"2>/dev/null; p=0; [ -e \"/sys/class/net/$i/device\" ] && p=1; printf 'addr=%s %s %s "       \
+#define ADDRS_BODY                                                                                     \
+	"if command -v ip >/dev/null 2>&1; then ip -o addr show scope global 2>/dev/null | head -n "   \
+	"32 | while read -r _ i _ a _; do i=${i%%@*}; m=0; { read -r m <\"/sys/class/net/$i/mtu\"; } " \
+	"2>/dev/null; p=0; [ -e \"/sys/class/net/$i/device\" ] && p=1; printf 'addr=%s %s %s "         \
 	"%s\\n' \"$i\" \"${m:-0}\" \"$a\" \"$p\"; done; fi\n"
 
 /* Only for a recipe with a cluster (bs_cl set before the body). */

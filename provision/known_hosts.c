@@ -764,6 +764,8 @@ out:
 	close(lock);
 	free(line);
 	if (rc != 0) {
+		/* hit may point into kh: it goes with it */
+		memset(hit, 0, sizeof(*hit));
 		bs_known_hosts_free(kh);
 		kh = NULL;
 	}

@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <pwd.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -119,15 +121,30 @@ static bool tracked_by_git(const char *dir)
 	free(abs);
 	if (in_tree) {
 		char *where = bs_xstrdup(dir);
-		char *const argv[] = {(char *)"git", (char *)"-C", where, (char *)"ls-files",
-				      (char *)"--",  (char *)".",  NULL};
+		/* the repository's own config may name commands to run (an
+		 * fsmonitor): overridden; and the system's config is not read */
+		char *const argv[] = {(char *)"git",
+				      (char *)"-c",
+				      (char *)"core.fsmonitor=false",
+				      (char *)"-c",
+				      (char *)"core.hooksPath=/dev/null",
+				      (char *)"-C",
+				      where,
+				      (char *)"ls-files",
+				      (char *)"--",
+				      (char *)".",
+				      NULL};
+		char *const envp[] = {(char *)"GIT_CONFIG_NOSYSTEM=1",
+				      (char *)"GIT_TERMINAL_PROMPT=0",
+				      (char *)"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
+		struct pollfd pfd;
 		posix_spawn_file_actions_t fa;
 		int fds[2];
 		pid_t pid;
 		char buf[64];
 		int status;
 
-		if (pipe(fds) != 0) {
+		if (pipe2(fds, O_CLOEXEC) != 0) {
 			free(where);
 			return false;
 		}
@@ -137,12 +154,18 @@ static bool tracked_by_git(const char *dir)
 		posix_spawn_file_actions_addclose(&fa, fds[0]);
 		/* any name printed is an answer; the rest is not read (git
 		 * stops on the closed pipe) */
-		if (posix_spawnp(&pid, "git", &fa, NULL, argv, environ) == 0) {
+		if (posix_spawnp(&pid, "git", &fa, NULL, argv, envp) == 0) {
 			close(fds[1]);
 			fds[1] = -1;
-			tracked = read(fds[0], buf, sizeof(buf)) > 0;
+			/* bounded: a git that hangs (a network file system) is
+			 * stopped after 5 s, and the answer is "cannot tell" */
+			pfd.fd = fds[0];
+			pfd.events = POLLIN;
+			if (poll(&pfd, 1, 5000) > 0)
+				tracked = read(fds[0], buf, sizeof(buf)) > 0;
 			close(fds[0]);
 			fds[0] = -1;
+			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 		}
 		posix_spawn_file_actions_destroy(&fa);
@@ -160,6 +183,7 @@ int bs_state_check(struct bs_err *err)
 	const char *dir = bs_state_dir();
 	char *ssh = bs_xasprintf("%s/ssh", dir);
 	char *key = bs_xasprintf("%s/ssh/id_ed25519", dir);
+	char *pub = bs_xasprintf("%s/ssh/id_ed25519.pub", dir); /* what goes on machines */
 	char *kh = bs_xasprintf("%s/known_hosts", dir);
 	int rc = check_state_path(dir, true, false, err);
 
@@ -167,6 +191,8 @@ int bs_state_check(struct bs_err *err)
 		rc = check_state_path(ssh, true, false, err);
 	if (rc == 0)
 		rc = check_state_path(key, false, true, err);
+	if (rc == 0)
+		rc = check_state_path(pub, false, false, err);
 	if (rc == 0)
 		rc = check_state_path(kh, false, false, err);
 	if (rc == 0 && tracked_by_git(dir))
@@ -179,6 +205,7 @@ int bs_state_check(struct bs_err *err)
 			dir, dir);
 	free(ssh);
 	free(key);
+	free(pub);
 	free(kh);
 	return rc;
 }

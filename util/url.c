@@ -138,3 +138,12 @@ bool bs_url_is_cleartext_remote(const char *url)
 		return true; /* too long to be one of ours: not loopback */
 	return !bs_host_is_loopback(bs_url_host(url, host, sizeof(host)));
 }
+
+bool bs_url_login_in_clear(const char *url)
+{
+	if (!bs_url_has_userinfo(url))
+		return false;
+	if (strncasecmp(url, "git://", 6) == 0)
+		return true;
+	return strncasecmp(url, "http://", 7) == 0 && bs_url_is_cleartext_remote(url);
+}

@@ -35,4 +35,10 @@ char *bs_url_userinfo_secret(const char *url);
  * closed: false only for https:// and for http:// to a loopback host. */
 bool bs_url_is_cleartext_remote(const char *url);
 
+/* Does the URL carry a login that would cross a network in clear text:
+ * userinfo in an http:// URL to a host that is not loopback, or in a
+ * git:// URL (the git protocol has no encryption and no logins)? ssh://
+ * and https:// are fine. */
+bool bs_url_login_in_clear(const char *url);
+
 #endif

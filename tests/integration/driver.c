@@ -904,8 +904,18 @@ static void test_swarm(void **state)
 		if (d->ops->overlay_ensure(d, enc, NULL, &opts, NULL, &created, &err) != 0)
 			fail_msg("%s", err.msg);
 		assert_true(created);
-		if (d->ops->overlay_ensure(d, enc, NULL, NULL, &have, NULL, &err) != 0)
-			fail_msg("%s", err.msg);
+		/* a swarm network the allocator has not reached yet lists no
+		 * options: a bounded wait for them */
+		for (int tries = 0; tries < 100; tries++) {
+			struct timespec ts = {0, 100 * 1000000L};
+
+			bs_kvlist_free(&have);
+			if (d->ops->overlay_ensure(d, enc, NULL, NULL, &have, NULL, &err) != 0)
+				fail_msg("%s", err.msg);
+			if (bs_kvlist_find(&have, "encrypted") != NULL)
+				break;
+			nanosleep(&ts, NULL);
+		}
 		assert_non_null(bs_kvlist_find(&have, "encrypted"));
 		assert_non_null(bs_kvlist_find(&have, "com.docker.network.driver.mtu"));
 		assert_string_equal(bs_kvlist_find(&have, "com.docker.network.driver.mtu")->value,

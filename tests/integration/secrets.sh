@@ -52,7 +52,9 @@ lab_busybox_image || give_up "no $LAB_IMAGE image"
 
 # Secrets: 16 random hex characters first (unique: a cut secret is found by
 # them), then characters that URL encoding changes.
-secret() { printf '%s%s' "$(node__hex 8)" "$1"; }
+# random, and not hex (an 8-character start must not match an image ID or a
+# digest in the output by chance)
+secret() { printf 'Zq%s%s' "$(node__hex 8 | tr '0-9a-f' 'g-v')" "$1"; }
 S_SSH=$(secret '/ssh+pw&=%?x y!')
 S_PHRASE=$(secret '/phrase+&=%?x')
 S_REG=$(secret '/reg+pw&=%?x')

@@ -148,15 +148,25 @@ check "plan: 3 machines, a swarm on node-1, 2 joins, 2 services" \
 	bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_planned create-machine)" = 3 ] && [ "$($1 count $2 action_planned init-swarm node-1)" = 1 ] && [ "$($1 count $2 action_planned join-swarm "node-[23]")" = 2 ] && [ "$($1 count $2 action_planned create "web|side")" = 2 ]' "$rc" "$EVENTS" "$WORK/out"
 
 phase "encrypt: true on kernels without IPsec ESP"
-ENCRYPT=true
-recipe
-bs apply --json "$R"
-check "encrypt: true: exit 1, a node named, the missing ESP and the fixes said" \
-	bash -c '[ "$0" = 1 ] && grep -q "node node-[123]: the kernel has no IPsec ESP" "$1" && grep -q "modprobe esp4" "$1" && grep -q "cluster.encrypt: false" "$1"' "$rc" "$WORK/out"
-check "... refused right after the detection: no Docker installed, so no swarm and no overlay" \
-	bash -c 'for n in node-1 node-2 node-3; do docker exec "$0-$n" sh -c "! command -v dockerd" >/dev/null || exit 1; done' "$PROJECT"
-ENCRYPT=auto
-recipe
+# the nodes share this host's kernel: the refusal is shown where it lacks
+# ESP (this lab's kernel), and said to be skipped where it has it
+HOST_ESP=0
+timeout 10 unshare --net ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x100 reqid 1 \
+	mode transport aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128 \
+	>/dev/null 2>&1 && HOST_ESP=1
+if [ "$HOST_ESP" = 0 ]; then
+	ENCRYPT=true
+	recipe
+	bs apply --json "$R"
+	check "encrypt: true: exit 1, a node named, the missing ESP and the fixes said" \
+		bash -c '[ "$0" = 1 ] && grep -q "node node-[123]: the kernel has no IPsec ESP" "$1" && grep -q "modprobe esp4" "$1" && grep -q "cluster.encrypt: false" "$1"' "$rc" "$WORK/out"
+	check "... refused right after the detection: no Docker installed, so no swarm and no overlay" \
+		bash -c 'for n in node-1 node-2 node-3; do docker exec "$0-$n" sh -c "! command -v dockerd" >/dev/null || exit 1; done' "$PROJECT"
+	ENCRYPT=auto
+	recipe
+else
+	echo "skip encrypt: true refused: this host's kernel has IPsec ESP"
+fi
 
 phase "fresh apply: 3 nodes, Docker, one swarm, 2 services"
 bs apply --json "$R"
@@ -198,13 +208,15 @@ bs apply --json "$R"
 check "re-run: exit 0, nothing changed" counts_are 0 $NO_CHANGE unchanged=2
 bs plan --json --detailed-exitcode "$R"
 check "plan: exit 0, nothing to do" counts_are 0 $NO_CHANGE
-ENCRYPT=true
-recipe
-bs plan --json "$R"
-check "plan with encrypt: true: exit 1, a node without ESP named, nothing changed" \
-	bash -c '[ "$0" = 1 ] && grep -q "node node-[123]: the kernel has no IPsec ESP" "$1" && grep -q "(cluster.encrypt: true)" "$1" && [ -z "$(docker exec "$2-node-1" docker network inspect "$2-swarm" -f "{{index .Options \"encrypted\"}}")" ]' "$rc" "$WORK/out" "$PROJECT"
-ENCRYPT=auto
-recipe
+if [ "$HOST_ESP" = 0 ]; then
+	ENCRYPT=true
+	recipe
+	bs plan --json "$R"
+	check "plan with encrypt: true: exit 1, a node without ESP named, nothing changed" \
+		bash -c '[ "$0" = 1 ] && grep -q "node node-[123]: the kernel has no IPsec ESP" "$1" && grep -q "(cluster.encrypt: true)" "$1" && [ -z "$(docker exec "$2-node-1" docker network inspect "$2-swarm" -f "{{index .Options \"encrypted\"}}")" ]' "$rc" "$WORK/out" "$PROJECT"
+	ENCRYPT=auto
+	recipe
+fi
 
 phase "scale down and up"
 REPLICAS=2

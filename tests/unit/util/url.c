@@ -113,12 +113,24 @@ static void test_cleartext_remote(void **state)
 	assert_true(bs_url_is_cleartext_remote("http://127.0.0.1:80@evil.example/v1"));
 }
 
+static void test_login_in_clear(void **state)
+{
+	(void)state;
+	assert_true(bs_url_login_in_clear("http://u:tok@git.example.com/a.git"));
+	assert_true(bs_url_login_in_clear("git://u:tok@git.example.com/a.git"));
+	assert_false(bs_url_login_in_clear("http://u:tok@127.0.0.1:3000/a.git"));
+	assert_false(bs_url_login_in_clear("https://u:tok@git.example.com/a.git"));
+	assert_false(bs_url_login_in_clear("ssh://git:pw@git.example.com/a.git"));
+	assert_false(bs_url_login_in_clear("http://git.example.com/a.git"));
+	assert_false(bs_url_login_in_clear("git@git.example.com:a/b.git"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_loopback),	 cmocka_unit_test(test_url_host),
 		cmocka_unit_test(test_userinfo),	 cmocka_unit_test(test_userinfo_secret),
-		cmocka_unit_test(test_cleartext_remote),
+		cmocka_unit_test(test_cleartext_remote), cmocka_unit_test(test_login_in_clear),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
