@@ -260,6 +260,7 @@ int bs_cluster_advertise_resolve(const char *want, const char *node, const char 
 {
 	const struct bs_dockerhost_addr *a = NULL;
 	struct bs_buf have = BS_BUF_INIT;
+	bool by_addr;
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -305,37 +306,29 @@ int bs_cluster_advertise_resolve(const char *want, const char *node, const char 
 		bs_buf_free(&have);
 		return rc;
 	}
-	if (is_address(want)) {
+	by_addr = is_address(want);
+	if (by_addr) {
 		for (size_t i = 0; i < n_addrs && a == NULL; i++)
 			if (strcmp(addrs[i].addr, want) == 0)
 				a = &addrs[i];
-		if (a == NULL && n_addrs > 0) {
-			list_addrs(&have, addrs, n_addrs);
-			rc = bs_err_set(
-				err, BS_ERR_NOT_FOUND,
-				"node %s: cluster.advertise: %s is not one of its addresses "
-				"(%s)",
-				node, want, have.data);
-			bs_buf_free(&have);
-			return rc;
-		}
-		advert_set(out, want, a);
-		if (a == NULL)
-			snprintf(out->addr, sizeof(out->addr), "%s", want);
-		return 0;
+	} else {
+		a = addr_of(addrs, n_addrs, want);
 	}
-	a = addr_of(addrs, n_addrs, want);
+	/* no addresses detected: taken on trust, as before the detection */
 	if (a == NULL && n_addrs > 0) {
 		list_addrs(&have, addrs, n_addrs);
-		rc = bs_err_set(
-			err, BS_ERR_NOT_FOUND,
-			"node %s: cluster.advertise: it has no interface %s with an address "
-			"(its addresses: %s)",
-			node, want, have.data);
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND,
+				by_addr ? "node %s: cluster.advertise: %s is not one of its "
+					  "addresses (%s)"
+					: "node %s: cluster.advertise: it has no interface %s with "
+					  "an address (its addresses: %s)",
+				node, want, have.data);
 		bs_buf_free(&have);
 		return rc;
 	}
 	advert_set(out, want, a);
+	if (a == NULL && by_addr)
+		snprintf(out->addr, sizeof(out->addr), "%s", want);
 	return 0;
 }
 

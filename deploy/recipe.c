@@ -321,6 +321,33 @@ static void parse_node_init(struct bs_rctx *ctx, const struct bs_ynode *map, enu
 	free(init);
 }
 
+/* provider.api_url: an http(s) URL, with no login in it (the token goes
+ * in a header; a login there is masked like any secret), that sends the
+ * token over TLS unless to this machine. */
+static void check_api_url(struct bs_rctx *ctx, const struct bs_ynode *at, const char *url)
+{
+	const char *problem = NULL;
+	char *login = bs_url_userinfo_secret(url);
+	size_t saved;
+
+	if (login != NULL) /* masked in the message below */
+		bs_strv_add_unique(&ctx->recipe->secrets, login);
+	bs_secure_free_str(login);
+	if (bs_url_has_userinfo(url))
+		problem = "carries a login (user:password@): the API token goes in a header; "
+			  "remove it from the URL";
+	else if (!bs_str_starts_with(url, "https://") && !bs_str_starts_with(url, "http://"))
+		problem = "is not an http(s) URL";
+	else if (bs_url_is_cleartext_remote(url))
+		problem = "would send the API token in clear text: use https:// (plain http:// "
+			  "only to a loopback address such as 127.0.0.1)";
+	if (problem == NULL)
+		return;
+	saved = rctx_push_key(ctx, "api_url");
+	rctx_error(ctx, at, "'%.200s' %s", url, problem);
+	rctx_pop(ctx, saved);
+}
+
 static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
 	static const char *const local_keys[] = {"type", "image", "engine", "init", NULL};
@@ -463,34 +490,8 @@ static void parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 		if (!rctx_get_str(ctx, map, "api_url", NULL, &p->api_url))
 			p->api_url = bs_xstrdup(hz ? "https://api.hetzner.cloud/v1"
 						   : "https://api.digitalocean.com/v2");
-		else if (bs_url_has_userinfo(p->api_url)) {
-			size_t s2 = rctx_push_key(ctx, "api_url");
-			char *login = bs_url_userinfo_secret(p->api_url);
-
-			if (login != NULL) /* masked in the message below */
-				bs_strv_add_unique(&ctx->recipe->secrets, login);
-			bs_secure_free_str(login);
-			rctx_error(ctx, bs_ynode_get(map, "api_url"),
-				   "'%.200s' carries a login (user:password@): the API token goes "
-				   "in a header; remove it from the URL",
-				   p->api_url);
-			rctx_pop(ctx, s2);
-		} else if (!bs_str_starts_with(p->api_url, "https://") &&
-			   !bs_str_starts_with(p->api_url, "http://")) {
-			size_t s2 = rctx_push_key(ctx, "api_url");
-
-			rctx_error(ctx, bs_ynode_get(map, "api_url"),
-				   "'%.200s' is not an http(s) URL", p->api_url);
-			rctx_pop(ctx, s2);
-		} else if (bs_url_is_cleartext_remote(p->api_url)) {
-			size_t s2 = rctx_push_key(ctx, "api_url");
-
-			rctx_error(ctx, bs_ynode_get(map, "api_url"),
-				   "'%.200s' would send the API token in clear text: use https:// "
-				   "(plain http:// only to a loopback address such as 127.0.0.1)",
-				   p->api_url);
-			rctx_pop(ctx, s2);
-		}
+		else
+			check_api_url(ctx, bs_ynode_get(map, "api_url"), p->api_url);
 		break;
 	}
 	}

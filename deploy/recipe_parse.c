@@ -57,18 +57,12 @@ static void vreport(struct bs_rctx *ctx, enum bs_diag_severity sev, struct bs_re
 		    const char *fmt, va_list ap)
 {
 	struct bs_buf msg = BS_BUF_INIT;
-	va_list copy;
-	int n;
 
 	/* in full: the diagnostics mask secrets, and a value cut here first
 	 * would leave half a secret they cannot recognise */
-	va_copy(copy, ap);
-	n = vsnprintf(NULL, 0, fmt, copy);
-	va_end(copy);
-	if (n < 0)
+	bs_buf_vprintf(&msg, fmt, ap);
+	if (msg.data == NULL)
 		return;
-	bs_xgrow((void **)&msg.data, &msg.cap, (size_t)n + 1, 1);
-	vsnprintf(msg.data, (size_t)n + 1, fmt, ap);
 	bs_diags_add(ctx->diags, sev, loc.line, loc.col, ctx->path, "%s", msg.data);
 	bs_buf_wipe_free(&msg);
 }

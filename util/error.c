@@ -54,20 +54,14 @@ void bs_err_prefix(struct bs_err *err, const char *fmt, ...)
 {
 	struct bs_buf text = BS_BUF_INIT;
 	va_list ap;
-	int n;
 
 	if (err == NULL)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	bs_buf_vprintf(&text, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (text.data == NULL)
 		return;
-	bs_xgrow((void **)&text.data, &text.cap, (size_t)n + 1, 1);
-	va_start(ap, fmt);
-	vsnprintf(text.data, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	text.len = (size_t)n;
 	bs_buf_puts(&text, ": ");
 	bs_buf_puts(&text, err->msg);
 	bs_secret_mask_cut(err->msg, sizeof(err->msg), text.data);

@@ -172,20 +172,9 @@ void bs_secret_mask_cut(char *dst, size_t size, const char *text)
 void bs_secret_vformat(char *dst, size_t size, const char *fmt, va_list ap)
 {
 	struct bs_buf raw = BS_BUF_INIT;
-	va_list copy;
-	int n;
 
-	va_copy(copy, ap);
-	n = vsnprintf(NULL, 0, fmt, copy);
-	va_end(copy);
-	if (n < 0) {
-		bs_secret_mask_cut(dst, size, "");
-		return;
-	}
 	/* formatted in full into its own buffer: an argument may be dst */
-	bs_xgrow((void **)&raw.data, &raw.cap, (size_t)n + 1, 1);
-	vsnprintf(raw.data, (size_t)n + 1, fmt, ap);
-	raw.len = (size_t)n;
-	bs_secret_mask_cut(dst, size, raw.data);
+	bs_buf_vprintf(&raw, fmt, ap);
+	bs_secret_mask_cut(dst, size, raw.data ? raw.data : "");
 	bs_buf_wipe_free(&raw);
 }

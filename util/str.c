@@ -111,21 +111,30 @@ void bs_buf_putc(struct bs_buf *b, char c)
 	bs_buf_append(b, &c, 1);
 }
 
-void bs_buf_printf(struct bs_buf *b, const char *fmt, ...)
+void bs_buf_vprintf(struct bs_buf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list copy;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
+	va_copy(copy, ap);
+	n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
 	if (n < 0)
 		return;
 	bs_xgrow((void **)&b->data, &b->cap, b->len + (size_t)n + 1, 1);
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	va_copy(copy, ap);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, copy);
+	va_end(copy);
 	b->len += (size_t)n;
+}
+
+void bs_buf_printf(struct bs_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	bs_buf_vprintf(b, fmt, ap);
+	va_end(ap);
 }
 
 void bs_buf_reset(struct bs_buf *b)

@@ -12,6 +12,7 @@
 #ifndef BS_UTIL_STR_H
 #define BS_UTIL_STR_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -39,6 +40,9 @@ void bs_buf_append(struct bs_buf *b, const void *data, size_t len);
 void bs_buf_puts(struct bs_buf *b, const char *s);
 void bs_buf_putc(struct bs_buf *b, char c);
 void bs_buf_printf(struct bs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* bs_buf_printf with a va_list (ap is left unused: the caller ends it). */
+void bs_buf_vprintf(struct bs_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 void bs_buf_reset(struct bs_buf *b);
 /* Return the contents ("" when empty) and leave b empty; caller frees. */
 char *bs_buf_detach(struct bs_buf *b);
