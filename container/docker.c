@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "container/docker_priv.h"
+#include "container/stream.h"
 #include "container/tar.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -82,12 +83,7 @@ char *dk_json_strdup(const cJSON *obj, const char *key)
 
 long long dk_json_num(const cJSON *obj, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	/* an engine's number: outside long long's range (or NaN) is no number */
-	return cJSON_IsNumber(v) && v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18
-		       ? (long long)v->valuedouble
-		       : 0;
+	return bs_json_ll(cJSON_GetObjectItemCaseSensitive(obj, key));
 }
 
 void dk_json_labels(const cJSON *obj, struct bs_kvlist *out)

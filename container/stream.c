@@ -8,6 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+long long bs_json_ll(const cJSON *v)
+{
+	return cJSON_IsNumber(v) && v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18
+		       ? (long long)v->valuedouble
+		       : 0;
+}
+
 void bs_jsonl_init(struct bs_jsonl *p, bs_jsonl_fn on_message, void *payload)
 {
 	memset(p, 0, sizeof(*p));
@@ -48,7 +55,7 @@ static int handle_line(struct bs_jsonl *p, const char *text, size_t len)
 			message = error;
 		p->error = bs_xstrdup(cJSON_IsString(message) ? message->valuestring
 							      : "the engine reported an error");
-		p->error_code = cJSON_IsNumber(code) ? (long)code->valuedouble : 0;
+		p->error_code = (long)bs_json_ll(code);
 	}
 	if (p->on_message != NULL)
 		rc = p->on_message(msg, p->payload);

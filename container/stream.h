@@ -47,6 +47,10 @@ struct bs_jsonl {
 	int too_long; /* a line passed max_line: stopped with BS_JSONL_TOO_LONG */
 };
 
+/* A JSON number as a long long: 0 when V is no number, NaN, or outside
+ * long long's range (converting such a double is undefined behaviour). */
+long long bs_json_ll(const struct cJSON *v);
+
 void bs_jsonl_init(struct bs_jsonl *p, bs_jsonl_fn on_message, void *payload);
 /* Feed bytes; returns non-zero when the callback asked to stop (its
  * value), BS_JSONL_TOO_LONG when a line passed max_line. Once stopped,

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "container/auth.h"
+#include "container/stream.h"
 #include "deploy/converge.h"
 #include "deploy/proxy.h"
 #include "deploy/spec.h"
@@ -447,9 +448,7 @@ static void hashes(struct bs_nodework *w)
 
 static int64_t json_int(const cJSON *o, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+	return (int64_t)bs_json_ll(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
 /* What inspect says about the fields Docker updates in place. */

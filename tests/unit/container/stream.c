@@ -145,6 +145,30 @@ static void test_jsonl_error_without_detail(void **state)
 	bs_jsonl_free(&p);
 }
 
+/* An error code no long can hold (the fuzzer's find: converting it was
+ * undefined behaviour) reads as no code; the message is kept. */
+static void test_jsonl_error_code_out_of_range(void **state)
+{
+	static const char *lines[] = {
+		"{\"errorDetail\":{\"code\":1e300,\"message\":\"huge\"}}\n",
+		"{\"errorDetail\":{\"code\":-1e300,\"message\":\"tiny\"}}\n",
+		"{\"errorDetail\":{\"code\":9.3e18,\"message\":\"edge\"}}\n",
+		"{\"errorDetail\":{\"code\":-4,\"message\":\"negative\"}}\n",
+	};
+	static const long codes[] = {0, 0, 0, -4};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		struct bs_jsonl p;
+
+		bs_jsonl_init(&p, NULL, NULL);
+		assert_int_equal(bs_jsonl_feed(&p, lines[i], strlen(lines[i])), 0);
+		assert_non_null(p.error);
+		assert_int_equal(p.error_code, codes[i]);
+		bs_jsonl_free(&p);
+	}
+}
+
 static void test_jsonl_garbage_and_stop(void **state)
 {
 	struct collected c = {BS_BUF_INIT, 0, 2};
@@ -347,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_jsonl_random_splits),
 		cmocka_unit_test(test_jsonl_error_detail_after_200),
 		cmocka_unit_test(test_jsonl_error_without_detail),
+		cmocka_unit_test(test_jsonl_error_code_out_of_range),
 		cmocka_unit_test(test_jsonl_garbage_and_stop),
 		cmocka_unit_test(test_jsonl_line_limit),
 		cmocka_unit_test(test_demux_splits),
