@@ -29,7 +29,7 @@
 #include "util/str.h"
 
 struct job {
-	const struct bs_recipe *recipe;
+	const struct bs_fleet *fleet;
 	const struct bs_node *node;
 	const struct bs_node_prepare_opts *opts;
 	int rc;
@@ -54,7 +54,7 @@ static void run_job(struct job *j)
 {
 	struct bs_node_session s;
 
-	j->rc = bs_node_prepare(&s, j->recipe, j->node, j->opts, &j->err);
+	j->rc = bs_node_prepare(&s, j->fleet, j->node, j->opts, &j->err);
 	j->report = s.report;
 	j->attempts = s.ssh_attempts;
 	j->ms_ssh = s.ms_ssh;
@@ -166,7 +166,7 @@ static void print_job(const struct bs_cli *cli, const struct job *j)
 }
 
 /* opts for every node, or per_node[i] for recipe->nodes[i] when given */
-static int run_pool(const struct bs_cli *cli, const struct bs_recipe *recipe,
+static int run_pool(const struct bs_cli *cli, const struct bs_fleet *fleet,
 		    const struct bs_node_prepare_opts *opts,
 		    const struct bs_node_prepare_opts *per_node)
 {
@@ -178,14 +178,14 @@ static int run_pool(const struct bs_cli *cli, const struct bs_recipe *recipe,
 	int code = BS_EXIT_OK;
 
 	memset(&p, 0, sizeof(p));
-	p.jobs = bs_xcalloc(recipe->n_nodes, sizeof(*p.jobs));
-	for (i = 0; i < recipe->n_nodes; i++) {
-		const struct bs_node *n = &recipe->nodes[i];
+	p.jobs = bs_xcalloc(fleet->n_nodes, sizeof(*p.jobs));
+	for (i = 0; i < fleet->n_nodes; i++) {
+		const struct bs_node *n = &fleet->nodes[i];
 
 		if (cli->node != NULL && strcmp(cli->node, n->name) != 0 &&
 		    strcmp(cli->node, n->group) != 0)
 			continue;
-		p.jobs[p.n].recipe = recipe;
+		p.jobs[p.n].fleet = fleet;
 		p.jobs[p.n].node = n;
 		p.jobs[p.n].opts = per_node != NULL ? &per_node[i] : opts;
 		p.jobs[p.n].err = (struct bs_err)BS_ERR_INIT;
@@ -193,7 +193,7 @@ static int run_pool(const struct bs_cli *cli, const struct bs_recipe *recipe,
 	}
 	selected = p.n;
 	if (selected == 0) {
-		bs_cli_error("no node named '%s' in %s", cli->node, recipe->file);
+		bs_cli_error("no node named '%s' in %s", cli->node, fleet->file);
 		free(p.jobs);
 		return BS_EXIT_USAGE;
 	}
@@ -257,7 +257,7 @@ static int run_pool(const struct bs_cli *cli, const struct bs_recipe *recipe,
 static int prepare_url(const struct bs_cli *cli, const char *url,
 		       const struct bs_node_prepare_opts *opts)
 {
-	struct bs_recipe r;
+	struct bs_fleet r;
 	struct bs_node n;
 	struct bs_ssh_url u;
 	struct bs_err err = BS_ERR_INIT;
@@ -269,8 +269,8 @@ static int prepare_url(const struct bs_cli *cli, const char *url,
 	}
 	memset(&r, 0, sizeof(r));
 	memset(&n, 0, sizeof(n));
-	r.file = bs_xstrdup(url);
-	r.project = (char *)"default";
+	r.file = url;
+	r.project = "default";
 	r.provider.type = BS_PROVIDER_STATIC;
 	r.ssh.connect_timeout_ms = 10000;
 	r.ssh.wait_timeout_ms = 60000;
@@ -287,7 +287,6 @@ static int prepare_url(const struct bs_cli *cli, const char *url,
 	r.nodes = &n;
 	r.n_nodes = 1;
 	code = run_pool(cli, &r, opts, NULL);
-	free(r.file);
 	bs_ssh_url_free(&u);
 	return code;
 }
@@ -357,7 +356,7 @@ static int prepare_machines(const struct bs_cli *cli, const struct bs_recipe *re
 	struct bs_compute_report rep;
 	struct bs_machine_list ml = {0};
 	struct bs_err err = BS_ERR_INIT;
-	struct bs_recipe view;
+	struct bs_fleet fleet, view;
 	struct bs_node *nodes = NULL;
 	struct bs_node_prepare_opts *per_node = NULL;
 	char **tags = NULL;
@@ -375,7 +374,8 @@ static int prepare_machines(const struct bs_cli *cli, const struct bs_recipe *re
 	copts.ssh_key_fingerprint = fingerprint;
 	copts.state_dir = bs_state_dir();
 	copts.cancel = &bs_cli_interrupted;
-	if (bs_compute_open(&c, recipe, &copts, &err) != 0 ||
+	bs_recipe_fleet(recipe, &fleet);
+	if (bs_compute_open(&c, &fleet, &copts, &err) != 0 ||
 	    bs_compute_ensure(c, cli->node, &ml, &rep, &err) != 0) {
 		bs_cli_error("%s", err.msg);
 		code = err.code == BS_ERR_UNSUPPORTED ? BS_EXIT_UNAVAILABLE : BS_EXIT_FAILURE;
@@ -387,7 +387,7 @@ static int prepare_machines(const struct bs_cli *cli, const struct bs_recipe *re
 		       rep.extra ? " (some machines of this project are no longer in the recipe)"
 				 : "");
 	/* the recipe's nodes, at the addresses the machines have */
-	view = *recipe;
+	view = fleet;
 	nodes = bs_xcalloc(ml.n ? ml.n : 1, sizeof(*nodes));
 	per_node = bs_xcalloc(ml.n ? ml.n : 1, sizeof(*per_node));
 	tags = bs_xcalloc(ml.n ? ml.n : 1, sizeof(*tags));
@@ -427,6 +427,7 @@ static int prepare_main(const struct bs_cli *cli, const struct bs_node_prepare_o
 {
 	struct bs_node_prepare_opts opts = *popts;
 	struct bs_recipe *recipe;
+	struct bs_fleet fleet;
 	struct bs_err err = BS_ERR_INIT;
 	const char *url = cli->host;
 	int code;
@@ -450,7 +451,8 @@ static int prepare_main(const struct bs_cli *cli, const struct bs_node_prepare_o
 	recipe = bs_cli_load_recipe(cli, cli->args[0], &code);
 	if (recipe == NULL)
 		return code;
-	if (bs_node_tls_init(recipe, &err) != 0) {
+	bs_recipe_fleet(recipe, &fleet);
+	if (bs_node_tls_init(&fleet, &err) != 0) {
 		bs_cli_error("%s", err.msg);
 		bs_recipe_free(recipe);
 		return BS_EXIT_FAILURE;
@@ -461,7 +463,7 @@ static int prepare_main(const struct bs_cli *cli, const struct bs_node_prepare_o
 			     recipe->file);
 		code = BS_EXIT_USAGE;
 	} else if (recipe->provider.type == BS_PROVIDER_STATIC)
-		code = run_pool(cli, recipe, &opts, NULL);
+		code = run_pool(cli, &fleet, &opts, NULL);
 	else
 		code = prepare_machines(cli, recipe, &opts);
 	bs_recipe_free(recipe);

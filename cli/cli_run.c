@@ -68,6 +68,7 @@ struct nodejob {
 struct run {
 	const struct bs_cli *cli;
 	const struct bs_recipe *recipe;
+	struct bs_fleet fleet; /* what provisioning sees of recipe */
 	const char *verb;
 	bool apply, plan, status, destroy;
 	bool locked; /* a node is locked by another run: exit 75 */
@@ -284,7 +285,7 @@ static void phase1(struct run *run, struct nodejob *j)
 	node_event(run, BS_EV_NODE_STAGE, j->node.name, "ssh", NULL, NULL, NULL);
 	if (j->machine != NULL)
 		bs_cli_machine_opts(&po, run->compute, j->machine, &host_key_tag);
-	rc = bs_node_prepare(&j->s, run->recipe, &j->node, &po, &j->err);
+	rc = bs_node_prepare(&j->s, &run->fleet, &j->node, &po, &j->err);
 	free(host_key_tag);
 	j->session_open = rc == 0;
 	if (rc != 0)
@@ -508,7 +509,7 @@ static int machines(struct run *run, struct bs_compute **c, struct bs_machine_li
 	}
 	copts.ssh_public_key = pub;
 	copts.ssh_key_fingerprint = fingerprint;
-	rc = bs_compute_open(c, run->recipe, &copts, err);
+	rc = bs_compute_open(c, &run->fleet, &copts, err);
 	if (rc == 0 && run->apply) {
 		node_event(run, BS_EV_NODE_STAGE, NULL, "machine", NULL, NULL, NULL);
 		rc = bs_compute_ensure(*c, run->cli->node, ml, &rep, err);
@@ -709,7 +710,7 @@ static int run_verb(struct run *run)
 	ev.n_nodes = (int)r->n_nodes;
 	emit(run, &ev);
 
-	if (run->apply && (rc = bs_node_tls_init(r, &err)) != 0)
+	if (run->apply && (rc = bs_node_tls_init(&run->fleet, &err)) != 0)
 		goto fail;
 	rc = machines(run, &c, &ml, &err);
 	if (rc != 0)
@@ -845,6 +846,7 @@ int bs_cli_run(const struct bs_cli *cli)
 	memset(&run, 0, sizeof(run));
 	run.cli = cli;
 	run.recipe = recipe;
+	bs_recipe_fleet(recipe, &run.fleet);
 	run.verb = bs_cli_verb_name(cli->verb);
 	run.apply = cli->verb == BS_VERB_APPLY;
 	run.plan = cli->verb == BS_VERB_PLAN;

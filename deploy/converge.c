@@ -179,38 +179,6 @@ static void audit(struct bs_nodework *w, const char *action, const char *object,
 
 /* ---- placement ------------------------------------------------------- */
 
-static bool selected(const struct bs_container *c, const struct bs_node *n)
-{
-	if (c->nodes.n == 0)
-		return true;
-	for (size_t i = 0; i < c->nodes.n; i++)
-		if (bs_selector_matches(&c->nodes.v[i], n))
-			return true;
-	return false;
-}
-
-size_t bs_placement(const struct bs_recipe *r, const struct bs_container *c,
-		    const struct bs_node *node, int **out)
-{
-	size_t n_sel = 0, mine = (size_t)-1, i, k = 0;
-
-	*out = NULL;
-	for (i = 0; i < r->n_nodes; i++) {
-		if (!selected(c, &r->nodes[i]))
-			continue;
-		if (strcmp(r->nodes[i].name, node->name) == 0)
-			mine = n_sel;
-		n_sel++;
-	}
-	if (mine == (size_t)-1 || c->replicas <= 0)
-		return 0;
-	*out = bs_xcalloc((size_t)c->replicas, sizeof(**out));
-	for (int rep = 1; rep <= c->replicas; rep++)
-		if ((size_t)(rep - 1) % n_sel == mine)
-			(*out)[k++] = rep;
-	return k;
-}
-
 /* ---- setup ----------------------------------------------------------- */
 
 static struct image *image_for(struct bs_nodework *w, const char *ref)
@@ -273,7 +241,7 @@ int bs_nodework_new(struct bs_nodework **out, const struct bs_converge_opts *opt
 	/* a cluster's containers are services (deploy/cluster.c): the node only
 	 * gets their images, and its own project containers are leftovers */
 	for (i = 0; i < r->n_containers && r->cluster.type != BS_CLUSTER_NONE; i++)
-		if (selected(&r->containers[i], opts->node))
+		if (bs_container_selects(&r->containers[i], opts->node))
 			add_image(w, r->containers[i].image, &cap_img);
 	for (i = 0; i < r->n_containers && r->cluster.type == BS_CLUSTER_NONE; i++) {
 		const struct bs_container *c = &r->containers[i];

@@ -69,11 +69,6 @@ struct bs_converge_opts {
 	volatile sig_atomic_t *abort; /* set: stop network calls now */
 };
 
-/* Replicas of c that run on node (1-based numbers into *out, caller frees);
- * returns how many. */
-size_t bs_placement(const struct bs_recipe *r, const struct bs_container *c,
-		    const struct bs_node *node, int **out);
-
 int bs_nodework_new(struct bs_nodework **out, const struct bs_converge_opts *opts);
 void bs_nodework_free(struct bs_nodework *w);
 

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "deploy/converge.h"
 #include "deploy/proxy.h"
 #include "deploy/recipe_parse.h"
 #include "container/driver.h"

@@ -31,8 +31,7 @@
 #include "util/error.h"
 #include "util/url.h"
 
-static const char *const provider_names[] = {"local",	     "static", "hetzner",
-					     "digitalocean", "engine", NULL};
+static const char *const *const provider_names = bs_provider_type_names;
 static const char *const order_names[] = {"auto", "start-first", "stop-first", NULL};
 static const char *const net_names[] = {"project", "bridge", "host", "none", NULL};
 static const char *const restart_names[] = {"no", "always", "on-failure", "unless-stopped", NULL};
@@ -40,11 +39,6 @@ static const char *const pull_names[] = {"missing", "always", "never", NULL};
 static const char *const failure_names[] = {"rollback", "pause", "continue", NULL};
 static const char *const publish_names[] = {"ingress", "host", NULL};
 static const char *const encrypt_names[] = {"auto", "true", "false", NULL};
-
-const char *bs_provider_type_name(enum bs_provider_type type)
-{
-	return provider_names[type];
-}
 
 const char *bs_restart_policy_name(enum bs_restart_policy policy)
 {

@@ -28,100 +28,8 @@
 
 #include "deploy/diag.h"
 #include "deploy/interp.h"
+#include "provision/fleet.h"
 #include "util/str.h"
-
-/* Where an object was declared in the recipe (1-based). */
-struct bs_recipe_loc {
-	int line;
-	int col;
-};
-
-enum bs_provider_type {
-	BS_PROVIDER_LOCAL,
-	BS_PROVIDER_STATIC,
-	BS_PROVIDER_HETZNER,
-	BS_PROVIDER_DIGITALOCEAN,
-	BS_PROVIDER_ENGINE, /* Docker engines reached directly: no SSH, no install */
-};
-
-/* Providers whose machines exist already (listed in the recipe, never
- * created or destroyed). */
-static inline bool bs_provider_existing(enum bs_provider_type type)
-{
-	return type == BS_PROVIDER_STATIC || type == BS_PROVIDER_ENGINE;
-}
-
-/* What runs as PID 1 in a local node: systemd, as on a real VM (the
- * default), or sshd alone, as on a host without an init. */
-enum bs_node_init {
-	BS_NODE_INIT_SYSTEMD,
-	BS_NODE_INIT_NONE,
-};
-
-struct bs_provider {
-	enum bs_provider_type type;
-	enum bs_node_init init; /* local only */
-	char *image;		/* local: node image; clouds: OS image */
-	char *engine;		/* local: URL of the Docker engine hosting the nodes */
-	char *region;		/* hetzner "location", digitalocean "region" */
-	char *size;		/* hetzner "server_type", digitalocean "size" */
-	char *token;		/* secret; NULL: read token_env when the driver runs */
-	char *token_env;	/* HCLOUD_TOKEN, DIGITALOCEAN_TOKEN by default */
-	char *api_url;		/* API base URL (default: the provider's) */
-	struct bs_recipe_loc loc;
-};
-
-enum bs_host_key_policy {
-	BS_HOST_KEYS_ACCEPT_NEW, /* trust on first use, then pinned */
-	BS_HOST_KEYS_STRICT,	 /* only hosts already in known_hosts */
-};
-
-struct bs_ssh_conf {
-	char *user;	   /* default "root" */
-	int port;	   /* default 22 */
-	char *key;	   /* private key path as written (~ allowed) */
-	bool agent;	   /* try ssh-agent identities */
-	char *passphrase;  /* secret: the key's passphrase */
-	char *password;	   /* secret: password authentication */
-	char *known_hosts; /* NULL: $BOOTSTRAP_DIR/known_hosts (.bootstrap/) */
-	enum bs_host_key_policy host_keys;
-	int64_t connect_timeout_ms; /* one connection attempt */
-	int64_t wait_timeout_ms;    /* waiting for a new machine's SSH */
-};
-
-struct bs_node {
-	char *name;  /* expanded: "web-1" (or "db" without count) */
-	char *group; /* the entry's name: "web" */
-	int index;   /* 1..count; 0 when the entry has no count */
-	struct bs_kvlist labels;
-	char *address;		       /* static: host name or IP */
-	int port;		       /* SSH port; 0: ssh.port */
-	char *user;		       /* SSH user; NULL: ssh.user */
-	char *size;		       /* cloud: server type / size override */
-	char *engine;		       /* engine: URL; NULL: $DOCKER_HOST, else the local socket */
-	size_t entry;		       /* index of its entry in the recipe's nodes: list */
-	struct bs_recipe_loc loc;      /* of the entry */
-	struct bs_recipe_loc name_loc; /* of its name value */
-};
-
-enum bs_docker_install {
-	BS_DOCKER_INSTALL_AUTO,	 /* install when missing */
-	BS_DOCKER_INSTALL_NEVER, /* must already be there */
-};
-
-enum bs_docker_endpoint {
-	BS_DOCKER_ENDPOINT_SSH, /* tunnel to the node's socket: no open port */
-	BS_DOCKER_ENDPOINT_TLS, /* dockerd on tcp with mutual TLS */
-};
-
-struct bs_docker_conf {
-	enum bs_docker_install install;
-	char *package;	   /* default "docker.io" */
-	char *version;	   /* package version pin, or NULL */
-	char *daemon_json; /* the docker.daemon map as compact JSON, or NULL */
-	enum bs_docker_endpoint endpoint;
-	int tls_port; /* default 2376 */
-};
 
 struct bs_registry {
 	char *server; /* host[:port] */
@@ -391,7 +299,6 @@ const char *bs_port_parse(const char *spec, struct bs_port *port);
 bool bs_selector_matches(const struct bs_selector *sel, const struct bs_node *node);
 
 /* Recipe key names of enum values ("local", "unless-stopped", ...). */
-const char *bs_provider_type_name(enum bs_provider_type type);
 const char *bs_restart_policy_name(enum bs_restart_policy policy);
 const char *bs_pull_policy_name(enum bs_pull_policy policy);
 const char *bs_update_order_name(enum bs_update_order order);
@@ -413,6 +320,11 @@ bool bs_cluster_is_manager(const struct bs_recipe *r, const struct bs_node *node
 
 /* "auto", "true", "false". */
 const char *bs_encrypt_mode_name(enum bs_encrypt_mode mode);
+
+/* What provisioning needs of the recipe (provision/fleet.h): its file,
+ * project, provider, SSH and Docker settings and nodes, borrowed from r
+ * (valid while r is). */
+void bs_recipe_fleet(const struct bs_recipe *r, struct bs_fleet *out);
 
 /*
  * The normalised model as JSON text (defaults filled in, counts expanded,

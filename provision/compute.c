@@ -91,7 +91,7 @@ char *bs_compute_host_key_tag(const struct bs_compute *c, const struct bs_machin
 void bs_compute_where(const struct bs_compute *c, const struct bs_node *node, const char *key,
 		      char *out, size_t len)
 {
-	const struct bs_recipe *r = c->recipe;
+	const struct bs_fleet *r = &c->fleet;
 
 	if (node != NULL)
 		snprintf(out, len, "%s:%d:%d: nodes (%s): %s", r->file, node->loc.line,
@@ -101,18 +101,18 @@ void bs_compute_where(const struct bs_compute *c, const struct bs_node *node, co
 			 r->provider.loc.col, key);
 }
 
-int bs_compute_open(struct bs_compute **out, const struct bs_recipe *recipe,
+int bs_compute_open(struct bs_compute **out, const struct bs_fleet *fleet,
 		    const struct bs_compute_opts *opts, struct bs_err *err)
 {
 	*out = NULL;
-	switch (recipe->provider.type) {
+	switch (fleet->provider.type) {
 	case BS_PROVIDER_STATIC:
-	case BS_PROVIDER_ENGINE: return bs_compute_static_open(out, recipe, opts, err);
-	case BS_PROVIDER_LOCAL: return bs_compute_local_open(out, recipe, opts, err);
-	case BS_PROVIDER_HETZNER: return bs_compute_hetzner_open(out, recipe, opts, err);
-	case BS_PROVIDER_DIGITALOCEAN: return bs_compute_digitalocean_open(out, recipe, opts, err);
+	case BS_PROVIDER_ENGINE: return bs_compute_static_open(out, fleet, opts, err);
+	case BS_PROVIDER_LOCAL: return bs_compute_local_open(out, fleet, opts, err);
+	case BS_PROVIDER_HETZNER: return bs_compute_hetzner_open(out, fleet, opts, err);
+	case BS_PROVIDER_DIGITALOCEAN: return bs_compute_digitalocean_open(out, fleet, opts, err);
 	}
-	return bs_err_set(err, BS_ERR_INVALID, "%s: unknown provider", recipe->file);
+	return bs_err_set(err, BS_ERR_INVALID, "%s: unknown provider", fleet->file);
 }
 
 static const struct bs_machine *find_machine(const struct bs_machine_list *l, const char *name)
@@ -131,7 +131,7 @@ static bool selected(const char *only, const struct bs_node *n)
 int bs_compute_ensure(struct bs_compute *c, const char *only, struct bs_machine_list *out,
 		      struct bs_compute_report *report, struct bs_err *err)
 {
-	const struct bs_recipe *r = c->recipe;
+	const struct bs_fleet *r = &c->fleet;
 	struct bs_machine_list have;
 	bool checked = false;
 	size_t i;

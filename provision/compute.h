@@ -37,7 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "deploy/recipe.h"
+#include "provision/fleet.h"
 #include "util/error.h"
 
 /* Libcloud's NodeState vocabulary. */
@@ -122,13 +122,14 @@ struct bs_compute_ops {
 
 struct bs_compute {
 	const struct bs_compute_ops *ops;
-	const struct bs_recipe *recipe; /* borrowed, read-only */
+	struct bs_fleet fleet; /* a copy of the caller's view; strings borrowed */
 	struct bs_compute_opts opts;
 	bool creates; /* false for static: never creates or destroys */
 };
 
-/* The driver for recipe->provider.type. */
-int bs_compute_open(struct bs_compute **out, const struct bs_recipe *recipe,
+/* The driver for fleet->provider.type (the fleet's strings and nodes must
+ * outlive the driver). */
+int bs_compute_open(struct bs_compute **out, const struct bs_fleet *fleet,
 		    const struct bs_compute_opts *opts, struct bs_err *err);
 
 struct bs_compute_report {
@@ -172,13 +173,13 @@ void bs_compute_where(const struct bs_compute *c, const struct bs_node *node, co
 		      char *out, size_t len);
 
 /* One constructor per driver file. */
-int bs_compute_static_open(struct bs_compute **out, const struct bs_recipe *recipe,
+int bs_compute_static_open(struct bs_compute **out, const struct bs_fleet *fleet,
 			   const struct bs_compute_opts *opts, struct bs_err *err);
-int bs_compute_local_open(struct bs_compute **out, const struct bs_recipe *recipe,
+int bs_compute_local_open(struct bs_compute **out, const struct bs_fleet *fleet,
 			  const struct bs_compute_opts *opts, struct bs_err *err);
-int bs_compute_hetzner_open(struct bs_compute **out, const struct bs_recipe *recipe,
+int bs_compute_hetzner_open(struct bs_compute **out, const struct bs_fleet *fleet,
 			    const struct bs_compute_opts *opts, struct bs_err *err);
-int bs_compute_digitalocean_open(struct bs_compute **out, const struct bs_recipe *recipe,
+int bs_compute_digitalocean_open(struct bs_compute **out, const struct bs_fleet *fleet,
 				 const struct bs_compute_opts *opts, struct bs_err *err);
 
 #endif

@@ -486,7 +486,7 @@ static int do_list(struct bs_compute *c, struct bs_machine_list *out, struct bs_
 static cJSON *create_body(const struct digitalocean *d, const struct bs_node *node,
 			  const char *node_tag)
 {
-	const struct bs_provider *p = &d->base.recipe->provider;
+	const struct bs_provider *p = &d->base.fleet.provider;
 	cJSON *body = cJSON_CreateObject(), *tags, *keys;
 	char *key = bs_compute_key_label(d->base.opts.ssh_key_fingerprint), *key_tag = NULL;
 	long long image_id;
@@ -813,7 +813,7 @@ static void available_slugs(const cJSON *items, const char *region, struct bs_st
 static int check_size(struct digitalocean *d, const cJSON *sizes, const struct bs_node *node,
 		      const char *size, struct bs_err *err)
 {
-	const char *region = d->base.recipe->provider.region;
+	const char *region = d->base.fleet.provider.region;
 	const cJSON *s = by_slug(sizes, size);
 	struct bs_strv ok = BS_STRV_INIT;
 	char at[600];
@@ -845,7 +845,7 @@ static int check_size(struct digitalocean *d, const cJSON *sizes, const struct b
 static int do_check(struct bs_compute *c, struct bs_err *err)
 {
 	struct digitalocean *d = (struct digitalocean *)c;
-	const struct bs_recipe *r = c->recipe;
+	const struct bs_fleet *r = &c->fleet;
 	cJSON *sizes = NULL, *regions = NULL;
 	char at[600];
 	size_t i;
@@ -932,10 +932,10 @@ static const struct bs_compute_ops digitalocean_ops = {
 	.free = do_free,
 };
 
-int bs_compute_digitalocean_open(struct bs_compute **out, const struct bs_recipe *recipe,
+int bs_compute_digitalocean_open(struct bs_compute **out, const struct bs_fleet *fleet,
 				 const struct bs_compute_opts *opts, struct bs_err *err)
 {
-	const struct bs_provider *p = &recipe->provider;
+	const struct bs_provider *p = &fleet->provider;
 	const char *env = p->token_env ? p->token_env : "DIGITALOCEAN_TOKEN";
 	const char *token = p->token;
 	struct bs_rest_opts ro = BS_REST_OPTS_INIT;
@@ -946,12 +946,12 @@ int bs_compute_digitalocean_open(struct bs_compute **out, const struct bs_recipe
 
 	*out = NULL;
 	project_tag =
-		recipe->project ? bs_digitalocean_tag(BS_DO_TAG_PROJECT, recipe->project) : NULL;
+		fleet->project ? bs_digitalocean_tag(BS_DO_TAG_PROJECT, fleet->project) : NULL;
 	if (project_tag == NULL)
 		return bs_err_set(
 			err, BS_ERR_INVALID,
 			"digitalocean: '%s%s' cannot be a tag (letters, digits, ':', '-', '_', at most 255): rename the project",
-			BS_DO_TAG_PROJECT, recipe->project ? recipe->project : "");
+			BS_DO_TAG_PROJECT, fleet->project ? fleet->project : "");
 	if (token != NULL) {
 		snprintf(source, sizeof(source), "provider.token");
 	} else {
@@ -979,10 +979,10 @@ int bs_compute_digitalocean_open(struct bs_compute **out, const struct bs_recipe
 		return rc;
 	}
 	d->base.ops = &digitalocean_ops;
-	d->base.recipe = recipe;
+	d->base.fleet = *fleet;
 	d->base.opts = *opts;
 	d->base.creates = true;
-	d->project = recipe->project;
+	d->project = fleet->project;
 	d->project_tag = project_tag;
 	*out = &d->base;
 	return 0;

@@ -495,7 +495,7 @@ static int hz_list(struct bs_compute *c, struct bs_machine_list *out, struct bs_
 
 static cJSON *create_body(const struct hetzner *h, const struct bs_node *node)
 {
-	const struct bs_provider *p = &h->base.recipe->provider;
+	const struct bs_provider *p = &h->base.fleet.provider;
 	cJSON *body = cJSON_CreateObject(), *labels, *keys;
 	char *key = bs_compute_key_label(h->base.opts.ssh_key_fingerprint);
 
@@ -870,7 +870,7 @@ static bool deprecated(const cJSON *obj, char *when, size_t len)
 static int check_type(struct hetzner *h, const cJSON *types, const struct bs_node *node,
 		      const char *type, struct bs_err *err)
 {
-	const char *loc = h->base.recipe->provider.region;
+	const char *loc = h->base.fleet.provider.region;
 	const cJSON *t = named(types, type);
 	const cJSON *it;
 	struct bs_strv ok = BS_STRV_INIT;
@@ -915,7 +915,7 @@ static int check_type(struct hetzner *h, const cJSON *types, const struct bs_nod
 
 static int check_image(struct hetzner *h, struct bs_err *err)
 {
-	const char *image = h->base.recipe->provider.image;
+	const char *image = h->base.fleet.provider.image;
 	char *esc = bs_rest_escape(image);
 	char *path = bs_xasprintf("/images?name=%s", esc);
 	cJSON *items = NULL;
@@ -990,7 +990,7 @@ out:
 static int hz_check(struct bs_compute *c, struct bs_err *err)
 {
 	struct hetzner *h = (struct hetzner *)c;
-	const struct bs_recipe *r = c->recipe;
+	const struct bs_fleet *r = &c->fleet;
 	cJSON *types = NULL, *locations = NULL;
 	size_t i;
 	int rc = 0;
@@ -1054,10 +1054,10 @@ static const struct bs_compute_ops hetzner_ops = {
 	.free = hz_free,
 };
 
-int bs_compute_hetzner_open(struct bs_compute **out, const struct bs_recipe *recipe,
+int bs_compute_hetzner_open(struct bs_compute **out, const struct bs_fleet *fleet,
 			    const struct bs_compute_opts *opts, struct bs_err *err)
 {
-	const struct bs_provider *p = &recipe->provider;
+	const struct bs_provider *p = &fleet->provider;
 	const char *env = p->token_env ? p->token_env : "HCLOUD_TOKEN";
 	const char *token = p->token;
 	struct bs_rest_opts ro = BS_REST_OPTS_INIT;
@@ -1066,11 +1066,11 @@ int bs_compute_hetzner_open(struct bs_compute **out, const struct bs_recipe *rec
 	int rc;
 
 	*out = NULL;
-	if (recipe->project == NULL || !bs_hetzner_label_value_ok(recipe->project))
+	if (fleet->project == NULL || !bs_hetzner_label_value_ok(fleet->project))
 		return bs_err_set(
 			err, BS_ERR_INVALID,
 			"hetzner: the project name '%s' cannot be a label value (at most 63 letters, digits, '.', '-', '_'): rename the project",
-			recipe->project ? recipe->project : "");
+			fleet->project ? fleet->project : "");
 	if (token != NULL) {
 		snprintf(source, sizeof(source), "provider.token");
 	} else {
@@ -1096,10 +1096,10 @@ int bs_compute_hetzner_open(struct bs_compute **out, const struct bs_recipe *rec
 		return rc;
 	}
 	h->base.ops = &hetzner_ops;
-	h->base.recipe = recipe;
+	h->base.fleet = *fleet;
 	h->base.opts = *opts;
 	h->base.creates = true;
-	h->project = recipe->project;
+	h->project = fleet->project;
 	*out = &h->base;
 	return 0;
 }

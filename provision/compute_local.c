@@ -47,7 +47,7 @@ struct local {
 	struct bs_cdriver *d;
 };
 
-static char *container_name(const struct bs_recipe *r, const char *node)
+static char *container_name(const struct bs_fleet *r, const char *node)
 {
 	return bs_xasprintf("%s-%s", r->project, node);
 }
@@ -111,7 +111,7 @@ static int local_list(struct bs_compute *c, struct bs_machine_list *out, struct 
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	bs_kvlist_push(&filter, LABEL_PROJECT, c->recipe->project, false);
+	bs_kvlist_push(&filter, LABEL_PROJECT, c->fleet.project, false);
 	bs_kvlist_push(&filter, LABEL_KIND, "node", false);
 	rc = l->d->ops->container_list(l->d, true, &filter, &cl, err);
 	bs_kvlist_free(&filter);
@@ -119,7 +119,7 @@ static int local_list(struct bs_compute *c, struct bs_machine_list *out, struct 
 		return rc;
 	out->v = bs_xcalloc(cl.n ? cl.n : 1, sizeof(*out->v));
 	for (size_t i = 0; i < cl.n; i++)
-		fill_machine(&out->v[out->n++], &cl.v[i], c->recipe->provider.image);
+		fill_machine(&out->v[out->n++], &cl.v[i], c->fleet.provider.image);
 	bs_cinfo_list_free(&cl);
 	qsort(out->v, out->n, sizeof(*out->v), cmp_machine);
 	return 0;
@@ -134,7 +134,7 @@ static int inspect_machine(struct local *l, const char *name, struct bs_machine 
 	if (rc != 0)
 		return rc;
 	bs_machine_free(out);
-	fill_machine(out, &ci, l->base.recipe->provider.image);
+	fill_machine(out, &ci, l->base.fleet.provider.image);
 	bs_cinfo_free(&ci);
 	return 0;
 }
@@ -187,7 +187,7 @@ static int local_create(struct bs_compute *c, const struct bs_node *node, struct
 			struct bs_err *err)
 {
 	struct local *l = (struct local *)c;
-	const struct bs_recipe *r = c->recipe;
+	const struct bs_fleet *r = &c->fleet;
 	char *name = container_name(r, node->name);
 	char *volume = bs_xasprintf("%s-docker", name);
 	struct bs_kvlist labels = {0};
@@ -285,12 +285,12 @@ out:
 static int local_destroy(struct bs_compute *c, const struct bs_machine *m, struct bs_err *err)
 {
 	struct local *l = (struct local *)c;
-	char *name = container_name(c->recipe, m->name);
+	char *name = container_name(&c->fleet, m->name);
 	char *volume = bs_xasprintf("%s-docker", name);
 	bool removed;
 	int rc;
 
-	if (m->project == NULL || strcmp(m->project, c->recipe->project) != 0) {
+	if (m->project == NULL || strcmp(m->project, c->fleet.project) != 0) {
 		rc = bs_err_set(err, BS_ERR_CONFLICT,
 				"local node %s belongs to another project (%s): not touched",
 				m->name, m->project ? m->project : "none");
@@ -375,7 +375,7 @@ static int local_wait(struct bs_compute *c, struct bs_machine *m, struct bs_err 
 				err, BS_ERR_TIMEOUT,
 				"local node %s: not running after %ld s (state %s); see its log: docker logs %s-%s",
 				m->name, limit / 1000, bs_node_state_name(m->state),
-				c->recipe->project, m->name);
+				c->fleet.project, m->name);
 		usleep(200 * 1000);
 	}
 }
@@ -400,7 +400,7 @@ static const struct bs_compute_ops local_ops = {
 	.free = local_free,
 };
 
-int bs_compute_local_open(struct bs_compute **out, const struct bs_recipe *recipe,
+int bs_compute_local_open(struct bs_compute **out, const struct bs_fleet *fleet,
 			  const struct bs_compute_opts *opts, struct bs_err *err)
 {
 	struct local *l = bs_xcalloc(1, sizeof(*l));
@@ -410,11 +410,11 @@ int bs_compute_local_open(struct bs_compute **out, const struct bs_recipe *recip
 
 	*out = NULL;
 	l->base.ops = &local_ops;
-	l->base.recipe = recipe;
+	l->base.fleet = *fleet;
 	if (opts != NULL)
 		l->base.opts = *opts;
 	l->base.creates = true;
-	rc = bs_endpoint_parse(&l->ep, recipe->provider.engine, NULL, err);
+	rc = bs_endpoint_parse(&l->ep, fleet->provider.engine, NULL, err);
 	if (rc == 0) {
 		/* no cancel on the engine's requests: they are short, and a node
 		 * created, given its key and started must not be cut half-way
@@ -422,14 +422,14 @@ int bs_compute_local_open(struct bs_compute **out, const struct bs_recipe *recip
 		rc = bs_docker_open(&l->d, &l->ep, &copts, err);
 	}
 	if (rc == 0) {
-		rc = l->d->ops->image_inspect(l->d, recipe->provider.image, &img, err);
+		rc = l->d->ops->image_inspect(l->d, fleet->provider.image, &img, err);
 		if (rc == 0)
 			bs_iinfo_free(&img);
 		else if (rc == BS_ERR_NOT_FOUND)
 			rc = bs_err_set(
 				err, BS_ERR_NOT_FOUND,
 				"the node image %s is not on the engine %s: build it with `make node-image` (debootstrap, about a minute)",
-				recipe->provider.image, l->ep.url);
+				fleet->provider.image, l->ep.url);
 	}
 	if (rc != 0) {
 		bs_err_prefix(err, "provider local");

@@ -11,7 +11,7 @@
 
 static int static_list(struct bs_compute *c, struct bs_machine_list *out, struct bs_err *err)
 {
-	const struct bs_recipe *r = c->recipe;
+	const struct bs_fleet *r = &c->fleet;
 
 	(void)err;
 	out->v = bs_xcalloc(r->n_nodes ? r->n_nodes : 1, sizeof(*out->v));
@@ -37,14 +37,14 @@ static int static_create(struct bs_compute *c, const struct bs_node *node, struc
 	return bs_err_set(
 		err, BS_ERR_UNSUPPORTED,
 		"%s: node %s: provider %s never creates machines; list the host with its address",
-		c->recipe->file, node->name, bs_provider_type_name(c->recipe->provider.type));
+		c->fleet.file, node->name, bs_provider_type_name(c->fleet.provider.type));
 }
 
 static int static_destroy(struct bs_compute *c, const struct bs_machine *m, struct bs_err *err)
 {
 	return bs_err_set(err, BS_ERR_UNSUPPORTED,
-			  "%s: node %s: provider %s never destroys machines", c->recipe->file,
-			  m->name, bs_provider_type_name(c->recipe->provider.type));
+			  "%s: node %s: provider %s never destroys machines", c->fleet.file,
+			  m->name, bs_provider_type_name(c->fleet.provider.type));
 }
 
 static int static_wait(struct bs_compute *c, struct bs_machine *m, struct bs_err *err)
@@ -69,14 +69,14 @@ static const struct bs_compute_ops static_ops = {
 	.free = static_free,
 };
 
-int bs_compute_static_open(struct bs_compute **out, const struct bs_recipe *recipe,
+int bs_compute_static_open(struct bs_compute **out, const struct bs_fleet *fleet,
 			   const struct bs_compute_opts *opts, struct bs_err *err)
 {
 	struct bs_compute *c = bs_xcalloc(1, sizeof(*c));
 
 	(void)err;
 	c->ops = &static_ops;
-	c->recipe = recipe;
+	c->fleet = *fleet;
 	if (opts != NULL)
 		c->opts = *opts;
 	c->creates = false;

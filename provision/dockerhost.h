@@ -52,7 +52,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "deploy/recipe.h"
+#include "provision/fleet.h"
 #include "provision/ssh.h"
 #include "util/error.h"
 #include "util/str.h"

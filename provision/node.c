@@ -26,7 +26,7 @@ void bs_node_session_close(struct bs_node_session *s)
 }
 
 /* docker.endpoint: tls - the node's server certificate and the engine URL. */
-static int tls_endpoint(struct bs_node_session *out, const struct bs_recipe *r,
+static int tls_endpoint(struct bs_node_session *out, const struct bs_fleet *r,
 			const struct bs_node *n, struct bs_tls_server *server, struct bs_err *err)
 {
 	char *dir = bs_xasprintf("%s/tls/%s", bs_state_dir(), r->project);
@@ -45,7 +45,7 @@ static int tls_endpoint(struct bs_node_session *out, const struct bs_recipe *r,
 	return rc;
 }
 
-int bs_node_tls_init(const struct bs_recipe *r, struct bs_err *err)
+int bs_node_tls_init(const struct bs_fleet *r, struct bs_err *err)
 {
 	char *dir;
 	bool fresh;
@@ -147,7 +147,7 @@ static bool offers_machine_key(const struct bs_node_ssh *ns, const char *machine
 	return same;
 }
 
-int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, const struct bs_node *n,
+int bs_node_prepare(struct bs_node_session *out, const struct bs_fleet *r, const struct bs_node *n,
 		    const struct bs_node_prepare_opts *po, struct bs_err *err)
 {
 	struct bs_node_ssh ns;
@@ -195,7 +195,7 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *r, cons
 	dopts.node = n->name;
 	dopts.dry_run = po->dry_run;
 	dopts.need_esp = po->need_esp;
-	dopts.cluster = r->cluster.type != BS_CLUSTER_NONE;
+	dopts.cluster = r->cluster;
 	if (tls) {
 		rc = tls_endpoint(out, r, n, &server, err);
 		if (rc != 0)

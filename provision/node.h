@@ -16,7 +16,7 @@
 
 #include "container/driver.h"
 #include "container/endpoint.h"
-#include "deploy/recipe.h"
+#include "provision/fleet.h"
 #include "provision/dockerhost.h"
 #include "provision/nodelock.h"
 #include "provision/ssh.h"
@@ -125,13 +125,13 @@ struct bs_node_session {
 /* docker.endpoint: tls: make the project's CA and client certificate in
  * $BOOTSTRAP_DIR/tls/PROJECT once, on the main thread, before workers run
  * bs_node_prepare (which issues each node's server certificate). */
-int bs_node_tls_init(const struct bs_recipe *recipe, struct bs_err *err);
+int bs_node_tls_init(const struct bs_fleet *fleet, struct bs_err *err);
 
 /*
  * Bring one node of the recipe to a ready engine. On failure err says
  * which stage failed on which node and why; whatever was opened is closed.
  */
-int bs_node_prepare(struct bs_node_session *out, const struct bs_recipe *recipe,
+int bs_node_prepare(struct bs_node_session *out, const struct bs_fleet *fleet,
 		    const struct bs_node *node, const struct bs_node_prepare_opts *opts,
 		    struct bs_err *err);
 

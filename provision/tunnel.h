@@ -21,7 +21,7 @@
 #include <stdbool.h>
 
 #include "container/endpoint.h"
-#include "deploy/recipe.h"
+#include "provision/fleet.h"
 #include "provision/ssh.h"
 #include "util/error.h"
 

@@ -40,9 +40,9 @@
 
 #include <curl/curl.h>
 
-#include "deploy/recipe.h"
 #include "provision/cloud_rest.h"
 #include "provision/compute.h"
+#include "provision/fleet.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -123,7 +123,7 @@ static int cmd_list(struct bs_compute *c)
 	return 0;
 }
 
-static int cmd_create(struct bs_compute *c, const struct bs_recipe *r, bool wait)
+static int cmd_create(struct bs_compute *c, const struct bs_fleet *r, bool wait)
 {
 	struct bs_err err = BS_ERR_INIT;
 	struct bs_machine *made = bs_xcalloc(r->n_nodes, sizeof(*made));
@@ -275,7 +275,8 @@ int main(int argc, char **argv)
 {
 	struct bs_compute_opts opts = {0};
 	struct bs_err err = BS_ERR_INIT;
-	struct bs_recipe recipe;
+	struct bs_fleet fleet;
+	struct bs_node *nodes = NULL;
 	struct bs_compute *c = NULL;
 	const char *cmd;
 	char *pubkey = NULL;
@@ -306,32 +307,31 @@ int main(int argc, char **argv)
 	bs_log_set_level(getenv("CLOUD_DEBUG") ? BS_LOG_DEBUG : BS_LOG_INFO);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
-	memset(&recipe, 0, sizeof(recipe));
-	recipe.file = "cloud-test";
-	recipe.version = 1;
-	recipe.project = getenv("CLOUD_PROJECT") ? getenv("CLOUD_PROJECT") : "itest";
-	recipe.provider.type = hetzner ? BS_PROVIDER_HETZNER : BS_PROVIDER_DIGITALOCEAN;
-	recipe.provider.api_url = getenv("CLOUD_URL");
-	recipe.provider.region = getenv("CLOUD_REGION");
-	recipe.provider.size = getenv("CLOUD_SIZE") ? getenv("CLOUD_SIZE")
-			       : hetzner	    ? "cx22"
-						    : "s-1vcpu-1gb";
-	recipe.provider.image = getenv("CLOUD_IMAGE") ? getenv("CLOUD_IMAGE")
-				: hetzner	      ? "debian-12"
-						      : "debian-12-x64";
-	recipe.provider.loc.line = 3; /* as if the provider block were there */
-	recipe.provider.loc.col = 11;
+	memset(&fleet, 0, sizeof(fleet));
+	fleet.file = "cloud-test";
+	fleet.project = getenv("CLOUD_PROJECT") ? getenv("CLOUD_PROJECT") : "itest";
+	fleet.provider.type = hetzner ? BS_PROVIDER_HETZNER : BS_PROVIDER_DIGITALOCEAN;
+	fleet.provider.api_url = getenv("CLOUD_URL");
+	fleet.provider.region = getenv("CLOUD_REGION");
+	fleet.provider.size = getenv("CLOUD_SIZE") ? getenv("CLOUD_SIZE")
+			      : hetzner		   ? "cx22"
+						   : "s-1vcpu-1gb";
+	fleet.provider.image = getenv("CLOUD_IMAGE") ? getenv("CLOUD_IMAGE")
+			       : hetzner	     ? "debian-12"
+						     : "debian-12-x64";
+	fleet.provider.loc.line = 3; /* as if the provider block were there */
+	fleet.provider.loc.col = 11;
 	if (strcmp(cmd, "create") == 0 || strcmp(cmd, "up") == 0 || strcmp(cmd, "check") == 0) {
-		recipe.n_nodes = (size_t)(argc - 3);
-		recipe.nodes =
-			bs_xcalloc(recipe.n_nodes ? recipe.n_nodes : 1, sizeof(*recipe.nodes));
+		fleet.n_nodes = (size_t)(argc - 3);
+		nodes = bs_xcalloc(fleet.n_nodes ? fleet.n_nodes : 1, sizeof(*nodes));
+		fleet.nodes = nodes;
 		for (i = 3; i < argc; i++) {
-			recipe.nodes[i - 3].name = argv[i];
-			recipe.nodes[i - 3].group = argv[i];
-			recipe.nodes[i - 3].entry = (size_t)(i - 3);
-			recipe.nodes[i - 3].size = getenv("CLOUD_NODE_SIZE");
-			recipe.nodes[i - 3].loc.line = 5 + (i - 3);
-			recipe.nodes[i - 3].loc.col = 5;
+			nodes[i - 3].name = argv[i];
+			nodes[i - 3].group = argv[i];
+			nodes[i - 3].entry = (size_t)(i - 3);
+			nodes[i - 3].size = getenv("CLOUD_NODE_SIZE");
+			nodes[i - 3].loc.line = 5 + (i - 3);
+			nodes[i - 3].loc.col = 5;
 		}
 	}
 	if (getenv("CLOUD_PUBKEY") != NULL) {
@@ -347,8 +347,8 @@ int main(int argc, char **argv)
 	opts.ssh_key_fingerprint = getenv("CLOUD_KEY_FP");
 	opts.cancel = &stop_flag;
 
-	rc = hetzner ? bs_compute_hetzner_open(&c, &recipe, &opts, &err)
-		     : bs_compute_digitalocean_open(&c, &recipe, &opts, &err);
+	rc = hetzner ? bs_compute_hetzner_open(&c, &fleet, &opts, &err)
+		     : bs_compute_digitalocean_open(&c, &fleet, &opts, &err);
 	if (rc != 0) {
 		rc = fail(&err);
 	} else if (strcmp(cmd, "list") == 0) {
@@ -360,11 +360,11 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "start") == 0) {
 		rc = cmd_start(c, argv + 3, argc - 3);
 	} else {
-		rc = cmd_create(c, &recipe, strcmp(cmd, "up") == 0);
+		rc = cmd_create(c, &fleet, strcmp(cmd, "up") == 0);
 	}
 	if (c != NULL)
 		c->ops->free(c);
-	free(recipe.nodes);
+	free(nodes);
 	free(pubkey);
 	bs_secret_clear();
 	curl_global_cleanup();
