@@ -164,22 +164,6 @@ struct bs_recipe *bs_cli_load_recipe(const struct bs_cli *cli, const char *path,
 /* cli_prepare.c: prepare RECIPE | -H ssh://... prepare */
 int bs_cli_prepare(const struct bs_cli *cli);
 
-/* The user's OpenSSH public key for machines the provider creates (the
- * .pub next to the key SSH uses; provider local makes one when there is
- * none). NULL with err set when there is none. Caller frees. */
-struct bs_err;
-char *bs_cli_public_key(const struct bs_cli *cli, const struct bs_recipe *r, struct bs_err *err);
-
-/* What preparing a node needs to know of its machine: how it came to be in
- * this run (created, powered on, found), the key it was created with, and
- * the comment its host keys are pinned with (*tag: the caller frees it once
- * the node is prepared). */
-struct bs_node_prepare_opts;
-struct bs_compute;
-struct bs_machine;
-void bs_cli_machine_opts(struct bs_node_prepare_opts *po, const struct bs_compute *c,
-			 const struct bs_machine *m, char **tag);
-
 /* cli_run.c: apply (the default verb), plan, status, destroy */
 int bs_cli_run(const struct bs_cli *cli);
 

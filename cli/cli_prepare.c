@@ -291,61 +291,6 @@ static int prepare_url(const struct bs_cli *cli, const char *url,
 	return code;
 }
 
-/* The user's public key, to put on machines the provider creates: the .pub
- * next to the private key SSH will use. NULL when there is none. */
-char *bs_cli_public_key(const struct bs_cli *cli, const struct bs_recipe *r, struct bs_err *err)
-{
-	struct bs_node_ssh ns;
-	char *path, *text = NULL;
-	FILE *f;
-
-	bs_node_ssh_init(&ns, &r->ssh, "", 0, NULL, cli->identity);
-	if (ns.key == NULL && r->provider.type == BS_PROVIDER_LOCAL) {
-		/* trying bootstrap out: a key of its own for its local nodes */
-		if (bs_state_key(&ns.key, err) != 0) {
-			bs_node_ssh_free(&ns);
-			return NULL;
-		}
-	}
-	if (ns.key == NULL) {
-		bs_err_set(
-			err, BS_ERR_INVALID,
-			"%s: new machines need your SSH public key: set ssh.key (its .pub is read), or give -i FILE",
-			r->file);
-		bs_node_ssh_free(&ns);
-		return NULL;
-	}
-	path = bs_xasprintf("%s.pub", ns.key);
-	f = fopen(path, "r");
-	if (f != NULL) {
-		char line[16384];
-
-		if (fgets(line, sizeof(line), f) != NULL) {
-			line[strcspn(line, "\r\n")] = '\0';
-			if (bs_str_starts_with(line, "ssh-") || bs_str_starts_with(line, "ecdsa-"))
-				text = bs_xstrdup(line);
-		}
-		fclose(f);
-	}
-	if (text == NULL)
-		bs_err_set(
-			err, BS_ERR_INVALID,
-			"cannot read an OpenSSH public key from %s (make it with ssh-keygen -y -f %s > %s)",
-			path, ns.key, path);
-	free(path);
-	bs_node_ssh_free(&ns);
-	return text;
-}
-
-void bs_cli_machine_opts(struct bs_node_prepare_opts *po, const struct bs_compute *c,
-			 const struct bs_machine *m, char **tag)
-{
-	po->origin = m->created ? BS_NODE_CREATED : m->started ? BS_NODE_STARTED : BS_NODE_FOUND;
-	po->machine_key = m->ssh_key;
-	*tag = bs_compute_host_key_tag(c, m);
-	po->host_key_tag = *tag;
-}
-
 /* provider local (and the clouds): find or create the machines, then
  * prepare each at the address the provider gives it. */
 static int prepare_machines(const struct bs_cli *cli, const struct bs_recipe *recipe,
@@ -363,7 +308,8 @@ static int prepare_machines(const struct bs_cli *cli, const struct bs_recipe *re
 	char *pub, *fingerprint;
 	int code = BS_EXIT_FAILURE;
 
-	pub = bs_cli_public_key(cli, recipe, &err);
+	bs_recipe_fleet(recipe, &fleet);
+	pub = bs_node_public_key(&fleet, cli->identity, &err);
 	if (pub == NULL) {
 		bs_cli_error("%s", err.msg);
 		return BS_EXIT_USAGE;
@@ -374,7 +320,6 @@ static int prepare_machines(const struct bs_cli *cli, const struct bs_recipe *re
 	copts.ssh_key_fingerprint = fingerprint;
 	copts.state_dir = bs_state_dir();
 	copts.cancel = &bs_cli_interrupted;
-	bs_recipe_fleet(recipe, &fleet);
 	if (bs_compute_open(&c, &fleet, &copts, &err) != 0 ||
 	    bs_compute_ensure(c, cli->node, &ml, &rep, &err) != 0) {
 		bs_cli_error("%s", err.msg);
@@ -403,7 +348,7 @@ static int prepare_machines(const struct bs_cli *cli, const struct bs_recipe *re
 			nodes[view.n_nodes].port = ml.v[i].ssh_port;
 			/* only a machine just made or powered on is waited for */
 			*o = *opts;
-			bs_cli_machine_opts(o, c, &ml.v[i], &tags[view.n_nodes]);
+			bs_node_machine_opts(o, c, &ml.v[i], &tags[view.n_nodes]);
 			view.n_nodes++;
 		}
 	}

@@ -427,6 +427,7 @@ static void human_event(struct bs_reporter *r, const struct bs_event *ev)
 					  : "");
 		put_line(r, ev->state && strcmp(ev->state, "warning") == 0 ? YELLOW : NULL, &b);
 		break;
+	case BS_EV_RUN_ERROR: /* cli_run.c says it on stderr */ break;
 	case BS_EV_CONTAINER_STATUS:
 		if (!normal)
 			break;
@@ -501,7 +502,7 @@ static void json_event(struct bs_reporter *r, const struct bs_event *ev)
 	static const char *const names[] = {
 		"run_start",   "node_stage",	   "action_planned", "action_started",
 		"action_done", "action_failed",	   "node_done",	     "summary",
-		"message",     "container_status",
+		"message",     "container_status", "run_error",
 	};
 	enum bs_ev_kind k = ev->kind;
 	cJSON *o = cJSON_CreateObject(), *c;

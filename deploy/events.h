@@ -26,6 +26,7 @@ enum bs_ev_kind {
 	BS_EV_SUMMARY,		/* the run's totals (counts, ms) */
 	BS_EV_MESSAGE,		/* a remark: warnings, notes (text in reason) */
 	BS_EV_CONTAINER_STATUS, /* status verb: one container as observed */
+	BS_EV_RUN_ERROR,	/* the run cannot go on (error): no machines, no such node */
 };
 
 /* What a node's run did (or, for plan, would do). */

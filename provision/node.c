@@ -259,3 +259,12 @@ fail_named:
 	}
 	return rc;
 }
+
+void bs_node_machine_opts(struct bs_node_prepare_opts *po, const struct bs_compute *c,
+			  const struct bs_machine *m, char **tag)
+{
+	po->origin = m->created ? BS_NODE_CREATED : m->started ? BS_NODE_STARTED : BS_NODE_FOUND;
+	po->machine_key = m->ssh_key;
+	*tag = bs_compute_host_key_tag(c, m);
+	po->host_key_tag = *tag;
+}

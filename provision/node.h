@@ -16,6 +16,7 @@
 
 #include "container/driver.h"
 #include "container/endpoint.h"
+#include "provision/compute.h"
 #include "provision/fleet.h"
 #include "provision/dockerhost.h"
 #include "provision/nodelock.h"
@@ -136,5 +137,18 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_fleet *fleet,
 		    struct bs_err *err);
 
 void bs_node_session_close(struct bs_node_session *s);
+
+/* The user's OpenSSH public key for machines the provider creates (the
+ * .pub next to the key SSH uses: identity, else the fleet's ssh.key;
+ * provider local makes one when there is none). NULL with err set when
+ * there is none. Caller frees. */
+char *bs_node_public_key(const struct bs_fleet *fleet, const char *identity, struct bs_err *err);
+
+/* What preparing a node needs to know of its machine: how it came to be in
+ * this run (created, powered on, found), the key it was created with, and
+ * the comment its host keys are pinned with (*tag: the caller frees it once
+ * the node is prepared). */
+void bs_node_machine_opts(struct bs_node_prepare_opts *po, const struct bs_compute *c,
+			  const struct bs_machine *m, char **tag);
 
 #endif

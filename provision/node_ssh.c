@@ -334,3 +334,49 @@ void bs_node_ssh_free(struct bs_node_ssh *n)
 	free(n->extra_known_hosts);
 	memset(n, 0, sizeof(*n));
 }
+
+/* The user's public key, to put on machines the provider creates: the .pub
+ * next to the private key SSH will use. NULL when there is none. */
+char *bs_node_public_key(const struct bs_fleet *r, const char *identity, struct bs_err *err)
+{
+	struct bs_node_ssh ns;
+	char *path, *text = NULL;
+	FILE *f;
+
+	bs_node_ssh_init(&ns, &r->ssh, "", 0, NULL, identity);
+	if (ns.key == NULL && r->provider.type == BS_PROVIDER_LOCAL) {
+		/* trying bootstrap out: a key of its own for its local nodes */
+		if (bs_state_key(&ns.key, err) != 0) {
+			bs_node_ssh_free(&ns);
+			return NULL;
+		}
+	}
+	if (ns.key == NULL) {
+		bs_err_set(
+			err, BS_ERR_INVALID,
+			"%s: new machines need your SSH public key: set ssh.key (its .pub is read), or give -i FILE",
+			r->file);
+		bs_node_ssh_free(&ns);
+		return NULL;
+	}
+	path = bs_xasprintf("%s.pub", ns.key);
+	f = fopen(path, "r");
+	if (f != NULL) {
+		char line[16384];
+
+		if (fgets(line, sizeof(line), f) != NULL) {
+			line[strcspn(line, "\r\n")] = '\0';
+			if (bs_str_starts_with(line, "ssh-") || bs_str_starts_with(line, "ecdsa-"))
+				text = bs_xstrdup(line);
+		}
+		fclose(f);
+	}
+	if (text == NULL)
+		bs_err_set(
+			err, BS_ERR_INVALID,
+			"cannot read an OpenSSH public key from %s (make it with ssh-keygen -y -f %s > %s)",
+			path, ns.key, path);
+	free(path);
+	bs_node_ssh_free(&ns);
+	return text;
+}
