@@ -3,95 +3,28 @@
  * prepare`: make nodes Docker hosts (provision/node.h) and report, per
  * node, what was found and what was done.
  *
- * One worker thread per node, at most --parallel at once; each worker owns
- * its node's SSH session, tunnel and engine client (libssh2 sessions are
- * not thread-safe). Results are printed by the main thread as workers
- * finish, one line (or one JSON object with --json) per node.
+ * provision/prepare.c prepares the nodes, at most --parallel at once;
+ * this file prints each node's result as it finishes, one line (or one
+ * JSON object with --json) per node, and the exit code.
  *
  * Interrupts (cli.h): the first SIGINT or SIGTERM ends the waits (SSH, the
  * node lock, cloud polls, the engine's start) and starts no other node; an
  * install or configuration in flight finishes. A second aborts it.
  */
 #include <cJSON.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "deploy/recipe.h"
 #include "provision/compute.h"
 #include "provision/node.h"
+#include "provision/prepare.h"
 #include "provision/tunnel.h"
 #include "util/log.h"
 #include "util/str.h"
-
-struct job {
-	const struct bs_fleet *fleet;
-	const struct bs_node *node;
-	const struct bs_node_prepare_opts *opts;
-	int rc;
-	struct bs_err err;
-	struct bs_dockerhost_report report;
-	char endpoint[256]; /* how the engine was reached */
-	char engine[64];
-	int attempts;
-	long long ms_ssh, ms_docker, ms_endpoint;
-	bool done;
-};
-
-struct pool {
-	struct job *jobs;
-	size_t n;
-	size_t next;
-	pthread_mutex_t lock;
-	pthread_cond_t finished;
-};
-
-static void run_job(struct job *j)
-{
-	struct bs_node_session s;
-
-	j->rc = bs_node_prepare(&s, j->fleet, j->node, j->opts, &j->err);
-	j->report = s.report;
-	j->attempts = s.ssh_attempts;
-	j->ms_ssh = s.ms_ssh;
-	j->ms_docker = s.ms_docker;
-	j->ms_endpoint = s.ms_endpoint;
-	if (j->rc == 0) {
-		snprintf(j->engine, sizeof(j->engine), "%s", s.driver->info.version);
-		if (s.tunnel != NULL)
-			snprintf(j->endpoint, sizeof(j->endpoint), "ssh (%s)",
-				 bs_tunnel_mode_name(s.tunnel));
-		else
-			snprintf(j->endpoint, sizeof(j->endpoint), "%s", s.ep.url);
-	}
-	bs_node_session_close(&s);
-}
-
-static void *worker(void *arg)
-{
-	struct pool *p = arg;
-
-	for (;;) {
-		struct job *j;
-
-		pthread_mutex_lock(&p->lock);
-		if (p->next == p->n || bs_cli_interrupted) {
-			pthread_mutex_unlock(&p->lock);
-			return NULL;
-		}
-		j = &p->jobs[p->next++];
-		pthread_mutex_unlock(&p->lock);
-		run_job(j);
-		pthread_mutex_lock(&p->lock);
-		j->done = true;
-		pthread_cond_signal(&p->finished);
-		pthread_mutex_unlock(&p->lock);
-	}
-}
 
 static const char *did_text(const struct bs_dockerhost_report *r, char *buf, size_t size)
 {
@@ -115,8 +48,13 @@ static const char *did_text(const struct bs_dockerhost_report *r, char *buf, siz
 	return buf;
 }
 
-static void print_job(const struct bs_cli *cli, const struct job *j)
+struct printer {
+	const struct bs_cli *cli;
+};
+
+static void print_job(const struct bs_prepared *j, void *payload)
 {
+	const struct bs_cli *cli = ((struct printer *)payload)->cli;
 	const struct bs_dockerhost_report *r = &j->report;
 	char did[160];
 
@@ -165,92 +103,38 @@ static void print_job(const struct bs_cli *cli, const struct job *j)
 	fflush(stdout);
 }
 
-/* opts for every node, or per_node[i] for recipe->nodes[i] when given */
+/* opts for every node, or per_node[i] for fleet->nodes[i] when given */
 static int run_pool(const struct bs_cli *cli, const struct bs_fleet *fleet,
 		    const struct bs_node_prepare_opts *opts,
 		    const struct bs_node_prepare_opts *per_node)
 {
-	struct pool p;
-	pthread_t threads[256];
-	size_t i, n_threads = 0, printed = 0, failed = 0, selected = 0;
-	bool locked = false;
-	bool *shown;
-	int code = BS_EXIT_OK;
+	struct bs_prepare_opts po;
+	struct bs_prepare_result res;
+	struct bs_err err = BS_ERR_INIT;
+	struct printer pr = {cli};
+	int rc;
 
-	memset(&p, 0, sizeof(p));
-	p.jobs = bs_xcalloc(fleet->n_nodes, sizeof(*p.jobs));
-	for (i = 0; i < fleet->n_nodes; i++) {
-		const struct bs_node *n = &fleet->nodes[i];
-
-		if (cli->node != NULL && strcmp(cli->node, n->name) != 0 &&
-		    strcmp(cli->node, n->group) != 0)
-			continue;
-		p.jobs[p.n].fleet = fleet;
-		p.jobs[p.n].node = n;
-		p.jobs[p.n].opts = per_node != NULL ? &per_node[i] : opts;
-		p.jobs[p.n].err = (struct bs_err)BS_ERR_INIT;
-		p.n++;
+	memset(&po, 0, sizeof(po));
+	po.only = cli->node;
+	po.parallel = cli->parallel;
+	po.node_opts = opts;
+	po.per_node = per_node;
+	po.interrupted = &bs_cli_interrupted;
+	po.on_done = print_job;
+	po.payload = &pr;
+	rc = bs_prepare_fleet(fleet, &po, &res, &err);
+	if (rc != 0) {
+		bs_cli_error("%s", err.msg);
+		return rc == BS_ERR_NOT_FOUND ? BS_EXIT_USAGE : BS_EXIT_FAILURE;
 	}
-	selected = p.n;
-	if (selected == 0) {
-		bs_cli_error("no node named '%s' in %s", cli->node, fleet->file);
-		free(p.jobs);
-		return BS_EXIT_USAGE;
-	}
-	pthread_mutex_init(&p.lock, NULL);
-	pthread_cond_init(&p.finished, NULL);
-	for (i = 0; i < (size_t)cli->parallel && i < p.n && i < 256; i++)
-		if (pthread_create(&threads[n_threads], NULL, worker, &p) == 0)
-			n_threads++;
-	if (n_threads == 0) {
-		bs_cli_error("cannot start a worker thread");
-		free(p.jobs);
-		return BS_EXIT_FAILURE;
-	}
-	shown = bs_xcalloc(p.n, sizeof(*shown));
-	pthread_mutex_lock(&p.lock);
-	for (;;) {
-		bool all_started_done = true;
-		struct timespec until;
-
-		for (i = 0; i < p.n; i++) {
-			if (!p.jobs[i].done || shown[i])
-				continue;
-			shown[i] = true;
-			printed++;
-			failed += p.jobs[i].rc != 0;
-			locked = locked || p.jobs[i].rc == BS_ERR_LOCKED;
-			pthread_mutex_unlock(&p.lock);
-			print_job(cli, &p.jobs[i]);
-			pthread_mutex_lock(&p.lock);
-		}
-		for (i = 0; i < p.next; i++)
-			all_started_done &= p.jobs[i].done && shown[i];
-		/* after Ctrl-C the workers finish the node they are on, no more */
-		if (all_started_done && (p.next == p.n || bs_cli_interrupted))
-			break;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 200 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&p.finished, &p.lock, &until);
-	}
-	pthread_mutex_unlock(&p.lock);
-	for (i = 0; i < n_threads; i++)
-		pthread_join(threads[i], NULL);
+	if (!cli->json && cli->verbosity >= 0 && res.selected > 1)
+		printf("%zu of %zu nodes ready\n",
+		       res.selected - res.failed - (res.selected - res.finished), res.selected);
 	if (bs_cli_interrupted)
-		code = BS_EXIT_INTERRUPTED;
-	else if (failed > 0)
-		code = locked ? BS_EXIT_LOCKED : BS_EXIT_FAILURE; /* as apply */
-	if (!cli->json && cli->verbosity >= 0 && selected > 1)
-		printf("%zu of %zu nodes ready\n", selected - failed - (p.n - printed), selected);
-	pthread_cond_destroy(&p.finished);
-	pthread_mutex_destroy(&p.lock);
-	free(shown);
-	free(p.jobs);
-	return code;
+		return BS_EXIT_INTERRUPTED;
+	if (res.failed > 0)
+		return res.locked ? BS_EXIT_LOCKED : BS_EXIT_FAILURE; /* as apply */
+	return BS_EXIT_OK;
 }
 
 /* -H ssh://USER@HOST[:PORT] prepare: that host, the default settings. */

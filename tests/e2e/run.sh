@@ -404,6 +404,16 @@ for verb in plan apply status destroy; do
 	fi
 done
 
+# A run-wide error (a cloud without its token) is one line on stderr and
+# exit 1, before any network call. Under make asan a sanitizer's abort
+# exits 98, so this check also fails on a memory error on that path.
+run BOOTSTRAP_DIR="$tmp/state" -- plan recipes/hetzner.yaml
+if [[ $rc == 1 ]] && grep -q "^bootstrap: error: hetzner: no API token: set HCLOUD_TOKEN" "$err"; then
+	pass "plan without a cloud token: exit 1, HCLOUD_TOKEN named"
+else
+	fail "plan without a cloud token: exit 1, HCLOUD_TOKEN named" "exit $rc" "$(cat "$out" "$err")"
+fi
+
 # The state directory is trusted only as OpenSSH trusts ~/.ssh: owned by
 # the user, not writable by others, its private key open to nobody else.
 # Each refusal comes before any host is reached (the node's port is closed:
