@@ -1,7 +1,8 @@
 /*
- * recipe_containers.c - the images: and containers: sections, their value
- * syntaxes (image references, ports, volumes, commands, resources) and the
- * cross references between containers, images and nodes.
+ * recipe_containers.c - the containers: section, its value syntaxes
+ * (ports, volumes, commands, healthcheck, resources, restart, update) and
+ * the cross checks of containers: selectors, names, domains and host ports
+ * used twice, and what a cluster service cannot be.
  *
  * Value syntaxes follow Docker Compose's short forms, so that users can
  * move a service over without relearning it.
@@ -17,163 +18,6 @@
 #include "deploy/recipe_parse.h"
 #include "util/units.h"
 #include "util/url.h"
-
-/* ---- image references ------------------------------------------------- */
-
-static bool repo_component_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[len - 1]))
-		return false;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!(islower(c) || isdigit(c) || c == '.' || c == '_' || c == '-'))
-			return false;
-		if (c == '.' && i + 1 < len && !isalnum((unsigned char)s[i + 1]))
-			return false;
-	}
-	return true;
-}
-
-/*
- * Check "[registry/]path[:tag][@sha256:hex]". Returns NULL when valid, or
- * the explanation. *has_tag tells whether a tag or digest pins it.
- */
-static const char *image_ref_problem(const char *ref, bool *has_tag)
-{
-	const char *at = strchr(ref, '@');
-	const char *slash, *colon, *p, *comp;
-	size_t name_len, i;
-
-	*has_tag = false;
-	if (ref[0] == '\0')
-		return "empty image reference";
-	if (at != NULL) {
-		const char *hex = at + 1;
-
-		if (!bs_str_starts_with(hex, "sha256:") || strlen(hex) != 71)
-			return "a digest is @sha256: followed by 64 hex digits";
-		for (i = 7; i < 71; i++)
-			if (!isxdigit((unsigned char)hex[i]) || isupper((unsigned char)hex[i]))
-				return "a digest is @sha256: followed by 64 lowercase hex digits";
-		*has_tag = true;
-		name_len = (size_t)(at - ref);
-	} else {
-		name_len = strlen(ref);
-	}
-	slash = NULL;
-	for (p = ref; p < ref + name_len; p++)
-		if (*p == '/')
-			slash = p;
-	colon = NULL;
-	for (p = slash ? slash : ref; p < ref + name_len; p++)
-		if (*p == ':')
-			colon = p;
-	if (colon != NULL) {
-		size_t tag_len = (size_t)(ref + name_len - colon - 1);
-
-		if (tag_len == 0 || tag_len > 128)
-			return "a tag is 1 to 128 characters after ':'";
-		if (!(isalnum((unsigned char)colon[1]) || colon[1] == '_'))
-			return "a tag starts with a letter, digit or '_'";
-		for (p = colon + 1; p < ref + name_len; p++)
-			if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-'))
-				return "a tag holds only letters, digits, '_', '.' and '-'";
-		*has_tag = true;
-		name_len = (size_t)(colon - ref);
-	}
-	comp = ref;
-	/* a first component with '.' or ':' or "localhost" names a registry */
-	slash = memchr(ref, '/', name_len);
-	if (slash != NULL) {
-		size_t len = (size_t)(slash - ref);
-
-		if (memchr(ref, '.', len) || memchr(ref, ':', len) ||
-		    (len == 9 && memcmp(ref, "localhost", 9) == 0)) {
-			for (p = ref; p < slash; p++)
-				if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-' ||
-				      *p == ':' || *p == '[' || *p == ']'))
-					return "the registry part holds only a host name and port";
-			comp = slash + 1;
-		}
-	}
-	while (comp < ref + name_len) {
-		const char *end = memchr(comp, '/', (size_t)(ref + name_len - comp));
-		size_t len = end ? (size_t)(end - comp) : (size_t)(ref + name_len - comp);
-
-		for (i = 0; i < len; i++)
-			if (isupper((unsigned char)comp[i]))
-				return "repository names are lowercase";
-		if (!repo_component_ok(comp, len))
-			return "repository names are lowercase letters and digits, separated by '.', '_', '-' or '/'";
-		if (end == NULL)
-			break;
-		comp = end + 1;
-		if (comp == ref + name_len)
-			return "the name ends with '/'";
-	}
-	return NULL;
-}
-
-/* The repository part of a reference (without tag or digest); caller frees. */
-static char *image_repo(const char *ref)
-{
-	const char *at = strchr(ref, '@');
-	size_t len = at ? (size_t)(at - ref) : strlen(ref);
-	const char *slash = NULL, *colon = NULL, *p;
-
-	for (p = ref; p < ref + len; p++)
-		if (*p == '/')
-			slash = p;
-	for (p = slash ? slash : ref; p < ref + len; p++)
-		if (*p == ':')
-			colon = p;
-	if (colon != NULL)
-		len = (size_t)(colon - ref);
-	return bs_xstrndup(ref, len);
-}
-
-static bool check_image_ref(struct bs_rctx *ctx, const struct bs_ynode *at, const char *ref)
-{
-	bool has_tag;
-	const char *problem = image_ref_problem(ref, &has_tag);
-
-	if (problem != NULL) {
-		rctx_error(
-			ctx, at,
-			"'%.200s' is not a valid image reference: %s (like nginx:1.25 or registry.example.com/shop/app:1.4)",
-			ref, problem);
-		return false;
-	}
-	if (!has_tag)
-		rctx_warn(
-			ctx, at,
-			"'%.200s' has no tag, so :latest is used and re-runs cannot tell versions apart (pin a tag, like %.200s:1.0)",
-			ref, ref);
-	return true;
-}
-
-/* ---- git build contexts ----------------------------------------------- */
-
-static const char *git_url_problem(const char *url)
-{
-	const char *hash = strchr(url, '#');
-	size_t len = hash ? (size_t)(hash - url) : strlen(url);
-
-	if (bs_url_login_in_clear(url))
-		return "its login would cross the network in clear text (use https:// or ssh://)";
-	if (bs_str_starts_with(url, "git://") || bs_str_starts_with(url, "git@") ||
-	    bs_str_starts_with(url, "ssh://"))
-		return NULL;
-	if (bs_str_starts_with(url, "https://") || bs_str_starts_with(url, "http://")) {
-		if (len >= 4 && memcmp(url + len - 4, ".git", 4) == 0)
-			return NULL;
-		return "Docker treats an http(s) URL as a git repository only when its path ends in .git (add .git before any #ref)";
-	}
-	return "not a git URL (use https://HOST/PATH.git, git://, ssh:// or git@HOST:PATH, with #ref:subdir if needed)";
-}
 
 /* ---- shell-like word splitting for string commands -------------------- */
 
@@ -703,7 +547,6 @@ out:
 
 static void parse_restart(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
 {
-	static const char *const names[] = {"no", "always", "on-failure", "unless-stopped", NULL};
 	const struct bs_ynode *v = bs_ynode_get(map, "restart");
 	size_t saved;
 	int i;
@@ -724,14 +567,14 @@ static void parse_restart(struct bs_rctx *ctx, const struct bs_ynode *map, struc
 				ok = true;
 			}
 		} else {
-			for (i = 0; names[i] != NULL; i++)
-				if (strcmp(s, names[i]) == 0) {
+			for (i = 0; bs_restart_policy_names[i] != NULL; i++)
+				if (strcmp(s, bs_restart_policy_names[i]) == 0) {
 					c->restart = (enum bs_restart_policy)i;
 					ok = true;
 				}
 		}
 		if (!ok) {
-			const char *sug = bs_suggest(s, names);
+			const char *sug = bs_suggest(s, bs_restart_policy_names);
 
 			rctx_error(
 				ctx, v,
@@ -743,40 +586,6 @@ static void parse_restart(struct bs_rctx *ctx, const struct bs_ynode *map, struc
 }
 
 /* ---- sections --------------------------------------------------------- */
-
-/* io.bootstrap.* labels are how bootstrap finds its own containers. */
-void bs_recipe_check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode *labels)
-{
-	static const char reserved[] = "io.bootstrap.";
-	size_t saved, s2, i;
-
-	if (labels == NULL || labels->bad)
-		return;
-	saved = rctx_push_key(ctx, "labels");
-	for (i = 0; i < labels->n; i++) {
-		const struct bs_ynode *at = NULL;
-		const char *key = NULL;
-
-		if (labels->kind == BS_YNODE_MAP) {
-			at = labels->pairs[i].key;
-			key = at->value;
-			s2 = rctx_push_key(ctx, key);
-		} else if (labels->kind == BS_YNODE_SEQ &&
-			   labels->items[i]->kind == BS_YNODE_SCALAR) {
-			at = labels->items[i];
-			key = at->value;
-			s2 = rctx_push_index(ctx, i);
-		} else {
-			continue;
-		}
-		if (bs_str_starts_with(key, reserved))
-			rctx_error(
-				ctx, at,
-				"the io.bootstrap. prefix is reserved: bootstrap labels its own containers and nodes with it (pick another name)");
-		rctx_pop(ctx, s2);
-	}
-	rctx_pop(ctx, saved);
-}
 
 static bool container_name_ok(const char *s)
 {
@@ -791,117 +600,10 @@ static bool container_name_ok(const char *s)
 	return true;
 }
 
-static void parse_image(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_image *img)
-{
-	static const char *const keys[] = {"name", "pull", "build", "nodes", NULL};
-	static const char *const build_keys[] = {"git", "dockerfile", "args", NULL};
-	static const char *const pulls[] = {"missing", "always", "never", NULL};
-	const struct bs_ynode *build;
-	int pull;
-
-	img->loc = rctx_loc(map);
-	rctx_check_keys(ctx, map, keys);
-	if (rctx_get_str(ctx, map, "name", "name: REPOSITORY:TAG", &img->name)) {
-		size_t s2 = rctx_push_key(ctx, "name");
-
-		if (!check_image_ref(ctx, bs_ynode_get(map, "name"), img->name)) {
-			free(img->name);
-			img->name = NULL;
-		}
-		rctx_pop(ctx, s2);
-	}
-	if (rctx_get_choice(ctx, map, "pull", pulls, &pull))
-		img->pull = (enum bs_pull_policy)pull;
-	rctx_get_selectors(ctx, map, "nodes", &img->nodes);
-	build = bs_ynode_get(map, "build");
-	if (build != NULL && !bs_ynode_is_null(build)) {
-		size_t s2 = rctx_push_key(ctx, "build");
-		const struct bs_ynode *git = build;
-
-		if (build->kind == BS_YNODE_MAP) {
-			rctx_check_keys(ctx, build, build_keys);
-			git = bs_ynode_get(build, "git");
-			rctx_get_str(ctx, build, "dockerfile", NULL, &img->build_dockerfile);
-			rctx_get_kvlist(ctx, build, "args", "build argument", false,
-					&img->build_args);
-			if (git == NULL || bs_ynode_is_null(git)) {
-				rctx_missing(ctx, build, "git", "git: https://HOST/PATH.git#ref");
-				git = NULL;
-			}
-		}
-		if (git != NULL) {
-			size_t s3 = git != build ? rctx_push_key(ctx, "git") : ctx->path_len;
-
-			if (!git->bad && rctx_want_scalar(ctx, git)) {
-				const char *problem;
-				char *login = bs_url_userinfo_secret(git->value);
-
-				/* a token in the URL is a secret like any other */
-				if (login != NULL)
-					bs_strv_add_unique(&ctx->recipe->secrets, login);
-				bs_secure_free_str(login);
-				problem = git_url_problem(git->value);
-				if (problem != NULL)
-					rctx_error(ctx, git, "'%.200s': %s", git->value, problem);
-				else
-					img->build_git = bs_xstrdup(git->value);
-			}
-			rctx_pop(ctx, s3);
-		}
-		rctx_pop(ctx, s2);
-		if (bs_ynode_get(map, "pull") != NULL) {
-			size_t s3 = rctx_push_key(ctx, "pull");
-
-			rctx_error(
-				ctx, bs_ynode_get(map, "pull"),
-				"an image built from git is not pulled (remove pull, or remove build)");
-			rctx_pop(ctx, s3);
-		}
-	}
-}
-
-void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq)
-{
-	struct bs_recipe *r = ctx->recipe;
-	size_t saved, i, j;
-
-	if (seq == NULL || bs_ynode_is_null(seq))
-		return;
-	saved = rctx_push_key(ctx, "images");
-	if (!rctx_want_seq(ctx, seq))
-		goto out;
-	r->images = bs_xcalloc(seq->n, sizeof(*r->images));
-	for (i = 0; i < seq->n; i++) {
-		size_t s2 = rctx_push_index(ctx, i);
-		struct bs_image *img = &r->images[r->n_images];
-
-		if (rctx_want_map(ctx, seq->items[i])) {
-			r->n_images++;
-			parse_image(ctx, seq->items[i], img);
-			for (j = 0; img->name && j + 1 < r->n_images; j++)
-				if (r->images[j].name &&
-				    strcmp(r->images[j].name, img->name) == 0) {
-					size_t s3 = rctx_push_key(ctx, "name");
-
-					rctx_error(
-						ctx, bs_ynode_get(seq->items[i], "name"),
-						"image %.200s is defined twice (first at line %d); keep one",
-						img->name, r->images[j].loc.line);
-					rctx_pop(ctx, s3);
-				}
-		}
-		rctx_pop(ctx, s2);
-	}
-out:
-	rctx_pop(ctx, saved);
-}
-
 static void parse_update(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
 {
 	static const char *const keys[] = {"order", "monitor",	      "parallelism",
 					   "delay", "failure_action", NULL};
-	static const char *const orders[] = {"auto", "start-first", "stop-first", NULL};
-	static const char *const actions[] = {"rollback", "pause", "continue", NULL};
 	static const char *const service_keys[] = {"parallelism", "delay", "failure_action"};
 	const struct bs_ynode *v = bs_ynode_get(map, "update");
 	bool cluster = ctx->recipe->cluster.type != BS_CLUSTER_NONE;
@@ -934,9 +636,9 @@ static void parse_update(struct bs_rctx *ctx, const struct bs_ynode *map, struct
 		rctx_error(ctx, bs_ynode_get(v, "delay"), "delay is at most 1h");
 		rctx_pop(ctx, s2);
 	}
-	if (rctx_get_choice(ctx, v, "failure_action", actions, &choice))
+	if (rctx_get_choice(ctx, v, "failure_action", bs_failure_action_names, &choice))
 		c->update.failure_action = (enum bs_failure_action)choice;
-	if (rctx_get_choice(ctx, v, "order", orders, &order))
+	if (rctx_get_choice(ctx, v, "order", bs_update_order_names, &order))
 		c->update.order = (enum bs_update_order)order;
 	if (rctx_get_duration(ctx, v, "monitor", 0, &c->update.monitor_ms) &&
 	    c->update.monitor_ms > 3600 * 1000) {
@@ -994,7 +696,7 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, str
 	if (rctx_get_str(ctx, map, "image", "image: REPOSITORY:TAG, like nginx:1.25", &c->image)) {
 		size_t s2 = rctx_push_key(ctx, "image");
 
-		if (!check_image_ref(ctx, bs_ynode_get(map, "image"), c->image)) {
+		if (!bs_recipe_check_image_ref(ctx, bs_ynode_get(map, "image"), c->image)) {
 			free(c->image);
 			c->image = NULL;
 		}
@@ -1047,10 +749,9 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, str
 	}
 	parse_update(ctx, map, c);
 	{
-		static const char *const nets[] = {"project", "bridge", "host", "none", NULL};
 		int net = BS_NET_PROJECT;
 
-		if (rctx_get_choice(ctx, map, "network", nets, &net))
+		if (rctx_get_choice(ctx, map, "network", bs_net_mode_names, &net))
 			c->network = (enum bs_net_mode)net;
 		if ((c->network == BS_NET_HOST || c->network == BS_NET_NONE) && c->n_ports > 0) {
 			size_t s2 = rctx_push_key(ctx, "network");
@@ -1058,7 +759,7 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, str
 			rctx_error(ctx, bs_ynode_get(map, "network"),
 				   "with network: %s nothing is published: remove ports (with "
 				   "host, the container's ports are the node's own)",
-				   nets[net]);
+				   bs_net_mode_names[net]);
 			rctx_pop(ctx, s2);
 		}
 	}
@@ -1075,154 +776,6 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, str
 		rctx_pop(ctx, s2);
 	}
 	rctx_get_int(ctx, map, "expose", 1, 65535, &c->expose);
-}
-
-/* An address the proxy's ACME account is registered with: written into
- * the proxy's configuration, so only plain address characters. */
-static bool email_ok(const char *s)
-{
-	const char *at = strchr(s, '@');
-
-	if (at == NULL || at == s || strchr(at + 1, '@') != NULL || strchr(at, '.') == NULL ||
-	    strlen(s) > 254)
-		return false;
-	for (; *s; s++)
-		if (!(isalnum((unsigned char)*s) || strchr("@._%+-", *s) != NULL))
-			return false;
-	return true;
-}
-
-/* A PEM file the proxy gets (tls: files): read now, so that a missing or
- * wrong file is an error at its line before anything changes. */
-static void read_pem(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
-		     const char *marker, char **path, char **pem)
-{
-	const struct bs_ynode *v = bs_ynode_get(map, key);
-	size_t saved;
-	const char *problem = NULL;
-	char *full;
-	FILE *f;
-	struct stat st;
-
-	if (!rctx_get_str(ctx, map, key, NULL, path))
-		return;
-	saved = rctx_push_key(ctx, key);
-	if (bs_str_starts_with(*path, "~/") && ctx->getenv_fn("HOME", ctx->payload) != NULL)
-		full = bs_xasprintf("%s%s", ctx->getenv_fn("HOME", ctx->payload), *path + 1);
-	else
-		full = bs_xstrdup(*path);
-	f = fopen(full, "rb");
-	if (f == NULL)
-		problem = "cannot be read";
-	else if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
-		problem = "is not a regular file";
-	else if (st.st_size > 1 << 20)
-		problem = "is over 1 MiB";
-	if (problem == NULL) {
-		size_t n = (size_t)st.st_size;
-
-		*pem = bs_xmalloc(n + 1);
-		if (fread(*pem, 1, n, f) != n)
-			problem = "cannot be read";
-		(*pem)[n] = '\0';
-		if (problem == NULL && (strlen(*pem) != n || strstr(*pem, marker) == NULL))
-			problem = strcmp(key, "key") == 0 ? "holds no PEM private key"
-							  : "holds no PEM certificate";
-	}
-	if (f != NULL)
-		fclose(f);
-	if (problem != NULL) {
-		rctx_error(ctx, v, "'%.200s' %s (give a PEM file%s)", *path, problem,
-			   strcmp(key, "key") == 0 ? ": -----BEGIN ... PRIVATE KEY-----"
-						   : ": the certificate, then its chain");
-		if (*pem != NULL)
-			bs_secure_free_str(*pem);
-		*pem = NULL;
-	}
-	free(full);
-	rctx_pop(ctx, saved);
-}
-
-/* domains: {base, tls: auto|internal|off|files, email, proxy: IMAGE, cert, key} */
-void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map)
-{
-	static const char *const keys[] = {"base", "tls", "email", "proxy", "cert", "key", NULL};
-	struct bs_domains_conf *d = &ctx->recipe->domains;
-	size_t saved;
-	int choice;
-
-	d->tls = BS_TLS_AUTO;
-	if (map == NULL || bs_ynode_is_null(map))
-		goto defaults;
-	saved = rctx_push_key(ctx, "domains");
-	d->loc = rctx_loc(map);
-	if (!rctx_want_map(ctx, map)) {
-		rctx_pop(ctx, saved);
-		goto defaults;
-	}
-	rctx_check_keys(ctx, map, keys);
-	if (rctx_get_str(ctx, map, "base", NULL, &d->base) &&
-	    (!bs_recipe_is_hostname(d->base) || strchr(d->base, '.') == NULL ||
-	     strlen(d->base) > 190)) {
-		size_t s2 = rctx_push_key(ctx, "base");
-
-		rctx_error(ctx, bs_ynode_get(map, "base"),
-			   "'%.200s' is not a domain (lowercase, like apps.example.com): each "
-			   "container with expose: is served as CONTAINER.base",
-			   d->base);
-		free(d->base);
-		d->base = NULL;
-		rctx_pop(ctx, s2);
-	}
-	if (rctx_get_choice(ctx, map, "tls", bs_tls_mode_names, &choice))
-		d->tls = (enum bs_tls_mode)choice;
-	if (rctx_get_str(ctx, map, "email", NULL, &d->email) && !email_ok(d->email)) {
-		size_t s2 = rctx_push_key(ctx, "email");
-
-		rctx_error(ctx, bs_ynode_get(map, "email"),
-			   "'%.200s' is not an email address (like ops@example.com): the "
-			   "certificate authority writes to it about expiring certificates",
-			   d->email);
-		rctx_pop(ctx, s2);
-	}
-	if (d->email != NULL && d->tls != BS_TLS_AUTO)
-		rctx_warn(ctx, bs_ynode_get(map, "email"),
-			  "email is for the public certificate authority (tls: auto); with "
-			  "tls: %s it is not used",
-			  bs_tls_mode_name(d->tls));
-	if (d->tls == BS_TLS_FILES) {
-		read_pem(ctx, map, "cert", "-----BEGIN CERTIFICATE-----", &d->cert_file,
-			 &d->cert_pem);
-		read_pem(ctx, map, "key", "PRIVATE KEY-----", &d->key_file, &d->key_pem);
-		if (d->key_pem != NULL)
-			bs_strv_add_unique(&ctx->recipe->secrets, d->key_pem);
-		if (bs_ynode_get(map, "cert") == NULL || bs_ynode_get(map, "key") == NULL)
-			rctx_error(ctx, map,
-				   "tls: files serves the certificate you give: add cert: FILE "
-				   "(PEM, with its chain) and key: FILE");
-	} else if (bs_ynode_get(map, "cert") != NULL || bs_ynode_get(map, "key") != NULL) {
-		const char *k = bs_ynode_get(map, "cert") ? "cert" : "key";
-		size_t s2 = rctx_push_key(ctx, k);
-
-		rctx_error(ctx, bs_ynode_get(map, k),
-			   "cert and key are for tls: files (with tls: %s the proxy gets its "
-			   "certificates itself): set tls: files, or remove them",
-			   bs_tls_mode_name(d->tls));
-		rctx_pop(ctx, s2);
-	}
-	if (rctx_get_str(ctx, map, "proxy", NULL, &d->proxy)) {
-		size_t s2 = rctx_push_key(ctx, "proxy");
-
-		if (!check_image_ref(ctx, bs_ynode_get(map, "proxy"), d->proxy)) {
-			free(d->proxy);
-			d->proxy = NULL;
-		}
-		rctx_pop(ctx, s2);
-	}
-	rctx_pop(ctx, saved);
-defaults:
-	if (d->proxy == NULL)
-		d->proxy = bs_xstrdup(BS_DOMAIN_PROXY_IMAGE);
 }
 
 void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq)
@@ -1247,82 +800,6 @@ out:
 	rctx_pop(ctx, saved);
 }
 
-/* ---- cross references ------------------------------------------------- */
-
-/* Cross checks run after parsing, at the root: each sets the full path of
- * the object it reports on. */
-static void set_path(struct bs_rctx *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void set_path(struct bs_rctx *ctx, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(ctx->path, sizeof(ctx->path), fmt, ap);
-	va_end(ap);
-	ctx->path_len = n < 0				? 0
-			: (size_t)n < sizeof(ctx->path) ? (size_t)n
-							: sizeof(ctx->path) - 1;
-}
-
-static void check_selectors(struct bs_rctx *ctx, const struct bs_selectors *sels,
-			    const char *section, size_t index)
-{
-	const struct bs_recipe *r = ctx->recipe;
-	size_t i, j;
-
-	for (i = 0; i < sels->n; i++) {
-		const struct bs_selector *sel = &sels->v[i];
-		bool matched = false;
-
-		set_path(ctx, "%s[%zu].nodes[%zu]", section, index, i);
-		for (j = 0; j < r->n_nodes && !matched; j++)
-			matched = bs_selector_matches(sel, &r->nodes[j]);
-		if (matched)
-			continue;
-		if (sel->value != NULL) {
-			rctx_error_loc(
-				ctx, sel->loc,
-				"no node has label %.100s=%.100s (add labels: {%.100s: %.100s} to a node, or fix the selector)",
-				sel->key, sel->value, sel->key, sel->value);
-		} else {
-			const char **names = bs_xcalloc(r->n_nodes * 2 + 1, sizeof(*names));
-			const char *s;
-
-			for (j = 0; j < r->n_nodes; j++) {
-				names[2 * j] = r->nodes[j].name;
-				names[2 * j + 1] = r->nodes[j].group;
-			}
-			s = bs_suggest(sel->key, names);
-			if (s != NULL)
-				rctx_error_loc(ctx, sel->loc,
-					       "no node is named %.100s (did you mean '%s'?)",
-					       sel->key, s);
-			else
-				rctx_error_loc(
-					ctx, sel->loc,
-					"no node is named %.100s (name a node from nodes:, or select by label with key=value)",
-					sel->key);
-			free(names);
-		}
-	}
-}
-
-/* Does container c run on node n? */
-static bool runs_on(const struct bs_container *c, const struct bs_node *n)
-{
-	size_t i;
-
-	if (c->nodes.n == 0)
-		return true;
-	for (i = 0; i < c->nodes.n; i++)
-		if (bs_selector_matches(&c->nodes.v[i], n))
-			return true;
-	return false;
-}
-
 static bool ports_clash(const struct bs_port *a, const struct bs_port *b)
 {
 	if (a->host_start == 0 || b->host_start == 0 || a->proto != b->proto)
@@ -1345,10 +822,10 @@ static void check_ports(struct bs_rctx *ctx)
 		bool fixed = false;
 
 		for (k = 0; k < r->n_nodes; k++)
-			n_nodes += runs_on(c, &r->nodes[k]);
+			n_nodes += bs_recipe_runs_on(c, &r->nodes[k]);
 		for (pi = 0; pi < c->n_ports; pi++)
 			fixed = fixed || c->ports[pi].host_start != 0;
-		set_path(ctx, "containers[%zu].replicas", ci);
+		rctx_set_path(ctx, "containers[%zu].replicas", ci);
 		if (fixed && n_nodes > 0 && (size_t)c->replicas > n_nodes && !mesh)
 			rctx_error_loc(
 				ctx, c->replicas_loc,
@@ -1366,10 +843,11 @@ static void check_ports(struct bs_rctx *ctx)
 					if (!ports_clash(p, &d->ports[pj]))
 						continue;
 					for (k = 0; k < r->n_nodes && !reported; k++) {
-						if (!mesh && (!runs_on(c, &r->nodes[k]) ||
-							      !runs_on(d, &r->nodes[k])))
+						if (!mesh && (!bs_recipe_runs_on(c, &r->nodes[k]) ||
+							      !bs_recipe_runs_on(d, &r->nodes[k])))
 							continue;
-						set_path(ctx, "containers[%zu].ports[%zu]", ci, pi);
+						rctx_set_path(ctx, "containers[%zu].ports[%zu]", ci,
+							      pi);
 						rctx_error_loc(
 							ctx, p->loc,
 							"host port %d/%s is also published by container %s on node %s (pick another host port)",
@@ -1386,102 +864,15 @@ static void check_ports(struct bs_rctx *ctx)
 	}
 }
 
-static void check_images(struct bs_rctx *ctx)
-{
-	const struct bs_recipe *r = ctx->recipe;
-	size_t i, j, k;
-
-	for (i = 0; i < r->n_images; i++) {
-		const struct bs_image *img = &r->images[i];
-		bool used = false;
-
-		check_selectors(ctx, &img->nodes, "images", i);
-		if (img->name == NULL)
-			continue;
-		for (j = 0; j < r->n_containers; j++) {
-			const struct bs_container *c = &r->containers[j];
-
-			if (c->image == NULL || strcmp(c->image, img->name) != 0)
-				continue;
-			used = true;
-			if (img->nodes.n == 0)
-				continue;
-			for (k = 0; k < r->n_nodes; k++) {
-				size_t s;
-				bool prepared = false;
-
-				if (!runs_on(c, &r->nodes[k]))
-					continue;
-				for (s = 0; s < img->nodes.n; s++)
-					prepared = prepared || bs_selector_matches(&img->nodes.v[s],
-										   &r->nodes[k]);
-				if (!prepared) {
-					set_path(ctx, "containers[%zu].nodes", j);
-					rctx_error_loc(
-						ctx, c->nodes_loc,
-						"container %s runs on node %s, but image %s is only prepared on the nodes of images[%zu] (add the node there, or narrow the container's nodes)",
-						c->name ? c->name : "?", r->nodes[k].name,
-						img->name, i);
-					break;
-				}
-			}
-		}
-		for (j = 0; j < r->n_containers && !used; j++) /* the domain proxy's */
-			used = r->containers[j].domain != NULL && r->domains.proxy != NULL &&
-			       strcmp(r->domains.proxy, img->name) == 0;
-		set_path(ctx, "images[%zu]", i);
-		if (!used)
-			rctx_error_loc(
-				ctx, img->loc,
-				"image %s is defined but no container uses it (use it in a container's image, or remove it)",
-				img->name);
-	}
-	/* a container image that misses a defined one by its tag or a typo */
-	for (j = 0; j < r->n_containers; j++) {
-		const struct bs_container *c = &r->containers[j];
-		char *repo;
-		bool defined = false;
-
-		if (c->image == NULL || r->n_images == 0)
-			continue;
-		for (i = 0; i < r->n_images && !defined; i++)
-			defined = r->images[i].name && strcmp(r->images[i].name, c->image) == 0;
-		if (defined)
-			continue;
-		repo = image_repo(c->image);
-		set_path(ctx, "containers[%zu].image", j);
-		for (i = 0; i < r->n_images; i++) {
-			const char *name = r->images[i].name;
-			char *other;
-
-			if (name == NULL)
-				continue;
-			other = image_repo(name);
-			if (strcmp(other, repo) == 0 && r->images[i].build_git != NULL)
-				rctx_error_loc(
-					ctx, c->image_loc,
-					"%s is not defined, but images[%zu] builds %s (did you mean '%s'?)",
-					c->image, i, name, name);
-			else if (bs_edit_distance(c->image, name, 2) <= 2)
-				bs_diags_add(ctx->diags, BS_DIAG_WARNING, c->image_loc.line,
-					     c->image_loc.col, ctx->path,
-					     "%s is not in images: (did you mean '%s'?)", c->image,
-					     name);
-			free(other);
-		}
-		free(repo);
-	}
-}
-
 /* What a cluster service cannot be. */
-static void check_cluster(struct bs_rctx *ctx)
+void bs_recipe_check_cluster(struct bs_rctx *ctx)
 {
 	const struct bs_recipe *r = ctx->recipe;
 
 	if (r->cluster.type == BS_CLUSTER_NONE)
 		return;
 	if (r->domains.loc.line > 0) {
-		set_path(ctx, "domains");
+		rctx_set_path(ctx, "domains");
 		rctx_error_loc(
 			ctx, r->domains.loc,
 			"domains are not routed to cluster services yet: remove domains:, or "
@@ -1493,13 +884,13 @@ static void check_cluster(struct bs_rctx *ctx)
 		for (size_t pi = 0; pi < c->n_ports; pi++) {
 			if (c->ports[pi].host_ip == NULL)
 				continue;
-			set_path(ctx, "containers[%zu].ports[%zu]", ci, pi);
+			rctx_set_path(ctx, "containers[%zu].ports[%zu]", ci, pi);
 			rctx_error_loc(
 				ctx, c->ports[pi].loc,
 				"a cluster publishes ports on every address of its nodes, so %.100s: cannot be chosen (remove it, and close the port with the node's firewall if it must not be reached)",
 				c->ports[pi].host_ip);
 		}
-		set_path(ctx, "containers[%zu].name", ci);
+		rctx_set_path(ctx, "containers[%zu].name", ci);
 		if (c->name != NULL && c->name[0] != '\0' && r->project != NULL &&
 		    strlen(r->project) < 62 &&
 		    (strchr(c->name, '.') != NULL || c->name[strlen(c->name) - 1] == '-' ||
@@ -1509,19 +900,19 @@ static void check_cluster(struct bs_rctx *ctx)
 				ctx, c->name_loc,
 				"'%.100s' cannot name a swarm service (%s-%.100s): use letters, digits, '-' and '_', ending with a letter or digit, at most %zu characters",
 				c->name, r->project, c->name, 63 - strlen(r->project) - 1);
-		set_path(ctx, "containers[%zu].network", ci);
+		rctx_set_path(ctx, "containers[%zu].network", ci);
 		if (c->network == BS_NET_BRIDGE || c->network == BS_NET_NONE)
 			rctx_error_loc(
 				ctx, c->loc,
 				"container %s: a cluster service joins the project's overlay network (network: project) or the node's (network: host), not %s",
 				c->name ? c->name : "?", bs_net_mode_name(c->network));
-		set_path(ctx, "containers[%zu].domain", ci);
+		rctx_set_path(ctx, "containers[%zu].domain", ci);
 		if (c->domain != NULL)
 			rctx_error_loc(
 				ctx, c->domain_loc,
 				"container %s: domains are not routed to cluster services yet (remove domain:, or run the container without cluster:)",
 				c->name ? c->name : "?");
-		set_path(ctx, "containers[%zu].expose", ci);
+		rctx_set_path(ctx, "containers[%zu].expose", ci);
 		if (c->domain == NULL && c->expose > 0)
 			rctx_error_loc(
 				ctx, c->expose_loc,
@@ -1530,189 +921,25 @@ static void check_cluster(struct bs_rctx *ctx)
 	}
 }
 
-static bool placed(const struct bs_recipe *r, const struct bs_container *c,
-		   const struct bs_node *n);
-
-static bool share_a_node(const struct bs_recipe *r, const struct bs_container *a,
-			 const struct bs_container *b)
-{
-	for (size_t i = 0; i < r->n_nodes; i++)
-		if (placed(r, a, &r->nodes[i]) && placed(r, b, &r->nodes[i]))
-			return true;
-	return false;
-}
-
-/* Two node entries that are one engine (the same static address, or the
- * same engine URL): one domain proxy there, so one of them has domains. */
-static bool same_host(const struct bs_recipe *r, const struct bs_node *a, const struct bs_node *b)
-{
-	if (a->address != NULL && b->address != NULL)
-		return strcmp(a->address, b->address) == 0;
-	if (r->provider.type == BS_PROVIDER_ENGINE)
-		return (a->engine == NULL && b->engine == NULL) ||
-		       (a->engine != NULL && b->engine != NULL &&
-			strcmp(a->engine, b->engine) == 0);
-	return false;
-}
-
-/* Does a replica of c run on n? Replica r runs on the ((r-1) mod N)th of
- * the N nodes c selects (as deploy places them): the ith gets one when
- * i < replicas. */
-static bool placed(const struct bs_recipe *r, const struct bs_container *c, const struct bs_node *n)
-{
-	int idx = 0;
-
-	if (!runs_on(c, n))
-		return false;
-	for (size_t i = 0; i < r->n_nodes && &r->nodes[i] != n; i++)
-		idx += runs_on(c, &r->nodes[i]);
-	return idx < c->replicas;
-}
-
-static bool has_domains(const struct bs_recipe *r, const struct bs_node *n)
-{
-	for (size_t i = 0; i < r->n_containers; i++)
-		if (r->containers[i].domain != NULL && placed(r, &r->containers[i], n))
-			return true;
-	return false;
-}
-
-/*
- * Domains: CONTAINER.base for containers with expose and no domain; each
- * domain needs a port to reach and the project network (where the proxy
- * finds the container by name); the proxy's ports 80 and 443 are its own.
- */
-static void check_domains(struct bs_rctx *ctx)
-{
-	struct bs_recipe *r = ctx->recipe;
-	size_t i, j;
-
-	if (r->cluster.type != BS_CLUSTER_NONE) /* check_cluster refuses domains */
-		return;
-	for (i = 0; i < r->n_containers; i++) {
-		struct bs_container *c = &r->containers[i];
-
-		if (c->name == NULL)
-			continue;
-		if (c->domain == NULL && c->expose > 0 && r->domains.base != NULL) {
-			char *d = bs_xasprintf("%s.%s", c->name, r->domains.base);
-
-			set_path(ctx, "containers[%zu].expose", i);
-			if (bs_recipe_is_hostname(d) && strlen(d) <= 253) {
-				c->domain = d;
-				c->domain_loc = c->expose_loc;
-			} else {
-				rctx_error_loc(
-					ctx, c->expose_loc,
-					"container %s: %.200s is not a valid domain name (a name "
-					"with '_' or '.' cannot be one label): give domain: NAME",
-					c->name, d);
-				free(d);
-			}
-		} else if (c->domain == NULL && c->expose > 0) {
-			set_path(ctx, "containers[%zu].expose", i);
-			rctx_error_loc(ctx, c->expose_loc,
-				       "container %s: expose: is the port a domain is routed to, "
-				       "and this container has none: give domain: NAME, or "
-				       "domains: {base: apps.example.com} for %s.apps.example.com",
-				       c->name, c->name);
-		}
-		if (c->domain == NULL)
-			continue;
-		set_path(ctx, "containers[%zu].domain", i);
-		if (strspn(c->domain, "0123456789.") == strlen(c->domain))
-			rctx_error_loc(ctx, c->domain_loc,
-				       "container %s: %s is an address, not a domain name (the "
-				       "proxy serves names; give one, like shop.example.com)",
-				       c->name, c->domain);
-		else if (c->network != BS_NET_PROJECT)
-			rctx_error_loc(ctx, c->domain_loc,
-				       "container %s: the proxy reaches %s's container on the "
-				       "project network, and this one is on network: %s (remove "
-				       "network:, or the domain)",
-				       c->name, c->domain, bs_net_mode_name(c->network));
-		else if (bs_container_web_port(c) == 0)
-			rctx_error_loc(ctx, c->domain_loc,
-				       "container %s: which port serves %s? Give expose: PORT "
-				       "(the port inside the container; it need not be published)",
-				       c->name, c->domain);
-	}
-	for (i = 0; i < r->n_containers; i++) {
-		const struct bs_container *c = &r->containers[i];
-		bool any = false;
-
-		for (j = 0; j < r->n_containers; j++)
-			any = any || r->containers[j].domain != NULL;
-		for (size_t v = 0; any && v < c->n_volumes; v++)
-			if (c->volumes[v].type == BS_MOUNT_VOLUME && c->volumes[v].source != NULL &&
-			    strcmp(c->volumes[v].source, BS_DOMAIN_PROXY_VOLUME) == 0) {
-				set_path(ctx, "containers[%zu].volumes[%zu]", i, v);
-				rctx_error_loc(ctx, c->volumes[v].loc,
-					       "the volume %s is the domain proxy's (its "
-					       "certificates and keys): give yours another name",
-					       BS_DOMAIN_PROXY_VOLUME);
-			}
-		for (size_t p = 0; p < c->n_ports; p++) {
-			const struct bs_port *pt = &c->ports[p];
-			int port = pt->host_start <= 80 && pt->host_end >= 80	  ? 80
-				   : pt->host_start <= 443 && pt->host_end >= 443 ? 443
-										  : 0;
-
-			if (pt->proto != BS_PROTO_TCP || port == 0)
-				continue;
-			for (j = 0; j < r->n_containers; j++) {
-				const struct bs_container *d = &r->containers[j];
-
-				if (d->domain == NULL || !share_a_node(r, c, d))
-					continue;
-				set_path(ctx, "containers[%zu].ports[%zu]", i, p);
-				rctx_error_loc(ctx, pt->loc,
-					       "container %s publishes port %d, which the domain "
-					       "proxy of a node it shares with %s holds (route it "
-					       "through a domain instead, or publish another port)",
-					       c->name ? c->name : "?", port, d->name);
-				break;
-			}
-		}
-	}
-	for (i = 0; i < r->n_nodes; i++)
-		for (j = 0; j < i; j++)
-			if (same_host(r, &r->nodes[i], &r->nodes[j]) &&
-			    has_domains(r, &r->nodes[i]) && has_domains(r, &r->nodes[j])) {
-				set_path(ctx, "nodes[%zu]", i);
-				rctx_error_loc(
-					ctx, r->nodes[i].loc,
-					"nodes %s and %s are one host (%s): it has one "
-					"domain proxy (ports 80 and 443), so only one of them "
-					"can have containers with domains (narrow their nodes:)",
-					r->nodes[j].name, r->nodes[i].name,
-					r->nodes[i].address ? r->nodes[i].address
-							    : "the same engine");
-				break;
-			}
-}
-
-void bs_recipe_check_containers(struct bs_rctx *ctx, const struct bs_ynode *root)
+void bs_recipe_check_containers(struct bs_rctx *ctx)
 {
 	const struct bs_recipe *r = ctx->recipe;
 	size_t i, j;
 
-	(void)root;
-	check_domains(ctx);
 	for (i = 0; i < r->n_containers; i++) {
 		const struct bs_container *c = &r->containers[i];
 
-		check_selectors(ctx, &c->nodes, "containers", i);
+		rctx_check_selectors(ctx, &c->nodes, "containers", i);
 		for (j = 0; j < i; j++) {
 			const struct bs_container *d = &r->containers[j];
 
-			set_path(ctx, "containers[%zu].name", i);
+			rctx_set_path(ctx, "containers[%zu].name", i);
 			if (c->name && d->name && strcmp(c->name, d->name) == 0)
 				rctx_error_loc(
 					ctx, c->name_loc,
 					"container name %s is used twice (first at line %d); rename one",
 					c->name, d->loc.line);
-			set_path(ctx, "containers[%zu].domain", i);
+			rctx_set_path(ctx, "containers[%zu].domain", i);
 			if (c->domain && d->domain && strcmp(c->domain, d->domain) == 0)
 				rctx_error_loc(
 					ctx, c->domain_loc,
@@ -1721,9 +948,6 @@ void bs_recipe_check_containers(struct bs_rctx *ctx, const struct bs_ynode *root
 		}
 	}
 	check_ports(ctx);
-	check_images(ctx);
-	check_cluster(ctx);
-	rctx_pop(ctx, 0);
 }
 
 void bs_recipe_free_containers(struct bs_recipe *r)

@@ -1,5 +1,6 @@
 /*
- * recipe_parse.c - the typed getters behind the recipe section parsers.
+ * recipe_parse.c - the typed getters behind the recipe section parsers,
+ * and the checks more than one section shares.
  */
 #include "deploy/recipe_parse.h"
 
@@ -547,4 +548,111 @@ bool bs_recipe_is_hostname(const char *s)
 			return true;
 		p = dot + 1;
 	}
+}
+
+/* io.bootstrap.* labels are how bootstrap finds its own containers. */
+void bs_recipe_check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode *labels)
+{
+	static const char reserved[] = "io.bootstrap.";
+	size_t saved, s2, i;
+
+	if (labels == NULL || labels->bad)
+		return;
+	saved = rctx_push_key(ctx, "labels");
+	for (i = 0; i < labels->n; i++) {
+		const struct bs_ynode *at = NULL;
+		const char *key = NULL;
+
+		if (labels->kind == BS_YNODE_MAP) {
+			at = labels->pairs[i].key;
+			key = at->value;
+			s2 = rctx_push_key(ctx, key);
+		} else if (labels->kind == BS_YNODE_SEQ &&
+			   labels->items[i]->kind == BS_YNODE_SCALAR) {
+			at = labels->items[i];
+			key = at->value;
+			s2 = rctx_push_index(ctx, i);
+		} else {
+			continue;
+		}
+		if (bs_str_starts_with(key, reserved))
+			rctx_error(
+				ctx, at,
+				"the io.bootstrap. prefix is reserved: bootstrap labels its own containers and nodes with it (pick another name)");
+		rctx_pop(ctx, s2);
+	}
+	rctx_pop(ctx, saved);
+}
+
+/* ---- cross references ------------------------------------------------- */
+
+void rctx_set_path(struct bs_rctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(ctx->path, sizeof(ctx->path), fmt, ap);
+	va_end(ap);
+	ctx->path_len = n < 0				? 0
+			: (size_t)n < sizeof(ctx->path) ? (size_t)n
+							: sizeof(ctx->path) - 1;
+}
+
+void rctx_check_selectors(struct bs_rctx *ctx, const struct bs_selectors *sels, const char *section,
+			  size_t index)
+{
+	const struct bs_recipe *r = ctx->recipe;
+	size_t i, j;
+
+	for (i = 0; i < sels->n; i++) {
+		const struct bs_selector *sel = &sels->v[i];
+		bool matched = false;
+
+		rctx_set_path(ctx, "%s[%zu].nodes[%zu]", section, index, i);
+		for (j = 0; j < r->n_nodes && !matched; j++)
+			matched = bs_selector_matches(sel, &r->nodes[j]);
+		if (matched)
+			continue;
+		if (sel->value != NULL) {
+			rctx_error_loc(
+				ctx, sel->loc,
+				"no node has label %.100s=%.100s (add labels: {%.100s: %.100s} to a node, or fix the selector)",
+				sel->key, sel->value, sel->key, sel->value);
+		} else {
+			const char **names = bs_xcalloc(r->n_nodes * 2 + 1, sizeof(*names));
+			const char *s;
+
+			for (j = 0; j < r->n_nodes; j++) {
+				names[2 * j] = r->nodes[j].name;
+				names[2 * j + 1] = r->nodes[j].group;
+			}
+			s = bs_suggest(sel->key, names);
+			if (s != NULL)
+				rctx_error_loc(ctx, sel->loc,
+					       "no node is named %.100s (did you mean '%s'?)",
+					       sel->key, s);
+			else
+				rctx_error_loc(
+					ctx, sel->loc,
+					"no node is named %.100s (name a node from nodes:, or select by label with key=value)",
+					sel->key);
+			free(names);
+		}
+	}
+}
+
+/* A secret written literally in the recipe ends up in version control. */
+void rctx_warn_literal_secret(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key)
+{
+	const struct bs_ynode *v = bs_ynode_get(map, key);
+	size_t saved;
+
+	if (v == NULL || v->kind != BS_YNODE_SCALAR || bs_ynode_is_null(v) || v->vars.n > 0)
+		return;
+	saved = rctx_push_key(ctx, key);
+	rctx_warn(
+		ctx, v,
+		"secret written in the recipe itself (use ${VAR} so it stays out of version control)");
+	rctx_pop(ctx, saved);
 }

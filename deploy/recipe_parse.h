@@ -1,6 +1,8 @@
 /*
  * recipe_parse.h - internal to deploy/: the context and typed getters used
- * by the recipe section parsers (recipe.c, recipe_containers.c).
+ * by the recipe section parsers (recipe_provider.c, recipe_nodes.c,
+ * recipe_docker.c, recipe_images.c, recipe_domains.c, recipe_containers.c),
+ * which recipe.c calls; the parsers use only this header, never each other.
  *
  * Every getter reports its own problems (wrong type, out of range, unknown
  * choice) at the value's position with the key path, and returns whether a
@@ -93,14 +95,66 @@ void rctx_get_selectors(struct bs_rctx *ctx, const struct bs_ynode *map, const c
 
 /* labels: keys may not use the io.bootstrap. prefix (bootstrap's own). */
 void bs_recipe_check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode *labels);
+/* A secret written literally in the recipe (not from ${VAR}): a warning. */
+void rctx_warn_literal_secret(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key);
 
-/* Section parsers in recipe_containers.c. */
-void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq);
+/* Cross checks run after parsing, at the root: each sets the full path of
+ * the object it reports on (printf-style), and the root resets it. */
+void rctx_set_path(struct bs_rctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Every selector of section[index].nodes names a node or a node's label. */
+void rctx_check_selectors(struct bs_rctx *ctx, const struct bs_selectors *sels, const char *section,
+			  size_t index);
+
+/* Names of the model's enums, in enum order, NULL-terminated
+ * (recipe_model.c). */
+extern const char *const bs_provider_type_names[];
+extern const char *const bs_restart_policy_names[];
+extern const char *const bs_pull_policy_names[];
+extern const char *const bs_update_order_names[];
+extern const char *const bs_net_mode_names[];
+extern const char *const bs_failure_action_names[];
+extern const char *const bs_publish_mode_names[];
+extern const char *const bs_encrypt_mode_names[];
 extern const char *const bs_tls_mode_names[];
-void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map);
-void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq);
-/* Cross references that involve images and containers. */
-void bs_recipe_check_containers(struct bs_rctx *ctx, const struct bs_ynode *root);
+
+/* Does container c run on node n (its nodes: select n, or it has none)? */
+bool bs_recipe_runs_on(const struct bs_container *c, const struct bs_node *n);
+/* Does a replica of c run on n, as deploy places them? */
+bool bs_recipe_placed(const struct bs_recipe *r, const struct bs_container *c,
+		      const struct bs_node *n);
+
+/*
+ * The sections, one file each; every parser gets its section's node (NULL
+ * when absent) and fills its part of ctx->recipe. recipe.c calls them in
+ * this order, each going on after errors.
+ */
+void bs_recipe_parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map); /* _provider.c */
+void bs_recipe_parse_ssh(struct bs_rctx *ctx, const struct bs_ynode *map);	/* _provider.c */
+void bs_recipe_parse_nodes(struct bs_rctx *ctx, const struct bs_ynode *seq,
+			   const struct bs_ynode *root);			  /* _nodes.c */
+void bs_recipe_parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map);	  /* _docker.c */
+void bs_recipe_parse_cluster(struct bs_rctx *ctx, const struct bs_ynode *map);	  /* _nodes.c */
+void bs_recipe_parse_registries(struct bs_rctx *ctx, const struct bs_ynode *seq); /* _docker.c */
+/* Registries with credentials that docker.daemon lets engines reach over
+ * plain HTTP (recipe_docker.c). */
+void bs_recipe_check_insecure_credentials(struct bs_rctx *ctx, const struct bs_ynode *root);
+void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq);  /* _images.c */
+void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map); /* _domains.c */
+void bs_recipe_parse_containers(struct bs_rctx *ctx,
+				const struct bs_ynode *seq); /* _containers.c */
+
+/* An image reference: reported (error, or a warning when untagged) at at;
+ * false when invalid (recipe_images.c). */
+bool bs_recipe_check_image_ref(struct bs_rctx *ctx, const struct bs_ynode *at, const char *ref);
+
+/* Cross references, in this order, once every section is parsed: domains
+ * (recipe_domains.c; fills CONTAINER.base domains), container selectors,
+ * names and ports (recipe_containers.c), images (recipe_images.c), what a
+ * cluster service cannot be (recipe_containers.c). */
+void bs_recipe_check_domains(struct bs_rctx *ctx);
+void bs_recipe_check_containers(struct bs_rctx *ctx);
+void bs_recipe_check_images(struct bs_rctx *ctx);
+void bs_recipe_check_cluster(struct bs_rctx *ctx);
 void bs_recipe_free_containers(struct bs_recipe *r);
 
 /* Lowercase letters, digits and '-', not at the ends: DNS labels, names. */

@@ -1,0 +1,343 @@
+/*
+ * recipe_nodes.c - the nodes: and cluster: sections: the machines (an entry
+ * with count: N is N nodes, NAME-1 to NAME-N), what each provider type lets
+ * an entry say, and the swarm the nodes may form.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deploy/recipe_parse.h"
+
+static void add_node(struct bs_recipe *r, const char *name, const char *group, int index,
+		     const struct bs_ynode *at, size_t entry)
+{
+	struct bs_node *n;
+
+	r->nodes = bs_xrealloc(r->nodes, (r->n_nodes + 1) * sizeof(*r->nodes));
+	n = &r->nodes[r->n_nodes++];
+	memset(n, 0, sizeof(*n));
+	n->name = bs_xstrdup(name);
+	n->group = bs_xstrdup(group);
+	n->index = index;
+	n->entry = entry;
+	n->loc = rctx_loc(at);
+	n->name_loc = rctx_loc(bs_ynode_get(at, "name"));
+}
+
+#define BS_MAX_NODES 500
+
+static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t entry)
+{
+	static const char *const keys[] = {"name", "count",	  "labels", "address", "port",
+					   "user", "server_type", "size",   "engine",  NULL};
+	struct bs_recipe *r = ctx->recipe;
+	enum bs_provider_type type = r->provider.type;
+	const char *size_key = type == BS_PROVIDER_HETZNER ? "server_type" : "size";
+	char *name = NULL, *address = NULL, *user = NULL, *size = NULL, *engine = NULL;
+	struct bs_kvlist labels = {0};
+	const struct bs_ynode *v;
+	int count = 0, port = 0, i;
+	size_t first, k;
+	bool has_count;
+
+	if (!rctx_want_map(ctx, map))
+		return;
+	rctx_check_keys(ctx, map, keys);
+	if (rctx_get_str(ctx, map, "name", "name: web", &name) && !bs_recipe_is_dns_label(name)) {
+		size_t s2 = rctx_push_key(ctx, "name");
+
+		rctx_error(
+			ctx, bs_ynode_get(map, "name"),
+			"'%.100s' is not a valid node name (lowercase letters, digits and '-', at most 63, like web or db-1)",
+			name);
+		rctx_pop(ctx, s2);
+		free(name);
+		name = NULL;
+	}
+	has_count = rctx_get_int(ctx, map, "count", 1, 100, &count);
+	rctx_get_kvlist(ctx, map, "labels", "label", false, &labels);
+	bs_recipe_check_reserved_labels(ctx, bs_ynode_get(map, "labels"));
+	rctx_get_str(ctx, map, "address", NULL, &address);
+	rctx_get_int(ctx, map, "port", 1, 65535, &port);
+	rctx_get_str(ctx, map, "user", NULL, &user);
+
+	v = bs_ynode_get(map, "engine");
+	if (type == BS_PROVIDER_ENGINE) {
+		if (rctx_get_str(ctx, map, "engine", NULL, &engine) &&
+		    !bs_str_starts_with(engine, "unix:///") &&
+		    !bs_str_starts_with(engine, "tcp://")) {
+			size_t s2 = rctx_push_key(ctx, "engine");
+
+			rctx_error(
+				ctx, v,
+				"'%.200s' is not an engine URL (write unix:///var/run/docker.sock, or tcp://HOST:2376 with TLS; reach an engine over SSH with provider static instead)",
+				engine);
+			rctx_pop(ctx, s2);
+		}
+		for (k = 0; k < 4; k++) {
+			static const char *const ssh_keys[] = {"count", "address", "port", "user"};
+			const struct bs_ynode *sv = bs_ynode_get(map, ssh_keys[k]);
+			size_t s2;
+
+			if (sv == NULL)
+				continue;
+			s2 = rctx_push_key(ctx, ssh_keys[k]);
+			rctx_error(ctx, sv,
+				   "provider engine reaches each engine by its URL: give each "
+				   "engine its own entry with engine: URL (%s does not apply)",
+				   ssh_keys[k]);
+			rctx_pop(ctx, s2);
+			has_count = k == 0 ? false : has_count;
+		}
+	} else if (v != NULL) {
+		size_t s2 = rctx_push_key(ctx, "engine");
+
+		rctx_error(ctx, v,
+			   "engine is for provider type engine (engines reached directly); "
+			   "provider %s reaches nodes over SSH",
+			   bs_provider_type_names[type]);
+		rctx_pop(ctx, s2);
+	}
+	v = bs_ynode_get(map, "address");
+	if (type == BS_PROVIDER_ENGINE) {
+		/* reported above */
+	} else if (type == BS_PROVIDER_STATIC) {
+		if (v == NULL)
+			rctx_missing(ctx, map, "address", "static hosts need address: HOST or IP");
+		if (bs_ynode_get(map, "count") != NULL) {
+			size_t s2 = rctx_push_key(ctx, "count");
+
+			rctx_error(
+				ctx, bs_ynode_get(map, "count"),
+				"static hosts are listed one by one (give each host its own entry with its address)");
+			rctx_pop(ctx, s2);
+			has_count = false;
+		}
+	} else if (v != NULL) {
+		size_t s2 = rctx_push_key(ctx, "address");
+
+		rctx_error(
+			ctx, v,
+			"address is for existing hosts (provider type static); provider %s creates its nodes",
+			bs_provider_type_names[type]);
+		rctx_pop(ctx, s2);
+	}
+	for (k = 0; k < 2; k++) {
+		const char *key = k == 0 ? "server_type" : "size";
+		const struct bs_ynode *sv = bs_ynode_get(map, key);
+
+		if (sv == NULL)
+			continue;
+		if ((type == BS_PROVIDER_HETZNER || type == BS_PROVIDER_DIGITALOCEAN) &&
+		    strcmp(key, size_key) == 0) {
+			rctx_get_str(ctx, map, key, NULL, &size);
+		} else {
+			size_t s2 = rctx_push_key(ctx, key);
+
+			rctx_error(ctx, sv, "'%s' does not apply to provider %s%s%s", key,
+				   bs_provider_type_names[type],
+				   type == BS_PROVIDER_HETZNER || type == BS_PROVIDER_DIGITALOCEAN
+					   ? " (use "
+					   : "",
+				   type == BS_PROVIDER_HETZNER	      ? "server_type)"
+				   : type == BS_PROVIDER_DIGITALOCEAN ? "size)"
+								      : "");
+			rctx_pop(ctx, s2);
+		}
+	}
+
+	if (name != NULL) {
+		first = r->n_nodes;
+		if (!has_count) {
+			add_node(r, name, name, 0, map, entry);
+		} else if (strlen(name) + 4 > 63) {
+			size_t s2 = rctx_push_key(ctx, "name");
+
+			rctx_error(
+				ctx, bs_ynode_get(map, "name"),
+				"name too long for numbered nodes (at most 59 characters with count)");
+			rctx_pop(ctx, s2);
+		} else if (r->n_nodes + (size_t)count > BS_MAX_NODES) {
+			size_t s2 = rctx_push_key(ctx, "count");
+
+			rctx_error(ctx, bs_ynode_get(map, "count"),
+				   "a recipe may have at most %d nodes", BS_MAX_NODES);
+			rctx_pop(ctx, s2);
+		} else {
+			for (i = 1; i <= count; i++) {
+				char expanded[80];
+
+				snprintf(expanded, sizeof(expanded), "%s-%d", name, i);
+				add_node(r, expanded, name, i, map, entry);
+			}
+		}
+		for (k = first; k < r->n_nodes; k++) {
+			struct bs_node *n = &r->nodes[k];
+			size_t j;
+
+			for (j = 0; j < labels.n; j++)
+				bs_kvlist_push(&n->labels, labels.v[j].key, labels.v[j].value,
+					       false);
+			n->address = address ? bs_xstrdup(address) : NULL;
+			n->port = port;
+			n->user = user ? bs_xstrdup(user) : NULL;
+			n->size = size ? bs_xstrdup(size) : NULL;
+			n->engine = engine ? bs_xstrdup(engine) : NULL;
+		}
+	}
+	bs_kvlist_free(&labels);
+	free(name);
+	free(address);
+	free(user);
+	free(size);
+	free(engine);
+}
+
+void bs_recipe_parse_nodes(struct bs_rctx *ctx, const struct bs_ynode *seq,
+			   const struct bs_ynode *root)
+{
+	struct bs_recipe *r = ctx->recipe;
+	size_t saved, i, j;
+
+	if (seq == NULL || bs_ynode_is_null(seq)) {
+		rctx_missing(ctx, root, "nodes",
+			     "list the machines, for example nodes: [{name: web, count: 2}]");
+		return;
+	}
+	saved = rctx_push_key(ctx, "nodes");
+	if (!rctx_want_seq(ctx, seq))
+		goto out;
+	if (seq->n == 0)
+		rctx_error(ctx, seq, "no nodes (list at least one, for example - name: web)");
+	for (i = 0; i < seq->n; i++) {
+		size_t s2 = rctx_push_index(ctx, i);
+
+		parse_node(ctx, seq->items[i], i);
+		rctx_pop(ctx, s2);
+	}
+	/* duplicates after count expansion: "web" x2 and "web-1" collide */
+	for (i = 0; i < r->n_nodes; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp(r->nodes[i].name, r->nodes[j].name) == 0) {
+				size_t s2 = rctx_push_index(ctx, r->nodes[i].entry);
+				size_t s3 = rctx_push_key(ctx, "name");
+
+				rctx_error_loc(
+					ctx, r->nodes[i].name_loc,
+					"node name '%s' is used twice (first declared at line %d); rename one",
+					r->nodes[i].name, r->nodes[j].name_loc.line);
+				rctx_pop(ctx, s3);
+				rctx_pop(ctx, s2);
+				break;
+			}
+out:
+	rctx_pop(ctx, saved);
+}
+
+static bool is_ip_address(const char *v)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, v, addr) == 1 || inet_pton(AF_INET6, v, addr) == 1;
+}
+
+/* What cluster.advertise may name: "private", an interface (Linux: 1 to
+ * 15 bytes, no '/', ':' or space), or an IPv4/IPv6 address. */
+static bool advertise_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (strcmp(v, "private") == 0)
+		return true;
+	if (is_ip_address(v))
+		return true;
+	if (n == 0 || n > 15 || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && strchr(".-_", v[i]) == NULL)
+			return false;
+	return true;
+}
+
+/* cluster: {type: swarm, managers: [...], publish: ingress|host,
+ * encrypt: auto|true|false, advertise: IFACE|ADDRESS|private} */
+void bs_recipe_parse_cluster(struct bs_rctx *ctx, const struct bs_ynode *map)
+{
+	static const char *const keys[] = {"type",    "managers",  "publish",
+					   "encrypt", "advertise", NULL};
+	static const char *const types[] = {"swarm", NULL};
+	struct bs_recipe *r = ctx->recipe;
+	struct bs_cluster_conf *c = &r->cluster;
+	size_t saved, i, n_managers = 0;
+	int choice;
+
+	if (map == NULL || bs_ynode_is_null(map))
+		return;
+	saved = rctx_push_key(ctx, "cluster");
+	c->loc = rctx_loc(map);
+	if (!rctx_want_map(ctx, map))
+		goto out;
+	rctx_check_keys(ctx, map, keys);
+	if (rctx_get_choice(ctx, map, "type", types, &choice))
+		c->type = BS_CLUSTER_SWARM;
+	else if (bs_ynode_get(map, "type") == NULL)
+		rctx_missing(ctx, map, "type", "cluster: {type: swarm}");
+	rctx_get_selectors(ctx, map, "managers", &c->managers);
+	c->publish_loc =
+		rctx_loc(bs_ynode_get(map, "publish") ? bs_ynode_get(map, "publish") : map);
+	if (rctx_get_choice(ctx, map, "publish", bs_publish_mode_names, &choice))
+		c->publish = (enum bs_publish_mode)choice;
+	if (rctx_get_choice(ctx, map, "encrypt", bs_encrypt_mode_names, &choice))
+		c->encrypt = (enum bs_encrypt_mode)choice;
+	if (rctx_get_str(ctx, map, "advertise", NULL, &c->advertise) &&
+	    !advertise_ok(c->advertise)) {
+		size_t s2 = rctx_push_key(ctx, "advertise");
+
+		rctx_error(ctx, bs_ynode_get(map, "advertise"),
+			   "'%.100s' is not an interface name, an IP address or 'private' (for "
+			   "example eth1, 10.0.0.2 or private)",
+			   c->advertise);
+		rctx_pop(ctx, s2);
+		free(c->advertise);
+		c->advertise = NULL;
+	} else if (c->advertise != NULL && r->n_nodes > 1 && is_ip_address(c->advertise)) {
+		size_t s2 = rctx_push_key(ctx, "advertise");
+
+		rctx_error(ctx, bs_ynode_get(map, "advertise"),
+			   "an address is one node's, and the recipe has %zu nodes: name the "
+			   "interface (eth1), or use private",
+			   r->n_nodes);
+		rctx_pop(ctx, s2);
+	}
+	for (i = 0; i < c->managers.n; i++) {
+		const struct bs_selector *sel = &c->managers.v[i];
+		size_t hits = 0, s2 = rctx_push_key(ctx, "managers"), s3 = rctx_push_index(ctx, i);
+
+		for (size_t k = 0; k < r->n_nodes; k++)
+			hits += bs_selector_matches(sel, &r->nodes[k]);
+		if (hits == 0 && r->n_nodes > 0)
+			rctx_error_loc(
+				ctx, sel->loc,
+				"no node matches manager selector %.100s%s%.100s (name a node "
+				"from nodes:, or select by label with key=value)",
+				sel->key, sel->value ? "=" : "", sel->value ? sel->value : "");
+		rctx_pop(ctx, s3);
+		rctx_pop(ctx, s2);
+	}
+	for (i = 0; i < r->n_nodes; i++)
+		n_managers += bs_cluster_is_manager(r, &r->nodes[i]);
+	if (c->type == BS_CLUSTER_SWARM && n_managers > 0 && n_managers % 2 == 0)
+		rctx_warn(ctx, bs_ynode_get(map, "managers") ? bs_ynode_get(map, "managers") : map,
+			  "%zu managers tolerate no more failures than %zu: Raft needs a "
+			  "majority, so use an odd number (1, 3 or 5)",
+			  n_managers, n_managers - 1);
+	if (c->type == BS_CLUSTER_SWARM && r->provider.type == BS_PROVIDER_ENGINE)
+		rctx_error(ctx, map,
+			   "a cluster is made over SSH (bootstrap finds each node's address and "
+			   "joins it): use provider static, local or a cloud, not engine");
+out:
+	rctx_pop(ctx, saved);
+}

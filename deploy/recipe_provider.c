@@ -1,0 +1,280 @@
+/*
+ * recipe_provider.c - the provider: and ssh: sections: where the machines
+ * come from (local containers, static hosts, a cloud, or engines reached
+ * directly) and how bootstrap logs in to them.
+ *
+ * A provider type takes its own keys; a key of another type is reported as
+ * such, so a recipe moved from one cloud to another says what to change.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deploy/recipe_parse.h"
+#include "util/url.h"
+
+/* provider.init of a local node: systemd (default) or none. */
+static void parse_node_init(struct bs_rctx *ctx, const struct bs_ynode *map, enum bs_node_init *out)
+{
+	char *init = NULL;
+
+	*out = BS_NODE_INIT_SYSTEMD;
+	if (!rctx_get_str(ctx, map, "init", NULL, &init))
+		return;
+	if (strcmp(init, "none") == 0) {
+		*out = BS_NODE_INIT_NONE;
+	} else if (strcmp(init, "systemd") != 0) {
+		size_t saved = rctx_push_key(ctx, "init");
+
+		rctx_error(
+			ctx, bs_ynode_get(map, "init"),
+			"'%.100s' is not an init of a local node: write systemd (the node boots systemd, like a VM; the default) or none (sshd alone, like a host without an init)",
+			init);
+		rctx_pop(ctx, saved);
+	}
+	free(init);
+}
+
+/* provider.api_url: an http(s) URL, with no login in it (the token goes
+ * in a header; a login there is masked like any secret), that sends the
+ * token over TLS unless to this machine. */
+static void check_api_url(struct bs_rctx *ctx, const struct bs_ynode *at, const char *url)
+{
+	const char *problem = NULL;
+	char *login = bs_url_userinfo_secret(url);
+	size_t saved;
+
+	if (login != NULL) /* masked in the message below */
+		bs_strv_add_unique(&ctx->recipe->secrets, login);
+	bs_secure_free_str(login);
+	if (bs_url_has_userinfo(url))
+		problem = "carries a login (user:password@): the API token goes in a header; "
+			  "remove it from the URL";
+	else if (!bs_str_starts_with(url, "https://") && !bs_str_starts_with(url, "http://"))
+		problem = "is not an http(s) URL";
+	else if (bs_url_is_cleartext_remote(url))
+		problem = "would send the API token in clear text: use https:// (plain http:// "
+			  "only to a loopback address such as 127.0.0.1)";
+	if (problem == NULL)
+		return;
+	saved = rctx_push_key(ctx, "api_url");
+	rctx_error(ctx, at, "'%.200s' %s", url, problem);
+	rctx_pop(ctx, saved);
+}
+
+void bs_recipe_parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
+{
+	static const char *const local_keys[] = {"type", "image", "engine", "init", NULL};
+	static const char *const static_keys[] = {"type", NULL};
+	static const char *const hetzner_keys[] = {"type",	  "token", "token_env", "location",
+						   "server_type", "image", "api_url",	NULL};
+	static const char *const do_keys[] = {"type", "token", "token_env", "region",
+					      "size", "image", "api_url",   NULL};
+	static const char *const engine_keys[] = {"type", NULL};
+	static const char *const *const keys_by_type[] = {local_keys, static_keys, hetzner_keys,
+							  do_keys, engine_keys};
+	struct bs_provider *p = &ctx->recipe->provider;
+	int type = BS_PROVIDER_LOCAL;
+	size_t i, saved;
+	int t;
+
+	p->loc = rctx_loc(map);
+	if (map == NULL) {
+		p->image = bs_xstrdup("bootstrap/node:bookworm");
+		p->engine = bs_xstrdup("unix:///var/run/docker.sock");
+		return;
+	}
+	saved = rctx_push_key(ctx, "provider");
+	if (!rctx_want_map(ctx, map))
+		goto out;
+	if (!rctx_get_choice(ctx, map, "type", bs_provider_type_names, &type)) {
+		if (rctx_absent(map, "type"))
+			rctx_missing(ctx, map, "type",
+				     "type: local, static, hetzner, digitalocean or engine");
+		/* with no known type, its other keys cannot be judged */
+		goto out;
+	}
+	p->type = (enum bs_provider_type)type;
+
+	/* A key of another provider type gets a message that says so. */
+	for (i = 0; i < map->n; i++) {
+		const char *key = map->pairs[i].key->value;
+		const char *const *mine = keys_by_type[type];
+		bool known = false, other = false;
+		size_t j;
+
+		for (j = 0; mine[j] != NULL; j++)
+			known = known || strcmp(mine[j], key) == 0;
+		for (t = 0; t < 5 && !known && !other; t++)
+			for (j = 0; keys_by_type[t][j] != NULL; j++)
+				if (strcmp(keys_by_type[t][j], key) == 0) {
+					size_t s2 = rctx_push_key(ctx, key);
+
+					rctx_error(
+						ctx, map->pairs[i].key,
+						"'%s' is a key of provider type %s, not %s (remove it or change type)",
+						key, bs_provider_type_names[t],
+						bs_provider_type_names[type]);
+					rctx_pop(ctx, s2);
+					other = true;
+					break;
+				}
+		if (!known && !other) {
+			const char *s = bs_suggest(key, mine);
+			size_t s2 = rctx_push_key(ctx, key);
+			char list[256] = "";
+			size_t used = 0;
+
+			for (j = 0; mine[j] != NULL && used < sizeof(list); j++) {
+				int w = snprintf(list + used, sizeof(list) - used, "%s%s",
+						 j ? ", " : "", mine[j]);
+
+				used += w > 0 ? (size_t)w : 0;
+			}
+			if (s != NULL)
+				rctx_error(ctx, map->pairs[i].key,
+					   "unknown key (did you mean '%s'?)", s);
+			else
+				rctx_error(ctx, map->pairs[i].key,
+					   "unknown key (provider %s takes: %s)",
+					   bs_provider_type_names[type], list);
+			rctx_pop(ctx, s2);
+		}
+	}
+
+	switch (p->type) {
+	case BS_PROVIDER_LOCAL:
+		if (!rctx_get_str(ctx, map, "image", NULL, &p->image))
+			p->image = bs_xstrdup("bootstrap/node:bookworm");
+		parse_node_init(ctx, map, &p->init);
+		if (!rctx_get_str(ctx, map, "engine", NULL, &p->engine))
+			p->engine = bs_xstrdup("unix:///var/run/docker.sock");
+		else if (!bs_str_starts_with(p->engine, "unix://") &&
+			 !bs_str_starts_with(p->engine, "tcp://")) {
+			size_t s2 = rctx_push_key(ctx, "engine");
+
+			rctx_error(
+				ctx, bs_ynode_get(map, "engine"),
+				"'%.200s' is not an engine URL (write unix:///var/run/docker.sock or tcp://HOST:2376)",
+				p->engine);
+			rctx_pop(ctx, s2);
+		}
+		break;
+	case BS_PROVIDER_STATIC:
+	case BS_PROVIDER_ENGINE: break;
+	case BS_PROVIDER_HETZNER:
+	case BS_PROVIDER_DIGITALOCEAN: {
+		bool hz = p->type == BS_PROVIDER_HETZNER;
+
+		rctx_get_str(ctx, map, "token", NULL, &p->token);
+		rctx_warn_literal_secret(ctx, map, "token");
+		if (rctx_get_str(ctx, map, "token_env", NULL, &p->token_env)) {
+			const char *c;
+			bool ok =
+				p->token_env[0] != '\0' && !isdigit((unsigned char)p->token_env[0]);
+
+			for (c = p->token_env; *c != '\0'; c++)
+				ok = ok && (isalnum((unsigned char)*c) || *c == '_');
+			if (!ok) {
+				size_t s2 = rctx_push_key(ctx, "token_env");
+
+				rctx_error(
+					ctx, bs_ynode_get(map, "token_env"),
+					"'%.100s' is not an environment variable name (letters, digits, '_')",
+					p->token_env);
+				rctx_pop(ctx, s2);
+			}
+			if (p->token != NULL) {
+				size_t s2 = rctx_push_key(ctx, "token_env");
+
+				rctx_error(ctx, bs_ynode_get(map, "token_env"),
+					   "give token or token_env, not both");
+				rctx_pop(ctx, s2);
+			}
+		} else {
+			p->token_env = bs_xstrdup(hz ? "HCLOUD_TOKEN" : "DIGITALOCEAN_TOKEN");
+		}
+		rctx_get_str(ctx, map, hz ? "location" : "region",
+			     hz ? "location: fsn1, nbg1, hel1, ash, hil or sin"
+				: "region: fra1, ams3, nyc3, sfo3, ...",
+			     &p->region);
+		if (!rctx_get_str(ctx, map, hz ? "server_type" : "size", NULL, &p->size))
+			p->size = bs_xstrdup(hz ? "cx22" : "s-1vcpu-1gb");
+		if (!rctx_get_str(ctx, map, "image", NULL, &p->image))
+			p->image = bs_xstrdup(hz ? "debian-12" : "debian-12-x64");
+		if (!rctx_get_str(ctx, map, "api_url", NULL, &p->api_url))
+			p->api_url = bs_xstrdup(hz ? "https://api.hetzner.cloud/v1"
+						   : "https://api.digitalocean.com/v2");
+		else
+			check_api_url(ctx, bs_ynode_get(map, "api_url"), p->api_url);
+		break;
+	}
+	}
+out:
+	rctx_pop(ctx, saved);
+}
+
+void bs_recipe_parse_ssh(struct bs_rctx *ctx, const struct bs_ynode *map)
+{
+	static const char *const keys[] = {"user",	   "port",	 "key",
+					   "agent",	   "passphrase", "password",
+					   "known_hosts",  "host_keys",	 "connect_timeout",
+					   "wait_timeout", NULL};
+	static const char *const policies[] = {"accept-new", "strict", NULL};
+	struct bs_ssh_conf *s = &ctx->recipe->ssh;
+	const struct bs_ynode *hk;
+	size_t saved;
+	int policy;
+
+	s->port = 22;
+	s->connect_timeout_ms = 10000;
+	s->wait_timeout_ms = 300000;
+	s->host_keys = BS_HOST_KEYS_ACCEPT_NEW;
+	if (map == NULL)
+		goto defaults;
+	saved = rctx_push_key(ctx, "ssh");
+	if (!rctx_want_map(ctx, map)) {
+		rctx_pop(ctx, saved);
+		goto defaults;
+	}
+	rctx_check_keys(ctx, map, keys);
+	rctx_get_str(ctx, map, "user", NULL, &s->user);
+	rctx_get_int(ctx, map, "port", 1, 65535, &s->port);
+	rctx_get_str(ctx, map, "key", NULL, &s->key);
+	rctx_get_bool(ctx, map, "agent", &s->agent);
+	rctx_get_str(ctx, map, "passphrase", NULL, &s->passphrase);
+	rctx_get_str(ctx, map, "password", NULL, &s->password);
+	rctx_warn_literal_secret(ctx, map, "passphrase");
+	rctx_warn_literal_secret(ctx, map, "password");
+	rctx_get_str(ctx, map, "known_hosts", NULL, &s->known_hosts);
+	hk = bs_ynode_get(map, "host_keys");
+	if (hk != NULL && hk->kind == BS_YNODE_SCALAR &&
+	    (strcmp(hk->value, "no") == 0 || strcmp(hk->value, "off") == 0 ||
+	     strcmp(hk->value, "false") == 0 || strcmp(hk->value, "ignore") == 0 ||
+	     strcmp(hk->value, "insecure") == 0)) {
+		size_t s2 = rctx_push_key(ctx, "host_keys");
+
+		rctx_error(
+			ctx, hk,
+			"host key checking cannot be turned off (use accept-new: trust on first use, then pinned)");
+		rctx_pop(ctx, s2);
+	} else if (rctx_get_choice(ctx, map, "host_keys", policies, &policy)) {
+		s->host_keys = (enum bs_host_key_policy)policy;
+	}
+	rctx_get_duration(ctx, map, "connect_timeout", 100, &s->connect_timeout_ms);
+	rctx_get_duration(ctx, map, "wait_timeout", 1000, &s->wait_timeout_ms);
+	if (s->key != NULL && s->agent == false && s->password == NULL &&
+	    bs_str_ends_with(s->key, ".pub")) {
+		size_t s2 = rctx_push_key(ctx, "key");
+
+		rctx_error(ctx, bs_ynode_get(map, "key"),
+			   "'%.200s' is a public key; name the private key file (without .pub)",
+			   s->key);
+		rctx_pop(ctx, s2);
+	}
+	rctx_pop(ctx, saved);
+defaults:
+	if (s->user == NULL)
+		s->user = bs_xstrdup("root");
+}
