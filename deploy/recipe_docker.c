@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <cJSON.h>
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,92 +111,103 @@ static void check_daemon_json(struct bs_rctx *ctx, const struct bs_ynode *daemon
 	cJSON_Delete(all);
 }
 
+static void check_package(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *at,
+			  void *section)
+{
+	struct bs_docker_conf *d = section;
+	bool ok = isalnum((unsigned char)d->package[0]);
+
+	(void)key;
+	for (const char *c = d->package; *c != '\0'; c++)
+		ok = ok && (islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '+' ||
+			    *c == '-' || *c == '.');
+	if (!ok)
+		rctx_error(ctx, at, "'%.100s' is not a package name (like docker.io or docker-ce)",
+			   d->package);
+}
+
+/* the rule the node step applies: Debian's version syntax */
+static void check_version(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *at,
+			  void *section)
+{
+	struct bs_docker_conf *d = section;
+	struct bs_err err = BS_ERR_INIT;
+
+	(void)key;
+	if (bs_dockerhost_check_package("docker.io", d->version, &err) != 0)
+		rctx_error(ctx, at, "%s",
+			   bs_str_starts_with(err.msg, "docker.version ")
+				   ? err.msg + strlen("docker.version ")
+				   : err.msg);
+}
+
+/* daemon: daemon.json as YAML, without what bootstrap manages itself. */
+static void read_daemon(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			void *section)
+{
+	struct bs_docker_conf *d = section;
+	const struct bs_ynode *daemon = bs_ynode_get(map, key->key);
+	bool managed = false;
+	cJSON *json;
+	size_t saved;
+
+	if (daemon == NULL || bs_ynode_is_null(daemon))
+		return;
+	saved = rctx_push_key(ctx, key->key);
+	if (!rctx_want_map(ctx, daemon))
+		goto out;
+	for (size_t i = 0; i < daemon->n; i++) {
+		const char *name = daemon->pairs[i].key->value;
+
+		if (strcmp(name, "hosts") == 0 || bs_str_starts_with(name, "tls")) {
+			size_t s2 = rctx_push_key(ctx, name);
+
+			managed = true;
+			rctx_error(
+				ctx, daemon->pairs[i].key,
+				"'%s' is managed by bootstrap (remove it; set docker.endpoint: tls to serve the API over TLS)",
+				name);
+			rctx_pop(ctx, s2);
+		}
+	}
+	json = yaml_to_json(ctx, daemon, false);
+	d->daemon_json = cJSON_PrintUnformatted(json);
+	cJSON_Delete(json);
+	if (!managed)
+		check_daemon_json(ctx, daemon, d->daemon_json);
+out:
+	rctx_pop(ctx, saved);
+}
+
+static const char *const docker_installs[] = {"auto", "never", NULL};
+static const char *const docker_endpoints[] = {"ssh", "tls", NULL};
+
+#define DOCKER(field) offsetof(struct bs_docker_conf, field)
+
+static const struct rkey docker_keys[] = {
+	{.key = "install", .kind = RK_CHOICE, .field = DOCKER(install), .arg = docker_installs},
+	{.key = "package", .kind = RK_STR, .field = DOCKER(package), .check = check_package},
+	{.key = "version", .kind = RK_STR, .field = DOCKER(version), .check = check_version},
+	{.key = "endpoint", .kind = RK_CHOICE, .field = DOCKER(endpoint), .arg = docker_endpoints},
+	{.key = "tls_port", .kind = RK_INT, .field = DOCKER(tls_port), .lo = 1, .hi = 65535},
+	{.key = "daemon", .kind = RK_FN, .check = read_daemon},
+	{.key = NULL},
+};
+
 void bs_recipe_parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
+	/* the order the message about an unknown key lists them in */
 	static const char *const keys[] = {"install",  "package",  "version", "daemon",
 					   "endpoint", "tls_port", NULL};
-	static const char *const installs[] = {"auto", "never", NULL};
-	static const char *const endpoints[] = {"ssh", "tls", NULL};
 	struct bs_docker_conf *d = &ctx->recipe->docker;
-	const struct bs_ynode *daemon;
 	size_t saved;
-	int choice;
 
 	d->tls_port = 2376;
 	if (map == NULL)
 		goto defaults;
 	saved = rctx_push_key(ctx, "docker");
-	if (!rctx_want_map(ctx, map)) {
-		rctx_pop(ctx, saved);
-		goto defaults;
-	}
-	rctx_check_keys(ctx, map, keys);
-	if (rctx_get_choice(ctx, map, "install", installs, &choice))
-		d->install = (enum bs_docker_install)choice;
-	if (rctx_get_str(ctx, map, "package", NULL, &d->package)) {
-		const char *c;
-		bool ok = isalnum((unsigned char)d->package[0]);
-
-		for (c = d->package; *c != '\0'; c++)
-			ok = ok && (islower((unsigned char)*c) || isdigit((unsigned char)*c) ||
-				    *c == '+' || *c == '-' || *c == '.');
-		if (!ok) {
-			size_t s2 = rctx_push_key(ctx, "package");
-
-			rctx_error(ctx, bs_ynode_get(map, "package"),
-				   "'%.100s' is not a package name (like docker.io or docker-ce)",
-				   d->package);
-			rctx_pop(ctx, s2);
-		}
-	}
-	if (rctx_get_str(ctx, map, "version", NULL, &d->version)) {
-		struct bs_err err = BS_ERR_INIT;
-
-		/* the rule the node step applies: Debian's version syntax */
-		if (bs_dockerhost_check_package("docker.io", d->version, &err) != 0) {
-			size_t s2 = rctx_push_key(ctx, "version");
-
-			rctx_error(ctx, bs_ynode_get(map, "version"), "%s",
-				   bs_str_starts_with(err.msg, "docker.version ")
-					   ? err.msg + strlen("docker.version ")
-					   : err.msg);
-			rctx_pop(ctx, s2);
-		}
-	}
-	if (rctx_get_choice(ctx, map, "endpoint", endpoints, &choice))
-		d->endpoint = (enum bs_docker_endpoint)choice;
-	rctx_get_int(ctx, map, "tls_port", 1, 65535, &d->tls_port);
-	daemon = bs_ynode_get(map, "daemon");
-	if (daemon != NULL && !bs_ynode_is_null(daemon)) {
-		size_t s2 = rctx_push_key(ctx, "daemon");
-
-		if (rctx_want_map(ctx, daemon)) {
-			bool managed = false;
-			cJSON *json;
-			size_t i;
-
-			for (i = 0; i < daemon->n; i++) {
-				const char *key = daemon->pairs[i].key->value;
-
-				if (strcmp(key, "hosts") == 0 || bs_str_starts_with(key, "tls")) {
-					size_t s3 = rctx_push_key(ctx, key);
-
-					managed = true;
-					rctx_error(
-						ctx, daemon->pairs[i].key,
-						"'%s' is managed by bootstrap (remove it; set docker.endpoint: tls to serve the API over TLS)",
-						key);
-					rctx_pop(ctx, s3);
-				}
-			}
-			json = yaml_to_json(ctx, daemon, false);
-			d->daemon_json = cJSON_PrintUnformatted(json);
-			cJSON_Delete(json);
-			if (!managed)
-				check_daemon_json(ctx, daemon, d->daemon_json);
-		}
-		rctx_pop(ctx, s2);
-	}
+	if (rctx_want_map(ctx, map))
+		rctx_read_keys(ctx, map, keys, docker_keys, d);
 	rctx_pop(ctx, saved);
 defaults:
 	if (d->package == NULL)

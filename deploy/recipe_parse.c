@@ -656,3 +656,71 @@ void rctx_warn_literal_secret(struct bs_rctx *ctx, const struct bs_ynode *map, c
 		"secret written in the recipe itself (use ${VAR} so it stays out of version control)");
 	rctx_pop(ctx, saved);
 }
+
+void rctx_check_literal_secret(struct bs_rctx *ctx, const struct rkey *key,
+			       const struct bs_ynode *map, void *section)
+{
+	(void)section;
+	rctx_warn_literal_secret(ctx, map, key->key);
+}
+
+/* ---- sections as tables of keys ------------------------------------- */
+
+#define RKEY_MAX 32
+
+static bool read_key(struct bs_rctx *ctx, const struct bs_ynode *map, const struct rkey *k,
+		     void *field)
+{
+	int choice;
+
+	switch (k->kind) {
+	case RK_STR: return rctx_get_str(ctx, map, k->key, k->arg, field);
+	case RK_INT: return rctx_get_int(ctx, map, k->key, k->lo, k->hi, field);
+	case RK_INT64: return rctx_get_int64(ctx, map, k->key, k->lo, k->hi, field);
+	case RK_BOOL: return rctx_get_bool(ctx, map, k->key, field);
+	case RK_DURATION: return rctx_get_duration(ctx, map, k->key, k->lo, field);
+	case RK_CHOICE:
+		if (!rctx_get_choice(ctx, map, k->key, k->arg, &choice))
+			return false;
+		memcpy(field, &choice, sizeof(choice)); /* enums are int-sized */
+		return true;
+	case RK_KVLIST:
+	case RK_ENV_KVLIST:
+		rctx_get_kvlist(ctx, map, k->key, k->arg, k->kind == RK_ENV_KVLIST, field);
+		return false;
+	case RK_SELECTORS: rctx_get_selectors(ctx, map, k->key, field); return false;
+	case RK_FN: break;
+	}
+	return false;
+}
+
+void rctx_read_keys(struct bs_rctx *ctx, const struct bs_ynode *map, const char *const *allowed,
+		    const struct rkey *table, void *section)
+{
+	const char *names[RKEY_MAX + 1];
+	size_t n = 0, i, j;
+
+	for (i = 0; allowed == NULL && table[i].key != NULL; i++) {
+		for (j = 0; j < n && strcmp(names[j], table[i].key) != 0; j++)
+			;
+		if (j == n && n < RKEY_MAX)
+			names[n++] = table[i].key;
+	}
+	names[n] = NULL;
+	rctx_check_keys(ctx, map, allowed ? allowed : names);
+	for (i = 0; table[i].key != NULL; i++) {
+		const struct rkey *k = &table[i];
+		void *field = (char *)section + k->field;
+		size_t saved;
+
+		if (k->kind == RK_FN) {
+			k->check(ctx, k, map, section);
+			continue;
+		}
+		if (!read_key(ctx, map, k, field) || k->check == NULL)
+			continue;
+		saved = rctx_push_key(ctx, k->key);
+		k->check(ctx, k, bs_ynode_get(map, k->key), section);
+		rctx_pop(ctx, saved);
+	}
+}

@@ -93,6 +93,51 @@ void rctx_get_kvlist(struct bs_rctx *ctx, const struct bs_ynode *map, const char
 void rctx_get_selectors(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key,
 			struct bs_selectors *out);
 
+/*
+ * A section read as one table of keys, like git's and curl's option tables:
+ * each entry names a key, how its value is read and into which field of the
+ * section's struct (by offset), and an optional check. The driver reports
+ * unknown keys (against the table's keys, or an explicit list whose order
+ * the message shows), then reads the entries in table order, so the table's
+ * order is the order of the diagnostics.
+ */
+enum rkey_kind {
+	RK_STR,	       /* char *; arg: the hint that makes the key required */
+	RK_INT,	       /* int in lo..hi */
+	RK_INT64,      /* int64_t in lo..hi */
+	RK_BOOL,       /* bool */
+	RK_CHOICE,     /* an enum (int-sized); arg: its names */
+	RK_DURATION,   /* int64_t milliseconds, at least lo */
+	RK_KVLIST,     /* struct bs_kvlist; arg: what an entry is ("label") */
+	RK_ENV_KVLIST, /* the same, a value missing taken from the environment */
+	RK_SELECTORS,  /* struct bs_selectors */
+	RK_FN,	       /* check alone reads the key: at is the section's map */
+};
+
+struct rkey;
+/* Runs after a value was read well, with the key's path pushed and at the
+ * value; for RK_FN with the section's path and at the section's map. */
+typedef void (*rkey_check_fn)(struct bs_rctx *ctx, const struct rkey *key,
+			      const struct bs_ynode *at, void *section);
+
+struct rkey {
+	const char *key;
+	enum rkey_kind kind;
+	size_t field; /* offsetof() in the section's struct */
+	const void *arg;
+	long long lo, hi;
+	rkey_check_fn check;
+};
+
+/* Check map's keys (against allowed, or the table's when NULL), then read
+ * each entry of table (ended by a NULL key) into section. */
+void rctx_read_keys(struct bs_rctx *ctx, const struct bs_ynode *map, const char *const *allowed,
+		    const struct rkey *table, void *section);
+
+/* A check for RK_FN entries: a literal secret in map[key->key] (below). */
+void rctx_check_literal_secret(struct bs_rctx *ctx, const struct rkey *key,
+			       const struct bs_ynode *map, void *section);
+
 /* labels: keys may not use the io.bootstrap. prefix (bootstrap's own). */
 void bs_recipe_check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode *labels);
 /* A secret written literally in the recipe (not from ${VAR}): a warning. */

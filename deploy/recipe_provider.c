@@ -7,6 +7,7 @@
  * such, so a recipe moved from one cloud to another says what to change.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,17 +216,55 @@ out:
 	rctx_pop(ctx, saved);
 }
 
+/* host_keys: accept-new or strict; turning checking off is refused. */
+static void read_host_keys(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			   void *section)
+{
+	static const char *const policies[] = {"accept-new", "strict", NULL};
+	struct bs_ssh_conf *s = section;
+	const struct bs_ynode *hk = bs_ynode_get(map, key->key);
+	int policy;
+
+	if (hk != NULL && hk->kind == BS_YNODE_SCALAR &&
+	    (strcmp(hk->value, "no") == 0 || strcmp(hk->value, "off") == 0 ||
+	     strcmp(hk->value, "false") == 0 || strcmp(hk->value, "ignore") == 0 ||
+	     strcmp(hk->value, "insecure") == 0)) {
+		size_t saved = rctx_push_key(ctx, key->key);
+
+		rctx_error(
+			ctx, hk,
+			"host key checking cannot be turned off (use accept-new: trust on first use, then pinned)");
+		rctx_pop(ctx, saved);
+	} else if (rctx_get_choice(ctx, map, key->key, policies, &policy)) {
+		s->host_keys = (enum bs_host_key_policy)policy;
+	}
+}
+
+#define SSH(field) offsetof(struct bs_ssh_conf, field)
+
+static const struct rkey ssh_keys[] = {
+	{.key = "user", .kind = RK_STR, .field = SSH(user)},
+	{.key = "port", .kind = RK_INT, .field = SSH(port), .lo = 1, .hi = 65535},
+	{.key = "key", .kind = RK_STR, .field = SSH(key)},
+	{.key = "agent", .kind = RK_BOOL, .field = SSH(agent)},
+	{.key = "passphrase", .kind = RK_STR, .field = SSH(passphrase)},
+	{.key = "password", .kind = RK_STR, .field = SSH(password)},
+	{.key = "passphrase", .kind = RK_FN, .check = rctx_check_literal_secret},
+	{.key = "password", .kind = RK_FN, .check = rctx_check_literal_secret},
+	{.key = "known_hosts", .kind = RK_STR, .field = SSH(known_hosts)},
+	{.key = "host_keys", .kind = RK_FN, .check = read_host_keys},
+	{.key = "connect_timeout",
+	 .kind = RK_DURATION,
+	 .field = SSH(connect_timeout_ms),
+	 .lo = 100},
+	{.key = "wait_timeout", .kind = RK_DURATION, .field = SSH(wait_timeout_ms), .lo = 1000},
+	{.key = NULL},
+};
+
 void bs_recipe_parse_ssh(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
-	static const char *const keys[] = {"user",	   "port",	 "key",
-					   "agent",	   "passphrase", "password",
-					   "known_hosts",  "host_keys",	 "connect_timeout",
-					   "wait_timeout", NULL};
-	static const char *const policies[] = {"accept-new", "strict", NULL};
 	struct bs_ssh_conf *s = &ctx->recipe->ssh;
-	const struct bs_ynode *hk;
 	size_t saved;
-	int policy;
 
 	s->port = 22;
 	s->connect_timeout_ms = 10000;
@@ -238,32 +277,7 @@ void bs_recipe_parse_ssh(struct bs_rctx *ctx, const struct bs_ynode *map)
 		rctx_pop(ctx, saved);
 		goto defaults;
 	}
-	rctx_check_keys(ctx, map, keys);
-	rctx_get_str(ctx, map, "user", NULL, &s->user);
-	rctx_get_int(ctx, map, "port", 1, 65535, &s->port);
-	rctx_get_str(ctx, map, "key", NULL, &s->key);
-	rctx_get_bool(ctx, map, "agent", &s->agent);
-	rctx_get_str(ctx, map, "passphrase", NULL, &s->passphrase);
-	rctx_get_str(ctx, map, "password", NULL, &s->password);
-	rctx_warn_literal_secret(ctx, map, "passphrase");
-	rctx_warn_literal_secret(ctx, map, "password");
-	rctx_get_str(ctx, map, "known_hosts", NULL, &s->known_hosts);
-	hk = bs_ynode_get(map, "host_keys");
-	if (hk != NULL && hk->kind == BS_YNODE_SCALAR &&
-	    (strcmp(hk->value, "no") == 0 || strcmp(hk->value, "off") == 0 ||
-	     strcmp(hk->value, "false") == 0 || strcmp(hk->value, "ignore") == 0 ||
-	     strcmp(hk->value, "insecure") == 0)) {
-		size_t s2 = rctx_push_key(ctx, "host_keys");
-
-		rctx_error(
-			ctx, hk,
-			"host key checking cannot be turned off (use accept-new: trust on first use, then pinned)");
-		rctx_pop(ctx, s2);
-	} else if (rctx_get_choice(ctx, map, "host_keys", policies, &policy)) {
-		s->host_keys = (enum bs_host_key_policy)policy;
-	}
-	rctx_get_duration(ctx, map, "connect_timeout", 100, &s->connect_timeout_ms);
-	rctx_get_duration(ctx, map, "wait_timeout", 1000, &s->wait_timeout_ms);
+	rctx_read_keys(ctx, map, NULL, ssh_keys, s);
 	if (s->key != NULL && s->agent == false && s->password == NULL &&
 	    bs_str_ends_with(s->key, ".pub")) {
 		size_t s2 = rctx_push_key(ctx, "key");
