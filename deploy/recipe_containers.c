@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,14 +231,16 @@ out:
 	return problem;
 }
 
-static void parse_ports(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
+static void parse_ports(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			void *section)
 {
-	const struct bs_ynode *v = bs_ynode_get(map, "ports");
+	struct bs_container *c = section;
+	const struct bs_ynode *v = bs_ynode_get(map, key->key);
 	size_t saved, i;
 
 	if (v == NULL || bs_ynode_is_null(v))
 		return;
-	saved = rctx_push_key(ctx, "ports");
+	saved = rctx_push_key(ctx, key->key);
 	if (!rctx_want_seq(ctx, v))
 		goto out;
 	c->ports = bs_xcalloc(v->n, sizeof(*c->ports));
@@ -344,14 +347,16 @@ out:
 	return problem;
 }
 
-static void parse_volumes(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
+static void parse_volumes(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			  void *section)
 {
-	const struct bs_ynode *v = bs_ynode_get(map, "volumes");
+	struct bs_container *c = section;
+	const struct bs_ynode *v = bs_ynode_get(map, key->key);
 	size_t saved, i, j;
 
 	if (v == NULL || bs_ynode_is_null(v))
 		return;
-	saved = rctx_push_key(ctx, "volumes");
+	saved = rctx_push_key(ctx, key->key);
 	if (!rctx_want_seq(ctx, v))
 		goto out;
 	c->volumes = bs_xcalloc(v->n, sizeof(*c->volumes));
@@ -396,18 +401,19 @@ out:
 
 /* ---- healthcheck, resources, restart ---------------------------------- */
 
-static void parse_healthcheck(struct bs_rctx *ctx, const struct bs_ynode *map,
-			      struct bs_healthcheck *h)
+static void parse_healthcheck(struct bs_rctx *ctx, const struct rkey *key,
+			      const struct bs_ynode *map, void *section)
 {
+	struct bs_healthcheck *h = &((struct bs_container *)section)->healthcheck;
 	static const char *const keys[] = {"test",    "interval", "timeout", "start_period",
 					   "retries", "disable",  NULL};
-	const struct bs_ynode *v = bs_ynode_get(map, "healthcheck");
+	const struct bs_ynode *v = bs_ynode_get(map, key->key);
 	const struct bs_ynode *test;
 	size_t saved, i;
 
 	if (v == NULL || bs_ynode_is_null(v))
 		return;
-	saved = rctx_push_key(ctx, "healthcheck");
+	saved = rctx_push_key(ctx, key->key);
 	if (!rctx_want_map(ctx, v))
 		goto out;
 	h->present = true;
@@ -494,17 +500,18 @@ static int parse_cpus(const char *s, int64_t *nano)
 	return 0;
 }
 
-static void parse_resources(struct bs_rctx *ctx, const struct bs_ynode *map,
-			    struct bs_resources *res)
+static void parse_resources(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			    void *section)
 {
+	struct bs_resources *res = &((struct bs_container *)section)->resources;
 	static const char *const keys[] = {"memory", "cpus", "pids", NULL};
-	const struct bs_ynode *v = bs_ynode_get(map, "resources");
+	const struct bs_ynode *v = bs_ynode_get(map, key->key);
 	const struct bs_ynode *item;
 	size_t saved, s2;
 
 	if (v == NULL || bs_ynode_is_null(v))
 		return;
-	saved = rctx_push_key(ctx, "resources");
+	saved = rctx_push_key(ctx, key->key);
 	if (!rctx_want_map(ctx, v))
 		goto out;
 	rctx_check_keys(ctx, v, keys);
@@ -545,16 +552,18 @@ out:
 	rctx_pop(ctx, saved);
 }
 
-static void parse_restart(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
+static void parse_restart(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			  void *section)
 {
-	const struct bs_ynode *v = bs_ynode_get(map, "restart");
+	struct bs_container *c = section;
+	const struct bs_ynode *v = bs_ynode_get(map, key->key);
 	size_t saved;
 	int i;
 
 	c->restart = BS_RESTART_UNLESS_STOPPED;
 	if (v == NULL || v->bad || bs_ynode_is_null(v))
 		return;
-	saved = rctx_push_key(ctx, "restart");
+	saved = rctx_push_key(ctx, key->key);
 	if (rctx_want_scalar(ctx, v)) {
 		const char *s = v->value;
 		bool ok = false;
@@ -600,12 +609,14 @@ static bool container_name_ok(const char *s)
 	return true;
 }
 
-static void parse_update(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
+static void parse_update(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			 void *section)
 {
+	struct bs_container *c = section;
 	static const char *const keys[] = {"order", "monitor",	      "parallelism",
 					   "delay", "failure_action", NULL};
 	static const char *const service_keys[] = {"parallelism", "delay", "failure_action"};
-	const struct bs_ynode *v = bs_ynode_get(map, "update");
+	const struct bs_ynode *v = bs_ynode_get(map, key->key);
 	bool cluster = ctx->recipe->cluster.type != BS_CLUSTER_NONE;
 	int order = BS_ORDER_AUTO, choice;
 	size_t saved;
@@ -614,7 +625,7 @@ static void parse_update(struct bs_rctx *ctx, const struct bs_ynode *map, struct
 	c->update.parallelism = 1;
 	if (v == NULL || bs_ynode_is_null(v))
 		return;
-	saved = rctx_push_key(ctx, "update");
+	saved = rctx_push_key(ctx, key->key);
 	if (!rctx_want_map(ctx, v))
 		goto out;
 	rctx_check_keys(ctx, v, keys);
@@ -665,14 +676,186 @@ out:
 	rctx_pop(ctx, saved);
 }
 
+static void check_container_name(struct bs_rctx *ctx, const struct rkey *key,
+				 const struct bs_ynode *at, void *section)
+{
+	struct bs_container *c = section;
+
+	(void)key;
+	if (!container_name_ok(c->name))
+		rctx_error(
+			ctx, at,
+			"'%.100s' is not a valid container name (lowercase letters, digits, '_', '.', '-', at most 63, starting with a letter or digit)",
+			c->name);
+}
+
+static void check_image(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *at,
+			void *section)
+{
+	struct bs_container *c = section;
+
+	(void)key;
+	if (!bs_recipe_check_image_ref(ctx, at, c->image)) {
+		free(c->image);
+		c->image = NULL;
+	}
+}
+
+static void read_command(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			 void *section)
+{
+	struct bs_container *c = section;
+
+	c->has_command = get_argv(ctx, map, key->key, &c->command);
+}
+
+static void read_entrypoint(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			    void *section)
+{
+	struct bs_container *c = section;
+
+	c->has_entrypoint = get_argv(ctx, map, key->key, &c->entrypoint);
+}
+
+/* Secrets are masked everywhere, and live in one place only. */
+static void check_secrets(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			  void *section)
+{
+	struct bs_container *c = section;
+	size_t i;
+
+	for (i = 0; i < c->secrets.n; i++) {
+		c->secrets.v[i].secret = true;
+		bs_strv_add_unique(&ctx->recipe->secrets, c->secrets.v[i].value);
+	}
+	for (i = 0; i < c->secrets.n; i++)
+		if (bs_kvlist_find(&c->environment, c->secrets.v[i].key) != NULL) {
+			size_t saved = rctx_push_key(ctx, key->key);
+
+			rctx_error(
+				ctx, bs_ynode_get(map, key->key),
+				"%s is both an environment variable and a secret (keep it in one place)",
+				c->secrets.v[i].key);
+			rctx_pop(ctx, saved);
+		}
+}
+
+static void check_labels(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			 void *section)
+{
+	(void)section;
+	bs_recipe_check_reserved_labels(ctx, bs_ynode_get(map, key->key));
+}
+
+static void check_working_dir(struct bs_rctx *ctx, const struct rkey *key,
+			      const struct bs_ynode *at, void *section)
+{
+	struct bs_container *c = section;
+
+	(void)key;
+	if (c->working_dir[0] != '/')
+		rctx_error(ctx, at, "working_dir is an absolute path in the container (like /app)");
+}
+
+static void check_stop_timeout(struct bs_rctx *ctx, const struct rkey *key,
+			       const struct bs_ynode *at, void *section)
+{
+	struct bs_container *c = section;
+
+	(void)key;
+	if (c->stop_timeout_ms > 3600 * 1000)
+		rctx_error(ctx, at,
+			   "stop_timeout is at most 1h (it bounds how long a stop may take)");
+}
+
+static void check_network(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *at,
+			  void *section)
+{
+	struct bs_container *c = section;
+
+	(void)key;
+	if ((c->network == BS_NET_HOST || c->network == BS_NET_NONE) && c->n_ports > 0)
+		rctx_error(ctx, at,
+			   "with network: %s nothing is published: remove ports (with "
+			   "host, the container's ports are the node's own)",
+			   bs_net_mode_names[c->network]);
+}
+
+static void check_domain(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *at,
+			 void *section)
+{
+	struct bs_container *c = section;
+
+	(void)key;
+	if (!bs_recipe_is_hostname(c->domain) || strchr(c->domain, '.') == NULL) {
+		rctx_error(
+			ctx, at,
+			"'%.200s' is not a fully qualified domain name (lowercase, like shop.example.com)",
+			c->domain);
+		free(c->domain); /* one error for it, not more from its checks */
+		c->domain = NULL;
+	}
+}
+
+#define CONTAINER(field) offsetof(struct bs_container, field)
+
+static const struct rkey container_keys[] = {
+	{.key = "name",
+	 .kind = RK_STR,
+	 .field = CONTAINER(name),
+	 .arg = "name: web",
+	 .check = check_container_name},
+	{.key = "image",
+	 .kind = RK_STR,
+	 .field = CONTAINER(image),
+	 .arg = "image: REPOSITORY:TAG, like nginx:1.25",
+	 .check = check_image},
+	{.key = "command", .kind = RK_FN, .check = read_command},
+	{.key = "entrypoint", .kind = RK_FN, .check = read_entrypoint},
+	{.key = "environment",
+	 .kind = RK_ENV_KVLIST,
+	 .field = CONTAINER(environment),
+	 .arg = "variable"},
+	{.key = "secrets", .kind = RK_ENV_KVLIST, .field = CONTAINER(secrets), .arg = "secret"},
+	{.key = "secrets", .kind = RK_FN, .check = check_secrets},
+	{.key = "ports", .kind = RK_FN, .check = parse_ports},
+	{.key = "volumes", .kind = RK_FN, .check = parse_volumes},
+	{.key = "restart", .kind = RK_FN, .check = parse_restart},
+	{.key = "healthcheck", .kind = RK_FN, .check = parse_healthcheck},
+	{.key = "labels", .kind = RK_KVLIST, .field = CONTAINER(labels), .arg = "label"},
+	{.key = "labels", .kind = RK_FN, .check = check_labels},
+	{.key = "user", .kind = RK_STR, .field = CONTAINER(user)},
+	{.key = "working_dir",
+	 .kind = RK_STR,
+	 .field = CONTAINER(working_dir),
+	 .check = check_working_dir},
+	{.key = "replicas", .kind = RK_INT, .field = CONTAINER(replicas), .lo = 0, .hi = 100},
+	{.key = "nodes", .kind = RK_SELECTORS, .field = CONTAINER(nodes)},
+	{.key = "resources", .kind = RK_FN, .check = parse_resources},
+	{.key = "stop_timeout",
+	 .kind = RK_DURATION,
+	 .field = CONTAINER(stop_timeout_ms),
+	 .lo = 0,
+	 .check = check_stop_timeout},
+	{.key = "update", .kind = RK_FN, .check = parse_update},
+	{.key = "network",
+	 .kind = RK_CHOICE,
+	 .field = CONTAINER(network),
+	 .arg = bs_net_mode_names,
+	 .check = check_network},
+	{.key = "domain", .kind = RK_STR, .field = CONTAINER(domain), .check = check_domain},
+	{.key = "expose", .kind = RK_INT, .field = CONTAINER(expose), .lo = 1, .hi = 65535},
+	{.key = NULL},
+};
+
 static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
 {
+	/* the order the message about an unknown key lists them in */
 	static const char *const keys[] = {
 		"name",	       "image",	   "command", "entrypoint",  "environment", "secrets",
 		"ports",       "volumes",  "restart", "healthcheck", "labels",	    "user",
 		"working_dir", "replicas", "nodes",   "resources",   "domain",	    "stop_timeout",
 		"update",      "network",  "expose",  NULL};
-	size_t i;
 
 	c->loc = rctx_loc(map);
 	c->name_loc = rctx_loc(bs_ynode_get(map, "name"));
@@ -683,99 +866,8 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, str
 		rctx_loc(bs_ynode_get(map, "replicas") ? bs_ynode_get(map, "replicas") : map);
 	c->nodes_loc = rctx_loc(bs_ynode_get(map, "nodes") ? bs_ynode_get(map, "nodes") : map);
 	c->replicas = 1;
-	rctx_check_keys(ctx, map, keys);
-	if (rctx_get_str(ctx, map, "name", "name: web", &c->name) && !container_name_ok(c->name)) {
-		size_t s2 = rctx_push_key(ctx, "name");
-
-		rctx_error(
-			ctx, bs_ynode_get(map, "name"),
-			"'%.100s' is not a valid container name (lowercase letters, digits, '_', '.', '-', at most 63, starting with a letter or digit)",
-			c->name);
-		rctx_pop(ctx, s2);
-	}
-	if (rctx_get_str(ctx, map, "image", "image: REPOSITORY:TAG, like nginx:1.25", &c->image)) {
-		size_t s2 = rctx_push_key(ctx, "image");
-
-		if (!bs_recipe_check_image_ref(ctx, bs_ynode_get(map, "image"), c->image)) {
-			free(c->image);
-			c->image = NULL;
-		}
-		rctx_pop(ctx, s2);
-	}
-	c->has_command = get_argv(ctx, map, "command", &c->command);
-	c->has_entrypoint = get_argv(ctx, map, "entrypoint", &c->entrypoint);
-	rctx_get_kvlist(ctx, map, "environment", "variable", true, &c->environment);
-	rctx_get_kvlist(ctx, map, "secrets", "secret", true, &c->secrets);
-	for (i = 0; i < c->secrets.n; i++) {
-		c->secrets.v[i].secret = true;
-		bs_strv_add_unique(&ctx->recipe->secrets, c->secrets.v[i].value);
-	}
-	for (i = 0; i < c->secrets.n; i++)
-		if (bs_kvlist_find(&c->environment, c->secrets.v[i].key) != NULL) {
-			size_t s2 = rctx_push_key(ctx, "secrets");
-
-			rctx_error(
-				ctx, bs_ynode_get(map, "secrets"),
-				"%s is both an environment variable and a secret (keep it in one place)",
-				c->secrets.v[i].key);
-			rctx_pop(ctx, s2);
-		}
-	parse_ports(ctx, map, c);
-	parse_volumes(ctx, map, c);
-	parse_restart(ctx, map, c);
-	parse_healthcheck(ctx, map, &c->healthcheck);
-	rctx_get_kvlist(ctx, map, "labels", "label", false, &c->labels);
-	bs_recipe_check_reserved_labels(ctx, bs_ynode_get(map, "labels"));
-	rctx_get_str(ctx, map, "user", NULL, &c->user);
-	if (rctx_get_str(ctx, map, "working_dir", NULL, &c->working_dir) &&
-	    c->working_dir[0] != '/') {
-		size_t s2 = rctx_push_key(ctx, "working_dir");
-
-		rctx_error(ctx, bs_ynode_get(map, "working_dir"),
-			   "working_dir is an absolute path in the container (like /app)");
-		rctx_pop(ctx, s2);
-	}
-	rctx_get_int(ctx, map, "replicas", 0, 100, &c->replicas);
-	rctx_get_selectors(ctx, map, "nodes", &c->nodes);
-	parse_resources(ctx, map, &c->resources);
 	c->stop_timeout_ms = 10000;
-	if (rctx_get_duration(ctx, map, "stop_timeout", 0, &c->stop_timeout_ms) &&
-	    c->stop_timeout_ms > 3600 * 1000) {
-		size_t s2 = rctx_push_key(ctx, "stop_timeout");
-
-		rctx_error(ctx, bs_ynode_get(map, "stop_timeout"),
-			   "stop_timeout is at most 1h (it bounds how long a stop may take)");
-		rctx_pop(ctx, s2);
-	}
-	parse_update(ctx, map, c);
-	{
-		int net = BS_NET_PROJECT;
-
-		if (rctx_get_choice(ctx, map, "network", bs_net_mode_names, &net))
-			c->network = (enum bs_net_mode)net;
-		if ((c->network == BS_NET_HOST || c->network == BS_NET_NONE) && c->n_ports > 0) {
-			size_t s2 = rctx_push_key(ctx, "network");
-
-			rctx_error(ctx, bs_ynode_get(map, "network"),
-				   "with network: %s nothing is published: remove ports (with "
-				   "host, the container's ports are the node's own)",
-				   bs_net_mode_names[net]);
-			rctx_pop(ctx, s2);
-		}
-	}
-	if (rctx_get_str(ctx, map, "domain", NULL, &c->domain) &&
-	    (!bs_recipe_is_hostname(c->domain) || strchr(c->domain, '.') == NULL)) {
-		size_t s2 = rctx_push_key(ctx, "domain");
-
-		rctx_error(
-			ctx, bs_ynode_get(map, "domain"),
-			"'%.200s' is not a fully qualified domain name (lowercase, like shop.example.com)",
-			c->domain);
-		free(c->domain); /* one error for it, not more from its checks */
-		c->domain = NULL;
-		rctx_pop(ctx, s2);
-	}
-	rctx_get_int(ctx, map, "expose", 1, 65535, &c->expose);
+	rctx_read_keys(ctx, map, keys, container_keys, c);
 }
 
 void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq)
