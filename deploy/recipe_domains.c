@@ -5,6 +5,7 @@
  * proxy's own ports and volume left alone.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,53 +79,55 @@ static void read_pem(struct bs_rctx *ctx, const struct bs_ynode *map, const char
 	rctx_pop(ctx, saved);
 }
 
-/* domains: {base, tls: auto|internal|off|files, email, proxy: IMAGE, cert, key} */
-void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map)
+static void check_base(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *at,
+		       void *section)
 {
-	static const char *const keys[] = {"base", "tls", "email", "proxy", "cert", "key", NULL};
-	struct bs_domains_conf *d = &ctx->recipe->domains;
-	size_t saved;
-	int choice;
+	struct bs_domains_conf *d = section;
 
-	d->tls = BS_TLS_AUTO;
-	if (map == NULL || bs_ynode_is_null(map))
-		goto defaults;
-	saved = rctx_push_key(ctx, "domains");
-	d->loc = rctx_loc(map);
-	if (!rctx_want_map(ctx, map)) {
-		rctx_pop(ctx, saved);
-		goto defaults;
-	}
-	rctx_check_keys(ctx, map, keys);
-	if (rctx_get_str(ctx, map, "base", NULL, &d->base) &&
-	    (!bs_recipe_is_hostname(d->base) || strchr(d->base, '.') == NULL ||
-	     strlen(d->base) > 190)) {
-		size_t s2 = rctx_push_key(ctx, "base");
+	(void)key;
+	if (bs_recipe_is_hostname(d->base) && strchr(d->base, '.') != NULL &&
+	    strlen(d->base) <= 190)
+		return;
+	rctx_error(ctx, at,
+		   "'%.200s' is not a domain (lowercase, like apps.example.com): each "
+		   "container with expose: is served as CONTAINER.base",
+		   d->base);
+	free(d->base);
+	d->base = NULL;
+}
 
-		rctx_error(ctx, bs_ynode_get(map, "base"),
-			   "'%.200s' is not a domain (lowercase, like apps.example.com): each "
-			   "container with expose: is served as CONTAINER.base",
-			   d->base);
-		free(d->base);
-		d->base = NULL;
-		rctx_pop(ctx, s2);
-	}
-	if (rctx_get_choice(ctx, map, "tls", bs_tls_mode_names, &choice))
-		d->tls = (enum bs_tls_mode)choice;
-	if (rctx_get_str(ctx, map, "email", NULL, &d->email) && !email_ok(d->email)) {
-		size_t s2 = rctx_push_key(ctx, "email");
+static void check_email(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *at,
+			void *section)
+{
+	struct bs_domains_conf *d = section;
 
-		rctx_error(ctx, bs_ynode_get(map, "email"),
+	(void)key;
+	if (!email_ok(d->email))
+		rctx_error(ctx, at,
 			   "'%.200s' is not an email address (like ops@example.com): the "
 			   "certificate authority writes to it about expiring certificates",
 			   d->email);
-		rctx_pop(ctx, s2);
-	}
+}
+
+static void warn_unused_email(struct bs_rctx *ctx, const struct rkey *key,
+			      const struct bs_ynode *map, void *section)
+{
+	struct bs_domains_conf *d = section;
+
 	if (d->email != NULL && d->tls != BS_TLS_AUTO)
-		rctx_warn(ctx, bs_ynode_get(map, "email"),
+		rctx_warn(ctx, bs_ynode_get(map, key->key),
 			  "email is for the public certificate authority (tls: auto); with "
 			  "tls: %s it is not used",
 			  bs_tls_mode_name(d->tls));
+}
+
+/* cert and key: both with tls: files, neither otherwise. */
+static void read_cert_key(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			  void *section)
+{
+	struct bs_domains_conf *d = section;
+
+	(void)key;
 	if (d->tls == BS_TLS_FILES) {
 		read_pem(ctx, map, "cert", "-----BEGIN CERTIFICATE-----", &d->cert_file,
 			 &d->cert_pem);
@@ -137,23 +140,54 @@ void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map)
 				   "(PEM, with its chain) and key: FILE");
 	} else if (bs_ynode_get(map, "cert") != NULL || bs_ynode_get(map, "key") != NULL) {
 		const char *k = bs_ynode_get(map, "cert") ? "cert" : "key";
-		size_t s2 = rctx_push_key(ctx, k);
+		size_t saved = rctx_push_key(ctx, k);
 
 		rctx_error(ctx, bs_ynode_get(map, k),
 			   "cert and key are for tls: files (with tls: %s the proxy gets its "
 			   "certificates itself): set tls: files, or remove them",
 			   bs_tls_mode_name(d->tls));
-		rctx_pop(ctx, s2);
+		rctx_pop(ctx, saved);
 	}
-	if (rctx_get_str(ctx, map, "proxy", NULL, &d->proxy)) {
-		size_t s2 = rctx_push_key(ctx, "proxy");
+}
 
-		if (!bs_recipe_check_image_ref(ctx, bs_ynode_get(map, "proxy"), d->proxy)) {
-			free(d->proxy);
-			d->proxy = NULL;
-		}
-		rctx_pop(ctx, s2);
+static void check_proxy(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *at,
+			void *section)
+{
+	struct bs_domains_conf *d = section;
+
+	(void)key;
+	if (!bs_recipe_check_image_ref(ctx, at, d->proxy)) {
+		free(d->proxy);
+		d->proxy = NULL;
 	}
+}
+
+#define DOMAINS(field) offsetof(struct bs_domains_conf, field)
+
+static const struct rkey domains_keys[] = {
+	{.key = "base", .kind = RK_STR, .field = DOMAINS(base), .check = check_base},
+	{.key = "tls", .kind = RK_CHOICE, .field = DOMAINS(tls), .arg = bs_tls_mode_names},
+	{.key = "email", .kind = RK_STR, .field = DOMAINS(email), .check = check_email},
+	{.key = "email", .kind = RK_FN, .check = warn_unused_email},
+	{.key = "cert", .kind = RK_FN, .check = read_cert_key},
+	{.key = "proxy", .kind = RK_STR, .field = DOMAINS(proxy), .check = check_proxy},
+	{.key = NULL},
+};
+
+/* domains: {base, tls: auto|internal|off|files, email, proxy: IMAGE, cert, key} */
+void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map)
+{
+	static const char *const keys[] = {"base", "tls", "email", "proxy", "cert", "key", NULL};
+	struct bs_domains_conf *d = &ctx->recipe->domains;
+	size_t saved;
+
+	d->tls = BS_TLS_AUTO;
+	if (map == NULL || bs_ynode_is_null(map))
+		goto defaults;
+	saved = rctx_push_key(ctx, "domains");
+	d->loc = rctx_loc(map);
+	if (rctx_want_map(ctx, map))
+		rctx_read_keys(ctx, map, keys, domains_keys, d);
 	rctx_pop(ctx, saved);
 defaults:
 	if (d->proxy == NULL)

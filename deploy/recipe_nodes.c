@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,56 +263,48 @@ static bool advertise_ok(const char *v)
 	return true;
 }
 
-/* cluster: {type: swarm, managers: [...], publish: ingress|host,
- * encrypt: auto|true|false, advertise: IFACE|ADDRESS|private} */
-void bs_recipe_parse_cluster(struct bs_rctx *ctx, const struct bs_ynode *map)
+static void read_cluster_type(struct bs_rctx *ctx, const struct rkey *key,
+			      const struct bs_ynode *map, void *section)
 {
-	static const char *const keys[] = {"type",    "managers",  "publish",
-					   "encrypt", "advertise", NULL};
 	static const char *const types[] = {"swarm", NULL};
-	struct bs_recipe *r = ctx->recipe;
-	struct bs_cluster_conf *c = &r->cluster;
-	size_t saved, i, n_managers = 0;
+	struct bs_cluster_conf *c = section;
 	int choice;
 
-	if (map == NULL || bs_ynode_is_null(map))
-		return;
-	saved = rctx_push_key(ctx, "cluster");
-	c->loc = rctx_loc(map);
-	if (!rctx_want_map(ctx, map))
-		goto out;
-	rctx_check_keys(ctx, map, keys);
-	if (rctx_get_choice(ctx, map, "type", types, &choice))
+	if (rctx_get_choice(ctx, map, key->key, types, &choice))
 		c->type = BS_CLUSTER_SWARM;
-	else if (bs_ynode_get(map, "type") == NULL)
-		rctx_missing(ctx, map, "type", "cluster: {type: swarm}");
-	rctx_get_selectors(ctx, map, "managers", &c->managers);
-	c->publish_loc =
-		rctx_loc(bs_ynode_get(map, "publish") ? bs_ynode_get(map, "publish") : map);
-	if (rctx_get_choice(ctx, map, "publish", bs_publish_mode_names, &choice))
-		c->publish = (enum bs_publish_mode)choice;
-	if (rctx_get_choice(ctx, map, "encrypt", bs_encrypt_mode_names, &choice))
-		c->encrypt = (enum bs_encrypt_mode)choice;
-	if (rctx_get_str(ctx, map, "advertise", NULL, &c->advertise) &&
-	    !advertise_ok(c->advertise)) {
-		size_t s2 = rctx_push_key(ctx, "advertise");
+	else if (bs_ynode_get(map, key->key) == NULL)
+		rctx_missing(ctx, map, key->key, "cluster: {type: swarm}");
+}
 
-		rctx_error(ctx, bs_ynode_get(map, "advertise"),
+static void check_advertise(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *at,
+			    void *section)
+{
+	struct bs_cluster_conf *c = section;
+	size_t n_nodes = ctx->recipe->n_nodes;
+
+	(void)key;
+	if (!advertise_ok(c->advertise)) {
+		rctx_error(ctx, at,
 			   "'%.100s' is not an interface name, an IP address or 'private' (for "
 			   "example eth1, 10.0.0.2 or private)",
 			   c->advertise);
-		rctx_pop(ctx, s2);
 		free(c->advertise);
 		c->advertise = NULL;
-	} else if (c->advertise != NULL && r->n_nodes > 1 && is_ip_address(c->advertise)) {
-		size_t s2 = rctx_push_key(ctx, "advertise");
-
-		rctx_error(ctx, bs_ynode_get(map, "advertise"),
+	} else if (n_nodes > 1 && is_ip_address(c->advertise)) {
+		rctx_error(ctx, at,
 			   "an address is one node's, and the recipe has %zu nodes: name the "
 			   "interface (eth1), or use private",
-			   r->n_nodes);
-		rctx_pop(ctx, s2);
+			   n_nodes);
 	}
+}
+
+/* Each manager selector names a node; Raft wants an odd number of them. */
+static void check_managers(struct bs_rctx *ctx, const struct bs_ynode *map)
+{
+	struct bs_recipe *r = ctx->recipe;
+	struct bs_cluster_conf *c = &r->cluster;
+	size_t i, n_managers = 0;
+
 	for (i = 0; i < c->managers.n; i++) {
 		const struct bs_selector *sel = &c->managers.v[i];
 		size_t hits = 0, s2 = rctx_push_key(ctx, "managers"), s3 = rctx_push_index(ctx, i);
@@ -334,7 +327,43 @@ void bs_recipe_parse_cluster(struct bs_rctx *ctx, const struct bs_ynode *map)
 			  "%zu managers tolerate no more failures than %zu: Raft needs a "
 			  "majority, so use an odd number (1, 3 or 5)",
 			  n_managers, n_managers - 1);
-	if (c->type == BS_CLUSTER_SWARM && r->provider.type == BS_PROVIDER_ENGINE)
+}
+
+#define CLUSTER(field) offsetof(struct bs_cluster_conf, field)
+
+static const struct rkey cluster_keys[] = {
+	{.key = "type", .kind = RK_FN, .check = read_cluster_type},
+	{.key = "managers", .kind = RK_SELECTORS, .field = CLUSTER(managers)},
+	{.key = "publish",
+	 .kind = RK_CHOICE,
+	 .field = CLUSTER(publish),
+	 .arg = bs_publish_mode_names},
+	{.key = "encrypt",
+	 .kind = RK_CHOICE,
+	 .field = CLUSTER(encrypt),
+	 .arg = bs_encrypt_mode_names},
+	{.key = "advertise", .kind = RK_STR, .field = CLUSTER(advertise), .check = check_advertise},
+	{.key = NULL},
+};
+
+/* cluster: {type: swarm, managers: [...], publish: ingress|host,
+ * encrypt: auto|true|false, advertise: IFACE|ADDRESS|private} */
+void bs_recipe_parse_cluster(struct bs_rctx *ctx, const struct bs_ynode *map)
+{
+	struct bs_cluster_conf *c = &ctx->recipe->cluster;
+	size_t saved;
+
+	if (map == NULL || bs_ynode_is_null(map))
+		return;
+	saved = rctx_push_key(ctx, "cluster");
+	c->loc = rctx_loc(map);
+	if (!rctx_want_map(ctx, map))
+		goto out;
+	c->publish_loc =
+		rctx_loc(bs_ynode_get(map, "publish") ? bs_ynode_get(map, "publish") : map);
+	rctx_read_keys(ctx, map, NULL, cluster_keys, c);
+	check_managers(ctx, map);
+	if (c->type == BS_CLUSTER_SWARM && ctx->recipe->provider.type == BS_PROVIDER_ENGINE)
 		rctx_error(ctx, map,
 			   "a cluster is made over SSH (bootstrap finds each node's address and "
 			   "joins it): use provider static, local or a cloud, not engine");
