@@ -30,171 +30,198 @@ static void add_node(struct bs_recipe *r, const char *name, const char *group, i
 
 #define BS_MAX_NODES 500
 
+static void read_node_name(struct bs_rctx *ctx, const struct bs_ynode *map, char **name)
+{
+	size_t saved;
+
+	if (!rctx_get_str(ctx, map, "name", "name: web", name) || bs_recipe_is_dns_label(*name))
+		return;
+	saved = rctx_push_key(ctx, "name");
+	rctx_error(
+		ctx, bs_ynode_get(map, "name"),
+		"'%.100s' is not a valid node name (lowercase letters, digits and '-', at most 63, like web or db-1)",
+		*name);
+	rctx_pop(ctx, saved);
+	free(*name);
+	*name = NULL;
+}
+
+/* engine: is provider engine's, which reaches engines by URL, not SSH. */
+static void read_node_engine(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_node *n,
+			     bool *has_count)
+{
+	static const char *const ssh_keys[] = {"count", "address", "port", "user"};
+	enum bs_provider_type type = ctx->recipe->provider.type;
+	const struct bs_ynode *v = bs_ynode_get(map, "engine");
+	size_t saved, k;
+
+	if (type != BS_PROVIDER_ENGINE) {
+		if (v == NULL)
+			return;
+		saved = rctx_push_key(ctx, "engine");
+		rctx_error(ctx, v,
+			   "engine is for provider type engine (engines reached directly); "
+			   "provider %s reaches nodes over SSH",
+			   bs_provider_type_names[type]);
+		rctx_pop(ctx, saved);
+		return;
+	}
+	if (rctx_get_str(ctx, map, "engine", NULL, &n->engine) &&
+	    !bs_str_starts_with(n->engine, "unix:///") &&
+	    !bs_str_starts_with(n->engine, "tcp://")) {
+		saved = rctx_push_key(ctx, "engine");
+		rctx_error(
+			ctx, v,
+			"'%.200s' is not an engine URL (write unix:///var/run/docker.sock, or tcp://HOST:2376 with TLS; reach an engine over SSH with provider static instead)",
+			n->engine);
+		rctx_pop(ctx, saved);
+	}
+	for (k = 0; k < 4; k++) {
+		const struct bs_ynode *sv = bs_ynode_get(map, ssh_keys[k]);
+
+		if (sv == NULL)
+			continue;
+		saved = rctx_push_key(ctx, ssh_keys[k]);
+		rctx_error(ctx, sv,
+			   "provider engine reaches each engine by its URL: give each "
+			   "engine its own entry with engine: URL (%s does not apply)",
+			   ssh_keys[k]);
+		rctx_pop(ctx, saved);
+		*has_count = k == 0 ? false : *has_count;
+	}
+}
+
+/* address: is for static hosts, which are listed one by one. */
+static void check_node_address(struct bs_rctx *ctx, const struct bs_ynode *map, bool *has_count)
+{
+	enum bs_provider_type type = ctx->recipe->provider.type;
+	const struct bs_ynode *v = bs_ynode_get(map, "address");
+	size_t saved;
+
+	if (type == BS_PROVIDER_ENGINE)
+		return; /* reported with engine */
+	if (type != BS_PROVIDER_STATIC) {
+		if (v == NULL)
+			return;
+		saved = rctx_push_key(ctx, "address");
+		rctx_error(
+			ctx, v,
+			"address is for existing hosts (provider type static); provider %s creates its nodes",
+			bs_provider_type_names[type]);
+		rctx_pop(ctx, saved);
+		return;
+	}
+	if (v == NULL)
+		rctx_missing(ctx, map, "address", "static hosts need address: HOST or IP");
+	if (bs_ynode_get(map, "count") != NULL) {
+		saved = rctx_push_key(ctx, "count");
+		rctx_error(
+			ctx, bs_ynode_get(map, "count"),
+			"static hosts are listed one by one (give each host its own entry with its address)");
+		rctx_pop(ctx, saved);
+		*has_count = false;
+	}
+}
+
+/* server_type (hetzner) or size (digitalocean): the cloud's own word. */
+static void read_node_size(struct bs_rctx *ctx, const struct bs_ynode *map, char **size)
+{
+	enum bs_provider_type type = ctx->recipe->provider.type;
+	bool cloud = type == BS_PROVIDER_HETZNER || type == BS_PROVIDER_DIGITALOCEAN;
+	const char *size_key = type == BS_PROVIDER_HETZNER ? "server_type" : "size";
+
+	for (size_t k = 0; k < 2; k++) {
+		const char *key = k == 0 ? "server_type" : "size";
+		const struct bs_ynode *sv = bs_ynode_get(map, key);
+		size_t saved;
+
+		if (sv == NULL)
+			continue;
+		if (cloud && strcmp(key, size_key) == 0) {
+			rctx_get_str(ctx, map, key, NULL, size);
+			continue;
+		}
+		saved = rctx_push_key(ctx, key);
+		rctx_error(ctx, sv, "'%s' does not apply to provider %s%s%s", key,
+			   bs_provider_type_names[type], cloud ? " (use " : "",
+			   type == BS_PROVIDER_HETZNER	      ? "server_type)"
+			   : type == BS_PROVIDER_DIGITALOCEAN ? "size)"
+							      : "");
+		rctx_pop(ctx, saved);
+	}
+}
+
+/* The nodes of one entry: itself, or NAME-1 to NAME-count, each with a
+ * copy of the entry's values. */
+static void add_nodes(struct bs_rctx *ctx, const struct bs_ynode *map, size_t entry,
+		      const struct bs_node *e, int count)
+{
+	struct bs_recipe *r = ctx->recipe;
+	size_t first = r->n_nodes, saved;
+
+	if (count == 0) {
+		add_node(r, e->name, e->name, 0, map, entry);
+	} else if (strlen(e->name) + 4 > 63) {
+		saved = rctx_push_key(ctx, "name");
+		rctx_error(ctx, bs_ynode_get(map, "name"),
+			   "name too long for numbered nodes (at most 59 characters with count)");
+		rctx_pop(ctx, saved);
+	} else if (r->n_nodes + (size_t)count > BS_MAX_NODES) {
+		saved = rctx_push_key(ctx, "count");
+		rctx_error(ctx, bs_ynode_get(map, "count"), "a recipe may have at most %d nodes",
+			   BS_MAX_NODES);
+		rctx_pop(ctx, saved);
+	} else {
+		for (int i = 1; i <= count; i++) {
+			char expanded[80];
+
+			snprintf(expanded, sizeof(expanded), "%s-%d", e->name, i);
+			add_node(r, expanded, e->name, i, map, entry);
+		}
+	}
+	for (size_t k = first; k < r->n_nodes; k++) {
+		struct bs_node *n = &r->nodes[k];
+
+		for (size_t j = 0; j < e->labels.n; j++)
+			bs_kvlist_push(&n->labels, e->labels.v[j].key, e->labels.v[j].value, false);
+		n->address = e->address ? bs_xstrdup(e->address) : NULL;
+		n->port = e->port;
+		n->user = e->user ? bs_xstrdup(e->user) : NULL;
+		n->size = e->size ? bs_xstrdup(e->size) : NULL;
+		n->engine = e->engine ? bs_xstrdup(e->engine) : NULL;
+	}
+}
+
+/* One entry of nodes:, read into e (its values), then made into nodes. */
 static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t entry)
 {
 	static const char *const keys[] = {"name", "count",	  "labels", "address", "port",
 					   "user", "server_type", "size",   "engine",  NULL};
-	struct bs_recipe *r = ctx->recipe;
-	enum bs_provider_type type = r->provider.type;
-	const char *size_key = type == BS_PROVIDER_HETZNER ? "server_type" : "size";
-	char *name = NULL, *address = NULL, *user = NULL, *size = NULL, *engine = NULL;
-	struct bs_kvlist labels = {0};
-	const struct bs_ynode *v;
-	int count = 0, port = 0, i;
-	size_t first, k;
+	struct bs_node e = {0};
+	int count = 0;
 	bool has_count;
 
 	if (!rctx_want_map(ctx, map))
 		return;
 	rctx_check_keys(ctx, map, keys);
-	if (rctx_get_str(ctx, map, "name", "name: web", &name) && !bs_recipe_is_dns_label(name)) {
-		size_t s2 = rctx_push_key(ctx, "name");
-
-		rctx_error(
-			ctx, bs_ynode_get(map, "name"),
-			"'%.100s' is not a valid node name (lowercase letters, digits and '-', at most 63, like web or db-1)",
-			name);
-		rctx_pop(ctx, s2);
-		free(name);
-		name = NULL;
-	}
+	read_node_name(ctx, map, &e.name);
 	has_count = rctx_get_int(ctx, map, "count", 1, 100, &count);
-	rctx_get_kvlist(ctx, map, "labels", "label", false, &labels);
+	rctx_get_kvlist(ctx, map, "labels", "label", false, &e.labels);
 	bs_recipe_check_reserved_labels(ctx, bs_ynode_get(map, "labels"));
-	rctx_get_str(ctx, map, "address", NULL, &address);
-	rctx_get_int(ctx, map, "port", 1, 65535, &port);
-	rctx_get_str(ctx, map, "user", NULL, &user);
-
-	v = bs_ynode_get(map, "engine");
-	if (type == BS_PROVIDER_ENGINE) {
-		if (rctx_get_str(ctx, map, "engine", NULL, &engine) &&
-		    !bs_str_starts_with(engine, "unix:///") &&
-		    !bs_str_starts_with(engine, "tcp://")) {
-			size_t s2 = rctx_push_key(ctx, "engine");
-
-			rctx_error(
-				ctx, v,
-				"'%.200s' is not an engine URL (write unix:///var/run/docker.sock, or tcp://HOST:2376 with TLS; reach an engine over SSH with provider static instead)",
-				engine);
-			rctx_pop(ctx, s2);
-		}
-		for (k = 0; k < 4; k++) {
-			static const char *const ssh_keys[] = {"count", "address", "port", "user"};
-			const struct bs_ynode *sv = bs_ynode_get(map, ssh_keys[k]);
-			size_t s2;
-
-			if (sv == NULL)
-				continue;
-			s2 = rctx_push_key(ctx, ssh_keys[k]);
-			rctx_error(ctx, sv,
-				   "provider engine reaches each engine by its URL: give each "
-				   "engine its own entry with engine: URL (%s does not apply)",
-				   ssh_keys[k]);
-			rctx_pop(ctx, s2);
-			has_count = k == 0 ? false : has_count;
-		}
-	} else if (v != NULL) {
-		size_t s2 = rctx_push_key(ctx, "engine");
-
-		rctx_error(ctx, v,
-			   "engine is for provider type engine (engines reached directly); "
-			   "provider %s reaches nodes over SSH",
-			   bs_provider_type_names[type]);
-		rctx_pop(ctx, s2);
-	}
-	v = bs_ynode_get(map, "address");
-	if (type == BS_PROVIDER_ENGINE) {
-		/* reported above */
-	} else if (type == BS_PROVIDER_STATIC) {
-		if (v == NULL)
-			rctx_missing(ctx, map, "address", "static hosts need address: HOST or IP");
-		if (bs_ynode_get(map, "count") != NULL) {
-			size_t s2 = rctx_push_key(ctx, "count");
-
-			rctx_error(
-				ctx, bs_ynode_get(map, "count"),
-				"static hosts are listed one by one (give each host its own entry with its address)");
-			rctx_pop(ctx, s2);
-			has_count = false;
-		}
-	} else if (v != NULL) {
-		size_t s2 = rctx_push_key(ctx, "address");
-
-		rctx_error(
-			ctx, v,
-			"address is for existing hosts (provider type static); provider %s creates its nodes",
-			bs_provider_type_names[type]);
-		rctx_pop(ctx, s2);
-	}
-	for (k = 0; k < 2; k++) {
-		const char *key = k == 0 ? "server_type" : "size";
-		const struct bs_ynode *sv = bs_ynode_get(map, key);
-
-		if (sv == NULL)
-			continue;
-		if ((type == BS_PROVIDER_HETZNER || type == BS_PROVIDER_DIGITALOCEAN) &&
-		    strcmp(key, size_key) == 0) {
-			rctx_get_str(ctx, map, key, NULL, &size);
-		} else {
-			size_t s2 = rctx_push_key(ctx, key);
-
-			rctx_error(ctx, sv, "'%s' does not apply to provider %s%s%s", key,
-				   bs_provider_type_names[type],
-				   type == BS_PROVIDER_HETZNER || type == BS_PROVIDER_DIGITALOCEAN
-					   ? " (use "
-					   : "",
-				   type == BS_PROVIDER_HETZNER	      ? "server_type)"
-				   : type == BS_PROVIDER_DIGITALOCEAN ? "size)"
-								      : "");
-			rctx_pop(ctx, s2);
-		}
-	}
-
-	if (name != NULL) {
-		first = r->n_nodes;
-		if (!has_count) {
-			add_node(r, name, name, 0, map, entry);
-		} else if (strlen(name) + 4 > 63) {
-			size_t s2 = rctx_push_key(ctx, "name");
-
-			rctx_error(
-				ctx, bs_ynode_get(map, "name"),
-				"name too long for numbered nodes (at most 59 characters with count)");
-			rctx_pop(ctx, s2);
-		} else if (r->n_nodes + (size_t)count > BS_MAX_NODES) {
-			size_t s2 = rctx_push_key(ctx, "count");
-
-			rctx_error(ctx, bs_ynode_get(map, "count"),
-				   "a recipe may have at most %d nodes", BS_MAX_NODES);
-			rctx_pop(ctx, s2);
-		} else {
-			for (i = 1; i <= count; i++) {
-				char expanded[80];
-
-				snprintf(expanded, sizeof(expanded), "%s-%d", name, i);
-				add_node(r, expanded, name, i, map, entry);
-			}
-		}
-		for (k = first; k < r->n_nodes; k++) {
-			struct bs_node *n = &r->nodes[k];
-			size_t j;
-
-			for (j = 0; j < labels.n; j++)
-				bs_kvlist_push(&n->labels, labels.v[j].key, labels.v[j].value,
-					       false);
-			n->address = address ? bs_xstrdup(address) : NULL;
-			n->port = port;
-			n->user = user ? bs_xstrdup(user) : NULL;
-			n->size = size ? bs_xstrdup(size) : NULL;
-			n->engine = engine ? bs_xstrdup(engine) : NULL;
-		}
-	}
-	bs_kvlist_free(&labels);
-	free(name);
-	free(address);
-	free(user);
-	free(size);
-	free(engine);
+	rctx_get_str(ctx, map, "address", NULL, &e.address);
+	rctx_get_int(ctx, map, "port", 1, 65535, &e.port);
+	rctx_get_str(ctx, map, "user", NULL, &e.user);
+	read_node_engine(ctx, map, &e, &has_count);
+	check_node_address(ctx, map, &has_count);
+	read_node_size(ctx, map, &e.size);
+	if (e.name != NULL)
+		add_nodes(ctx, map, entry, &e, has_count ? count : 0);
+	bs_kvlist_free(&e.labels);
+	free(e.name);
+	free(e.address);
+	free(e.user);
+	free(e.size);
+	free(e.engine);
 }
 
 void bs_recipe_parse_nodes(struct bs_rctx *ctx, const struct bs_ynode *seq,

@@ -104,7 +104,7 @@ void rctx_warn_loc(struct bs_rctx *ctx, struct bs_recipe_loc loc, const char *fm
 	va_end(ap);
 }
 
-static void join_names(char *buf, size_t size, const char *const *names)
+void rctx_join_names(char *buf, size_t size, const char *const *names)
 {
 	size_t used = 0, i;
 
@@ -139,7 +139,7 @@ void rctx_check_keys(struct bs_rctx *ctx, const struct bs_ynode *map, const char
 		if (suggestion != NULL) {
 			rctx_error(ctx, key, "unknown key (did you mean '%s'?)", suggestion);
 		} else {
-			join_names(list, sizeof(list), allowed);
+			rctx_join_names(list, sizeof(list), allowed);
 			rctx_error(ctx, key, "unknown key (valid keys here: %s)", list);
 		}
 		rctx_pop(ctx, saved);
@@ -317,7 +317,7 @@ bool rctx_get_choice(struct bs_rctx *ctx, const struct bs_ynode *map, const char
 			goto out;
 		}
 	}
-	join_names(list, sizeof(list), names);
+	rctx_join_names(list, sizeof(list), names);
 	suggestion = bs_suggest(v->value, names);
 	if (suggestion != NULL)
 		rctx_error(ctx, v, "'%.100s' is not one of %s (did you mean '%s'?)", v->value, list,

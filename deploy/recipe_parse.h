@@ -45,6 +45,9 @@ void rctx_warn_loc(struct bs_rctx *ctx, struct bs_recipe_loc loc, const char *fm
 
 struct bs_recipe_loc rctx_loc(const struct bs_ynode *node);
 
+/* names (NULL-terminated) as "a, b, c" into buf, cut at size. */
+void rctx_join_names(char *buf, size_t size, const char *const *names);
+
 /* Report keys of map not in allowed (NULL-terminated), with suggestions. */
 void rctx_check_keys(struct bs_rctx *ctx, const struct bs_ynode *map, const char *const *allowed);
 

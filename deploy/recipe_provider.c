@@ -64,21 +64,155 @@ static void check_api_url(struct bs_rctx *ctx, const struct bs_ynode *at, const 
 	rctx_pop(ctx, saved);
 }
 
+static const char *const local_keys[] = {"type", "image", "engine", "init", NULL};
+static const char *const static_keys[] = {"type", NULL};
+static const char *const hetzner_keys[] = {"type",	  "token", "token_env", "location",
+					   "server_type", "image", "api_url",	NULL};
+static const char *const do_keys[] = {"type", "token", "token_env", "region",
+				      "size", "image", "api_url",   NULL};
+static const char *const engine_keys[] = {"type", NULL};
+/* by enum bs_provider_type */
+static const char *const *const keys_by_type[] = {local_keys, static_keys, hetzner_keys, do_keys,
+						  engine_keys};
+
+/* A key no provider type takes: the closest of this type's, or all of them. */
+static void report_unknown_key(struct bs_rctx *ctx, const struct bs_ynode *key, int type)
+{
+	const char *const *mine = keys_by_type[type];
+	const char *s = bs_suggest(key->value, mine);
+	size_t saved = rctx_push_key(ctx, key->value);
+	char list[256];
+
+	rctx_join_names(list, sizeof(list), mine);
+	if (s != NULL)
+		rctx_error(ctx, key, "unknown key (did you mean '%s'?)", s);
+	else
+		rctx_error(ctx, key, "unknown key (provider %s takes: %s)",
+			   bs_provider_type_names[type], list);
+	rctx_pop(ctx, saved);
+}
+
+/* A key of another provider type gets a message that says so. */
+static void check_provider_keys(struct bs_rctx *ctx, const struct bs_ynode *map, int type)
+{
+	const char *const *mine = keys_by_type[type];
+	size_t i, j;
+	int t;
+
+	for (i = 0; i < map->n; i++) {
+		const char *key = map->pairs[i].key->value;
+		bool known = false, other = false;
+
+		for (j = 0; mine[j] != NULL; j++)
+			known = known || strcmp(mine[j], key) == 0;
+		for (t = 0; t < 5 && !known && !other; t++)
+			for (j = 0; keys_by_type[t][j] != NULL; j++)
+				if (strcmp(keys_by_type[t][j], key) == 0) {
+					size_t s2 = rctx_push_key(ctx, key);
+
+					rctx_error(
+						ctx, map->pairs[i].key,
+						"'%s' is a key of provider type %s, not %s (remove it or change type)",
+						key, bs_provider_type_names[t],
+						bs_provider_type_names[type]);
+					rctx_pop(ctx, s2);
+					other = true;
+					break;
+				}
+		if (!known && !other)
+			report_unknown_key(ctx, map->pairs[i].key, type);
+	}
+}
+
+static void parse_local(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_provider *p)
+{
+	if (!rctx_get_str(ctx, map, "image", NULL, &p->image))
+		p->image = bs_xstrdup("bootstrap/node:bookworm");
+	parse_node_init(ctx, map, &p->init);
+	if (!rctx_get_str(ctx, map, "engine", NULL, &p->engine)) {
+		p->engine = bs_xstrdup("unix:///var/run/docker.sock");
+	} else if (!bs_str_starts_with(p->engine, "unix://") &&
+		   !bs_str_starts_with(p->engine, "tcp://")) {
+		size_t saved = rctx_push_key(ctx, "engine");
+
+		rctx_error(
+			ctx, bs_ynode_get(map, "engine"),
+			"'%.200s' is not an engine URL (write unix:///var/run/docker.sock or tcp://HOST:2376)",
+			p->engine);
+		rctx_pop(ctx, saved);
+	}
+}
+
+/* token or token_env (a variable's name, default the cloud CLI's). */
+static void parse_token(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_provider *p,
+			const char *default_env)
+{
+	const struct bs_ynode *at = bs_ynode_get(map, "token_env");
+	size_t saved;
+	bool ok;
+
+	rctx_get_str(ctx, map, "token", NULL, &p->token);
+	rctx_warn_literal_secret(ctx, map, "token");
+	if (!rctx_get_str(ctx, map, "token_env", NULL, &p->token_env)) {
+		p->token_env = bs_xstrdup(default_env);
+		return;
+	}
+	ok = p->token_env[0] != '\0' && !isdigit((unsigned char)p->token_env[0]);
+	for (const char *c = p->token_env; *c != '\0'; c++)
+		ok = ok && (isalnum((unsigned char)*c) || *c == '_');
+	saved = rctx_push_key(ctx, "token_env");
+	if (!ok)
+		rctx_error(ctx, at,
+			   "'%.100s' is not an environment variable name (letters, digits, '_')",
+			   p->token_env);
+	if (p->token != NULL)
+		rctx_error(ctx, at, "give token or token_env, not both");
+	rctx_pop(ctx, saved);
+}
+
+/* What differs between the clouds: key names and defaults. */
+struct cloud {
+	const char *token_env;
+	const char *region_key, *region_hint;
+	const char *size_key, *size;
+	const char *image;
+	const char *api_url;
+};
+
+static const struct cloud hetzner = {
+	"HCLOUD_TOKEN",
+	"location",
+	"location: fsn1, nbg1, hel1, ash, hil or sin",
+	"server_type",
+	"cx22",
+	"debian-12",
+	"https://api.hetzner.cloud/v1",
+};
+static const struct cloud digitalocean = {
+	"DIGITALOCEAN_TOKEN", "region",	       "region: fra1, ams3, nyc3, sfo3, ...", "size",
+	"s-1vcpu-1gb",	      "debian-12-x64", "https://api.digitalocean.com/v2",
+};
+
+static void parse_cloud(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_provider *p,
+			const struct cloud *cloud)
+{
+	parse_token(ctx, map, p, cloud->token_env);
+	rctx_get_str(ctx, map, cloud->region_key, cloud->region_hint, &p->region);
+	if (!rctx_get_str(ctx, map, cloud->size_key, NULL, &p->size))
+		p->size = bs_xstrdup(cloud->size);
+	if (!rctx_get_str(ctx, map, "image", NULL, &p->image))
+		p->image = bs_xstrdup(cloud->image);
+	if (!rctx_get_str(ctx, map, "api_url", NULL, &p->api_url))
+		p->api_url = bs_xstrdup(cloud->api_url);
+	else
+		check_api_url(ctx, bs_ynode_get(map, "api_url"), p->api_url);
+}
+
 void bs_recipe_parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
-	static const char *const local_keys[] = {"type", "image", "engine", "init", NULL};
-	static const char *const static_keys[] = {"type", NULL};
-	static const char *const hetzner_keys[] = {"type",	  "token", "token_env", "location",
-						   "server_type", "image", "api_url",	NULL};
-	static const char *const do_keys[] = {"type", "token", "token_env", "region",
-					      "size", "image", "api_url",   NULL};
-	static const char *const engine_keys[] = {"type", NULL};
-	static const char *const *const keys_by_type[] = {local_keys, static_keys, hetzner_keys,
-							  do_keys, engine_keys};
 	struct bs_provider *p = &ctx->recipe->provider;
 	int type = BS_PROVIDER_LOCAL;
-	size_t i, saved;
-	int t;
+	size_t saved;
 
 	p->loc = rctx_loc(map);
 	if (map == NULL) {
@@ -97,121 +231,13 @@ void bs_recipe_parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map)
 		goto out;
 	}
 	p->type = (enum bs_provider_type)type;
-
-	/* A key of another provider type gets a message that says so. */
-	for (i = 0; i < map->n; i++) {
-		const char *key = map->pairs[i].key->value;
-		const char *const *mine = keys_by_type[type];
-		bool known = false, other = false;
-		size_t j;
-
-		for (j = 0; mine[j] != NULL; j++)
-			known = known || strcmp(mine[j], key) == 0;
-		for (t = 0; t < 5 && !known && !other; t++)
-			for (j = 0; keys_by_type[t][j] != NULL; j++)
-				if (strcmp(keys_by_type[t][j], key) == 0) {
-					size_t s2 = rctx_push_key(ctx, key);
-
-					rctx_error(
-						ctx, map->pairs[i].key,
-						"'%s' is a key of provider type %s, not %s (remove it or change type)",
-						key, bs_provider_type_names[t],
-						bs_provider_type_names[type]);
-					rctx_pop(ctx, s2);
-					other = true;
-					break;
-				}
-		if (!known && !other) {
-			const char *s = bs_suggest(key, mine);
-			size_t s2 = rctx_push_key(ctx, key);
-			char list[256] = "";
-			size_t used = 0;
-
-			for (j = 0; mine[j] != NULL && used < sizeof(list); j++) {
-				int w = snprintf(list + used, sizeof(list) - used, "%s%s",
-						 j ? ", " : "", mine[j]);
-
-				used += w > 0 ? (size_t)w : 0;
-			}
-			if (s != NULL)
-				rctx_error(ctx, map->pairs[i].key,
-					   "unknown key (did you mean '%s'?)", s);
-			else
-				rctx_error(ctx, map->pairs[i].key,
-					   "unknown key (provider %s takes: %s)",
-					   bs_provider_type_names[type], list);
-			rctx_pop(ctx, s2);
-		}
-	}
-
-	switch (p->type) {
-	case BS_PROVIDER_LOCAL:
-		if (!rctx_get_str(ctx, map, "image", NULL, &p->image))
-			p->image = bs_xstrdup("bootstrap/node:bookworm");
-		parse_node_init(ctx, map, &p->init);
-		if (!rctx_get_str(ctx, map, "engine", NULL, &p->engine))
-			p->engine = bs_xstrdup("unix:///var/run/docker.sock");
-		else if (!bs_str_starts_with(p->engine, "unix://") &&
-			 !bs_str_starts_with(p->engine, "tcp://")) {
-			size_t s2 = rctx_push_key(ctx, "engine");
-
-			rctx_error(
-				ctx, bs_ynode_get(map, "engine"),
-				"'%.200s' is not an engine URL (write unix:///var/run/docker.sock or tcp://HOST:2376)",
-				p->engine);
-			rctx_pop(ctx, s2);
-		}
-		break;
-	case BS_PROVIDER_STATIC:
-	case BS_PROVIDER_ENGINE: break;
-	case BS_PROVIDER_HETZNER:
-	case BS_PROVIDER_DIGITALOCEAN: {
-		bool hz = p->type == BS_PROVIDER_HETZNER;
-
-		rctx_get_str(ctx, map, "token", NULL, &p->token);
-		rctx_warn_literal_secret(ctx, map, "token");
-		if (rctx_get_str(ctx, map, "token_env", NULL, &p->token_env)) {
-			const char *c;
-			bool ok =
-				p->token_env[0] != '\0' && !isdigit((unsigned char)p->token_env[0]);
-
-			for (c = p->token_env; *c != '\0'; c++)
-				ok = ok && (isalnum((unsigned char)*c) || *c == '_');
-			if (!ok) {
-				size_t s2 = rctx_push_key(ctx, "token_env");
-
-				rctx_error(
-					ctx, bs_ynode_get(map, "token_env"),
-					"'%.100s' is not an environment variable name (letters, digits, '_')",
-					p->token_env);
-				rctx_pop(ctx, s2);
-			}
-			if (p->token != NULL) {
-				size_t s2 = rctx_push_key(ctx, "token_env");
-
-				rctx_error(ctx, bs_ynode_get(map, "token_env"),
-					   "give token or token_env, not both");
-				rctx_pop(ctx, s2);
-			}
-		} else {
-			p->token_env = bs_xstrdup(hz ? "HCLOUD_TOKEN" : "DIGITALOCEAN_TOKEN");
-		}
-		rctx_get_str(ctx, map, hz ? "location" : "region",
-			     hz ? "location: fsn1, nbg1, hel1, ash, hil or sin"
-				: "region: fra1, ams3, nyc3, sfo3, ...",
-			     &p->region);
-		if (!rctx_get_str(ctx, map, hz ? "server_type" : "size", NULL, &p->size))
-			p->size = bs_xstrdup(hz ? "cx22" : "s-1vcpu-1gb");
-		if (!rctx_get_str(ctx, map, "image", NULL, &p->image))
-			p->image = bs_xstrdup(hz ? "debian-12" : "debian-12-x64");
-		if (!rctx_get_str(ctx, map, "api_url", NULL, &p->api_url))
-			p->api_url = bs_xstrdup(hz ? "https://api.hetzner.cloud/v1"
-						   : "https://api.digitalocean.com/v2");
-		else
-			check_api_url(ctx, bs_ynode_get(map, "api_url"), p->api_url);
-		break;
-	}
-	}
+	check_provider_keys(ctx, map, type);
+	if (p->type == BS_PROVIDER_LOCAL)
+		parse_local(ctx, map, p);
+	else if (p->type == BS_PROVIDER_HETZNER)
+		parse_cloud(ctx, map, p, &hetzner);
+	else if (p->type == BS_PROVIDER_DIGITALOCEAN)
+		parse_cloud(ctx, map, p, &digitalocean);
 out:
 	rctx_pop(ctx, saved);
 }
