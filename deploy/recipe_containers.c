@@ -140,13 +140,57 @@ static int parse_port_range(const char *s, size_t len, int *lo, int *hi)
 	return 0;
 }
 
+/* Split "[IP:]HOST:CONTAINER" (IPv6 in [ ]) in place; the address goes in
+ * port->host_ip, *host is NULL without a host port. */
+static const char *split_port_spec(char *rest, struct bs_port *port, char **host, char **container)
+{
+	unsigned char addr[16];
+	char *c1, *c2;
+
+	*host = NULL;
+	if (rest[0] == '[') {
+		char *close = strchr(rest, ']');
+
+		if (close == NULL || close[1] != ':')
+			return "an IPv6 address is written [ADDR]:HOST:CONTAINER";
+		*close = '\0';
+		port->host_ip = bs_xstrdup(rest + 1);
+		if (inet_pton(AF_INET6, port->host_ip, addr) != 1)
+			return "not a valid IPv6 address inside [ ]";
+		*host = close + 2;
+		*container = strchr(*host, ':');
+		if (*container == NULL)
+			return "expected [IP]:HOST:CONTAINER";
+		*(*container)++ = '\0';
+		return NULL;
+	}
+	c1 = strchr(rest, ':');
+	c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	if (c2 != NULL && strchr(c2 + 1, ':') != NULL)
+		return "too many ':' (put IPv6 addresses in [ ])";
+	*container = rest;
+	if (c2 != NULL) {
+		*c1 = '\0';
+		*c2 = '\0';
+		port->host_ip = bs_xstrdup(rest);
+		if (inet_pton(AF_INET, port->host_ip, addr) != 1)
+			return "the part before the host port is not an IPv4 address";
+		*host = c1 + 1;
+		*container = c2 + 1;
+	} else if (c1 != NULL) {
+		*c1 = '\0';
+		*host = rest;
+		*container = c1 + 1;
+	}
+	return NULL;
+}
+
 const char *bs_port_parse(const char *spec, struct bs_port *port)
 {
 	char *copy = bs_xstrdup(spec);
 	char *slash = strchr(copy, '/');
-	char *rest = copy, *host = NULL, *container;
+	char *host = NULL, *container = NULL;
 	const char *problem = NULL;
-	unsigned char addr[16];
 	int rc;
 
 	memset(port, 0, sizeof(*port));
@@ -159,53 +203,9 @@ const char *bs_port_parse(const char *spec, struct bs_port *port)
 			goto out;
 		}
 	}
-	if (rest[0] == '[') {
-		char *close = strchr(rest, ']');
-
-		if (close == NULL || close[1] != ':') {
-			problem = "an IPv6 address is written [ADDR]:HOST:CONTAINER";
-			goto out;
-		}
-		*close = '\0';
-		port->host_ip = bs_xstrdup(rest + 1);
-		if (inet_pton(AF_INET6, port->host_ip, addr) != 1) {
-			problem = "not a valid IPv6 address inside [ ]";
-			goto out;
-		}
-		rest = close + 2;
-		host = rest;
-		container = strchr(rest, ':');
-		if (container == NULL) {
-			problem = "expected [IP]:HOST:CONTAINER";
-			goto out;
-		}
-		*container++ = '\0';
-	} else {
-		char *c1 = strchr(rest, ':');
-		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-
-		if (c2 != NULL && strchr(c2 + 1, ':') != NULL) {
-			problem = "too many ':' (put IPv6 addresses in [ ])";
-			goto out;
-		}
-		if (c2 != NULL) {
-			*c1 = '\0';
-			*c2 = '\0';
-			port->host_ip = bs_xstrdup(rest);
-			if (inet_pton(AF_INET, port->host_ip, addr) != 1) {
-				problem = "the part before the host port is not an IPv4 address";
-				goto out;
-			}
-			host = c1 + 1;
-			container = c2 + 1;
-		} else if (c1 != NULL) {
-			*c1 = '\0';
-			host = rest;
-			container = c1 + 1;
-		} else {
-			container = rest;
-		}
-	}
+	problem = split_port_spec(copy, port, &host, &container);
+	if (problem != NULL)
+		goto out;
 	rc = parse_port_range(container, strlen(container), &port->container_start,
 			      &port->container_end);
 	if (rc != 0) {
@@ -221,10 +221,8 @@ const char *bs_port_parse(const char *spec, struct bs_port *port)
 			goto out;
 		}
 		if (port->host_end - port->host_start !=
-		    port->container_end - port->container_start) {
+		    port->container_end - port->container_start)
 			problem = "host and container ranges differ in length";
-			goto out;
-		}
 	}
 out:
 	free(copy);

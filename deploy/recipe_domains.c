@@ -224,6 +224,100 @@ static bool has_domains(const struct bs_recipe *r, const struct bs_node *n)
 	return false;
 }
 
+/* A container's domain: given, or CONTAINER.base with expose:; then it
+ * needs a port to route to, and the project network. */
+static void check_container_domain(struct bs_rctx *ctx, size_t i)
+{
+	struct bs_recipe *r = ctx->recipe;
+	struct bs_container *c = &r->containers[i];
+
+	if (c->domain == NULL && c->expose > 0 && r->domains.base != NULL) {
+		char *d = bs_xasprintf("%s.%s", c->name, r->domains.base);
+
+		rctx_set_path(ctx, "containers[%zu].expose", i);
+		if (bs_recipe_is_hostname(d) && strlen(d) <= 253) {
+			c->domain = d;
+			c->domain_loc = c->expose_loc;
+		} else {
+			rctx_error_loc(ctx, c->expose_loc,
+				       "container %s: %.200s is not a valid domain name (a name "
+				       "with '_' or '.' cannot be one label): give domain: NAME",
+				       c->name, d);
+			free(d);
+		}
+	} else if (c->domain == NULL && c->expose > 0) {
+		rctx_set_path(ctx, "containers[%zu].expose", i);
+		rctx_error_loc(ctx, c->expose_loc,
+			       "container %s: expose: is the port a domain is routed to, "
+			       "and this container has none: give domain: NAME, or "
+			       "domains: {base: apps.example.com} for %s.apps.example.com",
+			       c->name, c->name);
+	}
+	if (c->domain == NULL)
+		return;
+	rctx_set_path(ctx, "containers[%zu].domain", i);
+	if (strspn(c->domain, "0123456789.") == strlen(c->domain))
+		rctx_error_loc(ctx, c->domain_loc,
+			       "container %s: %s is an address, not a domain name (the "
+			       "proxy serves names; give one, like shop.example.com)",
+			       c->name, c->domain);
+	else if (c->network != BS_NET_PROJECT)
+		rctx_error_loc(ctx, c->domain_loc,
+			       "container %s: the proxy reaches %s's container on the "
+			       "project network, and this one is on network: %s (remove "
+			       "network:, or the domain)",
+			       c->name, c->domain, bs_net_mode_name(c->network));
+	else if (bs_container_web_port(c) == 0)
+		rctx_error_loc(ctx, c->domain_loc,
+			       "container %s: which port serves %s? Give expose: PORT "
+			       "(the port inside the container; it need not be published)",
+			       c->name, c->domain);
+}
+
+/* Once any container has a domain, the proxy's volume is its own, and so
+ * are ports 80 and 443 on the nodes it runs on. */
+static void check_proxy_resources(struct bs_rctx *ctx, size_t i)
+{
+	const struct bs_recipe *r = ctx->recipe;
+	const struct bs_container *c = &r->containers[i];
+	bool any = false;
+	size_t j;
+
+	for (j = 0; j < r->n_containers; j++)
+		any = any || r->containers[j].domain != NULL;
+	for (size_t v = 0; any && v < c->n_volumes; v++)
+		if (c->volumes[v].type == BS_MOUNT_VOLUME && c->volumes[v].source != NULL &&
+		    strcmp(c->volumes[v].source, BS_DOMAIN_PROXY_VOLUME) == 0) {
+			rctx_set_path(ctx, "containers[%zu].volumes[%zu]", i, v);
+			rctx_error_loc(ctx, c->volumes[v].loc,
+				       "the volume %s is the domain proxy's (its "
+				       "certificates and keys): give yours another name",
+				       BS_DOMAIN_PROXY_VOLUME);
+		}
+	for (size_t p = 0; p < c->n_ports; p++) {
+		const struct bs_port *pt = &c->ports[p];
+		int port = pt->host_start <= 80 && pt->host_end >= 80	  ? 80
+			   : pt->host_start <= 443 && pt->host_end >= 443 ? 443
+									  : 0;
+
+		if (pt->proto != BS_PROTO_TCP || port == 0)
+			continue;
+		for (j = 0; j < r->n_containers; j++) {
+			const struct bs_container *d = &r->containers[j];
+
+			if (d->domain == NULL || !share_a_node(r, c, d))
+				continue;
+			rctx_set_path(ctx, "containers[%zu].ports[%zu]", i, p);
+			rctx_error_loc(ctx, pt->loc,
+				       "container %s publishes port %d, which the domain "
+				       "proxy of a node it shares with %s holds (route it "
+				       "through a domain instead, or publish another port)",
+				       c->name ? c->name : "?", port, d->name);
+			break;
+		}
+	}
+}
+
 /*
  * Domains: CONTAINER.base for containers with expose and no domain; each
  * domain needs a port to reach and the project network (where the proxy
@@ -236,92 +330,11 @@ void bs_recipe_check_domains(struct bs_rctx *ctx)
 
 	if (r->cluster.type != BS_CLUSTER_NONE) /* check_cluster refuses domains */
 		return;
-	for (i = 0; i < r->n_containers; i++) {
-		struct bs_container *c = &r->containers[i];
-
-		if (c->name == NULL)
-			continue;
-		if (c->domain == NULL && c->expose > 0 && r->domains.base != NULL) {
-			char *d = bs_xasprintf("%s.%s", c->name, r->domains.base);
-
-			rctx_set_path(ctx, "containers[%zu].expose", i);
-			if (bs_recipe_is_hostname(d) && strlen(d) <= 253) {
-				c->domain = d;
-				c->domain_loc = c->expose_loc;
-			} else {
-				rctx_error_loc(
-					ctx, c->expose_loc,
-					"container %s: %.200s is not a valid domain name (a name "
-					"with '_' or '.' cannot be one label): give domain: NAME",
-					c->name, d);
-				free(d);
-			}
-		} else if (c->domain == NULL && c->expose > 0) {
-			rctx_set_path(ctx, "containers[%zu].expose", i);
-			rctx_error_loc(ctx, c->expose_loc,
-				       "container %s: expose: is the port a domain is routed to, "
-				       "and this container has none: give domain: NAME, or "
-				       "domains: {base: apps.example.com} for %s.apps.example.com",
-				       c->name, c->name);
-		}
-		if (c->domain == NULL)
-			continue;
-		rctx_set_path(ctx, "containers[%zu].domain", i);
-		if (strspn(c->domain, "0123456789.") == strlen(c->domain))
-			rctx_error_loc(ctx, c->domain_loc,
-				       "container %s: %s is an address, not a domain name (the "
-				       "proxy serves names; give one, like shop.example.com)",
-				       c->name, c->domain);
-		else if (c->network != BS_NET_PROJECT)
-			rctx_error_loc(ctx, c->domain_loc,
-				       "container %s: the proxy reaches %s's container on the "
-				       "project network, and this one is on network: %s (remove "
-				       "network:, or the domain)",
-				       c->name, c->domain, bs_net_mode_name(c->network));
-		else if (bs_container_web_port(c) == 0)
-			rctx_error_loc(ctx, c->domain_loc,
-				       "container %s: which port serves %s? Give expose: PORT "
-				       "(the port inside the container; it need not be published)",
-				       c->name, c->domain);
-	}
-	for (i = 0; i < r->n_containers; i++) {
-		const struct bs_container *c = &r->containers[i];
-		bool any = false;
-
-		for (j = 0; j < r->n_containers; j++)
-			any = any || r->containers[j].domain != NULL;
-		for (size_t v = 0; any && v < c->n_volumes; v++)
-			if (c->volumes[v].type == BS_MOUNT_VOLUME && c->volumes[v].source != NULL &&
-			    strcmp(c->volumes[v].source, BS_DOMAIN_PROXY_VOLUME) == 0) {
-				rctx_set_path(ctx, "containers[%zu].volumes[%zu]", i, v);
-				rctx_error_loc(ctx, c->volumes[v].loc,
-					       "the volume %s is the domain proxy's (its "
-					       "certificates and keys): give yours another name",
-					       BS_DOMAIN_PROXY_VOLUME);
-			}
-		for (size_t p = 0; p < c->n_ports; p++) {
-			const struct bs_port *pt = &c->ports[p];
-			int port = pt->host_start <= 80 && pt->host_end >= 80	  ? 80
-				   : pt->host_start <= 443 && pt->host_end >= 443 ? 443
-										  : 0;
-
-			if (pt->proto != BS_PROTO_TCP || port == 0)
-				continue;
-			for (j = 0; j < r->n_containers; j++) {
-				const struct bs_container *d = &r->containers[j];
-
-				if (d->domain == NULL || !share_a_node(r, c, d))
-					continue;
-				rctx_set_path(ctx, "containers[%zu].ports[%zu]", i, p);
-				rctx_error_loc(ctx, pt->loc,
-					       "container %s publishes port %d, which the domain "
-					       "proxy of a node it shares with %s holds (route it "
-					       "through a domain instead, or publish another port)",
-					       c->name ? c->name : "?", port, d->name);
-				break;
-			}
-		}
-	}
+	for (i = 0; i < r->n_containers; i++)
+		if (r->containers[i].name != NULL)
+			check_container_domain(ctx, i);
+	for (i = 0; i < r->n_containers; i++)
+		check_proxy_resources(ctx, i);
 	for (i = 0; i < r->n_nodes; i++)
 		for (j = 0; j < i; j++)
 			if (same_host(r, &r->nodes[i], &r->nodes[j]) &&

@@ -272,57 +272,69 @@ out:
 	rctx_pop(ctx, saved);
 }
 
-void bs_recipe_check_images(struct bs_rctx *ctx)
+/* Container j uses image i: is the image prepared on every node it runs on? */
+static void check_prepared(struct bs_rctx *ctx, size_t i, size_t j)
 {
 	const struct bs_recipe *r = ctx->recipe;
-	size_t i, j, k;
+	const struct bs_image *img = &r->images[i];
+	const struct bs_container *c = &r->containers[j];
 
-	for (i = 0; i < r->n_images; i++) {
-		const struct bs_image *img = &r->images[i];
-		bool used = false;
+	for (size_t k = 0; k < r->n_nodes; k++) {
+		bool prepared = false;
 
-		rctx_check_selectors(ctx, &img->nodes, "images", i);
-		if (img->name == NULL)
+		if (!bs_recipe_runs_on(c, &r->nodes[k]))
 			continue;
-		for (j = 0; j < r->n_containers; j++) {
-			const struct bs_container *c = &r->containers[j];
-
-			if (c->image == NULL || strcmp(c->image, img->name) != 0)
-				continue;
-			used = true;
-			if (img->nodes.n == 0)
-				continue;
-			for (k = 0; k < r->n_nodes; k++) {
-				size_t s;
-				bool prepared = false;
-
-				if (!bs_recipe_runs_on(c, &r->nodes[k]))
-					continue;
-				for (s = 0; s < img->nodes.n; s++)
-					prepared = prepared || bs_selector_matches(&img->nodes.v[s],
-										   &r->nodes[k]);
-				if (!prepared) {
-					rctx_set_path(ctx, "containers[%zu].nodes", j);
-					rctx_error_loc(
-						ctx, c->nodes_loc,
-						"container %s runs on node %s, but image %s is only prepared on the nodes of images[%zu] (add the node there, or narrow the container's nodes)",
-						c->name ? c->name : "?", r->nodes[k].name,
-						img->name, i);
-					break;
-				}
-			}
-		}
-		for (j = 0; j < r->n_containers && !used; j++) /* the domain proxy's */
-			used = r->containers[j].domain != NULL && r->domains.proxy != NULL &&
-			       strcmp(r->domains.proxy, img->name) == 0;
-		rctx_set_path(ctx, "images[%zu]", i);
-		if (!used)
+		for (size_t s = 0; s < img->nodes.n; s++)
+			prepared = prepared || bs_selector_matches(&img->nodes.v[s], &r->nodes[k]);
+		if (!prepared) {
+			rctx_set_path(ctx, "containers[%zu].nodes", j);
 			rctx_error_loc(
-				ctx, img->loc,
-				"image %s is defined but no container uses it (use it in a container's image, or remove it)",
-				img->name);
+				ctx, c->nodes_loc,
+				"container %s runs on node %s, but image %s is only prepared on the nodes of images[%zu] (add the node there, or narrow the container's nodes)",
+				c->name ? c->name : "?", r->nodes[k].name, img->name, i);
+			return;
+		}
 	}
-	/* a container image that misses a defined one by its tag or a typo */
+}
+
+/* Image i: its node selectors, a container that uses it, prepared where
+ * they run. */
+static void check_image_use(struct bs_rctx *ctx, size_t i)
+{
+	const struct bs_recipe *r = ctx->recipe;
+	const struct bs_image *img = &r->images[i];
+	bool used = false;
+	size_t j;
+
+	rctx_check_selectors(ctx, &img->nodes, "images", i);
+	if (img->name == NULL)
+		return;
+	for (j = 0; j < r->n_containers; j++) {
+		const struct bs_container *c = &r->containers[j];
+
+		if (c->image == NULL || strcmp(c->image, img->name) != 0)
+			continue;
+		used = true;
+		if (img->nodes.n > 0)
+			check_prepared(ctx, i, j);
+	}
+	for (j = 0; j < r->n_containers && !used; j++) /* the domain proxy's */
+		used = r->containers[j].domain != NULL && r->domains.proxy != NULL &&
+		       strcmp(r->domains.proxy, img->name) == 0;
+	rctx_set_path(ctx, "images[%zu]", i);
+	if (!used)
+		rctx_error_loc(
+			ctx, img->loc,
+			"image %s is defined but no container uses it (use it in a container's image, or remove it)",
+			img->name);
+}
+
+/* A container image that misses a defined one by its tag or a typo. */
+static void check_undefined_images(struct bs_rctx *ctx)
+{
+	const struct bs_recipe *r = ctx->recipe;
+	size_t i, j;
+
 	for (j = 0; j < r->n_containers; j++) {
 		const struct bs_container *c = &r->containers[j];
 		char *repo;
@@ -357,4 +369,11 @@ void bs_recipe_check_images(struct bs_rctx *ctx)
 		}
 		free(repo);
 	}
+}
+
+void bs_recipe_check_images(struct bs_rctx *ctx)
+{
+	for (size_t i = 0; i < ctx->recipe->n_images; i++)
+		check_image_use(ctx, i);
+	check_undefined_images(ctx);
 }
