@@ -687,18 +687,6 @@ static void check_container_name(struct bs_rctx *ctx, const struct rkey *key,
 			c->name);
 }
 
-static void check_image(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *at,
-			void *section)
-{
-	struct bs_container *c = section;
-
-	(void)key;
-	if (!bs_recipe_check_image_ref(ctx, at, c->image)) {
-		free(c->image);
-		c->image = NULL;
-	}
-}
-
 static void read_command(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
 			 void *section)
 {
@@ -797,54 +785,34 @@ static void check_domain(struct bs_rctx *ctx, const struct rkey *key, const stru
 
 #define CONTAINER(field) offsetof(struct bs_container, field)
 
+/* clang-format off */
 static const struct rkey container_keys[] = {
-	{.key = "name",
-	 .kind = RK_STR,
-	 .field = CONTAINER(name),
-	 .arg = "name: web",
-	 .check = check_container_name},
-	{.key = "image",
-	 .kind = RK_STR,
-	 .field = CONTAINER(image),
-	 .arg = "image: REPOSITORY:TAG, like nginx:1.25",
-	 .check = check_image},
-	{.key = "command", .kind = RK_FN, .check = read_command},
-	{.key = "entrypoint", .kind = RK_FN, .check = read_entrypoint},
-	{.key = "environment",
-	 .kind = RK_ENV_KVLIST,
-	 .field = CONTAINER(environment),
-	 .arg = "variable"},
-	{.key = "secrets", .kind = RK_ENV_KVLIST, .field = CONTAINER(secrets), .arg = "secret"},
-	{.key = "secrets", .kind = RK_FN, .check = check_secrets},
-	{.key = "ports", .kind = RK_FN, .check = parse_ports},
-	{.key = "volumes", .kind = RK_FN, .check = parse_volumes},
-	{.key = "restart", .kind = RK_FN, .check = parse_restart},
-	{.key = "healthcheck", .kind = RK_FN, .check = parse_healthcheck},
-	{.key = "labels", .kind = RK_KVLIST, .field = CONTAINER(labels), .arg = "label"},
-	{.key = "labels", .kind = RK_FN, .check = check_labels},
-	{.key = "user", .kind = RK_STR, .field = CONTAINER(user)},
-	{.key = "working_dir",
-	 .kind = RK_STR,
-	 .field = CONTAINER(working_dir),
-	 .check = check_working_dir},
-	{.key = "replicas", .kind = RK_INT, .field = CONTAINER(replicas), .lo = 0, .hi = 100},
-	{.key = "nodes", .kind = RK_SELECTORS, .field = CONTAINER(nodes)},
-	{.key = "resources", .kind = RK_FN, .check = parse_resources},
-	{.key = "stop_timeout",
-	 .kind = RK_DURATION,
-	 .field = CONTAINER(stop_timeout_ms),
-	 .lo = 0,
-	 .check = check_stop_timeout},
-	{.key = "update", .kind = RK_FN, .check = parse_update},
-	{.key = "network",
-	 .kind = RK_CHOICE,
-	 .field = CONTAINER(network),
-	 .arg = bs_net_mode_names,
-	 .check = check_network},
-	{.key = "domain", .kind = RK_STR, .field = CONTAINER(domain), .check = check_domain},
-	{.key = "expose", .kind = RK_INT, .field = CONTAINER(expose), .lo = 1, .hi = 65535},
+	{"name", RK_STR, .field = CONTAINER(name), .arg = "name: web", .check = check_container_name},
+	{"image", RK_STR, .field = CONTAINER(image), .arg = "image: REPOSITORY:TAG, like nginx:1.25", .check = bs_recipe_check_image_key},
+	{"command", RK_FN, .check = read_command},
+	{"entrypoint", RK_FN, .check = read_entrypoint},
+	{"environment", RK_ENV_KVLIST, .field = CONTAINER(environment), .arg = "variable"},
+	{"secrets", RK_ENV_KVLIST, .field = CONTAINER(secrets), .arg = "secret"},
+	{"secrets", RK_FN, .check = check_secrets},
+	{"ports", RK_FN, .check = parse_ports},
+	{"volumes", RK_FN, .check = parse_volumes},
+	{"restart", RK_FN, .check = parse_restart},
+	{"healthcheck", RK_FN, .check = parse_healthcheck},
+	{"labels", RK_KVLIST, .field = CONTAINER(labels), .arg = "label"},
+	{"labels", RK_FN, .check = check_labels},
+	{"user", RK_STR, .field = CONTAINER(user)},
+	{"working_dir", RK_STR, .field = CONTAINER(working_dir), .check = check_working_dir},
+	{"replicas", RK_INT, .field = CONTAINER(replicas), .lo = 0, .hi = 100},
+	{"nodes", RK_SELECTORS, .field = CONTAINER(nodes)},
+	{"resources", RK_FN, .check = parse_resources},
+	{"stop_timeout", RK_DURATION, .field = CONTAINER(stop_timeout_ms), .check = check_stop_timeout},
+	{"update", RK_FN, .check = parse_update},
+	{"network", RK_CHOICE, .field = CONTAINER(network), .arg = bs_net_mode_names, .check = check_network},
+	{"domain", RK_STR, .field = CONTAINER(domain), .check = check_domain},
+	{"expose", RK_INT, .field = CONTAINER(expose), .lo = 1, .hi = 65535},
 	{.key = NULL},
 };
+/* clang-format on */
 
 static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
 {

@@ -184,15 +184,17 @@ static const char *const docker_endpoints[] = {"ssh", "tls", NULL};
 
 #define DOCKER(field) offsetof(struct bs_docker_conf, field)
 
+/* clang-format off */
 static const struct rkey docker_keys[] = {
-	{.key = "install", .kind = RK_CHOICE, .field = DOCKER(install), .arg = docker_installs},
-	{.key = "package", .kind = RK_STR, .field = DOCKER(package), .check = check_package},
-	{.key = "version", .kind = RK_STR, .field = DOCKER(version), .check = check_version},
-	{.key = "endpoint", .kind = RK_CHOICE, .field = DOCKER(endpoint), .arg = docker_endpoints},
-	{.key = "tls_port", .kind = RK_INT, .field = DOCKER(tls_port), .lo = 1, .hi = 65535},
-	{.key = "daemon", .kind = RK_FN, .check = read_daemon},
+	{"install", RK_CHOICE, .field = DOCKER(install), .arg = docker_installs},
+	{"package", RK_STR, .field = DOCKER(package), .check = check_package},
+	{"version", RK_STR, .field = DOCKER(version), .check = check_version},
+	{"endpoint", RK_CHOICE, .field = DOCKER(endpoint), .arg = docker_endpoints},
+	{"tls_port", RK_INT, .field = DOCKER(tls_port), .lo = 1, .hi = 65535},
+	{"daemon", RK_FN, .check = read_daemon},
 	{.key = NULL},
 };
+/* clang-format on */
 
 void bs_recipe_parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map)
 {

@@ -150,29 +150,19 @@ static void read_cert_key(struct bs_rctx *ctx, const struct rkey *key, const str
 	}
 }
 
-static void check_proxy(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *at,
-			void *section)
-{
-	struct bs_domains_conf *d = section;
-
-	(void)key;
-	if (!bs_recipe_check_image_ref(ctx, at, d->proxy)) {
-		free(d->proxy);
-		d->proxy = NULL;
-	}
-}
-
 #define DOMAINS(field) offsetof(struct bs_domains_conf, field)
 
+/* clang-format off */
 static const struct rkey domains_keys[] = {
-	{.key = "base", .kind = RK_STR, .field = DOMAINS(base), .check = check_base},
-	{.key = "tls", .kind = RK_CHOICE, .field = DOMAINS(tls), .arg = bs_tls_mode_names},
-	{.key = "email", .kind = RK_STR, .field = DOMAINS(email), .check = check_email},
-	{.key = "email", .kind = RK_FN, .check = warn_unused_email},
-	{.key = "cert", .kind = RK_FN, .check = read_cert_key},
-	{.key = "proxy", .kind = RK_STR, .field = DOMAINS(proxy), .check = check_proxy},
+	{"base", RK_STR, .field = DOMAINS(base), .check = check_base},
+	{"tls", RK_CHOICE, .field = DOMAINS(tls), .arg = bs_tls_mode_names},
+	{"email", RK_STR, .field = DOMAINS(email), .check = check_email},
+	{"email", RK_FN, .check = warn_unused_email},
+	{"cert", RK_FN, .check = read_cert_key},
+	{"proxy", RK_STR, .field = DOMAINS(proxy), .check = bs_recipe_check_image_key},
 	{.key = NULL},
 };
+/* clang-format on */
 
 /* domains: {base, tls: auto|internal|off|files, email, proxy: IMAGE, cert, key} */
 void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map)

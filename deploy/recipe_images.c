@@ -148,6 +148,19 @@ bool bs_recipe_check_image_ref(struct bs_rctx *ctx, const struct bs_ynode *at, c
 	return true;
 }
 
+/* A table check: the key's field (a char *) is an image reference; an
+ * invalid one is reported and dropped, so that no later check repeats it. */
+void bs_recipe_check_image_key(struct bs_rctx *ctx, const struct rkey *key,
+			       const struct bs_ynode *at, void *section)
+{
+	char **ref = (char **)((char *)section + key->field);
+
+	if (!bs_recipe_check_image_ref(ctx, at, *ref)) {
+		free(*ref);
+		*ref = NULL;
+	}
+}
+
 /* ---- git build contexts ----------------------------------------------- */
 
 static const char *git_url_problem(const char *url)

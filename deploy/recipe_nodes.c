@@ -358,20 +358,16 @@ static void check_managers(struct bs_rctx *ctx, const struct bs_ynode *map)
 
 #define CLUSTER(field) offsetof(struct bs_cluster_conf, field)
 
+/* clang-format off */
 static const struct rkey cluster_keys[] = {
-	{.key = "type", .kind = RK_FN, .check = read_cluster_type},
-	{.key = "managers", .kind = RK_SELECTORS, .field = CLUSTER(managers)},
-	{.key = "publish",
-	 .kind = RK_CHOICE,
-	 .field = CLUSTER(publish),
-	 .arg = bs_publish_mode_names},
-	{.key = "encrypt",
-	 .kind = RK_CHOICE,
-	 .field = CLUSTER(encrypt),
-	 .arg = bs_encrypt_mode_names},
-	{.key = "advertise", .kind = RK_STR, .field = CLUSTER(advertise), .check = check_advertise},
+	{"type", RK_FN, .check = read_cluster_type},
+	{"managers", RK_SELECTORS, .field = CLUSTER(managers)},
+	{"publish", RK_CHOICE, .field = CLUSTER(publish), .arg = bs_publish_mode_names},
+	{"encrypt", RK_CHOICE, .field = CLUSTER(encrypt), .arg = bs_encrypt_mode_names},
+	{"advertise", RK_STR, .field = CLUSTER(advertise), .check = check_advertise},
 	{.key = NULL},
 };
+/* clang-format on */
 
 /* cluster: {type: swarm, managers: [...], publish: ingress|host,
  * encrypt: auto|true|false, advertise: IFACE|ADDRESS|private} */

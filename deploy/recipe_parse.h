@@ -194,6 +194,9 @@ void bs_recipe_parse_containers(struct bs_rctx *ctx,
 /* An image reference: reported (error, or a warning when untagged) at at;
  * false when invalid (recipe_images.c). */
 bool bs_recipe_check_image_ref(struct bs_rctx *ctx, const struct bs_ynode *at, const char *ref);
+/* The same as a table check on a char * field, which an invalid one leaves NULL. */
+void bs_recipe_check_image_key(struct bs_rctx *ctx, const struct rkey *key,
+			       const struct bs_ynode *at, void *section);
 
 /* Cross references, in this order, once every section is parsed: domains
  * (recipe_domains.c; fills CONTAINER.base domains), container selectors,

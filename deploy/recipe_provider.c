@@ -268,24 +268,23 @@ static void read_host_keys(struct bs_rctx *ctx, const struct rkey *key, const st
 
 #define SSH(field) offsetof(struct bs_ssh_conf, field)
 
+/* clang-format off */
 static const struct rkey ssh_keys[] = {
-	{.key = "user", .kind = RK_STR, .field = SSH(user)},
-	{.key = "port", .kind = RK_INT, .field = SSH(port), .lo = 1, .hi = 65535},
-	{.key = "key", .kind = RK_STR, .field = SSH(key)},
-	{.key = "agent", .kind = RK_BOOL, .field = SSH(agent)},
-	{.key = "passphrase", .kind = RK_STR, .field = SSH(passphrase)},
-	{.key = "password", .kind = RK_STR, .field = SSH(password)},
-	{.key = "passphrase", .kind = RK_FN, .check = rctx_check_literal_secret},
-	{.key = "password", .kind = RK_FN, .check = rctx_check_literal_secret},
-	{.key = "known_hosts", .kind = RK_STR, .field = SSH(known_hosts)},
-	{.key = "host_keys", .kind = RK_FN, .check = read_host_keys},
-	{.key = "connect_timeout",
-	 .kind = RK_DURATION,
-	 .field = SSH(connect_timeout_ms),
-	 .lo = 100},
-	{.key = "wait_timeout", .kind = RK_DURATION, .field = SSH(wait_timeout_ms), .lo = 1000},
+	{"user", RK_STR, .field = SSH(user)},
+	{"port", RK_INT, .field = SSH(port), .lo = 1, .hi = 65535},
+	{"key", RK_STR, .field = SSH(key)},
+	{"agent", RK_BOOL, .field = SSH(agent)},
+	{"passphrase", RK_STR, .field = SSH(passphrase)},
+	{"password", RK_STR, .field = SSH(password)},
+	{"passphrase", RK_FN, .check = rctx_check_literal_secret},
+	{"password", RK_FN, .check = rctx_check_literal_secret},
+	{"known_hosts", RK_STR, .field = SSH(known_hosts)},
+	{"host_keys", RK_FN, .check = read_host_keys},
+	{"connect_timeout", RK_DURATION, .field = SSH(connect_timeout_ms), .lo = 100},
+	{"wait_timeout", RK_DURATION, .field = SSH(wait_timeout_ms), .lo = 1000},
 	{.key = NULL},
 };
+/* clang-format on */
 
 void bs_recipe_parse_ssh(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
