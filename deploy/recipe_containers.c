@@ -10,15 +10,11 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stddef.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "deploy/recipe_parse.h"
 #include "util/units.h"
-#include "util/url.h"
 
 /* ---- shell-like word splitting for string commands -------------------- */
 
@@ -784,6 +780,8 @@ static void check_domain(struct bs_rctx *ctx, const struct rkey *key, const stru
 }
 
 #define CONTAINER(field) offsetof(struct bs_container, field)
+
+_Static_assert(sizeof(enum bs_net_mode) == sizeof(int), "RK_CHOICE stores an int");
 
 /* clang-format off */
 static const struct rkey container_keys[] = {

@@ -184,6 +184,9 @@ static const char *const docker_endpoints[] = {"ssh", "tls", NULL};
 
 #define DOCKER(field) offsetof(struct bs_docker_conf, field)
 
+_Static_assert(sizeof(enum bs_docker_install) == sizeof(int), "RK_CHOICE stores an int");
+_Static_assert(sizeof(enum bs_docker_endpoint) == sizeof(int), "RK_CHOICE stores an int");
+
 /* clang-format off */
 static const struct rkey docker_keys[] = {
 	{"install", RK_CHOICE, .field = DOCKER(install), .arg = docker_installs},

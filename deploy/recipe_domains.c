@@ -152,6 +152,8 @@ static void read_cert_key(struct bs_rctx *ctx, const struct rkey *key, const str
 
 #define DOMAINS(field) offsetof(struct bs_domains_conf, field)
 
+_Static_assert(sizeof(enum bs_tls_mode) == sizeof(int), "RK_CHOICE stores an int");
+
 /* clang-format off */
 static const struct rkey domains_keys[] = {
 	{"base", RK_STR, .field = DOMAINS(base), .check = check_base},

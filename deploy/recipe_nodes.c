@@ -358,6 +358,9 @@ static void check_managers(struct bs_rctx *ctx, const struct bs_ynode *map)
 
 #define CLUSTER(field) offsetof(struct bs_cluster_conf, field)
 
+_Static_assert(sizeof(enum bs_publish_mode) == sizeof(int), "RK_CHOICE stores an int");
+_Static_assert(sizeof(enum bs_encrypt_mode) == sizeof(int), "RK_CHOICE stores an int");
+
 /* clang-format off */
 static const struct rkey cluster_keys[] = {
 	{"type", RK_FN, .check = read_cluster_type},

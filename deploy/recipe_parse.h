@@ -1,8 +1,13 @@
 /*
- * recipe_parse.h - internal to deploy/: the context and typed getters used
- * by the recipe section parsers (recipe_provider.c, recipe_nodes.c,
- * recipe_docker.c, recipe_images.c, recipe_domains.c, recipe_containers.c),
- * which recipe.c calls; the parsers use only this header, never each other.
+ * recipe_parse.h - internal to deploy/: what the recipe's section parsers
+ * share. recipe.c runs the sections, each in a file of its own
+ * (recipe_provider.c, recipe_nodes.c, recipe_docker.c, recipe_images.c,
+ * recipe_domains.c, recipe_containers.c); they reach the context, the typed
+ * getters (recipe_parse.c), the model's queries (recipe_model.c) and the
+ * few checks one section lends another only through this header, and none
+ * of them includes another's file or calls recipe.c.
+ *
+ * One thread: a context belongs to one bs_recipe_load() call.
  *
  * Every getter reports its own problems (wrong type, out of range, unknown
  * choice) at the value's position with the key path, and returns whether a
