@@ -834,26 +834,17 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, str
 	rctx_read_keys(ctx, map, keys, container_keys, c);
 }
 
-void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq)
+static void parse_container_item(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
 	struct bs_recipe *r = ctx->recipe;
-	size_t saved, i;
 
-	if (seq == NULL || bs_ynode_is_null(seq))
-		return;
-	saved = rctx_push_key(ctx, "containers");
-	if (!rctx_want_seq(ctx, seq))
-		goto out;
-	r->containers = bs_xcalloc(seq->n, sizeof(*r->containers));
-	for (i = 0; i < seq->n; i++) {
-		size_t s2 = rctx_push_index(ctx, i);
+	parse_container(ctx, map, &r->containers[r->n_containers++]);
+}
 
-		if (rctx_want_map(ctx, seq->items[i]))
-			parse_container(ctx, seq->items[i], &r->containers[r->n_containers++]);
-		rctx_pop(ctx, s2);
-	}
-out:
-	rctx_pop(ctx, saved);
+void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq)
+{
+	rctx_read_list(ctx, seq, "containers", (void **)&ctx->recipe->containers,
+		       sizeof(struct bs_container), parse_container_item);
 }
 
 static bool ports_clash(const struct bs_port *a, const struct bs_port *b)

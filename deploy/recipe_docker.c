@@ -219,63 +219,50 @@ defaults:
 		d->package = bs_xstrdup("docker.io");
 }
 
-void bs_recipe_parse_registries(struct bs_rctx *ctx, const struct bs_ynode *seq)
+/* server: host[:port], once in the list. */
+static void check_registry_server(struct bs_rctx *ctx, const struct bs_ynode *map)
+{
+	const struct bs_recipe *r = ctx->recipe;
+	const char *s = r->registries[r->n_registries - 1].server;
+	bool ok = s[0] != '\0' && strcspn(s, "/@?#\\ ") == strlen(s);
+	size_t saved = rctx_push_key(ctx, "server");
+
+	for (const char *c = s; ok && *c != '\0'; c++)
+		ok = (unsigned char)*c > 0x20 && *c != 0x7f;
+	if (!ok)
+		rctx_error(
+			ctx, bs_ynode_get(map, "server"),
+			"'%.200s' is not a registry host (write host[:port] only, like registry.example.com:5000)",
+			s);
+	for (size_t j = 0; j + 1 < r->n_registries; j++)
+		if (r->registries[j].server != NULL && strcmp(r->registries[j].server, s) == 0)
+			rctx_error(ctx, bs_ynode_get(map, "server"),
+				   "registry %.200s is listed twice (first at line %d); keep one",
+				   s, r->registries[j].loc.line);
+	rctx_pop(ctx, saved);
+}
+
+static void parse_registry(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
 	static const char *const keys[] = {"server", "username", "password", NULL};
 	struct bs_recipe *r = ctx->recipe;
-	size_t saved, i, j;
+	struct bs_registry *reg = &r->registries[r->n_registries++];
 
-	if (seq == NULL || bs_ynode_is_null(seq))
-		return;
-	saved = rctx_push_key(ctx, "registries");
-	if (!rctx_want_seq(ctx, seq))
-		goto out;
-	r->registries = bs_xcalloc(seq->n, sizeof(*r->registries));
-	for (i = 0; i < seq->n; i++) {
-		const struct bs_ynode *map = seq->items[i];
-		struct bs_registry *reg = &r->registries[r->n_registries];
-		size_t s2 = rctx_push_index(ctx, i);
+	reg->loc = rctx_loc(map);
+	rctx_check_keys(ctx, map, keys);
+	if (rctx_get_str(ctx, map, "server", "server: registry.example.com", &reg->server))
+		check_registry_server(ctx, map);
+	rctx_get_str(ctx, map, "username", NULL, &reg->username);
+	rctx_get_str(ctx, map, "password", NULL, &reg->password);
+	rctx_warn_literal_secret(ctx, map, "password");
+	if ((reg->username == NULL) != (reg->password == NULL))
+		rctx_error(ctx, map, "give both username and password, or neither (anonymous)");
+}
 
-		if (!rctx_want_map(ctx, map)) {
-			rctx_pop(ctx, s2);
-			continue;
-		}
-		r->n_registries++;
-		reg->loc = rctx_loc(map);
-		rctx_check_keys(ctx, map, keys);
-		if (rctx_get_str(ctx, map, "server", "server: registry.example.com",
-				 &reg->server)) {
-			const char *s = reg->server;
-			bool ok = s[0] != '\0' && strcspn(s, "/@?#\\ ") == strlen(s);
-
-			for (const char *c = s; ok && *c != '\0'; c++)
-				ok = (unsigned char)*c > 0x20 && *c != 0x7f;
-			size_t s3 = rctx_push_key(ctx, "server");
-
-			if (!ok)
-				rctx_error(
-					ctx, bs_ynode_get(map, "server"),
-					"'%.200s' is not a registry host (write host[:port] only, like registry.example.com:5000)",
-					s);
-			for (j = 0; j + 1 < r->n_registries; j++)
-				if (r->registries[j].server != NULL &&
-				    strcmp(r->registries[j].server, s) == 0)
-					rctx_error(
-						ctx, bs_ynode_get(map, "server"),
-						"registry %.200s is listed twice (first at line %d); keep one",
-						s, r->registries[j].loc.line);
-			rctx_pop(ctx, s3);
-		}
-		rctx_get_str(ctx, map, "username", NULL, &reg->username);
-		rctx_get_str(ctx, map, "password", NULL, &reg->password);
-		rctx_warn_literal_secret(ctx, map, "password");
-		if ((reg->username == NULL) != (reg->password == NULL))
-			rctx_error(ctx, map,
-				   "give both username and password, or neither (anonymous)");
-		rctx_pop(ctx, s2);
-	}
-out:
-	rctx_pop(ctx, saved);
+void bs_recipe_parse_registries(struct bs_rctx *ctx, const struct bs_ynode *seq)
+{
+	rctx_read_list(ctx, seq, "registries", (void **)&ctx->recipe->registries,
+		       sizeof(struct bs_registry), parse_registry);
 }
 
 /* Is host[:port] covered by an insecure-registries entry: the same text, or

@@ -249,40 +249,28 @@ static void parse_image(struct bs_rctx *ctx, const struct bs_ynode *map, struct 
 	}
 }
 
-void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq)
+/* One entry of images:, named once. */
+static void parse_image_item(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
 	struct bs_recipe *r = ctx->recipe;
-	size_t saved, i, j;
+	struct bs_image *img = &r->images[r->n_images++];
 
-	if (seq == NULL || bs_ynode_is_null(seq))
-		return;
-	saved = rctx_push_key(ctx, "images");
-	if (!rctx_want_seq(ctx, seq))
-		goto out;
-	r->images = bs_xcalloc(seq->n, sizeof(*r->images));
-	for (i = 0; i < seq->n; i++) {
-		size_t s2 = rctx_push_index(ctx, i);
-		struct bs_image *img = &r->images[r->n_images];
+	parse_image(ctx, map, img);
+	for (size_t j = 0; img->name && j + 1 < r->n_images; j++)
+		if (r->images[j].name && strcmp(r->images[j].name, img->name) == 0) {
+			size_t saved = rctx_push_key(ctx, "name");
 
-		if (rctx_want_map(ctx, seq->items[i])) {
-			r->n_images++;
-			parse_image(ctx, seq->items[i], img);
-			for (j = 0; img->name && j + 1 < r->n_images; j++)
-				if (r->images[j].name &&
-				    strcmp(r->images[j].name, img->name) == 0) {
-					size_t s3 = rctx_push_key(ctx, "name");
-
-					rctx_error(
-						ctx, bs_ynode_get(seq->items[i], "name"),
-						"image %.200s is defined twice (first at line %d); keep one",
-						img->name, r->images[j].loc.line);
-					rctx_pop(ctx, s3);
-				}
+			rctx_error(ctx, bs_ynode_get(map, "name"),
+				   "image %.200s is defined twice (first at line %d); keep one",
+				   img->name, r->images[j].loc.line);
+			rctx_pop(ctx, saved);
 		}
-		rctx_pop(ctx, s2);
-	}
-out:
-	rctx_pop(ctx, saved);
+}
+
+void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq)
+{
+	rctx_read_list(ctx, seq, "images", (void **)&ctx->recipe->images, sizeof(struct bs_image),
+		       parse_image_item);
 }
 
 /* Container j uses image i: is the image prepared on every node it runs on? */

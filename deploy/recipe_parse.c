@@ -664,6 +664,27 @@ void rctx_check_literal_secret(struct bs_rctx *ctx, const struct rkey *key,
 	rctx_warn_literal_secret(ctx, map, key->key);
 }
 
+void rctx_read_list(struct bs_rctx *ctx, const struct bs_ynode *seq, const char *key, void **items,
+		    size_t size, void (*item)(struct bs_rctx *ctx, const struct bs_ynode *map))
+{
+	size_t saved;
+
+	if (seq == NULL || bs_ynode_is_null(seq))
+		return;
+	saved = rctx_push_key(ctx, key);
+	if (rctx_want_seq(ctx, seq)) {
+		*items = bs_xcalloc(seq->n, size);
+		for (size_t i = 0; i < seq->n; i++) {
+			size_t s2 = rctx_push_index(ctx, i);
+
+			if (rctx_want_map(ctx, seq->items[i]))
+				item(ctx, seq->items[i]);
+			rctx_pop(ctx, s2);
+		}
+	}
+	rctx_pop(ctx, saved);
+}
+
 /* ---- sections as tables of keys ------------------------------------- */
 
 #define RKEY_MAX 32

@@ -142,6 +142,12 @@ struct rkey {
 void rctx_read_keys(struct bs_rctx *ctx, const struct bs_ynode *map, const char *const *allowed,
 		    const struct rkey *table, void *section);
 
+/* A section that is a list of mappings (images, registries, containers):
+ * *items gets room for every entry (size bytes each), then item() is called
+ * for each mapping with its index on the path. */
+void rctx_read_list(struct bs_rctx *ctx, const struct bs_ynode *seq, const char *key, void **items,
+		    size_t size, void (*item)(struct bs_rctx *ctx, const struct bs_ynode *map));
+
 /* A check for RK_FN entries: a literal secret in map[key->key] (below). */
 void rctx_check_literal_secret(struct bs_rctx *ctx, const struct rkey *key,
 			       const struct bs_ynode *map, void *section);
