@@ -603,16 +603,82 @@ static bool container_name_ok(const char *s)
 	return true;
 }
 
+/* parallelism, delay and failure_action are a cluster service's. */
+static void check_service_keys(struct bs_rctx *ctx, const struct rkey *key,
+			       const struct bs_ynode *map, void *section)
+{
+	static const char *const service_keys[] = {"parallelism", "delay", "failure_action"};
+
+	(void)key;
+	(void)section;
+	for (size_t k = 0; k < 3 && ctx->recipe->cluster.type == BS_CLUSTER_NONE; k++)
+		if (bs_ynode_get(map, service_keys[k]) != NULL) {
+			size_t saved = rctx_push_key(ctx, service_keys[k]);
+
+			rctx_error(
+				ctx, bs_ynode_get(map, service_keys[k]),
+				"%s applies to cluster services (add cluster: {type: swarm}, or remove it: without a cluster, bootstrap replaces one replica at a time)",
+				service_keys[k]);
+			rctx_pop(ctx, saved);
+		}
+}
+
+static void check_at_most_hour(struct bs_rctx *ctx, const struct rkey *key,
+			       const struct bs_ynode *at, void *section)
+{
+	const int64_t *ms = (const int64_t *)((char *)section + key->field);
+
+	if (*ms > 3600 * 1000)
+		rctx_error(ctx, at, "%s is at most 1h", key->key);
+}
+
+/* the routing mesh holds a cluster's published ports, not the tasks */
+static void check_start_first(struct bs_rctx *ctx, const struct bs_ynode *map,
+			      const struct bs_container *c)
+{
+	bool mesh = ctx->recipe->cluster.type != BS_CLUSTER_NONE &&
+		    ctx->recipe->cluster.publish == BS_PUBLISH_INGRESS;
+
+	if (c->update.order != BS_ORDER_START_FIRST || mesh)
+		return;
+	for (size_t i = 0; i < c->n_ports; i++)
+		if (c->ports[i].host_start != 0) {
+			size_t saved = rctx_push_key(ctx, "order");
+
+			rctx_error(
+				ctx, bs_ynode_get(map, "order"),
+				"start-first cannot work with the fixed host port %d: the new container could not bind it while the old one runs (use stop-first, or publish only the container port)",
+				c->ports[i].host_start);
+			rctx_pop(ctx, saved);
+			return;
+		}
+}
+
+_Static_assert(sizeof(enum bs_failure_action) == sizeof(int), "RK_CHOICE stores an int");
+_Static_assert(sizeof(enum bs_update_order) == sizeof(int), "RK_CHOICE stores an int");
+
+#define UPDATE(field) offsetof(struct bs_update_conf, field)
+
+/* clang-format off */
+static const struct rkey update_keys[] = {
+	{"parallelism", RK_FN, .check = check_service_keys},
+	{"parallelism", RK_INT, .field = UPDATE(parallelism), .lo = 0, .hi = 1000},
+	{"delay", RK_DURATION, .field = UPDATE(delay_ms), .check = check_at_most_hour},
+	{"failure_action", RK_CHOICE, .field = UPDATE(failure_action), .arg = bs_failure_action_names},
+	{"order", RK_CHOICE, .field = UPDATE(order), .arg = bs_update_order_names},
+	{"monitor", RK_DURATION, .field = UPDATE(monitor_ms), .check = check_at_most_hour},
+	{.key = NULL},
+};
+/* clang-format on */
+
 static void parse_update(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
 			 void *section)
 {
-	struct bs_container *c = section;
+	/* the order the message about an unknown key lists them in */
 	static const char *const keys[] = {"order", "monitor",	      "parallelism",
 					   "delay", "failure_action", NULL};
-	static const char *const service_keys[] = {"parallelism", "delay", "failure_action"};
+	struct bs_container *c = section;
 	const struct bs_ynode *v = bs_ynode_get(map, key->key);
-	bool cluster = ctx->recipe->cluster.type != BS_CLUSTER_NONE;
-	int order = BS_ORDER_AUTO, choice;
 	size_t saved;
 
 	c->update.monitor_ms = 1000;
@@ -620,53 +686,10 @@ static void parse_update(struct bs_rctx *ctx, const struct rkey *key, const stru
 	if (v == NULL || bs_ynode_is_null(v))
 		return;
 	saved = rctx_push_key(ctx, key->key);
-	if (!rctx_want_map(ctx, v))
-		goto out;
-	rctx_check_keys(ctx, v, keys);
-	for (size_t k = 0; k < 3 && !cluster; k++)
-		if (bs_ynode_get(v, service_keys[k]) != NULL) {
-			size_t s2 = rctx_push_key(ctx, service_keys[k]);
-
-			rctx_error(
-				ctx, bs_ynode_get(v, service_keys[k]),
-				"%s applies to cluster services (add cluster: {type: swarm}, or remove it: without a cluster, bootstrap replaces one replica at a time)",
-				service_keys[k]);
-			rctx_pop(ctx, s2);
-		}
-	rctx_get_int(ctx, v, "parallelism", 0, 1000, &c->update.parallelism);
-	if (rctx_get_duration(ctx, v, "delay", 0, &c->update.delay_ms) &&
-	    c->update.delay_ms > 3600 * 1000) {
-		size_t s2 = rctx_push_key(ctx, "delay");
-
-		rctx_error(ctx, bs_ynode_get(v, "delay"), "delay is at most 1h");
-		rctx_pop(ctx, s2);
+	if (rctx_want_map(ctx, v)) {
+		rctx_read_keys(ctx, v, keys, update_keys, &c->update);
+		check_start_first(ctx, v, c);
 	}
-	if (rctx_get_choice(ctx, v, "failure_action", bs_failure_action_names, &choice))
-		c->update.failure_action = (enum bs_failure_action)choice;
-	if (rctx_get_choice(ctx, v, "order", bs_update_order_names, &order))
-		c->update.order = (enum bs_update_order)order;
-	if (rctx_get_duration(ctx, v, "monitor", 0, &c->update.monitor_ms) &&
-	    c->update.monitor_ms > 3600 * 1000) {
-		size_t s2 = rctx_push_key(ctx, "monitor");
-
-		rctx_error(ctx, bs_ynode_get(v, "monitor"), "monitor is at most 1h");
-		rctx_pop(ctx, s2);
-	}
-	/* the routing mesh holds a cluster's published ports, not the tasks */
-	if (c->update.order == BS_ORDER_START_FIRST &&
-	    !(cluster && ctx->recipe->cluster.publish == BS_PUBLISH_INGRESS))
-		for (size_t i = 0; i < c->n_ports; i++)
-			if (c->ports[i].host_start != 0) {
-				size_t s2 = rctx_push_key(ctx, "order");
-
-				rctx_error(
-					ctx, bs_ynode_get(v, "order"),
-					"start-first cannot work with the fixed host port %d: the new container could not bind it while the old one runs (use stop-first, or publish only the container port)",
-					c->ports[i].host_start);
-				rctx_pop(ctx, s2);
-				break;
-			}
-out:
 	rctx_pop(ctx, saved);
 }
 

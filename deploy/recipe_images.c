@@ -5,6 +5,7 @@
  * use them.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,72 +182,85 @@ static const char *git_url_problem(const char *url)
 	return "not a git URL (use https://HOST/PATH.git, git://, ssh:// or git@HOST:PATH, with #ref:subdir if needed)";
 }
 
+/* The git URL of a build (a login in it is a secret). */
+static void read_git_url(struct bs_rctx *ctx, const struct bs_ynode *git, struct bs_image *img)
+{
+	const char *problem;
+	char *login;
+
+	if (git->bad || !rctx_want_scalar(ctx, git))
+		return;
+	login = bs_url_userinfo_secret(git->value);
+	/* a token in the URL is a secret like any other */
+	if (login != NULL)
+		bs_strv_add_unique(&ctx->recipe->secrets, login);
+	bs_secure_free_str(login);
+	problem = git_url_problem(git->value);
+	if (problem != NULL)
+		rctx_error(ctx, git, "'%.200s': %s", git->value, problem);
+	else
+		img->build_git = bs_xstrdup(git->value);
+}
+
+/* build: {git: URL#ref:dir, dockerfile, args}, or the git URL alone. */
+static void read_build(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+		       void *section)
+{
+	static const char *const build_keys[] = {"git", "dockerfile", "args", NULL};
+	struct bs_image *img = section;
+	const struct bs_ynode *build = bs_ynode_get(map, key->key);
+	const struct bs_ynode *git = build;
+	size_t saved;
+
+	if (build == NULL || bs_ynode_is_null(build))
+		return;
+	saved = rctx_push_key(ctx, key->key);
+	if (build->kind == BS_YNODE_MAP) {
+		rctx_check_keys(ctx, build, build_keys);
+		git = bs_ynode_get(build, "git");
+		rctx_get_str(ctx, build, "dockerfile", NULL, &img->build_dockerfile);
+		rctx_get_kvlist(ctx, build, "args", "build argument", false, &img->build_args);
+		if (git == NULL || bs_ynode_is_null(git)) {
+			rctx_missing(ctx, build, "git", "git: https://HOST/PATH.git#ref");
+			git = NULL;
+		}
+	}
+	if (git != NULL) {
+		size_t s2 = git != build ? rctx_push_key(ctx, "git") : ctx->path_len;
+
+		read_git_url(ctx, git, img);
+		rctx_pop(ctx, s2);
+	}
+	rctx_pop(ctx, saved);
+	if (bs_ynode_get(map, "pull") != NULL) {
+		saved = rctx_push_key(ctx, "pull");
+		rctx_error(ctx, bs_ynode_get(map, "pull"),
+			   "an image built from git is not pulled (remove pull, or remove build)");
+		rctx_pop(ctx, saved);
+	}
+}
+
+_Static_assert(sizeof(enum bs_pull_policy) == sizeof(int), "RK_CHOICE stores an int");
+
+#define IMAGE(field) offsetof(struct bs_image, field)
+
+/* clang-format off */
+static const struct rkey image_keys[] = {
+	{"name", RK_STR, .field = IMAGE(name), .arg = "name: REPOSITORY:TAG", .check = bs_recipe_check_image_key},
+	{"pull", RK_CHOICE, .field = IMAGE(pull), .arg = bs_pull_policy_names},
+	{"nodes", RK_SELECTORS, .field = IMAGE(nodes)},
+	{"build", RK_FN, .check = read_build},
+	{.key = NULL},
+};
+/* clang-format on */
+
 static void parse_image(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_image *img)
 {
+	/* the order the message about an unknown key lists them in */
 	static const char *const keys[] = {"name", "pull", "build", "nodes", NULL};
-	static const char *const build_keys[] = {"git", "dockerfile", "args", NULL};
-	const struct bs_ynode *build;
-	int pull;
 
 	img->loc = rctx_loc(map);
-	rctx_check_keys(ctx, map, keys);
-	if (rctx_get_str(ctx, map, "name", "name: REPOSITORY:TAG", &img->name)) {
-		size_t s2 = rctx_push_key(ctx, "name");
-
-		if (!bs_recipe_check_image_ref(ctx, bs_ynode_get(map, "name"), img->name)) {
-			free(img->name);
-			img->name = NULL;
-		}
-		rctx_pop(ctx, s2);
-	}
-	if (rctx_get_choice(ctx, map, "pull", bs_pull_policy_names, &pull))
-		img->pull = (enum bs_pull_policy)pull;
-	rctx_get_selectors(ctx, map, "nodes", &img->nodes);
-	build = bs_ynode_get(map, "build");
-	if (build != NULL && !bs_ynode_is_null(build)) {
-		size_t s2 = rctx_push_key(ctx, "build");
-		const struct bs_ynode *git = build;
-
-		if (build->kind == BS_YNODE_MAP) {
-			rctx_check_keys(ctx, build, build_keys);
-			git = bs_ynode_get(build, "git");
-			rctx_get_str(ctx, build, "dockerfile", NULL, &img->build_dockerfile);
-			rctx_get_kvlist(ctx, build, "args", "build argument", false,
-					&img->build_args);
-			if (git == NULL || bs_ynode_is_null(git)) {
-				rctx_missing(ctx, build, "git", "git: https://HOST/PATH.git#ref");
-				git = NULL;
-			}
-		}
-		if (git != NULL) {
-			size_t s3 = git != build ? rctx_push_key(ctx, "git") : ctx->path_len;
-
-			if (!git->bad && rctx_want_scalar(ctx, git)) {
-				const char *problem;
-				char *login = bs_url_userinfo_secret(git->value);
-
-				/* a token in the URL is a secret like any other */
-				if (login != NULL)
-					bs_strv_add_unique(&ctx->recipe->secrets, login);
-				bs_secure_free_str(login);
-				problem = git_url_problem(git->value);
-				if (problem != NULL)
-					rctx_error(ctx, git, "'%.200s': %s", git->value, problem);
-				else
-					img->build_git = bs_xstrdup(git->value);
-			}
-			rctx_pop(ctx, s3);
-		}
-		rctx_pop(ctx, s2);
-		if (bs_ynode_get(map, "pull") != NULL) {
-			size_t s3 = rctx_push_key(ctx, "pull");
-
-			rctx_error(
-				ctx, bs_ynode_get(map, "pull"),
-				"an image built from git is not pulled (remove pull, or remove build)");
-			rctx_pop(ctx, s3);
-		}
-	}
+	rctx_read_keys(ctx, map, keys, image_keys, img);
 }
 
 /* One entry of images:, named once. */
