@@ -395,72 +395,84 @@ out:
 
 /* ---- healthcheck, resources, restart ---------------------------------- */
 
+/* test: a shell command, or [CMD, ...], [CMD-SHELL, "..."], [NONE]. */
+static void read_test(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+		      void *section)
+{
+	struct bs_healthcheck *h = section;
+	const struct bs_ynode *test = bs_ynode_get(map, key->key);
+	size_t saved, i;
+
+	if (test == NULL || bs_ynode_is_null(test)) {
+		if (!h->disable)
+			rctx_missing(
+				ctx, map, key->key,
+				"test: [CMD, curl, -f, http://localhost/] or test: \"shell command\"");
+		return;
+	}
+	saved = rctx_push_key(ctx, key->key);
+	if (test->bad) {
+		/* already reported */
+	} else if (test->kind == BS_YNODE_SCALAR) {
+		bs_strv_push(&h->test, "CMD-SHELL");
+		bs_strv_push(&h->test, test->value);
+	} else if (rctx_want_seq(ctx, test)) {
+		for (i = 0; i < test->n; i++) {
+			size_t s2 = rctx_push_index(ctx, i);
+
+			if (rctx_want_scalar(ctx, test->items[i]))
+				bs_strv_push(&h->test, test->items[i]->value);
+			rctx_pop(ctx, s2);
+		}
+		if (h->test.n > 0 && test->n == h->test.n) {
+			const char *first = h->test.v[0];
+
+			if (strcmp(first, "NONE") == 0)
+				h->disable = true;
+			else if (strcmp(first, "CMD") != 0 && strcmp(first, "CMD-SHELL") != 0)
+				rctx_error(
+					ctx, test,
+					"start the list with CMD (run the arguments) or CMD-SHELL (run a shell command), like [CMD, wget, -qO-, http://localhost/]");
+			else if (h->test.n < 2)
+				rctx_error(ctx, test, "%s needs a command after it", first);
+		} else if (test->n == 0) {
+			rctx_error(ctx, test, "empty test (give a command, or disable: true)");
+		}
+	}
+	rctx_pop(ctx, saved);
+}
+
+#define HEALTH(field) offsetof(struct bs_healthcheck, field)
+
+/* clang-format off */
+static const struct rkey healthcheck_keys[] = {
+	{"disable", RK_BOOL, .field = HEALTH(disable)},
+	{"interval", RK_DURATION, .field = HEALTH(interval_ms), .lo = 1},
+	{"timeout", RK_DURATION, .field = HEALTH(timeout_ms), .lo = 1},
+	{"start_period", RK_DURATION, .field = HEALTH(start_period_ms)},
+	{"retries", RK_INT, .field = HEALTH(retries), .lo = 1, .hi = 100},
+	{"test", RK_FN, .check = read_test},
+	{.key = NULL},
+};
+/* clang-format on */
+
 static void parse_healthcheck(struct bs_rctx *ctx, const struct rkey *key,
 			      const struct bs_ynode *map, void *section)
 {
-	struct bs_healthcheck *h = &((struct bs_container *)section)->healthcheck;
+	/* the order the message about an unknown key lists them in */
 	static const char *const keys[] = {"test",    "interval", "timeout", "start_period",
 					   "retries", "disable",  NULL};
+	struct bs_healthcheck *h = &((struct bs_container *)section)->healthcheck;
 	const struct bs_ynode *v = bs_ynode_get(map, key->key);
-	const struct bs_ynode *test;
-	size_t saved, i;
+	size_t saved;
 
 	if (v == NULL || bs_ynode_is_null(v))
 		return;
 	saved = rctx_push_key(ctx, key->key);
-	if (!rctx_want_map(ctx, v))
-		goto out;
-	h->present = true;
-	rctx_check_keys(ctx, v, keys);
-	rctx_get_bool(ctx, v, "disable", &h->disable);
-	rctx_get_duration(ctx, v, "interval", 1, &h->interval_ms);
-	rctx_get_duration(ctx, v, "timeout", 1, &h->timeout_ms);
-	rctx_get_duration(ctx, v, "start_period", 0, &h->start_period_ms);
-	rctx_get_int(ctx, v, "retries", 1, 100, &h->retries);
-	test = bs_ynode_get(v, "test");
-	if (test == NULL || bs_ynode_is_null(test)) {
-		if (!h->disable)
-			rctx_missing(
-				ctx, v, "test",
-				"test: [CMD, curl, -f, http://localhost/] or test: \"shell command\"");
-		goto out;
+	if (rctx_want_map(ctx, v)) {
+		h->present = true;
+		rctx_read_keys(ctx, v, keys, healthcheck_keys, h);
 	}
-	{
-		size_t s2 = rctx_push_key(ctx, "test");
-
-		if (test->bad) {
-			/* already reported */
-		} else if (test->kind == BS_YNODE_SCALAR) {
-			bs_strv_push(&h->test, "CMD-SHELL");
-			bs_strv_push(&h->test, test->value);
-		} else if (rctx_want_seq(ctx, test)) {
-			for (i = 0; i < test->n; i++) {
-				size_t s3 = rctx_push_index(ctx, i);
-
-				if (rctx_want_scalar(ctx, test->items[i]))
-					bs_strv_push(&h->test, test->items[i]->value);
-				rctx_pop(ctx, s3);
-			}
-			if (h->test.n > 0 && test->n == h->test.n) {
-				const char *first = h->test.v[0];
-
-				if (strcmp(first, "NONE") == 0)
-					h->disable = true;
-				else if (strcmp(first, "CMD") != 0 &&
-					 strcmp(first, "CMD-SHELL") != 0)
-					rctx_error(
-						ctx, test,
-						"start the list with CMD (run the arguments) or CMD-SHELL (run a shell command), like [CMD, wget, -qO-, http://localhost/]");
-				else if (h->test.n < 2)
-					rctx_error(ctx, test, "%s needs a command after it", first);
-			} else if (test->n == 0) {
-				rctx_error(ctx, test,
-					   "empty test (give a command, or disable: true)");
-			}
-		}
-		rctx_pop(ctx, s2);
-	}
-out:
 	rctx_pop(ctx, saved);
 }
 
@@ -588,7 +600,7 @@ static void parse_restart(struct bs_rctx *ctx, const struct rkey *key, const str
 	rctx_pop(ctx, saved);
 }
 
-/* ---- sections --------------------------------------------------------- */
+/* ---- the section: update, then the container as a table of keys ------ */
 
 static bool container_name_ok(const char *s)
 {
@@ -869,6 +881,8 @@ void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq)
 	rctx_read_list(ctx, seq, "containers", (void **)&ctx->recipe->containers,
 		       sizeof(struct bs_container), parse_container_item);
 }
+
+/* ---- cross references ------------------------------------------------- */
 
 static bool ports_clash(const struct bs_port *a, const struct bs_port *b)
 {

@@ -550,6 +550,8 @@ bool bs_recipe_is_hostname(const char *s)
 	}
 }
 
+/* ---- checks that sections share ------------------------------------- */
+
 /* io.bootstrap.* labels are how bootstrap finds its own containers. */
 void bs_recipe_check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode *labels)
 {
