@@ -689,7 +689,7 @@ void rctx_read_list(struct bs_rctx *ctx, const struct bs_ynode *seq, const char 
 
 /* ---- sections as tables of keys ------------------------------------- */
 
-#define RKEY_MAX 32
+#define RKEY_MAX 32 /* keys in a table that lists its own (allowed == NULL) */
 
 static bool read_key(struct bs_rctx *ctx, const struct bs_ynode *map, const struct rkey *k,
 		     void *field)

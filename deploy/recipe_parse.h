@@ -187,20 +187,24 @@ bool bs_recipe_placed(const struct bs_recipe *r, const struct bs_container *c,
  * when absent) and fills its part of ctx->recipe. recipe.c calls them in
  * this order, each going on after errors.
  */
-void bs_recipe_parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map); /* _provider.c */
-void bs_recipe_parse_ssh(struct bs_rctx *ctx, const struct bs_ynode *map);	/* _provider.c */
+/* recipe_provider.c */
+void bs_recipe_parse_provider(struct bs_rctx *ctx, const struct bs_ynode *map);
+void bs_recipe_parse_ssh(struct bs_rctx *ctx, const struct bs_ynode *map);
+/* recipe_nodes.c: nodes (root for its "missing" report) */
 void bs_recipe_parse_nodes(struct bs_rctx *ctx, const struct bs_ynode *seq,
-			   const struct bs_ynode *root);			  /* _nodes.c */
-void bs_recipe_parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map);	  /* _docker.c */
-void bs_recipe_parse_cluster(struct bs_rctx *ctx, const struct bs_ynode *map);	  /* _nodes.c */
-void bs_recipe_parse_registries(struct bs_rctx *ctx, const struct bs_ynode *seq); /* _docker.c */
-/* Registries with credentials that docker.daemon lets engines reach over
- * plain HTTP (recipe_docker.c). */
+			   const struct bs_ynode *root);
+/* recipe_docker.c */
+void bs_recipe_parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map);
+/* recipe_nodes.c */
+void bs_recipe_parse_cluster(struct bs_rctx *ctx, const struct bs_ynode *map);
+/* recipe_docker.c: registries, then those with credentials that
+ * docker.daemon lets the engines reach over plain HTTP */
+void bs_recipe_parse_registries(struct bs_rctx *ctx, const struct bs_ynode *seq);
 void bs_recipe_check_insecure_credentials(struct bs_rctx *ctx, const struct bs_ynode *root);
-void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq);  /* _images.c */
-void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map); /* _domains.c */
-void bs_recipe_parse_containers(struct bs_rctx *ctx,
-				const struct bs_ynode *seq); /* _containers.c */
+/* recipe_images.c, recipe_domains.c, recipe_containers.c */
+void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq);
+void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map);
+void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq);
 
 /* An image reference: reported (error, or a warning when untagged) at at;
  * false when invalid (recipe_images.c). */
