@@ -102,7 +102,7 @@ test: unit e2e
 layers:
 	@$(timed) test tests/layers.sh bash tests/layers.sh
 
-unit: $(TEST_BIN)
+unit: layers $(TEST_BIN)
 	@$(timed) test "tests/unit ($(notdir $(BUILD)))" sh -c \
 	    'set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done'
 

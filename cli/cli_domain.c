@@ -23,7 +23,7 @@
 #include "container/driver.h"
 #include "deploy/proxy.h"
 #include "deploy/recipe.h"
-#include "deploy/recipe_parse.h"
+#include "deploy/recipe.h"
 #include "deploy/spec.h"
 #include "util/str.h"
 
@@ -40,7 +40,7 @@
 static bool cli_tls(const char *name, enum bs_tls_mode *out)
 {
 	for (int i = 0; name != NULL && i <= BS_TLS_OFF; i++)
-		if (strcmp(name, bs_tls_mode_names[i]) == 0) {
+		if (strcmp(name, bs_tls_mode_name((enum bs_tls_mode)i)) == 0) {
 			*out = (enum bs_tls_mode)i;
 			return true;
 		}

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "deploy/proxy.h"
-#include "deploy/recipe_parse.h"
+#include "deploy/recipe.h"
 #include "container/driver.h"
 #include "deploy/spec.h"
 #include "util/error.h"

@@ -311,6 +311,11 @@ const struct bs_registry *bs_recipe_registry_for(const struct bs_recipe *r, cons
 
 const char *bs_tls_mode_name(enum bs_tls_mode mode);
 
+/* Lowercase letters, digits and '-', not at the ends: DNS labels, names. */
+bool bs_recipe_is_dns_label(const char *s);
+/* A host name: dot-separated DNS labels, at most 253 characters. */
+bool bs_recipe_is_hostname(const char *s);
+
 /* The port a container's domain is routed to: expose:, else its only
  * container port; 0 when neither says. */
 int bs_container_web_port(const struct bs_container *c);

@@ -1,7 +1,8 @@
 /*
- * recipe_parse.c - the typed getters behind the recipe section parsers.
+ * recipe_parse.c - the typed getters behind the recipe section parsers,
+ * and the checks more than one section shares.
  */
-#include "deploy/recipe_parse.h"
+#include "deploy/recipe_priv.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -103,7 +104,7 @@ void rctx_warn_loc(struct bs_rctx *ctx, struct bs_recipe_loc loc, const char *fm
 	va_end(ap);
 }
 
-static void join_names(char *buf, size_t size, const char *const *names)
+void rctx_join_names(char *buf, size_t size, const char *const *names)
 {
 	size_t used = 0, i;
 
@@ -138,7 +139,7 @@ void rctx_check_keys(struct bs_rctx *ctx, const struct bs_ynode *map, const char
 		if (suggestion != NULL) {
 			rctx_error(ctx, key, "unknown key (did you mean '%s'?)", suggestion);
 		} else {
-			join_names(list, sizeof(list), allowed);
+			rctx_join_names(list, sizeof(list), allowed);
 			rctx_error(ctx, key, "unknown key (valid keys here: %s)", list);
 		}
 		rctx_pop(ctx, saved);
@@ -316,7 +317,7 @@ bool rctx_get_choice(struct bs_rctx *ctx, const struct bs_ynode *map, const char
 			goto out;
 		}
 	}
-	join_names(list, sizeof(list), names);
+	rctx_join_names(list, sizeof(list), names);
 	suggestion = bs_suggest(v->value, names);
 	if (suggestion != NULL)
 		rctx_error(ctx, v, "'%.100s' is not one of %s (did you mean '%s'?)", v->value, list,
@@ -546,5 +547,203 @@ bool bs_recipe_is_hostname(const char *s)
 		if (dot == NULL)
 			return true;
 		p = dot + 1;
+	}
+}
+
+/* ---- checks that sections share ------------------------------------- */
+
+/* io.bootstrap.* labels are how bootstrap finds its own containers. */
+void bs_recipe_check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode *labels)
+{
+	static const char reserved[] = "io.bootstrap.";
+	size_t saved, s2, i;
+
+	if (labels == NULL || labels->bad)
+		return;
+	saved = rctx_push_key(ctx, "labels");
+	for (i = 0; i < labels->n; i++) {
+		const struct bs_ynode *at = NULL;
+		const char *key = NULL;
+
+		if (labels->kind == BS_YNODE_MAP) {
+			at = labels->pairs[i].key;
+			key = at->value;
+			s2 = rctx_push_key(ctx, key);
+		} else if (labels->kind == BS_YNODE_SEQ &&
+			   labels->items[i]->kind == BS_YNODE_SCALAR) {
+			at = labels->items[i];
+			key = at->value;
+			s2 = rctx_push_index(ctx, i);
+		} else {
+			continue;
+		}
+		if (bs_str_starts_with(key, reserved))
+			rctx_error(
+				ctx, at,
+				"the io.bootstrap. prefix is reserved: bootstrap labels its own containers and nodes with it (pick another name)");
+		rctx_pop(ctx, s2);
+	}
+	rctx_pop(ctx, saved);
+}
+
+/* ---- cross references ------------------------------------------------- */
+
+void rctx_set_path(struct bs_rctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(ctx->path, sizeof(ctx->path), fmt, ap);
+	va_end(ap);
+	ctx->path_len = n < 0				? 0
+			: (size_t)n < sizeof(ctx->path) ? (size_t)n
+							: sizeof(ctx->path) - 1;
+}
+
+void rctx_check_selectors(struct bs_rctx *ctx, const struct bs_selectors *sels, const char *section,
+			  size_t index)
+{
+	const struct bs_recipe *r = ctx->recipe;
+	size_t i, j;
+
+	for (i = 0; i < sels->n; i++) {
+		const struct bs_selector *sel = &sels->v[i];
+		bool matched = false;
+
+		rctx_set_path(ctx, "%s[%zu].nodes[%zu]", section, index, i);
+		for (j = 0; j < r->n_nodes && !matched; j++)
+			matched = bs_selector_matches(sel, &r->nodes[j]);
+		if (matched)
+			continue;
+		if (sel->value != NULL) {
+			rctx_error_loc(
+				ctx, sel->loc,
+				"no node has label %.100s=%.100s (add labels: {%.100s: %.100s} to a node, or fix the selector)",
+				sel->key, sel->value, sel->key, sel->value);
+		} else {
+			const char **names = bs_xcalloc(r->n_nodes * 2 + 1, sizeof(*names));
+			const char *s;
+
+			for (j = 0; j < r->n_nodes; j++) {
+				names[2 * j] = r->nodes[j].name;
+				names[2 * j + 1] = r->nodes[j].group;
+			}
+			s = bs_suggest(sel->key, names);
+			if (s != NULL)
+				rctx_error_loc(ctx, sel->loc,
+					       "no node is named %.100s (did you mean '%s'?)",
+					       sel->key, s);
+			else
+				rctx_error_loc(
+					ctx, sel->loc,
+					"no node is named %.100s (name a node from nodes:, or select by label with key=value)",
+					sel->key);
+			free(names);
+		}
+	}
+}
+
+/* A secret written literally in the recipe ends up in version control. */
+void rctx_warn_literal_secret(struct bs_rctx *ctx, const struct bs_ynode *map, const char *key)
+{
+	const struct bs_ynode *v = bs_ynode_get(map, key);
+	size_t saved;
+
+	if (v == NULL || v->kind != BS_YNODE_SCALAR || bs_ynode_is_null(v) || v->vars.n > 0)
+		return;
+	saved = rctx_push_key(ctx, key);
+	rctx_warn(
+		ctx, v,
+		"secret written in the recipe itself (use ${VAR} so it stays out of version control)");
+	rctx_pop(ctx, saved);
+}
+
+void rctx_check_literal_secret(struct bs_rctx *ctx, const struct rkey *key,
+			       const struct bs_ynode *map, void *section)
+{
+	(void)section;
+	rctx_warn_literal_secret(ctx, map, key->key);
+}
+
+void rctx_read_list(struct bs_rctx *ctx, const struct bs_ynode *seq, const char *key, void **items,
+		    size_t size, void (*item)(struct bs_rctx *ctx, const struct bs_ynode *map))
+{
+	size_t saved;
+
+	if (seq == NULL || bs_ynode_is_null(seq))
+		return;
+	saved = rctx_push_key(ctx, key);
+	if (rctx_want_seq(ctx, seq)) {
+		*items = bs_xcalloc(seq->n, size);
+		for (size_t i = 0; i < seq->n; i++) {
+			size_t s2 = rctx_push_index(ctx, i);
+
+			if (rctx_want_map(ctx, seq->items[i]))
+				item(ctx, seq->items[i]);
+			rctx_pop(ctx, s2);
+		}
+	}
+	rctx_pop(ctx, saved);
+}
+
+/* ---- sections as tables of keys ------------------------------------- */
+
+#define RKEY_MAX 32 /* keys in a table that lists its own (allowed == NULL) */
+
+static bool read_key(struct bs_rctx *ctx, const struct bs_ynode *map, const struct rkey *k,
+		     void *field)
+{
+	int choice;
+
+	switch (k->kind) {
+	case RK_STR: return rctx_get_str(ctx, map, k->key, k->arg, field);
+	case RK_INT: return rctx_get_int(ctx, map, k->key, k->lo, k->hi, field);
+	case RK_INT64: return rctx_get_int64(ctx, map, k->key, k->lo, k->hi, field);
+	case RK_BOOL: return rctx_get_bool(ctx, map, k->key, field);
+	case RK_DURATION: return rctx_get_duration(ctx, map, k->key, k->lo, field);
+	case RK_CHOICE:
+		if (!rctx_get_choice(ctx, map, k->key, k->arg, &choice))
+			return false;
+		memcpy(field, &choice, sizeof(choice)); /* enums are int-sized */
+		return true;
+	case RK_KVLIST:
+	case RK_ENV_KVLIST:
+		rctx_get_kvlist(ctx, map, k->key, k->arg, k->kind == RK_ENV_KVLIST, field);
+		return false;
+	case RK_SELECTORS: rctx_get_selectors(ctx, map, k->key, field); return false;
+	case RK_FN: break;
+	}
+	return false;
+}
+
+void rctx_read_keys(struct bs_rctx *ctx, const struct bs_ynode *map, const char *const *allowed,
+		    const struct rkey *table, void *section)
+{
+	const char *names[RKEY_MAX + 1];
+	size_t n = 0, i, j;
+
+	for (i = 0; allowed == NULL && table[i].key != NULL; i++) {
+		for (j = 0; j < n && strcmp(names[j], table[i].key) != 0; j++)
+			;
+		if (j == n && n < RKEY_MAX)
+			names[n++] = table[i].key;
+	}
+	names[n] = NULL;
+	rctx_check_keys(ctx, map, allowed ? allowed : names);
+	for (i = 0; table[i].key != NULL; i++) {
+		const struct rkey *k = &table[i];
+		void *field = (char *)section + k->field;
+		size_t saved;
+
+		if (k->kind == RK_FN) {
+			k->check(ctx, k, map, section);
+			continue;
+		}
+		if (!read_key(ctx, map, k, field) || k->check == NULL)
+			continue;
+		saved = rctx_push_key(ctx, k->key);
+		k->check(ctx, k, bs_ynode_get(map, k->key), section);
+		rctx_pop(ctx, saved);
 	}
 }

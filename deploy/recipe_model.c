@@ -1,0 +1,134 @@
+/*
+ * recipe_model.c - what the loaded model answers: the names of its enums,
+ * which nodes a selector or a container picks, a container's web port, the
+ * registry login for an image. Pure functions of struct bs_recipe, no
+ * diagnostics; any thread may call them on a loaded recipe.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "container/auth.h"
+#include "deploy/recipe_priv.h"
+
+const char *const bs_update_order_names[] = {"auto", "start-first", "stop-first", NULL};
+const char *const bs_net_mode_names[] = {"project", "bridge", "host", "none", NULL};
+const char *const bs_restart_policy_names[] = {"no", "always", "on-failure", "unless-stopped",
+					       NULL};
+const char *const bs_pull_policy_names[] = {"missing", "always", "never", NULL};
+const char *const bs_failure_action_names[] = {"rollback", "pause", "continue", NULL};
+const char *const bs_publish_mode_names[] = {"ingress", "host", NULL};
+const char *const bs_encrypt_mode_names[] = {"auto", "true", "false", NULL};
+
+const char *bs_restart_policy_name(enum bs_restart_policy policy)
+{
+	return bs_restart_policy_names[policy];
+}
+
+const char *bs_pull_policy_name(enum bs_pull_policy policy)
+{
+	return bs_pull_policy_names[policy];
+}
+
+const char *bs_update_order_name(enum bs_update_order order)
+{
+	return bs_update_order_names[order];
+}
+
+const char *bs_net_mode_name(enum bs_net_mode mode)
+{
+	return bs_net_mode_names[mode];
+}
+
+const char *bs_failure_action_name(enum bs_failure_action action)
+{
+	return bs_failure_action_names[action];
+}
+
+const char *bs_publish_mode_name(enum bs_publish_mode mode)
+{
+	return bs_publish_mode_names[mode];
+}
+
+const char *bs_encrypt_mode_name(enum bs_encrypt_mode mode)
+{
+	return bs_encrypt_mode_names[mode];
+}
+
+const char *const bs_tls_mode_names[] = {"auto", "internal", "off", "files", NULL};
+
+const char *bs_tls_mode_name(enum bs_tls_mode mode)
+{
+	return bs_tls_mode_names[mode];
+}
+
+int bs_container_web_port(const struct bs_container *c)
+{
+	if (c->expose > 0)
+		return c->expose;
+	if (c->n_ports == 1 && c->ports[0].container_start == c->ports[0].container_end &&
+	    c->ports[0].proto == BS_PROTO_TCP)
+		return c->ports[0].container_start;
+	return 0;
+}
+
+const struct bs_registry *bs_recipe_registry_for(const struct bs_recipe *r, const char *ref)
+{
+	char *server = bs_image_registry(ref);
+	const struct bs_registry *found = NULL;
+
+	for (size_t i = 0; i < r->n_registries; i++)
+		if (strcmp(r->registries[i].server, server) == 0 && r->registries[i].username)
+			found = &r->registries[i];
+	free(server);
+	return found;
+}
+
+bool bs_cluster_is_manager(const struct bs_recipe *r, const struct bs_node *node)
+{
+	if (r->cluster.type == BS_CLUSTER_NONE)
+		return false;
+	if (r->cluster.managers.n == 0)
+		return r->n_nodes > 0 && strcmp(r->nodes[0].name, node->name) == 0;
+	for (size_t i = 0; i < r->cluster.managers.n; i++)
+		if (bs_selector_matches(&r->cluster.managers.v[i], node))
+			return true;
+	return false;
+}
+
+bool bs_selector_matches(const struct bs_selector *sel, const struct bs_node *node)
+{
+	const struct bs_kv *label;
+
+	if (sel->value == NULL)
+		return strcmp(sel->key, node->name) == 0 || strcmp(sel->key, node->group) == 0;
+	label = bs_kvlist_find(&node->labels, sel->key);
+	return label != NULL && strcmp(label->value, sel->value) == 0;
+}
+
+/* Does container c run on node n? */
+bool bs_recipe_runs_on(const struct bs_container *c, const struct bs_node *n)
+{
+	size_t i;
+
+	if (c->nodes.n == 0)
+		return true;
+	for (i = 0; i < c->nodes.n; i++)
+		if (bs_selector_matches(&c->nodes.v[i], n))
+			return true;
+	return false;
+}
+
+/* Does a replica of c run on n? Replica r runs on the ((r-1) mod N)th of
+ * the N nodes c selects (as deploy places them): the ith gets one when
+ * i < replicas. */
+bool bs_recipe_placed(const struct bs_recipe *r, const struct bs_container *c,
+		      const struct bs_node *n)
+{
+	int idx = 0;
+
+	if (!bs_recipe_runs_on(c, n))
+		return false;
+	for (size_t i = 0; i < r->n_nodes && &r->nodes[i] != n; i++)
+		idx += bs_recipe_runs_on(c, &r->nodes[i]);
+	return idx < c->replicas;
+}
