@@ -94,6 +94,7 @@ struct world {
 	const char *fail_create;  /* this container is made, but exits at once */
 	const char *interrupt_on; /* its container_deploy sets the interrupted flag */
 	long sleep_ms;		  /* each container_deploy takes this long */
+	long company_ms;	  /* a replacement waits for another this long */
 	bool volumes;		  /* destroy --volumes */
 	volatile sig_atomic_t interrupted;
 	size_t interrupt_at; /* the log's length when the flag was set */
@@ -103,16 +104,23 @@ static struct world *world;
 
 /* ---- the log --------------------------------------------------------- */
 
+/* In a printf-like function: the text of fmt and its arguments into buf b. */
+#define FORMAT_ARGS(b, fmt)                                                                        \
+	do {                                                                                       \
+		va_list ap_;                                                                       \
+                                                                                                   \
+		va_start(ap_, fmt);                                                                \
+		bs_buf_vprintf(&(b), fmt, ap_);                                                    \
+		va_end(ap_);                                                                       \
+	} while (0)
+
 static void note(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void note(const char *who, const char *fmt, ...)
 {
 	struct bs_buf b = BS_BUF_INIT;
-	va_list ap;
 
-	va_start(ap, fmt);
-	bs_buf_vprintf(&b, fmt, ap);
-	va_end(ap);
+	FORMAT_ARGS(b, fmt);
 	pthread_mutex_lock(&world->mu);
 	bs_xgrow((void **)&world->log, &world->cap_log, world->n_log + 1, sizeof(*world->log));
 	world->log[world->n_log].who = bs_xstrdup(who);
@@ -126,11 +134,8 @@ static void violation(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 static void violation(const char *fmt, ...)
 {
 	struct bs_buf b = BS_BUF_INIT;
-	va_list ap;
 
-	va_start(ap, fmt);
-	bs_buf_vprintf(&b, fmt, ap);
-	va_end(ap);
+	FORMAT_ARGS(b, fmt);
 	pthread_mutex_lock(&world->mu);
 	bs_strv_push(&world->violations, bs_buf_str(&b));
 	pthread_mutex_unlock(&world->mu);
@@ -173,6 +178,23 @@ static void flight(const char *cname, int delta)
 	pthread_mutex_unlock(&world->mu);
 }
 
+/* Hold a replacement until another one is in flight too, at most ms: the
+ * overlap that a wave allows then shows for certain, however the threads
+ * are scheduled. */
+static void wait_for_company(long ms)
+{
+	for (long t = 0; t < ms; t++) {
+		int n;
+
+		pthread_mutex_lock(&world->mu);
+		n = world->in_flight;
+		pthread_mutex_unlock(&world->mu);
+		if (n >= 2)
+			return;
+		nap(1);
+	}
+}
+
 /* ---- the fake engine ------------------------------------------------- */
 
 static struct fengine *engine_of(struct bs_cdriver *d)
@@ -186,12 +208,9 @@ static void enter(struct fengine *e, const char *fmt, ...) __attribute__((format
 static void enter(struct fengine *e, const char *fmt, ...)
 {
 	struct bs_buf b = BS_BUF_INIT;
-	va_list ap;
 	int sessions;
 
-	va_start(ap, fmt);
-	bs_buf_vprintf(&b, fmt, ap);
-	va_end(ap);
+	FORMAT_ARGS(b, fmt);
 	pthread_mutex_lock(&e->mu);
 	e->calls++;
 	sessions = e->sessions;
@@ -211,8 +230,11 @@ static long find(const struct fengine *e, const char *ref)
 	return -1;
 }
 
-/* The name behind a reference, for the log (the caller frees). */
-static char *name_of(struct fengine *e, const char *ref)
+/* The start of every call on one container: logged with the container's
+ * name, then e->mu is held (the caller unlocks). Its index, or -1 with
+ * err set (no such container). */
+static long begin_on(struct fengine *e, const char *op, const char *ref, const char *more,
+		     struct bs_err *err)
 {
 	long i;
 	char *name;
@@ -221,7 +243,13 @@ static char *name_of(struct fengine *e, const char *ref)
 	i = find(e, ref);
 	name = bs_xstrdup(i >= 0 ? e->c[i].name : ref);
 	pthread_mutex_unlock(&e->mu);
-	return name;
+	enter(e, "%s %s%s%s", op, name, more ? " " : "", more ? more : "");
+	free(name);
+	pthread_mutex_lock(&e->mu);
+	i = find(e, ref);
+	if (i < 0)
+		bs_err_set(err, BS_ERR_NOT_FOUND, "fake engine %s: no container %s", e->name, ref);
+	return i;
 }
 
 static void kvlist_copy(struct bs_kvlist *to, const struct bs_kvlist *from)
@@ -319,24 +347,15 @@ static int fe_container_inspect(struct bs_cdriver *d, const char *ref, struct bs
 				char **raw_json, struct bs_err *err)
 {
 	struct fengine *e = engine_of(d);
-	char *name = name_of(e, ref);
-	long i;
-	int rc = 0;
+	long i = begin_on(e, "container_inspect", ref, NULL, err);
 
-	enter(e, "container_inspect %s", name);
-	free(name);
-	pthread_mutex_lock(&e->mu);
-	i = find(e, ref);
-	if (i < 0) {
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "fake engine %s: no container %s", e->name,
-				ref);
-	} else {
+	if (i >= 0) {
 		cinfo_fill(out, &e->c[i]);
 		if (raw_json != NULL)
 			*raw_json = inspect_json(&e->c[i]);
 	}
 	pthread_mutex_unlock(&e->mu);
-	return rc;
+	return i >= 0 ? 0 : err->code;
 }
 
 static bool builtin_network(const char *name)
@@ -398,8 +417,10 @@ static int fe_container_deploy(struct bs_cdriver *d, const struct bs_cspec *spec
 	pthread_mutex_unlock(&e->mu);
 	if (rc != 0)
 		return rc;
-	if (replacement_name(spec->name))
+	if (replacement_name(spec->name)) {
 		flight(cn ? cn->value : spec->name, 1);
+		wait_for_company(world->company_ms);
+	}
 	if (world->interrupt_on != NULL && strcmp(spec->name, world->interrupt_on) == 0) {
 		pthread_mutex_lock(&world->mu);
 		world->interrupted = 1;
@@ -415,23 +436,14 @@ static int set_running(struct fengine *e, const char *ref, bool running, bool *c
 		       struct bs_err *err)
 {
 	enum bs_cstate want = running ? BS_CSTATE_RUNNING : BS_CSTATE_STOPPED;
-	char *name = name_of(e, ref);
-	long i;
-	int rc = 0;
+	long i = begin_on(e, running ? "container_start" : "container_stop", ref, NULL, err);
 
-	enter(e, "container_%s %s", running ? "start" : "stop", name);
-	free(name);
-	pthread_mutex_lock(&e->mu);
-	i = find(e, ref);
-	if (i < 0) {
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "fake engine %s: no container %s", e->name,
-				ref);
-	} else {
+	if (i >= 0) {
 		*changed = e->c[i].state != want;
 		e->c[i].state = want;
 	}
 	pthread_mutex_unlock(&e->mu);
-	return rc;
+	return i >= 0 ? 0 : err->code;
 }
 
 static int fe_container_start(struct bs_cdriver *d, const char *ref, bool *changed,
@@ -447,26 +459,28 @@ static int fe_container_stop(struct bs_cdriver *d, const char *ref, int timeout_
 	return set_running(engine_of(d), ref, false, changed, err);
 }
 
+/* The container of a replacement that ends (as it is removed or takes
+ * its final name): its io.bootstrap.container, else NULL (caller frees). */
+static char *flight_of(const struct fcontainer *c, const char *new_name)
+{
+	const struct bs_kv *cn = bs_kvlist_find(&c->labels, BS_LABEL_CONTAINER);
+
+	if (cn == NULL || !replacement_name(c->name) ||
+	    (new_name != NULL && replacement_name(new_name)))
+		return NULL;
+	return bs_xstrdup(cn->value);
+}
+
 static int fe_container_destroy(struct bs_cdriver *d, const char *ref, int timeout_s,
 				struct bs_err *err)
 {
 	struct fengine *e = engine_of(d);
-	char *name = name_of(e, ref), *cname = NULL;
-	long i;
-	int rc = 0;
+	long i = begin_on(e, "container_destroy", ref, NULL, err);
+	char *cname = NULL;
 
 	(void)timeout_s;
-	enter(e, "container_destroy %s", name);
-	pthread_mutex_lock(&e->mu);
-	i = find(e, ref);
-	if (i < 0) {
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "fake engine %s: no container %s", e->name,
-				ref);
-	} else {
-		const struct bs_kv *cn = bs_kvlist_find(&e->c[i].labels, BS_LABEL_CONTAINER);
-
-		if (replacement_name(e->c[i].name) && cn != NULL)
-			cname = bs_xstrdup(cn->value);
+	if (i >= 0) {
+		cname = flight_of(&e->c[i], NULL);
 		fcontainer_free(&e->c[i]);
 		memmove(&e->c[i], &e->c[i + 1], (e->n_c - (size_t)i - 1) * sizeof(*e->c));
 		e->n_c--;
@@ -475,33 +489,22 @@ static int fe_container_destroy(struct bs_cdriver *d, const char *ref, int timeo
 	if (cname != NULL)
 		flight(cname, -1);
 	free(cname);
-	free(name);
-	return rc;
+	return i >= 0 ? 0 : err->code;
 }
 
 static int fe_container_rename(struct bs_cdriver *d, const char *ref, const char *new_name,
 			       struct bs_err *err)
 {
 	struct fengine *e = engine_of(d);
-	char *name = name_of(e, ref), *cname = NULL;
-	long i, other;
-	int rc = 0;
+	long i = begin_on(e, "container_rename", ref, new_name, err), other = find(e, new_name);
+	char *cname = NULL;
+	int rc = i >= 0 ? 0 : err->code;
 
-	enter(e, "container_rename %s %s", name, new_name);
-	pthread_mutex_lock(&e->mu);
-	i = find(e, ref);
-	other = find(e, new_name);
-	if (i < 0) {
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "fake engine %s: no container %s", e->name,
-				ref);
-	} else if (other >= 0 && other != i) {
+	if (i >= 0 && other >= 0 && other != i) {
 		rc = bs_err_set(err, BS_ERR_CONFLICT, "fake engine %s: the name %s is in use",
 				e->name, new_name);
-	} else {
-		const struct bs_kv *cn = bs_kvlist_find(&e->c[i].labels, BS_LABEL_CONTAINER);
-
-		if (replacement_name(e->c[i].name) && !replacement_name(new_name) && cn != NULL)
-			cname = bs_xstrdup(cn->value);
+	} else if (i >= 0) {
+		cname = flight_of(&e->c[i], new_name);
 		free(e->c[i].name);
 		e->c[i].name = bs_xstrdup(new_name);
 	}
@@ -509,7 +512,6 @@ static int fe_container_rename(struct bs_cdriver *d, const char *ref, const char
 	if (cname != NULL)
 		flight(cname, -1);
 	free(cname);
-	free(name);
 	return rc;
 }
 
@@ -517,29 +519,20 @@ static int fe_container_update(struct bs_cdriver *d, const char *ref, const stru
 			       struct bs_err *err)
 {
 	struct fengine *e = engine_of(d);
-	char *name = name_of(e, ref);
-	long i;
-	int rc = 0;
+	long i = begin_on(e, "container_update", ref, NULL, err);
 
-	enter(e, "container_update %s", name);
-	free(name);
-	pthread_mutex_lock(&e->mu);
-	i = find(e, ref);
-	if (i < 0) {
-		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "fake engine %s: no container %s", e->name,
-				ref);
-	} else {
-		if (u->restart != NULL) {
-			free(e->c[i].restart);
-			e->c[i].restart = bs_xstrdup(u->restart);
-			e->c[i].restart_max = u->restart_max_retries;
-		}
+	if (i >= 0 && u->restart != NULL) {
+		free(e->c[i].restart);
+		e->c[i].restart = bs_xstrdup(u->restart);
+		e->c[i].restart_max = u->restart_max_retries;
+	}
+	if (i >= 0) {
 		e->c[i].memory = u->memory_bytes ? u->memory_bytes : e->c[i].memory;
 		e->c[i].nano_cpus = u->nano_cpus ? u->nano_cpus : e->c[i].nano_cpus;
 		e->c[i].pids = u->pids_limit ? u->pids_limit : e->c[i].pids;
 	}
 	pthread_mutex_unlock(&e->mu);
-	return rc;
+	return i >= 0 ? 0 : err->code;
 }
 
 static int fe_container_logs(struct bs_cdriver *d, const char *ref, const struct bs_logs_opts *opts,
@@ -547,10 +540,11 @@ static int fe_container_logs(struct bs_cdriver *d, const char *ref, const struct
 {
 	static const char line[] = "fatal: no configuration found\n";
 
+	long i = begin_on(engine_of(d), "container_logs", ref, NULL, err);
+
 	(void)opts;
-	(void)err;
-	enter(engine_of(d), "container_logs %s", ref);
-	return fn(BS_LOG_STDERR, line, sizeof(line) - 1, payload);
+	pthread_mutex_unlock(&engine_of(d)->mu);
+	return i >= 0 ? fn(BS_LOG_STDERR, line, sizeof(line) - 1, payload) : err->code;
 }
 
 static int fe_image_inspect(struct bs_cdriver *d, const char *ref, struct bs_iinfo *out,
@@ -1117,11 +1111,8 @@ static void load(struct loaded *l, const char *fmt, ...) __attribute__((format(p
 static void load(struct loaded *l, const char *fmt, ...)
 {
 	struct bs_buf b = BS_BUF_INIT;
-	va_list ap;
 
-	va_start(ap, fmt);
-	bs_buf_vprintf(&b, fmt, ap);
-	va_end(ap);
+	FORMAT_ARGS(b, fmt);
 	load_text(l, bs_buf_str(&b), NULL);
 	bs_buf_free(&b);
 	expect_loaded(l);
@@ -1377,8 +1368,8 @@ static void test_lock_before_engine(void **state)
 
 /* A changed spec replaces every replica in waves: never two replicas of
  * one container at once, while replicas of different containers do
- * overlap (each replacement takes 20 ms in the fake, so an overlap of one
- * container's replicas would show too). */
+ * overlap (each replacement waits for company and takes 20 ms in the
+ * fake, so an overlap of one container's replicas would show too). */
 static void test_one_replica_per_wave(void **state)
 {
 	struct loaded v1, v2;
@@ -1389,6 +1380,7 @@ static void test_one_replica_per_wave(void **state)
 	load(&v2, FLEET, "2", "2");
 	assert_int_equal(run(v1.recipe, BS_PIPELINE_APPLY, 3, &res), BS_PIPELINE_OK);
 	world->sleep_ms = 20;
+	world->company_ms = 100;
 	assert_int_equal(run(v2.recipe, BS_PIPELINE_APPLY, 3, &res), BS_PIPELINE_OK);
 	expect_no_violations();
 	expect_events_whole();
@@ -1494,6 +1486,7 @@ static void test_destroy_shared_engine(void **state)
 	struct loaded l;
 	struct bs_pipeline_result res;
 	struct fengine *e = engine("shared");
+	enum bs_pipeline_outcome outcome;
 	long last_container, first_rest;
 
 	(void)state;
@@ -1506,9 +1499,7 @@ static void test_destroy_shared_engine(void **state)
 	assert_true(bs_strv_contains(&e->networks, "shop-net"));
 	assert_true(bs_strv_contains(&e->volumes, "shop-data"));
 
-	assert_int_equal(run(l.recipe, BS_PIPELINE_DESTROY, 1, &res), BS_PIPELINE_OK);
-	expect_no_violations();
-	expect_events_whole();
+	outcome = run(l.recipe, BS_PIPELINE_DESTROY, 1, &res);
 	last_container = last_call("shared", "container_destroy");
 	first_rest = find_call(0, "shared", "network_remove");
 	assert_true(last_container >= 0 && first_rest >= 0);
@@ -1517,6 +1508,9 @@ static void test_destroy_shared_engine(void **state)
 	if (first_rest < last_container)
 		fail_msg("network or volume removed (log %ld) before the last container (log %ld)",
 			 first_rest, last_container);
+	assert_int_equal(outcome, BS_PIPELINE_OK);
+	expect_no_violations();
+	expect_events_whole();
 	assert_int_equal(e->n_c, 0);
 	assert_int_equal(e->networks.n, 0);
 	assert_int_equal(e->volumes.n, 0);
