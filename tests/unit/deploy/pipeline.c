@@ -87,6 +87,7 @@ struct world {
 	struct flight flights[MAX_FLIGHTS];
 	size_t n_flights;
 	int in_flight, overlap_max; /* replacements at once, any container */
+	unsigned long begun;	    /* replacements begun */
 	struct fengine engines[MAX_ENGINES];
 	struct bs_machine_list machines;
 	unsigned long next_machine;
@@ -155,10 +156,13 @@ static bool replacement_name(const char *name)
 	return bs_str_ends_with(name, ".next") || bs_str_ends_with(name, ".new");
 }
 
-/* A replacement of container cname begins (delta 1) or ends (-1). */
-static void flight(const char *cname, int delta)
+/* A replacement of container cname begins (delta 1) or ends (-1).
+ * Returns the number of replacements begun so far (this run); *company
+ * (may be NULL) says whether another one is in flight now. */
+static unsigned long flight(const char *cname, int delta, bool *company)
 {
 	struct flight *f = NULL;
+	unsigned long begun;
 
 	pthread_mutex_lock(&world->mu);
 	for (size_t i = 0; i < world->n_flights && f == NULL; i++)
@@ -173,23 +177,28 @@ static void flight(const char *cname, int delta)
 		f->max = f->now > f->max ? f->now : f->max;
 	}
 	world->in_flight += delta;
+	world->begun += delta > 0;
 	if (world->in_flight > world->overlap_max)
 		world->overlap_max = world->in_flight;
+	begun = world->begun;
+	if (company != NULL)
+		*company = world->in_flight >= 2;
 	pthread_mutex_unlock(&world->mu);
+	return begun;
 }
 
-/* Hold a replacement until another one is in flight too, at most ms: the
- * overlap that a wave allows then shows for certain, however the threads
- * are scheduled. */
-static void wait_for_company(long ms)
+/* Hold the replacement that began as number mine, alone, until another
+ * one begins, at most ms: the overlap that a wave allows then shows for
+ * certain, however the threads are scheduled. */
+static void wait_for_company(unsigned long mine, long ms)
 {
 	for (long t = 0; t < ms; t++) {
-		int n;
+		bool company;
 
 		pthread_mutex_lock(&world->mu);
-		n = world->in_flight;
+		company = world->begun > mine;
 		pthread_mutex_unlock(&world->mu);
-		if (n >= 2)
+		if (company)
 			return;
 		nap(1);
 	}
@@ -418,8 +427,11 @@ static int fe_container_deploy(struct bs_cdriver *d, const struct bs_cspec *spec
 	if (rc != 0)
 		return rc;
 	if (replacement_name(spec->name)) {
-		flight(cn ? cn->value : spec->name, 1);
-		wait_for_company(world->company_ms);
+		bool company;
+		unsigned long mine = flight(cn ? cn->value : spec->name, 1, &company);
+
+		if (!company)
+			wait_for_company(mine, world->company_ms);
 	}
 	if (world->interrupt_on != NULL && strcmp(spec->name, world->interrupt_on) == 0) {
 		pthread_mutex_lock(&world->mu);
@@ -487,7 +499,7 @@ static int fe_container_destroy(struct bs_cdriver *d, const char *ref, int timeo
 	}
 	pthread_mutex_unlock(&e->mu);
 	if (cname != NULL)
-		flight(cname, -1);
+		flight(cname, -1, NULL);
 	free(cname);
 	return i >= 0 ? 0 : err->code;
 }
@@ -510,7 +522,7 @@ static int fe_container_rename(struct bs_cdriver *d, const char *ref, const char
 	}
 	pthread_mutex_unlock(&e->mu);
 	if (cname != NULL)
-		flight(cname, -1);
+		flight(cname, -1, NULL);
 	free(cname);
 	return rc;
 }
@@ -1025,6 +1037,7 @@ static void forget(struct world *w)
 		free(w->flights[i].container);
 	w->n_flights = 0;
 	w->in_flight = w->overlap_max = 0;
+	w->begun = 0;
 }
 
 static int setup(void **state)
@@ -1047,10 +1060,14 @@ static int setup(void **state)
 	return 0;
 }
 
+/* A violation any run recorded, even after the test's last look, fails it. */
 static int teardown(void **state)
 {
 	struct world *w = *state;
+	int rc = w->violations.n > 0;
 
+	for (size_t i = 0; i < w->violations.n; i++)
+		print_error("%s\n", w->violations.v[i]);
 	forget(w);
 	free(w->log);
 	free(w->ev);
@@ -1071,7 +1088,7 @@ static int teardown(void **state)
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 	world = NULL;
-	return 0;
+	return rc;
 }
 
 static enum bs_pipeline_outcome run(const struct bs_recipe *r, enum bs_pipeline_verb verb,
@@ -1101,6 +1118,7 @@ static void expect_no_violations_at(const char *file, int line)
 		return;
 	for (size_t i = 0; i < world->violations.n; i++)
 		print_error("%s\n", world->violations.v[i]);
+	bs_strv_free(&world->violations); /* told: teardown need not again */
 	_fail(file, line);
 }
 
@@ -1244,6 +1262,16 @@ static void expect_events_whole(void)
 			fail_msg("%s: %s %s started and never ended", s->node, s->action,
 				 s->object);
 	}
+}
+
+/* No action started once the interrupted flag was set. */
+static void expect_nothing_started_late(void)
+{
+	assert_true(world->interrupted);
+	for (size_t i = 0; i < world->n_ev; i++)
+		if (world->ev[i].kind == BS_EV_ACTION_STARTED && world->ev[i].interrupted)
+			fail_msg("%s: %s %s started after the interrupt", world->ev[i].node,
+				 world->ev[i].action, world->ev[i].object);
 }
 
 /* ---- recipes ------------------------------------------------------------- */
@@ -1467,16 +1495,45 @@ static void test_interrupted_run(void **state)
 	assert_true(world->interrupted && world->interrupt_at > 0);
 	assert_int_equal(find_call(world->interrupt_at, NULL, "prepare"), -1);
 	assert_int_equal(changes_from(world->interrupt_at), 0);
-	for (size_t i = 0; i < world->n_ev; i++)
-		if (world->ev[i].kind == BS_EV_ACTION_STARTED && world->ev[i].interrupted)
-			fail_msg("%s: %s %s started after the interrupt", world->ev[i].node,
-				 world->ev[i].action, world->ev[i].object);
+	expect_nothing_started_late();
 	expect_events_whole();
 	assert_int_equal(count_events(BS_EV_ACTION_DONE, "a", "create", "shop-web-1"), 1);
 	assert_non_null(holds("a", "shop-web-1"));
 	assert_null(holds("a", "shop-api-1"));
 	assert_int_equal(containers_held(), 1);
 	loaded_free(&l);
+}
+
+/* Interrupted in the rolling update while web-2 is replaced (wave 1,
+ * with api-2 on c, whose replacement is made to be in flight too): both
+ * end, the next wave (web-3) never starts, and the events end with the
+ * summary. */
+static void test_interrupted_rolling(void **state)
+{
+	struct loaded v1, v2;
+	struct bs_pipeline_result res;
+	const char *old_spec, *new_spec;
+
+	(void)state;
+	load(&v1, FLEET, "1", "1");
+	load(&v2, FLEET, "2", "2");
+	assert_int_equal(run(v1.recipe, BS_PIPELINE_APPLY, 3, &res), BS_PIPELINE_OK);
+	world->company_ms = 100;
+	world->interrupt_on = "shop-web-2.next";
+	assert_int_equal(run(v2.recipe, BS_PIPELINE_APPLY, 3, &res), BS_PIPELINE_INTERRUPTED);
+	expect_no_violations();
+	expect_nothing_started_late();
+	expect_events_whole();
+	assert_int_equal(count_events(BS_EV_ACTION_DONE, "b", "replace", "shop-web-2"), 1);
+	assert_int_equal(find_call(0, NULL, "container_deploy shop-web-3.next"), -1);
+	assert_int_equal(containers_held(), 5);
+	assert_null(holds("b", "shop-web-2.next"));
+	new_spec = label(holds("a", "shop-web-1"), BS_LABEL_SPEC);
+	old_spec = label(holds("c", "shop-web-3"), BS_LABEL_SPEC);
+	assert_string_not_equal(new_spec, old_spec);
+	assert_string_equal(label(holds("b", "shop-web-2"), BS_LABEL_SPEC), new_spec);
+	loaded_free(&v1);
+	loaded_free(&v2);
 }
 
 /* Two node entries on one engine: destroy removes the containers of
@@ -1526,6 +1583,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_one_replica_per_wave, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_stops_waves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupted_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interrupted_rolling, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_shared_engine, setup, teardown),
 	};
 	int rc;
