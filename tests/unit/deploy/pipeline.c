@@ -17,8 +17,14 @@
  * mutex ("a" "container_deploy shop-web-1"), and every event is recorded
  * the same way. Worker threads never assert (no longjmp across threads):
  * a fake that sees something wrong (an engine call without an open node
- * session, an op it does not implement) records a violation, and each
- * test checks the list on its own thread.
+ * session, an op it does not implement, an audit line without the node
+ * lock) records a violation; tests check the list on their own thread,
+ * and teardown fails a test whose runs left any.
+ *
+ * Replacements are tracked as they happen: one begins when a NAME.next
+ * container is made and ends when it is renamed NAME or removed. The
+ * fake can hold each one (sleep_ms) and make it wait for another to
+ * begin (company_ms), so that what a wave lets overlap does overlap.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "deploy/pipeline.h"
 #include "deploy/spec.h"
@@ -1279,6 +1284,8 @@ static void expect_nothing_started_late(void)
 #define HEAD "version: 1\nproject: shop\nprovider: {type: engine}\nnodes:\n"
 #define NODE(name, engine) "  - {name: " name ", engine: 'unix:///fake/" engine "'}\n"
 #define THREE NODE("a", "a") NODE("b", "b") NODE("c", "c")
+/* monitor: 0s: a replacement without a healthcheck is watched for
+ * update.monitor (1 s by default) before the old container goes */
 #define CONTAINER(name, image, replicas, extra)                                                    \
 	"  - name: " name "\n    image: " image "\n    replicas: " replicas "\n"                   \
 	"    update: {monitor: 0s}\n" extra
