@@ -544,16 +544,6 @@ static bool declared_node(const struct bs_recipe *r, const char *name)
 	return false;
 }
 
-static bool container_selects(const struct bs_container *c, const struct bs_node *n)
-{
-	if (c->nodes.n == 0)
-		return true;
-	for (size_t i = 0; i < c->nodes.n; i++)
-		if (bs_selector_matches(&c->nodes.v[i], n))
-			return true;
-	return false;
-}
-
 /* Is key one of the labels bootstrap set on the node (its own prefix, or
  * a recipe label listed in io.bootstrap.labels)? */
 static bool managed_label(const struct bs_kvlist *have, const char *key)
@@ -596,7 +586,7 @@ static void node_labels(const struct cw *w, const struct bs_node *n, const struc
 	for (size_t i = 0; i < w->r->n_containers; i++) {
 		const struct bs_container *c = &w->r->containers[i];
 
-		if (c->nodes.n > 0 && container_selects(c, n)) {
+		if (c->nodes.n > 0 && bs_container_selects(c, n)) {
 			char *key = bs_xasprintf("%s%s", BS_LABEL_PLACE, c->name);
 
 			bs_kvlist_push(out, key, "true", false);
@@ -1376,7 +1366,7 @@ static char *image_id(struct cw *w, const struct bs_container *c)
 		struct bs_err err = BS_ERR_INIT;
 		char *id;
 
-		if (m->in->d == NULL || !container_selects(c, m->in->node))
+		if (m->in->d == NULL || !bs_container_selects(c, m->in->node))
 			continue;
 		memset(&info, 0, sizeof(info));
 		if (m->in->d->ops->image_inspect(m->in->d, c->image, &info, &err) != 0)

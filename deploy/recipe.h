@@ -297,6 +297,12 @@ const char *bs_port_parse(const char *spec, struct bs_port *port);
 
 /* Does node match selector? */
 bool bs_selector_matches(const struct bs_selector *sel, const struct bs_node *node);
+/* Does c's nodes: list select node (no list: every node)? */
+bool bs_container_selects(const struct bs_container *c, const struct bs_node *node);
+/* Replicas of c that run on node (1-based numbers into *out, caller frees);
+ * returns how many. */
+size_t bs_placement(const struct bs_recipe *r, const struct bs_container *c,
+		    const struct bs_node *node, int **out);
 
 /* Recipe key names of enum values ("local", "unless-stopped", ...). */
 const char *bs_restart_policy_name(enum bs_restart_policy policy);

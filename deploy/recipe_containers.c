@@ -906,7 +906,7 @@ static void check_ports(struct bs_rctx *ctx)
 		bool fixed = false;
 
 		for (k = 0; k < r->n_nodes; k++)
-			n_nodes += bs_recipe_runs_on(c, &r->nodes[k]);
+			n_nodes += bs_container_selects(c, &r->nodes[k]);
 		for (pi = 0; pi < c->n_ports; pi++)
 			fixed = fixed || c->ports[pi].host_start != 0;
 		rctx_set_path(ctx, "containers[%zu].replicas", ci);
@@ -927,8 +927,9 @@ static void check_ports(struct bs_rctx *ctx)
 					if (!ports_clash(p, &d->ports[pj]))
 						continue;
 					for (k = 0; k < r->n_nodes && !reported; k++) {
-						if (!mesh && (!bs_recipe_runs_on(c, &r->nodes[k]) ||
-							      !bs_recipe_runs_on(d, &r->nodes[k])))
+						if (!mesh &&
+						    (!bs_container_selects(c, &r->nodes[k]) ||
+						     !bs_container_selects(d, &r->nodes[k])))
 							continue;
 						rctx_set_path(ctx, "containers[%zu].ports[%zu]", ci,
 							      pi);

@@ -297,7 +297,7 @@ static void check_prepared(struct bs_rctx *ctx, size_t i, size_t j)
 	for (size_t k = 0; k < r->n_nodes; k++) {
 		bool prepared = false;
 
-		if (!bs_recipe_runs_on(c, &r->nodes[k]))
+		if (!bs_container_selects(c, &r->nodes[k]))
 			continue;
 		for (size_t s = 0; s < img->nodes.n; s++)
 			prepared = prepared || bs_selector_matches(&img->nodes.v[s], &r->nodes[k]);

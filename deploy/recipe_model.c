@@ -105,8 +105,7 @@ bool bs_selector_matches(const struct bs_selector *sel, const struct bs_node *no
 	return label != NULL && strcmp(label->value, sel->value) == 0;
 }
 
-/* Does container c run on node n? */
-bool bs_recipe_runs_on(const struct bs_container *c, const struct bs_node *n)
+bool bs_container_selects(const struct bs_container *c, const struct bs_node *n)
 {
 	size_t i;
 
@@ -118,17 +117,35 @@ bool bs_recipe_runs_on(const struct bs_container *c, const struct bs_node *n)
 	return false;
 }
 
-/* Does a replica of c run on n? Replica r runs on the ((r-1) mod N)th of
- * the N nodes c selects (as deploy places them): the ith gets one when
- * i < replicas. */
+/* Replica r of c runs on the ((r-1) mod N)th of the N nodes c selects. */
+size_t bs_placement(const struct bs_recipe *r, const struct bs_container *c,
+		    const struct bs_node *node, int **out)
+{
+	size_t n_sel = 0, mine = (size_t)-1, i, k = 0;
+
+	*out = NULL;
+	for (i = 0; i < r->n_nodes; i++) {
+		if (!bs_container_selects(c, &r->nodes[i]))
+			continue;
+		if (strcmp(r->nodes[i].name, node->name) == 0)
+			mine = n_sel;
+		n_sel++;
+	}
+	if (mine == (size_t)-1 || c->replicas <= 0)
+		return 0;
+	*out = bs_xcalloc((size_t)c->replicas, sizeof(**out));
+	for (int rep = 1; rep <= c->replicas; rep++)
+		if ((size_t)(rep - 1) % n_sel == mine)
+			(*out)[k++] = rep;
+	return k;
+}
+
 bool bs_recipe_placed(const struct bs_recipe *r, const struct bs_container *c,
 		      const struct bs_node *n)
 {
-	int idx = 0;
+	int *reps;
+	size_t k = bs_placement(r, c, n, &reps);
 
-	if (!bs_recipe_runs_on(c, n))
-		return false;
-	for (size_t i = 0; i < r->n_nodes && &r->nodes[i] != n; i++)
-		idx += bs_recipe_runs_on(c, &r->nodes[i]);
-	return idx < c->replicas;
+	free(reps);
+	return k > 0;
 }

@@ -175,8 +175,6 @@ extern const char *const bs_publish_mode_names[];
 extern const char *const bs_encrypt_mode_names[];
 extern const char *const bs_tls_mode_names[];
 
-/* Does container c run on node n (its nodes: select n, or it has none)? */
-bool bs_recipe_runs_on(const struct bs_container *c, const struct bs_node *n);
 /* Does a replica of c run on n, as deploy places them? */
 bool bs_recipe_placed(const struct bs_recipe *r, const struct bs_container *c,
 		      const struct bs_node *n);

@@ -430,35 +430,3 @@ char *bs_image_repo_digest(const char *ref, const struct bs_strv *digests, const
 	}
 	return first ? bs_xstrdup(first) : NULL;
 }
-
-bool bs_container_selects(const struct bs_container *c, const struct bs_node *n)
-{
-	if (c->nodes.n == 0)
-		return true;
-	for (size_t i = 0; i < c->nodes.n; i++)
-		if (bs_selector_matches(&c->nodes.v[i], n))
-			return true;
-	return false;
-}
-
-size_t bs_placement(const struct bs_recipe *r, const struct bs_container *c,
-		    const struct bs_node *node, int **out)
-{
-	size_t n_sel = 0, mine = (size_t)-1, i, k = 0;
-
-	*out = NULL;
-	for (i = 0; i < r->n_nodes; i++) {
-		if (!bs_container_selects(c, &r->nodes[i]))
-			continue;
-		if (strcmp(r->nodes[i].name, node->name) == 0)
-			mine = n_sel;
-		n_sel++;
-	}
-	if (mine == (size_t)-1 || c->replicas <= 0)
-		return 0;
-	*out = bs_xcalloc((size_t)c->replicas, sizeof(**out));
-	for (int rep = 1; rep <= c->replicas; rep++)
-		if ((size_t)(rep - 1) % n_sel == mine)
-			(*out)[k++] = rep;
-	return k;
-}

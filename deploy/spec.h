@@ -99,12 +99,4 @@ char *bs_volume_name(const char *project, const char *volume);
 /* The project's network on every node: "PROJECT-net". */
 char *bs_network_name(const char *project);
 
-/* Does c's nodes: list select node (no list: every node)? */
-bool bs_container_selects(const struct bs_container *c, const struct bs_node *node);
-
-/* Replicas of c that run on node (1-based numbers into *out, caller frees);
- * returns how many. */
-size_t bs_placement(const struct bs_recipe *r, const struct bs_container *c,
-		    const struct bs_node *node, int **out);
-
 #endif
