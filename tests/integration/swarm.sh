@@ -274,20 +274,25 @@ publish_mode() { inner node-1 service inspect "$PROJECT-web" -f '{{(index .Endpo
 PUBLISH=ingress
 recipe
 if has_ipvs; then
+	# one replica: the two nodes without it answer only through the mesh
 	phase "routing mesh (the kernel has IPVS)"
-	bs apply --json "$R"
-	check "publish: ingress on a kernel with IPVS: exit 0, web updated" \
-		bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_done update web)" = 1 ] && [ "$($1 count $2 action_failed)" = 0 ]' \
-		"$rc" "$EVENTS" "$WORK/out"
-	check "... web publishes $PORT through the routing mesh" test "$(publish_mode)" = ingress
-	check "... a request to the published port answers through the mesh on every node" \
-		answers "hello v2 from" node-1 node-2 node-3
-	PUBLISH=host
+	REPLICAS=1
 	recipe
 	bs apply --json "$R"
-	check "publish: host again: exit 0, web updated, published on each node's host" \
+	check "publish: ingress, 1 replica, on a kernel with IPVS: exit 0, web updated" \
+		bash -c '[ "$0" = 0 ] && [ "$($1 count $2 action_done update web)" = 1 ] && [ "$($1 count $2 action_failed)" = 0 ]' \
+		"$rc" "$EVENTS" "$WORK/out"
+	check "... web publishes $PORT through the routing mesh, one task runs" \
+		test "$(publish_mode)/$(running_on web)" = ingress/1
+	check "... a request to $PORT on every node answers, the 2 nodes without a task too" \
+		answers "hello v2 from" node-1 node-2 node-3
+	PUBLISH=host REPLICAS=3
+	recipe
+	bs apply --json "$R"
+	check "publish: host and 3 replicas again: exit 0, web published on the nodes' hosts" \
 		bash -c '[ "$0" = 0 ] && [ "$1" = host ]' "$rc" "$(publish_mode)"
-	check "... every node answers on its host-mode port" answers "hello v2 from" node-1 node-2 node-3
+	check "... 3 replicas on 3 nodes again" test "$(running_on web):$(spread)" = "3:3"
+	check "... each node answers on its host-mode port" answers "hello v2 from" node-1 node-2 node-3
 else
 	phase "routing mesh without IPVS"
 	bs apply --json "$R"
