@@ -79,7 +79,10 @@ s.bind(("127.0.0.1", int(sys.argv[1])))
 s.listen(1)
 open(sys.argv[2] + ".listening", "w").close()
 s.settimeout(60)
-c, _ = s.accept()
+try:
+    c, _ = s.accept()
+except OSError:
+    sys.exit("no connection to the listener on port %s within 60 s" % sys.argv[1])
 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 c.close()
 s.close()
