@@ -152,8 +152,12 @@ fi
 	>"$WORK/follow.out" 2>"$WORK/follow.err" &
 LOGS_PID=$!
 # the stream is up once the container's first lines came through it
-for _ in $(seq 1 150); do
-	grep -q "out-2" "$WORK/follow.out" 2>/dev/null && break
+end=$((SECONDS + 30))
+until grep -q "out-2" "$WORK/follow.out" 2>/dev/null; do
+	if ! kill -0 "$LOGS_PID" 2>/dev/null || [ $SECONDS -ge $end ]; then
+		bad "logs --follow through the tunnel: out-2 came through the stream within 30 s" "$(cat "$WORK/follow.out" "$WORK/follow.err")"
+		break
+	fi
 	sleep 0.2
 done
 sshd_stop
