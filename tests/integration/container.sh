@@ -215,7 +215,15 @@ bs "${H[@]}" "$web/logs" --timestamps --tail 1
 grep -qE '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T.* out-2$' <<<"$out" && ok "logs --timestamps" || bad "logs --timestamps" "$out"
 "$BOOTSTRAP" "${H[@]}" "$web/logs" --follow >"$LAB/follow" 2>&1 &
 fpid=$!
-sleep 1.5
+# Ctrl-C once the stream is up: its last line (out-2) came through it
+end=$((SECONDS + 30))
+until grep -q out-2 "$LAB/follow" 2>/dev/null; do
+	if ! kill -0 $fpid 2>/dev/null || [ $SECONDS -ge $end ]; then
+		bad "logs --follow: out-2 came through the stream within 30 s, the run still going" "$(cat "$LAB/follow")"
+		break
+	fi
+	sleep 0.1
+done
 kill -INT $fpid
 wait $fpid
 frc=$?
@@ -308,8 +316,15 @@ else
 	proxy_id=$(docker inspect -f '{{.Id}}' bootstrap-proxy 2>/dev/null)
 	bs "${H[@]}" remove "$D1"
 	expect_rc "remove takes a routed container" 0
-	body=$(curl -s --max-time 5 --cacert "$LAB/proxy-root.crt" --resolve d1.example.test:443:127.0.0.1 https://d1.example.test/)
-	[ "$body" != one ] && ok "its route is gone" || bad "d1.example.test no longer answers one"
+	# the positive control first: the proxy is up and answers d2 (a proxy
+	# that is down would pass the refusal below too)
+	if [ "$(fetch d2.example.test)" = two ]; then
+		body=$(curl -s --max-time 5 --cacert "$LAB/proxy-root.crt" --resolve d1.example.test:443:127.0.0.1 https://d1.example.test/)
+		[ "$body" != one ] && ok "its route is gone (the proxy answers d2.example.test)" ||
+			bad "d1.example.test no longer answers one" "$body"
+	else
+		bad "its route is gone: the proxy answers d2.example.test first (the control)" "$(docker logs bootstrap-proxy 2>&1 | tail -5)"
+	fi
 	[ "$(docker inspect -f '{{.Id}}' bootstrap-proxy 2>/dev/null)" = "$proxy_id" ] && ok "the proxy was reloaded, not replaced" || bad "the proxy kept its container"
 	[ "$(fetch d2.example.test)" = two ] && ok "the other route stays" || bad "d2.example.test still answers"
 	bs "${H[@]}" remove "$D2"

@@ -169,11 +169,31 @@ answers() { # DOMAIN WANT: GET https://DOMAIN/ gives WANT (bounded: a new site's
 		sleep 0.5
 	done
 }
-refuses() { # DOMAIN NOT: GET https://DOMAIN/ fails or gives something other than NOT
-	local got
+refuses() { # DOMAIN NOT CONTROL WANT: GET https://DOMAIN/ fails or gives something
+	local got # other than NOT; first, as a positive control, https://CONTROL/ answers
+	# WANT from the same proxy (else a proxy that is down would pass)
+	if ! answers "$3" "$4"; then
+		echo "the control https://$3/ does not answer '$4': the proxy is not up, nothing is proven" >>"$WORK/err"
+		return 1
+	fi
 	got=$(https_get "$1")
-	echo "https://$1/ answers '$got'" >>"$WORK/err"
+	echo "https://$1/ answers '$got' (the control https://$3/ answered '$4')" >>"$WORK/err"
 	[ "$got" != "$2" ]
+}
+via_shop() { # SCHEME HOST: the body of GET SCHEME://shop.example.test/ sent with
+	local port=443 # Host: HOST (no certificate check), then its HTTP code
+	[ "$1" = http ] && port=80
+	curl -sk --max-time 5 --resolve "shop.example.test:$port:$NODE_IP" -H "Host: $2" \
+		-w ' HTTP %{http_code}' "$1://shop.example.test/" 2>&1
+}
+neither() { # CONTROL_SCHEME CONTROL_WANT SCHEME: the proxy answers shop.example.test
+	local control got # over CONTROL_SCHEME as CONTROL_WANT (a glob: the positive
+	# control), then an unknown Host over SCHEME gets neither web's nor api's answer
+	control=$(via_shop "$1" shop.example.test)
+	got=$(via_shop "$3" nobody.example.test)
+	echo "control $1 shop.example.test: '$control'; $3 nobody.example.test: '$got'" >>"$WORK/err"
+	# shellcheck disable=SC2053 # $2 is a glob on purpose
+	[[ $control == $2 ]] && [[ $got != *"web v1"* && $got != *"api v1"* ]]
 }
 fetch_root() { # the proxy's internal CA root into $WORK/root.crt (bounded: made at start)
 	local end=$((SECONDS + 60))
@@ -280,13 +300,11 @@ check "https://api.apps.test/ answers api v1" answers api.apps.test "api v1"
 check "http://shop.example.test/ redirects to https" \
 	bash -c '[[ "$0" == 30[178]" https://shop.example.test/" ]]' \
 	"$(curl -s -o /dev/null --max-time 5 -w '%{http_code} %{redirect_url}' --resolve "shop.example.test:80:$NODE_IP" http://shop.example.test/)"
-check "an unknown Host (over shop's TLS) gets neither web nor api" \
-	bash -c '[[ "$0" != *"web v1"* && "$0" != *"api v1"* ]]' \
-	"$(curl -sk --max-time 5 --resolve "shop.example.test:443:$NODE_IP" -H 'Host: nobody.example.test' https://shop.example.test/ 2>&1)"
-check "an unknown name (TLS) gets no answer from a container" refuses nobody.example.test "web v1"
-check "plain HTTP with an unknown Host gets neither" \
-	bash -c '[[ "$0" != *"web v1"* && "$0" != *"api v1"* ]]' \
-	"$(curl -s --max-time 5 -H 'Host: nobody.example.test' "http://$NODE_IP/" 2>&1)"
+check "shop's TLS answers web v1, and an unknown Host over it gets neither web nor api" \
+	neither https "web v1"$'\n'" HTTP 200" https
+check "an unknown name (TLS) gets no answer from a container (shop answers)" \
+	refuses nobody.example.test "web v1" shop.example.test "web v1"
+check "plain HTTP: shop redirects, an unknown Host gets neither" neither http "* HTTP 30[178]" http
 PROXY_ID=$(id_of "$PROJECT-proxy")
 
 phase "re-run: nothing to do"
@@ -311,7 +329,8 @@ check "apply: exit 0, the proxy reloaded, no container made or replaced" counts_
 check "... the reload event is on $PROJECT-proxy" test "$(count action_done reload "$PROJECT-proxy" node-1)" = 1
 check "... the proxy is the same container" test "$(id_of "$PROJECT-proxy")" = "$PROXY_ID"
 check "https://www.example.test/ answers web v1" answers www.example.test "web v1"
-check "https://shop.example.test/ no longer answers web v1" refuses shop.example.test "web v1"
+check "https://shop.example.test/ no longer answers web v1 (www does)" \
+	refuses shop.example.test "web v1" www.example.test "web v1"
 check "https://api.apps.test/ still answers api v1" answers api.apps.test "api v1"
 apply
 check "re-run: nothing changed" counts_are 0 $NO_CHANGE
@@ -436,7 +455,8 @@ check "... nothing else changed" counts_are 0 updated=1 created=0 replaced=0 rem
 check "... api runs, the same container" \
 	test "$(inner inspect -f '{{.Id}} {{.State.Running}}' "$PROJECT-api-1" 2>&1)" = "$API_ID true"
 check "... the proxy is the same container" test "$(id_of "$PROJECT-proxy")" = "$PROXY_ID"
-check "https://api.apps.test/ no longer answers api v1" refuses api.apps.test "api v1"
+check "https://api.apps.test/ no longer answers api v1 (www does)" \
+	refuses api.apps.test "api v1" www.example.test "web v2"
 check "https://www.example.test/ still answers web v2" answers www.example.test "web v2"
 
 # ---- the last domain goes ------------------------------------------------------

@@ -113,19 +113,27 @@ expect_out "the next run adopts node-3 (3 found, 0 created) and finishes it" \
 grep -q "^node-3: ready" <<<"$out" && ok "... node-3 is ready" || bad "... node-3 is ready" "$out"
 
 # ---- what is not ours ----------------------------------------------------
+# touched: a container's identity and every trace of a start, stop or change
+touched() { docker inspect -f '{{.Id}} {{.Created}} {{.State.Status}} {{.State.StartedAt}} {{.State.FinishedAt}} {{.RestartCount}} {{json .Config.Labels}}' "$1" 2>&1; }
 docker run -d --name "$PROJECT-other-node" --label "io.bootstrap.project=$PROJECT-other" \
-	--label io.bootstrap.kind=node --label io.bootstrap.node=node-1 local/busybox:1 sleep 600 >/dev/null 2>&1 ||
+	--label io.bootstrap.kind=node --label io.bootstrap.node=node-1 local/busybox:1 sleep 86400 >/dev/null 2>&1 ||
 	docker create --name "$PROJECT-other-node" --label "io.bootstrap.project=$PROJECT-other" \
 		--label io.bootstrap.kind=node --label io.bootstrap.node=node-1 bootstrap/node:bookworm >/dev/null
+other_before=$(touched "$PROJECT-other-node")
 recipe 4
 docker create --name "$PROJECT-node-4" bootstrap/node:bookworm true >/dev/null
+foreign_before=$(touched "$PROJECT-node-4")
 bs prepare "$WORK/r.yaml"
+foreign_after=$(touched "$PROJECT-node-4")
 if [ "$rc" -ne 0 ] && grep -q "$PROJECT-node-4 exists and is not this project's node" <<<"$errout"; then
-	ok "a foreign container with a node's name: refused, named, untouched"
+	ok "a foreign container with a node's name: refused, named"
 else
 	bad "a foreign container with a node's name: refused" "$out
 $errout"
 fi
+[ "$foreign_after" = "$foreign_before" ] && ok "... untouched (same ID, created time, state, start and labels)" ||
+	bad "... untouched" "before: $foreign_before
+after:  $foreign_after"
 docker rm -f "$PROJECT-node-4" >/dev/null
 
 # ---- count down: apply destroys the machines the recipe no longer names ----
@@ -212,8 +220,10 @@ $errout"
 	grep -qxF "$foreign1" "$BOOTSTRAP_DIR/known_hosts" && grep -qxF "$foreign2" "$BOOTSTRAP_DIR/known_hosts" &&
 	ok "... and their pinned host keys are forgotten, no other pin" ||
 	bad "... pinned host keys forgotten" "$(cat "$BOOTSTRAP_DIR/known_hosts")"
-docker inspect "$PROJECT-other-node" >/dev/null 2>&1 && ok "... another project's node untouched" ||
-	bad "... another project's node untouched"
+other_after=$(touched "$PROJECT-other-node")
+[ "$other_after" = "$other_before" ] && ok "... another project's node untouched (same ID, created time, state, start and labels)" ||
+	bad "... another project's node untouched" "before: $other_before
+after:  $other_after"
 docker rm -f "$PROJECT-other-node" >/dev/null 2>&1
 
 echo "$pass passed, $fail failed"

@@ -192,6 +192,19 @@ wait_for_event() { # FILE PID EVENT ACTION: bounded; 1 when PID ended first
 		sleep 0.2
 	done
 }
+# NODE/web-N whose replacement is in flight (stop-first): web-N.prev and a
+# new web-N both on the node; fails when there is none
+in_flight() {
+	local n i list
+	for n in node-1 node-2; do
+		list=$(inner "$n" ps -a --filter "label=io.bootstrap.project=$PROJECT" --format '{{.Names}}' 2>/dev/null)
+		for i in 1 2; do
+			grep -qx "$PROJECT-web-$i.prev" <<<"$list" && grep -qx "$PROJECT-web-$i" <<<"$list" &&
+				{ echo "$n/$PROJECT-web-$i"; return 0; }
+		done
+	done
+	return 1
+}
 phase() { echo "-- $1 ($((SECONDS - T0)) s)"; }
 
 # ---- from nothing (acceptance 1) -------------------------------------------
@@ -358,12 +371,32 @@ recipe
 "${WRAP[@]}" "$BOOTSTRAP" apply --json "$R" >"$WORK/bg.out" 2>"$WORK/bg.err" &
 BG=$!
 if wait_for_event "$WORK/bg.out" "$BG" action_started replace; then
-	sleep 1
-	kill -9 "$BG"
+	# the point to kill at: web-N renamed web-N.prev (stop-first) and the
+	# new web-N made, not yet healthy (DELAY holds its start)
+	flight='' end=$((SECONDS + 60))
+	until flight=$(in_flight); do
+		kill -0 "$BG" 2>/dev/null || break
+		[ $SECONDS -ge $end ] && break
+		sleep 0.1
+	done
+	kill -9 "$BG" 2>/dev/null
 	wait "$BG" 2>/dev/null
+	bg_rc=$?
 	BG=
 	memory_check "$WORK/bg.err"
-	ok "an apply replacing web was killed (SIGKILL) with the replacement in flight"
+	left=$(in_flight)
+	if [ -z "$flight" ]; then
+		bad "an apply replacing web was killed with the replacement in flight" \
+			"no web-N.prev beside a new web-N within 60 s (or the run ended first, exit $bg_rc): $(ids)
+$(tail -c 2000 "$WORK/bg.out")$(tail -c 2000 "$WORK/bg.err")"
+	elif [ "$bg_rc" = 137 ] && [ "$left" = "$flight" ] && [ "$($EVENTS count "$WORK/bg.out" summary)" = 0 ] &&
+		[ "$($EVENTS count "$WORK/bg.out" action_done replace "${flight#*/}")" = 0 ]; then
+		ok "an apply replacing web was killed (SIGKILL) with the replacement of $flight in flight"
+	else
+		bad "an apply replacing web was killed (SIGKILL) with the replacement in flight" \
+			"exit $bg_rc (137 wanted), in flight at the kill: $flight, after it: '$left'; $(ids)
+$(tail -c 2000 "$WORK/bg.out")"
+	fi
 	echo "     it left: $(ids | sed 's/=[0-9a-f]*//g')"
 else
 	kill -9 "$BG" 2>/dev/null
@@ -479,7 +512,11 @@ check "side dropped, prune: true: removed" counts_are 0 removed=1 created=0 repl
 [[ $(ids) != *"$PROJECT-side-1"* ]] && [ "$(get object action_done remove)" = "$PROJECT-side-1" ] &&
 	ok "... it was $PROJECT-side-1" || bad "... side-1 removed" "$(ids)"
 
-[ "$AUDIT_BAD" = 0 ] && ok "audit log: one line per action on each node, for each of the $((AUDIT_RUNS / 2)) applies"
+if [ "$AUDIT_BAD" = 0 ] && [ "$AUDIT_RUNS" -gt 0 ]; then
+	ok "audit log: one line per action on each node, for each of the $((AUDIT_RUNS / 2)) applies"
+else
+	bad "audit log: one line per action on each node" "$AUDIT_BAD of $AUDIT_RUNS audit checks failed (above)"
+fi
 
 # ---- destroy (13) ----------------------------------------------------------
 phase "destroy"
@@ -488,7 +525,11 @@ left=$(docker ps -aq --filter "label=io.bootstrap.project=$PROJECT")$(docker vol
 check "destroy: exit 0" test "$rc" = 0
 [ -z "$left" ] && ok "... no node container and no volume of the project left" || bad "... nothing left" "$left"
 
-[ "$MEMORY_BAD" = 0 ] && ok "no sanitizer or valgrind report in any run"
+if [ "$MEMORY_BAD" = 0 ]; then
+	ok "no sanitizer or valgrind report in any run"
+else
+	bad "no sanitizer or valgrind report in any run" "$MEMORY_BAD run(s) reported (above)"
+fi
 echo "pipeline suite: $((SECONDS - T0)) s"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -41,15 +41,59 @@ phase "a changed host key is a hard failure with the new fingerprint and the fix
 rm -f "$SSHD_DIR/bootstrap/known_hosts"
 "${WRAP[@]}" "$SSH_TEST" killed >"$SSHD_DIR/killed.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do grep -q running "$SSHD_DIR/killed.log" && break; sleep 0.1; done
-sleep 0.5
+# mid-command: the session's "sleep 60" runs under our sshd
+remote_sleep() {
+	local p
+	for p in $(sshd__tree "$SSHD_PID"); do
+		[ "$(ps -o args= -p "$p" 2>/dev/null)" = "sleep 60" ] && return 0
+	done
+	return 1
+}
+end=$((SECONDS + 30))
+until remote_sleep; do
+	if ! kill -0 "$pid" 2>/dev/null || [ $SECONDS -ge $end ]; then
+		bad "sshd killed mid-command: the command (sleep 60) runs under sshd within 30 s" "$(cat "$SSHD_DIR/killed.log")"
+		break
+	fi
+	sleep 0.1
+done
 pkill -KILL -P "$SSHD_PID"   # the session's sshd processes, mid-command
 if wait "$pid"; then ok "sshd killed mid-command: a clear error, no hang"; else bad "sshd killed mid-command" "$(cat "$SSHD_DIR/killed.log")"; fi
 
+# sshd comes up only once the client was turned away: a listener on its
+# port takes the first connection, resets it and goes (tests/lab/sshd.sh
+# cannot say when a refused connection was tried; this can)
+file_within() { # SECONDS FILE WHAT: FILE appears within SECONDS, else a failure naming WHAT
+	local end=$((SECONDS + $1))
+	until [ -e "$2" ]; do
+		[ $SECONDS -ge $end ] && { bad "$3 within $1 s"; return 1; }
+		sleep 0.1
+	done
+}
 sshd_stop
+python3 -c '
+import socket, struct, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+open(sys.argv[2] + ".listening", "w").close()
+s.settimeout(60)
+try:
+    c, _ = s.accept()
+except OSError:
+    sys.exit("no connection to the listener on port %s within 60 s" % sys.argv[1])
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.close()
+s.close()
+open(sys.argv[2], "w").close()
+' "$SSHD_PORT" "$SSHD_DIR/turned-away" &
+turner=$!
+file_within 10 "$SSHD_DIR/turned-away.listening" "waiting for SSH: a listener on sshd's port"
 "${WRAP[@]}" "$SSH_TEST" wait >"$SSHD_DIR/wait.log" 2>&1 &
 pid=$!
-sleep 2
+file_within 60 "$SSHD_DIR/turned-away" "waiting for SSH: the client's first attempt, turned away,"
+wait "$turner"
 sshd_start
 if wait "$pid"; then ok "waiting for SSH: retried until sshd came up"; else bad "waiting for SSH" "$(cat "$SSHD_DIR/wait.log")"; fi
 

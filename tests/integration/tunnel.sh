@@ -126,11 +126,17 @@ grep -q hunter2 <<<"$errout" && bad "... the password does not appear" "$errout"
 bs -H "ssh://root@127.0.0.1:$SSHD_PORT/var/run/docker.sock" -i "$SSHD_KEY_ED25519" list
 expect_err "a path in the URL" 64 "nothing after the host"
 bs -H "$URL" -i "$SSHD_KEY_UNKNOWN" list
-expect_err "a key the node does not accept" 1 "refused"
+# the two refusals told apart by their reason: the key (authentication,
+# after a TCP connection) and the TCP connection itself
+expect_err "a key the node does not accept: the login refused, the key named" 1 \
+	"root was refused \(offered .*$SSHD_KEY_UNKNOWN.*authorized_keys"
+grep -q "Connection refused" <<<"$errout" && bad "... not a TCP refusal" "$errout" || ok "... not a TCP refusal"
 closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start=$SECONDS
 bs -H "ssh://root@127.0.0.1:$closed" -i "$SSHD_KEY_ED25519" list
-expect_err "nothing listening: refused at once" 1 "refused"
+expect_err "nothing listening: the TCP connection refused at once, the port named" 1 \
+	"Connection refused \(is sshd running on port $closed\?\)"
+grep -q "was refused" <<<"$errout" && bad "... not a login refusal" "$errout" || ok "... not a login refusal"
 [ $((SECONDS - start)) -le 5 ] && ok "... within 5 s" || bad "... within 5 s ($((SECONDS - start)) s)"
 bs -H "ssh://$SSHD_USER_PW@127.0.0.1:$SSHD_PORT" -i "$SSHD_KEY_ED25519" list
 expect_err "a user outside the docker group whose sudo wants a password: the fixes are named" 1 "NOPASSWD.*docker group"
@@ -146,8 +152,12 @@ fi
 	>"$WORK/follow.out" 2>"$WORK/follow.err" &
 LOGS_PID=$!
 # the stream is up once the container's first lines came through it
-for _ in $(seq 1 150); do
-	grep -q "out-2" "$WORK/follow.out" 2>/dev/null && break
+end=$((SECONDS + 30))
+until grep -q "out-2" "$WORK/follow.out" 2>/dev/null; do
+	if ! kill -0 "$LOGS_PID" 2>/dev/null || [ $SECONDS -ge $end ]; then
+		bad "logs --follow through the tunnel: out-2 came through the stream within 30 s" "$(cat "$WORK/follow.out" "$WORK/follow.err")"
+		break
+	fi
 	sleep 0.2
 done
 sshd_stop
