@@ -57,12 +57,17 @@ DEBIAN_PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.ex
 IMAGE = "local/busybox:1"
 ALL_TOOLS = ["floor", "bootstrap", "docker", "compose", "libcloud", "ansible"]
 ALL_WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6"]
+# W7 runs only when named (--workloads W7): a few minutes more, mostly the
+# docker CLI's one-at-a-time deploy through the delay
+KNOWN_WORKLOADS = ALL_WORKLOADS + ["W7"]
 CHAIN = ["W1", "W2", "W3", "W5", "W4"]
 SLOW = {"ansible"}
 LIST_TIMES = 20
 SSH_NODES = 5
 SSH_PROJECT5 = "bench-ssh"
 SSH_PROJECT1 = "bench-ssh1"
+SSH_PROJECT7 = "bench-ssh7"  # W7's node
+W7_N = 20
 
 _children = set()  # process groups of running children, killed on exit
 _log_t0 = time.time()
@@ -765,6 +770,7 @@ class Bootstrap(Tool):
 TOOL_CLASSES = {"floor": [Floor, Floor8], "bootstrap": [Bootstrap], "docker": [DockerCLI],
                 "compose": [Compose], "libcloud": [Libcloud], "ansible": [Ansible]}
 COLUMNS = ["floor", "floor8", "bootstrap", "docker", "compose", "libcloud", "ansible"]
+W7_COLUMNS = ["floor", "bootstrap", "docker", "docker8"]  # docker8: xargs -P8, W7 only
 
 
 def availability(tool):
@@ -901,22 +907,31 @@ class SSHBench:
             argv.append(verb)
         return argv + [self.recipe_path(count)]
 
-    def setup(self):
-        if not os.access(self.ctx.bootstrap_bin, os.X_OK):
-            self.error = "no ./bootstrap"
-            return
+    def ensure_node_image(self):
+        """None, or why the node image cannot be had."""
         if not self.engine.image_exists("bootstrap/node:bookworm"):
-            log("W6 setup: building the node image (make node-image; minutes)")
+            log("SSH setup: building the node image (make node-image; minutes)")
             rc, out, err = run_plain(["make", "-C", REPO, "node-image"], 2400)
             if rc != 0:
-                self.error = "make node-image failed: " + last_lines(out + err)
-                return
+                return "make node-image failed: " + last_lines(out + err)
+        return None
+
+    def ensure_key(self):
+        """None, or why the nodes' key cannot be made."""
         if not os.path.exists(self.key):
             rc, _, err = run_plain(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
                                     "bootstrap-bench", "-f", self.key], 60)
             if rc != 0:
-                self.error = "ssh-keygen: " + last_lines(err)
-                return
+                return "ssh-keygen: " + last_lines(err)
+        return None
+
+    def setup(self):
+        if not os.access(self.ctx.bootstrap_bin, os.X_OK):
+            self.error = "no ./bootstrap"
+            return
+        self.error = self.ensure_node_image() or self.ensure_key()
+        if self.error:
+            return
         # new nodes have new host keys, maybe on ports that old ones had
         if not any(self.engine.containers(label="io.bootstrap.project=" + p)
                    for p in (SSH_PROJECT5, SSH_PROJECT1)):
@@ -1148,6 +1163,327 @@ class SSHBench:
                 os.unlink(f)
 
 
+# ---------------------------------------------------------------- W7 (SSH with latency)
+
+W7_STEPS = ["W1", "W2", "W3", "W4"]
+W7_NAMES = {"W1": "deploy %d", "W2": "no-op", "W3": "change one", "W4": "remove all"}
+W7_LINKS = ["lat", "lo"]
+
+
+def w7_key(w, link):
+    """The workload key of a W7 sample: W7-W1@lat (through delay.py), W7-W1@lo."""
+    return "W7-%s@%s" % (w, link)
+
+
+class LatencyBench:
+    """W7: one SSH node, the same chains through delay.py (--latency-ms
+    each way) and on loopback. The node is a local node (provider local,
+    Docker installed by bootstrap, untimed); the timed runs reach it as a
+    static host, 127.0.0.1 and the forwarder's port (or its published
+    port), so the node machine is never destroyed between chains. The
+    floor: OpenSSH's `ssh true`; the peer: the docker CLI over ssh://,
+    one container at a time (docker) and 8 at a time (docker8)."""
+
+    def __init__(self, ctx, engine, args, ssh, want):
+        self.ctx, self.engine, self.args, self.ssh = ctx, engine, args, ssh
+        self.want = want            # of floor, bootstrap, docker
+        self.n = args.w7_n
+        self.delay_ms = args.latency_ms
+        self.idx = ["%0*d" % (max(2, len(str(self.n))), i) for i in range(1, self.n + 1)]
+        self.target = self.idx[(7 if self.n >= 7 else (self.n + 1) // 2) - 1]
+        self.dir = os.path.join(ctx.work, "w7")
+        os.makedirs(self.dir, exist_ok=True)
+        self.node_known_hosts = os.path.join(self.dir, "node_known_hosts")
+        self.port = {}              # link -> the port tools connect to
+        self.fwd = None
+        self.error = None           # setup failed: W7 cannot run
+        self.docker_error = None    # the docker CLI over ssh:// cannot run
+        self.state = {}
+
+    # -- the node
+    def node_recipe_path(self):
+        return os.path.join(self.dir, "node.yaml")
+
+    def node_argv(self, verb=None):
+        return [self.ctx.bootstrap_bin, "--json"] + ([verb] if verb else []) + [self.node_recipe_path()]
+
+    def setup(self):
+        if not os.access(self.ctx.bootstrap_bin, os.X_OK):
+            self.error = "no ./bootstrap"
+            return
+        self.error = self.ssh.ensure_node_image() or self.ssh.ensure_key()
+        if self.error:
+            return
+        fresh = not self.engine.containers(label="io.bootstrap.project=" + SSH_PROJECT7)
+        for f in [self.node_known_hosts] + [self.known_hosts(k) for k in W7_LINKS]:
+            if os.path.exists(f) and (fresh or f != self.node_known_hosts):
+                os.unlink(f)  # new node, new host key; the forwarder's port may be another's
+        write(self.node_recipe_path(), "\n".join([
+            "version: 1", "project: %s" % SSH_PROJECT7,
+            "provider: {type: local, engine: 'unix://%s'}" % self.ctx.engine_sock,
+            "ssh: {user: root, key: '%s', known_hosts: '%s'}" % (self.ssh.key, self.node_known_hosts),
+            "nodes:", "  - name: n"]) + "\n")
+        log("W7 setup: one local node with Docker (bootstrap, provider local; untimed)")
+        rc, out, err = run_plain(self.node_argv(), 2400, env=self.ctx.base_env, cwd=self.dir)
+        if rc != 0:
+            self.error = "node setup: " + last_lines(out + err)
+            return
+        node = self.ssh.node_container(SSH_PROJECT7, "n")
+        # the image is on the node before any tool runs (bootstrap's W1 would
+        # copy it, the docker CLI's would fail): both start from the same node
+        rc, out, err = run_plain(["sh", "-c", "docker -H unix://%s save %s | docker -H unix://%s "
+                                  "exec -i %s docker load" % (self.ctx.engine_sock, IMAGE,
+                                                              self.ctx.engine_sock, node)], 300)
+        if rc != 0:
+            self.error = "loading %s into the node: %s" % (IMAGE, last_lines(out + err))
+            return
+        for label in ("bench-w7", "bench-w7docker"):
+            self.remove_on_node(label)  # an interrupted run's
+        real = self.ssh.ssh_port(SSH_PROJECT7, "n")
+        if real is None:
+            self.error = "no published SSH port on node %s" % node
+            return
+        self.port["lo"] = real
+        pf = os.path.join(self.dir, "forwarder.port")
+        if os.path.exists(pf):
+            os.unlink(pf)
+        argv = [sys.executable, os.path.join(HERE, "delay.py"), "--map",
+                "127.0.0.1:0=127.0.0.1:%d" % real, "--delay-ms", str(self.delay_ms),
+                "--port-file", pf, "--max-conns", "1000000", "--max-seconds", "86400"]
+        self.fwd = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                    stderr=open(os.path.join(self.ctx.logs, "w7-delay.err"), "wb"),
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        _children.add(self.fwd.pid)
+        deadline = time.time() + 15
+        while time.time() < deadline and not (os.path.exists(pf) and open(pf).read().strip()):
+            time.sleep(0.05)
+        try:
+            self.port["lat"] = int(open(pf).read().split()[0])
+        except (OSError, ValueError, IndexError):
+            self.error = "delay.py did not start (see logs/w7-delay.err)"
+            return
+        self.docker_files()
+        log("W7: node %s, SSH on 127.0.0.1:%d; delay.py (%d ms each way) on 127.0.0.1:%d"
+            % (node, real, self.delay_ms, self.port["lat"]))
+
+    def stop_forwarder(self):
+        if self.fwd is not None:
+            if self.fwd.poll() is None:
+                self.fwd.terminate()
+                try:
+                    self.fwd.wait(5)
+                except subprocess.TimeoutExpired:
+                    kill_group(self.fwd.pid)
+                    self.fwd.wait(5)
+            _children.discard(self.fwd.pid)
+            self.fwd = None
+
+    def teardown(self):
+        self.stop_forwarder()
+        if os.path.exists(self.node_recipe_path()):
+            rc, out, err = run_plain(self.node_argv("destroy"), 900, env=self.ctx.base_env,
+                                     cwd=self.dir)
+            if rc != 0:
+                log("W7 teardown: bootstrap destroy failed: %s" % last_lines(out + err))
+        for c in self.engine.containers(label="io.bootstrap.project=" + SSH_PROJECT7):
+            self.engine.remove(c["Id"])
+            self.engine.remove_volume(cname(c) + "-docker")
+
+    def remove_on_node(self, label):
+        node = self.ssh.node_container(SSH_PROJECT7, "n")
+        run_plain(["docker", "-H", "unix://" + self.ctx.engine_sock, "exec", node, "sh", "-c",
+                   "ids=$(docker ps -aq --filter label=bench=%s); "
+                   "[ -z \"$ids\" ] || docker rm -f $ids >/dev/null" % label], 300)
+
+    # -- bootstrap: the node as a static host at 127.0.0.1:PORT
+    def known_hosts(self, link):
+        return os.path.join(self.dir, "known_hosts-%s" % link)
+
+    def bs_recipe_path(self, link):
+        return os.path.join(self.dir, "recipe-%s.yaml" % link)
+
+    def bs_recipe(self, link, w3):
+        lines = ["version: 1", "project: bench-w7", "provider: {type: static}",
+                 "ssh: {user: root, key: '%s', known_hosts: '%s', host_keys: accept-new}"
+                 % (self.ssh.key, self.known_hosts(link)),
+                 "nodes:", "  - name: n", "    address: 127.0.0.1", "    port: %d" % self.port[link],
+                 "images:", "  - name: %s" % IMAGE, "    pull: never", "containers:"]
+        for i in self.idx:
+            lines += ["  - name: c%s" % i, "    image: %s" % IMAGE,
+                      '    command: [sleep, "1000000"]',
+                      '    environment: {K: "%s"}' % (
+                          "changed" if (w3 and i == self.target) else "v" + i),
+                      '    labels: {bench: "bench-w7"}',
+                      "    stop_timeout: 0s", "    update: {monitor: 0s}",
+                      "    network: bridge"]
+        return "\n".join(lines) + "\n"
+
+    # -- the docker CLI over ssh://: OpenSSH reads ~/.ssh/config from the
+    # passwd entry's home, not $HOME, so an ssh on PATH adds -F
+    def docker_files(self):
+        conf = os.path.join(self.dir, "ssh_config")
+        write(conf, "\n".join([
+            "Host 127.0.0.1", "  User root", "  IdentityFile %s" % self.ssh.key,
+            "  IdentitiesOnly yes", "  BatchMode yes", "  StrictHostKeyChecking no",
+            "  UserKnownHostsFile /dev/null", "  LogLevel ERROR", "  ControlMaster no",
+            "  ControlPath none",
+            # the key exchange libssh2 (bootstrap's) uses, as W6's floor
+            "  KexAlgorithms curve25519-sha256"]) + "\n")
+        os.chmod(conf, 0o600)
+        wrapper = os.path.join(self.dir, "bin", "ssh")
+        write(wrapper, '#!/bin/sh\nexec %s -F %s "$@"\n' % (
+            shutil.which("ssh") or "/usr/bin/ssh", shlex.quote(conf)))
+        os.chmod(wrapper, 0o755)
+
+    def docker_env(self, link):
+        e = dict(self.ctx.base_env)
+        e["PATH"] = os.path.join(self.dir, "bin") + ":" + e.get("PATH", "/usr/bin:/bin")
+        e["DOCKER_HOST"] = "ssh://root@127.0.0.1:%d" % self.port[link]
+        e["DOCKER_CONFIG"] = os.path.join(self.dir, "docker-config")
+        e["DOCKER_CLI_HINTS"] = "false"
+        return e
+
+    def dname(self, i):
+        return "bench-w7docker-c%s" % i
+
+    def docker_run(self, i, val):
+        return ("docker run -d --pull never --name %s --label bench=bench-w7docker -e K=%s %s "
+                "sleep 1000000 >/dev/null" % (self.dname(i), val, IMAGE))
+
+    # -- one timed run
+    def command(self, tool, w, link):
+        """(argv, env) of one timed step."""
+        if tool == "floor":
+            return ["ssh", "-F", "/dev/null", "-i", self.ssh.key, "-p", str(self.port[link]),
+                    "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                    "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                    "-o", "ControlMaster=no", "-o", "ControlPath=none",
+                    "-o", "KexAlgorithms=curve25519-sha256", "root@127.0.0.1", "true"], self.ctx.base_env
+        if tool == "bootstrap":
+            if w in ("W1", "W3"):
+                write(self.bs_recipe_path(link), self.bs_recipe(link, w == "W3"))
+            argv = [self.ctx.bootstrap_bin, "--json"] + (["destroy"] if w == "W4" else [])
+            return argv + [self.bs_recipe_path(link)], self.ctx.base_env
+        if w == "W1" and tool == "docker8":
+            body = ("printf '%%s\\n' %s | xargs -P8 -I{} sh -c "
+                    "'docker run -d --pull never --name bench-w7docker-c{} --label bench=bench-w7docker "
+                    "-e K=v{} %s sleep 1000000 >/dev/null'\n" % (" ".join(self.idx), IMAGE))
+        elif w == "W1":
+            body = "".join(self.docker_run(i, "v" + i) + "\n" for i in self.idx)
+        elif w == "W2":
+            body = "docker ps -a --filter label=bench=bench-w7docker\n"
+        elif w == "W3":
+            body = "docker rm -f %s >/dev/null\n%s\n" % (self.dname(self.target),
+                                                         self.docker_run(self.target, "changed"))
+        elif w == "W4" and tool == "docker8":
+            body = ("printf '%%s\\n' %s | xargs -P8 -n1 docker rm -f >/dev/null\n"
+                    % " ".join(self.dname(i) for i in self.idx))
+        else:
+            body = ('ids=$(docker ps -aq --filter label=bench=bench-w7docker)\n'
+                    '[ -z "$ids" ] || docker rm -f $ids >/dev/null\n')
+        path = write(os.path.join(self.dir, "%s-%s-%s.sh" % (tool, w, link)),
+                     "set -euo pipefail\n" + body)
+        return ["bash", path], self.docker_env(link)
+
+    def names(self, tool):
+        if tool == "bootstrap":
+            return "bench-w7", {"bench-w7-c%s-1" % i: i for i in self.idx}
+        return "bench-w7docker", {self.dname(i): i for i in self.idx}
+
+    def check_node(self, tool, w):
+        """The authoritative check, against the node's engine."""
+        label, want = self.names(tool)
+        now = self.ssh.node_ids(SSH_PROJECT7, "n", label)
+        if "error" in now:
+            return ["node: %s" % now["error"]]
+        if w == "W4":
+            self.state.pop(tool, None)
+            return ["%d of its containers left" % len(now)] if now else []
+        errs = []
+        if set(now) != set(want):
+            errs.append("%d containers (want %d)" % (len(now), len(want)))
+        notrun = sorted(n for n, (_, st) in now.items() if st != "running")
+        if notrun:
+            errs.append("%d not running (%s)" % (len(notrun), ",".join(notrun[:3])))
+        before = self.state.get(tool)
+        if w in ("W2", "W3") and before:
+            changed = sorted(n for n in want if now.get(n, ("?",))[0] != before.get(n, ("?",))[0])
+            expect = [] if w == "W2" else [n for n, i in want.items() if i == self.target]
+            if changed != expect:
+                errs.append("replaced %s, want %s" % (",".join(changed[:4]) or "none",
+                                                      ",".join(expect) or "none"))
+        if not errs:
+            self.state[tool] = now
+        return errs
+
+    def run(self, tool, w, link, rep):
+        """One timed step; returns the sample record."""
+        argv, env = self.command(tool, w, link)
+        lb = os.path.join(self.ctx.logs, "r%d-%s-W7-%s-%s" % (rep, tool, w, link))
+        s = run_measured(argv, env, self.dir, 60 if tool == "floor" else 120 + 10 * self.n, lb)
+        errs, warns, selfreq = [], [], None
+        if s.timed_out:
+            errs.append("timeout")
+        elif s.rc != 0:
+            errs.append("exit %s: %s" % (s.rc, last_lines(s.err or s.out)))
+        if tool == "bootstrap" and not errs:
+            ev = Bootstrap.summary(s.out)
+            if ev is None:
+                warns.append("no summary line")
+            else:
+                selfreq = ev.get("requests")
+                c = ev.get("counts", {})
+                want = {"W1": {"created": self.n}, "W2": {"unchanged": self.n, "created": 0,
+                                                          "replaced": 0},
+                        "W3": {"replaced": 1, "created": 0}, "W4": {"removed": self.n}}[w]
+                bad = ["%s=%s (want %s)" % (k, c.get(k), v) for k, v in want.items() if c.get(k) != v]
+                if bad:
+                    warns.append("summary says " + ", ".join(bad))
+        if tool != "floor":
+            errs += self.check_node(tool, w)
+        return {"pass": "timed", "rep": rep, "tool": tool, "workload": w7_key(w, link),
+                "link": "%d ms each way" % self.delay_ms if link == "lat" else "loopback",
+                "seconds": round(s.seconds, 4), "rss_mb": round(s.rss_mb, 2),
+                "cpu_s": round(s.cpu_s, 3), "rc": s.rc, "ok": not errs, "errors": errs,
+                "warnings": warns, "self_requests": selfreq, "log": os.path.relpath(lb, REPO)}
+
+    def chains(self, rep):
+        """One repetition: on each link (the order alternates), the floor,
+        then each tool's chain W1 W2 W3 W4 from a node without its containers."""
+        out = []
+        links = W7_LINKS if rep % 2 else W7_LINKS[::-1]
+        tools = [t for t in ("bootstrap", "docker", "docker8") if t.rstrip("8") in self.want]
+        k = (rep - 1) % len(tools) if tools else 0
+        tools = tools[k:] + tools[:k]
+        for link in links:
+            if "floor" in self.want:
+                out.append(self.run("floor", "W2", link, rep))
+                log("rep%d  %-9s %-12s %7.3fs %s" % (rep, "floor", w7_key("W2", link),
+                                                      out[-1]["seconds"], "ok" if out[-1]["ok"]
+                                                      else "FAIL: " + "; ".join(out[-1]["errors"])))
+            for tool in tools:
+                steps = W7_STEPS if tool != "docker8" else ["W1", "W4"]
+                broken = None
+                for w in steps:
+                    if broken:
+                        out.append({"pass": "timed", "rep": rep, "tool": tool,
+                                    "workload": w7_key(w, link), "ok": False, "skipped": True,
+                                    "errors": ["not run: %s failed" % broken]})
+                        continue
+                    r = self.run(tool, w, link, rep)
+                    out.append(r)
+                    log("rep%d  %-9s %-12s %7.3fs %6.1fMB %s%s" % (
+                        rep, tool, r["workload"], r["seconds"], r["rss_mb"],
+                        "ok" if r["ok"] else "FAIL: " + "; ".join(r["errors"]),
+                        (" (warn: %s)" % "; ".join(r["warnings"])) if r["warnings"] else ""))
+                    if not r["ok"]:
+                        broken = w
+                if broken:
+                    self.remove_on_node(self.names(tool)[0])
+                    self.state.pop(tool, None)
+        return out
+
+
 # ---------------------------------------------------------------- the run
 
 class Bench:
@@ -1161,6 +1497,7 @@ class Bench:
         self.proxy = None
         self.merged = set()
         self.ssh = None
+        self.w7 = None
 
     # -- environment
     def ensure_engine(self):
@@ -1264,7 +1601,7 @@ class Bench:
             v[pkg] = deb(pkg)
         v["community.docker"] = self.collection_version() if shutil.which("ansible-galaxy") else None
         v["python"] = first([DEBIAN_PY, "--version"])
-        if "W6" in self.args.workloads:
+        if "W6" in self.args.workloads or "W7" in self.args.workloads:
             v["openssh-client"] = deb("openssh-client")
         return v
 
@@ -1364,7 +1701,7 @@ class Bench:
             t.unavailable = availability(t)
             if t.unavailable:
                 log("%s: skipped: %s" % (t.key, t.unavailable))
-        self.workloads = [w for w in a.workloads if w != "W6"]
+        self.workloads = [w for w in a.workloads if w not in ("W6", "W7")]
         self.cleanup_all()  # what an interrupted run may have left
         self.meta = self.machine()
         self.meta["versions"] = self.versions()
@@ -1419,6 +1756,19 @@ class Bench:
                     log("W6: " + self.ssh.error)
             else:
                 self.ssh.error = "bootstrap not run"
+        # W7 setup (untimed): its node, delay.py in front of it
+        if "W7" in a.workloads:
+            want = {t.key for t in runnable} & {"floor", "bootstrap", "docker"}
+            helper = self.ssh or SSHBench(self.ctx, self.engine, a, False)
+            self.w7 = LatencyBench(self.ctx, self.engine, a, helper, want)
+            if want:
+                t0 = time.time()
+                self.w7.setup()
+                self.notes.append("W7 setup (untimed): %.0f s" % (time.time() - t0))
+                if self.w7.error:
+                    log("W7: " + self.w7.error)
+            else:
+                self.w7.error = "none of floor, bootstrap, docker run"
         for rep in range(1, a.repeat + 1):
             order = runnable[(rep - 1) % len(runnable):] + runnable[:(rep - 1) % len(runnable)] \
                 if runnable else []
@@ -1434,6 +1784,8 @@ class Bench:
                 self.proxy = None
             if self.ssh and not self.ssh.error:
                 self.w6_rep(rep)
+            if self.w7 and not self.w7.error:
+                self.samples += self.w7.chains(rep)
         if self.proxy:
             self.proxy.stop()
             self.proxy = None
@@ -1474,6 +1826,11 @@ class Bench:
             if self.ssh and not self.args.keep_nodes:
                 log("W6 teardown: removing the local nodes")
                 self.ssh.teardown()
+            if self.w7:
+                self.w7.stop_forwarder()
+                if not self.args.keep_nodes:
+                    log("W7 teardown: removing its local node")
+                    self.w7.teardown()
         if self.engine_proc and self.engine_proc.poll() is None:
             log("stopping the dockerd this run started")
             self.engine_proc.terminate()
@@ -1489,8 +1846,9 @@ class Bench:
 def summarise(b):
     """Per tool and workload: median/min/max of the timed samples."""
     out = {}
-    for key in COLUMNS:
-        for w in ["W1", "W2", "W3", "W4", "W5", "W6-5", "W6-1"]:
+    w7 = [w7_key(w, link) for w in W7_STEPS for link in W7_LINKS]
+    for key in COLUMNS + ["docker8"]:
+        for w in ["W1", "W2", "W3", "W4", "W5", "W6-5", "W6-1"] + w7:
             timed = [s for s in b.samples if s["tool"] == key and s["workload"] == w and
                      s["pass"] == "timed"]
             counted = [s for s in b.samples if s["tool"] == key and s["workload"] == w and
@@ -1561,7 +1919,7 @@ def report(b, summary):
                  % (a.n, "1 pass" if a.quick else "%d repetition(s) (ansible: %d)" % (
                      a.repeat, min(a.repeat, a.repeat_slow)), LIST_TIMES,
                     (", W6 = %d containers per node" % a.ssh_n) if "W6" in a.workloads else ""))
-    if a.quick:
+    if a.quick and b.workloads:
         lines.append("--quick: one pass, through the counting proxy; its times include the proxy")
     elif getattr(b, "merged", None):
         lines.append("%s: requests counted in its first timed repetition, through the counting "
@@ -1572,9 +1930,12 @@ def report(b, summary):
              "W5": "W5 list x%d" % LIST_TIMES, "W6-5": "W6 no-op, 5 nodes (SSH)",
              "W6-1": "W6 no-op, 1 node (SSH)"}
     foot = []
-    lines.append("| workload | " + " | ".join(cols) + " |")
-    lines.append("|---|" + "---|" * len(cols))
-    for w in ["W1", "W2", "W3", "W4", "W5", "W6-5", "W6-1"]:
+    main_rows = [w for w in ["W1", "W2", "W3", "W4", "W5", "W6-5", "W6-1"]
+                 if w.split("-")[0] in a.workloads]
+    if main_rows:
+        lines.append("| workload | " + " | ".join(cols) + " |")
+        lines.append("|---|" + "---|" * len(cols))
+    for w in main_rows:
         if w.split("-")[0] not in a.workloads:
             continue
         row = []
@@ -1699,16 +2060,21 @@ def report(b, summary):
             targets.append((name, None, detail))
     rss = [bs.get(w, {}).get("rss_mb") for w in ("W1", "W2", "W3", "W4")
            if bs.get(w) and not bs[w].get("failed") and bs[w].get("rss_mb")]
-    target("peak RSS < 10 MB (one node, %d containers, W1-W4)" % a.n, max(rss) if rss else None,
-           9.9999, None, "%.1f MB" % max(rss) if rss else "")
-    lines.append("bootstrap's targets:")
-    lines.append("")
+    if "W7" in a.workloads:
+        report_w7(b, summary, lines, foot, ratios)
+    if any(w in a.workloads for w in ("W1", "W2", "W3", "W4")):
+            target("peak RSS < 10 MB (one node, %d containers, W1-W4)" % a.n,
+               max(rss) if rss else None, 9.9999, None, "%.1f MB" % max(rss) if rss else "")
+    if targets:
+        lines.append("bootstrap's targets:")
+        lines.append("")
     for name, st, detail in targets:
         if st is None:  # a figure beside the targets, not one
             lines.append("- %s: %s" % (name, detail))
             continue
         lines.append("- %s: **%s**%s" % (name, st, (" (%s)" % detail) if detail else ""))
-    lines.append("")
+    if targets:
+        lines.append("")
     if foot:
         lines.append("Notes:")
         lines.append("")
@@ -1718,6 +2084,78 @@ def report(b, summary):
     for n in b.notes:
         lines.append("- " + n)
     return "\n".join(lines) + "\n", ratios, targets
+
+
+def report_w7(b, summary, lines, foot, ratios):
+    """W7's table (each workload through the delay and on loopback) and
+    its ratios: latency over loopback, and the no-op over `ssh true`."""
+    a, w7 = b.args, b.w7
+    rtt = 2 * a.latency_ms
+    want = w7.want if w7 else set()
+    cols = [k for k in W7_COLUMNS if k.rstrip("8") in want]
+    if not cols:
+        return
+    lines.append("W7: one SSH node, %d containers, through delay.py (%d ms each way, %d ms "
+                 "round trip) and on loopback; floor: OpenSSH's `ssh true` (no-op rows); "
+                 "docker: the docker CLI over ssh://, one container at a time; docker8: "
+                 "8 at a time (xargs -P8)" % (a.w7_n, a.latency_ms, rtt))
+    lines.append("")
+    lines.append("| workload | " + " | ".join(cols) + " |")
+    lines.append("|---|" + "---|" * len(cols))
+
+    def title(w, link):
+        what = W7_NAMES[w] % a.w7_n if "%" in W7_NAMES[w] else W7_NAMES[w]
+        return "W7 %s %s" % (what, "@%dms" % rtt if link == "lat" else "loopback")
+
+    for w in W7_STEPS:
+        for link in W7_LINKS:
+            row = []
+            for k in cols:
+                if (k == "floor" and w != "W2") or (k == "docker8" and w in ("W2", "W3")):
+                    row.append("-")
+                elif w7.error:
+                    foot.append(w7.error)
+                    row.append("FAIL [%d]" % len(foot) if k == "bootstrap"
+                               else "skipped: no node [%d]" % len(foot))
+                else:
+                    row.append(fmt_cell(summary.get(k, {}).get(w7_key(w, link)), foot))
+            lines.append("| %s | %s |" % (title(w, link), " | ".join(row)))
+    lines.append("")
+
+    def med(k, w, link):
+        r = summary.get(k, {}).get(w7_key(w, link))
+        return r.get("median") if r else None
+
+    rcols = [k for k in cols if k != "floor"]
+    lines.append("W7 ratios of medians: at %d ms round trip over loopback; the no-op over "
+                 "`ssh true` on the same link:" % rtt)
+    lines.append("")
+    lines.append("| workload | " + " | ".join(rcols) + " |")
+    lines.append("|---|" + "---|" * len(rcols))
+    for w in W7_STEPS:
+        row = []
+        for k in rcols:
+            x, y = med(k, w, "lat"), med(k, w, "lo")
+            if x and y:
+                ratios.setdefault(k, {})["W7-%s lat/lo" % w] = round(x / y, 3)
+                row.append("%.2fx (+%.3f s)" % (x / y, x - y))
+            else:
+                row.append("-")
+        lines.append("| %s: %d ms / loopback | %s |" % (title(w, "lat").split(" @")[0], rtt,
+                                                       " | ".join(row)))
+    for link in W7_LINKS:
+        f = med("floor", "W2", link)
+        row = []
+        for k in rcols:
+            x = med(k, "W2", link)
+            if x and f:
+                ratios.setdefault(k, {})["W7-W2@%s/ssh true" % link] = round(x / f, 3)
+                row.append("%.2fx" % (x / f))
+            else:
+                row.append("-")
+        lines.append("| %s / ssh true (%s) | %s |" % (
+            title("W2", link), "%.3f s" % f if f else "n/a", " | ".join(row)))
+    lines.append("")
 
 
 # ---------------------------------------------------------------- main
@@ -1734,7 +2172,8 @@ def parse_args(argv):
     ap.add_argument("--tools", default=",".join(ALL_TOOLS),
                     help="comma-separated, from " + ",".join(ALL_TOOLS))
     ap.add_argument("--workloads", default=",".join(ALL_WORKLOADS),
-                    help="comma-separated, from " + ",".join(ALL_WORKLOADS))
+                    help="comma-separated, from " + ",".join(KNOWN_WORKLOADS) +
+                         " (default: all but W7)")
     ap.add_argument("--out", default=os.path.join("bench", "results", "latest.json"),
                     help="result file (JSON; a .md with the table beside it); relative paths "
                          "are from the repository")
@@ -1752,6 +2191,10 @@ def parse_args(argv):
                          "and the same per-node load on the 1-node run)")
     ap.add_argument("--keep-nodes", action="store_true",
                     help="keep W6's local nodes at exit (a next run skips their setup)")
+    ap.add_argument("--latency-ms", type=int, default=50,
+                    help="W7: one-way delay delay.py adds (default 50: a 100 ms round trip)")
+    ap.add_argument("--w7-n", type=int, default=None,
+                    help="W7: containers on its one node (default %d; 5 with --quick)" % W7_N)
     ap.add_argument("--build", action="store_true", help="run make before the run")
     ap.add_argument("--engine-sock", default="/var/run/docker.sock")
     ap.add_argument("--work", default=os.path.join(HERE, "work"),
@@ -1760,6 +2203,7 @@ def parse_args(argv):
     if a.quick:
         # one pass, through the counting proxy: its times stand for the run
         a.n, a.repeat, a.no_count = 5, 1, False
+        a.w7_n = a.w7_n or 5
         a.workloads = ",".join(w for w in a.workloads.split(",") if w != "W6")
     a.tools = [t.strip() for t in a.tools.split(",") if t.strip()]
     a.workloads = [w.strip().upper() for w in a.workloads.split(",") if w.strip()]
@@ -1767,10 +2211,14 @@ def parse_args(argv):
         if t not in ALL_TOOLS:
             ap.error("unknown tool %s" % t)
     for w in a.workloads:
-        if w not in ALL_WORKLOADS:
+        if w not in KNOWN_WORKLOADS:
             ap.error("unknown workload %s" % w)
     if a.ssh_n is None:
         a.ssh_n = max(1, a.n // SSH_NODES)
+    if a.w7_n is None:
+        a.w7_n = W7_N
+    if not 1 <= a.w7_n <= 999 or a.latency_ms < 0:
+        ap.error("--w7-n must be 1..999 and --latency-ms at least 0")
     if a.repeat_slow is None:
         a.repeat_slow = min(a.repeat, 1)
     if not 1 <= a.n <= 999:
