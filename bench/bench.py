@@ -171,6 +171,18 @@ def kill_group(pid):
         pass
 
 
+def stop_process(p):
+    """SIGTERM a helper started in its own session, its group killed after 5 s."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            kill_group(p.pid)
+            p.wait(5)
+    _children.discard(p.pid)
+
+
 class Sample:
     def __init__(self):
         self.seconds = None
@@ -264,6 +276,24 @@ def last_lines(text, n=3, width=300):
     return " | ".join(lines[-n:])[-width:]
 
 
+def run_errors(s, timeout=None):
+    """What went wrong with a measured run as a whole: a timeout (after
+    timeout seconds, when given) or an exit code."""
+    if s.timed_out:
+        return ["timeout after %ds" % timeout if timeout else "timeout"]
+    if s.rc != 0:
+        return ["exit %s: %s" % (s.rc, last_lines(s.err or s.out))]
+    return []
+
+
+def bootstrap_summary(s, warns):
+    """bootstrap's summary event in a run's --json output, or None (warned)."""
+    ev = Bootstrap.summary(s.out)
+    if ev is None:
+        warns.append("no summary line")
+    return ev
+
+
 def write(path, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -304,14 +334,7 @@ class ProxyProc:
         return proxymod.control(self.control, "reset" if reset else "get")
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(5)
-            except subprocess.TimeoutExpired:
-                kill_group(self.p.pid)
-                self.p.wait(5)
-        _children.discard(self.p.pid)
+        stop_process(self.p)
 
 
 # ---------------------------------------------------------------- the tools
@@ -1102,18 +1125,12 @@ class SSHBench:
         else:
             s = run_measured(self.ansible_argv(count), self.ansible_env("r%s-%d" % (rep, count)),
                              self.dir, 600 + 20 * self.n, lb)
-        errs, warns, selfreq = [], [], None
-        if s.timed_out:
-            errs.append("timeout")
-        elif s.rc != 0:
-            errs.append("exit %s: %s" % (s.rc, last_lines(s.err or s.out)))
+        errs, warns, selfreq = run_errors(s), [], None
         if tool == "floor":  # `true` leaves the containers alone
             return s, errs, warns, selfreq
         if tool == "bootstrap" and not errs:
-            ev = Bootstrap.summary(s.out)
-            if ev is None:
-                warns.append("no summary line")
-            else:
+            ev = bootstrap_summary(s, warns)
+            if ev is not None:
                 selfreq = ev.get("requests")
                 c = ev.get("counts", {})
                 want = count * self.n
@@ -1282,14 +1299,7 @@ class LatencyBench:
 
     def stop_forwarder(self):
         if self.fwd is not None:
-            if self.fwd.poll() is None:
-                self.fwd.terminate()
-                try:
-                    self.fwd.wait(5)
-                except subprocess.TimeoutExpired:
-                    kill_group(self.fwd.pid)
-                    self.fwd.wait(5)
-            _children.discard(self.fwd.pid)
+            stop_process(self.fwd)
             self.fwd = None
 
     def teardown(self):
@@ -1435,16 +1445,10 @@ class LatencyBench:
         argv, env = self.command(tool, w, link)
         lb = os.path.join(self.ctx.logs, "r%d-%s-W7-%s-%s" % (rep, tool, w, link))
         s = run_measured(argv, env, self.dir, 60 if tool == "floor" else 120 + 10 * self.n, lb)
-        errs, warns, selfreq = [], [], None
-        if s.timed_out:
-            errs.append("timeout")
-        elif s.rc != 0:
-            errs.append("exit %s: %s" % (s.rc, last_lines(s.err or s.out)))
+        errs, warns, selfreq = run_errors(s), [], None
         if tool == "bootstrap" and not errs:
-            ev = Bootstrap.summary(s.out)
-            if ev is None:
-                warns.append("no summary line")
-            else:
+            ev = bootstrap_summary(s, warns)
+            if ev is not None:
                 selfreq = ev.get("requests")
                 c = ev.get("counts", {})
                 want = {"W1": {"created": self.n}, "W2": {"unchanged": self.n, "created": 0,
@@ -1646,11 +1650,7 @@ class Bench:
             self.proxy.counts(reset=True)
         s = run_measured(argv, env, tool.dir, tool.timeout(w), lb)
         reqs = self.proxy.counts(reset=False) if counting else None
-        errs, warns = [], []
-        if s.timed_out:
-            errs.append("timeout after %ds" % tool.timeout(w))
-        elif s.rc != 0:
-            errs.append("exit %s: %s" % (s.rc, last_lines(s.err or s.out)))
+        errs, warns = run_errors(s, tool.timeout(w)), []
         if not errs:
             e2, w2 = tool.check_output(w, s)
             errs += e2
