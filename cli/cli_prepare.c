@@ -22,7 +22,6 @@
 #include "provision/compute.h"
 #include "provision/node.h"
 #include "provision/prepare.h"
-#include "provision/tunnel.h"
 #include "util/log.h"
 #include "util/str.h"
 
