@@ -153,6 +153,9 @@ struct bs_cli_ssh {
  * then bs_cli_ssh_close). */
 int bs_cli_ssh_open(const struct bs_cli *cli, const char *url, volatile sig_atomic_t *cancel,
 		    struct bs_cli_ssh *out, struct bs_endpoint *ep);
+/* End the SSH connection at once (bs_ssh_hangup): before the engine
+ * connections close, so none costs a round trip. */
+void bs_cli_ssh_hangup(struct bs_cli_ssh *c);
 void bs_cli_ssh_close(struct bs_cli_ssh *c);
 
 /* Load a recipe, print its diagnostics, register its secrets for masking.

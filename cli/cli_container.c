@@ -992,6 +992,7 @@ int bs_cli_container(const struct bs_cli *cli)
 	if (cli->verbosity > 0)
 		bs_log(BS_LOG_DEBUG, "%lu API requests to %s", bs_docker_request_count(d),
 		       d->display);
+	bs_cli_ssh_hangup(&ssh);
 	d->ops->free(d);
 	bs_endpoint_free(&ep);
 	bs_cli_ssh_close(&ssh);

@@ -127,11 +127,17 @@ out:
 	return code;
 }
 
+void bs_cli_ssh_hangup(struct bs_cli_ssh *c)
+{
+	bs_ssh_hangup(c->ssh);
+}
+
 void bs_cli_ssh_close(struct bs_cli_ssh *c)
 {
 	if (c->tunnel != NULL && c->verbose)
 		bs_log(BS_LOG_DEBUG, "%lu SSH channel(s) over %s", bs_tunnel_channels(c->tunnel),
 		       bs_tunnel_mode_name(c->tunnel));
+	bs_ssh_hangup(c->ssh); /* every channel ends with the session */
 	bs_tunnel_close(c->tunnel);
 	bs_ssh_close(c->ssh);
 	memset(c, 0, sizeof(*c));

@@ -25,6 +25,7 @@
  * Clusters (Swarm) are docker_swarm.c; docker_priv.h is what both share.
  */
 #include <cJSON.h>
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2363,14 +2364,60 @@ static int api_cmp(const char *a, const char *b)
 	return amin < bmin ? -1 : amin > bmin;
 }
 
+/* "Docker/20.10.24+dfsg1 (linux)": the version and the OS into info. */
+static void take_server_header(struct docker *dk, const char *server)
+{
+	const char *v, *os;
+
+	if (server == NULL || !bs_str_starts_with(server, "Docker/"))
+		return;
+	v = server + 7;
+	if (dk->base.info.version == NULL)
+		dk->base.info.version = bs_xstrndup(v, strcspn(v, " "));
+	os = strchr(v, '(');
+	if (dk->base.info.os == NULL && os != NULL)
+		dk->base.info.os = bs_xstrndup(os + 1, strcspn(os + 1, ")"));
+}
+
+/* GET /_ping: is it a Docker engine, and does it speak our API? */
+static int ping(struct docker *dk, struct bs_err *err)
+{
+	struct bs_http_request req;
+	struct bs_http_response resp;
+	const char *api_version;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.path = "/_ping";
+	req.interruptible = true; /* the engine-ready wait ends on Ctrl-C */
+	rc = bs_http_request(dk->http, &req, &resp, err);
+	if (rc != 0)
+		return rc;
+	api_version = bs_http_header(&resp, "api-version");
+	if (resp.status != 200 || api_version == NULL) {
+		rc = bs_err_set(err, BS_ERR_PROTOCOL,
+				"%s does not answer like a Docker engine (GET /_ping: HTTP %ld)",
+				dk->base.display, resp.status);
+	} else if (api_cmp(api_version, BS_DOCKER_MIN_API) < 0) {
+		rc = bs_err_set(
+			err, BS_ERR_UNSUPPORTED,
+			"%s speaks Docker API %s; bootstrap needs %s or newer (Docker 20.10 or later: upgrade the engine)",
+			dk->base.display, api_version, BS_DOCKER_MIN_API);
+	} else {
+		take_server_header(dk, bs_http_header(&resp, "server"));
+		if (dk->base.info.os == NULL && bs_http_header(&resp, "ostype"))
+			dk->base.info.os = bs_xstrdup(bs_http_header(&resp, "ostype"));
+	}
+	bs_http_response_free(&resp);
+	return rc;
+}
+
 int bs_docker_open(struct bs_cdriver **out, const struct bs_endpoint *ep,
 		   const struct bs_cdriver_opts *opts, struct bs_err *err)
 {
 	struct bs_http_opts hopts = BS_HTTP_OPTS_INIT;
-	struct bs_http_request req;
-	struct bs_http_response resp;
 	struct docker *dk = bs_xcalloc(1, sizeof(*dk));
-	const char *api_version, *server;
 	int rc;
 
 	*out = NULL;
@@ -2386,48 +2433,30 @@ int bs_docker_open(struct bs_cdriver **out, const struct bs_endpoint *ep,
 		hopts.interrupt = opts->interrupt;
 	}
 	rc = bs_http_new(&dk->http, ep, &hopts, err);
-	if (rc != 0)
-		goto fail;
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.path = "/_ping";
-	req.interruptible = true; /* the engine-ready wait ends on Ctrl-C */
-	rc = bs_http_request(dk->http, &req, &resp, err);
-	if (rc != 0)
-		goto fail;
-	api_version = bs_http_header(&resp, "api-version");
-	server = bs_http_header(&resp, "server");
-	if (resp.status != 200 || api_version == NULL) {
-		rc = bs_err_set(err, BS_ERR_PROTOCOL,
-				"%s does not answer like a Docker engine (GET /_ping: HTTP %ld)",
-				dk->base.display, resp.status);
-		bs_http_response_free(&resp);
-		goto fail;
-	}
-	if (api_cmp(api_version, BS_DOCKER_MIN_API) < 0) {
-		rc = bs_err_set(
-			err, BS_ERR_UNSUPPORTED,
-			"%s speaks Docker API %s; bootstrap needs %s or newer (Docker 20.10 or later: upgrade the engine)",
-			dk->base.display, api_version, BS_DOCKER_MIN_API);
-		bs_http_response_free(&resp);
-		goto fail;
+	if (rc == 0 && (opts == NULL || !opts->no_ping))
+		rc = ping(dk, err);
+	if (rc != 0) {
+		docker_free(&dk->base);
+		return rc;
 	}
 	/* min(ours, theirs): with the floor above, ours */
 	dk->base.info.api_version = bs_xstrdup(BS_DOCKER_MIN_API);
 	snprintf(dk->prefix, sizeof(dk->prefix), "/v%s", BS_DOCKER_MIN_API);
-	if (server != NULL && bs_str_starts_with(server, "Docker/")) {
-		const char *v = server + 7;
-
-		dk->base.info.version = bs_xstrndup(v, strcspn(v, " "));
-	}
-	if (bs_http_header(&resp, "ostype"))
-		dk->base.info.os = bs_xstrdup(bs_http_header(&resp, "ostype"));
-	bs_http_response_free(&resp);
 	*out = &dk->base;
 	return 0;
-fail:
-	docker_free(&dk->base);
-	return rc;
+}
+
+const char *bs_docker_engine_version(struct bs_cdriver *d)
+{
+	struct docker *dk = (struct docker *)d;
+	struct bs_err err = BS_ERR_INIT;
+
+	if (d->info.version == NULL && d->ops == &docker_ops) { /* not a test's fake */
+		take_server_header(dk, bs_http_server(dk->http));
+		if (d->info.version == NULL)
+			ping(dk, &err);
+	}
+	return d->info.version ? d->info.version : "unknown";
 }
 
 static const struct bs_cdriver_ops docker_ops = {

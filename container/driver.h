@@ -514,20 +514,30 @@ struct bs_cdriver_opts {
 	 * wait or fetch (pull, build, save, load, logs --follow) stop now;
 	 * the others (create, stop, remove...) finish. NULL: only cancel */
 	volatile sig_atomic_t *interrupt;
+	/* The caller saw dockerd run with its socket just now (the node's
+	 * detection): open sends no /_ping, and the version comes from the
+	 * first answer's Server header. */
+	bool no_ping;
 };
 
 #define BS_CDRIVER_OPTS_INIT                                                                       \
 	{                                                                                          \
-		0, 0, 0, NULL, NULL                                                                \
+		0, 0, 0, NULL, NULL, false                                                         \
 	}
 
 /*
  * Connect to the Docker engine at ep (borrowed: it must outlive the
  * driver), negotiate the API version with /_ping and refuse engines older
- * than BS_DOCKER_MIN_API. Free with d->ops->free(d).
+ * than BS_DOCKER_MIN_API. With opts->no_ping, no ping (a round trip less
+ * on a remote node): an engine too old for the API then refuses the first
+ * call with its own message. Free with d->ops->free(d).
  */
 int bs_docker_open(struct bs_cdriver **out, const struct bs_endpoint *ep,
 		   const struct bs_cdriver_opts *opts, struct bs_err *err);
+
+/* The engine's version ("20.10.24+dfsg1"): from the ping, else from an
+ * answer's Server header, else pinged now; "unknown" if it cannot say. */
+const char *bs_docker_engine_version(struct bs_cdriver *d);
 
 /* API requests sent so far (benchmarks and --json stats). */
 unsigned long bs_docker_request_count(const struct bs_cdriver *d);

@@ -7,8 +7,8 @@
  *   tls     tcp://HOST:PORT with mutual TLS; CA verification is always on
  *           unless the user named --tls-skip-verify (never plaintext 2375)
  *   stream  connections carried by a connector, for example over SSH
- *           channels to the node's docker.sock; the HTTP client pumps the
- *           connector on its own thread, so a connector never needs locks
+ *           channels to the node's docker.sock; the connector moves the
+ *           bytes on its own thread
  *
  * An endpoint owns its strings; the connector's payload is borrowed.
  */
@@ -25,31 +25,23 @@ enum bs_endpoint_kind {
 	BS_ENDPOINT_STREAM,
 };
 
-struct bs_waitfd {
-	int fd;
-	short events; /* POLLIN / POLLOUT */
-};
-
 /*
  * Carries the engine's HTTP connections over something libcurl cannot
  * drive itself, such as SSH channels to the node's docker.sock.
  *
  * The connector listens on a unix socket in a private directory (mode
  * 0700, so no other local user can ride the tunnel); libcurl connects
- * there as to any engine socket. On each pump the connector accepts new
- * connections, opens a channel for each, and moves bytes both ways without
- * blocking. The HTTP client calls pump and waits on wait_fds from its own
- * request loop, so everything stays on one thread.
+ * there as to any engine socket, from any thread and as many times as it
+ * likes. The connector moves the bytes on its own thread.
  *
  * (libcurl's "already connected" socket callback would avoid the listening
  * socket, but libcurl 7.88, Debian 12's, ignores it and calls connect().)
  */
 struct bs_stream_connector {
 	const char *socket_path; /* where the connector listens */
-	/* Accept, open channels, move whatever bytes are ready. */
-	int (*pump)(void *payload, struct bs_err *err);
-	/* Descriptors to wait on besides libcurl's own; returns the count. */
-	int (*wait_fds)(void *payload, struct bs_waitfd *fds, int max);
+	/* Why the connector closed a connection, if it knows: nonzero with
+	 * err set, 0 when it has nothing to say. Thread-safe. */
+	int (*failure)(void *payload, struct bs_err *err);
 	void *payload;
 };
 

@@ -1,12 +1,10 @@
 /*
  * http.c - the libcurl multi loop behind every engine and registry call.
  *
- * Why the multi interface: with an SSH tunnel, the bytes of an HTTP
- * connection travel over an SSH channel that belongs to this thread.
- * curl_easy_perform() would block inside libcurl while nobody moves those
- * bytes. Here the loop waits on libcurl's sockets and the connector's
- * descriptors together, then lets the connector pump, all on one thread
- * (see struct bs_stream_connector).
+ * Why the multi interface: a request can be stopped between any two
+ * steps (a cancel, an interrupt, a stream that went quiet), which
+ * curl_easy_perform() would not allow. A stream endpoint (an SSH tunnel)
+ * is a unix socket here: its connector moves the bytes on its own thread.
  */
 #include "container/http.h"
 #include "util/clock.h"
@@ -35,6 +33,7 @@ struct bs_http {
 	char *display;
 	struct bs_http_opts opts;
 	unsigned long requests;
+	char *server; /* the first answer's Server header */
 	char curl_error[CURL_ERROR_SIZE];
 };
 
@@ -131,7 +130,13 @@ void bs_http_free(struct bs_http *h)
 		curl_easy_cleanup(h->easy);
 	free(h->base_url);
 	free(h->display);
+	free(h->server);
 	free(h);
+}
+
+const char *bs_http_server(const struct bs_http *h)
+{
+	return h->server;
 }
 
 void bs_http_response_free(struct bs_http_response *resp)
@@ -359,21 +364,14 @@ static bool stop_now(const struct bs_http *h, const struct bs_http_request *req)
 
 static int run_loop(struct bs_http *h, struct transfer *t, CURLcode *result, struct bs_err *err)
 {
-	const struct bs_stream_connector *sc =
-		h->ep && h->ep->kind == BS_ENDPOINT_STREAM ? &h->ep->stream : NULL;
-	int running = 1, rc = 0;
+	int running = 1;
 
 	while (running) {
-		struct curl_waitfd extra[8];
-		struct bs_waitfd wf[8];
-		int n_extra = 0, i;
 		CURLMcode mc = curl_multi_perform(h->multi, &running);
 
 		if (mc != CURLM_OK)
 			return bs_err_set(err, BS_ERR_NETWORK, "%s: libcurl: %s", h->display,
 					  curl_multi_strerror(mc));
-		if (sc != NULL && (rc = sc->pump(sc->payload, err)) != 0)
-			return rc;
 		if (!running)
 			break;
 		if (stop_now(h, t->req))
@@ -384,17 +382,7 @@ static int run_loop(struct bs_http *h, struct transfer *t, CURLcode *result, str
 				"%s: no data for %ld s on %s %s (the engine stopped answering)",
 				h->display, h->opts.stream_idle_ms / 1000, t->req->method,
 				t->req->path);
-		if (sc != NULL) {
-			n_extra = sc->wait_fds(sc->payload, wf, 8);
-			for (i = 0; i < n_extra; i++) {
-				extra[i].fd = wf[i].fd;
-				extra[i].events = (wf[i].events & POLLIN ? CURL_WAIT_POLLIN : 0) |
-						  (wf[i].events & POLLOUT ? CURL_WAIT_POLLOUT : 0);
-				extra[i].revents = 0;
-			}
-		}
-		mc = curl_multi_wait(h->multi, n_extra ? extra : NULL, (unsigned)n_extra,
-				     sc ? 50 : 200, NULL);
+		mc = curl_multi_wait(h->multi, NULL, 0, 200, NULL);
 		if (mc != CURLM_OK)
 			return bs_err_set(err, BS_ERR_NETWORK, "%s: libcurl: %s", h->display,
 					  curl_multi_strerror(mc));
@@ -409,6 +397,21 @@ static int run_loop(struct bs_http *h, struct transfer *t, CURLcode *result, str
 			*result = msg->data.result;
 	}
 	return 0;
+}
+
+/* A connection the stream's connector closed: its reason, if it has one. */
+static int stream_failure(const struct bs_http *h, CURLcode result, struct bs_err *err)
+{
+	const struct bs_stream_connector *sc;
+
+	if (h->ep == NULL || h->ep->kind != BS_ENDPOINT_STREAM)
+		return 0;
+	sc = &h->ep->stream;
+	if (sc->failure == NULL || (result != CURLE_GOT_NOTHING && result != CURLE_RECV_ERROR &&
+				    result != CURLE_SEND_ERROR && result != CURLE_COULDNT_CONNECT &&
+				    result != CURLE_PARTIAL_FILE))
+		return 0;
+	return sc->failure(sc->payload, err);
 }
 
 int bs_http_request(struct bs_http *h, const struct bs_http_request *req,
@@ -450,7 +453,10 @@ int bs_http_request(struct bs_http *h, const struct bs_http_request *req,
 		int code = result == CURLE_OPERATION_TIMEDOUT ? BS_ERR_TIMEOUT : BS_ERR_NETWORK;
 		const char *detail = h->curl_error[0] ? h->curl_error : curl_easy_strerror(result);
 
-		if (result == CURLE_COULDNT_CONNECT && h->ep && h->ep->kind == BS_ENDPOINT_UNIX)
+		if ((rc = stream_failure(h, result, err)) != 0)
+			;
+		else if (result == CURLE_COULDNT_CONNECT && h->ep &&
+			 h->ep->kind == BS_ENDPOINT_UNIX)
 			rc = bs_err_set(
 				err, code,
 				"cannot connect to the Docker engine at %s: %s (is dockerd running, and may this user use its socket?)",
@@ -466,6 +472,8 @@ int bs_http_request(struct bs_http *h, const struct bs_http_request *req,
 out:
 	if (rc != 0)
 		bs_http_response_free(resp);
+	else if (h->server == NULL && bs_http_header(resp, "server") != NULL)
+		h->server = bs_xstrdup(bs_http_header(resp, "server"));
 	curl_slist_free_all(hdrs);
 	free(url);
 	return rc;

@@ -94,6 +94,9 @@ void bs_http_response_free(struct bs_http_response *resp);
 /* A response header by lower-case name, or NULL. */
 const char *bs_http_header(const struct bs_http_response *resp, const char *name);
 
+/* The Server header of the first answer that had one, or NULL. */
+const char *bs_http_server(const struct bs_http *h);
+
 /* Requests sent since the client was made (for --json stats, benchmarks). */
 unsigned long bs_http_request_count(const struct bs_http *h);
 /* The endpoint as users write it, for messages. */

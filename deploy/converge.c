@@ -1798,8 +1798,9 @@ static int run_action(struct bs_nodework *w, struct bs_cdriver *d, struct action
 
 /*
  * A batch of actions on different containers, up to o.parallel at once,
- * each worker on its own engine connection (the calling thread uses w->d).
- * Over an SSH stream endpoint, or with parallel 1, one after the other.
+ * each worker on its own engine connection (the calling thread uses w->d);
+ * over SSH each connection is a channel of the node's one session.
+ * With parallel 1, one after the other.
  * After the first failure no further action starts; its error is the one
  * returned.
  */
@@ -1865,7 +1866,7 @@ static int run_batch(struct bs_nodework *w, struct action **acts, size_t n, stru
 	struct batch_worker *ws;
 	size_t want = w->o.parallel > 1 ? (size_t)w->o.parallel : 1, i;
 
-	if (w->o.ep == NULL || w->o.ep->kind == BS_ENDPOINT_STREAM)
+	if (w->o.ep == NULL)
 		want = 1;
 	if (want > n)
 		want = n;

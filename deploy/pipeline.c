@@ -632,7 +632,7 @@ static void finish_node(struct run *run, struct nodejob *j, struct bs_counts *to
 	ev.counts = c;
 	ev.ms = bs_now_ms() - j->t0;
 	ev.error = j->rc != 0 ? j->err.msg : NULL;
-	ev.engine = j->session_open && j->s.driver ? j->s.driver->info.version : NULL;
+	ev.engine = j->session_open && j->s.driver ? bs_docker_engine_version(j->s.driver) : NULL;
 	ev.requests = (j->w ? bs_nodework_requests(j->w) : 0) +
 		      (j->session_open && j->s.driver ? run->env->requests(&j->s) : 0);
 	run->requests += ev.requests;

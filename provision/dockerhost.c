@@ -2426,6 +2426,7 @@ int bs_dockerhost_ensure(struct bs_ssh *s, const struct bs_dockerhost_opts *opts
 	if (rc != 0)
 		goto out;
 	fill_report_os(report, &f);
+	report->engine_up = f.pid != 0 && f.socket;
 	if (opts->need_esp && !opts->dry_run && f.esp != BS_ESP_YES) {
 		rc = bs_err_set(
 			err, BS_ERR_UNSUPPORTED,

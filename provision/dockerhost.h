@@ -128,6 +128,7 @@ struct bs_dockerhost_report {
 	int commands;		      /* remote commands run */
 	int uploads;		      /* files uploaded */
 	bool engine_ready;	      /* dry_run: dockerd runs and answers */
+	bool engine_up;		      /* detected: dockerd's pid alive, its socket there */
 	char route_if[16];	      /* the default route's interface, "" unknown */
 	bool ipvs;		      /* the kernel has IPVS */
 	enum bs_esp esp;	      /* the kernel has IPsec ESP (rfc4106(gcm(aes))) */

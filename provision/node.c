@@ -10,15 +10,31 @@
 
 #include "provision/tlscerts.h"
 #include "util/clock.h"
+#include "util/log.h"
 #include "util/str.h"
 
 void bs_node_session_close(struct bs_node_session *s)
 {
-	/* between driver calls, before the session goes (nodelock.h) */
-	bs_nodelock_release(s->lock);
+	/*
+	 * The session ends here, and its end releases the lock on the node
+	 * (its holder's input closes) and every channel at once: closing
+	 * each one first would cost a round trip apiece. First, while the
+	 * engine connections idle and the tunnel has nothing half done.
+	 */
+	if (s->ssh != NULL) {
+		struct bs_ssh_stats st;
+
+		bs_ssh_get_stats(s->ssh, &st);
+		bs_log(BS_LOG_DEBUG,
+		       "%s: SSH: %lu round trips, %lu channel(s) to the engine, %llu bytes sent, %llu received",
+		       s->name ? s->name : bs_ssh_display(s->ssh), st.round_trips,
+		       s->tunnel ? bs_tunnel_channels(s->tunnel) : 0, st.bytes_out, st.bytes_in);
+	}
+	bs_ssh_hangup(s->ssh);
 	if (s->driver != NULL)
 		s->driver->ops->free(s->driver);
 	bs_endpoint_free(&s->ep);
+	bs_nodelock_release(s->lock);
 	bs_tunnel_close(s->tunnel);
 	bs_ssh_close(s->ssh);
 	free(s->name);
@@ -241,6 +257,9 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_fleet *r, const
 	}
 	copts.cancel = po->cancel;
 	copts.interrupt = po->interrupt;
+	/* dockerd ran with its socket at the detection, untouched since */
+	copts.no_ping = out->report.engine_up && !out->report.installed && !out->report.started &&
+			out->report.action == BS_DAEMON_NONE;
 	rc = open_engine(out, &copts, err);
 	if (rc != 0)
 		goto fail;

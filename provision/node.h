@@ -4,9 +4,10 @@
  * authenticate), the engine (dockerhost.h), and the endpoint hand-off (the
  * SSH tunnel by default, mutual TLS when the recipe asks for it).
  *
- * A struct bs_node_session belongs to one worker thread: its SSH session
- * carries the tunnel, and the container driver opened on its endpoint
- * must run on the same thread.
+ * A struct bs_node_session is used by one worker thread at a time. Its SSH
+ * session carries the tunnel, whose own thread moves the bytes of every
+ * engine connection, so drivers opened on its endpoint may run on other
+ * threads too (converge's parallel workers).
  */
 #ifndef BS_PROVISION_NODE_H
 #define BS_PROVISION_NODE_H

@@ -620,6 +620,7 @@ int bs_nodelock_acquire(struct bs_nodelock **out, struct bs_ssh *s, const char *
 
 	*out = NULL;
 	l->interrupt = o->cancel;
+	bs_ssh_lock(s);
 	if (send_pending(s)) {
 		rc = pending_error(l->node, op.doing, err);
 		goto out;
@@ -655,6 +656,7 @@ out:
 	if (l != NULL)
 		lock_free(l);
 	libssh2_session_set_blocking(bs_ssh_session(s), 1);
+	bs_ssh_unlock(s);
 	free(command);
 	free(default_owner);
 	bs_buf_free(&owner);
@@ -694,8 +696,11 @@ int bs_nodelock_audit(struct bs_nodelock *l, const char *line, struct bs_err *er
 	size_t off = 0;
 	int rc;
 
-	if (send_pending(l->ssh))
+	bs_ssh_lock(l->ssh);
+	if (send_pending(l->ssh)) {
+		bs_ssh_unlock(l->ssh);
 		return pending_error(l->node, op.doing, err);
+	}
 	utc_now(now, sizeof(now));
 	bs_buf_printf(&text, "%s %s: ", now, l->who);
 	/* masked here too, whoever wrote the line, and before it is cut */
@@ -719,6 +724,7 @@ int bs_nodelock_audit(struct bs_nodelock *l, const char *line, struct bs_err *er
 					bs_ssh_last_error(l->ssh));
 	}
 	libssh2_session_set_blocking(session, 1);
+	bs_ssh_unlock(l->ssh);
 	bs_buf_free(&text);
 	return rc;
 }
@@ -730,6 +736,7 @@ void bs_nodelock_release(struct bs_nodelock *l)
 	if (l == NULL)
 		return;
 	session = bs_ssh_session(l->ssh);
+	bs_ssh_lock(l->ssh);
 	/* with another send pending nothing may be sent: the lock then ends
 	 * with the session (bs_ssh_close), as after a crash */
 	if (l->ch != NULL && !send_pending(l->ssh)) {
@@ -739,5 +746,6 @@ void bs_nodelock_release(struct bs_nodelock *l)
 		channel_end(l, &op, true, NULL);
 		libssh2_session_set_blocking(session, 1);
 	}
+	bs_ssh_unlock(l->ssh);
 	lock_free(l);
 }

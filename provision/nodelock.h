@@ -24,25 +24,20 @@
  *
  *   2026-11-30T14:00:00Z pid 123 on HOST by USER: apply demo: create demo-hello-1 (missing)
  *
- * Threads and the session: a struct bs_nodelock belongs to the thread that
- * owns its struct bs_ssh (libssh2 sessions are not thread-safe). The same
- * session carries the docker.sock tunnel (tunnel.c), which libcurl drives
- * in non-blocking mode from inside each container-driver call. So:
- *  - call these functions only BETWEEN container-driver calls, never from
- *    a callback that runs inside one;
- *  - acquire only after a container-driver call that succeeded (or before
- *    the first one): in libssh2 1.10 a channel open that would block
- *    leaves session-wide state that a second open would hijack, and only
- *    the tunnel can finish its own (tunnel.c's "busy" guard). A call that
- *    succeeded had its channel open; one that failed (timeout, interrupt)
- *    may have left an open half done;
+ * Threads and the session: a struct bs_nodelock is used by one thread at
+ * a time. Its calls hold the session's lock (ssh_priv.h) from start to
+ * end; the same session carries the docker.sock tunnel (tunnel.c), whose
+ * owner thread pumps under that lock and never lets go of it with a
+ * channel open half done. So:
  *  - a half-sent packet left by the tunnel (or by a timed-out call here)
  *    must be finished by the same call before anything else is sent, so
  *    these functions refuse to send while libssh2 reports one pending
  *    (BS_ERR_CONFLICT) instead of corrupting the session;
  *  - like bs_ssh_exec, they expect the session blocking on entry, run it
  *    non-blocking with their own deadlines, and leave it blocking;
- *  - release the lock before bs_ssh_close() frees the session.
+ *  - release the lock before bs_ssh_close() frees the session; after
+ *    bs_ssh_hangup() the release only frees (the hang-up ended the node
+ *    side's holder), which is how a run ends.
  */
 #ifndef BS_PROVISION_NODELOCK_H
 #define BS_PROVISION_NODELOCK_H
@@ -105,7 +100,8 @@ int bs_nodelock_audit(struct bs_nodelock *l, const char *line, struct bs_err *er
 /* What opts->then printed (NUL-terminated, *len bytes), or NULL. */
 const char *bs_nodelock_then(const struct bs_nodelock *l, size_t *len);
 
-/* Send EOF, wait (bounded) for the node side to end, free. NULL is fine. */
+/* Send EOF, wait (bounded) for the node side to end, free. NULL is fine.
+ * After bs_ssh_hangup() it sends nothing and waits for nothing. */
 void bs_nodelock_release(struct bs_nodelock *l);
 
 /*

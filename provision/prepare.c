@@ -40,7 +40,7 @@ static void run_job(const struct bs_fleet *fleet, struct job *j)
 	p->ms_docker = s.ms_docker;
 	p->ms_endpoint = s.ms_endpoint;
 	if (p->rc == 0) {
-		snprintf(p->engine, sizeof(p->engine), "%s", s.driver->info.version);
+		snprintf(p->engine, sizeof(p->engine), "%s", bs_docker_engine_version(s.driver));
 		if (s.tunnel != NULL)
 			snprintf(p->endpoint, sizeof(p->endpoint), "ssh (%s)",
 				 bs_tunnel_mode_name(s.tunnel));

@@ -124,6 +124,7 @@ int bs_ssh_upload(struct bs_ssh *s, const char *remote_path, const void *data, s
 	u.deadline = bs_now_ms() + (timeout_ms > 0 ? timeout_ms : 60000);
 	u.path = remote_path;
 	u.err = err;
+	bs_ssh_lock(s);
 	libssh2_session_set_blocking(u.session, 0);
 	while ((sftp = libssh2_sftp_init(u.session)) == NULL) {
 		int last = libssh2_session_last_errno(u.session);
@@ -190,6 +191,7 @@ out:
 	if (sftp != NULL)
 		shutdown_sftp(&u, sftp);
 	libssh2_session_set_blocking(u.session, 1);
+	bs_ssh_unlock(s);
 	return rc;
 }
 

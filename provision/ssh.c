@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <openssl/evp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,51 @@ struct bs_ssh {
 	char *display;
 	char fingerprint[64];
 	volatile sig_atomic_t *cancel;
+	/*
+	 * One thread at a time drives the session: an operation (exec, SFTP,
+	 * the node lock) holds mu from start to end, and the tunnel's owner
+	 * thread holds it while it pumps. Recursive: an operation may call
+	 * another. waker, when set, is written to as an operation lets go, so
+	 * the owner thread pumps what arrived meanwhile.
+	 */
+	pthread_mutex_t mu;
+	int waker;
+	/* the session's abstract points here: the counters (under mu), and
+	 * the password for keyboard-interactive while it is asked */
+	struct bs_ssh_stats stats;
+	bool sending; /* sent since the last bytes came in */
+	const char *kbd_password;
 };
+
+void bs_ssh_lock(struct bs_ssh *s)
+{
+	pthread_mutex_lock(&s->mu);
+}
+
+void bs_ssh_unlock(struct bs_ssh *s)
+{
+	int waker = s->waker;
+
+	pthread_mutex_unlock(&s->mu);
+	if (waker >= 0) {
+		char one = 1;
+		ssize_t n = write(waker, &one, 1); /* non-blocking: full means woken */
+
+		(void)n;
+	}
+}
+
+void bs_ssh_unlock_quiet(struct bs_ssh *s)
+{
+	pthread_mutex_unlock(&s->mu);
+}
+
+void bs_ssh_set_waker(struct bs_ssh *s, int fd)
+{
+	pthread_mutex_lock(&s->mu);
+	s->waker = fd;
+	pthread_mutex_unlock(&s->mu);
+}
 
 char *bs_shell_quote(const char *s)
 {
@@ -627,6 +672,46 @@ static void key_file_type(const char *path, char *type, size_t size)
 	fclose(f);
 }
 
+/*
+ * libssh2's socket I/O, counted: bytes each way, and round trips as the
+ * times bytes came in after we had sent something (what a reply costs;
+ * replies that overlap count once). Errors as libssh2's own: -errno.
+ */
+static ssize_t counted_send(libssh2_socket_t fd, const void *buf, size_t len, int flags,
+			    void **abstract)
+{
+	struct bs_ssh *s = *abstract;
+	ssize_t n = send(fd, buf, len, flags);
+
+	if (n < 0)
+		return -errno;
+	s->stats.bytes_out += (unsigned long long)n;
+	s->sending = s->sending || n > 0;
+	return n;
+}
+
+static ssize_t counted_recv(libssh2_socket_t fd, void *buf, size_t len, int flags, void **abstract)
+{
+	struct bs_ssh *s = *abstract;
+	ssize_t n = recv(fd, buf, len, flags);
+
+	if (n < 0)
+		return -errno;
+	s->stats.bytes_in += (unsigned long long)n;
+	if (n > 0 && s->sending) {
+		s->stats.round_trips++;
+		s->sending = false;
+	}
+	return n;
+}
+
+void bs_ssh_get_stats(struct bs_ssh *s, struct bs_ssh_stats *out)
+{
+	bs_ssh_lock(s);
+	*out = s->stats;
+	bs_ssh_unlock_quiet(s);
+}
+
 static bool rsa_supported(void)
 {
 	/* rsa-sha2-256/512 arrived in libssh2 1.11 */
@@ -638,7 +723,8 @@ static void kbd_callback(const char *name, int name_len, const char *instruction
 			 const LIBSSH2_USERAUTH_KBDINT_PROMPT *prompts,
 			 LIBSSH2_USERAUTH_KBDINT_RESPONSE *responses, void **abstract)
 {
-	const char *password = *abstract; /* the session's abstract: the password */
+	const struct bs_ssh *s = *abstract; /* the session's abstract */
+	const char *password = s->kbd_password;
 	int i;
 
 	(void)name;
@@ -688,38 +774,72 @@ static int try_agent(struct bs_ssh *s, const char *user, struct bs_buf *offered,
 	return 0;
 }
 
+/* The key file: 0, a libssh2 error, or BS_ERR_INVALID (err set) for a key
+ * that cannot be used at all. */
+static int key_auth(struct bs_ssh *s, const struct bs_ssh_opts *o, const char *user,
+		    struct bs_buf *offered, struct bs_err *err)
+{
+	int rc;
+
+	offered_add(offered, bs_ssh_key_file_fingerprint(o->key_path), o->key_path);
+	rc = libssh2_userauth_publickey_fromfile_ex(s->session, user, (unsigned)strlen(user), NULL,
+						    o->key_path, o->passphrase);
+	if (rc == LIBSSH2_ERROR_FILE || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED || rc == -48)
+		return bs_err_set(
+			err, BS_ERR_INVALID,
+			"ssh %s: cannot use the key %s: %s (check the file, and its passphrase)",
+			s->display, o->key_path, session_error(s->session));
+	return rc;
+}
+
 static int authenticate(struct bs_ssh *s, const struct bs_ssh_opts *o, struct bs_err *err)
 {
 	const char *user = o->user ? o->user : "root";
-	char *methods = libssh2_userauth_list(s->session, user, (unsigned)strlen(user));
+	char *methods;
 	struct bs_buf offered = BS_BUF_INIT;
-	bool authed = false, tried = false;
+	bool authed = false, tried = false, key_tried = false;
 	int rc;
 
-	if (methods == NULL && libssh2_userauth_authenticated(s->session))
+	/*
+	 * A key and no agent: the key straight away. Asking for the methods
+	 * first ("none") costs a round trip that the usual case, a server that
+	 * takes keys, does not need; they are asked only if the key is refused.
+	 */
+	if (o->key_path != NULL && !o->agent) {
+		key_tried = true;
+		rc = key_auth(s, o, user, &offered, err);
+		if (rc == 0 || rc == BS_ERR_INVALID) {
+			bs_buf_free(&offered);
+			return rc;
+		}
+	}
+	methods = libssh2_userauth_list(s->session, user, (unsigned)strlen(user));
+	if (methods == NULL && libssh2_userauth_authenticated(s->session)) {
+		bs_buf_free(&offered);
 		return 0;
-	if (methods == NULL)
+	}
+	if (methods == NULL) {
+		bs_buf_free(&offered);
 		return bs_err_set(err, BS_ERR_AUTH,
 				  "ssh %s: the server offers no authentication: %s", s->display,
 				  session_error(s->session));
+	}
+	if (key_tried && strstr(methods, "publickey") != NULL)
+		tried = true;
+	else if (key_tried)
+		bs_buf_reset(&offered); /* it does not take keys at all */
 	if (o->agent && strstr(methods, "publickey")) {
 		tried = true;
 		try_agent(s, user, &offered, &authed);
 	}
-	if (!authed && o->key_path != NULL && strstr(methods, "publickey")) {
+	if (!authed && o->key_path != NULL && !key_tried && strstr(methods, "publickey")) {
 		tried = true;
-		offered_add(&offered, bs_ssh_key_file_fingerprint(o->key_path), o->key_path);
-		rc = libssh2_userauth_publickey_fromfile_ex(
-			s->session, user, (unsigned)strlen(user), NULL, o->key_path, o->passphrase);
+		rc = key_auth(s, o, user, &offered, err);
 		if (rc == 0)
 			authed = true;
-		else if (rc == LIBSSH2_ERROR_FILE || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED ||
-			 rc == -48) {
+		else if (rc == BS_ERR_INVALID) {
 			bs_buf_free(&offered);
-			return bs_err_set(
-				err, BS_ERR_INVALID,
-				"ssh %s: cannot use the key %s: %s (check the file, and its passphrase)",
-				s->display, o->key_path, session_error(s->session));
+			return rc;
 		}
 	}
 	if (!authed && o->password != NULL && strstr(methods, "password")) {
@@ -729,15 +849,11 @@ static int authenticate(struct bs_ssh *s, const struct bs_ssh_opts *o, struct bs
 						      NULL) == 0;
 	}
 	if (!authed && o->password != NULL && strstr(methods, "keyboard-interactive")) {
-		void **abstract = libssh2_session_abstract(s->session);
-		void *saved = *abstract;
-		const char *password = o->password;
-
 		tried = true;
-		*abstract = &password;
+		s->kbd_password = o->password;
 		authed = libssh2_userauth_keyboard_interactive_ex(
 				 s->session, user, (unsigned)strlen(user), kbd_callback) == 0;
-		*abstract = saved;
+		s->kbd_password = NULL;
 	}
 	if (authed) {
 		bs_buf_free(&offered);
@@ -811,6 +927,15 @@ int bs_ssh_connect(struct bs_ssh **out, const struct bs_ssh_opts *o, struct bs_e
 
 	*out = NULL;
 	s->sock = -1;
+	s->waker = -1;
+	{
+		pthread_mutexattr_t a;
+
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&s->mu, &a);
+		pthread_mutexattr_destroy(&a);
+	}
 	s->cancel = o->cancel;
 	s->display = bs_xasprintf("%s@%s:%d", o->user ? o->user : "root", o->host, port);
 	if (o->known_hosts == NULL) {
@@ -845,11 +970,14 @@ int bs_ssh_connect(struct bs_ssh **out, const struct bs_ssh_opts *o, struct bs_e
 	rc = tcp_connect(o->host, port, timeout, s->display, o->cancel, &s->sock, err);
 	if (rc != 0)
 		goto fail;
-	s->session = libssh2_session_init();
+	s->stats.round_trips = 1; /* TCP's handshake */
+	s->session = libssh2_session_init_ex(NULL, NULL, NULL, s);
 	if (s->session == NULL) {
 		rc = bs_err_set(err, BS_ERR_NOMEM, "ssh %s: cannot create a session", s->display);
 		goto fail;
 	}
+	libssh2_session_callback_set(s->session, LIBSSH2_CALLBACK_SEND, (void *)counted_send);
+	libssh2_session_callback_set(s->session, LIBSSH2_CALLBACK_RECV, (void *)counted_recv);
 	methods = hostkey_methods(kh, o->host, port, &pinned);
 	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY, methods);
 	libssh2_session_set_timeout(s->session, timeout);
@@ -976,8 +1104,8 @@ int bs_ssh_wait_socket(struct bs_ssh *s, int timeout_ms)
 	return poll(&pfd, 1, timeout_ms);
 }
 
-int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms, struct bs_ssh_result *r,
-		struct bs_err *err)
+static int exec_locked(struct bs_ssh *s, const char *command, long timeout_ms,
+		       struct bs_ssh_result *r, struct bs_err *err)
 {
 	long long deadline = bs_now_ms() + (timeout_ms > 0 ? timeout_ms : 600000);
 	LIBSSH2_CHANNEL *ch = NULL;
@@ -1082,10 +1210,35 @@ out:
 	return rc;
 }
 
+int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms, struct bs_ssh_result *r,
+		struct bs_err *err)
+{
+	int rc;
+
+	bs_ssh_lock(s);
+	rc = exec_locked(s, command, timeout_ms, r, err);
+	bs_ssh_unlock(s);
+	return rc;
+}
+
+void bs_ssh_hangup(struct bs_ssh *s)
+{
+	if (s == NULL || s->session == NULL || s->sock < 0)
+		return;
+	bs_ssh_lock(s);
+	/* one try, not waited on: a full socket buffer means a dead link */
+	libssh2_session_set_blocking(s->session, 0);
+	libssh2_session_disconnect(s->session, "bootstrap done");
+	libssh2_session_set_blocking(s->session, 1);
+	shutdown(s->sock, SHUT_RDWR);
+	bs_ssh_unlock_quiet(s);
+}
+
 void bs_ssh_close(struct bs_ssh *s)
 {
 	if (s == NULL)
 		return;
+	pthread_mutex_destroy(&s->mu);
 	if (s->session != NULL) {
 		libssh2_session_set_blocking(s->session, 1);
 		libssh2_session_set_timeout(s->session, 2000);

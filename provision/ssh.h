@@ -3,8 +3,10 @@
  * verify the host key (trust on first use, then pinned), authenticate,
  * run commands with their exit status and both output streams.
  *
- * A struct bs_ssh owns its socket and libssh2 session and belongs to ONE
- * thread (libssh2 sessions are not thread-safe); libssh2_init() must have
+ * A struct bs_ssh owns its socket and libssh2 session. libssh2 sessions
+ * are not thread-safe: every call here holds the session's lock
+ * (ssh_priv.h) from start to end, so the tunnel's owner thread and one
+ * caller may share a session. libssh2_init() must have
  * run in main() before any thread. Nothing here prints: problems come back
  * as bs_error codes with a sentence in the caller's struct bs_err that
  * names the host and the fix.
@@ -113,6 +115,22 @@ int bs_ssh_exec(struct bs_ssh *s, const char *command, long timeout_ms,
 		struct bs_ssh_result *result, struct bs_err *err);
 
 void bs_ssh_result_free(struct bs_ssh_result *result);
+
+/* What the connection cost so far: round trips (TCP's handshake, then each
+ * time an answer came after we sent; answers in flight together count
+ * once) and bytes each way. For -v and the benchmarks. */
+struct bs_ssh_stats {
+	unsigned long round_trips;
+	unsigned long long bytes_out;
+	unsigned long long bytes_in;
+};
+void bs_ssh_get_stats(struct bs_ssh *s, struct bs_ssh_stats *out);
+
+/* End the connection now: a disconnect is sent, not waited on, and the
+ * socket shut, so the channels still open (the tunnel's, the node lock's)
+ * are freed without a round trip each; the node side sees every channel
+ * end, as after a crash. Only bs_ssh_close and frees may follow. */
+void bs_ssh_hangup(struct bs_ssh *s);
 void bs_ssh_close(struct bs_ssh *s);
 
 /* The flag that stops commands and waits on this session from now on. */

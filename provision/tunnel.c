@@ -8,9 +8,12 @@
  * reserved (empty), uint32 reserved (0), as OpenSSH's PROTOCOL file
  * describes it.
  *
- * The session runs non-blocking only inside pump() and is put back to
- * blocking before it returns, so exec and SFTP on the same session keep
- * working between requests.
+ * One owner thread per tunnel pumps: it accepts libcurl's connections,
+ * opens their channels and moves bytes, for any number of engine clients
+ * on any threads. It holds the session's lock while it pumps and lets go
+ * while it waits, so exec, SFTP and the node lock on the same session run
+ * in between (their end wakes it). The session runs non-blocking only
+ * inside pump() and is put back to blocking before the lock is let go.
  */
 #include "provision/tunnel.h"
 
@@ -18,6 +21,8 @@
 #include <fcntl.h>
 #include <libssh2.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,11 +83,20 @@ struct bs_tunnel {
 	struct bridge *busy;
 	struct bridge *bridges[MAX_BRIDGES];
 	int n;
-	unsigned long channels;
+	atomic_ulong channels;
+	/* the owner thread */
+	pthread_t owner;
+	bool started;
+	atomic_bool stop;
+	int wake[2]; /* read end polled by the owner, write end the session's waker */
+	bool broken; /* the session is gone: every connection is refused */
+	pthread_mutex_t emu;
+	char *error; /* the last failure, for the request that sees it */
 };
 
-static int tunnel_pump(void *payload, struct bs_err *err);
-static int tunnel_wait_fds(void *payload, struct bs_waitfd *fds, int max);
+static int tunnel_pump(struct bs_tunnel *t, struct bs_err *err);
+static void *tunnel_owner(void *arg);
+static int tunnel_failure(void *payload, struct bs_err *err);
 
 static void put_u32(struct bs_buf *b, uint32_t v)
 {
@@ -122,6 +136,8 @@ int bs_tunnel_open(struct bs_tunnel **out, struct bs_ssh *s, const struct bs_tun
 	*out = NULL;
 	t->ssh = s;
 	t->listen_fd = -1;
+	t->wake[0] = t->wake[1] = -1;
+	pthread_mutex_init(&t->emu, NULL);
 	t->mode = o->mode;
 	t->active = o->mode;
 	t->sudo = o->sudo;
@@ -148,6 +164,17 @@ int bs_tunnel_open(struct bs_tunnel **out, struct bs_ssh *s, const struct bs_tun
 				strerror(errno));
 		goto fail;
 	}
+	if (pipe2(t->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+		rc = bs_err_set(err, BS_ERR_IO, "%s: pipe: %s", t->url, strerror(errno));
+		t->wake[0] = t->wake[1] = -1;
+		goto fail;
+	}
+	bs_ssh_set_waker(s, t->wake[1]);
+	if (pthread_create(&t->owner, NULL, tunnel_owner, t) != 0) {
+		rc = bs_err_set(err, BS_ERR_IO, "%s: cannot start the tunnel's thread", t->url);
+		goto fail;
+	}
+	t->started = true;
 	*out = t;
 	return 0;
 fail:
@@ -161,8 +188,7 @@ void bs_tunnel_endpoint(struct bs_tunnel *t, struct bs_endpoint *ep)
 	ep->kind = BS_ENDPOINT_STREAM;
 	ep->url = bs_xstrdup(t->url);
 	ep->stream.socket_path = t->path;
-	ep->stream.pump = tunnel_pump;
-	ep->stream.wait_fds = tunnel_wait_fds;
+	ep->stream.failure = tunnel_failure;
 	ep->stream.payload = t;
 }
 
@@ -184,8 +210,24 @@ void bs_tunnel_close(struct bs_tunnel *t)
 {
 	if (t == NULL)
 		return;
+	if (t->started) {
+		char one = 1;
+		ssize_t n;
+
+		atomic_store(&t->stop, true);
+		n = write(t->wake[1], &one, 1);
+		(void)n;
+		pthread_join(t->owner, NULL);
+	}
+	if (t->wake[1] >= 0)
+		bs_ssh_set_waker(t->ssh, -1);
+	bs_ssh_lock(t->ssh);
 	while (t->n > 0)
 		bridge_remove(t, t->n - 1);
+	bs_ssh_unlock_quiet(t->ssh);
+	for (int i = 0; i < 2; i++)
+		if (t->wake[i] >= 0)
+			close(t->wake[i]);
 	if (t->listen_fd >= 0)
 		close(t->listen_fd);
 	if (t->path[0] != '\0')
@@ -195,6 +237,8 @@ void bs_tunnel_close(struct bs_tunnel *t)
 	free(t->remote_socket);
 	free(t->url);
 	free(t->streamlocal_refusal);
+	free(t->error);
+	pthread_mutex_destroy(&t->emu);
 	free(t);
 }
 
@@ -444,9 +488,8 @@ static int dial_stdio_ended(struct bs_tunnel *t, struct bridge *b, struct bs_err
 	return rc;
 }
 
-static int tunnel_pump(void *payload, struct bs_err *err)
+static int tunnel_pump(struct bs_tunnel *t, struct bs_err *err)
 {
-	struct bs_tunnel *t = payload;
 	LIBSSH2_SESSION *session = bs_ssh_session(t->ssh);
 	int c, rc = 0, i;
 
@@ -532,6 +575,7 @@ static int tunnel_pump(void *payload, struct bs_err *err)
 	}
 	goto out;
 broken:
+	t->broken = true;
 	rc = bs_err_set(
 		err, BS_ERR_NETWORK,
 		"%s: the SSH connection to the node was lost in the middle of a request (%s); nothing more was sent",
@@ -541,18 +585,19 @@ out:
 	return rc;
 }
 
-static int tunnel_wait_fds(void *payload, struct bs_waitfd *fds, int max)
+/* What to wait on: the session's socket, the listening socket, each
+ * open bridge's side, and the wake pipe. Called with the session held. */
+static int tunnel_wait_fds(struct bs_tunnel *t, struct pollfd *fds, int max)
 {
-	struct bs_tunnel *t = payload;
 	LIBSSH2_SESSION *session = bs_ssh_session(t->ssh);
 	int n = 0, dir = libssh2_session_block_directions(session);
 
-	if (max < 2)
-		return 0;
-	fds[n].fd = bs_ssh_socket(t->ssh);
-	fds[n++].events = (short)(POLLIN | (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND ? POLLOUT : 0));
+	fds[n].fd = t->wake[0];
+	fds[n++].events = POLLIN;
 	fds[n].fd = t->listen_fd;
 	fds[n++].events = POLLIN;
+	fds[n].fd = bs_ssh_socket(t->ssh);
+	fds[n++].events = (short)(POLLIN | (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND ? POLLOUT : 0));
 	for (int i = 0; i < t->n && n < max; i++) {
 		struct bridge *b = t->bridges[i];
 		short ev = 0;
@@ -569,6 +614,82 @@ static int tunnel_wait_fds(void *payload, struct bs_waitfd *fds, int max)
 		}
 	}
 	return n;
+}
+
+static void record_failure(struct bs_tunnel *t, const char *msg)
+{
+	pthread_mutex_lock(&t->emu);
+	free(t->error);
+	t->error = bs_xstrdup(msg);
+	pthread_mutex_unlock(&t->emu);
+}
+
+/* The tunnel's failure, for a request whose connection it closed. */
+static int tunnel_failure(void *payload, struct bs_err *err)
+{
+	struct bs_tunnel *t = payload;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->emu);
+	if (t->error != NULL)
+		rc = bs_err_set(err, BS_ERR_NETWORK, "%s", t->error);
+	pthread_mutex_unlock(&t->emu);
+	return rc;
+}
+
+/* A broken session: every bridge goes, and new connections are closed
+ * as they come, so no request waits on a channel that cannot answer. */
+static void refuse_all(struct bs_tunnel *t)
+{
+	int c;
+
+	while (t->n > 0)
+		bridge_remove(t, t->n - 1);
+	t->busy = NULL;
+	while ((c = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(c);
+}
+
+/*
+ * The owner: pump with the session held; let go of it while waiting,
+ * unless a libssh2 call is half done (t->busy), which nothing else may
+ * interleave with. Waits are bounded (a second), and the loop ends when
+ * bs_tunnel_close says so.
+ */
+static void *tunnel_owner(void *arg)
+{
+	struct bs_tunnel *t = arg;
+	struct pollfd fds[3 + MAX_BRIDGES];
+	bool held = false;
+
+	while (!atomic_load(&t->stop)) {
+		struct bs_err err = BS_ERR_INIT;
+		char drain[64];
+		int n;
+
+		if (!held)
+			bs_ssh_lock(t->ssh);
+		held = true;
+		if (t->broken) {
+			refuse_all(t);
+		} else if (tunnel_pump(t, &err) != 0) {
+			record_failure(t, err.msg);
+			if (t->broken)
+				refuse_all(t);
+		}
+		n = tunnel_wait_fds(t, fds, (int)(sizeof(fds) / sizeof(fds[0])));
+		if (t->busy == NULL) {
+			bs_ssh_unlock_quiet(t->ssh);
+			held = false;
+		}
+		if (poll(fds, (nfds_t)n, t->busy != NULL ? 50 : 1000) > 0 &&
+		    (fds[0].revents & POLLIN))
+			while (read(t->wake[0], drain, sizeof(drain)) > 0)
+				;
+	}
+	if (held)
+		bs_ssh_unlock_quiet(t->ssh);
+	return NULL;
 }
 
 /* ---- ssh:// URLs ---- */

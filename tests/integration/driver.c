@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,11 @@ struct loop_connector {
 	struct bridge bridges[8];
 	int n;
 	int accepted;
+	/* its own thread moves the bytes, as the SSH tunnel's does */
+	pthread_t thread;
+	atomic_bool stop;
+	char error[BS_ERR_MSG_MAX];
+	pthread_mutex_t mu;
 };
 
 static int connect_engine(void)
@@ -174,9 +180,8 @@ static int lc_pump(void *payload, struct bs_err *err)
 	return 0;
 }
 
-static int lc_wait_fds(void *payload, struct bs_waitfd *fds, int max)
+static int lc_wait_fds(struct loop_connector *lc, struct pollfd *fds, int max)
 {
-	struct loop_connector *lc = payload;
 	int n = 0;
 
 	fds[n].fd = lc->listen_fd;
@@ -188,6 +193,37 @@ static int lc_wait_fds(void *payload, struct bs_waitfd *fds, int max)
 		fds[n++].events = POLLIN;
 	}
 	return n;
+}
+
+static void *lc_thread(void *arg)
+{
+	struct loop_connector *lc = arg;
+	struct pollfd fds[17];
+
+	while (!atomic_load(&lc->stop)) {
+		struct bs_err err = BS_ERR_INIT;
+		int n;
+
+		pthread_mutex_lock(&lc->mu);
+		if (lc_pump(lc, &err) != 0)
+			snprintf(lc->error, sizeof(lc->error), "%s", err.msg);
+		pthread_mutex_unlock(&lc->mu);
+		n = lc_wait_fds(lc, fds, 17);
+		poll(fds, (nfds_t)n, 50);
+	}
+	return NULL;
+}
+
+static int lc_failure(void *payload, struct bs_err *err)
+{
+	struct loop_connector *lc = payload;
+	int rc = 0;
+
+	pthread_mutex_lock(&lc->mu);
+	if (lc->error[0] != '\0')
+		rc = bs_err_set(err, BS_ERR_NETWORK, "%s", lc->error);
+	pthread_mutex_unlock(&lc->mu);
+	return rc;
 }
 
 static void lc_start(struct loop_connector *lc)
@@ -205,10 +241,15 @@ static void lc_start(struct loop_connector *lc)
 	assert_int_equal(bind(lc->listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(listen(lc->listen_fd, 8), 0);
 	fcntl(lc->listen_fd, F_SETFL, O_NONBLOCK);
+	pthread_mutex_init(&lc->mu, NULL);
+	assert_int_equal(pthread_create(&lc->thread, NULL, lc_thread, lc), 0);
 }
 
 static void lc_stop(struct loop_connector *lc)
 {
+	atomic_store(&lc->stop, true);
+	pthread_join(lc->thread, NULL);
+	pthread_mutex_destroy(&lc->mu);
 	for (int i = 0; i < lc->n; i++) {
 		close(lc->bridges[i].client_fd);
 		close(lc->bridges[i].engine_fd);
@@ -234,8 +275,7 @@ static void test_stream_endpoint(void **state)
 	ep.kind = BS_ENDPOINT_STREAM;
 	ep.url = url;
 	ep.stream.socket_path = lc.path;
-	ep.stream.pump = lc_pump;
-	ep.stream.wait_fds = lc_wait_fds;
+	ep.stream.failure = lc_failure;
 	ep.stream.payload = &lc;
 	if (bs_docker_open(&d, &ep, NULL, &err) != 0)
 		fail_msg("%s", err.msg);
@@ -248,7 +288,9 @@ static void test_stream_endpoint(void **state)
 	assert_true(bs_str_starts_with(img.id, "sha256:"));
 	bs_iinfo_free(&img);
 	/* keep-alive: seven requests, one connection (one channel over SSH) */
+	pthread_mutex_lock(&lc.mu);
 	assert_int_equal(lc.accepted, 1);
+	pthread_mutex_unlock(&lc.mu);
 	assert_int_equal(bs_docker_request_count(d), 7);
 	d->ops->free(d);
 	lc_stop(&lc);
@@ -1311,8 +1353,7 @@ static void test_files_and_exec(void **state)
 		sep.kind = BS_ENDPOINT_STREAM;
 		sep.url = url;
 		sep.stream.socket_path = lc.path;
-		sep.stream.pump = lc_pump;
-		sep.stream.wait_fds = lc_wait_fds;
+		sep.stream.failure = lc_failure;
 		sep.stream.payload = &lc;
 		if (bs_docker_open(&sd, &sep, NULL, &err) != 0)
 			fail_msg("%s", err.msg);

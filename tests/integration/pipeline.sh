@@ -210,8 +210,14 @@ phase() { echo "-- $1 ($((SECONDS - T0)) s)"; }
 # ---- from nothing (acceptance 1) -------------------------------------------
 phase "fresh apply"
 recipe
-apply
+apply -v
 check "fresh apply: exit 0, 3 containers created" counts_are 0 created=3 replaced=0 failed=0
+# -v: each node's SSH cost; the node with two creates (a web replica and
+# side) ran them on two engine connections at once, two channels of its
+# one session
+channels=$(sed -n 's/.*node-[12]: SSH: [0-9]* round trips, \([0-9]*\) channel.*/\1/p' "$WORK/err" | sort -n | tail -n 1)
+[ "${channels:-0}" -ge 2 ] && ok "... actions in parallel over one SSH session: $channels engine channels on one node" ||
+	bad "... actions in parallel over one SSH session (-v: two engine channels on the node with two creates)" "$(grep 'SSH:' "$WORK/err")"
 made=$($EVENTS made "$WORK/out")
 other=$(summary | grep -o 'other=[0-9]*' | cut -d= -f2)
 [ "$made" -gt 0 ] && [ "${other:-0}" -ge "$made" ] && ok "... its counts have the $made networks and images it made as other ($other)" ||
@@ -241,9 +247,19 @@ fi
 
 # ---- idempotence (2) -------------------------------------------------------
 phase "second run"
-apply
+apply -v
 check "second run: no change at all" counts_are 0 $NO_CHANGE
 [ "$(count action_started)" = 0 ] && ok "... and no action started" || bad "... no action started" "$(grep action_started "$WORK/out")"
+# the no-op's round trips, counted by the SSH layer: TCP's and SSH's
+# handshakes, the key, the lock with the detection, the engine's channel,
+# an image and a list; no "none" auth, no /_ping (the detection saw
+# dockerd), and the hang-up waits for nothing. 13 before any of those
+# three would have been 17
+rts=$(sed -n 's/.*node-1: SSH: \([0-9]*\) round trips.*/\1/p' "$WORK/err")
+[ -n "$rts" ] && [ "$rts" -le 13 ] && ok "... a no-op run costs node-1 $rts SSH round trips (at most 13)" ||
+	bad "... a no-op run costs at most 13 SSH round trips (-v)" "$(grep 'SSH:' "$WORK/err")"
+grep -q '"engine":"2[0-9]\.' "$WORK/out" && ok "... the engine's version is still known without /_ping" ||
+	bad "... the engine's version in node_done" "$(grep node_done "$WORK/out")"
 
 # ---- plan (3) --------------------------------------------------------------
 phase "plan"
