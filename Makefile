@@ -121,7 +121,7 @@ e2e: bootstrap
 #   nodes (Debian releases, systemd); every code path it uses runs in the
 #   other suites.
 # - VALGRIND_SUITES: the suites whose time is spent in our code rather than
-#   in waits on nodes: the SSH layer, the tunnel, the node lock, host keys,
+#   in waits on nodes: the SSH layer, the tunnel, jump hosts, the node lock, host keys,
 #   the container driver and registry client, TLS, the cloud drivers and
 #   fakes, and pipeline.sh for the whole run on nodes (uninitialised reads
 #   are what valgrind finds and ASan does not). Left to ASan: releases,
@@ -131,7 +131,7 @@ e2e: bootstrap
 INTEG_SUITES := $(sort $(wildcard tests/integration/*.sh))
 ASAN_SUITES := $(filter-out tests/integration/releases.sh,$(INTEG_SUITES))
 VALGRIND_SUITES := $(addprefix tests/integration/,cloud.sh container.sh engine.sh hostkeys.sh \
-                   nodelock.sh pipeline.sh registry_tls.sh ssh.sh tls_certs.sh tunnel.sh)
+                   jump.sh nodelock.sh pipeline.sh registry_tls.sh ssh.sh tls_certs.sh tunnel.sh)
 run_integration = set -e; for s in $(3); do \
 	echo "== $$s"; \
 	$(timed) $(2) $$s env BOOTSTRAP=$(1)/bootstrap INTEG_BIN=$(1)/integration \

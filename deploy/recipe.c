@@ -419,6 +419,7 @@ void bs_recipe_free(struct bs_recipe *r)
 	bs_secure_free_str(r->ssh.passphrase);
 	bs_secure_free_str(r->ssh.password);
 	free(r->ssh.known_hosts);
+	bs_strv_free(&r->ssh.jump);
 	for (i = 0; i < r->n_nodes; i++) {
 		free(r->nodes[i].name);
 		free(r->nodes[i].group);
@@ -427,6 +428,7 @@ void bs_recipe_free(struct bs_recipe *r)
 		free(r->nodes[i].user);
 		free(r->nodes[i].size);
 		free(r->nodes[i].engine);
+		bs_strv_free(&r->nodes[i].jump);
 	}
 	free(r->nodes);
 	free(r->docker.package);

@@ -199,6 +199,15 @@ static const struct rkey docker_keys[] = {
 };
 /* clang-format on */
 
+/* Is some node reached through jump hosts? (ssh: and nodes: come first) */
+static bool behind_jump(const struct bs_recipe *r)
+{
+	for (size_t i = 0; i < r->n_nodes; i++)
+		if (r->nodes[i].jump_set ? r->nodes[i].jump.n > 0 : r->ssh.jump.n > 0)
+			return true;
+	return false;
+}
+
 void bs_recipe_parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map)
 {
 	/* the order the message about an unknown key lists them in */
@@ -213,6 +222,15 @@ void bs_recipe_parse_docker(struct bs_rctx *ctx, const struct bs_ynode *map)
 	saved = rctx_push_key(ctx, "docker");
 	if (rctx_want_map(ctx, map))
 		rctx_read_keys(ctx, map, keys, docker_keys, d);
+	if (d->endpoint == BS_DOCKER_ENDPOINT_TLS && behind_jump(ctx->recipe)) {
+		size_t s2 = rctx_push_key(ctx, "endpoint");
+
+		rctx_error(ctx, bs_ynode_get(map, "endpoint"),
+			   "endpoint: tls reaches each engine's TCP port at the node's address, "
+			   "which nodes behind jump hosts do not answer; use endpoint: ssh (the "
+			   "engine through the SSH session, carried through the jump hosts)");
+		rctx_pop(ctx, s2);
+	}
 	rctx_pop(ctx, saved);
 defaults:
 	if (d->package == NULL)

@@ -35,6 +35,15 @@ static void add_str(const struct writer *w, cJSON *obj, const char *key, const c
 		cJSON_AddItemToObject(obj, key, masked(w, value));
 }
 
+static void add_strv(const struct writer *w, cJSON *obj, const char *key, const struct bs_strv *sv)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < sv->n; i++)
+		cJSON_AddItemToArray(arr, masked(w, sv->v[i]));
+	cJSON_AddItemToObject(obj, key, arr);
+}
+
 static void add_secret(const struct writer *w, cJSON *obj, const char *key, const char *value)
 {
 	(void)w;
@@ -123,6 +132,7 @@ static cJSON *ssh_json(const struct writer *w, const struct bs_ssh_conf *s)
 	add_str(w, o, "host_keys", s->host_keys == BS_HOST_KEYS_STRICT ? "strict" : "accept-new");
 	cJSON_AddNumberToObject(o, "connect_timeout_ms", (double)s->connect_timeout_ms);
 	cJSON_AddNumberToObject(o, "wait_timeout_ms", (double)s->wait_timeout_ms);
+	add_strv(w, o, "jump", &s->jump);
 	return o;
 }
 
@@ -146,6 +156,8 @@ static cJSON *nodes_json(const struct writer *w, const struct bs_recipe *r)
 		add_str(w, o, "user", n->user);
 		add_str(w, o, "size", n->size);
 		add_str(w, o, "engine", n->engine);
+		if (n->jump_set)
+			add_strv(w, o, "jump", &n->jump);
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;

@@ -189,14 +189,18 @@ static void add_nodes(struct bs_rctx *ctx, const struct bs_ynode *map, size_t en
 		n->user = e->user ? bs_xstrdup(e->user) : NULL;
 		n->size = e->size ? bs_xstrdup(e->size) : NULL;
 		n->engine = e->engine ? bs_xstrdup(e->engine) : NULL;
+		n->jump_set = e->jump_set;
+		for (size_t j = 0; j < e->jump.n; j++)
+			bs_strv_push(&n->jump, e->jump.v[j]);
 	}
 }
 
 /* One entry of nodes:, read into e (its values), then made into nodes. */
 static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t entry)
 {
-	static const char *const keys[] = {"name", "count",	  "labels", "address", "port",
-					   "user", "server_type", "size",   "engine",  NULL};
+	static const char *const keys[] = {"name",   "count", "labels",	     "address",
+					   "port",   "user",  "server_type", "size",
+					   "engine", "jump",  NULL};
 	struct bs_node e = {0};
 	int count = 0;
 	bool has_count;
@@ -214,6 +218,7 @@ static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t e
 	read_node_engine(ctx, map, &e, &has_count);
 	check_node_address(ctx, map, &has_count);
 	read_node_size(ctx, map, &e.size);
+	e.jump_set = bs_recipe_read_jump(ctx, map, &e.jump);
 	if (e.name != NULL)
 		add_nodes(ctx, map, entry, &e, has_count ? count : 0);
 	bs_kvlist_free(&e.labels);
@@ -222,6 +227,7 @@ static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t e
 	free(e.user);
 	free(e.size);
 	free(e.engine);
+	bs_strv_free(&e.jump);
 }
 
 void bs_recipe_parse_nodes(struct bs_rctx *ctx, const struct bs_ynode *seq,

@@ -152,6 +152,9 @@ void rctx_read_list(struct bs_rctx *ctx, const struct bs_ynode *seq, const char 
 void rctx_check_literal_secret(struct bs_rctx *ctx, const struct rkey *key,
 			       const struct bs_ynode *map, void *section);
 
+/* jump: (ssh: and a node entry): true when the key is there. */
+bool bs_recipe_read_jump(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_strv *out);
+
 /* labels: keys may not use the io.bootstrap. prefix (bootstrap's own). */
 void bs_recipe_check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode *labels);
 /* A secret written literally in the recipe (not from ${VAR}): a warning. */

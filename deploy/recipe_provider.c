@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "deploy/recipe_priv.h"
+#include "provision/tunnel.h"
 #include "util/url.h"
 
 /* provider.init of a local node: systemd (default) or none. */
@@ -265,6 +266,67 @@ static void read_host_keys(struct bs_rctx *ctx, const struct rkey *key, const st
 	}
 }
 
+/*
+ * jump: one [USER@]HOST[:PORT] or a list of them, the first hop first (as
+ * OpenSSH's ProxyJump). Each is checked here, where its line is known.
+ * True when the key is there (an empty list: no jump host).
+ */
+bool bs_recipe_read_jump(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_strv *out)
+{
+	const struct bs_ynode *v = bs_ynode_get(map, "jump");
+	size_t saved, n;
+
+	if (v == NULL || bs_ynode_is_null(v))
+		return false;
+	saved = rctx_push_key(ctx, "jump");
+	n = v->kind == BS_YNODE_SEQ ? v->n : 1;
+	if (v->kind == BS_YNODE_MAP) {
+		rctx_error(ctx, v, "expected a jump host (USER@HOST[:PORT]) or a list of them");
+		n = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct bs_ynode *h = v->kind == BS_YNODE_SEQ ? v->items[i] : v;
+		size_t s2 = v->kind == BS_YNODE_SEQ ? rctx_push_index(ctx, i) : 0;
+		struct bs_ssh_url u;
+		struct bs_err err = BS_ERR_INIT;
+		char *url;
+
+		if (h->kind != BS_YNODE_SCALAR || h->value[0] == '\0') {
+			rctx_error(ctx, h, "expected a jump host, USER@HOST[:PORT]");
+		} else if (strstr(h->value, "://") != NULL) {
+			rctx_error(ctx, h,
+				   "write the jump host as USER@HOST[:PORT], without a scheme");
+		} else {
+			url = bs_xasprintf("ssh://%s", h->value);
+			if (bs_ssh_url_parse(url, &u, &err) != 0) {
+				rctx_error(ctx, h,
+					   "'%.200s' is not a jump host: write USER@HOST[:PORT] "
+					   "(IPv6 as [::1])",
+					   h->value);
+			} else {
+				bs_strv_push(out, h->value);
+				bs_ssh_url_free(&u);
+			}
+			free(url);
+		}
+		if (v->kind == BS_YNODE_SEQ)
+			rctx_pop(ctx, s2);
+	}
+	if (n > 16)
+		rctx_error(ctx, v, "at most 16 jump hosts");
+	rctx_pop(ctx, saved);
+	return true;
+}
+
+static void read_jump(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+		      void *section)
+{
+	struct bs_ssh_conf *s = section;
+
+	(void)key;
+	bs_recipe_read_jump(ctx, map, &s->jump);
+}
+
 #define SSH(field) offsetof(struct bs_ssh_conf, field)
 
 /* clang-format off */
@@ -281,6 +343,7 @@ static const struct rkey ssh_keys[] = {
 	{"host_keys", RK_FN, .check = read_host_keys},
 	{"connect_timeout", RK_DURATION, .field = SSH(connect_timeout_ms), .lo = 100},
 	{"wait_timeout", RK_DURATION, .field = SSH(wait_timeout_ms), .lo = 1000},
+	{"jump", RK_FN, .check = read_jump},
 	{.key = NULL},
 };
 /* clang-format on */

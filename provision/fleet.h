@@ -75,6 +75,7 @@ struct bs_ssh_conf {
 	enum bs_host_key_policy host_keys;
 	int64_t connect_timeout_ms; /* one connection attempt */
 	int64_t wait_timeout_ms;    /* waiting for a new machine's SSH */
+	struct bs_strv jump;	    /* jump hosts, [USER@]HOST[:PORT], first hop first */
 };
 
 struct bs_node {
@@ -87,6 +88,8 @@ struct bs_node {
 	char *user;		       /* SSH user; NULL: ssh.user */
 	char *size;		       /* cloud: server type / size override */
 	char *engine;		       /* engine: URL; NULL: $DOCKER_HOST, else the local socket */
+	struct bs_strv jump;	       /* its own jump hosts (jump_set), else ssh.jump */
+	bool jump_set;		       /* jump: given for it ([] reaches it directly) */
 	size_t entry;		       /* index of its entry in the recipe's nodes: list */
 	struct bs_recipe_loc loc;      /* of the entry */
 	struct bs_recipe_loc name_loc; /* of its name value */

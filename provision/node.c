@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "provision/jump.h"
 #include "provision/tlscerts.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -171,6 +172,8 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_fleet *r, const
 	struct bs_dockerhost_tls dtls;
 	struct bs_tls_server server;
 	struct bs_cdriver_opts copts = BS_CDRIVER_OPTS_INIT;
+	struct bs_jump_route *route;
+	struct bs_ssh_dialer dialer;
 	/* plan/status look through the SSH tunnel even when the recipe asks for
 	 * TLS: the listener may not be there yet, and looking issues nothing */
 	bool tls = r->docker.endpoint == BS_DOCKER_ENDPOINT_TLS && !po->dry_run;
@@ -189,6 +192,12 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_fleet *r, const
 	ns.opts.cancel = po->interrupt != NULL ? po->interrupt : po->cancel;
 	ns.opts.expected_key = po->machine_key;
 	ns.opts.known_hosts_comment = po->host_key_tag;
+	/* behind jump hosts: each connection goes through them (jump.h) */
+	route = bs_jump_route_new(&ns.opts, n->jump_set ? &n->jump : &r->ssh.jump);
+	if (route != NULL) {
+		bs_jump_route_dialer(route, &dialer);
+		ns.opts.dialer = &dialer;
+	}
 	/* a refused key is final unless the machine was just created, or was
 	 * created with the very key offered (a run that made it was stopped
 	 * before cloud-init installed it); a machine that does not answer yet
@@ -199,6 +208,7 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_fleet *r, const
 	if (rc == 0) /* connected: what runs on it stops only when cancelled */
 		bs_ssh_set_cancel(out->ssh, po->cancel);
 	bs_node_ssh_free(&ns);
+	bs_jump_route_free(route); /* the session keeps its own reference */
 	if (rc != 0)
 		goto fail;
 	out->ms_ssh = bs_now_ms() - t0;

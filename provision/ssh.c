@@ -42,6 +42,8 @@ struct bs_ssh {
 	struct bs_ssh_stats stats;
 	bool sending; /* sent since the last bytes came in */
 	const char *kbd_password;
+	struct bs_ssh_dialer dialer; /* how sock was made, when not by us */
+	bool dialed;
 };
 
 void bs_ssh_lock(struct bs_ssh *s)
@@ -967,7 +969,16 @@ int bs_ssh_connect(struct bs_ssh **out, const struct bs_ssh_opts *o, struct bs_e
 		bs_err_prefix(err, "ssh %s", s->display);
 		goto fail;
 	}
-	rc = tcp_connect(o->host, port, timeout, s->display, o->cancel, &s->sock, err);
+	if (o->dialer != NULL) {
+		rc = o->dialer->dial(o->dialer->payload, o->host, port, timeout, o->cancel,
+				     &s->sock, err);
+		if (rc == 0) {
+			s->dialer = *o->dialer;
+			s->dialed = true;
+		}
+	} else {
+		rc = tcp_connect(o->host, port, timeout, s->display, o->cancel, &s->sock, err);
+	}
 	if (rc != 0)
 		goto fail;
 	s->stats.round_trips = 1; /* TCP's handshake */
@@ -1247,6 +1258,8 @@ void bs_ssh_close(struct bs_ssh *s)
 	}
 	if (s->sock >= 0)
 		close(s->sock);
+	if (s->dialed && s->dialer.release != NULL)
+		s->dialer.release(s->dialer.payload);
 	free(s->display);
 	free(s);
 }

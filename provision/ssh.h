@@ -38,6 +38,17 @@ enum bs_hostkey_policy {
 	BS_HOSTKEY_STRICT,     /* unknown host: refuse */
 };
 
+/* Another way to reach host:port than a TCP connection of our own: a jump
+ * host's direct-tcpip channel (jump.h). */
+struct bs_ssh_dialer {
+	/* a connected stream socket to host:port in *fd, or an error */
+	int (*dial)(void *payload, const char *host, int port, long timeout_ms,
+		    volatile sig_atomic_t *cancel, int *fd, struct bs_err *err);
+	/* once, when the session that dialed is closed */
+	void (*release)(void *payload);
+	void *payload;
+};
+
 struct bs_ssh_opts {
 	const char *host;
 	int port;		       /* 0: 22 */
@@ -57,6 +68,7 @@ struct bs_ssh_opts {
 	const char *known_hosts_comment;
 	/* connect, handshake and waits end within 200 ms once it is set */
 	volatile sig_atomic_t *cancel;
+	const struct bs_ssh_dialer *dialer; /* NULL: TCP to host:port */
 };
 
 struct bs_ssh;

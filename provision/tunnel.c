@@ -29,15 +29,18 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "provision/ssh_priv.h"
+#include "util/clock.h"
 #include "util/str.h"
 
 #define DEFAULT_REMOTE_SOCKET "/var/run/docker.sock"
 #define STREAMLOCAL "direct-streamlocal@openssh.com"
 #define BRIDGE_BUF 65536
-#define MAX_BRIDGES 16
+#define MAX_BRIDGES 256 /* a jump host carries a session per node behind it */
+#define LISTEN_BACKLOG 16
 #define STDERR_KEEP 2048
 
 enum bridge_state {
@@ -47,8 +50,19 @@ enum bridge_state {
 	B_CLOSING, /* channel close in progress */
 };
 
+/* A dial waiting for its channel (bs_tunnel_dial): under the tunnel's emu,
+ * the owner fills result and why and signals; whoever comes last frees. */
+struct dial_wait {
+	int result; /* 0 waiting, 1 open, -1 failed */
+	char *why;
+	bool gone; /* the dialer gave up: the owner frees */
+};
+
 struct bridge {
-	int fd; /* libcurl's side, non-blocking */
+	int fd;		/* libcurl's side (or the dialer's socket pair), non-blocking */
+	char *tcp_host; /* direct-tcpip to tcp_host:tcp_port (a jump host) */
+	int tcp_port;
+	struct dial_wait *waiter; /* the dial, until the channel opened or failed */
 	LIBSSH2_CHANNEL *ch;
 	enum bridge_state state;
 	bool client_eof;
@@ -91,10 +105,12 @@ struct bs_tunnel {
 	int wake[2]; /* read end polled by the owner, write end the session's waker */
 	bool broken; /* the session is gone: every connection is refused */
 	pthread_mutex_t emu;
-	char *error; /* the last failure, for the request that sees it */
+	char *error;	       /* the last failure, for the request that sees it */
+	pthread_cond_t dialed; /* a dial's channel opened or failed */
 };
 
 static int tunnel_pump(struct bs_tunnel *t, struct bs_err *err);
+static int start_owner(struct bs_tunnel *t, struct bs_err *err);
 static void *tunnel_owner(void *arg);
 static int tunnel_failure(void *payload, struct bs_err *err);
 
@@ -106,6 +122,23 @@ static void put_u32(struct bs_buf *b, uint32_t v)
 	bs_buf_append(b, x, 4);
 }
 
+/* Tell b's dialer how its channel went. */
+static void dial_done(struct bs_tunnel *t, struct bridge *b, bool ok, const char *why)
+{
+	struct dial_wait *w = b->waiter;
+
+	b->waiter = NULL;
+	pthread_mutex_lock(&t->emu);
+	if (w->gone) {
+		free(w);
+	} else {
+		w->result = ok ? 1 : -1;
+		w->why = why ? bs_xstrdup(why) : NULL;
+		pthread_cond_broadcast(&t->dialed);
+	}
+	pthread_mutex_unlock(&t->emu);
+}
+
 static void bridge_free(struct bs_tunnel *t, struct bridge *b)
 {
 	if (b->ch != NULL) {
@@ -114,9 +147,11 @@ static void bridge_free(struct bs_tunnel *t, struct bridge *b)
 	}
 	if (b->fd >= 0)
 		close(b->fd);
+	if (b->waiter != NULL)
+		dial_done(t, b, false, "the jump host's connection closed");
 	bs_buf_free(&b->err_text);
+	free(b->tcp_host);
 	free(b);
-	(void)t;
 }
 
 static void bridge_remove(struct bs_tunnel *t, int i)
@@ -125,19 +160,28 @@ static void bridge_remove(struct bs_tunnel *t, int i)
 	t->bridges[i] = t->bridges[--t->n];
 }
 
+/* A tunnel on s with nothing open yet (bs_tunnel_close frees it). */
+static struct bs_tunnel *tunnel_new(struct bs_ssh *s)
+{
+	struct bs_tunnel *t = bs_xcalloc(1, sizeof(*t));
+
+	t->ssh = s;
+	t->listen_fd = -1;
+	t->wake[0] = t->wake[1] = -1;
+	pthread_mutex_init(&t->emu, NULL);
+	pthread_cond_init(&t->dialed, NULL);
+	return t;
+}
+
 int bs_tunnel_open(struct bs_tunnel **out, struct bs_ssh *s, const struct bs_tunnel_opts *o,
 		   struct bs_err *err)
 {
-	struct bs_tunnel *t = bs_xcalloc(1, sizeof(*t));
+	struct bs_tunnel *t = tunnel_new(s);
 	struct sockaddr_un sa;
 	const char *tmp = getenv("TMPDIR");
 	int rc;
 
 	*out = NULL;
-	t->ssh = s;
-	t->listen_fd = -1;
-	t->wake[0] = t->wake[1] = -1;
-	pthread_mutex_init(&t->emu, NULL);
 	t->mode = o->mode;
 	t->active = o->mode;
 	t->sudo = o->sudo;
@@ -159,27 +203,131 @@ int bs_tunnel_open(struct bs_tunnel **out, struct bs_ssh *s, const struct bs_tun
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, t->path, strlen(t->path) + 1);
 	if (t->listen_fd < 0 || bind(t->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    listen(t->listen_fd, MAX_BRIDGES) != 0) {
+	    listen(t->listen_fd, LISTEN_BACKLOG) != 0) {
 		rc = bs_err_set(err, BS_ERR_IO, "%s: cannot listen on %s: %s", t->url, t->path,
 				strerror(errno));
 		goto fail;
 	}
-	if (pipe2(t->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-		rc = bs_err_set(err, BS_ERR_IO, "%s: pipe: %s", t->url, strerror(errno));
-		t->wake[0] = t->wake[1] = -1;
+	rc = start_owner(t, err);
+	if (rc != 0)
 		goto fail;
-	}
-	bs_ssh_set_waker(s, t->wake[1]);
-	if (pthread_create(&t->owner, NULL, tunnel_owner, t) != 0) {
-		rc = bs_err_set(err, BS_ERR_IO, "%s: cannot start the tunnel's thread", t->url);
-		goto fail;
-	}
-	t->started = true;
 	*out = t;
 	return 0;
 fail:
 	bs_tunnel_close(t);
 	return rc;
+}
+
+int bs_tunnel_open_dialer(struct bs_tunnel **out, struct bs_ssh *s, struct bs_err *err)
+{
+	struct bs_tunnel *t = tunnel_new(s);
+	int rc;
+
+	*out = NULL;
+	t->remote_socket = bs_xstrdup("");
+	t->url = bs_xasprintf("ssh://%s", bs_ssh_display(s));
+	rc = start_owner(t, err);
+	if (rc != 0) {
+		bs_tunnel_close(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+/* Wake the owner now (a dial to add, the end). */
+static void wake_owner(struct bs_tunnel *t)
+{
+	char one = 1;
+	ssize_t n = write(t->wake[1], &one, 1);
+
+	(void)n;
+}
+
+int bs_tunnel_dial(struct bs_tunnel *t, const char *host, int port, long timeout_ms,
+		   volatile sig_atomic_t *cancel, int *fd, struct bs_err *err)
+{
+	struct dial_wait *w = bs_xcalloc(1, sizeof(*w));
+	struct bridge *b;
+	long long deadline = bs_now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
+	int sv[2], rc = 0;
+
+	*fd = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		free(w);
+		return bs_err_set(err, BS_ERR_IO, "socketpair: %s", strerror(errno));
+	}
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	b = bs_xcalloc(1, sizeof(*b));
+	b->fd = sv[0];
+	b->state = B_WAIT_OPEN;
+	b->tcp_host = bs_xstrdup(host);
+	b->tcp_port = port;
+	b->waiter = w;
+	bs_ssh_lock(t->ssh); /* the owner's list */
+	if (t->broken || t->n >= MAX_BRIDGES) {
+		rc = bs_err_set(err, BS_ERR_NETWORK, "the jump host %s: %s", t->url,
+				t->broken ? "its connection was lost"
+					  : "too many connections through it at once");
+		b->waiter = NULL;
+		bridge_free(t, b);
+		free(w);
+		w = NULL;
+	} else {
+		t->bridges[t->n++] = b;
+	}
+	bs_ssh_unlock_quiet(t->ssh);
+	if (rc != 0) {
+		close(sv[1]);
+		return rc;
+	}
+	wake_owner(t);
+	pthread_mutex_lock(&t->emu);
+	while (w->result == 0 && bs_now_ms() < deadline && !(cancel != NULL && *cancel)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L; /* a tenth of a second: the cancel flag */
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&t->dialed, &t->emu, &ts);
+	}
+	if (w->result == 1) {
+		*fd = sv[1];
+	} else if (w->result == -1) {
+		rc = bs_err_set(err, BS_ERR_NETWORK, "%s", w->why ? w->why : "jump host failed");
+	} else if (cancel != NULL && *cancel) {
+		rc = bs_err_set(err, BS_ERR_INTERRUPTED, "interrupted");
+	} else {
+		rc = bs_err_set(err, BS_ERR_TIMEOUT,
+				"the jump host %s did not connect to %s:%d within %ld ms", t->url,
+				host, port, timeout_ms);
+	}
+	if (w->result == 0) {
+		w->gone = true; /* the owner frees it */
+	} else {
+		free(w->why);
+		free(w);
+	}
+	pthread_mutex_unlock(&t->emu);
+	if (rc != 0)
+		close(sv[1]); /* the owner closes its channel when it sees the end */
+	return rc;
+}
+
+static int start_owner(struct bs_tunnel *t, struct bs_err *err)
+{
+	if (pipe2(t->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+		t->wake[0] = t->wake[1] = -1;
+		return bs_err_set(err, BS_ERR_IO, "%s: pipe: %s", t->url, strerror(errno));
+	}
+	bs_ssh_set_waker(t->ssh, t->wake[1]);
+	if (pthread_create(&t->owner, NULL, tunnel_owner, t) != 0)
+		return bs_err_set(err, BS_ERR_IO, "%s: cannot start the tunnel's thread", t->url);
+	t->started = true;
+	return 0;
 }
 
 void bs_tunnel_endpoint(struct bs_tunnel *t, struct bs_endpoint *ep)
@@ -211,12 +359,8 @@ void bs_tunnel_close(struct bs_tunnel *t)
 	if (t == NULL)
 		return;
 	if (t->started) {
-		char one = 1;
-		ssize_t n;
-
 		atomic_store(&t->stop, true);
-		n = write(t->wake[1], &one, 1);
-		(void)n;
+		wake_owner(t);
 		pthread_join(t->owner, NULL);
 	}
 	if (t->wake[1] >= 0)
@@ -238,6 +382,7 @@ void bs_tunnel_close(struct bs_tunnel *t)
 	free(t->url);
 	free(t->streamlocal_refusal);
 	free(t->error);
+	pthread_cond_destroy(&t->dialed);
 	pthread_mutex_destroy(&t->emu);
 	free(t);
 }
@@ -281,6 +426,19 @@ static int open_step(struct bs_tunnel *t, struct bridge *b, struct bs_err *err)
 {
 	LIBSSH2_SESSION *session = bs_ssh_session(t->ssh);
 
+	if (b->tcp_host != NULL) { /* a jump host's connection onwards */
+		b->ch = libssh2_channel_direct_tcpip_ex(session, b->tcp_host, b->tcp_port,
+							"127.0.0.1", 22);
+		if (b->ch == NULL && would_block(session))
+			return 0;
+		if (b->ch == NULL)
+			return bs_err_set(err, BS_ERR_NETWORK,
+					  "the jump host %s could not connect to %s:%d: %s", t->url,
+					  b->tcp_host, b->tcp_port, bs_ssh_last_error(t->ssh));
+		b->state = B_OPEN;
+		t->channels++;
+		return 0;
+	}
 	if (b->state == B_WAIT_OPEN && !b->dial && t->active != BS_TUNNEL_DIAL_STDIO) {
 		struct bs_buf msg = BS_BUF_INIT;
 
@@ -493,7 +651,7 @@ static int tunnel_pump(struct bs_tunnel *t, struct bs_err *err)
 	LIBSSH2_SESSION *session = bs_ssh_session(t->ssh);
 	int c, rc = 0, i;
 
-	while (t->n < MAX_BRIDGES &&
+	while (t->listen_fd >= 0 && t->n < MAX_BRIDGES &&
 	       (c = accept4(t->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		struct bridge *b = bs_xcalloc(1, sizeof(*b));
 
@@ -527,6 +685,8 @@ static int tunnel_pump(struct bs_tunnel *t, struct bs_err *err)
 			continue;
 		rc = open_step(t, b, err);
 		if (rc != 0) {
+			if (b->waiter != NULL)
+				dial_done(t, b, false, err->msg);
 			bridge_remove(t, i); /* libcurl sees its connection close */
 			t->busy = NULL;
 			goto out;
@@ -535,6 +695,8 @@ static int tunnel_pump(struct bs_tunnel *t, struct bs_err *err)
 			t->busy = b; /* an open in progress: nothing else until it is done */
 			goto out;
 		}
+		if (b->waiter != NULL)
+			dial_done(t, b, true, NULL);
 		t->busy = NULL;
 	}
 	for (i = 0; i < t->n; i++) {
@@ -594,8 +756,10 @@ static int tunnel_wait_fds(struct bs_tunnel *t, struct pollfd *fds, int max)
 
 	fds[n].fd = t->wake[0];
 	fds[n++].events = POLLIN;
-	fds[n].fd = t->listen_fd;
-	fds[n++].events = POLLIN;
+	if (t->listen_fd >= 0) {
+		fds[n].fd = t->listen_fd;
+		fds[n++].events = POLLIN;
+	}
 	fds[n].fd = bs_ssh_socket(t->ssh);
 	fds[n++].events = (short)(POLLIN | (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND ? POLLOUT : 0));
 	for (int i = 0; i < t->n && n < max; i++) {
@@ -646,7 +810,7 @@ static void refuse_all(struct bs_tunnel *t)
 	while (t->n > 0)
 		bridge_remove(t, t->n - 1);
 	t->busy = NULL;
-	while ((c = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+	while (t->listen_fd >= 0 && (c = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
 		close(c);
 }
 

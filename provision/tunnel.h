@@ -57,6 +57,18 @@ unsigned long bs_tunnel_channels(const struct bs_tunnel *t);
 
 void bs_tunnel_close(struct bs_tunnel *t);
 
+/* ---- a jump host: TCP connections onwards through direct-tcpip channels ---- */
+
+/* A tunnel that listens nowhere: bs_tunnel_dial makes its connections.
+ * The same owner thread moves their bytes. */
+int bs_tunnel_open_dialer(struct bs_tunnel **out, struct bs_ssh *s, struct bs_err *err);
+
+/* A connected stream socket to host:port as the jump host's sshd reaches
+ * it (a socket pair whose other end is a direct-tcpip channel), in *fd;
+ * the channel closes when *fd is closed. Waits at most timeout_ms. */
+int bs_tunnel_dial(struct bs_tunnel *t, const char *host, int port, long timeout_ms,
+		   volatile sig_atomic_t *cancel, int *fd, struct bs_err *err);
+
 /* ---- ssh://USER@HOST[:PORT] engine URLs ---- */
 
 struct bs_ssh_url {

@@ -12,6 +12,7 @@
 #   node_down                        # also on EXIT
 #   NODE_INIT=none node_up n3        # sshd as PID 1, no init (default: systemd)
 #   NODE_IMAGE=$(node_image 11) node_up n4   # a Debian 11 node
+#   NODE_NETNS=n1 node_up n5          # sshd on 127.0.0.1:2222 in n1's network only
 #
 # node_lab_up        private dir NODE_DIR, user key NODE_KEY (ed25519, no
 #                    passphrase; NODE_KEY.pub is authorized for root in every
@@ -25,7 +26,13 @@
 #                    is-system-running --wait` to say "running" (a failed unit
 #                    fails node_up, with the list); sets NODE_ADDR, NODE_PORT,
 #                    also kept in $NODE_DIR/NAME.addr and NAME.port. NODE_INIT
-#                    (systemd or none) and NODE_IMAGE are read at each call
+#                    (systemd or none) and NODE_IMAGE are read at each call.
+#                    With NODE_NETNS=OTHER (a node of this run) the node joins
+#                    OTHER's network namespace and its sshd listens on
+#                    127.0.0.1:$NODE_NETNS_PORT (2222) there only: nothing on
+#                    this machine reaches it, only programs in OTHER (a node
+#                    behind a bastion); NODE_ADDR:NODE_PORT say where, as
+#                    OTHER sees it
 # node_image RELEASE  builds (if needed) and prints the image of a Debian
 #                    release (bullseye, bookworm, trixie or 11, 12, 13)
 # node_init NAME     prints the node's init: systemd or none
@@ -202,7 +209,11 @@ node__create() {
 		init_opts=()
 		cmd=(sh -c "$NODE_NO_INIT_CMD")
 	fi
-	docker create --name "$ctr" --hostname "$name" \
+	# its own network and a published port, or another node's network
+	# (where a hostname cannot be set: it is the other node's)
+	local -a net_opts=(--hostname "$name" -p "$addr:$port:22")
+	[ -n "${NODE_NETNS:-}" ] && net_opts=(--network "container:$(node__ctr "$NODE_NETNS")")
+	docker create --name "$ctr" "${net_opts[@]}" \
 		--label io.bootstrap.test=node --label "io.bootstrap.test.run=$NODE_RUN" \
 		--label "io.bootstrap.test.init=$NODE_INIT" \
 		--cap-add ALL --cap-drop SYS_RESOURCE \
@@ -211,7 +222,11 @@ node__create() {
 		--cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
 		${init_opts[@]+"${init_opts[@]}"} \
 		-v "$ctr-docker:/var/lib/docker" \
-		-p "$addr:$port:22" "$NODE_IMAGE" "${cmd[@]}" >/dev/null || return 1
+		"$NODE_IMAGE" "${cmd[@]}" >/dev/null || return 1
+	if [ -n "${NODE_NETNS:-}" ]; then # sshd there only
+		printf 'Port %s\nListenAddress %s\n' "$port" "$addr" >"$NODE_DIR/$name.sshd.conf"
+		docker cp "$NODE_DIR/$name.sshd.conf" "$ctr:/etc/ssh/sshd_config.d/bs-netns.conf" || return 1
+	fi
 	tar -C "$NODE_DIR/root-home" --owner=0 --group=0 --numeric-owner -c .ssh |
 		docker cp - "$ctr:/root" || return 1
 }
@@ -245,7 +260,9 @@ node_up() {
 		--label "io.bootstrap.test.run=$NODE_RUN" "$ctr-docker" >/dev/null || return 1
 	# a free port can be taken between the probe and the engine's bind
 	for try in 1 2 3; do
-		if [ -n "$addr" ]; then
+		if [ -n "${NODE_NETNS:-}" ]; then
+			addr=127.0.0.1 port=${NODE_NETNS_PORT:-2222}
+		elif [ -n "$addr" ]; then
 			port=22
 		else
 			port=$(node__free_port) || return 1
@@ -277,7 +294,9 @@ node_up() {
 	ssh-keygen -R "$NODE_ADDR" -f "$NODE_KNOWN_HOSTS" >/dev/null 2>&1
 	rm -f "$NODE_KNOWN_HOSTS.old"
 	local end=$((SECONDS + NODE_WAIT))
-	until node__banner "$NODE_ADDR" "$NODE_PORT"; do
+	until if [ -n "${NODE_NETNS:-}" ]; then
+		docker exec "$(node__ctr "$NODE_NETNS")" bash -c "$(declare -f node__banner); node__banner $NODE_ADDR $NODE_PORT"
+	else node__banner "$NODE_ADDR" "$NODE_PORT"; fi; do
 		if ! node__running "$ctr" || [ $SECONDS -ge $end ]; then
 			docker logs --tail 20 "$ctr" >&2 2>&1
 			node_log "node $name: no SSH banner on $NODE_ADDR:$NODE_PORT within $NODE_WAIT s"

@@ -453,6 +453,31 @@ static void test_host_keys_cannot_be_off(void **state)
 	}
 }
 
+/* ssh.jump: each hop checked where it is written; TLS engines cannot be
+ * reached behind jump hosts. */
+static void test_ssh_jump(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load_bad(&l,
+		 RECIPE_HEAD "ssh:\n"							   /* 8 */
+			     "  jump: [\"ops@bastion:2222\", \"ftp://x\", \"bad host\"]\n" /* 9 */
+			     "docker:\n"						   /* 10 */
+			     "  endpoint: tls\n",					   /* 11 */
+		 NULL);
+	expect_error(&l.diags, 9, 30, "ssh.jump[1]",
+		     "write the jump host as USER@HOST[:PORT], without a scheme");
+	expect_error(&l.diags, 9, 41, "ssh.jump[2]",
+		     "'bad host' is not a jump host: write USER@HOST[:PORT] (IPv6 as [::1])");
+	expect_error(&l.diags, 11, 13, "docker.endpoint",
+		     "endpoint: tls reaches each engine's TCP port at the node's address, which "
+		     "nodes behind jump hosts do not answer; use endpoint: ssh (the engine through "
+		     "the SSH session, carried through the jump hosts)");
+	expect_counts(&l.diags, 3, 0);
+	loaded_free(&l);
+}
+
 /* ---- providers --------------------------------------------------------- */
 
 /* An unknown type is one mistake: the keys of the intended type are not
@@ -1991,6 +2016,7 @@ int main(void)
 		cmocka_unit_test(test_bad_choices),
 		cmocka_unit_test(test_cluster_network),
 		cmocka_unit_test(test_host_keys_cannot_be_off),
+		cmocka_unit_test(test_ssh_jump),
 		cmocka_unit_test(test_provider_bad_type_no_cascade),
 		cmocka_unit_test(test_provider_keys_per_type),
 		cmocka_unit_test(test_provider_values),
