@@ -17,11 +17,14 @@
 void bs_node_session_close(struct bs_node_session *s)
 {
 	/*
-	 * The session ends here, and its end releases the lock on the node
-	 * (its holder's input closes) and every channel at once: closing
-	 * each one first would cost a round trip apiece. First, while the
-	 * engine connections idle and the tunnel has nothing half done.
+	 * The lock first, waited for: its holder on the node ends only once
+	 * it has written every audit line (a hang-up could drop lines still
+	 * in sshd's buffers). Then the session ends, and every other channel
+	 * with it: closing each one would cost a round trip apiece. Before
+	 * the engine connections close, so the tunnel has nothing half done.
 	 */
+	bs_nodelock_release(s->lock);
+	s->lock = NULL;
 	if (s->ssh != NULL) {
 		struct bs_ssh_stats st;
 
@@ -35,7 +38,6 @@ void bs_node_session_close(struct bs_node_session *s)
 	if (s->driver != NULL)
 		s->driver->ops->free(s->driver);
 	bs_endpoint_free(&s->ep);
-	bs_nodelock_release(s->lock);
 	bs_tunnel_close(s->tunnel);
 	bs_ssh_close(s->ssh);
 	free(s->name);

@@ -35,9 +35,9 @@
  *    (BS_ERR_CONFLICT) instead of corrupting the session;
  *  - like bs_ssh_exec, they expect the session blocking on entry, run it
  *    non-blocking with their own deadlines, and leave it blocking;
- *  - release the lock before bs_ssh_close() frees the session; after
- *    bs_ssh_hangup() the release only frees (the hang-up ended the node
- *    side's holder), which is how a run ends.
+ *  - release the lock before bs_ssh_hangup() or bs_ssh_close(): the
+ *    release waits for the node side's holder to end, which it does only
+ *    once every audit line is written; a hang-up could drop the last ones.
  */
 #ifndef BS_PROVISION_NODELOCK_H
 #define BS_PROVISION_NODELOCK_H
@@ -100,8 +100,7 @@ int bs_nodelock_audit(struct bs_nodelock *l, const char *line, struct bs_err *er
 /* What opts->then printed (NUL-terminated, *len bytes), or NULL. */
 const char *bs_nodelock_then(const struct bs_nodelock *l, size_t *len);
 
-/* Send EOF, wait (bounded) for the node side to end, free. NULL is fine.
- * After bs_ssh_hangup() it sends nothing and waits for nothing. */
+/* Send EOF, wait (bounded) for the node side to end, free. NULL is fine. */
 void bs_nodelock_release(struct bs_nodelock *l);
 
 /*

@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <libssh2.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -53,15 +55,14 @@ void bs_ssh_lock(struct bs_ssh *s)
 
 void bs_ssh_unlock(struct bs_ssh *s)
 {
-	int waker = s->waker;
-
-	pthread_mutex_unlock(&s->mu);
-	if (waker >= 0) {
+	/* still held: the waker cannot be closed (and its number reused) meanwhile */
+	if (s->waker >= 0) {
 		char one = 1;
-		ssize_t n = write(waker, &one, 1); /* non-blocking: full means woken */
+		ssize_t n = write(s->waker, &one, 1); /* non-blocking: full means woken */
 
 		(void)n;
 	}
+	pthread_mutex_unlock(&s->mu);
 }
 
 void bs_ssh_unlock_quiet(struct bs_ssh *s)
@@ -181,12 +182,16 @@ static int tcp_connect(const char *host, int port, long timeout_ms, const char *
 				  host, gai_strerror(rc));
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		int one = 1;
 		struct pollfd pfd;
 		int so_error = 0;
 		socklen_t len = sizeof(so_error);
 
 		if (fd < 0)
 			continue;
+		/* no Nagle: requests on parallel channels would each wait for the
+		 * one before it to be acknowledged, a round trip apiece */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 		rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
 		if (rc != 0 && errno != EINPROGRESS) {

@@ -139,9 +139,10 @@ struct bs_ssh_stats {
 void bs_ssh_get_stats(struct bs_ssh *s, struct bs_ssh_stats *out);
 
 /* End the connection now: a disconnect is sent, not waited on, and the
- * socket shut, so the channels still open (the tunnel's, the node lock's)
- * are freed without a round trip each; the node side sees every channel
- * end, as after a crash. Only bs_ssh_close and frees may follow. */
+ * socket shut, so the channels still open (the tunnel's) are freed without
+ * a round trip each; the node side sees every channel end, as after a
+ * crash, and data it had not handed on may be dropped (release the node
+ * lock first). Only bs_ssh_close and frees may follow. */
 void bs_ssh_hangup(struct bs_ssh *s);
 void bs_ssh_close(struct bs_ssh *s);
 

@@ -113,6 +113,7 @@ static int tunnel_pump(struct bs_tunnel *t, struct bs_err *err);
 static int start_owner(struct bs_tunnel *t, struct bs_err *err);
 static void *tunnel_owner(void *arg);
 static int tunnel_failure(void *payload, struct bs_err *err);
+static void record_failure(struct bs_tunnel *t, const char *msg);
 
 static void put_u32(struct bs_buf *b, uint32_t v)
 {
@@ -687,6 +688,8 @@ static int tunnel_pump(struct bs_tunnel *t, struct bs_err *err)
 		if (rc != 0) {
 			if (b->waiter != NULL)
 				dial_done(t, b, false, err->msg);
+			/* the reason first: the request asks for it once it sees the close */
+			record_failure(t, err->msg);
 			bridge_remove(t, i); /* libcurl sees its connection close */
 			t->busy = NULL;
 			goto out;
@@ -726,6 +729,7 @@ static int tunnel_pump(struct bs_tunnel *t, struct bs_err *err)
 		if (step == STEP_DONE) {
 			if (b->dial && b->down_total == 0 && b->err_text.len > 0) {
 				rc = dial_stdio_ended(t, b, err);
+				record_failure(t, err->msg);
 				bridge_remove(t, i);
 				goto out;
 			}
@@ -760,8 +764,14 @@ static int tunnel_wait_fds(struct bs_tunnel *t, struct pollfd *fds, int max)
 		fds[n].fd = t->listen_fd;
 		fds[n++].events = POLLIN;
 	}
-	fds[n].fd = bs_ssh_socket(t->ssh);
-	fds[n++].events = (short)(POLLIN | (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND ? POLLOUT : 0));
+	/* the session's socket only for our channels: with none open, what
+	 * arrives is for another user's, which reads it (watching it here
+	 * would only spin) */
+	if (t->n > 0) {
+		fds[n].fd = bs_ssh_socket(t->ssh);
+		fds[n++].events =
+			(short)(POLLIN | (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND ? POLLOUT : 0));
+	}
 	for (int i = 0; i < t->n && n < max; i++) {
 		struct bridge *b = t->bridges[i];
 		short ev = 0;
