@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -346,6 +347,22 @@ static int state_checked(void)
 	return BS_EXIT_FAILURE;
 }
 
+/*
+ * A node's session holds about a dozen descriptors (its socket, the
+ * tunnel's listener, wake pipe and engine connections) until the run ends,
+ * so a fleet needs more than a shell's usual soft limit of 1024: take the
+ * hard limit, as a server would.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct bs_cli cli;
@@ -356,6 +373,7 @@ int main(int argc, char **argv)
 	 * (provision/node_ssh.c): masked from the start, in every output. */
 	bs_secret_add(getenv("BOOTSTRAP_SSH_PASSWORD"));
 	bs_secret_add(getenv("BOOTSTRAP_SSH_PASSPHRASE"));
+	raise_fd_limit();
 	memset(&cli, 0, sizeof(cli));
 	cli.tail = -1;
 	cli.parallel = 8;
