@@ -17,14 +17,17 @@
 void bs_node_session_close(struct bs_node_session *s)
 {
 	/*
-	 * The lock first, waited for: its holder on the node ends only once
-	 * it has written every audit line (a hang-up could drop lines still
-	 * in sshd's buffers). Then the session ends, and every other channel
-	 * with it: closing each one would cost a round trip apiece. Before
+	 * The lock first, waited for, when audit lines went through it: its
+	 * holder on the node ends only once it has written every one (a
+	 * hang-up could drop lines still in sshd's buffers). Then the session
+	 * ends, and every other channel with it (and a lock that logged
+	 * nothing): closing each one would cost a round trip apiece. Before
 	 * the engine connections close, so the tunnel has nothing half done.
 	 */
-	bs_nodelock_release(s->lock);
-	s->lock = NULL;
+	if (bs_nodelock_audited(s->lock)) {
+		bs_nodelock_release(s->lock);
+		s->lock = NULL;
+	}
 	if (s->ssh != NULL) {
 		struct bs_ssh_stats st;
 
@@ -38,6 +41,7 @@ void bs_node_session_close(struct bs_node_session *s)
 	if (s->driver != NULL)
 		s->driver->ops->free(s->driver);
 	bs_endpoint_free(&s->ep);
+	bs_nodelock_release(s->lock); /* after the hang-up: only frees */
 	bs_tunnel_close(s->tunnel);
 	bs_ssh_close(s->ssh);
 	free(s->name);

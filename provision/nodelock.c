@@ -58,6 +58,7 @@ struct bs_nodelock {
 	struct bs_buf then;	/* what opts->then printed */
 	size_t answer_max;	/* stdout kept while acquiring */
 	bool want_then;		/* the answer is complete at THEN_END */
+	bool audited;		/* an audit line was sent */
 	/* opts->cancel: ends the wait for the lock */
 	volatile sig_atomic_t *interrupt;
 };
@@ -593,6 +594,11 @@ static void keep_then(struct bs_nodelock *l, const struct bs_buf *answer)
 	l->then.len--;
 }
 
+bool bs_nodelock_audited(const struct bs_nodelock *l)
+{
+	return l != NULL && l->audited;
+}
+
 const char *bs_nodelock_then(const struct bs_nodelock *l, size_t *len)
 {
 	if (l == NULL || !l->want_then) {
@@ -710,6 +716,7 @@ int bs_nodelock_audit(struct bs_nodelock *l, const char *line, struct bs_err *er
 	bs_buf_putc(&text, '\n');
 	libssh2_session_set_blocking(session, 0);
 	rc = check_held(l, err);
+	l->audited = l->audited || rc == 0;
 	while (rc == 0 && off < text.len) {
 		/* after EAGAIN, the same call again: same pointer, same length */
 		ssize_t n = libssh2_channel_write(l->ch, text.data + off, text.len - off);

@@ -35,9 +35,11 @@
  *    (BS_ERR_CONFLICT) instead of corrupting the session;
  *  - like bs_ssh_exec, they expect the session blocking on entry, run it
  *    non-blocking with their own deadlines, and leave it blocking;
- *  - release the lock before bs_ssh_hangup() or bs_ssh_close(): the
- *    release waits for the node side's holder to end, which it does only
- *    once every audit line is written; a hang-up could drop the last ones.
+ *  - release the lock before bs_ssh_hangup() or bs_ssh_close() when an
+ *    audit line was sent: the release waits for the node side's holder to
+ *    end, which it does only once every line is written; a hang-up could
+ *    drop the last ones. With none sent, a hang-up ends the holder just as
+ *    well and saves the release's round trip.
  */
 #ifndef BS_PROVISION_NODELOCK_H
 #define BS_PROVISION_NODELOCK_H
@@ -96,6 +98,10 @@ int bs_nodelock_acquire(struct bs_nodelock **out, struct bs_ssh *s, const char *
  * leaves the session unusable.
  */
 int bs_nodelock_audit(struct bs_nodelock *l, const char *line, struct bs_err *err);
+
+/* Was an audit line sent? Only then must a release be waited for before
+ * the session hangs up (bs_nodelock_release, below). */
+bool bs_nodelock_audited(const struct bs_nodelock *l);
 
 /* What opts->then printed (NUL-terminated, *len bytes), or NULL. */
 const char *bs_nodelock_then(const struct bs_nodelock *l, size_t *len);
