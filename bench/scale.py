@@ -55,45 +55,16 @@ STEPS = ["apply", "noop", "change", "destroy"]
 SSH_LINE = re.compile(r"SSH: (\d+) round trips, (\d+) channel\(s\) to the engine, (\d+) bytes sent, "
                       r"(\d+) received")
 TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+sys.path.insert(0, HERE)
+# the process helpers (and the set of children killed at exit) are bench.py's
+from bench import _children, kill_group, last_lines, run_plain  # noqa: E402
 
-_children = set()
 _t0 = time.time()
 
 
 def log(msg):
     sys.stderr.write("[scale %6.1fs] %s\n" % (time.time() - _t0, msg))
     sys.stderr.flush()
-
-
-def kill_group(pid):
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def run_plain(argv, timeout, input_=None, cwd=None):
-    """An untimed helper; (rc, stdout, stderr)."""
-    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=subprocess.PIPE if input_ is not None else subprocess.DEVNULL,
-                         start_new_session=True)
-    _children.add(p.pid)
-    try:
-        out, err = p.communicate(input=input_, timeout=timeout)
-        return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
-    except subprocess.TimeoutExpired:
-        kill_group(p.pid)
-        out, err = p.communicate()
-        return 124, out.decode(errors="replace"), "timeout after %ds; %s" % (
-            timeout, err.decode(errors="replace"))
-    finally:
-        kill_group(p.pid)
-        _children.discard(p.pid)
-
-
-def last_lines(text, n=3, width=300):
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return " | ".join(lines[-n:])[-width:]
 
 
 def write(path, text):

@@ -156,6 +156,24 @@ static int open_engine(struct bs_node_session *out, const struct bs_cdriver_opts
 	return rc;
 }
 
+/* The node's docker.sock through its session: the default endpoint. */
+static int open_tunnel(struct bs_node_session *out, const struct bs_dockerhost_opts *dopts,
+		       struct bs_err *err)
+{
+	struct bs_tunnel_opts to;
+	char *url = bs_xasprintf("ssh://%s", bs_ssh_display(out->ssh));
+	int rc;
+
+	memset(&to, 0, sizeof(to));
+	to.url = url;
+	to.sudo = dopts->sudo;
+	rc = bs_tunnel_open(&out->tunnel, out->ssh, &to, err);
+	free(url);
+	if (rc == 0)
+		bs_tunnel_endpoint(out->tunnel, &out->ep);
+	return rc;
+}
+
 /* The key file SSH will offer is the one the machine was created with. */
 static bool offers_machine_key(const struct bs_node_ssh *ns, const char *machine_key)
 {
@@ -238,6 +256,13 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_fleet *r, const
 		dtls.port = r->docker.tls_port;
 		dopts.tls = &dtls;
 	}
+	if (!tls) { /* the tunnel first: its channel opens while the lock's answer comes */
+		rc = open_tunnel(out, &dopts, err);
+		if (rc != 0)
+			goto fail;
+		if (po->lock != NULL)
+			bs_tunnel_warm(out->tunnel);
+	}
 	if (po->lock != NULL) { /* destroy too, which only detects */
 		struct bs_nodelock_opts lo = *po->lock;
 
@@ -258,19 +283,6 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_fleet *r, const
 		return 0; /* nothing to talk to yet: the plan says what comes */
 
 	t0 = bs_now_ms();
-	if (!tls) {
-		struct bs_tunnel_opts to;
-		char *url = bs_xasprintf("ssh://%s", bs_ssh_display(out->ssh));
-
-		memset(&to, 0, sizeof(to));
-		to.url = url;
-		to.sudo = dopts.sudo;
-		rc = bs_tunnel_open(&out->tunnel, out->ssh, &to, err);
-		free(url);
-		if (rc != 0)
-			goto fail;
-		bs_tunnel_endpoint(out->tunnel, &out->ep);
-	}
 	copts.cancel = po->cancel;
 	copts.interrupt = po->interrupt;
 	/* dockerd ran with its socket at the detection, untouched since */

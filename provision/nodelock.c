@@ -291,10 +291,9 @@ static int op_timeout(const struct bs_nodelock *l, const struct op *o, struct bs
 			  l->node, o->doing, (o->budget_ms + 999) / 1000);
 }
 
-/* Between two tries: stop at the deadline or on cancel, the session's or
- * the lock's own (when o allows), else wait for the socket, at most
- * 100 ms. */
-static int pause_op(struct bs_nodelock *l, const struct op *o, struct bs_err *err)
+/* Time to stop? At the deadline, or on cancel, the session's or the
+ * lock's own (when o allows): nonzero with err set. */
+static int pause_due(struct bs_nodelock *l, const struct op *o, struct bs_err *err)
 {
 	volatile sig_atomic_t *cancel = bs_ssh_cancel(l->ssh);
 
@@ -304,8 +303,18 @@ static int pause_op(struct bs_nodelock *l, const struct op *o, struct bs_err *er
 				  o->doing);
 	if (op_over(o))
 		return op_timeout(l, o, err);
-	bs_ssh_wait_socket(l->ssh, 100);
 	return 0;
+}
+
+/* Between two tries: unless it is time to stop, wait for the socket, at
+ * most 100 ms. */
+static int pause_op(struct bs_nodelock *l, const struct op *o, struct bs_err *err)
+{
+	int rc = pause_due(l, o, err);
+
+	if (rc == 0)
+		bs_ssh_wait_socket(l->ssh, 100);
+	return rc;
 }
 
 /* Read what is there on both streams: stdout into out (up to ANSWER_MAX;
@@ -389,6 +398,31 @@ static bool then_done(const struct bs_nodelock *l, const struct bs_buf *answer)
 }
 
 /* Read until the script answered or the node side ended. */
+/*
+ * pause_op for a wait that only reads: the session is let go meanwhile, so
+ * its other user (the tunnel's owner thread, opening the engine's channel)
+ * gets a round trip done while the node side answers. In steps of 10 ms:
+ * the owner may read what arrives for us, which our poll would not see.
+ */
+static int pause_reading(struct bs_nodelock *l, const struct op *o, struct bs_err *err)
+{
+	LIBSSH2_SESSION *session = bs_ssh_session(l->ssh);
+	struct pollfd pfd = {bs_ssh_socket(l->ssh), POLLIN, 0};
+	int rc;
+
+	if (send_pending(l->ssh))
+		return pause_op(l, o, err);
+	rc = pause_due(l, o, err);
+	if (rc != 0)
+		return rc;
+	libssh2_session_set_blocking(session, 1);
+	bs_ssh_unlock(l->ssh);
+	poll(&pfd, 1, 10);
+	bs_ssh_lock(l->ssh);
+	libssh2_session_set_blocking(session, 0);
+	return 0;
+}
+
 static int read_answer(struct bs_nodelock *l, struct bs_buf *answer, const struct op *o,
 		       struct bs_err *err)
 {
@@ -406,7 +440,7 @@ static int read_answer(struct bs_nodelock *l, struct bs_buf *answer, const struc
 		    (!l->want_then || find_line(bs_buf_str(answer), "LOCKED") == NULL ||
 		     then_done(l, answer)))
 			return 0;
-		rc = pause_op(l, o, err);
+		rc = pause_reading(l, o, err);
 		if (rc != 0)
 			return rc;
 		keepalive(l, &next_keepalive); /* a long --lock-wait sends nothing else */

@@ -68,6 +68,7 @@ struct bridge {
 	bool client_eof;
 	bool remote_eof;
 	bool dial;	   /* this bridge uses docker system dial-stdio */
+	bool warm;	   /* opened ahead (bs_tunnel_warm): the first connection takes it */
 	size_t down_total; /* bytes from the node */
 	size_t up_len, up_off;
 	size_t down_len, down_off;
@@ -102,8 +103,9 @@ struct bs_tunnel {
 	pthread_t owner;
 	bool started;
 	atomic_bool stop;
-	int wake[2]; /* read end polled by the owner, write end the session's waker */
-	bool broken; /* the session is gone: every connection is refused */
+	int wake[2];		 /* read end polled by the owner, write end the session's waker */
+	bool broken;		 /* the session is gone: every connection is refused */
+	atomic_bool warm_wanted; /* open a channel ahead, at the next pump */
 	pthread_mutex_t emu;
 	char *error;	       /* the last failure, for the request that sees it */
 	pthread_cond_t dialed; /* a dial's channel opened or failed */
@@ -350,6 +352,11 @@ const char *bs_tunnel_mode_name(const struct bs_tunnel *t)
 	}
 }
 
+void bs_tunnel_warm(struct bs_tunnel *t)
+{
+	atomic_store(&t->warm_wanted, true); /* no wake: the next pump does it */
+}
+
 unsigned long bs_tunnel_channels(const struct bs_tunnel *t)
 {
 	return t->channels;
@@ -460,6 +467,8 @@ static int open_step(struct bs_tunnel *t, struct bridge *b, struct bs_err *err)
 			t->channels++;
 			return 0;
 		}
+		if (b->warm && b->fd < 0) /* ahead of any connection: no fallback decided */
+			return bs_err_set(err, BS_ERR_NETWORK, "%s: no channel ahead", t->url);
 		if (libssh2_session_last_errno(session) != LIBSSH2_ERROR_CHANNEL_FAILURE)
 			return bs_err_set(err, BS_ERR_NETWORK,
 					  "%s: cannot open a channel to %s on the node: %s", t->url,
@@ -647,6 +656,15 @@ static int dial_stdio_ended(struct bs_tunnel *t, struct bridge *b, struct bs_err
 	return rc;
 }
 
+/* A channel opened ahead that no connection took yet, or NULL. */
+static struct bridge *waiting_warm(struct bs_tunnel *t)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->bridges[i]->warm && t->bridges[i]->fd < 0)
+			return t->bridges[i];
+	return NULL;
+}
+
 static int tunnel_pump(struct bs_tunnel *t, struct bs_err *err)
 {
 	LIBSSH2_SESSION *session = bs_ssh_session(t->ssh);
@@ -654,9 +672,21 @@ static int tunnel_pump(struct bs_tunnel *t, struct bs_err *err)
 
 	while (t->listen_fd >= 0 && t->n < MAX_BRIDGES &&
 	       (c = accept4(t->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct bridge *b = waiting_warm(t);
+
+		if (b == NULL) {
+			b = bs_xcalloc(1, sizeof(*b));
+			b->state = B_WAIT_OPEN;
+			t->bridges[t->n++] = b;
+		}
+		b->fd = c;
+	}
+	if (atomic_exchange(&t->warm_wanted, false) && t->n < MAX_BRIDGES &&
+	    t->mode != BS_TUNNEL_DIAL_STDIO && t->active != BS_TUNNEL_DIAL_STDIO) {
 		struct bridge *b = bs_xcalloc(1, sizeof(*b));
 
-		b->fd = c;
+		b->fd = -1;
+		b->warm = true;
 		b->state = B_WAIT_OPEN;
 		t->bridges[t->n++] = b;
 	}
@@ -685,6 +715,14 @@ static int tunnel_pump(struct bs_tunnel *t, struct bs_err *err)
 		if (b->state != B_WAIT_OPEN && b->state != B_EXEC)
 			continue;
 		rc = open_step(t, b, err);
+		if (rc != 0 && b->warm && b->fd < 0) {
+			/* opened ahead, for nobody yet: the first connection tries again */
+			bridge_remove(t, i);
+			t->busy = NULL;
+			rc = 0;
+			i--;
+			continue;
+		}
 		if (rc != 0) {
 			if (b->waiter != NULL)
 				dial_done(t, b, false, err->msg);
@@ -712,7 +750,7 @@ static int tunnel_pump(struct bs_tunnel *t, struct bs_err *err)
 			i--;
 			continue;
 		}
-		if (b->state != B_OPEN)
+		if (b->state != B_OPEN || b->fd < 0) /* open ahead, no connection yet */
 			continue;
 		while (step == STEP_MOVED && rounds++ < 64)
 			step = bridge_step(b);
@@ -776,7 +814,7 @@ static int tunnel_wait_fds(struct bs_tunnel *t, struct pollfd *fds, int max)
 		struct bridge *b = t->bridges[i];
 		short ev = 0;
 
-		if (b->state != B_OPEN)
+		if (b->state != B_OPEN || b->fd < 0)
 			continue;
 		if (b->up_len == 0 && !b->client_eof)
 			ev |= POLLIN;

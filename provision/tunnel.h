@@ -49,6 +49,12 @@ int bs_tunnel_open(struct bs_tunnel **out, struct bs_ssh *s, const struct bs_tun
  * bs_endpoint_free before closing the tunnel). */
 void bs_tunnel_endpoint(struct bs_tunnel *t, struct bs_endpoint *ep);
 
+/* Open one channel ahead at the next pump, for the first connection to
+ * take: started while another operation waits on the node (the node
+ * lock's answer), its round trip is hidden in that wait. A channel that
+ * cannot be opened ahead is dropped quietly; the connection tries again. */
+void bs_tunnel_warm(struct bs_tunnel *t);
+
 /* "direct-streamlocal", "dial-stdio", or "none" before the first channel. */
 const char *bs_tunnel_mode_name(const struct bs_tunnel *t);
 
