@@ -660,7 +660,8 @@ static int dial_stdio_ended(struct bs_tunnel *t, struct bridge *b, struct bs_err
 static struct bridge *waiting_warm(struct bs_tunnel *t)
 {
 	for (int i = 0; i < t->n; i++)
-		if (t->bridges[i]->warm && t->bridges[i]->fd < 0)
+		if (t->bridges[i]->warm && t->bridges[i]->fd < 0 &&
+		    t->bridges[i]->state != B_CLOSING)
 			return t->bridges[i];
 	return NULL;
 }
@@ -680,6 +681,7 @@ static int tunnel_pump(struct bs_tunnel *t, struct bs_err *err)
 			t->bridges[t->n++] = b;
 		}
 		b->fd = c;
+		b->warm = false; /* taken: an ordinary bridge from now on (its close sets fd -1) */
 	}
 	if (atomic_exchange(&t->warm_wanted, false) && t->n < MAX_BRIDGES &&
 	    t->mode != BS_TUNNEL_DIAL_STDIO && t->active != BS_TUNNEL_DIAL_STDIO) {
