@@ -2376,7 +2376,7 @@ int bs_dockerhost_ensure(struct bs_ssh *s, const struct bs_dockerhost_opts *opts
 	enum bs_daemon_action action = BS_DAEMON_NONE;
 	struct temps t;
 	char *merged = NULL;
-	bool write = false, tls_changed = false;
+	bool write = false, tls_changed = false, starting = false;
 	struct ctx c;
 	int rc;
 
@@ -2421,12 +2421,20 @@ int bs_dockerhost_ensure(struct bs_ssh *s, const struct bs_dockerhost_opts *opts
 	if (rc == 0)
 		rc = read_facts(&c, "detecting the engine", &r, &f);
 	bs_ssh_result_free(&r);
+	/* docker.service's own dockerd, started a moment ago (systemd restarts
+	 * it after a crash or a kill) and not yet at its pidfile: the engine,
+	 * starting, not a stray; it is waited for like one without a socket */
+	if (rc == 0 && f.pid == 0 && f.stray_pid != 0 && f.systemd && f.unit_loaded &&
+	    f.unit_pid == f.stray_pid) {
+		f.pid = f.stray_pid;
+		starting = true;
+	}
 	if (rc == 0)
 		rc = check_hand_started(&c, &f);
 	if (rc != 0)
 		goto out;
 	fill_report_os(report, &f);
-	report->engine_up = f.pid != 0 && f.socket;
+	report->engine_up = f.pid != 0 && f.socket && !starting;
 	if (opts->need_esp && !opts->dry_run && f.esp != BS_ESP_YES) {
 		rc = bs_err_set(
 			err, BS_ERR_UNSUPPORTED,
@@ -2512,8 +2520,8 @@ int bs_dockerhost_ensure(struct bs_ssh *s, const struct bs_dockerhost_opts *opts
 		a.step = BS_STEP_RELOAD;
 	else if (action == BS_DAEMON_RESTART)
 		a.step = BS_STEP_RESTART;
-	else if (!f.socket && f.engine_version[0] == '\0')
-		a.step = BS_STEP_WAIT; /* running, but its socket is not there yet */
+	else if (starting || (!f.socket && f.engine_version[0] == '\0'))
+		a.step = BS_STEP_WAIT; /* running, but not answering yet */
 	if (!write && !tls_changed && a.step == BS_STEP_NONE && !a.enable_unit)
 		goto out; /* converged: one command, nothing touched */
 
