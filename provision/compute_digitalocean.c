@@ -85,11 +85,6 @@ static const char *str_at(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s != NULL ? bs_xstrdup(s) : NULL;
-}
-
 /* The value of the first tag starting with prefix, or NULL (borrowed). */
 static const char *tag_value(const cJSON *droplet, const char *prefix)
 {
@@ -138,15 +133,15 @@ int bs_digitalocean_machine(struct bs_machine *out, const cJSON *droplet, struct
 	out->name = bs_xstrdup(node				 ? node
 			       : str_at(droplet, "name") != NULL ? str_at(droplet, "name")
 								 : id);
-	out->project = dup_or_null(tag_value(droplet, BS_DO_TAG_PROJECT));
+	out->project = bs_xstrdup_opt(tag_value(droplet, BS_DO_TAG_PROJECT));
 	out->state = bs_digitalocean_state(status);
-	out->ssh_host = dup_or_null(public_ipv4(droplet));
+	out->ssh_host = bs_xstrdup_opt(public_ipv4(droplet));
 	out->ssh_port = 22;
-	out->size = dup_or_null(size);
-	out->image =
-		dup_or_null(str_at(image, "slug") ? str_at(image, "slug") : str_at(image, "name"));
+	out->size = bs_xstrdup_opt(size);
+	out->image = bs_xstrdup_opt(str_at(image, "slug") ? str_at(image, "slug")
+							  : str_at(image, "name"));
 	out->region =
-		dup_or_null(str_at(cJSON_GetObjectItemCaseSensitive(droplet, "region"), "slug"));
+		bs_xstrdup_opt(str_at(cJSON_GetObjectItemCaseSensitive(droplet, "region"), "slug"));
 	out->ssh_key = bs_compute_key_from_label(tag_value(droplet, BS_DO_TAG_KEY));
 	return 0;
 }

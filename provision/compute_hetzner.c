@@ -88,11 +88,6 @@ static const char *str_at(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s != NULL ? bs_xstrdup(s) : NULL;
-}
-
 int bs_hetzner_machine(struct bs_machine *out, const cJSON *server, struct bs_err *err)
 {
 	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(server, "labels");
@@ -117,14 +112,15 @@ int bs_hetzner_machine(struct bs_machine *out, const cJSON *server, struct bs_er
 			cJSON_GetObjectItemCaseSensitive(server, "datacenter"), "location");
 	out->id = id;
 	out->name = bs_xstrdup(node ? node : str_at(server, "name") ? str_at(server, "name") : id);
-	out->project = dup_or_null(str_at(labels, BS_HETZNER_LABEL_PROJECT));
+	out->project = bs_xstrdup_opt(str_at(labels, BS_HETZNER_LABEL_PROJECT));
 	out->state = bs_hetzner_state(status);
-	out->ssh_host = dup_or_null(str_at(ipv4, "ip"));
+	out->ssh_host = bs_xstrdup_opt(str_at(ipv4, "ip"));
 	out->ssh_port = 22;
-	out->size = dup_or_null(
+	out->size = bs_xstrdup_opt(
 		str_at(cJSON_GetObjectItemCaseSensitive(server, "server_type"), "name"));
-	out->image = dup_or_null(str_at(cJSON_GetObjectItemCaseSensitive(server, "image"), "name"));
-	out->region = dup_or_null(str_at(loc, "name"));
+	out->image =
+		bs_xstrdup_opt(str_at(cJSON_GetObjectItemCaseSensitive(server, "image"), "name"));
+	out->region = bs_xstrdup_opt(str_at(loc, "name"));
 	out->ssh_key = bs_compute_key_from_label(str_at(labels, BS_HETZNER_LABEL_KEY));
 	return 0;
 }

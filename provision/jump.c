@@ -62,11 +62,6 @@ static void pool_lock(void)
 	pthread_mutex_lock(&pool_mu);
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s ? bs_xstrdup(s) : NULL;
-}
-
 /* ---- hops ---- */
 
 static void hop_unref(struct hop *h)
@@ -266,13 +261,13 @@ struct bs_jump_route *bs_jump_route_new(const struct bs_ssh_opts *base, const st
 		free(url);
 	}
 	r->display = bs_buf_detach(&d);
-	r->user = dup_or_null(base->user);
-	r->key_path = dup_or_null(base->key_path);
-	r->passphrase = dup_or_null(base->passphrase);
-	r->password = dup_or_null(base->password);
+	r->user = bs_xstrdup_opt(base->user);
+	r->key_path = bs_xstrdup_opt(base->key_path);
+	r->passphrase = bs_xstrdup_opt(base->passphrase);
+	r->password = bs_xstrdup_opt(base->password);
 	r->agent = base->agent;
-	r->known_hosts = dup_or_null(base->known_hosts);
-	r->extra_known_hosts = dup_or_null(base->extra_known_hosts);
+	r->known_hosts = bs_xstrdup_opt(base->known_hosts);
+	r->extra_known_hosts = bs_xstrdup_opt(base->extra_known_hosts);
 	/* no machine's tag on a hop's pin: forgetting the machine keeps it */
 	r->policy = base->policy;
 	r->connect_timeout_ms = base->connect_timeout_ms;

@@ -65,6 +65,11 @@ char *bs_xstrdup(const char *s)
 	return bs_xstrndup(s, strlen(s));
 }
 
+char *bs_xstrdup_opt(const char *s)
+{
+	return s != NULL ? bs_xstrdup(s) : NULL;
+}
+
 char *bs_xstrndup(const char *s, size_t n)
 {
 	char *p = bs_xmalloc(n + 1);

@@ -22,6 +22,8 @@ void *bs_xrealloc(void *ptr, size_t size);
 /* Grow *ptr to hold at least need elements of elem bytes (amortised). */
 void bs_xgrow(void **ptr, size_t *cap, size_t need, size_t elem);
 char *bs_xstrdup(const char *s);
+/* bs_xstrdup, NULL for NULL. */
+char *bs_xstrdup_opt(const char *s);
 char *bs_xstrndup(const char *s, size_t n);
 char *bs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
