@@ -2245,10 +2245,120 @@ static int remove_named(struct docker *dk, const char *kind, const char *singula
 	return rc;
 }
 
+/* Whether a container of that ID or name exists (a 404 says it does not). */
+static int container_exists(struct docker *dk, const char *ref, bool *exists, struct bs_err *err)
+{
+	struct bs_http_response resp;
+	char *seg = dk_path_name(ref, false);
+	char *path = bs_xasprintf("/containers/%s/json", seg);
+	int rc;
+
+	rc = dk_api(dk, "GET", path, NULL, NULL, &resp, err);
+	if (rc == 0 && resp.status != 200 && resp.status != 404)
+		rc = dk_status_error(dk, &resp, "looking a network's endpoint up", err);
+	*exists = rc != 0 || resp.status == 200;
+	bs_http_response_free(&resp);
+	free(seg);
+	free(path);
+	return rc;
+}
+
+/*
+ * Docker 20.10 now and then keeps a removed container's endpoint in its
+ * network (moby#42119, moby#43286: about one "compose down" in 30 fails on
+ * it) and then refuses to remove the network until it restarts. In a
+ * network of this engine's own (scope local: an overlay also lists other
+ * nodes' endpoints), the endpoint of a container that no longer exists is
+ * dropped by name with a forced disconnect, as `docker network disconnect
+ * -f NET NAME` does. An endpoint whose container still exists is never
+ * touched: its name goes to *holder. Returns how many were dropped.
+ */
+static int drop_stale_endpoints(struct docker *dk, const char *net, char **holder,
+				struct bs_err *err)
+{
+	char *seg = dk_path_name(net, false);
+	char *path = bs_xasprintf("/networks/%s", seg);
+	char *disconnect = bs_xasprintf("/networks/%s/disconnect", seg);
+	const char *scope;
+	const cJSON *ep;
+	cJSON *o = NULL;
+	int rc, dropped = 0;
+
+	rc = dk_get_json(dk, path, NULL, "inspecting the network", &o, err);
+	scope = dk_json_str(o, "Scope");
+	if (rc != 0 || scope == NULL || strcmp(scope, "local") != 0)
+		goto out;
+	cJSON_ArrayForEach(ep, cJSON_GetObjectItemCaseSensitive(o, "Containers"))
+	{
+		const char *name = dk_json_str(ep, "Name");
+		struct bs_http_response resp;
+		bool exists = false;
+		cJSON *body;
+		char *json;
+
+		if (name == NULL || name[0] == '\0')
+			continue;
+		/* the key is the container's ID, or "ep-ID" once its sandbox went */
+		if (ep->string != NULL && strncmp(ep->string, "ep-", 3) != 0)
+			rc = container_exists(dk, ep->string, &exists, err);
+		if (rc == 0 && !exists)
+			rc = container_exists(dk, name, &exists, err);
+		if (rc != 0)
+			break;
+		if (exists) {
+			if (*holder == NULL)
+				*holder = bs_xstrdup(name);
+			continue;
+		}
+		body = cJSON_CreateObject();
+		cJSON_AddStringToObject(body, "Container", name);
+		cJSON_AddBoolToObject(body, "Force", true);
+		json = cJSON_PrintUnformatted(body);
+		cJSON_Delete(body);
+		rc = dk_api(dk, "POST", disconnect, NULL, json, &resp, err);
+		free(json);
+		if (rc == 0 && resp.status != 200 && resp.status != 404)
+			rc = dk_status_error(dk, &resp, "dropping a removed container's endpoint",
+					     err);
+		bs_http_response_free(&resp);
+		if (rc != 0)
+			break;
+		dropped++;
+	}
+out:
+	cJSON_Delete(o);
+	free(disconnect);
+	free(path);
+	free(seg);
+	return dropped;
+}
+
+/* DELETE /networks/{name}; a network held only by endpoints of removed
+ * containers is freed of them first, and one a container still uses
+ * names it. */
 static int docker_network_remove(struct bs_cdriver *d, const char *name, bool *removed,
 				 struct bs_err *err)
 {
-	return remove_named(as_docker(d), "networks", "network", name, removed, err);
+	struct docker *dk = as_docker(d);
+	struct bs_err why = BS_ERR_INIT;
+	char *holder = NULL;
+	int rc = remove_named(dk, "networks", "network", name, removed, err);
+
+	if (rc == 0 || strstr(err->msg, "active endpoints") == NULL)
+		return rc;
+	if (drop_stale_endpoints(dk, name, &holder, &why) > 0 && holder == NULL) {
+		bs_err_clear(err);
+		rc = remove_named(dk, "networks", "network", name, removed, err);
+	} else if (holder != NULL) {
+		char *msg = bs_xasprintf("%s (container %s still uses it: remove it, or run "
+					 "`docker network disconnect %s %s`)",
+					 err->msg, holder, name, holder);
+
+		bs_err_set(err, err->code, "%s", msg);
+		free(msg);
+	}
+	free(holder);
+	return rc;
 }
 
 static int docker_volume_remove(struct bs_cdriver *d, const char *name, bool *removed,

@@ -29,6 +29,7 @@ cleanup() {
 	local ids
 	ids=$(docker ps -aq --filter "label=io.bootstrap.project=$PROJECT" 2>/dev/null)
 	[ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
+	docker rm -f "$PROJECT-foreign" >/dev/null 2>&1
 	docker network rm "$PROJECT-net" >/dev/null 2>&1
 	lab_down
 	rm -rf "$WORK"
@@ -208,11 +209,22 @@ counts_are 0 created=8 failed=0 && [ "$nets" = 1 ] && [ "$(running)" = 8 ] &&
 	ok "four node entries on one engine: 8 replicas, one network (made once, not raced)" || bad "shared engine apply" "rc=$rc $(summary) networks=$nets"
 bs apply --json "$R"
 check "... a re-run: nothing to do" counts_are 0 created=0 removed=0 unchanged=8
+# a container that is not the project's, attached to its network, holds it:
+# destroy leaves both and names that container and the fix
+docker run -d --name "$PROJECT-foreign" --network "$PROJECT-net" "$LAB_IMAGE" sleep 1000000 >/dev/null
+bs destroy --json "$R"
+msg=$(cat "$WORK/out" "$WORK/err")
+attached=$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}' "$PROJECT-foreign" 2>&1)
+counts_are 1 removed=8 && [[ $msg == *"container $PROJECT-foreign still uses it"* ]] &&
+	[[ $msg == *"docker network disconnect $PROJECT-net $PROJECT-foreign"* ]] && [ "$attached" = "$PROJECT-net" ] &&
+	ok "... a foreign container on the project network: destroy leaves it attached and names it with the fix" ||
+	bad "foreign container on the network" "rc=$rc attached=$attached $msg"
+docker rm -f "$PROJECT-foreign" >/dev/null
 bs destroy --json "$R"
 left=$(docker ps -aq --filter "label=io.bootstrap.project=$PROJECT" | wc -l)
 net=$(docker network ls -q --filter "name=^$PROJECT-net$" | wc -l)
-counts_are 0 removed=8 failed=0 && [ "$left" = 0 ] && [ "$net" = 0 ] &&
-	ok "... destroy: the network goes once every entry's containers are gone" || bad "shared engine destroy" "rc=$rc $(summary) containers=$left networks=$net"
+counts_are 0 removed=0 failed=0 && [ "$left" = 0 ] && [ "$net" = 0 ] &&
+	ok "... destroy again: the network goes once every container on it is gone" || bad "shared engine destroy" "rc=$rc $(summary) containers=$left networks=$net"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
