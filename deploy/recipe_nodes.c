@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "deploy/recipe_priv.h"
 
@@ -230,6 +231,56 @@ static void parse_node(struct bs_rctx *ctx, const struct bs_ynode *map, size_t e
 	bs_strv_free(&e.jump);
 }
 
+static bool same_strv(const struct bs_strv *a, const struct bs_strv *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcasecmp(a->v[i], b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+/* Two static hosts at one address and port (through the same jump hosts)
+ * are one machine: each run would find the other's node lock and stop. */
+static void check_same_machine(struct bs_rctx *ctx, const struct bs_ynode *seq)
+{
+	const struct bs_recipe *r = ctx->recipe;
+	int ssh_port = r->ssh.port > 0 ? r->ssh.port : 22;
+
+	for (size_t i = 0; i < r->n_nodes; i++) {
+		const struct bs_node *a = &r->nodes[i];
+
+		if (a->address == NULL)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			const struct bs_node *b = &r->nodes[j];
+			int pa = a->port > 0 ? a->port : ssh_port,
+			    pb = b->port > 0 ? b->port : ssh_port;
+			const struct bs_ynode *map, *at;
+			size_t s2, s3;
+
+			if (b->address == NULL || strcasecmp(a->address, b->address) != 0 ||
+			    pa != pb ||
+			    !same_strv(a->jump_set ? &a->jump : &r->ssh.jump,
+				       b->jump_set ? &b->jump : &r->ssh.jump))
+				continue;
+			map = a->entry < seq->n ? seq->items[a->entry] : NULL;
+			at = map ? bs_ynode_get(map, "address") : NULL;
+			s2 = rctx_push_index(ctx, a->entry);
+			s3 = rctx_push_key(ctx, "address");
+			rctx_error(ctx, at ? at : seq,
+				   "node '%s' is the machine of node '%s' (line %d), %s port %d: "
+				   "their runs would lock each other out (remove one entry; for "
+				   "more containers there, raise their replicas)",
+				   a->name, b->name, b->name_loc.line, a->address, pa);
+			rctx_pop(ctx, s3);
+			rctx_pop(ctx, s2);
+			break;
+		}
+	}
+}
+
 void bs_recipe_parse_nodes(struct bs_rctx *ctx, const struct bs_ynode *seq,
 			   const struct bs_ynode *root)
 {
@@ -267,6 +318,7 @@ void bs_recipe_parse_nodes(struct bs_rctx *ctx, const struct bs_ynode *seq,
 				rctx_pop(ctx, s2);
 				break;
 			}
+	check_same_machine(ctx, seq);
 out:
 	rctx_pop(ctx, saved);
 }

@@ -478,6 +478,35 @@ static void test_ssh_jump(void **state)
 	loaded_free(&l);
 }
 
+/* Two static hosts at one address and port are one machine (reported at
+ * the second's address); the same address behind another jump host, or
+ * on another port, is another machine. */
+static void test_same_machine_twice(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load_bad(&l,
+		 "version: 1\n"							  /* 1 */
+		 "project: demo\n"						  /* 2 */
+		 "provider: {type: static}\n"					  /* 3 */
+		 "ssh: {port: 2222}\n"						  /* 4 */
+		 "nodes:\n"							  /* 5 */
+		 "  - {name: a, address: web.example.test}\n"			  /* 6 */
+		 "  - {name: b, address: WEB.example.test, port: 2222}\n"	  /* 7 */
+		 "  - {name: c, address: web.example.test, port: 22}\n"		  /* 8 */
+		 "  - {name: d, address: web.example.test, jump: [\"ops@gw\"]}\n" /* 9 */
+		 "containers:\n"						  /* 10 */
+		 "  - {name: app, image: nginx:1.25}\n",			  /* 11 */
+		 NULL);
+	expect_error(&l.diags, 7, 24, "nodes[1].address",
+		     "node 'b' is the machine of node 'a' (line 6), WEB.example.test port 2222: "
+		     "their runs would lock each other out (remove one entry; for more containers "
+		     "there, raise their replicas)");
+	expect_counts(&l.diags, 1, 0);
+	loaded_free(&l);
+}
+
 /* ---- providers --------------------------------------------------------- */
 
 /* An unknown type is one mistake: the keys of the intended type are not
@@ -2044,6 +2073,7 @@ int main(void)
 		cmocka_unit_test(test_port_clashes),
 		cmocka_unit_test(test_port_clash_range),
 		cmocka_unit_test(test_replicas_fixed_port),
+		cmocka_unit_test(test_same_machine_twice),
 		cmocka_unit_test(test_bad_volumes),
 		cmocka_unit_test(test_bad_restart),
 		cmocka_unit_test(test_bad_healthchecks),
