@@ -83,6 +83,12 @@ struct bs_cli {
 	int expose;		 /* --expose: the port the domain goes to */
 	const char *domain_tls;	 /* --domain-tls: auto, internal, off */
 	const char *proxy_image; /* --proxy-image: default caddy:2 */
+	/* NAME/OP, or docker's order OP NAME...: the operation; args are then
+	 * the container names (op_target owns NAME of NAME/OP) */
+	const char *op;
+	char *op_target;
+	char *op_argv[1];
+	int stop_timeout_s; /* -t/--time: stop, restart, remove; -1: 10 s */
 	/* ssh:// engines */
 	const char *identity;  /* -i: private key file */
 	bool strict_host_keys; /* --strict-host-keys: no trust on first use */
@@ -104,8 +110,16 @@ void bs_cli_signals_install(const char *note);
 
 /* cli_help.c */
 const char *bs_cli_verb_name(enum bs_verb verb);
+/* A verb by its name or alias (rm, ps), or -1. */
 int bs_cli_verb_from_name(const char *name);
+/* The operations of NAME/OP (NULL-terminated), and whether op is one. */
+extern const char *const bs_cli_container_ops[];
+bool bs_cli_is_container_op(const char *op);
+/* The closest verb, alias or operation to a mistyped word, or NULL. */
+const char *bs_cli_suggest(const char *word, bool ops_only);
 void bs_cli_print_help(FILE *out, enum bs_verb verb, bool verb_given);
+/* Help for one operation of NAME/OP. */
+void bs_cli_print_op_help(FILE *out, const char *op);
 void bs_cli_print_version(FILE *out);
 
 /* cli_output.c */

@@ -606,41 +606,73 @@ int bs_cli_ensure_image(const struct bs_cli *cli, struct bs_cdriver *d, const ch
 	return rc == BS_ERR_NOT_FOUND ? pull(cli, d, ref) : BS_EXIT_OK;
 }
 
-static int cmd_remove(const struct bs_cli *cli, struct bs_cdriver *d)
+/* The grace of stop, restart and remove: -t, else docker's 10 s. */
+static int grace_s(const struct bs_cli *cli)
 {
-	struct bs_err err = BS_ERR_INIT;
-	bool had_route;
-	int rc;
+	return cli->stop_timeout_s >= 0 ? cli->stop_timeout_s : 10;
+}
 
-	if (cli->n_args != 1) {
-		bs_cli_error("remove takes one container NAME (it is stopped first)");
-		return BS_EXIT_USAGE;
+/* A done action on one container: "NAME what", or with --json one object
+ * per line, {"name", "action", "changed"}. */
+static void print_done(const struct bs_cli *cli, const char *name, const char *action, bool changed,
+		       const char *what)
+{
+	if (cli->json) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "name", name);
+		cJSON_AddStringToObject(o, "action", action);
+		cJSON_AddBoolToObject(o, "changed", changed);
+		print_json(o);
+		cJSON_Delete(o);
+	} else {
+		printf("%s %s\n", name, what);
+		fflush(stdout);
 	}
-	had_route = bs_cli_domain_routed(d, cli->args[0]);
-	rc = d->ops->container_destroy(d, cli->args[0], 10, &err);
+}
+
+static int remove_one(const struct bs_cli *cli, struct bs_cdriver *d, const char *name,
+		      struct bs_err *err)
+{
+	bool had_route = bs_cli_domain_routed(d, name);
+	int rc = d->ops->container_destroy(d, name, grace_s(cli), err);
+
 	if (rc == 0 && had_route) {
-		rc = bs_cli_domain_sync(cli, d, NULL, &err);
+		rc = bs_cli_domain_sync(cli, d, NULL, err);
 		if (rc != 0)
-			bs_err_prefix(&err, "%s removed, but its route is still there",
-				      cli->args[0]);
+			bs_err_prefix(err, "%s removed, but its route is still there", name);
 	}
 	if (rc == BS_ERR_NOT_FOUND && is_manager(d)) { /* a swarm service of that name? */
 		struct bs_err e2 = BS_ERR_INIT;
 		bool removed = false;
-		int r2 = d->ops->service_remove(d, cli->args[0], &removed, &e2);
+		int r2 = d->ops->service_remove(d, name, &removed, &e2);
 
 		if (r2 != 0 || removed) {
 			rc = r2;
-			err = e2;
+			*err = e2;
 		}
 	}
-	if (rc != 0) {
-		bs_cli_error("%s", err.msg);
-		return bs_cli_exit_for_error(rc);
+	return rc;
+}
+
+/* remove NAME...: every NAME is tried; the first failure's exit code. */
+static int cmd_remove(const struct bs_cli *cli, struct bs_cdriver *d)
+{
+	int code = BS_EXIT_OK;
+
+	for (int i = 0; i < cli->n_args; i++) {
+		struct bs_err err = BS_ERR_INIT;
+		int rc = remove_one(cli, d, cli->args[i], &err);
+
+		if (rc != 0) {
+			bs_cli_error("%s", err.msg);
+			if (code == BS_EXIT_OK)
+				code = bs_cli_exit_for_error(rc);
+			continue;
+		}
+		print_done(cli, cli->args[i], "remove", true, "removed");
 	}
-	if (!cli->json)
-		printf("%s removed\n", cli->args[0]);
-	return BS_EXIT_OK;
+	return code;
 }
 
 static int write_log(enum bs_log_stream stream, const char *data, size_t len, void *payload)
@@ -654,21 +686,49 @@ static int write_log(enum bs_log_stream stream, const char *data, size_t len, vo
 	return 0;
 }
 
+/* start, stop, restart NAME...: every NAME is tried; the first failure's
+ * exit code. */
+static int cmd_state_op(const struct bs_cli *cli, struct bs_cdriver *d)
+{
+	const char *op = cli->op;
+	int code = BS_EXIT_OK;
+
+	for (int i = 0; i < cli->n_args; i++) {
+		const char *name = cli->args[i];
+		struct bs_err err = BS_ERR_INIT;
+		bool changed = true;
+		int rc;
+
+		if (strcmp(op, "start") == 0)
+			rc = d->ops->container_start(d, name, &changed, &err);
+		else if (strcmp(op, "stop") == 0)
+			rc = d->ops->container_stop(d, name, grace_s(cli), &changed, &err);
+		else
+			rc = d->ops->container_restart(d, name, grace_s(cli), &err);
+		if (rc != 0) {
+			bs_cli_error("%s", err.msg);
+			if (code == BS_EXIT_OK)
+				code = bs_cli_exit_for_error(rc);
+			continue;
+		}
+		print_done(cli, name, op, changed,
+			   strcmp(op, "restart") == 0 ? "restarted"
+			   : strcmp(op, "start") == 0
+				   ? (changed ? "started" : "was already running")
+				   : (changed ? "stopped" : "was already stopped"));
+	}
+	return code;
+}
+
 static int cmd_container_op(const struct bs_cli *cli, struct bs_cdriver *d)
 {
-	const char *arg = cli->args[0];
-	const char *slash = strrchr(arg, '/');
-	char *name = bs_xstrndup(arg, (size_t)(slash - arg));
-	const char *op = slash + 1;
+	const char *op = cli->op;
+	const char *name = cli->args[0];
 	struct bs_err err = BS_ERR_INIT;
 	int rc = 0, code = BS_EXIT_OK;
-	bool changed = false;
 
-	if (cli->n_args != 1) {
-		bs_cli_error("%s takes no further arguments", arg);
-		free(name);
-		return BS_EXIT_USAGE;
-	}
+	if (strcmp(op, "start") == 0 || strcmp(op, "stop") == 0 || strcmp(op, "restart") == 0)
+		return cmd_state_op(cli, d);
 	if (strcmp(op, "inspect") == 0) {
 		char *raw = NULL;
 
@@ -730,11 +790,8 @@ static int cmd_container_op(const struct bs_cli *cli, struct bs_cdriver *d)
 				err = e2;
 			}
 		}
-		if (rc == BS_ERR_INTERRUPTED) {
-			/* Ctrl-C is how --follow ends */
-			free(name);
+		if (rc == BS_ERR_INTERRUPTED) /* Ctrl-C is how --follow ends */
 			return BS_EXIT_INTERRUPTED;
-		}
 	} else if (strcmp(op, "top") == 0) {
 		struct bs_table t;
 
@@ -759,24 +816,11 @@ static int cmd_container_op(const struct bs_cli *cli, struct bs_cdriver *d)
 				printf("%c %s\n", l.v[i].kind, l.v[i].path);
 			bs_change_list_free(&l);
 		}
-	} else if (strcmp(op, "start") == 0) {
-		rc = d->ops->container_start(d, name, &changed, &err);
-		if (rc == 0 && !cli->json)
-			printf("%s %s\n", name, changed ? "started" : "was already running");
-	} else if (strcmp(op, "stop") == 0) {
-		rc = d->ops->container_stop(d, name, 10, &changed, &err);
-		if (rc == 0 && !cli->json)
-			printf("%s %s\n", name, changed ? "stopped" : "was already stopped");
-	} else if (strcmp(op, "restart") == 0) {
-		rc = d->ops->container_restart(d, name, 10, &err);
-		if (rc == 0 && !cli->json)
-			printf("%s restarted\n", name);
 	}
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
 		code = bs_cli_exit_for_error(rc);
 	}
-	free(name);
 	return code;
 }
 
@@ -975,6 +1019,18 @@ int bs_cli_container(const struct bs_cli *cli)
 	} else if (cli->verb == BS_VERB_PULL && cli->n_args != 1) {
 		bs_cli_error("pull takes one IMAGE, like: bootstrap pull nginx:1.25");
 		return BS_EXIT_USAGE;
+	} else if (cli->verb == BS_VERB_REMOVE && cli->n_args < 1) {
+		bs_cli_error("remove takes container NAMEs (each is stopped first)");
+		return BS_EXIT_USAGE;
+	} else if (cli->verb == BS_VERB_CONTAINER_OP) {
+		bool many = strcmp(cli->op, "start") == 0 || strcmp(cli->op, "stop") == 0 ||
+			    strcmp(cli->op, "restart") == 0;
+
+		if (cli->n_args < 1 || (!many && cli->n_args != 1)) {
+			bs_cli_error("%s takes %s, like: bootstrap %s web", cli->op,
+				     many ? "container NAMEs" : "one container NAME", cli->op);
+			return BS_EXIT_USAGE;
+		}
 	}
 	code = open_engine(cli, &ep, &d, &ssh);
 	if (code != BS_EXIT_OK)

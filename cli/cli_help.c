@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "cli/cli.h"
+#include "util/str.h"
 
 #ifndef BS_VERSION
 #define BS_VERSION "0.1.0"
@@ -103,7 +104,7 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "                        certificates, the default), internal (the proxy's\n"
 		 "                        own CA), off (plain HTTP)\n"
 		 "  --proxy-image IMAGE   when the proxy is made (default caddy:2)\n"},
-	[BS_VERB_LIST] = {"list", "bootstrap [-H URL] list [--json]",
+	[BS_VERB_LIST] = {"list", "bootstrap [-H URL] list|ps [--json]",
 			  "List containers, running or not; on a swarm manager, its services too\n"
 			  "(with --json, as entries of kind \"service\").\n"},
 	[BS_VERB_IMAGES] = {"images", "bootstrap [-H URL] images [--json]", "List images.\n"},
@@ -112,9 +113,11 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 			  "Credentials come from the docker CLI's config.json ($DOCKER_CONFIG or\n"
 			  "~/.docker); a refused password is an error, never an anonymous pull.\n"},
 	[BS_VERB_REMOVE] =
-		{"remove", "bootstrap [-H URL] remove NAME",
-		 "Stop a container (10 s grace), then remove it and its anonymous volumes.\n"
-		 "On a swarm manager, a NAME that no container has removes that service.\n"},
+		{"remove", "bootstrap [-H URL] remove|rm [-t SECONDS] NAME...",
+		 "Stop each container (10 s grace, or -t), then remove it and its anonymous\n"
+		 "volumes. On a swarm manager, a NAME that no container has removes that\n"
+		 "service. Every NAME is tried; the exit code is the first failure's.\n"
+		 "  -t, --time SECONDS    grace before the container is killed (0-3600)\n"},
 	[BS_VERB_CLUSTER] =
 		{"cluster",
 		 "bootstrap [-H URL] cluster [list | nodes | create [ADDR] | destroy] [--json]",
@@ -128,8 +131,11 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "            cluster is gone); outside a cluster nothing happens\n"
 		 "Join tokens are never printed: docker swarm join-token shows them.\n"},
 	[BS_VERB_CONTAINER_OP] =
-		{"NAME/OP", "bootstrap [-H URL] NAME/inspect|logs|diff|top|start|stop|restart",
-		 "Act on one container, e.g. bootstrap web/restart.\n"
+		{"NAME/OP",
+		 "bootstrap [-H URL] NAME/inspect|logs|diff|top|start|stop|restart\n"
+		 "       bootstrap [-H URL] OP NAME (start, stop, restart: NAME...)",
+		 "Act on one container, e.g. bootstrap web/restart (or, as docker has it,\n"
+		 "bootstrap restart web; bootstrap help OP shows one operation).\n"
 		 "  inspect               the engine's full description (JSON)\n"
 		 "  logs                  stdout and stderr, each to its own stream\n"
 		 "    --follow            keep reading until Ctrl-C\n"
@@ -138,6 +144,7 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "  diff                  files changed in the container (A/C/D)\n"
 		 "  top                   its processes\n"
 		 "  start, stop, restart  already in that state is not an error\n"
+		 "    -t, --time SECONDS  stop, restart: grace before the kill (default 10)\n"
 		 "On a swarm manager, inspect and logs take a service's name too (its\n"
 		 "spec and tasks; the logs of all its tasks).\n"},
 	[BS_VERB_HELP] = {"help", "bootstrap help [VERB]",
@@ -172,6 +179,40 @@ static const char common_options[] =
 	"  -h, --help          help (bootstrap VERB --help for one verb)\n"
 	"  -V, --version       versions of bootstrap and its libraries\n";
 
+/* The operations of NAME/OP, each with its own help. */
+static const struct verb_doc op_docs[] = {
+	{"inspect", "bootstrap [-H URL] NAME/inspect | inspect NAME",
+	 "The engine's full description of the container (JSON; --json: one line).\n"
+	 "On a swarm manager, a service's spec and tasks.\n"},
+	{"logs", "bootstrap [-H URL] NAME/logs | logs NAME [--follow] [--tail N] [--timestamps]",
+	 "The container's stdout and stderr, each to its own stream.\n"
+	 "  --follow            keep reading until Ctrl-C\n"
+	 "  --tail N            only the last N lines\n"
+	 "  --timestamps        prefix each line with its time\n"
+	 "On a swarm manager, the logs of all a service's tasks.\n"},
+	{"diff", "bootstrap [-H URL] NAME/diff | diff NAME",
+	 "Files changed in the container's filesystem: A added, C changed, D deleted.\n"},
+	{"top", "bootstrap [-H URL] NAME/top | top NAME", "The container's processes.\n"},
+	{"start", "bootstrap [-H URL] NAME/start | start NAME...",
+	 "Start containers; one already running is not an error.\n"},
+	{"stop", "bootstrap [-H URL] NAME/stop | stop [-t SECONDS] NAME...",
+	 "Stop containers: SIGTERM (or the image's stop signal), then SIGKILL after\n"
+	 "the grace; one already stopped is not an error.\n"
+	 "  -t, --time SECONDS  grace before the kill (0-3600, default 10)\n"},
+	{"restart", "bootstrap [-H URL] NAME/restart | restart [-t SECONDS] NAME...",
+	 "Stop, then start containers.\n"
+	 "  -t, --time SECONDS  grace before the kill (0-3600, default 10)\n"},
+};
+
+const char *const bs_cli_container_ops[] = {"inspect", "logs", "diff",	  "top",
+					    "start",   "stop", "restart", NULL};
+
+/* Docker's names for two verbs. */
+static const struct {
+	const char *alias;
+	enum bs_verb verb;
+} aliases[] = {{"rm", BS_VERB_REMOVE}, {"ps", BS_VERB_LIST}};
+
 const char *bs_cli_verb_name(enum bs_verb verb)
 {
 	return verbs[verb].name;
@@ -184,7 +225,44 @@ int bs_cli_verb_from_name(const char *name)
 	for (i = 0; i < BS_VERB_COUNT_; i++)
 		if (i != BS_VERB_CONTAINER_OP && strcmp(verbs[i].name, name) == 0)
 			return i;
+	for (size_t k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++)
+		if (strcmp(aliases[k].alias, name) == 0)
+			return (int)aliases[k].verb;
 	return -1;
+}
+
+bool bs_cli_is_container_op(const char *op)
+{
+	for (size_t i = 0; bs_cli_container_ops[i] != NULL; i++)
+		if (strcmp(bs_cli_container_ops[i], op) == 0)
+			return true;
+	return false;
+}
+
+const char *bs_cli_suggest(const char *word, bool ops_only)
+{
+	const char *words[BS_VERB_COUNT_ + 16];
+	size_t n = 0;
+
+	for (size_t i = 0; bs_cli_container_ops[i] != NULL; i++)
+		words[n++] = bs_cli_container_ops[i];
+	if (!ops_only) {
+		for (int i = 0; i < BS_VERB_COUNT_; i++)
+			if (i != BS_VERB_CONTAINER_OP && !bs_cli_is_container_op(verbs[i].name))
+				words[n++] = verbs[i].name;
+		for (size_t k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++)
+			words[n++] = aliases[k].alias;
+	}
+	words[n] = NULL;
+	return bs_suggest(word, words);
+}
+
+void bs_cli_print_op_help(FILE *out, const char *op)
+{
+	for (size_t i = 0; i < sizeof(op_docs) / sizeof(op_docs[0]); i++)
+		if (strcmp(op_docs[i].name, op) == 0)
+			fprintf(out, "usage: %s\n\n%s\n%s", op_docs[i].usage, op_docs[i].text,
+				common_options);
 }
 
 void bs_cli_print_help(FILE *out, enum bs_verb verb, bool verb_given)

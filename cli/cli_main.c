@@ -82,15 +82,13 @@ static const struct option long_options[] = {
 	{"tls-skip-verify", no_argument, NULL, OPT_TLS_SKIP_VERIFY},
 	{"identity", required_argument, NULL, 'i'},
 	{"strict-host-keys", no_argument, NULL, OPT_STRICT_HOST_KEYS},
+	{"time", required_argument, NULL, 't'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
 };
-
-static const char *const container_ops[] = {"inspect", "logs", "diff",	  "top",
-					    "start",   "stop", "restart", NULL};
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -106,17 +104,95 @@ static int usage_error(const char *fmt, ...)
 	return BS_EXIT_USAGE;
 }
 
+/* NAME/OP (a file of that name is a recipe). */
 static bool is_container_op(const char *arg)
 {
-	const char *slash = strchr(arg, '/');
-	size_t i;
+	const char *slash = strrchr(arg, '/');
 
-	if (slash == NULL || slash == arg || access(arg, F_OK) == 0)
+	return slash != NULL && slash != arg && access(arg, F_OK) != 0 &&
+	       bs_cli_is_container_op(slash + 1);
+}
+
+static bool is_word(const char *s)
+{
+	if (*s == '\0')
 		return false;
-	for (i = 0; container_ops[i] != NULL; i++)
-		if (strcmp(slash + 1, container_ops[i]) == 0)
-			return true;
-	return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || *s == '-' || *s == '_'))
+			return false;
+	return true;
+}
+
+/*
+ * The first argument is no verb, no NAME/OP and no file: a word is a
+ * mistyped verb, NAME/WORD a mistyped operation (exit 64, with the closest
+ * name). A path-like argument (a dot, or more than one slash) stays a
+ * recipe, whose "cannot open" error (66) says more.
+ */
+static int unknown_first(const char *arg)
+{
+	const char *slash = strrchr(arg, '/');
+	const char *hint;
+
+	if (access(arg, F_OK) == 0 || strchr(arg, '.') != NULL)
+		return 0;
+	if (slash == NULL && is_word(arg)) {
+		hint = bs_cli_suggest(arg, false);
+		if (hint != NULL)
+			return usage_error("unknown verb '%s' (did you mean '%s'?)", arg, hint);
+		return usage_error("'%s' is neither a verb nor a recipe file (bootstrap --help "
+				   "lists the verbs)",
+				   arg);
+	}
+	if (slash != NULL && slash != arg && strchr(arg, '/') == slash && is_word(slash + 1)) {
+		hint = bs_cli_suggest(slash + 1, true);
+		if (hint != NULL)
+			return usage_error("unknown operation '%s' in %s (did you mean %.*s/%s?)",
+					   slash + 1, arg, (int)(slash - arg), arg, hint);
+		return usage_error("unknown operation '%s' in %s (NAME/OP takes inspect, logs, "
+				   "diff, top, start, stop or restart), and no recipe file is "
+				   "named so",
+				   slash + 1, arg);
+	}
+	return 0;
+}
+
+/* The first argument names the verb: a verb or alias, docker's OP NAME...,
+ * NAME/OP, or else a recipe for apply. */
+static int parse_first(struct bs_cli *cli, int argc, char **argv, int first)
+{
+	const char *a = argv[first];
+	int v = bs_cli_verb_from_name(a), rc;
+
+	cli->verb_given = true;
+	if (v >= 0) {
+		cli->verb = (enum bs_verb)v;
+		first++;
+	} else if (bs_cli_is_container_op(a)) {
+		cli->verb = BS_VERB_CONTAINER_OP;
+		cli->op = a;
+		first++;
+	} else if (is_container_op(a)) {
+		const char *slash = strrchr(a, '/');
+
+		if (first + 1 < argc)
+			return usage_error("%s takes no further arguments", a);
+		cli->verb = BS_VERB_CONTAINER_OP;
+		cli->op = slash + 1;
+		cli->op_target = bs_xstrndup(a, (size_t)(slash - a));
+		cli->op_argv[0] = cli->op_target;
+		cli->args = cli->op_argv;
+		cli->n_args = 1;
+		return 0;
+	} else {
+		if ((rc = unknown_first(a)) != 0)
+			return rc;
+		cli->verb = BS_VERB_APPLY;
+		cli->verb_given = false;
+	}
+	cli->args = argv + first;
+	cli->n_args = argc - first;
+	return 0;
 }
 
 static int parse_count(const char *arg, long long lo, long long hi, const char *what,
@@ -170,7 +246,17 @@ static int check_flags(const struct bs_cli *cli, const bool *seen)
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
 		if (seen[rules[i].opt - OPT_JSON] && !(rules[i].verbs & (1u << cli->verb)))
 			return usage_error("%s does not apply to '%s'", rules[i].name,
-					   bs_cli_verb_name(cli->verb));
+					   cli->op ? cli->op : bs_cli_verb_name(cli->verb));
+	if (cli->op != NULL &&
+	    (seen[OPT_FOLLOW - OPT_JSON] || seen[OPT_TAIL - OPT_JSON] ||
+	     seen[OPT_TIMESTAMPS - OPT_JSON]) &&
+	    strcmp(cli->op, "logs") != 0)
+		return usage_error("--follow, --tail and --timestamps are for logs, not '%s'",
+				   cli->op);
+	if (cli->stop_timeout_s >= 0 && cli->verb != BS_VERB_REMOVE &&
+	    (cli->op == NULL || (strcmp(cli->op, "stop") != 0 && strcmp(cli->op, "restart") != 0)))
+		return usage_error("-t/--time is for stop, restart and remove, not '%s'",
+				   cli->op ? cli->op : bs_cli_verb_name(cli->verb));
 	return 0;
 }
 
@@ -181,7 +267,7 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 	int c, rc, first;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":H:r:e:p:i:vqhV", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":H:r:e:p:i:t:vqhV", long_options, NULL)) != -1) {
 		if (c >= OPT_JSON && c < OPT_LAST_)
 			seen[c - OPT_JSON] = true;
 		switch (c) {
@@ -236,6 +322,11 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 		case OPT_PROXY_IMAGE: cli->proxy_image = optarg; break;
 		case OPT_TLS_SKIP_VERIFY: cli->tls_skip_verify = true; break;
 		case 'i': cli->identity = optarg; break;
+		case 't':
+			if ((rc = parse_count(optarg, 0, 3600, "-t/--time", &n)) != 0)
+				return rc;
+			cli->stop_timeout_s = (int)n;
+			break;
 		case OPT_STRICT_HOST_KEYS: cli->strict_host_keys = true; break;
 		case OPT_JSON: cli->json = true; break;
 		case OPT_PARALLEL:
@@ -282,23 +373,13 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 	if (cli->verb == BS_VERB_VERSION)
 		return 0;
 	if (first < argc) {
-		int v = bs_cli_verb_from_name(argv[first]);
-
-		if (v >= 0) {
-			cli->verb = (enum bs_verb)v;
-			cli->verb_given = true;
-			first++;
-		} else if (is_container_op(argv[first])) {
-			cli->verb = BS_VERB_CONTAINER_OP;
-			cli->verb_given = true;
-		} else {
-			cli->verb = BS_VERB_APPLY;
-		}
+		if ((rc = parse_first(cli, argc, argv, first)) != 0)
+			return rc;
 	} else {
 		cli->verb = cli->help ? BS_VERB_HELP : BS_VERB_APPLY;
+		cli->args = argv + first;
+		cli->n_args = 0;
 	}
-	cli->args = argv + first;
-	cli->n_args = argc - first;
 	return check_flags(cli, seen);
 }
 
@@ -379,16 +460,22 @@ int main(int argc, char **argv)
 	cli.parallel = 8;
 	cli.restart = "unless-stopped";
 	cli.pids_limit = 512;
+	cli.stop_timeout_s = -1;
 	cli.color = isatty(STDERR_FILENO) && (no_color == NULL || no_color[0] == '\0');
 	code = parse_args(&cli, argc, argv);
 	bs_cli_output_init(&cli);
 	if (code != 0) {
 		bs_strv_free(&cli.env_args);
 		bs_strv_free(&cli.port_args);
+		free(cli.op_target);
 		return code;
 	}
 	if (cli.help) {
-		bs_cli_print_help(stdout, cli.verb, cli.verb_given);
+		if (cli.op != NULL)
+			bs_cli_print_op_help(stdout, cli.op);
+		else
+			bs_cli_print_help(stdout, cli.verb, cli.verb_given);
+		free(cli.op_target);
 		return BS_EXIT_OK;
 	}
 	/* a peer that closed (libcurl's side of the SSH tunnel, a pipe) is an
@@ -402,10 +489,23 @@ int main(int argc, char **argv)
 	switch (cli.verb) {
 	case BS_VERB_HELP:
 		if (cli.n_args > 0) {
-			int v = bs_cli_verb_from_name(cli.args[0]);
+			const char *what = cli.args[0], *slash = strrchr(what, '/');
+			int v = bs_cli_verb_from_name(what);
+			const char *hint;
 
+			if (slash != NULL && bs_cli_is_container_op(slash + 1))
+				what = slash + 1; /* help NAME/OP */
+			if (bs_cli_is_container_op(what)) {
+				bs_cli_print_op_help(stdout, what);
+				break;
+			}
 			if (v < 0) {
-				code = usage_error("no verb named '%s'", cli.args[0]);
+				hint = bs_cli_suggest(what, false);
+				code = hint ? usage_error(
+						      "no verb or operation named '%s' (did you "
+						      "mean '%s'?)",
+						      what, hint)
+					    : usage_error("no verb or operation named '%s'", what);
 				break;
 			}
 			bs_cli_print_help(stdout, (enum bs_verb)v, true);
@@ -437,6 +537,7 @@ int main(int argc, char **argv)
 		code = 128 + first_signal;
 	bs_strv_free(&cli.env_args);
 	bs_strv_free(&cli.port_args);
+	free(cli.op_target);
 	bs_secret_clear();
 	libssh2_exit();
 	curl_global_cleanup();

@@ -337,11 +337,33 @@ for args in "help validate" "validate --help"; do
 done
 
 run -- help nosuchverb
-if [[ $rc == 64 ]] && grep -q "no verb named 'nosuchverb'" "$err"; then
+if [[ $rc == 64 ]] && grep -q "no verb or operation named 'nosuchverb'" "$err"; then
 	pass "help of an unknown verb exits 64"
 else
 	fail "help of an unknown verb exits 64" "exit $rc" "$(cat "$err")"
 fi
+
+# docker's habits: help of one operation, by name, NAME/OP or OP --help;
+# aliases rm and ps
+for args in "help logs" "help web/logs" "web/logs --help" "logs --help"; do
+	# shellcheck disable=SC2086
+	run -- $args
+	if [[ $rc == 0 ]] && grep -q '^usage: bootstrap \[-H URL\] NAME/logs | logs NAME' "$out" &&
+		grep -q -- '--follow' "$out" && [[ ! -s $err ]]; then
+		pass "$args: the help of logs, exit 0"
+	else
+		fail "$args: the help of logs, exit 0" "exit $rc" "$(head -c 300 "$out" "$err")"
+	fi
+done
+for args in "help rm:remove|rm" "ps --help:list|ps" "help stop:stop \[-t SECONDS\] NAME"; do
+	# shellcheck disable=SC2086
+	run -- ${args%%:*}
+	if [[ $rc == 0 ]] && grep -q "^usage: .*${args#*:}" "$out"; then
+		pass "${args%%:*}: its help, exit 0"
+	else
+		fail "${args%%:*}: its help, exit 0" "exit $rc" "$(head -c 300 "$out" "$err")"
+	fi
+done
 
 run -- --version
 missing=()
@@ -380,6 +402,16 @@ usage "prepare with a recipe and -H" "prepare takes a recipe or -H ssh://..., no
 usage "prepare over a unix socket" "prepare works over SSH" -H unix:///var/run/docker.sock prepare
 usage "ssh:// URL with a path" "nothing after the host" -H ssh://root@192.0.2.1/x list
 usage "ssh:// URL with a password" "BOOTSTRAP_SSH_PASSWORD" -H ssh://root:pw@192.0.2.1 list
+usage "a mistyped verb" "unknown verb 'lst' (did you mean 'list'?)" lst
+usage "a word that is no verb" "'frobnicate' is neither a verb nor a recipe file" frobnicate
+usage "a mistyped operation" "unknown operation 'lgs' in web/lgs (did you mean web/logs?)" web/lgs
+usage "help of a mistyped verb" "no verb or operation named 'destory' (did you mean 'destroy'?)" help destory
+usage "rm without a name" "remove takes container NAMEs" rm
+usage "logs of two containers" "logs takes one container NAME" logs a b
+usage "NAME/OP with more arguments" "web/logs takes no further arguments" web/logs more
+usage "-t with logs" "-t/--time is for stop, restart and remove, not 'logs'" logs -t 3 web
+usage "-t out of range" "-t/--time wants a number from 0 to 3600" stop -t 9999 web
+usage "--tail with stop" "--follow, --tail and --timestamps are for logs, not 'stop'" stop --tail 3 web
 
 # Pipeline verbs against a host whose SSH port is closed (loopback, a port
 # nothing listens on): a clear error naming the node and the address, exit 1,

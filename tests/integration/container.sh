@@ -246,8 +246,28 @@ bs "${H[@]}" "$web/restart"
 expect_out "restart" "$web restarted"
 bs "${H[@]}" "$P-missing/start"
 expect_err "start of a missing container" 1 "no container named $P-missing"
-bs "${H[@]}" remove "$web"
-expect_out "remove stops a running container, then removes it" "$web removed"
+
+# ---- docker's order and aliases: OP NAME..., -t, ps, rm NAME... -----------
+bs "${H[@]}" logs --tail 1 "$web"
+[ $rc -eq 0 ] && [ "$out$errout" = "out-2" ] && ok "logs NAME --tail 1, as docker has it" || bad "logs NAME" "$rc $out|$errout"
+bs "${H[@]}" stop -t 0 "$web"
+state=$(docker inspect -f '{{.State.Status}}' "$web")
+expect_out "stop -t 0 NAME" "^$web stopped$"
+[ "$state" = exited ] && ok "... the container is stopped" || bad "stop -t 0 NAME: state" "$state"
+bs "${H[@]}" --json start "$web" "$P-missing"
+state=$(docker inspect -f '{{.State.Status}}' "$web")
+[ $rc -eq 1 ] && [ "$out" = '{"name":"'"$web"'","action":"start","changed":true}' ] &&
+	grep -q "no container named $P-missing" <<<"$errout" && [ "$state" = running ] &&
+	ok "start NAME NAME --json: a result object for the one started, the missing one's error, exit 1" ||
+	bad "start NAME NAME --json" "rc=$rc state=$state out=$out err=$errout"
+bs "${H[@]}" --json restart -t 1 "$web"
+[ $rc -eq 0 ] && [ "$out" = '{"name":"'"$web"'","action":"restart","changed":true}' ] &&
+	ok "restart -t 1 NAME --json: a result object" || bad "restart --json" "rc=$rc out=$out err=$errout"
+bs "${H[@]}" ps
+expect_out "ps lists like list" "$web +$LAB_WEB_IMAGE +running"
+bs "${H[@]}" rm -t 0 "$P-missing" "$web"
+expect_err "rm NAME NAME: the missing one named, exit 1" 1 "no container named $P-missing"
+grep -qx "$web removed" <<<"$out" && ok "... and the other removed all the same" || bad "rm NAME NAME: the other removed" "$out"
 docker inspect "$web" >/dev/null 2>&1 && bad "removed container is gone" || ok "removed container is gone"
 bs "${H[@]}" remove "$web"
 expect_err "remove of a missing container" 1 "no container named $web"
