@@ -87,7 +87,7 @@ struct bs_cli {
 	 * the container names (op_target owns NAME of NAME/OP) */
 	const char *op;
 	char *op_target;
-	char *op_argv[1];
+	char **op_argv;	    /* NAME, then what follows NAME/OP (top's ps options) */
 	int stop_timeout_s; /* -t/--time: stop, restart, remove; -1: 10 s */
 	/* ssh:// engines */
 	const char *identity;  /* -i: private key file */

@@ -18,8 +18,10 @@
 #include "cli/cli.h"
 #include "container/driver.h"
 #include "deploy/recipe.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
+#include "util/units.h"
 #include "util/url.h"
 
 int bs_cli_exit_for_error(int rc)
@@ -256,12 +258,13 @@ static int cmd_images(const struct bs_cli *cli, struct bs_cdriver *d)
 		printf("%-44s %-12s %10s\n", "IMAGE", "ID", "SIZE");
 		for (size_t i = 0; i < list.n; i++) {
 			char *id = short_id(list.v[i].id);
-			double mb = (double)list.v[i].size / (1024.0 * 1024.0);
+			char size[16];
 
+			bs_format_bytes(list.v[i].size, size, sizeof(size));
 			if (list.v[i].tags.n == 0)
-				printf("%-44s %-12s %8.1fMB\n", "<none>", id, mb);
+				printf("%-44s %-12s %10s\n", "<none>", id, size);
 			for (size_t j = 0; j < list.v[i].tags.n; j++)
-				printf("%-44s %-12s %8.1fMB\n", list.v[i].tags.v[j], id, mb);
+				printf("%-44s %-12s %10s\n", list.v[i].tags.v[j], id, size);
 			free(id);
 		}
 	}
@@ -315,6 +318,20 @@ static int show_progress(const struct bs_progress *ev, void *payload)
  * then the docker CLI's config.json. Returns BS_EXIT_OK (cred may stay
  * empty: anonymous) or an exit code after printing why.
  */
+/* A bad image reference is a usage error (64) in every command, found
+ * before the engine is asked. */
+static bool image_ref_ok(const char *ref)
+{
+	bool has_tag;
+	const char *problem = bs_image_ref_problem(ref, &has_tag);
+
+	if (problem != NULL)
+		bs_cli_error("'%.200s' is not a valid image reference: %s (like nginx:1.25 or "
+			     "registry.example.com/shop/app:1.4)",
+			     ref, problem);
+	return problem == NULL;
+}
+
 static int find_cred(const struct bs_cli *cli, const char *ref, struct bs_registry_cred *cred)
 {
 	struct bs_err err = BS_ERR_INIT;
@@ -493,6 +510,60 @@ static int parse_port_args(const struct bs_cli *cli, struct bs_cport_binding **o
  * restart unless-stopped, never privileged, no host namespaces, ports only
  * where -p puts them.
  */
+/* How long create watches a new container before it says "started". */
+#define SETTLE_MS 1000
+#define SETTLE_STEP_MS 200
+
+/*
+ * A command that exits at once would be "started" and then restart in a
+ * loop: create watches the container for a second (saying so on a
+ * terminal) and reports one that exited or restarts, with its exit code
+ * and where its logs are; exit 1, the container left for them.
+ */
+static int settled(const struct bs_cli *cli, struct bs_cdriver *d, const char *name, bool *finished)
+{
+	long long deadline = bs_now_ms() + SETTLE_MS;
+	struct bs_cinfo c;
+	struct bs_err err = BS_ERR_INIT;
+	bool down = false;
+
+	if (!cli->json && cli->verbosity >= 0 && isatty(STDOUT_FILENO)) {
+		printf("%s: watching it start for %d s...\r", name, SETTLE_MS / 1000);
+		fflush(stdout);
+	}
+	memset(&c, 0, sizeof(c));
+	while (!down && bs_now_ms() < deadline && !bs_cli_interrupted) {
+		struct timespec ts = {0, SETTLE_STEP_MS * 1000000L};
+
+		nanosleep(&ts, NULL);
+		bs_cinfo_free(&c);
+		if (d->ops->container_inspect(d, name, &c, NULL, &err) != 0)
+			break; /* the create said what it had to */
+		down = c.state == BS_CSTATE_RESTARTING || c.state == BS_CSTATE_STOPPED ||
+		       c.state == BS_CSTATE_TERMINATED || c.restart_count > 0;
+	}
+	if (!cli->json && cli->verbosity >= 0 && isatty(STDOUT_FILENO))
+		printf("\033[2K");
+	if (down && c.exit_code == 0 && c.state == BS_CSTATE_STOPPED && c.restart_count == 0) {
+		/* a job that ran and ended well, with no policy to restart it */
+		if (!cli->json)
+			printf("%s started and finished (exit code 0)\n", name);
+		*finished = true;
+		bs_cinfo_free(&c);
+		return BS_EXIT_OK;
+	}
+	if (down)
+		bs_cli_error("%s was created, but its command exited at once (exit code %d)%s: see "
+			     "bootstrap logs %s",
+			     name, c.exit_code,
+			     c.state == BS_CSTATE_RESTARTING || c.restart_count > 0
+				     ? " and its restart policy keeps restarting it"
+				     : "",
+			     name);
+	bs_cinfo_free(&c);
+	return down ? BS_EXIT_FAILURE : BS_EXIT_OK;
+}
+
 static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 {
 	static const char *const restart_names[] = {"no", "always", "on-failure", "unless-stopped",
@@ -504,7 +575,7 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 	size_t n_ports = 0, i;
 	char *id = NULL;
 	int code, rc, port = 0;
-	bool known = false;
+	bool known = false, finished = false;
 
 	if (cli->n_args < 2) {
 		bs_cli_error(
@@ -572,15 +643,22 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 		code = bs_cli_exit_for_error(rc);
 		goto out;
 	}
+	code = settled(cli, d, spec.name, &finished);
 	if (cli->json) {
 		cJSON *o = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(o, "id", id);
 		cJSON_AddStringToObject(o, "name", spec.name);
+		cJSON_AddStringToObject(o, "state",
+					code != BS_EXIT_OK ? "failing"
+					: finished	   ? "finished"
+							   : "running");
 		if (cli->domain != NULL)
 			cJSON_AddStringToObject(o, "domain", cli->domain);
 		print_json(o);
 		cJSON_Delete(o);
+	} else if (code != BS_EXIT_OK || finished) {
+		/* settled() said what became of it */
 	} else if (cli->domain != NULL) {
 		printf("%s started (%.12s), %s routed to it\n", spec.name, id, cli->domain);
 	} else {
@@ -675,11 +753,26 @@ static int cmd_remove(const struct bs_cli *cli, struct bs_cdriver *d)
 	return code;
 }
 
+/* Log output: each stream to its own file, or with --json one object per
+ * chunk the engine framed (a line, as a program writes them) on stdout,
+ * {"stream": "stdout"|"stderr", "text": ...}. */
 static int write_log(enum bs_log_stream stream, const char *data, size_t len, void *payload)
 {
+	const bool *json = payload;
 	FILE *out = stream == BS_LOG_STDERR ? stderr : stdout;
 
-	(void)payload;
+	if (*json) {
+		cJSON *o = cJSON_CreateObject();
+		char *text = bs_xstrndup(data, len);
+
+		cJSON_AddStringToObject(o, "stream", stream == BS_LOG_STDERR ? "stderr" : "stdout");
+		cJSON_AddStringToObject(o, "text", text);
+		print_json(o);
+		cJSON_Delete(o);
+		free(text);
+		fflush(stdout);
+		return 0;
+	}
 	/* the two streams go to two files: flush to keep their order */
 	fwrite(data, 1, len, out);
 	fflush(out);
@@ -720,6 +813,155 @@ static int cmd_state_op(const struct bs_cli *cli, struct bs_cdriver *d)
 	return code;
 }
 
+/* ps options of top when none are given: docker's -ef, with each
+ * process's share of CPU and memory and its resident size. */
+#define TOP_PS_ARGS "-eo user,pid,ppid,pcpu,pmem,rss,stat,time,args"
+
+/* top NAME [-- PS_OPTIONS...]: a table, or with --json one array of
+ * objects keyed by the column titles. */
+static int top(const struct bs_cli *cli, struct bs_cdriver *d, struct bs_err *err)
+{
+	struct bs_buf ps = BS_BUF_INIT;
+	struct bs_table t;
+	int rc;
+
+	for (int i = 1; i < cli->n_args; i++)
+		bs_buf_printf(&ps, "%s%s", i > 1 ? " " : "", cli->args[i]);
+	rc = d->ops->container_top(d, cli->args[0], cli->n_args > 1 ? bs_buf_str(&ps) : TOP_PS_ARGS,
+				   &t, err);
+	bs_buf_free(&ps);
+	if (rc != 0)
+		return rc;
+	if (cli->json) {
+		cJSON *arr = cJSON_CreateArray();
+
+		for (size_t r = 0; r < t.n_rows; r++) {
+			cJSON *o = cJSON_CreateObject();
+
+			for (size_t i = 0; i < t.rows[r].n && i < t.titles.n; i++)
+				cJSON_AddStringToObject(o, t.titles.v[i], t.rows[r].v[i]);
+			cJSON_AddItemToArray(arr, o);
+		}
+		print_json(arr);
+		cJSON_Delete(arr);
+	} else {
+		for (size_t i = 0; i < t.titles.n; i++)
+			printf("%s%s", i ? "\t" : "", t.titles.v[i]);
+		printf("\n");
+		for (size_t r = 0; r < t.n_rows; r++) {
+			for (size_t i = 0; i < t.rows[r].n; i++)
+				printf("%s%s", i ? "\t" : "", t.rows[r].v[i]);
+			printf("\n");
+		}
+	}
+	bs_table_free(&t);
+	return 0;
+}
+
+struct stats_out {
+	const struct bs_cli *cli;
+	const char *name;
+	bool header; /* printed */
+};
+
+static void add_figure(cJSON *o, const char *key, long long v)
+{
+	if (v < 0)
+		cJSON_AddNullToObject(o, key);
+	else
+		cJSON_AddNumberToObject(o, key, (double)v);
+}
+
+static double mem_percent(const struct bs_cstats *s)
+{
+	return s->mem_used >= 0 && s->mem_limit > 0
+		       ? 100.0 * (double)s->mem_used / (double)s->mem_limit
+		       : -1;
+}
+
+static int show_stats(const struct bs_cstats *s, void *payload)
+{
+	struct stats_out *so = payload;
+	double mp = mem_percent(s);
+
+	if (so->cli->json) {
+		cJSON *o = cJSON_CreateObject(), *m, *n, *b;
+
+		cJSON_AddStringToObject(o, "name", so->name);
+		if (s->cpu_percent < 0)
+			cJSON_AddNullToObject(o, "cpu_percent");
+		else
+			cJSON_AddNumberToObject(o, "cpu_percent", s->cpu_percent);
+		cJSON_AddNumberToObject(o, "online_cpus", s->online_cpus);
+		m = cJSON_AddObjectToObject(o, "memory");
+		add_figure(m, "used", s->mem_used);
+		add_figure(m, "limit", s->mem_limit);
+		if (mp < 0)
+			cJSON_AddNullToObject(m, "percent");
+		else
+			cJSON_AddNumberToObject(m, "percent", mp);
+		n = cJSON_AddObjectToObject(o, "net");
+		add_figure(n, "rx", s->net_rx);
+		add_figure(n, "tx", s->net_tx);
+		b = cJSON_AddObjectToObject(o, "block");
+		add_figure(b, "read", s->blk_read);
+		add_figure(b, "write", s->blk_write);
+		add_figure(o, "pids", s->pids);
+		print_json(o);
+		cJSON_Delete(o);
+	} else {
+		char cpu[16], mpc[16], used[16], limit[16], rx[16], tx[16], rd[16], wr[16],
+			pids[16];
+		char mem[40], net[40], blk[40];
+
+		if (!so->header)
+			printf("%-24s %8s %22s %7s %22s %22s %6s\n", "NAME", "CPU %",
+			       "MEM USED / LIMIT", "MEM %", "NET RX / TX", "BLOCK READ / WRITE",
+			       "PIDS");
+		so->header = true;
+		snprintf(cpu, sizeof(cpu), s->cpu_percent < 0 ? "-" : "%.2f%%", s->cpu_percent);
+		snprintf(mpc, sizeof(mpc), mp < 0 ? "-" : "%.2f%%", mp);
+		bs_format_bytes(s->mem_used, used, sizeof(used));
+		bs_format_bytes(s->mem_limit, limit, sizeof(limit));
+		bs_format_bytes(s->net_rx, rx, sizeof(rx));
+		bs_format_bytes(s->net_tx, tx, sizeof(tx));
+		bs_format_bytes(s->blk_read, rd, sizeof(rd));
+		bs_format_bytes(s->blk_write, wr, sizeof(wr));
+		snprintf(pids, sizeof(pids), s->pids < 0 ? "-" : "%lld", s->pids);
+		snprintf(mem, sizeof(mem), "%s / %s", used, limit);
+		snprintf(net, sizeof(net), "%s / %s", rx, tx);
+		snprintf(blk, sizeof(blk), "%s / %s", rd, wr);
+		printf("%-24s %8s %22s %7s %22s %22s %6s\n", so->name, cpu, mem, mpc, net, blk,
+		       pids);
+	}
+	fflush(stdout);
+	return 0;
+}
+
+/* stats NAME...: one sample each; --follow: one NAME, a sample a second
+ * until Ctrl-C. Every NAME is tried; the first failure's exit code. */
+static int cmd_stats(const struct bs_cli *cli, struct bs_cdriver *d)
+{
+	struct stats_out so = {cli, NULL, false};
+	int code = BS_EXIT_OK;
+
+	for (int i = 0; i < cli->n_args; i++) {
+		struct bs_err err = BS_ERR_INIT;
+		int rc;
+
+		so.name = cli->args[i];
+		rc = d->ops->container_stats(d, so.name, cli->follow, show_stats, &so, &err);
+		if (rc == BS_ERR_INTERRUPTED && cli->follow)
+			return BS_EXIT_INTERRUPTED; /* Ctrl-C is how --follow ends */
+		if (rc != 0) {
+			bs_cli_error("%s", err.msg);
+			if (code == BS_EXIT_OK)
+				code = bs_cli_exit_for_error(rc);
+		}
+	}
+	return code;
+}
+
 static int cmd_container_op(const struct bs_cli *cli, struct bs_cdriver *d)
 {
 	const char *op = cli->op;
@@ -729,6 +971,8 @@ static int cmd_container_op(const struct bs_cli *cli, struct bs_cdriver *d)
 
 	if (strcmp(op, "start") == 0 || strcmp(op, "stop") == 0 || strcmp(op, "restart") == 0)
 		return cmd_state_op(cli, d);
+	if (strcmp(op, "stats") == 0)
+		return cmd_stats(cli, d);
 	if (strcmp(op, "inspect") == 0) {
 		char *raw = NULL;
 
@@ -780,10 +1024,12 @@ static int cmd_container_op(const struct bs_cli *cli, struct bs_cdriver *d)
 	} else if (strcmp(op, "logs") == 0) {
 		struct bs_logs_opts lo = {cli->follow, cli->tail, cli->timestamps, 0};
 
-		rc = d->ops->container_logs(d, name, &lo, write_log, NULL, &err);
+		bool json = cli->json;
+
+		rc = d->ops->container_logs(d, name, &lo, write_log, &json, &err);
 		if (rc == BS_ERR_NOT_FOUND && is_manager(d)) { /* a service: all its tasks' */
 			struct bs_err e2 = BS_ERR_INIT;
-			int r2 = d->ops->service_logs(d, name, &lo, write_log, NULL, &e2);
+			int r2 = d->ops->service_logs(d, name, &lo, write_log, &json, &e2);
 
 			if (r2 != BS_ERR_NOT_FOUND) {
 				rc = r2;
@@ -793,29 +1039,30 @@ static int cmd_container_op(const struct bs_cli *cli, struct bs_cdriver *d)
 		if (rc == BS_ERR_INTERRUPTED) /* Ctrl-C is how --follow ends */
 			return BS_EXIT_INTERRUPTED;
 	} else if (strcmp(op, "top") == 0) {
-		struct bs_table t;
-
-		rc = d->ops->container_top(d, name, NULL, &t, &err);
-		if (rc == 0) {
-			for (size_t i = 0; i < t.titles.n; i++)
-				printf("%s%s", i ? "\t" : "", t.titles.v[i]);
-			printf("\n");
-			for (size_t r = 0; r < t.n_rows; r++) {
-				for (size_t i = 0; i < t.rows[r].n; i++)
-					printf("%s%s", i ? "\t" : "", t.rows[r].v[i]);
-				printf("\n");
-			}
-			bs_table_free(&t);
-		}
+		rc = top(cli, d, &err);
 	} else if (strcmp(op, "diff") == 0) {
 		struct bs_change_list l;
 
 		rc = d->ops->container_changes(d, name, &l, &err);
-		if (rc == 0) {
+		if (rc == 0 && cli->json) {
+			cJSON *arr = cJSON_CreateArray();
+
+			for (size_t i = 0; i < l.n; i++) {
+				cJSON *o = cJSON_CreateObject();
+				char kind[2] = {l.v[i].kind, '\0'};
+
+				cJSON_AddStringToObject(o, "kind", kind);
+				cJSON_AddStringToObject(o, "path", l.v[i].path);
+				cJSON_AddItemToArray(arr, o);
+			}
+			print_json(arr);
+			cJSON_Delete(arr);
+		} else if (rc == 0) {
 			for (size_t i = 0; i < l.n; i++)
 				printf("%c %s\n", l.v[i].kind, l.v[i].path);
-			bs_change_list_free(&l);
 		}
+		if (rc == 0)
+			bs_change_list_free(&l);
 	}
 	if (rc != 0) {
 		bs_cli_error("%s", err.msg);
@@ -1019,14 +1266,23 @@ int bs_cli_container(const struct bs_cli *cli)
 	} else if (cli->verb == BS_VERB_PULL && cli->n_args != 1) {
 		bs_cli_error("pull takes one IMAGE, like: bootstrap pull nginx:1.25");
 		return BS_EXIT_USAGE;
+	} else if ((cli->verb == BS_VERB_PULL || cli->verb == BS_VERB_CREATE ||
+		    cli->verb == BS_VERB_BUILD) &&
+		   cli->n_args >= 1 && !image_ref_ok(cli->args[0])) {
+		return BS_EXIT_USAGE;
 	} else if (cli->verb == BS_VERB_REMOVE && cli->n_args < 1) {
 		bs_cli_error("remove takes container NAMEs (each is stopped first)");
 		return BS_EXIT_USAGE;
 	} else if (cli->verb == BS_VERB_CONTAINER_OP) {
 		bool many = strcmp(cli->op, "start") == 0 || strcmp(cli->op, "stop") == 0 ||
-			    strcmp(cli->op, "restart") == 0;
+			    strcmp(cli->op, "restart") == 0 ||
+			    (strcmp(cli->op, "stats") == 0 && !cli->follow);
 
-		if (cli->n_args < 1 || (!many && cli->n_args != 1)) {
+		if (cli->n_args < 1 || (!many && cli->n_args != 1 && strcmp(cli->op, "top") != 0)) {
+			if (strcmp(cli->op, "stats") == 0) {
+				bs_cli_error("stats --follow takes one container NAME");
+				return BS_EXIT_USAGE;
+			}
 			bs_cli_error("%s takes %s, like: bootstrap %s web", cli->op,
 				     many ? "container NAMEs" : "one container NAME", cli->op);
 			return BS_EXIT_USAGE;

@@ -74,7 +74,9 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 	[BS_VERB_BUILD] =
 		{"build", "bootstrap [-H URL | -r RECIPE --node N] build NAME GIT_URL",
 		 "Build image NAME on the engine from a git repository with a Dockerfile;\n"
-		 "the engine clones it (GIT_URL#ref:subdir as docker does). The build\n"
+		 "the engine clones it (GIT_URL#ref:subdir as docker does; without #ref,\n"
+		 "the branch the repository's HEAD names, asked of an http(s):// or git://\n"
+		 "server first: the engine alone would take master). The build\n"
 		 "output streams as it comes; a failing step fails the command.\n"},
 	[BS_VERB_CREATE] =
 		{"create",
@@ -132,8 +134,8 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "Join tokens are never printed: docker swarm join-token shows them.\n"},
 	[BS_VERB_CONTAINER_OP] =
 		{"NAME/OP",
-		 "bootstrap [-H URL] NAME/inspect|logs|diff|top|start|stop|restart\n"
-		 "       bootstrap [-H URL] OP NAME (start, stop, restart: NAME...)",
+		 "bootstrap [-H URL] NAME/inspect|logs|diff|top|stats|start|stop|restart\n"
+		 "       bootstrap [-H URL] OP NAME (stats, start, stop, restart: NAME...)",
 		 "Act on one container, e.g. bootstrap web/restart (or, as docker has it,\n"
 		 "bootstrap restart web; bootstrap help OP shows one operation).\n"
 		 "  inspect               the engine's full description (JSON)\n"
@@ -143,6 +145,8 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "    --timestamps        prefix each line with its time\n"
 		 "  diff                  files changed in the container (A/C/D)\n"
 		 "  top                   its processes\n"
+		 "  stats                 CPU %, memory, network and block I/O, processes\n"
+		 "    --follow            one sample a second until Ctrl-C\n"
 		 "  start, stop, restart  already in that state is not an error\n"
 		 "    -t, --time SECONDS  stop, restart: grace before the kill (default 10)\n"
 		 "On a swarm manager, inspect and logs take a service's name too (its\n"
@@ -193,6 +197,13 @@ static const struct verb_doc op_docs[] = {
 	{"diff", "bootstrap [-H URL] NAME/diff | diff NAME",
 	 "Files changed in the container's filesystem: A added, C changed, D deleted.\n"},
 	{"top", "bootstrap [-H URL] NAME/top | top NAME", "The container's processes.\n"},
+	{"stats", "bootstrap [-H URL] NAME/stats | stats NAME... [--follow] [--json]",
+	 "The container's use of the machine, one sample (the engine measures the\n"
+	 "CPU over about a second): CPU % (of one CPU: two busy CPUs are 200 %),\n"
+	 "memory used (less the page cache) / its limit and %, network received /\n"
+	 "sent, block I/O read / written, processes. Sizes in KiB, MiB, GiB.\n"
+	 "  --follow            one sample a second until Ctrl-C (one NAME)\n"
+	 "  --json              one object per sample per line (null: not known)\n"},
 	{"start", "bootstrap [-H URL] NAME/start | start NAME...",
 	 "Start containers; one already running is not an error.\n"},
 	{"stop", "bootstrap [-H URL] NAME/stop | stop [-t SECONDS] NAME...",
@@ -204,7 +215,7 @@ static const struct verb_doc op_docs[] = {
 	 "  -t, --time SECONDS  grace before the kill (0-3600, default 10)\n"},
 };
 
-const char *const bs_cli_container_ops[] = {"inspect", "logs", "diff",	  "top",
+const char *const bs_cli_container_ops[] = {"inspect", "logs", "diff",	  "top", "stats",
 					    "start",   "stop", "restart", NULL};
 
 /* Docker's names for two verbs. */

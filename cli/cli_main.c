@@ -175,14 +175,17 @@ static int parse_first(struct bs_cli *cli, int argc, char **argv, int first)
 	} else if (is_container_op(a)) {
 		const char *slash = strrchr(a, '/');
 
-		if (first + 1 < argc)
+		if (first + 1 < argc && strcmp(slash + 1, "top") != 0)
 			return usage_error("%s takes no further arguments", a);
 		cli->verb = BS_VERB_CONTAINER_OP;
 		cli->op = slash + 1;
 		cli->op_target = bs_xstrndup(a, (size_t)(slash - a));
+		cli->op_argv = bs_xcalloc((size_t)(argc - first) + 1, sizeof(*cli->op_argv));
 		cli->op_argv[0] = cli->op_target;
+		for (int i = first + 1; i < argc; i++)
+			cli->op_argv[i - first] = argv[i];
 		cli->args = cli->op_argv;
-		cli->n_args = 1;
+		cli->n_args = argc - first;
 		return 0;
 	} else {
 		if ((rc = unknown_first(a)) != 0)
@@ -247,12 +250,12 @@ static int check_flags(const struct bs_cli *cli, const bool *seen)
 		if (seen[rules[i].opt - OPT_JSON] && !(rules[i].verbs & (1u << cli->verb)))
 			return usage_error("%s does not apply to '%s'", rules[i].name,
 					   cli->op ? cli->op : bs_cli_verb_name(cli->verb));
-	if (cli->op != NULL &&
-	    (seen[OPT_FOLLOW - OPT_JSON] || seen[OPT_TAIL - OPT_JSON] ||
-	     seen[OPT_TIMESTAMPS - OPT_JSON]) &&
+	if (cli->op != NULL && (seen[OPT_TAIL - OPT_JSON] || seen[OPT_TIMESTAMPS - OPT_JSON]) &&
 	    strcmp(cli->op, "logs") != 0)
-		return usage_error("--follow, --tail and --timestamps are for logs, not '%s'",
-				   cli->op);
+		return usage_error("--tail and --timestamps are for logs, not '%s'", cli->op);
+	if (cli->op != NULL && seen[OPT_FOLLOW - OPT_JSON] && strcmp(cli->op, "logs") != 0 &&
+	    strcmp(cli->op, "stats") != 0)
+		return usage_error("--follow is for logs and stats, not '%s'", cli->op);
 	if (cli->stop_timeout_s >= 0 && cli->verb != BS_VERB_REMOVE &&
 	    (cli->op == NULL || (strcmp(cli->op, "stop") != 0 && strcmp(cli->op, "restart") != 0)))
 		return usage_error("-t/--time is for stop, restart and remove, not '%s'",
@@ -468,6 +471,7 @@ int main(int argc, char **argv)
 		bs_strv_free(&cli.env_args);
 		bs_strv_free(&cli.port_args);
 		free(cli.op_target);
+		free(cli.op_argv);
 		return code;
 	}
 	if (cli.help) {
@@ -476,6 +480,7 @@ int main(int argc, char **argv)
 		else
 			bs_cli_print_help(stdout, cli.verb, cli.verb_given);
 		free(cli.op_target);
+		free(cli.op_argv);
 		return BS_EXIT_OK;
 	}
 	/* a peer that closed (libcurl's side of the SSH tunnel, a pipe) is an
@@ -538,6 +543,7 @@ int main(int argc, char **argv)
 	bs_strv_free(&cli.env_args);
 	bs_strv_free(&cli.port_args);
 	free(cli.op_target);
+	free(cli.op_argv);
 	bs_secret_clear();
 	libssh2_exit();
 	curl_global_cleanup();

@@ -67,6 +67,7 @@ struct node_line {
 	long long start_ms, end_ms;
 	bool done;
 	struct bs_counts counts;
+	int machine_removed, machine_failed; /* destroy-machine after node_done */
 };
 
 struct bs_reporter {
@@ -85,6 +86,7 @@ struct bs_reporter {
 	char *verb;
 	int n_declared; /* RUN_START's n_nodes */
 	bool started, have_summary;
+	bool run_error; /* the run failed as a whole (no token, no lock...) */
 	struct bs_counts total;
 	long long open_ms, total_ms;
 	struct node_line *nodes;
@@ -168,6 +170,16 @@ static struct node_line *find_node(struct bs_reporter *r, const char *name)
 	if ((int)strlen(name) > r->name_width)
 		r->name_width = (int)strlen(name);
 	return n;
+}
+
+/* A node's counts with its machine, destroyed after its node_done. */
+static struct bs_counts node_counts(const struct node_line *n)
+{
+	struct bs_counts c = n->counts;
+
+	c.removed += n->machine_removed;
+	c.failed += n->machine_failed;
+	return c;
 }
 
 /* "1 created, 2 unchanged"; all: the core four even when zero. */
@@ -255,8 +267,10 @@ static void draw_block(struct bs_reporter *r)
 			bs_buf_printf(&b, "failed: %s", n->error);
 			color = RED;
 		} else if (n->done) {
+			struct bs_counts c = node_counts(n);
+
 			bs_buf_puts(&b, "done: ");
-			put_counts(&b, &n->counts, is_plan(r), false);
+			put_counts(&b, &c, is_plan(r), false);
 			color = GREEN;
 		} else {
 			bs_buf_puts(&b, n->stage ? n->stage : "starting");
@@ -379,6 +393,14 @@ static void human_event(struct bs_reporter *r, const struct bs_event *ev)
 			set_str(&n->action, NULL);
 			set_str(&n->object, NULL);
 		}
+		/* a machine goes after its node's work is done: its line counts it,
+		 * as the summary does */
+		if (n && ev->action != NULL && strcmp(ev->action, "destroy-machine") == 0) {
+			if (ev->kind == BS_EV_ACTION_DONE)
+				n->machine_removed++;
+			else
+				n->machine_failed++;
+		}
 		if (ev->kind == BS_EV_ACTION_DONE && !(plain && r->verbosity > 0))
 			break;
 		put_prefix(r, &b, ev->node);
@@ -404,8 +426,15 @@ static void human_event(struct bs_reporter *r, const struct bs_event *ev)
 		if (ev->error) {
 			bs_buf_printf(&b, "error: %s", ev->error);
 		} else {
+			struct bs_counts zero = {0};
+
 			bs_buf_puts(&b, "done: ");
-			put_counts(&b, &ev->counts, is_plan(r), false);
+			/* destroy: the machine may go next, counted on its own line */
+			if (r->verb != NULL && strcmp(r->verb, "destroy") == 0 &&
+			    memcmp(&ev->counts, &zero, sizeof(zero)) == 0)
+				bs_buf_puts(&b, "nothing on it to remove");
+			else
+				put_counts(&b, &ev->counts, is_plan(r), false);
 			bs_buf_printf(&b, " in %.1f s", ev->ms / 1000.0);
 			if (ev->engine)
 				bs_buf_printf(&b, " (engine %s)", ev->engine);
@@ -427,7 +456,7 @@ static void human_event(struct bs_reporter *r, const struct bs_event *ev)
 					  : "");
 		put_line(r, ev->state && strcmp(ev->state, "warning") == 0 ? YELLOW : NULL, &b);
 		break;
-	case BS_EV_RUN_ERROR: /* cli_run.c says it on stderr */ break;
+	case BS_EV_RUN_ERROR: /* cli_run.c says it on stderr */ r->run_error = true; break;
 	case BS_EV_CONTAINER_STATUS:
 		if (!normal)
 			break;
@@ -458,7 +487,8 @@ static void put_summary(struct bs_reporter *r)
 	if (!r->have_summary) {
 		memset(&r->total, 0, sizeof(r->total));
 		for (i = 0; i < r->n_nodes; i++) {
-			const struct bs_counts *c = &r->nodes[i].counts;
+			struct bs_counts nc = node_counts(&r->nodes[i]);
+			const struct bs_counts *c = &nc;
 
 			r->total.created += c->created;
 			r->total.replaced += c->replaced;
@@ -472,9 +502,20 @@ static void put_summary(struct bs_reporter *r)
 		r->total_ms = bs_now_ms() - r->open_ms;
 	}
 	for (i = 0; r->mode == BS_REPORT_PLAIN && r->verbosity >= 0 && i < r->n_nodes; i++) {
+		struct bs_counts c = node_counts(&r->nodes[i]);
+
 		bs_buf_printf(&b, "%s: ", r->nodes[i].name);
-		put_counts(&b, &r->nodes[i].counts, plan, all);
+		put_counts(&b, &c, plan, all);
 		put_line(r, NULL, &b);
+	}
+	if (r->run_error && r->n_nodes == 0) {
+		/* nothing was looked at: no figures that look like a result */
+		bs_buf_printf(&b, "%s: stopped before any node was looked at; nothing was %s",
+			      plan ? "Plan" : (r->verb ? r->verb : "run"),
+			      plan ? "planned" : "changed");
+		put_line(r, RED, &b);
+		bs_buf_free(&b);
+		return;
 	}
 	if (plan) {
 		bs_buf_puts(&b, "Plan: ");

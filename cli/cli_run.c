@@ -35,10 +35,11 @@ static enum bs_report_mode report_mode(const struct bs_cli *cli)
  * command's errors. */
 static void on_event(const struct bs_event *ev, void *payload)
 {
+	/* a run error goes to stderr, and to the reporter too: the summary
+	 * then says that nothing was looked at, and --json has the event */
 	if (ev->kind == BS_EV_RUN_ERROR)
 		bs_cli_error("%s", ev->error);
-	else
-		bs_reporter_event(ev, payload);
+	bs_reporter_event(ev, payload);
 }
 
 /* BOOTSTRAP_ASSUME_ESP=1 (true, yes): skip the kernel check for IPsec ESP

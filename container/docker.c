@@ -34,12 +34,16 @@
 #include <unistd.h>
 
 #include "container/docker_priv.h"
+#include "container/gitref.h"
 #include "container/stream.h"
 #include "container/tar.h"
 #include "util/clock.h"
 #include "util/log.h"
 
 static const struct bs_cdriver_ops docker_ops;
+
+/* How long a build asks the git server which branch HEAD names. */
+#define GIT_ASK_MS 10000
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -204,8 +208,27 @@ const char *dk_error_message(const struct bs_http_response *resp, char *buf, siz
 		bs_secret_mask_cut(buf, size, status);
 	}
 	cJSON_Delete(o);
-	/* one line: the engine sometimes ends messages with a newline */
-	buf[strcspn(buf, "\r\n")] = '\0';
+	/* one line, all of it: a git or build error goes on after a newline
+	 * ("unable to connect to 127.0.0.1:\n127.0.0.1[0: ...]: errno=...");
+	 * each run of line breaks (and the blanks around it) becomes one space,
+	 * and a trailing one goes */
+	{
+		size_t r = 0, w = 0;
+
+		while (buf[r] != '\0') {
+			if (buf[r] != '\r' && buf[r] != '\n') {
+				buf[w++] = buf[r++];
+				continue;
+			}
+			while (w > 0 && (buf[w - 1] == ' ' || buf[w - 1] == '\t'))
+				w--;
+			while (buf[r] == '\r' || buf[r] == '\n' || buf[r] == ' ' || buf[r] == '\t')
+				r++;
+			if (w > 0 && buf[r] != '\0')
+				buf[w++] = ' ';
+		}
+		buf[w] = '\0';
+	}
 	return buf;
 }
 
@@ -1038,6 +1061,168 @@ static int docker_container_changes(struct bs_cdriver *d, const char *name,
 		}
 	}
 	cJSON_Delete(o);
+	free(seg);
+	free(path);
+	return rc;
+}
+
+/* A non-negative integer field, or -1. */
+static long long stat_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	/* up to 2^62: no engine counts more, and the sums stay in range */
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 4.6e18
+		       ? (long long)v->valuedouble
+		       : -1;
+}
+
+/* sum + v, where -1 is unknown; saturated at 2^62. */
+static long long stat_add(long long sum, long long v)
+{
+	const long long top = 1LL << 62;
+
+	if (v < 0)
+		return sum;
+	if (sum < 0)
+		sum = 0;
+	return v > top - sum ? top : sum + v;
+}
+
+/*
+ * The figures of `docker stats`, as the Engine API (v1.41, GET
+ * /containers/{id}/stats) defines them: CPU % = (cpu_stats.cpu_usage.
+ * total_usage - precpu_stats's) / (cpu_stats.system_cpu_usage -
+ * precpu_stats's) x online_cpus x 100 (the length of percpu_usage on old
+ * engines); memory used = memory_stats.usage less the inactive page cache
+ * (stats.inactive_file on cgroup v2, total_inactive_file or cache on v1);
+ * network and block I/O summed over interfaces and devices.
+ */
+void dk_parse_stats(const cJSON *o, struct bs_cstats *out)
+{
+	const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(o, "cpu_stats");
+	const cJSON *pre = cJSON_GetObjectItemCaseSensitive(o, "precpu_stats");
+	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(cpu, "cpu_usage");
+	const cJSON *pre_usage = cJSON_GetObjectItemCaseSensitive(pre, "cpu_usage");
+	const cJSON *mem = cJSON_GetObjectItemCaseSensitive(o, "memory_stats");
+	const cJSON *mstats = cJSON_GetObjectItemCaseSensitive(mem, "stats");
+	const cJSON *nets = cJSON_GetObjectItemCaseSensitive(o, "networks");
+	const cJSON *blk = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(o, "blkio_stats"), "io_service_bytes_recursive");
+	const cJSON *it;
+	long long total = stat_num(usage, "total_usage"),
+		  pre_total = stat_num(pre_usage, "total_usage");
+	long long sys = stat_num(cpu, "system_cpu_usage"),
+		  pre_sys = stat_num(pre, "system_cpu_usage");
+	long long cpus = stat_num(cpu, "online_cpus"), cache;
+
+	out->cpu_percent = -1;
+	if (cpus <= 0 && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(usage, "percpu_usage")))
+		cpus = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(usage, "percpu_usage"));
+	out->online_cpus = cpus > 0 && cpus < 1 << 20 ? (int)cpus : 0;
+	if (total >= 0 && pre_total >= 0 && sys > pre_sys && pre_sys >= 0 && total >= pre_total &&
+	    out->online_cpus > 0)
+		out->cpu_percent = (double)(total - pre_total) / (double)(sys - pre_sys) *
+				   out->online_cpus * 100.0;
+	out->mem_used = stat_num(mem, "usage");
+	out->mem_limit = stat_num(mem, "limit");
+	cache = stat_num(mstats, "inactive_file");
+	if (cache < 0)
+		cache = stat_num(mstats, "total_inactive_file");
+	if (cache < 0)
+		cache = stat_num(mstats, "cache");
+	if (out->mem_used >= 0 && cache > 0 && cache < out->mem_used)
+		out->mem_used -= cache;
+	out->net_rx = out->net_tx = -1;
+	if (!cJSON_IsObject(nets))
+		nets = NULL;
+	if (!cJSON_IsArray(blk))
+		blk = NULL;
+	cJSON_ArrayForEach(it, nets)
+	{
+		out->net_rx = stat_add(out->net_rx, stat_num(it, "rx_bytes"));
+		out->net_tx = stat_add(out->net_tx, stat_num(it, "tx_bytes"));
+	}
+	out->blk_read = out->blk_write = -1;
+	cJSON_ArrayForEach(it, blk)
+	{
+		const char *op = dk_json_str(it, "op");
+
+		if (op != NULL && strcasecmp(op, "read") == 0)
+			out->blk_read = stat_add(out->blk_read, stat_num(it, "value"));
+		else if (op != NULL && strcasecmp(op, "write") == 0)
+			out->blk_write = stat_add(out->blk_write, stat_num(it, "value"));
+	}
+	if (blk != NULL && out->blk_read < 0)
+		out->blk_read = 0;
+	if (blk != NULL && out->blk_write < 0)
+		out->blk_write = 0;
+	out->pids = stat_num(cJSON_GetObjectItemCaseSensitive(o, "pids_stats"), "current");
+}
+
+struct stats_ctx {
+	struct bs_jsonl parser;
+	bs_stats_fn fn;
+	void *payload;
+};
+
+static int on_stats_message(const cJSON *msg, void *payload)
+{
+	struct stats_ctx *sc = payload;
+	struct bs_cstats s;
+
+	dk_parse_stats(msg, &s);
+	return sc->fn(&s, sc->payload);
+}
+
+static int stats_bytes(const char *data, size_t len, void *payload)
+{
+	struct stats_ctx *sc = payload;
+
+	return bs_jsonl_feed(&sc->parser, data, len) != 0;
+}
+
+static int docker_container_stats(struct bs_cdriver *d, const char *name, bool follow,
+				  bs_stats_fn fn, void *payload, struct bs_err *err)
+{
+	struct docker *dk = as_docker(d);
+	struct bs_http_request req;
+	struct bs_http_response resp;
+	struct stats_ctx sc;
+	char *seg = dk_path_name(name, false);
+	char *path = bs_xasprintf("%s/containers/%s/stats", dk->prefix, seg);
+	int rc;
+
+	memset(&sc, 0, sizeof(sc));
+	bs_jsonl_init(&sc.parser, on_stats_message, &sc);
+	sc.fn = fn;
+	sc.payload = payload;
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.path = path;
+	req.query = follow ? "stream=1" : "stream=0";
+	req.on_data = stats_bytes;
+	req.payload = &sc;
+	req.stream = follow;
+	rc = bs_http_request(dk->http, &req, &resp, err);
+	if (rc == 0 && resp.status == 404) {
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "%s: no container named %s",
+				dk->base.display, name);
+	} else if (rc == 0 && resp.status != 200) {
+		char what[320];
+
+		snprintf(what, sizeof(what), "stats of %s", name);
+		rc = dk_status_error(dk, &resp, what, err);
+	} else if (rc == 0 && resp.stopped && sc.parser.too_long) {
+		rc = bs_err_set(err, BS_ERR_PROTOCOL,
+				"%s: stats of %s: a sample over %u MiB without a newline; stopped "
+				"reading",
+				dk->base.display, name, (unsigned)(sc.parser.max_line >> 20));
+	} else if (rc == 0) {
+		bs_jsonl_finish(&sc.parser);
+	}
+	bs_http_response_free(&resp);
+	bs_jsonl_free(&sc.parser);
 	free(seg);
 	free(path);
 	return rc;
@@ -1911,12 +2096,29 @@ static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *
 	struct bs_http_request req;
 	struct progress_ctx pc;
 	struct bs_buf query = BS_BUF_INIT;
-	char *remote = bs_http_escape(opts->git_url);
-	char *tag = bs_http_escape(opts->tag);
+	char *url = NULL, *branch = NULL, *remote, *tag = bs_http_escape(opts->tag);
 	char what[600], *shown_url;
+	struct bs_err why = BS_ERR_INIT;
 	int rc;
 
 	*image_id = NULL;
+	/* without #ref the engine clones "master": ask the server what HEAD
+	 * names, and build that branch (the engine's default if it cannot say) */
+	if (strchr(opts->git_url, '#') == NULL &&
+	    bs_git_default_branch(opts->git_url, GIT_ASK_MS, &branch, &why) == 0) {
+		url = bs_xasprintf("%s#%s", opts->git_url, branch);
+		if (fn != NULL) {
+			struct bs_progress ev;
+			char *status =
+				bs_xasprintf("default branch %s (the repository's HEAD)", branch);
+
+			memset(&ev, 0, sizeof(ev));
+			ev.status = status;
+			fn(&ev, payload);
+			free(status);
+		}
+	}
+	remote = bs_http_escape(url ? url : opts->git_url);
 	bs_buf_printf(&query, "remote=%s&t=%s&rm=1&forcerm=1", remote, tag);
 	if (opts->dockerfile) {
 		char *df = bs_http_escape(opts->dockerfile);
@@ -1939,10 +2141,17 @@ static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *
 	bs_jsonl_init(&pc.parser, on_progress_message, &pc);
 	pc.fn = fn;
 	pc.payload = payload;
-	shown_url = url_without_credentials(opts->git_url);
+	shown_url = url_without_credentials(url ? url : opts->git_url);
 	snprintf(what, sizeof(what), "building %s from %s", opts->tag, shown_url);
-	free(shown_url);
 	rc = progress_request(dk, &req, &pc, what, err);
+	if (rc != 0 && branch == NULL && strchr(opts->git_url, '#') == NULL &&
+	    strstr(err->msg, "remote ref") != NULL)
+		bs_err_set(err, rc,
+			   "%s (without #ref the engine builds branch master, which this "
+			   "repository lacks; name its branch: %s#main, say%s%s)",
+			   err->msg, shown_url, why.msg[0] ? "; asking the server failed: " : "",
+			   why.msg);
+	free(shown_url);
 	if (rc == 0 && pc.aux_id == NULL)
 		rc = bs_err_set(err, BS_ERR_PROTOCOL, "%s: %s: the build ended without an image ID",
 				d->display, what);
@@ -1953,6 +2162,8 @@ static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *
 	bs_jsonl_free(&pc.parser);
 	free(pc.aux_id);
 	bs_buf_wipe_free(&query);
+	bs_secure_free_str(url);
+	free(branch);
 	free(remote);
 	free(tag);
 	return rc;
@@ -2582,6 +2793,7 @@ static const struct bs_cdriver_ops docker_ops = {
 	.container_destroy = docker_container_destroy,
 	.container_logs = docker_container_logs,
 	.container_top = docker_container_top,
+	.container_stats = docker_container_stats,
 	.container_changes = docker_container_changes,
 	.container_update = docker_container_update,
 	.container_rename = docker_container_rename,

@@ -80,6 +80,8 @@ void dk_parse_swarm(cJSON *o, struct bs_cluster *out);
 void dk_parse_node(const cJSON *o, struct bs_cluster_node *out);
 void dk_parse_service(const cJSON *o, struct bs_service_info *out);
 void dk_parse_task(const cJSON *o, struct bs_task_info *out);
+/* GET /containers/{id}/stats, one sample: the docker CLI's figures. */
+void dk_parse_stats(const cJSON *o, struct bs_cstats *out);
 
 /* ---- shared pieces of the driver ------------------------------------------ */
 

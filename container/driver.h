@@ -181,6 +181,19 @@ struct bs_progress {
 
 typedef int (*bs_progress_fn)(const struct bs_progress *ev, void *payload);
 typedef int (*bs_log_fn)(enum bs_log_stream stream, const char *data, size_t len, void *payload);
+/* One sample of a container's use of the machine (stats). A figure the
+ * engine did not give is -1 (cpu_percent: no previous sample yet). */
+struct bs_cstats {
+	double cpu_percent; /* of one CPU: 2 busy CPUs are 200 */
+	int online_cpus;
+	long long mem_used;	       /* bytes: usage less the inactive page cache */
+	long long mem_limit;	       /* bytes: the container's limit, or the machine's */
+	long long net_rx, net_tx;      /* bytes, all interfaces */
+	long long blk_read, blk_write; /* bytes */
+	long long pids;
+};
+/* A stats sample; non-zero stops. */
+typedef int (*bs_stats_fn)(const struct bs_cstats *s, void *payload);
 /* An engine event (JSON text of one message); non-zero stops. */
 typedef int (*bs_event_fn)(const char *json, void *payload);
 
@@ -375,6 +388,10 @@ struct bs_cdriver_ops {
 			     struct bs_table *out, struct bs_err *err);
 	int (*container_changes)(struct bs_cdriver *d, const char *name, struct bs_change_list *out,
 				 struct bs_err *err);
+	/* One sample (the engine takes two, a second apart, for the CPU), or
+	 * with follow one a second until fn stops or Ctrl-C. */
+	int (*container_stats)(struct bs_cdriver *d, const char *name, bool follow, bs_stats_fn fn,
+			       void *payload, struct bs_err *err);
 	int (*container_update)(struct bs_cdriver *d, const char *name,
 				const struct bs_cupdate *update, struct bs_err *err);
 	int (*container_rename)(struct bs_cdriver *d, const char *name, const char *new_name,

@@ -295,6 +295,13 @@ void bs_recipe_free(struct bs_recipe *recipe);
  */
 const char *bs_port_parse(const char *spec, struct bs_port *port);
 
+/*
+ * Check an image reference, "[registry/]path[:tag][@sha256:hex]". NULL
+ * when valid, or what is wrong; *has_tag tells whether a tag or digest
+ * pins it.
+ */
+const char *bs_image_ref_problem(const char *ref, bool *has_tag);
+
 /* Does node match selector? */
 bool bs_selector_matches(const struct bs_selector *sel, const struct bs_node *node);
 /* Does c's nodes: list select node (no list: every node)? */

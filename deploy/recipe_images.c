@@ -35,7 +35,7 @@ static bool repo_component_ok(const char *s, size_t len)
  * Check "[registry/]path[:tag][@sha256:hex]". Returns NULL when valid, or
  * the explanation. *has_tag tells whether a tag or digest pins it.
  */
-static const char *image_ref_problem(const char *ref, bool *has_tag)
+const char *bs_image_ref_problem(const char *ref, bool *has_tag)
 {
 	const char *at = strchr(ref, '@');
 	const char *slash, *colon, *p, *comp;
@@ -132,7 +132,7 @@ static char *image_repo(const char *ref)
 bool bs_recipe_check_image_ref(struct bs_rctx *ctx, const struct bs_ynode *at, const char *ref)
 {
 	bool has_tag;
-	const char *problem = image_ref_problem(ref, &has_tag);
+	const char *problem = bs_image_ref_problem(ref, &has_tag);
 
 	if (problem != NULL) {
 		rctx_error(

@@ -126,3 +126,24 @@ void bs_format_duration_ms(int64_t ms, char *buf, unsigned long size)
 	else
 		snprintf(buf, size, "%llds", (long long)(ms / 1000));
 }
+
+void bs_format_bytes(int64_t bytes, char *buf, unsigned long size)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+	double v = (double)bytes;
+	int u = -1;
+
+	if (bytes < 0) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	if (bytes < 1024) {
+		snprintf(buf, size, "%lldB", (long long)bytes);
+		return;
+	}
+	while (v >= 1024.0 && u < 4) {
+		v /= 1024.0;
+		u++;
+	}
+	snprintf(buf, size, v < 10.0 ? "%.2f%s" : v < 100.0 ? "%.1f%s" : "%.0f%s", v, units[u]);
+}

@@ -18,4 +18,8 @@ int bs_parse_bytes(const char *s, int64_t *out_bytes);
 /* Format milliseconds compactly ("1m30s", "250ms") into buf. */
 void bs_format_duration_ms(int64_t ms, char *buf, unsigned long size);
 
+/* Format a byte count in 1024-based units with their real names ("512B",
+ * "1.50KiB", "12.3MiB", "640MiB", "2.00GiB"; "-" when negative: unknown). */
+void bs_format_bytes(int64_t bytes, char *buf, unsigned long size);
+
 #endif

@@ -411,7 +411,16 @@ usage "logs of two containers" "logs takes one container NAME" logs a b
 usage "NAME/OP with more arguments" "web/logs takes no further arguments" web/logs more
 usage "-t with logs" "-t/--time is for stop, restart and remove, not 'logs'" logs -t 3 web
 usage "-t out of range" "-t/--time wants a number from 0 to 3600" stop -t 9999 web
-usage "--tail with stop" "--follow, --tail and --timestamps are for logs, not 'stop'" stop --tail 3 web
+usage "--tail with stop" "--tail and --timestamps are for logs, not 'stop'" stop --tail 3 web
+usage "--follow with top" "--follow is for logs and stats, not 'top'" web/top --follow
+# a bad image name is a usage error in every command, before the engine
+# (none answers at that socket) is asked
+for args in "pull Shop/App:1" "create Shop/App:1 web" "build Shop/App:1 https://git.example.test/a.git"; do
+	# shellcheck disable=SC2086
+	usage "${args%% *} with a bad image name" "'Shop/App:1' is not a valid image reference: repository names are lowercase" \
+		-H unix:///nonexistent.sock $args
+done
+usage "stats --follow of two" "stats --follow takes one container NAME" stats --follow a b
 
 # Pipeline verbs against a host whose SSH port is closed (loopback, a port
 # nothing listens on): a clear error naming the node and the address, exit 1,

@@ -47,6 +47,19 @@ static void image(const cJSON *o)
 	bs_iinfo_free(&img);
 }
 
+/* A stats sample: figures are -1 (unknown) or not negative, never NaN. */
+static void stats(const cJSON *o)
+{
+	struct bs_cstats s;
+
+	dk_parse_stats(o, &s);
+	fuzz_check(s.cpu_percent == s.cpu_percent, "docker", "a CPU percentage that is NaN");
+	fuzz_check(s.mem_used >= -1 && s.mem_limit >= -1 && s.net_rx >= -1 && s.net_tx >= -1 &&
+			   s.blk_read >= -1 && s.blk_write >= -1 && s.pids >= -1 &&
+			   s.online_cpus >= 0,
+		   "docker", "a negative stats figure other than -1");
+}
+
 static void error_message(const uint8_t *data, size_t size)
 {
 	struct bs_http_response resp;
@@ -75,6 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		container(root, true);
 		container(root, false);
 		image(root);
+		stats(root);
 	}
 	cJSON_Delete(root);
 	error_message(data, size);

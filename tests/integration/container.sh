@@ -111,6 +111,15 @@ expect_out "build from #ref:subdir" "built $P/sub:1"
 bs "${H[@]}" build "$P/broken:1" "$LAB_GIT_URL#broken"
 expect_err "a failing RUN fails the build with its message" 1 "returned a non-zero code"
 grep -q "about to fail" <<<"$out" && ok "build output streamed before the failure" || bad "build output streamed before the failure" "$out"
+# without #ref: the branch the repository's HEAD names, asked of the server
+IMAGES+=("$P/dflt:1" "$P/nohead:1")
+bs "${H[@]}" build "$P/dflt:1" "$LAB_GIT_MAIN_URL"
+expect_out "build without #ref of a repository whose only branch is main" "built $P/dflt:1"
+grep -q "default branch main" <<<"$out" && docker run --rm "$P/dflt:1" 2>/dev/null | grep -q built-from-git &&
+	ok "... it says it builds the default branch main, and the image runs" || bad "default branch build" "$out"
+bs "${H[@]}" build "$P/nohead:1" "$LAB_GIT_URL"
+expect_err "a repository whose HEAD names a missing master: the error names the ref and the fix" 1 \
+	"branch master, which this repository lacks; name its branch: $LAB_GIT_URL#main"
 bs "${H[@]}" build "$P/gone:1" "git://127.0.0.1:9/nothing.git"
 expect_err "unreachable git remote" 1 "building $P/gone:1 from git://127.0.0.1:9/nothing.git: .*(git|clone|connect|refused)"
 bs "${H[@]}" build "$P/gone:1" "http://deploy:tok-$$-en@127.0.0.1:9/nothing.git"
@@ -184,6 +193,16 @@ docker inspect "$P-noimage" >/dev/null 2>&1 && bad "nothing half-made after a fa
 secure=$(docker inspect -f '{{json .HostConfig.SecurityOpt}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.Privileged}} {{index .HostConfig.LogConfig.Config "max-size"}} {{.HostConfig.Memory}}' "$web")
 [ "$secure" = '["no-new-privileges:true"] 512 unless-stopped false 10m 67108864' ] && ok "secure defaults applied" || bad "secure defaults applied" "$secure"
 
+# a command that exits at once is not "started": create watches a second
+CREATED+=("$P-crash" "$P-job")
+bs "${H[@]}" create "$LAB_IMAGE" "$P-crash" -- sh -c 'echo boom; exit 3'
+expect_err "create of a command that exits at once: exit 1, its code, the restart loop and its logs named" 1 \
+	"$P-crash was created, but its command exited at once \(exit code 3\) and its restart policy keeps restarting it: see bootstrap logs $P-crash"
+grep -q started <<<"$out" && bad "... and not called started" "$out" || ok "... and not called started"
+bs "${H[@]}" --json create --restart no "$LAB_IMAGE" "$P-job" -- true
+python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["state"] == "finished", d' <"$LAB/out" && [ $rc -eq 0 ] &&
+	ok "create of a job that ends well with --restart no: exit 0, state finished" || bad "create of a job" "rc=$rc $out $errout"
+
 # ---- list, images, inspect ----------------------------------------------
 bs "${H[@]}" list
 expect_out "list shows the container" "$web +$LAB_WEB_IMAGE +running"
@@ -230,8 +249,52 @@ frc=$?
 [ $frc -eq 130 ] && grep -q out-2 "$LAB/follow" && ! grep -q error "$LAB/follow" && ok "logs --follow stops cleanly on Ctrl-C" || bad "logs --follow stops cleanly on Ctrl-C (exit $frc)" "$(cat "$LAB/follow")"
 bs "${H[@]}" "$web/top"
 expect_out "top lists httpd" "httpd -f -p 8080"
+head -n 1 <<<"$out" | grep -q $'%CPU\t%MEM\tRSS' && ok "top has %CPU, %MEM and RSS columns" || bad "top columns" "$out"
+bs "${H[@]}" --json top "$web" -- -eo pid,rss,args
+python3 -c 'import json,sys; d=json.load(sys.stdin); assert set(d[0]) == {"PID","RSS","COMMAND"}, d; assert any("httpd" in p["COMMAND"] for p in d), d' <"$LAB/out" &&
+	ok "top NAME -- -eo pid,rss,args: ps options passed through; --json: one array" || bad "top with ps options" "$out $errout"
 bs "${H[@]}" "$web/diff"
 expect_out "diff shows the added /www" "^A /www"
+bs "${H[@]}" --json diff "$web"
+python3 -c 'import json,sys; d=json.load(sys.stdin); assert {"kind":"A","path":"/www"} in d, d' <"$LAB/out" &&
+	ok "diff --json: one array of {kind, path}" || bad "diff --json" "$out $errout"
+bs "${H[@]}" --json "$web/logs" --tail 2
+python3 -c '
+import json,sys
+lines=[json.loads(l) for l in sys.stdin]
+assert lines == [{"stream":"stderr","text":"err-1\n"},{"stream":"stdout","text":"out-2\n"}], lines' <"$LAB/out" &&
+	ok "logs --json: one object per line, with its stream" || bad "logs --json" "$out $errout"
+
+# ---- stats: the engine's figures, checked against the cgroup's own --------
+bs "${H[@]}" "$web/stats"
+expect_out "stats: one sample" "^$web +[0-9.]+% +[0-9.]+(B|KiB|MiB) / 64.0MiB +[0-9.]+% "
+bs "${H[@]}" --json stats "$web" "$P-missing"
+python3 - "$web" <"$LAB/out" <<'PY' && ok "stats --json NAME NAME: the figures of the one, within the container's limits" || bad "stats --json" "$out $errout"
+import json, sys
+d = json.loads(sys.stdin.read())
+assert d["name"] == sys.argv[1], d
+assert d["memory"]["limit"] == 64 * 1024 * 1024, d          # create --memory 64m
+assert 0 < d["memory"]["used"] < d["memory"]["limit"], d
+assert d["cpu_percent"] is not None and 0 <= d["cpu_percent"] <= 100 * d["online_cpus"], d
+assert 1 <= d["pids"] <= 512, d                              # httpd; the pids limit
+assert d["net"]["rx"] is not None and d["net"]["rx"] > 0, d  # it was fetched over HTTP
+PY
+expect_err "... and the missing one named, exit 1" 1 "no container named $P-missing"
+"$BOOTSTRAP" "${H[@]}" --json stats --follow "$web" >"$LAB/follow" 2>&1 &
+fpid=$!
+end=$((SECONDS + 30))
+until [ "$(grep -c '"cpu_percent"' "$LAB/follow" 2>/dev/null)" -ge 2 ]; do
+	if ! kill -0 $fpid 2>/dev/null || [ $SECONDS -ge $end ]; then
+		bad "stats --follow: two samples within 30 s" "$(cat "$LAB/follow")"
+		break
+	fi
+	sleep 0.2
+done
+kill -INT $fpid
+wait $fpid
+frc=$?
+[ $frc -eq 130 ] && [ "$(grep -c '"cpu_percent"' "$LAB/follow")" -ge 2 ] && ! grep -q error "$LAB/follow" &&
+	ok "stats --follow streams samples, stops cleanly on Ctrl-C" || bad "stats --follow (exit $frc)" "$(cat "$LAB/follow")"
 
 # ---- stop, start, restart, remove ----------------------------------------
 bs "${H[@]}" "$web/stop"

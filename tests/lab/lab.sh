@@ -153,6 +153,11 @@ lab_git() {
 	printf 'FROM %s\nRUN echo about to fail && false\n' "$LAB_IMAGE" >"$work/Dockerfile"
 	git -C "$work" commit -qam broken
 	git -C "$work" push -q "$repo" main broken
+	# a repository whose only branch, and HEAD, is main (app.git's HEAD
+	# names master, which it lacks)
+	git init -q --bare "$LAB/git/only-main.git"
+	git -C "$LAB/git/only-main.git" symbolic-ref HEAD refs/heads/main
+	git -C "$work" push -q "$LAB/git/only-main.git" main
 	git daemon --reuseaddr --listen=127.0.0.1 --port="$LAB_GIT_PORT" \
 		--base-path="$LAB/git" --export-all "$LAB/git" >"$LAB/git.log" 2>&1 &
 	local pid=$!
@@ -162,6 +167,7 @@ lab_git() {
 		return 1
 	}
 	LAB_GIT_URL="git://127.0.0.1:$LAB_GIT_PORT/app.git"
+	LAB_GIT_MAIN_URL="git://127.0.0.1:$LAB_GIT_PORT/only-main.git"
 }
 
 # A TLS endpoint for the engine: socat terminates mutual TLS on loopback

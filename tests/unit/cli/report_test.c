@@ -337,6 +337,50 @@ static void test_plain_apply(void **state)
 	free(c.text);
 }
 
+/* destroy: a machine goes after its node's work is done, and its node's
+ * line counts it as the summary does (never "no changes", then "1 removed") */
+static void test_plain_destroy_machine(void **state)
+{
+	struct capture c;
+	struct bs_reporter *r = capture_open(&c, BS_REPORT_PLAIN, 0, false);
+	struct bs_counts none = {0}, total = {.removed = 1};
+	const char *text;
+
+	(void)state;
+	run_start(r, "destroy", 1);
+	node_done(r, "node-1", none, NULL);
+	action(r, BS_EV_ACTION_STARTED, "node-1", "destroy-machine", "node-1", "destroy");
+	action(r, BS_EV_ACTION_DONE, "node-1", "destroy-machine", "node-1", "destroy");
+	summary(r, total, 2000);
+	text = capture_close(&c, r);
+	assert_null(strstr(text, "no changes"));
+	assert_non_null(strstr(text, "node-1  done: nothing on it to remove in 3.4 s\n"));
+	assert_non_null(strstr(text, "\nnode-1: 1 removed\n"));
+	assert_true(bs_str_ends_with(text, "\ndestroy: 1 node, 1 removed in 2.0 s\n"));
+	free(c.text);
+}
+
+/* A run that failed as a whole (a cloud without its token) prints no
+ * figures that look like a plan. */
+static void test_plain_run_error(void **state)
+{
+	struct capture c;
+	struct bs_reporter *r = capture_open(&c, BS_REPORT_PLAIN, 0, false);
+	struct bs_event err = {.kind = BS_EV_RUN_ERROR, .error = "hetzner: no API token"};
+	struct bs_counts none = {0};
+	const char *text;
+
+	(void)state;
+	run_start(r, "plan", 3);
+	bs_reporter_event(&err, r);
+	summary(r, none, 0);
+	text = capture_close(&c, r);
+	assert_null(strstr(text, "0 to create"));
+	assert_true(bs_str_ends_with(
+		text, "\nPlan: stopped before any node was looked at; nothing was planned\n"));
+	free(c.text);
+}
+
 static void test_plain_quiet(void **state)
 {
 	struct capture c;
@@ -497,6 +541,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_secrets_masked, reset_secrets),
 		cmocka_unit_test(test_plain_plan),
 		cmocka_unit_test(test_plain_apply),
+		cmocka_unit_test(test_plain_destroy_machine),
+		cmocka_unit_test(test_plain_run_error),
 		cmocka_unit_test(test_plain_quiet),
 		cmocka_unit_test(test_tty),
 		cmocka_unit_test(test_tty_quiet_is_plain),

@@ -105,6 +105,19 @@ static void test_error_message_masked_before_cut(void **state)
 	assert_true(bs_str_ends_with(big, "***"));
 	bs_http_response_free(&resp);
 	bs_buf_free(&body);
+	/* a message of several lines (the engine's git errors) is kept whole,
+	 * on one line */
+	memset(&resp, 0, sizeof(resp));
+	resp.status = 500;
+	bs_buf_puts(
+		&resp.body,
+		"{\"message\": \"error fetching: fatal: unable to connect to 127.0.0.1: \\n"
+		"127.0.0.1[0: 127.0.0.1]: errno=Connection refused\\r\\n\\n: exit status 128\\n\"}");
+	dk_error_message(&resp, big, sizeof(big));
+	assert_string_equal(big,
+			    "error fetching: fatal: unable to connect to 127.0.0.1: 127.0.0.1[0: "
+			    "127.0.0.1]: errno=Connection refused : exit status 128");
+	bs_http_response_free(&resp);
 	bs_secret_clear();
 }
 
@@ -135,6 +148,91 @@ static void test_service_ingress_ports(void **state)
 	}
 }
 
+/* Stats: the docker CLI's formulas (Engine API, GET /containers/{id}/stats). */
+static void test_stats_cgroup_v2(void **state)
+{
+	static const char text[] =
+		"{\"read\":\"2026-12-07T18:00:01Z\",\"pids_stats\":{\"current\":3},"
+		"\"networks\":{\"eth0\":{\"rx_bytes\":5338,\"tx_bytes\":648},"
+		"\"eth1\":{\"rx_bytes\":4641,\"tx_bytes\":690}},"
+		"\"memory_stats\":{\"usage\":10485760,\"limit\":67108864,"
+		"\"stats\":{\"inactive_file\":2097152,\"anon\":8388608}},"
+		"\"blkio_stats\":{\"io_service_bytes_recursive\":[{\"major\":8,\"minor\":0,"
+		"\"op\":\"read\",\"value\":4096},{\"major\":8,\"minor\":0,\"op\":\"write\","
+		"\"value\":8192},{\"major\":8,\"minor\":16,\"op\":\"read\",\"value\":1024}]},"
+		"\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":300000000},"
+		"\"system_cpu_usage\":20000000000,\"online_cpus\":2},"
+		"\"precpu_stats\":{\"cpu_usage\":{\"total_usage\":100000000},"
+		"\"system_cpu_usage\":18000000000,\"online_cpus\":2}}";
+	cJSON *o = cJSON_Parse(text);
+	struct bs_cstats s;
+
+	(void)state;
+	dk_parse_stats(o, &s);
+	/* 0.2 s of CPU over 2 s of the machine's 2 CPUs: 20 % of one CPU */
+	assert_true(s.cpu_percent > 19.99 && s.cpu_percent < 20.01);
+	assert_int_equal(s.online_cpus, 2);
+	assert_int_equal(s.mem_used, 10485760 - 2097152);
+	assert_int_equal(s.mem_limit, 67108864);
+	assert_int_equal(s.net_rx, 5338 + 4641);
+	assert_int_equal(s.net_tx, 648 + 690);
+	assert_int_equal(s.blk_read, 4096 + 1024);
+	assert_int_equal(s.blk_write, 8192);
+	assert_int_equal(s.pids, 3);
+	cJSON_Delete(o);
+}
+
+/* cgroup v1, an old engine without online_cpus (percpu_usage's length),
+ * "Read" capitalised, no network: the first sample has no previous one. */
+static void test_stats_cgroup_v1_and_gaps(void **state)
+{
+	static const char v1[] =
+		"{\"memory_stats\":{\"usage\":6537216,\"limit\":67108864,"
+		"\"stats\":{\"total_inactive_file\":1048576,\"cache\":2097152}},"
+		"\"blkio_stats\":{\"io_service_bytes_recursive\":[{\"op\":\"Read\",\"value\":7},"
+		"{\"op\":\"Total\",\"value\":7}]},"
+		"\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":100,\"percpu_usage\":[1,2,3,4]},"
+		"\"system_cpu_usage\":1000},"
+		"\"precpu_stats\":{\"cpu_usage\":{\"total_usage\":50},\"system_cpu_usage\":500}}";
+	static const char first[] =
+		"{\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":100},\"system_cpu_usage\":1000,"
+		"\"online_cpus\":1},\"precpu_stats\":{\"cpu_usage\":{}},"
+		"\"memory_stats\":{},\"pids_stats\":{}}";
+	static const char *const junk[] = {"[]",
+					   "{\"cpu_stats\":7,\"networks\":[1],"
+					   "\"blkio_stats\":{\"io_service_bytes_recursive\":{}}}",
+					   "{\"memory_stats\":{\"usage\":-5,\"limit\":\"x\"}}"};
+	cJSON *o = cJSON_Parse(v1);
+	struct bs_cstats s;
+
+	(void)state;
+	dk_parse_stats(o, &s);
+	assert_int_equal(s.online_cpus, 4);
+	assert_true(s.cpu_percent > 39.99 && s.cpu_percent < 40.01);
+	assert_int_equal(s.mem_used, 6537216 - 1048576);
+	assert_int_equal(s.blk_read, 7);
+	assert_int_equal(s.blk_write, 0);
+	assert_int_equal(s.net_rx, -1);
+	assert_int_equal(s.pids, -1);
+	cJSON_Delete(o);
+	o = cJSON_Parse(first);
+	dk_parse_stats(o, &s);
+	assert_true(s.cpu_percent < 0);
+	assert_int_equal(s.mem_used, -1);
+	assert_int_equal(s.mem_limit, -1);
+	cJSON_Delete(o);
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		o = cJSON_Parse(junk[i]);
+		dk_parse_stats(o, &s);
+		assert_true(s.cpu_percent < 0);
+		assert_int_equal(s.mem_used, -1);
+		assert_int_equal(s.mem_limit, -1);
+		assert_int_equal(s.net_rx, -1);
+		assert_int_equal(s.blk_read, -1);
+		cJSON_Delete(o);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +240,8 @@ int main(void)
 		cmocka_unit_test(test_labels_not_an_object),
 		cmocka_unit_test(test_error_message_masked_before_cut),
 		cmocka_unit_test(test_service_ingress_ports),
+		cmocka_unit_test(test_stats_cgroup_v2),
+		cmocka_unit_test(test_stats_cgroup_v1_and_gaps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

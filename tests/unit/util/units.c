@@ -156,6 +156,30 @@ struct bytes_case {
 	int64_t bytes;
 };
 
+/* Sizes carry the names of their 1024-based units (never MB for MiB). */
+static void test_bytes_format(void **state)
+{
+	static const struct bytes_case cases[] = {
+		{"0B", 0},
+		{"1023B", 1023},
+		{"1.00KiB", 1024},
+		{"1.50KiB", 1536},
+		{"12.3MiB", INT64_C(12899532)},
+		{"640MiB", INT64_C(640) << 20},
+		{"2.00GiB", INT64_C(2) << 30},
+		{"1024PiB", INT64_C(1) << 60},
+		{"-", -1},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[32];
+
+		bs_format_bytes(cases[i].bytes, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].text);
+	}
+}
+
 static void test_bytes_valid(void **state)
 {
 	static const struct bytes_case cases[] = {
@@ -250,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_duration_large),
 		cmocka_unit_test(test_duration_format),
 		cmocka_unit_test(test_duration_format_truncates),
+		cmocka_unit_test(test_bytes_format),
 		cmocka_unit_test(test_bytes_valid),
 		cmocka_unit_test(test_bytes_invalid),
 		cmocka_unit_test(test_bytes_int64_max),
