@@ -124,7 +124,14 @@ void bs_cli_print_version(FILE *out);
 
 /* cli_output.c */
 void bs_cli_output_init(const struct bs_cli *cli);
+/* An error for the user: "bootstrap: error: ..." on stderr; with --json
+ * an object {"level": "error", "error": ..., "exit_code": N} printed by
+ * bs_cli_output_finish once the code is known. */
 void bs_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* --json seen (before the options are parsed, for their own errors). */
+void bs_cli_output_json(bool json);
+/* The errors held for the exit code, under --json. */
+void bs_cli_output_finish(int code);
 void bs_cli_print_diags(const struct bs_cli *cli, const struct bs_diags *diags);
 
 /* cli_container.c: build, create, list, images, pull, remove, NAME/OP */

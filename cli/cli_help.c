@@ -159,7 +159,11 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 
 static const char common_options[] =
 	"Common options:\n"
-	"  --json              machine-readable output (one JSON object per line)\n"
+	"  --json              machine-readable output: a list is one JSON document,\n"
+	"                      a stream (run events, logs, stats --follow) one\n"
+	"                      object per line, a success without output a result\n"
+	"                      object; on stderr, errors and warnings are objects\n"
+	"                      too, an error with its exit_code\n"
 	"  --parallel N        nodes worked on at once, and container actions at\n"
 	"                      once on each node (unix/TLS engines); 1-256, default 8\n"
 	"  --timeout D         bound for the whole run (like 10m, 90s)\n"

@@ -465,15 +465,20 @@ int main(int argc, char **argv)
 	cli.pids_limit = 512;
 	cli.stop_timeout_s = -1;
 	cli.color = isatty(STDERR_FILENO) && (no_color == NULL || no_color[0] == '\0');
+	/* --json anywhere (before "--") makes the option errors JSON too */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			bs_cli_output_json(true);
 	code = parse_args(&cli, argc, argv);
-	bs_cli_output_init(&cli);
 	if (code != 0) {
+		bs_cli_output_finish(code);
 		bs_strv_free(&cli.env_args);
 		bs_strv_free(&cli.port_args);
 		free(cli.op_target);
 		free(cli.op_argv);
 		return code;
 	}
+	bs_cli_output_init(&cli);
 	if (cli.help) {
 		if (cli.op != NULL)
 			bs_cli_print_op_help(stdout, cli.op);
@@ -489,6 +494,7 @@ int main(int argc, char **argv)
 	/* Libraries are initialised once, before any worker thread exists. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || libssh2_init(0) != 0) {
 		bs_cli_error("cannot initialise libcurl or libssh2");
+		bs_cli_output_finish(BS_EXIT_FAILURE);
 		return BS_EXIT_FAILURE;
 	}
 	switch (cli.verb) {
@@ -540,6 +546,7 @@ int main(int argc, char **argv)
 	/* a run a signal ended says which: 130 for Ctrl-C, 143 for SIGTERM */
 	if (first_signal != 0 && code != BS_EXIT_OK)
 		code = 128 + first_signal;
+	bs_cli_output_finish(code);
 	bs_strv_free(&cli.env_args);
 	bs_strv_free(&cli.port_args);
 	free(cli.op_target);

@@ -287,10 +287,10 @@ done
 run -- validate --json tests/recipes/bad/missing-required.yaml
 json_check "--json on a bad recipe: valid:false, diagnostics with line and column" \
 	"d['valid'] is False and d['errors'] == 3 and 'recipe' not in d and all(isinstance(x['line'], int) and x['line'] > 0 and isinstance(x['column'], int) and x['column'] > 0 and x['severity'] == 'error' for x in d['diagnostics']) and [x['path'] for x in d['diagnostics']] == ['version', 'project', 'nodes']"
-if [[ $rc == 65 ]] && [[ ! -s $err ]]; then
-	pass "--json on a bad recipe: exit 65, nothing on stderr"
+if [[ $rc == 65 ]] && [[ $(cat "$err") == '{"level":"error","exit_code":65}' ]]; then
+	pass "--json on a bad recipe: exit 65, on stderr only the JSON object with the exit code"
 else
-	fail "--json on a bad recipe: exit 65, nothing on stderr" "exit $rc" "$(cat "$err")"
+	fail "--json on a bad recipe: exit 65, on stderr only the JSON object with the exit code" "exit $rc" "$(cat "$err")"
 fi
 
 run -- validate --json tests/recipes/bad/secret-masked.yaml
@@ -403,6 +403,30 @@ usage "prepare over a unix socket" "prepare works over SSH" -H unix:///var/run/d
 usage "ssh:// URL with a path" "nothing after the host" -H ssh://root@192.0.2.1/x list
 usage "ssh:// URL with a password" "BOOTSTRAP_SSH_PASSWORD" -H ssh://root:pw@192.0.2.1 list
 usage "a mistyped verb" "unknown verb 'lst' (did you mean 'list'?)" lst
+# --json: an error is a JSON object on stderr carrying the exit code; a
+# recipe's diagnostics are objects with their place
+run -- --json lst
+if [[ $rc == 64 ]] && [[ ! -s $out ]] && $PYTHON -c '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+d = json.loads(lines[0])
+assert len(lines) == 1 and d["exit_code"] == 64 and d["level"] == "error" and "did you mean" in d["error"], lines' "$err"; then
+	pass "--json: a usage error is one JSON object on stderr with exit_code 64"
+else
+	fail "--json: a usage error is one JSON object on stderr with exit_code 64" "exit $rc" "$(cat "$out" "$err")"
+fi
+run -- --json plan tests/recipes/bad/missing-required.yaml
+if [[ $rc == 65 ]] && $PYTHON -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()]
+diags, last = lines[:-1], lines[-1]
+assert [d["path"] for d in diags] == ["version", "project", "nodes"], lines
+assert all(d["level"] == "error" and d["line"] > 0 and d["column"] > 0 and d["file"].endswith("missing-required.yaml") for d in diags), lines
+assert last == {"level": "error", "exit_code": 65}, last' "$err"; then
+	pass "--json plan of a bad recipe: each diagnostic a JSON object on stderr, then the exit code"
+else
+	fail "--json plan of a bad recipe: each diagnostic a JSON object on stderr, then the exit code" "exit $rc" "$(cat "$err")"
+fi
 usage "a word that is no verb" "'frobnicate' is neither a verb nor a recipe file" frobnicate
 usage "a mistyped operation" "unknown operation 'lgs' in web/lgs (did you mean web/logs?)" web/lgs
 usage "help of a mistyped verb" "no verb or operation named 'destory' (did you mean 'destroy'?)" help destory
