@@ -450,10 +450,16 @@ static void human_event(struct bs_reporter *r, const struct bs_event *ev)
 		if (!normal)
 			break;
 		put_prefix(r, &b, ev->node);
-		bs_buf_printf(&b, "%s: %s", ev->state ? ev->state : "info",
-			      ev->reason  ? ev->reason
-			      : ev->error ? ev->error
-					  : "");
+		if (ev->object != NULL && ev->state != NULL && strcmp(ev->state, "output") == 0)
+			bs_buf_printf(&b, "%s | %s", ev->object, ev->reason ? ev->reason : "");
+		else if (ev->object != NULL)
+			bs_buf_printf(&b, "%s %s: %s", ev->object, ev->state ? ev->state : "info",
+				      ev->reason ? ev->reason : "");
+		else
+			bs_buf_printf(&b, "%s: %s", ev->state ? ev->state : "info",
+				      ev->reason  ? ev->reason
+				      : ev->error ? ev->error
+						  : "");
 		put_line(r, ev->state && strcmp(ev->state, "warning") == 0 ? YELLOW : NULL, &b);
 		break;
 	case BS_EV_RUN_ERROR: /* cli_run.c says it on stderr */ r->run_error = true; break;

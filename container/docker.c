@@ -262,6 +262,7 @@ void bs_cinfo_free(struct bs_cinfo *c)
 	free(c->image_id);
 	free(c->status);
 	free(c->health);
+	free(c->health_output);
 	bs_kvlist_free(&c->labels);
 	for (size_t i = 0; i < c->n_ports; i++)
 		free(c->ports[i].host_ip);
@@ -443,6 +444,15 @@ void dk_parse_container_inspect(const cJSON *o, struct bs_cinfo *out)
 	out->state = state_from(dk_json_str(state, "Status"));
 	out->status = dk_json_strdup(state, "Status");
 	out->health = dk_json_strdup(health, "Status");
+	{
+		/* State.Health.Log: the last few checks, the newest last */
+		const cJSON *log = cJSON_GetObjectItemCaseSensitive(health, "Log");
+		int n = cJSON_IsArray(log) ? cJSON_GetArraySize(log) : 0;
+		const cJSON *last = n > 0 ? cJSON_GetArrayItem(log, n - 1) : NULL;
+
+		out->health_output = dk_json_strdup(last, "Output");
+		out->health_exit = (int)dk_json_num(last, "ExitCode");
+	}
 	out->exit_code = (int)dk_json_num(state, "ExitCode");
 	out->restart_count = (int)dk_json_num(o, "RestartCount");
 	dk_json_labels(cJSON_GetObjectItemCaseSensitive(config, "Labels"), &out->labels);

@@ -56,8 +56,10 @@ struct bs_cinfo {
 	char *image;	/* as created (reference) */
 	char *image_id; /* sha256:... */
 	enum bs_cstate state;
-	char *status; /* engine's human status: "Up 2 minutes" */
-	char *health; /* healthy, unhealthy, starting, or NULL */
+	char *status;	     /* engine's human status: "Up 2 minutes" */
+	char *health;	     /* healthy, unhealthy, starting, or NULL */
+	char *health_output; /* the last health check's output (inspect), or NULL */
+	int health_exit;     /* and its exit code */
 	int exit_code;
 	int restart_count; /* restarts by its restart policy (inspect only) */
 	long long created; /* unix seconds */

@@ -1386,15 +1386,14 @@ static long health_budget_ms(const struct bs_nodework *w, const struct bs_contai
 
 	if (w->o.health_timeout_ms > 0)
 		return w->o.health_timeout_ms;
+	if (c->update.timeout_ms > 0) /* the recipe's update.timeout */
+		return (long)c->update.timeout_ms;
 	if (budget < 60000)
 		budget = 60000;
 	if (budget > 900000)
 		budget = 900000;
 	return (long)budget;
 }
-
-/* The last lines of a container's output, for an error message. */
-static void last_logs(struct bs_nodework *w, const char *id, struct bs_buf *out);
 
 static int collect_log(enum bs_log_stream stream, const char *data, size_t len, void *payload)
 {
@@ -1403,35 +1402,74 @@ static int collect_log(enum bs_log_stream stream, const char *data, size_t len, 
 	return 0;
 }
 
-static void last_logs(struct bs_nodework *w, const char *id, struct bs_buf *out)
+/* One line of a failed container's story, as a message event: "output"
+ * (a log line) or "healthcheck" (its last check), object the container. */
+static void story(struct bs_nodework *w, const char *state, const char *object, const char *text)
 {
-	struct bs_logs_opts lo = {false, 10, false, 0};
-	struct bs_buf raw = BS_BUF_INIT;
+	struct bs_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = BS_EV_MESSAGE;
+	ev.state = state;
+	ev.object = object;
+	ev.reason = text;
+	send(w, &ev);
+}
+
+/*
+ * Why a new container failed, shown before the failure: its last
+ * update.failure_logs lines of output (20 by default), one message each,
+ * and its last health check's exit code and output; the error text (out)
+ * gets the last three lines, for a reader of the error alone. Secrets are
+ * masked before anything is cut or split.
+ */
+static void last_logs(struct bs_nodework *w, const struct bs_container *c, const char *id,
+		      const char *name, struct bs_buf *out)
+{
+	int lines = c != NULL ? c->update.failure_logs : 20;
+	struct bs_logs_opts lo = {false, lines > 3 ? lines : 3, false, 0};
+	struct bs_buf raw = BS_BUF_INIT, m = BS_BUF_INIT, tail = BS_BUF_INIT;
+	struct bs_strv all = BS_STRV_INIT;
 	struct bs_err err = BS_ERR_INIT;
+	struct bs_cinfo info;
+	char *p, *save = NULL;
 
-	if (w->d->ops->container_logs(w->d, id, &lo, collect_log, &raw, &err) != 0 ||
-	    raw.len == 0) {
-		bs_buf_free(&raw);
-		return;
-	}
-	bs_buf_puts(out, "; its last output: ");
-	{
-		/* mask first: a secret cut in half would not be recognised */
-		struct bs_buf m = BS_BUF_INIT;
-
+	if (w->d->ops->container_logs(w->d, id, &lo, collect_log, &raw, &err) == 0 && raw.len) {
 		bs_buf_putc(&raw, '\0');
 		bs_secret_mask(&m, raw.data);
-		bs_buf_free(&raw);
-		raw = m;
+		for (size_t i = 0; i < m.len; i++) /* control bytes would break lines */
+			if ((unsigned char)m.data[i] < 0x20 && m.data[i] != '\n')
+				m.data[i] = ' ';
+		for (p = strtok_r(m.data, "\n", &save); p != NULL; p = strtok_r(NULL, "\n", &save))
+			bs_strv_push(&all, p);
+		for (size_t i = all.n > (size_t)lines ? all.n - (size_t)lines : 0; i < all.n; i++)
+			story(w, "output", name, all.v[i]);
+		for (size_t i = all.n > 3 ? all.n - 3 : 0; i < all.n; i++)
+			bs_buf_printf(&tail, "%s%.300s", tail.len ? " | " : "", all.v[i]);
+		if (tail.len)
+			bs_buf_printf(out, "; its last output: %s", bs_buf_str(&tail));
 	}
-	for (size_t i = 0; i < raw.len && i < 1500; i++) {
-		char ch = raw.data[i];
+	memset(&info, 0, sizeof(info));
+	bs_err_clear(&err);
+	if (w->d->ops->container_inspect(w->d, id, &info, NULL, &err) == 0 &&
+	    info.health_output != NULL) {
+		struct bs_buf h = BS_BUF_INIT, hm = BS_BUF_INIT;
 
-		bs_buf_puts(out, ch == '\n' ? " | " : "");
-		if (ch != '\n' && (unsigned char)ch >= 0x20)
-			bs_buf_putc(out, ch);
+		bs_buf_printf(&h, "exit code %d: %s", info.health_exit, info.health_output);
+		bs_secret_mask(&hm, bs_buf_str(&h));
+		for (size_t i = 0; i < hm.len; i++)
+			if ((unsigned char)hm.data[i] < 0x20)
+				hm.data[i] = ' ';
+		story(w, "healthcheck", name, bs_buf_str(&hm));
+		bs_buf_printf(out, "; its last health check: %.300s", bs_buf_str(&hm));
+		bs_buf_free(&h);
+		bs_buf_free(&hm);
 	}
+	bs_cinfo_free(&info);
+	bs_strv_free(&all);
 	bs_buf_free(&raw);
+	bs_buf_free(&m);
+	bs_buf_free(&tail);
 }
 
 /* Wait until id is healthy (or, without a healthcheck, still running
@@ -1492,8 +1530,9 @@ static int wait_healthy(struct bs_nodework *w, const struct want *x, const char 
 					  x->name);
 		if (bs_now_ms() >= end)
 			return bs_err_set(err, BS_ERR_TIMEOUT,
-					  "%s did not become healthy within %ld s", x->name,
-					  health_budget_ms(w, x->c) / 1000);
+					  "%s did not become healthy within %ld s (update.timeout "
+					  "sets the wait)",
+					  x->name, health_budget_ms(w, x->c) / 1000);
 		/* a look every 250 ms; an interrupt is seen within 50 */
 		for (int step = 0; step < HEALTH_POLL_MS / HEALTH_STEP_MS; step++) {
 			struct timespec ts = {0, HEALTH_STEP_MS * 1000000L};
@@ -1694,7 +1733,7 @@ static int replace(struct bs_nodework *w, struct action *a, struct bs_err *err)
 		bs_buf_puts(&why, err->msg);
 		if (id != NULL) {
 			if (!healthy && rc != BS_ERR_INTERRUPTED)
-				last_logs(w, id, &why);
+				last_logs(w, x->c, id, x->name, &why);
 			w->d->ops->container_destroy(w->d, id, 0, &e2);
 		}
 		/* the previous container back, as it was */
@@ -2009,7 +2048,8 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 					struct bs_buf why = BS_BUF_INIT;
 
 					bs_buf_printf(&why, "%s", err->msg);
-					last_logs(w, w->proxy_name, &why);
+					last_logs(w, &w->proxy_c, w->proxy_name, w->proxy_name,
+						  &why);
 					bs_err_set(err, rc,
 						   "node %s: the domain proxy does not stay up: %s",
 						   w->o.node->name, bs_buf_str(&why));

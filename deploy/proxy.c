@@ -91,6 +91,7 @@ void bs_proxy_container(const struct bs_recipe *r, struct bs_container *c)
 	c->network = BS_NET_PROJECT;
 	c->update.order = BS_ORDER_STOP_FIRST; /* it holds fixed ports */
 	c->update.monitor_ms = 1000;
+	c->update.failure_logs = 20;
 }
 
 void bs_proxy_container_free(struct bs_container *c)

@@ -144,6 +144,8 @@ enum bs_failure_action {  /* a cluster service's failed update */
 struct bs_update_conf {
 	enum bs_update_order order;
 	int64_t monitor_ms; /* without a healthcheck: how long the new one must keep running */
+	int64_t timeout_ms; /* how long a new one may take to be healthy; 0: from its healthcheck */
+	int failure_logs;   /* lines of a failed new one's output shown; default 20 */
 	/* cluster services only */
 	int parallelism;  /* tasks replaced at once; default 1 */
 	int64_t delay_ms; /* between batches */

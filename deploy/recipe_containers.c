@@ -679,6 +679,8 @@ static const struct rkey update_keys[] = {
 	{"failure_action", RK_CHOICE, .field = UPDATE(failure_action), .arg = bs_failure_action_names},
 	{"order", RK_CHOICE, .field = UPDATE(order), .arg = bs_update_order_names},
 	{"monitor", RK_DURATION, .field = UPDATE(monitor_ms), .check = check_at_most_hour},
+	{"timeout", RK_DURATION, .field = UPDATE(timeout_ms), .check = check_at_most_hour},
+	{"failure_logs", RK_INT, .field = UPDATE(failure_logs), .lo = 0, .hi = 1000},
 	{.key = NULL},
 };
 /* clang-format on */
@@ -687,13 +689,15 @@ static void parse_update(struct bs_rctx *ctx, const struct rkey *key, const stru
 			 void *section)
 {
 	/* the order the message about an unknown key lists them in */
-	static const char *const keys[] = {"order", "monitor",	      "parallelism",
-					   "delay", "failure_action", NULL};
+	static const char *const keys[] = {"order",	     "monitor",	    "timeout",
+					   "failure_logs",   "parallelism", "delay",
+					   "failure_action", NULL};
 	struct bs_container *c = section;
 	const struct bs_ynode *v = bs_ynode_get(map, key->key);
 	size_t saved;
 
 	c->update.monitor_ms = 1000;
+	c->update.failure_logs = 20;
 	c->update.parallelism = 1;
 	if (v == NULL || bs_ynode_is_null(v))
 		return;

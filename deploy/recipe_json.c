@@ -262,6 +262,8 @@ static cJSON *container_json(const struct writer *w, const struct bs_container *
 
 		add_str(w, u, "order", bs_update_order_name(c->update.order));
 		cJSON_AddNumberToObject(u, "monitor_ms", (double)c->update.monitor_ms);
+		cJSON_AddNumberToObject(u, "timeout_ms", (double)c->update.timeout_ms);
+		cJSON_AddNumberToObject(u, "failure_logs", c->update.failure_logs);
 		cJSON_AddNumberToObject(u, "parallelism", c->update.parallelism);
 		cJSON_AddNumberToObject(u, "delay_ms", (double)c->update.delay_ms);
 		add_str(w, u, "failure_action", bs_failure_action_name(c->update.failure_action));

@@ -30,6 +30,9 @@ cleanup() {
 	ids=$(docker ps -aq --filter "label=io.bootstrap.project=$PROJECT" 2>/dev/null)
 	[ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
 	docker rm -f "$PROJECT-foreign" >/dev/null 2>&1
+	ids=$(docker ps -aq --filter "label=io.bootstrap.project=${PROJECT}h" 2>/dev/null)
+	[ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
+	docker network rm "${PROJECT}h-net" >/dev/null 2>&1
 	docker network rm "$PROJECT-net" >/dev/null 2>&1
 	lab_down
 	rm -rf "$WORK"
@@ -164,6 +167,48 @@ bs apply "$R"
 msg=$(cat "$WORK/out" "$WORK/err")
 [ "$rc" = 1 ] && [[ $msg == *"node here"* ]] && [[ $msg == *no-such.sock* ]] && [ "$(ids)" = "$before" ] &&
 	ok "an engine that does not answer: exit 1, the node and the socket named" || bad "unanswered engine" "rc=$rc $msg"
+
+# ---- a replacement that fails its healthcheck says why ---------------------------------
+# (its own project: the main recipe's containers stay as they are)
+HP=${PROJECT}h HR="$WORK/health.yaml"
+health_recipe() { # PROBE_EXIT V
+	cat >"$HR" <<EOF
+version: 1
+project: $HP
+provider: {type: engine}
+nodes: [{name: here}]
+images: [{name: $LAB_IMAGE, pull: never}]
+containers:
+  - name: hc
+    image: $LAB_IMAGE
+    command: [sh, -c, 'for i in \$(seq 1 25); do echo line-\$i; done; exec sleep 1000000']
+    environment: {V: "$2"}
+    healthcheck: {test: [CMD-SHELL, "echo probe-says-$1; exit $1"], interval: 1s, timeout: 2s, retries: 1}
+    update: {timeout: 20s, failure_logs: 5}
+    stop_timeout: 0s
+EOF
+}
+health_recipe 0 one
+bs apply --json "$HR"
+check "a container with a passing healthcheck: created" counts_are 0 created=1 failed=0
+health_recipe 1 two
+bs apply --json "$HR"
+msg=$(cat "$WORK/out" "$WORK/err")
+outs=$(python3 -c '
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+print(" ".join(e["reason"] for e in ev if e.get("event") == "message" and e.get("state") == "output" and e.get("object") == sys.argv[2]))
+print([e["reason"] for e in ev if e.get("event") == "message" and e.get("state") == "healthcheck"])' "$WORK/out" "$HP-hc-1")
+[ "$rc" = 1 ] && [ "$(head -n 1 <<<"$outs")" = "line-21 line-22 line-23 line-24 line-25" ] &&
+	[[ $(tail -n 1 <<<"$outs") == *"exit code 1: probe-says-1"* ]] &&
+	[[ $msg == *"is unhealthy"*"its last output: line-23 | line-24 | line-25; its last health check: exit code 1: probe-says-1"* ]] &&
+	ok "a replacement that fails its healthcheck: its last 5 lines (update.failure_logs) and its last check shown, the error quoting them" ||
+	bad "failed health wait says why" "rc=$rc outs=$outs $(tail -n 4 "$WORK/out") $(cat "$WORK/err")"
+[ "$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$HP-hc-1" | grep '^V=')" = V=one ] &&
+	ok "... the old container serves on" || bad "old container after a failed replacement" "$(docker ps -a --filter "label=io.bootstrap.project=$HP")"
+health_recipe 0 one
+bs destroy --json "$HR"
+check "... destroy" counts_are 0 removed=1 failed=0
 
 # ---- destroy --------------------------------------------------------------------------
 recipe

@@ -88,7 +88,7 @@ static void test_behaviour_and_network(void **state)
 	(void)state;
 	sa = spec_of("  - {name: web, image: nginx:1.25}\n", &ca, &a);
 	sb = spec_of("  - {name: web, image: nginx:1.25, stop_timeout: 0s, network: project, "
-		     "update: {order: stop-first, monitor: 5s}}\n",
+		     "update: {order: stop-first, monitor: 5s, timeout: 90s, failure_logs: 0}}\n",
 		     &cb, &b);
 	sc = spec_of("  - {name: web, image: nginx:1.25, network: bridge}\n", &cc, &c);
 	sd = spec_of("  - {name: web, image: nginx:1.25, network: none}\n", &cd, &d);
@@ -101,6 +101,11 @@ static void test_behaviour_and_network(void **state)
 	assert_int_equal(cb->update.order, BS_ORDER_STOP_FIRST);
 	assert_int_equal(cb->update.monitor_ms, 5000);
 	assert_int_equal(ca->update.monitor_ms, 1000);
+	/* how a failed rollout waits and what it shows: behaviour, not spec */
+	assert_int_equal(cb->update.timeout_ms, 90000);
+	assert_int_equal(cb->update.failure_logs, 0);
+	assert_int_equal(ca->update.timeout_ms, 0);
+	assert_int_equal(ca->update.failure_logs, 20);
 	free(sa);
 	free(sb);
 	free(sc);
