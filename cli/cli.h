@@ -83,6 +83,8 @@ struct bs_cli {
 	int expose;		 /* --expose: the port the domain goes to */
 	const char *domain_tls;	 /* --domain-tls: auto, internal, off */
 	const char *proxy_image; /* --proxy-image: default caddy:2 */
+	const char *domain_base; /* --domain-base: NAME.BASE for every create */
+	bool no_domain;		 /* --no-domain: none, whatever the base */
 	/* NAME/OP, or docker's order OP NAME...: the operation; args are then
 	 * the container names (op_target owns NAME of NAME/OP) */
 	const char *op;
@@ -155,6 +157,11 @@ int bs_cli_domain_prepare(const struct bs_cli *cli, struct bs_cdriver *d, int po
  * BS_ERR_CONFLICT), or NULL. */
 int bs_cli_domain_sync(const struct bs_cli *cli, struct bs_cdriver *d, const char *claimant,
 		       struct bs_err *err);
+/* The base domain of create (--domain-base, else BOOTSTRAP_DOMAIN_BASE,
+ * else the one stored on the engine's proxy when it was made), or NULL;
+ * *where says which. */
+const char *bs_cli_domain_base(const struct bs_cli *cli, struct bs_cdriver *d, char **stored,
+			       const char **where);
 /* Does container name carry a route? */
 bool bs_cli_domain_routed(struct bs_cdriver *d, const char *name);
 /* cli_container.c: pull ref when the engine lacks it (an exit code). */

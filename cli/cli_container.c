@@ -564,6 +564,54 @@ static int settled(const struct bs_cli *cli, struct bs_cdriver *d, const char *n
 	return down ? BS_EXIT_FAILURE : BS_EXIT_OK;
 }
 
+/*
+ * The domain a create without --domain gets, NAME.BASE, once a base is
+ * configured (bs_cli_domain_base), unless --no-domain: set in eff. A name
+ * that is no DNS label, or a container without a port to route to, gets
+ * none, said in a note.
+ */
+static void auto_domain(const struct bs_cli *cli, struct bs_cdriver *d, size_t n_ports,
+			struct bs_cli *eff, char **owned)
+{
+	char *stored = NULL;
+	const char *where, *base;
+
+	*owned = NULL;
+	/* --domain names one; a bad --domain-base is bs_cli_domain_check's */
+	if (cli->domain != NULL || cli->no_domain ||
+	    (cli->domain_base != NULL && !bs_recipe_is_hostname(cli->domain_base)))
+		return;
+	base = bs_cli_domain_base(cli, d, &stored, &where);
+	if (base != NULL) {
+		char *name = bs_xasprintf("%s.%s", cli->args[1], base);
+
+		if (!bs_recipe_is_hostname(name) || strlen(name) > 253)
+			bs_log(BS_LOG_WARN,
+			       "no domain for %s: %s is not a DNS name (base %s from %s); "
+			       "--domain NAME names one",
+			       cli->args[1], name, base, where);
+		else if (cli->expose == 0 && n_ports != 1)
+			bs_log(BS_LOG_WARN,
+			       "no domain for %s: which container port serves %s? Give "
+			       "--expose PORT (or one -p), or --no-domain",
+			       cli->args[1], name);
+		else
+			*owned = name;
+		if (*owned == NULL)
+			free(name);
+	}
+	eff->domain = *owned;
+	free(stored);
+}
+
+/* Where a domain answers: https://, or http:// with --domain-tls off. */
+static char *domain_url(const struct bs_cli *cli, const char *domain)
+{
+	bool plain = cli->domain_tls != NULL && strcmp(cli->domain_tls, "off") == 0;
+
+	return bs_xasprintf("%s://%s/", plain ? "http" : "https", domain);
+}
+
 static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 {
 	static const char *const restart_names[] = {"no", "always", "on-failure", "unless-stopped",
@@ -576,6 +624,8 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 	char *id = NULL;
 	int code, rc, port = 0;
 	bool known = false, finished = false;
+	struct bs_cli eff = *cli; /* with the domain this create gets */
+	char *auto_name = NULL, *url = NULL;
 
 	if (cli->n_args < 2) {
 		bs_cli_error(
@@ -592,8 +642,10 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 	code = parse_env_args(cli, &env);
 	if (code == BS_EXIT_OK)
 		code = parse_port_args(cli, &ports, &n_ports);
-	if (code == BS_EXIT_OK)
-		code = bs_cli_domain_check(cli, ports, n_ports, &port);
+	if (code == BS_EXIT_OK) {
+		auto_domain(cli, d, n_ports, &eff, &auto_name);
+		code = bs_cli_domain_check(&eff, ports, n_ports, &port);
+	}
 	if (code != BS_EXIT_OK)
 		goto out;
 	bs_kvlist_push(&labels, "io.bootstrap.created-by", "bootstrap create", false);
@@ -621,21 +673,21 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 	/* like docker run: fetch a missing image, then create */
 	code = bs_cli_ensure_image(cli, d, spec.image);
 	if (code == BS_EXIT_OK)
-		code = bs_cli_domain_prepare(cli, d, port, &labels, &spec.network);
+		code = bs_cli_domain_prepare(&eff, d, port, &labels, &spec.network);
 	if (code != BS_EXIT_OK)
 		goto out;
 	rc = d->ops->container_deploy(d, &spec, &id, &err);
-	if (rc == 0 && cli->domain != NULL) {
-		rc = bs_cli_domain_sync(cli, d, spec.name, &err);
+	if (rc == 0 && eff.domain != NULL) {
+		rc = bs_cli_domain_sync(&eff, d, spec.name, &err);
 		if (rc != 0) { /* all or nothing: no container without its route */
 			struct bs_err e2 = BS_ERR_INIT;
 
 			bs_err_prefix(&err,
 				      "%s: the route to %s failed, so the container was "
 				      "removed again",
-				      spec.name, cli->domain);
+				      spec.name, eff.domain);
 			d->ops->container_destroy(d, id, 0, &e2);
-			bs_cli_domain_sync(cli, d, NULL, &e2);
+			bs_cli_domain_sync(&eff, d, NULL, &e2);
 		}
 	}
 	if (rc != 0) {
@@ -653,19 +705,25 @@ static int cmd_create(const struct bs_cli *cli, struct bs_cdriver *d)
 					code != BS_EXIT_OK ? "failing"
 					: finished	   ? "finished"
 							   : "running");
-		if (cli->domain != NULL)
-			cJSON_AddStringToObject(o, "domain", cli->domain);
+		if (eff.domain != NULL) {
+			url = domain_url(cli, eff.domain);
+			cJSON_AddStringToObject(o, "domain", eff.domain);
+			cJSON_AddStringToObject(o, "url", url);
+		}
 		print_json(o);
 		cJSON_Delete(o);
 	} else if (code != BS_EXIT_OK || finished) {
 		/* settled() said what became of it */
-	} else if (cli->domain != NULL) {
-		printf("%s started (%.12s), %s routed to it\n", spec.name, id, cli->domain);
+	} else if (eff.domain != NULL) {
+		url = domain_url(cli, eff.domain);
+		printf("%s started (%.12s), %s routed to it: %s\n", spec.name, id, eff.domain, url);
 	} else {
 		printf("%s started (%.12s)\n", spec.name, id);
 	}
 out:
 	free(id);
+	free(url);
+	free(auto_name);
 	bs_kvlist_free(&env);
 	bs_kvlist_free(&labels);
 	for (i = 0; i < n_ports; i++)

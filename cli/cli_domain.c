@@ -35,6 +35,7 @@
 #define LABEL_CREATED_BY "io.bootstrap.created-by"
 #define CREATED_BY "bootstrap create"
 #define LABEL_TLS "io.bootstrap.tls"
+#define LABEL_BASE "io.bootstrap.domain-base"
 
 /* A mode the CLI's proxy can have (files is for recipes): *out set. */
 static bool cli_tls(const char *name, enum bs_tls_mode *out)
@@ -47,16 +48,56 @@ static bool cli_tls(const char *name, enum bs_tls_mode *out)
 	return false;
 }
 
+const char *bs_cli_domain_base(const struct bs_cli *cli, struct bs_cdriver *d, char **stored,
+			       const char **where)
+{
+	const char *env = getenv("BOOTSTRAP_DOMAIN_BASE");
+	struct bs_cinfo proxy;
+	struct bs_err err = BS_ERR_INIT;
+
+	*stored = NULL;
+	if (cli->domain_base != NULL) {
+		*where = "--domain-base";
+		return cli->domain_base;
+	}
+	if (env != NULL && env[0] != '\0') {
+		*where = "BOOTSTRAP_DOMAIN_BASE";
+		return env;
+	}
+	memset(&proxy, 0, sizeof(proxy));
+	if (d->ops->container_inspect(d, ENGINE_PROXY, &proxy, NULL, &err) == 0) {
+		const struct bs_kv *b = bs_kvlist_find(&proxy.labels, LABEL_BASE);
+
+		if (b != NULL && b->value != NULL && bs_recipe_is_hostname(b->value))
+			*stored = bs_xstrdup(b->value);
+	}
+	bs_cinfo_free(&proxy);
+	*where = "the engine's proxy";
+	return *stored;
+}
+
 int bs_cli_domain_check(const struct bs_cli *cli, const struct bs_cport_binding *ports,
 			size_t n_ports, int *port)
 {
 	enum bs_tls_mode tls;
 
 	*port = 0;
+	if (cli->domain_base != NULL &&
+	    (!bs_recipe_is_hostname(cli->domain_base) || strchr(cli->domain_base, '.') == NULL ||
+	     strlen(cli->domain_base) > 200)) {
+		bs_cli_error("--domain-base %s: not a domain (lowercase, like apps.example.com)",
+			     cli->domain_base);
+		return BS_EXIT_USAGE;
+	}
+	if (cli->no_domain && (cli->domain != NULL || cli->domain_base != NULL)) {
+		bs_cli_error("--no-domain and --domain/--domain-base contradict each other");
+		return BS_EXIT_USAGE;
+	}
 	if (cli->domain == NULL) {
 		if (cli->expose || cli->domain_tls || cli->proxy_image) {
 			bs_cli_error(
-				"--expose, --domain-tls and --proxy-image go with --domain NAME");
+				"--expose, --domain-tls and --proxy-image go with --domain NAME "
+				"or a base domain");
 			return BS_EXIT_USAGE;
 		}
 		return BS_EXIT_OK;
@@ -222,6 +263,8 @@ static int make_proxy(const struct bs_cli *cli, struct bs_cdriver *d, enum bs_tl
 	bs_kvlist_push(&env, "XDG_CONFIG_HOME", "/config", false);
 	bs_kvlist_push(&labels, BS_LABEL_ROLE, BS_PROXY_ROLE, false);
 	bs_kvlist_push(&labels, LABEL_TLS, bs_tls_mode_name(tls), false);
+	if (cli->domain_base != NULL) /* the next creates' base, while the proxy is */
+		bs_kvlist_push(&labels, LABEL_BASE, cli->domain_base, false);
 	memset(&spec, 0, sizeof(spec));
 	spec.name = ENGINE_PROXY;
 	spec.image = image;

@@ -105,7 +105,11 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "  --domain-tls MODE     when the proxy is made: auto (public ACME\n"
 		 "                        certificates, the default), internal (the proxy's\n"
 		 "                        own CA), off (plain HTTP)\n"
-		 "  --proxy-image IMAGE   when the proxy is made (default caddy:2)\n"},
+		 "  --proxy-image IMAGE   when the proxy is made (default caddy:2)\n"
+		 "  --domain-base BASE    route NAME.BASE to every container created (also\n"
+		 "                        $BOOTSTRAP_DOMAIN_BASE, or the base the proxy was\n"
+		 "                        made with); its URL is printed\n"
+		 "  --no-domain           no domain for this one, whatever the base\n"},
 	[BS_VERB_LIST] = {"list", "bootstrap [-H URL] list|ps [--json]",
 			  "List containers, running or not; on a swarm manager, its services too\n"
 			  "(with --json, as entries of kind \"service\").\n"},

@@ -50,6 +50,8 @@ enum {
 	OPT_EXPOSE,
 	OPT_DOMAIN_TLS,
 	OPT_PROXY_IMAGE,
+	OPT_DOMAIN_BASE,
+	OPT_NO_DOMAIN,
 	OPT_LAST_,
 };
 
@@ -79,6 +81,8 @@ static const struct option long_options[] = {
 	{"expose", required_argument, NULL, OPT_EXPOSE},
 	{"domain-tls", required_argument, NULL, OPT_DOMAIN_TLS},
 	{"proxy-image", required_argument, NULL, OPT_PROXY_IMAGE},
+	{"domain-base", required_argument, NULL, OPT_DOMAIN_BASE},
+	{"no-domain", no_argument, NULL, OPT_NO_DOMAIN},
 	{"tls-skip-verify", no_argument, NULL, OPT_TLS_SKIP_VERIFY},
 	{"identity", required_argument, NULL, 'i'},
 	{"strict-host-keys", no_argument, NULL, OPT_STRICT_HOST_KEYS},
@@ -243,6 +247,8 @@ static int check_flags(const struct bs_cli *cli, const bool *seen)
 		{OPT_EXPOSE, "--expose", 1u << BS_VERB_CREATE},
 		{OPT_DOMAIN_TLS, "--domain-tls", 1u << BS_VERB_CREATE},
 		{OPT_PROXY_IMAGE, "--proxy-image", 1u << BS_VERB_CREATE},
+		{OPT_DOMAIN_BASE, "--domain-base", 1u << BS_VERB_CREATE},
+		{OPT_NO_DOMAIN, "--no-domain", 1u << BS_VERB_CREATE},
 	};
 	size_t i;
 
@@ -323,6 +329,8 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 			break;
 		case OPT_DOMAIN_TLS: cli->domain_tls = optarg; break;
 		case OPT_PROXY_IMAGE: cli->proxy_image = optarg; break;
+		case OPT_DOMAIN_BASE: cli->domain_base = optarg; break;
+		case OPT_NO_DOMAIN: cli->no_domain = true; break;
 		case OPT_TLS_SKIP_VERIFY: cli->tls_skip_verify = true; break;
 		case 'i': cli->identity = optarg; break;
 		case 't':

@@ -394,6 +394,22 @@ else
 	}
 	[ "$(fetch d1.example.test)" = one ] && ok "d1.example.test answers through the proxy (TLS from its CA; the stopped proxy started again)" || bad "d1.example.test answers one" "$(docker logs bootstrap-proxy 2>&1 | tail -5)"
 	[ "$(fetch d2.example.test)" = two ] && ok "d2.example.test answers from the second container" || bad "d2.example.test answers two"
+	# a base domain: every create gets NAME.BASE, its URL printed
+	D3=$P-d3 D4=$P-d4 D5=$P-d5
+	CREATED+=("$D3" "$D4" "$D5")
+	BOOTSTRAP_DOMAIN_BASE=apps.example.test bs "${H[@]}" create "$LAB_IMAGE" "$D3" --expose 8080 "${PX[@]}" -- sh -c 'echo three >/www/index.html; exec httpd -f -p 8080 -h /www'
+	expect_out "BOOTSTRAP_DOMAIN_BASE: create gets NAME.BASE, its URL printed" "$D3.apps.example.test routed to it: https://$D3.apps.example.test/"
+	[ "$(fetch "$D3.apps.example.test")" = three ] && ok "... and it answers there" || bad "$D3.apps.example.test answers three"
+	bs "${H[@]}" --json create --domain-base apps.example.test --no-domain "$LAB_IMAGE" "$D4" -- sleep 300
+	expect_err "--no-domain with --domain-base: a contradiction, exit 64" 64 "contradict"
+	BOOTSTRAP_DOMAIN_BASE=apps.example.test bs "${H[@]}" --json create --no-domain "$LAB_IMAGE" "$D4" -- sleep 300
+	[ $rc -eq 0 ] && ! grep -q domain <<<"$out" && [ -z "$(docker inspect -f '{{index .Config.Labels "io.bootstrap.domain"}}' "$D4")" ] &&
+		ok "--no-domain: no domain whatever the base" || bad "--no-domain" "rc=$rc $out $errout"
+	bs "${H[@]}" --domain-base apps.example.test create "$LAB_IMAGE" "$D5" -- sleep 300
+	[ $rc -eq 0 ] && grep -q "no domain for $D5: which container port serves $D5.apps.example.test" <<<"$errout" &&
+		ok "--domain-base and no port to route to: created, with a note instead of a domain" || bad "base without a port" "rc=$rc $out $errout"
+	bs "${H[@]}" remove "$D3" "$D4" "$D5"
+	expect_rc "... removed again" 0
 	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --resolve d1.example.test:80:127.0.0.1 http://d1.example.test/)
 	[ "${code:0:1}" = 3 ] && ok "plain HTTP redirects to HTTPS ($code)" || bad "plain HTTP redirects (got $code)"
 	proxy_id=$(docker inspect -f '{{.Id}}' bootstrap-proxy 2>/dev/null)
