@@ -42,6 +42,7 @@ enum bs_verb {
 	BS_VERB_PULL,
 	BS_VERB_REMOVE,
 	BS_VERB_CLUSTER,      /* cluster [list|nodes|create [ADDR]|destroy] */
+	BS_VERB_REGISTRY,     /* registry tags REPO | inspect IMAGE | repos HOST */
 	BS_VERB_CONTAINER_OP, /* NAME/OP */
 	BS_VERB_HELP,
 	BS_VERB_VERSION,

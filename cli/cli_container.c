@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "container/driver.h"
+#include "container/registry.h"
 #include "deploy/recipe.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -1305,6 +1306,201 @@ static int cmd_cluster(const struct bs_cli *cli, struct bs_cdriver *d)
 	return BS_EXIT_OK;
 }
 
+/* ---- registry: browsing without an engine ------------------------------- */
+
+/* REF's registry, repository and reference ("docker.io", "library/nginx",
+ * "latest"); reference NULL when none may be given. */
+static void split_image(const char *ref, bool with_reference, char **server, char **repo,
+			char **reference)
+{
+	const char *at = strchr(ref, '@'), *slash, *colon, *path;
+	size_t len;
+
+	*server = bs_image_registry(ref);
+	path = strcmp(*server, "docker.io") == 0 || !bs_str_starts_with(ref, *server)
+		       ? ref
+		       : ref + strlen(*server) + 1;
+	if (bs_str_starts_with(path, "docker.io/"))
+		path += 10;
+	len = at ? (size_t)(at - path) : strlen(path);
+	slash = memrchr(path, '/', len);
+	colon = memchr(slash ? slash : path, ':', len - (size_t)((slash ? slash : path) - path));
+	*reference = NULL;
+	if (with_reference)
+		*reference = at	     ? bs_xstrdup(at + 1)
+			     : colon ? bs_xstrdup(colon + 1)
+				     : bs_xstrdup("latest");
+	if (colon != NULL && at == NULL)
+		len = (size_t)(colon - path);
+	/* Docker Hub's official images live under library/ */
+	*repo = strcmp(*server, "docker.io") == 0 && memchr(path, '/', len) == NULL
+			? bs_xasprintf("library/%.*s", (int)len, path)
+			: bs_xstrndup(path, len);
+}
+
+static int registry_client(const struct bs_cli *cli, const char *server, const char *ref,
+			   struct bs_registry_client **c)
+{
+	struct bs_registry_cred cred;
+	struct bs_http_opts opts = BS_HTTP_OPTS_INIT;
+	struct bs_err err = BS_ERR_INIT;
+	int code, rc;
+
+	memset(&cred, 0, sizeof(cred));
+	code = find_cred(cli, ref, &cred);
+	if (code != BS_EXIT_OK) {
+		bs_registry_cred_free(&cred);
+		return code;
+	}
+	opts.cancel = &bs_cli_interrupted;
+	if (cli->timeout_ms > 0)
+		opts.request_timeout_ms = (long)cli->timeout_ms;
+	rc = bs_registry_client_new(c, server, cred.username ? &cred : NULL, &opts, &err);
+	bs_registry_cred_free(&cred);
+	if (rc != 0) {
+		bs_cli_error("%s", err.msg);
+		return bs_cli_exit_for_error(rc);
+	}
+	return BS_EXIT_OK;
+}
+
+static void print_list(const struct bs_cli *cli, const struct bs_strv *v)
+{
+	if (cli->json) {
+		cJSON *arr = cJSON_CreateArray();
+
+		for (size_t i = 0; i < v->n; i++)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(v->v[i]));
+		print_json(arr);
+		cJSON_Delete(arr);
+		return;
+	}
+	for (size_t i = 0; i < v->n; i++)
+		printf("%s\n", v->v[i]);
+}
+
+static void print_image(const struct bs_cli *cli, const char *ref,
+			const struct bs_registry_image *im)
+{
+	char size[16];
+
+	if (cli->json) {
+		cJSON *o = cJSON_CreateObject(), *p, *l;
+
+		cJSON_AddStringToObject(o, "image", ref);
+		cJSON_AddStringToObject(o, "digest", im->digest ? im->digest : "");
+		cJSON_AddStringToObject(o, "media_type", im->media_type ? im->media_type : "");
+		p = cJSON_AddArrayToObject(o, "platforms");
+		for (size_t i = 0; i < im->platforms.n; i++)
+			cJSON_AddItemToArray(p, cJSON_CreateString(im->platforms.v[i]));
+		if (im->platform)
+			cJSON_AddStringToObject(o, "platform", im->platform);
+		if (im->size >= 0)
+			cJSON_AddNumberToObject(o, "size", (double)im->size);
+		if (im->created)
+			cJSON_AddStringToObject(o, "created", im->created);
+		l = cJSON_AddObjectToObject(o, "labels");
+		for (size_t i = 0; i < im->labels.n; i++)
+			cJSON_AddStringToObject(l, im->labels.v[i].key,
+						im->labels.v[i].value ? im->labels.v[i].value : "");
+		print_json(o);
+		cJSON_Delete(o);
+		return;
+	}
+	bs_format_bytes(im->size, size, sizeof(size));
+	printf("image       %s\n", ref);
+	printf("digest      %s\n", im->digest ? im->digest : "-");
+	printf("media type  %s\n", im->media_type ? im->media_type : "-");
+	if (im->platforms.n > 0) {
+		printf("platforms  ");
+		for (size_t i = 0; i < im->platforms.n; i++)
+			printf(" %s", im->platforms.v[i]);
+		printf("\nof %s:\n", im->platform ? im->platform : "?");
+	} else if (im->platform) {
+		printf("platform    %s\n", im->platform);
+	}
+	printf("size        %s (compressed)\n", size);
+	printf("created     %s\n", im->created ? im->created : "-");
+	for (size_t i = 0; i < im->labels.n; i++)
+		printf("%s %s=%s\n", i == 0 ? "labels     " : "           ", im->labels.v[i].key,
+		       im->labels.v[i].value ? im->labels.v[i].value : "");
+}
+
+/* This machine's platform, as indexes name it. */
+static const char *host_platform(void)
+{
+#if defined(__x86_64__)
+	return "linux/amd64";
+#elif defined(__aarch64__)
+	return "linux/arm64/v8";
+#else
+	return NULL;
+#endif
+}
+
+static int cmd_registry(const struct bs_cli *cli)
+{
+	const char *sub = cli->n_args > 0 ? cli->args[0] : "";
+	struct bs_registry_client *c = NULL;
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_strv list = BS_STRV_INIT;
+	char *server = NULL, *repo = NULL, *reference = NULL, *probe = NULL;
+	bool inspect = strcmp(sub, "inspect") == 0, repos = strcmp(sub, "repos") == 0;
+	int code, rc = 0;
+
+	if (cli->n_args != 2 || !(inspect || repos || strcmp(sub, "tags") == 0)) {
+		bs_cli_error("registry takes tags REPO, inspect IMAGE or repos HOST, like: "
+			     "bootstrap registry tags nginx");
+		return BS_EXIT_USAGE;
+	}
+	if (repos) {
+		server = bs_xstrdup(cli->args[1]);
+		probe = bs_xasprintf("%s/x", server);
+	} else {
+		bool has_tag;
+		const char *problem = bs_image_ref_problem(cli->args[1], &has_tag);
+
+		if (problem != NULL || (!inspect && has_tag)) {
+			bs_cli_error("'%.200s' is not a %s: %s", cli->args[1],
+				     inspect ? "valid image reference" : "repository",
+				     problem ? problem : "drop the tag or digest");
+			return BS_EXIT_USAGE;
+		}
+		split_image(cli->args[1], inspect, &server, &repo, &reference);
+		probe = bs_xstrdup(cli->args[1]);
+	}
+	code = registry_client(cli, server, probe, &c);
+	if (code == BS_EXIT_OK) {
+		if (repos) {
+			rc = bs_registry_catalog(c, &list, &err);
+			if (rc == 0)
+				print_list(cli, &list);
+		} else if (!inspect) {
+			rc = bs_registry_tags(c, repo, &list, &err);
+			if (rc == 0)
+				print_list(cli, &list);
+		} else {
+			struct bs_registry_image im;
+
+			rc = bs_registry_inspect(c, repo, reference, host_platform(), &im, &err);
+			if (rc == 0)
+				print_image(cli, cli->args[1], &im);
+			bs_registry_image_free(&im);
+		}
+		if (rc != 0) {
+			bs_cli_error("%s", err.msg);
+			code = bs_cli_exit_for_error(rc);
+		}
+	}
+	bs_registry_client_free(c);
+	bs_strv_free(&list);
+	free(server);
+	free(repo);
+	free(reference);
+	free(probe);
+	return code;
+}
+
 int bs_cli_container(const struct bs_cli *cli)
 {
 	struct bs_endpoint ep;
@@ -1314,6 +1510,8 @@ int bs_cli_container(const struct bs_cli *cli)
 
 	memset(&ssh, 0, sizeof(ssh));
 	bs_cli_signals_install(NULL);
+	if (cli->verb == BS_VERB_REGISTRY) /* no engine */
+		return cmd_registry(cli);
 	if (cli->verb == BS_VERB_LIST || cli->verb == BS_VERB_IMAGES) {
 		if (cli->n_args != 0) {
 			bs_cli_error("%s takes no arguments", bs_cli_verb_name(cli->verb));

@@ -136,6 +136,19 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "  destroy   this engine leaves its cluster (as the last manager, the\n"
 		 "            cluster is gone); outside a cluster nothing happens\n"
 		 "Join tokens are never printed: docker swarm join-token shows them.\n"},
+	[BS_VERB_REGISTRY] =
+		{"registry", "bootstrap registry tags REPO | inspect IMAGE | repos HOST [--json]",
+		 "Browse a registry (any v2 registry, Docker Hub included) without an engine.\n"
+		 "  tags REPO       the repository's tags, every page (like shop/app, or\n"
+		 "                  registry.example.com:5000/shop/app)\n"
+		 "  inspect IMAGE   what a tag or digest names: its digest and media type,\n"
+		 "                  the platforms of a multi-platform index, and of this\n"
+		 "                  machine's platform (else the first) the compressed size,\n"
+		 "                  creation time and labels from its config\n"
+		 "  repos HOST      the registry's repositories, where it lists them\n"
+		 "Credentials come from the docker CLI's config.json, or from -r RECIPE's\n"
+		 "registries:. Registries on loopback are spoken to over HTTP, all others\n"
+		 "over HTTPS verified with the system's CAs.\n"},
 	[BS_VERB_CONTAINER_OP] =
 		{"NAME/OP",
 		 "bootstrap [-H URL] NAME/inspect|logs|diff|top|stats|start|stop|restart\n"

@@ -368,3 +368,251 @@ int bs_registry_digest(struct bs_registry_client *c, const char *repository, con
 	free(path);
 	return rc;
 }
+
+/* ---- catalog, manifests, config blobs ---------------------------------- */
+
+void bs_registry_image_free(struct bs_registry_image *im)
+{
+	free(im->digest);
+	free(im->media_type);
+	free(im->platform);
+	free(im->created);
+	bs_strv_free(&im->platforms);
+	bs_kvlist_free(&im->labels);
+	memset(im, 0, sizeof(*im));
+}
+
+static bool is_index(const char *media_type)
+{
+	return media_type != NULL &&
+	       (strcmp(media_type, "application/vnd.docker.distribution.manifest.list.v2+json") ==
+			0 ||
+		strcmp(media_type, "application/vnd.oci.image.index.v1+json") == 0);
+}
+
+/* GET a JSON document (a manifest or a blob); *o and, for a manifest, its
+ * digest and media type. 404 names what is missing. */
+static int get_json(struct bs_registry_client *c, const char *path, const char *accept,
+		    const char *what, cJSON **o, char **digest, char **media_type,
+		    struct bs_err *err)
+{
+	struct bs_http_response resp;
+	int rc = registry_request(c, "GET", path, NULL, accept, &resp, err);
+
+	*o = NULL;
+	if (rc == 0 && resp.status == 404)
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "registry %s has no %s", c->server, what);
+	else if (rc == 0 && resp.status != 200)
+		rc = bs_err_set(err, BS_ERR_API, "registry %s: %s: HTTP %ld", c->server, what,
+				resp.status);
+	else if (rc == 0 &&
+		 (*o = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len)) == NULL)
+		rc = bs_err_set(err, BS_ERR_PROTOCOL, "registry %s: %s: the answer is not JSON",
+				c->server, what);
+	if (rc == 0 && digest != NULL) {
+		const char *d = bs_http_header(&resp, "docker-content-digest");
+		char hex[65];
+
+		/* what the registry says, else what the bytes hash to */
+		if (d != NULL && bs_str_starts_with(d, "sha256:")) {
+			*digest = bs_xstrdup(d);
+		} else {
+			bs_sha256_hex(bs_buf_str(&resp.body), resp.body.len, hex);
+			*digest = bs_xasprintf("sha256:%s", hex);
+		}
+	}
+	if (rc == 0 && media_type != NULL) {
+		const cJSON *mt = cJSON_GetObjectItemCaseSensitive(*o, "mediaType");
+		const char *ct = bs_http_header(&resp, "content-type");
+
+		*media_type = cJSON_IsString(mt) ? bs_xstrdup(mt->valuestring)
+			      : ct != NULL	 ? bs_xstrndup(ct, strcspn(ct, "; "))
+						 : bs_xstrdup("");
+	}
+	bs_http_response_free(&resp);
+	return rc;
+}
+
+/* "os/arch[/variant]" of an index entry's platform, or NULL. */
+static char *platform_of(const cJSON *entry)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(entry, "platform");
+	const cJSON *os = cJSON_GetObjectItemCaseSensitive(p, "os");
+	const cJSON *arch = cJSON_GetObjectItemCaseSensitive(p, "architecture");
+	const cJSON *variant = cJSON_GetObjectItemCaseSensitive(p, "variant");
+
+	if (!cJSON_IsString(os) || !cJSON_IsString(arch))
+		return NULL;
+	return cJSON_IsString(variant) && variant->valuestring[0] != '\0'
+		       ? bs_xasprintf("%s/%s/%s", os->valuestring, arch->valuestring,
+				      variant->valuestring)
+		       : bs_xasprintf("%s/%s", os->valuestring, arch->valuestring);
+}
+
+void bs_registry_parse_manifest(const cJSON *o, struct bs_registry_image *out, char **config)
+{
+	const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(o, "config");
+	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(o, "layers"), *l;
+	const cJSON *size = cJSON_GetObjectItemCaseSensitive(cfg, "size");
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(cfg, "digest");
+	double total = cJSON_IsNumber(size) && size->valuedouble > 0 && size->valuedouble < 1e15
+			       ? size->valuedouble
+			       : 0;
+
+	if (!cJSON_IsArray(layers))
+		layers = NULL;
+	cJSON_ArrayForEach(l, layers)
+	{
+		const cJSON *ls = cJSON_GetObjectItemCaseSensitive(l, "size");
+
+		if (cJSON_IsNumber(ls) && ls->valuedouble > 0 && ls->valuedouble < 1e15)
+			total += ls->valuedouble;
+	}
+	out->size = total < 9e15 ? (long long)total : -1;
+	*config = cJSON_IsString(d) && bs_str_starts_with(d->valuestring, "sha256:")
+			  ? bs_xstrdup(d->valuestring)
+			  : NULL;
+}
+
+void bs_registry_parse_config(const cJSON *o, struct bs_registry_image *out)
+{
+	const cJSON *created = cJSON_GetObjectItemCaseSensitive(o, "created");
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(o, "config"), "Labels");
+	const cJSON *l;
+
+	out->created = cJSON_IsString(created) ? bs_xstrdup(created->valuestring) : NULL;
+	if (!cJSON_IsObject(labels))
+		labels = NULL;
+	cJSON_ArrayForEach(l, labels)
+	{
+		if (cJSON_IsString(l) && l->string != NULL)
+			bs_kvlist_push(&out->labels, l->string, l->valuestring, false);
+	}
+}
+
+int bs_registry_inspect(struct bs_registry_client *c, const char *repository, const char *reference,
+			const char *platform, struct bs_registry_image *out, struct bs_err *err)
+{
+	char *path = bs_xasprintf("/v2/%s/manifests/%s", repository, reference);
+	char *what = bs_xasprintf(
+		"%s%s%s", repository,
+		reference[0] == 's' && bs_str_starts_with(reference, "sha256:") ? "@" : ":",
+		reference);
+	char *config = NULL, *chosen = NULL, *chosen_digest = NULL;
+	cJSON *o = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = get_json(c, path, accept_manifests, what, &o, &out->digest, &out->media_type, err);
+	if (rc == 0 && is_index(out->media_type)) {
+		const cJSON *m;
+
+		/* each platform; the wanted one's manifest (else the first) */
+		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(o, "manifests"))
+		{
+			char *p = platform_of(m);
+			const cJSON *d = cJSON_GetObjectItemCaseSensitive(m, "digest");
+
+			if (p == NULL || strcmp(p, "unknown/unknown") == 0 || !cJSON_IsString(d)) {
+				free(p); /* an attestation, not an image */
+				continue;
+			}
+			bs_strv_push(&out->platforms, p);
+			if (chosen == NULL || (platform != NULL && strcmp(p, platform) == 0 &&
+					       strcmp(chosen, platform) != 0)) {
+				free(chosen);
+				free(chosen_digest);
+				chosen = bs_xstrdup(p);
+				chosen_digest = bs_xstrdup(d->valuestring);
+			}
+			free(p);
+		}
+		cJSON_Delete(o);
+		o = NULL;
+		if (chosen_digest == NULL) {
+			rc = bs_err_set(err, BS_ERR_NOT_FOUND, "registry %s: %s lists no image",
+					c->server, what);
+		} else {
+			free(path);
+			path = bs_xasprintf("/v2/%s/manifests/%s", repository, chosen_digest);
+			rc = get_json(c, path, accept_manifests, what, &o, NULL, NULL, err);
+			out->platform = chosen;
+			chosen = NULL;
+		}
+	}
+	if (rc == 0)
+		bs_registry_parse_manifest(o, out, &config);
+	cJSON_Delete(o);
+	o = NULL;
+	if (rc == 0 && config != NULL) {
+		free(path);
+		path = bs_xasprintf("/v2/%s/blobs/%s", repository, config);
+		rc = get_json(c, path, NULL, "the image's config", &o, NULL, NULL, err);
+		if (rc == 0) {
+			bs_registry_parse_config(o, out);
+			if (out->platform == NULL) {
+				const cJSON *os = cJSON_GetObjectItemCaseSensitive(o, "os");
+				const cJSON *arch =
+					cJSON_GetObjectItemCaseSensitive(o, "architecture");
+
+				if (cJSON_IsString(os) && cJSON_IsString(arch))
+					out->platform = bs_xasprintf("%s/%s", os->valuestring,
+								     arch->valuestring);
+			}
+		}
+	}
+	if (rc != 0)
+		bs_registry_image_free(out);
+	cJSON_Delete(o);
+	free(config);
+	free(chosen);
+	free(chosen_digest);
+	free(what);
+	free(path);
+	return rc;
+}
+
+int bs_registry_catalog(struct bs_registry_client *c, struct bs_strv *repos, struct bs_err *err)
+{
+	char *query = bs_xstrdup("n=1000");
+	int page, rc = 0;
+
+	for (page = 0; page < MAX_PAGES && query != NULL && rc == 0; page++) {
+		struct bs_http_response resp;
+		const char *link;
+		const cJSON *list, *t;
+		cJSON *o;
+
+		rc = registry_request(c, "GET", "/v2/_catalog", query, NULL, &resp, err);
+		free(query);
+		query = NULL;
+		if (rc == 0 && (resp.status == 404 || resp.status == 405))
+			rc = bs_err_set(err, BS_ERR_UNSUPPORTED,
+					"registry %s does not list its repositories (no catalog; "
+					"Docker Hub has none either): name a repository, like "
+					"bootstrap registry tags %s/REPO",
+					c->server, c->server);
+		else if (rc == 0 && resp.status != 200)
+			rc = bs_err_set(err, BS_ERR_API, "registry %s: the catalog: HTTP %ld",
+					c->server, resp.status);
+		if (rc == 0) {
+			o = cJSON_ParseWithLength(bs_buf_str(&resp.body), resp.body.len);
+			list = cJSON_GetObjectItemCaseSensitive(o, "repositories");
+			cJSON_ArrayForEach(t, list) if (cJSON_IsString(t))
+				bs_strv_push(repos, t->valuestring);
+			cJSON_Delete(o);
+			link = bs_http_header(&resp, "link");
+			if (link != NULL) {
+				const char *q = strchr(link, '?');
+				const char *end = q ? strchr(q, '>') : NULL;
+
+				if (q != NULL && end != NULL)
+					query = bs_xstrndup(q + 1, (size_t)(end - q - 1));
+			}
+		}
+		bs_http_response_free(&resp);
+	}
+	free(query);
+	return rc;
+}

@@ -41,6 +41,35 @@ int bs_registry_tags(struct bs_registry_client *c, const char *repository, struc
 int bs_registry_digest(struct bs_registry_client *c, const char *repository, const char *reference,
 		       char **digest, struct bs_err *err);
 
+/* What a reference names in the registry (registry inspect). */
+struct bs_registry_image {
+	char *digest;		  /* of what the reference names (an index's for an index) */
+	char *media_type;	  /* its media type */
+	struct bs_strv platforms; /* an index's images, "os/arch[/variant]" */
+	char *platform;		  /* the image the figures below are of */
+	long long size;		  /* compressed: config and layers; -1 unknown */
+	char *created;		  /* from the config blob, RFC 3339 */
+	struct bs_kvlist labels;
+};
+void bs_registry_image_free(struct bs_registry_image *im);
+
+/* Inspect repository:reference (a tag or a digest): for an index, each
+ * platform, and the figures of platform's image ("linux/amd64"; NULL or
+ * absent: the first). */
+int bs_registry_inspect(struct bs_registry_client *c, const char *repository, const char *reference,
+			const char *platform, struct bs_registry_image *out, struct bs_err *err);
+
+/* The registry's repositories (GET /v2/_catalog, paged, bounded);
+ * BS_ERR_UNSUPPORTED where it lists none (Docker Hub). */
+int bs_registry_catalog(struct bs_registry_client *c, struct bs_strv *repos, struct bs_err *err);
+
+/* Readers of an image manifest (its compressed size and config digest)
+ * and of a config blob (created, labels). Exposed for tests. */
+struct cJSON;
+void bs_registry_parse_manifest(const struct cJSON *o, struct bs_registry_image *out,
+				char **config);
+void bs_registry_parse_config(const struct cJSON *o, struct bs_registry_image *out);
+
 /* Parse "Bearer realm=\"...\",service=\"...\"" into its parameters (lower-
  * case names). Returns the scheme ("basic", "bearer") or NULL. Exposed for
  * unit tests. Caller frees the result. */

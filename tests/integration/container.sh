@@ -92,6 +92,48 @@ bs "${H[@]}" pull "$LAB_AUTH_REGISTRY/lab/busybox:1"
 expect_rc "pull with credentials from config.json" 0
 rm -f "$DOCKER_CONFIG/config.json"
 
+# ---- registry: tags, inspect, repos, with no engine (none answers there) -----
+NOENG=(-H unix:///nonexistent.sock)
+printf 'FROM %s\nLABEL org.example.tier=web\n' "$LAB_IMAGE" | docker build -q -t "$LAB_REGISTRY/lab/busybox:lbl" - >/dev/null &&
+	docker push -q "$LAB_REGISTRY/lab/busybox:lbl" >/dev/null && docker rmi "$LAB_REGISTRY/lab/busybox:lbl" >/dev/null ||
+	bad "registry: pushing a labelled image"
+index=$(python3 tests/lab/image-index.py "$LAB_REGISTRY" lab/busybox multi linux/amd64=1 linux/arm64=lbl) ||
+	bad "registry: putting an index" "$index"
+bs "${NOENG[@]}" registry tags "$LAB_REGISTRY/lab/busybox"
+[ $rc -eq 0 ] && [ "$(sort <<<"$out" | tr '\n' ' ')" = "1 lbl multi " ] &&
+	ok "registry tags: every tag, no engine asked" || bad "registry tags" "rc=$rc $out $errout"
+manifest() { curl -s -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://$LAB_REGISTRY/v2/lab/busybox/manifests/$1"; }
+want_digest=$(curl -sI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://$LAB_REGISTRY/v2/lab/busybox/manifests/lbl" |
+	tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p')
+want_size=$(manifest lbl | python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["config"]["size"] + sum(l["size"] for l in m["layers"]))')
+bs "${NOENG[@]}" --json registry inspect "$LAB_REGISTRY/lab/busybox:lbl"
+python3 - "$want_digest" "$want_size" <"$LAB/out" <<'PY' && ok "registry inspect: digest, media type, compressed size, created and labels of a tag" || bad "registry inspect" "$out $errout"
+import json, sys
+d = json.load(sys.stdin)
+assert d["digest"] == sys.argv[1], d
+assert d["media_type"] == "application/vnd.docker.distribution.manifest.v2+json", d
+assert d["size"] == int(sys.argv[2]), d
+assert d["labels"] == {"org.example.tier": "web"}, d
+assert d["created"].startswith("20") and d["platform"] == "linux/amd64" and d["platforms"] == [], d
+PY
+bs "${NOENG[@]}" registry inspect "$LAB_REGISTRY/lab/busybox:multi"
+[ $rc -eq 0 ] && grep -q "^digest      $index$" <<<"$out" && grep -q "^platforms   linux/amd64 linux/arm64$" <<<"$out" &&
+	grep -q "^media type  application/vnd.docker.distribution.manifest.list.v2+json$" <<<"$out" &&
+	grep -qE "^size        [0-9.]+(B|KiB|MiB) \(compressed\)$" <<<"$out" &&
+	ok "registry inspect of an index: its digest, its platforms, the figures of this machine's" ||
+	bad "registry inspect of an index" "rc=$rc index=$index $out $errout"
+bs "${NOENG[@]}" registry repos "$LAB_REGISTRY"
+expect_out "registry repos: the catalog" "^lab/busybox$"
+bs "${NOENG[@]}" registry tags "$LAB_AUTH_REGISTRY/lab/busybox"
+expect_err "registry tags without credentials: refused, says how to give them" 1 "authentication failed for $LAB_AUTH_REGISTRY .*docker login"
+auth=$(printf '%s:%s' "$LAB_USER" "$LAB_PASSWORD" | base64 -w0)
+printf '{"auths":{"%s":{"auth":"%s"}}}' "$LAB_AUTH_REGISTRY" "$auth" >"$DOCKER_CONFIG/config.json"
+bs "${NOENG[@]}" --json registry tags "$LAB_AUTH_REGISTRY/lab/busybox"
+[ $rc -eq 0 ] && [ "$out" = '["1"]' ] && ok "registry tags --json with config.json's credentials: one array" || bad "registry tags with credentials" "rc=$rc $out $errout"
+rm -f "$DOCKER_CONFIG/config.json"
+bs "${NOENG[@]}" registry inspect "$LAB_REGISTRY/lab/busybox:nope"
+expect_err "registry inspect of a missing tag" 1 "registry $LAB_REGISTRY has no lab/busybox:nope"
+
 bs "${H[@]}" pull "$LAB_REGISTRY/lab/missing:1"
 expect_err "missing image: clear not-found" 1 "no such image or tag"
 bs "${H[@]}" pull "$LAB_REGISTRY/lab/busybox:nope"

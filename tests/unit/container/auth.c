@@ -224,6 +224,55 @@ static void test_token_answer(void **state)
 	assert_null(bs_registry_parse_token("", 0));
 }
 
+/* registry inspect's readers: an image manifest's compressed size (config
+ * and layers) and config digest; a config blob's created time and labels.
+ * Shapes from the distribution spec's image manifest v2 schema 2 and the
+ * OCI image config. */
+static void test_manifest_and_config(void **state)
+{
+	static const char manifest[] =
+		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+		"\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\",\"size\":1469,"
+		"\"digest\":\"sha256:6fd955f66c231c1a946653170d096a28ac2b2052a02080c0b84ec082a07f7d12\"},"
+		"\"layers\":[{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"size\":772788,"
+		"\"digest\":\"sha256:aa\"},{\"size\":100,\"digest\":\"sha256:bb\"},{\"size\":-5}]}";
+	static const char config[] =
+		"{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2026-12-07T18:00:00.5Z\","
+		"\"config\":{\"Labels\":{\"org.opencontainers.image.version\":\"1.2\",\"n\":5}}}";
+	static const char *const junk[] = {"[]", "{\"config\":7,\"layers\":{}}",
+					   "{\"config\":{\"size\":1e300,\"digest\":\"md5:x\"}}"};
+	struct bs_registry_image im;
+	char *cfg = NULL;
+	cJSON *o = cJSON_Parse(manifest);
+
+	(void)state;
+	memset(&im, 0, sizeof(im));
+	bs_registry_parse_manifest(o, &im, &cfg);
+	assert_int_equal(im.size, 1469 + 772788 + 100);
+	assert_string_equal(
+		cfg, "sha256:6fd955f66c231c1a946653170d096a28ac2b2052a02080c0b84ec082a07f7d12");
+	free(cfg);
+	cJSON_Delete(o);
+	o = cJSON_Parse(config);
+	bs_registry_parse_config(o, &im);
+	assert_string_equal(im.created, "2026-12-07T18:00:00.5Z");
+	assert_int_equal(im.labels.n, 1); /* a label that is no string is not one */
+	assert_string_equal(bs_kvlist_find(&im.labels, "org.opencontainers.image.version")->value,
+			    "1.2");
+	cJSON_Delete(o);
+	bs_registry_image_free(&im);
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		o = cJSON_Parse(junk[i]);
+		bs_registry_parse_manifest(o, &im, &cfg);
+		assert_null(cfg);
+		assert_int_equal(im.size, 0);
+		bs_registry_parse_config(o, &im);
+		assert_null(im.created);
+		bs_registry_image_free(&im);
+		cJSON_Delete(o);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_filters_query),
 		cmocka_unit_test(test_challenge),
 		cmocka_unit_test(test_token_answer),
+		cmocka_unit_test(test_manifest_and_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
