@@ -43,6 +43,7 @@ enum bs_verb {
 	BS_VERB_REMOVE,
 	BS_VERB_CLUSTER,      /* cluster [list|nodes|create [ADDR]|destroy] */
 	BS_VERB_REGISTRY,     /* registry tags REPO | inspect IMAGE | repos HOST */
+	BS_VERB_LOCATIONS,    /* locations -r RECIPE | --provider NAME */
 	BS_VERB_CONTAINER_OP, /* NAME/OP */
 	BS_VERB_HELP,
 	BS_VERB_VERSION,
@@ -85,6 +86,8 @@ struct bs_cli {
 	const char *domain_tls;	 /* --domain-tls: auto, internal, off */
 	const char *proxy_image; /* --proxy-image: default caddy:2 */
 	const char *domain_base; /* --domain-base: NAME.BASE for every create */
+	const char *provider;	 /* locations --provider NAME */
+	const char *api_url;	 /* locations --api-url URL */
 	bool no_domain;		 /* --no-domain: none, whatever the base */
 	/* NAME/OP, or docker's order OP NAME...: the operation; args are then
 	 * the container names (op_target owns NAME of NAME/OP) */
@@ -136,6 +139,9 @@ void bs_cli_output_json(bool json);
 /* The errors held for the exit code, under --json. */
 void bs_cli_output_finish(int code);
 void bs_cli_print_diags(const struct bs_cli *cli, const struct bs_diags *diags);
+
+/* cli_cloud.c: locations */
+int bs_cli_locations(const struct bs_cli *cli);
 
 /* cli_container.c: build, create, list, images, pull, remove, NAME/OP */
 int bs_cli_container(const struct bs_cli *cli);

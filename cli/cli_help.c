@@ -149,6 +149,15 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "Credentials come from the docker CLI's config.json, or from -r RECIPE's\n"
 		 "registries:. Registries on loopback are spoken to over HTTP, all others\n"
 		 "over HTTPS verified with the system's CAs.\n"},
+	[BS_VERB_LOCATIONS] =
+		{"locations",
+		 "bootstrap locations -r RECIPE | --provider hetzner|digitalocean [--api-url URL]",
+		 "What a cloud offers, asked of its API with the token the recipe (or the\n"
+		 "provider's variable, HCLOUD_TOKEN or DIGITALOCEAN_TOKEN) gives: its\n"
+		 "locations or regions, and its server types or sizes, cheapest first, with\n"
+		 "cores, memory, disk, the monthly and hourly price (the lowest where offered)\n"
+		 "and where each can be ordered now. The recipe's location and size are\n"
+		 "marked with *. --json: one document {provider, locations, sizes}.\n"},
 	[BS_VERB_CONTAINER_OP] =
 		{"NAME/OP",
 		 "bootstrap [-H URL] NAME/inspect|logs|diff|top|stats|start|stop|restart\n"

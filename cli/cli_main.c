@@ -52,6 +52,8 @@ enum {
 	OPT_PROXY_IMAGE,
 	OPT_DOMAIN_BASE,
 	OPT_NO_DOMAIN,
+	OPT_PROVIDER,
+	OPT_API_URL,
 	OPT_LAST_,
 };
 
@@ -83,6 +85,8 @@ static const struct option long_options[] = {
 	{"proxy-image", required_argument, NULL, OPT_PROXY_IMAGE},
 	{"domain-base", required_argument, NULL, OPT_DOMAIN_BASE},
 	{"no-domain", no_argument, NULL, OPT_NO_DOMAIN},
+	{"provider", required_argument, NULL, OPT_PROVIDER},
+	{"api-url", required_argument, NULL, OPT_API_URL},
 	{"tls-skip-verify", no_argument, NULL, OPT_TLS_SKIP_VERIFY},
 	{"identity", required_argument, NULL, 'i'},
 	{"strict-host-keys", no_argument, NULL, OPT_STRICT_HOST_KEYS},
@@ -249,6 +253,8 @@ static int check_flags(const struct bs_cli *cli, const bool *seen)
 		{OPT_PROXY_IMAGE, "--proxy-image", 1u << BS_VERB_CREATE},
 		{OPT_DOMAIN_BASE, "--domain-base", 1u << BS_VERB_CREATE},
 		{OPT_NO_DOMAIN, "--no-domain", 1u << BS_VERB_CREATE},
+		{OPT_PROVIDER, "--provider", 1u << BS_VERB_LOCATIONS},
+		{OPT_API_URL, "--api-url", 1u << BS_VERB_LOCATIONS},
 	};
 	size_t i;
 
@@ -331,6 +337,8 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 		case OPT_PROXY_IMAGE: cli->proxy_image = optarg; break;
 		case OPT_DOMAIN_BASE: cli->domain_base = optarg; break;
 		case OPT_NO_DOMAIN: cli->no_domain = true; break;
+		case OPT_PROVIDER: cli->provider = optarg; break;
+		case OPT_API_URL: cli->api_url = optarg; break;
 		case OPT_TLS_SKIP_VERIFY: cli->tls_skip_verify = true; break;
 		case 'i': cli->identity = optarg; break;
 		case 't':
@@ -538,6 +546,10 @@ int main(int argc, char **argv)
 		code = BS_EXIT_OK;
 		break;
 	case BS_VERB_VALIDATE: code = bs_cli_validate(&cli); break;
+	case BS_VERB_LOCATIONS:
+		bs_cli_signals_install(NULL);
+		code = bs_cli_locations(&cli);
+		break;
 	case BS_VERB_PREPARE:
 	case BS_VERB_APPLY:
 	case BS_VERB_PLAN:

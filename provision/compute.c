@@ -36,6 +36,23 @@ void bs_machine_free(struct bs_machine *m)
 	memset(m, 0, sizeof(*m));
 }
 
+void bs_catalog_free(struct bs_catalog *c)
+{
+	for (size_t i = 0; i < c->n_locations; i++) {
+		free(c->locations[i].name);
+		free(c->locations[i].description);
+		free(c->locations[i].country);
+	}
+	for (size_t i = 0; i < c->n_sizes; i++) {
+		free(c->sizes[i].name);
+		free(c->sizes[i].arch);
+		bs_strv_free(&c->sizes[i].where);
+	}
+	free(c->locations);
+	free(c->sizes);
+	memset(c, 0, sizeof(*c));
+}
+
 void bs_machine_list_free(struct bs_machine_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)

@@ -96,6 +96,33 @@ struct bs_compute_opts {
 
 struct bs_compute;
 
+/* What a cloud offers (bootstrap locations): its locations or regions,
+ * and its server types or sizes with their price and where each can be
+ * ordered now. */
+struct bs_catalog_location {
+	char *name;	   /* "fsn1", "ams3" */
+	char *description; /* "Falkenstein DC Park 1", "Amsterdam 3" */
+	char *country;	   /* "DE", or NULL */
+	bool available;	   /* new machines can be made there */
+};
+struct bs_catalog_size {
+	char *name; /* "cx22", "s-1vcpu-1gb" */
+	char *arch; /* "x86", "arm", or NULL */
+	int cores;
+	double memory_gb;
+	int disk_gb;
+	double price_monthly, price_hourly; /* the lowest where offered; -1: unknown */
+	const char *currency;		    /* "EUR", "USD" */
+	struct bs_strv where;		    /* the locations it can be ordered in */
+};
+struct bs_catalog {
+	struct bs_catalog_location *locations;
+	size_t n_locations;
+	struct bs_catalog_size *sizes;
+	size_t n_sizes;
+};
+void bs_catalog_free(struct bs_catalog *c);
+
 struct bs_compute_ops {
 	const char *name; /* "local", "static", "hetzner", "digitalocean" */
 	/* every machine of the recipe's project (any state), sorted by name */
@@ -117,6 +144,9 @@ struct bs_compute_ops {
 	 * message names the recipe key (with FILE:LINE:COL) and lists valid
 	 * names. NULL: nothing to check */
 	int (*check)(struct bs_compute *c, struct bs_err *err);
+	/* the provider's locations and sizes (bootstrap locations); NULL:
+	 * it has none (local, static) */
+	int (*catalog)(struct bs_compute *c, struct bs_catalog *out, struct bs_err *err);
 	void (*free)(struct bs_compute *c);
 };
 

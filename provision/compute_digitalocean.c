@@ -78,6 +78,14 @@ enum bs_node_state bs_digitalocean_state(const char *status)
 	return BS_NODE_UNKNOWN;
 }
 
+/* A number field, or -1 when absent or not a number. */
+static double num_at(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
 static const char *str_at(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -916,6 +924,74 @@ static void do_free(struct bs_compute *c)
 	free(d);
 }
 
+/*
+ * GET /regions and /sizes (OpenAPI document: regions_list, with
+ * "available"; sizes_list, with "price_monthly", "price_hourly" in US
+ * dollars, "available" and "regions"). A size is orderable in the regions
+ * it lists that are themselves available, while it is available.
+ */
+static int do_catalog(struct bs_compute *c, struct bs_catalog *out, struct bs_err *err)
+{
+	struct digitalocean *d = (struct digitalocean *)c;
+	cJSON *sizes = NULL, *regions = NULL;
+	struct bs_strv open = BS_STRV_INIT;
+	const cJSON *it;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = bs_rest_get_all(d->rest, "/regions", "regions", &regions, err);
+	if (rc == 0)
+		rc = bs_rest_get_all(d->rest, "/sizes", "sizes", &sizes, err);
+	if (rc == 0)
+		available_slugs(regions, NULL, &open);
+	cJSON_ArrayForEach(it, regions)
+	{
+		struct bs_catalog_location *l;
+
+		if (str_at(it, "slug") == NULL)
+			continue;
+		out->locations = bs_xrealloc(out->locations,
+					     (out->n_locations + 1) * sizeof(*out->locations));
+		l = &out->locations[out->n_locations++];
+		l->name = bs_xstrdup(str_at(it, "slug"));
+		l->description = bs_xstrdup_opt(str_at(it, "name"));
+		l->country = NULL;
+		l->available = bs_strv_contains(&open, l->name);
+	}
+	cJSON_ArrayForEach(it, sizes)
+	{
+		const cJSON *r;
+		struct bs_catalog_size *z;
+		double m = num_at(it, "price_monthly"), hr = num_at(it, "price_hourly");
+
+		if (str_at(it, "slug") == NULL)
+			continue;
+		out->sizes = bs_xrealloc(out->sizes, (out->n_sizes + 1) * sizeof(*out->sizes));
+		z = &out->sizes[out->n_sizes++];
+		memset(z, 0, sizeof(*z));
+		z->name = bs_xstrdup(str_at(it, "slug"));
+		z->arch = NULL;
+		z->cores = (int)num_at(it, "vcpus");
+		z->memory_gb = num_at(it, "memory") / 1024.0;
+		z->disk_gb = (int)num_at(it, "disk");
+		z->price_monthly = m >= 0 && m < 1e9 ? m : -1;
+		z->price_hourly = hr >= 0 && hr < 1e9 ? hr : -1;
+		z->currency = "USD";
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "available")))
+			cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(it, "regions"))
+			{
+				if (cJSON_IsString(r) && bs_strv_contains(&open, r->valuestring))
+					bs_strv_push(&z->where, r->valuestring);
+			}
+	}
+	bs_strv_free(&open);
+	cJSON_Delete(sizes);
+	cJSON_Delete(regions);
+	if (rc != 0)
+		bs_catalog_free(out);
+	return rc;
+}
+
 static const struct bs_compute_ops digitalocean_ops = {
 	.name = "digitalocean",
 	.list = do_list,
@@ -924,6 +1000,7 @@ static const struct bs_compute_ops digitalocean_ops = {
 	.wait_running = do_wait_running,
 	.start = do_start,
 	.check = do_check,
+	.catalog = do_catalog,
 	.free = do_free,
 };
 

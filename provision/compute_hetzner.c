@@ -81,6 +81,14 @@ enum bs_node_state bs_hetzner_state(const char *status)
 	return BS_NODE_UNKNOWN;
 }
 
+/* A number field, or -1 when absent or not a number. */
+static double num_at(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
 static const char *str_at(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -1023,6 +1031,95 @@ static int hz_check(struct bs_compute *c, struct bs_err *err)
 	return rc;
 }
 
+/* "4.5100": a price as the API writes it; -1 when it is none. */
+static double price_of(const cJSON *price, const char *period)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(price, period);
+	const char *gross = str_at(p, "gross");
+	char *end;
+	double v = gross ? strtod(gross, &end) : -1;
+
+	return gross != NULL && end != gross && v >= 0 && v < 1e9 ? v : -1;
+}
+
+/*
+ * GET /locations and /server_types (docs.hetzner.cloud: Locations; Server
+ * Types, with "prices" per location {location, price_hourly, price_monthly
+ * as {net, gross} strings} and "locations" with their own "deprecation").
+ * A type is orderable where it is listed and not deprecated; its price is
+ * the lowest gross (VAT included) of those locations, in euros.
+ */
+static int hz_catalog(struct bs_compute *c, struct bs_catalog *out, struct bs_err *err)
+{
+	struct hetzner *h = (struct hetzner *)c;
+	cJSON *types = NULL, *locations = NULL;
+	const cJSON *it;
+	char when[64];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = bs_rest_get_all(h->rest, "/locations", "locations", &locations, err);
+	if (rc == 0)
+		rc = bs_rest_get_all(h->rest, "/server_types", "server_types", &types, err);
+	cJSON_ArrayForEach(it, locations)
+	{
+		struct bs_catalog_location *l;
+
+		if (str_at(it, "name") == NULL)
+			continue;
+		out->locations = bs_xrealloc(out->locations,
+					     (out->n_locations + 1) * sizeof(*out->locations));
+		l = &out->locations[out->n_locations++];
+		l->name = bs_xstrdup(str_at(it, "name"));
+		l->description = bs_xstrdup_opt(str_at(it, "description"));
+		l->country = bs_xstrdup_opt(str_at(it, "country"));
+		l->available = true;
+	}
+	cJSON_ArrayForEach(it, types)
+	{
+		const cJSON *where = cJSON_GetObjectItemCaseSensitive(it, "locations"), *w, *pr;
+		struct bs_catalog_size *z;
+		double monthly = -1, hourly = -1;
+
+		if (str_at(it, "name") == NULL)
+			continue;
+		out->sizes = bs_xrealloc(out->sizes, (out->n_sizes + 1) * sizeof(*out->sizes));
+		z = &out->sizes[out->n_sizes++];
+		memset(z, 0, sizeof(*z));
+		z->name = bs_xstrdup(str_at(it, "name"));
+		z->arch = bs_xstrdup_opt(str_at(it, "architecture"));
+		z->cores = (int)num_at(it, "cores");
+		z->memory_gb = num_at(it, "memory");
+		z->disk_gb = (int)num_at(it, "disk");
+		z->currency = "EUR";
+		if (!deprecated(it, when, sizeof(when)))
+			cJSON_ArrayForEach(w, where)
+			{
+				if (str_at(w, "name") != NULL && !deprecated(w, when, sizeof(when)))
+					bs_strv_push(&z->where, str_at(w, "name"));
+			}
+		cJSON_ArrayForEach(pr, cJSON_GetObjectItemCaseSensitive(it, "prices"))
+		{
+			double m = price_of(pr, "price_monthly"), hr = price_of(pr, "price_hourly");
+
+			if (str_at(pr, "location") == NULL ||
+			    !bs_strv_contains(&z->where, str_at(pr, "location")))
+				continue;
+			if (m >= 0 && (monthly < 0 || m < monthly))
+				monthly = m;
+			if (hr >= 0 && (hourly < 0 || hr < hourly))
+				hourly = hr;
+		}
+		z->price_monthly = monthly;
+		z->price_hourly = hourly;
+	}
+	cJSON_Delete(types);
+	cJSON_Delete(locations);
+	if (rc != 0)
+		bs_catalog_free(out);
+	return rc;
+}
+
 static void hz_free(struct bs_compute *c)
 {
 	struct hetzner *h = (struct hetzner *)c;
@@ -1047,6 +1144,7 @@ static const struct bs_compute_ops hetzner_ops = {
 	.wait_running = hz_wait_running,
 	.start = hz_start,
 	.check = hz_check,
+	.catalog = hz_catalog,
 	.free = hz_free,
 };
 

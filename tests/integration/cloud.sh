@@ -675,6 +675,48 @@ EOF
 		ok "$P cli: plan with a server type that cannot be ordered fails at its line, valid names listed, nothing made" ||
 		bad "$P cli: plan with a server type that cannot be ordered fails" "$(said_cli)"
 
+	# what the cloud offers (locations): from the fake's catalogue, as the
+	# provider's API definition shapes it, orderable where it can be ordered
+	bs --json locations -r "$T/$P.yaml"
+	[ $rc -eq 0 ] && python3 -c '
+import json, sys
+d = json.load(open(sys.argv[2]))
+sizes = {s["name"]: s for s in d["sizes"]}
+locs = {l["name"]: l for l in d["locations"]}
+if sys.argv[1] == "hetzner":
+    eu, every = ["fsn1", "nbg1", "hel1"], ["fsn1", "nbg1", "hel1", "ash", "hil", "sin"]
+    assert sorted(locs) == sorted(every) and all(l["available"] for l in locs.values()), locs
+    assert sizes["cx11"]["available_in"] == [], sizes["cx11"]        # no longer orderable
+    assert sizes["cx21"]["available_in"] == eu, sizes["cx21"]        # deprecated, orderable until then
+    assert sizes["cx22"]["available_in"] == eu, sizes["cx22"]
+    assert sizes["cpx11"]["available_in"] == every, sizes["cpx11"]
+    z = sizes["cx22"]
+    assert (z["cores"], z["memory_gb"], z["disk_gb"], z["arch"]) == (2, 4, 40, "x86"), z
+    assert (z["price_monthly"], z["price_hourly"], z["currency"]) == (5.37, 0.0095, "EUR"), z
+else:
+    assert locs["nyc2"]["available"] is False and locs["fra1"]["available"] is True, locs
+    assert sizes["s-1vcpu-512mb-10gb"]["available_in"] == [], sizes    # not available
+    assert sizes["gpu-h100x1-80gb"]["available_in"] == ["tor1"], sizes  # nyc2 is closed
+    z = sizes["s-1vcpu-1gb"]
+    assert (z["cores"], z["memory_gb"], z["disk_gb"]) == (1, 1, 25), z
+    assert (z["price_monthly"], z["price_hourly"], z["currency"]) == (6.0, 0.00893, "USD"), z
+    assert "nyc2" not in z["available_in"] and "fra1" in z["available_in"], z
+' "$P" "$T/cli.out" &&
+		ok "$P cli: locations --json: every location, each size with its price and where it can be ordered now" ||
+		bad "$P cli: locations --json" "$(said_cli)"
+	bs locations --provider "$P" --api-url "$BASE/$ver"
+	[ $rc -eq 0 ] && grep -qE "^    $([ "$P" = hetzner ] && echo 'cx22 .* 5\.37 .* fsn1 nbg1 hel1$' || echo 's-1vcpu-1gb .* 6\.00 .* ams3 fra1 lon1')" "$T/cli.out" &&
+		ok "$P cli: locations --provider $P --api-url: the table, the price and where" || bad "$P cli: locations --provider" "$(said_cli)"
+	bs locations -r "$T/$P.yaml"
+	[ $rc -eq 0 ] && grep -qE "^  \* $([ "$P" = hetzner ] && echo 'fsn1 ' || echo 'fra1 ')" "$T/cli.out" &&
+		grep -qE "^  \* $([ "$P" = hetzner ] && echo 'cx22 ' || echo 's-1vcpu-1gb ')" "$T/cli.out" &&
+		ok "$P cli: locations -r RECIPE marks the recipe's location and size" || bad "$P cli: locations -r marks" "$(said_cli)"
+	unset "$var"
+	bs locations --provider "$P" --api-url "$BASE/$ver"
+	[ $rc -eq 1 ] && grep -q "no API token: set $var" "$T/cli.err" &&
+		ok "$P cli: locations without a token: exit 1, the variable named" || bad "$P cli: locations without a token" "$(said_cli)"
+	export "$var=$TOKEN"
+
 	bs prepare "$T/$P.yaml"
 	if [ $rc -eq 0 ] && grep -q "^$P: 0 machine(s) found, 1 created" "$T/cli.out" &&
 		grep -q "^app: ready: debian 12\( (systemd)\)\?, Docker .* Docker installed" "$T/cli.out"; then
