@@ -1251,19 +1251,94 @@ static int cluster_nodes(const struct bs_cli *cli, struct bs_cdriver *d, struct 
 	return rc;
 }
 
-/* cluster [list | nodes | create [ADDR] | destroy], checked before connecting */
+/* cluster [list | nodes | inspect [ID] | create [ADDR] | destroy], checked
+ * before connecting */
 static bool cluster_usage_ok(const struct bs_cli *cli)
 {
 	const char *sub = cli->n_args > 0 ? cli->args[0] : "list";
-	bool create = strcmp(sub, "create") == 0;
+	bool arg = strcmp(sub, "create") == 0 || strcmp(sub, "inspect") == 0;
 
-	if (cli->n_args <= (create ? 2 : 1) &&
-	    (create || strcmp(sub, "list") == 0 || strcmp(sub, "nodes") == 0 ||
+	if (cli->n_args <= (arg ? 2 : 1) &&
+	    (arg || strcmp(sub, "list") == 0 || strcmp(sub, "nodes") == 0 ||
 	     strcmp(sub, "destroy") == 0))
 		return true;
-	bs_cli_error("cluster takes list, nodes, create [ADDR] or destroy, not '%s'",
-		     cli->n_args > (create ? 2 : 1) ? cli->args[cli->n_args - 1] : sub);
+	bs_cli_error("cluster takes list, nodes, inspect [ID], create [ADDR] or destroy, not '%s'",
+		     cli->n_args > (arg ? 2 : 1) ? cli->args[cli->n_args - 1] : sub);
 	return false;
+}
+
+/* cluster inspect [ID]: the cluster this engine manages, as one JSON
+ * object (Libcloud's get_cluster): its ID, creation, version and nodes;
+ * join tokens never. An ID (or its prefix) that is not this cluster's is
+ * not found. */
+static int cluster_inspect(const struct bs_cli *cli, struct bs_cdriver *d, struct bs_err *err)
+{
+	const char *want = cli->n_args == 2 ? cli->args[1] : NULL;
+	struct bs_swarm_member m;
+	struct bs_cluster cl;
+	struct bs_cluster_node_list nodes = {0};
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	memset(&cl, 0, sizeof(cl));
+	rc = d->ops->cluster_member(d, &m, err);
+	if (rc == 0 && m.state == BS_SWARM_INACTIVE)
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND,
+				"%s is in no cluster (bootstrap cluster create makes one)",
+				d->display);
+	else if (rc == 0 && !m.manager)
+		rc = bs_err_set(err, BS_ERR_UNSUPPORTED,
+				"%s is a worker of a cluster (node %s): ask a manager", d->display,
+				m.node_id ? m.node_id : "?");
+	if (rc == 0)
+		rc = d->ops->cluster_inspect(d, &cl, err);
+	if (rc == 0 && want != NULL && (cl.id == NULL || !bs_str_starts_with(cl.id, want)))
+		rc = bs_err_set(err, BS_ERR_NOT_FOUND,
+				"%s manages no cluster %s (its cluster is %s)", d->display, want,
+				cl.id ? cl.id : "?");
+	if (rc == 0)
+		rc = d->ops->cluster_node_list(d, &nodes, err);
+	if (rc == 0) {
+		cJSON *o = cJSON_CreateObject(), *arr;
+		char when[32];
+		int managers = 0;
+
+		print_time(cl.created, when, sizeof(when));
+		cJSON_AddStringToObject(o, "id", cl.id ? cl.id : "");
+		cJSON_AddStringToObject(o, "created", when);
+		cJSON_AddNumberToObject(o, "version", (double)cl.version);
+		cJSON_AddStringToObject(o, "this_node", m.node_id ? m.node_id : "");
+		arr = cJSON_AddArrayToObject(o, "nodes");
+		for (size_t i = 0; i < nodes.n; i++) {
+			const struct bs_cluster_node *n = &nodes.v[i];
+			cJSON *j = cJSON_CreateObject();
+
+			managers += n->role != NULL && strcmp(n->role, "manager") == 0;
+			cJSON_AddStringToObject(j, "id", n->id ? n->id : "");
+			cJSON_AddStringToObject(j, "hostname", n->hostname ? n->hostname : "");
+			cJSON_AddStringToObject(j, "role", n->role ? n->role : "");
+			cJSON_AddBoolToObject(j, "leader", n->leader);
+			cJSON_AddStringToObject(j, "state", n->state ? n->state : "");
+			cJSON_AddStringToObject(j, "availability",
+						n->availability ? n->availability : "");
+			cJSON_AddStringToObject(j, "addr", n->addr ? n->addr : "");
+			cJSON_AddItemToArray(arr, j);
+		}
+		cJSON_AddNumberToObject(o, "managers", managers);
+		if (cli->json) {
+			print_json(o);
+		} else {
+			char *text = cJSON_Print(o);
+
+			printf("%s\n", text);
+			free(text);
+		}
+		cJSON_Delete(o);
+	}
+	bs_swarm_member_free(&m);
+	bs_cluster_free(&cl);
+	bs_cluster_node_list_free(&nodes);
+	return rc;
 }
 
 static int cmd_cluster(const struct bs_cli *cli, struct bs_cdriver *d)
@@ -1277,6 +1352,8 @@ static int cmd_cluster(const struct bs_cli *cli, struct bs_cdriver *d)
 		rc = cluster_list(cli, d, &err);
 	} else if (strcmp(sub, "nodes") == 0) {
 		rc = cluster_nodes(cli, d, &err);
+	} else if (strcmp(sub, "inspect") == 0) {
+		rc = cluster_inspect(cli, d, &err);
 	} else if (create) {
 		struct bs_cluster_create cc = {NULL, cli->n_args == 2 ? cli->args[1] : NULL};
 		char *node_id = NULL;

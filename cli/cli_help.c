@@ -126,11 +126,14 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "  -t, --time SECONDS    grace before the container is killed (0-3600)\n"},
 	[BS_VERB_CLUSTER] =
 		{"cluster",
-		 "bootstrap [-H URL] cluster [list | nodes | create [ADDR] | destroy] [--json]",
+		 "bootstrap [-H URL] cluster [list | nodes | inspect [ID] | create [ADDR] | destroy] "
+		 "[--json]",
 		 "The engine's Docker Swarm cluster (recipes make theirs with cluster:).\n"
 		 "  list      the cluster the engine is in: ID, creation, nodes, managers\n"
 		 "            (the default; with --json an array, empty outside a swarm)\n"
 		 "  nodes     its nodes (on a manager): role, state, availability, address\n"
+		 "  inspect   the cluster (on a manager) as one JSON object: ID, creation,\n"
+		 "            version, its nodes; with ID, only if it is that cluster\n"
 		 "  create    a new cluster with this engine as its manager, advertising\n"
 		 "            ADDR (an address or interface; the engine picks when it can)\n"
 		 "  destroy   this engine leaves its cluster (as the last manager, the\n"

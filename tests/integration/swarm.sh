@@ -208,6 +208,16 @@ check "cluster --json on node-1: one cluster, 3 nodes, 1 manager" \
 bs -H "$N1" -i "$WORK/key" --json cluster nodes
 check "cluster nodes --json: node-1 the leader, node-2 and node-3 workers" \
 	bash -c '[ "$0" = 0 ] && [ "$(grep -o "\"role\":\"worker\"" "$1" | wc -l)" = 2 ] && grep -q "\"hostname\":\"node-1\",\"role\":\"manager\",\"leader\":true" "$1"' "$rc" "$WORK/out"
+SWARM_ID=$(docker exec "$PROJECT-node-1" docker info -f '{{.Swarm.Cluster.ID}}')
+bs -H "$N1" -i "$WORK/key" --json cluster inspect "${SWARM_ID:0:12}"
+check "cluster inspect ID (a prefix): the swarm's ID, 3 nodes, 1 manager, no join token" \
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[2]))
+assert sys.argv[1] == "0" and d["id"] == sys.argv[3] and len(d["nodes"]) == 3 and d["managers"] == 1, d
+assert "token" not in open(sys.argv[2]).read().lower(), d' "$rc" "$WORK/out" "$SWARM_ID"
+bs -H "$N1" -i "$WORK/key" cluster inspect nosuchcluster
+check "cluster inspect of another ID: exit 1, this engine's cluster named" \
+	bash -c '[ "$0" = 1 ] && grep -q "manages no cluster nosuchcluster (its cluster is $2)" "$1"' "$rc" "$WORK/err" "$SWARM_ID"
 
 phase "re-run: nothing to do"
 bs apply --json "$R"
