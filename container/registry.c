@@ -283,6 +283,17 @@ static int registry_request(struct bs_registry_client *c, const char *method, co
 	return rc;
 }
 
+/* The query of the next page a paged answer names, or NULL at the last:
+ * Link: </v2/x/tags/list?n=1000&last=abc>; rel="next" */
+static char *next_page(const struct bs_http_response *resp)
+{
+	const char *link = bs_http_header(resp, "link");
+	const char *q = link ? strchr(link, '?') : NULL;
+	const char *end = q ? strchr(q, '>') : NULL;
+
+	return q != NULL && end != NULL ? bs_xstrndup(q + 1, (size_t)(end - q - 1)) : NULL;
+}
+
 int bs_registry_tags(struct bs_registry_client *c, const char *repository, struct bs_strv *tags,
 		     struct bs_err *err)
 {
@@ -292,7 +303,6 @@ int bs_registry_tags(struct bs_registry_client *c, const char *repository, struc
 
 	for (page = 0; page < MAX_PAGES; page++) {
 		struct bs_http_response resp;
-		const char *link;
 		const cJSON *list, *t;
 		cJSON *o;
 
@@ -319,17 +329,8 @@ int bs_registry_tags(struct bs_registry_client *c, const char *repository, struc
 		cJSON_ArrayForEach(t, list) if (cJSON_IsString(t))
 			bs_strv_push(tags, t->valuestring);
 		cJSON_Delete(o);
-		/* Link: </v2/x/tags/list?n=1000&last=abc>; rel="next" */
-		link = bs_http_header(&resp, "link");
 		free(query);
-		query = NULL;
-		if (link != NULL) {
-			const char *q = strchr(link, '?');
-			const char *end = q ? strchr(q, '>') : NULL;
-
-			if (q != NULL && end != NULL)
-				query = bs_xstrndup(q + 1, (size_t)(end - q - 1));
-		}
+		query = next_page(&resp);
 		bs_http_response_free(&resp);
 		if (query == NULL)
 			break;
@@ -580,7 +581,6 @@ int bs_registry_catalog(struct bs_registry_client *c, struct bs_strv *repos, str
 
 	for (page = 0; page < MAX_PAGES && query != NULL && rc == 0; page++) {
 		struct bs_http_response resp;
-		const char *link;
 		const cJSON *list, *t;
 		cJSON *o;
 
@@ -602,14 +602,7 @@ int bs_registry_catalog(struct bs_registry_client *c, struct bs_strv *repos, str
 			cJSON_ArrayForEach(t, list) if (cJSON_IsString(t))
 				bs_strv_push(repos, t->valuestring);
 			cJSON_Delete(o);
-			link = bs_http_header(&resp, "link");
-			if (link != NULL) {
-				const char *q = strchr(link, '?');
-				const char *end = q ? strchr(q, '>') : NULL;
-
-				if (q != NULL && end != NULL)
-					query = bs_xstrndup(q + 1, (size_t)(end - q - 1));
-			}
+			query = next_page(&resp);
 		}
 		bs_http_response_free(&resp);
 	}
