@@ -545,6 +545,15 @@ static int settled(const struct bs_cli *cli, struct bs_cdriver *d, const char *n
 	}
 	if (!cli->json && cli->verbosity >= 0 && isatty(STDOUT_FILENO))
 		printf("\033[2K");
+	if (down && c.state == BS_CSTATE_RUNNING) {
+		/* seen running again after a restart: its exit code is gone */
+		bs_cli_error("%s was created, but its command exited at once and its restart "
+			     "policy restarted it %d time%s within %d s: see bootstrap logs %s",
+			     name, c.restart_count, c.restart_count == 1 ? "" : "s",
+			     SETTLE_MS / 1000, name);
+		bs_cinfo_free(&c);
+		return BS_EXIT_FAILURE;
+	}
 	if (down && c.exit_code == 0 && c.state == BS_CSTATE_STOPPED && c.restart_count == 0) {
 		/* a job that ran and ended well, with no policy to restart it */
 		if (!cli->json)
@@ -772,7 +781,19 @@ static int remove_one(const struct bs_cli *cli, struct bs_cdriver *d, const char
 		      struct bs_err *err)
 {
 	bool had_route = bs_cli_domain_routed(d, name);
-	int rc = d->ops->container_destroy(d, name, grace_s(cli), err);
+	int rc = 0;
+
+	/* with no grace there is no stop to find a missing one: the forced
+	 * delete takes "already gone" for done */
+	if (grace_s(cli) == 0) {
+		struct bs_cinfo info;
+
+		memset(&info, 0, sizeof(info));
+		rc = d->ops->container_inspect(d, name, &info, NULL, err);
+		bs_cinfo_free(&info);
+	}
+	if (rc == 0)
+		rc = d->ops->container_destroy(d, name, grace_s(cli), err);
 
 	if (rc == 0 && had_route) {
 		rc = bs_cli_domain_sync(cli, d, NULL, err);

@@ -229,6 +229,18 @@ for n in node-1 node-2; do
 		grep -q "$PROJECT-web-${n#node-}" "$WORK/out"
 done
 check "HTTP on each node's 127.0.0.1:8080 answers the GREETING" http_is "hello v1"
+# stats on a node's engine (which reads its cgroups): real figures, within
+# the container's limits; it answered HTTP, so it received bytes
+port=$(docker port "$PROJECT-node-1" 22/tcp | head -n 1)
+bs -H "ssh://root@$port" -i "$WORK/key" --json stats "$PROJECT-web-1"
+check "stats over SSH: CPU %, memory used within its limit, processes and network of web-1" \
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["name"] == sys.argv[2], d
+assert d["cpu_percent"] is not None and 0 <= d["cpu_percent"] <= 100 * d["online_cpus"], d
+assert 0 < d["memory"]["used"] < d["memory"]["limit"] and 0 <= d["memory"]["percent"] < 100, d
+assert 1 <= d["pids"] <= 512, d
+assert d["net"]["rx"] > 0, d' "$WORK/out" "$PROJECT-web-1"
 # provider local's default: nodes boot systemd, Docker runs as docker.service
 systemd_node() {
 	[ "$(docker exec "$PROJECT-$1" cat /proc/1/comm 2>/dev/null)" = systemd ] &&
