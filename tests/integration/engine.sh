@@ -181,7 +181,7 @@ images: [{name: $LAB_IMAGE, pull: never}]
 containers:
   - name: hc
     image: $LAB_IMAGE
-    command: [sh, -c, 'for i in \$(seq 1 25); do echo line-\$i; done; exec sleep 1000000']
+    command: [sh, -c, 'for i in \$\$(seq 1 25); do echo line-\$\$i; done; exec sleep 1000000']
     environment: {V: "$2"}
     healthcheck: {test: [CMD-SHELL, "echo probe-says-$1; exit $1"], interval: 1s, timeout: 2s, retries: 1}
     update: {timeout: 20s, failure_logs: 5}
