@@ -24,6 +24,15 @@ each of the K nodes, --parallel at a time (xargs -P).
     bench/scale.py                       # 1, 10, 25, 50 nodes, 3 repetitions
     bench/scale.py --scales 1,10 --repeat 1
     bench/scale.py --keep                # keep the host node for a next run
+    bench/scale.py --w8                  # W8: 1, 5, 20 nodes behind delay.py, with peers
+
+W8 (--w8, issue 19): the same simulated nodes, each behind its own port of
+one delay.py (--latency-ms each way, default 50); per scale (default 1, 5,
+20): the floor (`ssh true` on each node at once), then bootstrap
+(--parallel 8), Ansible (forks 8, pipelining, a control master new for
+each run) and the docker CLI over ssh:// (8 commands at a time) each
+deploy --w8-n containers per node, re-run (no-op) and remove them, every
+run checked against the node's engine. Writes bench/results/w8.md/.json.
 
 Writes bench/results/scale.md and scale.json (--out). Python 3 standard
 library only; paths are found from this file's place.
