@@ -1151,7 +1151,7 @@ def report_w8(sc, started):
                 rt.setdefault(st, {})[k] = statistics.median(v)
     if rt:
         lines += ["bootstrap's SSH round trips per node (`-v`, median): " + "; ".join(
-            "%s %s" % (W8_STEP[st], ", ".join("%g at %d" % (v, k) for k, v in sorted(d.items())))
+            "%s %s" % (W8_STEP[st], ", ".join("%.1f at %d" % (v, k) for k, v in sorted(d.items())))
             for st, d in rt.items()), ""]
     for s in sc.samples:
         if not s.get("ok"):
