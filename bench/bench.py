@@ -12,8 +12,9 @@ image local/busybox:1, command `sleep 1000000`, never pulled):
       each node, all at once)
   W7  one SSH node through delay.py (--latency-ms each way) and on loopback:
       deploy --w7-n, no-op, change one, remove all (bootstrap; the docker
-      CLI over ssh://, one at a time and 8 at a time; the floor: `ssh true`
-      on each link). Only when named: --workloads W7
+      CLI over ssh://, one at a time and 8 at a time; Ansible over SSH with
+      pipelining and a control master; the floor: `ssh true` on each
+      link). Only when named: --workloads W7
 
 Tools: floor (curl against the engine socket: sequential, and 8-way for W1
 and W4 as the column floor8), bootstrap, the docker CLI, docker-compose
@@ -653,6 +654,40 @@ def ansible_env(ctx, extra=None):
     return e
 
 
+# run in a node by Ansible's raw module (untimed): what its modules need there
+ANSIBLE_NODE_PYTHON = (
+    "command -v python3 >/dev/null && python3 -c 'import requests' 2>/dev/null || "
+    "(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+    "--no-install-recommends python3 python3-requests) >/dev/null")
+
+
+def close_control_masters(cp_dir):
+    """Ends the ControlPersist masters Ansible left in cp_dir (untimed): a
+    master detaches into a session of its own, so the run's process group
+    does not include it."""
+    try:
+        socks = [os.path.join(cp_dir, f) for f in os.listdir(cp_dir)]
+    except OSError:
+        return
+    for sock in socks:
+        run_plain(["ssh", "-F", "/dev/null", "-o", "ControlPath=" + sock, "-O", "exit",
+                   "bench-master"], 15)
+
+
+def ansible_ssh_env(extra_args=""):
+    """Ansible's SSH connection as W7 and W8 use it: pipelining (from
+    ansible_env), a control master kept between tasks (ControlPersist), no
+    host key check, the floor's key exchange; no -C (Ansible's default
+    compresses: on these links it costs CPU and gains nothing)."""
+    return {
+        "ANSIBLE_HOST_KEY_CHECKING": "0",
+        "ANSIBLE_SSH_ARGS": "-F /dev/null -o ControlMaster=auto -o ControlPersist=60s "
+                            "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no "
+                            "-o LogLevel=ERROR -o KexAlgorithms=curve25519-sha256" + extra_args,
+        "ANSIBLE_TIMEOUT": "30",
+    }
+
+
 def ansible_result(out):
     """The json callback's document: (stats, plays) or raises ValueError."""
     start = out.find("{")
@@ -797,7 +832,7 @@ class Bootstrap(Tool):
 TOOL_CLASSES = {"floor": [Floor, Floor8], "bootstrap": [Bootstrap], "docker": [DockerCLI],
                 "compose": [Compose], "libcloud": [Libcloud], "ansible": [Ansible]}
 COLUMNS = ["floor", "floor8", "bootstrap", "docker", "compose", "libcloud", "ansible"]
-W7_COLUMNS = ["floor", "bootstrap", "docker", "docker8"]  # docker8: xargs -P8, W7 only
+W7_COLUMNS = ["floor", "bootstrap", "docker", "docker8", "ansible"]  # docker8: xargs -P8, W7 only
 
 
 def availability(tool):
@@ -1089,13 +1124,10 @@ class SSHBench:
     def setup_ansible(self):
         self.ansible_files()
         log("W6 setup: python3 and python3-requests in the nodes for Ansible (raw + apt-get; untimed)")
-        cmd = ("command -v python3 >/dev/null && python3 -c 'import requests' 2>/dev/null || "
-               "(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
-               "--no-install-recommends python3 python3-requests) >/dev/null")
         env = self.ansible_env("setup")
         env["ANSIBLE_STDOUT_CALLBACK"] = "default"
         rc, out, err = run_plain(["ansible", "nodes", "-i", os.path.join(self.dir, "inventory.ini"),
-                                  "-m", "raw", "-a", cmd], 1500, env=env)
+                                  "-m", "raw", "-a", ANSIBLE_NODE_PYTHON], 1500, env=env)
         if rc != 0:
             self.ansible_error = "installing python3 in the nodes failed: " + last_lines(out + err)
             return
@@ -1202,12 +1234,14 @@ class LatencyBench:
     Docker installed by bootstrap, untimed); the timed runs reach it as a
     static host, 127.0.0.1 and the forwarder's port (or its published
     port), so the node machine is never destroyed between chains. The
-    floor: OpenSSH's `ssh true`; the peer: the docker CLI over ssh://,
-    one container at a time (docker) and 8 at a time (docker8)."""
+    floor: OpenSSH's `ssh true`; the peers: the docker CLI over ssh://,
+    one container at a time (docker) and 8 at a time (docker8), and
+    Ansible (community.docker's modules run on the node over SSH, with
+    pipelining and a control master, new for each run)."""
 
     def __init__(self, ctx, engine, args, ssh, want):
         self.ctx, self.engine, self.args, self.ssh = ctx, engine, args, ssh
-        self.want = want            # of floor, bootstrap, docker
+        self.want = want            # of floor, bootstrap, docker, ansible
         self.n = args.w7_n
         self.delay_ms = args.latency_ms
         self.idx = ["%0*d" % (max(2, len(str(self.n))), i) for i in range(1, self.n + 1)]
@@ -1219,6 +1253,7 @@ class LatencyBench:
         self.fwd = None
         self.error = None           # setup failed: W7 cannot run
         self.docker_error = None    # the docker CLI over ssh:// cannot run
+        self.ansible_error = None   # Ansible's setup on the node failed
         self.state = {}
 
     # -- the node
@@ -1294,8 +1329,48 @@ class LatencyBench:
             self.error = "delay.py did not start (see logs/w7-delay.err)"
             return
         self.docker_files()
+        if "ansible" in self.want:
+            self.setup_ansible()
         log("W7: node %s, SSH on 127.0.0.1:%d; delay.py (%d ms each way) on 127.0.0.1:%d"
             % (node, real, self.delay_ms, self.port["lat"]))
+
+    # -- Ansible: community.docker's modules on the node, over SSH
+    def setup_ansible(self):
+        """Its files, and python3 with python3-requests in the node (raw
+        module, apt-get; untimed, on loopback)."""
+        for link in W7_LINKS:
+            write(os.path.join(self.dir, "ansible-%s.ini" % link), "\n".join([
+                "[nodes]", "n ansible_host=127.0.0.1 ansible_port=%d" % self.port[link], "",
+                "[nodes:vars]", "ansible_user=root",
+                "ansible_ssh_private_key_file=%s" % self.ssh.key]) + "\n")
+        write(os.path.join(self.dir, "ansible-up.yml"), ANSIBLE_UP % {"image": IMAGE})
+        write(os.path.join(self.dir, "ansible-down.yml"), ANSIBLE_DOWN)
+        for w3 in (False, True):
+            write(os.path.join(self.dir, "ansible-vars%s.json" % ("-w3" if w3 else "")), json.dumps({
+                "bench_docker_host": "unix:///var/run/docker.sock",
+                "bench_label": "bench-w7ansible",
+                "bench_containers": [{"name": "bench-w7ansible-c%s" % i,
+                                      "env": "changed" if (w3 and i == self.target) else "v" + i}
+                                     for i in self.idx]}))
+        log("W7 setup: python3 and python3-requests in the node for Ansible (raw + apt-get; untimed)")
+        env = self.ansible_env("setup")
+        env["ANSIBLE_STDOUT_CALLBACK"] = "default"
+        rc, out, err = run_plain(["ansible", "nodes", "-i", os.path.join(self.dir, "ansible-lo.ini"),
+                                  "-m", "raw", "-a", ANSIBLE_NODE_PYTHON], 1500, env=env)
+        close_control_masters(env["ANSIBLE_SSH_CONTROL_PATH_DIR"])
+        if rc != 0:
+            self.ansible_error = "installing python3 in the node failed: " + last_lines(out + err)
+            log("W7: ansible: " + self.ansible_error)
+
+    def ansible_env(self, run_id):
+        cp = os.path.join(self.dir, "cp", run_id)  # a new master for each run
+        if os.path.isdir(cp):
+            shutil.rmtree(cp, ignore_errors=True)
+        os.makedirs(cp)
+        e = ansible_env(self.ctx, ansible_ssh_env())
+        e.update({"ANSIBLE_SSH_CONTROL_PATH_DIR": cp,
+                  "ANSIBLE_LOCAL_TEMP": os.path.join(self.dir, "ansible-tmp")})
+        return e
 
     def stop_forwarder(self):
         if self.fwd is not None:
@@ -1388,6 +1463,12 @@ class LatencyBench:
                 write(self.bs_recipe_path(link), self.bs_recipe(link, w == "W3"))
             argv = [self.ctx.bootstrap_bin, "--json"] + (["destroy"] if w == "W4" else [])
             return argv + [self.bs_recipe_path(link)], self.ctx.base_env
+        if tool == "ansible":
+            book = "ansible-down.yml" if w == "W4" else "ansible-up.yml"
+            var = "ansible-vars-w3.json" if w == "W3" else "ansible-vars.json"
+            return (["ansible-playbook", "-i", os.path.join(self.dir, "ansible-%s.ini" % link),
+                     "-e", "@" + os.path.join(self.dir, var), os.path.join(self.dir, book)],
+                    self.ansible_env("%s-%s" % (w, link)))
         if w == "W1" and tool == "docker8":
             body = ("printf '%%s\\n' %s | xargs -P8 -I{} sh -c "
                     "'docker run -d --pull never --name bench-w7docker-c{} --label bench=bench-w7docker "
@@ -1412,6 +1493,8 @@ class LatencyBench:
     def names(self, tool):
         if tool == "bootstrap":
             return "bench-w7", {"bench-w7-c%s-1" % i: i for i in self.idx}
+        if tool == "ansible":
+            return "bench-w7ansible", {"bench-w7ansible-c%s" % i: i for i in self.idx}
         return "bench-w7docker", {self.dname(i): i for i in self.idx}
 
     def check_node(self, tool, w):
@@ -1444,8 +1527,26 @@ class LatencyBench:
         """One timed step; returns the sample record."""
         argv, env = self.command(tool, w, link)
         lb = os.path.join(self.ctx.logs, "r%d-%s-W7-%s-%s" % (rep, tool, w, link))
-        s = run_measured(argv, env, self.dir, 60 if tool == "floor" else 120 + 10 * self.n, lb)
-        errs, warns, selfreq = run_errors(s), [], None
+        timeout = 60 if tool == "floor" else (300 + 20 * self.n if tool == "ansible"
+                                               else 120 + 10 * self.n)
+        s = run_measured(argv, env, self.dir, timeout, lb)
+        if tool == "ansible":
+            close_control_masters(env["ANSIBLE_SSH_CONTROL_PATH_DIR"])
+        errs, warns, selfreq = run_errors(s, timeout), [], None
+        if tool == "ansible" and not errs:
+            try:
+                stats, _ = ansible_result(s.out)
+                h = stats.get("n")
+                if h is None:
+                    errs.append("no recap for the node: %s" % sorted(stats))
+                elif h.get("failures") or h.get("unreachable"):
+                    errs.append("failed: %s" % h)
+                elif w == "W2" and h.get("changed"):
+                    errs.append("the no-op reported changed=%s" % h.get("changed"))
+                elif w != "W2" and not h.get("changed"):
+                    errs.append("reported nothing changed")
+            except ValueError:
+                errs.append("no JSON from the json callback")
         if tool == "bootstrap" and not errs:
             ev = bootstrap_summary(s, warns)
             if ev is not None:
@@ -1470,7 +1571,7 @@ class LatencyBench:
         then each tool's chain W1 W2 W3 W4 from a node without its containers."""
         out = []
         links = W7_LINKS if rep % 2 else W7_LINKS[::-1]
-        tools = [t for t in ("bootstrap", "docker", "docker8") if t.rstrip("8") in self.want]
+        tools = [t for t in ("bootstrap", "docker", "docker8", "ansible") if t.rstrip("8") in self.want]
         k = (rep - 1) % len(tools) if tools else 0
         tools = tools[k:] + tools[:k]
         for link in links:
@@ -1482,6 +1583,8 @@ class LatencyBench:
             for tool in tools:
                 steps = W7_STEPS if tool != "docker8" else ["W1", "W4"]
                 broken = None
+                if tool == "ansible" and self.ansible_error:
+                    broken = "its setup (%s)" % self.ansible_error
                 for w in steps:
                     if broken:
                         out.append({"pass": "timed", "rep": rep, "tool": tool,
@@ -1772,7 +1875,7 @@ class Bench:
                 self.ssh.error = "bootstrap not run"
         # W7 setup (untimed): its node, delay.py in front of it
         if "W7" in a.workloads:
-            want = {t.key for t in runnable} & {"floor", "bootstrap", "docker"}
+            want = {t.key for t in runnable} & {"floor", "bootstrap", "docker", "ansible"}
             helper = self.ssh or SSHBench(self.ctx, self.engine, a, False)
             self.w7 = LatencyBench(self.ctx, self.engine, a, helper, want)
             if want:
@@ -1782,7 +1885,7 @@ class Bench:
                 if self.w7.error:
                     log("W7: " + self.w7.error)
             else:
-                self.w7.error = "none of floor, bootstrap, docker run"
+                self.w7.error = "none of floor, bootstrap, docker, ansible run"
         for rep in range(1, a.repeat + 1):
             order = runnable[(rep - 1) % len(runnable):] + runnable[:(rep - 1) % len(runnable)] \
                 if runnable else []
@@ -2117,7 +2220,9 @@ def report_w7(b, summary, lines, foot, ratios):
     lines.append("W7: one SSH node, %d containers, through delay.py (%d ms each way, %d ms "
                  "round trip) and on loopback; floor: OpenSSH's `ssh true` (no-op rows); "
                  "docker: the docker CLI over ssh://, one container at a time; docker8: "
-                 "8 at a time (xargs -P8)" % (a.w7_n, a.latency_ms, rtt))
+                 "8 at a time (xargs -P8); ansible: ansible-playbook over SSH, "
+                 "community.docker's modules on the node, pipelining, a control master new "
+                 "for each run (ControlPersist)" % (a.w7_n, a.latency_ms, rtt))
     lines.append("")
     lines.append("| workload | " + " | ".join(cols) + " |")
     lines.append("|---|" + "---|" * len(cols))

@@ -24,6 +24,15 @@ each of the K nodes, --parallel at a time (xargs -P).
     bench/scale.py                       # 1, 10, 25, 50 nodes, 3 repetitions
     bench/scale.py --scales 1,10 --repeat 1
     bench/scale.py --keep                # keep the host node for a next run
+    bench/scale.py --w8                  # W8: 1, 5, 20 nodes behind delay.py, with peers
+
+W8 (--w8, issue 19): the same simulated nodes, each behind its own port of
+one delay.py (--latency-ms each way, default 50); per scale (default 1, 5,
+20): the floor (`ssh true` on each node at once), then bootstrap
+(--parallel 8), Ansible (forks 8, pipelining, a control master new for
+each run) and the docker CLI over ssh:// (8 commands at a time) each
+deploy --w8-n containers per node, re-run (no-op) and remove them, every
+run checked against the node's engine. Writes bench/results/w8.md/.json.
 
 Writes bench/results/scale.md and scale.json (--out). Python 3 standard
 library only; paths are found from this file's place.
@@ -34,6 +43,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -41,6 +51,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -58,6 +69,10 @@ TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 sys.path.insert(0, HERE)
 # the process helpers (and the set of children killed at exit) are bench.py's
 from bench import _children, kill_group, last_lines, run_plain  # noqa: E402
+# W8's Ansible: bench.py's playbooks and its SSH settings (W7's)
+from bench import (ANSIBLE_DOWN, ANSIBLE_NODE_PYTHON, ANSIBLE_UP, ansible_result,  # noqa: E402
+                   ansible_ssh_env, close_control_masters)
+from bench import ansible_env as bench_ansible_env  # noqa: E402
 
 _t0 = time.time()
 
@@ -131,7 +146,7 @@ class Sampler(threading.Thread):
             self.stop.wait(self.every)
 
 
-def run_measured(argv, cwd, timeout, logbase):
+def run_measured(argv, cwd, timeout, logbase, env=None):
     """Wall time, peak RSS (GNU time's %M, else wait4), user+sys CPU
     (wait4), peak threads and sockets (sampled); stdout/stderr in
     logbase.out/.err."""
@@ -144,8 +159,8 @@ def run_measured(argv, cwd, timeout, logbase):
     with open(logbase + ".out", "wb") as out, open(logbase + ".err", "wb") as err:
         fired = []
         t0 = time.perf_counter()
-        p = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                             start_new_session=True)
+        p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
         _children.add(p.pid)
         sampler = Sampler(p.pid, bool(TIME_BIN))
         sampler.start()
@@ -196,6 +211,7 @@ class Scale:
         self.host_known_hosts = os.path.join(self.work, "host_known_hosts")
         self.known_hosts = os.path.join(self.work, "known_hosts")
         self.ip = None
+        self.per_node = CONTAINERS_PER_NODE
         self.state = {}
         self.samples = []
         self.notes = []
@@ -318,7 +334,7 @@ class Scale:
         """{container name on the engine: (recipe container, node)}"""
         out = {}
         for nd in self.nodes(k):
-            for j in range(CONTAINERS_PER_NODE):
+            for j in range(self.per_node):
                 c = "%s-%s" % (nd, chr(ord("a") + j))
                 out["%s-%s-1" % (self.project(k), c)] = (c, nd)
         return out
@@ -330,6 +346,10 @@ class Scale:
     def project(self, k):
         return "bench-scale-%d" % k
 
+    def addr(self, i):
+        """Where the recipe reaches simulated node i: (host, port)."""
+        return self.ip, PORT0 + i
+
     def recipe_path(self, k):
         return os.path.join(self.work, "scale-%d.yaml" % k)
 
@@ -338,7 +358,8 @@ class Scale:
                  "ssh: {user: root, key: '%s', known_hosts: '%s', host_keys: accept-new}"
                  % (self.key, self.known_hosts), "nodes:"]
         for i, nd in enumerate(self.nodes(k), 1):
-            lines += ["  - name: %s" % nd, "    address: %s" % self.ip, "    port: %d" % (PORT0 + i)]
+            host, port = self.addr(i)
+            lines += ["  - name: %s" % nd, "    address: %s" % host, "    port: %d" % port]
         lines += ["images:", "  - name: %s" % IMAGE, "    pull: never", "containers:"]
         for c, nd in sorted(self.cnames(k).values()):
             lines += ["  - name: %s" % c, "    image: %s" % IMAGE,
@@ -431,7 +452,7 @@ class Scale:
         per = [tuple(int(x) for x in mt.groups()) for mt in SSH_LINE.finditer(s["err"])]
         if not errs and len(per) != k:
             warns.append("%d SSH lines from -v (want %d)" % (len(per), k))
-        n = k * CONTAINERS_PER_NODE
+        n = k * self.per_node
         if not errs:
             if summary is None:
                 warns.append("no summary line")
@@ -693,10 +714,482 @@ def report(sc, started):
     return "\n".join(lines) + "\n", m
 
 
+# ---------------------------------------------------------------- W8 (latency, many nodes)
+
+W8_STEPS = ["apply", "noop", "destroy"]
+W8_TOOLS = ["bootstrap", "ansible", "docker"]
+W8_LABEL = {"bootstrap": "bench-scale", "ansible": "bench-w8ansible", "docker": "bench-w8docker"}
+W8_PREFIX = {"ansible": "bench-w8a", "docker": "bench-w8d"}
+W8_TITLE = {"floor": "floor: `ssh true` on each node at once",
+            "bootstrap": "bootstrap (--parallel 8)",
+            "ansible": "Ansible (forks 8, pipelining, control master)",
+            "docker": "docker CLI over ssh://, 8 commands at a time"}
+W8_STEP = {"apply": "deploy", "noop": "no-op", "destroy": "remove all"}
+
+
+class W8(Scale):
+    """W8 (issue 19): the simulated nodes of Scale, each behind its own
+    port of one delay.py process (--latency-ms each way); per scale K:
+    the floor (`ssh true` on each node at once), then bootstrap, Ansible
+    and the docker CLI each deploy --w8-n containers per node, re-run
+    (no-op) and remove them, every run checked against the node's engine."""
+
+    def __init__(self, a):
+        super().__init__(a)
+        self.per_node = a.w8_n
+        self.wdir = os.path.join(HERE, "work", "w8")
+        self.logs = os.path.join(self.wdir, "logs")
+        os.makedirs(self.logs, exist_ok=True)
+        self.known_hosts = os.path.join(self.wdir, "known_hosts")
+        self.fwd = None
+        self.fport = {}            # simulated node i -> the forwarder's port for it
+        self.tools = [t for t in W8_TOOLS if t in a.tools]
+        self.tool_error = {}       # tool -> why it cannot run
+        self.peer_state = {}       # (tool, k) -> the engine's view after its last good step
+        base = dict(os.environ)
+        for v in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+            base.pop(v, None)
+        base["LC_ALL"] = "C.UTF-8"
+        self.base_env = base
+
+    def addr(self, i):
+        return "127.0.0.1", self.fport[i]
+
+    def project(self, k):
+        return "bench-w8-%d" % k
+
+    def recipe_path(self, k):
+        return os.path.join(self.wdir, "bootstrap-%d.yaml" % k)
+
+    def remove_on_node(self):
+        self.node_sh("ids=$(docker ps -aq --filter label=bench=bench-scale; "
+                     "docker ps -aq --filter label=bench=bench-w8ansible; "
+                     "docker ps -aq --filter label=bench=bench-w8docker); "
+                     "[ -z \"$ids\" ] || docker rm -f $ids >/dev/null", timeout=300)
+
+    # -- setup: the host node (Scale), delay.py, the peers' files
+    def setup(self):
+        if os.path.exists(self.known_hosts):
+            os.unlink(self.known_hosts)  # the forwarder's ports are new
+        err = super().setup()
+        if err:
+            return err
+        n = max(self.a.scales)
+        pf = os.path.join(self.wdir, "forwarder.ports")
+        if os.path.exists(pf):
+            os.unlink(pf)
+        argv = [sys.executable, os.path.join(HERE, "delay.py"), "--delay-ms", str(self.a.latency_ms),
+                "--port-file", pf, "--max-conns", "1000000", "--max-seconds", "86400"]
+        for i in range(1, n + 1):
+            argv += ["--map", "127.0.0.1:0=%s:%d" % (self.ip, PORT0 + i)]
+        self.fwd = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                    stderr=open(os.path.join(self.logs, "delay.err"), "wb"),
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        _children.add(self.fwd.pid)
+        ports = []
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                with open(pf) as f:
+                    ports = [int(x) for x in f.read().split()]
+            except (OSError, ValueError):
+                ports = []
+            if len(ports) == n:
+                break
+            time.sleep(0.05)
+        if len(ports) != n:
+            return "delay.py did not start (see %s)" % os.path.join(self.logs, "delay.err")
+        self.fport = {i: ports[i - 1] for i in range(1, n + 1)}
+        log("W8: delay.py, %d ms each way, 127.0.0.1:%d-... -> %s:%d-%d" % (
+            self.a.latency_ms, ports[0], self.ip, PORT0 + 1, PORT0 + n))
+        if "docker" in self.tools:
+            self.docker_files()
+        if "ansible" in self.tools:
+            self.setup_ansible()
+        for t, e in self.tool_error.items():
+            log("W8: %s cannot run: %s" % (t, e))
+        return None
+
+    def teardown(self):
+        if self.fwd is not None:
+            if self.fwd.poll() is None:
+                self.fwd.terminate()
+                try:
+                    self.fwd.wait(5)
+                except subprocess.TimeoutExpired:
+                    kill_group(self.fwd.pid)
+                    self.fwd.wait(5)
+            _children.discard(self.fwd.pid)
+            self.fwd = None
+        super().teardown()
+
+    def docker_files(self):
+        """The docker CLI's ssh helper has no option for a key and OpenSSH
+        reads ~/.ssh/config from the passwd entry: an ssh first on PATH
+        adds -F with the key, no host key check and the floor's key exchange."""
+        if not shutil.which("docker"):
+            self.tool_error["docker"] = "no docker CLI"
+            return
+        conf = write(os.path.join(self.wdir, "ssh_config"), "\n".join([
+            "Host 127.0.0.1", "  User root", "  IdentityFile %s" % self.key,
+            "  IdentitiesOnly yes", "  BatchMode yes", "  StrictHostKeyChecking no",
+            "  UserKnownHostsFile /dev/null", "  LogLevel ERROR", "  ControlMaster no",
+            "  ControlPath none", "  KexAlgorithms curve25519-sha256"]) + "\n")
+        os.chmod(conf, 0o600)
+        wrapper = write(os.path.join(self.wdir, "bin", "ssh"), '#!/bin/sh\nexec %s -F %s "$@"\n' % (
+            shutil.which("ssh") or "/usr/bin/ssh", shlex.quote(conf)))
+        os.chmod(wrapper, 0o755)
+
+    def docker_env(self):
+        e = dict(self.base_env)
+        e["PATH"] = os.path.join(self.wdir, "bin") + ":" + e.get("PATH", "/usr/bin:/bin")
+        e["DOCKER_CONFIG"] = os.path.join(self.wdir, "docker-config")
+        e["DOCKER_CLI_HINTS"] = "false"
+        return e
+
+    def peer_names(self, tool, k):
+        """{name on the engine: (node, env value)} of a peer's containers."""
+        out = {}
+        for nd in self.nodes(k):
+            for j in range(self.per_node):
+                name = "%s-%s-%s" % (W8_PREFIX[tool], nd, chr(ord("a") + j))
+                out[name] = (nd, "v-%s-%s" % (nd, chr(ord("a") + j)))
+        return out
+
+    def setup_ansible(self):
+        if not shutil.which("ansible-playbook"):
+            self.tool_error["ansible"] = "ansible not installed"
+            return
+        write(os.path.join(self.wdir, "ansible-up.yml"), ANSIBLE_UP % {"image": IMAGE})
+        write(os.path.join(self.wdir, "ansible-down.yml"), ANSIBLE_DOWN)
+        for k in self.a.scales:
+            hosts = {}
+            for i, nd in enumerate(self.nodes(k), 1):
+                hosts[nd] = {"ansible_host": "127.0.0.1", "ansible_port": self.fport[i],
+                             "bench_containers": [
+                                 {"name": name, "env": val}
+                                 for name, (node, val) in sorted(self.peer_names("ansible", k).items())
+                                 if node == nd]}
+            # JSON is YAML: the yaml inventory plugin reads it
+            write(self.inventory(k), json.dumps({"all": {"hosts": hosts, "vars": {
+                "ansible_user": "root", "ansible_ssh_private_key_file": self.key,
+                "bench_docker_host": "unix:///var/run/docker.sock",
+                "bench_label": W8_LABEL["ansible"]}}}, indent=1) + "\n")
+        # python3 and python3-requests in the node (one machine for every
+        # simulated node), on the bridge, without the delay; untimed
+        write(os.path.join(self.wdir, "ansible-setup.ini"), "\n".join([
+            "[nodes]", "h ansible_host=%s ansible_port=%d" % (self.ip, PORT0 + 1), "",
+            "[nodes:vars]", "ansible_user=root", "ansible_ssh_private_key_file=%s" % self.key]) + "\n")
+        log("W8 setup: python3 and python3-requests in the node for Ansible (raw + apt-get; untimed)")
+        env = self.ansible_env("setup")
+        env["ANSIBLE_STDOUT_CALLBACK"] = "default"
+        rc, out, err = run_plain(["ansible", "nodes", "-i", os.path.join(self.wdir, "ansible-setup.ini"),
+                                  "-m", "raw", "-a", ANSIBLE_NODE_PYTHON], 1500, env=env)
+        close_control_masters(env["ANSIBLE_SSH_CONTROL_PATH_DIR"])
+        if rc != 0:
+            self.tool_error["ansible"] = "installing python3 in the node failed: " + last_lines(out + err)
+
+    def inventory(self, k):
+        return os.path.join(self.wdir, "ansible-%d.yml" % k)
+
+    def ansible_env(self, run_id):
+        cp = os.path.join(self.wdir, "cp", run_id)  # a new control master for each run
+        if os.path.isdir(cp):
+            shutil.rmtree(cp, ignore_errors=True)
+        os.makedirs(cp)
+        e = bench_ansible_env(types.SimpleNamespace(base_env=self.base_env), ansible_ssh_env())
+        e.update({"ANSIBLE_SSH_CONTROL_PATH_DIR": cp,
+                  "ANSIBLE_LOCAL_TEMP": os.path.join(self.wdir, "ansible-tmp")})
+        return e
+
+    # -- checks of the peers, against the node's engine
+    def label_view(self, label):
+        rc, out, err = self.node_sh(
+            "docker ps -a --no-trunc --filter label=bench=%s --format '{{.Names}} {{.ID}} {{.State}}'"
+            % label)
+        if rc != 0:
+            return None, "node: " + last_lines(err)
+        return {f[0]: (f[1], f[2]) for f in (ln.split() for ln in out.splitlines()) if len(f) >= 3}, None
+
+    def check_peer(self, tool, k, step):
+        view, e = self.label_view(W8_LABEL[tool])
+        if e:
+            return [e]
+        if step == "destroy":
+            self.peer_state.pop((tool, k), None)
+            return ["%d containers left" % len(view)] if view else []
+        want = self.peer_names(tool, k)
+        errs = []
+        if set(view) != set(want):
+            missing, extra = sorted(set(want) - set(view)), sorted(set(view) - set(want))
+            errs.append("%d containers (want %d)%s%s" % (
+                len(view), len(want), "; missing " + ",".join(missing[:3]) if missing else "",
+                "; unexpected " + ",".join(extra[:3]) if extra else ""))
+        notrun = sorted(n for n, v in view.items() if v[1] != "running")
+        if notrun:
+            errs.append("%d not running (%s)" % (len(notrun), ",".join(notrun[:3])))
+        before = self.peer_state.get((tool, k))
+        if step == "noop" and before:
+            changed = sorted(n for n in want if view.get(n, ("?",))[0] != before.get(n, ("?",))[0])
+            if changed:
+                errs.append("%d IDs changed (%s)" % (len(changed), ",".join(changed[:3])))
+        if step == "apply" and not errs:
+            name = sorted(want)[-1]  # the last node's last container: its env
+            env = self.env_of(name)
+            if "K=%s" % want[name][1] not in env:
+                errs.append("%s env is %s" % (name, [x for x in env if x.startswith("K=")]))
+        if not errs:
+            self.peer_state[(tool, k)] = view
+        return errs
+
+    # -- the timed runs
+    def sample(self, tool, k, step, rep, s, errs, timeout, extra=None):
+        if s["timed_out"]:
+            errs.insert(0, "timeout after %ds" % timeout)
+        r = {"rep": rep, "nodes": k, "parallel": 8, "tool": tool, "workload": step,
+             "containers": k * self.per_node, "seconds": round(s["seconds"], 4),
+             "rss_mb": round(s["rss_mb"], 2), "cpu_s": round(s["cpu_s"], 3), "rc": s["rc"],
+             "ok": not errs, "errors": errs, "warnings": []}
+        r.update(extra or {})
+        return r
+
+    def floor_step(self, k, rep):
+        """OpenSSH's `ssh true` on each of the k nodes, all at once, through delay.py."""
+        opts = " ".join("-o " + o for o in (
+            "BatchMode=yes", "StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null",
+            "LogLevel=ERROR", "ControlMaster=no", "ControlPath=none", "ConnectTimeout=10",
+            "KexAlgorithms=curve25519-sha256"))
+        ports = " ".join(str(self.fport[i]) for i in range(1, k + 1))
+        script = write(os.path.join(self.wdir, "floor-%d.sh" % k),
+                       "printf '%%s\\n' %s | xargs -P%d -I{} ssh -F /dev/null -i %s -p {} %s "
+                       "root@127.0.0.1 true\n" % (ports, k, shlex.quote(self.key), opts))
+        lb = os.path.join(self.logs, "r%d-k%d-floor" % (rep, k))
+        timeout = 60 + 2 * k
+        s = run_measured(["sh", script], self.wdir, timeout, lb)
+        errs = [] if s["rc"] == 0 or s["timed_out"] else ["exit %s: %s" % (s["rc"], last_lines(s["err"]))]
+        return self.sample("floor", k, "noop", rep, s, errs, timeout)
+
+    def bootstrap_step(self, k, step, rep):
+        r = self.run_step(k, step, rep, 8)
+        r["tool"] = "bootstrap"
+        return r
+
+    def ansible_step(self, k, step, rep):
+        book = "ansible-down.yml" if step == "destroy" else "ansible-up.yml"
+        env = self.ansible_env("r%d-k%d-%s" % (rep, k, step))
+        argv = ["ansible-playbook", "-i", self.inventory(k), os.path.join(self.wdir, book)]
+        lb = os.path.join(self.logs, "r%d-k%d-ansible-%s" % (rep, k, step))
+        timeout = 300 + 30 * k
+        s = run_measured(argv, self.wdir, timeout, lb, env=env)
+        close_control_masters(env["ANSIBLE_SSH_CONTROL_PATH_DIR"])
+        errs = []
+        if not s["timed_out"]:
+            try:
+                stats, _ = ansible_result(s["out"])
+                if sorted(stats) != self.nodes(k):
+                    errs.append("a recap for %d hosts (want %d)" % (len(stats), k))
+                bad = {h: v for h, v in stats.items() if v.get("failures") or v.get("unreachable")}
+                if bad:
+                    errs.append("failed: %s" % last_lines(json.dumps(bad), 1))
+                changed = sorted(h for h, v in stats.items() if v.get("changed"))
+                if step == "noop" and changed:
+                    errs.append("the no-op changed %d hosts (%s)" % (len(changed), ",".join(changed[:3])))
+                if step != "noop" and len(changed) != k:
+                    errs.append("changed %d hosts (want %d)" % (len(changed), k))
+            except ValueError:
+                errs.append("exit %s, no JSON from the json callback: %s" % (
+                    s["rc"], last_lines(s["err"] or s["out"])))
+            if s["rc"] != 0 and not errs:
+                errs.append("exit %s: %s" % (s["rc"], last_lines(s["err"] or s["out"])))
+        errs += self.check_peer("ansible", k, step)
+        return self.sample("ansible", k, step, rep, s, errs, timeout)
+
+    def docker_step(self, k, step, rep):
+        names = self.peer_names("docker", k)
+        port = {nd: self.fport[i] for i, nd in enumerate(self.nodes(k), 1)}
+        if step == "apply":
+            rows = ["%d %s %s" % (port[nd], name, val) for name, (nd, val) in sorted(names.items())]
+            body = ("printf '%%s\\n' %s | xargs -P8 -L1 sh -c 'DOCKER_HOST=ssh://root@127.0.0.1:$0 "
+                    "docker run -d --pull never --name $1 --label bench=%s -e K=$2 %s sleep 1000000 "
+                    ">/dev/null'\n" % (" ".join("'%s'" % r for r in rows), W8_LABEL["docker"], IMAGE))
+        elif step == "noop":
+            body = ("printf '%%s\\n' %s | xargs -P8 -I{} sh -c 'DOCKER_HOST=ssh://root@127.0.0.1:{} "
+                    "docker ps -a --filter label=bench=%s >/dev/null'\n"
+                    % (" ".join(str(port[nd]) for nd in self.nodes(k)), W8_LABEL["docker"]))
+        else:
+            rows = ["%d %s" % (port[nd], " ".join(sorted(n for n, (x, _) in names.items() if x == nd)))
+                    for nd in self.nodes(k)]
+            body = ("printf '%%s\\n' %s | xargs -P8 -L1 sh -c 'p=$0; DOCKER_HOST=ssh://root@127.0.0.1:$p "
+                    "docker rm -f \"$@\" >/dev/null'\n" % " ".join("'%s'" % r for r in rows))
+        script = write(os.path.join(self.wdir, "docker-%s-%d.sh" % (step, k)),
+                       "set -euo pipefail\n" + body)
+        lb = os.path.join(self.logs, "r%d-k%d-docker-%s" % (rep, k, step))
+        timeout = 120 + 10 * k * self.per_node
+        s = run_measured(["bash", script], self.wdir, timeout, lb, env=self.docker_env())
+        errs = []
+        if s["rc"] != 0 and not s["timed_out"]:
+            errs.append("exit %s: %s" % (s["rc"], last_lines(s["err"] or s["out"])))
+        errs += self.check_peer("docker", k, step)
+        return self.sample("docker", k, step, rep, s, errs, timeout)
+
+    def tool_chain(self, tool, k, rep):
+        out = []
+        broken = self.tool_error.get(tool)
+        if broken:
+            broken = "its setup: " + broken
+        for step in W8_STEPS:
+            if broken:
+                out.append({"rep": rep, "nodes": k, "parallel": 8, "tool": tool, "workload": step,
+                            "ok": False, "skipped": True, "errors": ["not run: %s" % broken]})
+                continue
+            r = {"bootstrap": self.bootstrap_step, "ansible": self.ansible_step,
+                 "docker": self.docker_step}[tool](k, step, rep)
+            out.append(r)
+            log("rep%d k=%-3d %-9s %-8s %7.3fs %s%s" % (
+                rep, k, tool, step, r["seconds"], "ok" if r["ok"] else "FAIL: " + "; ".join(r["errors"]),
+                (" (warn: %s)" % "; ".join(r["warnings"])) if r.get("warnings") else ""))
+            if not r["ok"]:
+                broken = "%s failed" % step
+                self.remove_on_node()
+                self.state.pop(k, None)
+                self.peer_state.pop((tool, k), None)
+        return out
+
+    def run(self):
+        self.load = [os.getloadavg()]
+        for rep in range(1, self.a.repeat + 1):
+            scales = self.a.scales if rep % 2 else self.a.scales[::-1]
+            j = (rep - 1) % len(self.tools) if self.tools else 0
+            tools = self.tools[j:] + self.tools[:j]
+            for k in scales:
+                if "floor" in self.a.tools:
+                    r = self.floor_step(k, rep)
+                    self.samples.append(r)
+                    log("rep%d k=%-3d %-9s %-8s %7.3fs %s" % (
+                        rep, k, "floor", "ssh true", r["seconds"],
+                        "ok" if r["ok"] else "FAIL: " + "; ".join(r["errors"])))
+                for tool in tools:
+                    self.samples += self.tool_chain(tool, k, rep)
+        self.load.append(os.getloadavg())
+
+
+def w8_medians(samples, tool, k, step):
+    secs = [s["seconds"] for s in samples if s.get("tool") == tool and s["nodes"] == k
+            and s["workload"] == step and s.get("ok")]
+    n = len([s for s in samples if s.get("tool") == tool and s["nodes"] == k and s["workload"] == step])
+    if not secs:
+        return {"n": n, "ok": 0}
+    return {"n": n, "ok": len(secs), "median": statistics.median(secs), "min": min(secs),
+            "max": max(secs)}
+
+
+def report_w8(sc, started):
+    a = sc.a
+    scales = sorted(a.scales)
+    rtt = 2 * a.latency_ms
+    rows = [("floor", "noop")] + [(t, st) for t in sc.tools for st in W8_STEPS]
+    m = {"%s/%s" % (t, st): {str(k): w8_medians(sc.samples, t, k, st) for k in scales}
+         for t, st in rows}
+    lines = ["# W8: no-op and deploy on %s SSH nodes at %d ms round trip (issue 19)"
+             % (", ".join(map(str, scales)), rtt), "",
+             "Run %s UTC on this machine (%d CPUs); %d repetitions; %d containers per node (`%s`, "
+             "`sleep`); medians (min-max) of the wall time, seconds. The nodes: one local node "
+             "(`%s`) with one sshd per simulated node (own port, own mount namespace and "
+             "`/var/lib/bootstrap`), sharing the node's one dockerd; every tool reaches node i "
+             "at 127.0.0.1 through its own port of one `delay.py` (%d ms each way, the TCP "
+             "handshake modelled). Every run is checked against the node's engine."
+             % (started, os.cpu_count() or 0, a.repeat, sc.per_node, IMAGE, HOST_NODE,
+                a.latency_ms), ""]
+    lines += ["| tool | step | " + " | ".join("%d node%s" % (k, "s" if k > 1 else "") for k in scales) + " |",
+              "|---|---|" + "---|" * len(scales)]
+    fails = []
+
+    def cell(r):
+        if not r.get("ok"):
+            return "FAIL" if r.get("n") else "-"
+        c = "%.2f (%.2f-%.2f)" % (r["median"], r["min"], r["max"])
+        if r["ok"] < r["n"]:
+            c += ", %d of %d FAIL" % (r["n"] - r["ok"], r["n"])
+        return c
+
+    for t, st in rows:
+        lines.append("| %s | %s | %s |" % (W8_TITLE[t], "ssh true" if t == "floor" else W8_STEP[st],
+                                           " | ".join(cell(m["%s/%s" % (t, st)][str(k)]) for k in scales)))
+    lines.append("")
+
+    def med(t, st, k):
+        return m["%s/%s" % (t, st)][str(k)].get("median")
+
+    if len(scales) > 1 and scales[0] == 1:
+        lines += ["K nodes over 1 node (ratio of medians):", "",
+                  "| tool | step | " + " | ".join("%d / 1" % k for k in scales[1:]) + " |",
+                  "|---|---|" + "---|" * (len(scales) - 1)]
+        for t, st in rows:
+            cells = []
+            for k in scales[1:]:
+                x, y = med(t, st, k), med(t, st, 1)
+                cells.append("%.2fx" % (x / y) if x and y else "-")
+            lines.append("| %s | %s | %s |" % (t, "ssh true" if t == "floor" else W8_STEP[st],
+                                               " | ".join(cells)))
+        lines.append("")
+    lines += ["Over the floor (`ssh true` on the same K nodes at once; ratio of medians):", "",
+              "| tool | step | " + " | ".join("%d node%s" % (k, "s" if k > 1 else "") for k in scales) + " |",
+              "|---|---|" + "---|" * len(scales)]
+    for t, st in rows[1:]:
+        cells = []
+        for k in scales:
+            x, f = med(t, st, k), med("floor", "noop", k)
+            cells.append("%.2fx" % (x / f) if x and f else "-")
+        lines.append("| %s | %s | %s |" % (t, W8_STEP[st], " | ".join(cells)))
+    lines.append("")
+    rt = {}
+    for k in scales:
+        for st in W8_STEPS:
+            v = [s["rt_node"] for s in sc.samples if s.get("tool") == "bootstrap" and s["nodes"] == k
+                 and s["workload"] == st and s.get("ok") and s.get("rt_node") is not None]
+            if v:
+                rt.setdefault(st, {})[k] = statistics.median(v)
+    if rt:
+        lines += ["bootstrap's SSH round trips per node (`-v`, median): " + "; ".join(
+            "%s %s" % (W8_STEP[st], ", ".join("%.1f at %d" % (v, k) for k, v in sorted(d.items())))
+            for st, d in rt.items()), ""]
+    for s in sc.samples:
+        if not s.get("ok"):
+            fails.append("- rep %d, %d nodes, %s %s: %s" % (s["rep"], s["nodes"], s.get("tool"),
+                                                           s["workload"], "; ".join(s["errors"])))
+    if fails:
+        lines += ["## Failures", ""] + fails + [""]
+    lines += ["What each does: floor: OpenSSH's `ssh true` on every node at once (`xargs -P K`, "
+              "W7's floor options); bootstrap: `bootstrap --json -v --parallel 8` with a static "
+              "recipe of the K nodes, `destroy` to remove; Ansible: `ansible-playbook` with a "
+              "YAML inventory of the K nodes, one task looping `community.docker.docker_container` "
+              "on each node (its modules run on the node, `docker_host` its socket), json callback, "
+              "forks 8, pipelining, `ControlMaster=auto`, `ControlPersist=60s`, a new ControlPath "
+              "directory for each run; docker: the docker CLI with `DOCKER_HOST=ssh://root@127.0.0.1:PORT`, "
+              "`docker run -d` per container, `docker ps -a --filter` per node, `docker rm -f` of a "
+              "node's containers per node, 8 commands at a time (`xargs -P8`). Checks, on the node's "
+              "engine after every run: exactly each node's containers, running (the last one's env "
+              "right after deploy), the same IDs after the no-op, none left after remove; and "
+              "bootstrap's `--json` counts and one node_done per node, Ansible's recap (every host, "
+              "nothing failed; the no-op changed nothing, deploy and remove changed every host)."]
+    lines.append("")
+    lines.append("What the simulation does not model: the nodes share one dockerd and this "
+                 "machine's CPUs (which also run every tool, every sshd and delay.py), so deploy "
+                 "and remove on K nodes wait on one engine doing K nodes' container work that K "
+                 "machines would do side by side; the no-op and the floor do no container work.")
+    lines.append("")
+    if len(sc.load) == 2:
+        lines.append("- load average (1, 5, 15 min) at the start %s and at the end %s" % tuple(
+            "%.1f/%.1f/%.1f" % l for l in sc.load))
+    for n in sc.notes:
+        lines.append("- " + n)
+    return "\n".join(lines) + "\n", m
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scales", default="1,10,25,50",
-                    help="node counts (default 1,10,25,50: 25 places the knee)")
+    ap.add_argument("--scales", default=None,
+                    help="node counts (default 1,10,25,50: 25 places the knee; with --w8 1,5,20)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--parallel", type=int, default=8, help="bootstrap's --parallel (default 8)")
     ap.add_argument("--wide", type=int, default=0,
@@ -706,10 +1199,30 @@ def parse_args(argv):
     ap.add_argument("--wide-repeat", type=int, default=2)
     ap.add_argument("--bootstrap", default=os.path.join(REPO, "bootstrap"))
     ap.add_argument("--engine-sock", default="/var/run/docker.sock")
-    ap.add_argument("--out", default=os.path.join(HERE, "results", "scale"),
-                    help="writes OUT.md and OUT.json")
+    ap.add_argument("--out", default=None,
+                    help="writes OUT.md and OUT.json (default bench/results/scale, with --w8 "
+                         "bench/results/w8)")
     ap.add_argument("--keep", action="store_true", help="keep the host node at exit")
+    ap.add_argument("--w8", action="store_true",
+                    help="W8 (issue 19): the nodes behind delay.py, bootstrap against the SSH floor "
+                         "and its peers (Ansible, the docker CLI): deploy, no-op, remove")
+    ap.add_argument("--latency-ms", type=int, default=50,
+                    help="W8: one-way delay delay.py adds (default 50: a 100 ms round trip)")
+    ap.add_argument("--w8-n", type=int, default=4, help="W8: containers per node (default 4)")
+    ap.add_argument("--tools", default="floor,bootstrap,ansible,docker",
+                    help="W8: of floor,bootstrap,ansible,docker (default all)")
     a = ap.parse_args(argv)
+    if a.scales is None:
+        a.scales = "1,5,20" if a.w8 else "1,10,25,50"
+    if a.out is None:
+        a.out = os.path.join(HERE, "results", "w8" if a.w8 else "scale")
+    a.tools = [t.strip() for t in a.tools.split(",") if t.strip()]
+    if any(t not in ["floor"] + W8_TOOLS for t in a.tools):
+        ap.error("--tools: of floor,bootstrap,ansible,docker")
+    if not 1 <= a.w8_n <= 26 or not 0 <= a.latency_ms <= 1000:
+        ap.error("--w8-n: 1-26; --latency-ms: 0-1000")
+    if a.w8 and a.wide:
+        ap.error("--wide is not for --w8")
     a.scales = sorted({int(x) for x in a.scales.split(",") if x.strip()})
     if not a.scales or min(a.scales) < 1 or max(a.scales) > 199:
         ap.error("--scales: 1 to 199 nodes (ports %d-%d)" % (PORT0 + 1, PORT0 + 199))
@@ -727,7 +1240,7 @@ def parse_args(argv):
 def main(argv=None):
     a = parse_args(argv if argv is not None else sys.argv[1:])
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
-    sc = Scale(a)
+    sc = W8(a) if a.w8 else Scale(a)
 
     def on_signal(signum, _frame):
         for pid in list(_children):
@@ -747,6 +1260,16 @@ def main(argv=None):
             sc.teardown()
         except Exception as e:  # noqa: BLE001 - teardown must not hide the run's outcome
             log("teardown: %s" % e)
+    if a.w8:
+        text, m = report_w8(sc, started)
+        sys.stdout.write(text)
+        write(a.out + ".md", text)
+        write(a.out + ".json", json.dumps({"started": started, "args": {
+            "scales": a.scales, "repeat": a.repeat, "latency_ms": a.latency_ms,
+            "containers_per_node": a.w8_n, "tools": a.tools, "parallel": 8},
+            "cpus": os.cpu_count(), "load": sc.load, "medians": m, "samples": sc.samples},
+            indent=1) + "\n")
+        return 1 if any(not s.get("ok") for s in sc.samples) else 0
     text, m = report(sc, started)
     sys.stdout.write(text)
     write(a.out + ".md", text)
