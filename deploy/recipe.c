@@ -456,5 +456,7 @@ void bs_recipe_free(struct bs_recipe *r)
 	if (r->domains.key_pem != NULL)
 		bs_secure_free_str(r->domains.key_pem);
 	bs_strv_wipe_free(&r->secrets);
+	bs_strv_free(&r->compose_files);
+	bs_strv_free(&r->profiles);
 	free(r);
 }

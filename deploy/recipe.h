@@ -64,6 +64,13 @@ struct bs_image {
 	char *build_dockerfile; /* path inside the context, or NULL */
 	struct bs_kvlist build_args;
 	struct bs_selectors nodes; /* where to prepare it; empty: where used */
+	/* a local build context (compose build:): the directory, read when
+	 * the recipe loads, sent to the node's engine as a tar that honours
+	 * its .dockerignore; name is REPO:ctx-<12 hex of context_hash>, so an
+	 * unchanged context is never rebuilt */
+	char *build_context;  /* absolute local directory, or NULL */
+	char *build_target;   /* the Dockerfile stage to build, or NULL */
+	char *context_hash;   /* SHA-256 hex of the context as sent */
 	struct bs_recipe_loc loc;
 };
 
@@ -87,14 +94,53 @@ enum bs_mount_type {
 	BS_MOUNT_VOLUME,    /* named volume "data:/path" */
 	BS_MOUNT_BIND,	    /* host path "/srv/data:/path" */
 	BS_MOUNT_ANONYMOUS, /* "/path" */
+	BS_MOUNT_LOCAL,	    /* a local file or directory beside the recipe or compose
+			     * file, copied to every node that runs the container */
+	BS_MOUNT_TMPFS,	    /* a fresh tmpfs (compose tmpfs: or type: tmpfs) */
 };
 
 struct bs_mount {
 	enum bs_mount_type type;
-	char *source; /* volume name or absolute host path; NULL: anonymous */
+	char *source; /* volume name or absolute host path (for LOCAL: its path on
+		       * the node, content-addressed); NULL: anonymous, tmpfs */
 	char *target; /* absolute path in the container */
 	bool read_only;
+	/* BS_MOUNT_LOCAL: the local path (absolute), what it holds, and
+	 * whether it is a secret (0600 on the node, its content never shown) */
+	char *local_path;
+	char *content_hash; /* SHA-256 hex over paths, modes and contents */
+	bool is_dir;
+	bool secret;
+	int mode; /* a file's permission bits on the node; 0: as the local file */
+	/* BS_MOUNT_TMPFS */
+	int64_t tmpfs_size; /* bytes; 0: the engine's default */
 	struct bs_recipe_loc loc;
+};
+
+/* depends_on: what must be true of another container before this one starts */
+enum bs_dep_condition {
+	BS_DEP_STARTED,	  /* service_started: it was started */
+	BS_DEP_HEALTHY,	  /* service_healthy: its healthcheck passes */
+	BS_DEP_COMPLETED, /* service_completed_successfully: it exited 0 */
+};
+
+struct bs_dependency {
+	char *container; /* a container of the recipe */
+	enum bs_dep_condition condition;
+	bool restart; /* restart: true (compose): recorded, not acted on */
+	struct bs_recipe_loc loc;
+};
+
+struct bs_ulimit {
+	char *name; /* nofile, nproc, ... */
+	int64_t soft;
+	int64_t hard;
+};
+
+/* logging: the engine's log driver (NULL: the node's default) */
+struct bs_logging {
+	char *driver;
+	struct bs_kvlist options;
 };
 
 enum bs_restart_policy {
@@ -234,6 +280,21 @@ struct bs_container {
 	struct bs_update_conf update;
 	char *domain; /* given, or CONTAINER.domains.base with expose */
 	int expose;   /* the port the proxy sends a domain's requests to; 0: unset */
+	/* compose's expose: ports the container listens on, published to no
+	 * host (Config.ExposedPorts; only the container side of each is set) */
+	struct bs_port *exposed;
+	size_t n_exposed;
+	char *container_name; /* compose container_name: its one replica's engine name */
+	struct bs_dependency *depends_on;
+	size_t n_depends_on;
+	struct bs_strv profiles; /* compose profiles: deployed only when one is active */
+	struct bs_strv cap_add, cap_drop;
+	bool read_only; /* the root filesystem */
+	struct bs_ulimit *ulimits;
+	size_t n_ulimits;
+	struct bs_kvlist extra_hosts; /* host name -> address */
+	struct bs_logging logging;
+	char *compose_file; /* the compose file it came from, or NULL */
 	struct bs_recipe_loc loc;
 	struct bs_recipe_loc name_loc; /* of the name, image, domain values */
 	struct bs_recipe_loc image_loc;
@@ -262,16 +323,20 @@ struct bs_recipe {
 	struct bs_cluster_conf cluster;
 	struct bs_domains_conf domains;
 	struct bs_strv secrets; /* every secret value, for masking output */
+	struct bs_strv compose_files; /* compose: files, as the recipe names them */
+	struct bs_strv profiles;      /* the compose profiles active in this load */
 };
 
 struct bs_recipe_load_opts {
 	bs_getenv_fn getenv_fn; /* NULL: getenv(3) */
 	void *payload;
+	/* compose profiles to activate (--profile); NULL: COMPOSE_PROFILES */
+	const struct bs_strv *profiles;
 };
 
 #define BS_RECIPE_LOAD_OPTS_INIT                                                                   \
 	{                                                                                          \
-		NULL, NULL                                                                         \
+		NULL, NULL, NULL                                                                   \
 	}
 
 /*

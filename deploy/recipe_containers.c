@@ -1049,6 +1049,9 @@ void bs_recipe_free_containers(struct bs_recipe *r)
 		free(img->name);
 		free(img->build_git);
 		free(img->build_dockerfile);
+		free(img->build_context);
+		free(img->build_target);
+		free(img->context_hash);
 		bs_kvlist_free(&img->build_args);
 		for (j = 0; j < img->nodes.n; j++) {
 			free(img->nodes.v[j].key);
@@ -1072,8 +1075,27 @@ void bs_recipe_free_containers(struct bs_recipe *r)
 		for (j = 0; j < c->n_volumes; j++) {
 			free(c->volumes[j].source);
 			free(c->volumes[j].target);
+			free(c->volumes[j].local_path);
+			free(c->volumes[j].content_hash);
 		}
 		free(c->volumes);
+		for (j = 0; j < c->n_exposed; j++)
+			free(c->exposed[j].host_ip);
+		free(c->exposed);
+		free(c->container_name);
+		for (j = 0; j < c->n_depends_on; j++)
+			free(c->depends_on[j].container);
+		free(c->depends_on);
+		bs_strv_free(&c->profiles);
+		bs_strv_free(&c->cap_add);
+		bs_strv_free(&c->cap_drop);
+		for (j = 0; j < c->n_ulimits; j++)
+			free(c->ulimits[j].name);
+		free(c->ulimits);
+		bs_kvlist_free(&c->extra_hosts);
+		free(c->logging.driver);
+		bs_kvlist_free(&c->logging.options);
+		free(c->compose_file);
 		bs_strv_free(&c->healthcheck.test);
 		bs_kvlist_free(&c->labels);
 		free(c->user);

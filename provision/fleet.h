@@ -22,6 +22,8 @@
 struct bs_recipe_loc {
 	int line;
 	int col;
+	const char *file; /* NULL: the recipe; else a file it names (compose:),
+			   * owned by the recipe */
 };
 
 enum bs_provider_type {
