@@ -126,7 +126,7 @@ void bs_cli_print_diags(const struct bs_cli *cli, const struct bs_diags *diags)
 
 		cJSON_AddStringToObject(o, "level",
 					d->severity == BS_DIAG_ERROR ? "error" : "warning");
-		cJSON_AddStringToObject(o, "file", diags->file);
+		cJSON_AddStringToObject(o, "file", bs_diag_file(diags, d));
 		cJSON_AddNumberToObject(o, "line", d->line);
 		cJSON_AddNumberToObject(o, "column", d->col);
 		cJSON_AddStringToObject(o, "path", d->path ? d->path : "");

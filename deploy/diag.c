@@ -21,6 +21,7 @@ void bs_diags_free(struct bs_diags *d)
 	for (i = 0; i < d->n; i++) {
 		free(d->items[i].path);
 		free(d->items[i].message);
+		free(d->items[i].file);
 	}
 	free(d->items);
 	free(d->file);
@@ -136,9 +137,20 @@ void bs_diags_add(struct bs_diags *d, enum bs_diag_severity severity, int line, 
 	diag->severity = severity;
 	diag->line = line;
 	diag->col = col;
+	diag->file = d->at_file != NULL && (d->file == NULL || strcmp(d->at_file, d->file) != 0)
+			     ? bs_xstrdup(d->at_file)
+			     : NULL;
 	diag->path = clean_text(d, path ? path : "");
 	diag->message = clean_text(d, raw);
 	bs_secure_free_str(raw);
+}
+
+/* The list's own file first, then others by name. */
+static int file_order(const struct bs_diag *a, const struct bs_diag *b)
+{
+	if (a->file == NULL || b->file == NULL)
+		return (a->file != NULL) - (b->file != NULL);
+	return strcmp(a->file, b->file);
 }
 
 /* Insertion sort: stable, and the list holds at most BS_DIAGS_MAX items. */
@@ -151,9 +163,10 @@ void bs_diags_sort(struct bs_diags *d)
 
 		for (j = i; j > 0; j--) {
 			const struct bs_diag *prev = &d->items[j - 1];
+			int f = file_order(prev, &cur);
 
-			if (prev->line < cur.line ||
-			    (prev->line == cur.line && prev->col <= cur.col))
+			if (f < 0 || (f == 0 && (prev->line < cur.line ||
+						 (prev->line == cur.line && prev->col <= cur.col))))
 				break;
 			d->items[j] = d->items[j - 1];
 		}
@@ -161,15 +174,21 @@ void bs_diags_sort(struct bs_diags *d)
 	}
 }
 
+const char *bs_diag_file(const struct bs_diags *d, const struct bs_diag *diag)
+{
+	return diag->file != NULL ? diag->file : d->file;
+}
+
 char *bs_diag_format(const struct bs_diags *d, const struct bs_diag *diag)
 {
 	const char *sev = diag->severity == BS_DIAG_WARNING ? "warning: " : "";
+	const char *file = bs_diag_file(d, diag);
 
 	if (diag->line == 0)
-		return bs_xasprintf("%s: %s%s", d->file, sev, diag->message);
+		return bs_xasprintf("%s: %s%s", file, sev, diag->message);
 	if (diag->path[0] == '\0')
-		return bs_xasprintf("%s:%d:%d: %s%s", d->file, diag->line, diag->col, sev,
+		return bs_xasprintf("%s:%d:%d: %s%s", file, diag->line, diag->col, sev,
 				    diag->message);
-	return bs_xasprintf("%s:%d:%d: %s%s: %s", d->file, diag->line, diag->col, sev, diag->path,
+	return bs_xasprintf("%s:%d:%d: %s%s: %s", file, diag->line, diag->col, sev, diag->path,
 			    diag->message);
 }

@@ -25,6 +25,7 @@ struct bs_diag {
 	enum bs_diag_severity severity;
 	int line;
 	int col;
+	char *file;    /* another file than the list's (a compose file), or NULL */
 	char *path;    /* key path, "" for the document itself */
 	char *message; /* what is wrong (how to fix it) */
 };
@@ -42,14 +43,20 @@ struct bs_diags {
 	size_t n_dropped;
 	/* Values masked as *** in every message added (borrowed). */
 	const struct bs_strv *mask;
+	/* The file the next diagnostics are in, when not d->file (borrowed;
+	 * a compose file the recipe names); NULL: d->file. */
+	const char *at_file;
 };
 
 void bs_diags_init(struct bs_diags *d, const char *file);
 void bs_diags_free(struct bs_diags *d);
 void bs_diags_add(struct bs_diags *d, enum bs_diag_severity severity, int line, int col,
 		  const char *path, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-/* Order by line, then column (stable for equal places). */
+/* Order by file (the list's own first), line, then column (stable for
+ * equal places). */
 void bs_diags_sort(struct bs_diags *d);
+/* The file a diagnostic is in. */
+const char *bs_diag_file(const struct bs_diags *d, const struct bs_diag *diag);
 /* Format one diagnostic as its single-line text; caller frees. */
 char *bs_diag_format(const struct bs_diags *d, const struct bs_diag *diag);
 

@@ -68,9 +68,9 @@ struct bs_image {
 	 * the recipe loads, sent to the node's engine as a tar that honours
 	 * its .dockerignore; name is REPO:ctx-<12 hex of context_hash>, so an
 	 * unchanged context is never rebuilt */
-	char *build_context;  /* absolute local directory, or NULL */
-	char *build_target;   /* the Dockerfile stage to build, or NULL */
-	char *context_hash;   /* SHA-256 hex of the context as sent */
+	char *build_context; /* absolute local directory, or NULL */
+	char *build_target;  /* the Dockerfile stage to build, or NULL */
+	char *context_hash;  /* SHA-256 hex of the context as sent */
 	struct bs_recipe_loc loc;
 };
 
@@ -322,7 +322,7 @@ struct bs_recipe {
 	bool prune;
 	struct bs_cluster_conf cluster;
 	struct bs_domains_conf domains;
-	struct bs_strv secrets; /* every secret value, for masking output */
+	struct bs_strv secrets;	      /* every secret value, for masking output */
 	struct bs_strv compose_files; /* compose: files, as the recipe names them */
 	struct bs_strv profiles;      /* the compose profiles active in this load */
 };

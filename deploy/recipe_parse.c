@@ -42,7 +42,7 @@ void rctx_pop(struct bs_rctx *ctx, size_t len)
 
 struct bs_recipe_loc rctx_loc(const struct bs_ynode *node)
 {
-	struct bs_recipe_loc loc = {1, 1};
+	struct bs_recipe_loc loc = {1, 1, NULL};
 
 	if (node != NULL) {
 		loc.line = node->line;
@@ -64,7 +64,9 @@ static void vreport(struct bs_rctx *ctx, enum bs_diag_severity sev, struct bs_re
 	bs_buf_vprintf(&msg, fmt, ap);
 	if (msg.data == NULL)
 		return;
+	ctx->diags->at_file = loc.file != NULL ? loc.file : ctx->file;
 	bs_diags_add(ctx->diags, sev, loc.line, loc.col, ctx->path, "%s", msg.data);
+	ctx->diags->at_file = NULL;
 	bs_buf_wipe_free(&msg);
 }
 

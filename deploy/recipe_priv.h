@@ -29,6 +29,9 @@ struct bs_rctx {
 	bs_getenv_fn getenv_fn;
 	void *payload;
 	struct bs_strv secret_vars; /* variables that secret fields use */
+	/* the file being read when not the recipe (a compose file: one of
+	 * recipe->compose_files), for every diagnostic and location; NULL */
+	const char *file;
 	char path[512];
 	size_t path_len;
 };
