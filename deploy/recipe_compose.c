@@ -107,6 +107,7 @@ static const struct ckey compose_keys[] = {
 	{"mem_limit", CK_OWN, NULL},
 	{"mem_reservation", CK_IGNORED, "reservations are not enforced"},
 	{"mem_swappiness", CK_REFUSED, NOT_YET},
+	{"models", CK_REFUSED, NOT_YET},
 	{"memswap_limit", CK_REFUSED, NOT_YET},
 	{"network_mode", CK_OWN, NULL},
 	{"networks", CK_OWN, NULL},
@@ -117,6 +118,7 @@ static const struct ckey compose_keys[] = {
 	{"platform", CK_IGNORED, "each node's engine pulls the image for its own platform"},
 	{"ports", CK_OWN, NULL},
 	{"post_start", CK_REFUSED, NOT_YET},
+	{"pre_start", CK_REFUSED, NOT_YET},
 	{"pre_stop", CK_REFUSED, NOT_YET},
 	{"privileged", CK_REFUSED, "privileged containers are not deployed"},
 	{"profiles", CK_OWN, NULL},
@@ -141,6 +143,7 @@ static const struct ckey compose_keys[] = {
 	{"user", CK_NATIVE, NULL},
 	{"userns_mode", CK_REFUSED, NOT_YET},
 	{"uts", CK_REFUSED, NOT_YET},
+	{"volume_driver", CK_REFUSED, "only the local volume driver is used"},
 	{"volumes", CK_OWN, NULL},
 	{"volumes_from", CK_REFUSED, "mount the same named volume in both services"},
 	{"working_dir", CK_NATIVE, NULL},
@@ -468,7 +471,7 @@ static void check_top_keys(struct bs_rctx *ctx, const struct bs_ynode *root)
 		if (strcmp(key->value, "include") == 0)
 			rctx_error(
 				ctx, key,
-				"include: is not supported yet (list the files in the recipe's compose: instead; they are merged in order)");
+				"not supported yet (list the files in the recipe's compose: instead; they are merged in order)");
 		else
 			rctx_error(
 				ctx, key,
@@ -1204,12 +1207,17 @@ static void check_named_volumes(struct svc *sv, const struct bs_container *c)
 	for (size_t i = 0; i < c->n_volumes; i++) {
 		const struct bs_mount *m = &c->volumes[i];
 
+		size_t saved;
+
 		if (m->type != BS_MOUNT_VOLUME || bs_ynode_get(decl, m->source) != NULL)
 			continue;
+		saved = rctx_push_key(sv->cp->ctx, "volumes");
+		rctx_push_index(sv->cp->ctx, i);
 		rctx_error_loc(
 			sv->cp->ctx, m->loc,
 			"volume %s is not declared (add it under the compose file's top-level volumes:, as %s: {})",
 			m->source, m->source);
+		rctx_pop(sv->cp->ctx, saved);
 	}
 }
 
