@@ -344,12 +344,25 @@ out:
 	return problem;
 }
 
+/* Is target free in c (no mount of c there yet)? Reported at item if not. */
+static bool target_unused(struct bs_rctx *ctx, const struct bs_ynode *item,
+			  const struct bs_container *c, const char *target)
+{
+	for (size_t j = 0; j < c->n_volumes; j++)
+		if (strcmp(c->volumes[j].target, target) == 0) {
+			rctx_error(ctx, item,
+				   "%.200s is mounted twice in this container (keep one)", target);
+			return false;
+		}
+	return true;
+}
+
 static void parse_volumes(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
 			  void *section)
 {
 	struct bs_container *c = section;
 	const struct bs_ynode *v = bs_ynode_get(map, key->key);
-	size_t saved, i, j;
+	size_t saved, i;
 
 	if (v == NULL || bs_ynode_is_null(v))
 		return;
@@ -374,21 +387,12 @@ static void parse_volumes(struct bs_rctx *ctx, const struct rkey *key, const str
 			rctx_error(ctx, item, "'%.200s' is not a volume: %s", item->value, problem);
 			free(m.source);
 			free(m.target);
+		} else if (!target_unused(ctx, item, c, m.target)) {
+			free(m.source);
+			free(m.target);
 		} else {
-			bool dup = false;
-
-			for (j = 0; j < c->n_volumes; j++)
-				dup = dup || strcmp(c->volumes[j].target, m.target) == 0;
-			if (dup) {
-				rctx_error(ctx, item,
-					   "%.200s is mounted twice in this container (keep one)",
-					   m.target);
-				free(m.source);
-				free(m.target);
-			} else {
-				m.loc = rctx_loc(item);
-				c->volumes[c->n_volumes++] = m;
-			}
+			m.loc = rctx_loc(item);
+			c->volumes[c->n_volumes++] = m;
 		}
 		rctx_pop(ctx, s2);
 	}
@@ -1010,7 +1014,7 @@ static void parse_tmpfs_key(struct bs_rctx *ctx, const struct rkey *key, const s
 	struct bs_container *c = section;
 	const struct bs_ynode *v = bs_ynode_get(map, key->key);
 	const struct bs_ynode *const *items;
-	size_t saved, n, i, j;
+	size_t saved, n, i;
 
 	if (v == NULL || bs_ynode_is_null(v) || v->bad)
 		return;
@@ -1024,6 +1028,8 @@ static void parse_tmpfs_key(struct bs_rctx *ctx, const struct rkey *key, const s
 	} else {
 		goto out;
 	}
+	if (n == 0)
+		goto out;
 	c->volumes = bs_xrealloc(c->volumes, (c->n_volumes + n) * sizeof(*c->volumes));
 	for (i = 0; i < n; i++) {
 		const struct bs_ynode *item = items[i];
@@ -1031,25 +1037,18 @@ static void parse_tmpfs_key(struct bs_rctx *ctx, const struct rkey *key, const s
 		struct bs_mount m;
 		const char *problem;
 		char buf[256];
-		bool dup = false;
 
 		if (item->bad || !rctx_want_scalar(ctx, item)) {
 			rctx_pop(ctx, s2);
 			continue;
 		}
 		problem = parse_tmpfs(item->value, &m, buf, sizeof(buf));
-		for (j = 0; problem == NULL && j < c->n_volumes; j++)
-			dup = dup || strcmp(c->volumes[j].target, m.target) == 0;
 		if (problem != NULL)
 			rctx_error(ctx, item,
 				   "'%.200s' is not a tmpfs (write PATH[:OPTIONS], like "
 				   "\"/run:size=64m,mode=1777\"): %s",
 				   item->value, problem);
-		else if (dup)
-			rctx_error(ctx, item,
-				   "%.200s is mounted twice in this container (keep one)",
-				   m.target);
-		if (problem != NULL || dup) {
+		if (problem != NULL || !target_unused(ctx, item, c, m.target)) {
 			free(m.target);
 			free(m.tmpfs_options);
 		} else {
