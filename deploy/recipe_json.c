@@ -4,6 +4,7 @@
  * sizes in bytes, and every secret replaced by "***".
  */
 #include <cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,8 +206,12 @@ static cJSON *mount_json(const struct writer *w, const struct bs_mount *m)
 	if (m->type == BS_MOUNT_TMPFS) {
 		if (m->tmpfs_size)
 			cJSON_AddNumberToObject(o, "tmpfs_size", (double)m->tmpfs_size);
-		if (m->tmpfs_mode)
-			cJSON_AddNumberToObject(o, "tmpfs_mode", m->tmpfs_mode);
+		if (m->tmpfs_mode) {
+			char mode[16];
+
+			snprintf(mode, sizeof(mode), "%o", (unsigned)m->tmpfs_mode);
+			cJSON_AddStringToObject(o, "tmpfs_mode", mode);
+		}
 		add_str(w, o, "tmpfs_options", m->tmpfs_options);
 	}
 	return o;

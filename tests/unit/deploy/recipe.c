@@ -1023,6 +1023,7 @@ static void test_service_keys(void **state)
 {
 	const struct bs_container *c;
 	struct loaded l;
+	cJSON *json;
 
 	(void)state;
 	load_text(
@@ -1098,6 +1099,20 @@ static void test_service_keys(void **state)
 	assert_int_equal(c[2].n_ulimits, 0);
 	assert_int_equal(c[2].n_volumes, 0);
 	assert_null(c[2].logging.driver);
+	json = json_of(l.recipe);
+	assert_jstr(json, JPATH("containers", "0", "cap_add", "1"), "SYS_PTRACE");
+	assert_true(cJSON_IsTrue(jget(json, JPATH("containers", "0", "read_only"))));
+	assert_jstr(json, JPATH("containers", "0", "volumes", "1", "type"), "tmpfs");
+	assert_jstr(json, JPATH("containers", "0", "volumes", "1", "tmpfs_options"),
+		    "size=64m,mode=1777,noexec");
+	assert_jstr(json, JPATH("containers", "0", "volumes", "1", "tmpfs_mode"), "1777");
+	assert_jnum(json, JPATH("containers", "0", "ulimits", "nofile", "hard"), 2048);
+	assert_jstr(json, JPATH("containers", "0", "extra_hosts", "1"), "v6:::1");
+	assert_jstr(json, JPATH("containers", "0", "logging", "driver"), "syslog");
+	assert_jstr(json, JPATH("containers", "0", "logging", "options", "tag"), "web");
+	assert_true(cJSON_IsNull(jget(json, JPATH("containers", "2", "logging"))));
+	assert_int_equal(cJSON_GetArraySize(jget(json, JPATH("containers", "2", "cap_add"))), 0);
+	cJSON_Delete(json);
 	loaded_free(&l);
 }
 
