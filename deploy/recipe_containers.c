@@ -344,17 +344,23 @@ out:
 	return problem;
 }
 
-/* Is target free in c (no mount of c there yet)? Reported at item if not. */
-static bool target_unused(struct bs_rctx *ctx, const struct bs_ynode *item,
-			  const struct bs_container *c, const char *target)
+/* Append m to c's mounts unless its target is taken (reported at item,
+ * and m's strings freed). */
+static void keep_mount(struct bs_rctx *ctx, const struct bs_ynode *item, struct bs_container *c,
+		       struct bs_mount *m)
 {
 	for (size_t j = 0; j < c->n_volumes; j++)
-		if (strcmp(c->volumes[j].target, target) == 0) {
+		if (strcmp(c->volumes[j].target, m->target) == 0) {
 			rctx_error(ctx, item,
-				   "%.200s is mounted twice in this container (keep one)", target);
-			return false;
+				   "%.200s is mounted twice in this container (keep one)",
+				   m->target);
+			free(m->source);
+			free(m->target);
+			free(m->tmpfs_options);
+			return;
 		}
-	return true;
+	m->loc = rctx_loc(item);
+	c->volumes[c->n_volumes++] = *m;
 }
 
 static void parse_volumes(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
@@ -387,12 +393,8 @@ static void parse_volumes(struct bs_rctx *ctx, const struct rkey *key, const str
 			rctx_error(ctx, item, "'%.200s' is not a volume: %s", item->value, problem);
 			free(m.source);
 			free(m.target);
-		} else if (!target_unused(ctx, item, c, m.target)) {
-			free(m.source);
-			free(m.target);
 		} else {
-			m.loc = rctx_loc(item);
-			c->volumes[c->n_volumes++] = m;
+			keep_mount(ctx, item, c, &m);
 		}
 		rctx_pop(ctx, s2);
 	}
@@ -1043,17 +1045,15 @@ static void parse_tmpfs_key(struct bs_rctx *ctx, const struct rkey *key, const s
 			continue;
 		}
 		problem = parse_tmpfs(item->value, &m, buf, sizeof(buf));
-		if (problem != NULL)
+		if (problem != NULL) {
 			rctx_error(ctx, item,
 				   "'%.200s' is not a tmpfs (write PATH[:OPTIONS], like "
 				   "\"/run:size=64m,mode=1777\"): %s",
 				   item->value, problem);
-		if (problem != NULL || !target_unused(ctx, item, c, m.target)) {
 			free(m.target);
 			free(m.tmpfs_options);
 		} else {
-			m.loc = rctx_loc(item);
-			c->volumes[c->n_volumes++] = m;
+			keep_mount(ctx, item, c, &m);
 		}
 		rctx_pop(ctx, s2);
 	}
