@@ -31,6 +31,9 @@
 #include "util/error.h"
 #include "util/str.h"
 
+/* The label of an image built from a local context: the context's hash. */
+#define BS_LABEL_CONTEXT_HASH "io.bootstrap.context-hash"
+
 #define BS_CONTEXT_MAX_BYTES (1024UL * 1024 * 1024) /* the tar, 1 GiB */
 #define BS_CONTEXT_MAX_ENTRIES 200000
 

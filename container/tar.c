@@ -70,7 +70,7 @@ static void header_sums(const unsigned char *h, unsigned long *usum, long *ssum)
 	}
 }
 
-/* Fill h with a ustar header of type type; false when a number does not fit. */
+/* Fill h with a ustar header of type type (the callers checked every number). */
 static void put_header(unsigned char *h, char type, const char *name, const char *prefix,
 		       const char *link_name, unsigned mode, unsigned long long size,
 		       long long mtime)
