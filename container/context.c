@@ -292,7 +292,24 @@ int bs_ignore_parse(struct bs_ignore *ig, const char *text, size_t len, struct b
 		free(raw);
 		if (clean[0] == '/' && clean[1] != '\0')
 			memmove(clean, clean + 1, strlen(clean));
+		/* moby reads "/!x" as "!x" and only then looks for the '!': an
+		 * exception too ("!/!x" stays the literal name "!x") */
+		if (!exception && clean[0] == '!') {
+			exception = true;
+			memmove(clean, clean + 1, strlen(clean));
+			if (clean[0] == '\0') {
+				free(clean);
+				return bs_err_set(err, BS_ERR_INVALID,
+						  ".dockerignore line %d: '!' names no pattern "
+						  "(write !PATTERN)",
+						  line);
+			}
+		}
 		if (!pattern_valid(clean)) {
+			/* shown on one line: control characters as '?' */
+			for (char *c = clean; *c != '\0'; c++)
+				if ((unsigned char)*c < ' ' || *c == 0x7f)
+					*c = '?';
 			bs_err_set(err, BS_ERR_INVALID,
 				   ".dockerignore line %d: '%.200s' is not a valid pattern (an "
 				   "unclosed or empty [...] class, or a trailing \\)",
