@@ -197,11 +197,8 @@ static char *tree;
 static void put(const char *rel, const char *text, mode_t mode)
 {
 	char *path = bs_xasprintf("%s/%s", tree, rel);
-	FILE *f = fopen(path, "w");
 
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	test_write_file(path, text);
 	assert_int_equal(chmod(path, mode), 0);
 	free(path);
 }

@@ -1345,20 +1345,13 @@ static void test_build_context(void **state)
 	char *dockerfile, *app, *call;
 	struct bs_pipeline_result res;
 	struct loaded l;
-	FILE *f;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	dockerfile = bs_xasprintf("%s/Dockerfile", dir);
 	app = bs_xasprintf("%s/app.txt", dir);
-	f = fopen(dockerfile, "w");
-	assert_non_null(f);
-	fputs("FROM busybox:1 AS prod\nCOPY app.txt /\n", f);
-	fclose(f);
-	f = fopen(app, "w");
-	assert_non_null(f);
-	fputs("one\n", f);
-	fclose(f);
+	test_write_file(dockerfile, "FROM busybox:1 AS prod\nCOPY app.txt /\n");
+	test_write_file(app, "one\n");
 #define BUILT                                                                                      \
 	HEAD NODE("a", "a") "images:\n  - name: shop/app:1\n    build: {context: '%s', "           \
 			    "target: prod}\n"                                                      \
@@ -1386,10 +1379,7 @@ static void test_build_context(void **state)
 	assert_int_equal(find_call(0, "a", "image_build"), -1);
 	loaded_free(&l);
 
-	f = fopen(app, "w");
-	assert_non_null(f);
-	fputs("two\n", f);
-	fclose(f);
+	test_write_file(app, "two\n");
 	load(&l, BUILT, dir);
 	assert_int_equal(run(l.recipe, BS_PIPELINE_PLAN, 1, &res), BS_PIPELINE_OK);
 	assert_int_equal(count_events(BS_EV_ACTION_PLANNED, "a", "build", "shop/app:1"), 1);

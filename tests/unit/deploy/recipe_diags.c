@@ -1301,36 +1301,28 @@ static void test_image_build_context(void **state)
 	char tmpl[] = "/tmp/bs-recipe-ctx-XXXXXX";
 	char *recipe, *app, *dockerfile, *real;
 	struct loaded l;
-	FILE *f;
 
 	(void)state;
 	assert_non_null(mkdtemp(tmpl));
 	app = bs_xasprintf("%s/app", tmpl);
 	assert_int_equal(mkdir(app, 0755), 0);
 	dockerfile = bs_xasprintf("%s/Dockerfile.prod", app);
-	f = fopen(dockerfile, "w");
-	assert_non_null(f);
-	fputs("FROM scratch AS prod\n", f);
-	fclose(f);
+	test_write_file(dockerfile, "FROM scratch AS prod\n");
 	recipe = bs_xasprintf("%s/recipe.yaml", tmpl);
-	f = fopen(recipe, "w");
-	assert_non_null(f);
-	fputs("version: 1\n"			    /* 1 */
-	      "project: demo\n"			    /* 2 */
-	      "nodes:\n"			    /* 3 */
-	      "  - name: web\n"			    /* 4 */
-	      "images:\n"			    /* 5 */
-	      "  - name: shop/app:1.4\n"	    /* 6 */
-	      "    build:\n"			    /* 7 */
-	      "      context: ./app\n"		    /* 8 */
-	      "      dockerfile: Dockerfile.prod\n" /* 9 */
-	      "      target: prod\n"		    /* 10 */
-	      "      args: {VERSION: \"1.4\"}\n"    /* 11 */
-	      "containers:\n"			    /* 12 */
-	      "  - name: app\n"			    /* 13 */
-	      "    image: shop/app:1.4\n",	    /* 14 */
-	      f);
-	fclose(f);
+	test_write_file(recipe, "version: 1\n"			      /* 1 */
+				"project: demo\n"		      /* 2 */
+				"nodes:\n"			      /* 3 */
+				"  - name: web\n"		      /* 4 */
+				"images:\n"			      /* 5 */
+				"  - name: shop/app:1.4\n"	      /* 6 */
+				"    build:\n"			      /* 7 */
+				"      context: ./app\n"	      /* 8 */
+				"      dockerfile: Dockerfile.prod\n" /* 9 */
+				"      target: prod\n"		      /* 10 */
+				"      args: {VERSION: \"1.4\"}\n"    /* 11 */
+				"containers:\n"			      /* 12 */
+				"  - name: app\n"		      /* 13 */
+				"    image: shop/app:1.4\n");	      /* 14 */
 	load_file(&l, recipe, NULL);
 	expect_loaded(&l);
 	real = realpath(app, NULL);
