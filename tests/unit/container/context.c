@@ -375,7 +375,7 @@ static void test_deterministic(void **state)
  * pax header. */
 static void test_long_paths(void **state)
 {
-	char rel[400], prefixed[400], *names;
+	char rel[400], prefixed[sizeof(rel) + 8], *names;
 	size_t len = 0;
 	struct bs_context ctx;
 
