@@ -1386,6 +1386,7 @@ static void test_build_context(void **state)
 	for (size_t i = 0; i < world->n_ev; i++)
 		if (world->ev[i].kind == BS_EV_ACTION_PLANNED && same("build", world->ev[i].action))
 			assert_string_equal(world->ev[i].reason, "context changed");
+	assert_true(bs_counts_any_change(&res.total)); /* plan --detailed-exitcode: 2 */
 	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 1, &res), BS_PIPELINE_OK);
 	expect_no_violations();
 	assert_true(find_call(0, "a", "image_build shop/app:1") >= 0);
