@@ -446,11 +446,6 @@ static int cmd_build(const struct bs_cli *cli, struct bs_cdriver *d)
 	char *image_id = NULL;
 	int rc, code;
 
-	if (cli->build_tag != NULL ? cli->n_args != 1 : cli->n_args != 2) {
-		bs_cli_error(
-			"build takes -t NAME DIR or NAME GIT_URL, like: bootstrap build -t shop/app:1.4 ./app, or bootstrap build shop/app:1.4 https://git.example.com/shop/app.git#main (see bootstrap build --help)");
-		return BS_EXIT_USAGE;
-	}
 	memset(&opts, 0, sizeof(opts));
 	memset(&ctx, 0, sizeof(ctx));
 	opts.tag = cli->build_tag ? cli->build_tag : cli->args[0];
@@ -1684,6 +1679,11 @@ int bs_cli_container(const struct bs_cli *cli)
 		return BS_EXIT_USAGE;
 	} else if (cli->verb == BS_VERB_PULL && cli->n_args != 1) {
 		bs_cli_error("pull takes one IMAGE, like: bootstrap pull nginx:1.25");
+		return BS_EXIT_USAGE;
+	} else if (cli->verb == BS_VERB_BUILD &&
+		   (cli->build_tag != NULL ? cli->n_args != 1 : cli->n_args != 2)) {
+		bs_cli_error(
+			"build takes -t NAME DIR or NAME GIT_URL, like: bootstrap build -t shop/app:1.4 ./app, or bootstrap build shop/app:1.4 https://git.example.com/shop/app.git#main (see bootstrap build --help)");
 		return BS_EXIT_USAGE;
 	} else if ((cli->verb == BS_VERB_PULL || cli->verb == BS_VERB_CREATE ||
 		    (cli->verb == BS_VERB_BUILD && cli->build_tag == NULL)) &&
