@@ -927,7 +927,8 @@ static void plan_images(struct bs_nodework *w)
 			continue;
 		}
 		report(w, BS_EV_ACTION_PLANNED, action, im->ref, why, NULL, 0);
-		if (im->id == NULL) /* a check of the registry is not a change */
+		/* a check of the registry is not a change; a changed context is */
+		if (im->id == NULL || (im->decl != NULL && im->decl->build_context != NULL))
 			w->counts.other++;
 	}
 }
