@@ -347,7 +347,7 @@ static int find_cred(const struct bs_cli *cli, const char *ref, struct bs_regist
 		int lrc;
 
 		bs_diags_init(&diags, cli->recipe);
-		lrc = bs_recipe_load(&recipe, cli->recipe, NULL, &diags);
+		lrc = bs_cli_recipe_load(cli, &recipe, cli->recipe, &diags);
 		if (lrc != 0) {
 			bs_diags_sort(&diags);
 			bs_cli_print_diags(cli, &diags);

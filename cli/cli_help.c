@@ -170,6 +170,14 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "cores, memory, disk, the monthly and hourly price (the lowest where offered)\n"
 		 "and where each can be ordered now. The recipe's location and size are\n"
 		 "marked with *. --json: one document {provider, locations, sizes}.\n"},
+	[BS_VERB_INIT] =
+		{"init", "bootstrap init COMPOSE [RECIPE]",
+		 "Write a recipe that deploys a compose file's services to a local node\n"
+		 "(a container of this computer's engine with its own sshd and Docker),\n"
+		 "with a commented cloud example: bootstrap init compose.yaml && bootstrap\n"
+		 "recipe.yaml is a whole first run. RECIPE defaults to recipe.yaml beside\n"
+		 "the compose file and is never overwritten (exit 73). The compose file is\n"
+		 "checked first: with errors, they are shown and nothing is written (65).\n"},
 	[BS_VERB_CONTAINER_OP] =
 		{"NAME/OP",
 		 "bootstrap [-H URL] NAME/inspect|logs|diff|top|stats|start|stop|restart\n"
@@ -206,6 +214,8 @@ static const char common_options[] =
 	"                      once on each node (unix/TLS engines); 1-256, default 8\n"
 	"  --timeout D         bound for the whole run (like 10m, 90s)\n"
 	"  --lock-wait D       wait this long for another run's lock\n"
+	"  --profile NAME      a compose profile to deploy (repeatable; default\n"
+	"                      $COMPOSE_PROFILES; * for all)\n"
 	"  -H, --host URL      engine: unix:///var/run/docker.sock, tcp://HOST:2376\n"
 	"                      (TLS: ca.pem, cert.pem, key.pem in $DOCKER_CERT_PATH\n"
 	"                      or ~/.docker), ssh://USER@HOST[:PORT] (the node's\n"

@@ -57,6 +57,7 @@ enum {
 	OPT_TARGET,
 	OPT_BUILD_ARG,
 	OPT_FILE,
+	OPT_PROFILE,
 	OPT_LAST_,
 };
 
@@ -90,6 +91,7 @@ static const struct option long_options[] = {
 	{"no-domain", no_argument, NULL, OPT_NO_DOMAIN},
 	{"provider", required_argument, NULL, OPT_PROVIDER},
 	{"api-url", required_argument, NULL, OPT_API_URL},
+	{"profile", required_argument, NULL, OPT_PROFILE},
 	{"tls-skip-verify", no_argument, NULL, OPT_TLS_SKIP_VERIFY},
 	{"identity", required_argument, NULL, 'i'},
 	{"strict-host-keys", no_argument, NULL, OPT_STRICT_HOST_KEYS},
@@ -350,6 +352,7 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 		case OPT_NO_DOMAIN: cli->no_domain = true; break;
 		case OPT_PROVIDER: cli->provider = optarg; break;
 		case OPT_API_URL: cli->api_url = optarg; break;
+		case OPT_PROFILE: bs_strv_push(&cli->profiles, optarg); break;
 		case OPT_TLS_SKIP_VERIFY: cli->tls_skip_verify = true; break;
 		case 'i': cli->identity = optarg; break;
 		case 't': t_arg = optarg; break;
@@ -513,6 +516,7 @@ int main(int argc, char **argv)
 		bs_strv_free(&cli.port_args);
 		bs_strv_free(&cli.build_arg_args);
 		free(cli.op_target);
+		bs_strv_free(&cli.profiles);
 		free(cli.op_argv);
 		return code;
 	}
@@ -523,6 +527,8 @@ int main(int argc, char **argv)
 		else
 			bs_cli_print_help(stdout, cli.verb, cli.verb_given);
 		free(cli.op_target);
+		bs_strv_free(&cli.build_arg_args);
+		bs_strv_free(&cli.profiles);
 		free(cli.op_argv);
 		return BS_EXIT_OK;
 	}
@@ -568,6 +574,7 @@ int main(int argc, char **argv)
 		code = BS_EXIT_OK;
 		break;
 	case BS_VERB_VALIDATE: code = bs_cli_validate(&cli); break;
+	case BS_VERB_INIT: code = bs_cli_init(&cli); break;
 	case BS_VERB_LOCATIONS:
 		bs_cli_signals_install(NULL);
 		code = bs_cli_locations(&cli);
@@ -593,6 +600,7 @@ int main(int argc, char **argv)
 	bs_strv_free(&cli.port_args);
 	bs_strv_free(&cli.build_arg_args);
 	free(cli.op_target);
+	bs_strv_free(&cli.profiles);
 	free(cli.op_argv);
 	bs_secret_clear();
 	libssh2_exit();

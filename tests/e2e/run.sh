@@ -630,6 +630,54 @@ else
 	fail "colour on a terminal without NO_COLOR (the NO_COLOR check can see colour)"
 fi
 
+# ---- compose: init, --profile --------------------------------------------
+
+mkdir -p "$tmp/My Shop"
+printf 'services:\n  web:\n    image: nginx:1.25\n  tools:\n    image: busybox:1.36\n    profiles: [debug]\n' >"$tmp/My Shop/compose.yaml"
+run -- init "$tmp/My Shop/compose.yaml"
+if [[ $rc == 0 ]] && grep -q '^project: my-shop$' "$tmp/My Shop/recipe.yaml" &&
+	grep -q '^compose: compose.yaml$' "$tmp/My Shop/recipe.yaml" &&
+	grep -q '^#   web: {nodes: \[node-1\], replicas: 1}$' "$tmp/My Shop/recipe.yaml" &&
+	grep -q "next: bootstrap $tmp/My Shop/recipe.yaml" "$out"; then
+	pass "init writes a local recipe for a compose file"
+else
+	fail "init writes a local recipe for a compose file" "exit $rc" "$(cat "$out" "$err")"
+fi
+run -- validate "$tmp/My Shop/recipe.yaml"
+if [[ $rc == 0 ]] && grep -q 'valid (1 node, 1 container, 0 images)' "$out"; then
+	pass "init's recipe is valid; a service in a profile is left out"
+else
+	fail "init's recipe is valid; a service in a profile is left out" "exit $rc" "$(cat "$out" "$err")"
+fi
+run -- validate --profile debug "$tmp/My Shop/recipe.yaml"
+if [[ $rc == 0 ]] && grep -q 'valid (1 node, 2 containers, 0 images)' "$out"; then
+	pass "--profile deploys the services of that profile"
+else
+	fail "--profile deploys the services of that profile" "exit $rc" "$(cat "$out" "$err")"
+fi
+run COMPOSE_PROFILES=debug -- validate "$tmp/My Shop/recipe.yaml"
+if [[ $rc == 0 ]] && grep -q '2 containers' "$out"; then
+	pass "COMPOSE_PROFILES activates profiles"
+else
+	fail "COMPOSE_PROFILES activates profiles" "exit $rc" "$(cat "$out" "$err")"
+fi
+cp "$tmp/My Shop/recipe.yaml" "$tmp/before.yaml"
+run -- init "$tmp/My Shop/compose.yaml"
+if [[ $rc == 73 ]] && grep -q 'already exists: it was left as it is' "$err" &&
+	cmp -s "$tmp/before.yaml" "$tmp/My Shop/recipe.yaml"; then
+	pass "init never overwrites a recipe (exit 73)"
+else
+	fail "init never overwrites a recipe (exit 73)" "exit $rc" "$(cat "$err")"
+fi
+printf 'services:\n  a:\n    imagee: x\n' >"$tmp/bad-compose.yaml"
+run -- init "$tmp/bad-compose.yaml" "$tmp/bad-recipe.yaml"
+if [[ $rc == 65 ]] && grep -q "bad-compose.yaml:3:5: services.a.imagee: not a compose service key (did you mean 'image'?)" "$err" &&
+	[[ ! -e $tmp/bad-recipe.yaml ]]; then
+	pass "init of a compose file with errors shows them and writes nothing"
+else
+	fail "init of a compose file with errors shows them and writes nothing" "exit $rc" "$(cat "$err")"
+fi
+
 # ---- secrets, across everything above -------------------------------------
 
 leaks=()
