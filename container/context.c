@@ -368,8 +368,7 @@ static bool may_reinclude(const struct bs_ignore *ig, const char *dir)
 			continue;
 		for (size_t k = 0; k < n && compatible; k++)
 			compatible = t[k] == (k < dlen ? dir[k] : '/');
-		/* "dir" itself as the exception's whole text re-includes all */
-		if (compatible || strcmp(t, dir) == 0)
+		if (compatible)
 			return true;
 	}
 	return false;

@@ -317,6 +317,29 @@ static void test_context_contents(void **state)
 	bs_context_free(&ctx);
 }
 
+/* A Dockerfile named with -f inside an excluded directory is still sent,
+ * with its directory and nothing else of it. */
+static void test_dockerfile_in_excluded_dir(void **state)
+{
+	struct bs_context_opts opts = BS_CONTEXT_OPTS_INIT;
+	struct bs_err err = BS_ERR_INIT;
+	struct bs_context ctx;
+	char *names;
+
+	(void)state;
+	dir("build");
+	put("build/Dockerfile.ci", "FROM scratch\n", 0644);
+	put("build/cache.bin", "xx", 0644);
+	put(".dockerignore", "build\n", 0644);
+	opts.dockerfile = "./build/Dockerfile.ci";
+	assert_int_equal(bs_context_read(&ctx, tree, &opts, &err), 0);
+	names = names_of(&ctx);
+	assert_non_null(strstr(names, "D build/,build/Dockerfile.ci,"));
+	assert_null(strstr(names, "cache.bin"));
+	free(names);
+	bs_context_free(&ctx);
+}
+
 /* Sockets and fifos are skipped without an error. */
 static void test_special_files_skipped(void **state)
 {
@@ -445,6 +468,8 @@ int main(void)
 		cmocka_unit_test(test_cleaning),
 		cmocka_unit_test(test_bad_patterns),
 		cmocka_unit_test_setup_teardown(test_context_contents, setup_tree, teardown_tree),
+		cmocka_unit_test_setup_teardown(test_dockerfile_in_excluded_dir, setup_tree,
+						teardown_tree),
 		cmocka_unit_test_setup_teardown(test_special_files_skipped, setup_tree,
 						teardown_tree),
 		cmocka_unit_test_setup_teardown(test_deterministic, setup_tree, teardown_tree),
