@@ -91,7 +91,12 @@ struct bs_cli {
 	const char *provider;	 /* locations --provider NAME */
 	const char *api_url;	 /* locations --api-url URL */
 	bool no_domain;		 /* --no-domain: none, whatever the base */
-	struct bs_strv profiles; /* --profile NAME...: compose profiles */
+	/* build */
+	const char *build_tag;	       /* -t/--tag NAME: the context is the one argument */
+	const char *dockerfile;	       /* -f/--file: path in the context */
+	const char *target;	       /* --target STAGE */
+	struct bs_strv build_arg_args; /* --build-arg K=V */
+	struct bs_strv profiles;       /* --profile NAME...: compose profiles */
 	/* NAME/OP, or docker's order OP NAME...: the operation; args are then
 	 * the container names (op_target owns NAME of NAME/OP) */
 	const char *op;

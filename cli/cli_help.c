@@ -72,12 +72,21 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "           (defaults filled in, secrets as ***) and its diagnostics\n"
 		 "Exit: 0 valid, 65 invalid, 66 unreadable.\n"},
 	[BS_VERB_BUILD] =
-		{"build", "bootstrap [-H URL | -r RECIPE --node N] build NAME GIT_URL",
-		 "Build image NAME on the engine from a git repository with a Dockerfile;\n"
-		 "the engine clones it (GIT_URL#ref:subdir as docker does; without #ref,\n"
-		 "the branch the repository's HEAD names, asked of an http(s):// or git://\n"
-		 "server first: the engine alone would take master). The build\n"
-		 "output streams as it comes; a failing step fails the command.\n"},
+		{"build",
+		 "bootstrap [-H URL | -r RECIPE --node N] build [options] -t NAME DIR\n"
+		 "       bootstrap [-H URL | -r RECIPE --node N] build [options] NAME GIT_URL",
+		 "Build image NAME on the engine. From a local directory DIR: its files are\n"
+		 "sent to the engine as the build context, without what DIR/.dockerignore\n"
+		 "excludes (as docker build does; the image is labelled with the context's\n"
+		 "hash, io.bootstrap.context-hash). From a git repository: the engine\n"
+		 "clones it (GIT_URL#ref:subdir as docker does; without #ref, the branch\n"
+		 "the repository's HEAD names, asked of an http(s):// or git:// server\n"
+		 "first: the engine alone would take master). The build output streams as\n"
+		 "it comes; a failing step fails the command.\n"
+		 "  -t, --tag NAME        the image's name (NAME:TAG)\n"
+		 "  -f, --file PATH       the Dockerfile, relative to the context\n"
+		 "  --target STAGE        build this stage of a multi-stage Dockerfile\n"
+		 "  --build-arg K=V       a build argument (--build-arg K takes K from here)\n"},
 	[BS_VERB_CREATE] =
 		{"create",
 		 "bootstrap [-H URL] create IMAGE NAME [-e K=V]... [-p PORTS]... [--domain NAME\n"

@@ -54,6 +54,9 @@ enum {
 	OPT_NO_DOMAIN,
 	OPT_PROVIDER,
 	OPT_API_URL,
+	OPT_TARGET,
+	OPT_BUILD_ARG,
+	OPT_FILE,
 	OPT_PROFILE,
 	OPT_LAST_,
 };
@@ -93,6 +96,10 @@ static const struct option long_options[] = {
 	{"identity", required_argument, NULL, 'i'},
 	{"strict-host-keys", no_argument, NULL, OPT_STRICT_HOST_KEYS},
 	{"time", required_argument, NULL, 't'},
+	{"tag", required_argument, NULL, 't'},
+	{"file", required_argument, NULL, 'f'},
+	{"target", required_argument, NULL, OPT_TARGET},
+	{"build-arg", required_argument, NULL, OPT_BUILD_ARG},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -257,6 +264,9 @@ static int check_flags(const struct bs_cli *cli, const bool *seen)
 		{OPT_NO_DOMAIN, "--no-domain", 1u << BS_VERB_CREATE},
 		{OPT_PROVIDER, "--provider", 1u << BS_VERB_LOCATIONS},
 		{OPT_API_URL, "--api-url", 1u << BS_VERB_LOCATIONS},
+		{OPT_TARGET, "--target", 1u << BS_VERB_BUILD},
+		{OPT_BUILD_ARG, "--build-arg", 1u << BS_VERB_BUILD},
+		{OPT_FILE, "-f/--file", 1u << BS_VERB_BUILD},
 	};
 	size_t i;
 
@@ -280,11 +290,12 @@ static int check_flags(const struct bs_cli *cli, const bool *seen)
 static int parse_args(struct bs_cli *cli, int argc, char **argv)
 {
 	bool seen[OPT_LAST_ - OPT_JSON] = {false};
+	const char *t_arg = NULL; /* -t: --time, or build's --tag */
 	long long n;
 	int c, rc, first;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":H:r:e:p:i:t:vqhV", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":H:r:e:p:i:t:f:vqhV", long_options, NULL)) != -1) {
 		if (c >= OPT_JSON && c < OPT_LAST_)
 			seen[c - OPT_JSON] = true;
 		switch (c) {
@@ -344,11 +355,13 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 		case OPT_PROFILE: bs_strv_push(&cli->profiles, optarg); break;
 		case OPT_TLS_SKIP_VERIFY: cli->tls_skip_verify = true; break;
 		case 'i': cli->identity = optarg; break;
-		case 't':
-			if ((rc = parse_count(optarg, 0, 3600, "-t/--time", &n)) != 0)
-				return rc;
-			cli->stop_timeout_s = (int)n;
+		case 't': t_arg = optarg; break;
+		case 'f':
+			seen[OPT_FILE - OPT_JSON] = true;
+			cli->dockerfile = optarg;
 			break;
+		case OPT_TARGET: cli->target = optarg; break;
+		case OPT_BUILD_ARG: bs_strv_push(&cli->build_arg_args, optarg); break;
 		case OPT_STRICT_HOST_KEYS: cli->strict_host_keys = true; break;
 		case OPT_JSON: cli->json = true; break;
 		case OPT_PARALLEL:
@@ -401,6 +414,14 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 		cli->verb = cli->help ? BS_VERB_HELP : BS_VERB_APPLY;
 		cli->args = argv + first;
 		cli->n_args = 0;
+	}
+	/* -t is build's tag, as docker build's; any other verb's --time */
+	if (t_arg != NULL && cli->verb == BS_VERB_BUILD) {
+		cli->build_tag = t_arg;
+	} else if (t_arg != NULL) {
+		if ((rc = parse_count(t_arg, 0, 3600, "-t/--time", &n)) != 0)
+			return rc;
+		cli->stop_timeout_s = (int)n;
 	}
 	return check_flags(cli, seen);
 }
@@ -493,6 +514,7 @@ int main(int argc, char **argv)
 		bs_cli_output_finish(code);
 		bs_strv_free(&cli.env_args);
 		bs_strv_free(&cli.port_args);
+		bs_strv_free(&cli.build_arg_args);
 		free(cli.op_target);
 		bs_strv_free(&cli.profiles);
 		free(cli.op_argv);
@@ -505,6 +527,7 @@ int main(int argc, char **argv)
 		else
 			bs_cli_print_help(stdout, cli.verb, cli.verb_given);
 		free(cli.op_target);
+		bs_strv_free(&cli.build_arg_args);
 		bs_strv_free(&cli.profiles);
 		free(cli.op_argv);
 		return BS_EXIT_OK;
@@ -575,6 +598,7 @@ int main(int argc, char **argv)
 	bs_cli_output_finish(code);
 	bs_strv_free(&cli.env_args);
 	bs_strv_free(&cli.port_args);
+	bs_strv_free(&cli.build_arg_args);
 	free(cli.op_target);
 	bs_strv_free(&cli.profiles);
 	free(cli.op_argv);

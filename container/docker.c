@@ -2168,15 +2168,16 @@ static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *
 	struct bs_http_request req;
 	struct progress_ctx pc;
 	struct bs_buf query = BS_BUF_INIT;
-	char *url = NULL, *branch = NULL, *remote, *tag = bs_http_escape(opts->tag);
-	char what[600], *shown_url;
+	char *url = NULL, *branch = NULL, *remote = NULL, *tag = bs_http_escape(opts->tag);
+	char what[600], *shown_url = NULL;
 	struct bs_err why = BS_ERR_INIT;
+	bool local = opts->git_url == NULL;
 	int rc;
 
 	*image_id = NULL;
 	/* without #ref the engine clones "master": ask the server what HEAD
 	 * names, and build that branch (the engine's default if it cannot say) */
-	if (strchr(opts->git_url, '#') == NULL &&
+	if (!local && strchr(opts->git_url, '#') == NULL &&
 	    bs_git_default_branch(opts->git_url, GIT_ASK_MS, &branch, &why) == 0) {
 		url = bs_xasprintf("%s#%s", opts->git_url, branch);
 		if (fn != NULL) {
@@ -2190,13 +2191,22 @@ static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *
 			free(status);
 		}
 	}
-	remote = bs_http_escape(url ? url : opts->git_url);
-	bs_buf_printf(&query, "remote=%s&t=%s&rm=1&forcerm=1", remote, tag);
+	if (!local) {
+		remote = bs_http_escape(url ? url : opts->git_url);
+		bs_buf_printf(&query, "remote=%s&", remote);
+	}
+	bs_buf_printf(&query, "t=%s&rm=1&forcerm=1", tag);
 	if (opts->dockerfile) {
 		char *df = bs_http_escape(opts->dockerfile);
 
 		bs_buf_printf(&query, "&dockerfile=%s", df);
 		free(df);
+	}
+	if (opts->target) {
+		char *target = bs_http_escape(opts->target);
+
+		bs_buf_printf(&query, "&target=%s", target);
+		free(target);
 	}
 	if (opts->pull)
 		bs_buf_puts(&query, "&pull=1");
@@ -2209,14 +2219,24 @@ static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *
 	req.path = "/build";
 	req.query = bs_buf_str(&query);
 	req.content_type = "application/x-tar";
+	if (local) {
+		/* the context is the body (Engine API v1.41, POST /build) */
+		req.body = opts->context_tar;
+		req.body_len = opts->context_len;
+	}
 	memset(&pc, 0, sizeof(pc));
 	bs_jsonl_init(&pc.parser, on_progress_message, &pc);
 	pc.fn = fn;
 	pc.payload = payload;
-	shown_url = url_without_credentials(url ? url : opts->git_url);
-	snprintf(what, sizeof(what), "building %s from %s", opts->tag, shown_url);
+	if (local) {
+		snprintf(what, sizeof(what), "building %s from a local context (%zu KiB)",
+			 opts->tag, opts->context_len >> 10);
+	} else {
+		shown_url = url_without_credentials(url ? url : opts->git_url);
+		snprintf(what, sizeof(what), "building %s from %s", opts->tag, shown_url);
+	}
 	rc = progress_request(dk, &req, &pc, what, err);
-	if (rc != 0 && branch == NULL && strchr(opts->git_url, '#') == NULL &&
+	if (rc != 0 && !local && branch == NULL && strchr(opts->git_url, '#') == NULL &&
 	    strstr(err->msg, "remote ref") != NULL)
 		bs_err_set(err, rc,
 			   "%s (without #ref the engine builds branch master, which this "

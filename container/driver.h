@@ -220,10 +220,15 @@ typedef int (*bs_stats_fn)(const struct bs_cstats *s, void *payload);
 /* An engine event (JSON text of one message); non-zero stops. */
 typedef int (*bs_event_fn)(const char *json, void *payload);
 
+/* A build from git_url, or from the tar of a local context
+ * (container/context.c); exactly one of the two. */
 struct bs_build_opts {
-	const char *tag;	/* name:tag */
-	const char *git_url;	/* remote context: URL[#ref[:subdir]] */
+	const char *tag;	 /* name:tag */
+	const char *git_url;	 /* remote context: URL[#ref[:subdir]] */
+	const void *context_tar; /* or the context itself, context_len bytes */
+	size_t context_len;
 	const char *dockerfile; /* path in the context, or NULL */
+	const char *target;	/* the Dockerfile stage to build, or NULL: the last */
 	const struct bs_kvlist *build_args;
 	const struct bs_kvlist *labels;
 	bool pull; /* always pull the base image */

@@ -381,11 +381,18 @@ char *bs_recipe_to_json(const struct bs_recipe *r)
 
 		add_str(w, o, "name", img->name);
 		add_str(w, o, "pull", bs_pull_policy_name(img->pull));
-		if (img->build_git != NULL) {
+		if (img->build_git != NULL || img->build_context != NULL) {
 			cJSON *b = cJSON_AddObjectToObject(o, "build");
 
-			add_str(w, b, "git", img->build_git);
+			if (img->build_git != NULL)
+				add_str(w, b, "git", img->build_git);
+			if (img->build_context != NULL) {
+				add_str(w, b, "context", img->build_context);
+				add_str(w, b, "context_hash", img->context_hash);
+			}
 			add_str(w, b, "dockerfile", img->build_dockerfile);
+			if (img->build_target != NULL)
+				add_str(w, b, "target", img->build_target);
 			cJSON_AddItemToObject(b, "args", kv_object(w, &img->build_args));
 		}
 		cJSON_AddItemToObject(o, "nodes", selectors_array(w, &img->nodes));

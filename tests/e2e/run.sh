@@ -445,6 +445,13 @@ for args in "pull Shop/App:1" "create Shop/App:1 web" "build Shop/App:1 https://
 		-H unix:///nonexistent.sock $args
 done
 usage "stats --follow of two" "stats --follow takes one container NAME" stats --follow a b
+# build: -t is the tag (docker build's), the context the one argument then
+usage "build -t with a bad image name" "'Shop/App:1' is not a valid image reference" \
+	-H unix:///nonexistent.sock build -t Shop/App:1 .
+usage "build -t without a context" "build takes -t NAME DIR or NAME GIT_URL" \
+	-H unix:///nonexistent.sock build -t shop/app:1
+usage "--target with create" "--target does not apply to 'create'" create --target prod nginx:1 web
+usage "--build-arg with pull" "--build-arg does not apply to 'pull'" pull --build-arg A=1 nginx:1
 
 # Pipeline verbs against a host whose SSH port is closed (loopback, a port
 # nothing listens on): a clear error naming the node and the address, exit 1,

@@ -37,6 +37,7 @@ cleanup() {
 	[ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
 	docker network rm "${PROJECT}k-net" >/dev/null 2>&1
 	docker network rm "$PROJECT-net" >/dev/null 2>&1
+	docker rmi -f "$PROJECT/ctx:1" >/dev/null 2>&1
 	lab_down
 	rm -rf "$WORK"
 }
@@ -339,6 +340,40 @@ left=$(docker ps -aq --filter "label=io.bootstrap.project=$PROJECT" | wc -l)
 net=$(docker network ls -q --filter "name=^$PROJECT-net$" | wc -l)
 counts_are 0 removed=0 failed=0 && [ "$left" = 0 ] && [ "$net" = 0 ] &&
 	ok "... destroy again: the network goes once every container on it is gone" || bad "shared engine destroy" "rc=$rc $(summary) containers=$left networks=$net"
+
+# ---- an image built from a local context ------------------------------------
+# plan says build (missing); apply builds it with the context's hash as a
+# label; a re-run builds nothing; a changed file is planned as "context
+# changed" and its apply replaces the container with the new image
+mkdir -p "$WORK/ctx/app"
+printf 'FROM %s AS base\nCOPY app.txt /app.txt\nFROM base AS prod\nCMD ["sleep", "1000000"]\n' "$LAB_IMAGE" >"$WORK/ctx/app/Dockerfile"
+printf 'notes.txt\n' >"$WORK/ctx/app/.dockerignore"
+echo one >"$WORK/ctx/app/app.txt"
+R="$WORK/ctx/r.yaml"
+printf '%s\n' "version: 1" "project: $PROJECT" "provider: {type: engine}" "nodes: [{name: here}]" "images:" \
+	"  - name: $PROJECT/ctx:1" "    build: {context: ./app, target: prod}" "containers:" \
+	"  - {name: app, image: $PROJECT/ctx:1, stop_timeout: 0s, update: {monitor: 0s}}" >"$R"
+bs plan "$R"
+grep -q "build $PROJECT/ctx:1: missing" "$WORK/out" "$WORK/err" && ok "local context: plan says build (missing)" ||
+	bad "plan of a missing context image" "$(cat "$WORK/out" "$WORK/err")"
+bs apply --json "$R"
+hash=$(docker image inspect -f '{{index .Config.Labels "io.bootstrap.context-hash"}}' "$PROJECT/ctx:1" 2>&1)
+counts_are 0 created=1 failed=0 && [[ $hash =~ ^[0-9a-f]{64}$ ]] &&
+	[ "$(docker exec "$PROJECT-app-1" cat /app.txt 2>&1)" = one ] &&
+	ok "... apply builds it on the node (labelled with the context hash) and runs it" || bad "apply of a context image" "rc=$rc $(summary) hash=$hash"
+echo ignored >"$WORK/ctx/app/notes.txt"
+bs apply --json "$R"
+counts_are 0 created=0 replaced=0 other=0 unchanged=1 && [ "$($EVENTS count "$WORK/out" action_started)" = 0 ] &&
+	ok "... a re-run (an excluded file changed) builds nothing" || bad "re-run of a context image" "rc=$rc $(summary)"
+echo two >"$WORK/ctx/app/app.txt"
+bs plan --detailed-exitcode "$R"
+[ "$rc" = 2 ] && grep -q "build $PROJECT/ctx:1: context changed" "$WORK/out" "$WORK/err" &&
+	ok "... a changed file: plan says build (context changed), exit 2" || bad "plan of a changed context" "rc=$rc $(cat "$WORK/out" "$WORK/err")"
+bs apply --json "$R"
+counts_are 0 replaced=1 failed=0 && [ "$(docker exec "$PROJECT-app-1" cat /app.txt 2>&1)" = two ] &&
+	[ "$(docker image inspect -f '{{index .Config.Labels "io.bootstrap.context-hash"}}' "$PROJECT/ctx:1")" != "$hash" ] &&
+	ok "... apply rebuilds it and replaces the container" || bad "apply of a changed context" "rc=$rc $(summary)"
+bs destroy --json "$R"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "deploy/recipe.h"
 #include "tests/unit/helpers.h"
@@ -1358,7 +1360,7 @@ static void test_image_builds(void **state)
 		&l.diags, 9, 12, "images[1].build",
 		"'ftp://example.com/worker.git': not a git URL (use https://HOST/PATH.git, git://, ssh:// or git@HOST:PATH, with #ref:subdir if needed)");
 	expect_error(&l.diags, 11, 12, "images[2].build.git",
-		     "missing required key (git: https://HOST/PATH.git#ref)");
+		     "missing required key (git: https://HOST/PATH.git#ref, or context: ./DIR)");
 	expect_counts(&l.diags, 3, 0);
 	loaded_free(&l);
 }
@@ -1387,6 +1389,87 @@ static void test_image_build_and_pull(void **state)
 		     "an image built from git is not pulled (remove pull, or remove build)");
 	expect_counts(&l.diags, 1, 0);
 	loaded_free(&l);
+}
+
+/* build: {context: DIR}: relative to the recipe's directory, resolved,
+ * hashed at load; a missing directory or Dockerfile is an error at the
+ * key; context and git together are one context too many. */
+static void test_image_build_context(void **state)
+{
+	char tmpl[] = "/tmp/bs-recipe-ctx-XXXXXX";
+	char *recipe, *app, *dockerfile, *real;
+	struct loaded l;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	app = bs_xasprintf("%s/app", tmpl);
+	assert_int_equal(mkdir(app, 0755), 0);
+	dockerfile = bs_xasprintf("%s/Dockerfile.prod", app);
+	test_write_file(dockerfile, "FROM scratch AS prod\n");
+	recipe = bs_xasprintf("%s/recipe.yaml", tmpl);
+	test_write_file(recipe, "version: 1\n"			      /* 1 */
+				"project: demo\n"		      /* 2 */
+				"nodes:\n"			      /* 3 */
+				"  - name: web\n"		      /* 4 */
+				"images:\n"			      /* 5 */
+				"  - name: shop/app:1.4\n"	      /* 6 */
+				"    build:\n"			      /* 7 */
+				"      context: ./app\n"	      /* 8 */
+				"      dockerfile: Dockerfile.prod\n" /* 9 */
+				"      target: prod\n"		      /* 10 */
+				"      args: {VERSION: \"1.4\"}\n"    /* 11 */
+				"containers:\n"			      /* 12 */
+				"  - name: app\n"		      /* 13 */
+				"    image: shop/app:1.4\n");	      /* 14 */
+	load_file(&l, recipe, NULL);
+	expect_loaded(&l);
+	real = realpath(app, NULL);
+	assert_string_equal(l.recipe->images[0].build_context, real);
+	assert_string_equal(l.recipe->images[0].build_target, "prod");
+	assert_string_equal(l.recipe->images[0].build_dockerfile, "Dockerfile.prod");
+	assert_non_null(l.recipe->images[0].context_hash);
+	assert_int_equal(strlen(l.recipe->images[0].context_hash), 64);
+	assert_null(l.recipe->images[0].build_git);
+	loaded_free(&l);
+	free(real);
+
+	/* relative to the recipe's directory, not the working directory */
+	load_bad(&l,
+		 "version: 1\n"						       /* 1 */
+		 "project: demo\n"					       /* 2 */
+		 "nodes:\n"						       /* 3 */
+		 "  - name: web\n"					       /* 4 */
+		 "images:\n"						       /* 5 */
+		 "  - name: shop/app:1.4\n"				       /* 6 */
+		 "    build: {context: ./no-such-dir}\n"		       /* 7 */
+		 "  - name: shop/two:1.4\n"				       /* 8 */
+		 "    build: {context: /, git: \"https://h.example/a.git\"}\n" /* 9 */
+		 "containers:\n"					       /* 10 */
+		 "  - name: app\n"
+		 "    image: shop/app:1.4\n"
+		 "  - name: two\n"
+		 "    image: shop/two:1.4\n",
+		 NULL);
+	expect_error(&l.diags, 7, 22, "images[0].build.context",
+		     "the build context './no-such-dir' (./no-such-dir) does not exist");
+	expect_error(&l.diags, 7, 22, "images[0].build.context",
+		     "relative to the recipe's directory");
+	expect_error(&l.diags, 9, 22, "images[1].build.context", "a build has one context");
+	expect_counts(&l.diags, 2, 0);
+	loaded_free(&l);
+
+	/* a context without the Dockerfile named */
+	unlink(dockerfile);
+	load_file(&l, recipe, NULL);
+	expect_invalid(&l);
+	expect_error(&l.diags, 8, 16, "images[0].build.context", "no Dockerfile Dockerfile.prod");
+	loaded_free(&l);
+	unlink(recipe);
+	rmdir(app);
+	rmdir(tmpl);
+	free(app);
+	free(dockerfile);
+	free(recipe);
 }
 
 /* ---- ports ------------------------------------------------------------- */
@@ -2166,6 +2249,7 @@ int main(void)
 		cmocka_unit_test(test_image_references),
 		cmocka_unit_test(test_image_builds),
 		cmocka_unit_test(test_image_build_and_pull),
+		cmocka_unit_test(test_image_build_context),
 		cmocka_unit_test(test_bad_ports),
 		cmocka_unit_test(test_port_clashes),
 		cmocka_unit_test(test_port_clash_range),
