@@ -1239,6 +1239,60 @@ static bool profile_active(const struct compose *cp, const struct bs_ynode *svc,
 	return active;
 }
 
+/* build: a context directory, or {context, dockerfile, target, args}: an
+ * images: entry built on the nodes that run the service. Its name is the
+ * service's image:, else PROJECT-SERVICE:ctx-<12 hex of the context's
+ * hash>, so that an unchanged context is never built again. The image
+ * goes in the service's mapping before it is read. */
+static void read_build(struct svc *sv, const struct bs_ynode *b)
+{
+	static const char *const used[] = {"context", "dockerfile", "target", "args", NULL};
+	struct bs_rctx *ctx = sv->cp->ctx;
+	const char *project = ctx->recipe->project ? ctx->recipe->project : "app";
+	const struct bs_ynode *given = bs_ynode_get(sv->map, "image");
+	struct bs_ynode *entry, *bmap;
+	struct bs_image *img;
+	size_t saved = rctx_push_key(ctx, "build");
+	char *name;
+
+	entry = new_at(BS_YNODE_MAP, b);
+	bmap = new_at(BS_YNODE_MAP, b);
+	if (b->kind == BS_YNODE_SCALAR) {
+		put(bmap, "context", b);
+	} else if (rctx_want_map(ctx, b)) {
+		for (size_t i = 0; i < b->n; i++) {
+			const struct bs_ypair *p = &b->pairs[i];
+
+			if (in_list(p->key->value, used))
+				put(bmap, p->key->value, p->value);
+			else if (!p->key->bad && !bs_str_starts_with(p->key->value, "x-"))
+				warn_ignored(
+					ctx, p->key,
+					"a build here takes context, dockerfile, target and args");
+		}
+		if (bs_ynode_get(b, "context") == NULL)
+			bs_ynode_put(bmap, "context", scalar_at(".", b));
+	}
+	bs_ynode_put(entry, "name",
+		     scalar_at(given && given->kind == BS_YNODE_SCALAR ? given->value
+								       : "placeholder:ctx",
+			       given ? given : b));
+	bs_ynode_put(entry, "build", bmap);
+	rctx_pop(ctx, saved);
+	saved = rctx_push_key(ctx, "build");
+	img = bs_recipe_add_image(ctx, entry);
+	rctx_pop(ctx, saved);
+	if (given == NULL) {
+		name = bs_xasprintf("%s-%s:ctx-%.12s", project, sv->key->value,
+				    img->context_hash ? img->context_hash : "unread");
+		free(img->name);
+		img->name = bs_xstrdup(name);
+		bs_ynode_put(sv->out, "image", scalar_at(name, b));
+		free(name);
+	}
+	bs_ynode_unref(entry);
+}
+
 static void read_service(struct compose *cp, const struct bs_ypair *pair, struct bs_container *c)
 {
 	struct bs_rctx *ctx = cp->ctx;
@@ -1268,6 +1322,8 @@ static void read_service(struct compose *cp, const struct bs_ypair *pair, struct
 	}
 	if ((v = bs_ynode_get(sv.map, "deploy")) != NULL && !bs_ynode_is_null(v))
 		read_deploy(&sv, v);
+	if ((v = bs_ynode_get(sv.map, "build")) != NULL && !bs_ynode_is_null(v))
+		read_build(&sv, v);
 	if (sv.resources != NULL)
 		put(sv.out, "resources", sv.resources);
 	if ((v = bs_ynode_get(sv.map, "x-bootstrap")) != NULL)

@@ -211,15 +211,14 @@ static void read_git_url(struct bs_rctx *ctx, const struct bs_ynode *git, struct
  * directory; NULL (reported) when it is not a directory. */
 static char *context_dir(struct bs_rctx *ctx, const struct bs_ynode *at)
 {
-	const char *file = ctx->file ? ctx->file : ctx->recipe->file;
-	const char *slash = file ? strrchr(file, '/') : NULL;
-	char *joined, *resolved;
+	char *dir = bs_recipe_dir_of(ctx, at), *joined, *resolved;
 	struct stat st;
 
-	if (at->value[0] == '/' || slash == NULL)
+	if (at->value[0] == '/' || strcmp(dir, ".") == 0)
 		joined = bs_xstrdup(at->value);
 	else
-		joined = bs_xasprintf("%.*s/%s", (int)(slash - file), file, at->value);
+		joined = bs_xasprintf("%s/%s", dir, at->value);
+	free(dir);
 	resolved = realpath(joined, NULL);
 	if (resolved == NULL || stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		const char *why = resolved != NULL  ? "is not a directory"
@@ -228,7 +227,7 @@ static char *context_dir(struct bs_rctx *ctx, const struct bs_ynode *at)
 
 		rctx_error(ctx, at,
 			   "the build context '%.200s' (%.300s) %s (context: names the directory "
-			   "that holds the Dockerfile, relative to the recipe's directory)",
+			   "that holds the Dockerfile, relative to the file that names it)",
 			   at->value, resolved ? resolved : joined, why);
 		free(resolved);
 		resolved = NULL;
@@ -363,6 +362,16 @@ static void parse_image_item(struct bs_rctx *ctx, const struct bs_ynode *map)
 				   img->name, r->images[j].loc.line);
 			rctx_pop(ctx, saved);
 		}
+}
+
+struct bs_image *bs_recipe_add_image(struct bs_rctx *ctx, const struct bs_ynode *map)
+{
+	struct bs_recipe *r = ctx->recipe;
+
+	r->images = bs_xrealloc(r->images, (r->n_images + 1) * sizeof(*r->images));
+	memset(&r->images[r->n_images], 0, sizeof(*r->images));
+	parse_image_item(ctx, map);
+	return &r->images[r->n_images - 1];
 }
 
 void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq)

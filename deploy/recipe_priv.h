@@ -213,6 +213,9 @@ void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq)
  * come as a mapping of the same keys) */
 void bs_recipe_parse_container(struct bs_rctx *ctx, const struct bs_ynode *map,
 			       struct bs_container *c);
+/* recipe_images.c: one more images: entry, from a mapping of its keys
+ * (a compose service's build:); returns it */
+struct bs_image *bs_recipe_add_image(struct bs_rctx *ctx, const struct bs_ynode *map);
 /* recipe_compose.c: compose: and services: (root), after containers: */
 void bs_recipe_parse_compose(struct bs_rctx *ctx, const struct bs_ynode *root);
 /* recipe.c: interpolate a tree read from another file (a compose file),

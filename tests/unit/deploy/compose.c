@@ -392,6 +392,57 @@ static void test_bad_compose_references(void **state)
 	loaded_free(&l);
 }
 
+/* build: an images: entry built from the local context, named from its hash. */
+static void test_build_context(void **state)
+{
+	struct loaded l;
+	const struct bs_container *api, *web;
+	char first[65];
+
+	(void)state;
+	write_file("api/Dockerfile", "FROM scratch\nCOPY app.txt /\n");
+	write_file("api/app.txt", "v1\n");
+	write_file("compose.yaml", "services:\n"
+				   "  api:\n"
+				   "    build: ./api\n"
+				   "  web:\n"
+				   "    image: shop/web:2\n"
+				   "    build:\n"
+				   "      context: api\n"
+				   "      target: final\n"
+				   "      args: {MODE: prod}\n"
+				   "      cache_from: [shop/web:1]\n");
+	load_recipe(&l, RECIPE "compose: compose.yaml\n", NULL);
+	if (l.rc != 0)
+		print_diags(&l.diags);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.recipe->n_images, 2);
+	api = find_c(l.recipe, "api");
+	web = find_c(l.recipe, "web");
+	assert_true(bs_str_starts_with(api->image, "shop-api:ctx-"));
+	assert_int_equal(strlen(api->image), strlen("shop-api:ctx-") + 12);
+	assert_string_equal(l.recipe->images[0].name, api->image);
+	assert_int_equal(strncmp(api->image + 13, l.recipe->images[0].context_hash, 12), 0);
+	assert_non_null(strstr(l.recipe->images[0].build_context, "/api"));
+	snprintf(first, sizeof(first), "%s", l.recipe->images[0].context_hash);
+	assert_string_equal(web->image, "shop/web:2");
+	assert_string_equal(l.recipe->images[1].name, "shop/web:2");
+	assert_string_equal(l.recipe->images[1].build_target, "final");
+	assert_string_equal(bs_kvlist_find(&l.recipe->images[1].build_args, "MODE")->value, "prod");
+	expect_in(&l.diags, BS_DIAG_WARNING, "compose.yaml", 10, 7, "services.web.build.cache_from",
+		  "cache_from is not used by bootstrap");
+	loaded_free(&l);
+	/* an edited context is another tag */
+	write_file("api/app.txt", "v2\n");
+	load_recipe(&l, RECIPE "compose: compose.yaml\n", NULL);
+	assert_int_equal(l.rc, 0);
+	assert_string_not_equal(l.recipe->images[0].context_hash, first);
+	assert_int_equal(
+		strncmp(find_c(l.recipe, "api")->image + 13, l.recipe->images[0].context_hash, 12),
+		0);
+	loaded_free(&l);
+}
+
 /* docs/compose.md lists every key with what bootstrap does with it. */
 static void test_docs_list_every_key(void **state)
 {
@@ -431,6 +482,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_diagnostics_in_the_compose_file, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_compose_references, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_build_context, setup, teardown),
 		cmocka_unit_test(test_docs_list_every_key),
 	};
 

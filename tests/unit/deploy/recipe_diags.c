@@ -1453,7 +1453,7 @@ static void test_image_build_context(void **state)
 	expect_error(&l.diags, 7, 22, "images[0].build.context",
 		     "the build context './no-such-dir' (./no-such-dir) does not exist");
 	expect_error(&l.diags, 7, 22, "images[0].build.context",
-		     "relative to the recipe's directory");
+		     "relative to the file that names it");
 	expect_error(&l.diags, 9, 22, "images[1].build.context", "a build has one context");
 	expect_counts(&l.diags, 2, 0);
 	loaded_free(&l);
