@@ -847,6 +847,8 @@ static const struct rkey container_keys[] = {
 	{"network", RK_CHOICE, .field = CONTAINER(network), .arg = bs_net_mode_names, .check = check_network},
 	{"domain", RK_STR, .field = CONTAINER(domain), .check = check_domain},
 	{"expose", RK_INT, .field = CONTAINER(expose), .lo = 1, .hi = 65535},
+	{"depends_on", RK_FN, .check = bs_recipe_parse_depends_on},
+	{"container_name", RK_STR, .field = CONTAINER(container_name), .check = bs_recipe_check_container_name_key},
 	{.key = NULL},
 };
 /* clang-format on */
@@ -858,7 +860,7 @@ static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, str
 		"name",	       "image",	   "command", "entrypoint",  "environment", "secrets",
 		"ports",       "volumes",  "restart", "healthcheck", "labels",	    "user",
 		"working_dir", "replicas", "nodes",   "resources",   "domain",	    "stop_timeout",
-		"update",      "network",  "expose",  NULL};
+		"update",      "network",  "expose",  "depends_on", "container_name", NULL};
 
 	c->loc = rctx_loc(map);
 	c->name_loc = rctx_loc(bs_ynode_get(map, "name"));
@@ -1037,6 +1039,7 @@ void bs_recipe_check_containers(struct bs_rctx *ctx)
 		}
 	}
 	check_ports(ctx);
+	bs_recipe_check_depends(ctx);
 }
 
 void bs_recipe_free_containers(struct bs_recipe *r)
