@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "container/auth.h"
@@ -257,7 +258,7 @@ int bs_nodework_new(struct bs_nodework **out, const struct bs_converge_opts *opt
 			memset(x, 0, sizeof(*x));
 			x->c = c;
 			x->replica = reps[k];
-			x->name = bs_instance_name(r->project, c->name, reps[k]);
+			x->name = bs_replica_name(r->project, c, reps[k]);
 			x->spec = bs_xstrdup(spec);
 			x->pids = pids_of(c);
 			x->inplace = inplace_text(c, x->pids);
@@ -653,6 +654,22 @@ static bool running(const struct have *h)
 	return h->info.state == BS_CSTATE_RUNNING || h->info.state == BS_CSTATE_RESTARTING;
 }
 
+/* A job that another container waits for to complete (depends_on with
+ * service_completed_successfully), and that did: it is left exited. */
+static bool completed(const struct bs_recipe *r, const struct bs_container *c,
+		      const struct have *h)
+{
+	if (h->info.state != BS_CSTATE_STOPPED || h->info.exit_code != 0 || h->info.status == NULL ||
+	    strncasecmp(h->info.status, "exited", 6) != 0)
+		return false;
+	for (size_t i = 0; i < r->n_containers; i++)
+		for (size_t k = 0; k < r->containers[i].n_depends_on; k++)
+			if (r->containers[i].depends_on[k].condition == BS_DEP_COMPLETED &&
+			    strcmp(r->containers[i].depends_on[k].container, c->name) == 0)
+				return true;
+	return false;
+}
+
 /* Of several containers for one replica: the best to keep. */
 static struct have *pick(struct bs_nodework *w, const struct want *x, bool match_hash)
 {
@@ -796,11 +813,12 @@ static void plan_want(struct bs_nodework *w, struct want *x)
 	}
 	if (diff != NULL)
 		add_action(w, A_UPDATE, x, keep, diff);
-	if (!running(keep))
+	if (!running(keep) && !completed(w->o.recipe, x->c, keep))
 		add_action(w, A_START, x, keep,
 			   bs_xasprintf("%s (exit code %d)", bs_cstate_name(keep->info.state),
 					keep->info.exit_code));
-	if (diff == NULL && running(keep) && strcmp(keep->info.name, x->name) == 0)
+	if (diff == NULL && (running(keep) || completed(w->o.recipe, x->c, keep)) &&
+	    strcmp(keep->info.name, x->name) == 0)
 		w->counts.unchanged++;
 }
 
@@ -1478,6 +1496,22 @@ static void last_logs(struct bs_nodework *w, const struct bs_container *c, const
  * caller rolls back. */
 #define HEALTH_POLL_MS 250
 #define HEALTH_STEP_MS 50
+/* Between two looks at a container: a look every 250 ms; an interrupt is
+ * seen within 50 ("interrupted while waiting for NAME to WHAT"). */
+static int poll_pause(struct bs_nodework *w, const char *name, const char *what,
+		      struct bs_err *err)
+{
+	for (int step = 0; step < HEALTH_POLL_MS / HEALTH_STEP_MS; step++) {
+		struct timespec ts = {0, HEALTH_STEP_MS * 1000000L};
+
+		if (cancelled(w))
+			return bs_err_set(err, BS_ERR_INTERRUPTED,
+					  "interrupted while waiting for %s to %s", name, what);
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
 /* made_now: this run created the container, so any restart counts; else
  * the restarts before the first look are its past. */
 static int wait_healthy(struct bs_nodework *w, const struct want *x, const char *id, bool made_now,
@@ -1533,16 +1567,9 @@ static int wait_healthy(struct bs_nodework *w, const struct want *x, const char 
 					  "%s did not become healthy within %ld s (update.timeout "
 					  "sets the wait)",
 					  x->name, health_budget_ms(w, x->c) / 1000);
-		/* a look every 250 ms; an interrupt is seen within 50 */
-		for (int step = 0; step < HEALTH_POLL_MS / HEALTH_STEP_MS; step++) {
-			struct timespec ts = {0, HEALTH_STEP_MS * 1000000L};
-
-			if (cancelled(w))
-				return bs_err_set(err, BS_ERR_INTERRUPTED,
-						  "interrupted while waiting for %s to be healthy",
-						  x->name);
-			nanosleep(&ts, NULL);
-		}
+		rc = poll_pause(w, x->name, "be healthy", err);
+		if (rc != 0)
+			return rc;
 	}
 }
 
@@ -1959,6 +1986,182 @@ static int run_kinds(struct bs_nodework *w, enum act_kind from, enum act_kind to
 	return rc;
 }
 
+/* ---- start order (depends_on) ----------------------------------------- */
+
+/* How deep c sits in the depends_on graph: 0 without dependencies, else
+ * one more than its deepest dependency. The load refused cycles; guard
+ * bounds the recursion all the same. */
+static int dep_level(const struct bs_recipe *r, const struct bs_container *c, size_t guard)
+{
+	int level = 0;
+
+	for (size_t k = 0; k < c->n_depends_on && guard <= r->n_containers; k++) {
+		const struct bs_container *d = declared(r, c->depends_on[k].container);
+		int l = d != NULL ? 1 + dep_level(r, d, guard + 1) : 0;
+
+		if (l > level)
+			level = l;
+	}
+	return level;
+}
+
+/* Is the dependency's replica (just inspected) where the dependent may
+ * start? 0: yes; 1: not yet; else the error, which names the dependent. */
+static int dep_met(struct bs_nodework *w, const struct want *x, const struct bs_dependency *dep,
+		   const char *dependent, const struct bs_cinfo *info, struct bs_err *err)
+{
+	bool up = info->state == BS_CSTATE_RUNNING || info->state == BS_CSTATE_RESTARTING;
+
+	if (dep->condition == BS_DEP_COMPLETED) {
+		struct bs_buf why = BS_BUF_INIT;
+		int rc;
+
+		if (up)
+			return 1;
+		if (info->exit_code == 0)
+			return 0;
+		last_logs(w, x->c, x->name, x->name, &why);
+		rc = bs_err_set(err, BS_ERR_REMOTE,
+				"%s waits for %s to complete, and it exited with code %d%s",
+				dependent, x->name, info->exit_code, bs_buf_str(&why));
+		bs_buf_free(&why);
+		return rc;
+	}
+	if (!up)
+		return bs_err_set(err, BS_ERR_REMOTE, "%s waits for %s, which stopped (exit code %d)",
+				  dependent, x->name, info->exit_code);
+	if (info->health == NULL)
+		return bs_err_set(
+			err, BS_ERR_INVALID,
+			"%s waits for %s to be healthy, but %s has no healthcheck (neither the recipe nor its image has one): give %s a healthcheck:, or depend on it with condition: service_started",
+			dependent, x->name, x->c->name, x->c->name);
+	if (strcmp(info->health, "unhealthy") == 0)
+		return bs_err_set(err, BS_ERR_REMOTE,
+				  "%s waits for %s to be healthy, and it is unhealthy", dependent,
+				  x->name);
+	return strcmp(info->health, "healthy") == 0 ? 0 : 1;
+}
+
+/* Wait, bounded like a replacement's health wait (update.timeout, else
+ * from its healthcheck), until replica x meets dep. service_started asks
+ * nothing: the order alone gives it. */
+static int wait_dep(struct bs_nodework *w, const struct want *x, const struct bs_dependency *dep,
+		    const char *dependent, struct bs_err *err)
+{
+	const char *what = dep->condition == BS_DEP_HEALTHY ? "be healthy" : "complete";
+	long budget = health_budget_ms(w, x->c);
+	long long end = bs_now_ms() + budget;
+
+	if (dep->condition == BS_DEP_STARTED)
+		return 0;
+	for (;;) {
+		struct bs_cinfo info;
+		int rc;
+
+		memset(&info, 0, sizeof(info));
+		rc = w->d->ops->container_inspect(w->d, x->name, &info, NULL, err);
+		if (rc == 0)
+			rc = dep_met(w, x, dep, dependent, &info, err);
+		bs_cinfo_free(&info);
+		if (rc <= 0)
+			return rc;
+		if (bs_now_ms() >= end)
+			return bs_err_set(err, BS_ERR_TIMEOUT,
+					  "%s waited %ld s for %s to %s (%s's update.timeout sets "
+					  "the wait)",
+					  dependent, budget / 1000, x->name, what, x->c->name);
+		rc = poll_pause(w, x->name, what, err);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+/* Before a level's starts and creates: every dependency of theirs that
+ * runs on this node meets its condition, each replica looked at once. */
+static int wait_deps_of(struct bs_nodework *w, struct action **acts, size_t n, struct bs_err *err)
+{
+	struct bs_strv seen = BS_STRV_INIT;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct bs_container *c = acts[i]->want->c;
+
+		for (size_t k = 0; k < c->n_depends_on && rc == 0; k++) {
+			const struct bs_dependency *dep = &c->depends_on[k];
+
+			for (size_t j = 0; j < w->n_want && rc == 0; j++) {
+				const struct want *x = &w->want[j];
+				char *key;
+
+				if (x->c == &w->proxy_c || strcmp(x->c->name, dep->container) != 0)
+					continue;
+				key = bs_xasprintf("%s %d", x->name, (int)dep->condition);
+				if (!bs_strv_contains(&seen, key)) {
+					bs_strv_push(&seen, key);
+					rc = wait_dep(w, x, dep, acts[i]->want->name, err);
+				}
+				free(key);
+			}
+		}
+	}
+	bs_strv_free(&seen);
+	return rc;
+}
+
+/* The actions of a level that will not run: said so, with the reason. */
+static void report_skipped(struct bs_nodework *w, size_t from, const int *levels,
+			   const char *why)
+{
+	for (size_t i = 0; i < w->n_act; i++)
+		if (w->act[i].kind >= A_START && w->act[i].kind <= A_CREATE &&
+		    levels[i] >= (int)from) {
+			char *text = bs_xasprintf("skipped: %s", why);
+
+			story(w, "skipped", w->act[i].want->name, text);
+			free(text);
+		}
+}
+
+/*
+ * Starts and creates in dependency order: level 0 (no dependencies) as one
+ * batch, then each next level once the dependencies its containers have
+ * on this node meet their condition; within a level, in parallel. A
+ * recipe without depends_on is one batch, with no look more.
+ */
+static int run_starts(struct bs_nodework *w, struct bs_err *err)
+{
+	int *levels = bs_xcalloc(w->n_act ? w->n_act : 1, sizeof(*levels));
+	struct action **acts = bs_xcalloc(w->n_act ? w->n_act : 1, sizeof(*acts));
+	int top = 0, rc = 0;
+
+	for (size_t i = 0; i < w->n_act; i++)
+		if (w->act[i].kind >= A_START && w->act[i].kind <= A_CREATE) {
+			levels[i] = dep_level(w->o.recipe, w->act[i].want->c, 0);
+			top = levels[i] > top ? levels[i] : top;
+		}
+	for (int l = 0; l <= top && rc == 0; l++) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < w->n_act; i++)
+			if (w->act[i].kind >= A_START && w->act[i].kind <= A_CREATE &&
+			    levels[i] == l)
+				acts[n++] = &w->act[i];
+		if (n > 0 && l > 0) {
+			rc = wait_deps_of(w, acts, n, err);
+			if (rc != 0) {
+				w->counts.failed++;
+				bs_err_prefix(err, "node %s", w->o.node->name);
+				report_skipped(w, (size_t)l, levels, err->msg);
+			}
+		}
+		if (n > 0 && rc == 0)
+			rc = run_batch(w, acts, n, err);
+	}
+	free(acts);
+	free(levels);
+	return rc;
+}
+
 /*
  * The planned reload of the proxy's routes, as an action of its own. A
  * stopped proxy (stopped true) gets them as the file it starts with
@@ -2031,7 +2234,7 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 	if (rc == 0 && w->routes_why != NULL && !w->routes_done && proxy_has(w, A_START))
 		rc = reload_routes(w, true, err);
 	if (rc == 0)
-		rc = run_kinds(w, A_START, A_CREATE, err);
+		rc = run_starts(w, err);
 	for (size_t i = 0; rc == 0 && i < w->n_act; i++)
 		if (w->act[i].kind == A_KEEP)
 			rc = run_action(w, w->d, &w->act[i], err);
@@ -2117,14 +2320,29 @@ int bs_nodework_destroy(struct bs_nodework *w, struct bs_err *err)
 	{
 		struct action *a = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*a));
 		struct action **acts = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*acts));
+		int *levels = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*levels));
+		int top = 0;
 
+		/* dependents go before what they depend on: the deepest first */
 		for (size_t i = 0; i < w->n_have; i++) {
+			const struct bs_container *c = declared(w->o.recipe, w->have[i].cname);
+
+			levels[i] = c != NULL ? dep_level(w->o.recipe, c, 0) : 0;
+			top = levels[i] > top ? levels[i] : top;
 			a[i].kind = A_REMOVE;
 			a[i].have = &w->have[i];
 			a[i].reason = (char *)"destroy";
-			acts[i] = &a[i];
 		}
-		rc = w->n_have ? run_batch(w, acts, w->n_have, err) : 0;
+		rc = 0;
+		for (int l = top; l >= 0 && rc == 0; l--) {
+			size_t n = 0;
+
+			for (size_t i = 0; i < w->n_have; i++)
+				if (levels[i] == l)
+					acts[n++] = &a[i];
+			rc = n ? run_batch(w, acts, n, err) : 0;
+		}
+		free(levels);
 		free(acts);
 		free(a);
 	}

@@ -51,6 +51,7 @@ struct call {
 struct seen { /* one event, copied */
 	enum bs_ev_kind kind;
 	char *node, *action, *object;
+	char *text; /* error, else reason: what a failure or a message says */
 	struct bs_counts counts;
 	bool error;
 	bool interrupted; /* the flag was set when it came */
@@ -1016,6 +1017,7 @@ static void record(const struct bs_event *ev, void *payload)
 	s->node = dup_or_null(ev->node);
 	s->action = dup_or_null(ev->action);
 	s->object = dup_or_null(ev->object);
+	s->text = dup_or_null(ev->error ? ev->error : ev->reason);
 	s->counts = ev->counts;
 	s->error = ev->error != NULL;
 	s->interrupted = w->interrupted != 0;
@@ -1036,6 +1038,7 @@ static void forget(struct world *w)
 		free(w->ev[i].node);
 		free(w->ev[i].action);
 		free(w->ev[i].object);
+		free(w->ev[i].text);
 	}
 	w->n_ev = 0;
 	for (size_t i = 0; i < w->n_flights; i++)
@@ -1581,6 +1584,136 @@ static void test_destroy_shared_engine(void **state)
 	loaded_free(&l);
 }
 
+/* ---- start order (depends_on) and container_name -------------------------- */
+
+/* Events of kind about object whose text holds phrase. */
+static size_t events_saying(enum bs_ev_kind kind, const char *object, const char *phrase)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < world->n_ev; i++)
+		n += world->ev[i].kind == kind && same(object, world->ev[i].object) &&
+		     world->ev[i].text != NULL && strstr(world->ev[i].text, phrase) != NULL;
+	return n;
+}
+
+/* app comes first in the recipe and depends on db, which depends on
+ * cache: created cache, db, app, even with 8 at once; destroy goes the
+ * other way; a second apply only looks. */
+static void test_depends_order(void **state)
+{
+	struct loaded l;
+	struct bs_pipeline_result res;
+	long cache, db, app;
+
+	(void)state;
+	load(&l, HEAD NODE("a", "a") "containers:\n" CONTAINER("app", "nginx:1.25", "1",
+							     "    depends_on: [db]\n")
+			 CONTAINER("db", "busybox:1", "1", "    depends_on: [cache]\n")
+				 CONTAINER("cache", "busybox:1", "1", ""));
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 8, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	expect_events_whole();
+	cache = find_call(0, "a", "container_deploy shop-cache-1");
+	db = find_call(0, "a", "container_deploy shop-db-1");
+	app = find_call(0, "a", "container_deploy shop-app-1");
+	if (cache < 0 || db < cache || app < db)
+		fail_msg("created cache at %ld, db at %ld, app at %ld", cache, db, app);
+
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 8, &res), BS_PIPELINE_OK);
+	assert_int_equal(changes_from(0), 0);
+	assert_int_equal(find_call(0, NULL, "container_inspect"), -1);
+
+	assert_int_equal(run(l.recipe, BS_PIPELINE_DESTROY, 1, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	cache = find_call(0, "a", "container_destroy shop-cache-1");
+	db = find_call(0, "a", "container_destroy shop-db-1");
+	app = find_call(0, "a", "container_destroy shop-app-1");
+	if (app < 0 || db < app || cache < db)
+		fail_msg("removed app at %ld, db at %ld, cache at %ld", app, db, cache);
+	loaded_free(&l);
+}
+
+/* A job app waits for exits with code 1 (the fake's failed container):
+ * app is not created, and is reported skipped with the job's exit code. */
+static void test_depends_completed_fails(void **state)
+{
+	struct loaded l;
+	struct bs_pipeline_result res;
+
+	(void)state;
+	load(&l, HEAD NODE("a", "a") "containers:\n" CONTAINER(
+			 "app", "nginx:1.25", "1",
+			 "    depends_on: {migrate: {condition: service_completed_successfully}}\n")
+			 CONTAINER("migrate", "busybox:1", "1", "    restart: 'no'\n"));
+	world->fail_create = "shop-migrate-1";
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 8, &res), BS_PIPELINE_FAILED);
+	expect_no_violations();
+	expect_events_whole();
+	assert_true(find_call(0, "a", "container_deploy shop-migrate-1") >= 0);
+	assert_int_equal(find_call(0, NULL, "container_deploy shop-app-1"), -1);
+	assert_int_equal(events_saying(BS_EV_MESSAGE, "shop-app-1",
+				       "skipped: node a: shop-app-1 waits for shop-migrate-1 to "
+				       "complete, and it exited with code 1"),
+			 1);
+	world->fail_create = NULL;
+	loaded_free(&l);
+}
+
+/* service_healthy on a container without any healthcheck (the fake's
+ * containers have none): an error that names it and the fix. */
+static void test_depends_healthy_needs_healthcheck(void **state)
+{
+	struct loaded l;
+	struct bs_pipeline_result res;
+
+	(void)state;
+	load(&l, HEAD NODE("a", "a") "containers:\n" CONTAINER(
+			 "app", "nginx:1.25", "1",
+			 "    depends_on: {db: {condition: service_healthy}}\n")
+			 CONTAINER("db", "busybox:1", "1", ""));
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 8, &res), BS_PIPELINE_FAILED);
+	expect_no_violations();
+	assert_int_equal(find_call(0, NULL, "container_deploy shop-app-1"), -1);
+	assert_int_equal(events_saying(BS_EV_NODE_DONE, NULL,
+				       "but db has no healthcheck (neither the recipe nor its "
+				       "image has one): give db a healthcheck:"),
+			 1);
+	loaded_free(&l);
+}
+
+/* container_name is the engine's name of the one replica; found again by
+ * its labels (a second apply only looks), replaced under the same name. */
+static void test_container_name(void **state)
+{
+	struct loaded v1, v2;
+	struct bs_pipeline_result res;
+
+	(void)state;
+	load(&v1, HEAD NODE("a", "a") "containers:\n" CONTAINER(
+			  "db", "busybox:1", "1",
+			  "    container_name: the-db\n    environment: {V: '%s'}\n"),
+	     "1");
+	load(&v2, HEAD NODE("a", "a") "containers:\n" CONTAINER(
+			  "db", "busybox:1", "1",
+			  "    container_name: the-db\n    environment: {V: '%s'}\n"),
+	     "2");
+	assert_int_equal(run(v1.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_OK);
+	assert_non_null(holds("a", "the-db"));
+	assert_string_equal(label(holds("a", "the-db"), BS_LABEL_CONTAINER), "db");
+	assert_int_equal(engine("a")->n_c, 1);
+	assert_int_equal(run(v1.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_OK);
+	assert_int_equal(changes_from(0), 0);
+	assert_int_equal(run(v2.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	assert_int_equal(res.total.replaced, 1);
+	assert_true(find_call(0, "a", "container_deploy the-db.next") >= 0);
+	assert_int_equal(engine("a")->n_c, 1);
+	assert_non_null(strstr(label(holds("a", "the-db"), BS_LABEL_SPEC), "\"V\":\"2\""));
+	loaded_free(&v1);
+	loaded_free(&v2);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/bs-pipeline-XXXXXX";
@@ -1592,6 +1725,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_interrupted_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupted_rolling, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_shared_engine, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depends_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depends_completed_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depends_healthy_needs_healthcheck, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_container_name, setup, teardown),
 	};
 	int rc;
 
