@@ -1988,23 +1988,6 @@ static int run_kinds(struct bs_nodework *w, enum act_kind from, enum act_kind to
 
 /* ---- start order (depends_on) ----------------------------------------- */
 
-/* How deep c sits in the depends_on graph: 0 without dependencies, else
- * one more than its deepest dependency. The load refused cycles; guard
- * bounds the recursion all the same. */
-static int dep_level(const struct bs_recipe *r, const struct bs_container *c, size_t guard)
-{
-	int level = 0;
-
-	for (size_t k = 0; k < c->n_depends_on && guard <= r->n_containers; k++) {
-		const struct bs_container *d = declared(r, c->depends_on[k].container);
-		int l = d != NULL ? 1 + dep_level(r, d, guard + 1) : 0;
-
-		if (l > level)
-			level = l;
-	}
-	return level;
-}
-
 /* Is the dependency's replica (just inspected) where the dependent may
  * start? 0: yes; 1: not yet; else the error, which names the dependent. */
 static int dep_met(struct bs_nodework *w, const struct want *x, const struct bs_dependency *dep,
@@ -2076,50 +2059,94 @@ static int wait_dep(struct bs_nodework *w, const struct want *x, const struct bs
 	}
 }
 
-/* Before a level's starts and creates: every dependency of theirs that
- * runs on this node meets its condition, each replica looked at once. */
-static int wait_deps_of(struct bs_nodework *w, struct action **acts, size_t n, struct bs_err *err)
+int bs_nodework_wait_dep(struct bs_nodework *w, const char *dependent,
+			 const struct bs_dependency *dep, struct bs_err *err)
 {
-	struct bs_strv seen = BS_STRV_INIT;
 	int rc = 0;
 
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		const struct bs_container *c = acts[i]->want->c;
+	for (size_t j = 0; j < w->n_want && rc == 0; j++) {
+		const struct want *x = &w->want[j];
 
-		for (size_t k = 0; k < c->n_depends_on && rc == 0; k++) {
-			const struct bs_dependency *dep = &c->depends_on[k];
-
-			for (size_t j = 0; j < w->n_want && rc == 0; j++) {
-				const struct want *x = &w->want[j];
-				char *key;
-
-				if (x->c == &w->proxy_c || strcmp(x->c->name, dep->container) != 0)
-					continue;
-				key = bs_xasprintf("%s %d", x->name, (int)dep->condition);
-				if (!bs_strv_contains(&seen, key)) {
-					bs_strv_push(&seen, key);
-					rc = wait_dep(w, x, dep, acts[i]->want->name, err);
-				}
-				free(key);
-			}
-		}
+		if (x->c != &w->proxy_c && strcmp(x->c->name, dep->container) == 0)
+			rc = wait_dep(w, x, dep, dependent, err);
 	}
-	bs_strv_free(&seen);
+	if (rc != 0)
+		bs_err_prefix(err, "node %s", w->o.node->name);
 	return rc;
 }
 
-/* The actions of a level that will not run: said so, with the reason. */
-static void report_skipped(struct bs_nodework *w, size_t from, const int *levels,
-			   const char *why)
+static bool starts(const struct action *a)
 {
+	return a->kind >= A_START && a->kind <= A_CREATE && !a->done;
+}
+
+void bs_nodework_level_waits(const struct bs_nodework *w, int level, struct bs_dep_wait **v,
+			     size_t *n)
+{
+	for (size_t i = 0; i < w->n_act; i++) {
+		const struct bs_container *c = w->act[i].want ? w->act[i].want->c : NULL;
+
+		if (!starts(&w->act[i]) || bs_recipe_dep_level(w->o.recipe, c) != level)
+			continue;
+		for (size_t k = 0; k < c->n_depends_on; k++) {
+			const struct bs_dependency *dep = &c->depends_on[k];
+			bool seen = dep->condition == BS_DEP_STARTED; /* the order is enough */
+
+			for (size_t m = 0; m < *n && !seen; m++)
+				seen = strcmp((*v)[m].dep->container, dep->container) == 0 &&
+				       (*v)[m].dep->condition == dep->condition;
+			if (seen || declared(w->o.recipe, dep->container) == NULL)
+				continue;
+			*v = bs_xrealloc(*v, (*n + 1) * sizeof(**v));
+			(*v)[*n].dependent = c;
+			(*v)[(*n)++].dep = dep;
+		}
+	}
+}
+
+size_t bs_nodework_skip_from(struct bs_nodework *w, int level, const char *why)
+{
+	size_t n = 0;
+
 	for (size_t i = 0; i < w->n_act; i++)
-		if (w->act[i].kind >= A_START && w->act[i].kind <= A_CREATE &&
-		    levels[i] >= (int)from) {
+		if (starts(&w->act[i]) &&
+		    bs_recipe_dep_level(w->o.recipe, w->act[i].want->c) >= level) {
 			char *text = bs_xasprintf("skipped: %s", why);
 
 			story(w, "skipped", w->act[i].want->name, text);
 			free(text);
+			w->act[i].done = true;
+			n++;
 		}
+	return n;
+}
+
+/* The starts and creates of one dependency level, as one batch; with
+ * wait, first the waits for their dependencies on this node. */
+static int run_level(struct bs_nodework *w, int level, bool wait, struct bs_err *err)
+{
+	struct action **acts = bs_xcalloc(w->n_act ? w->n_act : 1, sizeof(*acts));
+	struct bs_dep_wait *waits = NULL;
+	size_t n = 0, n_waits = 0;
+	int rc = 0;
+
+	if (wait && level > 0)
+		bs_nodework_level_waits(w, level, &waits, &n_waits);
+	for (size_t i = 0; i < n_waits && rc == 0; i++)
+		rc = bs_nodework_wait_dep(w, waits[i].dependent->name, waits[i].dep, err);
+	if (rc != 0) {
+		w->counts.failed++;
+		bs_nodework_skip_from(w, level, err->msg);
+	}
+	for (size_t i = 0; i < w->n_act && rc == 0; i++)
+		if (starts(&w->act[i]) &&
+		    bs_recipe_dep_level(w->o.recipe, w->act[i].want->c) == level)
+			acts[n++] = &w->act[i];
+	if (n > 0)
+		rc = run_batch(w, acts, n, err);
+	free(waits);
+	free(acts);
+	return rc;
 }
 
 /*
@@ -2130,35 +2157,10 @@ static void report_skipped(struct bs_nodework *w, size_t from, const int *levels
  */
 static int run_starts(struct bs_nodework *w, struct bs_err *err)
 {
-	int *levels = bs_xcalloc(w->n_act ? w->n_act : 1, sizeof(*levels));
-	struct action **acts = bs_xcalloc(w->n_act ? w->n_act : 1, sizeof(*acts));
-	int top = 0, rc = 0;
+	int top = bs_recipe_dep_top(w->o.recipe), rc = 0;
 
-	for (size_t i = 0; i < w->n_act; i++)
-		if (w->act[i].kind >= A_START && w->act[i].kind <= A_CREATE) {
-			levels[i] = dep_level(w->o.recipe, w->act[i].want->c, 0);
-			top = levels[i] > top ? levels[i] : top;
-		}
-	for (int l = 0; l <= top && rc == 0; l++) {
-		size_t n = 0;
-
-		for (size_t i = 0; i < w->n_act; i++)
-			if (w->act[i].kind >= A_START && w->act[i].kind <= A_CREATE &&
-			    levels[i] == l)
-				acts[n++] = &w->act[i];
-		if (n > 0 && l > 0) {
-			rc = wait_deps_of(w, acts, n, err);
-			if (rc != 0) {
-				w->counts.failed++;
-				bs_err_prefix(err, "node %s", w->o.node->name);
-				report_skipped(w, (size_t)l, levels, err->msg);
-			}
-		}
-		if (n > 0 && rc == 0)
-			rc = run_batch(w, acts, n, err);
-	}
-	free(acts);
-	free(levels);
+	for (int l = 0; l <= top && rc == 0; l++)
+		rc = run_level(w, l, true, err);
 	return rc;
 }
 
@@ -2209,7 +2211,8 @@ static bool proxy_has(const struct bs_nodework *w, enum act_kind kind)
 	return false;
 }
 
-int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
+/* What apply does before its starts and creates. */
+static int apply_before(struct bs_nodework *w, struct bs_err *err)
 {
 	bool proxy_busy = proxy_has(w, A_RENAME) || proxy_has(w, A_START) ||
 			  proxy_has(w, A_CREATE) || proxy_has(w, A_REPLACE);
@@ -2233,8 +2236,14 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 		rc = run_kinds(w, A_UPDATE, A_UPDATE, err);
 	if (rc == 0 && w->routes_why != NULL && !w->routes_done && proxy_has(w, A_START))
 		rc = reload_routes(w, true, err);
-	if (rc == 0)
-		rc = run_starts(w, err);
+	return rc;
+}
+
+/* What apply does after its starts and creates. */
+static int apply_after(struct bs_nodework *w, struct bs_err *err)
+{
+	int rc = 0;
+
 	for (size_t i = 0; rc == 0 && i < w->n_act; i++)
 		if (w->act[i].kind == A_KEEP)
 			rc = run_action(w, w->d, &w->act[i], err);
@@ -2260,6 +2269,28 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 				}
 			}
 	}
+	return rc;
+}
+
+int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
+{
+	int rc = apply_before(w, err);
+
+	if (rc == 0)
+		rc = run_starts(w, err);
+	return rc == 0 ? apply_after(w, err) : rc;
+}
+
+int bs_nodework_apply_level(struct bs_nodework *w, int level, struct bs_err *err)
+{
+	int rc = level == 0 ? apply_before(w, err) : 0;
+
+	if (rc == 0 && level > 0 && cancelled(w))
+		rc = bs_err_set(err, BS_ERR_INTERRUPTED, "interrupted");
+	if (rc == 0)
+		rc = run_level(w, level, false, err);
+	if (rc == 0 && level == bs_recipe_dep_top(w->o.recipe))
+		rc = apply_after(w, err);
 	return rc;
 }
 
@@ -2327,7 +2358,7 @@ int bs_nodework_destroy(struct bs_nodework *w, struct bs_err *err)
 		for (size_t i = 0; i < w->n_have; i++) {
 			const struct bs_container *c = declared(w->o.recipe, w->have[i].cname);
 
-			levels[i] = c != NULL ? dep_level(w->o.recipe, c, 0) : 0;
+			levels[i] = c != NULL ? bs_recipe_dep_level(w->o.recipe, c) : 0;
 			top = levels[i] > top ? levels[i] : top;
 			a[i].kind = A_REMOVE;
 			a[i].have = &w->have[i];

@@ -379,6 +379,12 @@ bool bs_container_selects(const struct bs_container *c, const struct bs_node *no
 size_t bs_placement(const struct bs_recipe *r, const struct bs_container *c,
 		    const struct bs_node *node, int **out);
 
+/* depends_on: how deep c sits (0 without dependencies, else one more than
+ * its deepest dependency), and the deepest of the recipe's containers
+ * (recipe_depends.c; the load refused cycles). */
+int bs_recipe_dep_level(const struct bs_recipe *r, const struct bs_container *c);
+int bs_recipe_dep_top(const struct bs_recipe *r);
+
 /* Recipe key names of enum values ("local", "unless-stopped", ...). */
 const char *bs_restart_policy_name(enum bs_restart_policy policy);
 const char *bs_pull_policy_name(enum bs_pull_policy policy);

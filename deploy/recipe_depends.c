@@ -113,6 +113,42 @@ void bs_recipe_check_container_name_key(struct bs_rctx *ctx, const struct rkey *
 	}
 }
 
+/* ---- levels ------------------------------------------------------------ */
+
+static int level_below(const struct bs_recipe *r, const struct bs_container *c, size_t guard)
+{
+	int level = 0;
+
+	for (size_t k = 0; k < c->n_depends_on && guard <= r->n_containers; k++)
+		for (size_t i = 0; i < r->n_containers; i++) {
+			const struct bs_container *d = &r->containers[i];
+			int l;
+
+			if (d->name == NULL || strcmp(d->name, c->depends_on[k].container) != 0)
+				continue;
+			l = 1 + level_below(r, d, guard + 1);
+			level = l > level ? l : level;
+		}
+	return level;
+}
+
+int bs_recipe_dep_level(const struct bs_recipe *r, const struct bs_container *c)
+{
+	return c->n_depends_on > 0 ? level_below(r, c, 0) : 0;
+}
+
+int bs_recipe_dep_top(const struct bs_recipe *r)
+{
+	int top = 0;
+
+	for (size_t i = 0; i < r->n_containers; i++) {
+		int l = bs_recipe_dep_level(r, &r->containers[i]);
+
+		top = l > top ? l : top;
+	}
+	return top;
+}
+
 /* ---- cross checks ------------------------------------------------------ */
 
 static long find_container(const struct bs_recipe *r, const char *name)

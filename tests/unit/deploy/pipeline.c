@@ -1653,7 +1653,7 @@ static void test_depends_completed_fails(void **state)
 	assert_true(find_call(0, "a", "container_deploy shop-migrate-1") >= 0);
 	assert_int_equal(find_call(0, NULL, "container_deploy shop-app-1"), -1);
 	assert_int_equal(events_saying(BS_EV_MESSAGE, "shop-app-1",
-				       "skipped: node a: shop-app-1 waits for shop-migrate-1 to "
+				       "skipped: node a: app waits for shop-migrate-1 to "
 				       "complete, and it exited with code 1"),
 			 1);
 	world->fail_create = NULL;
@@ -1714,6 +1714,89 @@ static void test_container_name(void **state)
 	loaded_free(&v2);
 }
 
+/* db runs on a, app on b depends on it, and b comes first with one node
+ * at a time: phase 1 goes in levels across the fleet, so db is made
+ * before app, without a deadlock; a second apply only looks. */
+static void test_depends_across_nodes(void **state)
+{
+	struct loaded l;
+	struct bs_pipeline_result res;
+	long db, app;
+
+	(void)state;
+	load(&l, HEAD NODE("b", "b") NODE("a", "a") "containers:\n" CONTAINER(
+			 "app", "nginx:1.25", "1", "    nodes: [b]\n    depends_on: [db]\n")
+			 CONTAINER("db", "busybox:1", "1", "    nodes: [a]\n"));
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 1, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	expect_events_whole();
+	db = find_call(0, "a", "container_deploy shop-db-1");
+	app = find_call(0, "b", "container_deploy shop-app-1");
+	if (db < 0 || app < db)
+		fail_msg("db created at %ld, app at %ld", db, app);
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 1, &res), BS_PIPELINE_OK);
+	assert_int_equal(changes_from(0), 0);
+	assert_int_equal(find_call(0, NULL, "container_inspect"), -1);
+	loaded_free(&l);
+}
+
+/* The job on a exits 1: app on b is skipped, and b's node says why. */
+static void test_depends_across_nodes_fails(void **state)
+{
+	struct loaded l;
+	struct bs_pipeline_result res;
+
+	(void)state;
+	load(&l, HEAD NODE("a", "a") NODE("b", "b") "containers:\n" CONTAINER(
+			 "app", "nginx:1.25", "1",
+			 "    nodes: [b]\n    depends_on: {migrate: {condition: "
+			 "service_completed_successfully}}\n")
+			 CONTAINER("migrate", "busybox:1", "1", "    nodes: [a]\n    restart: 'no'\n"));
+	world->fail_create = "shop-migrate-1";
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_FAILED);
+	expect_no_violations();
+	expect_events_whole();
+	assert_int_equal(find_call(0, NULL, "container_deploy shop-app-1"), -1);
+	assert_int_equal(events_saying(BS_EV_MESSAGE, "shop-app-1", "skipped: node a: app waits "
+								  "for shop-migrate-1 to complete"),
+			 1);
+	assert_int_equal(events_saying(BS_EV_NODE_DONE, NULL,
+				       "node b: skipped: node a: app waits for shop-migrate-1 to "
+				       "complete, and it exited with code 1"),
+			 1);
+	world->fail_create = NULL;
+	loaded_free(&l);
+}
+
+/* app depends on db, both change: every replacement of db (its waves)
+ * ends before the first of app begins. */
+static void test_depends_waves(void **state)
+{
+	struct loaded v1, v2;
+	struct bs_pipeline_result res;
+	long last_db, first_app;
+
+	(void)state;
+#define DEPS_FLEET                                                                                 \
+	HEAD THREE "containers:\n" CONTAINER("app", "nginx:1.25", "3",                             \
+					     "    depends_on: [db]\n    environment: {V: '%s'}\n") \
+		CONTAINER("db", "busybox:1", "3", "    environment: {V: '%s'}\n")
+	load(&v1, DEPS_FLEET, "1", "1");
+	load(&v2, DEPS_FLEET, "2", "2");
+#undef DEPS_FLEET
+	assert_int_equal(run(v1.recipe, BS_PIPELINE_APPLY, 3, &res), BS_PIPELINE_OK);
+	assert_int_equal(run(v2.recipe, BS_PIPELINE_APPLY, 3, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	assert_int_equal(res.total.replaced, 6);
+	last_db = last_call(NULL, "container_rename shop-db-");
+	first_app = find_call(0, NULL, "container_deploy shop-app-");
+	if (last_db < 0 || first_app < last_db)
+		fail_msg("last db replacement ended at %ld, first app began at %ld", last_db,
+			 first_app);
+	loaded_free(&v1);
+	loaded_free(&v2);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/bs-pipeline-XXXXXX";
@@ -1730,6 +1813,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_depends_healthy_needs_healthcheck, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_container_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depends_across_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depends_across_nodes_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depends_waves, setup, teardown),
 	};
 	int rc;
 
