@@ -654,20 +654,25 @@ static bool running(const struct have *h)
 	return h->info.state == BS_CSTATE_RUNNING || h->info.state == BS_CSTATE_RESTARTING;
 }
 
-/* A job that another container waits for to complete (depends_on with
- * service_completed_successfully), and that did: it is left exited. */
-static bool completed(const struct bs_recipe *r, const struct bs_container *c,
-		      const struct have *h)
+/* A job: a container another one waits for to complete (depends_on with
+ * service_completed_successfully). */
+static bool is_job(const struct bs_recipe *r, const struct bs_container *c)
 {
-	if (h->info.state != BS_CSTATE_STOPPED || h->info.exit_code != 0 || h->info.status == NULL ||
-	    strncasecmp(h->info.status, "exited", 6) != 0)
-		return false;
 	for (size_t i = 0; i < r->n_containers; i++)
 		for (size_t k = 0; k < r->containers[i].n_depends_on; k++)
 			if (r->containers[i].depends_on[k].condition == BS_DEP_COMPLETED &&
 			    strcmp(r->containers[i].depends_on[k].container, c->name) == 0)
 				return true;
 	return false;
+}
+
+/* A job that exited 0: it is left so, not started again. */
+static bool completed(const struct bs_recipe *r, const struct bs_container *c,
+		      const struct have *h)
+{
+	return h->info.state == BS_CSTATE_STOPPED && h->info.exit_code == 0 &&
+	       h->info.status != NULL && strncasecmp(h->info.status, "exited", 6) == 0 &&
+	       is_job(r, c);
 }
 
 /* Of several containers for one replica: the best to keep. */
@@ -1542,6 +1547,9 @@ static int wait_healthy(struct bs_nodework *w, const struct want *x, const char 
 				"(last exit code %d)",
 				x->name, info.restart_count - restarts,
 				info.restart_count - restarts == 1 ? "" : "s", info.exit_code);
+		} else if (info.state != BS_CSTATE_RUNNING && info.exit_code == 0 &&
+			   is_job(w->o.recipe, x->c)) {
+			rc = 0; /* a job others wait for to complete: done */
 		} else if (info.state != BS_CSTATE_RUNNING) {
 			rc = bs_err_set(err, BS_ERR_REMOTE, "%s stopped (%s, exit code %d)",
 					x->name, bs_cstate_name(info.state), info.exit_code);
