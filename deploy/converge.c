@@ -667,8 +667,7 @@ static bool is_job(const struct bs_recipe *r, const struct bs_container *c)
 }
 
 /* A job that exited 0: it is left so, not started again. */
-static bool completed(const struct bs_recipe *r, const struct bs_container *c,
-		      const struct have *h)
+static bool completed(const struct bs_recipe *r, const struct bs_container *c, const struct have *h)
 {
 	return h->info.state == BS_CSTATE_STOPPED && h->info.exit_code == 0 &&
 	       h->info.status != NULL && strncasecmp(h->info.status, "exited", 6) == 0 &&
@@ -1503,8 +1502,7 @@ static void last_logs(struct bs_nodework *w, const struct bs_container *c, const
 #define HEALTH_STEP_MS 50
 /* Between two looks at a container: a look every 250 ms; an interrupt is
  * seen within 50 ("interrupted while waiting for NAME to WHAT"). */
-static int poll_pause(struct bs_nodework *w, const char *name, const char *what,
-		      struct bs_err *err)
+static int poll_pause(struct bs_nodework *w, const char *name, const char *what, struct bs_err *err)
 {
 	for (int step = 0; step < HEALTH_POLL_MS / HEALTH_STEP_MS; step++) {
 		struct timespec ts = {0, HEALTH_STEP_MS * 1000000L};
@@ -2019,8 +2017,9 @@ static int dep_met(struct bs_nodework *w, const struct want *x, const struct bs_
 		return rc;
 	}
 	if (!up)
-		return bs_err_set(err, BS_ERR_REMOTE, "%s waits for %s, which stopped (exit code %d)",
-				  dependent, x->name, info->exit_code);
+		return bs_err_set(err, BS_ERR_REMOTE,
+				  "%s waits for %s, which stopped (exit code %d)", dependent,
+				  x->name, info->exit_code);
 	if (info->health == NULL)
 		return bs_err_set(
 			err, BS_ERR_INVALID,

@@ -40,7 +40,7 @@ struct run {
 	const struct bs_recipe *recipe;
 	struct bs_fleet fleet; /* what provisioning sees of recipe */
 	bool apply, plan, status, destroy;
-	bool locked;   /* a node is locked by another run */
+	bool locked; /* a node is locked by another run */
 	/* apply with depends_on across nodes: phase 1 in dependency levels,
 	 * each on every node before the next (level: the one running) */
 	bool staged;
@@ -342,7 +342,8 @@ static int fleet_wait(struct run *run, const struct bs_dep_wait *wt, struct bs_e
 		if (!runs_on(run, j, wt->dep->container))
 			continue;
 		if (j->w == NULL || j->rc != 0)
-			return bs_err_set(err, BS_ERR_REMOTE, "%s waits for %s on node %s, which failed",
+			return bs_err_set(err, BS_ERR_REMOTE,
+					  "%s waits for %s on node %s, which failed",
 					  wt->dependent->name, wt->dep->container, j->node.name);
 		rc = bs_nodework_wait_dep(j->w, wt->dependent->name, wt->dep, err);
 		if (rc != 0)
@@ -370,7 +371,8 @@ static void fleet_waits(struct run *run, int level)
 			continue;
 		if (bs_nodework_skip_from(j->w, level, err.msg) > 0) {
 			j->rc = err.code;
-			bs_err_set(&j->err, err.code, "node %s: skipped: %s", j->node.name, err.msg);
+			bs_err_set(&j->err, err.code, "node %s: skipped: %s", j->node.name,
+				   err.msg);
 		}
 	}
 	free(v);

@@ -127,7 +127,7 @@ enum bs_dep_condition {
 struct bs_dependency {
 	char *container; /* a container of the recipe */
 	enum bs_dep_condition condition;
-	bool restart; /* restart: true (compose): recorded, not acted on */
+	bool restart;  /* restart: true (compose): recorded, not acted on */
 	bool optional; /* required: false: a missing container is a warning */
 	struct bs_recipe_loc loc;
 };

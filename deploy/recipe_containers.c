@@ -856,11 +856,13 @@ static const struct rkey container_keys[] = {
 static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
 {
 	/* the order the message about an unknown key lists them in */
+	/* clang-format off */
 	static const char *const keys[] = {
 		"name",	       "image",	   "command", "entrypoint",  "environment", "secrets",
 		"ports",       "volumes",  "restart", "healthcheck", "labels",	    "user",
 		"working_dir", "replicas", "nodes",   "resources",   "domain",	    "stop_timeout",
-		"update",      "network",  "expose",  "depends_on", "container_name", NULL};
+		"update",      "network",  "expose",  "depends_on",  "container_name", NULL};
+	/* clang-format on */
 
 	c->loc = rctx_loc(map);
 	c->name_loc = rctx_loc(bs_ynode_get(map, "name"));

@@ -173,9 +173,8 @@ static void no_such_container(struct bs_rctx *ctx, const struct bs_dependency *d
 			      "no container %.100s (required: false: it is not waited for)",
 			      d->container);
 	else
-		rctx_error_loc(ctx, d->loc, "no container %.100s in the recipe%s%s%s",
-			       d->container, sug ? "; did you mean '" : "", sug ? sug : "",
-			       sug ? "'?" : "");
+		rctx_error_loc(ctx, d->loc, "no container %.100s in the recipe%s%s%s", d->container,
+			       sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "");
 	free(names);
 }
 
@@ -209,8 +208,8 @@ static void check_dependency(struct bs_rctx *ctx, const struct bs_container *c,
 		rctx_error_loc(
 			ctx, d->loc,
 			"%s depends on %s, which runs nowhere (%s): give %s replicas and nodes, or remove the dependency",
-			c->name, dep->name, dep->replicas == 0 ? "replicas: 0" : "its nodes match none",
-			dep->name);
+			c->name, dep->name,
+			dep->replicas == 0 ? "replicas: 0" : "its nodes match none", dep->name);
 	if (d->condition == BS_DEP_COMPLETED &&
 	    (dep->restart == BS_RESTART_ALWAYS || dep->restart == BS_RESTART_UNLESS_STOPPED))
 		rctx_error_loc(

@@ -1608,7 +1608,7 @@ static void test_depends_order(void **state)
 
 	(void)state;
 	load(&l, HEAD NODE("a", "a") "containers:\n" CONTAINER("app", "nginx:1.25", "1",
-							     "    depends_on: [db]\n")
+							       "    depends_on: [db]\n")
 			 CONTAINER("db", "busybox:1", "1", "    depends_on: [cache]\n")
 				 CONTAINER("cache", "busybox:1", "1", ""));
 	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 8, &res), BS_PIPELINE_OK);
@@ -1690,13 +1690,15 @@ static void test_container_name(void **state)
 	struct bs_pipeline_result res;
 
 	(void)state;
-	load(&v1, HEAD NODE("a", "a") "containers:\n" CONTAINER(
-			  "db", "busybox:1", "1",
-			  "    container_name: the-db\n    environment: {V: '%s'}\n"),
+	load(&v1,
+	     HEAD NODE("a", "a") "containers:\n" CONTAINER(
+		     "db", "busybox:1", "1",
+		     "    container_name: the-db\n    environment: {V: '%s'}\n"),
 	     "1");
-	load(&v2, HEAD NODE("a", "a") "containers:\n" CONTAINER(
-			  "db", "busybox:1", "1",
-			  "    container_name: the-db\n    environment: {V: '%s'}\n"),
+	load(&v2,
+	     HEAD NODE("a", "a") "containers:\n" CONTAINER(
+		     "db", "busybox:1", "1",
+		     "    container_name: the-db\n    environment: {V: '%s'}\n"),
 	     "2");
 	assert_int_equal(run(v1.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_OK);
 	assert_non_null(holds("a", "the-db"));
@@ -1747,18 +1749,20 @@ static void test_depends_across_nodes_fails(void **state)
 	struct bs_pipeline_result res;
 
 	(void)state;
-	load(&l, HEAD NODE("a", "a") NODE("b", "b") "containers:\n" CONTAINER(
-			 "app", "nginx:1.25", "1",
-			 "    nodes: [b]\n    depends_on: {migrate: {condition: "
-			 "service_completed_successfully}}\n")
-			 CONTAINER("migrate", "busybox:1", "1", "    nodes: [a]\n    restart: 'no'\n"));
+	load(&l,
+	     HEAD NODE("a", "a") NODE("b", "b") "containers:\n" CONTAINER(
+		     "app", "nginx:1.25", "1",
+		     "    nodes: [b]\n    depends_on: {migrate: {condition: "
+		     "service_completed_successfully}}\n")
+		     CONTAINER("migrate", "busybox:1", "1", "    nodes: [a]\n    restart: 'no'\n"));
 	world->fail_create = "shop-migrate-1";
 	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_FAILED);
 	expect_no_violations();
 	expect_events_whole();
 	assert_int_equal(find_call(0, NULL, "container_deploy shop-app-1"), -1);
-	assert_int_equal(events_saying(BS_EV_MESSAGE, "shop-app-1", "skipped: node a: app waits "
-								  "for shop-migrate-1 to complete"),
+	assert_int_equal(events_saying(BS_EV_MESSAGE, "shop-app-1",
+				       "skipped: node a: app waits "
+				       "for shop-migrate-1 to complete"),
 			 1);
 	assert_int_equal(events_saying(BS_EV_NODE_DONE, NULL,
 				       "node b: skipped: node a: app waits for shop-migrate-1 to "

@@ -21,18 +21,18 @@ static void test_both_forms(void **state)
 
 	(void)state;
 	load_text(&l,
-		  RECIPE_HEAD "    depends_on:\n"			      /* 8 */
-			      "      db: {condition: service_healthy}\n"      /* 9 */
-			      "      migrate:\n"			      /* 10 */
+		  RECIPE_HEAD "    depends_on:\n"				    /* 8 */
+			      "      db: {condition: service_healthy}\n"	    /* 9 */
+			      "      migrate:\n"				    /* 10 */
 			      "        condition: service_completed_successfully\n" /* 11 */
-			      "        restart: true\n"			      /* 12 */
-			      "  - name: db\n"				      /* 13 */
-			      "    image: postgres:16\n"		      /* 14 */
-			      "    container_name: the-db\n"		      /* 15 */
-			      "  - name: migrate\n"			      /* 16 */
-			      "    image: postgres:16\n"		      /* 17 */
-			      "    restart: \"no\"\n"			      /* 18 */
-			      "    depends_on: [db]\n",			      /* 19 */
+			      "        restart: true\n"				    /* 12 */
+			      "  - name: db\n"					    /* 13 */
+			      "    image: postgres:16\n"			    /* 14 */
+			      "    container_name: the-db\n"			    /* 15 */
+			      "  - name: migrate\n"				    /* 16 */
+			      "    image: postgres:16\n"			    /* 17 */
+			      "    restart: \"no\"\n"				    /* 18 */
+			      "    depends_on: [db]\n",				    /* 19 */
 		  NULL);
 	expect_loaded(&l);
 	expect_counts(&l.diags, 0, 0);
@@ -70,12 +70,17 @@ static void test_bad_values(void **state)
 		  NULL);
 	expect_invalid(&l);
 	expect_error(&l.diags, 9, 24, "containers[0].depends_on.dbb.condition", "service_ready");
-	expect_error(&l.diags, 9, 7, "containers[0].depends_on", "no container dbb in the recipe; did you mean 'db'?");
-	expect_error(&l.diags, 10, 7, "containers[0].depends_on", "container app depends on itself");
-	expect_warning(&l.diags, 11, 7, "containers[0].depends_on", "no container cache (required: false");
+	expect_error(&l.diags, 9, 7, "containers[0].depends_on",
+		     "no container dbb in the recipe; did you mean 'db'?");
+	expect_error(&l.diags, 10, 7, "containers[0].depends_on",
+		     "container app depends on itself");
+	expect_warning(&l.diags, 11, 7, "containers[0].depends_on",
+		       "no container cache (required: false");
 	expect_error(&l.diags, 12, 12, "containers[0].depends_on.db.wait", "unknown key");
-	expect_error(&l.diags, 15, 17, "containers[1].depends_on", "is a list of container names, or a map");
-	expect_error(&l.diags, 16, 21, "containers[1].container_name", "'-db' is not a valid container_name");
+	expect_error(&l.diags, 15, 17, "containers[1].depends_on",
+		     "is a list of container names, or a map");
+	expect_error(&l.diags, 16, 21, "containers[1].container_name",
+		     "'-db' is not a valid container_name");
 	expect_counts(&l.diags, 6, 1);
 	loaded_free(&l);
 }
@@ -86,14 +91,14 @@ static void test_cycle(void **state)
 
 	(void)state;
 	load_text(&l,
-		  RECIPE_HEAD "    depends_on: [db]\n"   /* 8 */
-			      "  - name: db\n"	    /* 9 */
-			      "    image: postgres:16\n" /* 10 */
+		  RECIPE_HEAD "    depends_on: [db]\n"	  /* 8 */
+			      "  - name: db\n"		  /* 9 */
+			      "    image: postgres:16\n"  /* 10 */
 			      "    depends_on: [cache]\n" /* 11 */
-			      "  - name: cache\n"	    /* 12 */
-			      "    image: redis:7\n"	    /* 13 */
-			      "    depends_on:\n"	    /* 14 */
-			      "      - app\n",	    /* 15 */
+			      "  - name: cache\n"	  /* 12 */
+			      "    image: redis:7\n"	  /* 13 */
+			      "    depends_on:\n"	  /* 14 */
+			      "      - app\n",		  /* 15 */
 		  NULL);
 	expect_invalid(&l);
 	expect_error(&l.diags, 15, 9, "containers[2].depends_on",
@@ -108,25 +113,27 @@ static void test_dependency_runs_nowhere_or_restarts(void **state)
 
 	(void)state;
 	load_text(&l,
-		  RECIPE_HEAD "    depends_on:\n"				 /* 8 */
-			      "      db: {condition: service_started}\n"	 /* 9 */
-			      "      gone: {condition: service_started}\n"	 /* 10 */
-			      "      migrate:\n"				 /* 11 */
+		  RECIPE_HEAD "    depends_on:\n"				    /* 8 */
+			      "      db: {condition: service_started}\n"	    /* 9 */
+			      "      gone: {condition: service_started}\n"	    /* 10 */
+			      "      migrate:\n"				    /* 11 */
 			      "        condition: service_completed_successfully\n" /* 12 */
-			      "  - name: db\n"					 /* 13 */
-			      "    image: postgres:16\n"			 /* 14 */
-			      "    replicas: 0\n"				 /* 15 */
-			      "  - name: gone\n"				 /* 16 */
-			      "    image: redis:7\n"				 /* 17 */
-			      "    nodes: [role=none]\n"			 /* 18 */
-			      "  - name: migrate\n"				 /* 19 */
-			      "    image: postgres:16\n",			 /* 20 */
+			      "  - name: db\n"					    /* 13 */
+			      "    image: postgres:16\n"			    /* 14 */
+			      "    replicas: 0\n"				    /* 15 */
+			      "  - name: gone\n"				    /* 16 */
+			      "    image: redis:7\n"				    /* 17 */
+			      "    nodes: [role=none]\n"			    /* 18 */
+			      "  - name: migrate\n"				    /* 19 */
+			      "    image: postgres:16\n",			    /* 20 */
 		  NULL);
 	expect_invalid(&l);
 	expect_error(&l.diags, 9, 7, "containers[0].depends_on", "runs nowhere (replicas: 0)");
-	expect_error(&l.diags, 10, 7, "containers[0].depends_on", "runs nowhere (its nodes match none)");
-	expect_error(&l.diags, 11, 7, "containers[0].depends_on",
-		     "its restart policy unless-stopped starts it again after it exits: give migrate restart: \"no\" or on-failure");
+	expect_error(&l.diags, 10, 7, "containers[0].depends_on",
+		     "runs nowhere (its nodes match none)");
+	expect_error(
+		&l.diags, 11, 7, "containers[0].depends_on",
+		"its restart policy unless-stopped starts it again after it exits: give migrate restart: \"no\" or on-failure");
 	loaded_free(&l);
 }
 
@@ -137,15 +144,15 @@ static void test_container_name_clashes(void **state)
 	(void)state;
 	load_text(&l,
 		  RECIPE_HEAD "    container_name: demo-cache-1\n" /* 8 */
-			      "  - name: db\n"			    /* 9 */
-			      "    image: postgres:16\n"	    /* 10 */
-			      "    replicas: 2\n"		    /* 11 */
-			      "    container_name: db\n"	    /* 12 */
-			      "  - name: cache\n"		    /* 13 */
-			      "    image: redis:7\n"		    /* 14 */
-			      "  - name: worker\n"		    /* 15 */
-			      "    image: redis:7\n"		    /* 16 */
-			      "    container_name: db\n",	    /* 17 */
+			      "  - name: db\n"			   /* 9 */
+			      "    image: postgres:16\n"	   /* 10 */
+			      "    replicas: 2\n"		   /* 11 */
+			      "    container_name: db\n"	   /* 12 */
+			      "  - name: cache\n"		   /* 13 */
+			      "    image: redis:7\n"		   /* 14 */
+			      "  - name: worker\n"		   /* 15 */
+			      "    image: redis:7\n"		   /* 16 */
+			      "    container_name: db\n",	   /* 17 */
 		  NULL);
 	expect_invalid(&l);
 	expect_error(&l.diags, 6, 5, "containers[0].container_name",
