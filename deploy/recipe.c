@@ -180,14 +180,21 @@ static void spread_secrets(struct bs_ynode *node, const struct bs_strv *vars,
 	}
 }
 
+void bs_recipe_interpolate(struct bs_rctx *ctx, struct bs_ynode *root)
+{
+	interpolate(ctx, root, true);
+	spread_secrets(root, &ctx->secret_vars, &ctx->recipe->secrets);
+}
+
 /* ---- steps 4 and 5: sections, cross references ---------------------- */
 
 /* top-level x- keys are extension fields (anchors), as in Compose */
 static void check_root_keys(struct bs_rctx *ctx, const struct bs_ynode *root)
 {
-	static const char *const keys[] = {
-		"version", "project",	 "provider", "ssh",	"nodes",   "docker", "registries",
-		"images",  "containers", "prune",    "cluster", "domains", NULL};
+	static const char *const keys[] = {"version",	 "project",  "provider",   "ssh",
+					   "nodes",	 "docker",   "registries", "images",
+					   "containers", "prune",    "cluster",	   "domains",
+					   "compose",	 "services", NULL};
 	size_t i, j;
 
 	for (i = 0; i < root->n; i++) {
@@ -205,7 +212,7 @@ static void check_root_keys(struct bs_rctx *ctx, const struct bs_ynode *root)
 			else
 				rctx_error(
 					ctx, key,
-					"unknown key (top-level keys: version, project, provider, ssh, nodes, docker, cluster, domains, registries, images, containers, prune; x-* for your own anchors)");
+					"unknown key (top-level keys: version, project, provider, ssh, nodes, docker, cluster, domains, registries, images, containers, compose, services, prune; x-* for your own anchors)");
 			rctx_pop(ctx, saved);
 		}
 	}
@@ -282,6 +289,7 @@ static void parse_root(struct bs_rctx *ctx, struct bs_ynode *root)
 	bs_recipe_parse_images(ctx, bs_ynode_get(root, "images"));
 	bs_recipe_parse_domains(ctx, bs_ynode_get(root, "domains"));
 	bs_recipe_parse_containers(ctx, bs_ynode_get(root, "containers"));
+	bs_recipe_parse_compose(ctx, root);
 	rctx_get_bool(ctx, root, "prune", &ctx->recipe->prune);
 	bs_recipe_check_domains(ctx);
 	bs_recipe_check_containers(ctx);
@@ -310,6 +318,7 @@ int bs_recipe_load_buffer(struct bs_recipe **out, const char *data, size_t len, 
 	ctx.recipe = r;
 	ctx.getenv_fn = opts && opts->getenv_fn ? opts->getenv_fn : bs_interp_getenv;
 	ctx.payload = opts ? opts->payload : NULL;
+	ctx.profiles = opts ? opts->profiles : NULL;
 
 	root = bs_ytree_parse(data, len, diags);
 	if (root == NULL) {

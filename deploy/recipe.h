@@ -90,6 +90,10 @@ struct bs_port {
 	struct bs_recipe_loc loc;
 };
 
+/* Where local files (BS_MOUNT_LOCAL) live on a node:
+ * BS_NODE_FILES_DIR/PROJECT/<16 hex of their hash>/NAME */
+#define BS_NODE_FILES_DIR "/var/lib/bootstrap/files"
+
 enum bs_mount_type {
 	BS_MOUNT_VOLUME,    /* named volume "data:/path" */
 	BS_MOUNT_BIND,	    /* host path "/srv/data:/path" */
@@ -369,6 +373,13 @@ const char *bs_port_parse(const char *spec, struct bs_port *port);
  * pins it.
  */
 const char *bs_image_ref_problem(const char *ref, bool *has_tag);
+
+/* compose: the keys of a compose service, and what bootstrap does with
+ * one: "supported", "ignored" (a warning) or "refused" (an error); NULL
+ * for a key that is not one. docs/compose.md is the same table. */
+const char *bs_compose_key_status(const char *key);
+/* Every key, NULL-terminated (static); returns how many. */
+size_t bs_compose_keys(const char *const **names);
 
 /* Does node match selector? */
 bool bs_selector_matches(const struct bs_selector *sel, const struct bs_node *node);

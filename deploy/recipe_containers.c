@@ -319,9 +319,7 @@ static const char *parse_volume(const char *spec, struct bs_mount *m)
 		if (m->source[0] == '/') {
 			m->type = BS_MOUNT_BIND;
 		} else if (m->source[0] == '.' || m->source[0] == '~') {
-			problem =
-				"bind sources are absolute paths on the node (the node does not have the recipe's directory)";
-			goto out;
+			m->type = BS_MOUNT_LOCAL; /* copied to the node */
 		} else if (!volume_name_ok(m->source)) {
 			problem =
 				"a volume name is 2 or more letters, digits, '_', '.' or '-', starting with a letter or digit";
@@ -371,6 +369,11 @@ static void parse_volumes(struct bs_rctx *ctx, const struct rkey *key, const str
 			rctx_error(ctx, item, "'%.200s' is not a volume: %s", item->value, problem);
 			free(m.source);
 			free(m.target);
+		} else if (m.type == BS_MOUNT_LOCAL && !bs_recipe_local_mount(ctx, item, &m)) {
+			free(m.source);
+			free(m.target);
+			free(m.local_path);
+			free(m.content_hash);
 		} else {
 			bool dup = false;
 
@@ -382,6 +385,8 @@ static void parse_volumes(struct bs_rctx *ctx, const struct rkey *key, const str
 					   m.target);
 				free(m.source);
 				free(m.target);
+				free(m.local_path);
+				free(m.content_hash);
 			} else {
 				m.loc = rctx_loc(item);
 				c->volumes[c->n_volumes++] = m;
@@ -853,7 +858,8 @@ static const struct rkey container_keys[] = {
 };
 /* clang-format on */
 
-static void parse_container(struct bs_rctx *ctx, const struct bs_ynode *map, struct bs_container *c)
+void bs_recipe_parse_container(struct bs_rctx *ctx, const struct bs_ynode *map,
+			       struct bs_container *c)
 {
 	/* the order the message about an unknown key lists them in */
 	/* clang-format off */
@@ -881,7 +887,7 @@ static void parse_container_item(struct bs_rctx *ctx, const struct bs_ynode *map
 {
 	struct bs_recipe *r = ctx->recipe;
 
-	parse_container(ctx, map, &r->containers[r->n_containers++]);
+	bs_recipe_parse_container(ctx, map, &r->containers[r->n_containers++]);
 }
 
 void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq)

@@ -47,6 +47,7 @@ struct bs_recipe_loc rctx_loc(const struct bs_ynode *node)
 	if (node != NULL) {
 		loc.line = node->line;
 		loc.col = node->col;
+		loc.file = node->file;
 	}
 	return loc;
 }
@@ -590,6 +591,26 @@ void bs_recipe_check_reserved_labels(struct bs_rctx *ctx, const struct bs_ynode 
 
 /* ---- cross references ------------------------------------------------- */
 
+void rctx_set_path(struct bs_rctx *ctx, const char *fmt, ...);
+
+/* A container from a compose file is services.NAME there. */
+static void compose_path(struct bs_rctx *ctx)
+{
+	const struct bs_container *c;
+	char rest[sizeof(ctx->path)];
+	size_t index;
+	int used = 0;
+
+	if (sscanf(ctx->path, "containers[%zu]%n", &index, &used) != 1 || used == 0 ||
+	    index >= ctx->recipe->n_containers)
+		return;
+	c = &ctx->recipe->containers[index];
+	if (c->compose_file == NULL || c->name == NULL)
+		return;
+	snprintf(rest, sizeof(rest), "%s", ctx->path + used);
+	rctx_set_path(ctx, "services.%.200s%s", c->name, rest);
+}
+
 void rctx_set_path(struct bs_rctx *ctx, const char *fmt, ...)
 {
 	va_list ap;
@@ -601,6 +622,7 @@ void rctx_set_path(struct bs_rctx *ctx, const char *fmt, ...)
 	ctx->path_len = n < 0				? 0
 			: (size_t)n < sizeof(ctx->path) ? (size_t)n
 							: sizeof(ctx->path) - 1;
+	compose_path(ctx);
 }
 
 void rctx_check_selectors(struct bs_rctx *ctx, const struct bs_selectors *sels, const char *section,

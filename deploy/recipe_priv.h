@@ -32,6 +32,7 @@ struct bs_rctx {
 	/* the file being read when not the recipe (a compose file: one of
 	 * recipe->compose_files), for every diagnostic and location; NULL */
 	const char *file;
+	const struct bs_strv *profiles; /* --profile, or NULL */
 	char path[512];
 	size_t path_len;
 };
@@ -208,6 +209,23 @@ void bs_recipe_check_insecure_credentials(struct bs_rctx *ctx, const struct bs_y
 void bs_recipe_parse_images(struct bs_rctx *ctx, const struct bs_ynode *seq);
 void bs_recipe_parse_domains(struct bs_rctx *ctx, const struct bs_ynode *map);
 void bs_recipe_parse_containers(struct bs_rctx *ctx, const struct bs_ynode *seq);
+/* recipe_containers.c: one container from its mapping (compose services
+ * come as a mapping of the same keys) */
+void bs_recipe_parse_container(struct bs_rctx *ctx, const struct bs_ynode *map,
+			       struct bs_container *c);
+/* recipe_compose.c: compose: and services: (root), after containers: */
+void bs_recipe_parse_compose(struct bs_rctx *ctx, const struct bs_ynode *root);
+/* recipe.c: interpolate a tree read from another file (a compose file),
+ * and mask the values its secret variables give */
+void bs_recipe_interpolate(struct bs_rctx *ctx, struct bs_ynode *root);
+/* recipe_files.c: a bind source that is a local path (./conf, ../x, ~/x):
+ * resolved against the directory of the file at is in (the recipe's or a
+ * compose file's), hashed, and given its path on the node. False when it
+ * is not usable (reported at at). m->source is the path as written on
+ * entry and the node's path on return. */
+bool bs_recipe_local_mount(struct bs_rctx *ctx, const struct bs_ynode *at, struct bs_mount *m);
+/* The directory of the file node is in: "." for a recipe read from stdin. Caller frees. */
+char *bs_recipe_dir_of(const struct bs_rctx *ctx, const struct bs_ynode *node);
 
 /* An image reference: reported (error, or a warning when untagged) at at;
  * false when invalid (recipe_images.c). */

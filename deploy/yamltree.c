@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -84,6 +85,78 @@ void bs_ynode_unref(struct bs_ynode *node)
 		break;
 	}
 	free(node);
+}
+
+struct bs_ynode *bs_ynode_ref(const struct bs_ynode *node)
+{
+	/* a reference count is not part of what a read-only tree holds */
+	struct bs_ynode *n = (struct bs_ynode *)(uintptr_t)node;
+
+	n->refs++;
+	return n;
+}
+
+struct bs_ynode *bs_ynode_new(enum bs_ynode_kind kind, int line, int col)
+{
+	struct bs_ynode *n = bs_xcalloc(1, sizeof(*n));
+
+	n->kind = kind;
+	n->line = line;
+	n->col = col;
+	n->refs = 1;
+	n->weight = 1;
+	if (kind == BS_YNODE_SCALAR)
+		n->value = bs_xstrdup("");
+	return n;
+}
+
+struct bs_ynode *bs_ynode_new_scalar(const char *value, int line, int col)
+{
+	struct bs_ynode *n = bs_ynode_new(BS_YNODE_SCALAR, line, col);
+
+	free(n->value);
+	n->value = bs_xstrdup(value);
+	n->interpolated = true;
+	return n;
+}
+
+static void map_add_pair(struct bs_ynode *map, struct bs_ynode *key, struct bs_ynode *value);
+
+void bs_ynode_put(struct bs_ynode *map, const char *key, struct bs_ynode *value)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (strcmp(map->pairs[i].key->value, key) == 0) {
+			map->weight -= map->pairs[i].value->weight;
+			bs_ynode_unref(map->pairs[i].value);
+			map->pairs[i].value = value;
+			map->weight += value->weight;
+			return;
+		}
+	map_add_pair(map, bs_ynode_new_scalar(key, value->line, value->col), value);
+	map->pairs[map->n - 1].key->file = value->file;
+	map->weight += value->weight + 1;
+}
+
+void bs_ynode_push(struct bs_ynode *seq, struct bs_ynode *value)
+{
+	bs_xgrow((void **)&seq->items, &seq->cap, seq->n + 1, sizeof(*seq->items));
+	seq->items[seq->n++] = value;
+	seq->weight += value->weight;
+}
+
+void bs_ynode_set_file(struct bs_ynode *node, const char *file)
+{
+	size_t i;
+
+	if (node == NULL || node->file == file)
+		return;
+	node->file = file;
+	for (i = 0; node->kind == BS_YNODE_SEQ && i < node->n; i++)
+		bs_ynode_set_file(node->items[i], file);
+	for (i = 0; node->kind == BS_YNODE_MAP && i < node->n; i++) {
+		bs_ynode_set_file(node->pairs[i].key, file);
+		bs_ynode_set_file(node->pairs[i].value, file);
+	}
 }
 
 struct bs_ynode *bs_ynode_get(const struct bs_ynode *map, const char *key)

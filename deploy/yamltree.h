@@ -35,8 +35,9 @@ struct bs_ypair {
 
 struct bs_ynode {
 	enum bs_ynode_kind kind;
-	int line; /* 1-based */
-	int col;  /* 1-based, in characters */
+	int line;	  /* 1-based */
+	int col;	  /* 1-based, in characters */
+	const char *file; /* the file it is in when not the recipe (borrowed), or NULL */
 	unsigned refs;
 	size_t weight; /* nodes in this subtree, aliases expanded */
 	/* scalars */
@@ -70,6 +71,21 @@ struct bs_ynode {
 struct bs_ynode *bs_ytree_parse(const char *data, size_t len, struct bs_diags *diags);
 
 void bs_ynode_unref(struct bs_ynode *node);
+
+/*
+ * Building trees (the compose loader's normalised services): new nodes at
+ * a given place, one reference each. bs_ynode_put and bs_ynode_push take
+ * over the caller's reference to value (bs_ynode_ref first to share one).
+ */
+struct bs_ynode *bs_ynode_ref(const struct bs_ynode *node);
+struct bs_ynode *bs_ynode_new(enum bs_ynode_kind kind, int line, int col);
+struct bs_ynode *bs_ynode_new_scalar(const char *value, int line, int col);
+/* map[key] = value, replacing a value already there; key's place is
+ * value's. */
+void bs_ynode_put(struct bs_ynode *map, const char *key, struct bs_ynode *value);
+void bs_ynode_push(struct bs_ynode *seq, struct bs_ynode *value);
+/* Mark every node of the tree as being in file (borrowed). */
+void bs_ynode_set_file(struct bs_ynode *node, const char *file);
 
 /* The value of key in a mapping, or NULL. */
 struct bs_ynode *bs_ynode_get(const struct bs_ynode *map, const char *key);

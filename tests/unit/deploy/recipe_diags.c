@@ -164,7 +164,7 @@ static void test_unknown_key_top(void **state)
 	expect_error(&l.diags, 8, 1, "imagess", "unknown key (did you mean 'images'?)");
 	expect_error(
 		&l.diags, 9, 1, "flavour",
-		"unknown key (top-level keys: version, project, provider, ssh, nodes, docker, cluster, domains, registries, images, containers, prune; x-* for your own anchors)");
+		"unknown key (top-level keys: version, project, provider, ssh, nodes, docker, cluster, domains, registries, images, containers, compose, services, prune; x-* for your own anchors)");
 	expect_counts(&l.diags, 3, 0);
 	loaded_free(&l);
 }
@@ -1450,9 +1450,8 @@ static void test_bad_volumes(void **state)
 		"'/srv/www:/usr/share/nginx/html:readonly' is not a volume: the mode after the target is ro or rw");
 	expect_error(
 		&l.diags, 10, 9, "containers[0].volumes[1]",
-		"'./html:/usr/share/nginx/html:ro' is not a volume: bind sources are absolute paths on the node (the node does not have the recipe's directory)");
-	expect_error(&l.diags, 11, 9, "containers[0].volumes[2]",
-		     "bind sources are absolute paths on the node");
+		"./html: No such file or directory (a local path is relative to the directory of the file that names it, .: create it, or fix the path; an absolute path is a path on the node)");
+	expect_error(&l.diags, 11, 9, "containers[0].volumes[2]", "HOME is not set");
 	expect_error(
 		&l.diags, 12, 9, "containers[0].volumes[3]",
 		"'data:var/lib/data' is not a volume: the target is an absolute path in the container (like /data)");
