@@ -264,7 +264,12 @@ static void check_names(struct bs_rctx *ctx, size_t i)
 	if (c->container_name == NULL)
 		return;
 	rctx_set_path(ctx, "containers[%zu].container_name", i);
-	if (c->replicas > 1)
+	if (r->cluster.type != BS_CLUSTER_NONE)
+		rctx_error_loc(
+			ctx, c->loc,
+			"container_name names a container, and in a cluster %s runs as the service %s-%s (remove container_name)",
+			c->name, r->project ? r->project : "PROJECT", c->name);
+	else if (c->replicas > 1)
 		rctx_error_loc(
 			ctx, c->replicas_loc,
 			"container_name names one container, and %s has %d replicas (remove container_name, or set replicas: 1)",
@@ -306,6 +311,11 @@ void bs_recipe_check_depends(struct bs_rctx *ctx)
 			rctx_set_path(ctx, "containers[%zu].depends_on", i);
 			check_dependency(ctx, c, &c->depends_on[k]);
 		}
+		rctx_set_path(ctx, "containers[%zu].depends_on", i);
+		if (c->n_depends_on > 0 && r->cluster.type != BS_CLUSTER_NONE)
+			rctx_warn_loc(
+				ctx, c->depends_on[0].loc,
+				"a cluster starts its services without an order: depends_on is not applied (the service must wait for its dependencies itself)");
 	}
 	for (size_t i = 0; i < r->n_containers; i++)
 		if (state[i] == 0 && r->containers[i].name != NULL &&

@@ -165,6 +165,34 @@ static void test_container_name_clashes(void **state)
 	loaded_free(&l);
 }
 
+/* A cluster's services have no start order and no container names. */
+static void test_cluster(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load_text(&l,
+		  "version: 1\n"			  /* 1 */
+		  "project: demo\n"			  /* 2 */
+		  "nodes:\n"				  /* 3 */
+		  "  - {name: web}\n"			  /* 4 */
+		  "cluster: {type: swarm}\n"		  /* 5 */
+		  "containers:\n"			  /* 6 */
+		  "  - name: app\n"			  /* 7 */
+		  "    image: nginx:1.25\n"		  /* 8 */
+		  "    container_name: the-app\n"	  /* 9 */
+		  "    depends_on: [db]\n"		  /* 10 */
+		  "  - {name: db, image: postgres:16}\n", /* 11 */
+		  NULL);
+	expect_invalid(&l);
+	expect_error(&l.diags, 7, 5, "containers[0].container_name",
+		     "in a cluster app runs as the service demo-app (remove container_name)");
+	expect_warning(&l.diags, 10, 18, "containers[0].depends_on",
+		       "a cluster starts its services without an order");
+	expect_counts(&l.diags, 1, 1);
+	loaded_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +201,7 @@ int main(void)
 		cmocka_unit_test(test_cycle),
 		cmocka_unit_test(test_dependency_runs_nowhere_or_restarts),
 		cmocka_unit_test(test_container_name_clashes),
+		cmocka_unit_test(test_cluster),
 	};
 
 	return cmocka_run_group_tests_name("deploy/recipe_depends", tests, NULL, NULL);
