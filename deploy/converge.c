@@ -2350,41 +2350,49 @@ void bs_nodework_status(struct bs_nodework *w)
 	}
 }
 
+/* The removals of the containers of one depends_on level (-1: every
+ * level, the deepest first: dependents go before what they depend on). */
+static int destroy_levels(struct bs_nodework *w, int only, struct bs_err *err)
+{
+	struct action *a = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*a));
+	struct action **acts = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*acts));
+	int *levels = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*levels));
+	int top = 0, rc = 0;
+
+	for (size_t i = 0; i < w->n_have; i++) {
+		const struct bs_container *c = declared(w->o.recipe, w->have[i].cname);
+
+		levels[i] = c != NULL ? bs_recipe_dep_level(w->o.recipe, c) : 0;
+		top = levels[i] > top ? levels[i] : top;
+		a[i].kind = A_REMOVE;
+		a[i].have = &w->have[i];
+		a[i].reason = (char *)"destroy";
+	}
+	for (int l = top; l >= 0 && rc == 0; l--) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < w->n_have && (only < 0 || only == l); i++)
+			if (levels[i] == l)
+				acts[n++] = &a[i];
+		rc = n ? run_batch(w, acts, n, err) : 0;
+	}
+	free(levels);
+	free(acts);
+	free(a);
+	return rc;
+}
+
 int bs_nodework_destroy(struct bs_nodework *w, struct bs_err *err)
 {
-	int rc;
-
 	stage(w, "containers");
-	{
-		struct action *a = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*a));
-		struct action **acts = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*acts));
-		int *levels = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*levels));
-		int top = 0;
+	return destroy_levels(w, -1, err);
+}
 
-		/* dependents go before what they depend on: the deepest first */
-		for (size_t i = 0; i < w->n_have; i++) {
-			const struct bs_container *c = declared(w->o.recipe, w->have[i].cname);
-
-			levels[i] = c != NULL ? bs_recipe_dep_level(w->o.recipe, c) : 0;
-			top = levels[i] > top ? levels[i] : top;
-			a[i].kind = A_REMOVE;
-			a[i].have = &w->have[i];
-			a[i].reason = (char *)"destroy";
-		}
-		rc = 0;
-		for (int l = top; l >= 0 && rc == 0; l--) {
-			size_t n = 0;
-
-			for (size_t i = 0; i < w->n_have; i++)
-				if (levels[i] == l)
-					acts[n++] = &a[i];
-			rc = n ? run_batch(w, acts, n, err) : 0;
-		}
-		free(levels);
-		free(acts);
-		free(a);
-	}
-	return rc;
+int bs_nodework_destroy_level(struct bs_nodework *w, int level, struct bs_err *err)
+{
+	if (level == bs_recipe_dep_top(w->o.recipe))
+		stage(w, "containers");
+	return destroy_levels(w, level, err);
 }
 
 int bs_nodework_destroy_rest(struct bs_nodework *w, bool volumes, struct bs_err *err)

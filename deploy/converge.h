@@ -127,6 +127,9 @@ void bs_nodework_status(struct bs_nodework *w);
 
 /* destroy: the project's containers on the node. */
 int bs_nodework_destroy(struct bs_nodework *w, struct bs_err *err);
+/* ... or only those of one depends_on level, for the caller that removes
+ * every node's deepest level first (bs_recipe_dep_top down to 0). */
+int bs_nodework_destroy_level(struct bs_nodework *w, int level, struct bs_err *err);
 /* ... then, once every node's containers are gone (node entries may share
  * an engine, and with it the network and volumes): the project network,
  * and the recipe's volumes when asked. */

@@ -244,6 +244,8 @@ static int phase1_containers(struct run *run, struct nodejob *j)
 
 	if (rc != 0)
 		return rc;
+	if (run->destroy && run->staged)
+		return bs_nodework_destroy_level(j->w, bs_recipe_dep_top(run->recipe), &j->err);
 	if (run->destroy)
 		return bs_nodework_destroy(j->w, &j->err);
 	if (run->apply && (rc = bs_nodework_prepare(j->w, &j->err)) != 0)
@@ -312,10 +314,13 @@ static void phase1(struct run *run, struct nodejob *j)
  * the pool does level l + 1. No worker ever waits for another node's job,
  * so any --parallel works. When a wait fails, every node's starts of that
  * level and above are skipped, with the reason; nothing else is undone.
+ * destroy goes the other way, the deepest level first on every node.
  */
 static void phase1_level(struct run *run, struct nodejob *j)
 {
-	if (j->w != NULL && j->rc == 0)
+	if (j->w != NULL && j->rc == 0 && run->destroy)
+		j->rc = bs_nodework_destroy_level(j->w, run->level, &j->err);
+	else if (j->w != NULL && j->rc == 0)
 		j->rc = bs_nodework_apply_level(j->w, run->level, &j->err);
 }
 
@@ -383,6 +388,13 @@ static void phase1_all(struct run *run)
 	int top = run->staged ? bs_recipe_dep_top(run->recipe) : 0;
 
 	pool_run(run, phase1, NULL);
+	/* destroy: the deepest level went first, with the rest of phase 1 */
+	for (int level = top - 1; run->destroy && level >= 0 && !*run->interrupted; level--) {
+		run->level = level;
+		pool_run(run, phase1_level, NULL);
+	}
+	if (run->destroy)
+		return;
 	for (int level = 1; level <= top && !*run->interrupted; level++) {
 		fleet_waits(run, level);
 		run->level = level;
@@ -877,7 +889,7 @@ static bool nodes(struct run *run, struct bs_counts *total, bool failed)
 	const struct bs_recipe *r = run->recipe;
 	bool stopped;
 
-	run->staged = run->apply && run->n_jobs > 1 && bs_recipe_dep_top(r) > 0;
+	run->staged = (run->apply || run->destroy) && run->n_jobs > 1 && bs_recipe_dep_top(r) > 0;
 	phase1_all(run);
 	for (size_t i = 0; i < run->n_jobs; i++)
 		failed = failed || run->jobs[i].rc != 0;

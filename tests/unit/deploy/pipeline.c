@@ -1739,6 +1739,19 @@ static void test_depends_across_nodes(void **state)
 	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 1, &res), BS_PIPELINE_OK);
 	assert_int_equal(changes_from(0), 0);
 	assert_int_equal(find_call(0, NULL, "container_inspect"), -1);
+	/* destroy goes the other way: app on b before db on a, a first */
+	loaded_free(&l);
+	load(&l, HEAD NODE("a", "a") NODE("b", "b") "containers:\n" CONTAINER(
+			 "app", "nginx:1.25", "1", "    nodes: [b]\n    depends_on: [db]\n")
+			 CONTAINER("db", "busybox:1", "1", "    nodes: [a]\n"));
+	assert_int_equal(run(l.recipe, BS_PIPELINE_DESTROY, 1, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	expect_events_whole();
+	db = find_call(0, "a", "container_destroy shop-db-1");
+	app = find_call(0, "b", "container_destroy shop-app-1");
+	if (app < 0 || db < app)
+		fail_msg("app removed at %ld, db at %ld", app, db);
+	assert_int_equal(containers_held(), 0);
 	loaded_free(&l);
 }
 
