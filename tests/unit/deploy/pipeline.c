@@ -1634,52 +1634,67 @@ static void test_depends_order(void **state)
 	loaded_free(&l);
 }
 
-/* A job app waits for exits with code 1 (the fake's failed container):
- * app is not created, and is reported skipped with the job's exit code. */
-static void test_depends_completed_fails(void **state)
+/* Apply text (with fail_create, the fake container that exits 1, or
+ * NULL): the run fails, app is never created, and an event of kind about
+ * object (NULL: any) says phrase. */
+static void expect_app_refused(const char *text, const char *fail_create, enum bs_ev_kind kind,
+			       const char *object, const char *phrase)
 {
 	struct loaded l;
 	struct bs_pipeline_result res;
 
-	(void)state;
-	load(&l, HEAD NODE("a", "a") "containers:\n" CONTAINER(
-			 "app", "nginx:1.25", "1",
-			 "    depends_on: {migrate: {condition: service_completed_successfully}}\n")
-			 CONTAINER("migrate", "busybox:1", "1", "    restart: 'no'\n"));
-	world->fail_create = "shop-migrate-1";
-	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 8, &res), BS_PIPELINE_FAILED);
+	load(&l, "%s", text);
+	world->fail_create = fail_create;
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_FAILED);
+	world->fail_create = NULL;
 	expect_no_violations();
 	expect_events_whole();
-	assert_true(find_call(0, "a", "container_deploy shop-migrate-1") >= 0);
 	assert_int_equal(find_call(0, NULL, "container_deploy shop-app-1"), -1);
-	assert_int_equal(events_saying(BS_EV_MESSAGE, "shop-app-1",
-				       "skipped: node a: app waits for shop-migrate-1 to "
-				       "complete, and it exited with code 1"),
-			 1);
-	world->fail_create = NULL;
+	if (events_saying(kind, object, phrase) != 1)
+		fail_msg("no event says \"%s\"", phrase);
 	loaded_free(&l);
 }
 
+#define APP_WAITS(cond, extra)                                                                     \
+	CONTAINER("app", "nginx:1.25", "1",                                                        \
+		  extra "    depends_on: {migrate: {condition: " cond "}}\n")
+
+/* A job app waits for exits with code 1: app is not created, and is
+ * reported skipped with the job's exit code. */
+static void test_depends_job_fails(void **state)
+{
+	(void)state;
+	expect_app_refused(
+		HEAD NODE("a", "a") "containers:\n" APP_WAITS("service_completed_successfully", "")
+			CONTAINER("migrate", "busybox:1", "1", "    restart: 'no'\n"),
+		"shop-migrate-1", BS_EV_MESSAGE, "shop-app-1",
+		"skipped: node a: app waits for shop-migrate-1 to complete, and it "
+		"exited with code 1");
+}
+
+/* The same across nodes: app's node says why it skipped app. */
+static void test_depends_job_fails_across_nodes(void **state)
+{
+	(void)state;
+	expect_app_refused(HEAD NODE("a", "a") NODE("b", "b") "containers:\n" APP_WAITS(
+				   "service_completed_successfully", "    nodes: [b]\n")
+				   CONTAINER("migrate", "busybox:1", "1",
+					     "    nodes: [a]\n    restart: 'no'\n"),
+			   "shop-migrate-1", BS_EV_NODE_DONE, NULL,
+			   "node b: skipped: node a: app waits for shop-migrate-1 to complete, "
+			   "and it exited with code 1");
+}
+
 /* service_healthy on a container without any healthcheck (the fake's
- * containers have none): an error that names it and the fix. */
+ * have none): an error that names it and the fix. */
 static void test_depends_healthy_needs_healthcheck(void **state)
 {
-	struct loaded l;
-	struct bs_pipeline_result res;
-
 	(void)state;
-	load(&l, HEAD NODE("a", "a") "containers:\n" CONTAINER(
-			 "app", "nginx:1.25", "1",
-			 "    depends_on: {db: {condition: service_healthy}}\n")
-			 CONTAINER("db", "busybox:1", "1", ""));
-	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 8, &res), BS_PIPELINE_FAILED);
-	expect_no_violations();
-	assert_int_equal(find_call(0, NULL, "container_deploy shop-app-1"), -1);
-	assert_int_equal(events_saying(BS_EV_NODE_DONE, NULL,
-				       "but db has no healthcheck (neither the recipe nor its "
-				       "image has one): give db a healthcheck:"),
-			 1);
-	loaded_free(&l);
+	expect_app_refused(HEAD NODE("a", "a") "containers:\n" APP_WAITS("service_healthy", "")
+				   CONTAINER("migrate", "busybox:1", "1", ""),
+			   NULL, BS_EV_NODE_DONE, NULL,
+			   "but migrate has no healthcheck (neither the recipe nor its image "
+			   "has one): give migrate a healthcheck:");
 }
 
 /* container_name is the engine's name of the one replica; found again by
@@ -1719,69 +1734,44 @@ static void test_container_name(void **state)
 /* db runs on a, app on b depends on it, and b comes first with one node
  * at a time: phase 1 goes in levels across the fleet, so db is made
  * before app, without a deadlock; a second apply only looks. */
+/* app on b depends on db on a; the nodes in the order given */
+#define ACROSS(first, second)                                                                      \
+	HEAD first second "containers:\n" CONTAINER("app", "nginx:1.25", "1",                      \
+						    "    nodes: [b]\n    depends_on: [db]\n")      \
+		CONTAINER("db", "busybox:1", "1", "    nodes: [a]\n")
+
+/* The first call on engine who1 that starts with first came before the
+ * first on who2 that starts with then. */
+static void expect_before(const char *who1, const char *first, const char *who2, const char *then)
+{
+	long a = find_call(0, who1, first), b = find_call(0, who2, then);
+
+	if (a < 0 || b < a)
+		fail_msg("%s at %ld, %s at %ld", first, a, then, b);
+}
+
 static void test_depends_across_nodes(void **state)
 {
 	struct loaded l;
 	struct bs_pipeline_result res;
-	long db, app;
 
 	(void)state;
-	load(&l, HEAD NODE("b", "b") NODE("a", "a") "containers:\n" CONTAINER(
-			 "app", "nginx:1.25", "1", "    nodes: [b]\n    depends_on: [db]\n")
-			 CONTAINER("db", "busybox:1", "1", "    nodes: [a]\n"));
+	load(&l, ACROSS(NODE("b", "b"), NODE("a", "a")));
 	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 1, &res), BS_PIPELINE_OK);
 	expect_no_violations();
 	expect_events_whole();
-	db = find_call(0, "a", "container_deploy shop-db-1");
-	app = find_call(0, "b", "container_deploy shop-app-1");
-	if (db < 0 || app < db)
-		fail_msg("db created at %ld, app at %ld", db, app);
+	expect_before("a", "container_deploy shop-db-1", "b", "container_deploy shop-app-1");
 	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 1, &res), BS_PIPELINE_OK);
 	assert_int_equal(changes_from(0), 0);
 	assert_int_equal(find_call(0, NULL, "container_inspect"), -1);
 	/* destroy goes the other way: app on b before db on a, a first */
 	loaded_free(&l);
-	load(&l, HEAD NODE("a", "a") NODE("b", "b") "containers:\n" CONTAINER(
-			 "app", "nginx:1.25", "1", "    nodes: [b]\n    depends_on: [db]\n")
-			 CONTAINER("db", "busybox:1", "1", "    nodes: [a]\n"));
+	load(&l, ACROSS(NODE("a", "a"), NODE("b", "b")));
 	assert_int_equal(run(l.recipe, BS_PIPELINE_DESTROY, 1, &res), BS_PIPELINE_OK);
 	expect_no_violations();
 	expect_events_whole();
-	db = find_call(0, "a", "container_destroy shop-db-1");
-	app = find_call(0, "b", "container_destroy shop-app-1");
-	if (app < 0 || db < app)
-		fail_msg("app removed at %ld, db at %ld", app, db);
+	expect_before("b", "container_destroy shop-app-1", "a", "container_destroy shop-db-1");
 	assert_int_equal(containers_held(), 0);
-	loaded_free(&l);
-}
-
-/* The job on a exits 1: app on b is skipped, and b's node says why. */
-static void test_depends_across_nodes_fails(void **state)
-{
-	struct loaded l;
-	struct bs_pipeline_result res;
-
-	(void)state;
-	load(&l,
-	     HEAD NODE("a", "a") NODE("b", "b") "containers:\n" CONTAINER(
-		     "app", "nginx:1.25", "1",
-		     "    nodes: [b]\n    depends_on: {migrate: {condition: "
-		     "service_completed_successfully}}\n")
-		     CONTAINER("migrate", "busybox:1", "1", "    nodes: [a]\n    restart: 'no'\n"));
-	world->fail_create = "shop-migrate-1";
-	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_FAILED);
-	expect_no_violations();
-	expect_events_whole();
-	assert_int_equal(find_call(0, NULL, "container_deploy shop-app-1"), -1);
-	assert_int_equal(events_saying(BS_EV_MESSAGE, "shop-app-1",
-				       "skipped: node a: app waits "
-				       "for shop-migrate-1 to complete"),
-			 1);
-	assert_int_equal(events_saying(BS_EV_NODE_DONE, NULL,
-				       "node b: skipped: node a: app waits for shop-migrate-1 to "
-				       "complete, and it exited with code 1"),
-			 1);
-	world->fail_create = NULL;
 	loaded_free(&l);
 }
 
@@ -1826,12 +1816,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_interrupted_rolling, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_shared_engine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depends_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_depends_completed_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depends_job_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depends_job_fails_across_nodes, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_depends_healthy_needs_healthcheck, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_container_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depends_across_nodes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_depends_across_nodes_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depends_waves, setup, teardown),
 	};
 	int rc;
