@@ -23,6 +23,7 @@ enum bs_exit {
 	BS_EXIT_INVALID = 65,	   /* the recipe is invalid */
 	BS_EXIT_NOINPUT = 66,	   /* the recipe file cannot be read */
 	BS_EXIT_UNAVAILABLE = 69,  /* the verb is not in this version yet */
+	BS_EXIT_CANTCREAT = 73,	   /* init: the recipe file exists or cannot be made */
 	BS_EXIT_LOCKED = 75,	   /* another run holds the lock */
 	BS_EXIT_INTERRUPTED = 130, /* stopped by Ctrl-C (SIGINT) */
 	BS_EXIT_TERMINATED = 143,  /* stopped by SIGTERM (timeout, CI, a service manager) */
@@ -44,6 +45,7 @@ enum bs_verb {
 	BS_VERB_CLUSTER,      /* cluster [list|nodes|create [ADDR]|destroy] */
 	BS_VERB_REGISTRY,     /* registry tags REPO | inspect IMAGE | repos HOST */
 	BS_VERB_LOCATIONS,    /* locations -r RECIPE | --provider NAME */
+	BS_VERB_INIT,	      /* init COMPOSE [RECIPE] */
 	BS_VERB_CONTAINER_OP, /* NAME/OP */
 	BS_VERB_HELP,
 	BS_VERB_VERSION,
@@ -89,6 +91,12 @@ struct bs_cli {
 	const char *provider;	 /* locations --provider NAME */
 	const char *api_url;	 /* locations --api-url URL */
 	bool no_domain;		 /* --no-domain: none, whatever the base */
+	/* build */
+	const char *build_tag;	       /* -t/--tag NAME: the context is the one argument */
+	const char *dockerfile;	       /* -f/--file: path in the context */
+	const char *target;	       /* --target STAGE */
+	struct bs_strv build_arg_args; /* --build-arg K=V */
+	struct bs_strv profiles;       /* --profile NAME...: compose profiles */
 	/* NAME/OP, or docker's order OP NAME...: the operation; args are then
 	 * the container names (op_target owns NAME of NAME/OP) */
 	const char *op;
@@ -198,6 +206,9 @@ void bs_cli_ssh_close(struct bs_cli_ssh *c);
  * BS_EXIT_OK when path is NULL. */
 struct bs_recipe;
 struct bs_recipe *bs_cli_load_recipe(const struct bs_cli *cli, const char *path, int *code);
+/* bs_recipe_load with the command line's options (--profile). */
+int bs_cli_recipe_load(const struct bs_cli *cli, struct bs_recipe **out, const char *path,
+		       struct bs_diags *diags);
 
 /* cli_prepare.c: prepare RECIPE | -H ssh://... prepare */
 int bs_cli_prepare(const struct bs_cli *cli);
@@ -206,6 +217,8 @@ int bs_cli_prepare(const struct bs_cli *cli);
 int bs_cli_run(const struct bs_cli *cli);
 
 /* cli_validate.c */
+/* cli_init.c */
+int bs_cli_init(const struct bs_cli *cli);
 int bs_cli_validate(const struct bs_cli *cli);
 /* Load the recipe for a pipeline verb; prints diagnostics. Returns an exit
  * code (BS_EXIT_OK when the recipe is valid). */

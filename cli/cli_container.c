@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "container/context.h"
 #include "container/driver.h"
 #include "container/registry.h"
 #include "deploy/recipe.h"
@@ -346,7 +347,7 @@ static int find_cred(const struct bs_cli *cli, const char *ref, struct bs_regist
 		int lrc;
 
 		bs_diags_init(&diags, cli->recipe);
-		lrc = bs_recipe_load(&recipe, cli->recipe, NULL, &diags);
+		lrc = bs_cli_recipe_load(cli, &recipe, cli->recipe, &diags);
 		if (lrc != 0) {
 			bs_diags_sort(&diags);
 			bs_cli_print_diags(cli, &diags);
@@ -402,46 +403,105 @@ static int pull(const struct bs_cli *cli, struct bs_cdriver *d, const char *ref)
 	return BS_EXIT_OK;
 }
 
+/* --build-arg K=V, or K alone: the value from this environment, as docker
+ * does (a K that is not set is left out). */
+static int parse_build_args(const struct bs_cli *cli, struct bs_kvlist *args)
+{
+	for (size_t i = 0; i < cli->build_arg_args.n; i++) {
+		const char *arg = cli->build_arg_args.v[i];
+		const char *eq = strchr(arg, '=');
+		char *key;
+
+		if (eq == arg || arg[0] == '\0') {
+			bs_cli_error(
+				"--build-arg %s: the name is empty (write --build-arg NAME=VALUE)",
+				arg);
+			return BS_EXIT_USAGE;
+		}
+		key = bs_xstrndup(arg, eq ? (size_t)(eq - arg) : strlen(arg));
+		if (eq != NULL)
+			bs_kvlist_push(args, key, eq + 1, false);
+		else if (getenv(key) != NULL)
+			bs_kvlist_push(args, key, getenv(key), false);
+		free(key);
+	}
+	return BS_EXIT_OK;
+}
+
+/* A context argument is a git URL when it says so (a scheme or git@),
+ * else a local directory, as docker build decides. */
+static bool is_git_context(const char *arg)
+{
+	return strstr(arg, "://") != NULL || bs_str_starts_with(arg, "git@");
+}
+
 static int cmd_build(const struct bs_cli *cli, struct bs_cdriver *d)
 {
 	struct bs_build_opts opts;
 	struct progress_out po = {cli, true};
 	struct bs_err err = BS_ERR_INIT;
+	struct bs_kvlist build_args = BS_KVLIST_INIT, labels = BS_KVLIST_INIT;
+	struct bs_context ctx;
+	const char *source;
 	char *image_id = NULL;
-	int rc;
+	int rc, code;
 
-	if (cli->n_args != 2) {
-		bs_cli_error(
-			"build takes NAME GIT_URL, like: bootstrap build shop/app:1.4 https://git.example.com/shop/app.git#main (see bootstrap build --help)");
-		return BS_EXIT_USAGE;
-	}
 	memset(&opts, 0, sizeof(opts));
-	opts.tag = cli->args[0];
-	opts.git_url = cli->args[1];
-	{
+	memset(&ctx, 0, sizeof(ctx));
+	opts.tag = cli->build_tag ? cli->build_tag : cli->args[0];
+	source = cli->args[cli->n_args - 1];
+	opts.dockerfile = cli->dockerfile;
+	opts.target = cli->target;
+	code = parse_build_args(cli, &build_args);
+	if (code != BS_EXIT_OK)
+		goto out;
+	opts.build_args = &build_args;
+	if (is_git_context(source)) {
 		/* https://user:TOKEN@host/...: the engine's git errors echo the
 		 * URL, so the token joins the masked secrets; and it crosses the
 		 * network only over TLS */
-		char *token = bs_url_userinfo_secret(opts.git_url);
+		char *token = bs_url_userinfo_secret(source);
 
 		bs_secret_add(token);
 		bs_secure_free_str(token);
-		if (bs_url_login_in_clear(opts.git_url)) {
+		if (bs_url_login_in_clear(source)) {
 			bs_cli_error("the git URL's login would cross the network in clear text: "
 				     "use https://");
-			return BS_EXIT_USAGE;
+			code = BS_EXIT_USAGE;
+			goto out;
 		}
+		opts.git_url = source;
+	} else {
+		struct bs_context_opts co = BS_CONTEXT_OPTS_INIT;
+
+		co.dockerfile = cli->dockerfile;
+		rc = bs_context_read(&ctx, source, &co, &err);
+		if (rc != 0) {
+			bs_cli_error("%s", err.msg);
+			code = bs_cli_exit_for_error(rc);
+			goto out;
+		}
+		opts.context_tar = ctx.tar.data;
+		opts.context_len = ctx.tar.len;
+		bs_kvlist_push(&labels, BS_LABEL_CONTEXT_HASH, ctx.hash, false);
+		opts.labels = &labels;
 	}
 	rc = d->ops->image_build(d, &opts, show_progress, &po, &image_id, &err);
 	if (rc != 0) {
 		if (rc != BS_ERR_INTERRUPTED)
 			bs_cli_error("%s", err.msg);
-		return bs_cli_exit_for_error(rc);
+		code = bs_cli_exit_for_error(rc);
+		goto out;
 	}
 	if (!cli->json)
 		printf("built %s (%s)\n", opts.tag, image_id);
+	code = BS_EXIT_OK;
+out:
 	free(image_id);
-	return BS_EXIT_OK;
+	bs_context_free(&ctx);
+	bs_kvlist_free(&labels);
+	bs_kvlist_free(&build_args);
+	return code;
 }
 
 static int parse_env_args(const struct bs_cli *cli, struct bs_kvlist *env)
@@ -1620,9 +1680,17 @@ int bs_cli_container(const struct bs_cli *cli)
 	} else if (cli->verb == BS_VERB_PULL && cli->n_args != 1) {
 		bs_cli_error("pull takes one IMAGE, like: bootstrap pull nginx:1.25");
 		return BS_EXIT_USAGE;
+	} else if (cli->verb == BS_VERB_BUILD &&
+		   (cli->build_tag != NULL ? cli->n_args != 1 : cli->n_args != 2)) {
+		bs_cli_error(
+			"build takes -t NAME DIR or NAME GIT_URL, like: bootstrap build -t shop/app:1.4 ./app, or bootstrap build shop/app:1.4 https://git.example.com/shop/app.git#main (see bootstrap build --help)");
+		return BS_EXIT_USAGE;
 	} else if ((cli->verb == BS_VERB_PULL || cli->verb == BS_VERB_CREATE ||
-		    cli->verb == BS_VERB_BUILD) &&
+		    (cli->verb == BS_VERB_BUILD && cli->build_tag == NULL)) &&
 		   cli->n_args >= 1 && !image_ref_ok(cli->args[0])) {
+		return BS_EXIT_USAGE;
+	} else if (cli->verb == BS_VERB_BUILD && cli->build_tag != NULL &&
+		   !image_ref_ok(cli->build_tag)) {
 		return BS_EXIT_USAGE;
 	} else if (cli->verb == BS_VERB_REMOVE && cli->n_args < 1) {
 		bs_cli_error("remove takes container NAMEs (each is stopped first)");

@@ -246,7 +246,7 @@ static int make_proxy(const struct bs_cli *cli, struct bs_cdriver *d, enum bs_tl
 {
 	struct bs_kvlist env = BS_KVLIST_INIT, labels = BS_KVLIST_INIT;
 	struct bs_cport_binding ports[2];
-	struct bs_mount_spec mount = {"volume", ENGINE_VOLUME, "/data", false};
+	struct bs_mount_spec mount = {.type = "volume", .source = ENGINE_VOLUME, .target = "/data"};
 	struct bs_cspec spec;
 	const char *image = cli->proxy_image ? cli->proxy_image : BS_PROXY_IMAGE;
 	char *id = NULL;

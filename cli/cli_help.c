@@ -72,12 +72,21 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "           (defaults filled in, secrets as ***) and its diagnostics\n"
 		 "Exit: 0 valid, 65 invalid, 66 unreadable.\n"},
 	[BS_VERB_BUILD] =
-		{"build", "bootstrap [-H URL | -r RECIPE --node N] build NAME GIT_URL",
-		 "Build image NAME on the engine from a git repository with a Dockerfile;\n"
-		 "the engine clones it (GIT_URL#ref:subdir as docker does; without #ref,\n"
-		 "the branch the repository's HEAD names, asked of an http(s):// or git://\n"
-		 "server first: the engine alone would take master). The build\n"
-		 "output streams as it comes; a failing step fails the command.\n"},
+		{"build",
+		 "bootstrap [-H URL | -r RECIPE --node N] build [options] -t NAME DIR\n"
+		 "       bootstrap [-H URL | -r RECIPE --node N] build [options] NAME GIT_URL",
+		 "Build image NAME on the engine. From a local directory DIR: its files are\n"
+		 "sent to the engine as the build context, without what DIR/.dockerignore\n"
+		 "excludes (as docker build does; the image is labelled with the context's\n"
+		 "hash, io.bootstrap.context-hash). From a git repository: the engine\n"
+		 "clones it (GIT_URL#ref:subdir as docker does; without #ref, the branch\n"
+		 "the repository's HEAD names, asked of an http(s):// or git:// server\n"
+		 "first: the engine alone would take master). The build output streams as\n"
+		 "it comes; a failing step fails the command.\n"
+		 "  -t, --tag NAME        the image's name (NAME:TAG)\n"
+		 "  -f, --file PATH       the Dockerfile, relative to the context\n"
+		 "  --target STAGE        build this stage of a multi-stage Dockerfile\n"
+		 "  --build-arg K=V       a build argument (--build-arg K takes K from here)\n"},
 	[BS_VERB_CREATE] =
 		{"create",
 		 "bootstrap [-H URL] create IMAGE NAME [-e K=V]... [-p PORTS]... [--domain NAME\n"
@@ -161,6 +170,14 @@ static const struct verb_doc verbs[BS_VERB_COUNT_] = {
 		 "cores, memory, disk, the monthly and hourly price (the lowest where offered)\n"
 		 "and where each can be ordered now. The recipe's location and size are\n"
 		 "marked with *. --json: one document {provider, locations, sizes}.\n"},
+	[BS_VERB_INIT] =
+		{"init", "bootstrap init COMPOSE [RECIPE]",
+		 "Write a recipe that deploys a compose file's services to a local node\n"
+		 "(a container of this computer's engine with its own sshd and Docker),\n"
+		 "with a commented cloud example: bootstrap init compose.yaml && bootstrap\n"
+		 "recipe.yaml is a whole first run. RECIPE defaults to recipe.yaml beside\n"
+		 "the compose file and is never overwritten (exit 73). The compose file is\n"
+		 "checked first: with errors, they are shown and nothing is written (65).\n"},
 	[BS_VERB_CONTAINER_OP] =
 		{"NAME/OP",
 		 "bootstrap [-H URL] NAME/inspect|logs|diff|top|stats|start|stop|restart\n"
@@ -197,6 +214,8 @@ static const char common_options[] =
 	"                      once on each node (unix/TLS engines); 1-256, default 8\n"
 	"  --timeout D         bound for the whole run (like 10m, 90s)\n"
 	"  --lock-wait D       wait this long for another run's lock\n"
+	"  --profile NAME      a compose profile to deploy (repeatable; default\n"
+	"                      $COMPOSE_PROFILES; * for all)\n"
 	"  -H, --host URL      engine: unix:///var/run/docker.sock, tcp://HOST:2376\n"
 	"                      (TLS: ca.pem, cert.pem, key.pem in $DOCKER_CERT_PATH\n"
 	"                      or ~/.docker), ssh://USER@HOST[:PORT] (the node's\n"

@@ -54,6 +54,10 @@ enum {
 	OPT_NO_DOMAIN,
 	OPT_PROVIDER,
 	OPT_API_URL,
+	OPT_TARGET,
+	OPT_BUILD_ARG,
+	OPT_FILE,
+	OPT_PROFILE,
 	OPT_LAST_,
 };
 
@@ -87,10 +91,15 @@ static const struct option long_options[] = {
 	{"no-domain", no_argument, NULL, OPT_NO_DOMAIN},
 	{"provider", required_argument, NULL, OPT_PROVIDER},
 	{"api-url", required_argument, NULL, OPT_API_URL},
+	{"profile", required_argument, NULL, OPT_PROFILE},
 	{"tls-skip-verify", no_argument, NULL, OPT_TLS_SKIP_VERIFY},
 	{"identity", required_argument, NULL, 'i'},
 	{"strict-host-keys", no_argument, NULL, OPT_STRICT_HOST_KEYS},
 	{"time", required_argument, NULL, 't'},
+	{"tag", required_argument, NULL, 't'},
+	{"file", required_argument, NULL, 'f'},
+	{"target", required_argument, NULL, OPT_TARGET},
+	{"build-arg", required_argument, NULL, OPT_BUILD_ARG},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -255,6 +264,9 @@ static int check_flags(const struct bs_cli *cli, const bool *seen)
 		{OPT_NO_DOMAIN, "--no-domain", 1u << BS_VERB_CREATE},
 		{OPT_PROVIDER, "--provider", 1u << BS_VERB_LOCATIONS},
 		{OPT_API_URL, "--api-url", 1u << BS_VERB_LOCATIONS},
+		{OPT_TARGET, "--target", 1u << BS_VERB_BUILD},
+		{OPT_BUILD_ARG, "--build-arg", 1u << BS_VERB_BUILD},
+		{OPT_FILE, "-f/--file", 1u << BS_VERB_BUILD},
 	};
 	size_t i;
 
@@ -278,11 +290,12 @@ static int check_flags(const struct bs_cli *cli, const bool *seen)
 static int parse_args(struct bs_cli *cli, int argc, char **argv)
 {
 	bool seen[OPT_LAST_ - OPT_JSON] = {false};
+	const char *t_arg = NULL; /* -t: --time, or build's --tag */
 	long long n;
 	int c, rc, first;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":H:r:e:p:i:t:vqhV", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":H:r:e:p:i:t:f:vqhV", long_options, NULL)) != -1) {
 		if (c >= OPT_JSON && c < OPT_LAST_)
 			seen[c - OPT_JSON] = true;
 		switch (c) {
@@ -339,13 +352,16 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 		case OPT_NO_DOMAIN: cli->no_domain = true; break;
 		case OPT_PROVIDER: cli->provider = optarg; break;
 		case OPT_API_URL: cli->api_url = optarg; break;
+		case OPT_PROFILE: bs_strv_push(&cli->profiles, optarg); break;
 		case OPT_TLS_SKIP_VERIFY: cli->tls_skip_verify = true; break;
 		case 'i': cli->identity = optarg; break;
-		case 't':
-			if ((rc = parse_count(optarg, 0, 3600, "-t/--time", &n)) != 0)
-				return rc;
-			cli->stop_timeout_s = (int)n;
+		case 't': t_arg = optarg; break;
+		case 'f':
+			seen[OPT_FILE - OPT_JSON] = true;
+			cli->dockerfile = optarg;
 			break;
+		case OPT_TARGET: cli->target = optarg; break;
+		case OPT_BUILD_ARG: bs_strv_push(&cli->build_arg_args, optarg); break;
 		case OPT_STRICT_HOST_KEYS: cli->strict_host_keys = true; break;
 		case OPT_JSON: cli->json = true; break;
 		case OPT_PARALLEL:
@@ -398,6 +414,14 @@ static int parse_args(struct bs_cli *cli, int argc, char **argv)
 		cli->verb = cli->help ? BS_VERB_HELP : BS_VERB_APPLY;
 		cli->args = argv + first;
 		cli->n_args = 0;
+	}
+	/* -t is build's tag, as docker build's; any other verb's --time */
+	if (t_arg != NULL && cli->verb == BS_VERB_BUILD) {
+		cli->build_tag = t_arg;
+	} else if (t_arg != NULL) {
+		if ((rc = parse_count(t_arg, 0, 3600, "-t/--time", &n)) != 0)
+			return rc;
+		cli->stop_timeout_s = (int)n;
 	}
 	return check_flags(cli, seen);
 }
@@ -490,7 +514,9 @@ int main(int argc, char **argv)
 		bs_cli_output_finish(code);
 		bs_strv_free(&cli.env_args);
 		bs_strv_free(&cli.port_args);
+		bs_strv_free(&cli.build_arg_args);
 		free(cli.op_target);
+		bs_strv_free(&cli.profiles);
 		free(cli.op_argv);
 		return code;
 	}
@@ -501,6 +527,8 @@ int main(int argc, char **argv)
 		else
 			bs_cli_print_help(stdout, cli.verb, cli.verb_given);
 		free(cli.op_target);
+		bs_strv_free(&cli.build_arg_args);
+		bs_strv_free(&cli.profiles);
 		free(cli.op_argv);
 		return BS_EXIT_OK;
 	}
@@ -546,6 +574,7 @@ int main(int argc, char **argv)
 		code = BS_EXIT_OK;
 		break;
 	case BS_VERB_VALIDATE: code = bs_cli_validate(&cli); break;
+	case BS_VERB_INIT: code = bs_cli_init(&cli); break;
 	case BS_VERB_LOCATIONS:
 		bs_cli_signals_install(NULL);
 		code = bs_cli_locations(&cli);
@@ -569,7 +598,9 @@ int main(int argc, char **argv)
 	bs_cli_output_finish(code);
 	bs_strv_free(&cli.env_args);
 	bs_strv_free(&cli.port_args);
+	bs_strv_free(&cli.build_arg_args);
 	free(cli.op_target);
+	bs_strv_free(&cli.profiles);
 	free(cli.op_argv);
 	bs_secret_clear();
 	libssh2_exit();

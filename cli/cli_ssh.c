@@ -29,6 +29,15 @@
 #include "util/log.h"
 #include "util/str.h"
 
+int bs_cli_recipe_load(const struct bs_cli *cli, struct bs_recipe **out, const char *path,
+		       struct bs_diags *diags)
+{
+	struct bs_recipe_load_opts opts = BS_RECIPE_LOAD_OPTS_INIT;
+
+	opts.profiles = cli->profiles.n > 0 ? &cli->profiles : NULL;
+	return bs_recipe_load(out, path, &opts, diags);
+}
+
 struct bs_recipe *bs_cli_load_recipe(const struct bs_cli *cli, const char *path, int *code)
 {
 	struct bs_recipe *recipe = NULL;
@@ -39,7 +48,7 @@ struct bs_recipe *bs_cli_load_recipe(const struct bs_cli *cli, const char *path,
 	if (path == NULL)
 		return NULL;
 	bs_diags_init(&diags, path);
-	rc = bs_recipe_load(&recipe, path, NULL, &diags);
+	rc = bs_cli_recipe_load(cli, &recipe, path, &diags);
 	if (rc != 0) {
 		bs_diags_sort(&diags);
 		bs_cli_print_diags(cli, &diags);

@@ -46,7 +46,7 @@ static int validate_one(const struct bs_cli *cli, const char *path)
 	int rc;
 
 	bs_diags_init(&diags, path);
-	rc = bs_recipe_load(&recipe, path, NULL, &diags);
+	rc = bs_cli_recipe_load(cli, &recipe, path, &diags);
 	bs_diags_sort(&diags);
 	if (cli->json) {
 		cJSON *o = cJSON_CreateObject();
@@ -106,7 +106,7 @@ int bs_cli_check_recipe(const struct bs_cli *cli, const char *path)
 	int rc;
 
 	bs_diags_init(&diags, path);
-	rc = bs_recipe_load(&recipe, path, NULL, &diags);
+	rc = bs_cli_recipe_load(cli, &recipe, path, &diags);
 	bs_diags_sort(&diags);
 	bs_cli_print_diags(cli, &diags);
 	if (recipe != NULL)

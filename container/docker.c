@@ -576,18 +576,89 @@ void dk_container_fields(cJSON *obj, cJSON *mounts_parent, const struct bs_cspec
 		return;
 	mounts = cJSON_AddArrayToObject(mounts_parent, "Mounts");
 	for (i = 0; i < s->n_mounts; i++) {
-		cJSON *m = cJSON_CreateObject();
+		const struct bs_mount_spec *ms = &s->mounts[i];
+		bool tmpfs = strcmp(ms->type, "tmpfs") == 0;
+		cJSON *m;
 
-		cJSON_AddStringToObject(m, "Type", s->mounts[i].type);
-		if (s->mounts[i].source)
-			cJSON_AddStringToObject(m, "Source", s->mounts[i].source);
-		cJSON_AddStringToObject(m, "Target", s->mounts[i].target);
-		cJSON_AddBoolToObject(m, "ReadOnly", s->mounts[i].read_only);
+		if (tmpfs && !service && ms->tmpfs_options != NULL)
+			continue; /* HostConfig.Tmpfs (dk_create_body) */
+		m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "Type", ms->type);
+		if (ms->source)
+			cJSON_AddStringToObject(m, "Source", ms->source);
+		cJSON_AddStringToObject(m, "Target", ms->target);
+		cJSON_AddBoolToObject(m, "ReadOnly", ms->read_only);
+		if (tmpfs && (ms->tmpfs_size || ms->tmpfs_mode)) {
+			cJSON *to = cJSON_AddObjectToObject(m, "TmpfsOptions");
+
+			if (ms->tmpfs_size)
+				cJSON_AddNumberToObject(to, "SizeBytes", (double)ms->tmpfs_size);
+			if (ms->tmpfs_mode)
+				cJSON_AddNumberToObject(to, "Mode", ms->tmpfs_mode);
+		}
 		cJSON_AddItemToArray(mounts, m);
 	}
 }
 
-static cJSON *create_body(const struct bs_cspec *s)
+/* HostConfig.Ulimits or ContainerSpec.Ulimits */
+cJSON *dk_ulimits(const struct bs_culimit *u, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "Name", u[i].name);
+		cJSON_AddNumberToObject(o, "Soft", (double)u[i].soft);
+		cJSON_AddNumberToObject(o, "Hard", (double)u[i].hard);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+/* HostConfig.Tmpfs: node containers' mount points, and the short form's */
+static void tmpfs_object(cJSON *host, const struct bs_cspec *s)
+{
+	cJSON *tmpfs = NULL;
+	size_t i;
+
+	/* "": the engine's default options, as docker run --tmpfs PATH */
+	for (i = 0; s->tmpfs != NULL && s->tmpfs[i] != NULL; i++) {
+		if (tmpfs == NULL)
+			tmpfs = cJSON_AddObjectToObject(host, "Tmpfs");
+		cJSON_AddStringToObject(tmpfs, s->tmpfs[i], "");
+	}
+	for (i = 0; i < s->n_mounts; i++) {
+		if (strcmp(s->mounts[i].type, "tmpfs") != 0 || s->mounts[i].tmpfs_options == NULL)
+			continue;
+		if (tmpfs == NULL)
+			tmpfs = cJSON_AddObjectToObject(host, "Tmpfs");
+		cJSON_AddStringToObject(tmpfs, s->mounts[i].target, s->mounts[i].tmpfs_options);
+	}
+}
+
+static void log_config(cJSON *host, const struct bs_cspec *s)
+{
+	cJSON *log, *cfg;
+
+	if (s->log_driver == NULL && s->log_options == NULL && s->log_max_size == NULL &&
+	    s->log_max_file == NULL)
+		return;
+	log = cJSON_AddObjectToObject(host, "LogConfig");
+	if (s->log_driver != NULL || s->log_options != NULL) {
+		cJSON_AddStringToObject(log, "Type", s->log_driver ? s->log_driver : "");
+		cJSON_AddItemToObject(log, "Config", dk_kv_object(s->log_options));
+		return;
+	}
+	cJSON_AddStringToObject(log, "Type", "json-file");
+	cfg = cJSON_AddObjectToObject(log, "Config");
+	if (s->log_max_size)
+		cJSON_AddStringToObject(cfg, "max-size", s->log_max_size);
+	if (s->log_max_file)
+		cJSON_AddStringToObject(cfg, "max-file", s->log_max_file);
+}
+
+cJSON *dk_create_body(const struct bs_cspec *s)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *host = cJSON_AddObjectToObject(root, "HostConfig");
@@ -598,6 +669,9 @@ static cJSON *create_body(const struct bs_cspec *s)
 	if (s->hostname)
 		cJSON_AddStringToObject(root, "Hostname", s->hostname);
 	exposed = cJSON_AddObjectToObject(root, "ExposedPorts");
+	for (i = 0; s->exposed != NULL && s->exposed[i] != NULL; i++)
+		if (!cJSON_HasObjectItem(exposed, s->exposed[i]))
+			cJSON_AddObjectToObject(exposed, s->exposed[i]);
 	bindings = cJSON_AddObjectToObject(host, "PortBindings");
 	for (i = 0; i < s->n_ports; i++) {
 		const struct bs_cport_binding *p = &s->ports[i];
@@ -653,26 +727,14 @@ static cJSON *create_body(const struct bs_cspec *s)
 	}
 	if (s->cgroupns_mode)
 		cJSON_AddStringToObject(host, "CgroupnsMode", s->cgroupns_mode);
-	if (s->tmpfs) {
-		cJSON *tmpfs = cJSON_AddObjectToObject(host, "Tmpfs");
-
-		/* "": the engine's default options, as docker run --tmpfs PATH */
-		for (i = 0; s->tmpfs[i] != NULL; i++)
-			cJSON_AddStringToObject(tmpfs, s->tmpfs[i], "");
-	}
+	tmpfs_object(host, s);
+	if (s->n_ulimits)
+		cJSON_AddItemToObject(host, "Ulimits", dk_ulimits(s->ulimits, s->n_ulimits));
+	if (s->extra_hosts)
+		cJSON_AddItemToObject(host, "ExtraHosts", dk_string_array(s->extra_hosts));
 	if (s->stop_signal)
 		cJSON_AddStringToObject(root, "StopSignal", s->stop_signal);
-	if (s->log_max_size || s->log_max_file) {
-		cJSON *log = cJSON_AddObjectToObject(host, "LogConfig");
-		cJSON *cfg;
-
-		cJSON_AddStringToObject(log, "Type", "json-file");
-		cfg = cJSON_AddObjectToObject(log, "Config");
-		if (s->log_max_size)
-			cJSON_AddStringToObject(cfg, "max-size", s->log_max_size);
-		if (s->log_max_file)
-			cJSON_AddStringToObject(cfg, "max-file", s->log_max_file);
-	}
+	log_config(host, s);
 	if (s->network) {
 		cJSON *nc = cJSON_AddObjectToObject(root, "NetworkingConfig");
 		cJSON *eps = cJSON_AddObjectToObject(nc, "EndpointsConfig");
@@ -688,7 +750,7 @@ static int docker_container_create(struct bs_cdriver *d, const struct bs_cspec *
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
-	cJSON *body = create_body(spec), *answer = NULL;
+	cJSON *body = dk_create_body(spec), *answer = NULL;
 	char *json = cJSON_PrintUnformatted(body);
 	char *name = dk_path_name(spec->name, false);
 	char *query = bs_xasprintf("name=%s", name);
@@ -2106,15 +2168,16 @@ static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *
 	struct bs_http_request req;
 	struct progress_ctx pc;
 	struct bs_buf query = BS_BUF_INIT;
-	char *url = NULL, *branch = NULL, *remote, *tag = bs_http_escape(opts->tag);
-	char what[600], *shown_url;
+	char *url = NULL, *branch = NULL, *remote = NULL, *tag = bs_http_escape(opts->tag);
+	char what[600], *shown_url = NULL;
 	struct bs_err why = BS_ERR_INIT;
+	bool local = opts->git_url == NULL;
 	int rc;
 
 	*image_id = NULL;
 	/* without #ref the engine clones "master": ask the server what HEAD
 	 * names, and build that branch (the engine's default if it cannot say) */
-	if (strchr(opts->git_url, '#') == NULL &&
+	if (!local && strchr(opts->git_url, '#') == NULL &&
 	    bs_git_default_branch(opts->git_url, GIT_ASK_MS, &branch, &why) == 0) {
 		url = bs_xasprintf("%s#%s", opts->git_url, branch);
 		if (fn != NULL) {
@@ -2128,13 +2191,22 @@ static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *
 			free(status);
 		}
 	}
-	remote = bs_http_escape(url ? url : opts->git_url);
-	bs_buf_printf(&query, "remote=%s&t=%s&rm=1&forcerm=1", remote, tag);
+	if (!local) {
+		remote = bs_http_escape(url ? url : opts->git_url);
+		bs_buf_printf(&query, "remote=%s&", remote);
+	}
+	bs_buf_printf(&query, "t=%s&rm=1&forcerm=1", tag);
 	if (opts->dockerfile) {
 		char *df = bs_http_escape(opts->dockerfile);
 
 		bs_buf_printf(&query, "&dockerfile=%s", df);
 		free(df);
+	}
+	if (opts->target) {
+		char *target = bs_http_escape(opts->target);
+
+		bs_buf_printf(&query, "&target=%s", target);
+		free(target);
 	}
 	if (opts->pull)
 		bs_buf_puts(&query, "&pull=1");
@@ -2147,14 +2219,24 @@ static int docker_image_build(struct bs_cdriver *d, const struct bs_build_opts *
 	req.path = "/build";
 	req.query = bs_buf_str(&query);
 	req.content_type = "application/x-tar";
+	if (local) {
+		/* the context is the body (Engine API v1.41, POST /build) */
+		req.body = opts->context_tar;
+		req.body_len = opts->context_len;
+	}
 	memset(&pc, 0, sizeof(pc));
 	bs_jsonl_init(&pc.parser, on_progress_message, &pc);
 	pc.fn = fn;
 	pc.payload = payload;
-	shown_url = url_without_credentials(url ? url : opts->git_url);
-	snprintf(what, sizeof(what), "building %s from %s", opts->tag, shown_url);
+	if (local) {
+		snprintf(what, sizeof(what), "building %s from a local context (%zu KiB)",
+			 opts->tag, opts->context_len >> 10);
+	} else {
+		shown_url = url_without_credentials(url ? url : opts->git_url);
+		snprintf(what, sizeof(what), "building %s from %s", opts->tag, shown_url);
+	}
 	rc = progress_request(dk, &req, &pc, what, err);
-	if (rc != 0 && branch == NULL && strchr(opts->git_url, '#') == NULL &&
+	if (rc != 0 && !local && branch == NULL && strchr(opts->git_url, '#') == NULL &&
 	    strstr(err->msg, "remote ref") != NULL)
 		bs_err_set(err, rc,
 			   "%s (without #ref the engine builds branch master, which this "

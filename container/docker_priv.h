@@ -61,6 +61,7 @@ void dk_json_labels(const cJSON *obj, struct bs_kvlist *out);
 void dk_json_strings(const cJSON *arr, struct bs_strv *out);
 cJSON *dk_kv_object(const struct bs_kvlist *l);
 cJSON *dk_string_array(const char *const *v);
+cJSON *dk_ulimits(const struct bs_culimit *u, size_t n);
 
 /* ---- readers of the engine's answers ------------------------------------- */
 
@@ -100,6 +101,11 @@ enum dk_schema {
  */
 void dk_container_fields(cJSON *obj, cJSON *mounts_parent, const struct bs_cspec *s,
 			 enum dk_schema schema);
+
+/* The bodies of POST /containers/create and of a service's create or
+ * update (the ServiceSpec); the caller deletes them. */
+cJSON *dk_create_body(const struct bs_cspec *s);
+cJSON *dk_service_body(const struct bs_service_spec *s);
 
 /* GET /{kind}/{name}/logs ("containers" or "services"), demultiplexed
  * unless tty (1.41 sends no content type: the caller says). */

@@ -757,8 +757,39 @@ static void update_config(cJSON *root, const char *key, const struct bs_service_
 		cJSON_AddStringToObject(u, "Order", s->update_order);
 }
 
+/* A task's capabilities, read-only root, hosts and ulimits (API 1.41's
+ * ContainerSpec): Hosts are written as /etc/hosts lines, "ADDRESS HOST". */
+static void task_hardening(cJSON *cs, const struct bs_cspec *t)
+{
+	size_t i;
+
+	if (t->cap_add)
+		cJSON_AddItemToObject(cs, "CapabilityAdd", dk_string_array(t->cap_add));
+	if (t->cap_drop)
+		cJSON_AddItemToObject(cs, "CapabilityDrop", dk_string_array(t->cap_drop));
+	if (t->read_only_rootfs)
+		cJSON_AddBoolToObject(cs, "ReadOnly", true);
+	if (t->extra_hosts) {
+		cJSON *hosts = cJSON_AddArrayToObject(cs, "Hosts");
+
+		for (i = 0; t->extra_hosts[i] != NULL; i++) {
+			const char *colon = strchr(t->extra_hosts[i], ':');
+			char *line;
+
+			if (colon == NULL)
+				continue;
+			line = bs_xasprintf("%s %.*s", colon + 1, (int)(colon - t->extra_hosts[i]),
+					    t->extra_hosts[i]);
+			cJSON_AddItemToArray(hosts, cJSON_CreateString(line));
+			free(line);
+		}
+	}
+	if (t->n_ulimits)
+		cJSON_AddItemToObject(cs, "Ulimits", dk_ulimits(t->ulimits, t->n_ulimits));
+}
+
 /* The ServiceSpec of POST /services/create and /services/{id}/update. */
-static cJSON *service_body(const struct bs_service_spec *s)
+cJSON *dk_service_body(const struct bs_service_spec *s)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *task = cJSON_AddObjectToObject(root, "TaskTemplate");
@@ -772,7 +803,15 @@ static cJSON *service_body(const struct bs_service_spec *s)
 	dk_container_fields(cs, cs, s->task, DK_SERVICE);
 	if (s->stop_grace_ns >= 0)
 		cJSON_AddNumberToObject(cs, "StopGracePeriod", (double)s->stop_grace_ns);
-	if (s->task->log_max_size != NULL || s->task->log_max_file != NULL) {
+	task_hardening(cs, s->task);
+	if (s->task->log_driver != NULL || s->task->log_options != NULL) {
+		cJSON *ld = cJSON_AddObjectToObject(task, "LogDriver");
+
+		/* no name: the engine's default driver, as for a container */
+		if (s->task->log_driver != NULL)
+			cJSON_AddStringToObject(ld, "Name", s->task->log_driver);
+		cJSON_AddItemToObject(ld, "Options", dk_kv_object(s->task->log_options));
+	} else if (s->task->log_max_size != NULL || s->task->log_max_file != NULL) {
 		cJSON *ld = cJSON_AddObjectToObject(task, "LogDriver");
 		cJSON *lo = cJSON_AddObjectToObject(ld, "Options");
 
@@ -863,7 +902,7 @@ int bs_docker_service_create(struct bs_cdriver *d, const struct bs_service_spec 
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
-	cJSON *body = service_body(spec), *answer = NULL;
+	cJSON *body = dk_service_body(spec), *answer = NULL;
 	char what[320];
 	int rc;
 
@@ -902,7 +941,7 @@ int bs_docker_service_update(struct bs_cdriver *d, const char *id, int64_t versi
 {
 	struct docker *dk = as_docker(d);
 	struct bs_http_response resp;
-	cJSON *body = service_body(spec);
+	cJSON *body = dk_service_body(spec);
 	char *seg = dk_path_name(id, false);
 	char *path = bs_xasprintf("/services/%s/update", seg);
 	char *query = bs_xasprintf("version=%lld", (long long)version);

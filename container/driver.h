@@ -74,10 +74,21 @@ struct bs_cinfo_list {
 };
 
 struct bs_mount_spec {
-	const char *type;   /* "volume", "bind" */
-	const char *source; /* NULL: anonymous volume */
+	const char *type;   /* "volume", "bind", "tmpfs" */
+	const char *source; /* NULL: anonymous volume, tmpfs */
 	const char *target;
 	bool read_only;
+	/* "tmpfs": a container gets HostConfig.Tmpfs[target] = tmpfs_options
+	 * when they are set, else a Mounts entry with TmpfsOptions; a service
+	 * always the latter (it has no options string) */
+	int64_t tmpfs_size; /* bytes; 0: the engine's default */
+	int tmpfs_mode;	    /* 0: the engine's default */
+	const char *tmpfs_options;
+};
+
+struct bs_culimit { /* HostConfig.Ulimits, ContainerSpec.Ulimits */
+	const char *name;
+	int64_t soft, hard;
 };
 
 /* What to create. Strings are borrowed for the duration of the call. */
@@ -121,6 +132,16 @@ struct bs_cspec {
 	const char *hostname;
 	const char *const *tmpfs; /* NULL-terminated mount points, each a fresh tmpfs */
 	const char *stop_signal;  /* "SIGRTMIN+3" for systemd; NULL: the image's */
+	/* What a recipe's container may add (compose's keys): */
+	const struct bs_culimit *ulimits;
+	size_t n_ulimits;
+	const char *const *extra_hosts; /* "HOST:ADDRESS", NULL-terminated, or NULL */
+	const char *const *exposed;	/* "PORT/tcp" not published, NULL-terminated */
+	/* log_driver or log_options set: LogConfig is exactly these (driver
+	 * NULL: the engine's default driver); else json-file with
+	 * log_max_size/log_max_file when those are set */
+	const char *log_driver;
+	const struct bs_kvlist *log_options;
 };
 
 struct bs_cupdate {	     /* in-place: no recreate */
@@ -199,10 +220,15 @@ typedef int (*bs_stats_fn)(const struct bs_cstats *s, void *payload);
 /* An engine event (JSON text of one message); non-zero stops. */
 typedef int (*bs_event_fn)(const char *json, void *payload);
 
+/* A build from git_url, or from the tar of a local context
+ * (container/context.c); exactly one of the two. */
 struct bs_build_opts {
-	const char *tag;	/* name:tag */
-	const char *git_url;	/* remote context: URL[#ref[:subdir]] */
+	const char *tag;	 /* name:tag */
+	const char *git_url;	 /* remote context: URL[#ref[:subdir]] */
+	const void *context_tar; /* or the context itself, context_len bytes */
+	size_t context_len;
 	const char *dockerfile; /* path in the context, or NULL */
+	const char *target;	/* the Dockerfile stage to build, or NULL: the last */
 	const struct bs_kvlist *build_args;
 	const struct bs_kvlist *labels;
 	bool pull; /* always pull the base image */

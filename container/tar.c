@@ -1,5 +1,5 @@
 /*
- * tar.c - write a one-file ustar archive, read the first entry of one.
+ * tar.c - write ustar archives entry by entry, read the first entry of one.
  *
  * The layout is POSIX ustar (IEEE 1003.1, "pax" chapter): 512-byte
  * headers of fixed fields, numbers in octal text, the data padded to 512,
@@ -70,38 +70,26 @@ static void header_sums(const unsigned char *h, unsigned long *usum, long *ssum)
 	}
 }
 
-int bs_tar_one_file(struct bs_buf *out, const char *name, const void *data, size_t len,
-		    unsigned mode, long long mtime, struct bs_err *err)
+/* Fill h with a ustar header of type type (the callers checked every number). */
+static void put_header(unsigned char *h, char type, const char *name, const char *prefix,
+		       const char *link_name, unsigned mode, unsigned long long size,
+		       long long mtime)
 {
-	static const unsigned char zeros[2 * BS_TAR_BLOCK];
-	unsigned char h[BS_TAR_BLOCK];
-	size_t name_len = strlen(name);
 	unsigned long usum;
 	long ssum;
 
-	if (name_len == 0 || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
-	    strcmp(name, "..") == 0)
-		return bs_err_set(err, BS_ERR_INVALID,
-				  "\"%s\" is not a plain file name (no '/', not . or ..)", name);
-	if (name_len > BS_TAR_NAME_MAX)
-		return bs_err_set(err, BS_ERR_INVALID, "the file name %s is longer than %d bytes",
-				  name, BS_TAR_NAME_MAX);
-	if (mode > 07777)
-		return bs_err_set(err, BS_ERR_INVALID,
-				  "file %s: mode %o is not a permission mode (07777 at most)", name,
-				  mode);
-	if ((unsigned long long)len > USTAR_SIZE_MAX)
-		return bs_err_set(err, BS_ERR_INVALID,
-				  "file %s: %zu bytes do not fit a ustar archive (8 GiB at most)",
-				  name, len);
-	memset(h, 0, sizeof(h));
-	memcpy(h + H_NAME, name, name_len);
+	memset(h, 0, BS_TAR_BLOCK);
+	memcpy(h + H_NAME, name, strnlen(name, W_NAME));
+	if (prefix != NULL)
+		memcpy(h + H_PREFIX, prefix, strnlen(prefix, W_PREFIX));
+	if (link_name != NULL)
+		memcpy(h + H_LINKNAME, link_name, strnlen(link_name, W_LINKNAME));
 	put_octal(h + H_MODE, W_NUM, mode);
 	put_octal(h + H_UID, W_NUM, 0);
 	put_octal(h + H_GID, W_NUM, 0);
-	put_octal(h + H_SIZE, W_BIG, len);
+	put_octal(h + H_SIZE, W_BIG, size);
 	put_octal(h + H_MTIME, W_BIG, mtime > 0 ? (unsigned long long)mtime : 0);
-	h[H_TYPE] = '0';
+	h[H_TYPE] = (unsigned char)type;
 	memcpy(h + H_MAGIC, "ustar", 6); /* with its NUL */
 	memcpy(h + H_VERSION, "00", 2);
 	memcpy(h + H_UNAME, "root", 4);
@@ -110,13 +98,169 @@ int bs_tar_one_file(struct bs_buf *out, const char *name, const void *data, size
 	/* six digits, a NUL and a space: what tar(1) writes */
 	put_octal(h + H_CHKSUM, 7, usum);
 	h[H_CHKSUM + 7] = ' ';
-	bs_buf_append(out, h, sizeof(h));
-	if (len > 0)
-		bs_buf_append(out, data, len);
+}
+
+static void pad_block(struct bs_buf *out, size_t len)
+{
+	static const unsigned char zeros[BS_TAR_BLOCK];
+
 	if (len % BS_TAR_BLOCK != 0)
 		bs_buf_append(out, zeros, BS_TAR_BLOCK - len % BS_TAR_BLOCK);
-	bs_buf_append(out, zeros, sizeof(zeros));
+}
+
+/* One pax record, "LEN KEY=VALUE\n", LEN counting the whole record. */
+static void pax_record(struct bs_buf *rec, const char *key, const char *value)
+{
+	size_t body = 1 + strlen(key) + 1 + strlen(value) + 1; /* " key=value\n" */
+	size_t len = body + 1, digits = 1;
+
+	for (;;) {
+		size_t d = 0;
+
+		for (size_t v = len; v > 0; v /= 10)
+			d++;
+		if (d == digits)
+			break;
+		digits = d;
+		len = body + digits;
+	}
+	bs_buf_printf(rec, "%zu %s=%s\n", len, key, value);
+}
+
+/* Split name into a ustar prefix and name at a '/'; false when it cannot. */
+static bool split_name(const char *name, size_t len, size_t *cut)
+{
+	for (size_t i = len; i-- > 0;)
+		if (name[i] == '/' && i <= W_PREFIX && len - i - 1 <= W_NAME && len - i - 1 > 0) {
+			*cut = i;
+			return true;
+		}
+	return false;
+}
+
+static bool bad_path(const char *name)
+{
+	const char *p = name;
+
+	if (name[0] == '\0' || name[0] == '/')
+		return true;
+	while (*p != '\0') {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return true;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return false;
+}
+
+int bs_tar_add(struct bs_buf *out, const struct bs_tar_item *item, struct bs_err *err)
+{
+	unsigned char h[BS_TAR_BLOCK];
+	struct bs_buf path = BS_BUF_INIT, pax = BS_BUF_INIT;
+	const char *link = item->kind == BS_TAR_SYMLINK ? item->link_name : NULL;
+	char type, prefix[W_PREFIX + 1], *name_field;
+	size_t cut = 0;
+	bool use_prefix = false;
+
+	if (bad_path(item->name))
+		return bs_err_set(
+			err, BS_ERR_INVALID,
+			"\"%s\" is not a relative path (no leading '/', no empty, . or .. "
+			"part)",
+			item->name);
+	if (item->mode > 07777)
+		return bs_err_set(err, BS_ERR_INVALID,
+				  "%s: mode %o is not a permission mode (07777 at most)",
+				  item->name, item->mode);
+	if ((unsigned long long)item->size > USTAR_SIZE_MAX)
+		return bs_err_set(err, BS_ERR_INVALID,
+				  "file %s: %zu bytes do not fit a ustar archive (8 GiB at most)",
+				  item->name, item->size);
+	switch (item->kind) {
+	case BS_TAR_FILE: type = '0'; break;
+	case BS_TAR_DIR: type = '5'; break;
+	case BS_TAR_SYMLINK:
+		type = '2';
+		if (link == NULL || link[0] == '\0')
+			return bs_err_set(err, BS_ERR_INVALID, "symbolic link %s has no target",
+					  item->name);
+		break;
+	default:
+		return bs_err_set(err, BS_ERR_INVALID,
+				  "%s: only regular files, directories and symbolic links are "
+				  "written",
+				  item->name);
+	}
+	bs_buf_puts(&path, item->name);
+	if (item->kind == BS_TAR_DIR)
+		bs_buf_putc(&path, '/');
+	if (path.len > W_NAME) {
+		use_prefix = split_name(path.data, path.len, &cut);
+		if (!use_prefix)
+			pax_record(&pax, "path", path.data);
+	}
+	if (link != NULL && strlen(link) > W_LINKNAME)
+		pax_record(&pax, "linkpath", link);
+	if (pax.len > 0) {
+		put_header(h, 'x', "PaxHeader", NULL, NULL, 0644, pax.len, item->mtime);
+		bs_buf_append(out, h, sizeof(h));
+		bs_buf_append(out, pax.data, pax.len);
+		pad_block(out, pax.len);
+	}
+	name_field = path.data;
+	if (use_prefix) {
+		memcpy(prefix, path.data, cut);
+		prefix[cut] = '\0';
+		name_field = path.data + cut + 1;
+	}
+	/* a name the pax record carries is cut short here, as tar(1) does */
+	put_header(h, type, name_field, use_prefix ? prefix : NULL, link, item->mode,
+		   item->kind == BS_TAR_FILE ? item->size : 0, item->mtime);
+	bs_buf_append(out, h, sizeof(h));
+	if (item->kind == BS_TAR_FILE && item->size > 0) {
+		bs_buf_append(out, item->data, item->size);
+		pad_block(out, item->size);
+	}
+	bs_buf_free(&path);
+	bs_buf_free(&pax);
 	return 0;
+}
+
+void bs_tar_end(struct bs_buf *out)
+{
+	static const unsigned char zeros[2 * BS_TAR_BLOCK];
+
+	bs_buf_append(out, zeros, sizeof(zeros));
+}
+
+int bs_tar_one_file(struct bs_buf *out, const char *name, const void *data, size_t len,
+		    unsigned mode, long long mtime, struct bs_err *err)
+{
+	struct bs_tar_item item;
+	size_t name_len = strlen(name);
+	int rc;
+
+	if (name_len == 0 || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return bs_err_set(err, BS_ERR_INVALID,
+				  "\"%s\" is not a plain file name (no '/', not . or ..)", name);
+	if (name_len > BS_TAR_NAME_MAX)
+		return bs_err_set(err, BS_ERR_INVALID, "the file name %s is longer than %d bytes",
+				  name, BS_TAR_NAME_MAX);
+	memset(&item, 0, sizeof(item));
+	item.kind = BS_TAR_FILE;
+	item.name = name;
+	item.mode = mode;
+	item.mtime = mtime;
+	item.data = data;
+	item.size = len;
+	rc = bs_tar_add(out, &item, err);
+	if (rc == 0)
+		bs_tar_end(out);
+	return rc;
 }
 
 /*

@@ -2,10 +2,11 @@
  * tar.h - the one-file tar archives of the engine's archive endpoints.
  *
  * PUT /containers/{id}/archive takes a tar to extract in a directory, and
- * GET /containers/{id}/archive answers with a tar of a path. The driver
- * moves single files (a configuration, a certificate), so this module only
- * writes an archive of one regular file (POSIX ustar) and reads the first
- * entry of one. The archive read is the engine's answer, untrusted input:
+ * GET /containers/{id}/archive answers with a tar of a path; POST /build
+ * takes a build context as a tar. The driver moves single files (a
+ * configuration, a certificate) with an archive of one regular file, and
+ * container/context.c writes a context entry by entry (bs_tar_add, then
+ * bs_tar_end); this module reads only the first entry of an archive. The archive read is the engine's answer, untrusted input:
  * every size is checked against the bytes that arrived, and a truncated or
  * malformed archive is an error that says so.
  *
@@ -39,6 +40,30 @@ enum bs_tar_kind {
 	BS_TAR_HARDLINK,
 	BS_TAR_OTHER, /* device, fifo, or an unknown type */
 };
+
+/* One entry to write; the caller owns every pointer. */
+struct bs_tar_item {
+	enum bs_tar_kind kind; /* BS_TAR_FILE, BS_TAR_DIR or BS_TAR_SYMLINK */
+	const char *name;      /* relative path: no leading '/', no "." or ".." part */
+	const char *link_name; /* BS_TAR_SYMLINK: the target, as readlink gives it */
+	unsigned mode;	       /* permission bits, at most 07777 */
+	long long mtime;       /* unix seconds; 0 or less writes 0 */
+	const void *data;      /* BS_TAR_FILE: size bytes */
+	size_t size;
+};
+
+/*
+ * Append one entry to out: its ustar header (owner root, uid and gid 0; a
+ * directory's name ends in '/'), then its data padded to a block. A name
+ * that fits no ustar name and prefix field, or a link target over 100
+ * bytes, is carried by a pax extended header ('x', "path" and "linkpath"
+ * records) before it. A bad name, kind or mode is BS_ERR_INVALID, with
+ * err saying which; out is then unchanged. Finish with bs_tar_end().
+ */
+int bs_tar_add(struct bs_buf *out, const struct bs_tar_item *item, struct bs_err *err);
+
+/* Append the two zero blocks that end an archive. */
+void bs_tar_end(struct bs_buf *out);
 
 /* One entry of an archive; data points into the archive read. */
 struct bs_tar_entry {

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "container/auth.h"
+#include "container/context.h"
 #include "container/stream.h"
 #include "deploy/converge.h"
 #include "deploy/proxy.h"
@@ -43,6 +44,8 @@ struct image {
 	/* the digest the registry serves for ref (the index's for a
 	 * multi-platform image), from this run's pull or plan's check */
 	char *served;
+	/* its BS_LABEL_CONTEXT_HASH ("" for none): built from which context */
+	char context_hash[65];
 };
 
 struct want {
@@ -375,6 +378,7 @@ static int observe_image(struct bs_nodework *w, struct image *im, struct bs_err 
 	free(im->id);
 	free(im->digest);
 	im->id = im->digest = NULL;
+	im->context_hash[0] = '\0';
 	bs_strv_free(&im->digests);
 	memset(&info, 0, sizeof(info));
 	rc = w->d->ops->image_inspect(w->d, im->ref, &info, err);
@@ -384,6 +388,10 @@ static int observe_image(struct bs_nodework *w, struct image *im, struct bs_err 
 		return 0;
 	}
 	if (rc == 0) {
+		const struct bs_kv *label = bs_kvlist_find(&info.labels, BS_LABEL_CONTEXT_HASH);
+
+		if (label != NULL && label->value != NULL)
+			snprintf(im->context_hash, sizeof(im->context_hash), "%s", label->value);
 		im->id = bs_xstrdup(info.id);
 		im->digests = info.digests;
 		memset(&info.digests, 0, sizeof(info.digests));
@@ -897,6 +905,16 @@ static const char *image_action(const struct image *im, const char **why)
 	enum bs_pull_policy policy = im->decl ? im->decl->pull : BS_PULL_MISSING;
 
 	*why = "missing";
+	if (im->decl != NULL && im->decl->build_context != NULL) {
+		/* the label says which context the node's image was built from */
+		if (im->id == NULL)
+			return "build";
+		*why = "context changed";
+		return im->decl->context_hash == NULL ||
+				       strcmp(im->context_hash, im->decl->context_hash) != 0
+			       ? "build"
+			       : NULL;
+	}
 	if (im->decl != NULL && im->decl->build_git != NULL) {
 		if (im->id != NULL)
 			*why = "pull: always (cached layers are reused)";
@@ -931,7 +949,8 @@ static void plan_images(struct bs_nodework *w)
 			continue;
 		}
 		report(w, BS_EV_ACTION_PLANNED, action, im->ref, why, NULL, 0);
-		if (im->id == NULL) /* a check of the registry is not a change */
+		/* a check of the registry is not a change; a changed context is */
+		if (im->id == NULL || (im->decl != NULL && im->decl->build_context != NULL))
 			w->counts.other++;
 	}
 }
@@ -1136,18 +1155,37 @@ static int build(struct bs_nodework *w, struct image *im, struct bs_err *err)
 {
 	struct bs_build_opts bo;
 	struct bs_kvlist labels = BS_KVLIST_INIT;
+	struct bs_context ctx;
 	char *id = NULL;
-	int rc;
+	int rc = 0;
 
 	memset(&bo, 0, sizeof(bo));
+	memset(&ctx, 0, sizeof(ctx));
 	bs_kvlist_push(&labels, BS_LABEL_PROJECT, w->o.recipe->project, false);
 	bo.tag = im->ref;
 	bo.git_url = im->decl->build_git;
 	bo.dockerfile = im->decl->build_dockerfile;
+	bo.target = im->decl->build_target;
 	bo.build_args = &im->decl->build_args;
 	bo.labels = &labels;
-	rc = w->d->ops->image_build(w->d, &bo, NULL, NULL, &id, err);
+	if (im->decl->build_context != NULL) {
+		struct bs_context_opts co = BS_CONTEXT_OPTS_INIT;
+
+		/* read again for each node that builds it, now: the tar is not
+		 * kept between nodes (a context may be up to 1 GiB), and the
+		 * label is the hash of what this node is sent */
+		co.dockerfile = im->decl->build_dockerfile;
+		rc = bs_context_read(&ctx, im->decl->build_context, &co, err);
+		if (rc == 0) {
+			bo.context_tar = ctx.tar.data;
+			bo.context_len = ctx.tar.len;
+			bs_kvlist_push(&labels, BS_LABEL_CONTEXT_HASH, ctx.hash, false);
+		}
+	}
+	if (rc == 0)
+		rc = w->d->ops->image_build(w->d, &bo, NULL, NULL, &id, err);
 	free(id);
+	bs_context_free(&ctx);
 	bs_kvlist_free(&labels);
 	return rc;
 }
@@ -1212,7 +1250,10 @@ static int ensure_image(struct bs_nodework *w, struct image *im, struct bs_err *
 		w->counts.other++;
 		audit(w, action, im->ref, why);
 		report(w, BS_EV_ACTION_DONE, action, im->ref,
-		       old ? "the registry had a new image" : why, NULL, bs_now_ms() - t0);
+		       old && !(im->decl && im->decl->build_context)
+			       ? "the registry had a new image"
+			       : why,
+		       NULL, bs_now_ms() - t0);
 	} else {
 		report(w, BS_EV_ACTION_DONE, action, im->ref, "unchanged", NULL, bs_now_ms() - t0);
 	}

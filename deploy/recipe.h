@@ -116,8 +116,12 @@ struct bs_mount {
 	bool is_dir;
 	bool secret;
 	int mode; /* a file's permission bits on the node; 0: as the local file */
-	/* BS_MOUNT_TMPFS */
+	/* BS_MOUNT_TMPFS: size and mode from either form; tmpfs_options is
+	 * the short form's (tmpfs: "PATH:OPTIONS", "" without), given to the
+	 * engine as written (HostConfig.Tmpfs); NULL: the long form (Mounts) */
 	int64_t tmpfs_size; /* bytes; 0: the engine's default */
+	int tmpfs_mode;	    /* permission bits; 0: the engine's default (1777) */
+	char *tmpfs_options;
 	struct bs_recipe_loc loc;
 };
 

@@ -10,8 +10,11 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "deploy/recipe_priv.h"
 #include "util/units.h"
@@ -339,12 +342,33 @@ out:
 	return problem;
 }
 
+/* Append m to c's mounts unless its target is taken (reported at item,
+ * and m's strings freed). */
+static void keep_mount(struct bs_rctx *ctx, const struct bs_ynode *item, struct bs_container *c,
+		       struct bs_mount *m)
+{
+	for (size_t j = 0; j < c->n_volumes; j++)
+		if (strcmp(c->volumes[j].target, m->target) == 0) {
+			rctx_error(ctx, item,
+				   "%.200s is mounted twice in this container (keep one)",
+				   m->target);
+			free(m->source);
+			free(m->target);
+			free(m->tmpfs_options);
+			free(m->local_path);
+			free(m->content_hash);
+			return;
+		}
+	m->loc = rctx_loc(item);
+	c->volumes[c->n_volumes++] = *m;
+}
+
 static void parse_volumes(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
 			  void *section)
 {
 	struct bs_container *c = section;
 	const struct bs_ynode *v = bs_ynode_get(map, key->key);
-	size_t saved, i, j;
+	size_t saved, i;
 
 	if (v == NULL || bs_ynode_is_null(v))
 		return;
@@ -375,22 +399,7 @@ static void parse_volumes(struct bs_rctx *ctx, const struct rkey *key, const str
 			free(m.local_path);
 			free(m.content_hash);
 		} else {
-			bool dup = false;
-
-			for (j = 0; j < c->n_volumes; j++)
-				dup = dup || strcmp(c->volumes[j].target, m.target) == 0;
-			if (dup) {
-				rctx_error(ctx, item,
-					   "%.200s is mounted twice in this container (keep one)",
-					   m.target);
-				free(m.source);
-				free(m.target);
-				free(m.local_path);
-				free(m.content_hash);
-			} else {
-				m.loc = rctx_loc(item);
-				c->volumes[c->n_volumes++] = m;
-			}
+			keep_mount(ctx, item, c, &m);
 		}
 		rctx_pop(ctx, s2);
 	}
@@ -823,6 +832,461 @@ static void check_domain(struct bs_rctx *ctx, const struct rkey *key, const stru
 	}
 }
 
+/* ---- compose's service keys: capabilities, tmpfs, ulimits, hosts, logging */
+
+static bool name_in(const char *s, const char *const *names)
+{
+	for (size_t i = 0; names[i] != NULL; i++)
+		if (strcmp(s, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* "; did you mean 'X'?" or "" */
+static const char *did_you_mean(char *buf, size_t size, const char *s, const char *const *names)
+{
+	const char *sug = bs_suggest(s, names);
+
+	if (sug == NULL)
+		return "";
+	snprintf(buf, size, "; did you mean '%s'?", sug);
+	return buf;
+}
+
+/* Linux capabilities as Docker knows them, without the CAP_ prefix. */
+/* clang-format off */
+static const char *const capability_names[] = {
+	"ALL", "AUDIT_CONTROL", "AUDIT_READ", "AUDIT_WRITE", "BLOCK_SUSPEND", "BPF",
+	"CHECKPOINT_RESTORE", "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID",
+	"IPC_LOCK", "IPC_OWNER", "KILL", "LEASE", "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE",
+	"MKNOD", "NET_ADMIN", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_RAW", "PERFMON", "SETFCAP",
+	"SETGID", "SETPCAP", "SETUID", "SYSLOG", "SYS_ADMIN", "SYS_BOOT", "SYS_CHROOT", "SYS_MODULE",
+	"SYS_NICE", "SYS_PACCT", "SYS_PTRACE", "SYS_RAWIO", "SYS_RESOURCE", "SYS_TIME",
+	"SYS_TTY_CONFIG", "WAKE_ALARM",
+	NULL};
+/* clang-format on */
+
+/* cap_add, cap_drop: names in any case, with or without CAP_, stored
+ * uppercase without it, as Docker compares them. */
+static void parse_caps(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+		       void *section)
+{
+	struct bs_container *c = section;
+	struct bs_strv *out = strcmp(key->key, "cap_add") == 0 ? &c->cap_add : &c->cap_drop;
+	const struct bs_ynode *v = bs_ynode_get(map, key->key);
+	size_t saved, i;
+
+	if (v == NULL || bs_ynode_is_null(v))
+		return;
+	saved = rctx_push_key(ctx, key->key);
+	if (!rctx_want_seq(ctx, v))
+		goto out;
+	for (i = 0; i < v->n; i++) {
+		const struct bs_ynode *item = v->items[i];
+		size_t s2 = rctx_push_index(ctx, i);
+
+		if (!item->bad && rctx_want_scalar(ctx, item)) {
+			const char *s = item->value;
+			char *name, *p, hint[64];
+
+			if (strncasecmp(s, "CAP_", 4) == 0)
+				s += 4;
+			name = bs_xstrdup(s);
+			for (p = name; *p != '\0'; p++)
+				*p = (char)toupper((unsigned char)*p);
+			if (!name_in(name, capability_names))
+				rctx_error(
+					ctx, item,
+					"'%.100s' is not a Linux capability (like NET_ADMIN or SYS_PTRACE, or ALL)%s",
+					item->value,
+					did_you_mean(hint, sizeof(hint), name, capability_names));
+			else if (bs_strv_contains(out, name))
+				rctx_error(ctx, item, "%s is listed twice (keep one)", name);
+			else
+				bs_strv_push(out, name);
+			free(name);
+		}
+		rctx_pop(ctx, s2);
+	}
+out:
+	rctx_pop(ctx, saved);
+}
+
+/* What the engine accepts in a tmpfs's options (moby's tmpfs option
+ * parser): mount flags, and KEY=VALUE data options. */
+/* clang-format off */
+static const char *const tmpfs_flags[] = {
+	"ro", "rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev", "sync", "async", "dirsync",
+	"atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime",
+	"nostrictatime", "mand", "nomand", "tmpcopyup", "notmpcopyup",
+	NULL};
+/* clang-format on */
+static const char *const tmpfs_data[] = {"size",      "mode",	   "uid",  "gid",
+					 "nr_inodes", "nr_blocks", "mpol", NULL};
+
+static bool all_digits(const char *s, const char *end, int base)
+{
+	if (s == end)
+		return false;
+	for (; s < end; s++)
+		if (!(base == 8 ? (*s >= '0' && *s <= '7') : isdigit((unsigned char)*s)))
+			return false;
+	return true;
+}
+
+/* One option of "size=64m,mode=1777,noexec" into m; a problem, or NULL. */
+static const char *tmpfs_option(const char *opt, size_t len, struct bs_mount *m, char *buf,
+				size_t size)
+{
+	const char *eq = memchr(opt, '=', len), *end = opt + len;
+	char *name = bs_xstrndup(opt, eq ? (size_t)(eq - opt) : len);
+	const char *problem = NULL;
+	char hint[64];
+
+	if (eq == NULL) {
+		if (!name_in(name, tmpfs_flags)) {
+			snprintf(buf, size,
+				 "'%.40s' is not a tmpfs option (size=, mode=, uid=, gid=, "
+				 "nr_inodes=, noexec, nosuid, nodev, ro, ...)%s",
+				 name, did_you_mean(hint, sizeof(hint), name, tmpfs_flags));
+			problem = buf;
+		}
+	} else if (!name_in(name, tmpfs_data)) {
+		snprintf(buf, size, "'%.40s' is not a tmpfs option with a value (%s)%s", name,
+			 "size, mode, uid, gid, nr_inodes, nr_blocks, mpol",
+			 did_you_mean(hint, sizeof(hint), name, tmpfs_data));
+		problem = buf;
+	} else if (strcmp(name, "size") == 0) {
+		char *val = bs_xstrndup(eq + 1, (size_t)(end - eq - 1));
+
+		if (len > 5 && end[-1] == '%' && all_digits(eq + 1, end - 1, 10))
+			m->tmpfs_size = 0; /* a share of the memory: the engine's to size */
+		else if (bs_parse_bytes(val, &m->tmpfs_size) != 0 || m->tmpfs_size <= 0)
+			problem = "size is bytes with an optional unit, like size=64m (or a "
+				  "share of memory, like size=10%)";
+		free(val);
+	} else if (strcmp(name, "mode") == 0) {
+		if (!all_digits(eq + 1, end, 8) || end - eq - 1 > 4)
+			problem = "mode is octal permission bits, like mode=1777";
+		else
+			m->tmpfs_mode = (int)strtol(eq + 1, NULL, 8);
+	} else if (strcmp(name, "uid") == 0 || strcmp(name, "gid") == 0) {
+		if (!all_digits(eq + 1, end, 10)) {
+			snprintf(buf, size, "%s is a number, like %s=1000", name, name);
+			problem = buf;
+		}
+	} else if (eq + 1 == end) {
+		snprintf(buf, size, "%s= needs a value", name);
+		problem = buf;
+	}
+	free(name);
+	return problem;
+}
+
+/* "PATH" or "PATH:OPTIONS" into m; a problem, or NULL. */
+static const char *parse_tmpfs(const char *spec, struct bs_mount *m, char *buf, size_t size)
+{
+	const char *colon = strchr(spec, ':');
+	const char *opts = colon ? colon + 1 : "";
+	const char *problem = NULL;
+
+	memset(m, 0, sizeof(*m));
+	m->type = BS_MOUNT_TMPFS;
+	m->target = bs_xstrndup(spec, colon ? (size_t)(colon - spec) : strlen(spec));
+	m->tmpfs_options = bs_xstrdup(opts);
+	if (m->target[0] != '/')
+		return "the path is absolute in the container (like /run)";
+	if (strcmp(m->target, "/") == 0)
+		return "the path cannot be / itself";
+	while (*opts != '\0' && problem == NULL) {
+		size_t len = strcspn(opts, ",");
+
+		if (len == 0)
+			problem =
+				"an empty option (write OPTION,OPTION without spaces or extra commas)";
+		else
+			problem = tmpfs_option(opts, len, m, buf, size);
+		opts += len;
+		if (*opts == ',' && *++opts == '\0')
+			problem = "an empty option after the last ','";
+	}
+	return problem;
+}
+
+/* tmpfs: a path or a list of paths, each "PATH[:OPTIONS]"; kept with the
+ * volumes as BS_MOUNT_TMPFS mounts, after them. */
+static void parse_tmpfs_key(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			    void *section)
+{
+	struct bs_container *c = section;
+	const struct bs_ynode *v = bs_ynode_get(map, key->key);
+	const struct bs_ynode *const *items;
+	size_t saved, n, i;
+
+	if (v == NULL || bs_ynode_is_null(v) || v->bad)
+		return;
+	saved = rctx_push_key(ctx, key->key);
+	if (v->kind == BS_YNODE_SCALAR) {
+		items = (const struct bs_ynode *const *)&v;
+		n = 1;
+	} else if (rctx_want_seq(ctx, v)) {
+		items = (const struct bs_ynode *const *)v->items;
+		n = v->n;
+	} else {
+		goto out;
+	}
+	if (n == 0)
+		goto out;
+	c->volumes = bs_xrealloc(c->volumes, (c->n_volumes + n) * sizeof(*c->volumes));
+	for (i = 0; i < n; i++) {
+		const struct bs_ynode *item = items[i];
+		size_t s2 = v->kind == BS_YNODE_SEQ ? rctx_push_index(ctx, i) : ctx->path_len;
+		struct bs_mount m;
+		const char *problem;
+		char buf[256];
+
+		if (item->bad || !rctx_want_scalar(ctx, item)) {
+			rctx_pop(ctx, s2);
+			continue;
+		}
+		problem = parse_tmpfs(item->value, &m, buf, sizeof(buf));
+		if (problem != NULL) {
+			rctx_error(ctx, item,
+				   "'%.200s' is not a tmpfs (write PATH[:OPTIONS], like "
+				   "\"/run:size=64m,mode=1777\"): %s",
+				   item->value, problem);
+			free(m.target);
+			free(m.tmpfs_options);
+		} else {
+			keep_mount(ctx, item, c, &m);
+		}
+		rctx_pop(ctx, s2);
+	}
+out:
+	rctx_pop(ctx, saved);
+}
+
+/* The resource limits Docker sets by name (moby's ulimit names). */
+/* clang-format off */
+static const char *const ulimit_names[] = {
+	"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc",
+	"rss", "rtprio", "rttime", "sigpending", "stack",
+	NULL};
+/* clang-format on */
+
+static bool ulimit_value(struct bs_rctx *ctx, const struct bs_ynode *at, int64_t *out)
+{
+	long long n;
+
+	if (bs_parse_int64(at->value, &n) != 0 || n < -1) {
+		rctx_error(ctx, at, "'%.100s' is not a limit (a number, or -1 for unlimited)",
+			   at->value);
+		return false;
+	}
+	*out = n;
+	return true;
+}
+
+/* ulimits: {NAME: N} (soft and hard) or {NAME: {soft: N, hard: N}}. */
+static void parse_ulimits(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			  void *section)
+{
+	static const char *const pair_keys[] = {"soft", "hard", NULL};
+	struct bs_container *c = section;
+	const struct bs_ynode *v = bs_ynode_get(map, key->key);
+	size_t saved, i;
+
+	if (v == NULL || bs_ynode_is_null(v))
+		return;
+	saved = rctx_push_key(ctx, key->key);
+	if (!rctx_want_map(ctx, v))
+		goto out;
+	c->ulimits = bs_xcalloc(v->n ? v->n : 1, sizeof(*c->ulimits));
+	for (i = 0; i < v->n; i++) {
+		const struct bs_ynode *k = v->pairs[i].key, *val = v->pairs[i].value;
+		size_t s2 = rctx_push_key(ctx, k->value);
+		struct bs_ulimit u = {NULL, 0, 0};
+		bool ok = false;
+		char hint[64];
+
+		if (k->bad || val->bad) {
+			/* already reported */
+		} else if (!name_in(k->value, ulimit_names)) {
+			rctx_error(
+				ctx, k, "'%.100s' is not a ulimit (%s)%s", k->value,
+				"core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, "
+				"nproc, rss, rtprio, rttime, sigpending, stack",
+				did_you_mean(hint, sizeof(hint), k->value, ulimit_names));
+		} else if (val->kind == BS_YNODE_SCALAR && !bs_ynode_is_null(val)) {
+			ok = ulimit_value(ctx, val, &u.soft);
+			u.hard = u.soft;
+		} else if (val->kind == BS_YNODE_MAP) {
+			rctx_check_keys(ctx, val, pair_keys);
+			/* both read, so that both are reported */
+			bool soft_ok = rctx_get_int64(ctx, val, "soft", -1, INT64_MAX, &u.soft);
+			bool hard_ok = rctx_get_int64(ctx, val, "hard", -1, INT64_MAX, &u.hard);
+
+			ok = soft_ok && hard_ok;
+			if (!ok && !rctx_absent(val, "soft") && rctx_absent(val, "hard"))
+				rctx_missing(ctx, val, "hard", "hard: N");
+			else if (!ok && rctx_absent(val, "soft"))
+				rctx_missing(ctx, val, "soft", "soft: N");
+			if (ok && u.hard != -1 && (u.soft == -1 || u.soft > u.hard)) {
+				rctx_error(ctx, val,
+					   "the soft limit %lld is above the hard limit %lld "
+					   "(soft is at most hard; -1 is unlimited)",
+					   (long long)u.soft, (long long)u.hard);
+				ok = false;
+			}
+		} else {
+			rctx_error(ctx, val, "expected a number or {soft: N, hard: N}, found %s",
+				   bs_ynode_kind_name(val));
+		}
+		if (ok) {
+			u.name = bs_xstrdup(k->value);
+			c->ulimits[c->n_ulimits++] = u;
+		}
+		rctx_pop(ctx, s2);
+	}
+out:
+	rctx_pop(ctx, saved);
+}
+
+/* One extra host: a host name (no spaces, ':' or '=') and an IPv4 or IPv6
+ * address (brackets allowed around IPv6) or host-gateway. */
+static void add_extra_host(struct bs_rctx *ctx, const struct bs_ynode *at, struct bs_container *c,
+			   const char *host, size_t host_len, const char *addr)
+{
+	char *h = bs_xstrndup(host, host_len), *a;
+	size_t alen = strlen(addr);
+	unsigned char bin[16];
+
+	if (alen >= 2 && addr[0] == '[' && addr[alen - 1] == ']')
+		a = bs_xstrndup(addr + 1, alen - 2);
+	else
+		a = bs_xstrdup(addr);
+	if (h[0] == '\0' || strpbrk(h, " \t:=[]") != NULL)
+		rctx_error(ctx, at,
+			   "'%.100s' is not a host name for extra_hosts (write HOST:ADDRESS, "
+			   "like \"db.internal:10.0.0.5\")",
+			   h);
+	else if (strcmp(a, "host-gateway") != 0 && inet_pton(AF_INET, a, bin) != 1 &&
+		 inet_pton(AF_INET6, a, bin) != 1)
+		rctx_error(ctx, at,
+			   "'%.100s' is not an IPv4 or IPv6 address (or host-gateway, the node's "
+			   "own address) for %.100s",
+			   a, h);
+	else {
+		for (size_t i = 0; i < c->extra_hosts.n; i++)
+			if (strcmp(c->extra_hosts.v[i].key, h) == 0 &&
+			    strcmp(c->extra_hosts.v[i].value, a) == 0) {
+				rctx_error(ctx, at, "%.100s %.100s is given twice (keep one)", h,
+					   a);
+				goto out;
+			}
+		bs_kvlist_push(&c->extra_hosts, h, a, false);
+	}
+out:
+	free(h);
+	free(a);
+}
+
+/* extra_hosts: ["HOST:ADDRESS"], ["HOST=ADDRESS"] or {HOST: ADDRESS}. */
+static void parse_extra_hosts(struct bs_rctx *ctx, const struct rkey *key,
+			      const struct bs_ynode *map, void *section)
+{
+	struct bs_container *c = section;
+	const struct bs_ynode *v = bs_ynode_get(map, key->key);
+	size_t saved, i;
+
+	if (v == NULL || bs_ynode_is_null(v) || v->bad)
+		return;
+	saved = rctx_push_key(ctx, key->key);
+	if (v->kind == BS_YNODE_MAP) {
+		for (i = 0; i < v->n; i++) {
+			const struct bs_ynode *k = v->pairs[i].key, *val = v->pairs[i].value;
+			size_t s2 = rctx_push_key(ctx, k->value);
+
+			if (!k->bad && !val->bad && rctx_want_scalar(ctx, val))
+				add_extra_host(ctx, val, c, k->value, strlen(k->value), val->value);
+			rctx_pop(ctx, s2);
+		}
+	} else if (v->kind == BS_YNODE_SEQ) {
+		for (i = 0; i < v->n; i++) {
+			const struct bs_ynode *item = v->items[i];
+			size_t s2 = rctx_push_index(ctx, i);
+			const char *sep;
+
+			if (!item->bad && rctx_want_scalar(ctx, item)) {
+				sep = strchr(item->value, '=');
+				if (sep == NULL)
+					sep = strchr(item->value, ':');
+				if (sep == NULL)
+					rctx_error(ctx, item,
+						   "'%.100s' has no address (write HOST:ADDRESS or "
+						   "HOST=ADDRESS, like \"db.internal:10.0.0.5\")",
+						   item->value);
+				else
+					add_extra_host(ctx, item, c, item->value,
+						       (size_t)(sep - item->value), sep + 1);
+			}
+			rctx_pop(ctx, s2);
+		}
+	} else {
+		rctx_error(
+			ctx, v,
+			"expected a list (- HOST:ADDRESS) or a mapping (HOST: ADDRESS), found %s",
+			bs_ynode_kind_name(v));
+	}
+	rctx_pop(ctx, saved);
+}
+
+/* The log drivers that come with Docker; a plugin is named with a '/'. */
+/* clang-format off */
+static const char *const log_driver_names[] = {
+	"json-file", "local", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk",
+	"etwlogs", "gcplogs", "logentries", "none",
+	NULL};
+/* clang-format on */
+
+/* logging: {driver: NAME, options: {KEY: VALUE}} */
+static void parse_logging(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
+			  void *section)
+{
+	static const char *const keys[] = {"driver", "options", NULL};
+	struct bs_logging *lg = &((struct bs_container *)section)->logging;
+	const struct bs_ynode *v = bs_ynode_get(map, key->key);
+	size_t saved, s2;
+	char hint[64];
+
+	if (v == NULL || bs_ynode_is_null(v))
+		return;
+	saved = rctx_push_key(ctx, key->key);
+	if (!rctx_want_map(ctx, v))
+		goto out;
+	rctx_check_keys(ctx, v, keys);
+	rctx_get_kvlist(ctx, v, "options", "log option", false, &lg->options);
+	if (!rctx_get_str(ctx, v, "driver", NULL, &lg->driver))
+		goto out;
+	s2 = rctx_push_key(ctx, "driver");
+	if (strchr(lg->driver, '/') == NULL && !name_in(lg->driver, log_driver_names)) {
+		rctx_error(ctx, bs_ynode_get(v, "driver"),
+			   "'%.100s' is not a log driver (json-file, local, syslog, journald, "
+			   "gelf, fluentd, awslogs, splunk, gcplogs, none, or a plugin as "
+			   "OWNER/NAME)%s",
+			   lg->driver,
+			   did_you_mean(hint, sizeof(hint), lg->driver, log_driver_names));
+		free(lg->driver);
+		lg->driver = NULL;
+	} else if (strcmp(lg->driver, "none") == 0 && lg->options.n > 0) {
+		rctx_error(ctx, bs_ynode_get(v, "driver"),
+			   "the none driver keeps no logs and takes no options (remove options:)");
+	}
+	rctx_pop(ctx, s2);
+out:
+	rctx_pop(ctx, saved);
+}
+
 #define CONTAINER(field) offsetof(struct bs_container, field)
 
 _Static_assert(sizeof(enum bs_net_mode) == sizeof(int), "RK_CHOICE stores an int");
@@ -852,6 +1316,13 @@ static const struct rkey container_keys[] = {
 	{"network", RK_CHOICE, .field = CONTAINER(network), .arg = bs_net_mode_names, .check = check_network},
 	{"domain", RK_STR, .field = CONTAINER(domain), .check = check_domain},
 	{"expose", RK_INT, .field = CONTAINER(expose), .lo = 1, .hi = 65535},
+	{"cap_add", RK_FN, .check = parse_caps},
+	{"cap_drop", RK_FN, .check = parse_caps},
+	{"read_only", RK_BOOL, .field = CONTAINER(read_only)},
+	{"tmpfs", RK_FN, .check = parse_tmpfs_key},
+	{"ulimits", RK_FN, .check = parse_ulimits},
+	{"extra_hosts", RK_FN, .check = parse_extra_hosts},
+	{"logging", RK_FN, .check = parse_logging},
 	{"depends_on", RK_FN, .check = bs_recipe_parse_depends_on},
 	{"container_name", RK_STR, .field = CONTAINER(container_name), .check = bs_recipe_check_container_name_key},
 	{.key = NULL},
@@ -862,13 +1333,14 @@ void bs_recipe_parse_container(struct bs_rctx *ctx, const struct bs_ynode *map,
 			       struct bs_container *c)
 {
 	/* the order the message about an unknown key lists them in */
-	/* clang-format off */
 	static const char *const keys[] = {
-		"name",	       "image",	   "command", "entrypoint",  "environment", "secrets",
-		"ports",       "volumes",  "restart", "healthcheck", "labels",	    "user",
-		"working_dir", "replicas", "nodes",   "resources",   "domain",	    "stop_timeout",
-		"update",      "network",  "expose",  "depends_on",  "container_name", NULL};
-	/* clang-format on */
+		"name",	     "image",	    "command",	    "entrypoint", "environment",
+		"secrets",   "ports",	    "volumes",	    "restart",	  "healthcheck",
+		"labels",    "user",	    "working_dir",  "replicas",	  "nodes",
+		"resources", "domain",	    "stop_timeout", "update",	  "network",
+		"expose",    "cap_add",	    "cap_drop",	    "read_only",  "tmpfs",
+		"ulimits",   "extra_hosts", "logging",	    "depends_on", "container_name",
+		NULL};
 
 	c->loc = rctx_loc(map);
 	c->name_loc = rctx_loc(bs_ynode_get(map, "name"));
@@ -963,6 +1435,65 @@ static void check_ports(struct bs_rctx *ctx)
 	}
 }
 
+/* An option of a short tmpfs that a service's TmpfsOptions (API 1.41:
+ * SizeBytes and Mode only) cannot carry, as "OPTION"; NULL if none. */
+static char *tmpfs_unserviceable(const char *options)
+{
+	const char *p = options;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, ",");
+
+		if (!(len > 5 && strncmp(p, "size=", 5) == 0 && p[len - 1] != '%') &&
+		    !(len > 5 && strncmp(p, "mode=", 5) == 0))
+			return bs_xstrndup(p, len);
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return NULL;
+}
+
+/* compose's keys a swarm service (API 1.41) has no field for. */
+static void check_service_keys_cluster(struct bs_rctx *ctx, size_t ci)
+{
+	const struct bs_container *c = &ctx->recipe->containers[ci];
+	const char *name = c->name ? c->name : "?";
+
+	rctx_set_path(ctx, "containers[%zu].exposed", ci);
+	if (c->n_exposed > 0)
+		rctx_error_loc(ctx, c->exposed[0].loc,
+			       "container %s: a cluster service has no exposed ports (remove "
+			       "expose:; the overlay network reaches every port of a task)",
+			       name);
+	for (size_t i = 0; i < c->extra_hosts.n; i++) {
+		if (strcmp(c->extra_hosts.v[i].value, "host-gateway") != 0)
+			continue;
+		rctx_set_path(ctx, "containers[%zu].extra_hosts", ci);
+		rctx_error_loc(
+			ctx, c->loc,
+			"container %s: host-gateway is resolved for containers only, not for "
+			"cluster services (write the node's address for %s instead)",
+			name, c->extra_hosts.v[i].key);
+	}
+	for (size_t i = 0; i < c->n_volumes; i++) {
+		const struct bs_mount *m = &c->volumes[i];
+		char *opt;
+
+		if (m->type != BS_MOUNT_TMPFS || m->tmpfs_options == NULL)
+			continue;
+		opt = tmpfs_unserviceable(m->tmpfs_options);
+		if (opt == NULL)
+			continue;
+		rctx_set_path(ctx, "containers[%zu].tmpfs", ci);
+		rctx_error_loc(ctx, m->loc,
+			       "container %s: a cluster service's tmpfs takes only size=BYTES and "
+			       "mode=OCTAL, not %.100s (remove it from %.200s)",
+			       name, opt, m->target);
+		free(opt);
+	}
+}
+
 /* What a cluster service cannot be. */
 void bs_recipe_check_cluster(struct bs_rctx *ctx)
 {
@@ -1017,6 +1548,7 @@ void bs_recipe_check_cluster(struct bs_rctx *ctx)
 				ctx, c->expose_loc,
 				"container %s: expose: is the port of a domain, and domains are not routed to cluster services yet (remove it)",
 				c->name ? c->name : "?");
+		check_service_keys_cluster(ctx, ci);
 	}
 }
 
@@ -1088,6 +1620,7 @@ void bs_recipe_free_containers(struct bs_recipe *r)
 			free(c->volumes[j].target);
 			free(c->volumes[j].local_path);
 			free(c->volumes[j].content_hash);
+			free(c->volumes[j].tmpfs_options);
 		}
 		free(c->volumes);
 		for (j = 0; j < c->n_exposed; j++)

@@ -1,14 +1,17 @@
 /*
- * recipe_images.c - the images: section (images pulled, or built from git
- * on the nodes, and where they are prepared), image references and git
- * build URLs, and the cross check of images against the containers that
- * use them.
+ * recipe_images.c - the images: section (images pulled, or built on the
+ * nodes from git or from a local context directory, and where they are
+ * prepared), image references and git build URLs, and the cross check of
+ * images against the containers that use them.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "container/context.h"
 #include "deploy/recipe_priv.h"
 #include "util/url.h"
 
@@ -202,14 +205,73 @@ static void read_git_url(struct bs_rctx *ctx, const struct bs_ynode *git, struct
 		img->build_git = bs_xstrdup(git->value);
 }
 
-/* build: {git: URL#ref:dir, dockerfile, args}, or the git URL alone. */
+/* ---- local build contexts --------------------------------------------- */
+
+/* The context directory: absolute, a relative one from the recipe's
+ * directory; NULL (reported) when it is not a directory. */
+static char *context_dir(struct bs_rctx *ctx, const struct bs_ynode *at)
+{
+	const char *file = ctx->file ? ctx->file : ctx->recipe->file;
+	const char *slash = file ? strrchr(file, '/') : NULL;
+	char *joined, *resolved;
+	struct stat st;
+
+	if (at->value[0] == '/' || slash == NULL)
+		joined = bs_xstrdup(at->value);
+	else
+		joined = bs_xasprintf("%.*s/%s", (int)(slash - file), file, at->value);
+	resolved = realpath(joined, NULL);
+	if (resolved == NULL || stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		const char *why = resolved != NULL  ? "is not a directory"
+				  : errno == ENOENT ? "does not exist"
+						    : strerror(errno);
+
+		rctx_error(ctx, at,
+			   "the build context '%.200s' (%.300s) %s (context: names the directory "
+			   "that holds the Dockerfile, relative to the recipe's directory)",
+			   at->value, resolved ? resolved : joined, why);
+		free(resolved);
+		resolved = NULL;
+	}
+	free(joined);
+	return resolved;
+}
+
+/* context: DIR: the absolute directory, and the hash of the context it
+ * sends now (read whole, .dockerignore honoured). */
+static void read_context(struct bs_rctx *ctx, const struct bs_ynode *at, struct bs_image *img)
+{
+	struct bs_context_opts opts = BS_CONTEXT_OPTS_INIT;
+	struct bs_context context;
+	struct bs_err err = BS_ERR_INIT;
+	char *dir;
+
+	if (at->bad || !rctx_want_scalar(ctx, at))
+		return;
+	dir = context_dir(ctx, at);
+	if (dir == NULL)
+		return;
+	opts.dockerfile = img->build_dockerfile;
+	if (bs_context_read(&context, dir, &opts, &err) != 0) {
+		rctx_error(ctx, at, "%s", err.msg);
+		free(dir);
+		return;
+	}
+	img->build_context = dir;
+	img->context_hash = bs_xstrdup(context.hash);
+	bs_context_free(&context);
+}
+
+/* build: {git: URL#ref:dir | context: DIR, dockerfile, target, args}, or
+ * the git URL alone. */
 static void read_build(struct bs_rctx *ctx, const struct rkey *key, const struct bs_ynode *map,
 		       void *section)
 {
-	static const char *const build_keys[] = {"git", "dockerfile", "args", NULL};
+	static const char *const build_keys[] = {"git",	   "context", "dockerfile",
+						 "target", "args",    NULL};
 	struct bs_image *img = section;
 	const struct bs_ynode *build = bs_ynode_get(map, key->key);
-	const struct bs_ynode *git = build;
+	const struct bs_ynode *git = build, *context = NULL;
 	size_t saved;
 
 	if (build == NULL || bs_ynode_is_null(build))
@@ -218,11 +280,26 @@ static void read_build(struct bs_rctx *ctx, const struct rkey *key, const struct
 	if (build->kind == BS_YNODE_MAP) {
 		rctx_check_keys(ctx, build, build_keys);
 		git = bs_ynode_get(build, "git");
-		rctx_get_str(ctx, build, "dockerfile", NULL, &img->build_dockerfile);
-		rctx_get_kvlist(ctx, build, "args", "build argument", false, &img->build_args);
-		if (git == NULL || bs_ynode_is_null(git)) {
-			rctx_missing(ctx, build, "git", "git: https://HOST/PATH.git#ref");
+		context = bs_ynode_get(build, "context");
+		if (git != NULL && bs_ynode_is_null(git))
 			git = NULL;
+		if (context != NULL && bs_ynode_is_null(context))
+			context = NULL;
+		rctx_get_str(ctx, build, "dockerfile", NULL, &img->build_dockerfile);
+		rctx_get_str(ctx, build, "target", NULL, &img->build_target);
+		rctx_get_kvlist(ctx, build, "args", "build argument", false, &img->build_args);
+		if (git == NULL && context == NULL)
+			rctx_missing(ctx, build, "git",
+				     "git: https://HOST/PATH.git#ref, or context: ./DIR");
+		if (git != NULL && context != NULL) {
+			size_t s2 = rctx_push_key(ctx, "context");
+
+			rctx_error(
+				ctx, context,
+				"a build has one context: a local directory or a git URL (remove "
+				"context: or git:)");
+			rctx_pop(ctx, s2);
+			context = NULL;
 		}
 	}
 	if (git != NULL) {
@@ -231,11 +308,18 @@ static void read_build(struct bs_rctx *ctx, const struct rkey *key, const struct
 		read_git_url(ctx, git, img);
 		rctx_pop(ctx, s2);
 	}
+	if (context != NULL) {
+		size_t s2 = rctx_push_key(ctx, "context");
+
+		read_context(ctx, context, img);
+		rctx_pop(ctx, s2);
+	}
 	rctx_pop(ctx, saved);
 	if (bs_ynode_get(map, "pull") != NULL) {
 		saved = rctx_push_key(ctx, "pull");
 		rctx_error(ctx, bs_ynode_get(map, "pull"),
-			   "an image built from git is not pulled (remove pull, or remove build)");
+			   "an image built from %s is not pulled (remove pull, or remove build)",
+			   context != NULL ? "a local context" : "git");
 		rctx_pop(ctx, saved);
 	}
 }

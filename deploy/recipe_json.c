@@ -4,6 +4,7 @@
  * sizes in bytes, and every secret replaced by "***".
  */
 #include <cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,13 +196,24 @@ static cJSON *port_json(const struct writer *w, const struct bs_port *p)
 
 static cJSON *mount_json(const struct writer *w, const struct bs_mount *m)
 {
-	static const char *const types[] = {"volume", "bind", "anonymous"};
+	static const char *const types[] = {"volume", "bind", "anonymous", "local", "tmpfs"};
 	cJSON *o = cJSON_CreateObject();
 
 	add_str(w, o, "type", types[m->type]);
 	add_str(w, o, "source", m->source);
 	add_str(w, o, "target", m->target);
 	cJSON_AddBoolToObject(o, "read_only", m->read_only);
+	if (m->type == BS_MOUNT_TMPFS) {
+		if (m->tmpfs_size)
+			cJSON_AddNumberToObject(o, "tmpfs_size", (double)m->tmpfs_size);
+		if (m->tmpfs_mode) {
+			char mode[16];
+
+			snprintf(mode, sizeof(mode), "%o", (unsigned)m->tmpfs_mode);
+			cJSON_AddStringToObject(o, "tmpfs_mode", mode);
+		}
+		add_str(w, o, "tmpfs_options", m->tmpfs_options);
+	}
 	return o;
 }
 
@@ -222,6 +234,43 @@ static cJSON *depends_json(const struct writer *w, const struct bs_container *c)
 		cJSON_AddItemToObject(o, d->container, e);
 	}
 	return o;
+}
+
+/* compose's keys: capabilities, read_only, ulimits, extra_hosts, logging,
+ * and the exposed ports (container side) */
+static void service_keys_json(const struct writer *w, cJSON *o, const struct bs_container *c)
+{
+	cJSON *arr, *lim;
+	size_t i;
+
+	add_strv(w, o, "cap_add", &c->cap_add);
+	add_strv(w, o, "cap_drop", &c->cap_drop);
+	cJSON_AddBoolToObject(o, "read_only", c->read_only);
+	lim = cJSON_AddObjectToObject(o, "ulimits");
+	for (i = 0; i < c->n_ulimits; i++) {
+		cJSON *u = cJSON_AddObjectToObject(lim, c->ulimits[i].name);
+
+		cJSON_AddNumberToObject(u, "soft", (double)c->ulimits[i].soft);
+		cJSON_AddNumberToObject(u, "hard", (double)c->ulimits[i].hard);
+	}
+	arr = cJSON_AddArrayToObject(o, "extra_hosts");
+	for (i = 0; i < c->extra_hosts.n; i++) {
+		char *h = bs_xasprintf("%s:%s", c->extra_hosts.v[i].key, c->extra_hosts.v[i].value);
+
+		cJSON_AddItemToArray(arr, masked(w, h));
+		free(h);
+	}
+	if (c->logging.driver != NULL || c->logging.options.n > 0) {
+		cJSON *lg = cJSON_AddObjectToObject(o, "logging");
+
+		add_str(w, lg, "driver", c->logging.driver);
+		cJSON_AddItemToObject(lg, "options", kv_object(w, &c->logging.options));
+	} else {
+		cJSON_AddNullToObject(o, "logging");
+	}
+	arr = cJSON_AddArrayToObject(o, "exposed");
+	for (i = 0; i < c->n_exposed; i++)
+		cJSON_AddItemToArray(arr, port_json(w, &c->exposed[i]));
 }
 
 static cJSON *container_json(const struct writer *w, const struct bs_container *c)
@@ -292,6 +341,7 @@ static cJSON *container_json(const struct writer *w, const struct bs_container *
 		cJSON_AddNumberToObject(o, "expose", c->expose);
 	else
 		cJSON_AddNullToObject(o, "expose");
+	service_keys_json(w, o, c);
 	add_str(w, o, "container_name", c->container_name);
 	cJSON_AddItemToObject(o, "depends_on", depends_json(w, c));
 	return o;
@@ -352,11 +402,18 @@ char *bs_recipe_to_json(const struct bs_recipe *r)
 
 		add_str(w, o, "name", img->name);
 		add_str(w, o, "pull", bs_pull_policy_name(img->pull));
-		if (img->build_git != NULL) {
+		if (img->build_git != NULL || img->build_context != NULL) {
 			cJSON *b = cJSON_AddObjectToObject(o, "build");
 
-			add_str(w, b, "git", img->build_git);
+			if (img->build_git != NULL)
+				add_str(w, b, "git", img->build_git);
+			if (img->build_context != NULL) {
+				add_str(w, b, "context", img->build_context);
+				add_str(w, b, "context_hash", img->context_hash);
+			}
 			add_str(w, b, "dockerfile", img->build_dockerfile);
+			if (img->build_target != NULL)
+				add_str(w, b, "target", img->build_target);
 			cJSON_AddItemToObject(b, "args", kv_object(w, &img->build_args));
 		}
 		cJSON_AddItemToObject(o, "nodes", selectors_array(w, &img->nodes));

@@ -95,9 +95,19 @@ static void add_port(cJSON *a, const struct bs_port *p)
 
 static void add_mount(cJSON *a, const struct bs_mount *m)
 {
-	static const char *const types[] = {"volume", "bind", "anonymous"};
-	char *s = bs_xasprintf("%s:%s:%s%s", types[m->type], m->source ? m->source : "", m->target,
-			       m->read_only ? ":ro" : "");
+	static const char *const types[] = {"volume", "bind", "anonymous", "local", "tmpfs"};
+	char *s;
+
+	if (m->type == BS_MOUNT_TMPFS && m->tmpfs_options != NULL) /* as written */
+		s = bs_xasprintf("tmpfs::%s%s%s", m->target, m->tmpfs_options[0] ? ":" : "",
+				 m->tmpfs_options);
+	else if (m->type == BS_MOUNT_TMPFS)
+		s = bs_xasprintf("tmpfs::%s:size=%lld,mode=%o%s", m->target,
+				 (long long)m->tmpfs_size, (unsigned)m->tmpfs_mode,
+				 m->read_only ? ":ro" : "");
+	else
+		s = bs_xasprintf("%s:%s:%s%s", types[m->type], m->source ? m->source : "",
+				 m->target, m->read_only ? ":ro" : "");
 
 	cJSON_AddItemToArray(a, cJSON_CreateString(s));
 	free(s);
@@ -121,6 +131,83 @@ static cJSON *health_json(const struct bs_healthcheck *h)
 	if (h->retries)
 		cJSON_AddNumberToObject(o, "retries", h->retries);
 	return o;
+}
+
+static int ulimit_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct bs_ulimit *)a)->name, ((const struct bs_ulimit *)b)->name);
+}
+
+/* "80/tcp" for each exposed port, ranges spread. */
+static void exposed_ports(const struct bs_container *c, struct bs_strv *out)
+{
+	for (size_t i = 0; i < c->n_exposed; i++) {
+		const struct bs_port *p = &c->exposed[i];
+
+		for (int k = p->container_start; k <= p->container_end; k++) {
+			char *s =
+				bs_xasprintf("%d/%s", k, p->proto == BS_PROTO_UDP ? "udp" : "tcp");
+
+			bs_strv_push(out, s);
+			free(s);
+		}
+	}
+}
+
+/* compose's keys, each only when the recipe has it: capabilities and
+ * extra hosts in the recipe's order, ulimits by name, log options sorted. */
+static void service_keys_json(const struct bs_recipe *r, cJSON *o, const struct bs_container *c)
+{
+	size_t i;
+
+	if (c->cap_add.n)
+		cJSON_AddItemToObject(o, "cap_add", strv_array(&c->cap_add));
+	if (c->cap_drop.n)
+		cJSON_AddItemToObject(o, "cap_drop", strv_array(&c->cap_drop));
+	if (c->read_only)
+		cJSON_AddBoolToObject(o, "read_only", true);
+	if (c->n_ulimits) {
+		struct bs_ulimit *u = bs_xcalloc(c->n_ulimits, sizeof(*u));
+		cJSON *lim = cJSON_AddObjectToObject(o, "ulimits");
+
+		memcpy(u, c->ulimits, c->n_ulimits * sizeof(*u));
+		qsort(u, c->n_ulimits, sizeof(*u), ulimit_cmp);
+		for (i = 0; i < c->n_ulimits; i++) {
+			char *v = bs_xasprintf("%lld:%lld", (long long)u[i].soft,
+					       (long long)u[i].hard);
+
+			cJSON_AddStringToObject(lim, u[i].name, v);
+			free(v);
+		}
+		free(u);
+	}
+	if (c->extra_hosts.n) {
+		cJSON *a = cJSON_AddArrayToObject(o, "extra_hosts");
+
+		for (i = 0; i < c->extra_hosts.n; i++) {
+			char *h = bs_xasprintf("%s:%s", c->extra_hosts.v[i].key,
+					       c->extra_hosts.v[i].value);
+
+			cJSON_AddItemToArray(a, cJSON_CreateString(h));
+			free(h);
+		}
+	}
+	if (c->logging.driver != NULL || c->logging.options.n) {
+		cJSON *lg = cJSON_AddObjectToObject(o, "logging");
+
+		if (c->logging.driver != NULL)
+			cJSON_AddStringToObject(lg, "driver", c->logging.driver);
+		if (c->logging.options.n)
+			cJSON_AddItemToObject(lg, "options",
+					      sorted_map(r, &c->logging.options, false));
+	}
+	if (c->n_exposed) {
+		struct bs_strv ports = {0};
+
+		exposed_ports(c, &ports);
+		cJSON_AddItemToObject(o, "exposed", strv_array(&ports));
+		bs_strv_free(&ports);
+	}
 }
 
 char *bs_spec_json(const struct bs_recipe *r, const struct bs_container *c)
@@ -159,6 +246,7 @@ char *bs_spec_json(const struct bs_recipe *r, const struct bs_container *c)
 		cJSON_AddStringToObject(o, "working_dir", c->working_dir);
 	if (c->network != BS_NET_PROJECT) /* absent for the default: older hashes hold */
 		cJSON_AddStringToObject(o, "network", bs_net_mode_name(c->network));
+	service_keys_json(r, o, c);
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return text;
@@ -171,6 +259,43 @@ static const char **argv_of(const struct bs_strv *sv)
 	for (size_t i = 0; i < sv->n; i++)
 		v[i] = sv->v[i];
 	return v;
+}
+
+static const char **argv_or_null(const struct bs_strv *sv)
+{
+	return sv->n ? argv_of(sv) : NULL;
+}
+
+static void task_fill_service_keys(const struct bs_container *c, struct bs_task_store *st)
+{
+	struct bs_cspec *s = &st->spec;
+	size_t i;
+
+	s->cap_add = st->cap_add = argv_or_null(&c->cap_add);
+	s->cap_drop = st->cap_drop = argv_or_null(&c->cap_drop);
+	s->read_only_rootfs = c->read_only;
+	if (c->n_ulimits) {
+		st->ulimits = bs_xcalloc(c->n_ulimits, sizeof(*st->ulimits));
+		for (i = 0; i < c->n_ulimits; i++) {
+			st->ulimits[i].name = c->ulimits[i].name;
+			st->ulimits[i].soft = c->ulimits[i].soft;
+			st->ulimits[i].hard = c->ulimits[i].hard;
+		}
+		s->ulimits = st->ulimits;
+		s->n_ulimits = c->n_ulimits;
+	}
+	for (i = 0; i < c->extra_hosts.n; i++) {
+		char *h = bs_xasprintf("%s:%s", c->extra_hosts.v[i].key, c->extra_hosts.v[i].value);
+
+		bs_strv_push(&st->extra_hosts, h);
+		free(h);
+	}
+	exposed_ports(c, &st->exposed);
+	s->extra_hosts = st->hosts_argv = argv_or_null(&st->extra_hosts);
+	s->exposed = st->exposed_argv = argv_or_null(&st->exposed);
+	s->log_driver = c->logging.driver;
+	if (c->logging.driver != NULL || c->logging.options.n)
+		s->log_options = &c->logging.options;
 }
 
 void bs_task_fill(const struct bs_recipe *r, const struct bs_container *c, struct bs_task_store *st)
@@ -191,13 +316,19 @@ void bs_task_fill(const struct bs_recipe *r, const struct bs_container *c, struc
 	for (i = 0; i < c->n_volumes; i++) {
 		const struct bs_mount *m = &c->volumes[i];
 
-		st->mounts[i].type = m->type == BS_MOUNT_BIND ? "bind" : "volume";
+		st->mounts[i].type = m->type == BS_MOUNT_BIND	 ? "bind"
+				     : m->type == BS_MOUNT_TMPFS ? "tmpfs"
+								 : "volume";
 		if (m->type == BS_MOUNT_VOLUME)
 			st->volume_names[i] = bs_volume_name(r->project, m->source);
 		st->mounts[i].source = m->type == BS_MOUNT_VOLUME ? st->volume_names[i] : m->source;
 		st->mounts[i].target = m->target;
 		st->mounts[i].read_only = m->read_only;
+		st->mounts[i].tmpfs_size = m->tmpfs_size;
+		st->mounts[i].tmpfs_mode = m->tmpfs_mode;
+		st->mounts[i].tmpfs_options = m->tmpfs_options;
 	}
+	task_fill_service_keys(c, st);
 	s->image = c->image;
 	if (c->has_command)
 		s->cmd = st->cmd = argv_of(&c->command);
@@ -234,6 +365,13 @@ void bs_task_store_free(struct bs_task_store *st)
 	free(st->cmd);
 	free(st->entrypoint);
 	free(st->health);
+	free(st->cap_add);
+	free(st->cap_drop);
+	free(st->ulimits);
+	bs_strv_free(&st->extra_hosts);
+	bs_strv_free(&st->exposed);
+	free(st->hosts_argv);
+	free(st->exposed_argv);
 }
 
 char *bs_service_spec_json(const struct bs_recipe *r, const struct bs_container *c)

@@ -47,8 +47,10 @@ char *bs_spec_json(const struct bs_recipe *r, const struct bs_container *c);
 /*
  * What a container's create spec and a service's task share, from the
  * recipe: image, command, entrypoint, environment (secrets flagged), the
- * container's own labels, mounts (named volumes as PROJECT-NAME),
- * healthcheck, user, working directory. The rest of st->spec is zero for
+ * container's own labels, mounts (named volumes as PROJECT-NAME; tmpfs),
+ * healthcheck, user, working directory, and compose's keys (capabilities,
+ * read-only root, ulimits, extra hosts, exposed ports, the log driver and
+ * its options: exactly the recipe's). The rest of st->spec is zero for
  * the caller to fill. Strings are the recipe's or the store's; free with
  * bs_task_store_free.
  */
@@ -58,6 +60,10 @@ struct bs_task_store {
 	struct bs_mount_spec *mounts;
 	char **volume_names;
 	const char **cmd, **entrypoint, **health;
+	const char **cap_add, **cap_drop;
+	struct bs_culimit *ulimits;
+	struct bs_strv extra_hosts, exposed; /* "HOST:ADDRESS", "PORT/PROTO" */
+	const char **hosts_argv, **exposed_argv;
 };
 
 void bs_task_fill(const struct bs_recipe *r, const struct bs_container *c,

@@ -12,10 +12,12 @@ build_pkgs=(gcc make pkg-config libssh2-1-dev libcurl4-openssl-dev libcjson-dev
             libyaml-dev libssl-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev valgrind clang-format python3)
 # The lab: a real Docker engine, OpenSSH, a registry, node images built
-# offline, git for build-from-git tests, htpasswd for registry auth.
+# offline, git for build-from-git tests, htpasswd for registry auth,
+# docker-compose to check that the compose files the tests deploy stay
+# valid compose files.
 lab_pkgs=(docker.io docker-registry openssh-server openssh-client debootstrap
           busybox-static apache2-utils git iproute2 curl ca-certificates socat
-          openssl sudo)
+          openssl sudo docker-compose)
 
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" != "--build" ]; then

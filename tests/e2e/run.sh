@@ -445,6 +445,13 @@ for args in "pull Shop/App:1" "create Shop/App:1 web" "build Shop/App:1 https://
 		-H unix:///nonexistent.sock $args
 done
 usage "stats --follow of two" "stats --follow takes one container NAME" stats --follow a b
+# build: -t is the tag (docker build's), the context the one argument then
+usage "build -t with a bad image name" "'Shop/App:1' is not a valid image reference" \
+	-H unix:///nonexistent.sock build -t Shop/App:1 .
+usage "build -t without a context" "build takes -t NAME DIR or NAME GIT_URL" \
+	-H unix:///nonexistent.sock build -t shop/app:1
+usage "--target with create" "--target does not apply to 'create'" create --target prod nginx:1 web
+usage "--build-arg with pull" "--build-arg does not apply to 'pull'" pull --build-arg A=1 nginx:1
 
 # Pipeline verbs against a host whose SSH port is closed (loopback, a port
 # nothing listens on): a clear error naming the node and the address, exit 1,
@@ -621,6 +628,54 @@ if has_escape "$tty_out"; then
 	pass "colour on a terminal without NO_COLOR (the NO_COLOR check can see colour)"
 else
 	fail "colour on a terminal without NO_COLOR (the NO_COLOR check can see colour)"
+fi
+
+# ---- compose: init, --profile --------------------------------------------
+
+mkdir -p "$tmp/My Shop"
+printf 'services:\n  web:\n    image: nginx:1.25\n  tools:\n    image: busybox:1.36\n    profiles: [debug]\n' >"$tmp/My Shop/compose.yaml"
+run -- init "$tmp/My Shop/compose.yaml"
+if [[ $rc == 0 ]] && grep -q '^project: my-shop$' "$tmp/My Shop/recipe.yaml" &&
+	grep -q '^compose: compose.yaml$' "$tmp/My Shop/recipe.yaml" &&
+	grep -q '^#   web: {nodes: \[node-1\], replicas: 1}$' "$tmp/My Shop/recipe.yaml" &&
+	grep -q "next: bootstrap $tmp/My Shop/recipe.yaml" "$out"; then
+	pass "init writes a local recipe for a compose file"
+else
+	fail "init writes a local recipe for a compose file" "exit $rc" "$(cat "$out" "$err")"
+fi
+run -- validate "$tmp/My Shop/recipe.yaml"
+if [[ $rc == 0 ]] && grep -q 'valid (1 node, 1 container, 0 images)' "$out"; then
+	pass "init's recipe is valid; a service in a profile is left out"
+else
+	fail "init's recipe is valid; a service in a profile is left out" "exit $rc" "$(cat "$out" "$err")"
+fi
+run -- validate --profile debug "$tmp/My Shop/recipe.yaml"
+if [[ $rc == 0 ]] && grep -q 'valid (1 node, 2 containers, 0 images)' "$out"; then
+	pass "--profile deploys the services of that profile"
+else
+	fail "--profile deploys the services of that profile" "exit $rc" "$(cat "$out" "$err")"
+fi
+run COMPOSE_PROFILES=debug -- validate "$tmp/My Shop/recipe.yaml"
+if [[ $rc == 0 ]] && grep -q '2 containers' "$out"; then
+	pass "COMPOSE_PROFILES activates profiles"
+else
+	fail "COMPOSE_PROFILES activates profiles" "exit $rc" "$(cat "$out" "$err")"
+fi
+cp "$tmp/My Shop/recipe.yaml" "$tmp/before.yaml"
+run -- init "$tmp/My Shop/compose.yaml"
+if [[ $rc == 73 ]] && grep -q 'already exists: it was left as it is' "$err" &&
+	cmp -s "$tmp/before.yaml" "$tmp/My Shop/recipe.yaml"; then
+	pass "init never overwrites a recipe (exit 73)"
+else
+	fail "init never overwrites a recipe (exit 73)" "exit $rc" "$(cat "$err")"
+fi
+printf 'services:\n  a:\n    imagee: x\n' >"$tmp/bad-compose.yaml"
+run -- init "$tmp/bad-compose.yaml" "$tmp/bad-recipe.yaml"
+if [[ $rc == 65 ]] && grep -q "bad-compose.yaml:3:5: services.a.imagee: not a compose service key (did you mean 'image'?)" "$err" &&
+	[[ ! -e $tmp/bad-recipe.yaml ]]; then
+	pass "init of a compose file with errors shows them and writes nothing"
+else
+	fail "init of a compose file with errors shows them and writes nothing" "exit $rc" "$(cat "$err")"
 fi
 
 # ---- secrets, across everything above -------------------------------------

@@ -170,6 +170,65 @@ grep -q "tok-$$-en" "$LAB/out" "$LAB/err" && bad "git token never printed" || ok
 bs "${H[@]}" build "$P/x:1"
 expect_rc "build without URL is a usage error" 64
 
+# ---- build from a local directory -----------------------------------------
+# the context honours .dockerignore (a directory excluded with one file
+# re-included, *.md but README.md), --target picks a stage, -f another
+# Dockerfile; an unchanged context rebuilds to the same image, a changed
+# file to a new one
+ctx=$LAB/context
+mkdir -p "$ctx/vendor" "$ctx/docker"
+printf 'FROM %s AS base\nARG GREETING=none\nCOPY . /ctx/\nRUN echo "$GREETING" >/greeting\nFROM base AS dev\nRUN echo dev >/stage\nFROM base AS prod\nRUN echo prod >/stage\n' \
+	"$LAB_IMAGE" >"$ctx/Dockerfile"
+printf 'FROM %s\nCOPY app.txt /other\n' "$LAB_IMAGE" >"$ctx/docker/Dockerfile.other"
+printf '# local files\n*.md\n!README.md\nvendor\n!vendor/keep.txt\n/secret.txt\n' >"$ctx/.dockerignore"
+echo readme >"$ctx/README.md"
+echo notes >"$ctx/NOTES.md"
+echo secret >"$ctx/secret.txt"
+echo kept >"$ctx/vendor/keep.txt"
+echo dropped >"$ctx/vendor/drop.txt"
+echo one >"$ctx/app.txt"
+IMAGES+=("$P/local:1" "$P/local:dev" "$P/local:other")
+in_image() { docker run --rm "$1" sh -c "$2" 2>&1; }
+image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null; }
+bs "${H[@]}" build -t "$P/local:1" --build-arg GREETING=hi "$ctx"
+expect_out "build from a local directory" "built $P/local:1"
+files=$(in_image "$P/local:1" 'cd /ctx && find . -type f | sort | tr "\n" " "')
+[ "$files" = "./.dockerignore ./Dockerfile ./README.md ./app.txt ./docker/Dockerfile.other ./vendor/keep.txt " ] &&
+	ok "... .dockerignore: excluded files absent, README.md and vendor/keep.txt re-included" ||
+	bad ".dockerignore honoured in the context" "$files"
+[ "$(in_image "$P/local:1" 'cat /stage /greeting')" = "prod
+hi" ] && ok "... the last stage by default, --build-arg passed" || bad "default stage and build arg" "$(in_image "$P/local:1" 'cat /stage /greeting')"
+want_hash=$(docker image inspect -f '{{index .Config.Labels "io.bootstrap.context-hash"}}' "$P/local:1")
+[[ $want_hash =~ ^[0-9a-f]{64}$ ]] && ok "... labelled with the context hash" || bad "context hash label" "$want_hash"
+bs "${H[@]}" build -t "$P/local:dev" --target dev "$ctx"
+[ "$rc" -eq 0 ] && [ "$(in_image "$P/local:dev" 'cat /stage')" = dev ] && ok "--target picks a stage" ||
+	bad "--target picks a stage" "$errout"
+bs "${H[@]}" build -t "$P/local:other" -f docker/Dockerfile.other "$ctx"
+[ "$rc" -eq 0 ] && [ "$(in_image "$P/local:other" 'cat /other')" = one ] && ok "-f names another Dockerfile in the context" ||
+	bad "-f names another Dockerfile" "$errout"
+first=$(image_id "$P/local:1")
+touch -d '2001-01-01' "$ctx/app.txt"
+bs "${H[@]}" build -t "$P/local:1" --build-arg GREETING=hi "$ctx"
+[ "$rc" -eq 0 ] && [ "$(image_id "$P/local:1")" = "$first" ] &&
+	ok "an unchanged context (only an mtime changed) rebuilds to the same image" || bad "unchanged context keeps the image id" "$errout"
+echo two >"$ctx/app.txt"
+bs "${H[@]}" build -t "$P/local:1" --build-arg GREETING=hi "$ctx"
+[ "$rc" -eq 0 ] && [ -n "$first" ] && [ "$(image_id "$P/local:1")" != "$first" ] &&
+	[ "$(docker image inspect -f '{{index .Config.Labels "io.bootstrap.context-hash"}}' "$P/local:1")" != "$want_hash" ] &&
+	ok "a changed file gives a new image and a new context hash" || bad "changed context gives a new image" "$errout"
+echo more >"$ctx/NOTES.md"
+before=$(image_id "$P/local:1")
+bs "${H[@]}" build -t "$P/local:1" --build-arg GREETING=hi "$ctx"
+[ "$rc" -eq 0 ] && [ "$(image_id "$P/local:1")" = "$before" ] &&
+	ok "a change to an excluded file changes nothing" || bad "excluded file change keeps the image" "$errout"
+bs "${H[@]}" build -t "$P/local:1" "$LAB/no-such-dir"
+expect_err "a missing context directory names it" 1 "build context $LAB/no-such-dir: .*name a directory"
+bs "${H[@]}" build -t "$P/local:1" -f nope/Dockerfile "$ctx"
+expect_err "a missing Dockerfile names it" 1 "no Dockerfile nope/Dockerfile"
+bs "${H[@]}" build --target dev "$P/x:1" "$ctx"
+expect_rc "--target without -t: the NAME DIR form works too" 0
+IMAGES+=("$P/x:1")
+
 # ---- create, HTTP through a published port ------------------------------
 port=$(( 20000 + RANDOM % 20000 ))
 web=$P-web

@@ -35,12 +35,16 @@ cleanup() {
 	ids=$(docker ps -aq --filter "label=io.bootstrap.project=${PROJECT}h" 2>/dev/null)
 	[ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
 	docker network rm "${PROJECT}h-net" >/dev/null 2>&1
+	ids=$(docker ps -aq --filter "label=io.bootstrap.project=${PROJECT}k" 2>/dev/null)
+	[ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
+	docker network rm "${PROJECT}k-net" >/dev/null 2>&1
 	for p in "${PROJECT}d" "${PROJECT}x"; do
 		ids=$(docker ps -aq --filter "label=io.bootstrap.project=$p" 2>/dev/null)
 		[ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
 		docker network rm "$p-net" >/dev/null 2>&1
 	done
 	docker network rm "$PROJECT-net" >/dev/null 2>&1
+	docker rmi -f "$PROJECT/ctx:1" >/dev/null 2>&1
 	lab_down
 	rm -rf "$WORK"
 }
@@ -217,6 +221,72 @@ health_recipe 0 one
 bs destroy --json "$HR"
 check "... destroy" counts_are 0 removed=1 failed=0
 
+# ---- compose's keys reach the engine ---------------------------------------------------
+# (its own project) capabilities, read-only root, tmpfs, ulimits, extra
+# hosts, the log driver: as docker inspect shows them; a re-run changes
+# nothing; one changed value replaces the container.
+KP=${PROJECT}k KR="$WORK/keys.yaml"
+keys_recipe() { # NPROC
+	cat >"$KR" <<EOF
+version: 1
+project: $KP
+provider: {type: engine}
+nodes: [{name: here}]
+images: [{name: $LAB_IMAGE, pull: never}]
+containers:
+  - name: k
+    image: $LAB_IMAGE
+    command: [sleep, "1000000"]
+    stop_timeout: 0s
+    update: {monitor: 0s}
+    cap_add: [net_admin, CAP_SYS_PTRACE]
+    cap_drop: [ALL]
+    read_only: true
+    tmpfs: ["/run:size=64m,mode=1777", /scratch]
+    ulimits:
+      nofile: {soft: 1024, hard: 2048}
+      nproc: $1
+    extra_hosts: ["db.internal:10.0.0.5", "v6=::1"]
+    logging: {driver: json-file, options: {max-size: 1m, max-file: "2"}}
+EOF
+}
+kinspect() { docker inspect -f "$1" "$KP-k-1" 2>&1; }
+keys_recipe 512
+bs apply --json "$KR"
+check "a container with compose's keys: created" counts_are 0 created=1 failed=0
+got="$(kinspect '{{json .HostConfig.CapAdd}} {{json .HostConfig.CapDrop}} {{.HostConfig.ReadonlyRootfs}}')"
+[ "$got" = '["NET_ADMIN","SYS_PTRACE"] ["ALL"] true' ] &&
+	ok "... CapAdd, CapDrop, ReadonlyRootfs ($got)" || bad "capabilities and read_only" "$got"
+got="$(kinspect '{{json .HostConfig.Tmpfs}}')"
+[ "$got" = '{"/run":"size=64m,mode=1777","/scratch":""}' ] && ok "... Tmpfs ($got)" || bad "tmpfs" "$got"
+ulimits='{{range .HostConfig.Ulimits}}{{.Name}}={{.Soft}}:{{.Hard}} {{end}}'
+got="$(kinspect "$ulimits")"
+[ "$got" = 'nofile=1024:2048 nproc=512:512 ' ] &&
+	ok "... Ulimits ($got)" || bad "ulimits" "$got"
+got="$(kinspect '{{json .HostConfig.ExtraHosts}}')"
+[ "$got" = '["db.internal:10.0.0.5","v6:::1"]' ] && ok "... ExtraHosts ($got)" || bad "extra hosts" "$got"
+got="$(kinspect '{{json .HostConfig.LogConfig}}')"
+[ "$got" = '{"Type":"json-file","Config":{"max-file":"2","max-size":"1m"}}' ] &&
+	ok "... LogConfig: the recipe's, not bootstrap's rotation ($got)" || bad "log config" "$got"
+got="$(docker exec "$KP-k-1" sh -c 'grep db.internal /etc/hosts; ulimit -n; touch /x 2>&1; touch /run/ok && echo tmpfs-writable' 2>&1)"
+[[ $got == *"10.0.0.5"*"db.internal"* ]] && [[ $got == *1024* ]] && [[ $got == *"Read-only file system"* ]] &&
+	[[ $got == *tmpfs-writable* ]] && ok "... inside: the hosts line, the ulimit, a read-only root and a writable tmpfs" ||
+	bad "inside the container" "$got"
+id_before=$(kinspect '{{.Id}}')
+bs apply --json "$KR"
+check "... a re-run: unchanged" counts_are 0 created=0 replaced=0 updated=0 unchanged=1
+keys_recipe 600
+bs plan --detailed-exitcode --json "$KR"
+reason=$($EVENTS get "$WORK/out" reason action_planned replace "$KP-k-1")
+[ "$rc" = 2 ] && [[ $reason == *"ulimits.nproc: 512:512 -> 600:600"* ]] &&
+	ok "... nproc changed: plan says replace ($reason)" || bad "plan after a ulimit change" "rc=$rc reason=$reason"
+bs apply --json "$KR"
+got="$(kinspect "{{.Id}} $ulimits")"
+counts_are 0 replaced=1 created=0 failed=0 && [ "${got%% *}" != "$id_before" ] && [[ $got == *' nofile=1024:2048 nproc=600:600 ' ]] &&
+	ok "... apply replaced it, with the new limit" || bad "replace after a ulimit change" "rc=$rc $(summary) $got"
+bs destroy --json "$KR"
+check "... destroy" counts_are 0 removed=1 failed=0
+
 # ---- destroy --------------------------------------------------------------------------
 recipe
 bs destroy --json "$R"
@@ -278,6 +348,39 @@ net=$(docker network ls -q --filter "name=^$PROJECT-net$" | wc -l)
 counts_are 0 removed=0 failed=0 && [ "$left" = 0 ] && [ "$net" = 0 ] &&
 	ok "... destroy again: the network goes once every container on it is gone" || bad "shared engine destroy" "rc=$rc $(summary) containers=$left networks=$net"
 
+# ---- an image built from a local context ------------------------------------
+# plan says build (missing); apply builds it with the context's hash as a
+# label; a re-run builds nothing; a changed file is planned as "context
+# changed" and its apply replaces the container with the new image
+mkdir -p "$WORK/ctx/app"
+printf 'FROM %s AS base\nCOPY app.txt /app.txt\nFROM base AS prod\nCMD ["sleep", "1000000"]\n' "$LAB_IMAGE" >"$WORK/ctx/app/Dockerfile"
+printf 'notes.txt\n' >"$WORK/ctx/app/.dockerignore"
+echo one >"$WORK/ctx/app/app.txt"
+R="$WORK/ctx/r.yaml"
+printf '%s\n' "version: 1" "project: $PROJECT" "provider: {type: engine}" "nodes: [{name: here}]" "images:" \
+	"  - name: $PROJECT/ctx:1" "    build: {context: ./app, target: prod}" "containers:" \
+	"  - {name: app, image: $PROJECT/ctx:1, stop_timeout: 0s, update: {monitor: 0s}}" >"$R"
+bs plan "$R"
+grep -q "build $PROJECT/ctx:1: missing" "$WORK/out" "$WORK/err" && ok "local context: plan says build (missing)" ||
+	bad "plan of a missing context image" "$(cat "$WORK/out" "$WORK/err")"
+bs apply --json "$R"
+hash=$(docker image inspect -f '{{index .Config.Labels "io.bootstrap.context-hash"}}' "$PROJECT/ctx:1" 2>&1)
+counts_are 0 created=1 failed=0 && [[ $hash =~ ^[0-9a-f]{64}$ ]] &&
+	[ "$(docker exec "$PROJECT-app-1" cat /app.txt 2>&1)" = one ] &&
+	ok "... apply builds it on the node (labelled with the context hash) and runs it" || bad "apply of a context image" "rc=$rc $(summary) hash=$hash"
+echo ignored >"$WORK/ctx/app/notes.txt"
+bs apply --json "$R"
+counts_are 0 created=0 replaced=0 other=0 unchanged=1 && [ "$($EVENTS count "$WORK/out" action_started)" = 0 ] &&
+	ok "... a re-run (an excluded file changed) builds nothing" || bad "re-run of a context image" "rc=$rc $(summary)"
+echo two >"$WORK/ctx/app/app.txt"
+bs plan --detailed-exitcode "$R"
+[ "$rc" = 2 ] && grep -q "build $PROJECT/ctx:1: context changed" "$WORK/out" "$WORK/err" &&
+	ok "... a changed file: plan says build (context changed), exit 2" || bad "plan of a changed context" "rc=$rc $(cat "$WORK/out" "$WORK/err")"
+bs apply --json "$R"
+counts_are 0 replaced=1 failed=0 && [ "$(docker exec "$PROJECT-app-1" cat /app.txt 2>&1)" = two ] &&
+	[ "$(docker image inspect -f '{{index .Config.Labels "io.bootstrap.context-hash"}}' "$PROJECT/ctx:1")" != "$hash" ] &&
+	ok "... apply rebuilds it and replaces the container" || bad "apply of a changed context" "rc=$rc $(summary)"
+bs destroy --json "$R"
 # ---- depends_on: start order; container_name -------------------------------------------
 # (its own projects: db turns healthy 3 s after its start; migrate is a job)
 DP=${PROJECT}d DR="$WORK/deps.yaml"

@@ -94,6 +94,12 @@ containers:
     image: local/busybox:1
     command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
     replicas: 1
+    cap_drop: [mknod]
+    read_only: true
+    tmpfs: "/run:size=8m,mode=1777"
+    ulimits: {nofile: {soft: 1000, hard: 2000}}
+    extra_hosts: ["db.internal:10.0.0.5"]
+    logging: {driver: json-file, options: {max-size: 1m}}
 EOF
 	echo "prune: $PRUNE" >>"$R"
 }
@@ -191,6 +197,10 @@ check "... the swarm's actions are in node-1's audit log" \
 check "... no join token in the output" bash -c '! grep -q SWMTKN "$0" "$1"' "$WORK/out" "$WORK/err"
 check "... encrypt: auto on the lab's private addresses: the overlay is plain, its MTU the interface's" \
 	test "$(inner node-1 network inspect "$PROJECT-swarm" -f '{{if index .Options "encrypted"}}encrypted{{else}}plain{{end}}/{{index .Options "com.docker.network.driver.mtu"}}')" = "plain/$(docker exec "$PROJECT-node-1" cat /sys/class/net/eth0/mtu)"
+
+check "... side's compose keys in its service spec (capabilities, read-only, tmpfs, ulimits, hosts, log driver)" \
+	test "$(inner node-1 service inspect "$PROJECT-side" -f '{{with .Spec.TaskTemplate}}{{.ContainerSpec.CapabilityDrop}} {{.ContainerSpec.ReadOnly}} {{range .ContainerSpec.Mounts}}{{.Type}}:{{.Target}}:{{.TmpfsOptions.SizeBytes}}:{{printf "%o" .TmpfsOptions.Mode}}{{end}} {{range .ContainerSpec.Ulimits}}{{.Name}}={{.Soft}}:{{.Hard}}{{end}} {{.ContainerSpec.Hosts}} {{.LogDriver.Name}}:{{index .LogDriver.Options "max-size"}}{{end}}' 2>&1)" = \
+	"[MKNOD] true tmpfs:/run:8388608:1777 nofile=1000:2000 [10.0.0.5 db.internal] json-file:1m"
 
 phase "the container commands on a manager"
 N1="ssh://root@$(docker port "$PROJECT-node-1" 22/tcp)"

@@ -199,6 +199,16 @@ static inline void expect_no_diag_containing_at(const struct bs_diags *d, const 
 	"  - name: app\n"	  /* 6 */                                                          \
 	"    image: nginx:1.25\n" /* 7 */
 
+/* Write text to the file at path (made or emptied). */
+static inline void test_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
 static inline int test_remove_entry(const char *path, const struct stat *st, int flag,
 				    struct FTW *ftw)
 {

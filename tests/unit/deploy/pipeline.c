@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "container/context.h"
 #include "deploy/pipeline.h"
 #include "deploy/spec.h"
 #include "tests/unit/helpers.h"
@@ -50,7 +51,7 @@ struct call {
 
 struct seen { /* one event, copied */
 	enum bs_ev_kind kind;
-	char *node, *action, *object;
+	char *node, *action, *object, *reason;
 	char *text; /* error, else reason: what a failure or a message says */
 	struct bs_counts counts;
 	bool error;
@@ -79,6 +80,7 @@ struct fengine {
 	struct fcontainer *c;
 	size_t n_c, cap_c;
 	struct bs_strv images, networks, volumes;
+	struct bs_kvlist context_labels; /* image -> its context-hash label */
 	unsigned long calls, next_id;
 	int sessions; /* node sessions open on it */
 };
@@ -574,8 +576,12 @@ static int fe_image_inspect(struct bs_cdriver *d, const char *ref, struct bs_iin
 	enter(e, "image_inspect %s", ref);
 	pthread_mutex_lock(&e->mu);
 	if (bs_strv_contains(&e->images, ref)) {
+		const struct bs_kv *ctx = bs_kvlist_find(&e->context_labels, ref);
+
 		out->id = image_id(ref);
 		bs_strv_push(&out->tags, ref);
+		if (ctx != NULL)
+			bs_kvlist_push(&out->labels, BS_LABEL_CONTEXT_HASH, ctx->value, false);
 	} else {
 		rc = bs_err_set(err, BS_ERR_NOT_FOUND, "fake engine %s: no such image: %s", e->name,
 				ref);
@@ -736,14 +742,39 @@ static int fe_image_distribution(struct bs_cdriver *d, const char *ref,
 	return unexpected(d, "image_distribution", err);
 }
 
+/* A build from a local context: the tar arrives, the image is made with
+ * its labels (the context hash kept for image_inspect); a git build is
+ * not expected. */
 static int fe_image_build(struct bs_cdriver *d, const struct bs_build_opts *opts, bs_progress_fn fn,
 			  void *payload, char **id, struct bs_err *err)
 {
-	(void)opts;
+	struct fengine *e = engine_of(d);
+	const struct bs_kv *hash =
+		opts->labels ? bs_kvlist_find(opts->labels, BS_LABEL_CONTEXT_HASH) : NULL;
+	struct bs_kv *old = NULL;
+
 	(void)fn;
 	(void)payload;
-	(void)id;
-	return unexpected(d, "image_build", err);
+	if (opts->context_tar == NULL)
+		return unexpected(d, "image_build from git", err);
+	enter(e, "image_build %s target=%s tar=%s hash=%s", opts->tag,
+	      opts->target ? opts->target : "-",
+	      opts->context_len > 0 && opts->context_len % 512 == 0 ? "yes" : "bad",
+	      hash ? hash->value : "-");
+	pthread_mutex_lock(&e->mu);
+	bs_strv_add_unique(&e->images, opts->tag);
+	for (size_t i = 0; i < e->context_labels.n; i++)
+		if (strcmp(e->context_labels.v[i].key, opts->tag) == 0)
+			old = &e->context_labels.v[i];
+	if (old != NULL) {
+		free(old->value);
+		old->value = bs_xstrdup(hash ? hash->value : "");
+	} else {
+		bs_kvlist_push(&e->context_labels, opts->tag, hash ? hash->value : "", false);
+	}
+	pthread_mutex_unlock(&e->mu);
+	*id = image_id(opts->tag);
+	return 0;
 }
 
 static int fe_image_save(struct bs_cdriver *d, const char *ref, int fd, struct bs_err *err)
@@ -1017,6 +1048,7 @@ static void record(const struct bs_event *ev, void *payload)
 	s->node = dup_or_null(ev->node);
 	s->action = dup_or_null(ev->action);
 	s->object = dup_or_null(ev->object);
+	s->reason = dup_or_null(ev->reason);
 	s->text = dup_or_null(ev->error ? ev->error : ev->reason);
 	s->counts = ev->counts;
 	s->error = ev->error != NULL;
@@ -1038,6 +1070,7 @@ static void forget(struct world *w)
 		free(w->ev[i].node);
 		free(w->ev[i].action);
 		free(w->ev[i].object);
+		free(w->ev[i].reason);
 		free(w->ev[i].text);
 	}
 	w->n_ev = 0;
@@ -1087,6 +1120,7 @@ static int teardown(void **state)
 			fcontainer_free(&e->c[k]);
 		free(e->c);
 		bs_strv_free(&e->images);
+		bs_kvlist_free(&e->context_labels);
 		bs_strv_free(&e->networks);
 		bs_strv_free(&e->volumes);
 		free(e->base.info.version);
@@ -1303,6 +1337,70 @@ static void expect_nothing_started_late(void)
 			  "    nodes: [b, c]\n    environment: {VERSION: '%s'}\n")
 
 /* ---- the tests ----------------------------------------------------------- */
+
+/* images: build: {context: DIR}: plan says build (missing); apply sends
+ * the context's tar with the target and labels the image with the
+ * context hash; a second apply builds nothing; a changed file in the
+ * context is planned as "context changed" and rebuilt. */
+static void test_build_context(void **state)
+{
+	char dir[] = "/tmp/bs-pipeline-ctx-XXXXXX";
+	char *dockerfile, *app, *call;
+	struct bs_pipeline_result res;
+	struct loaded l;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	dockerfile = bs_xasprintf("%s/Dockerfile", dir);
+	app = bs_xasprintf("%s/app.txt", dir);
+	test_write_file(dockerfile, "FROM busybox:1 AS prod\nCOPY app.txt /\n");
+	test_write_file(app, "one\n");
+#define BUILT                                                                                      \
+	HEAD NODE("a", "a") "images:\n  - name: shop/app:1\n    build: {context: '%s', "           \
+			    "target: prod}\n"                                                      \
+			    "containers:\n" CONTAINER("web", "shop/app:1", "1", "")
+	load(&l, BUILT, dir);
+	assert_int_equal(run(l.recipe, BS_PIPELINE_PLAN, 1, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	assert_int_equal(count_events(BS_EV_ACTION_PLANNED, "a", "build", "shop/app:1"), 1);
+	assert_true(world->n_ev > 0);
+	for (size_t i = 0; i < world->n_ev; i++)
+		if (world->ev[i].kind == BS_EV_ACTION_PLANNED && same("build", world->ev[i].action))
+			assert_string_equal(world->ev[i].reason, "missing");
+	assert_int_equal(find_call(0, "a", "image_build"), -1);
+
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 1, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	call = bs_xasprintf("image_build shop/app:1 target=prod tar=yes hash=%s",
+			    l.recipe->images[0].context_hash);
+	assert_true(find_call(0, "a", call) >= 0);
+	free(call);
+	assert_non_null(holds("a", "shop-web-1"));
+
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 1, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	assert_int_equal(find_call(0, "a", "image_build"), -1);
+	loaded_free(&l);
+
+	test_write_file(app, "two\n");
+	load(&l, BUILT, dir);
+	assert_int_equal(run(l.recipe, BS_PIPELINE_PLAN, 1, &res), BS_PIPELINE_OK);
+	assert_int_equal(count_events(BS_EV_ACTION_PLANNED, "a", "build", "shop/app:1"), 1);
+	for (size_t i = 0; i < world->n_ev; i++)
+		if (world->ev[i].kind == BS_EV_ACTION_PLANNED && same("build", world->ev[i].action))
+			assert_string_equal(world->ev[i].reason, "context changed");
+	assert_true(bs_counts_any_change(&res.total)); /* plan --detailed-exitcode: 2 */
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 1, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	assert_true(find_call(0, "a", "image_build shop/app:1") >= 0);
+#undef BUILT
+	loaded_free(&l);
+	unlink(app);
+	unlink(dockerfile);
+	rmdir(dir);
+	free(app);
+	free(dockerfile);
+}
 
 /* An apply tells its run as events (one NODE_DONE per node, totals that
  * match what the engines now hold); a second apply and a plan find
@@ -1815,6 +1913,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_interrupted_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupted_rolling, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_shared_engine, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_build_context, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depends_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depends_job_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depends_job_fails_across_nodes, setup,

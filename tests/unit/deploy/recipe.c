@@ -1018,6 +1018,104 @@ static void test_resources(void **state)
 	loaded_free(&l);
 }
 
+/* compose's service keys, in their short and long forms. */
+static void test_service_keys(void **state)
+{
+	const struct bs_container *c;
+	struct loaded l;
+	cJSON *json;
+
+	(void)state;
+	load_text(
+		&l,
+		"version: 1\n"
+		"project: demo\n"
+		"nodes: [{name: web}]\n"
+		"containers:\n"
+		"  - name: a\n"
+		"    image: nginx:1.25\n"
+		"    volumes: [data:/data]\n"
+		"    cap_add: [net_admin, CAP_SYS_PTRACE, Cap_Chown]\n"
+		"    cap_drop: [ALL]\n"
+		"    read_only: true\n"
+		"    tmpfs: [\"/run:size=64m,mode=1777,noexec\", /tmp, \"/x:size=10%\"]\n"
+		"    ulimits: {nproc: 512, nofile: {soft: 1024, hard: 2048}, "
+		"memlock: {soft: -1, hard: -1}}\n"
+		"    extra_hosts: [\"db:10.0.0.5\", \"v6=[::1]\", \"v6b:::2\", \"gw:host-gateway\"]\n"
+		"    logging: {driver: syslog, options: {tag: web, syslog-facility: daemon}}\n"
+		"  - name: b\n"
+		"    image: nginx:1.25\n"
+		"    tmpfs: /run\n"
+		"    extra_hosts: {db: 10.0.0.7}\n"
+		"    logging: {options: {max-size: 1m}}\n"
+		"  - name: c\n"
+		"    image: nginx:1.25\n",
+		NULL);
+	expect_loaded(&l);
+	c = l.recipe->containers;
+	assert_int_equal(c[0].cap_add.n, 3);
+	assert_string_equal(c[0].cap_add.v[0], "NET_ADMIN");
+	assert_string_equal(c[0].cap_add.v[1], "SYS_PTRACE");
+	assert_string_equal(c[0].cap_add.v[2], "CHOWN");
+	assert_string_equal(c[0].cap_drop.v[0], "ALL");
+	assert_true(c[0].read_only);
+	assert_int_equal(c[0].n_volumes, 4); /* the volume, then the three tmpfs */
+	assert_int_equal(c[0].volumes[0].type, BS_MOUNT_VOLUME);
+	assert_int_equal(c[0].volumes[1].type, BS_MOUNT_TMPFS);
+	assert_string_equal(c[0].volumes[1].target, "/run");
+	assert_null(c[0].volumes[1].source);
+	assert_string_equal(c[0].volumes[1].tmpfs_options, "size=64m,mode=1777,noexec");
+	assert_int_equal(c[0].volumes[1].tmpfs_size, 64 * 1024 * 1024);
+	assert_int_equal(c[0].volumes[1].tmpfs_mode, 01777);
+	assert_string_equal(c[0].volumes[2].target, "/tmp");
+	assert_string_equal(c[0].volumes[2].tmpfs_options, "");
+	assert_int_equal(c[0].volumes[2].tmpfs_size, 0);
+	assert_string_equal(c[0].volumes[3].tmpfs_options, "size=10%");
+	assert_int_equal(c[0].n_ulimits, 3);
+	assert_string_equal(c[0].ulimits[0].name, "nproc");
+	assert_int_equal(c[0].ulimits[0].soft, 512);
+	assert_int_equal(c[0].ulimits[0].hard, 512);
+	assert_string_equal(c[0].ulimits[1].name, "nofile");
+	assert_int_equal(c[0].ulimits[1].soft, 1024);
+	assert_int_equal(c[0].ulimits[1].hard, 2048);
+	assert_int_equal(c[0].ulimits[2].soft, -1);
+	assert_int_equal(c[0].extra_hosts.n, 4);
+	assert_string_equal(c[0].extra_hosts.v[0].key, "db");
+	assert_string_equal(c[0].extra_hosts.v[0].value, "10.0.0.5");
+	assert_string_equal(c[0].extra_hosts.v[1].key, "v6");
+	assert_string_equal(c[0].extra_hosts.v[1].value, "::1");
+	assert_string_equal(c[0].extra_hosts.v[2].key, "v6b");
+	assert_string_equal(c[0].extra_hosts.v[2].value, "::2");
+	assert_string_equal(c[0].extra_hosts.v[3].value, "host-gateway");
+	assert_string_equal(c[0].logging.driver, "syslog");
+	assert_string_equal(bs_kvlist_find(&c[0].logging.options, "tag")->value, "web");
+	assert_int_equal(c[1].n_volumes, 1);
+	assert_string_equal(c[1].volumes[0].target, "/run");
+	assert_string_equal(c[1].extra_hosts.v[0].value, "10.0.0.7");
+	assert_null(c[1].logging.driver);
+	assert_int_equal(c[1].logging.options.n, 1);
+	assert_int_equal(c[2].cap_add.n, 0);
+	assert_false(c[2].read_only);
+	assert_int_equal(c[2].n_ulimits, 0);
+	assert_int_equal(c[2].n_volumes, 0);
+	assert_null(c[2].logging.driver);
+	json = json_of(l.recipe);
+	assert_jstr(json, JPATH("containers", "0", "cap_add", "1"), "SYS_PTRACE");
+	assert_true(cJSON_IsTrue(jget(json, JPATH("containers", "0", "read_only"))));
+	assert_jstr(json, JPATH("containers", "0", "volumes", "1", "type"), "tmpfs");
+	assert_jstr(json, JPATH("containers", "0", "volumes", "1", "tmpfs_options"),
+		    "size=64m,mode=1777,noexec");
+	assert_jstr(json, JPATH("containers", "0", "volumes", "1", "tmpfs_mode"), "1777");
+	assert_jnum(json, JPATH("containers", "0", "ulimits", "nofile", "hard"), 2048);
+	assert_jstr(json, JPATH("containers", "0", "extra_hosts", "1"), "v6:::1");
+	assert_jstr(json, JPATH("containers", "0", "logging", "driver"), "syslog");
+	assert_jstr(json, JPATH("containers", "0", "logging", "options", "tag"), "web");
+	assert_true(cJSON_IsNull(jget(json, JPATH("containers", "2", "logging"))));
+	assert_int_equal(cJSON_GetArraySize(jget(json, JPATH("containers", "2", "cap_add"))), 0);
+	cJSON_Delete(json);
+	loaded_free(&l);
+}
+
 static void test_anchors_and_extension_keys(void **state)
 {
 	struct loaded l;
@@ -1098,13 +1196,13 @@ static void test_interpolated_values(void **state)
 static void test_selector_matches(void **state)
 {
 	struct bs_node node;
-	struct bs_selector by_name = {(char *)"web-2", NULL, {1, 1}};
-	struct bs_selector by_group = {(char *)"web", NULL, {1, 1}};
-	struct bs_selector other = {(char *)"web-1", NULL, {1, 1}};
-	struct bs_selector by_label = {(char *)"role", (char *)"front", {1, 1}};
-	struct bs_selector wrong_value = {(char *)"role", (char *)"back", {1, 1}};
-	struct bs_selector no_label = {(char *)"tier", (char *)"front", {1, 1}};
-	struct bs_selector empty_value = {(char *)"empty", (char *)"", {1, 1}};
+	struct bs_selector by_name = {(char *)"web-2", NULL, {1, 1, NULL}};
+	struct bs_selector by_group = {(char *)"web", NULL, {1, 1, NULL}};
+	struct bs_selector other = {(char *)"web-1", NULL, {1, 1, NULL}};
+	struct bs_selector by_label = {(char *)"role", (char *)"front", {1, 1, NULL}};
+	struct bs_selector wrong_value = {(char *)"role", (char *)"back", {1, 1, NULL}};
+	struct bs_selector no_label = {(char *)"tier", (char *)"front", {1, 1, NULL}};
+	struct bs_selector empty_value = {(char *)"empty", (char *)"", {1, 1, NULL}};
 
 	(void)state;
 	memset(&node, 0, sizeof(node));
@@ -1151,6 +1249,7 @@ int main(void)
 		cmocka_unit_test(test_restart_policies),
 		cmocka_unit_test(test_healthchecks),
 		cmocka_unit_test(test_resources),
+		cmocka_unit_test(test_service_keys),
 		cmocka_unit_test(test_anchors_and_extension_keys),
 		cmocka_unit_test(test_interpolated_values),
 		cmocka_unit_test(test_selector_matches),

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "deploy/recipe.h"
 #include "tests/unit/helpers.h"
@@ -201,7 +203,7 @@ static void test_unknown_key_nested(void **state)
 		     "unknown key (did you mean 'interval'?)");
 	expect_error(
 		&l.diags, 14, 5, "containers[0].flavour",
-		"unknown key (valid keys here: name, image, command, entrypoint, environment, secrets, ports, volumes, restart, healthcheck, labels, user, working_dir, replicas, nodes, resources, domain, stop_timeout, update, network, expose, depends_on, container_name)");
+		"unknown key (valid keys here: name, image, command, entrypoint, environment, secrets, ports, volumes, restart, healthcheck, labels, user, working_dir, replicas, nodes, resources, domain, stop_timeout, update, network, expose, cap_add, cap_drop, read_only, tmpfs, ulimits, extra_hosts, logging, depends_on, container_name)");
 	expect_error(&l.diags, 15, 10, "docker.instal", "unknown key (did you mean 'install'?)");
 	expect_error(&l.diags, 16, 25, "provider.imag", "unknown key (did you mean 'image'?)");
 	expect_counts(&l.diags, 8, 0);
@@ -431,6 +433,104 @@ static void test_cluster_network(void **state)
 		     "an address is one node's, and the recipe has 2 nodes: name the interface "
 		     "(eth1), or use private");
 	expect_counts(&l.diags, 1, 0);
+	loaded_free(&l);
+}
+
+/* compose's service keys: each mistake at its value, with the fix or a
+ * suggestion; a cluster service refuses what its spec cannot carry. */
+static void test_service_key_errors(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load_bad(&l,
+		 RECIPE_HEAD
+		 "    cap_add: [net_admn, NET_ADMIN, net_admin]\n"		      /* 8 */
+		 "    cap_drop: ALL\n"						      /* 9 */
+		 "    read_only: maybe\n"					      /* 10 */
+		 "    tmpfs: [run, \"/a:size=64q\", \"/b:mod=1777\", \"/c:noexe\"]\n" /* 11 */
+		 "    ulimits:\n"						      /* 12 */
+		 "      nofiles: 10\n"						      /* 13 */
+		 "      nproc: {soft: 10, hard: 5}\n"				      /* 14 */
+		 "      core: {soft: 1}\n"					      /* 15 */
+		 "      stack: lots\n"						      /* 16 */
+		 "    extra_hosts: [\"db:10.0.0.500\", noaddr, \"a b:1.2.3.4\"]\n"    /* 17 */
+		 "    logging: {driver: json-fil, option: {}}\n",		      /* 18 */
+		 NULL);
+	expect_error(&l.diags, 8, 15, "containers[0].cap_add[0]",
+		     "'net_admn' is not a Linux capability (like NET_ADMIN or SYS_PTRACE, or ALL); "
+		     "did you mean 'NET_ADMIN'?");
+	expect_error(&l.diags, 8, 36, "containers[0].cap_add[2]",
+		     "NET_ADMIN is listed twice (keep one)");
+	expect_error(&l.diags, 9, 15, "containers[0].cap_drop", "expected a list");
+	expect_error(&l.diags, 10, 16, "containers[0].read_only", "maybe");
+	expect_error(
+		&l.diags, 11, 13, "containers[0].tmpfs[0]",
+		"'run' is not a tmpfs (write PATH[:OPTIONS], like \"/run:size=64m,mode=1777\"): "
+		"the path is absolute in the container (like /run)");
+	expect_error(&l.diags, 11, 18, "containers[0].tmpfs[1]",
+		     "size is bytes with an optional unit, like size=64m");
+	expect_error(&l.diags, 11, 33, "containers[0].tmpfs[2]",
+		     "'mod' is not a tmpfs option with a value (size, mode, uid, gid, nr_inodes, "
+		     "nr_blocks, mpol); did you mean 'mode'?");
+	expect_error(&l.diags, 11, 48, "containers[0].tmpfs[3]",
+		     "'noexe' is not a tmpfs option (size=, mode=, uid=, gid=, nr_inodes=, noexec, "
+		     "nosuid, nodev, ro, ...); did you mean 'noexec'?");
+	expect_error(&l.diags, 13, 7, "containers[0].ulimits.nofiles",
+		     "'nofiles' is not a ulimit (core, cpu, data");
+	expect_error(&l.diags, 13, 7, "containers[0].ulimits.nofiles", "did you mean 'nofile'?");
+	expect_error(&l.diags, 14, 14, "containers[0].ulimits.nproc",
+		     "the soft limit 10 is above the hard limit 5");
+	expect_error(&l.diags, 15, 13, "containers[0].ulimits.core.hard", "missing");
+	expect_error(&l.diags, 16, 14, "containers[0].ulimits.stack",
+		     "'lots' is not a limit (a number, or -1 for unlimited)");
+	expect_error(&l.diags, 17, 19, "containers[0].extra_hosts[0]",
+		     "'10.0.0.500' is not an IPv4 or IPv6 address (or host-gateway");
+	expect_error(&l.diags, 17, 36, "containers[0].extra_hosts[1]",
+		     "'noaddr' has no address (write HOST:ADDRESS or HOST=ADDRESS");
+	expect_error(&l.diags, 17, 44, "containers[0].extra_hosts[2]",
+		     "'a b' is not a host name for extra_hosts");
+	expect_error(&l.diags, 18, 23, "containers[0].logging.driver",
+		     "'json-fil' is not a log driver (json-file, local, syslog");
+	expect_error(&l.diags, 18, 23, "containers[0].logging.driver", "did you mean 'json-file'?");
+	expect_error(&l.diags, 18, 33, "containers[0].logging.option", "did you mean 'options'?");
+	expect_counts(&l.diags, 17, 0);
+	loaded_free(&l);
+	/* the same target twice, with volumes: */
+	load_bad(&l,
+		 RECIPE_HEAD "    volumes: [data:/run]\n"		       /* 8 */
+			     "    tmpfs: /run\n"			       /* 9 */
+			     "    logging: {driver: none, options: {a: b}}\n", /* 10 */
+		 NULL);
+	expect_error(&l.diags, 9, 12, "containers[0].tmpfs",
+		     "/run is mounted twice in this container (keep one)");
+	expect_error(&l.diags, 10, 23, "containers[0].logging.driver",
+		     "the none driver keeps no logs and takes no options (remove options:)");
+	expect_counts(&l.diags, 2, 0);
+	loaded_free(&l);
+	/* a cluster service: host-gateway and tmpfs options beyond size and
+	 * mode are refused; capabilities, read_only, ulimits, logging are not */
+	load_bad(&l,
+		 "version: 1\nproject: demo\nprovider: {type: local}\nnodes:\n  - name: web\n"
+		 "cluster: {type: swarm}\n"				     /* 6 */
+		 "containers:\n"					     /* 7 */
+		 "  - name: app\n"					     /* 8 */
+		 "    image: nginx:1.25\n"				     /* 9 */
+		 "    cap_add: [NET_ADMIN]\n"				     /* 10 */
+		 "    read_only: true\n"				     /* 11 */
+		 "    ulimits: {nofile: 100}\n"				     /* 12 */
+		 "    logging: {driver: local}\n"			     /* 13 */
+		 "    tmpfs: [\"/run:size=1m,mode=700\", \"/tmp:noexec\"]\n" /* 14 */
+		 "    extra_hosts: [\"a:10.0.0.1\", \"gw:host-gateway\"]\n", /* 15 */
+		 NULL);
+	expect_error(
+		&l.diags, 14, 38, "containers[0].tmpfs",
+		"container app: a cluster service's tmpfs takes only size=BYTES and mode=OCTAL, "
+		"not noexec (remove it from /tmp)");
+	expect_error(&l.diags, 8, 5, "containers[0].extra_hosts",
+		     "container app: host-gateway is resolved for containers only, not for cluster "
+		     "services (write the node's address for gw instead)");
+	expect_counts(&l.diags, 2, 0);
 	loaded_free(&l);
 }
 
@@ -1260,7 +1360,7 @@ static void test_image_builds(void **state)
 		&l.diags, 9, 12, "images[1].build",
 		"'ftp://example.com/worker.git': not a git URL (use https://HOST/PATH.git, git://, ssh:// or git@HOST:PATH, with #ref:subdir if needed)");
 	expect_error(&l.diags, 11, 12, "images[2].build.git",
-		     "missing required key (git: https://HOST/PATH.git#ref)");
+		     "missing required key (git: https://HOST/PATH.git#ref, or context: ./DIR)");
 	expect_counts(&l.diags, 3, 0);
 	loaded_free(&l);
 }
@@ -1289,6 +1389,87 @@ static void test_image_build_and_pull(void **state)
 		     "an image built from git is not pulled (remove pull, or remove build)");
 	expect_counts(&l.diags, 1, 0);
 	loaded_free(&l);
+}
+
+/* build: {context: DIR}: relative to the recipe's directory, resolved,
+ * hashed at load; a missing directory or Dockerfile is an error at the
+ * key; context and git together are one context too many. */
+static void test_image_build_context(void **state)
+{
+	char tmpl[] = "/tmp/bs-recipe-ctx-XXXXXX";
+	char *recipe, *app, *dockerfile, *real;
+	struct loaded l;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	app = bs_xasprintf("%s/app", tmpl);
+	assert_int_equal(mkdir(app, 0755), 0);
+	dockerfile = bs_xasprintf("%s/Dockerfile.prod", app);
+	test_write_file(dockerfile, "FROM scratch AS prod\n");
+	recipe = bs_xasprintf("%s/recipe.yaml", tmpl);
+	test_write_file(recipe, "version: 1\n"			      /* 1 */
+				"project: demo\n"		      /* 2 */
+				"nodes:\n"			      /* 3 */
+				"  - name: web\n"		      /* 4 */
+				"images:\n"			      /* 5 */
+				"  - name: shop/app:1.4\n"	      /* 6 */
+				"    build:\n"			      /* 7 */
+				"      context: ./app\n"	      /* 8 */
+				"      dockerfile: Dockerfile.prod\n" /* 9 */
+				"      target: prod\n"		      /* 10 */
+				"      args: {VERSION: \"1.4\"}\n"    /* 11 */
+				"containers:\n"			      /* 12 */
+				"  - name: app\n"		      /* 13 */
+				"    image: shop/app:1.4\n");	      /* 14 */
+	load_file(&l, recipe, NULL);
+	expect_loaded(&l);
+	real = realpath(app, NULL);
+	assert_string_equal(l.recipe->images[0].build_context, real);
+	assert_string_equal(l.recipe->images[0].build_target, "prod");
+	assert_string_equal(l.recipe->images[0].build_dockerfile, "Dockerfile.prod");
+	assert_non_null(l.recipe->images[0].context_hash);
+	assert_int_equal(strlen(l.recipe->images[0].context_hash), 64);
+	assert_null(l.recipe->images[0].build_git);
+	loaded_free(&l);
+	free(real);
+
+	/* relative to the recipe's directory, not the working directory */
+	load_bad(&l,
+		 "version: 1\n"						       /* 1 */
+		 "project: demo\n"					       /* 2 */
+		 "nodes:\n"						       /* 3 */
+		 "  - name: web\n"					       /* 4 */
+		 "images:\n"						       /* 5 */
+		 "  - name: shop/app:1.4\n"				       /* 6 */
+		 "    build: {context: ./no-such-dir}\n"		       /* 7 */
+		 "  - name: shop/two:1.4\n"				       /* 8 */
+		 "    build: {context: /, git: \"https://h.example/a.git\"}\n" /* 9 */
+		 "containers:\n"					       /* 10 */
+		 "  - name: app\n"
+		 "    image: shop/app:1.4\n"
+		 "  - name: two\n"
+		 "    image: shop/two:1.4\n",
+		 NULL);
+	expect_error(&l.diags, 7, 22, "images[0].build.context",
+		     "the build context './no-such-dir' (./no-such-dir) does not exist");
+	expect_error(&l.diags, 7, 22, "images[0].build.context",
+		     "relative to the recipe's directory");
+	expect_error(&l.diags, 9, 22, "images[1].build.context", "a build has one context");
+	expect_counts(&l.diags, 2, 0);
+	loaded_free(&l);
+
+	/* a context without the Dockerfile named */
+	unlink(dockerfile);
+	load_file(&l, recipe, NULL);
+	expect_invalid(&l);
+	expect_error(&l.diags, 8, 16, "images[0].build.context", "no Dockerfile Dockerfile.prod");
+	loaded_free(&l);
+	unlink(recipe);
+	rmdir(app);
+	rmdir(tmpl);
+	free(app);
+	free(dockerfile);
+	free(recipe);
 }
 
 /* ---- ports ------------------------------------------------------------- */
@@ -2068,6 +2249,7 @@ int main(void)
 		cmocka_unit_test(test_image_references),
 		cmocka_unit_test(test_image_builds),
 		cmocka_unit_test(test_image_build_and_pull),
+		cmocka_unit_test(test_image_build_context),
 		cmocka_unit_test(test_bad_ports),
 		cmocka_unit_test(test_port_clashes),
 		cmocka_unit_test(test_port_clash_range),
@@ -2091,6 +2273,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_errors),
 		cmocka_unit_test(test_warnings_only),
 		cmocka_unit_test(test_shared_diags),
+		cmocka_unit_test(test_service_key_errors),
 	};
 
 	return cmocka_run_group_tests_name("deploy/recipe_diags", tests, NULL, NULL);

@@ -176,6 +176,150 @@ static void test_diff(void **state)
 }
 
 /* Replica r runs on the ((r-1) mod N)th selected node. */
+/* compose's keys: absent when not declared (older hashes hold), written
+ * canonically when they are, and each change changes the hash and shows
+ * in the diff; bs_task_fill hands exactly them to the driver. */
+#define KEYS_BASE "  - name: web\n    image: nginx:1.25\n"
+#define KEYS_ALL                                                                                   \
+	KEYS_BASE "    cap_add: [net_admin, CAP_SYS_PTRACE]\n    cap_drop: [ALL]\n"                \
+		  "    read_only: true\n    tmpfs: [\"/run:size=64m,mode=1777\", /tmp]\n"          \
+		  "    ulimits: {nproc: 512, nofile: {soft: 1024, hard: 2048}}\n"                  \
+		  "    extra_hosts: [\"db:10.0.0.5\", \"v6=[::1]\"]\n"                             \
+		  "    logging: {driver: json-file, options: {max-size: 1m, max-file: 2}}\n"
+
+static void test_service_keys(void **state)
+{
+	static const struct {
+		const char *from, *to, *diff;
+	} changes[] = {
+		{"net_admin, CAP_SYS_PTRACE", "net_admin",
+		 "cap_add: [\"NET_ADMIN\",\"SYS_PTRACE\"] -> [\"NET_ADMIN\"]"},
+		{"cap_drop: [ALL]", "cap_drop: [MKNOD]", "cap_drop: [\"ALL\"] -> [\"MKNOD\"]"},
+		{"read_only: true", "read_only: false", "read_only: true -> (none)"},
+		{"size=64m", "size=32m", "volumes:"},
+		{"nproc: 512", "nproc: 513", "ulimits.nproc: 512:512 -> 513:513"},
+		{"10.0.0.5", "10.0.0.6", "extra_hosts:"},
+		{"max-size: 1m", "max-size: 2m",
+		 "logging.options: {\"max-file\":\"2\",\"max-size\":\"1m\"} -> {\"max-file\":\"2\",\"max-size\":\"2m\"}"},
+		{"driver: json-file", "driver: local", "logging.driver: json-file -> local"},
+	};
+	struct loaded a, b, plain;
+	const struct bs_container *ca, *cb, *cp;
+	struct bs_task_store st;
+	char *sa, *sb, *sp, *ha, *hb, *diff;
+	size_t i;
+
+	(void)state;
+	sp = spec_of(KEYS_BASE, &cp, &plain);
+	sa = spec_of(KEYS_ALL, &ca, &a);
+	assert_null(strstr(sp, "cap_add"));
+	assert_null(strstr(sp, "read_only"));
+	assert_null(strstr(sp, "ulimits"));
+	assert_null(strstr(sp, "logging"));
+	assert_null(strstr(sp, "extra_hosts"));
+	assert_non_null(
+		strstr(sa, "\"cap_add\":[\"NET_ADMIN\",\"SYS_PTRACE\"],\"cap_drop\":[\"ALL\"]"));
+	assert_non_null(strstr(sa, "\"read_only\":true"));
+	assert_non_null(strstr(sa, "\"ulimits\":{\"nofile\":\"1024:2048\",\"nproc\":\"512:512\"}"));
+	assert_non_null(strstr(sa, "\"extra_hosts\":[\"db:10.0.0.5\",\"v6:::1\"]"));
+	assert_non_null(
+		strstr(sa, "\"logging\":{\"driver\":\"json-file\",\"options\":{\"max-file\":\"2\","
+			   "\"max-size\":\"1m\"}}"));
+	assert_non_null(strstr(sa, "\"tmpfs::/run:size=64m,mode=1777\",\"tmpfs::/tmp\""));
+	ha = bs_spec_hash(sa, "sha256:1");
+	for (i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		char *text = bs_xstrdup(KEYS_ALL), *at = strstr(text, changes[i].from);
+		char *changed;
+
+		assert_non_null(at);
+		*at = '\0';
+		changed = bs_xasprintf("%s%s%s", text, changes[i].to, at + strlen(changes[i].from));
+		sb = spec_of(changed, &cb, &b);
+		hb = bs_spec_hash(sb, "sha256:1");
+		assert_string_not_equal(ha, hb);
+		diff = bs_spec_diff(sa, sb);
+		assert_non_null(diff);
+		if (strstr(diff, changes[i].diff) == NULL)
+			fail_msg("change %zu: diff '%s' lacks '%s'", i, diff, changes[i].diff);
+		free(diff);
+		free(hb);
+		free(sb);
+		free(changed);
+		free(text);
+		loaded_free(&b);
+	}
+	free(ha);
+
+	bs_task_fill(a.recipe, ca, &st);
+	assert_string_equal(st.spec.cap_add[0], "NET_ADMIN");
+	assert_string_equal(st.spec.cap_add[1], "SYS_PTRACE");
+	assert_null(st.spec.cap_add[2]);
+	assert_string_equal(st.spec.cap_drop[0], "ALL");
+	assert_true(st.spec.read_only_rootfs);
+	assert_int_equal(st.spec.n_ulimits, 2);
+	assert_string_equal(st.spec.ulimits[1].name, "nofile");
+	assert_int_equal(st.spec.ulimits[1].soft, 1024);
+	assert_int_equal(st.spec.ulimits[1].hard, 2048);
+	assert_string_equal(st.spec.extra_hosts[1], "v6:::1");
+	assert_null(st.spec.extra_hosts[2]);
+	assert_string_equal(st.spec.log_driver, "json-file");
+	assert_int_equal(st.spec.log_options->n, 2);
+	assert_int_equal(st.spec.n_mounts, 2);
+	assert_string_equal(st.spec.mounts[0].type, "tmpfs");
+	assert_string_equal(st.spec.mounts[0].tmpfs_options, "size=64m,mode=1777");
+	assert_int_equal(st.spec.mounts[0].tmpfs_size, 64 * 1024 * 1024);
+	assert_int_equal(st.spec.mounts[0].tmpfs_mode, 01777);
+	assert_string_equal(st.spec.mounts[1].tmpfs_options, "");
+	bs_task_store_free(&st);
+	/* nothing declared: nothing handed over */
+	bs_task_fill(plain.recipe, cp, &st);
+	assert_null(st.spec.cap_add);
+	assert_null(st.spec.cap_drop);
+	assert_false(st.spec.read_only_rootfs);
+	assert_int_equal(st.spec.n_ulimits, 0);
+	assert_null(st.spec.extra_hosts);
+	assert_null(st.spec.exposed);
+	assert_null(st.spec.log_driver);
+	assert_null(st.spec.log_options);
+	bs_task_store_free(&st);
+	free(sa);
+	free(sp);
+	loaded_free(&a);
+	loaded_free(&plain);
+}
+
+/* compose's expose: (the loader fills c->exposed): in the spec and the
+ * driver's ExposedPorts, ranges spread. */
+static void test_exposed_ports(void **state)
+{
+	struct loaded a;
+	const struct bs_container *ca;
+	struct bs_container *c;
+	struct bs_task_store st;
+	char *before, *after;
+
+	(void)state;
+	before = spec_of(KEYS_BASE, &ca, &a);
+	c = &a.recipe->containers[0];
+	c->exposed = bs_xcalloc(2, sizeof(*c->exposed));
+	c->exposed[0].container_start = c->exposed[0].container_end = 9000;
+	c->exposed[1].container_start = 53;
+	c->exposed[1].container_end = 54;
+	c->exposed[1].proto = BS_PROTO_UDP;
+	c->n_exposed = 2;
+	after = bs_spec_json(a.recipe, c);
+	assert_non_null(strstr(after, "\"exposed\":[\"9000/tcp\",\"53/udp\",\"54/udp\"]"));
+	assert_string_not_equal(before, after);
+	bs_task_fill(a.recipe, c, &st);
+	assert_string_equal(st.spec.exposed[0], "9000/tcp");
+	assert_string_equal(st.spec.exposed[2], "54/udp");
+	assert_null(st.spec.exposed[3]);
+	bs_task_store_free(&st);
+	free(before);
+	free(after);
+	loaded_free(&a);
+}
+
 static void test_placement(void **state)
 {
 	struct loaded l;
@@ -270,6 +414,8 @@ int main(void)
 		cmocka_unit_test(test_secret_hashed),
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_service_keys),
+		cmocka_unit_test(test_exposed_ports),
 		cmocka_unit_test(test_placement),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_repo_digest),
