@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "container/auth.h"
@@ -260,7 +261,7 @@ int bs_nodework_new(struct bs_nodework **out, const struct bs_converge_opts *opt
 			memset(x, 0, sizeof(*x));
 			x->c = c;
 			x->replica = reps[k];
-			x->name = bs_instance_name(r->project, c->name, reps[k]);
+			x->name = bs_replica_name(r->project, c, reps[k]);
 			x->spec = bs_xstrdup(spec);
 			x->pids = pids_of(c);
 			x->inplace = inplace_text(c, x->pids);
@@ -661,6 +662,26 @@ static bool running(const struct have *h)
 	return h->info.state == BS_CSTATE_RUNNING || h->info.state == BS_CSTATE_RESTARTING;
 }
 
+/* A job: a container another one waits for to complete (depends_on with
+ * service_completed_successfully). */
+static bool is_job(const struct bs_recipe *r, const struct bs_container *c)
+{
+	for (size_t i = 0; i < r->n_containers; i++)
+		for (size_t k = 0; k < r->containers[i].n_depends_on; k++)
+			if (r->containers[i].depends_on[k].condition == BS_DEP_COMPLETED &&
+			    strcmp(r->containers[i].depends_on[k].container, c->name) == 0)
+				return true;
+	return false;
+}
+
+/* A job that exited 0: it is left so, not started again. */
+static bool completed(const struct bs_recipe *r, const struct bs_container *c, const struct have *h)
+{
+	return h->info.state == BS_CSTATE_STOPPED && h->info.exit_code == 0 &&
+	       h->info.status != NULL && strncasecmp(h->info.status, "exited", 6) == 0 &&
+	       is_job(r, c);
+}
+
 /* Of several containers for one replica: the best to keep. */
 static struct have *pick(struct bs_nodework *w, const struct want *x, bool match_hash)
 {
@@ -804,11 +825,12 @@ static void plan_want(struct bs_nodework *w, struct want *x)
 	}
 	if (diff != NULL)
 		add_action(w, A_UPDATE, x, keep, diff);
-	if (!running(keep))
+	if (!running(keep) && !completed(w->o.recipe, x->c, keep))
 		add_action(w, A_START, x, keep,
 			   bs_xasprintf("%s (exit code %d)", bs_cstate_name(keep->info.state),
 					keep->info.exit_code));
-	if (diff == NULL && running(keep) && strcmp(keep->info.name, x->name) == 0)
+	if (diff == NULL && (running(keep) || completed(w->o.recipe, x->c, keep)) &&
+	    strcmp(keep->info.name, x->name) == 0)
 		w->counts.unchanged++;
 }
 
@@ -1519,6 +1541,21 @@ static void last_logs(struct bs_nodework *w, const struct bs_container *c, const
  * caller rolls back. */
 #define HEALTH_POLL_MS 250
 #define HEALTH_STEP_MS 50
+/* Between two looks at a container: a look every 250 ms; an interrupt is
+ * seen within 50 ("interrupted while waiting for NAME to WHAT"). */
+static int poll_pause(struct bs_nodework *w, const char *name, const char *what, struct bs_err *err)
+{
+	for (int step = 0; step < HEALTH_POLL_MS / HEALTH_STEP_MS; step++) {
+		struct timespec ts = {0, HEALTH_STEP_MS * 1000000L};
+
+		if (cancelled(w))
+			return bs_err_set(err, BS_ERR_INTERRUPTED,
+					  "interrupted while waiting for %s to %s", name, what);
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
 /* made_now: this run created the container, so any restart counts; else
  * the restarts before the first look are its past. */
 static int wait_healthy(struct bs_nodework *w, const struct want *x, const char *id, bool made_now,
@@ -1549,6 +1586,9 @@ static int wait_healthy(struct bs_nodework *w, const struct want *x, const char 
 				"(last exit code %d)",
 				x->name, info.restart_count - restarts,
 				info.restart_count - restarts == 1 ? "" : "s", info.exit_code);
+		} else if (info.state != BS_CSTATE_RUNNING && info.exit_code == 0 &&
+			   is_job(w->o.recipe, x->c)) {
+			rc = 0; /* a job others wait for to complete: done */
 		} else if (info.state != BS_CSTATE_RUNNING) {
 			rc = bs_err_set(err, BS_ERR_REMOTE, "%s stopped (%s, exit code %d)",
 					x->name, bs_cstate_name(info.state), info.exit_code);
@@ -1574,16 +1614,9 @@ static int wait_healthy(struct bs_nodework *w, const struct want *x, const char 
 					  "%s did not become healthy within %ld s (update.timeout "
 					  "sets the wait)",
 					  x->name, health_budget_ms(w, x->c) / 1000);
-		/* a look every 250 ms; an interrupt is seen within 50 */
-		for (int step = 0; step < HEALTH_POLL_MS / HEALTH_STEP_MS; step++) {
-			struct timespec ts = {0, HEALTH_STEP_MS * 1000000L};
-
-			if (cancelled(w))
-				return bs_err_set(err, BS_ERR_INTERRUPTED,
-						  "interrupted while waiting for %s to be healthy",
-						  x->name);
-			nanosleep(&ts, NULL);
-		}
+		rc = poll_pause(w, x->name, "be healthy", err);
+		if (rc != 0)
+			return rc;
 	}
 }
 
@@ -2000,6 +2033,185 @@ static int run_kinds(struct bs_nodework *w, enum act_kind from, enum act_kind to
 	return rc;
 }
 
+/* ---- start order (depends_on) ----------------------------------------- */
+
+/* Is the dependency's replica (just inspected) where the dependent may
+ * start? 0: yes; 1: not yet; else the error, which names the dependent. */
+static int dep_met(struct bs_nodework *w, const struct want *x, const struct bs_dependency *dep,
+		   const char *dependent, const struct bs_cinfo *info, struct bs_err *err)
+{
+	bool up = info->state == BS_CSTATE_RUNNING || info->state == BS_CSTATE_RESTARTING;
+
+	if (dep->condition == BS_DEP_COMPLETED) {
+		struct bs_buf why = BS_BUF_INIT;
+		int rc;
+
+		if (up)
+			return 1;
+		if (info->exit_code == 0)
+			return 0;
+		last_logs(w, x->c, x->name, x->name, &why);
+		rc = bs_err_set(err, BS_ERR_REMOTE,
+				"%s waits for %s to complete, and it exited with code %d%s",
+				dependent, x->name, info->exit_code, bs_buf_str(&why));
+		bs_buf_free(&why);
+		return rc;
+	}
+	if (!up)
+		return bs_err_set(err, BS_ERR_REMOTE,
+				  "%s waits for %s, which stopped (exit code %d)", dependent,
+				  x->name, info->exit_code);
+	if (info->health == NULL)
+		return bs_err_set(
+			err, BS_ERR_INVALID,
+			"%s waits for %s to be healthy, but %s has no healthcheck (neither the recipe nor its image has one): give %s a healthcheck:, or depend on it with condition: service_started",
+			dependent, x->name, x->c->name, x->c->name);
+	if (strcmp(info->health, "unhealthy") == 0)
+		return bs_err_set(err, BS_ERR_REMOTE,
+				  "%s waits for %s to be healthy, and it is unhealthy", dependent,
+				  x->name);
+	return strcmp(info->health, "healthy") == 0 ? 0 : 1;
+}
+
+/* Wait, bounded like a replacement's health wait (update.timeout, else
+ * from its healthcheck), until replica x meets dep. service_started asks
+ * nothing: the order alone gives it. */
+static int wait_dep(struct bs_nodework *w, const struct want *x, const struct bs_dependency *dep,
+		    const char *dependent, struct bs_err *err)
+{
+	const char *what = dep->condition == BS_DEP_HEALTHY ? "be healthy" : "complete";
+	long budget = health_budget_ms(w, x->c);
+	long long end = bs_now_ms() + budget;
+
+	if (dep->condition == BS_DEP_STARTED)
+		return 0;
+	for (;;) {
+		struct bs_cinfo info;
+		int rc;
+
+		memset(&info, 0, sizeof(info));
+		rc = w->d->ops->container_inspect(w->d, x->name, &info, NULL, err);
+		if (rc == 0)
+			rc = dep_met(w, x, dep, dependent, &info, err);
+		bs_cinfo_free(&info);
+		if (rc <= 0)
+			return rc;
+		if (bs_now_ms() >= end)
+			return bs_err_set(err, BS_ERR_TIMEOUT,
+					  "%s waited %ld s for %s to %s (%s's update.timeout sets "
+					  "the wait)",
+					  dependent, budget / 1000, x->name, what, x->c->name);
+		rc = poll_pause(w, x->name, what, err);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+int bs_nodework_wait_dep(struct bs_nodework *w, const char *dependent,
+			 const struct bs_dependency *dep, struct bs_err *err)
+{
+	int rc = 0;
+
+	for (size_t j = 0; j < w->n_want && rc == 0; j++) {
+		const struct want *x = &w->want[j];
+
+		if (x->c != &w->proxy_c && strcmp(x->c->name, dep->container) == 0)
+			rc = wait_dep(w, x, dep, dependent, err);
+	}
+	if (rc != 0)
+		bs_err_prefix(err, "node %s", w->o.node->name);
+	return rc;
+}
+
+static bool starts(const struct action *a)
+{
+	return a->kind >= A_START && a->kind <= A_CREATE && !a->done;
+}
+
+void bs_nodework_level_waits(const struct bs_nodework *w, int level, struct bs_dep_wait **v,
+			     size_t *n)
+{
+	for (size_t i = 0; i < w->n_act; i++) {
+		const struct bs_container *c = w->act[i].want ? w->act[i].want->c : NULL;
+
+		if (!starts(&w->act[i]) || bs_recipe_dep_level(w->o.recipe, c) != level)
+			continue;
+		for (size_t k = 0; k < c->n_depends_on; k++) {
+			const struct bs_dependency *dep = &c->depends_on[k];
+			bool seen = dep->condition == BS_DEP_STARTED; /* the order is enough */
+
+			for (size_t m = 0; m < *n && !seen; m++)
+				seen = strcmp((*v)[m].dep->container, dep->container) == 0 &&
+				       (*v)[m].dep->condition == dep->condition;
+			if (seen || declared(w->o.recipe, dep->container) == NULL)
+				continue;
+			*v = bs_xrealloc(*v, (*n + 1) * sizeof(**v));
+			(*v)[*n].dependent = c;
+			(*v)[(*n)++].dep = dep;
+		}
+	}
+}
+
+size_t bs_nodework_skip_from(struct bs_nodework *w, int level, const char *why)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->n_act; i++)
+		if (starts(&w->act[i]) &&
+		    bs_recipe_dep_level(w->o.recipe, w->act[i].want->c) >= level) {
+			char *text = bs_xasprintf("skipped: %s", why);
+
+			story(w, "skipped", w->act[i].want->name, text);
+			free(text);
+			w->act[i].done = true;
+			n++;
+		}
+	return n;
+}
+
+/* The starts and creates of one dependency level, as one batch; with
+ * wait, first the waits for their dependencies on this node. */
+static int run_level(struct bs_nodework *w, int level, bool wait, struct bs_err *err)
+{
+	struct action **acts = bs_xcalloc(w->n_act ? w->n_act : 1, sizeof(*acts));
+	struct bs_dep_wait *waits = NULL;
+	size_t n = 0, n_waits = 0;
+	int rc = 0;
+
+	if (wait && level > 0)
+		bs_nodework_level_waits(w, level, &waits, &n_waits);
+	for (size_t i = 0; i < n_waits && rc == 0; i++)
+		rc = bs_nodework_wait_dep(w, waits[i].dependent->name, waits[i].dep, err);
+	if (rc != 0) {
+		w->counts.failed++;
+		bs_nodework_skip_from(w, level, err->msg);
+	}
+	for (size_t i = 0; i < w->n_act && rc == 0; i++)
+		if (starts(&w->act[i]) &&
+		    bs_recipe_dep_level(w->o.recipe, w->act[i].want->c) == level)
+			acts[n++] = &w->act[i];
+	if (n > 0)
+		rc = run_batch(w, acts, n, err);
+	free(waits);
+	free(acts);
+	return rc;
+}
+
+/*
+ * Starts and creates in dependency order: level 0 (no dependencies) as one
+ * batch, then each next level once the dependencies its containers have
+ * on this node meet their condition; within a level, in parallel. A
+ * recipe without depends_on is one batch, with no look more.
+ */
+static int run_starts(struct bs_nodework *w, struct bs_err *err)
+{
+	int top = bs_recipe_dep_top(w->o.recipe), rc = 0;
+
+	for (int l = 0; l <= top && rc == 0; l++)
+		rc = run_level(w, l, true, err);
+	return rc;
+}
+
 /*
  * The planned reload of the proxy's routes, as an action of its own. A
  * stopped proxy (stopped true) gets them as the file it starts with
@@ -2047,7 +2259,8 @@ static bool proxy_has(const struct bs_nodework *w, enum act_kind kind)
 	return false;
 }
 
-int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
+/* What apply does before its starts and creates. */
+static int apply_before(struct bs_nodework *w, struct bs_err *err)
 {
 	bool proxy_busy = proxy_has(w, A_RENAME) || proxy_has(w, A_START) ||
 			  proxy_has(w, A_CREATE) || proxy_has(w, A_REPLACE);
@@ -2071,8 +2284,14 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 		rc = run_kinds(w, A_UPDATE, A_UPDATE, err);
 	if (rc == 0 && w->routes_why != NULL && !w->routes_done && proxy_has(w, A_START))
 		rc = reload_routes(w, true, err);
-	if (rc == 0)
-		rc = run_kinds(w, A_START, A_CREATE, err);
+	return rc;
+}
+
+/* What apply does after its starts and creates. */
+static int apply_after(struct bs_nodework *w, struct bs_err *err)
+{
+	int rc = 0;
+
 	for (size_t i = 0; rc == 0 && i < w->n_act; i++)
 		if (w->act[i].kind == A_KEEP)
 			rc = run_action(w, w->d, &w->act[i], err);
@@ -2098,6 +2317,28 @@ int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
 				}
 			}
 	}
+	return rc;
+}
+
+int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err)
+{
+	int rc = apply_before(w, err);
+
+	if (rc == 0)
+		rc = run_starts(w, err);
+	return rc == 0 ? apply_after(w, err) : rc;
+}
+
+int bs_nodework_apply_level(struct bs_nodework *w, int level, struct bs_err *err)
+{
+	int rc = level == 0 ? apply_before(w, err) : 0;
+
+	if (rc == 0 && level > 0 && cancelled(w))
+		rc = bs_err_set(err, BS_ERR_INTERRUPTED, "interrupted");
+	if (rc == 0)
+		rc = run_level(w, level, false, err);
+	if (rc == 0 && level == bs_recipe_dep_top(w->o.recipe))
+		rc = apply_after(w, err);
 	return rc;
 }
 
@@ -2150,26 +2391,49 @@ void bs_nodework_status(struct bs_nodework *w)
 	}
 }
 
+/* The removals of the containers of one depends_on level (-1: every
+ * level, the deepest first: dependents go before what they depend on). */
+static int destroy_levels(struct bs_nodework *w, int only, struct bs_err *err)
+{
+	struct action *a = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*a));
+	struct action **acts = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*acts));
+	int *levels = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*levels));
+	int top = 0, rc = 0;
+
+	for (size_t i = 0; i < w->n_have; i++) {
+		const struct bs_container *c = declared(w->o.recipe, w->have[i].cname);
+
+		levels[i] = c != NULL ? bs_recipe_dep_level(w->o.recipe, c) : 0;
+		top = levels[i] > top ? levels[i] : top;
+		a[i].kind = A_REMOVE;
+		a[i].have = &w->have[i];
+		a[i].reason = (char *)"destroy";
+	}
+	for (int l = top; l >= 0 && rc == 0; l--) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < w->n_have && (only < 0 || only == l); i++)
+			if (levels[i] == l)
+				acts[n++] = &a[i];
+		rc = n ? run_batch(w, acts, n, err) : 0;
+	}
+	free(levels);
+	free(acts);
+	free(a);
+	return rc;
+}
+
 int bs_nodework_destroy(struct bs_nodework *w, struct bs_err *err)
 {
-	int rc;
-
 	stage(w, "containers");
-	{
-		struct action *a = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*a));
-		struct action **acts = bs_xcalloc(w->n_have ? w->n_have : 1, sizeof(*acts));
+	return destroy_levels(w, -1, err);
+}
 
-		for (size_t i = 0; i < w->n_have; i++) {
-			a[i].kind = A_REMOVE;
-			a[i].have = &w->have[i];
-			a[i].reason = (char *)"destroy";
-			acts[i] = &a[i];
-		}
-		rc = w->n_have ? run_batch(w, acts, w->n_have, err) : 0;
-		free(acts);
-		free(a);
-	}
-	return rc;
+int bs_nodework_destroy_level(struct bs_nodework *w, int level, struct bs_err *err)
+{
+	if (level == bs_recipe_dep_top(w->o.recipe))
+		stage(w, "containers");
+	return destroy_levels(w, level, err);
 }
 
 int bs_nodework_destroy_rest(struct bs_nodework *w, bool volumes, struct bs_err *err)

@@ -84,6 +84,35 @@ void bs_nodework_plan(struct bs_nodework *w, bool report);
 /* apply: every action except replacements. Stops at the first failure. */
 int bs_nodework_apply(struct bs_nodework *w, struct bs_err *err);
 
+/*
+ * Start order across nodes (depends_on), for the caller that runs every
+ * node's level l before any node's level l + 1: apply in levels.
+ * bs_nodework_apply_level(w, 0) does what apply does before its starts and
+ * creates, then those of dependency level 0; each next level its own,
+ * without waiting (the caller waited with bs_nodework_wait_dep on every
+ * node that runs a dependency); the recipe's last level what apply does
+ * after.
+ */
+int bs_nodework_apply_level(struct bs_nodework *w, int level, struct bs_err *err);
+/* One wait: a container that is to start, and one of its dependencies. */
+struct bs_dep_wait {
+	const struct bs_container *dependent;
+	const struct bs_dependency *dep;
+};
+/* The waits that this node's starts and creates of a level need, appended
+ * to *v (grown; caller frees), one per dependency and condition
+ * (service_started needs none: the order gives it). */
+void bs_nodework_level_waits(const struct bs_nodework *w, int level, struct bs_dep_wait **v,
+			     size_t *n);
+/* Wait until this node's replicas of dep->container meet dep's condition
+ * (bounded by the dependency's update.timeout or healthcheck; the cancel
+ * flag ends it); dependent names the one waiting, in the error. */
+int bs_nodework_wait_dep(struct bs_nodework *w, const char *dependent,
+			 const struct bs_dependency *dep, struct bs_err *err);
+/* Starts and creates of level and above that will not run: reported as
+ * skipped, with why; returns how many. */
+size_t bs_nodework_skip_from(struct bs_nodework *w, int level, const char *why);
+
 /* Replacements waiting for the rolling phase, and the container each is
  * for (a replica of that container at a time, fleet-wide). */
 size_t bs_nodework_n_rolling(const struct bs_nodework *w);
@@ -98,6 +127,9 @@ void bs_nodework_status(struct bs_nodework *w);
 
 /* destroy: the project's containers on the node. */
 int bs_nodework_destroy(struct bs_nodework *w, struct bs_err *err);
+/* ... or only those of one depends_on level, for the caller that removes
+ * every node's deepest level first (bs_recipe_dep_top down to 0). */
+int bs_nodework_destroy_level(struct bs_nodework *w, int level, struct bs_err *err);
 /* ... then, once every node's containers are gone (node entries may share
  * an engine, and with it the network and volumes): the project network,
  * and the recipe's volumes when asked. */

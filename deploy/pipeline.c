@@ -40,7 +40,11 @@ struct run {
 	const struct bs_recipe *recipe;
 	struct bs_fleet fleet; /* what provisioning sees of recipe */
 	bool apply, plan, status, destroy;
-	bool locked;   /* a node is locked by another run */
+	bool locked; /* a node is locked by another run */
+	/* apply with depends_on across nodes: phase 1 in dependency levels,
+	 * each on every node before the next (level: the one running) */
+	bool staged;
+	int level;
 	bool bad_node; /* opts->node names no node */
 	struct nodejob *jobs;
 	size_t n_jobs;
@@ -240,6 +244,8 @@ static int phase1_containers(struct run *run, struct nodejob *j)
 
 	if (rc != 0)
 		return rc;
+	if (run->destroy && run->staged)
+		return bs_nodework_destroy_level(j->w, bs_recipe_dep_top(run->recipe), &j->err);
 	if (run->destroy)
 		return bs_nodework_destroy(j->w, &j->err);
 	if (run->apply && (rc = bs_nodework_prepare(j->w, &j->err)) != 0)
@@ -247,6 +253,8 @@ static int phase1_containers(struct run *run, struct nodejob *j)
 	bs_nodework_plan(j->w, run->plan);
 	if (run->status)
 		bs_nodework_status(j->w);
+	if (run->apply && run->staged)
+		return bs_nodework_apply_level(j->w, 0, &j->err);
 	return run->apply ? bs_nodework_apply(j->w, &j->err) : 0;
 }
 
@@ -295,6 +303,105 @@ static void phase1(struct run *run, struct nodejob *j)
 	j->rc = phase1_containers(run, j);
 }
 
+/* ---- phase 1 in dependency levels ------------------------------------- */
+
+/*
+ * depends_on across nodes. A dependent on one node waits for every replica
+ * of its dependency fleet-wide, so phase 1 runs in levels: the pool does
+ * every node's level l (level 0 with all that comes before the starts),
+ * then this thread, with the pool idle and every node's session still
+ * open, waits on each node that runs a dependency of level l + 1, then
+ * the pool does level l + 1. No worker ever waits for another node's job,
+ * so any --parallel works. When a wait fails, every node's starts of that
+ * level and above are skipped, with the reason; nothing else is undone.
+ * destroy goes the other way, the deepest level first on every node.
+ */
+static void phase1_level(struct run *run, struct nodejob *j)
+{
+	if (j->w != NULL && j->rc == 0 && run->destroy)
+		j->rc = bs_nodework_destroy_level(j->w, run->level, &j->err);
+	else if (j->w != NULL && j->rc == 0)
+		j->rc = bs_nodework_apply_level(j->w, run->level, &j->err);
+}
+
+static bool runs_on(const struct run *run, const struct nodejob *j, const char *container)
+{
+	const struct bs_recipe *r = run->recipe;
+	int *reps = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_containers && n == 0; i++)
+		if (strcmp(r->containers[i].name, container) == 0)
+			n = bs_placement(r, &r->containers[i], &j->node, &reps);
+	free(reps);
+	return n > 0;
+}
+
+/* One wait on every node that runs the dependency. */
+static int fleet_wait(struct run *run, const struct bs_dep_wait *wt, struct bs_err *err)
+{
+	for (size_t i = 0; i < run->n_jobs; i++) {
+		struct nodejob *j = &run->jobs[i];
+		int rc;
+
+		if (!runs_on(run, j, wt->dep->container))
+			continue;
+		if (j->w == NULL || j->rc != 0)
+			return bs_err_set(err, BS_ERR_REMOTE,
+					  "%s waits for %s on node %s, which failed",
+					  wt->dependent->name, wt->dep->container, j->node.name);
+		rc = bs_nodework_wait_dep(j->w, wt->dependent->name, wt->dep, err);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void fleet_waits(struct run *run, int level)
+{
+	struct bs_dep_wait *v = NULL;
+	struct bs_err err = BS_ERR_INIT;
+	size_t n = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < run->n_jobs; i++)
+		if (run->jobs[i].w != NULL && run->jobs[i].rc == 0)
+			bs_nodework_level_waits(run->jobs[i].w, level, &v, &n);
+	for (size_t k = 0; k < n && rc == 0; k++)
+		rc = fleet_wait(run, &v[k], &err);
+	for (size_t i = 0; i < run->n_jobs && rc != 0; i++) {
+		struct nodejob *j = &run->jobs[i];
+
+		if (j->w == NULL || j->rc != 0)
+			continue;
+		if (bs_nodework_skip_from(j->w, level, err.msg) > 0) {
+			j->rc = err.code;
+			bs_err_set(&j->err, err.code, "node %s: skipped: %s", j->node.name,
+				   err.msg);
+		}
+	}
+	free(v);
+}
+
+static void phase1_all(struct run *run)
+{
+	int top = run->staged ? bs_recipe_dep_top(run->recipe) : 0;
+
+	pool_run(run, phase1, NULL);
+	/* destroy: the deepest level went first, with the rest of phase 1 */
+	for (int level = top - 1; run->destroy && level >= 0 && !*run->interrupted; level--) {
+		run->level = level;
+		pool_run(run, phase1_level, NULL);
+	}
+	if (run->destroy)
+		return;
+	for (int level = 1; level <= top && !*run->interrupted; level++) {
+		fleet_waits(run, level);
+		run->level = level;
+		pool_run(run, phase1_level, NULL);
+	}
+}
+
 /* destroy, once every node's containers are gone: networks and volumes
  * (node entries that share an engine share them too) */
 static void destroy_rest(struct run *run, struct nodejob *j)
@@ -312,7 +419,50 @@ static void phase2(struct run *run, struct nodejob *j)
 		j->rc = bs_nodework_roll(j->w, j->tasks[t], &j->err);
 }
 
-/* Wave k of container C is its k-th replacement, in node order. */
+static size_t name_index(const struct bs_strv *names, const char *name)
+{
+	size_t k = 0;
+
+	while (k < names->n && strcmp(names->v[k], name) != 0)
+		k++;
+	return k;
+}
+
+/* The first wave of each replaced container (into first): after the last
+ * wave of every replaced container it depends on, so that a dependency's
+ * replacement goes before its dependents'. Without depends_on, all 0. */
+static void dependencies_first(struct run *run, const struct bs_strv *names, size_t *first)
+{
+	const struct bs_recipe *r = run->recipe;
+	size_t *count = bs_xcalloc(names->n + 1, sizeof(*count));
+	int top = bs_recipe_dep_top(r);
+
+	for (size_t i = 0; i < run->n_jobs && top > 0; i++) {
+		struct nodejob *j = &run->jobs[i];
+		size_t n = j->w && j->rc == 0 ? bs_nodework_n_rolling(j->w) : 0;
+
+		for (size_t t = 0; t < n; t++)
+			count[name_index(names, bs_nodework_rolling_container(j->w, t))]++;
+	}
+	for (int l = 1; l <= top; l++)
+		for (size_t ci = 0; ci < r->n_containers; ci++) {
+			const struct bs_container *c = &r->containers[ci];
+			size_t k = name_index(names, c->name);
+
+			if (k == names->n || bs_recipe_dep_level(r, c) != l)
+				continue;
+			for (size_t d = 0; d < c->n_depends_on; d++) {
+				size_t m = name_index(names, c->depends_on[d].container);
+
+				if (m < names->n && first[m] + count[m] > first[k])
+					first[k] = first[m] + count[m];
+			}
+		}
+	free(count);
+}
+
+/* Wave k of container C is its k-th replacement, in node order, after
+ * the waves of the replaced containers it depends on. */
 static void rolling(struct run *run)
 {
 	struct bs_strv names = BS_STRV_INIT;
@@ -333,6 +483,7 @@ static void rolling(struct run *run)
 	if (total == 0)
 		goto out;
 	next_wave = bs_xcalloc(names.n, sizeof(*next_wave));
+	dependencies_first(run, &names, next_wave);
 	for (i = 0; i < run->n_jobs; i++) {
 		struct nodejob *j = &run->jobs[i];
 		size_t n = j->w && j->rc == 0 ? bs_nodework_n_rolling(j->w) : 0;
@@ -738,7 +889,8 @@ static bool nodes(struct run *run, struct bs_counts *total, bool failed)
 	const struct bs_recipe *r = run->recipe;
 	bool stopped;
 
-	pool_run(run, phase1, NULL);
+	run->staged = (run->apply || run->destroy) && run->n_jobs > 1 && bs_recipe_dep_top(r) > 0;
+	phase1_all(run);
 	for (size_t i = 0; i < run->n_jobs; i++)
 		failed = failed || run->jobs[i].rc != 0;
 	if (r->cluster.type != BS_CLUSTER_NONE && run->n_jobs > 0 && !*run->interrupted &&

@@ -160,7 +160,7 @@ char *bs_proxy_config(const struct bs_recipe *r, const struct bs_node *node,
 			continue;
 		nr = bs_placement(r, c, node, &reps);
 		for (k = 0; k < nr; k++) {
-			char *inst = bs_instance_name(r->project, c->name, reps[k]);
+			char *inst = bs_replica_name(r->project, c, reps[k]);
 
 			if (ov != NULL && strcmp(ov->instance, inst) == 0) {
 				bs_strv_push(&sites[n].upstreams, ov->addr);

@@ -135,7 +135,8 @@ enum bs_dep_condition {
 struct bs_dependency {
 	char *container; /* a container of the recipe */
 	enum bs_dep_condition condition;
-	bool restart; /* restart: true (compose): recorded, not acted on */
+	bool restart;  /* restart: true (compose): recorded, not acted on */
+	bool optional; /* required: false: a missing container is a warning */
 	struct bs_recipe_loc loc;
 };
 
@@ -392,6 +393,12 @@ bool bs_container_selects(const struct bs_container *c, const struct bs_node *no
  * returns how many. */
 size_t bs_placement(const struct bs_recipe *r, const struct bs_container *c,
 		    const struct bs_node *node, int **out);
+
+/* depends_on: how deep c sits (0 without dependencies, else one more than
+ * its deepest dependency), and the deepest of the recipe's containers
+ * (recipe_depends.c; the load refused cycles). */
+int bs_recipe_dep_level(const struct bs_recipe *r, const struct bs_container *c);
+int bs_recipe_dep_top(const struct bs_recipe *r);
 
 /* Recipe key names of enum values ("local", "unless-stopped", ...). */
 const char *bs_restart_policy_name(enum bs_restart_policy policy);

@@ -1323,6 +1323,8 @@ static const struct rkey container_keys[] = {
 	{"ulimits", RK_FN, .check = parse_ulimits},
 	{"extra_hosts", RK_FN, .check = parse_extra_hosts},
 	{"logging", RK_FN, .check = parse_logging},
+	{"depends_on", RK_FN, .check = bs_recipe_parse_depends_on},
+	{"container_name", RK_STR, .field = CONTAINER(container_name), .check = bs_recipe_check_container_name_key},
 	{.key = NULL},
 };
 /* clang-format on */
@@ -1337,7 +1339,8 @@ void bs_recipe_parse_container(struct bs_rctx *ctx, const struct bs_ynode *map,
 		"labels",    "user",	    "working_dir",  "replicas",	  "nodes",
 		"resources", "domain",	    "stop_timeout", "update",	  "network",
 		"expose",    "cap_add",	    "cap_drop",	    "read_only",  "tmpfs",
-		"ulimits",   "extra_hosts", "logging",	    NULL};
+		"ulimits",   "extra_hosts", "logging",	    "depends_on", "container_name",
+		NULL};
 
 	c->loc = rctx_loc(map);
 	c->name_loc = rctx_loc(bs_ynode_get(map, "name"));
@@ -1576,6 +1579,7 @@ void bs_recipe_check_containers(struct bs_rctx *ctx)
 		}
 	}
 	check_ports(ctx);
+	bs_recipe_check_depends(ctx);
 }
 
 void bs_recipe_free_containers(struct bs_recipe *r)

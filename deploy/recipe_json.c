@@ -217,6 +217,25 @@ static cJSON *mount_json(const struct writer *w, const struct bs_mount *m)
 	return o;
 }
 
+/* depends_on as Compose's long form: NAME: {condition, restart, required} */
+static cJSON *depends_json(const struct writer *w, const struct bs_container *c)
+{
+	static const char *const conditions[] = {"service_started", "service_healthy",
+						 "service_completed_successfully"};
+	cJSON *o = cJSON_CreateObject();
+
+	for (size_t i = 0; i < c->n_depends_on; i++) {
+		const struct bs_dependency *d = &c->depends_on[i];
+		cJSON *e = cJSON_CreateObject();
+
+		add_str(w, e, "condition", conditions[d->condition]);
+		cJSON_AddBoolToObject(e, "restart", d->restart);
+		cJSON_AddBoolToObject(e, "required", !d->optional);
+		cJSON_AddItemToObject(o, d->container, e);
+	}
+	return o;
+}
+
 /* compose's keys: capabilities, read_only, ulimits, extra_hosts, logging,
  * and the exposed ports (container side) */
 static void service_keys_json(const struct writer *w, cJSON *o, const struct bs_container *c)
@@ -323,6 +342,8 @@ static cJSON *container_json(const struct writer *w, const struct bs_container *
 	else
 		cJSON_AddNullToObject(o, "expose");
 	service_keys_json(w, o, c);
+	add_str(w, o, "container_name", c->container_name);
+	cJSON_AddItemToObject(o, "depends_on", depends_json(w, c));
 	return o;
 }
 

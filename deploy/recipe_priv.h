@@ -247,4 +247,13 @@ void bs_recipe_check_images(struct bs_rctx *ctx);
 void bs_recipe_check_cluster(struct bs_rctx *ctx);
 void bs_recipe_free_containers(struct bs_recipe *r);
 
+/* recipe_depends.c: depends_on (an RK_FN entry), container_name's value
+ * (a check on the RK_STR entry), and their cross checks, which
+ * bs_recipe_check_containers runs. */
+void bs_recipe_parse_depends_on(struct bs_rctx *ctx, const struct rkey *key,
+				const struct bs_ynode *map, void *section);
+void bs_recipe_check_container_name_key(struct bs_rctx *ctx, const struct rkey *key,
+					const struct bs_ynode *at, void *section);
+void bs_recipe_check_depends(struct bs_rctx *ctx);
+
 #endif

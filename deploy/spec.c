@@ -536,6 +536,13 @@ char *bs_instance_name(const char *project, const char *container, int replica)
 	return bs_xasprintf("%s-%s-%d", project, container, replica);
 }
 
+char *bs_replica_name(const char *project, const struct bs_container *c, int replica)
+{
+	if (c->container_name != NULL)
+		return bs_xstrdup(c->container_name);
+	return bs_instance_name(project, c->name, replica);
+}
+
 char *bs_volume_name(const char *project, const char *volume)
 {
 	return bs_xasprintf("%s-%s", project, volume);

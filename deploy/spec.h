@@ -98,6 +98,9 @@ char *bs_image_repo_digest(const char *ref, const struct bs_strv *digests, const
 
 /* "PROJECT-CONTAINER-REPLICA"; caller frees. */
 char *bs_instance_name(const char *project, const char *container, int replica);
+/* The engine's name of c's replica: its container_name when it has one
+ * (one replica only), else bs_instance_name's; caller frees. */
+char *bs_replica_name(const char *project, const struct bs_container *c, int replica);
 
 /* The engine's name of the recipe's volume NAME: "PROJECT-NAME". */
 char *bs_volume_name(const char *project, const char *volume);

@@ -4,8 +4,10 @@
 # lists (request count), exactly one replacement for one changed env,
 # in-place settings compared by label (a hand-made docker update is left
 # alone until --refresh), a stopped and a removed container put back,
-# stop_timeout 0 (forced delete), destroy leaving nothing, and an engine
-# that does not answer.
+# stop_timeout 0 (forced delete), destroy leaving nothing, an engine
+# that does not answer, and start order (depends_on: a healthy database,
+# a completed job, a failed job, a cycle, across two node entries) with
+# container_name.
 #
 #   BOOTSTRAP=./bootstrap bash tests/integration/engine.sh
 set -uo pipefail
@@ -36,6 +38,11 @@ cleanup() {
 	ids=$(docker ps -aq --filter "label=io.bootstrap.project=${PROJECT}k" 2>/dev/null)
 	[ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
 	docker network rm "${PROJECT}k-net" >/dev/null 2>&1
+	for p in "${PROJECT}d" "${PROJECT}x"; do
+		ids=$(docker ps -aq --filter "label=io.bootstrap.project=$p" 2>/dev/null)
+		[ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
+		docker network rm "$p-net" >/dev/null 2>&1
+	done
 	docker network rm "$PROJECT-net" >/dev/null 2>&1
 	docker rmi -f "$PROJECT/ctx:1" >/dev/null 2>&1
 	lab_down
@@ -374,6 +381,151 @@ counts_are 0 replaced=1 failed=0 && [ "$(docker exec "$PROJECT-app-1" cat /app.t
 	[ "$(docker image inspect -f '{{index .Config.Labels "io.bootstrap.context-hash"}}' "$PROJECT/ctx:1")" != "$hash" ] &&
 	ok "... apply rebuilds it and replaces the container" || bad "apply of a changed context" "rc=$rc $(summary)"
 bs destroy --json "$R"
+# ---- depends_on: start order; container_name -------------------------------------------
+# (its own projects: db turns healthy 3 s after its start; migrate is a job)
+DP=${PROJECT}d DR="$WORK/deps.yaml"
+deps_recipe() { # MIGRATE_EXIT DB_V
+	cat >"$DR" <<EOF
+version: 1
+project: $DP
+provider: {type: engine}
+nodes: [{name: here}]
+images: [{name: $LAB_IMAGE, pull: never}]
+containers:
+  - name: app
+    image: $LAB_IMAGE
+    command: [sleep, "1000000"]
+    stop_timeout: 0s
+    depends_on:
+      db: {condition: service_healthy}
+      migrate: {condition: service_completed_successfully}
+  - name: db
+    image: $LAB_IMAGE
+    container_name: $DP-the-db
+    command: [sh, -c, 'sleep 3; touch /tmp/ready; exec sleep 1000000']
+    environment: {V: "$2"}
+    healthcheck: {test: [CMD-SHELL, "test -f /tmp/ready"], interval: 500ms, timeout: 2s, retries: 20}
+    stop_timeout: 0s
+  - name: migrate
+    image: $LAB_IMAGE
+    command: [sh, -c, 'sleep 1; echo migrating; exit $1']
+    restart: "no"
+EOF
+}
+# state NAME: StartedAt FinishedAt (ns since the epoch) and ExitCode
+state() {
+	docker inspect -f '{{.State.StartedAt}} {{.State.FinishedAt}} {{.State.ExitCode}}' "$1" 2>/dev/null |
+		python3 -c '
+import sys, datetime
+def ns(t):
+    d, _, f = t.rstrip("Z").partition(".")
+    s = datetime.datetime.strptime(d, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
+    return int(s) * 10**9 + int((f + "000000000")[:9])
+a, b, c = sys.stdin.read().split()
+print(ns(a), ns(b), c)'
+}
+# after A B [MIN_MS]: A is at least MIN_MS (default 0) after B (ns)
+after() { python3 -c 'import sys; a, b, m = map(int, sys.argv[1:4]); sys.exit(0 if a > 0 and b > 0 and a - b >= m * 10**6 else 1)' "${1:-0}" "${2:-0}" "${3:-0}"; }
+
+deps_recipe 0 one
+bs validate "$DR"
+check "depends_on and container_name: the recipe is valid" test "$rc" = 0
+bs apply --json "$DR"
+check "apply with depends_on: 3 created" counts_are 0 created=3 failed=0
+read -r app_start _ _ <<<"$(state "$DP-app-1")"
+read -r db_start _ _ <<<"$(state "$DP-the-db")"
+read -r _ mig_end mig_exit <<<"$(state "$DP-migrate-1")"
+health=$(docker inspect -f '{{.State.Health.Status}}' "$DP-the-db" 2>&1)
+after "$app_start" "$db_start" 3000 && after "$app_start" "$mig_end" && [ "$health" = healthy ] && [ "$mig_exit" = 0 ] &&
+	ok "app started $(((app_start - db_start) / 1000000)) ms after db (healthy after 3 s), $(((app_start - mig_end) / 1000000)) ms after migrate exited 0" ||
+	bad "start order" "app=$app_start db=$db_start migrate_end=$mig_end exit=$mig_exit health=$health $(tail -n 5 "$WORK/out")"
+overlap=$($EVENTS serial "$WORK/out" create "$DP-(the-db|migrate-1)")
+[[ $overlap == overlap:* ]] && ok "... db and migrate (one level) were created in parallel ($overlap)" ||
+	bad "one level in parallel" "'$overlap'"
+cname=$(docker inspect -f '{{.Name}} {{index .Config.Labels "io.bootstrap.container"}} {{index .Config.Labels "io.bootstrap.replica"}}' "$DP-the-db" 2>&1)
+[ "$cname" = "/$DP-the-db db 1" ] && ok "container_name: the engine name is $DP-the-db, labelled db replica 1" ||
+	bad "container_name" "$cname"
+bs apply --json "$DR"
+n=$(requests)
+counts_are 0 created=0 replaced=0 started=0 unchanged=3 && [ "$($EVENTS count "$WORK/out" action_started)" = 0 ] &&
+	[ -n "$n" ] && [ "$n" -le 5 ] &&
+	ok "... a re-run: nothing to do, the exited job left alone, no waits ($n requests)" ||
+	bad "depends_on re-run" "rc=$rc requests=$n $(summary)"
+old_id=$(docker inspect -f '{{.Id}}' "$DP-the-db")
+deps_recipe 0 two
+bs apply --json "$DR"
+env=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$DP-the-db" | grep '^V=')
+counts_are 0 replaced=1 created=0 failed=0 && [ "$(docker inspect -f '{{.Id}}' "$DP-the-db")" != "$old_id" ] &&
+	[ "$env" = V=two ] && [ -z "$(docker ps -aq --filter "name=^$DP-the-db.next$")" ] &&
+	ok "... a change to it replaces it under the same name" || bad "container_name replacement" "rc=$rc env=$env $(summary)"
+bs destroy --json "$DR"
+first=$($EVENTS get "$WORK/out" object action_done remove "$DP-.*")
+counts_are 0 removed=3 failed=0 && [ "$first" = "$DP-app-1" ] &&
+	ok "... destroy removes app, the dependent, first" || bad "destroy order" "rc=$rc first=$first"
+
+deps_recipe 3 one
+bs apply --json "$DR"
+msg=$(cat "$WORK/out" "$WORK/err")
+[ "$rc" = 1 ] && [ -z "$(docker ps -aq --filter "name=^$DP-app-1$")" ] &&
+	[[ $msg == *"app waits for $DP-migrate-1 to complete, and it exited with code 3; its last output: migrating"* ]] &&
+	[ "$($EVENTS count "$WORK/out" message "" "$DP-app-1")" -ge 1 ] &&
+	ok "a job that exits 3: app is not created, skipped with the job's exit code and output" ||
+	bad "failed job" "rc=$rc $(tail -n 6 "$WORK/out") $(cat "$WORK/err")"
+deps_recipe 0 one
+bs destroy --json "$DR"
+
+CR="$WORK/cycle.yaml"
+cat >"$CR" <<EOF
+version: 1
+project: $DP
+provider: {type: engine}
+nodes: [{name: here}]
+containers:
+  - {name: a, image: $LAB_IMAGE, depends_on: [b]}
+  - name: b
+    image: $LAB_IMAGE
+    depends_on:
+      a: {condition: service_started}
+EOF
+bs validate "$CR"
+msg=$(cat "$WORK/out" "$WORK/err")
+[ "$rc" != 0 ] && [[ $msg == *"$CR:10:7: containers[1].depends_on: depends_on makes a cycle: a -> b -> a"* ]] &&
+	ok "validate refuses a cycle at its entry's FILE:LINE:COL (a -> b -> a)" || bad "cycle" "rc=$rc $msg"
+
+# across nodes: db on node a, app on node b (two node entries, one engine;
+# one at a time, b first: b's job cannot wait inside the pool for a's)
+XP=${PROJECT}x XR="$WORK/cross.yaml"
+cat >"$XR" <<EOF
+version: 1
+project: $XP
+provider: {type: engine}
+nodes: [{name: b}, {name: a}]
+images: [{name: $LAB_IMAGE, pull: never}]
+containers:
+  - name: app
+    image: $LAB_IMAGE
+    command: [sleep, "1000000"]
+    nodes: [b]
+    stop_timeout: 0s
+    depends_on: {db: {condition: service_healthy}}
+  - name: db
+    image: $LAB_IMAGE
+    nodes: [a]
+    command: [sh, -c, 'sleep 3; touch /tmp/ready; exec sleep 1000000']
+    healthcheck: {test: [CMD-SHELL, "test -f /tmp/ready"], interval: 500ms, timeout: 2s, retries: 20}
+    stop_timeout: 0s
+EOF
+bs apply --parallel 1 --json "$XR"
+read -r app_start _ _ <<<"$(state "$XP-app-1")"
+read -r db_start _ _ <<<"$(state "$XP-db-1")"
+nodes=$(docker inspect -f '{{index .Config.Labels "io.bootstrap.node"}}' "$XP-app-1" "$XP-db-1" 2>&1 | tr '\n' ' ')
+counts_are 0 created=2 failed=0 && [ "$nodes" = "b a " ] && after "$app_start" "$db_start" 3000 &&
+	ok "across nodes (--parallel 1): app on b started $(((app_start - db_start) / 1000000)) ms after db on a, once healthy" ||
+	bad "across nodes" "rc=$rc nodes=$nodes app=$app_start db=$db_start $(tail -n 5 "$WORK/out")"
+bs apply --parallel 1 --json "$XR"
+check "... a re-run: nothing to do" counts_are 0 created=0 replaced=0 started=0 unchanged=2
+bs destroy --json "$XR"
+check "... destroy" counts_are 0 removed=2 failed=0
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

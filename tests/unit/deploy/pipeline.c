@@ -52,6 +52,7 @@ struct call {
 struct seen { /* one event, copied */
 	enum bs_ev_kind kind;
 	char *node, *action, *object, *reason;
+	char *text; /* error, else reason: what a failure or a message says */
 	struct bs_counts counts;
 	bool error;
 	bool interrupted; /* the flag was set when it came */
@@ -1048,6 +1049,7 @@ static void record(const struct bs_event *ev, void *payload)
 	s->action = dup_or_null(ev->action);
 	s->object = dup_or_null(ev->object);
 	s->reason = dup_or_null(ev->reason);
+	s->text = dup_or_null(ev->error ? ev->error : ev->reason);
 	s->counts = ev->counts;
 	s->error = ev->error != NULL;
 	s->interrupted = w->interrupted != 0;
@@ -1069,6 +1071,7 @@ static void forget(struct world *w)
 		free(w->ev[i].action);
 		free(w->ev[i].object);
 		free(w->ev[i].reason);
+		free(w->ev[i].text);
 	}
 	w->n_ev = 0;
 	for (size_t i = 0; i < w->n_flights; i++)
@@ -1679,6 +1682,226 @@ static void test_destroy_shared_engine(void **state)
 	loaded_free(&l);
 }
 
+/* ---- start order (depends_on) and container_name -------------------------- */
+
+/* Events of kind about object whose text holds phrase. */
+static size_t events_saying(enum bs_ev_kind kind, const char *object, const char *phrase)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < world->n_ev; i++)
+		n += world->ev[i].kind == kind && same(object, world->ev[i].object) &&
+		     world->ev[i].text != NULL && strstr(world->ev[i].text, phrase) != NULL;
+	return n;
+}
+
+/* app comes first in the recipe and depends on db, which depends on
+ * cache: created cache, db, app, even with 8 at once; destroy goes the
+ * other way; a second apply only looks. */
+static void test_depends_order(void **state)
+{
+	struct loaded l;
+	struct bs_pipeline_result res;
+	long cache, db, app;
+
+	(void)state;
+	load(&l, HEAD NODE("a", "a") "containers:\n" CONTAINER("app", "nginx:1.25", "1",
+							       "    depends_on: [db]\n")
+			 CONTAINER("db", "busybox:1", "1", "    depends_on: [cache]\n")
+				 CONTAINER("cache", "busybox:1", "1", ""));
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 8, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	expect_events_whole();
+	cache = find_call(0, "a", "container_deploy shop-cache-1");
+	db = find_call(0, "a", "container_deploy shop-db-1");
+	app = find_call(0, "a", "container_deploy shop-app-1");
+	if (cache < 0 || db < cache || app < db)
+		fail_msg("created cache at %ld, db at %ld, app at %ld", cache, db, app);
+
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 8, &res), BS_PIPELINE_OK);
+	assert_int_equal(changes_from(0), 0);
+	assert_int_equal(find_call(0, NULL, "container_inspect"), -1);
+
+	assert_int_equal(run(l.recipe, BS_PIPELINE_DESTROY, 1, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	cache = find_call(0, "a", "container_destroy shop-cache-1");
+	db = find_call(0, "a", "container_destroy shop-db-1");
+	app = find_call(0, "a", "container_destroy shop-app-1");
+	if (app < 0 || db < app || cache < db)
+		fail_msg("removed app at %ld, db at %ld, cache at %ld", app, db, cache);
+	loaded_free(&l);
+}
+
+/* Apply text (with fail_create, the fake container that exits 1, or
+ * NULL): the run fails, app is never created, and an event of kind about
+ * object (NULL: any) says phrase. */
+static void expect_app_refused(const char *text, const char *fail_create, enum bs_ev_kind kind,
+			       const char *object, const char *phrase)
+{
+	struct loaded l;
+	struct bs_pipeline_result res;
+
+	load(&l, "%s", text);
+	world->fail_create = fail_create;
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_FAILED);
+	world->fail_create = NULL;
+	expect_no_violations();
+	expect_events_whole();
+	assert_int_equal(find_call(0, NULL, "container_deploy shop-app-1"), -1);
+	if (events_saying(kind, object, phrase) != 1)
+		fail_msg("no event says \"%s\"", phrase);
+	loaded_free(&l);
+}
+
+#define APP_WAITS(cond, extra)                                                                     \
+	CONTAINER("app", "nginx:1.25", "1",                                                        \
+		  extra "    depends_on: {migrate: {condition: " cond "}}\n")
+
+/* A job app waits for exits with code 1: app is not created, and is
+ * reported skipped with the job's exit code. */
+static void test_depends_job_fails(void **state)
+{
+	(void)state;
+	expect_app_refused(
+		HEAD NODE("a", "a") "containers:\n" APP_WAITS("service_completed_successfully", "")
+			CONTAINER("migrate", "busybox:1", "1", "    restart: 'no'\n"),
+		"shop-migrate-1", BS_EV_MESSAGE, "shop-app-1",
+		"skipped: node a: app waits for shop-migrate-1 to complete, and it "
+		"exited with code 1");
+}
+
+/* The same across nodes: app's node says why it skipped app. */
+static void test_depends_job_fails_across_nodes(void **state)
+{
+	(void)state;
+	expect_app_refused(HEAD NODE("a", "a") NODE("b", "b") "containers:\n" APP_WAITS(
+				   "service_completed_successfully", "    nodes: [b]\n")
+				   CONTAINER("migrate", "busybox:1", "1",
+					     "    nodes: [a]\n    restart: 'no'\n"),
+			   "shop-migrate-1", BS_EV_NODE_DONE, NULL,
+			   "node b: skipped: node a: app waits for shop-migrate-1 to complete, "
+			   "and it exited with code 1");
+}
+
+/* service_healthy on a container without any healthcheck (the fake's
+ * have none): an error that names it and the fix. */
+static void test_depends_healthy_needs_healthcheck(void **state)
+{
+	(void)state;
+	expect_app_refused(HEAD NODE("a", "a") "containers:\n" APP_WAITS("service_healthy", "")
+				   CONTAINER("migrate", "busybox:1", "1", ""),
+			   NULL, BS_EV_NODE_DONE, NULL,
+			   "but migrate has no healthcheck (neither the recipe nor its image "
+			   "has one): give migrate a healthcheck:");
+}
+
+/* container_name is the engine's name of the one replica; found again by
+ * its labels (a second apply only looks), replaced under the same name. */
+static void test_container_name(void **state)
+{
+	struct loaded v1, v2;
+	struct bs_pipeline_result res;
+
+	(void)state;
+	load(&v1,
+	     HEAD NODE("a", "a") "containers:\n" CONTAINER(
+		     "db", "busybox:1", "1",
+		     "    container_name: the-db\n    environment: {V: '%s'}\n"),
+	     "1");
+	load(&v2,
+	     HEAD NODE("a", "a") "containers:\n" CONTAINER(
+		     "db", "busybox:1", "1",
+		     "    container_name: the-db\n    environment: {V: '%s'}\n"),
+	     "2");
+	assert_int_equal(run(v1.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_OK);
+	assert_non_null(holds("a", "the-db"));
+	assert_string_equal(label(holds("a", "the-db"), BS_LABEL_CONTAINER), "db");
+	assert_int_equal(engine("a")->n_c, 1);
+	assert_int_equal(run(v1.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_OK);
+	assert_int_equal(changes_from(0), 0);
+	assert_int_equal(run(v2.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	assert_int_equal(res.total.replaced, 1);
+	assert_true(find_call(0, "a", "container_deploy the-db.next") >= 0);
+	assert_int_equal(engine("a")->n_c, 1);
+	assert_non_null(strstr(label(holds("a", "the-db"), BS_LABEL_SPEC), "\"V\":\"2\""));
+	loaded_free(&v1);
+	loaded_free(&v2);
+}
+
+/* db runs on a, app on b depends on it, and b comes first with one node
+ * at a time: phase 1 goes in levels across the fleet, so db is made
+ * before app, without a deadlock; a second apply only looks. */
+/* app on b depends on db on a; the nodes in the order given */
+#define ACROSS(first, second)                                                                      \
+	HEAD first second "containers:\n" CONTAINER("app", "nginx:1.25", "1",                      \
+						    "    nodes: [b]\n    depends_on: [db]\n")      \
+		CONTAINER("db", "busybox:1", "1", "    nodes: [a]\n")
+
+/* The first call on engine who1 that starts with first came before the
+ * first on who2 that starts with then. */
+static void expect_before(const char *who1, const char *first, const char *who2, const char *then)
+{
+	long a = find_call(0, who1, first), b = find_call(0, who2, then);
+
+	if (a < 0 || b < a)
+		fail_msg("%s at %ld, %s at %ld", first, a, then, b);
+}
+
+static void test_depends_across_nodes(void **state)
+{
+	struct loaded l;
+	struct bs_pipeline_result res;
+
+	(void)state;
+	load(&l, ACROSS(NODE("b", "b"), NODE("a", "a")));
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 1, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	expect_events_whole();
+	expect_before("a", "container_deploy shop-db-1", "b", "container_deploy shop-app-1");
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 1, &res), BS_PIPELINE_OK);
+	assert_int_equal(changes_from(0), 0);
+	assert_int_equal(find_call(0, NULL, "container_inspect"), -1);
+	/* destroy goes the other way: app on b before db on a, a first */
+	loaded_free(&l);
+	load(&l, ACROSS(NODE("a", "a"), NODE("b", "b")));
+	assert_int_equal(run(l.recipe, BS_PIPELINE_DESTROY, 1, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	expect_events_whole();
+	expect_before("b", "container_destroy shop-app-1", "a", "container_destroy shop-db-1");
+	assert_int_equal(containers_held(), 0);
+	loaded_free(&l);
+}
+
+/* app depends on db, both change: every replacement of db (its waves)
+ * ends before the first of app begins. */
+static void test_depends_waves(void **state)
+{
+	struct loaded v1, v2;
+	struct bs_pipeline_result res;
+	long last_db, first_app;
+
+	(void)state;
+#define DEPS_FLEET                                                                                 \
+	HEAD THREE "containers:\n" CONTAINER("app", "nginx:1.25", "3",                             \
+					     "    depends_on: [db]\n    environment: {V: '%s'}\n") \
+		CONTAINER("db", "busybox:1", "3", "    environment: {V: '%s'}\n")
+	load(&v1, DEPS_FLEET, "1", "1");
+	load(&v2, DEPS_FLEET, "2", "2");
+#undef DEPS_FLEET
+	assert_int_equal(run(v1.recipe, BS_PIPELINE_APPLY, 3, &res), BS_PIPELINE_OK);
+	assert_int_equal(run(v2.recipe, BS_PIPELINE_APPLY, 3, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	assert_int_equal(res.total.replaced, 6);
+	last_db = last_call(NULL, "container_rename shop-db-");
+	first_app = find_call(0, NULL, "container_deploy shop-app-");
+	if (last_db < 0 || first_app < last_db)
+		fail_msg("last db replacement ended at %ld, first app began at %ld", last_db,
+			 first_app);
+	loaded_free(&v1);
+	loaded_free(&v2);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/bs-pipeline-XXXXXX";
@@ -1691,6 +1914,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_interrupted_rolling, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_shared_engine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_build_context, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depends_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depends_job_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depends_job_fails_across_nodes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_depends_healthy_needs_healthcheck, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_container_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depends_across_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depends_waves, setup, teardown),
 	};
 	int rc;
 

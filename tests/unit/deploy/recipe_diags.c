@@ -203,7 +203,7 @@ static void test_unknown_key_nested(void **state)
 		     "unknown key (did you mean 'interval'?)");
 	expect_error(
 		&l.diags, 14, 5, "containers[0].flavour",
-		"unknown key (valid keys here: name, image, command, entrypoint, environment, secrets, ports, volumes, restart, healthcheck, labels, user, working_dir, replicas, nodes, resources, domain, stop_timeout, update, network, expose, cap_add, cap_drop, read_only, tmpfs, ulimits, extra_hosts, logging)");
+		"unknown key (valid keys here: name, image, command, entrypoint, environment, secrets, ports, volumes, restart, healthcheck, labels, user, working_dir, replicas, nodes, resources, domain, stop_timeout, update, network, expose, cap_add, cap_drop, read_only, tmpfs, ulimits, extra_hosts, logging, depends_on, container_name)");
 	expect_error(&l.diags, 15, 10, "docker.instal", "unknown key (did you mean 'install'?)");
 	expect_error(&l.diags, 16, 25, "provider.imag", "unknown key (did you mean 'image'?)");
 	expect_counts(&l.diags, 8, 0);
