@@ -31,6 +31,8 @@ struct nodejob {
 	const struct bs_machine *machine; /* its machine (the run's list), or NULL */
 	size_t *tasks;			  /* phase 2: indexes of rolling replacements this wave */
 	size_t n_tasks;
+	struct bs_nodefiles_state files; /* what the node has of the project's files */
+	size_t files_copied;		 /* copies made (apply) or planned (plan) */
 };
 
 struct run {
@@ -258,6 +260,80 @@ static int phase1_containers(struct run *run, struct nodejob *j)
 	return run->apply ? bs_nodework_apply(j->w, &j->err) : 0;
 }
 
+static void file_copied(const struct bs_nodefile *f, bool done, void *payload)
+{
+	struct nodejob *j = payload;
+	char *to = bs_xasprintf("to %s", f->remote_path);
+
+	j->files_copied++;
+	if (done) /* the copies are made together: the start is told with the end */
+		node_event(j->run, BS_EV_ACTION_STARTED, j->node.name, NULL, "copy", f->local_path,
+			   to);
+	node_event(j->run, done ? BS_EV_ACTION_DONE : BS_EV_ACTION_PLANNED, j->node.name, NULL,
+		   "copy", f->local_path, to);
+	if (done) {
+		char *line = bs_xasprintf("%s: copy %s (%s)", j->run->recipe->project,
+					  f->local_path, to);
+
+		audit_line(j, line);
+		free(line);
+	}
+	free(to);
+}
+
+/* The node's local files (the mounts of the containers placed on it):
+ * shipped before its containers are created, the stale copies pruned
+ * once they all converged, the project's folder removed by destroy. */
+static int node_files(struct run *run, struct nodejob *j, enum bs_pipeline_files_op op)
+{
+	const struct bs_mount **mounts = NULL;
+	struct bs_nodefile *files;
+	struct bs_nodefiles_opts o;
+	char *dir, **salts;
+	size_t n = 0, i;
+	int rc;
+
+	if (run->env->node_files == NULL || !j->session_open)
+		return 0;
+	if (op != BS_FILES_REMOVE)
+		n = bs_recipe_node_mounts(run->recipe, &j->node, &mounts);
+	if (op == BS_FILES_SHIP && n == 0) {
+		free(mounts);
+		return 0;
+	}
+	files = bs_xcalloc(n ? n : 1, sizeof(*files));
+	salts = bs_xcalloc(n ? n : 1, sizeof(*salts));
+	for (i = 0; i < n; i++) {
+		files[i].local_path = mounts[i]->local_path;
+		files[i].remote_path = mounts[i]->source;
+		files[i].content_hash = mounts[i]->content_hash;
+		files[i].is_dir = mounts[i]->is_dir;
+		files[i].secret = mounts[i]->secret;
+		files[i].mode = (unsigned)mounts[i]->mode;
+		salts[i] = bs_recipe_mount_salt(run->recipe, mounts[i]);
+		files[i].salt = salts[i];
+	}
+	dir = bs_xasprintf("%s/%s", BS_NODE_FILES_DIR, run->recipe->project);
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.files = files;
+	o.n_files = n;
+	o.dry_run = !run->apply;
+	o.timeout_ms = run->o->timeout_ms > 0 ? (long)run->o->timeout_ms : 0;
+	o.copied = file_copied;
+	o.payload = j;
+	rc = run->env->node_files(&j->s, op, &o, &j->files, &j->err);
+	if (rc != 0 && strncmp(j->err.msg, "node ", 5) != 0)
+		bs_err_prefix(&j->err, "node %s", j->node.name);
+	for (i = 0; i < n; i++)
+		free(salts[i]);
+	free(salts);
+	free(files);
+	free(mounts);
+	free(dir);
+	return rc;
+}
+
 static void phase1(struct run *run, struct nodejob *j)
 {
 	struct bs_node_prepare_opts po;
@@ -299,6 +375,11 @@ static void phase1(struct run *run, struct nodejob *j)
 				"run destroy again",
 				j->node.name);
 		return; /* no Docker at all: nothing to remove */
+	}
+	if (!run->destroy && !run->status) {
+		j->rc = node_files(run, j, BS_FILES_SHIP);
+		if (j->rc != 0)
+			return;
 	}
 	j->rc = phase1_containers(run, j);
 }
@@ -408,6 +489,15 @@ static void destroy_rest(struct run *run, struct nodejob *j)
 {
 	if (j->rc == 0 && j->w != NULL && j->s.driver != NULL)
 		j->rc = bs_nodework_destroy_rest(j->w, run->o->volumes, &j->err);
+	if (j->rc == 0)
+		j->rc = node_files(run, j, BS_FILES_REMOVE);
+}
+
+/* apply, once every container converged: copies no container uses now */
+static void prune_files(struct run *run, struct nodejob *j)
+{
+	if (j->rc == 0 && j->files.stale.n > 0)
+		j->rc = node_files(run, j, BS_FILES_PRUNE);
 }
 
 /* ---- phase 2: rolling ------------------------------------------------ */
@@ -775,7 +865,7 @@ static void finish_node(struct run *run, struct nodejob *j, struct bs_counts *to
 		c.other += !run->status && !run->destroy;
 	if (j->rc != 0 && c.failed == 0)
 		c.failed = 1;
-	c.other += j->machine_planned;
+	c.other += j->machine_planned + j->files_copied;
 	add_counts(total, &c);
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = BS_EV_NODE_DONE;
@@ -797,6 +887,7 @@ static void finish_node(struct run *run, struct nodejob *j, struct bs_counts *to
 	j->s.name = NULL;
 	j->session_open = false;
 	free(j->tasks);
+	bs_nodefiles_state_free(&j->files);
 }
 
 /* One job per node that opts->node selects, at its machine's address. */
@@ -899,9 +990,10 @@ static bool nodes(struct run *run, struct bs_counts *total, bool failed)
 	stopped = failed || *run->interrupted;
 	if (run->destroy && !stopped)
 		pool_run(run, destroy_rest, NULL);
-	if (run->apply && !stopped)
+	if (run->apply && !stopped) {
 		rolling(run);
-	else if (run->apply && !*run->interrupted)
+		pool_run(run, prune_files, NULL);
+	} else if (run->apply && !*run->interrupted)
 		rolling_skipped(run);
 	for (size_t i = 0; i < run->n_jobs; i++) {
 		failed = failed || run->jobs[i].rc != 0;
@@ -1028,10 +1120,28 @@ static unsigned long real_requests(const struct bs_node_session *s)
 	return bs_docker_request_count(s->driver);
 }
 
+static int real_files(struct bs_node_session *s, enum bs_pipeline_files_op op,
+		      const struct bs_nodefiles_opts *o, struct bs_nodefiles_state *state,
+		      struct bs_err *err)
+{
+	struct bs_nodefiles_opts with_sudo = *o;
+
+	if (s->ssh == NULL) /* provider engine: the recipe has no local files */
+		return 0;
+	with_sudo.sudo = s->sudo;
+	switch (op) {
+	case BS_FILES_SHIP: return bs_nodefiles_ship(s->ssh, &with_sudo, state, err);
+	case BS_FILES_PRUNE: return bs_nodefiles_prune(s->ssh, &with_sudo, state, err);
+	case BS_FILES_REMOVE: return bs_nodefiles_remove(s->ssh, &with_sudo, err);
+	}
+	return 0;
+}
+
 const struct bs_pipeline_env bs_pipeline_env_real = {
 	.compute_open = bs_compute_open,
 	.node_prepare = bs_node_prepare,
 	.node_close = bs_node_session_close,
 	.audit = real_audit,
 	.requests = real_requests,
+	.node_files = real_files,
 };

@@ -43,12 +43,20 @@
 #include "deploy/recipe.h"
 #include "provision/compute.h"
 #include "provision/node.h"
+#include "provision/nodefiles.h"
 
 enum bs_pipeline_verb {
 	BS_PIPELINE_APPLY,
 	BS_PIPELINE_PLAN,
 	BS_PIPELINE_STATUS,
 	BS_PIPELINE_DESTROY,
+};
+
+/* What the pipeline does with a node's local files (provision/nodefiles.h). */
+enum bs_pipeline_files_op {
+	BS_FILES_SHIP,	/* copy what is missing (dry_run: only find it) */
+	BS_FILES_PRUNE, /* remove the stale copies the ship found */
+	BS_FILES_REMOVE, /* remove the project's folder */
 };
 
 /* How the pipeline reaches machines and nodes. */
@@ -67,6 +75,10 @@ struct bs_pipeline_env {
 	int (*audit)(struct bs_node_session *s, const char *line, struct bs_err *err);
 	/* the Docker API requests the session's engine client sent */
 	unsigned long (*requests)(const struct bs_node_session *s);
+	/* the node's local files; NULL: nothing is done with them */
+	int (*node_files)(struct bs_node_session *s, enum bs_pipeline_files_op op,
+			  const struct bs_nodefiles_opts *o, struct bs_nodefiles_state *state,
+			  struct bs_err *err);
 };
 
 /* The real parts: compute drivers, SSH, Docker. */

@@ -393,6 +393,15 @@ bool bs_container_selects(const struct bs_container *c, const struct bs_node *no
  * returns how many. */
 size_t bs_placement(const struct bs_recipe *r, const struct bs_container *c,
 		    const struct bs_node *node, int **out);
+/* The local mounts (BS_MOUNT_LOCAL) of the containers that run on node (in
+ * a cluster: that may run there), one per node path; *out is an array the
+ * caller frees, of mounts the recipe owns. Returns how many. */
+size_t bs_recipe_node_mounts(const struct bs_recipe *r, const struct bs_node *node,
+			     const struct bs_mount ***out);
+/* What a local mount's content hash starts with (bs_nodefiles_read's
+ * salt): a secret's project and target, so that equal secrets of two
+ * projects get unrelated paths; NULL for other mounts. Caller frees. */
+char *bs_recipe_mount_salt(const struct bs_recipe *r, const struct bs_mount *m);
 
 /* depends_on: how deep c sits (0 without dependencies, else one more than
  * its deepest dependency), and the deepest of the recipe's containers

@@ -149,3 +149,32 @@ bool bs_recipe_placed(const struct bs_recipe *r, const struct bs_container *c,
 	free(reps);
 	return k > 0;
 }
+
+size_t bs_recipe_node_mounts(const struct bs_recipe *r, const struct bs_node *n,
+			     const struct bs_mount ***out)
+{
+	size_t count = 0, cap = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < r->n_containers; i++) {
+		const struct bs_container *c = &r->containers[i];
+		/* a swarm may run a service's task on any node it selects */
+		bool here = r->cluster.type != BS_CLUSTER_NONE ? bs_container_selects(c, n)
+							       : bs_recipe_placed(r, c, n);
+
+		for (size_t v = 0; here && v < c->n_volumes; v++) {
+			const struct bs_mount *m = &c->volumes[v];
+			bool seen = false;
+
+			if (m->type != BS_MOUNT_LOCAL)
+				continue;
+			for (size_t k = 0; k < count && !seen; k++)
+				seen = strcmp((*out)[k]->source, m->source) == 0;
+			if (seen)
+				continue;
+			bs_xgrow((void **)out, &cap, count + 1, sizeof(**out));
+			(*out)[count++] = m;
+		}
+	}
+	return count;
+}

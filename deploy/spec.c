@@ -316,8 +316,9 @@ void bs_task_fill(const struct bs_recipe *r, const struct bs_container *c, struc
 	for (i = 0; i < c->n_volumes; i++) {
 		const struct bs_mount *m = &c->volumes[i];
 
-		st->mounts[i].type = m->type == BS_MOUNT_BIND	 ? "bind"
-				     : m->type == BS_MOUNT_TMPFS ? "tmpfs"
+		/* a local file is a bind of its copy on the node */
+		st->mounts[i].type = m->type == BS_MOUNT_BIND || m->type == BS_MOUNT_LOCAL ? "bind"
+				     : m->type == BS_MOUNT_TMPFS			   ? "tmpfs"
 								 : "volume";
 		if (m->type == BS_MOUNT_VOLUME)
 			st->volume_names[i] = bs_volume_name(r->project, m->source);

@@ -241,6 +241,7 @@ int bs_node_prepare(struct bs_node_session *out, const struct bs_fleet *r, const
 	memset(&dopts, 0, sizeof(dopts));
 	dopts.conf = &r->docker;
 	dopts.sudo = strcmp(n->user ? n->user : r->ssh.user ? r->ssh.user : "root", "root") != 0;
+	out->sudo = dopts.sudo;
 	dopts.command_timeout_ms = po->command_timeout_ms;
 	dopts.node = n->name;
 	dopts.dry_run = po->dry_run;

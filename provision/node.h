@@ -120,6 +120,7 @@ struct bs_node_session {
 	struct bs_endpoint ep;
 	struct bs_cdriver *driver; /* open on ep, version negotiated */
 	struct bs_dockerhost_report report;
+	bool sudo; /* the login user is not root: root's commands go through sudo -n */
 	int ssh_attempts;
 	long long ms_ssh, ms_docker, ms_endpoint; /* time per stage */
 };
