@@ -323,7 +323,7 @@ static int node_files(struct run *run, struct nodejob *j, enum bs_pipeline_files
 	o.copied = file_copied;
 	o.payload = j;
 	rc = run->env->node_files(&j->s, op, &o, &j->files, &j->err);
-	if (rc != 0 && strncmp(j->err.msg, "node ", 5) != 0)
+	if (rc != 0)
 		bs_err_prefix(&j->err, "node %s", j->node.name);
 	for (i = 0; i < n; i++)
 		free(salts[i]);

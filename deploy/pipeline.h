@@ -54,8 +54,8 @@ enum bs_pipeline_verb {
 
 /* What the pipeline does with a node's local files (provision/nodefiles.h). */
 enum bs_pipeline_files_op {
-	BS_FILES_SHIP,	/* copy what is missing (dry_run: only find it) */
-	BS_FILES_PRUNE, /* remove the stale copies the ship found */
+	BS_FILES_SHIP,	 /* copy what is missing (dry_run: only find it) */
+	BS_FILES_PRUNE,	 /* remove the stale copies the ship found */
 	BS_FILES_REMOVE, /* remove the project's folder */
 };
 

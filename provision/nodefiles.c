@@ -365,8 +365,7 @@ out:
 
 /* Unpack the archive in a staging folder of DIR, then rename each copy
  * into its hash folder; the staging folder and the upload go in any case. */
-static char *install_script(const struct bs_nodefiles_opts *o, const char *upload,
-			    const bool *have)
+static char *install_script(const struct bs_nodefiles_opts *o, const char *upload, const bool *have)
 {
 	struct bs_buf b = BS_BUF_INIT;
 
@@ -427,7 +426,7 @@ int bs_nodefiles_ship(struct bs_ssh *s, const struct bs_nodefiles_opts *o,
 
 	memset(state, 0, sizeof(*state));
 	memset(&r, 0, sizeof(r));
-	what = bs_xasprintf("node %s: files", bs_ssh_display(s));
+	what = bs_xasprintf("ssh %s: copying local files", bs_ssh_display(s));
 	if (o->dir == NULL || o->dir[0] != '/' || strstr(o->dir, "/..") != NULL) {
 		rc = bs_err_set(err, BS_ERR_INVALID, "%s: %s is not an absolute folder", what,
 				o->dir ? o->dir : "(none)");
@@ -516,7 +515,7 @@ int bs_nodefiles_prune(struct bs_ssh *s, const struct bs_nodefiles_opts *o,
 		append_quoted(&b, state->stale.v[i]);
 	}
 	bs_buf_puts(&b, "; do rm -rf -- \"$d/$e\"; done\n");
-	what = bs_xasprintf("node %s: removing old copies of files", bs_ssh_display(s));
+	what = bs_xasprintf("ssh %s: removing old copies of local files", bs_ssh_display(s));
 	rc = run_root(s, o, bs_buf_str(&b), what, command_ms(o), &r, err);
 	bs_ssh_result_free(&r);
 	bs_buf_free(&b);
@@ -529,7 +528,7 @@ int bs_nodefiles_remove(struct bs_ssh *s, const struct bs_nodefiles_opts *o, str
 	struct bs_ssh_result r;
 	char *q = bs_shell_quote(o->dir);
 	char *script = bs_xasprintf("rm -rf -- %s", q);
-	char *what = bs_xasprintf("node %s: removing %s", bs_ssh_display(s), o->dir);
+	char *what = bs_xasprintf("ssh %s: removing %s", bs_ssh_display(s), o->dir);
 	int rc;
 
 	rc = run_root(s, o, script, what, command_ms(o), &r, err);

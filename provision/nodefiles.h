@@ -74,7 +74,7 @@ struct bs_nodefile {
 	const char *content_hash; /* what bs_nodefiles_read gave when the recipe loaded */
 	const char *salt;	  /* passed to bs_nodefiles_read again, or NULL */
 	bool is_dir;
-	bool secret; /* its content is never shown (it never is anyway) */
+	bool secret;   /* its content is never shown (it never is anyway) */
 	unsigned mode; /* a file's permission bits on the node */
 };
 
@@ -82,9 +82,9 @@ struct bs_nodefiles_opts {
 	const char *dir; /* the project's folder on the node, absolute */
 	const struct bs_nodefile *files;
 	size_t n_files;
-	bool sudo;	  /* the login user is not root: commands go through sudo -n */
-	bool dry_run;	  /* only find what is missing */
-	long timeout_ms;  /* one command; 0: 60 s (an upload: plus 1 s per MiB) */
+	bool sudo;	 /* the login user is not root: commands go through sudo -n */
+	bool dry_run;	 /* only find what is missing */
+	long timeout_ms; /* one command; 0: 60 s (an upload: plus 1 s per MiB) */
 	/* each file found missing (done false: dry_run) or copied (true) */
 	void (*copied)(const struct bs_nodefile *f, bool done, void *payload);
 	void *payload;

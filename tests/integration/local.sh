@@ -4,8 +4,11 @@
 # twice), made Docker hosts over SSH, counted up, adopted after a killed
 # run, a foreign container never touched; the key a node was created with
 # recorded and named when another is offered; a node stopped by hand
-# planned, started and converged; destroy leaving nothing, a stopped node
-# and pinned host keys included.
+# planned, started and converged; local files mounted by containers copied
+# to the nodes (a file, a directory, a compose secret), a re-run copying
+# nothing, an edit replacing exactly the containers that mount it and its
+# old copy removed, destroy removing the copies; destroy leaving nothing, a
+# stopped node and pinned host keys included.
 #
 #   BOOTSTRAP=./bootstrap bash tests/integration/local.sh
 set -uo pipefail
@@ -39,6 +42,7 @@ cleanup() {
 trap cleanup EXIT
 lab_dockerd || give_up "no Docker engine"
 bash scripts/node-image.sh >/dev/null || give_up "no node image (make node-image)"
+bash scripts/demo-image.sh 2>/dev/null || give_up "no local/busybox:1 (scripts/demo-image.sh)"
 export BOOTSTRAP_DIR="$WORK/state" HOME="$WORK/home"
 mkdir -p "$HOME"
 unset SSH_AUTH_SOCK
@@ -199,6 +203,126 @@ $errout"
 bs plan --detailed-exitcode "$WORK/r.yaml"
 [ "$rc" -eq 0 ] && ok "... then plan: no change (exit 0)" || bad "... then plan: no change" "exit $rc: $out
 $errout"
+
+# ---- local files: copied to the nodes that run the containers mounting them ----
+F="$WORK/files"
+mkdir -p "$F/conf" "$F/site/sub"
+printf 'app v1\n' >"$F/conf/app.conf"
+printf 'index\n' >"$F/site/index.html"
+printf 'deep\n' >"$F/site/sub/x.txt"
+chmod 0750 "$F/site/sub"
+head -c 300000 /dev/urandom >"$F/site/big.bin" # an upload would show in the bytes sent
+ln -s index.html "$F/site/link.html"
+SECRET="s3cret-$PROJECT-$RANDOM$RANDOM"
+printf '%s\n' "$SECRET" >"$F/token.txt"
+chmod 0644 "$F/token.txt"
+cat >"$F/compose.yaml" <<EOF
+services:
+  app:
+    image: local/busybox:1
+    command: ["sleep", "86400"]
+    deploy: {replicas: 2}
+    volumes:
+      - ./conf/app.conf:/etc/app/app.conf:ro
+      - ./site:/srv/site:ro
+    secrets: [token]
+  plain:
+    image: local/busybox:1
+    command: ["sleep", "86400"]
+    volumes: ["./site:/srv/site:ro"]
+  other:
+    image: local/busybox:1
+    command: ["sleep", "86400"]
+secrets:
+  token: {file: ./token.txt}
+EOF
+files_recipe() { # LINES...: the provider and the nodes
+	cat >"$F/r.yaml" <<EOF
+version: 1
+project: $PROJECT
+ssh: {key: $WORK/key, wait_timeout: 60s}
+images:
+  - {name: "local/busybox:1", pull: never}
+compose: compose.yaml
+EOF
+	printf '%s\n' "$@" >>"$F/r.yaml"
+}
+files_recipe "provider: {type: local, image: bootstrap/node:bookworm}" "nodes:" "  - {name: node, count: 2}"
+FD=/var/lib/bootstrap/files/$PROJECT
+on() { docker exec "$PROJECT-$1" sh -c "$2" 2>&1; }                  # NODE SCRIPT
+in_c() { on "$1" "docker exec $2 busybox sh -c '$3'"; }               # NODE CONTAINER SCRIPT
+cid() { on "$1" "docker inspect -f '{{.Id}}' $2"; }                    # NODE CONTAINER
+copies() { grep -c '"action_done".*"action":"copy"' <<<"$out"; }
+bs --json "$F/r.yaml"
+# node-1 runs app-1, plain-1 and other-1, node-2 app-2: three copies each
+[ "$rc" -eq 0 ] && [ "$(copies)" = 6 ] &&
+	[ "$(grep -c '"action_done".*"action":"copy","object":"'"$F"'/site"' <<<"$out")" = 2 ] &&
+	ok "local files: apply copies the file, the directory and the secret to the nodes that mount them (6 copies)" ||
+	bad "local files: apply copies them" "exit $rc: $out
+$errout"
+[ "$(in_c node-1 "$PROJECT-app-1" 'cat /etc/app/app.conf')" = "app v1" ] &&
+	[ "$(in_c node-2 "$PROJECT-app-2" 'cat /etc/app/app.conf')" = "app v1" ] &&
+	[ "$(on node-1 "cat $FD/*/app.conf")" = "app v1" ] &&
+	ok "... the file's content in the containers and on the node" ||
+	bad "... the file's content" "$(in_c node-1 "$PROJECT-app-1" 'cat /etc/app/app.conf'; on node-1 "ls -lR $FD")"
+[ "$(in_c node-1 "$PROJECT-app-1" 'cat /srv/site/sub/x.txt; readlink /srv/site/link.html; stat -c %a /srv/site/sub')" = "deep
+index.html
+750" ] && [ "$(in_c node-1 "$PROJECT-plain-1" 'cat /srv/site/index.html')" = index ] &&
+	on node-1 "cat $FD/*/site/big.bin" | cmp -s - "$F/site/big.bin" &&
+	ok "... the directory: files, modes and a symbolic link (kept a link)" ||
+	bad "... the directory" "$(on node-1 "ls -lR $FD")"
+[ "$(on node-1 "stat -c %a $FD/*/token.txt")" = 600 ] &&
+	[ "$(in_c node-1 "$PROJECT-app-1" 'stat -c %a /run/secrets/token; cat /run/secrets/token')" = "600
+$SECRET" ] && ok "... the secret: mode 0600 on the node and in the container" ||
+	bad "... the secret 0600" "$(on node-1 "ls -lR $FD"; in_c node-1 "$PROJECT-app-1" 'ls -l /run/secrets')"
+[ "$(on node-1 "stat -c %a $FD; stat -c %a $FD/*/ | sort -u")" = "700
+700" ] && ok "... the project's folder and the hash folders are 0700" ||
+	bad "... folders 0700" "$(on node-1 "ls -la $FD")"
+! grep -qF "$SECRET" "$WORK/out" "$WORK/err" && ! on node-1 'cat /var/lib/bootstrap/audit.log' | grep -qF "$SECRET" &&
+	ok "... the secret's value in no output and no audit line" || bad "... the secret's value is shown"
+ids_before="$(cid node-1 "$PROJECT-app-1") $(cid node-1 "$PROJECT-plain-1") $(cid node-2 "$PROJECT-app-2") $(cid node-1 "$PROJECT-other-1")"
+inodes() { on "$1" "ls -i $FD/*/app.conf $FD/*/token.txt $FD/*/site/big.bin"; }
+inodes_before=$(inodes node-1)
+bs -v "$F/r.yaml"
+sent=$(sed -n 's/.*node-1: SSH: .* \([0-9]*\) bytes sent.*/\1/p' <<<"$errout")
+[ "$rc" -eq 0 ] && ! grep -q copy <<<"$out" && [ -n "$sent" ] && [ "$sent" -lt 100000 ] &&
+	[ "$(inodes node-1)" = "$inodes_before" ] &&
+	ok "... a re-run copies and uploads nothing ($sent bytes sent to node-1; the directory holds 300 kB)" ||
+	bad "... a re-run copies nothing" "exit $rc, sent '$sent': $out
+$errout"
+printf 'app v2\n' >"$F/conf/app.conf"
+bs plan --json "$F/r.yaml"
+[ "$rc" -eq 0 ] && [ "$(grep -c '"action_planned".*"action":"copy","object":"'"$F"'/conf/app.conf"' <<<"$out")" = 2 ] &&
+	! grep -q '"action":"copy","object":"'"$F"'/site"' <<<"$out" &&
+	[ "$(on node-1 "cat $FD/*/app.conf")" = "app v1" ] &&
+	ok "app.conf edited: plan shows its copy to both nodes, and copies nothing" ||
+	bad "app.conf edited: plan shows its copy" "exit $rc: $out
+$errout"
+old_hash=$(on node-1 "dirname $FD/*/app.conf")
+bs --json "$F/r.yaml"
+ids_after="$(cid node-1 "$PROJECT-app-1") $(cid node-1 "$PROJECT-plain-1") $(cid node-2 "$PROJECT-app-2") $(cid node-1 "$PROJECT-other-1")"
+read -r a1 p1 a2 o1 <<<"$ids_before"
+read -r A1 P1 A2 O1 <<<"$ids_after"
+[ "$rc" -eq 0 ] && [ "$(copies)" = 2 ] && [ "$a1" != "$A1" ] && [ "$a2" != "$A2" ] && [ "$p1" = "$P1" ] &&
+	[ "$o1" = "$O1" ] && [ "$(grep -c '"action_done".*"action":"replace"' <<<"$out")" = 2 ] &&
+	ok "... apply copies it and replaces exactly the app replicas (plain and other unchanged)" ||
+	bad "... apply replaces exactly the app replicas" "exit $rc: before $ids_before
+after $ids_after
+$out
+$errout"
+[ "$(in_c node-2 "$PROJECT-app-2" 'cat /etc/app/app.conf')" = "app v2" ] &&
+	[ "$(on node-1 "ls -d $old_hash 2>/dev/null; ls $FD | wc -l")" = 3 ] &&
+	ok "... the new content in the container, the old copy's folder gone (3 folders left)" ||
+	bad "... the old copy's folder gone" "$(on node-1 "ls -la $FD")"
+# destroy on a node bootstrap did not make: its containers and the project's files go
+files_recipe "provider: {type: static}" "nodes:" \
+	"  - {name: node-1, address: 127.0.0.1, port: $(docker port "$PROJECT-node-1" 22/tcp | head -n 1 | cut -d: -f2)}"
+bs destroy "$F/r.yaml"
+[ "$rc" -eq 0 ] && [ "$(on node-1 "test -e $FD; echo \$?; docker ps -aq --filter label=io.bootstrap.project=$PROJECT | wc -l")" = "1
+0" ] && ok "destroy removes the project's files from the node (static provider: the node stays)" ||
+	bad "destroy removes the project's files" "exit $rc: $out
+$errout
+$(on node-1 "ls -la $FD")"
 
 # ---- destroy -------------------------------------------------------------
 grep -q ' bootstrap:local:' "$BOOTSTRAP_DIR/known_hosts" && ok "pins carry their machine (bootstrap:local:ID)" ||

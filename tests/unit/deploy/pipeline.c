@@ -105,6 +105,8 @@ struct world {
 	long sleep_ms;		  /* each container_deploy takes this long */
 	long company_ms;	  /* a replacement waits for another this long */
 	bool volumes;		  /* destroy --volumes */
+	bool files_stale;	  /* the node holds an old copy of a local file */
+	bool files_fail;	  /* shipping local files fails */
 	volatile sig_atomic_t interrupted;
 	size_t interrupt_at; /* the log's length when the flag was set */
 };
@@ -1021,12 +1023,34 @@ static unsigned long fn_requests(const struct bs_node_session *s)
 	return n;
 }
 
+/* Local files: noted ("files ship 1 dry-run"); every file is missing, and
+ * the node holds an old copy with files_stale. */
+static int fn_files(struct bs_node_session *s, enum bs_pipeline_files_op op,
+		    const struct bs_nodefiles_opts *o, struct bs_nodefiles_state *state,
+		    struct bs_err *err)
+{
+	static const char *const ops[] = {"ship", "prune", "remove"};
+
+	note(s->name, "files %s %zu%s", ops[op], o->n_files, o->dry_run ? " dry-run" : "");
+	if (op != BS_FILES_SHIP)
+		return 0;
+	if (world->files_fail)
+		return bs_err_set(err, BS_ERR_IO, "%s was edited during the run: run again",
+				  o->files[0].local_path);
+	if (world->files_stale)
+		bs_strv_push(&state->stale, "0123456789abcdef");
+	for (size_t i = 0; i < o->n_files; i++)
+		o->copied(&o->files[i], !o->dry_run, o->payload);
+	return 0;
+}
+
 static const struct bs_pipeline_env fake_env = {
 	.compute_open = fake_compute_open,
 	.node_prepare = fn_prepare,
 	.node_close = fn_close,
 	.audit = fn_audit,
 	.requests = fn_requests,
+	.node_files = fn_files,
 };
 
 /* ---- events ------------------------------------------------------------ */
@@ -1902,6 +1926,78 @@ static void test_depends_waves(void **state)
 	loaded_free(&v2);
 }
 
+/* Local files: shipped to the nodes whose containers mount them, before
+ * those containers are made; plan only looks; old copies pruned once the
+ * node converged; a failed copy stops the node before its containers;
+ * destroy removes the project's files after the containers. (Provider
+ * engine refuses local files when the recipe loads: the mount is turned
+ * into one after loading, as an SSH provider's recipe would have it.) */
+static void make_local(struct bs_container *c)
+{
+	struct bs_mount *m = &c->volumes[0];
+
+	m->type = BS_MOUNT_LOCAL;
+	m->local_path = bs_xstrdup("/home/u/app.conf");
+	m->content_hash =
+		bs_xstrdup("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	m->mode = 0644;
+}
+
+static void test_local_files(void **state)
+{
+	struct loaded l;
+	struct bs_pipeline_result res;
+	long ship, deploy;
+
+	(void)state;
+	load(&l, HEAD THREE
+	     "containers:\n" CONTAINER("web", "nginx:1.25", "1",
+				       "    volumes: ['" BS_NODE_FILES_DIR
+				       "/shop/0123456789abcdef/app.conf:/etc/app.conf:ro']\n")
+		     CONTAINER("api", "busybox:1", "2", "    nodes: [b, c]\n"));
+	make_local(&l.recipe->containers[0]);
+
+	assert_int_equal(run(l.recipe, BS_PIPELINE_PLAN, 2, &res), BS_PIPELINE_OK);
+	assert_true(find_call(0, "a", "files ship 1 dry-run") >= 0);
+	assert_int_equal(find_call(0, "b", "files"), -1); /* nothing mounted there */
+	assert_int_equal(count_events(BS_EV_ACTION_PLANNED, "a", "copy", "/home/u/app.conf"), 1);
+	assert_true(bs_counts_any_change(&res.total));
+	assert_int_equal(find_call(0, "a", "files prune"), -1);
+
+	world->files_stale = true;
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	ship = find_call(0, "a", "files ship 1");
+	deploy = find_call(0, "a", "container_deploy shop-web-1");
+	assert_true(ship >= 0 && deploy > ship);
+	assert_string_equal(world->log[ship].what, "files ship 1");
+	assert_int_equal(count_events(BS_EV_ACTION_DONE, "a", "copy", "/home/u/app.conf"), 1);
+	assert_true(find_call(0, "a", "audit shop: copy /home/u/app.conf") >= 0);
+	assert_true(find_call(0, "a", "files prune 1") > last_call("a", "container_"));
+	assert_int_equal(find_call(0, "b", "files"), -1);
+
+	assert_int_equal(run(l.recipe, BS_PIPELINE_STATUS, 2, &res), BS_PIPELINE_OK);
+	assert_int_equal(find_call(0, NULL, "files"), -1);
+
+	/* a copy that fails: no container is touched there, nothing pruned */
+	world->files_fail = true;
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_FAILED);
+	assert_true(find_call(0, "a", "files ship") >= 0);
+	assert_int_equal(find_call(0, "a", "container_deploy"), -1);
+	assert_int_equal(find_call(0, "a", "files prune"), -1);
+	assert_true(count_events(BS_EV_NODE_DONE, "a", NULL, NULL) == 1);
+	world->files_fail = false;
+
+	assert_int_equal(run(l.recipe, BS_PIPELINE_DESTROY, 2, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	for (size_t i = 0; i < 3; i++) {
+		const char *n = (const char *[]){"a", "b", "c"}[i];
+
+		assert_true(find_call(0, n, "files remove") > last_call(n, "container_destroy"));
+	}
+	loaded_free(&l);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/bs-pipeline-XXXXXX";
@@ -1923,6 +2019,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_container_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depends_across_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depends_waves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_local_files, setup, teardown),
 	};
 	int rc;
 
