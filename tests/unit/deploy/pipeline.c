@@ -1964,7 +1964,6 @@ static void test_local_files(void **state)
 	assert_true(bs_counts_any_change(&res.total));
 	assert_int_equal(find_call(0, "a", "files prune"), -1);
 
-	world->files_stale = true;
 	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_OK);
 	expect_no_violations();
 	ship = find_call(0, "a", "files ship 1");
@@ -1973,11 +1972,34 @@ static void test_local_files(void **state)
 	assert_string_equal(world->log[ship].what, "files ship 1");
 	assert_int_equal(count_events(BS_EV_ACTION_DONE, "a", "copy", "/home/u/app.conf"), 1);
 	assert_true(find_call(0, "a", "audit shop: copy /home/u/app.conf") >= 0);
-	assert_true(find_call(0, "a", "files prune 1") > last_call("a", "container_"));
+	assert_int_equal(find_call(0, "a", "files prune"), -1); /* nothing old there */
 	assert_int_equal(find_call(0, "b", "files"), -1);
+
+	/* the file edited: a new path, a rolling replacement, and the old
+	 * copy pruned only once the replacement is done */
+	free(l.recipe->containers[0].volumes[0].source);
+	l.recipe->containers[0].volumes[0].source =
+		bs_xstrdup(BS_NODE_FILES_DIR "/shop/fedcba9876543210/app.conf");
+	world->files_stale = true;
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_OK);
+	expect_no_violations();
+	assert_int_equal(res.total.replaced, 1);
+	assert_true(find_call(0, "a", "files ship 1") < find_call(0, "a", "container_deploy"));
+	assert_true(find_call(0, "a", "files prune 1") > last_call("a", "container_"));
 
 	assert_int_equal(run(l.recipe, BS_PIPELINE_STATUS, 2, &res), BS_PIPELINE_OK);
 	assert_int_equal(find_call(0, NULL, "files"), -1);
+
+	/* a replacement that fails: the old container runs on with the old
+	 * copy, which must stay */
+	free(l.recipe->containers[0].volumes[0].source);
+	l.recipe->containers[0].volumes[0].source =
+		bs_xstrdup(BS_NODE_FILES_DIR "/shop/0011223344556677/app.conf");
+	world->fail_create = "shop-web-1.next";
+	assert_int_equal(run(l.recipe, BS_PIPELINE_APPLY, 2, &res), BS_PIPELINE_FAILED);
+	assert_true(find_call(0, "a", "files ship 1") >= 0);
+	assert_int_equal(find_call(0, "a", "files prune"), -1);
+	world->fail_create = NULL;
 
 	/* a copy that fails: no container is touched there, nothing pruned */
 	world->files_fail = true;
