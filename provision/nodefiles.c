@@ -315,13 +315,15 @@ static void parse_check(const struct bs_nodefiles_opts *o, const char *out, bool
 	}
 }
 
-/* Add file i's tree to the archive under "I/NAME". */
-static int pack(const struct bs_nodefile *f, size_t i, const char *name, long long now,
-		struct bs_buf *tar, struct bs_err *err)
+int bs_nodefiles_pack(struct bs_buf *tar, const struct bs_nodefile *f, const char *prefix,
+		      long long mtime, struct bs_err *err)
 {
+	const char *name = strrchr(f->remote_path, '/');
 	struct bs_localtree t;
-	int rc = bs_nodefiles_read(&t, f->local_path, f->salt, err);
+	int rc;
 
+	name = name != NULL ? name + 1 : f->remote_path;
+	rc = bs_nodefiles_read(&t, f->local_path, f->salt, err);
 	if (rc != 0) {
 		bs_err_prefix(err, "%s", f->local_path);
 		goto out;
@@ -340,7 +342,7 @@ static int pack(const struct bs_nodefile *f, size_t i, const char *name, long lo
 	}
 	for (size_t k = 0; k < t.n && rc == 0; k++) {
 		const struct bs_localtree_entry *e = &t.entries[k];
-		char *path = bs_xasprintf("%zu/%s%s", i, name, e->rel + 1);
+		char *path = bs_xasprintf("%s/%s%s", prefix, name, e->rel + 1);
 		struct bs_tar_item item;
 
 		memset(&item, 0, sizeof(item));
@@ -348,7 +350,7 @@ static int pack(const struct bs_nodefile *f, size_t i, const char *name, long lo
 		item.name = path;
 		item.link_name = e->link;
 		item.mode = k == 0 && !f->is_dir ? f->mode : e->mode;
-		item.mtime = now;
+		item.mtime = mtime;
 		if (e->kind == BS_TAR_FILE) {
 			item.data = t.data.data + e->offset;
 			item.size = e->size;
@@ -419,7 +421,7 @@ int bs_nodefiles_ship(struct bs_ssh *s, const struct bs_nodefiles_opts *o,
 	struct bs_ssh_result r;
 	struct bs_buf tar = BS_BUF_INIT;
 	bool *have = NULL;
-	char *script = NULL, *upload = NULL, *what;
+	char *script = NULL, *upload = NULL, *what, *prefix;
 	size_t missing = 0, i;
 	long upload_ms;
 	int rc = 0;
@@ -448,9 +450,6 @@ int bs_nodefiles_ship(struct bs_ssh *s, const struct bs_nodefiles_opts *o,
 	parse_check(o, bs_buf_str(&r.out), have, state);
 	mark_duplicates(o, have);
 	for (i = 0; i < o->n_files; i++) {
-		const char *h, *n;
-		size_t hl;
-
 		if (have[i])
 			continue;
 		missing++;
@@ -459,8 +458,9 @@ int bs_nodefiles_ship(struct bs_ssh *s, const struct bs_nodefiles_opts *o,
 				o->copied(&o->files[i], false, o->payload);
 			continue;
 		}
-		split_remote(o->dir, o->files[i].remote_path, &h, &hl, &n, err);
-		rc = pack(&o->files[i], i, n, (long long)time(NULL), &tar, err);
+		prefix = bs_xasprintf("%zu", i);
+		rc = bs_nodefiles_pack(&tar, &o->files[i], prefix, (long long)time(NULL), err);
+		free(prefix);
 		if (rc != 0)
 			goto out;
 	}

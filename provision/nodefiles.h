@@ -99,6 +99,17 @@ struct bs_nodefiles_state {
 };
 
 /*
+ * Append f, read again and checked against its content_hash, to the tar
+ * archive being built in tar: under PREFIX/NAME (NAME: the last part of
+ * its remote path), a file with f's mode, a directory's entries with
+ * their own modes, links as links, owner root. BS_ERR_IO naming the file
+ * when it cannot be read, or differs from what the recipe loaded ("edited
+ * during the run: run again").
+ */
+int bs_nodefiles_pack(struct bs_buf *tar, const struct bs_nodefile *f, const char *prefix,
+		      long long mtime, struct bs_err *err);
+
+/*
  * Make every file of o exist on the node with its content. One command
  * when nothing is missing. Errors name the node and the file: BS_ERR_IO
  * (a local file unreadable, or edited since the recipe loaded),

@@ -165,12 +165,127 @@ static void test_unreadable_is_named(void **state)
 	free(path);
 }
 
+/* Unpack tar with the system's tar, as the node does, into a fresh
+ * folder under root; returns the folder (caller frees). */
+static char *untar(const struct bs_buf *tar, const char *name)
+{
+	char *file = bs_xasprintf("%s/%s.tar", root, name);
+	char *out = bs_xasprintf("%s/%s.out", root, name);
+	char *cmd = bs_xasprintf("mkdir '%s' && tar -x --no-same-owner -f '%s' -C '%s'", out, file,
+				 out);
+	FILE *f = fopen(file, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(tar->data, 1, tar->len, f), tar->len);
+	fclose(f);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(file);
+	return out;
+}
+
+static void expect_file(const char *dir, const char *rel, const char *text, unsigned mode)
+{
+	char *path = bs_xasprintf("%s/%s", dir, rel);
+	char got[64] = "";
+	struct stat st;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	assert_non_null(fgets(got, sizeof(got), f) != NULL ? got : NULL);
+	fclose(f);
+	assert_string_equal(got, text);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, mode);
+	free(path);
+}
+
+static void test_pack_what_the_node_unpacks(void **state)
+{
+	struct bs_nodefile f;
+	struct bs_buf tar = BS_BUF_INIT;
+	struct bs_err err = BS_ERR_INIT;
+	char hash[65], link[64] = "";
+	char *out, *path;
+	struct stat st;
+
+	(void)state;
+	/* a directory: modes and links as they are; the root's name from the node path */
+	hash_of("", NULL, hash);
+	memset(&f, 0, sizeof(f));
+	f.local_path = root;
+	f.remote_path = "/var/lib/bootstrap/files/p/0123456789abcdef/site";
+	f.content_hash = hash;
+	f.is_dir = true;
+	assert_int_equal(bs_nodefiles_pack(&tar, &f, "0", 1700000000, &err), 0);
+	/* a secret file: the mode given, whatever the local one */
+	hash_of("b.conf", "salt\n", hash);
+	memset(&f, 0, sizeof(f));
+	path = bs_xasprintf("%s/b.conf", root);
+	f.local_path = path;
+	f.remote_path = "/var/lib/bootstrap/files/p/fedcba9876543210/token";
+	f.content_hash = hash;
+	f.salt = "salt\n";
+	f.secret = true;
+	f.mode = 0600;
+	assert_int_equal(bs_nodefiles_pack(&tar, &f, "1", 1700000000, &err), 0);
+	bs_tar_end(&tar);
+	out = untar(&tar, "pack");
+	expect_file(out, "0/site/b.conf", "bee\n", 0644);
+	expect_file(out, "0/site/sub/x", "ex", 0600);
+	expect_file(out, "1/token", "bee\n", 0600);
+	free(path);
+	path = bs_xasprintf("%s/0/site/sub", out);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	free(path);
+	path = bs_xasprintf("%s/0/site/a-link", out);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_true(readlink(path, link, sizeof(link) - 1) > 0);
+	assert_string_equal(link, "b.conf");
+	free(path);
+	path = bs_xasprintf("%s/0/site/fifo", out);
+	assert_int_not_equal(lstat(path, &st), 0); /* not copied */
+	free(path);
+	free(out);
+	bs_buf_free(&tar);
+}
+
+static void test_pack_refuses_an_edited_file(void **state)
+{
+	struct bs_nodefile f;
+	struct bs_buf tar = BS_BUF_INIT;
+	struct bs_err err = BS_ERR_INIT;
+	char hash[65];
+	char *path = bs_xasprintf("%s/b.conf", root);
+
+	(void)state;
+	hash_of("b.conf", NULL, hash);
+	write_file("b.conf", "wasp\n", 0644);
+	memset(&f, 0, sizeof(f));
+	f.local_path = path;
+	f.remote_path = "/var/lib/bootstrap/files/p/0123456789abcdef/b.conf";
+	f.content_hash = hash;
+	f.mode = 0644;
+	assert_int_equal(bs_nodefiles_pack(&tar, &f, "0", 0, &err), BS_ERR_IO);
+	assert_non_null(strstr(err.msg, path));
+	assert_non_null(strstr(err.msg, "edited during the run"));
+	assert_null(strstr(err.msg, "wasp")); /* content is never told */
+	assert_int_equal(tar.len, 0);
+	write_file("b.conf", "bee\n", 0644);
+	bs_buf_free(&tar);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tree_entries_and_bytes),
 		cmocka_unit_test(test_what_changes_the_hash),
 		cmocka_unit_test(test_unreadable_is_named),
+		cmocka_unit_test(test_pack_what_the_node_unpacks),
+		cmocka_unit_test(test_pack_refuses_an_edited_file),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
