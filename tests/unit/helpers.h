@@ -17,10 +17,12 @@
 #define BS_TESTS_UNIT_HELPERS_H
 
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "deploy/diag.h"
 #include "deploy/recipe.h"
@@ -222,6 +224,35 @@ static inline int test_remove_entry(const char *path, const struct stat *st, int
 static inline void test_remove_tree(const char *root)
 {
 	nftw(root, test_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A new folder /tmp/NAME.XXXXXX (mode mode) into out; false on failure.
+ * Its subfolders subdirs (NULL-terminated, relative) are made too. */
+static inline bool test_make_dirs(char *out, size_t size, const char *name, unsigned mode,
+				  const char *const *subdirs)
+{
+	snprintf(out, size, "/tmp/%s.XXXXXX", name);
+	if (mkdtemp(out) == NULL || chmod(out, mode) != 0)
+		return false;
+	for (size_t i = 0; subdirs != NULL && subdirs[i] != NULL; i++) {
+		char *path = bs_xasprintf("%s/%s", out, subdirs[i]);
+		bool ok = mkdir(path, mode) == 0 && chmod(path, mode) == 0;
+
+		free(path);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* test_write_file to dir/rel, then its permission bits set to mode. */
+static inline void test_put_file(const char *dir, const char *rel, const char *text, unsigned mode)
+{
+	char *path = bs_xasprintf("%s/%s", dir, rel);
+
+	test_write_file(path, text);
+	assert_int_equal(chmod(path, mode), 0);
+	free(path);
 }
 
 #endif

@@ -22,26 +22,16 @@ static char dir[64];
 
 static void write_at(const char *rel, const char *text)
 {
-	char *path = bs_xasprintf("%s/%s", dir, rel);
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	free(path);
+	test_put_file(dir, rel, text, 0644);
 }
 
 static int setup(void **state)
 {
-	char *sub;
+	static const char *const subdirs[] = {"site", NULL};
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/bs-recipe-files-test.XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (!test_make_dirs(dir, sizeof(dir), "bs-recipe-files-test", 0755, subdirs))
 		return -1;
-	sub = bs_xasprintf("%s/site", dir);
-	mkdir(sub, 0755);
-	free(sub);
 	write_at("app.conf", "listen 80;\n");
 	write_at("site/index.html", "hi\n");
 	write_at("recipe.yaml", "version: 1\n"
@@ -64,12 +54,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char *cmd = bs_xasprintf("rm -rf '%s'", dir);
-	int rc = system(cmd);
-
 	(void)state;
-	free(cmd);
-	return rc == 0 ? 0 : -1;
+	test_remove_tree(dir);
+	return 0;
 }
 
 static void test_load_hash_is_the_copy_hash(void **state)

@@ -15,32 +15,24 @@
 #include <unistd.h>
 
 #include "provision/nodefiles.h"
+#include "tests/unit/helpers.h"
 
 static char root[64];
 
 static void write_file(const char *rel, const char *text, mode_t mode)
 {
-	char *path = bs_xasprintf("%s/%s", root, rel);
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	assert_int_equal(chmod(path, mode), 0);
-	free(path);
+	test_put_file(root, rel, text, mode);
 }
 
 static int setup(void **state)
 {
+	static const char *const subdirs[] = {"sub", NULL};
 	char *path;
 
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/bs-nodefiles-test.XXXXXX");
-	if (mkdtemp(root) == NULL)
+	if (!test_make_dirs(root, sizeof(root), "bs-nodefiles-test", 0755, subdirs))
 		return -1;
-	chmod(root, 0755);
 	path = bs_xasprintf("%s/sub", root);
-	mkdir(path, 0750);
 	chmod(path, 0750);
 	free(path);
 	write_file("b.conf", "bee\n", 0644);
@@ -58,12 +50,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char *cmd = bs_xasprintf("rm -rf '%s'", root);
-	int rc = system(cmd);
-
 	(void)state;
-	free(cmd);
-	return rc == 0 ? 0 : -1;
+	test_remove_tree(root);
+	return 0;
 }
 
 static void hash_of(const char *rel, const char *salt, char out[65])
