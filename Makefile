@@ -118,8 +118,11 @@ e2e: bootstrap
 # Which suites also run under the checkers is chosen here, by what each
 # adds (a suite's time under valgrind is about twice its plain time):
 # - ASAN_SUITES: all but releases.sh, which proves what happens on the
-#   nodes (Debian releases, systemd); every code path it uses runs in the
-#   other suites.
+#   nodes (Debian releases, systemd), and compose.sh, whose time goes to
+#   node containers (boots, image copies and builds, health waits); every
+#   code path either uses runs in the other suites (the compose loader in the
+#   unit and e2e tests under ASan, local files in local.sh, build contexts
+#   in container.sh and engine.sh, start order in engine.sh).
 # - VALGRIND_SUITES: the suites whose time is spent in our code rather than
 #   in waits on nodes: the SSH layer, the tunnel, jump hosts, the node lock, host keys,
 #   the container driver and registry client, TLS, the cloud drivers and
@@ -129,7 +132,7 @@ e2e: bootstrap
 #   secrets, which wait on node containers (apt, dockerd, health) most of
 #   their time and whose code paths the chosen suites also take.
 INTEG_SUITES := $(sort $(wildcard tests/integration/*.sh))
-ASAN_SUITES := $(filter-out tests/integration/releases.sh,$(INTEG_SUITES))
+ASAN_SUITES := $(filter-out tests/integration/releases.sh tests/integration/compose.sh,$(INTEG_SUITES))
 VALGRIND_SUITES := $(addprefix tests/integration/,cloud.sh container.sh engine.sh hostkeys.sh \
                    jump.sh nodelock.sh pipeline.sh registry_tls.sh ssh.sh tls_certs.sh tunnel.sh)
 run_integration = set -e; for s in $(3); do \

@@ -739,7 +739,13 @@ cJSON *dk_create_body(const struct bs_cspec *s)
 		cJSON *nc = cJSON_AddObjectToObject(root, "NetworkingConfig");
 		cJSON *eps = cJSON_AddObjectToObject(nc, "EndpointsConfig");
 
-		cJSON_AddObjectToObject(eps, s->network);
+		cJSON *ep = cJSON_AddObjectToObject(eps, s->network);
+
+		if (s->network_alias) {
+			const char *aliases[] = {s->network_alias, NULL};
+
+			cJSON_AddItemToObject(ep, "Aliases", dk_string_array(aliases));
+		}
 		cJSON_AddStringToObject(host, "NetworkMode", s->network);
 	}
 	return root;

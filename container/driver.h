@@ -116,6 +116,10 @@ struct bs_cspec {
 	int64_t nano_cpus;
 	int64_t pids_limit;  /* 0: none */
 	const char *network; /* attach at create */
+	/* another name the container answers to on that network (the
+	 * recipe's container or compose service name: its replicas share it,
+	 * as Compose's services do), or NULL */
+	const char *network_alias;
 	bool tty;
 	/* Hardening (create's secure defaults set these) */
 	bool no_new_privileges;

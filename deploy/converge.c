@@ -1384,6 +1384,10 @@ static void make_spec(struct bs_nodework *w, const struct want *x, const char *n
 	s->nano_cpus = c->resources.nano_cpus;
 	s->pids_limit = x->pids;
 	s->network = c->network == BS_NET_PROJECT ? w->network : bs_net_mode_name(c->network);
+	/* on the project network a container answers to its recipe name too,
+	 * as a compose service does (not the domain proxy: a container may be
+	 * named proxy) */
+	s->network_alias = c->network == BS_NET_PROJECT && c != &w->proxy_c ? c->name : NULL;
 	s->no_new_privileges = true;
 	if (!logs_configured(r)) {
 		s->log_max_size = "10m";

@@ -123,6 +123,18 @@ static void test_create_body(void **state)
 	assert_at("{}", b, "ExposedPorts");
 	assert_at("{\"Type\":\"json-file\",\"Config\":{\"max-size\":\"10m\"}}", b, "HostConfig",
 		  "LogConfig");
+	assert_at("(absent)", b, "NetworkingConfig");
+	cJSON_Delete(b);
+
+	/* on a network: its endpoint, with the alias when one is given */
+	s.network = "p-net";
+	b = dk_create_body(&s);
+	assert_at("{\"p-net\":{}}", b, "NetworkingConfig", "EndpointsConfig");
+	cJSON_Delete(b);
+	s.network_alias = "web";
+	b = dk_create_body(&s);
+	assert_at("{\"p-net\":{\"Aliases\":[\"web\"]}}", b, "NetworkingConfig", "EndpointsConfig");
+	assert_at("\"p-net\"", b, "HostConfig", "NetworkMode");
 	cJSON_Delete(b);
 	bs_kvlist_free(&log_opts);
 }
