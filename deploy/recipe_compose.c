@@ -1164,13 +1164,11 @@ static void read_file_ref(struct svc *sv, struct bs_container *c, const struct b
 		if (strcmp(c->volumes[i].target, m.target) == 0) {
 			rctx_error(ctx, item, "%s is mounted twice in this service (keep one)",
 				   m.target);
-			free(m.source);
-			free(m.target);
+			bs_recipe_mount_free(&m);
 			return;
 		}
 	if (!bs_recipe_local_mount(ctx, file, &m)) {
-		free(m.source);
-		free(m.target);
+		bs_recipe_mount_free(&m);
 		return;
 	}
 	m.loc = rctx_loc(item);

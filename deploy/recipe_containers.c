@@ -342,6 +342,15 @@ out:
 	return problem;
 }
 
+void bs_recipe_mount_free(struct bs_mount *m)
+{
+	free(m->source);
+	free(m->target);
+	free(m->tmpfs_options);
+	free(m->local_path);
+	free(m->content_hash);
+}
+
 /* Append m to c's mounts unless its target is taken (reported at item,
  * and m's strings freed). */
 static void keep_mount(struct bs_rctx *ctx, const struct bs_ynode *item, struct bs_container *c,
@@ -352,11 +361,7 @@ static void keep_mount(struct bs_rctx *ctx, const struct bs_ynode *item, struct 
 			rctx_error(ctx, item,
 				   "%.200s is mounted twice in this container (keep one)",
 				   m->target);
-			free(m->source);
-			free(m->target);
-			free(m->tmpfs_options);
-			free(m->local_path);
-			free(m->content_hash);
+			bs_recipe_mount_free(m);
 			return;
 		}
 	m->loc = rctx_loc(item);
@@ -391,13 +396,9 @@ static void parse_volumes(struct bs_rctx *ctx, const struct rkey *key, const str
 				bs_ynode_kind_name(item));
 		} else if ((problem = parse_volume(item->value, &m)) != NULL) {
 			rctx_error(ctx, item, "'%.200s' is not a volume: %s", item->value, problem);
-			free(m.source);
-			free(m.target);
+			bs_recipe_mount_free(&m);
 		} else if (m.type == BS_MOUNT_LOCAL && !bs_recipe_local_mount(ctx, item, &m)) {
-			free(m.source);
-			free(m.target);
-			free(m.local_path);
-			free(m.content_hash);
+			bs_recipe_mount_free(&m);
 		} else {
 			keep_mount(ctx, item, c, &m);
 		}
@@ -1055,8 +1056,7 @@ static void parse_tmpfs_key(struct bs_rctx *ctx, const struct rkey *key, const s
 				   "'%.200s' is not a tmpfs (write PATH[:OPTIONS], like "
 				   "\"/run:size=64m,mode=1777\"): %s",
 				   item->value, problem);
-			free(m.target);
-			free(m.tmpfs_options);
+			bs_recipe_mount_free(&m);
 		} else {
 			keep_mount(ctx, item, c, &m);
 		}
@@ -1616,11 +1616,7 @@ void bs_recipe_free_containers(struct bs_recipe *r)
 			free(c->ports[j].host_ip);
 		free(c->ports);
 		for (j = 0; j < c->n_volumes; j++) {
-			free(c->volumes[j].source);
-			free(c->volumes[j].target);
-			free(c->volumes[j].local_path);
-			free(c->volumes[j].content_hash);
-			free(c->volumes[j].tmpfs_options);
+			bs_recipe_mount_free(&c->volumes[j]);
 		}
 		free(c->volumes);
 		for (j = 0; j < c->n_exposed; j++)

@@ -227,6 +227,8 @@ void bs_recipe_interpolate(struct bs_rctx *ctx, struct bs_ynode *root);
  * is not usable (reported at at). m->source is the path as written on
  * entry and the node's path on return. */
 bool bs_recipe_local_mount(struct bs_rctx *ctx, const struct bs_ynode *at, struct bs_mount *m);
+/* recipe_containers.c: free what a mount holds (not m itself). */
+void bs_recipe_mount_free(struct bs_mount *m);
 /* The directory of the file node is in: "." for a recipe read from stdin. Caller frees. */
 char *bs_recipe_dir_of(const struct bs_rctx *ctx, const struct bs_ynode *node);
 
