@@ -346,10 +346,33 @@ static bool in_list(const char *key, const char *const *list)
 	return false;
 }
 
-static struct bs_ynode *merge(const struct bs_ynode *base, const struct bs_ynode *over,
-			      const char *key);
+/* Where a key sits decides how it merges: a service's attributes by the
+ * rules of Compose, anything else (a service named test, say) as data. */
+enum mlevel {
+	M_TOP,	    /* the file: services, volumes, ... */
+	M_SERVICES, /* services: the service names */
+	M_SERVICE,  /* one service's keys */
+	M_HEALTH,   /* a service's healthcheck's keys */
+	M_DATA,	    /* below: mappings merged key by key, lists appended */
+};
 
-static struct bs_ynode *merge_maps(const struct bs_ynode *base, const struct bs_ynode *over)
+static enum mlevel child_level(enum mlevel level, const char *key)
+{
+	if (level == M_TOP && strcmp(key, "services") == 0)
+		return M_SERVICES;
+	if (level == M_SERVICES)
+		return M_SERVICE;
+	if (level == M_SERVICE && strcmp(key, "healthcheck") == 0)
+		return M_HEALTH;
+	return M_DATA;
+}
+
+static struct bs_ynode *merge(const struct bs_ynode *base, const struct bs_ynode *over,
+			      const char *key, enum mlevel level);
+
+/* base and over merged key by key; level is where their keys sit. */
+static struct bs_ynode *merge_maps(const struct bs_ynode *base, const struct bs_ynode *over,
+				   enum mlevel level)
 {
 	struct bs_ynode *out = bs_ynode_new(BS_YNODE_MAP, base->line, base->col);
 
@@ -359,15 +382,16 @@ static struct bs_ynode *merge_maps(const struct bs_ynode *base, const struct bs_
 	for (size_t i = 0; i < over->n; i++) {
 		const char *k = over->pairs[i].key->value;
 
-		bs_ynode_put(out, k, merge(bs_ynode_get(out, k), over->pairs[i].value, k));
+		bs_ynode_put(out, k, merge(bs_ynode_get(out, k), over->pairs[i].value, k, level));
 	}
 	return out;
 }
 
+/* Lists: over's items appended, replacing base's with the same target
+ * (by_target) or the same text. */
 static struct bs_ynode *merge_seqs(const struct bs_ynode *base, const struct bs_ynode *over,
-				   const char *key)
+				   bool by_target)
 {
-	static const char *const by_target[] = {"volumes", "secrets", "configs", NULL};
 	struct bs_ynode *out = bs_ynode_new(BS_YNODE_SEQ, base->line, base->col);
 	char b1[512], b2[512];
 	size_t i, j;
@@ -377,7 +401,7 @@ static struct bs_ynode *merge_seqs(const struct bs_ynode *base, const struct bs_
 		bool replaced = false;
 
 		for (j = 0; j < over->n && !replaced; j++) {
-			if (in_list(key, by_target))
+			if (by_target)
 				replaced = strcmp(target_of(base->items[i], b1, sizeof(b1)),
 						  target_of(over->items[j], b2, sizeof(b2))) == 0;
 			else
@@ -394,27 +418,32 @@ static struct bs_ynode *merge_seqs(const struct bs_ynode *base, const struct bs_
 	return out;
 }
 
+/* base[key] and over[key], key sitting at level. */
 static struct bs_ynode *merge(const struct bs_ynode *base, const struct bs_ynode *over,
-			      const char *key)
+			      const char *key, enum mlevel level)
 {
 	static const char *const by_name[] = {"environment", "labels", "extra_hosts", "sysctls",
 					      NULL};
-	static const char *const replaced[] = {"command", "entrypoint", "test", NULL};
+	static const char *const by_target[] = {"volumes", "secrets", "configs", NULL};
+	static const char *const replaced[] = {"command", "entrypoint", NULL};
+	bool service = level == M_SERVICE;
 
-	if (base == NULL || base->bad || over->bad || in_list(key, replaced))
+	if (base == NULL || base->bad || over->bad || (service && in_list(key, replaced)) ||
+	    (level == M_HEALTH && strcmp(key, "test") == 0))
 		return bs_ynode_ref(over);
-	if (in_list(key, by_name) && base->kind != BS_YNODE_SCALAR &&
+	if (service && in_list(key, by_name) && base->kind != BS_YNODE_SCALAR &&
 	    over->kind != BS_YNODE_SCALAR) {
-		struct bs_ynode *a = as_map(base), *b = as_map(over), *m = merge_maps(a, b);
+		struct bs_ynode *a = as_map(base), *b = as_map(over);
+		struct bs_ynode *m = merge_maps(a, b, M_DATA);
 
 		bs_ynode_unref(a);
 		bs_ynode_unref(b);
 		return m;
 	}
 	if (base->kind == BS_YNODE_MAP && over->kind == BS_YNODE_MAP)
-		return merge_maps(base, over);
+		return merge_maps(base, over, child_level(level, key));
 	if (base->kind == BS_YNODE_SEQ && over->kind == BS_YNODE_SEQ)
-		return merge_seqs(base, over, key);
+		return merge_seqs(base, over, service && in_list(key, by_target));
 	return bs_ynode_ref(over);
 }
 
@@ -530,7 +559,7 @@ static void load_file(struct compose *cp, const struct bs_ynode *at, const char 
 	check_top_keys(ctx, root);
 	memcpy(ctx->path, saved_path, sizeof(saved_path));
 	ctx->path_len = saved_len;
-	merged = cp->root ? merge(cp->root, root, NULL) : bs_ynode_ref(root);
+	merged = cp->root ? merge_maps(cp->root, root, M_TOP) : bs_ynode_ref(root);
 	bs_ynode_unref(cp->root);
 	cp->root = merged;
 	bs_ynode_unref(root);

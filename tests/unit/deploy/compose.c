@@ -259,6 +259,10 @@ static void test_files_merge_as_compose(void **state)
 				   "    environment: [A=1, B=2]\n"
 				   "    ports: [\"8080:80\"]\n"
 				   "    volumes: [data:/data, logs:/logs]\n"
+				   "    healthcheck: {test: [CMD, a, b], retries: 3}\n"
+				   "  test:\n"
+				   "    image: busybox:1.36\n"
+				   "    environment: [A=1]\n"
 				   "volumes: {data: {}, logs: {}, other: {}}\n");
 	write_file("compose.prod.yaml", "services:\n"
 					"  app:\n"
@@ -266,13 +270,16 @@ static void test_files_merge_as_compose(void **state)
 					"    environment: {B: \"3\", C: \"4\"}\n"
 					"    ports: [\"8443:443\"]\n"
 					"    volumes: [other:/data]\n"
+					"    healthcheck: {test: [CMD, c]}\n"
+					"  test:\n"
+					"    environment: [B=2]\n"
 					"  extra:\n"
 					"    image: busybox:1.36\n");
 	load_recipe(&l, RECIPE "compose: [compose.yaml, compose.prod.yaml]\n", NULL);
 	if (l.rc != 0)
 		print_diags(&l.diags);
 	assert_int_equal(l.rc, 0);
-	assert_int_equal(l.recipe->n_containers, 2);
+	assert_int_equal(l.recipe->n_containers, 3);
 	assert_int_equal(l.recipe->compose_files.n, 2);
 	app = find_c(l.recipe, "app");
 	assert_int_equal(app->command.n, 2);
@@ -285,6 +292,16 @@ static void test_files_merge_as_compose(void **state)
 	assert_string_equal(find_m(app, "/data")->source, "other");
 	assert_string_equal(find_m(app, "/logs")->source, "logs");
 	assert_non_null(find_c(l.recipe, "extra"));
+	/* a healthcheck's test is replaced, its other keys kept */
+	assert_int_equal(app->healthcheck.test.n, 2);
+	assert_string_equal(app->healthcheck.test.v[1], "c");
+	assert_int_equal(app->healthcheck.retries, 3);
+	/* a service named test merges like any other */
+	assert_string_equal(find_c(l.recipe, "test")->image, "busybox:1.36");
+	assert_string_equal(bs_kvlist_find(&find_c(l.recipe, "test")->environment, "A")->value,
+			    "1");
+	assert_string_equal(bs_kvlist_find(&find_c(l.recipe, "test")->environment, "B")->value,
+			    "2");
 	loaded_free(&l);
 }
 
