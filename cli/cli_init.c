@@ -8,6 +8,7 @@
  * is written: a compose file with errors gets its diagnostics and no
  * recipe.
  */
+#include <cJSON.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -61,10 +62,34 @@ static char *compose_ref(const char *compose, const char *recipe)
 	return abs ? abs : bs_xstrdup(compose);
 }
 
+/* s as a YAML double-quoted scalar (no control characters: refused before). */
+static char *yaml_quoted(const char *s)
+{
+	struct bs_buf b = BS_BUF_INIT;
+
+	bs_buf_putc(&b, '"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			bs_buf_putc(&b, '\\');
+		bs_buf_putc(&b, *s);
+	}
+	bs_buf_putc(&b, '"');
+	return bs_buf_detach(&b);
+}
+
+static bool has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
 static void recipe_text(struct bs_buf *b, const char *project, const char *ref, const char *recipe,
 			const struct bs_recipe *loaded)
 {
 	const char *name = strrchr(recipe, '/') ? strrchr(recipe, '/') + 1 : recipe;
+	char *quoted = yaml_quoted(ref);
 
 	bs_buf_printf(b,
 		      "# Written by `bootstrap init %s`: deploys its services to a local node,\n"
@@ -89,7 +114,8 @@ static void recipe_text(struct bs_buf *b, const char *project, const char *ref, 
 		      "    count: 1                       # node-1\n"
 		      "\n"
 		      "compose: %s\n",
-		      ref, name, name, project, ref);
+		      ref, name, name, project, quoted);
+	free(quoted);
 	bs_buf_puts(b, "\n# Where each service runs and how many (this wins over x-bootstrap: in\n"
 		       "# the compose file); without it, one replica on every node.\n"
 		       "# services:\n");
@@ -172,6 +198,11 @@ int bs_cli_init(const struct bs_cli *cli)
 		return BS_EXIT_USAGE;
 	}
 	compose = cli->args[0];
+	if (has_control(compose) || (cli->n_args == 2 && has_control(cli->args[1]))) {
+		bs_cli_error("a file name with control characters (a newline, say) cannot be "
+			     "written into a recipe: rename it");
+		return BS_EXIT_USAGE;
+	}
 	if (access(compose, R_OK) != 0) {
 		bs_cli_error("cannot read %s: %s", compose, strerror(errno));
 		return BS_EXIT_NOINPUT;
@@ -198,10 +229,18 @@ int bs_cli_init(const struct bs_cli *cli)
 		bs_buf_reset(&text);
 		recipe_text(&text, project, ref, recipe_path, loaded);
 		code = write_new(recipe_path, &text);
-		if (code == BS_EXIT_OK && cli->json)
-			printf("{\"recipe\":\"%s\",\"project\":\"%s\",\"services\":%zu}\n",
-			       recipe_path, project, loaded->n_containers);
-		else if (code == BS_EXIT_OK && cli->verbosity >= 0)
+		if (code == BS_EXIT_OK && cli->json) {
+			cJSON *o = cJSON_CreateObject();
+			char *j;
+
+			cJSON_AddStringToObject(o, "recipe", recipe_path);
+			cJSON_AddStringToObject(o, "project", project);
+			cJSON_AddNumberToObject(o, "services", (double)loaded->n_containers);
+			j = cJSON_PrintUnformatted(o);
+			printf("%s\n", j);
+			free(j);
+			cJSON_Delete(o);
+		} else if (code == BS_EXIT_OK && cli->verbosity >= 0)
 			printf("wrote %s: %zu service%s of %s on a local node (project %s)\n"
 			       "next: bootstrap %s\n",
 			       recipe_path, loaded->n_containers,

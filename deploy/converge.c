@@ -675,11 +675,17 @@ static bool is_job(const struct bs_recipe *r, const struct bs_container *c)
 }
 
 /* A job that exited 0: it is left so, not started again. */
+/* It ran, and exited with 0 (a container only created has exit code 0
+ * too, and so has one paused or being removed). */
+static bool exited_ok(const struct bs_cinfo *info)
+{
+	return info->state == BS_CSTATE_STOPPED && info->exit_code == 0 && info->status != NULL &&
+	       strncasecmp(info->status, "exited", 6) == 0;
+}
+
 static bool completed(const struct bs_recipe *r, const struct bs_container *c, const struct have *h)
 {
-	return h->info.state == BS_CSTATE_STOPPED && h->info.exit_code == 0 &&
-	       h->info.status != NULL && strncasecmp(h->info.status, "exited", 6) == 0 &&
-	       is_job(r, c);
+	return exited_ok(&h->info) && is_job(r, c);
 }
 
 /* Of several containers for one replica: the best to keep. */
@@ -1590,8 +1596,7 @@ static int wait_healthy(struct bs_nodework *w, const struct want *x, const char 
 				"(last exit code %d)",
 				x->name, info.restart_count - restarts,
 				info.restart_count - restarts == 1 ? "" : "s", info.exit_code);
-		} else if (info.state != BS_CSTATE_RUNNING && info.exit_code == 0 &&
-			   is_job(w->o.recipe, x->c)) {
+		} else if (exited_ok(&info) && is_job(w->o.recipe, x->c)) {
 			rc = 0; /* a job others wait for to complete: done */
 		} else if (info.state != BS_CSTATE_RUNNING) {
 			rc = bs_err_set(err, BS_ERR_REMOTE, "%s stopped (%s, exit code %d)",
@@ -2050,9 +2055,10 @@ static int dep_met(struct bs_nodework *w, const struct want *x, const struct bs_
 		struct bs_buf why = BS_BUF_INIT;
 		int rc;
 
-		if (up)
-			return 1;
-		if (info->exit_code == 0)
+		if (up ||
+		    (info->state == BS_CSTATE_STOPPED && info->exit_code == 0 && !exited_ok(info)))
+			return 1; /* not started yet */
+		if (exited_ok(info))
 			return 0;
 		last_logs(w, x->c, x->name, x->name, &why);
 		rc = bs_err_set(err, BS_ERR_REMOTE,

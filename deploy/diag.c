@@ -138,7 +138,7 @@ void bs_diags_add(struct bs_diags *d, enum bs_diag_severity severity, int line, 
 	diag->line = line;
 	diag->col = col;
 	diag->file = d->at_file != NULL && (d->file == NULL || strcmp(d->at_file, d->file) != 0)
-			     ? bs_xstrdup(d->at_file)
+			     ? clean_text(d, d->at_file)
 			     : NULL;
 	diag->path = clean_text(d, path ? path : "");
 	diag->message = clean_text(d, raw);

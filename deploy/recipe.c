@@ -61,8 +61,8 @@ static void interpolate(struct bs_rctx *ctx, struct bs_ynode *node, bool root)
 
 			if (bs_interp_expand(&expanded, node->value, ctx->getenv_fn, ctx->payload,
 					     &node->vars, &err) != 0) {
-				struct bs_recipe_loc loc = {node->line,
-							    offset_col(node, err.offset), NULL};
+				struct bs_recipe_loc loc = {
+					node->line, offset_col(node, err.offset), node->file};
 
 				rctx_error_loc(ctx, loc, "%s", err.message);
 				node->bad = true;

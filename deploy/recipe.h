@@ -296,6 +296,7 @@ struct bs_container {
 	char *container_name; /* compose container_name: its one replica's engine name */
 	struct bs_dependency *depends_on;
 	size_t n_depends_on;
+	int dep_level; /* 0 without depends_on, else 1 + its deepest dependency's (at load) */
 	struct bs_strv profiles; /* compose profiles: deployed only when one is active */
 	struct bs_strv cap_add, cap_drop;
 	bool read_only; /* the root filesystem */

@@ -210,6 +210,18 @@ static int read_file(const char *path, struct bs_buf *out, char *problem, size_t
 	return 0;
 }
 
+/* l[key] = value: a later value replaces an earlier one, as in Compose. */
+static void kv_set(struct bs_kvlist *l, const char *key, const char *value)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].key, key) == 0) {
+			bs_secure_free_str(l->v[i].value);
+			l->v[i].value = bs_xstrdup(value);
+			return;
+		}
+	bs_kvlist_push(l, key, value, false);
+}
+
 /* A .env or env_file: KEY=VALUE lines ('#' comments, optional "export ",
  * '...' taken as is, "..." with \n \t \" \\ escapes, an unquoted value cut
  * at " #"). A KEY alone takes KEY from the environment when it is set. */
@@ -240,7 +252,7 @@ static void parse_dotenv(struct bs_rctx *ctx, const char *text, struct bs_kvlist
 			const char *env = ctx->getenv_fn(s, ctx->payload);
 
 			if (env != NULL)
-				bs_kvlist_push(out, s, env, false);
+				kv_set(out, s, env);
 			free(line);
 			continue;
 		}
@@ -272,7 +284,7 @@ static void parse_dotenv(struct bs_rctx *ctx, const char *text, struct bs_kvlist
 		len = strlen(s);
 		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
 			s[--len] = '\0';
-		bs_kvlist_push(out, s, bs_buf_str(&val), false);
+		kv_set(out, s, bs_buf_str(&val));
 		bs_buf_wipe_free(&val);
 		bs_secure_free_str(line);
 	}
@@ -280,8 +292,9 @@ static void parse_dotenv(struct bs_rctx *ctx, const char *text, struct bs_kvlist
 
 /* ---- merging files, as Compose does ----------------------------------- */
 
-/* "K=V" list items and mappings alike, as a mapping K: V. */
-static struct bs_ynode *as_map(const struct bs_ynode *n)
+/* "K=V" list items and mappings alike, as a mapping K: V ("HOST:IP" too
+ * with colon: extra_hosts). */
+static struct bs_ynode *as_map(const struct bs_ynode *n, bool colon)
 {
 	struct bs_ynode *map;
 
@@ -298,6 +311,8 @@ static struct bs_ynode *as_map(const struct bs_ynode *n)
 		if (item->kind != BS_YNODE_SCALAR)
 			continue;
 		eq = strchr(item->value, '=');
+		if (eq == NULL && colon)
+			eq = strchr(item->value, ':');
 		key = eq ? bs_xstrndup(item->value, (size_t)(eq - item->value))
 			 : bs_xstrdup(item->value);
 		if (eq != NULL) {
@@ -378,11 +393,15 @@ static struct bs_ynode *merge_maps(const struct bs_ynode *base, const struct bs_
 
 	out->file = base->file;
 	for (size_t i = 0; i < base->n; i++)
-		bs_ynode_put(out, base->pairs[i].key->value, bs_ynode_ref(base->pairs[i].value));
+		bs_ynode_put_pair(out, bs_ynode_ref(base->pairs[i].key),
+				  bs_ynode_ref(base->pairs[i].value));
 	for (size_t i = 0; i < over->n; i++) {
-		const char *k = over->pairs[i].key->value;
+		const struct bs_ypair *p = &over->pairs[i];
 
-		bs_ynode_put(out, k, merge(bs_ynode_get(out, k), over->pairs[i].value, k, level));
+		/* the later file's key: where the value now comes from */
+		bs_ynode_put_pair(
+			out, bs_ynode_ref(p->key),
+			merge(bs_ynode_get(out, p->key->value), p->value, p->key->value, level));
 	}
 	return out;
 }
@@ -433,7 +452,8 @@ static struct bs_ynode *merge(const struct bs_ynode *base, const struct bs_ynode
 		return bs_ynode_ref(over);
 	if (service && in_list(key, by_name) && base->kind != BS_YNODE_SCALAR &&
 	    over->kind != BS_YNODE_SCALAR) {
-		struct bs_ynode *a = as_map(base), *b = as_map(over);
+		bool colon = strcmp(key, "extra_hosts") == 0;
+		struct bs_ynode *a = as_map(base, colon), *b = as_map(over, colon);
 		struct bs_ynode *m = merge_maps(a, b, M_DATA);
 
 		bs_ynode_unref(a);
@@ -452,7 +472,8 @@ static struct bs_ynode *merge(const struct bs_ynode *base, const struct bs_ynode
 struct compose {
 	struct bs_rctx *ctx;
 	struct bs_ynode *root;	   /* the files merged */
-	const char *first;	   /* the first file (its directory: the project's) */
+	const char *first;	   /* the first file */
+	char *dir;		   /* its directory: the project's */
 	struct bs_strv active;	   /* profiles */
 	struct bs_kvlist dotenv;   /* the .env beside the first file */
 	bs_getenv_fn outer_getenv; /* the recipe's environment */
@@ -541,11 +562,10 @@ static void load_file(struct compose *cp, const struct bs_ynode *at, const char 
 		return;
 	}
 	if (cp->first == NULL) {
-		char *dir = bs_recipe_dir_of(ctx, root);
-
 		cp->first = path;
-		read_dotenv(cp, dir);
-		free(dir);
+		cp->dir = bs_recipe_dir_of(ctx, root);
+		ctx->compose_dir = cp->dir;
+		read_dotenv(cp, cp->dir);
 	}
 	/* paths in a compose file start at its root */
 	memcpy(saved_path, ctx->path, sizeof(saved_path));
@@ -734,7 +754,10 @@ static struct bs_ynode *volume_string(struct svc *sv, const struct bs_ynode *ite
 		return NULL;
 	}
 	snprintf(buf, sizeof(buf), "%.2000s%s%.2000s%s", source ? source : "", source ? ":" : "",
-		 target, ro && (strcmp(ro, "true") == 0 || strcmp(ro, "yes") == 0) ? ":ro" : "");
+		 target,
+		 ro == NULL					     ? ""
+		 : strcmp(ro, "true") == 0 || strcmp(ro, "yes") == 0 ? ":ro"
+								     : ":rw");
 	return scalar_at(buf, item);
 }
 
@@ -1093,6 +1116,7 @@ static void read_env_file(struct svc *sv, struct bs_container *c, const struct b
 	struct bs_rctx *ctx = sv->cp->ctx;
 	size_t saved = rctx_push_key(ctx, "env_file");
 	size_t n = v->kind == BS_YNODE_SEQ ? v->n : 1;
+	struct bs_kvlist vars = BS_KVLIST_INIT; /* the files in order, later wins */
 
 	for (size_t i = 0; i < n; i++) {
 		const struct bs_ynode *item = v->kind == BS_YNODE_SEQ ? v->items[i] : v;
@@ -1101,7 +1125,6 @@ static void read_env_file(struct svc *sv, struct bs_container *c, const struct b
 		const char *req =
 			item->kind == BS_YNODE_MAP ? scalar_or_null(item, "required") : NULL;
 		size_t s2 = v->kind == BS_YNODE_SEQ ? rctx_push_index(ctx, i) : ctx->path_len;
-		struct bs_kvlist vars = BS_KVLIST_INIT;
 		struct bs_buf data = BS_BUF_INIT;
 		char problem[256], *dir, *path;
 
@@ -1121,17 +1144,16 @@ static void read_env_file(struct svc *sv, struct bs_container *c, const struct b
 		} else {
 			parse_dotenv(ctx, bs_buf_str(&data), &vars);
 		}
-		for (size_t k = 0; k < vars.n; k++)
-			if (bs_kvlist_find(&c->environment, vars.v[k].key) == NULL &&
-			    bs_kvlist_find(&c->secrets, vars.v[k].key) == NULL)
-				bs_kvlist_push(&c->environment, vars.v[k].key, vars.v[k].value,
-					       false);
-		bs_kvlist_free(&vars);
 		bs_buf_wipe_free(&data);
 		free(path);
 		free(dir);
 		rctx_pop(ctx, s2);
 	}
+	for (size_t k = 0; k < vars.n; k++)
+		if (bs_kvlist_find(&c->environment, vars.v[k].key) == NULL &&
+		    bs_kvlist_find(&c->secrets, vars.v[k].key) == NULL)
+			bs_kvlist_push(&c->environment, vars.v[k].key, vars.v[k].value, false);
+	bs_kvlist_free(&vars);
 	rctx_pop(ctx, saved);
 }
 
@@ -1139,6 +1161,42 @@ static void add_mount(struct bs_container *c, struct bs_mount *m)
 {
 	c->volumes = bs_xrealloc(c->volumes, (c->n_volumes + 1) * sizeof(*c->volumes));
 	c->volumes[c->n_volumes++] = *m;
+}
+
+/* The long syntax's keys: mode in octal, at most 0777; uid and gid are
+ * refused (the copy on the node is root's). */
+static bool read_ref_keys(struct bs_rctx *ctx, const struct bs_ynode *item, const char *mode,
+			  long *bits)
+{
+	static const char *const keys[] = {"source", "target", "uid", "gid", "mode", NULL};
+	const struct bs_ynode *at;
+	char *end = NULL;
+	size_t saved;
+
+	rctx_check_keys(ctx, item, keys);
+	for (int k = 2; k <= 3; k++) {
+		if ((at = bs_ynode_get(item, keys[k])) == NULL)
+			continue;
+		saved = rctx_push_key(ctx, keys[k]);
+		rctx_error(ctx, at,
+			   "%s is not supported yet: the copy on the node is root's (remove it, "
+			   "and give mode: 0444 when the service runs as another user)",
+			   keys[k]);
+		rctx_pop(ctx, saved);
+		return false;
+	}
+	if (mode == NULL)
+		return true;
+	errno = 0;
+	*bits = strtol(mode, &end, 8);
+	if (errno != 0 || end == mode || *end != '\0' || *bits <= 0 || *bits > 0777) {
+		saved = rctx_push_key(ctx, "mode");
+		rctx_error(ctx, bs_ynode_get(item, "mode"),
+			   "'%.40s' is not a file mode (octal permission bits, like 0440)", mode);
+		rctx_pop(ctx, saved);
+		return false;
+	}
+	return true;
 }
 
 /* One secrets: or configs: entry of a service: the file its top-level
@@ -1155,7 +1213,10 @@ static void read_file_ref(struct svc *sv, struct bs_container *c, const struct b
 	const char *mode = item->kind == BS_YNODE_MAP ? scalar_or_null(item, "mode") : NULL;
 	const struct bs_ynode *def, *file;
 	struct bs_mount m;
+	long bits = 0;
 
+	if (item->kind == BS_YNODE_MAP && !read_ref_keys(ctx, item, mode, &bits))
+		return;
 	if (source == NULL) {
 		rctx_missing(ctx, item, "source",
 			     secret ? "source: NAME, a secret under the top-level secrets:"
@@ -1182,12 +1243,13 @@ static void read_file_ref(struct svc *sv, struct bs_container *c, const struct b
 	m.type = BS_MOUNT_LOCAL;
 	m.read_only = true;
 	m.secret = secret;
-	m.mode = mode != NULL ? (int)strtol(mode, NULL, 8) : secret ? 0600 : 0444;
+	m.mode = mode != NULL ? (int)bits : secret ? 0600 : 0444;
 	if (target == NULL)
 		m.target = bs_xasprintf(secret ? "/run/secrets/%s" : "/%s", source);
 	else
-		m.target = target[0] == '/' || !secret ? bs_xstrdup(target)
-						       : bs_xasprintf("/run/secrets/%s", target);
+		m.target = target[0] == '/' ? bs_xstrdup(target)
+			   : secret	    ? bs_xasprintf("/run/secrets/%s", target)
+					    : bs_xasprintf("/%s", target);
 	m.source = bs_xstrdup(file->value);
 	for (size_t i = 0; i < c->n_volumes; i++)
 		if (strcmp(c->volumes[i].target, m.target) == 0) {
@@ -1201,6 +1263,14 @@ static void read_file_ref(struct svc *sv, struct bs_container *c, const struct b
 		return;
 	}
 	m.loc = rctx_loc(item);
+	if (secret && mode == NULL && c->user != NULL && strcmp(c->user, "root") != 0 &&
+	    strcmp(c->user, "0") != 0 && !bs_str_starts_with(c->user, "0:") &&
+	    !bs_str_starts_with(c->user, "root:"))
+		rctx_warn(ctx, item,
+			  "the secret is root's, mode 0600, and this service runs as %.60s, which "
+			  "cannot read it: give mode: 0444 (the node's copy stays in a folder only "
+			  "root can enter)",
+			  c->user);
 	add_mount(c, &m);
 }
 
@@ -1541,6 +1611,8 @@ void bs_recipe_parse_compose(struct bs_rctx *ctx, const struct bs_ynode *root)
 	if (cp.root != NULL)
 		read_services(&cp);
 	bs_ynode_unref(cp.root);
+	ctx->compose_dir = NULL;
+	free(cp.dir);
 	bs_strv_free(&cp.active);
 	for (size_t i = 0; i < cp.dotenv.n; i++) {
 		bs_secure_free_str(cp.dotenv.v[i].value);

@@ -322,7 +322,16 @@ static const char *parse_volume(const char *spec, struct bs_mount *m)
 		if (m->source[0] == '/') {
 			m->type = BS_MOUNT_BIND;
 		} else if (m->source[0] == '.' || m->source[0] == '~') {
-			m->type = BS_MOUNT_LOCAL; /* copied to the node */
+			/* copied to the node, where a write would be lost to the
+			 * next copy (and pruned with the old one) */
+			m->type = BS_MOUNT_LOCAL;
+			if (n == 3 && !m->read_only) {
+				problem =
+					"a local path is copied to the node and mounted read-only: keep "
+					"what the container writes in a named volume (like data:/path)";
+				goto out;
+			}
+			m->read_only = true;
 		} else if (!volume_name_ok(m->source)) {
 			problem =
 				"a volume name is 2 or more letters, digits, '_', '.' or '-', starting with a letter or digit";
@@ -1460,7 +1469,7 @@ static void check_service_keys_cluster(struct bs_rctx *ctx, size_t ci)
 	const struct bs_container *c = &ctx->recipe->containers[ci];
 	const char *name = c->name ? c->name : "?";
 
-	rctx_set_path(ctx, "containers[%zu].exposed", ci);
+	rctx_set_path(ctx, "containers[%zu].expose", ci);
 	if (c->n_exposed > 0)
 		rctx_error_loc(ctx, c->exposed[0].loc,
 			       "container %s: a cluster service has no exposed ports (remove "

@@ -115,26 +115,47 @@ void bs_recipe_check_container_name_key(struct bs_rctx *ctx, const struct rkey *
 
 /* ---- levels ------------------------------------------------------------ */
 
-static int level_below(const struct bs_recipe *r, const struct bs_container *c, size_t guard)
+/* Its level: 0 without dependencies, else one more than its deepest
+ * dependency's; memo[i] < 0 while unknown (-2 while being worked out: a
+ * cycle, reported by the checks, counts 0 there). Each is worked out once. */
+static int level_of(const struct bs_recipe *r, size_t i, int *memo)
 {
+	const struct bs_container *c = &r->containers[i];
 	int level = 0;
 
-	for (size_t k = 0; k < c->n_depends_on && guard <= r->n_containers; k++)
-		for (size_t i = 0; i < r->n_containers; i++) {
-			const struct bs_container *d = &r->containers[i];
+	if (memo[i] != -1)
+		return memo[i] < 0 ? 0 : memo[i];
+	memo[i] = -2;
+	for (size_t k = 0; k < c->n_depends_on; k++)
+		for (size_t j = 0; j < r->n_containers; j++) {
+			const struct bs_container *d = &r->containers[j];
 			int l;
 
 			if (d->name == NULL || strcmp(d->name, c->depends_on[k].container) != 0)
 				continue;
-			l = 1 + level_below(r, d, guard + 1);
+			l = 1 + level_of(r, j, memo);
 			level = l > level ? l : level;
 		}
+	memo[i] = level;
 	return level;
+}
+
+/* Every container's level, once, when the recipe loads. */
+static void set_levels(struct bs_recipe *r)
+{
+	int *memo = bs_xcalloc(r->n_containers + 1, sizeof(*memo));
+
+	for (size_t i = 0; i < r->n_containers; i++)
+		memo[i] = -1;
+	for (size_t i = 0; i < r->n_containers; i++)
+		r->containers[i].dep_level = level_of(r, i, memo);
+	free(memo);
 }
 
 int bs_recipe_dep_level(const struct bs_recipe *r, const struct bs_container *c)
 {
-	return c->n_depends_on > 0 ? level_below(r, c, 0) : 0;
+	(void)r;
+	return c->dep_level;
 }
 
 int bs_recipe_dep_top(const struct bs_recipe *r)
@@ -323,4 +344,5 @@ void bs_recipe_check_depends(struct bs_rctx *ctx)
 			break;
 	free(path);
 	free(state);
+	set_levels(ctx->recipe);
 }

@@ -27,6 +27,8 @@ char *bs_recipe_dir_of(const struct bs_rctx *ctx, const struct bs_ynode *node)
 	const char *file = node != NULL && node->file != NULL ? node->file : ctx->recipe->file;
 	const char *slash = file != NULL ? strrchr(file, '/') : NULL;
 
+	if (node != NULL && node->file != NULL && ctx->compose_dir != NULL)
+		return bs_xstrdup(ctx->compose_dir);
 	if (file == NULL || strcmp(file, "-") == 0 || slash == NULL)
 		return bs_xstrdup(".");
 	if (slash == file)

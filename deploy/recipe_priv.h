@@ -33,6 +33,10 @@ struct bs_rctx {
 	 * recipe->compose_files), for every diagnostic and location; NULL */
 	const char *file;
 	const struct bs_strv *profiles; /* --profile, or NULL */
+	/* while compose files are read: their project directory (the first
+	 * file's), against which every relative path in any of them resolves,
+	 * as in Compose; NULL */
+	const char *compose_dir;
 	char path[512];
 	size_t path_len;
 };

@@ -137,6 +137,22 @@ void bs_ynode_put(struct bs_ynode *map, const char *key, struct bs_ynode *value)
 	map->weight += value->weight + 1;
 }
 
+void bs_ynode_put_pair(struct bs_ynode *map, struct bs_ynode *key, struct bs_ynode *value)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (strcmp(map->pairs[i].key->value, key->value) == 0) {
+			map->weight -= map->pairs[i].value->weight;
+			bs_ynode_unref(map->pairs[i].key);
+			bs_ynode_unref(map->pairs[i].value);
+			map->pairs[i].key = key;
+			map->pairs[i].value = value;
+			map->weight += value->weight;
+			return;
+		}
+	map_add_pair(map, key, value);
+	map->weight += value->weight + 1;
+}
+
 void bs_ynode_push(struct bs_ynode *seq, struct bs_ynode *value)
 {
 	bs_xgrow((void **)&seq->items, &seq->cap, seq->n + 1, sizeof(*seq->items));

@@ -83,6 +83,8 @@ struct bs_ynode *bs_ynode_new_scalar(const char *value, int line, int col);
 /* map[key] = value, replacing a value already there; key's place is
  * value's. */
 void bs_ynode_put(struct bs_ynode *map, const char *key, struct bs_ynode *value);
+/* The same with the key's own node (its place kept; reference taken). */
+void bs_ynode_put_pair(struct bs_ynode *map, struct bs_ynode *key, struct bs_ynode *value);
 void bs_ynode_push(struct bs_ynode *seq, struct bs_ynode *value);
 /* Mark every node of the tree as being in file (borrowed). */
 void bs_ynode_set_file(struct bs_ynode *node, const char *file);

@@ -379,6 +379,9 @@ static char *install_script(const struct bs_nodefiles_opts *o, const char *uploa
 	append_quoted(&b, o->dir);
 	bs_buf_puts(&b, "\nt=\n"
 			"trap 'rm -f \"$u\"; [ -z \"$t\" ] || rm -rf \"$t\"' EXIT\n"
+			/* a hang-up (the channel closed on a timeout) or a signal
+			 * runs the clean-up too: dash runs EXIT traps only on exit */
+			"trap 'exit 129' HUP INT TERM\n"
 			"mkdir -p \"$d\"\nchmod 0700 \"$d\"\n"
 			"t=$(mktemp -d \"$d/.partial.XXXXXX\")\n"
 			"tar -x --no-same-owner -f \"$u\" -C \"$t\"\n");

@@ -636,7 +636,7 @@ mkdir -p "$tmp/My Shop"
 printf 'services:\n  web:\n    image: nginx:1.25\n  tools:\n    image: busybox:1.36\n    profiles: [debug]\n' >"$tmp/My Shop/compose.yaml"
 run -- init "$tmp/My Shop/compose.yaml"
 if [[ $rc == 0 ]] && grep -q '^project: my-shop$' "$tmp/My Shop/recipe.yaml" &&
-	grep -q '^compose: compose.yaml$' "$tmp/My Shop/recipe.yaml" &&
+	grep -q '^compose: "compose.yaml"$' "$tmp/My Shop/recipe.yaml" &&
 	grep -q '^#   web: {nodes: \[node-1\], replicas: 1}$' "$tmp/My Shop/recipe.yaml" &&
 	grep -q "next: bootstrap $tmp/My Shop/recipe.yaml" "$out"; then
 	pass "init writes a local recipe for a compose file"
@@ -660,6 +660,16 @@ if [[ $rc == 0 ]] && grep -q '2 containers' "$out"; then
 	pass "COMPOSE_PROFILES activates profiles"
 else
 	fail "COMPOSE_PROFILES activates profiles" "exit $rc" "$(cat "$out" "$err")"
+fi
+mkdir -p "$tmp/odd"
+cp "$tmp/My Shop/compose.yaml" "$tmp/odd/a: b #1.yaml"
+run -- --json init "$tmp/odd/a: b #1.yaml"
+if [[ $rc == 0 ]] && grep -q '^compose: "a: b #1.yaml"$' "$tmp/odd/recipe.yaml" &&
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["services"] == 1' "$out"; then
+	run -- validate "$tmp/odd/recipe.yaml"
+	check_rc "init quotes a compose file name YAML would misread (': ', ' #'); --json is one object" 0
+else
+	fail "init quotes a compose file name YAML would misread" "exit $rc" "$(cat "$out" "$err")"
 fi
 cp "$tmp/My Shop/recipe.yaml" "$tmp/before.yaml"
 run -- init "$tmp/My Shop/compose.yaml"

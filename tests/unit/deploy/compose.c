@@ -37,10 +37,10 @@ static void write_file(const char *name, const char *text)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (strchr(name, '/') != NULL) {
+	for (const char *slash = strchr(name, '/'); slash; slash = strchr(slash + 1, '/')) {
 		char sub[512];
 
-		snprintf(sub, sizeof(sub), "%s/%.*s", dir, (int)(strrchr(name, '/') - name), name);
+		snprintf(sub, sizeof(sub), "%s/%.*s", dir, (int)(slash - name), name);
 		mkdir(sub, 0755);
 	}
 	f = fopen(path, "w");
@@ -460,6 +460,122 @@ static void test_build_context(void **state)
 	loaded_free(&l);
 }
 
+/* What the review of the first version found, each pinned. */
+static void test_merge_places_and_precedence(void **state)
+{
+	static const struct test_var env[] = {{"TAG", "1.36"}, {NULL, NULL}};
+	struct loaded l;
+	const struct bs_container *app;
+
+	(void)state;
+	write_file("conf/app.conf", "a=1\n");
+	write_file("deploy/conf/app.conf", "the wrong one\n");
+	write_file("one.env", "A=1\nB=1\nB=2\n");
+	write_file("two.env", "A=3\n");
+	write_file("compose.yaml", "services:\n"
+				   "  app:\n"
+				   "    image: busybox:${TAG}\n"
+				   "    extra_hosts: [\"db:10.0.0.5\"]\n");
+	write_file("deploy/prod.yaml", "services:\n"					/* 1 */
+				       "  app:\n"					/* 2 */
+				       "    env_file: [one.env, two.env]\n"		/* 3 */
+				       "    extra_hosts: [\"cache:10.0.0.6\"]\n"	/* 4 */
+				       "    volumes: [./conf/app.conf:/etc/app.conf]\n" /* 5 */
+				       "    portz: []\n");				/* 6 */
+	load_recipe(&l, RECIPE "compose: [compose.yaml, deploy/prod.yaml]\n", env);
+	assert_int_equal(l.rc, BS_ERR_INVALID);
+	/* a key from the second file keeps its own place */
+	expect_in(&l.diags, BS_DIAG_ERROR, "prod.yaml", 6, 5, "services.app.portz",
+		  "not a compose service key");
+	loaded_free(&l);
+	write_file("deploy/prod.yaml", "services:\n"
+				       "  app:\n"
+				       "    env_file: [one.env, two.env]\n"
+				       "    extra_hosts: [\"cache:10.0.0.6\"]\n"
+				       "    volumes: [./conf/app.conf:/etc/app.conf]\n");
+	load_recipe(&l, RECIPE "compose: [compose.yaml, deploy/prod.yaml]\n", env);
+	if (l.rc != 0)
+		print_diags(&l.diags);
+	assert_int_equal(l.rc, 0);
+	app = find_c(l.recipe, "app");
+	/* later env files and lines win */
+	assert_string_equal(bs_kvlist_find(&app->environment, "A")->value, "3");
+	assert_string_equal(bs_kvlist_find(&app->environment, "B")->value, "2");
+	/* extra_hosts lists of both files, merged by host */
+	assert_int_equal(app->extra_hosts.n, 2);
+	/* relative to the project directory (the first file's), as Compose */
+	assert_null(strstr(find_m(app, "/etc/app.conf")->local_path, "/deploy/"));
+	/* a local path is mounted read-only */
+	assert_true(find_m(app, "/etc/app.conf")->read_only);
+	loaded_free(&l);
+}
+
+static void test_bad_local_files_and_secrets(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	write_file("conf/app.conf", "a=1\n");
+	write_file("token.txt", "t\n");
+	write_file("compose.yaml", "services:\n"				       /* 1 */
+				   "  app:\n"					       /* 2 */
+				   "    image: busybox:${NOPE:?set NOPE}\n"	       /* 3 */
+				   "    user: app\n"				       /* 4 */
+				   "    volumes: [./conf/app.conf:/etc/app.conf:rw]\n" /* 5 */
+				   "    secrets:\n"				       /* 6 */
+				   "      - source: token\n"			       /* 7 */
+				   "        mode: 0o440\n"			       /* 8 */
+				   "      - source: token\n"			       /* 9 */
+				   "        target: other\n"			       /* 10 */
+				   "        uid: \"1000\"\n"			       /* 11 */
+				   "      - source: token\n"			       /* 12 */
+				   "        target: third\n"			       /* 13 */
+				   "secrets:\n"					       /* 14 */
+				   "  token: {file: token.txt}\n");		       /* 15 */
+	load_recipe(&l, RECIPE "compose: compose.yaml\n", NULL);
+	assert_int_equal(l.rc, BS_ERR_INVALID);
+	/* an interpolation error is in the compose file */
+	expect_in(&l.diags, BS_DIAG_ERROR, "compose.yaml", 3, 20, "services.app.image", "set NOPE");
+	expect_in(&l.diags, BS_DIAG_ERROR, "compose.yaml", 5, 15, "services.app.volumes[0]",
+		  "mounted read-only");
+	expect_in(&l.diags, BS_DIAG_ERROR, "compose.yaml", 8, 15, "services.app.secrets[0].mode",
+		  "'0o440' is not a file mode");
+	expect_in(&l.diags, BS_DIAG_ERROR, "compose.yaml", 11, 14, "services.app.secrets[1].uid",
+		  "uid is not supported yet");
+	expect_in(&l.diags, BS_DIAG_WARNING, "compose.yaml", 12, 9, "services.app.secrets[2]",
+		  "this service runs as app, which cannot read it: give mode: 0444");
+	loaded_free(&l);
+}
+
+/* Levels are worked out once: forty services each depending on all the
+ * earlier ones load at once (the first version took 2^n steps). */
+static void test_dense_depends_on(void **state)
+{
+	struct bs_buf b = BS_BUF_INIT;
+	struct loaded l;
+
+	(void)state;
+	bs_buf_puts(&b, "services:\n");
+	for (int i = 0; i < 40; i++) {
+		bs_buf_printf(&b, "  s%d:\n    image: busybox:1.36\n", i);
+		if (i > 0)
+			bs_buf_puts(&b, "    depends_on: [");
+		for (int j = 0; j < i; j++)
+			bs_buf_printf(&b, "%ss%d", j ? ", " : "", j);
+		if (i > 0)
+			bs_buf_puts(&b, "]\n");
+	}
+	write_file("compose.yaml", bs_buf_str(&b));
+	bs_buf_free(&b);
+	load_recipe(&l, RECIPE "compose: compose.yaml\n", NULL);
+	if (l.rc != 0)
+		print_diags(&l.diags);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(bs_recipe_dep_level(l.recipe, find_c(l.recipe, "s39")), 39);
+	assert_int_equal(bs_recipe_dep_top(l.recipe), 39);
+	loaded_free(&l);
+}
+
 /* docs/compose.md lists every key with what bootstrap does with it. */
 static void test_docs_list_every_key(void **state)
 {
@@ -500,6 +616,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_compose_references, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_build_context, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_places_and_precedence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_local_files_and_secrets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dense_depends_on, setup, teardown),
 		cmocka_unit_test(test_docs_list_every_key),
 	};
 
