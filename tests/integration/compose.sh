@@ -182,6 +182,10 @@ destroy webapp-db
 # ---- a reverse proxy with a bind-mounted configuration ---------------------
 P=cp$ID
 recipe "$P" proxy 1
+bs validate "$R"
+check "proxy: valid" grep -q 'valid (1 node, 2 containers' "$WORK/out"
+bs plan --json --detailed-exitcode "$R"
+check "proxy: plan creates both services and copies their files" counts_are 2 created=2
 bs apply --json "$R"
 check "proxy: apply" counts_are 0 created=2 failed=0
 for s in proxy backend; do
@@ -226,6 +230,10 @@ recipe "$P" build-secret 2 "services:
   cache: {nodes: [node-1]}
   migrate: {nodes: [node-1]}
   api: {nodes: [node-2]}"
+bs validate "$R"
+check "build-secret: valid" grep -q 'valid (2 nodes, 3 containers, 2 images)' "$WORK/out"
+bs plan --json --detailed-exitcode "$R"
+check "build-secret: plan creates the three services" counts_are 2 created=3
 bs apply --json "$R"
 check "build-secret: apply" counts_are 0 failed=0
 for s in cache; do
