@@ -1336,6 +1336,13 @@ static bool profile_active(const struct compose *cp, const struct bs_ynode *svc,
 	return active;
 }
 
+/* A context that is a git repository's URL, as Compose takes one. */
+static bool is_git_url(const struct bs_ynode *v)
+{
+	return v->kind == BS_YNODE_SCALAR &&
+	       (strstr(v->value, "://") != NULL || bs_str_starts_with(v->value, "git@"));
+}
+
 /* build: a context directory, or {context, dockerfile, target, args}: an
  * images: entry built on the nodes that run the service. Its name is the
  * service's image:, else PROJECT-SERVICE:ctx-<12 hex of the context's
@@ -1355,12 +1362,14 @@ static void read_build(struct svc *sv, const struct bs_ynode *b)
 	entry = new_at(BS_YNODE_MAP, b);
 	bmap = new_at(BS_YNODE_MAP, b);
 	if (b->kind == BS_YNODE_SCALAR) {
-		put(bmap, "context", b);
+		put(bmap, is_git_url(b) ? "git" : "context", b);
 	} else if (rctx_want_map(ctx, b)) {
 		for (size_t i = 0; i < b->n; i++) {
 			const struct bs_ypair *p = &b->pairs[i];
 
-			if (in_list(p->key->value, used))
+			if (strcmp(p->key->value, "context") == 0 && is_git_url(p->value))
+				put(bmap, "git", p->value); /* a remote context */
+			else if (in_list(p->key->value, used))
 				put(bmap, p->key->value, p->value);
 			else if (!p->key->bad && !bs_str_starts_with(p->key->value, "x-"))
 				warn_ignored(
@@ -1380,8 +1389,12 @@ static void read_build(struct svc *sv, const struct bs_ynode *b)
 	img = bs_recipe_add_image(ctx, entry);
 	rctx_pop(ctx, saved);
 	if (given == NULL) {
-		name = bs_xasprintf("%s-%s:ctx-%.12s", project, sv->key->value,
-				    img->context_hash ? img->context_hash : "unread");
+		/* a git context has no hash here: it is built when missing (or
+		 * with the recipe's pull: always, as images: builds from git) */
+		name = img->context_hash != NULL
+			       ? bs_xasprintf("%s-%s:ctx-%.12s", project, sv->key->value,
+					      img->context_hash)
+			       : bs_xasprintf("%s-%s:git", project, sv->key->value);
 		free(img->name);
 		img->name = bs_xstrdup(name);
 		bs_ynode_put(sv->out, "image", scalar_at(name, b));

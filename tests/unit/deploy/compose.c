@@ -428,12 +428,19 @@ static void test_build_context(void **state)
 				   "      context: api\n"
 				   "      target: final\n"
 				   "      args: {MODE: prod}\n"
-				   "      cache_from: [shop/web:1]\n");
+				   "      cache_from: [shop/web:1]\n"
+				   "  remote:\n"
+				   "    build: https://git.example.com/shop/app.git#main\n");
 	load_recipe(&l, RECIPE "compose: compose.yaml\n", NULL);
 	if (l.rc != 0)
 		print_diags(&l.diags);
 	assert_int_equal(l.rc, 0);
-	assert_int_equal(l.recipe->n_images, 2);
+	assert_int_equal(l.recipe->n_images, 3);
+	/* a git URL is a remote context, built by the node's engine */
+	assert_string_equal(find_c(l.recipe, "remote")->image, "shop-remote:git");
+	assert_string_equal(l.recipe->images[2].build_git,
+			    "https://git.example.com/shop/app.git#main");
+	assert_null(l.recipe->images[2].build_context);
 	api = find_c(l.recipe, "api");
 	web = find_c(l.recipe, "web");
 	assert_true(bs_str_starts_with(api->image, "shop-api:ctx-"));
