@@ -186,9 +186,6 @@ bs validate "$R"
 check "proxy: valid" grep -q 'valid (1 node, 2 containers' "$WORK/out"
 bs plan --json --detailed-exitcode "$R"
 check "proxy: plan creates both services" counts_are 2 created=2
-n=$($EVENTS count "$WORK/out" action_planned copy)
-[ "$n" = 2 ] && ok "proxy: ... and copies their two local files (httpd.conf, site)" ||
-	bad "proxy: ... and copies their two local files" "$n copy events: $(grep copy "$WORK/out" | head -3)"
 bs apply --json "$R"
 check "proxy: apply" counts_are 0 created=2 failed=0
 for s in proxy backend; do
